@@ -1,0 +1,194 @@
+/* vmsg/chan.h - channels: one connected pair of vchan rings with typed
+ * messages, blocking and non-blocking I/O, and a pollable event fd.
+ *
+ * Error contract: every function returns >= 0 on success (a count where one
+ * makes sense) and a negative errno value on failure; errno itself is never
+ * used. vmsg_strerror() names every error. Errors common to all calls:
+ *   -EINVAL  a NULL channel or pointer, or an argument out of range
+ *   -EPROTO  the peer broke the protocol (impossible index, bad frame); the
+ *            channel is broken for good and every later call says so
+ *   -EPIPE   the peer has closed (or died) and everything it sent before
+ *            that has been delivered
+ *   -EAGAIN  timeout_ms was 0 and the call would have had to wait
+ *   -ETIMEDOUT  timeout_ms > 0 passed
+ * timeout_ms: -1 waits forever, 0 never waits, > 0 waits at most that long.
+ *
+ * Waiting: a call that must wait first spins for the channel's spin budget
+ * (opts.spin_ns) re-checking the ring, then asks the peer for a kick, checks
+ * once more, and sleeps on the platform's event. A spin budget of a few
+ * microseconds buys latency with CPU.
+ *
+ * Threads: one channel end is used by one thread at a time.
+ *
+ * Messages and the byte stream: a channel carries either typed messages
+ * (send/recv/reserve/peek, the vmsg frame protocol of docs/protocol.md) or
+ * a raw byte stream (write/read, as a plain libxenvchan peer speaks). Do not
+ * mix the two on one channel.
+ */
+#ifndef VMSG_CHAN_H
+#define VMSG_CHAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmsg/platform.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmsg_chan vmsg_chan;
+
+#define VMSG_DEFAULT_RING_SIZE (64u * 1024u)
+#define VMSG_DEFAULT_MAX_MSG (16u * 1024u * 1024u)
+
+struct vmsg_chan_opts {
+	/* Server only (a client takes what the server offers): ring sizes in
+	 * bytes, rounded up to a power of two between 1 KiB and 1 MiB. */
+	uint32_t rx_ring_size; /* peer -> us */
+	uint32_t tx_ring_size; /* us -> peer */
+	/* Largest message this end sends or accepts; larger sends fail with
+	 * -EMSGSIZE, larger incoming messages are dropped and reported as
+	 * -EMSGSIZE by the receiving call. Also the size of the private
+	 * reassembly buffer, allocated on the first fragmented message. */
+	size_t max_msg;
+	/* Nanoseconds to spin before sleeping on an event (0: sleep at once). */
+	uint64_t spin_ns;
+};
+
+/* Fill *o with the defaults: 64 KiB rings, 16 MiB messages, no spinning. */
+void vmsg_chan_opts_init(struct vmsg_chan_opts *o);
+
+/* Channel states, as returned by vmsg_chan_state(). */
+enum vmsg_chan_state {
+	VMSG_CHAN_WAITING = 0, /* server: no client yet */
+	VMSG_CHAN_OPEN = 1,
+	VMSG_CHAN_CLOSED = 2, /* the peer closed or died */
+	VMSG_CHAN_BROKEN = 3, /* protocol violation seen (-EPROTO) */
+};
+
+/* Create the server end over platform `p` (ownership passes to the channel,
+ * also on failure) and publish it. Does not wait for the client: see
+ * vmsg_chan_accept(). *out is freed by vmsg_chan_close(). Errors: -EINVAL,
+ * -ENOMEM, and the platform's (-EADDRINUSE for a taken host path, ...). */
+int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,
+		    const struct vmsg_chan_opts *o);
+
+/* Create the client end over platform `p` (ownership passes as above):
+ * find the server, map and validate its page, bind and mark ourselves live.
+ * Waits up to timeout_ms for the server to appear. Errors: -ENOENT no
+ * server, -EBUSY the server already has its client, -EPROTO its page is
+ * invalid, -ETIMEDOUT. */
+int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
+		      const struct vmsg_chan_opts *o, int timeout_ms);
+
+/* Server: wait until the client has connected. Returns 0 once open (also
+ * when it already was), -EPIPE if the client came and went. */
+int vmsg_chan_accept(vmsg_chan *c, int timeout_ms);
+
+/* One of enum vmsg_chan_state. CLOSED is reported only once everything the
+ * peer sent has been received. */
+int vmsg_chan_state(vmsg_chan *c);
+
+/* A file descriptor for poll/epoll/libuv that is readable when the channel
+ * may have work (data, space, a client, a close). After it polls readable,
+ * call vmsg_chan_ack() and then the non-blocking calls you need (timeout 0)
+ * until they return -EAGAIN; a call that returns -EAGAIN has asked the peer
+ * for the kick that will make the fd readable again. The fd belongs to the
+ * channel. -ENOTSUP on platforms without one. */
+int vmsg_chan_fd(vmsg_chan *c);
+
+/* Consume the pending event on the fd; never blocks. Returns 1 if there was
+ * one, 0 if not. */
+int vmsg_chan_ack(vmsg_chan *c);
+
+/* ---- typed messages --------------------------------------------------- */
+
+/* Flags for vmsg_chan_send() and vmsg_chan_commit(). */
+#define VMSG_SEND_MORE 0x1u /* more follows: publish and kick later, at the
+			       next call without it or at vmsg_chan_flush() */
+
+/* Send one message of `len` bytes (0..max_msg). Larger than one frame, it
+ * is fragmented; the call then returns only when every fragment is in the
+ * ring (a timeout mid-message returns -ETIMEDOUT with the channel broken for
+ * messages, since half a message cannot be taken back). Returns len.
+ * Errors: -EMSGSIZE (len > max_msg), -EINVAL (type 0), the common ones. */
+int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
+		   unsigned flags, int timeout_ms);
+
+/* Publish everything sent with VMSG_SEND_MORE (one kick for all). */
+int vmsg_chan_flush(vmsg_chan *c);
+
+/* Zero-copy send: reserve room for one message of `len` bytes (at most one
+ * frame: vmsg_chan_max_frame()) and point *payload at it, in the ring.
+ * Fill it, then vmsg_chan_commit(). Errors: -EMSGSIZE, common ones. */
+int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
+		      int timeout_ms);
+
+/* Commit the reserved message; flags as for vmsg_chan_send(). */
+int vmsg_chan_commit(vmsg_chan *c, unsigned flags);
+
+/* The largest message vmsg_chan_reserve() accepts on this channel. */
+int vmsg_chan_max_frame(vmsg_chan *c);
+
+/* A received message. `data` is valid until vmsg_chan_release(). When the
+ * message came in one frame, data points into the shared ring: the bytes
+ * are untrusted and the peer can change them while you read. Copy before
+ * you parse. A fragmented message is presented from a private buffer. */
+struct vmsg_msg {
+	uint16_t type;
+	const void *data;
+	size_t len;
+};
+
+/* Zero-copy receive: present the next message without consuming it. */
+int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms);
+
+/* Consume the message presented by vmsg_chan_peek(). */
+int vmsg_chan_release(vmsg_chan *c);
+
+/* Receive one message into buf (copying). Returns its length and stores its
+ * type in *type (may be NULL). -EMSGSIZE: cap is too small, the message
+ * stays queued (peek to learn its size), or the message was larger than
+ * max_msg and was dropped. */
+int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
+		   int timeout_ms);
+
+/* ---- raw byte stream (libxenvchan-compatible) -------------------------- */
+
+/* Write up to len bytes; waits until at least one byte fits. Returns the
+ * count written. */
+int vmsg_chan_write(vmsg_chan *c, const void *buf, size_t len,
+		    int timeout_ms);
+
+/* Read up to len bytes; waits until at least one byte is there. */
+int vmsg_chan_read(vmsg_chan *c, void *buf, size_t len, int timeout_ms);
+
+/* ---- the rest ---------------------------------------------------------- */
+
+struct vmsg_chan_stats {
+	uint64_t tx_bytes, rx_bytes; /* payload bytes */
+	uint64_t tx_msgs, rx_msgs;
+	uint64_t kicks_sent;       /* events sent to the peer */
+	uint64_t kicks_suppressed; /* publishes the peer did not ask to hear of */
+	uint64_t tx_full_waits;    /* times a sender had to wait for space */
+	uint64_t sleeps;           /* times this end slept on its event */
+};
+
+/* Copy the channel's counters into *s. */
+int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s);
+
+/* Orderly close: everything committed so far stays readable by the peer,
+ * which sees the close only after it. Frees the channel and its platform.
+ * NULL is ignored. */
+void vmsg_chan_close(vmsg_chan *c);
+
+/* A static, human-readable description of a vmsg error code (negative or
+ * positive errno value). Never NULL. */
+const char *vmsg_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

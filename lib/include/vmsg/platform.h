@@ -1,0 +1,103 @@
+/* vmsg/platform.h - the seam between the channel protocol and the world.
+ *
+ * Error contract: >= 0 success, negative errno on failure.
+ *
+ * lib/chan speaks the vchan handshake through this table and nothing else,
+ * so the same channel code runs over the host backend (memfd + eventfd +
+ * UNIX socket), Xen's libraries (grant tables, event channels, xenstore) and
+ * the freestanding unikernel platform. The operations are shaped after
+ * Xen's primitives; a backend that is not Xen emulates them.
+ *
+ * One platform instance serves one channel end and is created by the
+ * backend's constructor (for example vmsg_host_platform_new()) with the
+ * address and peer already fixed. lib/chan calls:
+ *
+ *   server: port_alloc -> share(1 page, notify at srv_live)
+ *           -> share(ring pages) -> publish(ring_ref, port)
+ *   client: lookup(&ring_ref, &port) -> port_bind
+ *           -> map(1 page, notify at cli_live)
+ *           -> [validate orders and grants] -> map(ring pages)
+ *   both:   notify / wait / fd / ack while connected; destroy at the end.
+ *
+ * "Notify at offset" is Xen's unmap notification: when this side unmaps the
+ * page or dies, the byte at that offset of the first page is cleared and the
+ * peer's event port is signalled. That is how a channel sees its peer die.
+ */
+#ifndef VMSG_PLATFORM_H
+#define VMSG_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmsg_platform;
+
+struct vmsg_platform_ops {
+	const char *name;
+
+	/* Allocate `n` zeroed pages shared with the peer, mapped contiguously
+	 * at *addr; their references go to refs[0..n-1]. notify_off >= 0 asks
+	 * for unmap notification on the byte at that offset of the first page,
+	 * signalled through the port from port_alloc (which must come first
+	 * when notify_off >= 0). */
+	int (*share)(struct vmsg_platform *p, uint32_t n, void **addr,
+		     uint32_t *refs, int notify_off);
+	/* Map `n` pages of the peer named by refs, contiguously, read-write.
+	 * notify_off as above, with the port from port_bind. */
+	int (*map)(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
+		   void **addr, int notify_off);
+	/* Undo share or map. */
+	void (*unmap)(struct vmsg_platform *p, void *addr, uint32_t n);
+
+	/* Server: an unbound event port the peer may bind. */
+	int (*port_alloc)(struct vmsg_platform *p, uint32_t *port);
+	/* Client: bind the server's port. */
+	int (*port_bind)(struct vmsg_platform *p, uint32_t remote_port);
+	/* Kick the peer. */
+	int (*notify)(struct vmsg_platform *p);
+	/* Block until an event arrives (consuming it) or timeout_ms passes
+	 * (-1: forever). Returns 1 for an event, 0 on timeout. Also performs
+	 * the backend's own housekeeping (the host backend accepts its one
+	 * client and notices a hung-up peer here). */
+	int (*wait)(struct vmsg_platform *p, int timeout_ms);
+	/* Consume pending events without blocking; same housekeeping. Returns
+	 * 1 if any event was pending, 0 if none. */
+	int (*ack)(struct vmsg_platform *p);
+	/* A file descriptor that polls readable when an event is pending, or
+	 * -ENOTSUP where the platform has none (unikernels). Optional. */
+	int (*fd)(struct vmsg_platform *p);
+
+	/* Server: advertise ring_ref and port to the peer at the address the
+	 * platform was created with, readable by the peer only. */
+	int (*publish)(struct vmsg_platform *p, uint32_t ring_ref,
+		       uint32_t port);
+	/* Server: withdraw what publish advertised (once the client is in,
+	 * and at close). */
+	void (*unpublish)(struct vmsg_platform *p);
+	/* Client: read the server's ring_ref and port. May block up to
+	 * timeout_ms for the server to appear. -ENOENT when there is none. */
+	int (*lookup)(struct vmsg_platform *p, uint32_t *ring_ref,
+		      uint32_t *port, int timeout_ms);
+
+	/* Private memory for the channel (state, reassembly buffer). */
+	void *(*alloc)(struct vmsg_platform *p, size_t size);
+	void (*free)(struct vmsg_platform *p, void *ptr, size_t size);
+	/* A monotonic clock in nanoseconds. */
+	uint64_t (*now_ns)(struct vmsg_platform *p);
+
+	/* Release everything the platform still holds. */
+	void (*destroy)(struct vmsg_platform *p);
+};
+
+/* Backends embed this as their first member. */
+struct vmsg_platform {
+	const struct vmsg_platform_ops *ops;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,53 @@
+/* Private: the one place where vmsg touches shared memory ordering.
+ *
+ * Every access to memory the peer can write goes through these helpers.
+ * Each call site says which barrier it pairs with. Freestanding: only
+ * compiler builtins (C11 __atomic), no libc.
+ */
+#ifndef VMSG_BARRIER_H
+#define VMSG_BARRIER_H
+
+#include <stdint.h>
+
+#if !defined(__x86_64__) && !defined(__i386__) && !defined(__aarch64__)
+#error "vmsg: unsupported architecture (add a cpu_relax and check the barriers)"
+#endif
+
+/* Read a shared value exactly once. Relaxed: no ordering, but the compiler
+ * may neither re-read it later nor tear it (XSA-155 was a double fetch). */
+#define vmsg__read_once(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define vmsg__write_once(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* Acquire: later loads and stores are not moved before this load. Used to
+ * read the peer's index before touching the bytes it covers. */
+#define vmsg__load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+
+/* Release: earlier loads and stores are not moved after this store. Used to
+ * publish our index after the bytes it covers are written (or read). */
+#define vmsg__store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Full barrier: orders earlier stores against later loads. Needed where a
+ * side publishes something and then reads what the peer published (the
+ * notify handshake: "set my bit, then re-check the ring" against "publish
+ * index, then check the peer's bit"). Acquire/release alone allow both sides
+ * to miss each other. */
+#define vmsg__mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* Atomic read-modify-write on notify bytes shared with the peer. */
+#define vmsg__fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define vmsg__fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+#define vmsg__cas(p, expected_ptr, desired)                                    \
+	__atomic_compare_exchange_n((p), (expected_ptr), (desired), 0,         \
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+
+/* Tell the CPU we are in a spin-wait loop. */
+static inline void vmsg__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#endif

@@ -1,0 +1,74 @@
+/* The test programs' few helpers: typed asserts that say what differed and
+ * where, and the skip exit code ctest knows (77). One program per test;
+ * tests/CMakeLists.txt declares them all with their timeouts. */
+#ifndef VMSG_TEST_H
+#define VMSG_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VMSG_TEST_SKIP 77
+
+#define VMSG_TEST_FAIL(...)                                                    \
+	do {                                                                   \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                \
+		fprintf(stderr, __VA_ARGS__);                                  \
+		fputc('\n', stderr);                                           \
+		abort();                                                       \
+	} while (0)
+
+#define ASSERT_TRUE(c)                                                         \
+	do {                                                                   \
+		if (!(c))                                                      \
+			VMSG_TEST_FAIL("ASSERT_TRUE(%s) failed", #c);          \
+	} while (0)
+
+#define VMSG_ASSERT_OP(a, op, b)                                               \
+	do {                                                                   \
+		long long va_ = (long long)(a), vb_ = (long long)(b);          \
+		if (!(va_ op vb_))                                             \
+			VMSG_TEST_FAIL("%s %s %s: %lld vs %lld", #a, #op, #b,   \
+				       va_, vb_);                              \
+	} while (0)
+
+#define ASSERT_EQ(a, b) VMSG_ASSERT_OP(a, ==, b)
+#define ASSERT_NE(a, b) VMSG_ASSERT_OP(a, !=, b)
+#define ASSERT_LT(a, b) VMSG_ASSERT_OP(a, <, b)
+#define ASSERT_LE(a, b) VMSG_ASSERT_OP(a, <=, b)
+#define ASSERT_GT(a, b) VMSG_ASSERT_OP(a, >, b)
+#define ASSERT_GE(a, b) VMSG_ASSERT_OP(a, >=, b)
+
+#define ASSERT_MEM_EQ(a, b, n)                                                 \
+	do {                                                                   \
+		if (memcmp((a), (b), (n)) != 0)                                \
+			VMSG_TEST_FAIL("memory %s != %s (%zu bytes)", #a, #b,   \
+				       (size_t)(n));                           \
+	} while (0)
+
+/* A small deterministic PRNG (xorshift64*) so failures reproduce from the
+ * printed seed. */
+static inline uint64_t vmsg_test_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* FNV-1a, 64 bit: streaming checksum for data-integrity tests. */
+static inline uint64_t vmsg_test_fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+#define VMSG_TEST_FNV_INIT 0xcbf29ce484222325ULL
+
+#endif
