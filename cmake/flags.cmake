@@ -9,6 +9,14 @@ if(VMSG_SANITIZE)
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
-if(NOT CMAKE_BUILD_TYPE)
-  set(CMAKE_BUILD_TYPE RelWithDebInfo)
+# What a program linked against this build's libvmsg must add to its own
+# compile and link lines (the install test's consumer, for one).
+set(VMSG_CONSUMER_FLAGS "")
+if(VMSG_SANITIZE)
+  set(VMSG_CONSUMER_FLAGS "-fsanitize=address,undefined -fno-sanitize-recover=all")
 endif()
+if(NOT CMAKE_BUILD_TYPE)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()
+# The optimised flavour is -O2 (CMake's Release default for GCC is -O3).
+string(REPLACE "-O3" "-O2" CMAKE_C_FLAGS_RELEASE "${CMAKE_C_FLAGS_RELEASE}")

@@ -1,1 +1,346 @@
-/* placeholder: being written */
+/* The channel's life: options, the vchan handshake (server and client),
+ * accept, state, events, close. */
+#include "chan_private.h"
+
+#include "vmsg_barrier.h"
+#include "vmsg_errno.h"
+#include "vmsg_string.h"
+
+/* Offsets of the live bytes: the unmap notification of each side clears
+ * its own byte when it goes away. */
+#define CLI_LIVE_OFF 20
+#define SRV_LIVE_OFF 21
+_Static_assert(__builtin_offsetof(struct vmsg_vchan_page, cli_live) ==
+		       CLI_LIVE_OFF, "cli_live offset");
+_Static_assert(__builtin_offsetof(struct vmsg_vchan_page, srv_live) ==
+		       SRV_LIVE_OFF, "srv_live offset");
+
+/* At most 2 * 256 ring pages (two rings of order 20). */
+#define MAX_RING_PAGES (2u << (VMSG_RING_ORDER_MAX - 12))
+#define MAX_MSG_LIMIT 0x7fffffffu /* lengths are returned as int */
+
+void vmsg_chan_opts_init(struct vmsg_chan_opts *o)
+{
+	if (!o)
+		return;
+	vmsg__memset(o, 0, sizeof(*o));
+	o->rx_ring_size = VMSG_DEFAULT_RING_SIZE;
+	o->tx_ring_size = VMSG_DEFAULT_RING_SIZE;
+	o->max_msg = VMSG_DEFAULT_MAX_MSG;
+	o->spin_ns = 0;
+}
+
+static int opts_check(const struct vmsg_chan_opts *in,
+		      struct vmsg_chan_opts *out)
+{
+	if (in)
+		*out = *in;
+	else
+		vmsg_chan_opts_init(out);
+	if (out->max_msg == 0 || out->max_msg > MAX_MSG_LIMIT)
+		return -EINVAL;
+	if (vmsg_ring_order_for(out->rx_ring_size) < 0 ||
+	    vmsg_ring_order_for(out->tx_ring_size) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static struct vmsg_chan *chan_new(struct vmsg_platform *p,
+				  const struct vmsg_chan_opts *o, bool server)
+{
+	struct vmsg_chan *c = p->ops->alloc(p, sizeof(*c));
+	if (!c)
+		return NULL;
+	vmsg__memset(c, 0, sizeof(*c));
+	c->p = p;
+	c->opts = *o;
+	c->is_server = server;
+	return c;
+}
+
+/* Release everything the channel holds, the platform last. */
+static void chan_free(struct vmsg_chan *c)
+{
+	struct vmsg_platform *p = c->p;
+
+	if (c->published)
+		p->ops->unpublish(p);
+	if (c->rings)
+		p->ops->unmap(p, c->rings, c->ring_pages);
+	if (c->page)
+		p->ops->unmap(p, c->page, 1);
+	if (c->reasm_buf)
+		p->ops->free(p, c->reasm_buf, c->opts.max_msg);
+	p->ops->free(p, c, sizeof(*c));
+	p->ops->destroy(p);
+}
+
+/* The server picks the ring orders. Two rings inside the control page must
+ * not overlap, and the grant list must end before an in-page ring: move a
+ * ring out of the page (order 12) until the layout is valid. */
+static void pick_orders(unsigned *left, unsigned *right)
+{
+	if (*left < 12 && *left == *right)
+		*right += 1;
+	while (vmsg_ring_check_orders(*left, *right) < 0) {
+		if (*left < 12 && (*right >= 12 || *left <= *right))
+			*left = 12;
+		else
+			*right = 12;
+	}
+}
+
+/* Where a ring's bytes are: in the control page, or in the ring pages. */
+static uint8_t *ring_bytes(void *page, uint8_t *rings, unsigned order,
+			   uint32_t pages_before)
+{
+	if (order < 12)
+		return (uint8_t *)page + vmsg_ring_order_offset(order);
+	return rings + (size_t)pages_before * VMSG_PAGE_SIZE;
+}
+
+static int serve(struct vmsg_chan *c)
+{
+	struct vmsg_platform *p = c->p;
+	uint32_t refs[MAX_RING_PAGES];
+	uint32_t page_ref, port;
+	/* The left ring carries client-to-server bytes: our rx. */
+	unsigned lo = (unsigned)vmsg_ring_order_for(c->opts.rx_ring_size);
+	unsigned ro = (unsigned)vmsg_ring_order_for(c->opts.tx_ring_size);
+	int r;
+
+	pick_orders(&lo, &ro);
+	uint32_t lpages = vmsg_ring_order_pages(lo);
+	uint32_t n = lpages + vmsg_ring_order_pages(ro);
+
+	if ((r = p->ops->port_alloc(p, &port)) < 0)
+		return r;
+	if ((r = p->ops->share(p, 1, &c->page, &page_ref, SRV_LIVE_OFF)) < 0)
+		return r;
+	if (n) {
+		if ((r = p->ops->share(p, n, &c->rings, refs, -1)) < 0)
+			return r;
+		c->ring_pages = n;
+	}
+	r = vmsg_ring_page_init(c->page, lo, ro, refs, n);
+	if (r < 0)
+		return r;
+	r = vmsg_ring_end_init(&c->end, c->page, true,
+			       ring_bytes(c->page, c->rings, lo, 0), lo,
+			       ring_bytes(c->page, c->rings, ro, lpages), ro);
+	if (r < 0)
+		return r;
+	if ((r = p->ops->publish(p, page_ref, port)) < 0)
+		return r;
+	c->published = true;
+	return 0;
+}
+
+int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,
+		    const struct vmsg_chan_opts *o)
+{
+	struct vmsg_chan_opts opts;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	if (!out || (r = opts_check(o, &opts)) < 0) {
+		p->ops->destroy(p);
+		return -EINVAL;
+	}
+	struct vmsg_chan *c = chan_new(p, &opts, true);
+	if (!c) {
+		p->ops->destroy(p);
+		return -ENOMEM;
+	}
+	if ((r = serve(c)) < 0) {
+		chan_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+static int connect(struct vmsg_chan *c, int timeout_ms)
+{
+	struct vmsg_platform *p = c->p;
+	struct vmsg_vchan_page *page;
+	uint32_t refs[MAX_RING_PAGES];
+	uint32_t page_ref, port;
+	int r;
+
+	if ((r = p->ops->lookup(p, &page_ref, &port, timeout_ms)) < 0)
+		return r;
+	if ((r = p->ops->port_bind(p, port)) < 0)
+		return r;
+	if ((r = p->ops->map(p, 1, &page_ref, &c->page, CLI_LIVE_OFF)) < 0)
+		return r;
+	page = c->page;
+
+	/* The page is the server's and may change under us: read the orders
+	 * and the grant list once into private copies and trust only those
+	 * from here on. */
+	unsigned lo = vmsg__read_once(&page->left_order);
+	unsigned ro = vmsg__read_once(&page->right_order);
+	if (vmsg_ring_check_orders(lo, ro) < 0)
+		return -EPROTO;
+	uint32_t lpages = vmsg_ring_order_pages(lo);
+	uint32_t n = lpages + vmsg_ring_order_pages(ro);
+	for (uint32_t i = 0; i < n; i++)
+		refs[i] = vmsg__read_once(&page->grants[i]);
+	if (n) {
+		if ((r = p->ops->map(p, n, refs, &c->rings, -1)) < 0)
+			return r;
+		c->ring_pages = n;
+	}
+	r = vmsg_ring_end_init(&c->end, page, false,
+			       ring_bytes(page, c->rings, lo, 0), lo,
+			       ring_bytes(page, c->rings, ro, lpages), ro);
+	if (r < 0)
+		return r == -EINVAL ? -EPROTO : r;
+
+	/* One client per server: only the client that moves cli_live from
+	 * WAITING to UP is in. */
+	uint8_t expect = VMSG_LIVE_WAITING;
+	if (!vmsg__cas(&page->cli_live, &expect, (uint8_t)VMSG_LIVE_UP))
+		return -EBUSY;
+	/* Tell the server we are here (it may be asleep in accept). */
+	p->ops->notify(p);
+	return 0;
+}
+
+int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
+		      const struct vmsg_chan_opts *o, int timeout_ms)
+{
+	struct vmsg_chan_opts opts;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	if (!out || (r = opts_check(o, &opts)) < 0) {
+		p->ops->destroy(p);
+		return -EINVAL;
+	}
+	struct vmsg_chan *c = chan_new(p, &opts, false);
+	if (!c) {
+		p->ops->destroy(p);
+		return -ENOMEM;
+	}
+	if ((r = connect(c, timeout_ms)) < 0) {
+		/* Not live: leave cli_live alone so the server can take
+		 * another client (unless we got past the CAS, which is the
+		 * last step and cannot fail after succeeding). */
+		chan_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+int vmsg_chan_accept(vmsg_chan *c, int timeout_ms)
+{
+	struct vmsg__wait w;
+
+	if (!c)
+		return -EINVAL;
+	vmsg__wait_init(c, &w, timeout_ms);
+	for (;;) {
+		if (c->error)
+			return c->error;
+		int st = vmsg__peer_state(c);
+		if (st < 0)
+			return st;
+		if (st == VMSG_CHAN_OPEN)
+			return 0;
+		if (st == VMSG_CHAN_CLOSED)
+			return -EPIPE;
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		/* No ring bit to ask for: the client kicks us on arrival. */
+		int ms = -1;
+		if (timeout_ms > 0) {
+			uint64_t now = c->p->ops->now_ns(c->p);
+			if (now >= w.deadline)
+				return -ETIMEDOUT;
+			ms = (int)((w.deadline - now + 999999u) / 1000000u);
+		}
+		int r = c->p->ops->wait(c->p, ms);
+		if (r < 0)
+			return r;
+	}
+}
+
+int vmsg_chan_state(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->error)
+		return VMSG_CHAN_BROKEN;
+	int st = vmsg__peer_state(c);
+	if (st < 0)
+		return VMSG_CHAN_BROKEN;
+	if (st == VMSG_CHAN_CLOSED) {
+		/* Closed only once everything the peer sent is received. */
+		int ready = vmsg_ring_data_ready(&c->end);
+		if (ready < 0) {
+			c->error = ready;
+			return VMSG_CHAN_BROKEN;
+		}
+		if (ready > 0 || c->peeked || c->reasm.active)
+			return VMSG_CHAN_OPEN;
+	}
+	return st;
+}
+
+int vmsg_chan_fd(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	if (!c->p->ops->fd)
+		return -ENOTSUP;
+	return c->p->ops->fd(c->p);
+}
+
+int vmsg_chan_ack(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	return c->p->ops->ack(c->p);
+}
+
+int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s)
+{
+	if (!c || !s)
+		return -EINVAL;
+	*s = c->st;
+	return 0;
+}
+
+struct vmsg_ring_end *vmsg__chan_ring(vmsg_chan *c)
+{
+	return c && c->page ? &c->end : NULL;
+}
+
+struct vmsg_platform *vmsg__chan_platform(vmsg_chan *c)
+{
+	return c ? c->p : NULL;
+}
+
+void vmsg_chan_close(vmsg_chan *c)
+{
+	if (!c)
+		return;
+	if (c->page) {
+		/* Publish whatever was sent with VMSG_SEND_MORE. */
+		if (c->ftx.pending && !c->error)
+			vmsg_frame_commit(&c->end, &c->ftx);
+		/* Release: every ring write above is visible before the peer
+		 * sees us gone (pairs with the acquire in vmsg__peer_state),
+		 * so close delivers everything committed. */
+		vmsg__store_release(c->end.live, (uint8_t)VMSG_LIVE_GONE);
+		/* Unconditional kick: the peer may sleep without having asked
+		 * for anything that would wake it. */
+		c->p->ops->notify(c->p);
+	}
+	chan_free(c);
+}

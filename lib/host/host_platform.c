@@ -1,1 +1,472 @@
-/* placeholder: being written */
+/* The host platform: vchan's primitives emulated between Linux processes.
+ *
+ *   grant pages       -> pages of one memfd owned by the server
+ *   event port        -> one eventfd per end, passed with SCM_RIGHTS
+ *   xenstore entry    -> a listening UNIX socket (host_rendezvous.c)
+ *   unmap notification-> the connected socket hangs up when a peer dies
+ *                        (even by kill -9); the survivor then clears the
+ *                        peer's live byte itself and reports an event
+ *
+ * wait/ack/fd all go through one epoll fd that groups our eventfd, the
+ * listening socket (server, while published) and the connected socket.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vmsg/host.h>
+
+#include "host_internal.h"
+#include "vmsg_barrier.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+uint64_t vmsg__host_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void vmsg__host_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int vmsg__host_epoll_add(struct vmsg_host_platform *h, int fd, uint32_t tag,
+			 uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.u32 = tag};
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+void vmsg__host_epoll_del(struct vmsg_host_platform *h, int fd)
+{
+	(void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Is fd an eventfd? A peer passes "its event port" and we write to it on
+ * every kick: a pipe or a socket in its place could block us or raise
+ * SIGPIPE. /proc names the kind exactly; without /proc, accept only an
+ * anonymous inode (no file type bits: eventfd, epoll, timerfd...), which
+ * never blocks a non-blocking write nor raises a signal. */
+bool vmsg__host_is_eventfd(int fd)
+{
+	char link[64], target[32];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof target);
+	if (n >= 0)
+		return (size_t)n == sizeof "anon_inode:[eventfd]" - 1 &&
+		       memcmp(target, "anon_inode:[eventfd]", (size_t)n) == 0;
+	struct stat st;
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == 0;
+}
+
+/* Map the one memfd page that holds the peer's live byte. The caller has
+ * checked page < h->pages and off < HOST_PAGE: we never write outside it. */
+int vmsg__host_map_live_page(struct vmsg_host_platform *h, uint32_t page,
+			     uint32_t off)
+{
+	void *a = mmap(NULL, HOST_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       h->memfd, (off_t)page * HOST_PAGE);
+	if (a == MAP_FAILED)
+		return -errno;
+	h->peer_live_page = a;
+	h->peer_live_off = off;
+	return 0;
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+static int host_share(struct vmsg_platform *p, uint32_t n, void **addr,
+		      uint32_t *refs, int notify_off)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	if (!addr || !refs || n == 0 || notify_off >= (int)HOST_PAGE)
+		return -EINVAL;
+	if (!h->server)
+		return -ENOTSUP; /* the server owns the memfd */
+	if (n > HOST_MAX_PAGES - h->pages)
+		return -ENOMEM;
+	if (notify_off >= 0) {
+		/* The notify byte lives in the first page of this share and
+		 * is signalled through our port, which must exist. */
+		if (h->evfd < 0 || h->notify_off != HOST_NO_NOTIFY)
+			return -EINVAL;
+	}
+	if (h->memfd < 0) {
+		h->memfd = memfd_create("vmsg",
+					 MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (h->memfd < 0)
+			return -errno;
+		/* The client checks this seal: shrinking the file under its
+		 * mappings would SIGBUS it. Growing stays allowed. */
+		if (fcntl(h->memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
+			int e = -errno;
+			close_fd(&h->memfd);
+			return e;
+		}
+	}
+	uint32_t first = h->pages;
+	/* ftruncate zero-fills the new pages. */
+	if (ftruncate(h->memfd, (off_t)(first + n) * HOST_PAGE) < 0)
+		return -errno;
+	h->pages = first + n;
+	void *a = mmap(NULL, (size_t)n * HOST_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, h->memfd, (off_t)first * HOST_PAGE);
+	if (a == MAP_FAILED)
+		return -errno; /* the pages stay in the memfd, unused */
+	for (uint32_t i = 0; i < n; i++)
+		refs[i] = first + i;
+	if (notify_off >= 0) {
+		h->notify_page = first;
+		h->notify_off = (uint32_t)notify_off;
+	}
+	*addr = a;
+	return 0;
+}
+
+static int host_map(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
+		    void **addr, int notify_off)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	if (!addr || !refs || n == 0 || n > HOST_MAX_PAGES ||
+	    notify_off >= (int)HOST_PAGE)
+		return -EINVAL;
+	if (h->server)
+		return -ENOTSUP;
+	if (!h->peer_in || h->memfd < 0)
+		return -EINVAL; /* lookup first */
+	if (notify_off >= 0 && (!h->bound || h->hello_sent))
+		return -EINVAL; /* port_bind first; one notify byte */
+	for (uint32_t i = 0; i < n; i++) {
+		if (refs[i] < h->pages)
+			continue;
+		/* The server may have grown the memfd since the handshake;
+		 * it cannot shrink (sealed), so a fresh size only helps. */
+		struct stat st;
+		if (fstat(h->memfd, &st) < 0)
+			return -errno;
+		uint64_t now = (uint64_t)st.st_size / HOST_PAGE;
+		h->pages = now > HOST_MAX_PAGES ? HOST_MAX_PAGES
+						 : (uint32_t)now;
+		if (refs[i] >= h->pages)
+			return -EINVAL;
+	}
+	/* Reserve the whole range, then lay each run of consecutive refs
+	 * over it, so the pages appear contiguous whatever their order. */
+	size_t len = (size_t)n * HOST_PAGE;
+	uint8_t *base = mmap(NULL, len, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			     0);
+	if (base == MAP_FAILED)
+		return -errno;
+	for (uint32_t i = 0; i < n;) {
+		uint32_t run = 1;
+		while (i + run < n && refs[i + run] == refs[i] + run)
+			run++;
+		void *a = mmap(base + (size_t)i * HOST_PAGE,
+			       (size_t)run * HOST_PAGE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_FIXED, h->memfd,
+			       (off_t)refs[i] * HOST_PAGE);
+		if (a == MAP_FAILED) {
+			int e = -errno;
+			munmap(base, len);
+			return e;
+		}
+		i += run;
+	}
+	if (notify_off >= 0) {
+		h->notify_page = refs[0];
+		h->notify_off = (uint32_t)notify_off;
+		int r = vmsg__host_send_hello(h);
+		if (r < 0) {
+			h->notify_page = h->notify_off = HOST_NO_NOTIFY;
+			munmap(base, len);
+			return r;
+		}
+	}
+	*addr = base;
+	return 0;
+}
+
+static void host_unmap(struct vmsg_platform *p, void *addr, uint32_t n)
+{
+	if (addr && n)
+		munmap(addr, (size_t)n * HOST_PAGE);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static int new_eventfd(struct vmsg_host_platform *h)
+{
+	h->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->evfd < 0)
+		return -errno;
+	int r = vmsg__host_epoll_add(h, h->evfd, HOST_TAG_EVENT, EPOLLIN);
+	if (r < 0)
+		close_fd(&h->evfd);
+	return r;
+}
+
+static int host_port_alloc(struct vmsg_platform *p, uint32_t *port)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	if (!port || !h->server || h->evfd >= 0)
+		return -EINVAL;
+	int r = new_eventfd(h);
+	if (r < 0)
+		return r;
+	*port = HOST_PORT;
+	return 0;
+}
+
+static int host_port_bind(struct vmsg_platform *p, uint32_t remote_port)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	if (h->server || !h->peer_in || h->bound || remote_port != h->port)
+		return -EINVAL;
+	int r = new_eventfd(h);
+	if (r < 0)
+		return r;
+	h->bound = true;
+	return 0;
+}
+
+static int host_notify(struct vmsg_platform *p)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	if (h->peer_evfd < 0 && h->conn_fd >= 0 && !h->peer_in) {
+		/* The client sends its hello before it marks itself live, so
+		 * a server that saw the live byte and kicks before its wait
+		 * loop read the hello finds it here, and no kick is lost. */
+		if (vmsg__host_recv_hello(h) > 0) {
+			/* Keep wait() and the fd truthful about the event. */
+			uint64_t one = 1;
+			(void)!write(h->evfd, &one, sizeof one);
+		}
+	}
+	if (h->peer_evfd < 0)
+		return 0; /* no client yet: nobody to kick */
+	uint64_t one = 1;
+	if (write(h->peer_evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+		return -errno; /* EAGAIN: the counter is full, a kick is
+				  pending anyway */
+	return 0;
+}
+
+/* The connected socket hung up (or the peer sent something it must not).
+ * Returns 1 when this is news for the channel. */
+static int peer_hangup(struct vmsg_host_platform *h)
+{
+	vmsg__host_epoll_del(h, h->conn_fd);
+	close_fd(&h->conn_fd);
+	if (!h->peer_in)
+		return 0; /* server: a client left before its hello; the
+			     slot is free again */
+	if (h->peer_live_page) {
+		/* Emulate Xen's unmap notification for the dead peer: clear
+		 * its live byte. Every ring write it made before dying is
+		 * already in the shared pages (its exit, and the kernel's
+		 * hang-up we observed, come after them), so a reader that
+		 * sees 0 here also sees its final indices. Release pairs
+		 * with the channel's acquire load of the live byte. */
+		vmsg__store_release(&h->peer_live_page[h->peer_live_off],
+				    (uint8_t)0);
+	}
+	return 1;
+}
+
+/* Read what the connected socket has. 1: news (hello done, or hang-up). */
+static int conn_event(struct vmsg_host_platform *h)
+{
+	if (h->server && !h->peer_in) {
+		int r = vmsg__host_recv_hello(h);
+		if (r == 0)
+			return 0;
+		if (r > 0)
+			return 1;
+		return peer_hangup(h);
+	}
+	/* After the handshake the peer has nothing to say on the socket:
+	 * EOF, an error or any byte at all ends the channel. */
+	char c;
+	ssize_t n = recv(h->conn_fd, &c, 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return peer_hangup(h);
+}
+
+static int drain_eventfd(struct vmsg_host_platform *h)
+{
+	uint64_t v;
+	return read(h->evfd, &v, sizeof v) == (ssize_t)sizeof v;
+}
+
+/* epoll_wait plus housekeeping. */
+static int host_poll(struct vmsg_host_platform *h, int timeout_ms)
+{
+	uint64_t deadline = 0;
+	if (timeout_ms > 0)
+		deadline = vmsg__host_now_ns() +
+			   (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		int t = timeout_ms;
+		if (timeout_ms > 0) {
+			uint64_t now = vmsg__host_now_ns();
+			if (now >= deadline)
+				t = 0;
+			else /* round up: never wake early and spin */
+				t = (int)((deadline - now + 999999u) /
+					  1000000u);
+		}
+		struct epoll_event ev[4];
+		int n = epoll_wait(h->epfd, ev, 4, t);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		int got = 0;
+		for (int i = 0; i < n; i++) {
+			switch (ev[i].data.u32) {
+			case HOST_TAG_EVENT:
+				got |= drain_eventfd(h);
+				break;
+			case HOST_TAG_LISTEN:
+				vmsg__host_accept(h);
+				break;
+			case HOST_TAG_CONN:
+				if (h->conn_fd >= 0)
+					got |= conn_event(h);
+				break;
+			}
+		}
+		if (got)
+			return 1;
+		/* Only housekeeping happened (say, a rejected extra
+		 * client): wait on with the time that is left. */
+		if (n == 0 || t == 0)
+			return 0;
+	}
+}
+
+static int host_wait(struct vmsg_platform *p, int timeout_ms)
+{
+	return host_poll(vmsg__host_of(p), timeout_ms < 0 ? -1 : timeout_ms);
+}
+
+static int host_ack(struct vmsg_platform *p)
+{
+	return host_poll(vmsg__host_of(p), 0);
+}
+
+static int host_fd(struct vmsg_platform *p)
+{
+	return vmsg__host_of(p)->epfd;
+}
+
+/* ---- the rest ---------------------------------------------------------- */
+
+static void *host_alloc(struct vmsg_platform *p, size_t size)
+{
+	return calloc(1, size ? size : 1);
+}
+
+static void host_free(struct vmsg_platform *p, void *ptr, size_t size)
+{
+	free(ptr);
+}
+
+static uint64_t host_now_ns(struct vmsg_platform *p)
+{
+	return vmsg__host_now_ns();
+}
+
+static void host_destroy(struct vmsg_platform *p)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	if (!h)
+		return;
+	/* Our ring writes are already in the shared pages. Withdraw the
+	 * rendezvous first so no new client arrives, then hang up: the peer
+	 * sees the hang-up only after everything we wrote. */
+	vmsg__host_unpublish(p);
+	close_fd(&h->conn_fd);
+	close_fd(&h->peer_evfd);
+	close_fd(&h->evfd);
+	if (h->peer_live_page)
+		munmap(h->peer_live_page, HOST_PAGE);
+	close_fd(&h->memfd);
+	close_fd(&h->epfd);
+	free(h);
+}
+
+static const struct vmsg_platform_ops host_ops = {
+	.name = "host",
+	.share = host_share,
+	.map = host_map,
+	.unmap = host_unmap,
+	.port_alloc = host_port_alloc,
+	.port_bind = host_port_bind,
+	.notify = host_notify,
+	.wait = host_wait,
+	.ack = host_ack,
+	.fd = host_fd,
+	.publish = vmsg__host_publish,
+	.unpublish = vmsg__host_unpublish,
+	.lookup = vmsg__host_lookup,
+	.alloc = host_alloc,
+	.free = host_free,
+	.now_ns = host_now_ns,
+	.destroy = host_destroy,
+};
+
+int vmsg_host_platform_new(struct vmsg_platform **out, const char *path,
+			   bool server)
+{
+	if (!out || !path || !path[0])
+		return -EINVAL;
+	size_t len = strlen(path);
+	struct vmsg_host_platform *h;
+	if (len >= sizeof h->path)
+		return -ENAMETOOLONG;
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	h->base.ops = &host_ops;
+	h->server = server;
+	memcpy(h->path, path, len + 1);
+	h->evfd = h->peer_evfd = h->memfd = h->listen_fd = h->conn_fd = -1;
+	h->notify_page = h->notify_off = HOST_NO_NOTIFY;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0) {
+		int e = -errno;
+		free(h);
+		return e == -EMFILE || e == -ENFILE ? e : -ENOMEM;
+	}
+	*out = &h->base;
+	return 0;
+}

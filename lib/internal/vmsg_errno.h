@@ -21,6 +21,14 @@
 #define ENOTSUP 95
 #define EADDRINUSE 98
 #define ETIMEDOUT 110
+#define ENAMETOOLONG 36
+#define EPROTONOSUPPORT 93
+#define ENOBUFS 105
+#define EBADMSG 74
+#define EACCES 13
+#define ECONNREFUSED 111
+#define EIO 5
+#define ENOMSG 42
 #endif
 
 #endif

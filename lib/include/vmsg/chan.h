@@ -132,6 +132,9 @@ int vmsg_chan_commit(vmsg_chan *c, unsigned flags);
 /* The largest message vmsg_chan_reserve() accepts on this channel. */
 int vmsg_chan_max_frame(vmsg_chan *c);
 
+/* The largest message this end sends or accepts (opts.max_msg). */
+int vmsg_chan_max_msg(vmsg_chan *c);
+
 /* A received message. `data` is valid until vmsg_chan_release(). When the
  * message came in one frame, data points into the shared ring: the bytes
  * are untrusted and the peer can change them while you read. Copy before

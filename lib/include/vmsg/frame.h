@@ -68,6 +68,10 @@ uint32_t vmsg_frame_max_payload(const struct vmsg_ring_end *e);
 /* Frames reserved but not yet published. Zero-initialise before use. */
 struct vmsg_frame_tx {
 	uint32_t pending; /* bytes written past the published index */
+	/* private, for vmsg_frame_trim(): the most recent reservation */
+	uint32_t last_off; /* its header's offset past the published index */
+	uint32_t last_len; /* its reserved payload length */
+	bool last_valid;   /* false after commit or before any reserve */
 };
 
 /* Reserve a frame of `len` payload bytes and write its header; *payload
@@ -80,13 +84,17 @@ int vmsg_frame_reserve(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
 		       uint16_t type, uint16_t flags, uint32_t len,
 		       void **payload);
 
-/* Shrink the most recent reservation's payload to `len` (<= reserved). */
+/* Shrink the most recent reservation's payload to `len` (<= reserved);
+ * `payload` is the pointer that reservation returned. The space given back
+ * is reused by the next reserve. Returns 0; -EINVAL when `payload` is not
+ * the most recent uncommitted reservation or `len` is larger. */
 int vmsg_frame_trim(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
 		    void *payload, uint32_t len);
 
 /* Publish every reserved frame at once (one index update). Returns 1 when
  * the peer asked to be kicked and must be (batching: one kick for many
- * frames), 0 otherwise. */
+ * frames), 0 otherwise (always 0 with nothing reserved); -EPROTO if the
+ * ring end is broken (the reservations are dropped). */
 int vmsg_frame_commit(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx);
 
 /* ---- reading ---------------------------------------------------------- */
@@ -100,13 +108,16 @@ struct vmsg_frame {
 };
 
 /* Look at the next frame without consuming it; PAD frames are consumed on
- * the way. Returns 1 with *f filled, 0 when no whole frame is there yet,
- * -EPROTO when the peer wrote an impossible header (length past the data it
- * published or past the ring's end, unknown flags, misaligned index). */
+ * the way. Returns 1 with *f filled, 0 when no whole frame is there yet
+ * (including a header whose frame is only partly published), -EPROTO when
+ * the peer wrote an impossible header (frame past the ring's end or larger
+ * than half the ring, unknown flags, misaligned index, more than two PAD
+ * frames in a row). -EPROTO is sticky (e->error). */
 int vmsg_frame_peek(struct vmsg_ring_end *e, struct vmsg_frame *f);
 
 /* Consume the frame returned by the last peek. Returns 1 when the peer
- * asked to be kicked after reads, 0 otherwise. */
+ * asked to be kicked after reads, 0 otherwise; -EPROTO if the ring end is
+ * broken. */
 int vmsg_frame_release(struct vmsg_ring_end *e, const struct vmsg_frame *f);
 
 /* ---- fragmentation ---------------------------------------------------- */

@@ -1,0 +1,279 @@
+/* Typed messages on a channel: send (fragmenting), zero-copy reserve and
+ * commit, peek and release (reassembling), and the copying recv. */
+#include "chan_private.h"
+
+#include "vmsg_errno.h"
+#include "vmsg_string.h"
+
+/* Record a ring error for good: the peer broke the protocol. */
+static int fail(struct vmsg_chan *c, int r)
+{
+	if (r == -EPROTO)
+		c->error = -EPROTO;
+	return r;
+}
+
+/* Publish every reserved frame, with one kick if the peer asked. */
+static void publish(struct vmsg_chan *c)
+{
+	if (c->ftx.pending)
+		vmsg__kick(c, vmsg_frame_commit(&c->end, &c->ftx) > 0);
+}
+
+/* Checks common to every sending call. */
+static int send_check(struct vmsg_chan *c)
+{
+	if (c->error)
+		return c->error;
+	if (c->peer_gone)
+		return -EPIPE;
+	return 0;
+}
+
+int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
+		   unsigned flags, int timeout_ms)
+{
+	struct vmsg__wait w;
+	int r;
+
+	if (!c || type == VMSG_TYPE_PAD || (!buf && len) ||
+	    (flags & ~VMSG_SEND_MORE))
+		return -EINVAL;
+	if (len > c->opts.max_msg)
+		return -EMSGSIZE;
+	if (c->error)
+		return c->error;
+	if (c->reserved)
+		return -EBUSY;
+	if (c->frag_busy) {
+		/* An interrupted send goes on only with the same arguments:
+		 * half a message cannot be taken back. */
+		if (c->frag.msg != buf || c->frag.len != len ||
+		    c->frag.type != type)
+			return -EBUSY;
+	} else {
+		if ((r = send_check(c)) < 0)
+			return r;
+		vmsg_frag_tx_init(&c->frag, type, buf, len);
+	}
+
+	vmsg__wait_init(c, &w, timeout_ms);
+	for (;;) {
+		r = vmsg_frag_tx_step(&c->end, &c->ftx, &c->frag);
+		if (r == 1)
+			break;
+		if (r < 0 && r != -EAGAIN) {
+			c->frag_busy = false;
+			return fail(c, r);
+		}
+		/* The ring is full: let the peer see what fits, then wait. */
+		publish(c);
+		c->st.tx_full_waits++;
+		r = vmsg__wait(c, &w, VMSG_NOTIFY_READ);
+		if (r < 0) {
+			c->frag_busy = c->frag.started &&
+				       (r == -EAGAIN || r == -ETIMEDOUT);
+			return r;
+		}
+	}
+	c->frag_busy = false;
+	c->st.tx_msgs++;
+	c->st.tx_bytes += len;
+	if (!(flags & VMSG_SEND_MORE))
+		publish(c);
+	return (int)len;
+}
+
+int vmsg_chan_flush(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->error)
+		return c->error;
+	publish(c);
+	return 0;
+}
+
+int vmsg_chan_max_frame(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	uint32_t max = vmsg_frame_max_payload(&c->end);
+	if (max > c->opts.max_msg)
+		max = (uint32_t)c->opts.max_msg;
+	return (int)max;
+}
+
+int vmsg_chan_max_msg(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	return (int)c->opts.max_msg;
+}
+
+int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
+		      int timeout_ms)
+{
+	struct vmsg__wait w;
+	int r;
+
+	if (!c || !payload || type == VMSG_TYPE_PAD)
+		return -EINVAL;
+	if (len > (size_t)vmsg_chan_max_frame(c))
+		return -EMSGSIZE;
+	if (c->reserved || c->frag_busy)
+		return -EBUSY;
+	if ((r = send_check(c)) < 0)
+		return r;
+
+	vmsg__wait_init(c, &w, timeout_ms);
+	for (;;) {
+		r = vmsg_frame_reserve(&c->end, &c->ftx, type, 0,
+				       (uint32_t)len, payload);
+		if (r == 0)
+			break;
+		if (r != -EAGAIN)
+			return fail(c, r);
+		publish(c);
+		c->st.tx_full_waits++;
+		if ((r = vmsg__wait(c, &w, VMSG_NOTIFY_READ)) < 0)
+			return r;
+	}
+	c->reserved = true;
+	c->st.tx_bytes += len;
+	return 0;
+}
+
+int vmsg_chan_commit(vmsg_chan *c, unsigned flags)
+{
+	if (!c || (flags & ~VMSG_SEND_MORE))
+		return -EINVAL;
+	if (!c->reserved)
+		return -EINVAL;
+	c->reserved = false;
+	c->st.tx_msgs++;
+	if (!(flags & VMSG_SEND_MORE))
+		publish(c);
+	return 0;
+}
+
+/* Allocate the reassembly buffer on the first fragmented message. */
+static int reasm_ready(struct vmsg_chan *c)
+{
+	if (c->reasm_buf)
+		return 0;
+	c->reasm_buf = c->p->ops->alloc(c->p, c->opts.max_msg);
+	if (!c->reasm_buf)
+		return -ENOMEM;
+	vmsg_reasm_init(&c->reasm, c->reasm_buf, c->opts.max_msg);
+	return 0;
+}
+
+static void present(struct vmsg_chan *c, struct vmsg_msg *m)
+{
+	if (c->cur_reassembled) {
+		m->type = c->reasm.type;
+		m->data = c->reasm.buf;
+		m->len = c->reasm.len;
+	} else {
+		m->type = c->cur.type;
+		m->data = c->cur.data;
+		m->len = c->cur.len;
+	}
+}
+
+int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
+{
+	struct vmsg__wait w;
+	struct vmsg_frame f;
+	int r;
+
+	if (!c || !m)
+		return -EINVAL;
+	if (c->peeked) {
+		present(c, m);
+		return 0;
+	}
+	if (c->error)
+		return c->error;
+
+	vmsg__wait_init(c, &w, timeout_ms);
+	for (;;) {
+		r = vmsg_frame_peek(&c->end, &f);
+		if (r < 0)
+			return fail(c, r);
+		if (r == 0) {
+			if ((r = vmsg__wait(c, &w, VMSG_NOTIFY_WRITE)) < 0)
+				return r;
+			continue;
+		}
+		bool collecting = c->reasm_buf &&
+				  (c->reasm.active || c->reasm.skipping);
+		if (f.flags == 0 && !collecting) {
+			if (f.len > c->opts.max_msg) {
+				/* Over our limit: drop it, say so. */
+				vmsg__kick(c, vmsg_frame_release(&c->end, &f) > 0);
+				return -EMSGSIZE;
+			}
+			c->cur = f;
+			c->cur_reassembled = false;
+			break;
+		}
+		if ((r = reasm_ready(c)) < 0)
+			return r;
+		/* The fragment is copied into private memory; the ring space
+		 * can go back to the peer at once. */
+		int done = vmsg_reasm_feed(&c->reasm, &f);
+		vmsg__kick(c, vmsg_frame_release(&c->end, &f) > 0);
+		if (done < 0)
+			return fail(c, done);
+		if (done == 1) {
+			c->cur_reassembled = true;
+			break;
+		}
+	}
+	c->peeked = true;
+	present(c, m);
+	return 0;
+}
+
+int vmsg_chan_release(vmsg_chan *c)
+{
+	if (!c)
+		return -EINVAL;
+	if (!c->peeked)
+		return -EINVAL;
+	c->peeked = false;
+	c->st.rx_msgs++;
+	if (c->cur_reassembled) {
+		c->st.rx_bytes += c->reasm.len;
+		c->reasm.len = 0;
+		return 0;
+	}
+	c->st.rx_bytes += c->cur.len;
+	if (c->error)
+		return c->error;
+	vmsg__kick(c, vmsg_frame_release(&c->end, &c->cur) > 0);
+	return 0;
+}
+
+int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
+		   int timeout_ms)
+{
+	struct vmsg_msg m;
+	int r;
+
+	if (!c || (!buf && cap))
+		return -EINVAL;
+	if ((r = vmsg_chan_peek(c, &m, timeout_ms)) < 0)
+		return r;
+	if (m.len > cap)
+		return -EMSGSIZE; /* stays queued */
+	if (m.len)
+		vmsg__memcpy(buf, m.data, m.len);
+	if (type)
+		*type = m.type;
+	if ((r = vmsg_chan_release(c)) < 0)
+		return r;
+	return (int)m.len;
+}

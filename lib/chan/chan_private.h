@@ -1,0 +1,64 @@
+/* Private: the channel object and the helpers shared by chan's files. */
+#ifndef VMSG_CHAN_PRIVATE_H
+#define VMSG_CHAN_PRIVATE_H
+
+#include <vmsg/chan.h>
+#include <vmsg/frame.h>
+#include <vmsg/ring.h>
+
+#include "vmsg_chan_internal.h"
+
+struct vmsg_chan {
+	struct vmsg_platform *p;
+	struct vmsg_ring_end end; /* private view of the shared page */
+	struct vmsg_chan_opts opts;
+	bool is_server;
+	bool published;  /* server: the directory entry is still up */
+	bool peer_gone;  /* seen the peer's live byte cleared */
+	int error;       /* sticky: -EPROTO once the peer broke the rules */
+
+	/* What the handshake mapped, to undo at close. */
+	void *page;
+	void *rings;
+	uint32_t ring_pages;
+
+	/* Sending. */
+	struct vmsg_frame_tx ftx;  /* frames reserved, not yet published */
+	bool reserved;             /* vmsg_chan_reserve() awaits its commit */
+	struct vmsg_frag_tx frag;  /* a fragmented send in progress */
+	bool frag_busy;            /* ... interrupted: only the same send may go on */
+
+	/* Receiving. */
+	bool peeked;               /* a message is presented */
+	bool cur_reassembled;      /* ... from the reassembly buffer */
+	struct vmsg_frame cur;     /* ... or this frame in the ring */
+	struct vmsg_reasm reasm;
+	void *reasm_buf;           /* opts.max_msg bytes, allocated on first use */
+
+	struct vmsg_chan_stats st;
+};
+
+/* A waiting call's progress: see chan_wait.c. */
+struct vmsg__wait {
+	int timeout_ms;
+	uint64_t deadline;   /* ns; valid when timeout_ms > 0 */
+	uint64_t spin_until; /* ns; 0 until the first wait */
+	unsigned spins;
+	bool armed;          /* asked the peer for a kick since the last try */
+};
+
+void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w,
+		     int timeout_ms);
+
+/* Called when an operation could not proceed for lack of data (bit =
+ * VMSG_NOTIFY_WRITE) or space (VMSG_NOTIFY_READ). Returns 0 when the caller
+ * should try the operation again, or the error to return. */
+int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit);
+
+/* Kick the peer if it asked (`needed` from the ring/frame layer). */
+void vmsg__kick(struct vmsg_chan *c, bool needed);
+
+/* The peer's side as seen now: one of enum vmsg_chan_state, or -EPROTO. */
+int vmsg__peer_state(struct vmsg_chan *c);
+
+#endif

@@ -1,0 +1,125 @@
+/* Waiting for the peer: spin for a budget, then ask for a kick, re-check,
+ * and sleep on the platform's event. Also the peer's liveness. */
+#include "chan_private.h"
+
+#include "vmsg_barrier.h"
+#include "vmsg_errno.h"
+
+/* Iterations between clock reads while spinning: reading the clock costs
+ * more than a ring check, and the budget need not be exact. */
+#define SPINS_PER_CLOCK 32u
+
+void vmsg__kick(struct vmsg_chan *c, bool needed)
+{
+	if (needed) {
+		c->p->ops->notify(c->p);
+		c->st.kicks_sent++;
+	} else {
+		c->st.kicks_suppressed++;
+	}
+}
+
+int vmsg__peer_state(struct vmsg_chan *c)
+{
+	/* Acquire: pairs with the peer's store-release of its live byte at
+	 * close (or the platform's, at its death), so everything the peer put
+	 * in the ring before it is visible to the ring checks that follow. */
+	uint8_t live = vmsg__load_acquire(c->end.peer_live);
+
+	if (live == VMSG_LIVE_UP) {
+		if (c->published) {
+			/* The client is in: nobody else may find us. */
+			c->p->ops->unpublish(c->p);
+			c->published = false;
+		}
+		return VMSG_CHAN_OPEN;
+	}
+	if (live == VMSG_LIVE_WAITING && c->is_server)
+		return VMSG_CHAN_WAITING;
+	if (live == VMSG_LIVE_GONE) {
+		c->peer_gone = true;
+		return VMSG_CHAN_CLOSED;
+	}
+	/* Any other value is not a state the protocol has. */
+	c->error = c->end.error = -EPROTO;
+	return -EPROTO;
+}
+
+void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w, int timeout_ms)
+{
+	w->timeout_ms = timeout_ms;
+	w->deadline = 0;
+	if (timeout_ms > 0)
+		w->deadline = c->p->ops->now_ns(c->p) +
+			      (uint64_t)timeout_ms * 1000000u;
+	w->spin_until = 0;
+	w->spins = 0;
+	w->armed = false;
+}
+
+/* Milliseconds left before the deadline, rounded up; -1 for no deadline. */
+static int wait_remaining_ms(struct vmsg_chan *c, struct vmsg__wait *w)
+{
+	if (w->timeout_ms < 0)
+		return -1;
+	uint64_t now = c->p->ops->now_ns(c->p);
+	if (now >= w->deadline)
+		return 0;
+	return (int)((w->deadline - now + 999999u) / 1000000u);
+}
+
+int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
+{
+	if (c->error)
+		return c->error;
+
+	/* The peer's close is final only once the ring is seen empty after
+	 * the close: the first time we see it, the caller tries once more
+	 * (data committed before the close must still be delivered). */
+	bool was_gone = c->peer_gone;
+	int st = vmsg__peer_state(c);
+	if (st < 0)
+		return st;
+	if (st == VMSG_CHAN_CLOSED) {
+		/* Nobody will ever make space; data may still be there. */
+		if (bit == VMSG_NOTIFY_READ || was_gone)
+			return -EPIPE;
+		return 0;
+	}
+
+	/* Spin phase: re-check the ring without sleeping. */
+	if (c->opts.spin_ns && w->timeout_ms != 0) {
+		if (w->spin_until == 0)
+			w->spin_until = c->p->ops->now_ns(c->p) + c->opts.spin_ns;
+		if (++w->spins % SPINS_PER_CLOCK != 0 ||
+		    c->p->ops->now_ns(c->p) < w->spin_until) {
+			vmsg__cpu_relax();
+			return 0;
+		}
+	}
+
+	/* Ask for a kick, then let the caller re-check the ring once: the
+	 * request ends with a full barrier, so either the peer sees our bit
+	 * after publishing, or we see what it published (no lost wake-up). */
+	if (!w->armed) {
+		vmsg_ring_request_notify(&c->end, bit);
+		w->armed = true;
+		return 0;
+	}
+	if (w->timeout_ms == 0)
+		return -EAGAIN;
+
+	int ms = wait_remaining_ms(c, w);
+	if (ms == 0)
+		return -ETIMEDOUT;
+	c->st.sleeps++;
+	int r = c->p->ops->wait(c->p, ms);
+	if (r < 0)
+		return r;
+	if (r == 0 && w->timeout_ms > 0 && wait_remaining_ms(c, w) == 0)
+		return -ETIMEDOUT;
+	/* Woken (or a spurious return): the peer cleared our bit when it
+	 * kicked, so ask again before the next sleep. */
+	w->armed = false;
+	return 0;
+}

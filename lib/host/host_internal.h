@@ -1,0 +1,117 @@
+/* Private to lib/host: the host platform's state and the split between
+ * host_platform.c (memory, events, waiting, peer death) and
+ * host_rendezvous.c (the UNIX socket: publish, lookup, the fd handshake).
+ *
+ * One struct vmsg_host_platform serves one channel end. The server owns the
+ * memfd (the shared pages; a "grant reference" is a page index in it) and
+ * both ends own one eventfd each (the event port). The connected socket
+ * stays open for the channel's life only so that the kernel hangs it up
+ * when a peer dies: that is our unmap notification.
+ */
+#ifndef VMSG_HOST_INTERNAL_H
+#define VMSG_HOST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <vmsg/platform.h>
+
+#define HOST_PAGE 4096u
+/* Upper bound on the memfd, far above what two 1 MiB rings need; keeps
+ * page arithmetic in 32 bits and refuses a hostile size. */
+#define HOST_MAX_PAGES (1u << 16)
+/* Our port number: any nonzero value; there is one eventfd per end. */
+#define HOST_PORT 1u
+/* No notify byte was asked for. */
+#define HOST_NO_NOTIFY 0xffffffffu
+
+/* Wire format of the two handshake messages (same host, native endian).
+ * server -> client, with SCM_RIGHTS [memfd, server eventfd]: */
+#define HOST_MAGIC_SRV 0x53534d56u /* "VMSS" */
+#define HOST_MAGIC_CLI 0x43534d56u /* "VMSC" */
+#define HOST_VERSION 1u
+struct host_hello_srv {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t ring_ref;
+	uint32_t port;
+	uint32_t pages;       /* memfd size in pages when sent */
+	uint32_t notify_page; /* where the server's live byte is, or */
+	uint32_t notify_off;  /* HOST_NO_NOTIFY for both */
+};
+/* client -> server, with SCM_RIGHTS [client eventfd]: */
+struct host_hello_cli {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t notify_page; /* where the client's live byte is */
+	uint32_t notify_off;
+};
+
+/* epoll tags */
+enum { HOST_TAG_EVENT = 1, HOST_TAG_LISTEN = 2, HOST_TAG_CONN = 3 };
+
+struct vmsg_host_platform {
+	struct vmsg_platform base; /* first: the ops table */
+	bool server;
+	char path[108]; /* sizeof(sun_path) */
+
+	int epfd;      /* groups evfd, listen_fd, conn_fd */
+	int evfd;      /* our event port */
+	int peer_evfd; /* the peer's event port; -1 until known */
+	int memfd;     /* the shared pages */
+	uint32_t pages; /* memfd size in pages */
+
+	/* Our own live byte (what the peer clears when we die). */
+	uint32_t notify_page, notify_off;
+
+	/* Server: the rendezvous. */
+	int listen_fd;
+	dev_t listen_dev;
+	ino_t listen_ino;
+	uint32_t ring_ref, port;
+
+	int conn_fd;   /* the connected socket; -1 before / after */
+	bool peer_in;  /* server: hello received; client: lookup done */
+	bool bound;    /* client: port_bind done */
+	bool hello_sent; /* client: our hello is out */
+
+	/* A private one-page mapping of the page that holds the peer's live
+	 * byte, kept apart from the channel's own mappings so that clearing
+	 * it on peer death never depends on what the channel has unmapped. */
+	uint8_t *peer_live_page;
+	uint32_t peer_live_off;
+};
+
+static inline struct vmsg_host_platform *vmsg__host_of(struct vmsg_platform *p)
+{
+	return (struct vmsg_host_platform *)p;
+}
+
+/* host_platform.c */
+int vmsg__host_epoll_add(struct vmsg_host_platform *h, int fd, uint32_t tag,
+			 uint32_t events);
+void vmsg__host_epoll_del(struct vmsg_host_platform *h, int fd);
+int vmsg__host_map_live_page(struct vmsg_host_platform *h, uint32_t page,
+			     uint32_t off);
+void vmsg__host_set_nonblock(int fd);
+bool vmsg__host_is_eventfd(int fd);
+uint64_t vmsg__host_now_ns(void);
+
+/* host_rendezvous.c */
+int vmsg__host_publish(struct vmsg_platform *p, uint32_t ring_ref,
+		       uint32_t port);
+void vmsg__host_unpublish(struct vmsg_platform *p);
+int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
+		      uint32_t *port, int timeout_ms);
+/* Server housekeeping: accept pending connections (the first becomes our
+ * client and gets the handshake; any other is closed at once). */
+void vmsg__host_accept(struct vmsg_host_platform *h);
+/* Server: try to read the client's hello without blocking. 1 when it was
+ * received and stored, 0 when nothing is there yet, -errno when the
+ * connection is dead or sent something invalid. */
+int vmsg__host_recv_hello(struct vmsg_host_platform *h);
+/* Client: send our hello with our eventfd. */
+int vmsg__host_send_hello(struct vmsg_host_platform *h);
+
+#endif

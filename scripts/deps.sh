@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install the Debian packages vmsg needs to build and test, if any is missing.
+# Idempotent; touches nothing when everything is there (then it needs no
+# root). Works on a fresh Debian 12 as root (or with sudo).
+set -euo pipefail
+
+# The one list. Add a package here, with the reason, when the build or a
+# test starts to need it.
+PACKAGES=(
+	build-essential     # gcc 12, make, libc headers, binutils (nm, readelf)
+	cmake               # build and ctest
+	pkg-config          # finds libprotobuf-c; the install test uses it
+	libxen-dev          # xen/io/libxenvchan.h: the ring layout is asserted against it
+	libuv1-dev          # event loop for the daemon and the libuv example
+	libprotobuf-c-dev   # protobuf-c runtime for the control messages
+	protobuf-c-compiler # protoc-c, run at build time on proto/*.proto
+	procps              # ps/pgrep/kill, used by the two-process tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	if [ "$status" != "install ok installed" ]; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=(sudo)
+	else
+		echo "deps: missing ${missing[*]}: run this script as root" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -q --no-install-recommends "${missing[@]}"

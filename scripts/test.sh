@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, build both flavours, run the
+# whole suite in each, print a summary. Exits non-zero if anything failed.
+#
+#   release  build/release  -O2 (CMAKE_BUILD_TYPE=Release), -Werror
+#   asan     build/asan     -O0 -g, AddressSanitizer + UBSan, leak checks, -Werror
+#
+# Environment: VMSG_FLAVOURS="release asan" picks flavours (default both);
+# VMSG_JOBS sets build parallelism (default nproc). Arguments are passed to
+# ctest, e.g. ./scripts/test.sh -R chan_ or ./scripts/test.sh -L install.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+flavours=${VMSG_FLAVOURS:-release asan}
+jobs=${VMSG_JOBS:-$(nproc)}
+
+"$root/scripts/deps.sh"
+
+# Tests write only under $TMPDIR; give them a fresh one so that anything left
+# behind can be reported.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-test.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+declare -A summary
+failed=0
+
+# run_flavour NAME CMAKE_ARGS... : configure, build and test build/NAME.
+run_flavour() {
+	local name=$1
+	shift
+	local dir=build/$name log=build/$name/ctest.log start=$SECONDS
+	echo
+	echo "==== $name: configure ===="
+	if ! cmake -S . -B "$dir" -DVMSG_WERROR=ON "$@"; then
+		summary[$name]="FAILED to configure"
+		return 1
+	fi
+	echo "==== $name: build ===="
+	if ! cmake --build "$dir" -j "$jobs"; then
+		summary[$name]="FAILED to build"
+		return 1
+	fi
+	echo "==== $name: test ===="
+	local tmp=$scratch/$name
+	mkdir -p "$tmp"
+	# Two at a time: the two-process tests each want both cores.
+	# --timeout only covers tests that declare none.
+	local rc=0
+	TMPDIR=$tmp ctest --test-dir "$dir" --output-on-failure -j2 \
+		--no-tests=error --timeout 600 "${ctest_args[@]}" 2>&1 |
+		tee "$log" || rc=$? # pipefail: ctest's status
+	local line verdict=passed
+	[ "$rc" -eq 0 ] || verdict=FAILED
+	line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$log" | tail -n 1 || true)
+	summary[$name]="$verdict in $((SECONDS - start)) s"$'\n'"${line:-(no ctest summary line)}"
+	if [ "$rc" -ne 0 ]; then
+		summary[$name]+=$'\n'"$(sed -n '/The following tests FAILED/,/^$/p' "$log")"
+	fi
+	local left
+	left=$(find "$tmp" -mindepth 1 -maxdepth 1 2>/dev/null | head -n 20)
+	if [ -n "$left" ]; then
+		summary[$name]="warning: tests left files in TMPDIR:"$'\n'"$left"$'\n'"${summary[$name]}"
+	fi
+	return "$rc"
+}
+
+ctest_args=("$@")
+for f in $flavours; do
+	case $f in
+	release)
+		run_flavour release -DCMAKE_BUILD_TYPE=Release -DVMSG_SANITIZE=OFF || failed=1
+		;;
+	asan)
+		# Make the sanitizers fatal: a leak or any UB report fails the test.
+		ASAN_OPTIONS="detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
+			run_flavour asan -DCMAKE_BUILD_TYPE=Debug -DVMSG_SANITIZE=ON || failed=1
+		;;
+	*)
+		echo "test.sh: unknown flavour '$f' (release, asan)" >&2
+		exit 2
+		;;
+	esac
+done
+
+# With everything passing, the last line printed is ctest's own
+# "100% tests passed, 0 tests failed out of N" of the last flavour.
+echo
+echo "==== summary ===="
+for f in $flavours; do
+	echo "$f: ${summary[$f]:-not run}"
+done
+if [ "$failed" -ne 0 ]; then
+	echo "test.sh: FAILED (see above)"
+	exit 1
+fi

@@ -1,0 +1,322 @@
+/* xensim: run commands as domains of the simulated Xen.
+ *   xensim run --domid N [--] CMD...   run CMD as domain N
+ *   xensim env --domid N               print the shell exports for domain N
+ *   xensim start | stop | list         the daemon, the live domains */
+#include "xsim_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char exe_dir[PATH_MAX / 2];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xensim run --domid N [--] CMD [ARG...]\n"
+		"       xensim env --domid N\n"
+		"       xensim start | stop | list\n"
+		"\n"
+		"A simulated Xen on one Linux host: every process is a domain.\n"
+		"  run    run CMD as domain N (0 = dom0); the domain lives until CMD\n"
+		"         exits, then its grants are revoked and its ports closed.\n"
+		"         Starts the daemon (xensimd) on first use.  CMD gets\n"
+		"         XENSIM_DIR, XENSIM_DOMID, XENSTORED_PATH and an\n"
+		"         LD_LIBRARY_PATH that selects the simulator's libxengnttab,\n"
+		"         libxenevtchn and libxenctrl; children inherit them.\n"
+		"  env    print `export` lines to run Xen programs by hand as domain N\n"
+		"         (domain N > 0 must be running: use `run ... -- $SHELL`).\n"
+		"  start  start the daemon if it is not running\n"
+		"  stop   stop the daemon and its xenstore\n"
+		"  list   print the live domains\n"
+		"\n"
+		"State lives in $XENSIM_DIR (default $XDG_RUNTIME_DIR/xensim, or\n"
+		"/run/xensim for root).  XENSIM_NO_XENSTORE=1 runs without xenstore.\n");
+}
+
+static int state_dir(char *out, size_t len)
+{
+	char d[PATH_MAX];
+
+	if (xsim_state_dir(d, sizeof(d)) < 0)
+		return -ENAMETOOLONG;
+	if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (!realpath(d, out) || strlen(out) >= len)
+		return -errno ? -errno : -ENAMETOOLONG;
+	return 0;
+}
+
+static void lib_dir(char *out, size_t len)
+{
+	const char *e = getenv("XENSIM_LIBDIR");
+	struct stat st;
+
+	if (e && *e) {
+		snprintf(out, len, "%s", e);
+		return;
+	}
+	/* Installed: <prefix>/bin/xensim, <prefix>/lib/xensim/; build tree:
+	 * sim/bin/xensim, sim/lib/. */
+	int w = snprintf(out, len, "%s/../lib/xensim", exe_dir);
+	if (w > 0 && (size_t)w < len && stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+		return;
+	w = snprintf(out, len, "%s/../lib", exe_dir);
+	(void)w;
+}
+
+/* Start xensimd unless it answers; the lock keeps two starters from
+ * racing (the daemon removes a stale socket when it binds). */
+static int ensure_daemon(const char *dir)
+{
+	char lockp[PATH_MAX + 32], bin[PATH_MAX + 32];
+	int fd, r;
+
+	if ((fd = xsim_connect(XSIM_KIND_CTRL, 0, NULL, 0, NULL)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	snprintf(lockp, sizeof(lockp), "%s/xensimd.lock", dir);
+	int lk = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lk < 0 || flock(lk, LOCK_EX) < 0)
+		return -errno;
+	if ((fd = xsim_connect(XSIM_KIND_CTRL, 0, NULL, 0, NULL)) >= 0) {
+		close(fd);
+		close(lk);
+		return 0;
+	}
+	const char *e = getenv("XENSIM_XENSIMD");
+	snprintf(bin, sizeof(bin), "%s", e && *e ? e : "");
+	if (!bin[0])
+		snprintf(bin, sizeof(bin), "%s/xensimd", exe_dir);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(lk);
+		return -errno;
+	}
+	if (pid == 0) {
+		execl(bin, bin, "--dir", dir, "--daemon", (char *)NULL);
+		perror(bin);
+		_exit(127);
+	}
+	int st;
+	while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	close(lk);
+	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "xensim: xensimd failed to start (see %s/xensimd.log)\n",
+			dir);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int parse_domid(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v >= XSIM_DOMID_LIMIT)
+		return -1;
+	return (int)v;
+}
+
+static void set_env(const char *dir, int domid)
+{
+	char buf[PATH_MAX * 2], lib[PATH_MAX];
+	const char *old = getenv("LD_LIBRARY_PATH");
+
+	setenv("XENSIM_DIR", dir, 1);
+	snprintf(buf, sizeof(buf), "%d", domid);
+	setenv("XENSIM_DOMID", buf, 1);
+	snprintf(buf, sizeof(buf), "%s/xenstore/dom%d.sock", dir, domid);
+	setenv("XENSTORED_PATH", buf, 1);
+	lib_dir(lib, sizeof(lib));
+	char *rl = realpath(lib, NULL);
+	if (old && *old)
+		snprintf(buf, sizeof(buf), "%s:%s", rl ? rl : lib, old);
+	else
+		snprintf(buf, sizeof(buf), "%s", rl ? rl : lib);
+	free(rl);
+	setenv("LD_LIBRARY_PATH", buf, 1);
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+static int cmd_run(int domid, char **cmd)
+{
+	char dir[PATH_MAX];
+	int r, anchor;
+
+	if ((r = state_dir(dir, sizeof(dir))) < 0) {
+		fprintf(stderr, "xensim: state dir: %s\n", strerror(-r));
+		return 1;
+	}
+	setenv("XENSIM_DIR", dir, 1);
+	if (ensure_daemon(dir) < 0)
+		return 1;
+	anchor = xsim_connect(XSIM_KIND_ANCHOR, (uint32_t)domid, NULL, 0, NULL);
+	if (anchor < 0) {
+		fprintf(stderr, "xensim: cannot start domain %d: %s\n", domid,
+			strerror(-anchor));
+		return 1;
+	}
+	set_env(dir, domid);
+	struct sigaction sa = { .sa_handler = forward };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("xensim: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "xensim: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	child_pid = pid;
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	/* Tell the daemon the domain's command ended and wait for it: when we
+	 * return, the domain's grants are revoked and its ports closed (if
+	 * we die instead, the hang-up does the same). */
+	struct xsim_msg m = { .op = XSIM_OP_RELEASE };
+	(void)xsim_call(anchor, &m, NULL, NULL, 0, NULL, 0, NULL, 0, NULL);
+	close(anchor);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static int cmd_stop(void)
+{
+	int fd = xsim_connect(XSIM_KIND_CTRL, 0, NULL, 0, NULL);
+	if (fd < 0)
+		return 0; /* not running */
+	struct xsim_msg m = { .op = XSIM_OP_STOP };
+	int r = xsim_call(fd, &m, NULL, NULL, 0, NULL, 0, NULL, 0, NULL);
+	if (r < 0) {
+		fprintf(stderr, "xensim: stop: %s\n", strerror(-r));
+		close(fd);
+		return 1;
+	}
+	/* The daemon closes this connection last, as it exits. */
+	while (xsim_recv(fd, &m, NULL, 0, NULL, 0, NULL) == 0)
+		;
+	close(fd);
+	return 0;
+}
+
+static int cmd_list(void)
+{
+	static uint32_t v[XSIM_MAX_VALS];
+	int fd = xsim_connect(XSIM_KIND_CTRL, 0, NULL, 0, NULL);
+	if (fd < 0) {
+		fprintf(stderr, "xensim: daemon not running\n");
+		return 1;
+	}
+	struct xsim_msg m = { .op = XSIM_OP_LIST };
+	int r = xsim_call(fd, &m, NULL, NULL, 0, v, XSIM_MAX_VALS, NULL, 0, NULL);
+	close(fd);
+	if (r < 0)
+		return 1;
+	for (uint32_t i = 0; i < m.n; i++)
+		printf("%u\n", v[i]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_dir, sizeof(exe_dir) - 1);
+	exe_dir[n > 0 ? n : 0] = 0;
+	char *sl = strrchr(exe_dir, '/');
+	if (sl)
+		*sl = 0;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *sub = argv[1];
+	int domid = -1, i = 2;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--domid") && i + 1 < argc) {
+			if ((domid = parse_domid(argv[++i])) < 0) {
+				fprintf(stderr, "xensim: bad domid '%s'\n", argv[i]);
+				return 2;
+			}
+		} else if (!strncmp(argv[i], "--domid=", 8)) {
+			if ((domid = parse_domid(argv[i] + 8)) < 0) {
+				fprintf(stderr, "xensim: bad domid '%s'\n", argv[i] + 8);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "xensim: unknown option '%s'\n", argv[i]);
+			return 2;
+		} else {
+			break;
+		}
+	}
+	if (!strcmp(sub, "run")) {
+		if (domid < 0 || i >= argc) {
+			usage(stderr);
+			return 2;
+		}
+		return cmd_run(domid, argv + i);
+	}
+	if (!strcmp(sub, "env")) {
+		char dir[PATH_MAX];
+		if (domid < 0)
+			domid = 0;
+		if (state_dir(dir, sizeof(dir)) < 0)
+			return 1;
+		set_env(dir, domid);
+		printf("export XENSIM_DIR='%s'\n", getenv("XENSIM_DIR"));
+		printf("export XENSIM_DOMID='%s'\n", getenv("XENSIM_DOMID"));
+		printf("export XENSTORED_PATH='%s'\n", getenv("XENSTORED_PATH"));
+		printf("export LD_LIBRARY_PATH='%s'\n", getenv("LD_LIBRARY_PATH"));
+		return 0;
+	}
+	if (!strcmp(sub, "start")) {
+		char dir[PATH_MAX];
+		if (state_dir(dir, sizeof(dir)) < 0)
+			return 1;
+		setenv("XENSIM_DIR", dir, 1);
+		return ensure_daemon(dir) < 0;
+	}
+	if (!strcmp(sub, "stop"))
+		return cmd_stop();
+	if (!strcmp(sub, "list"))
+		return cmd_list();
+	fprintf(stderr, "xensim: unknown command '%s'\n", sub);
+	usage(stderr);
+	return 2;
+}

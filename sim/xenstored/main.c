@@ -1,0 +1,147 @@
+/* vmsg-xenstored: the simulator's xenstore daemon.
+ *
+ *   vmsg-xenstored --dir DIR [--foreground] [--verbose]
+ *
+ * Listens on DIR/dom0.sock for domain 0; XS_INTRODUCE of domain N opens
+ * DIR/domN.sock. Without --foreground it daemonizes and the starting
+ * process exits 0 only once DIR/dom0.sock accepts connections. SIGTERM or
+ * SIGINT: close everything, remove the sockets, exit 0. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xsd.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: vmsg-xenstored --dir DIR [--foreground] [--verbose]\n"
+	      "\n"
+	      "A xenstore daemon for the vmsg Xen simulator. Speaks Xen's\n"
+	      "xenstore wire protocol on UNIX sockets: DIR/dom0.sock is\n"
+	      "domain 0 (privileged); XS_INTRODUCE of domain N creates\n"
+	      "DIR/domN.sock, XS_RELEASE removes it. Point libxenstore at a\n"
+	      "socket with XENSTORED_PATH=DIR/domN.sock.\n"
+	      "\n"
+	      "  --dir DIR      socket directory (must exist)\n"
+	      "  --foreground   do not daemonize; log to stderr\n"
+	      "  --verbose      log every request (implies nothing else)\n"
+	      "  --help         this text\n",
+	      f);
+}
+
+struct sigs {
+	uv_signal_t term, intr;
+	struct xsd_server *srv;
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct sigs *sg = h->data;
+	(void)signum;
+	xsd_server_stop(sg->srv);
+	uv_close((uv_handle_t *)&sg->term, NULL);
+	uv_close((uv_handle_t *)&sg->intr, NULL);
+}
+
+/* Forks; the parent waits for the child's readiness byte and exits. */
+static int daemonize(int *ready_fd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char b = 0;
+		close(p[1]);
+		ssize_t r;
+		do
+			r = read(p[0], &b, 1);
+		while (r < 0 && errno == EINTR);
+		_exit(r == 1 && b == 'R' ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL;
+	bool fg = false, verbose = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "d:fvh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': dir = optarg; break;
+		case 'f': fg = true; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	int ready_fd = -1;
+	if (!fg && daemonize(&ready_fd) < 0) {
+		perror("vmsg-xenstored: fork");
+		return 1;
+	}
+
+	uv_loop_t loop;
+	struct xsd_server srv;
+	if (uv_loop_init(&loop) < 0) {
+		fputs("vmsg-xenstored: cannot create event loop\n", stderr);
+		return 1;
+	}
+	int err = xsd_server_init(&srv, &loop, dir);
+	srv.verbose = verbose;
+	if (err) {
+		fprintf(stderr, "vmsg-xenstored: cannot serve in %s: %s\n", dir,
+			err == -EADDRINUSE ? "a daemon is already running there"
+					   : strerror(-err));
+		return 1;
+	}
+	struct sigs sg = {.srv = &srv};
+	uv_signal_init(&loop, &sg.term);
+	uv_signal_init(&loop, &sg.intr);
+	sg.term.data = sg.intr.data = &sg;
+	uv_signal_start(&sg.term, on_signal, SIGTERM);
+	uv_signal_start(&sg.intr, on_signal, SIGINT);
+
+	if (ready_fd >= 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			if (!verbose)
+				dup2(null, 2);
+			close(null);
+		}
+		(void)!write(ready_fd, "R", 1);
+		close(ready_fd);
+	}
+
+	uv_run(&loop, UV_RUN_DEFAULT);
+	xsd_server_fini(&srv);
+	uv_loop_close(&loop);
+	return 0;
+}

@@ -1,0 +1,7 @@
+# The documents' worked examples are checked against the code.
+add_executable(protocol_example docs/protocol_example.c)
+target_include_directories(protocol_example PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(protocol_example PRIVATE vmsg_internal)
+add_test(NAME docs_protocol_example
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_example.sh
+                 $<TARGET_FILE:protocol_example> ${CMAKE_SOURCE_DIR}/docs/protocol.md)

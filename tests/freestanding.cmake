@@ -1,0 +1,9 @@
+# freestanding_nm: lib/ring and lib/frame compile with no libc headers and
+# need nothing from the world but memcpy/memmove/memset.
+# VMSG_RING_SOURCES / VMSG_FRAME_SOURCES come from lib/CMakeLists.txt.
+
+add_test(NAME freestanding_nm
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/freestanding/check_nm.sh
+                 ${CMAKE_C_COMPILER} ${CMAKE_NM} ${PROJECT_SOURCE_DIR}
+                 ${VMSG_RING_SOURCES} ${VMSG_FRAME_SOURCES})
+set_tests_properties(freestanding_nm PROPERTIES TIMEOUT 120)

@@ -1,0 +1,5 @@
+# The host backend (lib/host): platform ops over memfd + eventfd + UNIX socket.
+vmsg_add_test(host_platform SOURCES host/host_platform.c TIMEOUT 60 LABELS host)
+vmsg_add_test(host_one_client SOURCES host/host_one_client.c TIMEOUT 60 LABELS host)
+vmsg_add_test(host_peer_death SOURCES host/host_peer_death.c TIMEOUT 60 LABELS host)
+vmsg_add_test(host_chan_basic SOURCES host/host_chan_basic.c TIMEOUT 60 LABELS host)

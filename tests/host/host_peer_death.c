@@ -1,0 +1,116 @@
+/* host_peer_death: kill -9 of either side is seen by the survivor at once,
+ * as Xen's unmap notification would show it: the survivor's wait returns 1
+ * and the dead side's live byte reads 0 (client byte 20, server byte 21).
+ * The survivor leaks no fd. Timing is not asserted beyond a generous 5 s
+ * bound on the one wait that must report the death. */
+#include "host_test_util.h"
+
+#define CLI_OFF 20
+#define SRV_OFF 21
+
+/* Server side of the handshake; *page is page 0. */
+static struct vmsg_platform *serve(const char *path, void **page)
+{
+	struct vmsg_platform *p;
+	uint32_t port, ref, refs[4];
+	void *rings;
+	ASSERT_EQ(vmsg_host_platform_new(&p, path, true), 0);
+	ASSERT_EQ(p->ops->port_alloc(p, &port), 0);
+	ASSERT_EQ(p->ops->share(p, 1, page, &ref, SRV_OFF), 0);
+	ASSERT_EQ(p->ops->share(p, 4, &rings, refs, -1), 0);
+	p->ops->unmap(p, rings, 4);
+	ht_store8(*page, SRV_OFF, 1);
+	ASSERT_EQ(p->ops->publish(p, ref, port), 0);
+	return p;
+}
+
+static struct vmsg_platform *join(const char *path, void **page)
+{
+	struct vmsg_platform *p;
+	uint32_t port, ref;
+	ASSERT_EQ(vmsg_host_platform_new(&p, path, false), 0);
+	ASSERT_EQ(p->ops->lookup(p, &ref, &port, 20000), 0);
+	ASSERT_EQ(p->ops->port_bind(p, port), 0);
+	ASSERT_EQ(p->ops->map(p, 1, &ref, page, CLI_OFF), 0);
+	ht_store8(*page, CLI_OFF, 1);
+	ASSERT_EQ(p->ops->notify(p), 0);
+	return p;
+}
+
+/* The client dies; the server survives. */
+static void client_killed(const char *path)
+{
+	int fds0 = ht_count_fds();
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		void *page;
+		join(path, &page);
+		for (;;)
+			pause();
+	}
+	void *page;
+	struct vmsg_platform *p = serve(path, &page);
+	ht_wait_u8(p, page, CLI_OFF, 1);
+	ht_drain(p);
+	ASSERT_EQ(p->ops->wait(p, 0), 0);
+
+	ht_kill9(pid);
+	ASSERT_EQ(p->ops->wait(p, 5000), 1);
+	ASSERT_EQ(ht_load8(page, CLI_OFF), 0);
+	ASSERT_EQ(ht_load8(page, SRV_OFF), 1); /* ours is untouched */
+	/* Reported once: nothing is pending afterwards. */
+	ASSERT_EQ(p->ops->ack(p), 0);
+	/* Kicking a dead peer is harmless. */
+	ASSERT_EQ(p->ops->notify(p), 0);
+
+	p->ops->unmap(p, page, 1);
+	p->ops->destroy(p);
+	ASSERT_EQ(ht_count_fds(), fds0);
+}
+
+/* The server dies; the client survives. */
+static void server_killed(const char *path)
+{
+	int fds0 = ht_count_fds();
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		void *page;
+		struct vmsg_platform *p = serve(path, &page);
+		for (;;) /* housekeeping: accept the client, take its hello */
+			if (p->ops->wait(p, -1) < 0)
+				_exit(1);
+	}
+	void *page;
+	struct vmsg_platform *p = join(path, &page);
+	ASSERT_EQ(ht_load8(page, SRV_OFF), 1);
+	ht_drain(p);
+	ASSERT_EQ(p->ops->wait(p, 0), 0);
+
+	ht_kill9(pid);
+	ASSERT_EQ(p->ops->wait(p, 5000), 1);
+	ASSERT_EQ(ht_load8(page, SRV_OFF), 0);
+	ASSERT_EQ(ht_load8(page, CLI_OFF), 1);
+	ASSERT_EQ(p->ops->ack(p), 0);
+	ASSERT_EQ(p->ops->notify(p), 0);
+
+	p->ops->unmap(p, page, 1);
+	p->ops->destroy(p);
+	ASSERT_EQ(ht_count_fds(), fds0);
+	/* The dead server's socket file stays behind (stale). */
+	struct stat st;
+	ASSERT_EQ(lstat(path, &st), 0);
+	unlink(path);
+}
+
+int main(void)
+{
+	char dir[256], path[300];
+	ht_mkdtemp(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/sock", dir);
+	client_killed(path);
+	server_killed(path);
+	ht_rmdir(dir);
+	return 0;
+}

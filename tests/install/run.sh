@@ -1,0 +1,76 @@
+#!/bin/sh
+# Install a build into a temporary prefix and use it the way an application
+# would: through pkg-config, shared and static.
+# usage: run.sh CMAKE BUILD_DIR CC PKG_CONFIG [EXTRA_CFLAGS]
+set -eu
+
+cmake=$1 build=$2 cc=$3 pkgconfig=$4 extra=${5:-}
+src=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+prefix=$tmp/prefix
+
+fail() { echo "install_pkgconfig: FAIL: $*" >&2; exit 1; }
+step() { echo "install_pkgconfig: $*"; }
+
+step "cmake --install $build --prefix $prefix"
+"$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+	{ cat "$tmp/install.log" >&2; fail "cmake --install failed"; }
+
+pc=$(find "$prefix" -name vmsg.pc)
+[ -n "$pc" ] && [ "$(echo "$pc" | wc -l)" -eq 1 ] || fail "expected one vmsg.pc, found: '$pc'"
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
+unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR || true
+
+# The .pc file must name the prefix we installed to, not the configured one.
+pcprefix=$("$pkgconfig" --variable=prefix vmsg) || fail "pkg-config cannot read $pc"
+[ "$pcprefix" = "$prefix" ] || fail "vmsg.pc says prefix=$pcprefix, installed to $prefix"
+libdir=$("$pkgconfig" --variable=libdir vmsg)
+incdir=$("$pkgconfig" --variable=includedir vmsg)
+
+# What must be there.
+for f in "$libdir/libvmsg.so" "$libdir/libvmsg.a" \
+	"$incdir/vmsg/ring.h" "$incdir/vmsg/frame.h" "$incdir/vmsg/platform.h" \
+	"$incdir/vmsg/chan.h" "$incdir/vmsg/host.h" "$incdir/vmsg/proto.h"; do
+	[ -e "$f" ] || fail "not installed: $f"
+done
+ls "$incdir"/vmsg/*.pb-c.h >/dev/null 2>&1 || fail "no generated protobuf header in $incdir/vmsg"
+
+cflags=$("$pkgconfig" --cflags vmsg)
+libs=$("$pkgconfig" --libs vmsg)
+static_cflags=$("$pkgconfig" --static --cflags vmsg)
+# Link libvmsg.a itself (with libvmsg.so next to it, -lvmsg would pick the
+# shared one); everything else as pkg-config --static says.
+static_libs=$("$pkgconfig" --static --libs vmsg | sed 's/-lvmsg\( \|$\)/-l:libvmsg.a\1/')
+step "cflags: $cflags"
+step "libs: $libs"
+step "static libs: $static_libs"
+
+# Every installed header compiles on its own.
+for h in "$incdir"/vmsg/*.h; do
+	name=$(basename "$h")
+	printf '#include <vmsg/%s>\n' "$name" |
+		$cc $extra -std=c11 -Wall -Wextra -Werror $cflags -x c -c - -o /dev/null ||
+		fail "installed header vmsg/$name does not compile on its own"
+done
+step "each installed header compiles on its own"
+
+# shellcheck disable=SC2086  # the flag strings are word lists
+$cc $extra -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_shared" \
+	"$src/consumer.c" $cflags $libs || fail "shared build"
+readelf -d "$tmp/consumer_shared" | grep NEEDED | grep -q 'libvmsg\.so' ||
+	fail "consumer_shared does not link libvmsg.so"
+step "run shared"
+LD_LIBRARY_PATH=$libdir "$tmp/consumer_shared" || fail "consumer_shared exited $?"
+
+# shellcheck disable=SC2086
+$cc $extra -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_static" \
+	"$src/consumer.c" $static_cflags $static_libs || fail "static build"
+if readelf -d "$tmp/consumer_static" | grep NEEDED | grep -q 'libvmsg'; then
+	fail "consumer_static links libvmsg dynamically"
+fi
+step "run static"
+env -u LD_LIBRARY_PATH "$tmp/consumer_static" || fail "consumer_static exited $?"
+
+step "PASS"

@@ -1,0 +1,6 @@
+# protobuf-c control messages: the bounded arena, bounded decoding, and
+# messages over a real host channel.
+vmsg_add_test(proto_arena SOURCES proto/arena.c LABELS proto)
+vmsg_add_test(proto_unpack_bounded SOURCES proto/unpack_bounded.c TIMEOUT 120
+              LABELS proto)
+vmsg_add_test(proto_chan SOURCES proto/chan.c TIMEOUT 180 LABELS proto)

@@ -1,0 +1,34 @@
+# Tests of the simulated Xen (sim/): grants, event channels, and Debian's
+# unmodified libxenvchan and vchan-socket-proxy running on it.  Each test
+# uses its own XENSIM_DIR and stops the daemon when it ends.
+pkg_check_modules(SIMXEN_LIBS IMPORTED_TARGET xengnttab xenevtchn)
+
+function(vmsg_sim_test name)
+  vmsg_add_test(${name} ${ARGN} LABELS sim)
+  target_compile_definitions(${name} PRIVATE
+    XENSIM_BIN="${XENSIM_BIN_DIR}/xensim")
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen)
+  # xensim depends on xensimd and every drop-in library.
+  add_dependencies(${name} xensim)
+  if(TARGET vmsg-xenstored)
+    add_dependencies(${name} vmsg-xenstored)
+  endif()
+endfunction()
+
+if(SIMXEN_LIBS_FOUND AND TARGET xensim)
+  vmsg_sim_test(sim_gnttab SOURCES sim_xen/sim_gnttab.c
+                LIBS PkgConfig::SIMXEN_LIBS TIMEOUT 150)
+endif()
+if(SIMXEN_LIBS_FOUND AND TARGET xensim)
+  vmsg_sim_test(sim_evtchn SOURCES sim_xen/sim_evtchn.c
+                LIBS PkgConfig::SIMXEN_LIBS TIMEOUT 150)
+endif()
+pkg_check_modules(SIMXEN_VCHAN IMPORTED_TARGET xenvchan xenstore)
+if(SIMXEN_VCHAN_FOUND AND TARGET xensim)
+  vmsg_sim_test(sim_libxenvchan SOURCES sim_xen/sim_libxenvchan.c
+                LIBS PkgConfig::SIMXEN_VCHAN TIMEOUT 300)
+endif()
+if(TARGET xensim)
+  # Needs Debian's vchan-socket-proxy (xen-utils-4.17); skips without it.
+  vmsg_sim_test(sim_socket_proxy SOURCES sim_xen/sim_socket_proxy.c TIMEOUT 300)
+endif()

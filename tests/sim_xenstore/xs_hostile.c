@@ -1,0 +1,227 @@
+/* sim_xs_hostile: raw clients that break the wire protocol are
+ * disconnected, and the daemon keeps serving everyone else: a payload
+ * longer than XENSTORE_PAYLOAD_MAX, an unknown type, a daemon-only type,
+ * arguments without their terminating nul, garbage, a message cut short,
+ * and a client that never reads its replies (bounded output queue). After
+ * each, a libxenstore client still works; the daemon exits cleanly at the
+ * end (run under ASan in the sanitizer build). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <xen/io/xs_wire.h>
+#include <xenstore.h>
+
+#include "vmsg_test.h"
+#include "xs_harness.h"
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ASSERT_TRUE(w > 0);
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void send_msg(int fd, uint32_t type, const void *pl, uint32_t len)
+{
+	struct xsd_sockmsg h = {.type = type, .req_id = 7, .tx_id = 0,
+				.len = len};
+	send_all(fd, &h, sizeof(h));
+	if (len)
+		send_all(fd, pl, len);
+}
+
+/* Reads until the daemon hangs up; replies it sent before are skipped. */
+static void expect_hangup(int fd)
+{
+	char buf[4096];
+	for (int i = 0; i < 600; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 100) == 0)
+			continue;
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return;
+		ASSERT_TRUE(r > 0);
+	}
+	VMSG_TEST_FAIL("daemon did not hang up within 60 s");
+}
+
+/* A well-formed request on a raw socket gets its reply. */
+static void expect_reply(int fd, uint32_t type, const char *payload)
+{
+	struct xsd_sockmsg h;
+	ASSERT_EQ(recv(fd, &h, sizeof(h), MSG_WAITALL), (ssize_t)sizeof(h));
+	ASSERT_EQ(h.type, type);
+	ASSERT_EQ(h.req_id, 7);
+	char buf[XENSTORE_PAYLOAD_MAX];
+	ASSERT_LE(h.len, sizeof(buf));
+	ASSERT_EQ(recv(fd, buf, h.len, MSG_WAITALL), (ssize_t)h.len);
+	ASSERT_EQ(h.len, strlen(payload) + 1);
+	ASSERT_MEM_EQ(buf, payload, h.len);
+}
+
+static void still_serving(struct xs_handle *good, int round)
+{
+	char val[32];
+	snprintf(val, sizeof(val), "round %d", round);
+	ASSERT_TRUE(xs_write(good, XBT_NULL, "/alive", val, strlen(val)));
+	unsigned len;
+	char *v = xs_read(good, XBT_NULL, "/alive", &len);
+	ASSERT_TRUE(v && strcmp(v, val) == 0);
+	free(v);
+}
+
+int main(int argc, char **argv)
+{
+	ASSERT_EQ(argc, 2);
+	struct xsh h;
+	xsh_start(&h, argv[1]);
+	struct xs_handle *good = xsh_open(&h, 0);
+	ASSERT_TRUE(xs_introduce_domain(good, 3, 1, 1));
+	const char *s0 = strdup(xsh_sock(&h, 0));
+	const char *s3 = strdup(xsh_sock(&h, 3));
+	int round = 0;
+	int fd;
+
+	/* 1. A payload longer than the protocol's maximum. */
+	fd = dial(s0);
+	struct xsd_sockmsg big = {.type = XS_READ, .len = XENSTORE_PAYLOAD_MAX + 1};
+	send_all(fd, &big, sizeof(big));
+	expect_hangup(fd);
+	close(fd);
+	still_serving(good, round++);
+
+	/* 2. Unknown types, and types only the daemon may send. */
+	static const uint32_t bad_types[] = {XS_TYPE_COUNT, 20, 999, XS_INVALID,
+					     XS_WATCH_EVENT, XS_ERROR};
+	for (size_t i = 0; i < sizeof(bad_types) / sizeof(bad_types[0]); i++) {
+		fd = dial(i % 2 ? s3 : s0);
+		send_msg(fd, bad_types[i], "x", 2);
+		expect_hangup(fd);
+		close(fd);
+		still_serving(good, round++);
+	}
+
+	/* 3. Arguments without their nul, or the wrong number of them. */
+	static const struct {
+		uint32_t type;
+		const char *pl;
+		uint32_t len;
+	} bad_args[] = {
+		{XS_READ, "/alive", 6},
+		{XS_READ, "/a\0/b", 6},
+		{XS_WRITE, "/no-nul-anywhere", 16},
+		{XS_WATCH, "/only-path", 11},
+		{XS_INTRODUCE, "5\0001", 4},
+		{XS_SET_PERMS, "/alive\0n0", 9},
+		{XS_DIRECTORY, "", 0},
+		{XS_TRANSACTION_END, "T", 1},
+	};
+	for (size_t i = 0; i < sizeof(bad_args) / sizeof(bad_args[0]); i++) {
+		fd = dial(i % 2 ? s3 : s0);
+		send_msg(fd, bad_args[i].type, bad_args[i].pl, bad_args[i].len);
+		expect_hangup(fd);
+		close(fd);
+		still_serving(good, round++);
+	}
+
+	/* 4. Garbage. */
+	fd = dial(s3);
+	unsigned char junk[256];
+	uint64_t seed = 0x5eed;
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(vmsg_test_rand(&seed) | 0x80);
+	send_all(fd, junk, sizeof(junk));
+	expect_hangup(fd);
+	close(fd);
+	still_serving(good, round++);
+
+	/* 5. A message cut short, then the client goes away. */
+	fd = dial(s0);
+	struct xsd_sockmsg cut = {.type = XS_WRITE, .len = 100};
+	send_all(fd, &cut, sizeof(cut));
+	send_all(fd, "/half", 5);
+	close(fd);
+	still_serving(good, round++);
+
+	/* 6. Well-formed but wrong requests get error replies, not hangups;
+	 * a domU may not introduce or release. */
+	fd = dial(s3);
+	send_msg(fd, XS_READ, "bad..path", 10);
+	expect_reply(fd, XS_ERROR, "EINVAL");
+	send_msg(fd, XS_INTRODUCE, "4\0001\0001", 6);
+	expect_reply(fd, XS_ERROR, "EACCES");
+	send_msg(fd, XS_RELEASE, "3", 2);
+	expect_reply(fd, XS_ERROR, "EACCES");
+	send_msg(fd, XS_READ, "/local/domain/0", 16);
+	expect_reply(fd, XS_ERROR, "EACCES");
+	send_msg(fd, XS_GET_DOMAIN_PATH, "3", 2);
+	expect_reply(fd, XS_GET_DOMAIN_PATH, "/local/domain/3");
+	close(fd);
+
+	/* 7. A client that sends requests and never reads the replies is
+	 * cut off once its queue is full, instead of growing the daemon. */
+	fd = dial(s3);
+	ASSERT_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	unsigned char req[sizeof(struct xsd_sockmsg) + 32];
+	struct xsd_sockmsg rh = {.type = XS_GET_DOMAIN_PATH, .len = 2};
+	memcpy(req, &rh, sizeof(rh));
+	memcpy(req + sizeof(rh), "3", 2);
+	size_t rlen = sizeof(rh) + 2, sent = 0, off = 0;
+	int cut_off = 0;
+	for (long i = 0; i < 10000000 && !cut_off; i++) {
+		ssize_t w = send(fd, req + off, rlen - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
+			(void)poll(&p, 1, 100);
+			continue;
+		}
+		if (w < 0) {
+			ASSERT_TRUE(errno == EPIPE || errno == ECONNRESET);
+			cut_off = 1;
+			break;
+		}
+		off += (size_t)w;
+		if (off == rlen) {
+			off = 0;
+			sent++;
+		}
+	}
+	ASSERT_TRUE(cut_off);
+	/* It took at least a queue's worth of replies. */
+	ASSERT_GT(sent * (sizeof(rh) + 16), (1u << 20));
+	close(fd);
+	still_serving(good, round++);
+
+	/* The daemon still introduces, releases and stops cleanly. */
+	ASSERT_TRUE(xs_release_domain(good, 3));
+	ASSERT_TRUE(!xsh_exists(s3));
+	xs_close(good);
+	free((void *)s0);
+	free((void *)s3);
+	xsh_stop(&h);
+	return 0;
+}
