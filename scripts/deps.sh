@@ -15,6 +15,13 @@ PACKAGES=(
 	libprotobuf-c-dev   # protobuf-c runtime for the control messages
 	protobuf-c-compiler # protoc-c, run at build time on proto/*.proto
 	procps              # ps/pgrep/kill, used by the two-process tests
+	xenstore-utils      # Debian's xenstore-read/-write/...: the sim's xenstore tests drive it
+	xen-utils-4.17      # vchan-socket-proxy: the sim and interop tests run Debian's binary
+	qemu-system-x86     # xen_qemu: boots Xen 4.17 + dom0 + guests (tests/xen)
+	debootstrap         # xen_qemu: the dom0 root filesystem
+	cpio                # xen_qemu: the dom0 and guest initramfs images
+	busybox-static      # xen_qemu: the guests' userland
+	xz-utils            # xen_qemu: unpacks the guests' kernel from the bzImage
 )
 
 missing=()

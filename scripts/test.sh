@@ -56,7 +56,7 @@ run_flavour() {
 	line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$log" | tail -n 1 || true)
 	summary[$name]="$verdict in $((SECONDS - start)) s"$'\n'"${line:-(no ctest summary line)}"
 	if [ "$rc" -ne 0 ]; then
-		summary[$name]+=$'\n'"$(sed -n '/The following tests FAILED/,/^$/p' "$log")"
+		summary[$name]+=$'\n'"$(sed -n '/The following tests FAILED/,/^$/p' "$log" | grep -v '^Errors while running CTest')"
 	fi
 	local left
 	left=$(find "$tmp" -mindepth 1 -maxdepth 1 2>/dev/null | head -n 20)

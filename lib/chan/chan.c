@@ -17,6 +17,9 @@ _Static_assert(__builtin_offsetof(struct vmsg_vchan_page, srv_live) ==
 
 /* At most 2 * 256 ring pages (two rings of order 20). */
 #define MAX_RING_PAGES (2u << (VMSG_RING_ORDER_MAX - 12))
+_Static_assert(sizeof(((struct vmsg_chan *)0)->refs) ==
+		       MAX_RING_PAGES * sizeof(uint32_t),
+	       "room for every ring page's reference");
 #define MAX_MSG_LIMIT 0x7fffffffu /* lengths are returned as int */
 
 void vmsg_chan_opts_init(struct vmsg_chan_opts *o)
@@ -99,41 +102,77 @@ static uint8_t *ring_bytes(void *page, uint8_t *rings, unsigned order,
 	return rings + (size_t)pages_before * VMSG_PAGE_SIZE;
 }
 
+/* Server: lay out a fresh page (indices 0, client awaited), attach our end
+ * to it and advertise it. */
+static int serve_page(struct vmsg_chan *c)
+{
+	unsigned lo = c->left_order, ro = c->right_order;
+	uint32_t n = c->ring_pages;
+	int r;
+
+	r = vmsg_ring_page_init(c->page, lo, ro, c->refs, n);
+	if (r < 0)
+		return r;
+	r = vmsg_ring_end_init(
+		&c->end, c->page, true, ring_bytes(c->page, c->rings, lo, 0),
+		lo, ring_bytes(c->page, c->rings, ro, vmsg_ring_order_pages(lo)),
+		ro);
+	if (r < 0)
+		return r;
+	if ((r = c->p->ops->publish(c->p, c->page_ref, c->port)) < 0)
+		return r;
+	c->published = true;
+	return 0;
+}
+
 static int serve(struct vmsg_chan *c)
 {
 	struct vmsg_platform *p = c->p;
-	uint32_t refs[MAX_RING_PAGES];
-	uint32_t page_ref, port;
 	/* The left ring carries client-to-server bytes: our rx. */
 	unsigned lo = (unsigned)vmsg_ring_order_for(c->opts.rx_ring_size);
 	unsigned ro = (unsigned)vmsg_ring_order_for(c->opts.tx_ring_size);
 	int r;
 
 	pick_orders(&lo, &ro);
-	uint32_t lpages = vmsg_ring_order_pages(lo);
-	uint32_t n = lpages + vmsg_ring_order_pages(ro);
+	c->left_order = lo;
+	c->right_order = ro;
+	uint32_t n = vmsg_ring_order_pages(lo) + vmsg_ring_order_pages(ro);
 
-	if ((r = p->ops->port_alloc(p, &port)) < 0)
+	if ((r = p->ops->port_alloc(p, &c->port)) < 0)
 		return r;
-	if ((r = p->ops->share(p, 1, &c->page, &page_ref, SRV_LIVE_OFF)) < 0)
+	r = p->ops->share(p, 1, &c->page, &c->page_ref, SRV_LIVE_OFF);
+	if (r < 0)
 		return r;
 	if (n) {
-		if ((r = p->ops->share(p, n, &c->rings, refs, -1)) < 0)
+		if ((r = p->ops->share(p, n, &c->rings, c->refs, -1)) < 0)
 			return r;
 		c->ring_pages = n;
 	}
-	r = vmsg_ring_page_init(c->page, lo, ro, refs, n);
-	if (r < 0)
-		return r;
-	r = vmsg_ring_end_init(&c->end, c->page, true,
-			       ring_bytes(c->page, c->rings, lo, 0), lo,
-			       ring_bytes(c->page, c->rings, ro, lpages), ro);
-	if (r < 0)
-		return r;
-	if ((r = p->ops->publish(p, page_ref, port)) < 0)
-		return r;
-	c->published = true;
-	return 0;
+	return serve_page(c);
+}
+
+int vmsg_chan_reopen(vmsg_chan *c)
+{
+	if (!c || !c->is_server)
+		return -EINVAL;
+	if (!c->error) {
+		int st = vmsg__peer_state(c);
+		if (st == VMSG_CHAN_WAITING)
+			return 0;
+		if (st == VMSG_CHAN_OPEN)
+			return -EBUSY;
+	}
+	/* The old client is gone (or broke the rules): forget everything
+	 * of its conversation, including what it sent and we did not read. */
+	c->error = 0;
+	c->peer_gone = false;
+	vmsg__memset(&c->ftx, 0, sizeof(c->ftx));
+	c->reserved = false;
+	c->frag_busy = false;
+	c->peeked = false;
+	if (c->reasm_buf)
+		vmsg_reasm_init(&c->reasm, c->reasm_buf, c->opts.max_msg);
+	return serve_page(c);
 }
 
 int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,

@@ -22,6 +22,13 @@ struct vmsg_chan {
 	void *rings;
 	uint32_t ring_pages;
 
+	/* Server: what it published, kept privately to set the page up again
+	 * for a new client (vmsg_chan_reopen); the page's copy is the
+	 * peer's to scribble on. */
+	unsigned left_order, right_order;
+	uint32_t page_ref, port;
+	uint32_t refs[2u << (VMSG_RING_ORDER_MAX - 12)];
+
 	/* Sending. */
 	struct vmsg_frame_tx ftx;  /* frames reserved, not yet published */
 	bool reserved;             /* vmsg_chan_reserve() awaits its commit */

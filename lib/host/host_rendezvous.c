@@ -141,6 +141,26 @@ static int probe_live(const char *path)
 	return -e;
 }
 
+/* Drop what we kept of a former client (its connection, eventfd and live
+ * byte mapping), so that a reopened server can take a new one. */
+static void forget_client(struct vmsg_host_platform *h)
+{
+	if (h->conn_fd >= 0) {
+		vmsg__host_epoll_del(h, h->conn_fd);
+		close(h->conn_fd);
+		h->conn_fd = -1;
+	}
+	if (h->peer_evfd >= 0) {
+		close(h->peer_evfd);
+		h->peer_evfd = -1;
+	}
+	if (h->peer_live_page) {
+		munmap(h->peer_live_page, HOST_PAGE);
+		h->peer_live_page = NULL;
+	}
+	h->peer_in = false;
+}
+
 int vmsg__host_publish(struct vmsg_platform *p, uint32_t ring_ref,
 		       uint32_t port)
 {
@@ -148,6 +168,9 @@ int vmsg__host_publish(struct vmsg_platform *p, uint32_t ring_ref,
 	if (!h->server || h->listen_fd >= 0 || h->memfd < 0 || h->evfd < 0 ||
 	    ring_ref >= h->pages || port != HOST_PORT)
 		return -EINVAL;
+	/* A reopened server: the channel saw the old client leave (its live
+	 * byte), so whatever is left of it goes. */
+	forget_client(h);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;

@@ -253,27 +253,34 @@ int xsd_listener_open(struct xsd_server *s, unsigned domid, uint64_t mfn,
 		xsd_log(s, "cannot listen on %s: %s", l->path, strerror(-fd));
 		free(l->path);
 		free(l);
-		return fd == -ENAMETOOLONG ? -EINVAL : -EIO;
+		return fd;
 	}
 	/* libuv does not know the name, so it will not unlink it: we do, at
 	 * close. */
-	if (uv_pipe_init(s->loop, &l->pipe, 0) < 0 ||
-	    uv_pipe_open(&l->pipe, fd) < 0) {
+	int err = uv_pipe_init(s->loop, &l->pipe, 0);
+	if (err < 0) {
 		close(fd);
 		(void)unlink(l->path);
 		free(l->path);
 		free(l);
-		return -EIO;
+		return err;
 	}
 	l->pipe.data = l;
+	err = uv_pipe_open(&l->pipe, fd);
+	if (err < 0) {
+		close(fd);
+		(void)unlink(l->path);
+		uv_close((uv_handle_t *)&l->pipe, listener_closed);
+		return err;
+	}
 	l->srv = s;
 	l->domid = domid;
 	l->mfn = mfn;
-	int err = uv_listen((uv_stream_t *)&l->pipe, 128, on_connection);
+	err = uv_listen((uv_stream_t *)&l->pipe, 128, on_connection);
 	if (err < 0) {
 		(void)unlink(l->path);
 		uv_close((uv_handle_t *)&l->pipe, listener_closed);
-		return -EIO;
+		return err;
 	}
 	struct xsd_listener **pp = &s->listeners;
 	while (*pp)

@@ -20,7 +20,7 @@ int xsd_domain_introduce(struct xsd_server *s, unsigned domid, uint64_t mfn)
 		return l->mfn == mfn ? 0 : -EINVAL;
 	int err = xsd_listener_open(s, domid, mfn, &l);
 	if (err)
-		return err;
+		return err == -ENOMEM ? err : -EIO;
 
 	char home[32];
 	snprintf(home, sizeof(home), "/local/domain/%u", domid);

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "  --dir DIR      socket directory (must exist)\n"
 	      "  --foreground   do not daemonize; log to stderr\n"
-	      "  --verbose      log every request (implies nothing else)\n"
+	      "  --verbose      log connections and every request to stderr\n"
 	      "  --help         this text\n",
 	      f);
 }

@@ -63,5 +63,6 @@ int main(void)
 	send(&p, 0x0102, big, sizeof(big));
 	dump(p.left, 0, 16);
 	dump(p.left, vmsg_frame_size(504), 16);
+	frame_pair_close(&p);
 	return 0;
 }

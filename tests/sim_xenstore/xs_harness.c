@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +47,9 @@ void xsh_start(struct xsh *h, const char *bin)
 	h->pid = fork();
 	ASSERT_TRUE(h->pid >= 0);
 	if (h->pid == 0) {
+		/* If the test dies (a failed assert aborts), so does the
+		 * daemon, removing its sockets on the way out. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl(bin, bin, "--dir", h->dir, "--foreground", (char *)NULL);
 		_exit(127);
 	}

@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -92,6 +94,97 @@ static void still_serving(struct xs_handle *good, int round)
 	char *v = xs_read(good, XBT_NULL, "/alive", &len);
 	ASSERT_TRUE(v && strcmp(v, val) == 0);
 	free(v);
+}
+
+/* Waits for the reply to request `req_id` (skipping watch events); returns
+ * false if the daemon hung up instead. Each request gets exactly one. */
+static bool await_reply(int fd, uint32_t req_id)
+{
+	for (;;) {
+		struct xsd_sockmsg h;
+		ssize_t r = recv(fd, &h, sizeof(h), MSG_WAITALL);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return false;
+		if (r < 0 && errno == EAGAIN)
+			VMSG_TEST_FAIL("no reply to request %u within 30 s",
+				       req_id);
+		ASSERT_EQ(r, (ssize_t)sizeof(h));
+		ASSERT_LE(h.len, XENSTORE_PAYLOAD_MAX);
+		char buf[XENSTORE_PAYLOAD_MAX];
+		if (h.len) {
+			r = recv(fd, buf, h.len, MSG_WAITALL);
+			if (r == 0 || (r < 0 && errno == ECONNRESET))
+				return false;
+			ASSERT_EQ(r, (ssize_t)h.len);
+		}
+		if (h.type != XS_WATCH_EVENT && h.req_id == req_id)
+			return true;
+	}
+}
+
+static int dial_timed(const char *path)
+{
+	int fd = dial(path);
+	struct timeval tv = {.tv_sec = 30};
+	ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
+static void fuzz(const char *s0, const char *s3, struct xs_handle *good)
+{
+	static const char *const pieces[] = {
+		"/", "/fz", "/fz/a", "/fz/a/b", "fz/rel", "/local/domain/3",
+		"/local/domain/3/x", "@introduceDomain", "@releaseDomain",
+		"T", "F", "0", "1", "3", "4", "65535", "99999", "r3", "b0",
+		"w3", "n0", "x9", "", "//", "/fz/", "tok", "/local/domain",
+	};
+	const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+	uint64_t seed = 42;
+	int fds[2] = {dial_timed(s0), dial_timed(s3)};
+	int replies = 0, hangups = 0;
+	for (int i = 0; i < 20000; i++) {
+		int which = (int)(vmsg_test_rand(&seed) & 1);
+		char pl[512];
+		uint32_t len = 0;
+		unsigned nargs = (unsigned)(vmsg_test_rand(&seed) % 5);
+		for (unsigned k = 0; k < nargs; k++) {
+			const char *a = pieces[vmsg_test_rand(&seed) % np];
+			size_t al = strlen(a) + 1;
+			memcpy(pl + len, a, al);
+			len += (uint32_t)al;
+		}
+		/* Sometimes drop the final nul. */
+		if (len && vmsg_test_rand(&seed) % 8 == 0)
+			len--;
+		struct xsd_sockmsg h = {
+			.type = (uint32_t)(vmsg_test_rand(&seed) % XS_TYPE_COUNT),
+			.req_id = (uint32_t)i + 1,
+			.tx_id = (uint32_t)(vmsg_test_rand(&seed) % 4),
+			.len = len};
+		/* Never release dom3 or introduce others: keep the layout. */
+		if (h.type == XS_RELEASE || h.type == XS_INTRODUCE)
+			h.type = XS_READ;
+		if (send(fds[which], &h, sizeof(h), MSG_NOSIGNAL) !=
+			    (ssize_t)sizeof(h) ||
+		    (len && send(fds[which], pl, len, MSG_NOSIGNAL) !=
+				    (ssize_t)len)) {
+			VMSG_TEST_FAIL("send: %s", strerror(errno));
+		}
+		if (await_reply(fds[which], h.req_id)) {
+			replies++;
+		} else {
+			hangups++;
+			close(fds[which]);
+			fds[which] = dial_timed(which ? s3 : s0);
+		}
+		if (i % 1000 == 0)
+			still_serving(good, 1000 + i);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	/* Both outcomes were exercised, many times. */
+	ASSERT_GT(replies, 1000);
+	ASSERT_GT(hangups, 1000);
 }
 
 int main(int argc, char **argv)
@@ -214,6 +307,13 @@ int main(int argc, char **argv)
 	/* It took at least a queue's worth of replies. */
 	ASSERT_GT(sent * (sizeof(rh) + 16), (1u << 20));
 	close(fd);
+	still_serving(good, round++);
+
+	/* 8. Structured fuzz: requests of every type built from plausible
+	 * pieces (paths, numbers, perms, T/F) with random transaction ids,
+	 * from dom0 and dom3; malformed ones get the connection dropped, so
+	 * redial. Replies are drained as they come. */
+	fuzz(s0, s3, good);
 	still_serving(good, round++);
 
 	/* The daemon still introduces, releases and stops cleanly. */

@@ -87,6 +87,17 @@ int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
  * when it already was), -EPIPE if the client came and went. */
 int vmsg_chan_accept(vmsg_chan *c, int timeout_ms);
 
+/* Server: after its client has gone (state CLOSED, or BROKEN by a client
+ * that broke the protocol), wait for a new client at the same address with
+ * the same rings: the shared page is laid out afresh and published again.
+ * What the old client sent and was not received is discarded. The channel
+ * is then WAITING; vmsg_chan_accept() as after vmsg_chan_serve(). A server
+ * that outlives its clients (a persistent service) loops on accept, serve,
+ * reopen. Returns 0 (also when already waiting), -EBUSY while the client
+ * is connected, -EINVAL for a client end, or the platform's publish error.
+ */
+int vmsg_chan_reopen(vmsg_chan *c);
+
 /* One of enum vmsg_chan_state. CLOSED is reported only once everything the
  * peer sent has been received. */
 int vmsg_chan_state(vmsg_chan *c);

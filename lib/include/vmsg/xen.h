@@ -1,0 +1,78 @@
+/* vmsg/xen.h - the Xen backend: channels between domains through Xen's own
+ * libraries (libxengnttab, libxenevtchn, libxenstore).
+ *
+ * Error contract: >= 0 success, negative errno on failure.
+ *
+ * The handshake is libxenvchan's, byte for byte: the server grants the
+ * control page (with unmap notification on its live byte) and any ring
+ * pages to the client's domain, allocates an unbound event port for that
+ * domain, and writes `<path>/ring-ref` and `<path>/event-channel` (decimal)
+ * in one xenstore transaction, owned by the server's domain and readable by
+ * the client's domain only. The client reads both, binds the port, maps the
+ * page with unmap notification on its own live byte, then the ring pages.
+ * A vmsg end therefore talks to any libxenvchan peer (in raw byte-stream
+ * mode) as well as to another vmsg end. docs/protocol.md, "The Xen
+ * handshake", has the details.
+ *
+ * Every call runs in the caller's domain as libxenstore and the Xen device
+ * libraries see it (on the simulator: `xensim run --domid N`).
+ */
+#ifndef VMSG_XEN_H
+#define VMSG_XEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmsg/chan.h>
+#include <vmsg/platform.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest xenstore path a platform accepts (Xen's absolute path limit). */
+#define VMSG_XEN_PATH_MAX 3072
+
+/* Create a Xen platform for one channel end. `peer_domid` is the other
+ * end's domain; `path` the xenstore directory of the channel (conventionally
+ * vmsg_xen_path()), copied. A server opens a grant-share handle, a client a
+ * grant-map handle; both open an event-channel handle at once (xenstore is
+ * opened only while publishing, withdrawing or looking up). Nothing blocks.
+ * Freed through its destroy op, which vmsg_chan_close() calls.
+ * Errors: -EINVAL (NULL, empty or relative path, peer_domid >= 0x7ff0),
+ * -ENAMETOOLONG, -ENOMEM, and the libraries' errno when a handle cannot be
+ * opened (-ENOENT or -EACCES without Xen devices, -ESRCH in a simulated
+ * domain that is not running). */
+int vmsg_xen_platform_new(struct vmsg_platform **out, uint16_t peer_domid,
+			  const char *path, bool server);
+
+/* Convenience: vmsg_xen_platform_new(server) + vmsg_chan_serve(). Returns
+ * once the channel is published; vmsg_chan_accept() waits for the client.
+ * On success *out is freed by vmsg_chan_close(). Errors also those of
+ * vmsg_chan_serve() and of xenstore (-EACCES: `path` is not writable by
+ * this domain). */
+int vmsg_xen_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
+		   const struct vmsg_chan_opts *o);
+
+/* Convenience: vmsg_xen_platform_new(client) + vmsg_chan_connect(). Waits up
+ * to timeout_ms (-1 forever) for the server's keys to appear (a xenstore
+ * watch, re-checked at least every 200 ms). Errors: -ENOENT no server at
+ * `path` by the deadline, -EACCES its keys are not readable by this domain,
+ * -EBUSY its event port is not free for us (it has its client), -EPROTO
+ * the keys or the page are malformed or name grants we cannot map. */
+int vmsg_xen_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
+		     const struct vmsg_chan_opts *o, int timeout_ms);
+
+/* Format the conventional channel path
+ * "/local/domain/<server>/data/vchan/<client>/<port>" into buf (cap bytes,
+ * NUL-terminated). `port` is a name of the caller's choosing: non-empty,
+ * with no '/'. Returns the length written (without the NUL). Errors:
+ * -EINVAL (NULL or bad port name), -ENAMETOOLONG (does not fit in cap). */
+int vmsg_xen_path(char *buf, size_t cap, uint16_t server_domid,
+		  uint16_t client_domid, const char *port);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
