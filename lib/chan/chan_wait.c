@@ -73,6 +73,14 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 	if (c->error)
 		return c->error;
 
+	/* Spin phase: re-check the ring without sleeping. The clock and the
+	 * peer's liveness are looked at every SPINS_PER_CLOCK rounds only. */
+	if (c->opts.spin_ns && w->timeout_ms != 0 &&
+	    ++w->spins % SPINS_PER_CLOCK != 0) {
+		vmsg__cpu_relax();
+		return 0;
+	}
+
 	/* The peer's close is final only once the ring is seen empty after
 	 * the close: the first time we see it, the caller tries once more
 	 * (data committed before the close must still be delivered). */
@@ -87,12 +95,11 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 		return 0;
 	}
 
-	/* Spin phase: re-check the ring without sleeping. */
 	if (c->opts.spin_ns && w->timeout_ms != 0) {
+		uint64_t now = c->p->ops->now_ns(c->p);
 		if (w->spin_until == 0)
-			w->spin_until = c->p->ops->now_ns(c->p) + c->opts.spin_ns;
-		if (++w->spins % SPINS_PER_CLOCK != 0 ||
-		    c->p->ops->now_ns(c->p) < w->spin_until) {
+			w->spin_until = now + c->opts.spin_ns;
+		if (now < w->spin_until) {
 			vmsg__cpu_relax();
 			return 0;
 		}

@@ -341,6 +341,12 @@ bool vmsg_ring_kick_needed(struct vmsg_ring_end *e, unsigned bit)
 	/* F2: our index store (R1/R2) is visible before we look at the peer's
 	 * request bit; pairs with F1 in the peer's request_notify. */
 	vmsg__mb();
+	/* A busy or spinning peer has asked for nothing: a plain read then
+	 * spares the locked read-modify-write on the shared line. Only a set
+	 * bit needs the atomic fetch-and-clear (so one request gets exactly
+	 * one kick). The barrier above already orders this read (F2). */
+	if (!(vmsg__read_once(e->peer_want) & bit))
+		return false;
 	uint8_t prev = vmsg__fetch_and(e->peer_want, (uint8_t)~bit);
 	return (prev & bit) != 0;
 }
