@@ -24,6 +24,7 @@
 	X(EACCES, "permission denied")                                         \
 	X(ECONNREFUSED, "connection refused")                                  \
 	X(ENOMSG, "no decoder for that message type")                          \
+	X(ESRCH, "no such domain")                                             \
 	X(EIO, "input/output error")
 
 const char *vmsg_strerror(int err)

@@ -29,6 +29,7 @@
 #define ECONNREFUSED 111
 #define EIO 5
 #define ENOMSG 42
+#define ESRCH 3
 #endif
 
 #endif

@@ -13,7 +13,7 @@ int main(void)
 	const int libc[] = {
 		ENOENT, EAGAIN, ENOMEM, EBUSY, EINVAL, EPIPE, EPROTO, EMSGSIZE,
 		ENOTSUP, EADDRINUSE, ETIMEDOUT, ENAMETOOLONG, EPROTONOSUPPORT,
-		ENOBUFS, EBADMSG, EACCES, ECONNREFUSED, EIO, ENOMSG,
+		ENOBUFS, EBADMSG, EACCES, ECONNREFUSED, EIO, ENOMSG, ESRCH,
 	};
 	for (size_t i = 0; i < sizeof(libc) / sizeof(libc[0]); i++) {
 		ASSERT_EQ(vmsg_test_fs_errnos[i], libc[i]);

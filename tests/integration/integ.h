@@ -1,7 +1,24 @@
-/* Helpers shared by the two-process integration tests: temp socket paths,
- * forking a peer that dies with us, fd counting, a fast streaming hash and
- * pipe I/O. Failures inside a child abort() it; the parent sees the signal
- * through integ_reap(). */
+/* Helpers shared by the two-process integration tests: the backend a test
+ * body runs over, rendezvous addresses, forking a peer that dies with us,
+ * fd counting, a fast streaming hash and pipe I/O. Failures inside a child
+ * abort() it; the parent sees the signal through integ_reap().
+ *
+ * One body, two backends. Every test's main() calls integ_init() first;
+ * ctest runs each program twice:
+ *   integ_NAME ARGS             host backend (vmsg_host_serve/connect on a
+ *                               socket in a temp dir)
+ *   integ_NAME --xen=SECS ARGS  Xen backend on the simulator: this process
+ *                               becomes the driver (sim_harness.h: a
+ *                               private XENSIM_DIR, stopped at the end),
+ *                               anchors domain 1 with `xensim run --domid
+ *                               1`, and re-runs itself as the test body
+ *                               under `xensim run --domid 0`; the body's
+ *                               integ_fork() children are domain 1 (their
+ *                               XENSIM_DOMID and XENSTORED_PATH say so;
+ *                               the sim's libraries are already loaded).
+ *                               SECS arms an alarm that stops the sim.
+ * The body only uses integ_serve()/integ_connect()/integ_server_gone(),
+ * which pick the backend. */
 #ifndef VMSG_INTEG_H
 #define VMSG_INTEG_H
 
@@ -18,7 +35,18 @@
 /* An application message type for the tests. */
 #define INTEG_TYPE 0x0123u
 
-/* A rendezvous path in a fresh temp dir (under $TMPDIR, else /tmp). */
+/* Pick the backend from argv (see above) and drop its arguments; under
+ * --xen this process drives the simulator and never returns. */
+void integ_init(int *argc, char ***argv);
+/* Is the body running over the Xen backend? */
+bool integ_xen(void);
+/* "host" or "xen", for messages. */
+const char *integ_backend_name(void);
+
+/* A rendezvous address: host, a socket path in a fresh temp dir (under
+ * $TMPDIR, else /tmp); xen, a port name unique to this run, which
+ * integ_serve()/integ_connect() turn into the conventional xenstore path
+ * /local/domain/<server>/data/vchan/<client>/<port>. */
 struct integ_tmp {
 	char dir[128];
 	char path[160];
@@ -27,13 +55,23 @@ void integ_tmp_make(struct integ_tmp *t);
 /* Remove the socket (if still there) and the dir. */
 void integ_tmp_drop(struct integ_tmp *t);
 
-/* Connect, retrying while the server is not there yet (the child may run
- * before its parent has served), for up to timeout_ms. */
-int integ_connect(vmsg_chan **c, const char *path,
+/* Serve at `addr` (struct integ_tmp's path) over the body's backend. */
+int integ_serve(vmsg_chan **c, const char *addr,
+		const struct vmsg_chan_opts *o);
+
+/* True once the server that this process (the parent, domain 0) served at
+ * `addr` has withdrawn its rendezvous: host, the socket file is gone;
+ * xen, its ring-ref key is. */
+bool integ_server_gone(const char *addr);
+
+/* Connect to `addr` over the body's backend, retrying while the server
+ * is not there yet (the child may run before its parent has served), for
+ * up to timeout_ms. */
+int integ_connect(vmsg_chan **c, const char *addr,
 		  const struct vmsg_chan_opts *o, int timeout_ms);
 
 /* Fork a child that runs fn(arg) and exits with its result; the child is
- * killed if the parent dies. */
+ * killed if the parent dies. Over xen the child is domain 1. */
 pid_t integ_fork(int (*fn)(void *), void *arg);
 /* Wait for a child: its exit status, or 128 + signal if it was killed. */
 int integ_reap(pid_t pid);

@@ -205,7 +205,7 @@ static void strerror_all(void)
 				   vmsg_strerror(-4000)) != 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct vmsg_chan_opts o;
 	struct integ_tmp tmp;
@@ -213,6 +213,8 @@ int main(void)
 	int go[2], fds, r;
 	vmsg_chan *c, *c2 = NULL;
 	pid_t pid;
+
+	integ_init(&argc, &argv);
 
 	strerror_all();
 	integ_tmp_make(&tmp);

@@ -75,7 +75,7 @@ static void run_round(struct round *rd)
 	integ_tmp_make(&tmp);
 	rd->path = tmp.path;
 	pid = integ_fork(sender, rd);
-	if ((r = vmsg_host_serve(&c, tmp.path, NULL)) < 0)
+	if ((r = integ_serve(&c, tmp.path, NULL)) < 0)
 		VMSG_TEST_FAIL("serve: %s", vmsg_strerror(r));
 	/* The client may have come, sent and gone before we look: accept
 	 * then says -EPIPE, and what it sent must still be readable. */
@@ -109,10 +109,12 @@ static void run_round(struct round *rd)
 	free(want);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	/* 400 frames of at most 136 ring bytes: < 56 KiB of a 64 KiB ring */
 	struct round r1 = { .k = 400 }, r2 = { .k = 20000, .big = true };
+
+	integ_init(&argc, &argv);
 
 	run_round(&r1);
 	run_round(&r2);

@@ -236,7 +236,7 @@ static int hostile(void *arg)
 	if (rd->victim_server) {
 		r = integ_connect(&c, rd->path, &o, 20000);
 	} else {
-		r = vmsg_host_serve(&c, rd->path, &o);
+		r = integ_serve(&c, rd->path, &o);
 	}
 	if (r < 0)
 		VMSG_TEST_FAIL("hostile setup: %s", vmsg_strerror(r));
@@ -418,7 +418,7 @@ static void run_round(struct round *rd, unsigned n, unsigned *index_eproto)
 	o.max_msg = MAX_MSG;
 	o.rx_ring_size = o.tx_ring_size = rd->ring;
 	if (rd->victim_server) {
-		if ((r = vmsg_host_serve(&c, tmp.path, &o)) < 0 ||
+		if ((r = integ_serve(&c, tmp.path, &o)) < 0 ||
 		    (r = vmsg_chan_accept(c, 20000)) < 0)
 			VMSG_TEST_FAIL("victim serve: %s", vmsg_strerror(r));
 		integ_read_full(ready[0], &b, 1);
@@ -457,12 +457,14 @@ static void run_round(struct round *rd, unsigned n, unsigned *index_eproto)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const uint32_t rings[] = { 1024, 2048, 4096, 65536 };
 	static const enum kind kinds[] = { INDEX, FRAMES, CHAOS, BADPAGE };
 	uint64_t seed = 0x5eed0000c0ffeeull;
 	unsigned index_eproto = 0, n = 0;
+
+	integ_init(&argc, &argv);
 
 	if (getenv("VMSG_TEST_SEED"))
 		seed = strtoull(getenv("VMSG_TEST_SEED"), NULL, 0);

@@ -30,7 +30,7 @@ static int victim_server(void *arg)
 	vmsg_chan *c;
 	int r;
 
-	if ((r = vmsg_host_serve(&c, arg, NULL)) < 0 ||
+	if ((r = integ_serve(&c, arg, NULL)) < 0 ||
 	    (r = vmsg_chan_accept(c, 20000)) < 0)
 		VMSG_TEST_FAIL("victim serve/accept: %s", vmsg_strerror(r));
 	for (;;)
@@ -65,13 +65,15 @@ static int step(vmsg_chan *c, bool sending)
 
 int main(int argc, char **argv)
 {
-	bool kill_server = argc == 2 && !strcmp(argv[1], "server");
+	bool kill_server;
 	struct integ_tmp tmp;
 	uint64_t t0, ns;
 	int fds_before, r, n;
 	vmsg_chan *c;
 	pid_t pid;
 
+	integ_init(&argc, &argv);
+	kill_server = argc == 2 && !strcmp(argv[1], "server");
 	if (argc != 2 || (!kill_server && strcmp(argv[1], "client")))
 		VMSG_TEST_FAIL("usage: %s server|client", argv[0]);
 	memset(payload, 0x5a, sizeof(payload));
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
 	fds_before = integ_count_fds();
 	if (kill_server) {
 		r = integ_connect(&c, tmp.path, NULL, 20000);
-	} else if ((r = vmsg_host_serve(&c, tmp.path, NULL)) >= 0) {
+	} else if ((r = integ_serve(&c, tmp.path, NULL)) >= 0) {
 		r = vmsg_chan_accept(c, 20000);
 	}
 	if (r < 0)
@@ -111,8 +113,10 @@ int main(int argc, char **argv)
 	vmsg_chan_close(c);
 
 	ASSERT_EQ(integ_count_fds(), fds_before);
-	if (!kill_server) /* a server removes its socket at the latest at close */
-		ASSERT_TRUE(access(tmp.path, F_OK) < 0 && errno == ENOENT);
+	/* a server withdraws its socket or xenstore keys at the latest at
+	 * close */
+	if (!kill_server)
+		ASSERT_TRUE(integ_server_gone(tmp.path));
 	ASSERT_EQ(integ_reap(pid), 128 + SIGKILL);
 	integ_tmp_drop(&tmp);
 	return 0;

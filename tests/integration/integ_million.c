@@ -73,7 +73,7 @@ static int sender(void *arg)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct vmsg_chan_stats st;
 	struct integ_tmp tmp;
@@ -84,9 +84,11 @@ int main(void)
 	pid_t pid;
 	int r;
 
+	integ_init(&argc, &argv);
+
 	integ_tmp_make(&tmp);
 	pid = integ_fork(sender, tmp.path);
-	r = vmsg_host_serve(&c, tmp.path, NULL);
+	r = integ_serve(&c, tmp.path, NULL);
 	if (r < 0)
 		VMSG_TEST_FAIL("serve: %s", vmsg_strerror(r));
 	r = vmsg_chan_accept(c, 20000);

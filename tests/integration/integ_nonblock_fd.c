@@ -72,7 +72,7 @@ static void wait_fd(vmsg_chan *c, int fd, unsigned *polls)
 	(*polls)++;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	uint8_t *b = malloc(BIG), *want = malloc(BIG);
 	unsigned got = 0, polls = 0, empty = 0;
@@ -83,6 +83,8 @@ int main(void)
 	vmsg_chan *c;
 	pid_t pid;
 
+	integ_init(&argc, &argv);
+
 	ASSERT_TRUE(b && want);
 	integ_tmp_make(&tmp);
 	ASSERT_EQ(pipe(go), 0);
@@ -90,7 +92,7 @@ int main(void)
 	pid = integ_fork(sender, &ch);
 	close(go[0]);
 
-	if ((r = vmsg_host_serve(&c, tmp.path, NULL)) < 0)
+	if ((r = integ_serve(&c, tmp.path, NULL)) < 0)
 		VMSG_TEST_FAIL("serve: %s", vmsg_strerror(r));
 	fd = vmsg_chan_fd(c);
 	ASSERT_GE(fd, 0);

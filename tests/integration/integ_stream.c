@@ -180,6 +180,8 @@ int main(int argc, char **argv)
 	int pfd[2], r;
 	pid_t pid;
 
+	integ_init(&argc, &argv);
+
 	if (argc != 3 || (strcmp(argv[1], "msg") && strcmp(argv[1], "raw")))
 		VMSG_TEST_FAIL("usage: %s msg|raw TOTAL_BYTES", argv[0]);
 	cfg.raw = !strcmp(argv[1], "raw");
@@ -195,7 +197,7 @@ int main(int argc, char **argv)
 	cfg.pipe_wr = pfd[1];
 	pid = integ_fork(sender, &cfg); /* it retries until we serve */
 	close(pfd[1]);
-	r = vmsg_host_serve(&c, tmp.path, NULL);
+	r = integ_serve(&c, tmp.path, NULL);
 	if (r < 0)
 		VMSG_TEST_FAIL("serve: %s", vmsg_strerror(r));
 	r = vmsg_chan_accept(c, 20000);
