@@ -66,3 +66,5 @@ integ_test(hostile_peer SOURCES integration/integ_hostile_peer.c TIMEOUT 300)
 # tests/xen_backend, and the rest of it is backend-independent.
 integ_test(bad_input SOURCES integration/integ_bad_input.c TIMEOUT 60
            HOST_ONLY)
+# A persistent server takes clients in turn (vmsg_chan_reopen).
+integ_test(reopen SOURCES integration/integ_reopen.c TIMEOUT 120)
