@@ -125,7 +125,7 @@ static int serve_page(struct vmsg_chan *c)
 	return 0;
 }
 
-static int serve(struct vmsg_chan *c)
+static int handshake_server(struct vmsg_chan *c)
 {
 	struct vmsg_platform *p = c->p;
 	/* The left ring carries client-to-server bytes: our rx. */
@@ -175,24 +175,32 @@ int vmsg_chan_reopen(vmsg_chan *c)
 	return serve_page(c);
 }
 
-int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,
-		    const struct vmsg_chan_opts *o)
+static int handshake_client(struct vmsg_chan *c, int timeout_ms);
+
+/* Create a channel end over `p` and run its side of the handshake
+ * (`start`: serve or connect). The platform is the channel's from here on,
+ * also on failure. A client that fails has not marked itself live (that is
+ * its last step), so the server can still take another client. */
+static int chan_start(vmsg_chan **out, struct vmsg_platform *p,
+		      const struct vmsg_chan_opts *o, bool server,
+		      int timeout_ms)
 {
 	struct vmsg_chan_opts opts;
 	int r;
 
 	if (!p)
 		return -EINVAL;
-	if (!out || (r = opts_check(o, &opts)) < 0) {
+	if (!out || opts_check(o, &opts) < 0) {
 		p->ops->destroy(p);
 		return -EINVAL;
 	}
-	struct vmsg_chan *c = chan_new(p, &opts, true);
+	struct vmsg_chan *c = chan_new(p, &opts, server);
 	if (!c) {
 		p->ops->destroy(p);
 		return -ENOMEM;
 	}
-	if ((r = serve(c)) < 0) {
+	r = server ? handshake_server(c) : handshake_client(c, timeout_ms);
+	if (r < 0) {
 		chan_free(c);
 		return r;
 	}
@@ -200,7 +208,13 @@ int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,
 	return 0;
 }
 
-static int connect(struct vmsg_chan *c, int timeout_ms)
+int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,
+		    const struct vmsg_chan_opts *o)
+{
+	return chan_start(out, p, o, true, 0);
+}
+
+static int handshake_client(struct vmsg_chan *c, int timeout_ms)
 {
 	struct vmsg_platform *p = c->p;
 	struct vmsg_vchan_page *page;
@@ -251,29 +265,7 @@ static int connect(struct vmsg_chan *c, int timeout_ms)
 int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
 		      const struct vmsg_chan_opts *o, int timeout_ms)
 {
-	struct vmsg_chan_opts opts;
-	int r;
-
-	if (!p)
-		return -EINVAL;
-	if (!out || (r = opts_check(o, &opts)) < 0) {
-		p->ops->destroy(p);
-		return -EINVAL;
-	}
-	struct vmsg_chan *c = chan_new(p, &opts, false);
-	if (!c) {
-		p->ops->destroy(p);
-		return -ENOMEM;
-	}
-	if ((r = connect(c, timeout_ms)) < 0) {
-		/* Not live: leave cli_live alone so the server can take
-		 * another client (unless we got past the CAS, which is the
-		 * last step and cannot fail after succeeding). */
-		chan_free(c);
-		return r;
-	}
-	*out = c;
-	return 0;
+	return chan_start(out, p, o, false, timeout_ms);
 }
 
 int vmsg_chan_accept(vmsg_chan *c, int timeout_ms)

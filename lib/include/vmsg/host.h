@@ -10,7 +10,18 @@
  * libxenvchan page and rings. The connected socket stays open for the
  * channel's life: when a peer dies, even by kill -9, the kernel hangs it up
  * and the survivor clears the peer's live byte at once, as Xen's unmap
- * notification would. docs/architecture.md has the details.
+ * notification would. docs/protocol.md has the details.
+ *
+ * Two things to know:
+ * - A server answers a connecting client from inside its own channel calls
+ *   (vmsg_chan_accept, any call that waits, or vmsg_chan_ack after its fd
+ *   polls readable). A client's connect waits for that answer (at least a
+ *   second, or its timeout if longer), so a server should be in accept or
+ *   an event loop while clients come.
+ * - The descriptors are close-on-exec, but fork() copies them: a child
+ *   forked after a channel exists keeps the connection open, and the peer
+ *   sees a death only when both have exited. Fork before you connect, or
+ *   close the channel in the child.
  */
 #ifndef VMSG_HOST_H
 #define VMSG_HOST_H
