@@ -11,7 +11,8 @@ PACKAGES=(
 	cmake               # build and ctest
 	pkg-config          # finds libprotobuf-c; the install test uses it
 	libxen-dev          # xen/io/libxenvchan.h: the ring layout is asserted against it
-	libuv1-dev          # event loop for the daemon and the libuv example
+	libuv1-dev          # event loops of vmsgd and the simulator's xenstored
+	libinih-dev         # vmsgd's policy file (INI) parser
 	libprotobuf-c-dev   # protobuf-c runtime for the control messages
 	protobuf-c-compiler # protoc-c, run at build time on proto/*.proto
 	procps              # ps/pgrep/kill, used by the two-process tests
@@ -22,6 +23,7 @@ PACKAGES=(
 	cpio                # xen_qemu: the dom0 and guest initramfs images
 	busybox-static      # xen_qemu: the guests' userland
 	xz-utils            # xen_qemu: unpacks the guests' kernel from the bzImage
+	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
 )
 
 missing=()

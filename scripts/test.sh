@@ -6,6 +6,7 @@
 #   asan     build/asan     -O0 -g, AddressSanitizer + UBSan, leak checks, -Werror
 #
 # Environment: VMSG_FLAVOURS="release asan" picks flavours (default both);
+# VMSG_XEN_TESTS=1 also runs the real-Xen tests (label xen, slow, root);
 # VMSG_JOBS sets build parallelism (default nproc). Arguments are passed to
 # ctest, e.g. ./scripts/test.sh -R chan_ or ./scripts/test.sh -L install.
 set -euo pipefail
@@ -67,6 +68,12 @@ run_flavour() {
 }
 
 ctest_args=("$@")
+# The real-Xen tests (label xen: Xen 4.17 booted in QEMU, tests/xen) are not
+# part of the default run yet: their harness works, but some scenarios still
+# fail on real Xen (issue 6; docs/testing.md). VMSG_XEN_TESTS=1 includes them.
+if [ "${VMSG_XEN_TESTS:-0}" != 1 ]; then
+	ctest_args+=(-LE xen)
+fi
 for f in $flavours; do
 	case $f in
 	release)

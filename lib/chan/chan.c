@@ -155,6 +155,8 @@ int vmsg_chan_reopen(vmsg_chan *c)
 {
 	if (!c || !c->is_server)
 		return -EINVAL;
+	if (!c->page)
+		return c->error; /* a failed reopen left nothing to serve on */
 	if (!c->error) {
 		int st = vmsg__peer_state(c);
 		if (st == VMSG_CHAN_WAITING)
@@ -172,6 +174,19 @@ int vmsg_chan_reopen(vmsg_chan *c)
 	c->peeked = false;
 	if (c->reasm_buf)
 		vmsg_reasm_init(&c->reasm, c->reasm_buf, c->opts.max_msg);
+
+	/* A fresh control page: on Xen the old client's unmap notification
+	 * (its live byte cleared when it unmaps) may come after we saw it
+	 * close, and must land on the old page, not on the next client's. */
+	struct vmsg_platform *p = c->p;
+	p->ops->unmap(p, c->page, 1);
+	c->page = NULL;
+	int r = p->ops->share(p, 1, &c->page, &c->page_ref, SRV_LIVE_OFF);
+	if (r < 0) {
+		c->page = NULL;
+		c->error = r; /* nothing left to serve on */
+		return r;
+	}
 	return serve_page(c);
 }
 

@@ -25,6 +25,10 @@
 	X(ECONNREFUSED, "connection refused")                                  \
 	X(ENOMSG, "no decoder for that message type")                          \
 	X(ESRCH, "no such domain")                                             \
+	X(EEXIST, "already exists (a service of that name is offered)")       \
+	X(EUSERS, "too many channels (a policy limit)")                        \
+	X(EHOSTDOWN, "the service's domain is gone")                          \
+	X(ESHUTDOWN, "the daemon is shutting down")                            \
 	X(EIO, "input/output error")
 
 const char *vmsg_strerror(int err)

@@ -100,6 +100,25 @@ int vmsg__host_map_live_page(struct vmsg_host_platform *h, uint32_t page,
 
 /* ---- memory -------------------------------------------------------------- */
 
+/* A reopened server shares a fresh control page (vmsg_chan_reopen). Here
+ * the old one can serve again: on this backend the survivor itself clears
+ * a gone peer's live byte, and forgets the peer before it publishes anew,
+ * so no late notification of the old client can land on the new layout
+ * (on Xen one can: there the page must be a new grant). Zeroed as new. */
+static int share_again(struct vmsg_host_platform *h, void **addr,
+		       uint32_t *refs, int notify_off)
+{
+	void *a = mmap(NULL, HOST_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       h->memfd, (off_t)h->notify_page * HOST_PAGE);
+	if (a == MAP_FAILED)
+		return -errno;
+	memset(a, 0, HOST_PAGE);
+	refs[0] = h->notify_page;
+	h->notify_off = (uint32_t)notify_off;
+	*addr = a;
+	return 0;
+}
+
 static int host_share(struct vmsg_platform *p, uint32_t n, void **addr,
 		      uint32_t *refs, int notify_off)
 {
@@ -113,8 +132,10 @@ static int host_share(struct vmsg_platform *p, uint32_t n, void **addr,
 	if (notify_off >= 0) {
 		/* The notify byte lives in the first page of this share and
 		 * is signalled through our port, which must exist. */
-		if (h->evfd < 0 || h->notify_off != HOST_NO_NOTIFY)
+		if (h->evfd < 0 || n != 1)
 			return -EINVAL;
+		if (h->notify_page != HOST_NO_NOTIFY)
+			return share_again(h, addr, refs, notify_off);
 	}
 	if (h->memfd < 0) {
 		h->memfd = memfd_create("vmsg",

@@ -30,6 +30,10 @@
 #define EIO 5
 #define ENOMSG 42
 #define ESRCH 3
+#define EEXIST 17
+#define EUSERS 87
+#define EHOSTDOWN 112
+#define ESHUTDOWN 108
 #endif
 
 #endif

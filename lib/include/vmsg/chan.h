@@ -89,7 +89,9 @@ int vmsg_chan_accept(vmsg_chan *c, int timeout_ms);
 
 /* Server: after its client has gone (state CLOSED, or BROKEN by a client
  * that broke the protocol), wait for a new client at the same address with
- * the same rings: the shared page is laid out afresh and published again.
+ * the same ring pages and event port: a fresh control page (a new grant on
+ * Xen, where the old client's unmap notification may still arrive) is laid
+ * out and published.
  * What the old client sent and was not received is discarded. The channel
  * is then WAITING; vmsg_chan_accept() as after vmsg_chan_serve(). A server
  * that outlives its clients (a persistent service) loops on accept, serve,

@@ -1,0 +1,366 @@
+/* The policy file: INI, parsed by inih, validated strictly. Every error
+ * names FILE:LINE; the first one wins. Nothing is allowed unless a
+ * [service NAME] section says so (default deny). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "vmsgd.h"
+
+#define SVC_PREFIX "service "
+
+struct parse {
+	const char *file;
+	FILE *f;
+	int line; /* lines read so far: the line inih is looking at */
+	struct policy *p;
+	char *err;
+	size_t cap;
+	bool failed;
+	struct policy_service *cur; /* NULL: [daemon] or none */
+	bool in_daemon;
+	bool has_mode; /* of cur */
+	bool seen_daemon;
+	char section[256]; /* inih's current section, to see it change */
+	bool any_section;
+};
+
+static void fail(struct parse *ps, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail(struct parse *ps, const char *fmt, ...)
+{
+	if (ps->failed)
+		return;
+	ps->failed = true;
+	int n = snprintf(ps->err, ps->cap, "%s:%d: ", ps->file, ps->line);
+	if (n < 0 || (size_t)n >= ps->cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ps->err + n, ps->cap - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* inih's reader, counting lines so that the handler knows where it is. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse *ps = stream;
+	char *r = fgets(str, num, ps->f);
+	if (!r)
+		return NULL;
+	ps->line++;
+	size_t n = strlen(r);
+	if (n && r[n - 1] != '\n' && !feof(ps->f)) {
+		/* inih's line buffer is fixed; a longer line would be split
+		 * and half of it misread. Stop here instead. */
+		fail(ps, "line longer than %d bytes", num - 2);
+		return NULL;
+	}
+	return r;
+}
+
+static bool parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	if (!*v || *v == '-' || *v == '+')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return false;
+	*out = x;
+	return true;
+}
+
+/* "*" (every guest), "" or "none" (nobody), or comma-separated domids. */
+static bool parse_domlist(const char *v, struct domlist *l)
+{
+	free(l->ids);
+	memset(l, 0, sizeof *l);
+	while (*v == ' ')
+		v++;
+	if (!strcmp(v, "*")) {
+		l->any = true;
+		return true;
+	}
+	if (!*v || !strcmp(v, "none"))
+		return true;
+	char *copy = strdup(v), *save = NULL;
+	if (!copy)
+		return false;
+	bool ok = true;
+	for (char *tok = strtok_r(copy, ",", &save); tok && ok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		char *e = tok + strlen(tok);
+		while (e > tok && e[-1] == ' ')
+			*--e = '\0';
+		uint64_t id;
+		/* Guests only: dom0 is vmsgd's own domain. */
+		if (!parse_u64(tok, 1, 0x7fef, &id)) {
+			ok = false;
+			break;
+		}
+		uint16_t *n = realloc(l->ids, (l->n + 1) * sizeof *n);
+		if (!n) {
+			ok = false;
+			break;
+		}
+		l->ids = n;
+		l->ids[l->n++] = (uint16_t)id;
+	}
+	free(copy);
+	if (!ok) {
+		free(l->ids);
+		memset(l, 0, sizeof *l);
+	}
+	return ok;
+}
+
+static int on_daemon_key(struct parse *ps, const char *name, const char *v)
+{
+	struct policy *p = ps->p;
+	if (!strcmp(name, "log_level")) {
+		int lv = vmsgd_log_level_parse(v);
+		if (lv < 0) {
+			fail(ps, "log_level '%s': expected error, warn, info "
+				 "or debug", v);
+			return 0;
+		}
+		p->log_level = lv;
+	} else if (!strcmp(name, "control_socket")) {
+		if (v[0] != '/' || strlen(v) >= sizeof p->control_socket) {
+			fail(ps, "control_socket '%s': expected an absolute "
+				 "path of at most %zu bytes",
+			     v, sizeof p->control_socket - 1);
+			return 0;
+		}
+		snprintf(p->control_socket, sizeof p->control_socket, "%s", v);
+	} else {
+		fail(ps, "unknown key '%s' in [daemon]", name);
+		return 0;
+	}
+	return 1;
+}
+
+static int on_service_key(struct parse *ps, const char *name, const char *v)
+{
+	struct policy_service *s = ps->cur;
+	uint64_t x;
+	if (!strcmp(name, "offer") || !strcmp(name, "open")) {
+		if (!parse_domlist(v, !strcmp(name, "offer") ? &s->offer
+							      : &s->open)) {
+			fail(ps, "%s = '%s': expected '*', 'none' or "
+				 "comma-separated guest domids (1..32751)",
+			     name, v);
+			return 0;
+		}
+	} else if (!strcmp(name, "mode")) {
+		if (!strcmp(v, "relayed")) {
+			fail(ps, "mode 'relayed' is not supported yet "
+				 "(only 'direct')");
+			return 0;
+		}
+		if (strcmp(v, "direct")) {
+			fail(ps, "mode '%s': expected 'direct'", v);
+			return 0;
+		}
+		ps->has_mode = true;
+	} else if (!strcmp(name, "max_channels_per_domain")) {
+		if (!parse_u64(v, 1, 4096, &x)) {
+			fail(ps, "max_channels_per_domain '%s': expected "
+				 "1..4096", v);
+			return 0;
+		}
+		s->max_channels = (uint32_t)x;
+	} else if (!strcmp(name, "ring_size")) {
+		if (!parse_u64(v, 1024, 1u << 20, &x) || (x & (x - 1))) {
+			fail(ps, "ring_size '%s': expected a power of two "
+				 "from 1024 to 1048576", v);
+			return 0;
+		}
+		s->ring_size = (uint32_t)x;
+	} else if (!strcmp(name, "max_msg")) {
+		if (!parse_u64(v, 1, 1u << 30, &x)) {
+			fail(ps, "max_msg '%s': expected 1..1073741824", v);
+			return 0;
+		}
+		s->max_msg = x;
+	} else {
+		fail(ps, "unknown key '%s' in [service %s]", name, s->name);
+		return 0;
+	}
+	return 1;
+}
+
+static void end_section(struct parse *ps)
+{
+	if (ps->cur && !ps->has_mode)
+		fail(ps, "[service %s] (from line %d) has no 'mode'",
+		     ps->cur->name, ps->cur->line);
+	ps->cur = NULL;
+	ps->in_daemon = false;
+}
+
+static int on_section(struct parse *ps, const char *section)
+{
+	end_section(ps);
+	if (!strcmp(section, "daemon")) {
+		if (ps->seen_daemon) {
+			fail(ps, "[daemon] given twice");
+			return 0;
+		}
+		ps->seen_daemon = ps->in_daemon = true;
+		return 1;
+	}
+	size_t pl = strlen(SVC_PREFIX);
+	if (strncmp(section, SVC_PREFIX, pl) != 0) {
+		fail(ps, "unknown section [%s]: expected [daemon] or "
+			 "[service NAME]", section);
+		return 0;
+	}
+	const char *name = section + pl;
+	if (!vmsg_service_name_ok(name)) {
+		fail(ps, "[service %s]: a name is 1..%d of [A-Za-z0-9._-]",
+		     name, VMSG_SERVICE_NAME_MAX);
+		return 0;
+	}
+	struct policy *p = ps->p;
+	if (policy_find(p, name)) {
+		fail(ps, "[service %s] given twice", name);
+		return 0;
+	}
+	struct policy_service *n = realloc(p->svc, (p->nsvc + 1) * sizeof *n);
+	if (!n) {
+		fail(ps, "out of memory");
+		return 0;
+	}
+	p->svc = n;
+	struct policy_service *s = &p->svc[p->nsvc++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->name, sizeof s->name, "%s", name);
+	s->line = ps->line;
+	s->max_channels = 16;
+	s->ring_size = VMSG_DEFAULT_RING_SIZE;
+	s->max_msg = 1u << 20;
+	ps->cur = s;
+	ps->has_mode = false;
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse *ps = user;
+	if (ps->failed)
+		return 0;
+	/* Debian's inih calls us for keys only: a section starts when the
+	 * name inih passes changes. (A header with no keys under it is never
+	 * seen, and allows nothing.) */
+	if (!ps->any_section || strcmp(section, ps->section) != 0) {
+		ps->any_section = true;
+		snprintf(ps->section, sizeof ps->section, "%s", section);
+		if (!*section) {
+			fail(ps, "key '%s' outside any section", name);
+			return 0;
+		}
+		if (!on_section(ps, section))
+			return 0;
+	}
+	if (ps->in_daemon)
+		return on_daemon_key(ps, name, value);
+	if (ps->cur)
+		return on_service_key(ps, name, value);
+	return 0; /* not reached: every section is daemon or service */
+}
+
+int policy_load(const char *file, struct policy *out, char *err, size_t cap)
+{
+	struct parse ps = {.file = file, .err = err, .cap = cap};
+	struct policy p = {.log_level = LOG_INFO};
+	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
+	ps.p = &p;
+	ps.f = fopen(file, "r");
+	if (!ps.f) {
+		snprintf(err, cap, "%s:0: cannot open: %s", file,
+			 strerror(errno));
+		return -1;
+	}
+	int r = ini_parse_stream(reader, &ps, handler, &ps);
+	fclose(ps.f);
+	if (!ps.failed && r > 0) {
+		/* A syntax error inih found itself (no handler call). */
+		ps.line = r;
+		fail(&ps, "syntax error (expected [section] or key = value)");
+	} else if (!ps.failed && r < 0) {
+		fail(&ps, "cannot read the file");
+	}
+	if (!ps.failed)
+		end_section(&ps);
+	if (ps.failed) {
+		policy_free(&p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+void policy_free(struct policy *p)
+{
+	for (size_t i = 0; i < p->nsvc; i++) {
+		free(p->svc[i].offer.ids);
+		free(p->svc[i].open.ids);
+	}
+	free(p->svc);
+	p->svc = NULL;
+	p->nsvc = 0;
+}
+
+const struct policy_service *policy_find(const struct policy *p,
+					 const char *name)
+{
+	for (size_t i = 0; i < p->nsvc; i++)
+		if (!strcmp(p->svc[i].name, name))
+			return &p->svc[i];
+	return NULL;
+}
+
+bool policy_allows(const struct domlist *l, uint16_t domid)
+{
+	if (domid == 0)
+		return false;
+	if (l->any)
+		return true;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ids[i] == domid)
+			return true;
+	return false;
+}
+
+void policy_domlist_str(const struct domlist *l, char *buf, size_t cap)
+{
+	if (l->any) {
+		snprintf(buf, cap, "*");
+		return;
+	}
+	if (!l->n) {
+		snprintf(buf, cap, "none");
+		return;
+	}
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n && off < cap; i++) {
+		int n = snprintf(buf + off, cap - off, "%s%u", i ? "," : "",
+				 (unsigned)l->ids[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}

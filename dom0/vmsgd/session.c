@@ -1,0 +1,659 @@
+/* One control channel per guest domain: serve it, greet the guest, and
+ * handle its requests (offer, open, serve results, closes). The guest is
+ * untrusted: every message is size-checked, copied and parsed by
+ * vmsg_proto_recv() into a bounded arena, and every field validated. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vmsg/vmsg_service.pb-c.h>
+#include <vmsg/xen.h>
+
+#include "vmsgd.h"
+
+/* Control messages are small; a larger one is dropped unread. */
+#define CTL_MSG_MAX 4096
+/* How long an open waits for the provider when the guest gives no
+ * timeout, and the most it may ask for. */
+#define OPEN_DEFAULT_MS 30000u
+#define OPEN_MAX_MS 300000u
+/* A send to a guest that has left no room in a 64 KiB ring: the guest is
+ * not reading its control channel; it is reset rather than waited for. */
+#define SEND_TIMEOUT_MS 0
+
+uint64_t vmsgd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct session *session_find(struct vmsgd *d, uint16_t domid)
+{
+	for (struct session *s = d->sessions; s; s = s->next)
+		if (s->domid == domid)
+			return s;
+	return NULL;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+static void session_reset(struct session *s, const char *why);
+static void stop_poll(struct session *s);
+
+static int serve(struct session *s)
+{
+	char path[128];
+	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		 (unsigned)s->domid);
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = CTL_MSG_MAX;
+	int r = vmsg_xen_serve(&s->chan, s->domid, path, &o);
+	if (r < 0) {
+		vmsgd_log(LOG_WARN, "domain %u: cannot serve its control "
+				    "channel at %s: %s",
+			  (unsigned)s->domid, path, vmsg_strerror(r));
+		s->chan = NULL;
+		return r;
+	}
+	int fd = vmsg_chan_fd(s->chan);
+	if (fd < 0 || uv_poll_init(s->d->loop, &s->poll, fd) < 0) {
+		vmsg_chan_close(s->chan);
+		s->chan = NULL;
+		return -EIO;
+	}
+	s->poll.data = s;
+	uv_poll_start(&s->poll, UV_READABLE, on_poll);
+	s->polling = true;
+	s->state = SESS_WAITING;
+	vmsgd_log(LOG_DEBUG, "domain %u: control channel at %s",
+		  (unsigned)s->domid, path);
+	return 0;
+}
+
+int session_new(struct vmsgd *d, uint16_t domid)
+{
+	if (session_find(d, domid))
+		return 0;
+	struct session *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	s->domid = domid;
+	vmsg_arena_init(&s->arena, s->arena_buf, sizeof s->arena_buf);
+	int r = serve(s);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->next = d->sessions;
+	d->sessions = s;
+	vmsgd_log(LOG_INFO, "domain %u: up", (unsigned)domid);
+	return 0;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static int send_msg(struct session *s, uint16_t type, const ProtobufCMessage *m)
+{
+	if (!s || s->state != SESS_READY)
+		return -ENOTCONN;
+	int r = vmsg_proto_send(s->chan, type, m, 0, SEND_TIMEOUT_MS);
+	if (r < 0) {
+		vmsgd_log(LOG_WARN, "domain %u: send failed (%s)",
+			  (unsigned)s->domid, vmsg_strerror(r));
+		session_reset(s, "control channel stuck or broken");
+	}
+	return r;
+}
+
+static void send_result(struct session *s, uint32_t req_id, int code,
+			const char *text)
+{
+	Vmsg__Service__Result res = VMSG__SERVICE__RESULT__INIT;
+	res.req_id = req_id;
+	res.code = code;
+	res.text = (char *)(text ? text : "");
+	(void)send_msg(s, VMSG_TYPE_SVC_RESULT, &res.base);
+}
+
+/* ---- services and channels --------------------------------------------- */
+
+static struct service *service_find(struct vmsgd *d, const char *name)
+{
+	for (struct service *v = d->services; v; v = v->next)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+static void channel_unlink(struct vmsgd *d, struct channel *c)
+{
+	for (struct channel **pp = &d->channels; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			free(c);
+			return;
+		}
+}
+
+static struct channel *channel_find(struct vmsgd *d, uint32_t id)
+{
+	for (struct channel *c = d->channels; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* A pending open fails: tell the consumer, forget the channel. */
+static void pending_fail(struct vmsgd *d, struct channel *c, int code,
+			 const char *text)
+{
+	vmsgd_log(LOG_INFO, "open of '%s' by domain %u failed: %s", c->service,
+		  (unsigned)c->consumer, text);
+	struct session *cs = session_find(d, c->consumer);
+	uint32_t req = c->req_id;
+	channel_unlink(d, c);
+	if (cs)
+		send_result(cs, req, code, text);
+}
+
+/* Everything of domain `domid` goes: its offers and channels. */
+static void drop_domain_state(struct vmsgd *d, uint16_t domid)
+{
+	for (struct service **pp = &d->services; *pp;) {
+		struct service *v = *pp;
+		if (v->provider == domid) {
+			vmsgd_log(LOG_INFO, "service '%s' of domain %u removed",
+				  v->name, (unsigned)domid);
+			*pp = v->next;
+			free(v);
+		} else {
+			pp = &v->next;
+		}
+	}
+	/* Failing a pending open sends to its consumer, and a failed send
+	 * resets that session, which changes the list: start over each time. */
+	for (;;) {
+		struct channel *c = d->channels;
+		while (c && c->provider != domid && c->consumer != domid)
+			c = c->next;
+		if (!c)
+			break;
+		if (c->state == CH_PENDING && c->provider == domid &&
+		    c->consumer != domid) {
+			char text[160];
+			snprintf(text, sizeof text,
+				 "service '%s': provider domain %u went away",
+				 c->service, (unsigned)domid);
+			pending_fail(d, c, -EHOSTDOWN, text);
+		} else {
+			vmsgd_log(LOG_DEBUG, "channel %u of '%s' forgotten",
+				  c->id, c->service);
+			channel_unlink(d, c);
+		}
+	}
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void on_offer(struct session *s, const Vmsg__Service__Offer *m)
+{
+	struct vmsgd *d = s->d;
+	char text[200];
+	if (!vmsg_service_name_ok(m->service)) {
+		send_result(s, m->req_id, -EINVAL, "bad service name");
+		return;
+	}
+	const struct policy_service *ps = policy_find(&d->pol, m->service);
+	if (!ps || !policy_allows(&ps->offer, s->domid)) {
+		snprintf(text, sizeof text,
+			 "service '%s': domain %u may not offer it (policy)",
+			 m->service, (unsigned)s->domid);
+		vmsgd_log(LOG_WARN, "denied: %s", text);
+		send_result(s, m->req_id, -EACCES, text);
+		return;
+	}
+	struct service *v = service_find(d, m->service);
+	if (v) {
+		snprintf(text, sizeof text,
+			 "service '%s' is already offered by domain %u",
+			 m->service, (unsigned)v->provider);
+		send_result(s, m->req_id, -EEXIST, text);
+		return;
+	}
+	v = calloc(1, sizeof *v);
+	if (!v) {
+		send_result(s, m->req_id, -ENOMEM, "vmsgd is out of memory");
+		return;
+	}
+	snprintf(v->name, sizeof v->name, "%s", m->service);
+	v->provider = s->domid;
+	v->next = d->services;
+	d->services = v;
+	vmsgd_log(LOG_INFO, "service '%s' offered by domain %u", v->name,
+		  (unsigned)s->domid);
+	send_result(s, m->req_id, 0, NULL);
+}
+
+static void on_open(struct session *s, const Vmsg__Service__Open *m)
+{
+	struct vmsgd *d = s->d;
+	char text[200];
+	if (!vmsg_service_name_ok(m->service)) {
+		send_result(s, m->req_id, -EINVAL, "bad service name");
+		return;
+	}
+	const struct policy_service *ps = policy_find(&d->pol, m->service);
+	if (!ps || !policy_allows(&ps->open, s->domid)) {
+		snprintf(text, sizeof text,
+			 "service '%s': domain %u may not open it (policy)",
+			 m->service, (unsigned)s->domid);
+		vmsgd_log(LOG_WARN, "denied: %s", text);
+		send_result(s, m->req_id, -EACCES, text);
+		return;
+	}
+	struct service *v = service_find(d, m->service);
+	struct session *ps_sess = v ? session_find(d, v->provider) : NULL;
+	if (!v || !ps_sess || ps_sess->state != SESS_READY) {
+		snprintf(text, sizeof text, "service '%s' is not offered",
+			 m->service);
+		send_result(s, m->req_id, -ENOENT, text);
+		return;
+	}
+	uint32_t mine = 0;
+	for (struct channel *c = d->channels; c; c = c->next)
+		if (c->consumer == s->domid && !strcmp(c->service, m->service))
+			mine++;
+	if (mine >= ps->max_channels) {
+		snprintf(text, sizeof text,
+			 "service '%s': domain %u has its limit of %u channels",
+			 m->service, (unsigned)s->domid, ps->max_channels);
+		vmsgd_log(LOG_WARN, "denied: %s", text);
+		send_result(s, m->req_id, -EUSERS, text);
+		return;
+	}
+	struct channel *c = calloc(1, sizeof *c);
+	if (!c) {
+		send_result(s, m->req_id, -ENOMEM, "vmsgd is out of memory");
+		return;
+	}
+	if (++d->next_id == 0)
+		d->next_id = 1;
+	c->id = d->next_id;
+	snprintf(c->service, sizeof c->service, "%s", m->service);
+	c->provider = v->provider;
+	c->consumer = s->domid;
+	c->state = CH_PENDING;
+	c->req_id = m->req_id;
+	c->max_msg = ps->max_msg;
+	uint32_t wait = m->timeout_ms ? m->timeout_ms : OPEN_DEFAULT_MS;
+	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
+							       : wait);
+	snprintf(c->path, sizeof c->path, "/local/domain/%u/data/vmsg/svc/%u",
+		 (unsigned)c->provider, c->id);
+	c->next = d->channels;
+	d->channels = c;
+
+	Vmsg__Service__Serve sv = VMSG__SERVICE__SERVE__INIT;
+	sv.serve_id = c->id;
+	sv.service = c->service;
+	sv.consumer_domid = c->consumer;
+	sv.path = c->path;
+	sv.rx_ring_size = ps->ring_size;
+	sv.tx_ring_size = ps->ring_size;
+	sv.max_msg = ps->max_msg;
+	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
+			     "(channel %u)",
+		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
+		  c->id);
+	uint32_t id = c->id;
+	if (send_msg(ps_sess, VMSG_TYPE_SVC_SERVE, &sv.base) < 0) {
+		/* The reset may already have failed it. */
+		c = channel_find(d, id);
+		if (c)
+			pending_fail(d, c, -EHOSTDOWN,
+				     "the provider is not reachable");
+	}
+}
+
+static void on_serve_result(struct session *s,
+			    const Vmsg__Service__ServeResult *m)
+{
+	struct vmsgd *d = s->d;
+	struct channel *c = channel_find(d, m->serve_id);
+	/* Only the provider it was asked of may answer, once. */
+	if (!c || c->provider != s->domid || c->state != CH_PENDING) {
+		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
+			  (unsigned)s->domid, m->serve_id);
+		return;
+	}
+	if (m->code != 0) {
+		char text[240], why[100];
+		size_t i = 0;
+		for (; m->text && m->text[i] && i + 1 < sizeof why; i++) {
+			unsigned char ch = (unsigned char)m->text[i];
+			why[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+		}
+		why[i] = '\0';
+		snprintf(text, sizeof text,
+			 "service '%s': provider domain %u could not serve: %s",
+			 c->service, (unsigned)c->provider, why);
+		int code = (m->code < 0 && m->code >= -4095) ? m->code : -EIO;
+		pending_fail(d, c, code, text);
+		return;
+	}
+	struct session *cs = session_find(d, c->consumer);
+	Vmsg__Service__Opened op = VMSG__SERVICE__OPENED__INIT;
+	op.req_id = c->req_id;
+	op.provider_domid = c->provider;
+	op.path = c->path;
+	op.max_msg = c->max_msg;
+	op.channel_id = c->id;
+	c->state = CH_OPEN;
+	vmsgd_log(LOG_INFO, "channel %u: domain %u -> '%s' (domain %u) at %s",
+		  c->id, (unsigned)c->consumer, c->service,
+		  (unsigned)c->provider, c->path);
+	if (send_msg(cs, VMSG_TYPE_SVC_OPENED, &op.base) < 0) {
+		c = channel_find(d, m->serve_id);
+		if (c)
+			channel_unlink(d, c);
+	}
+}
+
+static void on_closed(struct session *s, const Vmsg__Service__Closed *m)
+{
+	struct channel *c = channel_find(s->d, m->channel_id);
+	if (!c || (c->provider != s->domid && c->consumer != s->domid) ||
+	    c->state != CH_OPEN)
+		return;
+	vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u", c->id,
+		  c->service, (unsigned)s->domid);
+	channel_unlink(s->d, c);
+}
+
+static const ProtobufCMessageDescriptor *desc_of(uint16_t type)
+{
+	switch (type) {
+	case VMSG_TYPE_HELLO:
+		return &vmsg__control__hello__descriptor;
+	case VMSG_TYPE_ERROR:
+		return &vmsg__control__error__descriptor;
+	case VMSG_TYPE_SVC_OFFER:
+		return &vmsg__service__offer__descriptor;
+	case VMSG_TYPE_SVC_OPEN:
+		return &vmsg__service__open__descriptor;
+	case VMSG_TYPE_SVC_SERVE_RESULT:
+		return &vmsg__service__serve_result__descriptor;
+	case VMSG_TYPE_SVC_CLOSED:
+		return &vmsg__service__closed__descriptor;
+	default:
+		return NULL;
+	}
+}
+
+static void send_hello(struct session *s)
+{
+	Vmsg__Control__Hello h = VMSG__CONTROL__HELLO__INIT;
+	h.version = VMSG_PROTO_VERSION;
+	h.features = VMSG_FEATURES_SUPPORTED;
+	h.max_msg = CTL_MSG_MAX;
+	h.name = (char *)"vmsgd";
+	int r = vmsg_proto_send(s->chan, VMSG_TYPE_HELLO, &h.base, 0, 0);
+	if (r < 0)
+		session_reset(s, "cannot send Hello");
+}
+
+static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
+{
+	if (type != VMSG_TYPE_HELLO) {
+		session_reset(s, "first message is not a Hello");
+		return;
+	}
+	const Vmsg__Control__Hello *h = (const void *)m;
+	if (VMSG_PROTO_VERSION_MAJOR_OF(h->version) != VMSG_PROTO_VERSION_MAJOR) {
+		(void)vmsg_proto_send_error(s->chan, -EPROTONOSUPPORT,
+					    "vmsgd speaks protocol 1.x",
+					    VMSG_TYPE_HELLO, 0);
+		session_reset(s, "incompatible protocol version");
+		return;
+	}
+	size_t i = 0;
+	for (; h->name && h->name[i] && i + 1 < sizeof s->peer_name; i++) {
+		unsigned char ch = (unsigned char)h->name[i];
+		s->peer_name[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	s->peer_name[i] = '\0';
+	s->state = SESS_READY;
+	s->connects++;
+	vmsgd_log(LOG_INFO, "domain %u: connected ('%s')", (unsigned)s->domid,
+		  s->peer_name);
+}
+
+static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
+{
+	if (s->state == SESS_HELLO) {
+		on_hello(s, type, m);
+		return;
+	}
+	switch (type) {
+	case VMSG_TYPE_SVC_OFFER:
+		on_offer(s, (const void *)m);
+		break;
+	case VMSG_TYPE_SVC_OPEN:
+		on_open(s, (const void *)m);
+		break;
+	case VMSG_TYPE_SVC_SERVE_RESULT:
+		on_serve_result(s, (const void *)m);
+		break;
+	case VMSG_TYPE_SVC_CLOSED:
+		on_closed(s, (const void *)m);
+		break;
+	default:
+		vmsgd_log(LOG_DEBUG, "domain %u: ignoring message type 0x%04x",
+			  (unsigned)s->domid, type);
+	}
+}
+
+/* The guest's process has gone (its end closed or broke): forget what it
+ * offered and opened, and serve a fresh channel for the next one. Not
+ * vmsg_chan_reopen(): the old client's unmap notification may still be on
+ * its way and would clear the live byte of the re-laid page; a new page
+ * (new grants) cannot be hit by it. */
+static void client_left(struct session *s, int why)
+{
+	vmsgd_log(LOG_INFO, "domain %u: disconnected (%s)", (unsigned)s->domid,
+		  vmsg_strerror(why));
+	s->state = SESS_WAITING;
+	drop_domain_state(s->d, s->domid);
+	s->respawn = true;
+	stop_poll(s);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct session *s = h->data;
+	if (status < 0) {
+		session_reset(s, uv_strerror(status));
+		return;
+	}
+	(void)vmsg_chan_ack(s->chan);
+	while (s->polling) {
+		int st = vmsg_chan_state(s->chan);
+		/* Our own state decides: a client that came in between two
+		 * wake-ups shows as OPEN before we ever accepted it. */
+		if (s->state == SESS_WAITING &&
+		    (st == VMSG_CHAN_WAITING || st == VMSG_CHAN_OPEN)) {
+			int r = vmsg_chan_accept(s->chan, 0);
+			if (r == -EAGAIN)
+				return;
+			if (r < 0) {
+				client_left(s, r);
+				continue;
+			}
+			s->state = SESS_HELLO;
+			send_hello(s);
+			continue;
+		}
+		if (st == VMSG_CHAN_CLOSED || st == VMSG_CHAN_BROKEN) {
+			if (st == VMSG_CHAN_BROKEN)
+				vmsgd_log(LOG_WARN, "domain %u: broke the "
+						    "channel protocol",
+					  (unsigned)s->domid);
+			client_left(s, st == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
+			continue;
+		}
+		struct vmsg_msg msg;
+		int r = vmsg_chan_peek(s->chan, &msg, 0);
+		if (r == -EAGAIN)
+			return;
+		if (r == -EMSGSIZE) {
+			vmsgd_log(LOG_WARN, "domain %u: oversized message "
+					    "dropped",
+				  (unsigned)s->domid);
+			continue;
+		}
+		if (r < 0) {
+			client_left(s, r);
+			continue;
+		}
+		const ProtobufCMessageDescriptor *desc = desc_of(msg.type);
+		if (!desc) {
+			vmsgd_log(LOG_DEBUG, "domain %u: unknown type 0x%04x "
+					     "dropped",
+				  (unsigned)s->domid, msg.type);
+			if ((r = vmsg_chan_release(s->chan)) < 0)
+				client_left(s, r);
+			continue;
+		}
+		uint16_t type;
+		ProtobufCMessage *pm;
+		vmsg_arena_reset(&s->arena);
+		r = vmsg_proto_recv(s->chan, desc, &s->arena, &type, &pm, 0);
+		if (r == -EBADMSG || r == -ENOMEM) {
+			vmsgd_log(LOG_WARN, "domain %u: malformed message "
+					    "(type 0x%04x) dropped",
+				  (unsigned)s->domid, msg.type);
+			continue;
+		}
+		if (r < 0) {
+			client_left(s, r);
+			continue;
+		}
+		dispatch(s, type, pm);
+	}
+}
+
+/* ---- teardown ----------------------------------------------------------- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	struct session *s = h->data;
+	s->closing = false;
+	vmsg_chan_close(s->chan);
+	s->chan = NULL;
+	if (s->respawn && !s->dying && !s->d->stopping) {
+		s->respawn = false;
+		if (serve(s) == 0)
+			return;
+		vmsgd_log(LOG_ERROR, "domain %u: control channel lost",
+			  (unsigned)s->domid);
+	}
+	if (s->dying) {
+		for (struct session **pp = &s->d->sessions; *pp;
+		     pp = &(*pp)->next)
+			if (*pp == s) {
+				*pp = s->next;
+				break;
+			}
+		free(s);
+	}
+}
+
+static void stop_poll(struct session *s)
+{
+	if (!s->polling)
+		return;
+	s->polling = false;
+	s->closing = true;
+	uv_poll_stop(&s->poll);
+	uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+}
+
+/* Throw the channel away and serve a fresh one (the guest sees -EPIPE). */
+static void session_reset(struct session *s, const char *why)
+{
+	if (!s->polling)
+		return;
+	vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: %s",
+		  (unsigned)s->domid, why);
+	s->state = SESS_WAITING;
+	drop_domain_state(s->d, s->domid);
+	s->respawn = true;
+	stop_poll(s);
+}
+
+void session_gone(struct vmsgd *d, uint16_t domid)
+{
+	struct session *s = session_find(d, domid);
+	if (!s || s->dying)
+		return;
+	if (!d->stopping)
+		vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
+	s->dying = true;
+	s->state = SESS_WAITING;
+	drop_domain_state(d, domid);
+	if (s->polling) {
+		stop_poll(s); /* on_poll_closed frees it */
+	} else if (!s->closing) {
+		/* A reset whose re-serve failed: nothing is held. */
+		for (struct session **pp = &d->sessions; *pp; pp = &(*pp)->next)
+			if (*pp == s) {
+				*pp = s->next;
+				break;
+			}
+		vmsg_chan_close(s->chan);
+		free(s);
+	}
+}
+
+void session_close_all(struct vmsgd *d)
+{
+	/* In order: first every pending open is answered, then each
+	 * domain's channel is closed (the guest sees an orderly -EPIPE). */
+	for (;;) {
+		struct channel *c = d->channels;
+		while (c && c->state != CH_PENDING)
+			c = c->next;
+		if (!c)
+			break;
+		pending_fail(d, c, -ESHUTDOWN, "vmsgd is stopping");
+	}
+	struct session *s = d->sessions;
+	while (s) {
+		struct session *next = s->next;
+		session_gone(d, s->domid);
+		s = next;
+	}
+}
+
+void sessions_tick(struct vmsgd *d)
+{
+	uint64_t now = vmsgd_now_ms();
+	for (struct channel *c = d->channels, *next; c; c = next) {
+		next = c->next;
+		if (c->state != CH_PENDING || now < c->deadline_ms)
+			continue;
+		char text[160];
+		snprintf(text, sizeof text,
+			 "service '%s': provider domain %u did not answer",
+			 c->service, (unsigned)c->provider);
+		pending_fail(d, c, -ETIMEDOUT, text);
+		/* the list may have changed under us */
+		next = d->channels;
+	}
+}

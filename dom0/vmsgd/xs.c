@@ -1,0 +1,121 @@
+/* Domains come and go: list /local/domain at start and again on every
+ * @introduceDomain / @releaseDomain event (libxenstore's watch fd in a
+ * uv_poll), serving a control channel for each new guest and dropping
+ * everything of each one that is gone. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenstore.h>
+
+#include "vmsgd.h"
+
+#define MAX_DOMS 4096
+
+static int parse_domid(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v >= 0x7ff0)
+		return -1;
+	return (int)v;
+}
+
+static void rescan(struct vmsgd *d)
+{
+	unsigned num = 0;
+	char **dir = xs_directory(d->xs, XBT_NULL, "/local/domain", &num);
+	if (!dir) {
+		vmsgd_log(LOG_WARN, "cannot list /local/domain: %s",
+			  strerror(errno));
+		return;
+	}
+	uint8_t *live = calloc(0x7ff0, 1);
+	if (!live) {
+		free(dir);
+		return;
+	}
+	for (unsigned i = 0; i < num && i < MAX_DOMS; i++) {
+		int id = parse_domid(dir[i]);
+		if (id > 0)
+			live[id] = 1;
+	}
+	free(dir);
+	/* Gone first, so that a re-created domain id starts afresh. */
+	for (struct session *s = d->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!live[s->domid] && !s->dying)
+			session_gone(d, s->domid);
+	}
+	for (int id = 1; id < 0x7ff0; id++)
+		if (live[id] && !session_find(d, (uint16_t)id))
+			(void)session_new(d, (uint16_t)id);
+	free(live);
+}
+
+static void on_xs(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct vmsgd *d = h->data;
+	if (status < 0) {
+		vmsgd_log(LOG_ERROR, "xenstore watch: %s", uv_strerror(status));
+		return;
+	}
+	bool any = false;
+	char **vec;
+	while ((vec = xs_check_watch(d->xs)) != NULL) {
+		vmsgd_log(LOG_DEBUG, "xenstore event %s", vec[XS_WATCH_PATH]);
+		free(vec);
+		any = true;
+	}
+	if (any)
+		rescan(d);
+}
+
+int xs_watch_start(struct vmsgd *d)
+{
+	d->xs = xs_open(0);
+	if (!d->xs) {
+		vmsgd_log(LOG_ERROR, "cannot open xenstore: %s",
+			  strerror(errno));
+		return -1;
+	}
+	if (!xs_watch(d->xs, "@introduceDomain", "introduce") ||
+	    !xs_watch(d->xs, "@releaseDomain", "release")) {
+		vmsgd_log(LOG_ERROR, "cannot watch domains: %s",
+			  strerror(errno));
+		xs_close(d->xs);
+		d->xs = NULL;
+		return -1;
+	}
+	int fd = xs_fileno(d->xs);
+	if (fd < 0 || uv_poll_init(d->loop, &d->xs_poll, fd) < 0) {
+		vmsgd_log(LOG_ERROR, "cannot poll xenstore");
+		xs_close(d->xs);
+		d->xs = NULL;
+		return -1;
+	}
+	d->xs_poll.data = d;
+	uv_poll_start(&d->xs_poll, UV_READABLE, on_xs);
+	d->xs_polling = true;
+	rescan(d);
+	return 0;
+}
+
+static void on_xs_closed(uv_handle_t *h)
+{
+	struct vmsgd *d = h->data;
+	xs_close(d->xs);
+	d->xs = NULL;
+}
+
+void xs_watch_stop(struct vmsgd *d)
+{
+	if (!d->xs_polling)
+		return;
+	d->xs_polling = false;
+	uv_poll_stop(&d->xs_poll);
+	uv_close((uv_handle_t *)&d->xs_poll, on_xs_closed);
+}

@@ -1,0 +1,110 @@
+/* vmsg/service.h - named services through vmsgd (guest side).
+ *
+ * Error contract: >= 0 success, negative errno on failure; errno is never
+ * used. A request vmsgd refused returns vmsgd's code (-EACCES for policy,
+ * -ENOENT for no such service, -EEXIST, -EUSERS for a limit, ...) and its
+ * text is kept for vmsg_ctl_error(). Channel errors pass through (-EPIPE:
+ * vmsgd went away; the handle is then useless, close it).
+ *
+ * A process talks to vmsgd over its domain's control channel, served by
+ * vmsgd at /local/domain/0/data/vmsgd/<own domid> (one process per domain
+ * at a time). The protocol is in docs/protocol.md, "Service control
+ * protocol"; the daemon in docs/vmsgd.md.
+ *
+ * Direct mode: the provider's library serves each channel itself (under
+ * /local/domain/<provider>/data/vmsg/svc/<id>) for the consumer that vmsgd
+ * names, and the consumer's library connects to it; no data passes through
+ * dom0.
+ *
+ * Threads: one handle is used by one thread at a time.
+ */
+#ifndef VMSG_SERVICE_H
+#define VMSG_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmsg/chan.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Frame types of the service control messages (proto/vmsg_service.proto,
+ * enum ServiceType), in the control range. */
+#define VMSG_TYPE_SVC_OFFER 0x0010u
+#define VMSG_TYPE_SVC_RESULT 0x0011u
+#define VMSG_TYPE_SVC_OPEN 0x0012u
+#define VMSG_TYPE_SVC_OPENED 0x0013u
+#define VMSG_TYPE_SVC_SERVE 0x0014u
+#define VMSG_TYPE_SVC_SERVE_RESULT 0x0015u
+#define VMSG_TYPE_SVC_CLOSED 0x0016u
+
+/* Longest service name; names are [A-Za-z0-9._-]. */
+#define VMSG_SERVICE_NAME_MAX 64
+/* Where vmsgd serves domain N's control channel: this prefix + "/N". */
+#define VMSG_CTL_PATH_PREFIX "/local/domain/0/data/vmsgd"
+
+typedef struct vmsg_ctl vmsg_ctl;
+
+/* Is `name` a valid service name? 1 yes, 0 no. */
+int vmsg_service_name_ok(const char *name);
+
+/* Connect to vmsgd: read our domid (xenstore key "domid"), connect to our
+ * control channel (waiting up to timeout_ms for vmsgd to serve it), and
+ * exchange Hellos. Errors: -ENOENT (no vmsgd by the deadline), -EBUSY
+ * (another process of this domain holds the control channel), the xen
+ * backend's and vmsg_hello_exchange()'s. */
+int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms);
+
+/* Close the control channel (vmsgd then drops our offers and forgets our
+ * channels) and every channel accepted but not yet returned. Channels
+ * already returned stay open and are the caller's. NULL is ignored. */
+void vmsg_ctl_close(vmsg_ctl *ctl);
+
+/* Our domain id. */
+int vmsg_ctl_domid(vmsg_ctl *ctl);
+
+/* A pollable fd, readable when vmsgd may have sent something (a serve
+ * request for vmsg_service_accept(ctl, ..., 0)). */
+int vmsg_ctl_fd(vmsg_ctl *ctl);
+
+/* The text of the last error vmsgd sent ("" if none). Valid until the
+ * next call on ctl. */
+const char *vmsg_ctl_error(vmsg_ctl *ctl);
+
+/* Offer service `name` from this domain. Errors: vmsgd's (-EACCES,
+ * -EEXIST offered already, -EINVAL bad name). */
+int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms);
+
+/* Open a channel to service `name`: vmsgd checks the policy and asks the
+ * provider to serve; then connect. *out is an open client channel (close it
+ * with vmsg_service_close(), or vmsg_chan_close()). Errors: vmsgd's
+ * (-EACCES policy, -ENOENT not offered, -EUSERS channel limit,
+ * -ETIMEDOUT provider did not answer, -EHOSTDOWN provider went away), then
+ * vmsg_xen_connect()'s. */
+int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
+		      int timeout_ms);
+
+/* Who is on the other end of an accepted channel. */
+struct vmsg_service_peer {
+	uint16_t domid;                            /* the consumer */
+	char service[VMSG_SERVICE_NAME_MAX + 1];   /* the service opened */
+	uint32_t channel_id;
+};
+
+/* Provider: handle vmsgd's serve requests and return the next new channel
+ * (served and published; the consumer is connecting: vmsg_chan_accept()
+ * waits for it, and sends may start at once). `peer` may be NULL.
+ * Errors: -EAGAIN (timeout 0, nothing yet), -ETIMEDOUT, channel errors. */
+int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
+			struct vmsg_service_peer *peer, int timeout_ms);
+
+/* Close a channel from vmsg_service_open() or _accept() and tell vmsgd
+ * (which counts channels against the policy's limits). */
+void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

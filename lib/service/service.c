@@ -1,0 +1,158 @@
+/* Named services over the control channel: offer, open, accept, close. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmsg/xen.h>
+
+#include "service_private.h"
+
+/* Wait for the answer to request `req_id`: a Result (returns its code), an
+ * Opened (returns 1 with *opened set, in ctl->arena), or an Error (its
+ * code). Serve requests met on the way are handled by the pump. */
+static int await(vmsg_ctl *ctl, uint32_t req_id,
+		 const Vmsg__Service__Opened **opened, int timeout_ms,
+		 uint64_t start)
+{
+	for (;;) {
+		uint16_t t;
+		ProtobufCMessage *m;
+		int r = vmsg__svc_pump(ctl, &t, &m,
+				       vmsg__svc_left(timeout_ms, start));
+		if (r < 0)
+			return r;
+		if (t == VMSG_TYPE_SVC_RESULT) {
+			const Vmsg__Service__Result *res = (const void *)m;
+			if (res->req_id != req_id)
+				continue; /* a stale answer */
+			vmsg__svc_set_err(ctl, res->text);
+			/* vmsgd's codes are negative errno values; anything
+			 * else is not a code we can pass on. */
+			if (res->code > 0 || res->code < -4095)
+				return -EPROTO;
+			return res->code;
+		}
+		if (t == VMSG_TYPE_SVC_OPENED && opened) {
+			const Vmsg__Service__Opened *o = (const void *)m;
+			if (o->req_id != req_id)
+				continue;
+			*opened = o;
+			return 1;
+		}
+		if (t == VMSG_TYPE_ERROR) {
+			const Vmsg__Control__Error *e = (const void *)m;
+			vmsg__svc_set_err(ctl, e->text);
+			return (e->code < 0 && e->code >= -4095) ? e->code
+								 : -EPROTO;
+		}
+	}
+}
+
+int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
+{
+	if (!ctl || !vmsg_service_name_ok(name))
+		return -EINVAL;
+	const uint64_t start = vmsg__svc_now_ms();
+	ctl->err[0] = '\0';
+	Vmsg__Service__Offer o = VMSG__SERVICE__OFFER__INIT;
+	o.req_id = ctl->next_req++;
+	o.service = (char *)name;
+	int r = vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_OFFER, &o.base, 0,
+				vmsg__svc_left(timeout_ms, start));
+	if (r < 0)
+		return r;
+	r = await(ctl, o.req_id, NULL, timeout_ms, start);
+	return r > 0 ? -EPROTO : r;
+}
+
+int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
+		      int timeout_ms)
+{
+	if (!ctl || !out || !vmsg_service_name_ok(name))
+		return -EINVAL;
+	const uint64_t start = vmsg__svc_now_ms();
+	ctl->err[0] = '\0';
+	Vmsg__Service__Open req = VMSG__SERVICE__OPEN__INIT;
+	req.req_id = ctl->next_req++;
+	req.service = (char *)name;
+	req.timeout_ms = timeout_ms > 0 ? (uint32_t)timeout_ms : 0;
+	int r = vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_OPEN, &req.base, 0,
+				vmsg__svc_left(timeout_ms, start));
+	if (r < 0)
+		return r;
+	const Vmsg__Service__Opened *op = NULL;
+	r = await(ctl, req.req_id, &op, timeout_ms, start);
+	if (r <= 0)
+		return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
+
+	/* Copy out of the arena before anything else is received. */
+	char path[VMSG_XEN_PATH_MAX];
+	if (!op->path || strlen(op->path) >= sizeof path ||
+	    op->provider_domid >= 0x7ff0 || op->max_msg == 0 ||
+	    op->max_msg > (1u << 30))
+		return -EPROTO;
+	snprintf(path, sizeof path, "%s", op->path);
+	uint16_t provider = (uint16_t)op->provider_domid;
+	uint32_t id = op->channel_id;
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = (size_t)op->max_msg;
+	vmsg_chan *c;
+	r = vmsg_xen_connect(&c, provider, path, &o,
+			     vmsg__svc_left(timeout_ms, start));
+	if (r < 0) {
+		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
+		cl.channel_id = id;
+		(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED, &cl.base,
+				      0, 1000);
+		return r;
+	}
+	vmsg__svc_track(ctl, c, id);
+	*out = c;
+	return 0;
+}
+
+int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
+			struct vmsg_service_peer *peer, int timeout_ms)
+{
+	if (!ctl || !out)
+		return -EINVAL;
+	const uint64_t start = vmsg__svc_now_ms();
+	if (timeout_ms == 0)
+		(void)vmsg_chan_ack(ctl->chan);
+	while (ctl->qlen == 0) {
+		int r = vmsg__svc_pump(ctl, NULL, NULL,
+				       vmsg__svc_left(timeout_ms, start));
+		if (r < 0)
+			return r;
+	}
+	struct ctl_ready *e = &ctl->q[ctl->qhead];
+	ctl->qhead = (ctl->qhead + 1) % CTL_QUEUE;
+	ctl->qlen--;
+	*out = e->c;
+	if (peer)
+		*peer = e->peer;
+	vmsg__svc_track(ctl, e->c, e->peer.channel_id);
+	return 0;
+}
+
+void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; ctl && i < ctl->nlive; i++) {
+		if (ctl->live[i].c != c)
+			continue;
+		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
+		cl.channel_id = ctl->live[i].id;
+		/* Best effort: vmsgd also forgets our channels when our
+		 * control channel goes. */
+		(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED, &cl.base,
+				      0, 1000);
+		ctl->live[i] = ctl->live[--ctl->nlive];
+		break;
+	}
+	vmsg_chan_close(c);
+}

@@ -1,0 +1,21 @@
+# vmsgd on the simulated Xen: named services in direct mode, the policy,
+# and a guest's death. Each test runs its own XENSIM_DIR, starts vmsgd as
+# dom0 with a temporary config and stops it (SIGTERM, exit 0) at the end.
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
+  function(vmsgd_test name)
+    vmsg_add_test(${name} SOURCES vmsgd/${name}.c TIMEOUT 300 LABELS sim)
+    target_compile_definitions(${name} PRIVATE
+      XENSIM_BIN="${XENSIM_BIN_DIR}/xensim"
+      VMSGD_BIN="$<TARGET_FILE:vmsgd>"
+      VMSGCTL_BIN="$<TARGET_FILE:vmsgctl>")
+    target_include_directories(${name} PRIVATE
+      ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd)
+    add_dependencies(${name} xensim vmsgd vmsgctl)
+    if(TARGET vmsg-xenstored)
+      add_dependencies(${name} vmsg-xenstored)
+    endif()
+  endfunction()
+  vmsgd_test(vmsgd_direct)
+  vmsgd_test(vmsgd_policy)
+  vmsgd_test(vmsgd_death)
+endif()

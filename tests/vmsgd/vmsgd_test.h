@@ -1,0 +1,234 @@
+/* Helpers for the vmsgd tests on the simulator. Each program is the
+ * driver and, re-executed as `prog ROLE IN_FD OUT_FD [ARG]` under
+ * `xensim run --domid N`, the guest programs. The driver starts vmsgd as
+ * dom0 with a config in the test's private XENSIM_DIR, talks to the roles
+ * with lines over pipes (sim_harness.h) and to vmsgd through vmsgctl, and
+ * stops vmsgd with SIGTERM at the end (it must exit 0). */
+#ifndef VMSGD_TEST_H
+#define VMSGD_TEST_H
+
+#include "sim_harness.h"
+
+#include <poll.h>
+#include <time.h>
+
+#include <vmsg/service.h>
+#include <vmsg/xen.h>
+
+#define ECHO_MAX_MSG (1u << 20)
+
+static int vt_in = -1, vt_out = -1; /* role side: pipes to the driver */
+static char vt_conf[600], vt_sock[600], vt_self[4096];
+static pid_t vt_vmsgd = -1; /* `xensim run` of vmsgd */
+
+struct vt_role {
+	pid_t pid;
+	int to, from;
+};
+
+/* Driver: skip without the sim's xenstored, set up the sim. */
+static inline void vt_driver_init(void)
+{
+	char xsd[4200];
+	snprintf(xsd, sizeof xsd, "%s", XENSIM_BIN);
+	*strrchr(xsd, '/') = 0;
+	strcat(xsd, "/../xenstored/vmsg-xenstored");
+	if (access(xsd, X_OK) != 0) {
+		fprintf(stderr, "vmsg-xenstored not built: skipping\n");
+		exit(VMSG_TEST_SKIP);
+	}
+	ssize_t n = readlink("/proc/self/exe", vt_self, sizeof vt_self - 1);
+	ASSERT_GT(n, 0);
+	vt_self[n] = 0;
+	sim_setup(1);
+	snprintf(vt_conf, sizeof vt_conf, "%s/vmsgd.conf", sim_dir);
+	snprintf(vt_sock, sizeof vt_sock, "%s/vmsgd.sock", sim_dir);
+}
+
+/* Write the config: a [daemon] section naming our socket, then `body`. */
+static inline void vt_write_conf(const char *body)
+{
+	char tmp[700];
+	snprintf(tmp, sizeof tmp, "%s.tmp", vt_conf);
+	FILE *f = fopen(tmp, "w");
+	ASSERT_TRUE(f != NULL);
+	fprintf(f, "[daemon]\nlog_level = debug\ncontrol_socket = %s\n\n%s",
+		vt_sock, body);
+	ASSERT_EQ(fclose(f), 0);
+	ASSERT_EQ(rename(tmp, vt_conf), 0); /* a reload never sees half */
+}
+
+/* Run vmsgctl ARGS; its stdout (and stderr) into out. Returns status. */
+static inline int vt_ctl(char *out, size_t cap, const char *args)
+{
+	char cmd[2000];
+	snprintf(cmd, sizeof cmd, "'%s' --socket '%s' %s 2>&1", VMSGCTL_BIN,
+		 vt_sock, args);
+	FILE *f = popen(cmd, "r");
+	ASSERT_TRUE(f != NULL);
+	size_t got = fread(out, 1, cap - 1, f);
+	out[got] = 0;
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Poll vmsgctl ARGS until its output contains (want=1) or lacks (want=0)
+ * `needle`; fails the test after SIM_WAIT_MS. */
+static inline void vt_ctl_wait(const char *args, const char *needle, int want)
+{
+	char out[8192];
+	for (int i = 0; i < SIM_WAIT_MS / 50; i++) {
+		int st = vt_ctl(out, sizeof out, args);
+		if (st == 0 && (strstr(out, needle) != NULL) == want)
+			return;
+		usleep(50000);
+	}
+	VMSG_TEST_FAIL("vmsgctl %s: '%s' %s; last output:\n%s", args, needle,
+		       want ? "never appeared" : "never went", out);
+}
+
+/* Start vmsgd as dom0 and wait until it answers vmsgctl. */
+static inline void vt_start_vmsgd(void)
+{
+	char *argv[] = {(char *)VMSGD_BIN, (char *)"--config", vt_conf,
+			(char *)"--foreground", NULL};
+	vt_vmsgd = sim_spawn(0, argv);
+	vt_ctl_wait("list domains", "DOMID", 1);
+}
+
+/* SIGTERM vmsgd (xensim run forwards it); it must exit 0. */
+static inline void vt_stop_vmsgd(void)
+{
+	ASSERT_EQ(kill(vt_vmsgd, SIGTERM), 0);
+	ASSERT_EQ(sim_wait(vt_vmsgd), 0);
+	ASSERT_TRUE(access(vt_sock, F_OK) != 0); /* socket removed */
+	vt_vmsgd = -1;
+}
+
+static inline void vt_spawn(struct vt_role *r, int domid, const char *role,
+			    const char *arg)
+{
+	int in[2], out[2];
+	char a[16], b[16];
+	sim_pipe(in);
+	sim_pipe(out);
+	snprintf(a, sizeof a, "%d", in[0]);
+	snprintf(b, sizeof b, "%d", out[1]);
+	char *argv[] = {vt_self, (char *)role, a, b, (char *)arg, NULL};
+	r->pid = sim_spawn(domid, argv);
+	close(in[0]);
+	close(out[1]);
+	r->to = in[1];
+	r->from = out[0];
+}
+
+static inline void vt_role_done(struct vt_role *r, int status)
+{
+	ASSERT_EQ(sim_wait(r->pid), status);
+	close(r->to);
+	close(r->from);
+}
+
+/* Role side: take the pipe fds from argv. */
+static inline void vt_role_init(char **argv)
+{
+	vt_in = atoi(argv[2]);
+	vt_out = atoi(argv[3]);
+}
+
+static inline vmsg_ctl *vt_ctl_open(void)
+{
+	vmsg_ctl *ctl;
+	int r = vmsg_ctl_open(&ctl, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("vmsg_ctl_open: %s", vmsg_strerror(r));
+	return ctl;
+}
+
+/* ---- the echo provider: offers `echo`, echoes every message on every
+ * channel it accepts until the driver says "quit". -------------------- */
+
+#define VT_MAX_CHANS 16
+
+static inline int vt_role_echo_provider(void)
+{
+	static unsigned char buf[ECHO_MAX_MSG];
+	vmsg_ctl *ctl = vt_ctl_open();
+	int r = vmsg_service_offer(ctl, "echo", SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	sim_say(vt_out, "offered %d", (int)getpid());
+	vmsg_chan *ch[VT_MAX_CHANS];
+	int n = 0;
+	for (;;) {
+		struct pollfd p[VT_MAX_CHANS + 2];
+		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
+		for (int i = 0; i < n; i++)
+			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
+						   .events = POLLIN};
+		poll(p, (nfds_t)(n + 2), 200);
+		if (p[0].revents)
+			break; /* "quit" or the driver's end closed */
+		vmsg_chan *c;
+		struct vmsg_service_peer peer;
+		while ((r = vmsg_service_accept(ctl, &c, &peer, 0)) == 0) {
+			ASSERT_TRUE(n < VT_MAX_CHANS);
+			ASSERT_EQ(strcmp(peer.service, "echo"), 0);
+			ch[n++] = c;
+		}
+		if (r != -EAGAIN)
+			VMSG_TEST_FAIL("accept: %s", vmsg_strerror(r));
+		for (int i = 0; i < n; i++) {
+			(void)vmsg_chan_ack(ch[i]);
+			uint16_t type;
+			while ((r = vmsg_chan_recv(ch[i], &type, buf, sizeof buf,
+						   0)) >= 0)
+				ASSERT_EQ(vmsg_chan_send(ch[i], type, buf,
+							 (size_t)r, 0,
+							 SIM_WAIT_MS),
+					  r);
+			if (r == -EPIPE) {
+				vmsg_service_close(ctl, ch[i]);
+				ch[i--] = ch[--n];
+			} else if (r != -EAGAIN) {
+				VMSG_TEST_FAIL("echo recv: %s",
+					       vmsg_strerror(r));
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		vmsg_service_close(ctl, ch[i]);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
+/* Consumer side: send `count` messages (type and length vary, one of
+ * them fragmented when `big`), read the echoes, compare checksums. */
+static inline void vt_echo_exchange(vmsg_chan *c, unsigned count, bool big)
+{
+	static unsigned char out[ECHO_MAX_MSG], in[ECHO_MAX_MSG];
+	uint64_t seed = 0x1234567u + count, hs = VMSG_TEST_FNV_INIT,
+		 hr = VMSG_TEST_FNV_INIT;
+	for (unsigned i = 0; i < count; i++) {
+		size_t len = (i * 97u) % 2000u;
+		if (big && i == count / 2)
+			len = 300000; /* several frames through 64 KiB rings */
+		for (size_t j = 0; j < len; j++)
+			out[j] = (unsigned char)vmsg_test_rand(&seed);
+		uint16_t type = (uint16_t)(0x100 + i % 7);
+		hs = vmsg_test_fnv(hs, &type, sizeof type);
+		hs = vmsg_test_fnv(hs, out, len);
+		ASSERT_EQ(vmsg_chan_send(c, type, out, len, 0, SIM_WAIT_MS),
+			  (int)len);
+		uint16_t rt;
+		int r = vmsg_chan_recv(c, &rt, in, sizeof in, SIM_WAIT_MS);
+		ASSERT_EQ(r, (int)len);
+		hr = vmsg_test_fnv(hr, &rt, sizeof rt);
+		hr = vmsg_test_fnv(hr, in, (size_t)r);
+	}
+	ASSERT_EQ(hs, hr);
+}
+
+#endif

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# build-images.sh - the images run-scenarios.sh boots: the cached base
+# (base-image.sh) plus this build's libvmsg and programs.
+#
+#   tests/xen/build-images.sh --build-dir BUILD --out DIR
+#
+# Writes into DIR:
+#   xen, vmlinuz  links to the cached hypervisor and dom0 kernel
+#   dom0.cpio     the cached dom0 root with an overlay appended (the kernel
+#                 unpacks concatenated archives in order): /init, the
+#                 scenarios, /opt/vmsg/{bin,lib}, and /boot/{vmlinux,
+#                 domu.cpio} for the guests
+#   domu.cpio     the guest image: busybox, xenstore tools, the Xen device
+#                 modules, /init, /opt/vmsg/{bin,lib,guest}
+# Only the overlay and the guest image are made afresh: a few seconds.
+#
+# The project's programs: BUILD/lib/libvmsg.so*, the harness's programs in
+# BUILD/tests/xen/, and any vmsg* executable under BUILD/tools and
+# BUILD/dom0. Each program's shared libraries come from the dom0 root when it
+# has them (same Debian release), else from this machine (into
+# /opt/vmsg/lib: libvmsg itself, the sanitizer runtimes of an ASan build).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=
+out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build-dir) build=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	*) echo "usage: $0 --build-dir BUILD --out DIR" >&2; exit 2 ;;
+	esac
+done
+[ -n "$build" ] && [ -n "$out" ] || { echo "usage: $0 --build-dir BUILD --out DIR" >&2; exit 2; }
+build=$(cd "$build" && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+base=$("$here/base-image.sh")
+root=$base/rootfs
+
+is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; }
+
+# The project's programs.
+progs=()
+for p in vmsg-xen-stream vchan-xen-stream xen-grant-probe; do
+	[ -x "$build/tests/xen/$p" ] || { echo "build-images: $build/tests/xen/$p missing (build first)" >&2; exit 1; }
+	progs+=("$build/tests/xen/$p")
+done
+for d in "$build/tools" "$build/dom0"; do
+	[ -d "$d" ] || continue
+	while IFS= read -r p; do
+		is_elf "$p" && progs+=("$p")
+	done < <(find "$d" -maxdepth 3 -type f -name 'vmsg*' -perm -u+x ! -name '*.so*' | sort)
+done
+shopt -s nullglob
+vmsglibs=("$build"/lib/libvmsg.so*)
+shopt -u nullglob
+[ ${#vmsglibs[@]} -gt 0 ] || { echo "build-images: no $build/lib/libvmsg.so*" >&2; exit 1; }
+
+# add_libs TREE FULL ELF...: give TREE every shared library the ELFs load.
+# FULL=1: TREE is a whole root (the guest): libraries go where the dom0
+# root has them. FULL=0: TREE overlays the dom0 root: only what the root
+# lacks is added. Libraries the root lacks go to TREE/opt/vmsg/lib.
+add_libs() {
+	local tree=$1 full=$2 lib
+	shift 2
+	for lib in $(ldd "$@" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}' | sort -u); do
+		if [ -e "$root$lib" ]; then
+			if [ "$full" = 1 ] && [ ! -e "$tree$lib" ]; then
+				mkdir -p "$tree$(dirname "$lib")"
+				cp -L "$root$lib" "$tree$lib"
+			fi
+		elif [ ! -e "$tree/opt/vmsg/lib/$(basename "$lib")" ]; then
+			cp -L "$lib" "$tree/opt/vmsg/lib/"
+		fi
+	done
+}
+
+# put_project TREE: /opt/vmsg/bin and /opt/vmsg/lib.
+put_project() {
+	mkdir -p "$1/opt/vmsg/bin" "$1/opt/vmsg/lib"
+	cp -a "${vmsglibs[@]}" "$1/opt/vmsg/lib/"
+	cp "${progs[@]}" "$1/opt/vmsg/bin/"
+}
+
+work=$out/tree
+rm -rf "$work"
+mkdir -p "$work"
+
+# The guest image.
+domu=$work/domu
+mkdir -p "$domu"/{bin,sbin,usr/bin,proc,sys,dev,tmp,lib/modules,opt/vmsg/guest}
+cp /bin/busybox "$domu/bin/"
+for a in sh mount echo cat ls sleep poweroff insmod cut tr grep sed awk head tail date seq; do
+	ln -s busybox "$domu/bin/$a"
+done
+xstools=()
+for t in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-chmod; do
+	cp -L "$root/usr/bin/$t" "$domu/usr/bin/$t"
+	xstools+=("$root/usr/bin/$t")
+done
+cp "$base"/xen-modules/{xen-evtchn,xen-gntdev,xen-gntalloc}.ko "$domu/lib/modules/"
+put_project "$domu"
+add_libs "$domu" 1 "${xstools[@]}" "${progs[@]}"
+# glibc loads libgcc_s at run time for pthread_cancel (libxenstore's
+# reader thread); ldd does not list it.
+cp -L "$root/usr/lib/x86_64-linux-gnu/libgcc_s.so.1" "$domu/usr/lib/x86_64-linux-gnu/" 2>/dev/null ||
+	{ mkdir -p "$domu/usr/lib/x86_64-linux-gnu" && cp -L "$root/usr/lib/x86_64-linux-gnu/libgcc_s.so.1" "$domu/usr/lib/x86_64-linux-gnu/"; }
+cp "$here"/scenarios/guest/*.sh "$domu/opt/vmsg/guest/"
+install -m 755 "$here/domu-init.sh" "$domu/init"
+# Uncompressed, as dom0's: the guest's kernel unpacks it under emulation.
+(cd "$domu" && find . | cpio -o -H newc --quiet) >"$out/domu.cpio"
+
+# The dom0 overlay.
+ovl=$work/dom0
+mkdir -p "$ovl/boot" "$ovl/opt/vmsg/scenarios"
+put_project "$ovl"
+add_libs "$ovl" 0 "${progs[@]}"
+cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
+install -m 755 "$here/dom0-init.sh" "$ovl/init"
+ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
+cp "$out/domu.cpio" "$ovl/boot/domu.cpio"
+(cd "$ovl" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$out/dom0-overlay.cpio"
+cat "$base/dom0-base.cpio" "$out/dom0-overlay.cpio" >"$out/dom0.cpio"
+rm -f "$out/dom0-overlay.cpio"
+rm -rf "$work"
+
+ln -sf "$base/xen" "$out/xen"
+ln -sf "$base/vmlinuz" "$out/vmlinuz"
+echo "build-images: $out (base $(basename "$base"), ${#progs[@]} programs)" >&2

@@ -1,0 +1,201 @@
+# lib.sh - sourced by every dom0 scenario (bash). $SCENARIO is the
+# scenario's name (dom0-init.sh sets it).
+#
+# Results: pass / fail print the one line dom0-init.sh and run-scenarios.sh
+# look for ("PASS name", "FAIL name: why") and end the scenario. figure
+# prints a "FIGURE name key=value..." line that run-scenarios.sh collects.
+#
+# Guests: guest_create NAME TYPE JOB ARG... creates a paused guest (TYPE pv
+# or pvh) that runs /opt/vmsg/guest/JOB.sh with the ARGs (words without
+# ':' or spaces) and prints its domid; guest_unpause starts it;
+# guest_wait NAME SECS waits for its "GUEST-DONE rc=N" console line and
+# returns N; guest_log prints its console; guest_destroy kills it.
+set -u
+
+XS_VMSG=/opt/vmsg/bin/vmsg-xen-stream
+XS_VCHAN=/opt/vmsg/bin/vchan-xen-stream
+CONSOLE_DIR=/var/log/xen/console
+
+pass() {
+	echo "PASS $SCENARIO"
+	exit 0
+}
+
+fail() {
+	echo "FAIL $SCENARIO: $*"
+	exit 1
+}
+
+figure() {
+	echo "FIGURE $SCENARIO $*"
+}
+
+info() {
+	echo "  [$SCENARIO] $*"
+}
+
+now() { date +%s.%N; }
+
+# elapsed T0: seconds since T0 (from now), 1 decimal.
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+guest_create() {
+	local name=$1 type=$2 job=$3
+	shift 3
+	local args
+	args=$(
+		IFS=:
+		echo "$*"
+	)
+	local cfg=/tmp/$name.cfg
+	cat >"$cfg" <<-EOF
+		name = "$name"
+		type = "$type"
+		kernel = "/boot/vmlinux"
+		ramdisk = "/boot/domu.cpio"
+		extra = "console=hvc0 loglevel=4 vmsg.job=$job vmsg.args=$args"
+		memory = 256
+		vcpus = 1
+		on_crash = "preserve"
+	EOF
+	# QEMU 7.2's emulated SVM reports RDTSCP as an RDTSC exit, which Xen
+	# cannot emulate: the PVH guest would spin. Hide RDTSCP from it.
+	[ "$type" = pvh ] && echo 'cpuid = "host,rdtscp=0"' >>"$cfg"
+	rm -f "$CONSOLE_DIR/guest-$name.log"
+	xl create -p "$cfg" >/tmp/$name.create 2>&1 ||
+		{ cat /tmp/$name.create >&2; return 1; }
+	xl domid "$name"
+}
+
+guest_unpause() { xl unpause "$1"; }
+
+guest_destroy() { xl destroy "$1" 2>/dev/null || true; }
+
+guest_log() {
+	echo "  --- console of guest $1"
+	sed 's/\r//; s/^/  | /' "$CONSOLE_DIR/guest-$1.log" 2>/dev/null | tail -n "${2:-40}"
+	echo "  ---"
+}
+
+# guest_wait NAME SECS: the guest's rc, or 124 if it did not finish.
+guest_wait() {
+	local name=$1 secs=$2 i line
+	for ((i = 0; i < secs * 5; i++)); do
+		line=$(grep -a '^GUEST-DONE rc=' "$CONSOLE_DIR/guest-$name.log" 2>/dev/null | tail -n 1)
+		if [ -n "$line" ]; then
+			line=${line#GUEST-DONE rc=}
+			return "${line%% *}"
+		fi
+		sleep 0.2
+	done
+	return 124
+}
+
+# guest_grep NAME PATTERN: the guest's console lines matching PATTERN.
+guest_grep() { sed 's/\r//' "$CONSOLE_DIR/guest-$1.log" 2>/dev/null | grep -a -- "$2"; }
+
+# wait_file_grep FILE PATTERN SECS: wait until FILE has a line matching.
+wait_file_grep() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		grep -aq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# xs_field LINES KEY: the value of KEY=value in the first XS line given.
+xs_field() {
+	echo "$1" | head -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# stream_pair TYPE SIDE SERVER_LIB CLIENT_LIB PORT XS_OPTION...
+# One checked xen-stream exchange between dom0 and a fresh guest of TYPE
+# (pv|pvh). SIDE says where the server runs (dom0|guest); the libraries are
+# vmsg or vchan. The channel lives at the conventional path
+# /local/domain/<server>/data/vchan/<client>/PORT. Returns 0 when both ends
+# succeeded and each stream's checksum and length agree on both ends,
+# else sets $SP_WHY, prints the guest's console and returns 1. The guest
+# gets $SP_WAIT seconds (default 240) to finish, dom0's end 30 s more. Leaves the
+# ends' XS lines in $SP_DOM0 and $SP_GUEST for figures.
+stream_pair() {
+	local type=$1 side=$2 slib=$3 clib=$4 port=$5
+	shift 5
+	local g=$SCENARIO-$port domid spath dpath role_d lib_d peer_d
+	SP_DOM0=/tmp/$g.dom0
+	SP_GUEST=/tmp/$g.guest
+	if [ "$side" = dom0 ]; then
+		spath="/local/domain/0/data/vchan/@DOMID@/$port"
+		domid=$(guest_create "$g" "$type" stream "$clib" client 0 "$spath" "$@") ||
+			{ SP_WHY="cannot create the $type guest"; return 1; }
+		role_d=server lib_d=$slib
+	else
+		spath="/local/domain/@DOMID@/data/vchan/0/$port"
+		domid=$(guest_create "$g" "$type" stream "$slib" server 0 "$spath" "$@") ||
+			{ SP_WHY="cannot create the $type guest"; return 1; }
+		role_d=client lib_d=$clib
+	fi
+	dpath=${spath//@DOMID@/$domid}
+	peer_d=$domid
+	local t0 dpid i
+	t0=$(now)
+	if [ "$side" = dom0 ]; then
+		"/opt/vmsg/bin/$lib_d-xen-stream" server "$peer_d" "$dpath" "$@" >"$SP_DOM0" 2>&1 &
+		dpid=$!
+		guest_unpause "$g"
+	else
+		guest_unpause "$g"
+		# The client needs the server's keys in place (libxenvchan's
+		# client does not wait for them).
+		for ((i = 0; i < 600; i++)); do
+			xenstore-read "$dpath/event-channel" >/dev/null 2>&1 && break
+			sleep 0.2
+		done
+		"/opt/vmsg/bin/$lib_d-xen-stream" client "$peer_d" "$dpath" "$@" >"$SP_DOM0" 2>&1 &
+		dpid=$!
+	fi
+	local grc=0 drc=0
+	guest_wait "$g" "${SP_WAIT:-240}" || grc=$?
+	# The guest's end is done (or never will be): dom0's gets 30 s more.
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$dpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill "$dpid" 2>/dev/null && echo "  (dom0's end killed: still running 30 s after the guest's)"
+	wait "$dpid" || drc=$?
+	guest_grep "$g" '^XS ' >"$SP_GUEST"
+	guest_destroy "$g"
+	info "$type guest $domid, $side $role_d=$lib_d: $(elapsed "$t0") s"
+	sed 's/^/  [dom0 ] /' "$SP_DOM0"
+	sed 's/^/  [guest] /' "$SP_GUEST"
+	if [ $grc -ne 0 ] || [ $drc -ne 0 ]; then
+		guest_log "$g" 30
+		SP_WHY="dom0 $role_d ($lib_d) rc=$drc, guest end rc=$grc"
+		[ $grc -eq 124 ] && SP_WHY+=" (no GUEST-DONE in ${SP_WAIT:-240} s)"
+		return 1
+	fi
+	# Each stream: the sender's and the receiver's length and checksum.
+	local dir sent recv
+	for dir in down up; do
+		sent=$(grep -h "^XS sent .*dir=$dir " "$SP_DOM0" "$SP_GUEST" | head -n 1)
+		recv=$(grep -h "^XS recv .*dir=$dir " "$SP_DOM0" "$SP_GUEST" | head -n 1)
+		[ -z "$sent$recv" ] && continue
+		if [ "$(xs_field "$sent" bytes) $(xs_field "$sent" fnv)" != \
+			"$(xs_field "$recv" bytes) $(xs_field "$recv" fnv)" ]; then
+			SP_WHY="$dir stream differs: sent [$sent] received [$recv]"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# stream_figures LABEL: one FIGURE line from the last stream_pair: round
+# trip (as the server timed it), and each stream's rate at its receiver.
+stream_figures() {
+	local all rtt down up
+	all=$(cat "$SP_DOM0" "$SP_GUEST")
+	rtt=$(xs_field "$(echo "$all" | grep '^XS rtt ')" us)
+	down=$(xs_field "$(echo "$all" | grep '^XS recv .*dir=down ')" MiBps)
+	up=$(xs_field "$(echo "$all" | grep '^XS recv .*dir=up ')" MiBps)
+	figure "$1 rtt_us=${rtt:-?} down_MiBps=${down:-?} up_MiBps=${up:-?}"
+}

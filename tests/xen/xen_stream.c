@@ -1,0 +1,522 @@
+/* xen_stream.c - one end of a checked transfer between two domains on real
+ * Xen, the program the tests/xen scenarios run in dom0 and in the guests.
+ *
+ * Built twice from this file: `vmsg-xen-stream` over libvmsg's Xen backend
+ * (vmsg/xen.h, through the shared libvmsg.so), and, with XS_VCHAN defined,
+ * `vchan-xen-stream` over Debian's libxenvchan. Both speak the same
+ * exchange, so any pair of them (vmsg-vmsg, vmsg-vchan, vchan-vmsg,
+ * vchan-vchan) can be put on the two ends of a channel:
+ *
+ *   1. the server publishes at PATH for domain PEER and waits for the
+ *      client; the client connects to domain PEER's channel at PATH;
+ *   2. --rtt N: N round trips of 64 bytes (server sends, client echoes);
+ *   3. --down BYTES: server -> client stream;
+ *   4. --up BYTES: client -> server stream; "inf" sends until the channel
+ *      breaks, and the server then reports when it saw the close.
+ * A vmsg client waits up to --wait SECS (default 120) for the server's
+ * keys; a libxenvchan client does not wait.
+ *
+ * Each stream is generated from a seeded PRNG; the receiver checks every
+ * byte against the same generator (the first wrong offset fails the run)
+ * and both ends print an FNV-1a checksum of what they sent or received, for
+ * the scenario to compare. Raw byte-stream mode is the default (what a
+ * libxenvchan peer speaks); --msg (vmsg only, both ends) carries the
+ * streams as typed messages of --chunk bytes instead.
+ *
+ * Output (stdout, one line each, parsed by the scenario scripts):
+ *   XS connected role=R lib=L after=SECONDS
+ *   XS rtt lib=L n=N us=MICROSECONDS
+ *   XS sent|recv dir=down|up bytes=N fnv=HEX secs=S MiBps=X
+ *   XS progress dir=up bytes=N           (once, after the first MiB)
+ *   XS closed at=REALTIME bytes=N        (the peer went away mid-stream)
+ * Exit 0 when every phase completed and checked out; 1 otherwise, with the
+ * reason on stderr. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef XS_VCHAN
+#include <libxenvchan.h>
+#define XS_LIB "vchan"
+#else
+#include <vmsg/chan.h>
+#include <vmsg/xen.h>
+#define XS_LIB "vmsg"
+#endif
+
+#define XS_RTT_LEN 64
+#define XS_MAX_CHUNK (1u << 20)
+#define XS_FNV_INIT 0xcbf29ce484222325ULL
+#define XS_INF UINT64_MAX
+
+struct xs_opts {
+	bool server;
+	bool msg;
+	unsigned peer;
+	const char *path;
+	uint64_t rtt, down, up;
+	size_t chunk;
+	uint64_t seed;
+	int wait_ms; /* client: how long to wait for the server's keys */
+};
+
+static double now_mono(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double now_real(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- the stream generator and checksum -------------------------------- */
+
+struct xs_gen {
+	uint64_t state, word;
+	unsigned left; /* bytes of `word` not yet handed out */
+};
+
+static void gen_init(struct xs_gen *g, uint64_t seed, unsigned dir)
+{
+	g->state = (seed ^ (0x9e3779b97f4a7c15ULL * (dir + 1))) | 1;
+	g->left = 0;
+}
+
+static uint8_t gen_byte(struct xs_gen *g)
+{
+	if (g->left == 0) { /* xorshift64* */
+		uint64_t x = g->state;
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		g->state = x;
+		g->word = x * 0x2545F4914F6CDD1DULL;
+		g->left = 8;
+	}
+	uint8_t b = (uint8_t)g->word;
+	g->word >>= 8;
+	g->left--;
+	return b;
+}
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- the two libraries behind four calls ------------------------------ */
+
+#ifdef XS_VCHAN
+typedef struct libxenvchan xs_chan;
+
+static int xs_open(xs_chan **out, const struct xs_opts *o)
+{
+	struct libxenvchan *c;
+	if (o->server) /* 64 KiB each way, as vmsg's default rings */
+		c = libxenvchan_server_init(NULL, (int)o->peer, o->path, 65536,
+					    65536);
+	else
+		c = libxenvchan_client_init(NULL, (int)o->peer, o->path);
+	if (!c)
+		return errno ? -errno : -EIO;
+	c->blocking = 1;
+	if (o->server) {
+		while (libxenvchan_is_open(c) == 2)
+			if (libxenvchan_wait(c) < 0)
+				return -EIO;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Write all of buf. */
+static int xs_write(xs_chan *c, const void *buf, size_t len, bool msg)
+{
+	(void)msg;
+	return libxenvchan_write(c, buf, len) == (int)len ? 0 : -EPIPE;
+}
+
+/* Read 1..cap bytes; -EPIPE once the peer is gone. */
+static int xs_read(xs_chan *c, void *buf, size_t cap, bool msg)
+{
+	(void)msg;
+	int r = libxenvchan_read(c, buf, cap);
+	return r > 0 ? r : -EPIPE;
+}
+
+static void xs_close(xs_chan *c)
+{
+	libxenvchan_close(c);
+}
+
+static const char *xs_err(int e)
+{
+	return strerror(-e);
+}
+#else
+typedef vmsg_chan xs_chan;
+
+static int xs_open(xs_chan **out, const struct xs_opts *o)
+{
+	struct vmsg_chan_opts co;
+	vmsg_chan_opts_init(&co);
+	if (o->msg && co.max_msg < o->chunk)
+		co.max_msg = o->chunk;
+	if (!o->server)
+		return vmsg_xen_connect(out, (uint16_t)o->peer, o->path, &co,
+					o->wait_ms);
+	int r = vmsg_xen_serve(out, (uint16_t)o->peer, o->path, &co);
+	if (r < 0)
+		return r;
+	r = vmsg_chan_accept(*out, -1);
+	if (r < 0)
+		vmsg_chan_close(*out);
+	return r;
+}
+
+static int xs_write(xs_chan *c, const void *buf, size_t len, bool msg)
+{
+	if (msg) {
+		int r = vmsg_chan_send(c, 1, buf, len, 0, -1);
+		return r < 0 ? r : 0;
+	}
+	const uint8_t *p = buf;
+	while (len > 0) {
+		int r = vmsg_chan_write(c, p, len, -1);
+		if (r < 0)
+			return r;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int xs_read(xs_chan *c, void *buf, size_t cap, bool msg)
+{
+	if (msg) {
+		uint16_t type = 0;
+		int r = vmsg_chan_recv(c, &type, buf, cap, -1);
+		if (r >= 0 && type != 1)
+			return -EBADMSG;
+		return r == 0 ? -ENODATA : r;
+	}
+	return vmsg_chan_read(c, buf, cap, -1);
+}
+
+static void xs_close(xs_chan *c)
+{
+	vmsg_chan_close(c);
+}
+
+static const char *xs_err(int e)
+{
+	return vmsg_strerror(e);
+}
+#endif
+
+/* ---- the phases -------------------------------------------------------- */
+
+/* Read exactly len bytes (raw mode may return them in pieces). */
+static int read_full(xs_chan *c, uint8_t *buf, size_t len, bool msg)
+{
+	size_t got = 0;
+	while (got < len) {
+		int r = xs_read(c, buf + got, len - got, msg);
+		if (r < 0)
+			return r;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int phase_rtt(xs_chan *c, const struct xs_opts *o)
+{
+	uint8_t buf[XS_RTT_LEN];
+	double t0 = now_mono();
+	for (uint64_t i = 0; i < o->rtt; i++) {
+		int r;
+		if (o->server) {
+			memset(buf, (int)(i & 0xff), sizeof buf);
+			r = xs_write(c, buf, sizeof buf, o->msg);
+			if (r == 0)
+				r = read_full(c, buf, sizeof buf, o->msg);
+			if (r == 0 && buf[0] != (uint8_t)(i + 1))
+				r = -EBADMSG;
+		} else {
+			r = read_full(c, buf, sizeof buf, o->msg);
+			buf[0]++;
+			if (r == 0)
+				r = xs_write(c, buf, sizeof buf, o->msg);
+		}
+		if (r < 0) {
+			fprintf(stderr, "rtt %" PRIu64 ": %s\n", i, xs_err(r));
+			return r;
+		}
+	}
+	if (o->rtt > 0)
+		printf("XS rtt lib=%s n=%" PRIu64 " us=%.1f\n", XS_LIB, o->rtt,
+		       (now_mono() - t0) * 1e6 / (double)o->rtt);
+	return 0;
+}
+
+static void report(const char *what, const char *dir, uint64_t bytes,
+		   uint64_t h, double secs)
+{
+	printf("XS %s lib=%s dir=%s bytes=%" PRIu64 " fnv=%016" PRIx64
+	       " secs=%.3f MiBps=%.1f\n",
+	       what, XS_LIB, dir, bytes, h, secs,
+	       secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
+}
+
+static int phase_send(xs_chan *c, const struct xs_opts *o, unsigned dir,
+		      uint64_t total, uint8_t *buf)
+{
+	const char *name = dir == 0 ? "down" : "up";
+	struct xs_gen g;
+	uint64_t h = XS_FNV_INIT, sent = 0;
+	double t0 = now_mono();
+	gen_init(&g, o->seed, dir);
+	while (sent < total) {
+		size_t n = o->chunk;
+		if (total != XS_INF && total - sent < n)
+			n = (size_t)(total - sent);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = gen_byte(&g);
+		int r = xs_write(c, buf, n, o->msg);
+		if (r < 0) {
+			fprintf(stderr, "send %s at %" PRIu64 ": %s\n", name,
+				sent, xs_err(r));
+			return r;
+		}
+		h = fnv(h, buf, n);
+		sent += n;
+	}
+	report("sent", name, sent, h, now_mono() - t0);
+	return 0;
+}
+
+/* Say where a stream went wrong and how: the first bad byte, how many of
+ * the rest of this read are bad too (g continues the expected stream after
+ * `want`), and whether they repeat the bytes one page or ring earlier, the
+ * mark of a stale or misordered read. */
+static void mismatch(const char *name, uint64_t got, const uint8_t *buf,
+		     int i, int r, uint8_t want, struct xs_gen g)
+{
+	int bad = 1, last_bad = i;
+	for (int j = i + 1; j < r; j++)
+		if (buf[j] != gen_byte(&g)) {
+			bad++;
+			last_bad = j;
+		}
+	fprintf(stderr,
+		"recv %s: wrong byte at offset %" PRIu64 " (0x%" PRIx64
+		"): got 0x%02x want 0x%02x; read of %d bytes, index %d; %d bad "
+		"bytes in it, the last at index %d\n",
+		name, got + (uint64_t)i, got + (uint64_t)i, buf[i], want, r, i,
+		bad, last_bad);
+	for (int lag = 1024; lag <= 65536 && lag <= i; lag *= 2) {
+		int same = 0;
+		while (i + same < r && buf[i + same] == buf[i + same - lag])
+			same++;
+		if (same >= 16)
+			fprintf(stderr,
+				"recv %s: %d bytes from there repeat those "
+				"%d bytes before\n",
+				name, same, lag);
+	}
+}
+
+static int phase_recv(xs_chan *c, const struct xs_opts *o, unsigned dir,
+		      uint64_t total, uint8_t *buf)
+{
+	const char *name = dir == 0 ? "down" : "up";
+	struct xs_gen g;
+	uint64_t h = XS_FNV_INIT, got = 0;
+	bool told = false;
+	double t0 = now_mono();
+	gen_init(&g, o->seed, dir);
+	while (got < total) {
+		size_t cap = o->chunk;
+		if (total != XS_INF && total - got < cap)
+			cap = (size_t)(total - got);
+		int r = xs_read(c, buf, cap, o->msg);
+		if (r < 0 && total == XS_INF) {
+			/* The scenario killed the sender's domain: say when
+			 * we noticed, in wall-clock time it can compare. */
+			printf("XS closed at=%.6f bytes=%" PRIu64 " err=%s\n",
+			       now_real(), got, xs_err(r));
+			return 0;
+		}
+		if (r < 0) {
+			fprintf(stderr, "recv %s at %" PRIu64 ": %s\n", name,
+				got, xs_err(r));
+			return r;
+		}
+		for (int i = 0; i < r; i++) {
+			uint8_t want = gen_byte(&g);
+			if (buf[i] != want) {
+				mismatch(name, got, buf, i, r, want, g);
+				return -EBADMSG;
+			}
+		}
+		h = fnv(h, buf, (size_t)r);
+		got += (uint64_t)r;
+		if (!told && got >= (1u << 20)) {
+			printf("XS progress dir=%s bytes=%" PRIu64 "\n", name,
+			       got);
+			told = true;
+		}
+	}
+	report("recv", name, got, h, now_mono() - t0);
+	return 0;
+}
+
+/* ---- command line ------------------------------------------------------ */
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: %s-xen-stream server|client PEER-DOMID PATH [--rtt N]\n"
+		"       [--down BYTES] [--up BYTES|inf] [--chunk BYTES] [--seed N]\n"
+		"       [--wait SECS]%s\n",
+		XS_LIB,
+#ifdef XS_VCHAN
+		""
+#else
+		" [--msg]"
+#endif
+	);
+	return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	if (strcmp(s, "inf") == 0) {
+		*v = XS_INF;
+		return true;
+	}
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return false;
+	switch (*end) { /* K, M suffixes: binary */
+	case 'K':
+		x <<= 10;
+		end++;
+		break;
+	case 'M':
+		x <<= 20;
+		end++;
+		break;
+	default:
+		break;
+	}
+	*v = x;
+	return *end == '\0';
+}
+
+static int parse(struct xs_opts *o, int argc, char **argv)
+{
+	uint64_t v;
+	if (argc < 4)
+		return -1;
+	o->server = strcmp(argv[1], "server") == 0;
+	if (!o->server && strcmp(argv[1], "client") != 0)
+		return -1;
+	if (!parse_u64(argv[2], &v) || v >= 0x7ff0)
+		return -1;
+	o->peer = (unsigned)v;
+	o->path = argv[3];
+	o->chunk = 16384;
+	o->seed = 1;
+	o->wait_ms = 120000;
+	for (int i = 4; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--msg") == 0) {
+#ifdef XS_VCHAN
+			return -1;
+#else
+			o->msg = true;
+			continue;
+#endif
+		}
+		if (i + 1 >= argc || !parse_u64(argv[i + 1], &v))
+			return -1;
+		i++;
+		if (strcmp(a, "--rtt") == 0 && v != XS_INF)
+			o->rtt = v;
+		else if (strcmp(a, "--down") == 0 && v != XS_INF)
+			o->down = v;
+		else if (strcmp(a, "--up") == 0)
+			o->up = v;
+		else if (strcmp(a, "--chunk") == 0 && v > 0 &&
+			 v <= XS_MAX_CHUNK)
+			o->chunk = (size_t)v;
+		else if (strcmp(a, "--seed") == 0)
+			o->seed = v;
+		else if (strcmp(a, "--wait") == 0 && v <= 3600)
+			o->wait_ms = (int)v * 1000;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct xs_opts o = {0};
+	if (parse(&o, argc, argv) < 0)
+		return usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	uint8_t *buf = malloc(o.chunk > XS_RTT_LEN ? o.chunk : XS_RTT_LEN);
+	if (!buf)
+		return 1;
+	xs_chan *c = NULL;
+	double t0 = now_mono();
+	int r = xs_open(&c, &o);
+	if (r < 0) {
+		fprintf(stderr, "%s %s: %s\n", o.server ? "serve" : "connect",
+			o.path, xs_err(r));
+		free(buf);
+		return 1;
+	}
+	printf("XS connected role=%s lib=%s after=%.3f\n",
+	       o.server ? "server" : "client", XS_LIB, now_mono() - t0);
+
+	r = phase_rtt(c, &o);
+	if (r == 0 && o.down > 0)
+		r = o.server ? phase_send(c, &o, 0, o.down, buf)
+			     : phase_recv(c, &o, 0, o.down, buf);
+	if (r == 0 && o.up > 0)
+		r = o.server ? phase_recv(c, &o, 1, o.up, buf)
+			     : phase_send(c, &o, 1, o.up, buf);
+	if (r == 0 && !o.server) {
+		/* Let the server read the tail before our close reaches
+		 * it: libxenvchan's reader gives up on a closed channel
+		 * even with data left. One byte back means it has all. */
+		uint8_t done;
+		(void)read_full(c, &done, 1, o.msg);
+	} else if (r == 0 && o.up != XS_INF) {
+		uint8_t done = 0x5a;
+		(void)xs_write(c, &done, 1, o.msg);
+	}
+	xs_close(c);
+	free(buf);
+	return r == 0 ? 0 : 1;
+}
