@@ -119,4 +119,44 @@ uint64_t bench_now_ns(void);
 int bench_temp_dir(struct bench_link *l, const char *tag);
 void bench_temp_drop(struct bench_link *l);
 
+/* The simulated Xen (sim.c), for the transports that run on it: the
+ * server (side 1) is dom0, the client (side 0) dom1. The first prepare()
+ * of such a transport starts a private simulator (its own XENSIM_DIR,
+ * inherited by the sides); it is stopped when vmsg-bench exits. */
+#define BENCH_SIM_SERVER_DOM 0
+#define BENCH_SIM_CLIENT_DOM 1
+/* --xensim PATH; NULL: next to vmsg-bench (installed), then the build
+ * tree's sim/bin/, then $PATH. */
+void bench_sim_set_xensim(const char *path);
+/* NULL when the simulator can be used, else why not. */
+const char *bench_sim_unavailable(void);
+/* Parent: start the simulator once, and give l a fresh xenstore path
+ * (l->path) for one channel; tag names the transport. */
+int bench_sim_prepare(struct bench_link *l, const char *tag);
+/* wrap_side for every sim transport: `xensim run --domid N --`. */
+int bench_sim_wrap(const struct bench_link *l, int side, const char **argv,
+		   int max);
+
+/* Messages over a byte stream (bytes.c): a transport supplies "write
+ * some" and "read some" (each waits as its --wait says; read returns 0 at
+ * the peer's orderly close). With batching, sends are coalesced into
+ * BENCH_SOCKBUF-byte writes and reads go through a buffer of that size,
+ * as the byte-stream sockets do. */
+struct bench_bytes {
+	int (*write_some)(void *ctx, const void *buf, size_t len);
+	int (*read_some)(void *ctx, void *buf, size_t len);
+	void *ctx;
+	bool batch;
+	uint8_t *wbuf, *rbuf;
+	size_t wlen, roff, rlen;
+};
+int bench_bytes_init(struct bench_bytes *b, bool batch);
+void bench_bytes_free(struct bench_bytes *b);
+int bench_bytes_send(struct bench_bytes *b, const void *buf, size_t len,
+		     bool more);
+int bench_bytes_flush(struct bench_bytes *b);
+/* Exactly len bytes: returns len, 0 at a clean close before the first
+ * byte, -EPIPE at a close inside the message. */
+int bench_bytes_recv(struct bench_bytes *b, void *buf, size_t len);
+
 #endif

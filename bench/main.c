@@ -65,6 +65,10 @@ static void usage(FILE *f, enum bench_cmd cmd)
 "  --duration SEC    measured time per run (default %s)\n"
 "  --count N         measured operations per run instead of a duration\n"
 "  --json, --csv     machine-readable output instead of the table\n"
+"  --xensim PATH     the simulator's xensim for the *-sim transports\n"
+"                    (default: next to vmsg-bench, the build tree's\n"
+"                    sim/bin/, then $PATH); each run starts its own\n"
+"                    simulator in a temporary XENSIM_DIR and stops it\n"
 "  --help            this text\n\ntransports:\n",
 		bench_cmd_name(cmd), cmd == BENCH_STREAM ? "64,64K" : cmd == BENCH_SETUP ? "1" : "64",
 		BENCH_BATCH, BENCH_ADAPTIVE_SPIN_NS / 1000,
@@ -74,8 +78,13 @@ static void usage(FILE *f, enum bench_cmd cmd)
 	for (size_t i = 0; bench_transports[i]; i++) {
 		const struct bench_transport *t = bench_transports[i];
 
-		if (t->cmds & BENCH_CMD_BIT(cmd))
-			fprintf(f, "  %-15s %s\n", t->name, t->what);
+		const char *why = t->unavailable ? t->unavailable() : NULL;
+
+		if (!(t->cmds & BENCH_CMD_BIT(cmd)))
+			continue;
+		fprintf(f, "  %-16s %s\n", t->name, t->what);
+		if (why)
+			fprintf(f, "  %-16s (unavailable here: %s)\n", "", why);
 	}
 }
 
@@ -184,6 +193,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "json", no_argument, NULL, 'j' },
 		{ "csv", no_argument, NULL, 'v' },
 		{ "reexec", no_argument, NULL, 'X' }, /* testing: exec sides */
+		{ "xensim", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -266,6 +276,9 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 'X':
 			c->reexec = true;
 			break;
+		case 'x':
+			bench_sim_set_xensim(optarg);
+			break;
 		case 'h':
 			usage(stdout, c->cmd);
 			return 0;
@@ -278,6 +291,15 @@ static int parse(int argc, char **argv, struct cli *c)
 		return bad("unexpected argument", argv[optind]);
 	if (c->json && c->csv)
 		return bad("choose one of --json and --csv", NULL);
+	for (size_t i = 0; i < c->ntp; i++) {
+		const char *why = c->tp[i]->unavailable ? c->tp[i]->unavailable()
+							: NULL;
+		if (why) {
+			fprintf(stderr, "vmsg-bench: %s: %s\n", c->tp[i]->name,
+				why);
+			return 3;
+		}
+	}
 	if (!c->ntp)
 		for (size_t i = 0; bench_transports[i]; i++) {
 			const struct bench_transport *t = bench_transports[i];

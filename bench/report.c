@@ -7,6 +7,11 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+const double bench_cdf_pct[BENCH_CDF_N] = {
+	0, 1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95,
+	97.5, 99, 99.5, 99.9, 99.95, 99.99, 100,
+};
+
 const char *bench_cmd_name(enum bench_cmd c)
 {
 	return c == BENCH_PINGPONG ? "pingpong"
@@ -40,6 +45,8 @@ void bench_run_summarise(const struct bench_params *p,
 		s->p999 = bench_hist_percentile(h, 99.9);
 		s->max = h->max;
 		s->mean = bench_hist_mean(h);
+		for (int i = 0; i < BENCH_CDF_N; i++)
+			s->cdf[i] = bench_hist_percentile(h, bench_cdf_pct[i]);
 	}
 	if (sec > 0) {
 		/* Ping-pong: one-way messages, two per round trip. */
@@ -174,11 +181,11 @@ void bench_report_table(FILE *f, const struct bench_report *rep)
 		bench_cmd_name(cmd), rep->runs,
 		cmd == BENCH_STREAM ? "msgs/s" : "p50", rep->cpu[0], rep->cpu[1]);
 	if (cmd == BENCH_STREAM)
-		fprintf(f, "%-15s %-5s %-5s %5s %5s %12s %10s %23s %8s %8s\n",
+		fprintf(f, "%-16s %-5s %-5s %5s %5s %12s %10s %23s %8s %8s\n",
 			"transport", "wait", "batch", "size", "ring", "msgs/s",
 			"MB/s", "spread msgs/s", "x ref", "x unix");
 	else
-		fprintf(f, "%-15s %-8s %5s %9s %9s %9s %9s %9s %9s %19s %8s\n",
+		fprintf(f, "%-16s %-8s %5s %9s %9s %9s %9s %9s %9s %19s %8s\n",
 			"transport", "wait", "size", "min_us", "p50_us", "p90_us",
 			"p99_us", "p99.9_us", "max_us", "spread p50_us",
 			cmd == BENCH_PINGPONG ? "x ref" : "");
@@ -189,11 +196,11 @@ void bench_report_table(FILE *f, const struct bench_report *rep)
 		size_str(sz, sizeof(sz), row->p.size);
 		size_str(rg, sizeof(rg), row->p.ring);
 		if (cmd == BENCH_STREAM)
-			fprintf(f, "%-15s %-5s %-5s %5s %5s", row->t->name,
+			fprintf(f, "%-16s %-5s %-5s %5s %5s", row->t->name,
 				bench_wait_name(row->p.wait),
 				row->p.batch ? "on" : "off", sz, rg);
 		else
-			fprintf(f, "%-15s %-8s %5s", row->t->name,
+			fprintf(f, "%-16s %-8s %5s", row->t->name,
 				bench_wait_name(row->p.wait), sz);
 		if (row->err) {
 			fprintf(f, "  error: %s\n", row->errmsg);
@@ -254,7 +261,7 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void json_run(FILE *f, const struct bench_run_sum *s)
+static void json_run(FILE *f, const struct bench_run_sum *s, bool cdf)
 {
 	fprintf(f, "{\"ops\": %llu, \"bytes\": %llu, \"elapsed_ns\": %llu, ",
 		(unsigned long long)s->ops, (unsigned long long)s->bytes,
@@ -267,6 +274,13 @@ static void json_run(FILE *f, const struct bench_run_sum *s)
 	json_num(f, "mean_ns", s->mean, true);
 	json_num(f, "msgs_per_s", s->msgs_per_s, true);
 	json_num(f, "bytes_per_s", s->bytes_per_s, false);
+	if (cdf && s->max) {
+		fprintf(f, ",\n      \"cdf\": [");
+		for (int i = 0; i < BENCH_CDF_N; i++)
+			fprintf(f, "%s[%g, %llu]", i ? ", " : "",
+				bench_cdf_pct[i], (unsigned long long)s->cdf[i]);
+		fputc(']', f);
+	}
 	fputc('}', f);
 }
 
@@ -304,7 +318,7 @@ void bench_report_json(FILE *f, const struct bench_report *rep)
 			continue;
 		}
 		fprintf(f, "\"error\": null,\n     \"median\": ");
-		json_run(f, &row->run[row->median]);
+		json_run(f, &row->run[row->median], rep->cmd != BENCH_STREAM);
 		fprintf(f, ",\n     \"spread\": {\"metric\": \"%s\", ",
 			rep->cmd == BENCH_STREAM ? "msgs_per_s" : "p50_ns");
 		json_num(f, "min", row->spread_min, true);
@@ -321,7 +335,7 @@ void bench_report_json(FILE *f, const struct bench_report *rep)
 		for (int k = 0; k < row->nruns; k++) {
 			if (k)
 				fprintf(f, ", ");
-			json_run(f, &row->run[k]);
+			json_run(f, &row->run[k], false);
 		}
 		fprintf(f, "]}");
 	}

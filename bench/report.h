@@ -9,10 +9,16 @@
 
 #define BENCH_MAX_RUNS 99
 
+/* The latency CDF kept per run (ping-pong, setup): the value at each of
+ * these percentiles, for plots (bench/run-all). */
+#define BENCH_CDF_N 25
+extern const double bench_cdf_pct[BENCH_CDF_N];
+
 /* One run, summarised (times in ns). */
 struct bench_run_sum {
 	uint64_t ops, bytes, elapsed_ns;
 	uint64_t min, p50, p90, p99, p999, max;
+	uint64_t cdf[BENCH_CDF_N]; /* at bench_cdf_pct[]; 0s when no samples */
 	double mean, msgs_per_s, bytes_per_s;
 };
 

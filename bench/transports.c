@@ -9,12 +9,25 @@ extern const struct bench_transport bench_tp_vmsg_host, bench_tp_vmsg_host_zc,
 	bench_tp_unix_stream, bench_tp_unix_seqpacket, bench_tp_pipe,
 	bench_tp_tcp, bench_tp_eventfd, bench_tp_shm_cacheline,
 	bench_tp_shm_ring;
+#ifdef BENCH_HAVE_XEN
+extern const struct bench_transport bench_tp_vmsg_xen_sim,
+	bench_tp_vmsg_xen_sim_raw;
+#endif
+#ifdef BENCH_HAVE_XENVCHAN
+extern const struct bench_transport bench_tp_libxenvchan_sim;
+#endif
 
 const struct bench_transport *const bench_transports[] = {
 	&bench_tp_vmsg_host,
 	&bench_tp_vmsg_host_zc,
-	/* later: vmsg over lib/xen on the sim, Debian's libxenvchan on the
-	 * sim (both with wrap_side = "xensim run --domid N --") */
+	/* On the simulated Xen (sides under `xensim run --domid N --`). */
+#ifdef BENCH_HAVE_XEN
+	&bench_tp_vmsg_xen_sim,
+	&bench_tp_vmsg_xen_sim_raw,
+#endif
+#ifdef BENCH_HAVE_XENVCHAN
+	&bench_tp_libxenvchan_sim,
+#endif
 	&bench_tp_unix_stream,
 	&bench_tp_unix_seqpacket,
 	&bench_tp_pipe,

@@ -1,13 +1,30 @@
-# vmsg-bench: the histogram's unit test and a smoke run of every subcommand
-# on every transport with tiny counts (no speed is asserted).
+# vmsg-bench: the histogram's unit test, a smoke run of every subcommand on
+# every transport with tiny counts (the host ones, and those on the
+# simulated Xen, which skip without it), and bench/run-all --quick into a
+# temporary directory. No speed is asserted.
 vmsg_add_test(bench_hist SOURCES bench/hist_test.c ${CMAKE_SOURCE_DIR}/bench/hist.c
               LIBS m)
 target_include_directories(bench_hist PRIVATE ${CMAKE_SOURCE_DIR}/bench)
 
 find_program(VMSG_PYTHON3 python3)
 if(VMSG_PYTHON3 AND TARGET vmsg-bench)
+  set(BENCH_SCHEMA ${CMAKE_SOURCE_DIR}/bench/results.schema.json)
   add_test(NAME bench_smoke
            COMMAND ${VMSG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/bench/smoke.py
-                   $<TARGET_FILE:vmsg-bench> ${CMAKE_SOURCE_DIR}/bench/results.schema.json)
+                   $<TARGET_FILE:vmsg-bench> ${BENCH_SCHEMA} --no-sim)
   set_tests_properties(bench_smoke PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+  # vmsg over the xen backend, its raw byte stream and Debian's
+  # libxenvchan, each side under `xensim run`; every vmsg-bench run starts
+  # its own simulator (found in this build tree) and stops it.
+  add_test(NAME bench_smoke_sim
+           COMMAND ${VMSG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/bench/smoke.py
+                   $<TARGET_FILE:vmsg-bench> ${BENCH_SCHEMA} --sim-only)
+  set_tests_properties(bench_smoke_sim PROPERTIES TIMEOUT 400
+                       SKIP_RETURN_CODE 77 LABELS sim)
+  add_test(NAME bench_run_all_smoke
+           COMMAND ${VMSG_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/bench/run_all_smoke.py
+                   ${CMAKE_SOURCE_DIR}/bench/run-all $<TARGET_FILE:vmsg-bench>
+                   ${BENCH_SCHEMA} ${CMAKE_SOURCE_DIR}/docs/benchmarks.md)
+  set_tests_properties(bench_run_all_smoke PROPERTIES TIMEOUT 600
+                       SKIP_RETURN_CODE 77)
 endif()

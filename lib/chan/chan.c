@@ -172,6 +172,7 @@ int vmsg_chan_reopen(vmsg_chan *c)
 	c->reserved = false;
 	c->frag_busy = false;
 	c->peeked = false;
+	c->rx_quiet = 0;
 	if (c->reasm_buf)
 		vmsg_reasm_init(&c->reasm, c->reasm_buf, c->opts.max_msg);
 
@@ -377,9 +378,11 @@ void vmsg_chan_close(vmsg_chan *c)
 	if (!c)
 		return;
 	if (c->page) {
-		/* Publish whatever was sent with VMSG_SEND_MORE. */
+		/* Publish whatever was sent with VMSG_SEND_MORE, and the
+		 * space of batch-released messages. */
 		if (c->ftx.pending && !c->error)
 			vmsg_frame_commit(&c->end, &c->ftx);
+		vmsg__rx_announce(c);
 		/* Release: every ring write above is visible before the peer
 		 * sees us gone (pairs with the acquire in vmsg__peer_state),
 		 * so close delivers everything committed. */

@@ -91,6 +91,7 @@ int vmsg_chan_flush(vmsg_chan *c)
 	if (c->error)
 		return c->error;
 	publish(c);
+	vmsg__rx_announce(c);
 	return 0;
 }
 
@@ -253,7 +254,14 @@ int vmsg_chan_release(vmsg_chan *c)
 	c->st.rx_bytes += c->cur.len;
 	if (c->error)
 		return c->error;
-	vmsg__kick(c, vmsg_frame_release(&c->end, &c->cur) > 0);
+	if (!c->opts.rx_batch) {
+		vmsg__kick(c, vmsg_frame_release(&c->end, &c->cur) > 0);
+		return 0;
+	}
+	vmsg_frame_release_quiet(&c->end, &c->cur);
+	c->rx_quiet += c->cur.size;
+	if (c->rx_quiet >= c->end.rx.size / 4)
+		vmsg__rx_announce(c);
 	return 0;
 }
 

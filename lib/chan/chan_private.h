@@ -41,6 +41,7 @@ struct vmsg_chan {
 	struct vmsg_frame cur;     /* ... or this frame in the ring */
 	struct vmsg_reasm reasm;
 	void *reasm_buf;           /* opts.max_msg bytes, allocated on first use */
+	uint32_t rx_quiet;         /* bytes released but not yet announced */
 
 	struct vmsg_chan_stats st;
 };
@@ -64,6 +65,9 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit);
 
 /* Kick the peer if it asked (`needed` from the ring/frame layer). */
 void vmsg__kick(struct vmsg_chan *c, bool needed);
+
+/* Announce the space of batch-released messages (opts.rx_batch). */
+void vmsg__rx_announce(struct vmsg_chan *c);
 
 /* The peer's side as seen now: one of enum vmsg_chan_state, or -EPROTO. */
 int vmsg__peer_state(struct vmsg_chan *c);

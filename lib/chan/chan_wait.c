@@ -19,6 +19,14 @@ void vmsg__kick(struct vmsg_chan *c, bool needed)
 	}
 }
 
+void vmsg__rx_announce(struct vmsg_chan *c)
+{
+	if (c->rx_quiet && !c->error) {
+		c->rx_quiet = 0;
+		vmsg__kick(c, vmsg_ring_rx_publish(&c->end));
+	}
+}
+
 int vmsg__peer_state(struct vmsg_chan *c)
 {
 	/* Acquire: pairs with the peer's store-release of its live byte at
@@ -72,6 +80,9 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 {
 	if (c->error)
 		return c->error;
+	/* Whatever this end waits for, a writer may be waiting for the space
+	 * it released in a batch: tell it before waiting. */
+	vmsg__rx_announce(c);
 
 	/* Spin phase: re-check the ring without sleeping. The clock and the
 	 * peer's liveness are looked at every SPINS_PER_CLOCK rounds only. */

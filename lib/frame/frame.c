@@ -85,9 +85,10 @@ int vmsg_frame_reserve(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
 	to_end = e->tx.size - pos; /* >= 8: pos is 8-aligned and < size */
 	pad = fsize > to_end ? to_end : 0;
 
-	/* One acquire of the peer's cons inside buffer_space(): the bytes we
-	 * are about to overwrite have been read by the peer. */
-	space = vmsg_ring_buffer_space(e);
+	/* The peer's cons as last read, or one acquire of it when that does
+	 * not show room enough: the bytes we are about to overwrite have
+	 * been read by the peer. pending + pad + fsize <= 2 * size. */
+	space = vmsg_ring_tx_space_min(e, tx->pending + pad + fsize);
 	if (space < 0)
 		return space;
 	/* pending + pad + fsize <= size + size: no overflow in 32 bits, but
@@ -163,9 +164,11 @@ int vmsg_frame_peek(struct vmsg_ring_end *e, struct vmsg_frame *f)
 		uint32_t avail, to_end, fsize;
 		int n;
 
-		/* One acquire of the peer's prod per iteration (in rx_span):
-		 * the bytes it covers are read after it. */
-		n = vmsg_ring_rx_span(e, &p);
+		/* The peer's prod as last read, or one acquire of it when
+		 * that covers no header: the bytes it covers are read after
+		 * it. Frames already known are consumed without touching the
+		 * shared line. */
+		n = vmsg_ring_rx_span_min(e, VMSG_FRAME_HDR_SIZE, &p);
 		if (n < 0)
 			return n;
 		avail = (uint32_t)n;
@@ -194,8 +197,18 @@ int vmsg_frame_peek(struct vmsg_ring_end *e, struct vmsg_frame *f)
 		to_end = e->rx.size - (e->rx.idx & (e->rx.size - 1));
 		if (fsize > to_end)
 			return frame_broken(e); /* would wrap */
-		if (fsize > avail)
-			return 0; /* header published ahead of its payload */
+		if (fsize > avail) {
+			/* The prod we knew covers the header only: look at
+			 * the peer's prod again (the header stays our copy). */
+			n = vmsg_ring_rx_span_min(e, fsize, &p);
+			if (n < 0)
+				return n;
+			avail = (uint32_t)n;
+			if (avail & (VMSG_FRAME_ALIGN - 1))
+				return frame_broken(e);
+			if (fsize > avail)
+				return 0; /* header published ahead of payload */
+		}
 
 		if (h.type == VMSG_TYPE_PAD) {
 			if (h.flags || ++pads > FRAME_MAX_PADS)
@@ -221,4 +234,11 @@ int vmsg_frame_release(struct vmsg_ring_end *e, const struct vmsg_frame *f)
 	/* f->size is the private, validated copy from peek (<= published). */
 	vmsg_ring_rx_consume(e, f->size);
 	return vmsg_ring_kick_needed(e, VMSG_NOTIFY_READ) ? 1 : 0;
+}
+
+void vmsg_frame_release_quiet(struct vmsg_ring_end *e,
+			      const struct vmsg_frame *f)
+{
+	if (e->error == 0)
+		vmsg_ring_rx_skip(e, f->size);
 }

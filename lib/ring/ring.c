@@ -127,7 +127,21 @@ static inline int rx_ready(struct vmsg_ring_end *e)
 	uint32_t ready = prod - e->rx.idx;
 	if (ready > e->rx.size)
 		return ring_broken(e);
+	e->rx.peer = prod; /* validated: prod - idx <= size */
 	return (int)ready;
+}
+
+/* Bytes ready in rx as far as we know (the peer's prod as last read); read
+ * it again (A1) only when that is less than `need`. The cached value stays
+ * valid as idx advances up to it: prod only moves forward. */
+static inline int rx_ready_min(struct vmsg_ring_end *e, uint32_t need)
+{
+	if (e->error != 0)
+		return e->error;
+	uint32_t known = e->rx.peer - e->rx.idx; /* modulo 2^32, <= size */
+	if (known >= need)
+		return (int)known;
+	return rx_ready(e);
 }
 
 /* Free bytes in tx, from one acquire of the peer's cons (A2). */
@@ -141,7 +155,21 @@ static inline int tx_space(struct vmsg_ring_end *e)
 	uint32_t used = e->tx.idx - cons;
 	if (used > e->tx.size)
 		return ring_broken(e);
+	e->tx.peer = cons; /* validated: idx - cons <= size */
 	return (int)(e->tx.size - used);
+}
+
+/* Free bytes in tx as far as we know; read the peer's cons again (A2) only
+ * when that is less than `need`. Valid as idx advances: we only write into
+ * space the cached cons already showed free. */
+static inline int tx_space_min(struct vmsg_ring_end *e, uint32_t need)
+{
+	if (e->error != 0)
+		return e->error;
+	uint32_t known = e->tx.size - (e->tx.idx - e->tx.peer);
+	if (known >= need)
+		return (int)known;
+	return tx_space(e);
 }
 
 /* Argument checks shared by the four copying calls. */
@@ -221,15 +249,15 @@ int vmsg_ring_end_init(struct vmsg_ring_end *e, struct vmsg_vchan_page *page,
 	if (is_server) {
 		/* The server reads the left ring and writes the right one; it
 		 * asks for kicks in cli_notify and honours srv_notify. */
-		e->rx = (struct vmsg_ring){lsh, left, lsize, 0};
-		e->tx = (struct vmsg_ring){rsh, right, rsize, 0};
+		e->rx = (struct vmsg_ring){lsh, left, lsize, 0, 0};
+		e->tx = (struct vmsg_ring){rsh, right, rsize, 0, 0};
 		e->want = &page->cli_notify;
 		e->peer_want = &page->srv_notify;
 		e->live = &page->srv_live;
 		e->peer_live = &page->cli_live;
 	} else {
-		e->rx = (struct vmsg_ring){rsh, right, rsize, 0};
-		e->tx = (struct vmsg_ring){lsh, left, lsize, 0};
+		e->rx = (struct vmsg_ring){rsh, right, rsize, 0, 0};
+		e->tx = (struct vmsg_ring){lsh, left, lsize, 0, 0};
 		e->want = &page->srv_notify;
 		e->peer_want = &page->cli_notify;
 		e->live = &page->cli_live;
@@ -266,7 +294,7 @@ int vmsg_ring_write(struct vmsg_ring_end *e, const void *buf, size_t len)
 	int r = io_args(e, buf, len);
 	if (r < 0)
 		return r;
-	int space = tx_space(e);
+	int space = tx_space_min(e, len < e->tx.size ? (uint32_t)len : e->tx.size);
 	if (space < 0)
 		return space;
 	uint32_t n = len < (size_t)space ? (uint32_t)len : (uint32_t)space;
@@ -284,7 +312,7 @@ int vmsg_ring_send(struct vmsg_ring_end *e, const void *buf, size_t len)
 		return r;
 	if (len > e->tx.size)
 		return -EMSGSIZE;
-	int space = tx_space(e);
+	int space = tx_space_min(e, (uint32_t)len);
 	if (space < 0)
 		return space;
 	if (len > (size_t)space || len == 0)
@@ -299,7 +327,7 @@ int vmsg_ring_read(struct vmsg_ring_end *e, void *buf, size_t len)
 	int r = io_args(e, buf, len);
 	if (r < 0)
 		return r;
-	int ready = rx_ready(e);
+	int ready = rx_ready_min(e, len < e->rx.size ? (uint32_t)len : e->rx.size);
 	if (ready < 0)
 		return ready;
 	uint32_t n = len < (size_t)ready ? (uint32_t)len : (uint32_t)ready;
@@ -317,7 +345,7 @@ int vmsg_ring_recv(struct vmsg_ring_end *e, void *buf, size_t len)
 		return r;
 	if (len > e->rx.size)
 		return -EMSGSIZE;
-	int ready = rx_ready(e);
+	int ready = rx_ready_min(e, (uint32_t)len);
 	if (ready < 0)
 		return ready;
 	if (len > (size_t)ready || len == 0)
@@ -355,7 +383,18 @@ bool vmsg_ring_kick_needed(struct vmsg_ring_end *e, unsigned bit)
 
 int vmsg_ring_rx_span(struct vmsg_ring_end *e, const uint8_t **p)
 {
-	int ready = rx_ready(e);
+	return vmsg_ring_rx_span_min(e, UINT32_MAX, p);
+}
+
+int vmsg_ring_tx_space_min(struct vmsg_ring_end *e, uint32_t need)
+{
+	return tx_space_min(e, need);
+}
+
+int vmsg_ring_rx_span_min(struct vmsg_ring_end *e, uint32_t need,
+			  const uint8_t **p)
+{
+	int ready = rx_ready_min(e, need);
 	if (ready < 0)
 		return ready;
 	uint32_t off = e->rx.idx & (e->rx.size - 1);
@@ -367,6 +406,17 @@ int vmsg_ring_rx_span(struct vmsg_ring_end *e, const uint8_t **p)
 void vmsg_ring_rx_consume(struct vmsg_ring_end *e, uint32_t n)
 {
 	rx_advance(e, n);
+}
+
+void vmsg_ring_rx_skip(struct vmsg_ring_end *e, uint32_t n)
+{
+	e->rx.idx += n; /* modulo 2^32; published by rx_publish */
+}
+
+bool vmsg_ring_rx_publish(struct vmsg_ring_end *e)
+{
+	rx_advance(e, 0); /* R2 for everything skipped */
+	return vmsg_ring_kick_needed(e, VMSG_NOTIFY_READ);
 }
 
 void vmsg_ring_tx_publish(struct vmsg_ring_end *e, uint32_t n)

@@ -85,10 +85,20 @@ int main(int argc, char **argv)
 	int r;
 
 	integ_init(&argc, &argv);
+	/* "rx_batch": the receiver releases in batches (opts.rx_batch) on a
+	 * 4 KiB ring, so the sender blocks on a full ring again and again
+	 * and must be woken by the batched announcements (every quarter
+	 * ring, and before the receiver waits). */
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	if (argc > 1 && strcmp(argv[1], "rx_batch") == 0) {
+		o.rx_batch = true;
+		o.rx_ring_size = 4096;
+	}
 
 	integ_tmp_make(&tmp);
 	pid = integ_fork(sender, tmp.path);
-	r = integ_serve(&c, tmp.path, NULL);
+	r = integ_serve(&c, tmp.path, &o);
 	if (r < 0)
 		VMSG_TEST_FAIL("serve: %s", vmsg_strerror(r));
 	r = vmsg_chan_accept(c, 20000);

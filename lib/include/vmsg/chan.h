@@ -55,6 +55,14 @@ struct vmsg_chan_opts {
 	size_t max_msg;
 	/* Nanoseconds to spin before sleeping on an event (0: sleep at once). */
 	uint64_t spin_ns;
+	/* Batched release (typed messages): a released message's space is
+	 * announced to the peer every quarter ring, when this end finds no
+	 * message and is about to wait or return -EAGAIN, and at
+	 * vmsg_chan_flush() and close, instead of at every release. Saves a
+	 * full barrier per message; but a writer blocked on a full ring
+	 * waits until then, so use it on a reader that reads on until it
+	 * finds no message (as event loops and streaming readers do). */
+	bool rx_batch;
 };
 
 /* Fill *o with the defaults: 64 KiB rings, 16 MiB messages, no spinning. */
@@ -130,7 +138,8 @@ int vmsg_chan_ack(vmsg_chan *c);
 int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 		   unsigned flags, int timeout_ms);
 
-/* Publish everything sent with VMSG_SEND_MORE (one kick for all). */
+/* Publish everything sent with VMSG_SEND_MORE (one kick for all), and
+ * announce the space of messages released under opts.rx_batch. */
 int vmsg_chan_flush(vmsg_chan *c);
 
 /* Zero-copy send: reserve room for one message of `len` bytes (at most one

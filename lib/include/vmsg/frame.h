@@ -120,6 +120,12 @@ int vmsg_frame_peek(struct vmsg_ring_end *e, struct vmsg_frame *f);
  * broken. */
 int vmsg_frame_release(struct vmsg_ring_end *e, const struct vmsg_frame *f);
 
+/* Consume the frame returned by the last peek without telling the peer:
+ * the space is announced by the next vmsg_ring_rx_publish() (batched
+ * release: one barrier for many frames). */
+void vmsg_frame_release_quiet(struct vmsg_ring_end *e,
+			      const struct vmsg_frame *f);
+
 /* ---- fragmentation ---------------------------------------------------- */
 
 /* Sender side of one message being cut into frames. */

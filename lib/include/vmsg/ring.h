@@ -113,6 +113,11 @@ struct vmsg_ring {
 	uint8_t *data;               /* ring bytes (peer-writable) */
 	uint32_t size;               /* private copy, power of two */
 	uint32_t idx;                /* private copy of our index */
+	uint32_t peer;               /* the peer's index as last read and
+					validated (prod of rx, cons of tx):
+					what is known to be there (rx) or
+					free (tx) without touching the
+					shared line again */
 };
 
 struct vmsg_ring_end {
@@ -173,8 +178,29 @@ bool vmsg_ring_kick_needed(struct vmsg_ring_end *e, unsigned bit);
  * with *p pointing at them. Same errors as vmsg_ring_data_ready(). */
 int vmsg_ring_rx_span(struct vmsg_ring_end *e, const uint8_t **p);
 
+/* The same, but the peer's prod is read again only when fewer than `need`
+ * bytes are known to be readable: readers that consume what they know
+ * first leave the shared line alone (it is the producer's to write). The
+ * span may be shorter than what is really there; ask again with a larger
+ * `need` to look. */
+int vmsg_ring_rx_span_min(struct vmsg_ring_end *e, uint32_t need,
+			  const uint8_t **p);
+
+/* Bytes writable, reading the peer's cons again only when fewer than
+ * `need` are known to be free. */
+int vmsg_ring_tx_space_min(struct vmsg_ring_end *e, uint32_t need);
+
 /* Publish that `n` more bytes were consumed (n must be <= ready). */
 void vmsg_ring_rx_consume(struct vmsg_ring_end *e, uint32_t n);
+
+/* Consume `n` more bytes privately: the peer learns of the space at the
+ * next vmsg_ring_rx_consume() or vmsg_ring_rx_publish(). */
+void vmsg_ring_rx_skip(struct vmsg_ring_end *e, uint32_t n);
+
+/* Publish our read index, then (full barrier) fetch-and-clear the peer's
+ * VMSG_NOTIFY_READ request: true when it must be kicked. One barrier for
+ * every byte skipped since the last publish. */
+bool vmsg_ring_rx_publish(struct vmsg_ring_end *e);
 
 /* Publish that `n` more bytes were written at our write index. */
 void vmsg_ring_tx_publish(struct vmsg_ring_end *e, uint32_t n);
