@@ -1,0 +1,273 @@
+/* echo-unikernel: a vmsg echo service as a PVH unikernel.
+ *
+ * Serves one channel at /local/domain/<us>/data/vchan/<peer>/<port> (the
+ * path vmsg_xen_path() and `vmsg-cat --xen --port` use) and sends every
+ * message back with its type, or in mode=raw every byte (a plain
+ * libxenvchan client can talk to it). When a client leaves, it serves the
+ * next one at the same address.
+ *
+ * cmdline (xl config `cmdline`): port=NAME (echo), peer=DOMID (0),
+ * mode=msg|raw (msg), clients=N (0: forever; power off after N clients).
+ * A message of type ECHO_TYPE_QUIT is echoed and then ends the service.
+ *
+ * role=client turns it around (the unikernel as a client, mapping the
+ * server's grants): connect to domain peer's channel at
+ * /local/domain/<peer>/data/vchan/<us>/<port>, send count=N messages of
+ * 1..40000 bytes (some fragmented) to an echo server there, check every
+ * echo, print "PING ok ..." and power off.
+ *
+ * Prints its uptime when the first message arrives ("boot-to-first-
+ * message"), and per client the bytes and messages it echoed.
+ */
+#include <vmsg/chan.h>
+#include <vmsg/guest.h>
+
+#define ECHO_TYPE_QUIT 0x7e00u
+#define ECHO_MAX_MSG (1u << 20)
+#define ECHO_RAW_BUF (64u * 1024u)
+
+static unsigned parse_uint(const char *s, unsigned dflt)
+{
+	unsigned v = 0;
+	if (!*s)
+		return dflt;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return dflt;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	return v;
+}
+
+static void put_str(char **p, const char *s)
+{
+	while (*s)
+		*(*p)++ = *s++;
+}
+
+static void put_uint(char **p, unsigned v)
+{
+	char t[12];
+	int n = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*(*p)++ = t[--n];
+}
+
+struct echo_stats {
+	unsigned long long bytes, msgs;
+	bool first_seen;
+};
+
+static void first_message(struct echo_stats *st)
+{
+	if (st->first_seen)
+		return;
+	st->first_seen = true;
+	guest_printf("ECHO first message at uptime %lu us\n",
+		     (unsigned long)(guest_uptime_ns() / 1000));
+}
+
+/* Typed messages: returns 1 if asked to quit, 0 when the client left. */
+static int echo_msgs(vmsg_chan *c, struct echo_stats *st)
+{
+	for (;;) {
+		struct vmsg_msg m;
+		int r = vmsg_chan_peek(c, &m, -1);
+		if (r < 0) {
+			/* The client's close is the normal end. */
+			if (vmsg_chan_state(c) != VMSG_CHAN_CLOSED)
+				guest_printf("ECHO recv: %s\n", vmsg_strerror(r));
+			return 0;
+		}
+		first_message(st);
+		/* m.data may point into the shared ring: send copies it out
+		 * before we release it, and the peer's later scribbles only
+		 * change what it gets back. */
+		r = vmsg_chan_send(c, m.type, m.data, m.len, 0, -1);
+		uint16_t type = m.type;
+		vmsg_chan_release(c);
+		if (r < 0) {
+			guest_printf("ECHO send: %s\n", vmsg_strerror(r));
+			return 0;
+		}
+		st->bytes += m.len;
+		st->msgs++;
+		if (type == ECHO_TYPE_QUIT)
+			return 1;
+	}
+}
+
+/* A raw byte stream: echo everything until the client leaves. */
+static int echo_raw(vmsg_chan *c, struct echo_stats *st, char *buf)
+{
+	for (;;) {
+		int n = vmsg_chan_read(c, buf, ECHO_RAW_BUF, -1);
+		if (n < 0)
+			return 0;
+		first_message(st);
+		for (int off = 0; off < n;) {
+			int w = vmsg_chan_write(c, buf + off, (size_t)(n - off), -1);
+			if (w < 0)
+				return 0;
+			off += w;
+		}
+		st->bytes += (unsigned)n;
+	}
+}
+
+static int ping(unsigned server, const char *port, unsigned count)
+{
+	char path[160], *p = path;
+	put_str(&p, "/local/domain/");
+	put_uint(&p, server);
+	put_str(&p, "/data/vchan/");
+	put_uint(&p, guest_domid());
+	put_str(&p, "/");
+	put_str(&p, port);
+	*p = 0;
+
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = ECHO_MAX_MSG;
+	vmsg_chan *c;
+	int r = guest_connect(&c, (uint16_t)server, path, &o, 120000);
+	if (r < 0) {
+		guest_printf("PING cannot connect to %s: %s\n", path,
+			     vmsg_strerror(r));
+		return 1;
+	}
+	guest_printf("PING connected to %s (uptime %lu us)\n", path,
+		     (unsigned long)(guest_uptime_ns() / 1000));
+	uint8_t *out = guest_alloc(40000), *in = guest_alloc(40000);
+	if (!out || !in)
+		return 1;
+	unsigned long long bytes = 0;
+	uint64_t t0 = guest_now_ns();
+	for (unsigned i = 0; i < count; i++) {
+		size_t len = 1 + (size_t)(i * 7919u) % 40000u;
+		for (size_t k = 0; k < len; k++)
+			out[k] = (uint8_t)(i * 31u + k);
+		r = vmsg_chan_send(c, 0x100, out, len, 0, 60000);
+		uint16_t type = 0;
+		if (r >= 0)
+			r = vmsg_chan_recv(c, &type, in, 40000, 60000);
+		if (r < 0) {
+			guest_printf("PING message %u: %s\n", i, vmsg_strerror(r));
+			vmsg_chan_close(c);
+			return 1;
+		}
+		if ((size_t)r != len || type != 0x100 ||
+		    __builtin_memcmp(in, out, len) != 0) {
+			guest_printf("PING message %u: echo differs\n", i);
+			vmsg_chan_close(c);
+			return 1;
+		}
+		bytes += len;
+	}
+	guest_printf("PING ok %u messages, %llu bytes, %lu us per round trip\n",
+		     count, bytes,
+		     (unsigned long)((guest_now_ns() - t0) / 1000 /
+				     (count ? count : 1)));
+	vmsg_chan_close(c);
+	return 0;
+}
+
+int app_main(const char *cmdline)
+{
+	char port[64] = "echo", val[32], path[160];
+	bool raw = false;
+	unsigned peer = 0, clients = 0;
+
+	(void)cmdline;
+	if (guest_cmdline_get("port", val, sizeof(val)) > 0) {
+		unsigned i = 0;
+		for (; val[i]; i++)
+			port[i] = val[i];
+		port[i] = 0;
+	}
+	if (guest_cmdline_get("peer", val, sizeof(val)) > 0)
+		peer = parse_uint(val, 0);
+	if (guest_cmdline_get("clients", val, sizeof(val)) > 0)
+		clients = parse_uint(val, 0);
+	if (guest_cmdline_get("mode", val, sizeof(val)) > 0)
+		raw = val[0] == 'r';
+	if (guest_cmdline_get("role", val, sizeof(val)) > 0 &&
+	    val[0] == 'c') {
+		unsigned count = 100;
+		if (guest_cmdline_get("count", val, sizeof(val)) > 0)
+			count = parse_uint(val, 100);
+		return ping(peer, port, count);
+	}
+
+	char *p = path;
+	put_str(&p, "/local/domain/");
+	put_uint(&p, guest_domid());
+	put_str(&p, "/data/vchan/");
+	put_uint(&p, peer);
+	put_str(&p, "/");
+	put_str(&p, port);
+	*p = 0;
+
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = ECHO_MAX_MSG;
+	vmsg_chan *c;
+	int r = guest_serve(&c, (uint16_t)peer, path, &o);
+	if (r < 0) {
+		guest_printf("ECHO cannot serve at %s: %s\n", path,
+			     vmsg_strerror(r));
+		return 1;
+	}
+	guest_printf("ECHO serving %s at %s for domain %u (uptime %lu us)\n",
+		     raw ? "bytes" : "messages", path, peer,
+		     (unsigned long)(guest_uptime_ns() / 1000));
+	char *buf = raw ? guest_alloc(ECHO_RAW_BUF) : 0;
+	if (raw && !buf)
+		return 1;
+
+	struct echo_stats st = {0, 0, false};
+	int quit = 0;
+	for (unsigned n = 1; !quit; n++) {
+		r = vmsg_chan_accept(c, -1);
+		/* The previous client's unmap notification (its driver
+		 * clearing its live byte) can land after reopen laid the page
+		 * out afresh, and reads as a client that came and went: lay it
+		 * out again, a few times at most. */
+		for (int k = 0; r < 0 && n > 1 && k < 3 &&
+				vmsg_chan_state(c) == VMSG_CHAN_CLOSED; k++) {
+			if (vmsg_chan_reopen(c) < 0)
+				break;
+			r = vmsg_chan_accept(c, -1);
+		}
+		if (r == 0) {
+			guest_printf("ECHO client %u connected\n", n);
+			unsigned long long b0 = st.bytes, m0 = st.msgs;
+			struct guest_stats g0, g1;
+			guest_get_stats(&g0);
+			uint64_t t0 = guest_now_ns();
+			quit = raw ? echo_raw(c, &st, buf) : echo_msgs(c, &st);
+			guest_get_stats(&g1);
+			guest_printf("ECHO client %u done: %llu bytes, %llu messages "
+				     "in %lu ms; %lu polls blocked %lu ms, %lu kicks\n",
+				     n, st.bytes - b0, st.msgs - m0,
+				     (unsigned long)((guest_now_ns() - t0) / 1000000),
+				     (unsigned long)(g1.polls - g0.polls),
+				     (unsigned long)((g1.blocked_ns - g0.blocked_ns) / 1000000),
+				     (unsigned long)(g1.kicks - g0.kicks));
+		}
+		if (clients && n >= clients)
+			break;
+		if (!quit && (r = vmsg_chan_reopen(c)) < 0) {
+			guest_printf("ECHO reopen: %s\n", vmsg_strerror(r));
+			break;
+		}
+	}
+	vmsg_chan_close(c);
+	guest_printf("ECHO done: %llu bytes, %llu messages\n", st.bytes,
+		     st.msgs);
+	return 0;
+}

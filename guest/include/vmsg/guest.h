@@ -1,0 +1,109 @@
+/* vmsg/guest.h - the unikernel appliance SDK (guest/, docs/unikernel.md).
+ *
+ * An appliance is one C file (or a few) with an app_main(); the
+ * vmsg_add_unikernel() CMake function links it with the guest platform and
+ * lib/ring, lib/frame, lib/chan into a bootable PVH ELF. There is no libc:
+ * what an appliance gets from the world is declared here and in the vmsg
+ * headers (chan.h works unchanged). One vCPU, no threads, no interrupts:
+ * every wait blocks the domain in Xen (SCHEDOP_poll) until an event or a
+ * deadline.
+ *
+ * Error contract as in the rest of vmsg: >= 0 success, negative errno.
+ */
+#ifndef VMSG_GUEST_H
+#define VMSG_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmsg/chan.h>
+#include <vmsg/platform.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The appliance's entry, called once the platform is up (console, clock,
+ * memory, grants, xenstore). cmdline is the xl config's `cmdline`. The
+ * domain powers off when it returns (its return value is printed); a
+ * negative return crashes it instead, so `on_crash` applies. */
+int app_main(const char *cmdline);
+
+/* ---- console: the PV console (xl console, xenconsoled's log) and port
+ * 0xe9 (Xen's own log with guest_loglvl=all). */
+void guest_puts(const char *s);
+/* %s %c %d %i %u %x %p %%, with l/ll/z sizes, width and '0'. */
+void guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the machine */
+uint16_t guest_domid(void);
+/* Xen's monotonic system time (ns since the host booted). */
+uint64_t guest_now_ns(void);
+/* Nanoseconds since this domain entered its boot code. */
+uint64_t guest_uptime_ns(void);
+/* The value of `key=value` in the cmdline into buf (NUL-terminated).
+ * Returns its length, -ENOENT when absent, -ENAMETOOLONG if cap is short. */
+int guest_cmdline_get(const char *key, char *buf, size_t cap);
+/* Power off (or crash when crash is true). Flushes the console first. */
+__attribute__((noreturn)) void guest_shutdown(bool crash);
+
+/* Counters of the platform's blocking, for an appliance to report. */
+struct guest_stats {
+	uint64_t polls;      /* SCHEDOP_poll calls */
+	uint64_t blocked_ns; /* time spent in them */
+	uint64_t kicks;      /* EVTCHNOP_send calls */
+};
+void guest_get_stats(struct guest_stats *s);
+
+/* ---- memory: whole zeroed pages; size is rounded up to pages. */
+void *guest_alloc(size_t size);
+void guest_free(void *ptr, size_t size);
+
+/* ---- vmsg over Xen, as vmsg/xen.h on Linux. The platform serves or
+ * connects one channel end at xenstore directory `path` with domain
+ * `peer`. Server: grants and an unbound port, keys written with
+ * permissions [us: none, peer: read]. Client: maps the server's grants
+ * into free guest-physical space. Waiting is SCHEDOP_poll; fd() is
+ * -ENOTSUP. */
+int guest_platform_new(struct vmsg_platform **out, uint16_t peer,
+		       const char *path, bool server);
+int guest_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
+		const struct vmsg_chan_opts *o);
+int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
+		  const struct vmsg_chan_opts *o, int timeout_ms);
+
+/* ---- xenstore (relative paths are below /local/domain/<us>). tx 0 is
+ * outside any transaction. */
+#define GUEST_XS_PERM_NONE 'n'
+#define GUEST_XS_PERM_READ 'r'
+#define GUEST_XS_PERM_WRITE 'w'
+#define GUEST_XS_PERM_BOTH 'b'
+struct guest_xs_perm {
+	uint16_t domid;
+	char perm; /* GUEST_XS_PERM_* */
+};
+/* Read a value into buf (NUL-terminated); returns its length. */
+int guest_xs_read(uint32_t tx, const char *path, char *buf, size_t cap);
+int guest_xs_write(uint32_t tx, const char *path, const void *val,
+		   size_t len);
+int guest_xs_rm(uint32_t tx, const char *path);
+/* The children's names, each NUL-terminated, into buf; returns how many. */
+int guest_xs_directory(uint32_t tx, const char *path, char *buf,
+		       size_t cap);
+/* perms[0] names the owner and what everyone not listed gets. */
+int guest_xs_set_perms(uint32_t tx, const char *path,
+		       const struct guest_xs_perm *perms, unsigned n);
+int guest_xs_txn_start(uint32_t *tx);
+/* commit false aborts. -EAGAIN: another writer won; start over. */
+int guest_xs_txn_end(uint32_t tx, bool commit);
+/* One watch at a time is enough for vmsg; the token is ours. */
+int guest_xs_watch(const char *path);
+int guest_xs_unwatch(const char *path);
+/* Wait for the watch to fire: 1 fired, 0 timeout (-1: forever). */
+int guest_xs_wait_watch(int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,49 @@
+# The unikernel platform (guest/, docs/unikernel.md).
+#   guest_image     the echo unikernel links with no undefined symbols and
+#                   has its PVH note; prints its size
+#   guest_xs_ring   the xenstore ring client, hosted, against a fake ring
+#   guest_pages     the page allocator, hosted
+# The boot on real Xen is guest_xen (label xen): tests/guest/run-xen.sh.
+if(TARGET echo-unikernel)
+  get_target_property(VMSG_GUEST_ECHO_ELF echo-unikernel VMSG_ELF)
+  add_test(NAME guest_image
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/guest/check_image.sh
+                   ${VMSG_GUEST_ECHO_ELF} ${CMAKE_NM} ${CMAKE_READELF})
+  set_tests_properties(guest_image PROPERTIES TIMEOUT 60)
+endif()
+
+find_package(Threads REQUIRED)
+vmsg_add_test(guest_xs_ring SOURCES guest/xs_ring_test.c
+              ${PROJECT_SOURCE_DIR}/guest/xs_ring.c
+              LIBS Threads::Threads TIMEOUT 120)
+target_include_directories(guest_xs_ring PRIVATE ${PROJECT_SOURCE_DIR}/guest)
+vmsg_add_test(guest_pages SOURCES guest/pages_test.c
+              ${PROJECT_SOURCE_DIR}/guest/pages.c)
+target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
+
+# dom0's side of the real-Xen check: programs that run inside dom0.
+if(VMSG_HAVE_XEN AND TARGET echo-unikernel)
+  pkg_check_modules(GUEST_VCHAN IMPORTED_TARGET xenvchan)
+  add_executable(guest-echo-client guest/echo_client.c)
+  target_link_libraries(guest-echo-client PRIVATE vmsg)
+  add_executable(guest-echo-server guest/echo_server.c)
+  target_link_libraries(guest-echo-server PRIVATE vmsg)
+  set(guest_dom0_progs guest-echo-client guest-echo-server)
+  if(GUEST_VCHAN_FOUND)
+    add_executable(guest-vchan-echo-client guest/vchan_echo_client.c)
+    target_link_libraries(guest-vchan-echo-client PRIVATE PkgConfig::GUEST_VCHAN)
+    list(APPEND guest_dom0_progs guest-vchan-echo-client)
+  endif()
+  set_target_properties(${guest_dom0_progs} PROPERTIES
+                        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/guest)
+endif()
+
+# guest_xen: boot the echo unikernel on Xen in QEMU and talk to it from
+# dom0 (tests/guest/run-xen.sh; minutes; skips without root or QEMU).
+if(TARGET guest-echo-client AND TARGET guest-vchan-echo-client)
+  add_test(NAME guest_xen
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/run-xen.sh
+                   --build-dir ${CMAKE_BINARY_DIR})
+  set_tests_properties(guest_xen PROPERTIES TIMEOUT 1200 LABELS xen
+                       SKIP_RETURN_CODE 77)
+endif()

@@ -1,0 +1,136 @@
+#!/bin/bash
+# /init of run-xen.sh's dom0: the Xen toolstack, then the unikernel checks:
+#   echo-msg    boot echo-unikernel (xl create), guest-echo-client over
+#               libvmsg's Xen backend: 100 round trips and 16 MiB of
+#               messages echoed and compared; then vmsg-cat --framed as a
+#               second client of the same service; the unikernel powers
+#               itself off after its two clients.
+#   echo-vchan  boot it in mode=raw; Debian's libxenvchan as the client,
+#               1 MiB echoed and compared; then the same over libvmsg
+#               (a figure only).
+#   uk-client   boot it with role=client: it connects to a libvmsg echo
+#               server in dom0 (mapping dom0's grants into its free
+#               guest-physical space) and checks 300 echoed messages.
+# Prints PASS/FAIL lines, FIGURE lines (image size, xl create -> first
+# reply, round trip, rate) and the guests' consoles, then powers off.
+export PATH=/opt/vmsg/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+export LD_LIBRARY_PATH=/opt/vmsg/lib
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp
+for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe $m; done
+mount -t xenfs xenfs /proc/xen
+mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen/console /var/run/xen
+xenstored --pid-file /run/xenstored.pid
+for _ in $(seq 50); do xenstore-read /tool/xenstored >/dev/null 2>&1 && break; sleep 0.1; done
+xen-init-dom0 >/dev/null
+xenconsoled --pid-file /run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
+echo "GUEST-XEN begin"
+
+ELF=/boot/echo-unikernel.elf
+now() { date +%s.%N; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+console() { echo "INFO --- console of $1"; tr -d '\r' </var/log/xen/console/guest-$1.log 2>/dev/null | sed 's/^/INFO | /' | tail -n 30; }
+# create NAME CMDLINE: boot the unikernel; prints the domid.
+create() {
+	cat >/tmp/$1.cfg <<-CFG
+	name = "$1"
+	type = "pvh"
+	kernel = "$ELF"
+	cmdline = "$2"
+	memory = 32
+	vcpus = 1
+	on_crash = "preserve"
+	cpuid = "host,rdtscp=0"
+	CFG
+	# xl's own messages go to the console (stderr), not into $(create).
+	if ! xl create /tmp/$1.cfg >/tmp/$1.create 2>&1; then
+		echo "INFO xl create $1 failed:" >&2
+		sed 's/^/INFO xl: /' /tmp/$1.create >&2
+		# It can report failure for a domain that did come up.
+		xl domid "$1" 2>/dev/null || return 1
+		return 0
+	fi
+	xl domid "$1"
+}
+# gone NAME SECS: wait for the domain to have shut itself down.
+gone() {
+	for _ in $(seq $(($2 * 5))); do
+		xl list "$1" >/dev/null 2>&1 || return 0
+		xl list "$1" 2>/dev/null | awk 'NR == 2 {print $5}' | grep -q s && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+echo "FIGURE image bytes=$(stat -c %s $ELF)"
+
+# ---- echo-msg
+run_msg() {
+	local t0 D P out
+	t0=$(now)
+	D=$(create ukecho "port=echo peer=0 clients=2") || { echo "FAIL echo-msg: xl create failed"; return; }
+	local tc=$(now)
+	P=/local/domain/$D/data/vchan/0/echo
+	out=$(timeout 300 guest-echo-client "$D" "$P" $((16 << 20)) 2>&1); local rc=$?
+	echo "INFO $out"
+	if [ $rc -ne 0 ]; then echo "FAIL echo-msg: guest-echo-client rc=$rc"; console ukecho; xl destroy ukecho; return; fi
+	local first=$(echo "$out" | tr ' ' '\n' | sed -n 's/^first_reply_at=//p')
+	echo "FIGURE echo-msg create_s=$(sub $t0 $tc) create_to_first_reply_s=$(sub $t0 $first) $(echo "$out" | grep -o 'rtt_us=.*')"
+	# Second client: vmsg-cat --framed, a few messages, echoed back.
+	if command -v vmsg-cat >/dev/null; then
+		seq 1 2000 >/tmp/in.txt
+		timeout 120 vmsg-cat --connect --xen --domid "$D" --port echo --framed --timeout 30000 --linger 15000 </tmp/in.txt >/tmp/out.txt 2>/tmp/cat.err
+		if cmp -s /tmp/in.txt /tmp/out.txt; then echo "INFO vmsg-cat --framed: $(wc -c </tmp/in.txt) bytes echoed"
+		else echo "FAIL echo-msg: vmsg-cat output differs ($(wc -c </tmp/out.txt) of $(wc -c </tmp/in.txt) bytes)"; cat /tmp/cat.err; console ukecho; xl destroy ukecho; return; fi
+	else
+		guest-echo-client "$D" "$P" 4096 quit >/dev/null 2>&1
+	fi
+	if ! gone ukecho 60; then echo "FAIL echo-msg: the unikernel did not power off after its clients"; console ukecho; xl destroy ukecho; return; fi
+	console ukecho
+	tr -d '\r' </var/log/xen/console/guest-ukecho.log | grep -q 'app_main returned 0' || { echo "FAIL echo-msg: no clean exit"; return; }
+	echo "PASS echo-msg"
+}
+
+# ---- echo-vchan: Debian's libxenvchan client, raw byte stream
+run_vchan() {
+	local D out rc
+	D=$(create ukraw "mode=raw port=raw peer=0 clients=2") || { echo "FAIL echo-vchan: xl create failed"; return; }
+	out=$(timeout 300 guest-vchan-echo-client "$D" /local/domain/$D/data/vchan/0/raw $((1 << 20)) 2>&1); rc=$?
+	echo "INFO $out"
+	# The same exchange over libvmsg, for the figures (not part of the verdict).
+	local out2=$(timeout 300 guest-echo-client "$D" /local/domain/$D/data/vchan/0/raw $((1 << 20)) raw 2>&1)
+	echo "INFO $out2"
+	echo "FIGURE echo-raw-1MiB-4KiB-lockstep libxenvchan_s=$(echo "$out" | sed -n 's/.*secs=//p') libvmsg_s=$(echo "$out2" | sed -n 's/.*secs=//p')"
+	gone ukraw 60
+	console ukraw
+	xl destroy ukraw 2>/dev/null
+	if [ $rc -eq 0 ]; then echo "PASS echo-vchan"; else echo "FAIL echo-vchan: libxenvchan client rc=$rc"; fi
+}
+
+# ---- uk-client: the unikernel as the client (it maps dom0's grants)
+run_client() {
+	local D out rc
+	# It waits (a xenstore watch) for the server we start once we know its domid.
+	D=$(create ukping "role=client port=ping peer=0 count=300") || { echo "FAIL uk-client: xl create failed"; return; }
+	timeout 300 guest-echo-server "$D" /local/domain/0/data/vchan/$D/ping >/tmp/srv.out 2>&1 &
+	local sp=$!
+	wait $sp; rc=$?
+	echo "INFO $(cat /tmp/srv.out)"
+	gone ukping 60
+	console ukping
+	xl destroy ukping 2>/dev/null
+	if [ $rc -eq 0 ] && tr -d '\r' </var/log/xen/console/guest-ukping.log | grep -q '^PING ok'; then
+		echo "PASS uk-client"
+	else
+		echo "FAIL uk-client: dom0 server rc=$rc"
+	fi
+}
+
+run_msg
+run_vchan
+run_client
+echo "GUEST-XEN end"
+xl dmesg | grep -E '\(d[0-9]+\)' | tail -n 20 | sed 's/^/INFO dmesg /'
+echo o >/proc/sysrq-trigger
+sleep 30

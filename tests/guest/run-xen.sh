@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# run-xen.sh - boot the echo unikernel on real Xen 4.17 (in QEMU, software
+# emulation) and talk to it from dom0. The ctest test guest_xen runs it.
+#
+#   tests/guest/run-xen.sh --build-dir BUILD [--keep] [--timeout SECS]
+#
+# Reuses the cached base image of tests/xen (tests/xen/base-image.sh: Xen,
+# the Debian kernel, the dom0 root) and appends an overlay with this
+# build's libvmsg, the dom0 programs of tests/guest, vmsg-cat, the
+# unikernel ELF and tests/guest/dom0-init.sh as /init. dom0 runs the checks
+# and prints "PASS name" / "FAIL name: why" and FIGURE lines on the serial
+# console, which this script logs and turns into the verdict.
+# Exit: 0 all passed; 1 a check failed or the boot did not finish; 77 skip
+# (no root, QEMU or the tools the base image needs). QEMU is always stopped.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "$here/../.." && pwd)
+build= keep=0 limit=900
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build-dir) build=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	--timeout) limit=$2; shift 2 ;;
+	*) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+	esac
+done
+[ -n "$build" ] || { echo "run-xen: --build-dir is required" >&2; exit 2; }
+build=$(cd "$build" && pwd)
+if [ "$(id -u)" -ne 0 ]; then echo "run-xen: SKIP: needs root" >&2; exit 77; fi
+qemu=$(command -v qemu-system-x86_64 || true)
+for tool in "$qemu" debootstrap cpio busybox; do
+	if [ -z "$tool" ] || ! command -v "$tool" >/dev/null; then
+		echo "run-xen: SKIP: ${tool:-qemu-system-x86_64} missing" >&2
+		exit 77
+	fi
+done
+elf=$build/examples/echo-unikernel/echo-unikernel.elf
+progs=("$build/tests/guest/guest-echo-client" "$build/tests/guest/guest-echo-server"
+	"$build/tests/guest/guest-vchan-echo-client")
+for f in "$elf" "${progs[@]}"; do
+	[ -f "$f" ] || { echo "run-xen: $f missing (build first)" >&2; exit 1; }
+done
+cat_bin=$(find "$build/tools" -type f -name vmsg-cat -perm -u+x | head -n 1)
+[ -n "$cat_bin" ] && progs+=("$cat_bin")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-guest-xen.XXXXXX")
+qpid=
+finish() {
+	local rc=$?
+	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
+		kill "$qpid" 2>/dev/null || true
+		sleep 1
+		kill -KILL "$qpid" 2>/dev/null || true
+		wait "$qpid" 2>/dev/null || true
+	fi
+	if [ "$keep" = 1 ]; then echo "run-xen: kept $work"; else rm -rf "$work"; fi
+	exit $rc
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+base=$("$src/tests/xen/base-image.sh")
+root=$base/rootfs
+
+# The overlay: /init, /opt/vmsg/{bin,lib}, /boot/echo-unikernel.elf.
+ovl=$work/ovl
+mkdir -p "$ovl/opt/vmsg/bin" "$ovl/opt/vmsg/lib" "$ovl/boot"
+cp "${progs[@]}" "$ovl/opt/vmsg/bin/"
+cp -a "$build"/lib/libvmsg.so* "$ovl/opt/vmsg/lib/"
+# Libraries the dom0 root lacks (an ASan build's runtimes) come from here.
+for lib in $(ldd "${progs[@]}" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
+	[ -e "$root$lib" ] || [ -e "$ovl/opt/vmsg/lib/$(basename "$lib")" ] || cp -L "$lib" "$ovl/opt/vmsg/lib/"
+done
+cp "$elf" "$ovl/boot/"
+install -m 755 "$here/dom0-init.sh" "$ovl/init"
+(cd "$ovl" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$work/ovl.cpio"
+cat "$base/dom0-base.cpio" "$work/ovl.cpio" >"$work/dom0.cpio"
+rm -f "$work/ovl.cpio"
+
+# As tests/xen/run-scenarios.sh: Xen on com1, dom0 on hvc0 (same serial
+# line), no NIC, QEMU's "max" CPU without SMAP/AVX (see docs/testing.md).
+xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all noreboot"
+dom0_args="console=hvc0 earlyprintk=xen loglevel=4"
+log=$work/serial.log
+echo "run-xen: booting (serial log $log)"
+t0=$SECONDS
+"$qemu" -machine pc -accel tcg -cpu "${VMSG_XEN_CPU:-max,-smap,-avx,-avx2}" -smp 2 -m 2048 \
+	-display none -nic none -no-reboot -monitor none -serial stdio \
+	-kernel "$base/xen" -append "$xen_args" \
+	-initrd "$base/vmlinuz $dom0_args,$work/dom0.cpio" </dev/null >"$log" 2>&1 &
+qpid=$!
+while kill -0 "$qpid" 2>/dev/null; do
+	[ $((SECONDS - t0)) -ge "$limit" ] && { echo "run-xen: QEMU still running after $limit s"; break; }
+	if grep -aq 'GUEST-XEN end' "$log" 2>/dev/null; then
+		for _ in $(seq 30); do kill -0 "$qpid" 2>/dev/null || break; sleep 1; done
+		break
+	fi
+	sleep 2
+done
+if kill -0 "$qpid" 2>/dev/null; then kill "$qpid" 2>/dev/null || true; sleep 1; kill -KILL "$qpid" 2>/dev/null || true; fi
+wait "$qpid" 2>/dev/null || true
+qpid=
+
+echo "==== guest on real Xen ($((SECONDS - t0)) s) ===="
+tr -d '\r' <"$log" | grep -aE '^(PASS|FAIL|FIGURE|INFO) ' || true
+failed=0
+grep -aq '^GUEST-XEN end' <(tr -d '\r' <"$log") || { failed=1; echo "dom0 did not finish; last lines:"; tail -n 40 "$log" | sed 's/^/  | /'; }
+tr -d '\r' <"$log" | grep -aq '^FAIL ' && failed=1
+tr -d '\r' <"$log" | grep -aq '^PASS ' || failed=1
+if [ "$failed" = 1 ]; then
+	echo "---- dom0 output"
+	tr -d '\r' <"$log" | sed -n '/GUEST-XEN begin/,/GUEST-XEN end/p' | grep -av '^(XEN)' | tail -n 150
+fi
+exit $failed
