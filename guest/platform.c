@@ -20,6 +20,7 @@
 #include "guest_internal.h"
 
 #include "vmsg_barrier.h"
+#include "vmsg_parse.h"
 #include "vmsg_string.h"
 
 #define GP_MAX_REGIONS 4
@@ -313,25 +314,6 @@ static int u32_str(char *buf, uint32_t v)
 	return k;
 }
 
-/* A value from the other domain, strictly: digits only, no leading zero,
- * within [lo, hi]. */
-static int parse_u32(const char *s, int len, uint32_t lo, uint32_t hi,
-		     uint32_t *out)
-{
-	if (len <= 0 || len > 10 || (s[0] == '0' && len > 1))
-		return -EPROTO;
-	uint64_t v = 0;
-	for (int i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EPROTO;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v < lo || v > hi)
-		return -EPROTO;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static int write_key(uint32_t tx, const char *k, uint32_t v,
 		     const struct guest_xs_perm *perms)
 {
@@ -428,7 +410,7 @@ static int read_keys(struct guest_platform *g, uint32_t *ring_ref,
 		return -EPROTO;
 	if (n < 0)
 		return n;
-	int r = parse_u32(v, n, 1, 0xffffffffu, &ref);
+	int r = vmsg__parse_u32(v, (size_t)n, 1, 0xffffffffu, &ref);
 	if (r < 0)
 		return r;
 	key(k, g, "event-channel");
@@ -437,7 +419,7 @@ static int read_keys(struct guest_platform *g, uint32_t *ring_ref,
 		return -EPROTO;
 	if (n < 0)
 		return n;
-	if ((r = parse_u32(v, n, 1, GP_PORT_MAX, &evt)) < 0)
+	if ((r = vmsg__parse_u32(v, (size_t)n, 1, GP_PORT_MAX, &evt)) < 0)
 		return r;
 	*ring_ref = ref;
 	*port = evt;

@@ -75,9 +75,5 @@ int vmsg__xen_publish(struct vmsg_platform *p, uint32_t ring_ref,
 void vmsg__xen_unpublish(struct vmsg_platform *p);
 int vmsg__xen_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 		     uint32_t *port, int timeout_ms);
-/* Parse a xenstore value as a decimal in [lo, hi]: digits only, no sign,
- * no leading zero, no trailing bytes. 0 and *out set, or -EPROTO. */
-int vmsg__xen_parse_u32(const char *s, unsigned len, uint32_t lo,
-			uint32_t hi, uint32_t *out);
 
 #endif

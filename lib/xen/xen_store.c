@@ -25,6 +25,7 @@
 #include <xenstore.h>
 
 #include "xen_internal.h"
+#include "vmsg_parse.h"
 
 /* Transactions retried this many times before giving up with -EAGAIN
  * (each retry means another writer committed in between; a store that
@@ -32,25 +33,6 @@
 #define XEN_TXN_RETRIES 64
 /* "<path>/event-channel" */
 #define XEN_KEY_MAX (VMSG_XEN_PATH_MAX + 16)
-
-int vmsg__xen_parse_u32(const char *s, unsigned len, uint32_t lo,
-			uint32_t hi, uint32_t *out)
-{
-	if (!s || len == 0 || len > 10)
-		return -EPROTO;
-	if (s[0] == '0' && len > 1)
-		return -EPROTO; /* no leading zeros: one spelling per value */
-	uint64_t v = 0;
-	for (unsigned i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EPROTO;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v < lo || v > hi)
-		return -EPROTO;
-	*out = (uint32_t)v;
-	return 0;
-}
 
 static void key_path(char *buf, const struct vmsg_xen_platform *x,
 		     const char *leaf)
@@ -65,7 +47,7 @@ static int self_domid(struct xs_handle *xs, uint32_t *out)
 	char *s = xs_read(xs, XBT_NULL, "domid", &len);
 	if (!s)
 		return vmsg__xen_err();
-	int r = vmsg__xen_parse_u32(s, len, 0, XEN_DOMID_LIMIT - 1, out);
+	int r = vmsg__parse_u32(s, len, 0, XEN_DOMID_LIMIT - 1, out);
 	free(s);
 	return r < 0 ? -EIO : 0; /* our own store lies: not the peer's fault */
 }
@@ -85,7 +67,7 @@ int vmsg__xen_publish(struct vmsg_platform *p, uint32_t ring_ref,
 {
 	struct vmsg_xen_platform *x = vmsg__xen_of(p);
 	char ref_key[XEN_KEY_MAX], evt_key[XEN_KEY_MAX];
-	uint32_t self;
+	uint32_t self = 0;
 	int r;
 
 	if (!x->server || x->published)
@@ -179,7 +161,7 @@ static int read_key(struct xs_handle *xs, const char *key, uint32_t lo,
 	char *s = xs_read(xs, XBT_NULL, key, &len);
 	if (!s)
 		return vmsg__xen_err();
-	int r = vmsg__xen_parse_u32(s, len, lo, hi, out);
+	int r = vmsg__parse_u32(s, len, lo, hi, out);
 	free(s);
 	return r;
 }
