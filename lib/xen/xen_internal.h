@@ -17,6 +17,8 @@
 #include <xenevtchn.h>
 #include <xengnttab.h>
 
+struct xs_handle;
+
 #include <vmsg/platform.h>
 #include <vmsg/xen.h>
 
@@ -58,6 +60,13 @@ struct vmsg_xen_platform {
 	/* Server: what publish wrote, for unpublish. */
 	bool published;
 	bool made_dir;             /* publish created <path> itself */
+
+	/* A destroyed peer domain (xen_death.c). */
+	uint8_t *ctl_page;         /* the control page (carries the notify) */
+	struct xs_handle *xsw;     /* dom0: watches @releaseDomain, or NULL */
+	int xsfd;                  /* its fd, or -1 */
+	int epfd;                  /* evfd + xsfd for fd(), or -1 */
+	bool peer_seen;            /* its domain was seen alive */
 };
 
 static inline struct vmsg_xen_platform *vmsg__xen_of(struct vmsg_platform *p)
@@ -68,6 +77,13 @@ static inline struct vmsg_xen_platform *vmsg__xen_of(struct vmsg_platform *p)
 /* A negative errno from the errno a Xen library left (never 0). */
 int vmsg__xen_err(void);
 uint64_t vmsg__xen_now_ns(void);
+
+/* xen_death.c: a destroyed peer domain runs no unmap notification; dom0
+ * watches @releaseDomain instead. death_check returns 1 when it found the
+ * peer gone and cleared its live byte. */
+void vmsg__xen_death_open(struct vmsg_xen_platform *x);
+int vmsg__xen_death_check(struct vmsg_xen_platform *x);
+void vmsg__xen_death_close(struct vmsg_xen_platform *x);
 
 /* xen_store.c */
 int vmsg__xen_publish(struct vmsg_platform *p, uint32_t ring_ref,

@@ -8,9 +8,9 @@
  *                  xenevtchn_bind_interdomain (client)
  *   directory   -> xenstore (xen_store.c)
  *
- * Peer death needs no housekeeping here: Xen (or the simulator) clears the
- * dead side's live byte and signals our port through the unmap
- * notification that side registered.
+ * Peer death: Xen (or the simulator) clears the dead side's live byte and
+ * signals our port through the unmap notification that side registered,
+ * when its process dies. A destroyed domain runs none: xen_death.c.
  *
  * Linux's evtchn device masks a port once it has fired; it stays masked,
  * and further events on it are held, until xenevtchn_unmask(). So every
@@ -98,8 +98,10 @@ static void region_release(struct vmsg_xen_platform *x, struct xen_region *r)
 		(void)xengntshr_unshare(x->shr, r->addr, r->pages);
 	else
 		(void)xengnttab_unmap(x->tab, r->addr, r->pages);
-	if (r->notify)
+	if (r->notify) {
 		x->notify_set = false;
+		x->ctl_page = NULL;
+	}
 	r->addr = NULL;
 	r->pages = 0;
 	r->notify = false;
@@ -141,8 +143,10 @@ static int xen_share(struct vmsg_platform *p, uint32_t n, void **addr,
 	r->pages = n;
 	r->shared = true;
 	r->notify = notify_off >= 0;
-	if (notify_off >= 0)
+	if (notify_off >= 0) {
 		x->notify_set = true;
+		x->ctl_page = a;
+	}
 	*addr = a;
 	return 0;
 }
@@ -190,8 +194,10 @@ static int xen_map(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
 	r->pages = n;
 	r->shared = false;
 	r->notify = notify_off >= 0;
-	if (notify_off >= 0)
+	if (notify_off >= 0) {
 		x->notify_set = true;
+		x->ctl_page = a;
+	}
 	*addr = a;
 	return 0;
 }
@@ -303,18 +309,21 @@ static int xen_wait(struct vmsg_platform *p, int timeout_ms)
 					    : (int)((deadline - now + 999999u) /
 						    1000000u);
 		}
-		struct pollfd pf = {.fd = x->evfd, .events = POLLIN};
-		int n = poll(&pf, 1, t);
+		struct pollfd pf[2] = {{.fd = x->evfd, .events = POLLIN},
+				       {.fd = x->xsfd, .events = POLLIN}};
+		int n = poll(pf, x->xsfd >= 0 ? 2 : 1, t);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (n > 0) {
+		if (n > 0 && pf[1].revents && vmsg__xen_death_check(x))
+			return 1;
+		if (n > 0 && pf[0].revents) {
 			int r = drain(x);
 			if (r != 0)
 				return r;
-			if (pf.revents & (POLLERR | POLLHUP | POLLNVAL))
+			if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 				return -EIO; /* the event device went away */
 		}
 		/* Nothing (or a readable fd with nothing queued): on
@@ -326,12 +335,16 @@ static int xen_wait(struct vmsg_platform *p, int timeout_ms)
 
 static int xen_ack(struct vmsg_platform *p)
 {
-	return drain(vmsg__xen_of(p));
+	struct vmsg_xen_platform *x = vmsg__xen_of(p);
+	int dead = vmsg__xen_death_check(x);
+	int r = drain(x);
+	return r < 0 ? r : (r || dead);
 }
 
 static int xen_fd(struct vmsg_platform *p)
 {
-	return vmsg__xen_of(p)->evfd;
+	struct vmsg_xen_platform *x = vmsg__xen_of(p);
+	return x->epfd >= 0 ? x->epfd : x->evfd;
 }
 
 /* ---- the rest ---------------------------------------------------------- */
@@ -363,6 +376,7 @@ static void xen_destroy(struct vmsg_platform *p)
 	 * mappings (the unmap notification tells the peer), and only then
 	 * close the port that notification signals. */
 	vmsg__xen_unpublish(p);
+	vmsg__xen_death_close(x);
 	for (int i = 0; i < XEN_MAX_REGIONS; i++)
 		if (x->reg[i].addr)
 			region_release(x, &x->reg[i]);
@@ -415,6 +429,8 @@ int vmsg_xen_platform_new(struct vmsg_platform **out, uint16_t peer_domid,
 	x->peer = peer_domid;
 	x->port = -1;
 	x->evfd = -1;
+	x->xsfd = -1;
+	x->epfd = -1;
 	a->log.vmessage = quiet_vmessage;
 	a->log.progress = quiet_progress;
 	a->log.destroy = quiet_destroy;
@@ -453,6 +469,7 @@ int vmsg_xen_platform_new(struct vmsg_platform **out, uint16_t peer_domid,
 		r = vmsg__xen_err();
 		goto fail;
 	}
+	vmsg__xen_death_open(x);
 	*out = &x->base;
 	return 0;
 fail:
