@@ -83,6 +83,7 @@ for f in $flavours; do
 		# Make the sanitizers fatal: a leak or any UB report fails the test.
 		ASAN_OPTIONS="detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
 		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
+		LSAN_OPTIONS="suppressions=$root/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
 			run_flavour asan -DCMAKE_BUILD_TYPE=Debug -DVMSG_SANITIZE=ON || failed=1
 		;;
 	*)
