@@ -274,6 +274,7 @@ int guest__xs_init(void)
 	m->xs.now_ns = xs_now;
 	m->xs.ctx = m;
 	m->xs.broken = 0;
+	m->xs.started = false;
 
 	/* Our domain id: the relative key "domid" in our home. */
 	char buf[16];

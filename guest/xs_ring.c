@@ -12,6 +12,18 @@
 
 #define XS_MASK(i) ((i) & (XS_RING_SIZE - 1))
 
+/* Our own indices come from the page once (the ring may have been used
+ * before us, by the boot loader or a previous kernel) and are private
+ * from then on, as the other side's writes to them must not move us. */
+static void ring_start(struct guest_xs_ring *r)
+{
+	if (r->started)
+		return;
+	r->req_prod = vmsg__read_once(&r->intf->req_prod);
+	r->rsp_cons = vmsg__read_once(&r->intf->rsp_cons);
+	r->started = true;
+}
+
 static int ring_wait(struct guest_xs_ring *r, uint64_t deadline_ns)
 {
 	if (deadline_ns && r->now_ns(r->ctx) >= deadline_ns)
@@ -28,11 +40,12 @@ int guest_xs_ring_put(struct guest_xs_ring *r, const void *buf, size_t len,
 
 	if (r->broken)
 		return r->broken;
+	ring_start(r);
 	while (len) {
 		/* Acquire: xenstored has finished reading the bytes its
 		 * req_cons covers before we overwrite them. */
 		uint32_t cons = vmsg__load_acquire(&in->req_cons);
-		uint32_t prod = in->req_prod; /* ours: only we write it */
+		uint32_t prod = r->req_prod;
 		uint32_t used = prod - cons;
 		if (used > XS_RING_SIZE)
 			return r->broken = -EPROTO;
@@ -52,7 +65,8 @@ int guest_xs_ring_put(struct guest_xs_ring *r, const void *buf, size_t len,
 		vmsg__memcpy(&in->req[XS_MASK(prod)], p, n);
 		/* Release: the bytes are in the ring before the index says
 		 * so (pairs with xenstored's read of req_prod). */
-		vmsg__store_release(&in->req_prod, prod + n);
+		r->req_prod = prod + n;
+		vmsg__store_release(&in->req_prod, r->req_prod);
 		p += n;
 		len -= n;
 	}
@@ -69,11 +83,12 @@ int guest_xs_ring_get(struct guest_xs_ring *r, void *buf, size_t len,
 
 	if (r->broken)
 		return r->broken;
+	ring_start(r);
 	while (len) {
 		/* Acquire: the response bytes are read only after the index
 		 * that covers them (pairs with xenstored's release). */
 		uint32_t prod = vmsg__load_acquire(&in->rsp_prod);
-		uint32_t cons = in->rsp_cons;
+		uint32_t cons = r->rsp_cons;
 		uint32_t avail = prod - cons;
 		if (avail > XS_RING_SIZE)
 			return r->broken = -EPROTO;
@@ -96,7 +111,8 @@ int guest_xs_ring_get(struct guest_xs_ring *r, void *buf, size_t len,
 		vmsg__memcpy(p, &in->rsp[XS_MASK(cons)], n);
 		/* Release: we are done reading these bytes before xenstored
 		 * may reuse them. */
-		vmsg__store_release(&in->rsp_cons, cons + n);
+		r->rsp_cons = cons + n;
+		vmsg__store_release(&in->rsp_cons, r->rsp_cons);
 		consumed = 1;
 		p += n;
 		len -= n;
@@ -128,5 +144,6 @@ int guest_xs_ring_recv(struct guest_xs_ring *r, struct xs_msg_hdr *h,
 
 int guest_xs_ring_has_rsp(struct guest_xs_ring *r)
 {
-	return vmsg__load_acquire(&r->intf->rsp_prod) != r->intf->rsp_cons;
+	ring_start(r);
+	return vmsg__load_acquire(&r->intf->rsp_prod) != r->rsp_cons;
 }

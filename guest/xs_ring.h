@@ -12,6 +12,7 @@
 #ifndef GUEST_XS_RING_H
 #define GUEST_XS_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,11 @@ struct guest_xs_ring {
 	uint64_t (*now_ns)(void *ctx);
 	void *ctx;
 	int broken; /* sticky -EPROTO */
+	/* Private copies of our own indices (req_prod, rsp_cons), read from
+	 * the page once, at first use; the page's copies are written, never
+	 * read back. Zero-initialise the struct. */
+	bool started;
+	uint32_t req_prod, rsp_cons;
 };
 
 /* Queue len bytes of request (blocking while the ring is full). */
