@@ -28,19 +28,15 @@ static int role_consumer(void)
 	return 0;
 }
 
+static const struct vt_role_fn roles[] = {
+	{"consumer", role_consumer},
+	{NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
-	if (argc >= 4) {
-		vt_role_init(argv);
-		if (!strcmp(argv[1], "provider"))
-			return vt_role_echo_provider();
-		if (!strcmp(argv[1], "consumer"))
-			return role_consumer();
-		return 2;
-	}
+	vt_main(argc, argv, roles);
 	char buf[8192];
-	vt_driver_init();
-	alarm(240);
 	vt_write_conf(CONF);
 	vt_start_vmsgd();
 

@@ -80,21 +80,16 @@ static void bad_config_at_start(void)
 	printf("bad config at start: %s", out);
 }
 
+static const struct vt_role_fn roles[] = {
+	{"denied", role_denied},
+	{"allowed", role_allowed},
+	{NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
-	if (argc >= 4) {
-		vt_role_init(argv);
-		if (!strcmp(argv[1], "provider"))
-			return vt_role_echo_provider();
-		if (!strcmp(argv[1], "denied"))
-			return role_denied();
-		if (!strcmp(argv[1], "allowed"))
-			return role_allowed();
-		return 2;
-	}
+	vt_main(argc, argv, roles);
 	char buf[8192];
-	vt_driver_init();
-	alarm(240);
 	bad_config_at_start();
 
 	vt_write_conf(SVC("2"));

@@ -136,6 +136,34 @@ static inline void vt_role_init(char **argv)
 	vt_out = atoi(argv[3]);
 }
 
+/* A test program is both the driver and its roles (vt_spawn runs it
+ * again with a role name and two pipe fds). In a role process, run the
+ * role argv[1] names ("provider" is built in) and exit with its status;
+ * in the driver, set up the simulator and a 240 s alarm and return. */
+struct vt_role_fn {
+	const char *name;
+	int (*fn)(void);
+};
+
+static inline int vt_role_echo_provider(void);
+
+static inline void vt_main(int argc, char **argv,
+			   const struct vt_role_fn *roles)
+{
+	if (argc < 4) {
+		vt_driver_init();
+		alarm(240);
+		return;
+	}
+	vt_role_init(argv);
+	if (!strcmp(argv[1], "provider"))
+		exit(vt_role_echo_provider());
+	for (; roles->name; roles++)
+		if (!strcmp(argv[1], roles->name))
+			exit(roles->fn());
+	exit(2);
+}
+
 static inline vmsg_ctl *vt_ctl_open(void)
 {
 	vmsg_ctl *ctl;
