@@ -304,13 +304,9 @@ int vmsg_chan_accept(vmsg_chan *c, int timeout_ms)
 		if (timeout_ms == 0)
 			return -EAGAIN;
 		/* No ring bit to ask for: the client kicks us on arrival. */
-		int ms = -1;
-		if (timeout_ms > 0) {
-			uint64_t now = c->p->ops->now_ns(c->p);
-			if (now >= w.deadline)
-				return -ETIMEDOUT;
-			ms = (int)((w.deadline - now + 999999u) / 1000000u);
-		}
+		int ms = vmsg__wait_ms_left(c, &w);
+		if (ms == 0)
+			return -ETIMEDOUT;
 		int r = c->p->ops->wait(c->p, ms);
 		if (r < 0)
 			return r;

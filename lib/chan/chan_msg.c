@@ -30,6 +30,16 @@ static int send_check(struct vmsg_chan *c)
 	return 0;
 }
 
+/* A whole message is in the ring: count it, publish unless more follows. */
+static int sent(struct vmsg_chan *c, size_t len, unsigned flags)
+{
+	c->st.tx_msgs++;
+	c->st.tx_bytes += len;
+	if (!(flags & VMSG_SEND_MORE))
+		publish(c);
+	return (int)len;
+}
+
 int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 		   unsigned flags, int timeout_ms)
 {
@@ -54,6 +64,17 @@ int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 	} else {
 		if ((r = send_check(c)) < 0)
 			return r;
+		/* Fast path: a message of one frame with room for it now. */
+		void *p;
+		if (len <= vmsg_frame_max_payload(&c->end) &&
+		    (r = vmsg_frame_reserve(&c->end, &c->ftx, type, 0,
+					    (uint32_t)len, &p)) != -EAGAIN) {
+			if (r < 0)
+				return fail(c, r);
+			if (len)
+				vmsg__memcpy(p, buf, len);
+			return sent(c, len, flags);
+		}
 		vmsg_frag_tx_init(&c->frag, type, buf, len);
 	}
 
@@ -77,11 +98,7 @@ int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 		}
 	}
 	c->frag_busy = false;
-	c->st.tx_msgs++;
-	c->st.tx_bytes += len;
-	if (!(flags & VMSG_SEND_MORE))
-		publish(c);
-	return (int)len;
+	return sent(c, len, flags);
 }
 
 int vmsg_chan_flush(vmsg_chan *c)
@@ -170,6 +187,12 @@ static int reasm_ready(struct vmsg_chan *c)
 	return 0;
 }
 
+/* In the middle of a fragmented message (collected or skipped)? */
+static bool collecting(const struct vmsg_chan *c)
+{
+	return c->reasm_buf && (c->reasm.active || c->reasm.skipping);
+}
+
 static void present(struct vmsg_chan *c, struct vmsg_msg *m)
 {
 	if (c->cur_reassembled) {
@@ -208,9 +231,7 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 				return r;
 			continue;
 		}
-		bool collecting = c->reasm_buf &&
-				  (c->reasm.active || c->reasm.skipping);
-		if (f.flags == 0 && !collecting) {
+		if (f.flags == 0 && !collecting(c)) {
 			if (f.len > c->opts.max_msg) {
 				/* Over our limit: drop it, say so. */
 				vmsg__kick(c, vmsg_frame_release(&c->end, &f) > 0);
@@ -238,6 +259,25 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 	return 0;
 }
 
+/* Consume a whole-frame message and give its space back to the peer, at
+ * once or batched (opts.rx_batch). */
+static int release_frame(struct vmsg_chan *c, const struct vmsg_frame *f)
+{
+	c->st.rx_msgs++;
+	c->st.rx_bytes += f->len;
+	if (c->error)
+		return c->error;
+	if (!c->opts.rx_batch) {
+		vmsg__kick(c, vmsg_frame_release(&c->end, f) > 0);
+		return 0;
+	}
+	vmsg_frame_release_quiet(&c->end, f);
+	c->rx_quiet += f->size;
+	if (c->rx_quiet >= c->end.rx.size / 4)
+		vmsg__rx_announce(c);
+	return 0;
+}
+
 int vmsg_chan_release(vmsg_chan *c)
 {
 	if (!c)
@@ -245,34 +285,42 @@ int vmsg_chan_release(vmsg_chan *c)
 	if (!c->peeked)
 		return -EINVAL;
 	c->peeked = false;
-	c->st.rx_msgs++;
 	if (c->cur_reassembled) {
+		c->st.rx_msgs++;
 		c->st.rx_bytes += c->reasm.len;
 		c->reasm.len = 0;
 		return 0;
 	}
-	c->st.rx_bytes += c->cur.len;
-	if (c->error)
-		return c->error;
-	if (!c->opts.rx_batch) {
-		vmsg__kick(c, vmsg_frame_release(&c->end, &c->cur) > 0);
-		return 0;
-	}
-	vmsg_frame_release_quiet(&c->end, &c->cur);
-	c->rx_quiet += c->cur.size;
-	if (c->rx_quiet >= c->end.rx.size / 4)
-		vmsg__rx_announce(c);
-	return 0;
+	return release_frame(c, &c->cur);
 }
 
 int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 		   int timeout_ms)
 {
-	struct vmsg_msg m;
+	struct vmsg_msg m = {0};
 	int r;
 
 	if (!c || (!buf && cap))
 		return -EINVAL;
+	/* Fast path: a whole-frame message is there and fits; copied straight
+	 * out of the ring. Anything else (nothing yet, fragments, too big)
+	 * takes the general path, which peeks the same frame again. */
+	if (!c->peeked && !c->error && !collecting(c)) {
+		struct vmsg_frame f;
+		r = vmsg_frame_peek(&c->end, &f);
+		if (r < 0)
+			return fail(c, r);
+		if (r == 1 && f.flags == 0 && f.len <= c->opts.max_msg &&
+		    f.len <= cap) {
+			if (f.len)
+				vmsg__memcpy(buf, f.data, f.len);
+			if (type)
+				*type = f.type;
+			if ((r = release_frame(c, &f)) < 0)
+				return r;
+			return (int)f.len;
+		}
+	}
 	if ((r = vmsg_chan_peek(c, &m, timeout_ms)) < 0)
 		return r;
 	if (m.len > cap)

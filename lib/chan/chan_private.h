@@ -49,14 +49,27 @@ struct vmsg_chan {
 /* A waiting call's progress: see chan_wait.c. */
 struct vmsg__wait {
 	int timeout_ms;
-	uint64_t deadline;   /* ns; valid when timeout_ms > 0 */
+	uint64_t deadline;   /* ns; set at the first wait when timeout_ms > 0 */
 	uint64_t spin_until; /* ns; 0 until the first wait */
 	unsigned spins;
 	bool armed;          /* asked the peer for a kick since the last try */
 };
 
-void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w,
-		     int timeout_ms);
+/* Cheap: no clock read until the call first has to wait. */
+static inline void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w,
+				   int timeout_ms)
+{
+	(void)c;
+	w->timeout_ms = timeout_ms;
+	w->deadline = 0;
+	w->spin_until = 0;
+	w->spins = 0;
+	w->armed = false;
+}
+
+/* Milliseconds left before the call's deadline, rounded up (0: passed);
+ * -1 without a deadline. The first call starts the clock. */
+int vmsg__wait_ms_left(struct vmsg_chan *c, struct vmsg__wait *w);
 
 /* Called when an operation could not proceed for lack of data (bit =
  * VMSG_NOTIFY_WRITE) or space (VMSG_NOTIFY_READ). Returns 0 when the caller

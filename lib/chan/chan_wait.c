@@ -53,24 +53,16 @@ int vmsg__peer_state(struct vmsg_chan *c)
 	return -EPROTO;
 }
 
-void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w, int timeout_ms)
-{
-	w->timeout_ms = timeout_ms;
-	w->deadline = 0;
-	if (timeout_ms > 0)
-		w->deadline = c->p->ops->now_ns(c->p) +
-			      (uint64_t)timeout_ms * 1000000u;
-	w->spin_until = 0;
-	w->spins = 0;
-	w->armed = false;
-}
-
-/* Milliseconds left before the deadline, rounded up; -1 for no deadline. */
-static int wait_remaining_ms(struct vmsg_chan *c, struct vmsg__wait *w)
+int vmsg__wait_ms_left(struct vmsg_chan *c, struct vmsg__wait *w)
 {
 	if (w->timeout_ms < 0)
 		return -1;
 	uint64_t now = c->p->ops->now_ns(c->p);
+	/* The deadline is set at the first look, not at the call's start: a
+	 * call that never waits never reads the clock (what it did before
+	 * its first wait is short and bounded). */
+	if (w->deadline == 0)
+		w->deadline = now + (uint64_t)w->timeout_ms * 1000000u;
 	if (now >= w->deadline)
 		return 0;
 	return (int)((w->deadline - now + 999999u) / 1000000u);
@@ -80,6 +72,8 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 {
 	if (c->error)
 		return c->error;
+	if (w->timeout_ms > 0)
+		(void)vmsg__wait_ms_left(c, w); /* starts the clock */
 	/* Whatever this end waits for, a writer may be waiting for the space
 	 * it released in a batch: tell it before waiting. */
 	vmsg__rx_announce(c);
@@ -127,14 +121,14 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 	if (w->timeout_ms == 0)
 		return -EAGAIN;
 
-	int ms = wait_remaining_ms(c, w);
+	int ms = vmsg__wait_ms_left(c, w);
 	if (ms == 0)
 		return -ETIMEDOUT;
 	c->st.sleeps++;
 	int r = c->p->ops->wait(c->p, ms);
 	if (r < 0)
 		return r;
-	if (r == 0 && w->timeout_ms > 0 && wait_remaining_ms(c, w) == 0)
+	if (r == 0 && w->timeout_ms > 0 && vmsg__wait_ms_left(c, w) == 0)
 		return -ETIMEDOUT;
 	/* Woken (or a spurious return): the peer cleared our bit when it
 	 * kicked, so ask again before the next sleep. */
