@@ -1,20 +1,47 @@
 #!/usr/bin/env bash
 # The demo command: install what is missing, build the release flavour, and
-# run the ping-pong example between two processes over the host backend.
-# Arguments, if any, replace the default runs and go to vmsg-pingpong (see
-# build/release/examples/pingpong/vmsg-pingpong --help).
+# run a demo.
+#
+#   scripts/demo.sh                 the key-value demo on the simulated Xen:
+#                                   vmsgd, a service in dom1, clients in dom2
+#                                   and dom3, socat through a socket bridge
+#                                   (scripts/demo-sim.sh)
+#   scripts/demo.sh pingpong [ARG]  the ping-pong example between two
+#                                   processes over the host backend; ARGs,
+#                                   if any, replace the default runs and go
+#                                   to vmsg-pingpong (--help for more)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=${VMSG_JOBS:-$(nproc)}
 
+what=kv
+if [ $# -gt 0 ]; then
+	case $1 in
+	pingpong) what=pingpong; shift ;;
+	kv) what=kv; shift ;;
+	-h | --help)
+		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0 ;;
+	*)
+		echo "demo: unknown demo '$1' (kv or pingpong; --help)" >&2
+		exit 2 ;;
+	esac
+fi
+
 "$root/scripts/deps.sh"
 
 dir=build/release
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DVMSG_SANITIZE=OFF
-cmake --build "$dir" -j "$jobs" --target vmsg-pingpong
+if [ "$what" = kv ]; then
+	cmake --build "$dir" -j "$jobs" --target xensim vmsg-xenstored vmsgd \
+		vmsgctl vmsg-kv-server vmsg-kv
+	echo
+	exec "$root/scripts/demo-sim.sh" "$dir"
+fi
 
+cmake --build "$dir" -j "$jobs" --target vmsg-pingpong
 bin=$dir/examples/pingpong/vmsg-pingpong
 if [ ! -x "$bin" ]; then
 	echo "demo: $bin was not built" >&2

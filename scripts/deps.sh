@@ -24,6 +24,7 @@ PACKAGES=(
 	busybox-static      # xen_qemu: the guests' userland
 	xz-utils            # xen_qemu: unpacks the guests' kernel from the bzImage
 	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
+	socat               # the demo (scripts/demo-sim.sh): a UNIX socket client of a vmsgd bridge
 )
 
 missing=()

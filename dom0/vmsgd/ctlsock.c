@@ -100,32 +100,150 @@ static void list_domains(struct vmsgd *d, struct sbuf *b, bool json)
 		sb_printf(b, "]}\n");
 }
 
+static const char *mode_name(const struct vmsgd *d, const char *service)
+{
+	const struct policy_service *ps = policy_find(&d->pol, service);
+	if (policy_bridge_connect(&d->pol, service))
+		return "bridge";
+	return ps && ps->mode == MODE_RELAYED ? "relayed" : "direct";
+}
+
+/* The bridges of a service, "listen NAME ADDR, ..." (JSON: an array of
+ * objects). Addresses are checked at load (no quotes or controls in
+ * them? paths may hold anything printable): escaped for JSON. */
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			sb_printf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			sb_printf(b, "\\u%04x", ch);
+		else
+			sb_printf(b, "%c", ch);
+	}
+	sb_printf(b, "\"");
+}
+
+static void bridges_of(struct vmsgd *d, const char *service, struct sbuf *b,
+		       bool json)
+{
+	bool first = true;
+	for (size_t i = 0; i < d->pol.nbr; i++) {
+		const struct policy_bridge *br = &d->pol.br[i];
+		if (strcmp(br->service, service))
+			continue;
+		const char *addr = br->addr;
+		if (br->listen && bridge_bound(d, br->name))
+			addr = bridge_bound(d, br->name);
+		if (json) {
+			sb_printf(b, "%s{\"name\":\"%s\",\"%s\":",
+				  first ? "" : ",", br->name,
+				  br->listen ? "listen" : "connect");
+			sb_json_str(b, addr);
+			sb_printf(b, "}");
+		} else {
+			sb_printf(b, "%s%s %s %s", first ? "" : ", ",
+				  br->listen ? "listen" : "connect", br->name,
+				  addr);
+		}
+		first = false;
+	}
+	if (!json && first)
+		sb_printf(b, "-");
+}
+
 static void list_services(struct vmsgd *d, struct sbuf *b, bool json)
 {
 	if (json)
 		sb_printf(b, "{\"services\":[");
 	else
-		sb_printf(b, "%-24s %-8s %-8s %s\n", "SERVICE", "PROVIDER",
-			  "MODE", "CHANNELS");
+		sb_printf(b, "%-24s %-8s %-8s %-8s %s\n", "SERVICE",
+			  "PROVIDER", "MODE", "CHANNELS", "BRIDGES");
 	bool first = true;
 	for (struct service *v = d->services; v; v = v->next) {
 		unsigned chans = 0;
 		for (struct channel *c = d->channels; c; c = c->next)
 			chans += !strcmp(c->service, v->name);
 		/* Names are [A-Za-z0-9._-]: nothing to escape. */
-		if (json)
+		if (json) {
 			sb_printf(b,
 				  "%s{\"name\":\"%s\",\"provider\":%u,"
-				  "\"mode\":\"direct\",\"channels\":%u}",
+				  "\"mode\":\"%s\",\"channels\":%u,"
+				  "\"bridges\":[",
 				  first ? "" : ",", v->name,
-				  (unsigned)v->provider, chans);
-		else
-			sb_printf(b, "%-24s %-8u %-8s %u\n", v->name,
-				  (unsigned)v->provider, "direct", chans);
+				  (unsigned)v->provider, mode_name(d, v->name),
+				  chans);
+			bridges_of(d, v->name, b, true);
+			sb_printf(b, "]}");
+		} else {
+			sb_printf(b, "%-24s %-8u %-8s %-8u ", v->name,
+				  (unsigned)v->provider, mode_name(d, v->name),
+				  chans);
+			bridges_of(d, v->name, b, false);
+			sb_printf(b, "\n");
+		}
+		first = false;
+	}
+	/* Listen bridges whose service nobody offers now. */
+	for (size_t i = 0; i < d->pol.nbr; i++) {
+		const struct policy_bridge *br = &d->pol.br[i];
+		bool seen = false;
+		for (struct service *v = d->services; v && !seen; v = v->next)
+			seen = !strcmp(v->name, br->service);
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(d->pol.br[j].service, br->service);
+		if (seen)
+			continue;
+		if (json) {
+			sb_printf(b,
+				  "%s{\"name\":\"%s\",\"provider\":null,"
+				  "\"mode\":\"%s\",\"channels\":0,"
+				  "\"bridges\":[",
+				  first ? "" : ",", br->service,
+				  mode_name(d, br->service));
+			bridges_of(d, br->service, b, true);
+			sb_printf(b, "]}");
+		} else {
+			sb_printf(b, "%-24s %-8s %-8s %-8u ", br->service, "-",
+				  mode_name(d, br->service), 0u);
+			bridges_of(d, br->service, b, false);
+			sb_printf(b, "\n");
+		}
 		first = false;
 	}
 	if (json)
 		sb_printf(b, "]}\n");
+}
+
+static const char *chan_mode_name(const struct channel *c)
+{
+	switch (c->mode) {
+	case CHM_RELAYED:
+		return "relayed";
+	case CHM_BRIDGE_IN:
+		return "bridge-in";
+	case CHM_BRIDGE_OUT:
+		return "bridge-out";
+	default:
+		return "direct";
+	}
+}
+
+/* Counters of vmsgd's own ends; false for direct channels, whose data
+ * never passes dom0. */
+static bool counters_of(const struct channel *c, struct chan_counters *k)
+{
+	if (c->relay) {
+		relay_counters(c, k);
+		return true;
+	}
+	if (c->bconn) {
+		bridge_counters(c, k);
+		return true;
+	}
+	return false;
 }
 
 static void list_channels(struct vmsgd *d, struct sbuf *b, bool json)
@@ -133,23 +251,87 @@ static void list_channels(struct vmsgd *d, struct sbuf *b, bool json)
 	if (json)
 		sb_printf(b, "{\"channels\":[");
 	else
-		sb_printf(b, "%-6s %-24s %-8s %-8s %-8s %s\n", "ID", "SERVICE",
-			  "PROVIDER", "CONSUMER", "STATE", "PATH");
+		sb_printf(b, "%-10s %-16s %-4s %-4s %-7s %-10s %-18s %-18s "
+			     "%-9s %-13s %s\n",
+			  "ID", "SERVICE", "PROV", "CONS", "STATE", "MODE",
+			  "TO-PROV B/MSGS", "TO-CONS B/MSGS", "STALLS",
+			  "KICKS SENT/SUP", "PATH");
 	bool first = true;
 	for (struct channel *c = d->channels; c; c = c->next) {
 		const char *st = c->state == CH_OPEN ? "open" : "pending";
-		if (json)
+		struct chan_counters k;
+		bool has = counters_of(c, &k);
+		if (json) {
 			sb_printf(b,
 				  "%s{\"id\":%u,\"service\":\"%s\",\"provider\":"
 				  "%u,\"consumer\":%u,\"state\":\"%s\","
-				  "\"mode\":\"direct\",\"path\":\"%s\"}",
+				  "\"mode\":\"%s\",\"path\":\"%s\"",
 				  first ? "" : ",", c->id, c->service,
 				  (unsigned)c->provider, (unsigned)c->consumer,
-				  st, c->path);
-		else
-			sb_printf(b, "%-6u %-24s %-8u %-8u %-8s %s\n", c->id,
-				  c->service, (unsigned)c->provider,
-				  (unsigned)c->consumer, st, c->path);
+				  st, chan_mode_name(c), c->path);
+			if (c->mode == CHM_RELAYED)
+				sb_printf(b, ",\"relay_path\":\"%s\"",
+					  c->relay_path);
+			if (c->bconn || c->mode == CHM_BRIDGE_IN ||
+			    c->mode == CHM_BRIDGE_OUT) {
+				sb_printf(b, ",\"bridge\":\"%s\",\"socket\":",
+					  c->bridge);
+				sb_json_str(b, c->sock);
+			}
+			if (!has) {
+				sb_printf(b, ",\"counters\":null}");
+			} else {
+				sb_printf(b,
+					  ",\"counters\":{\"to_provider_bytes\":"
+					  "%llu,\"to_provider_msgs\":%llu,"
+					  "\"to_consumer_bytes\":%llu,"
+					  "\"to_consumer_msgs\":%llu,"
+					  "\"to_provider_stalls\":%llu,"
+					  "\"to_consumer_stalls\":%llu,"
+					  "\"kicks_sent\":%llu,"
+					  "\"kicks_suppressed\":%llu",
+					  (unsigned long long)k.c2p_bytes,
+					  (unsigned long long)k.c2p_msgs,
+					  (unsigned long long)k.p2c_bytes,
+					  (unsigned long long)k.p2c_msgs,
+					  (unsigned long long)k.c2p_stalls,
+					  (unsigned long long)k.p2c_stalls,
+					  (unsigned long long)k.kicks_sent,
+					  (unsigned long long)k.kicks_suppressed);
+				if (k.has_sock)
+					sb_printf(b,
+						  ",\"socket_rx_bytes\":%llu,"
+						  "\"socket_tx_bytes\":%llu",
+						  (unsigned long long)k.sock_rx_bytes,
+						  (unsigned long long)k.sock_tx_bytes);
+				sb_printf(b, "}}");
+			}
+		} else {
+			char tp[40] = "-", tc[40] = "-", stl[40] = "-",
+			     ks[40] = "-";
+			if (has) {
+				snprintf(tp, sizeof tp, "%llu/%llu",
+					 (unsigned long long)k.c2p_bytes,
+					 (unsigned long long)k.c2p_msgs);
+				snprintf(tc, sizeof tc, "%llu/%llu",
+					 (unsigned long long)k.p2c_bytes,
+					 (unsigned long long)k.p2c_msgs);
+				snprintf(stl, sizeof stl, "%llu/%llu",
+					 (unsigned long long)k.c2p_stalls,
+					 (unsigned long long)k.p2c_stalls);
+				snprintf(ks, sizeof ks, "%llu/%llu",
+					 (unsigned long long)k.kicks_sent,
+					 (unsigned long long)k.kicks_suppressed);
+			}
+			sb_printf(b, "%-10u %-16s %-4u %-4u %-7s %-10s %-18s "
+				     "%-18s %-9s %-13s %s\n",
+				  c->id, c->service, (unsigned)c->provider,
+				  (unsigned)c->consumer, st, chan_mode_name(c),
+				  tp, tc, stl, ks,
+				  c->mode == CHM_RELAYED ? c->relay_path
+				  : c->sock[0]		  ? c->sock
+							  : c->path);
+		}
 		first = false;
 	}
 	if (json)
@@ -178,16 +360,39 @@ static void show_policy(struct vmsgd *d, struct sbuf *b, bool json)
 		if (json)
 			sb_printf(b,
 				  "%s{\"name\":\"%s\",\"offer\":\"%s\","
-				  "\"open\":\"%s\",\"mode\":\"direct\","
+				  "\"open\":\"%s\",\"mode\":\"%s\","
 				  "\"max_channels_per_domain\":%u,"
 				  "\"ring_size\":%u,\"max_msg\":%llu}",
 				  i ? "," : "", s->name, off, opn,
+				  s->mode == MODE_RELAYED ? "relayed" : "direct",
 				  s->max_channels, s->ring_size,
 				  (unsigned long long)s->max_msg);
 		else
 			sb_printf(b, "%-24s %-16s %-16s %-6s %-8u %-10u %llu\n",
-				  s->name, off, opn, "direct", s->max_channels,
+				  s->name, off, opn,
+				  s->mode == MODE_RELAYED ? "relayed" : "direct",
+				  s->max_channels,
 				  s->ring_size, (unsigned long long)s->max_msg);
+	}
+	if (json)
+		sb_printf(b, "],\"bridges\":[");
+	else if (p->nbr)
+		sb_printf(b, "\n%-24s %-24s %-8s %s\n", "BRIDGE", "SERVICE",
+			  "KIND", "ADDRESS");
+	for (size_t i = 0; i < p->nbr; i++) {
+		const struct policy_bridge *br = &p->br[i];
+		if (json) {
+			sb_printf(b, "%s{\"name\":\"%s\",\"service\":\"%s\","
+				     "\"%s\":",
+				  i ? "," : "", br->name, br->service,
+				  br->listen ? "listen" : "connect");
+			sb_json_str(b, br->addr);
+			sb_printf(b, "}");
+		} else {
+			sb_printf(b, "%-24s %-24s %-8s %s\n", br->name,
+				  br->service, br->listen ? "listen" : "connect",
+				  br->addr);
+		}
 	}
 	if (json)
 		sb_printf(b, "]}\n");

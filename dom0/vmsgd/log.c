@@ -1,11 +1,22 @@
-/* Leveled log lines on stderr: "vmsgd: LEVEL: text". */
+/* Leveled log lines, on stderr ("vmsgd: LEVEL: text") or to syslog
+ * (facility daemon; error, warn, info and debug map to LOG_ERR,
+ * LOG_WARNING, LOG_INFO and LOG_DEBUG). */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
+
+/* <syslog.h> names its priorities LOG_INFO and LOG_DEBUG as vmsgd.h names
+ * its levels: take its values here, then let vmsgd.h have the names. */
+static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+#undef LOG_INFO
+#undef LOG_DEBUG
 
 #include "vmsgd.h"
 
 int vmsgd_log_level = LOG_INFO;
+static bool to_syslog;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
@@ -22,15 +33,30 @@ int vmsgd_log_level_parse(const char *s)
 	return -1;
 }
 
+void vmsgd_log_syslog(void)
+{
+	openlog("vmsgd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	to_syslog = true;
+}
+
+bool vmsgd_log_is_syslog(void)
+{
+	return to_syslog;
+}
+
 void vmsgd_log(int level, const char *fmt, ...)
 {
-	if (level > vmsgd_log_level)
+	if (level > vmsgd_log_level || level < 0)
 		return;
 	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	if (to_syslog) {
+		syslog(prio[level], "%s: %s", names[level], buf);
+		return;
+	}
 	/* One write per line, so lines from a busy loop never interleave. */
 	fprintf(stderr, "vmsgd: %s: %s\n", names[level], buf);
 	fflush(stderr);

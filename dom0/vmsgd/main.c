@@ -2,12 +2,15 @@
  * and SIGINT stop in order and exit 0). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmsgd.h"
@@ -17,7 +20,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vmsgd [--config FILE] [--foreground] [--log-level LEVEL]\n"
+		"usage: vmsgd [--config FILE] [--foreground] [--syslog]\n"
+		"             [--log-level LEVEL] [--help]\n"
 		"\n"
 		"The vmsg service broker for dom0: serves a control channel for\n"
 		"every guest domain, lets guests offer and open named services\n"
@@ -25,13 +29,20 @@ static void usage(FILE *f)
 		"vmsgctl on the policy's control_socket.\n"
 		"\n"
 		"  -c, --config FILE      policy file (default " DEFAULT_CONFIG ")\n"
-		"  -f, --foreground       do not detach\n"
+		"  -f, --foreground       do not detach; log to stderr unless\n"
+		"                         --syslog (for systemd: Type=simple)\n"
+		"  -s, --syslog           log to syslog (facility daemon); always\n"
+		"                         so when detached\n"
 		"  -l, --log-level LEVEL  error, warn, info or debug (overrides\n"
 		"                         the config's log_level)\n"
 		"  -h, --help             this text\n"
 		"\n"
+		"Without --foreground vmsgd detaches (new session, cwd /, stdio\n"
+		"on /dev/null) and the starting process exits once it is ready\n"
+		"(status 0) or has failed (its status).\n"
 		"Signals: SIGHUP reloads the policy (a bad file keeps the old\n"
-		"one); SIGTERM/SIGINT close every channel and exit 0.\n"
+		"one); SIGTERM/SIGINT answer pending opens, close every channel\n"
+		"and the control socket, and exit 0.\n"
 		"Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad\n"
 		"usage or configuration. See docs/vmsgd.md.\n");
 }
@@ -49,6 +60,15 @@ int vmsgd_reload(struct vmsgd *d, char *err, size_t cap)
 		vmsgd_log(LOG_WARN, "reload: control_socket changes only at "
 				    "restart (still %s)",
 			  d->ctl_path);
+	/* Bridges follow the new policy (listeners started or stopped);
+	 * one that cannot start rejects the reload as a whole. */
+	if (bridges_apply(d, &np, err, cap) < 0) {
+		vmsgd_log(LOG_ERROR, "reload failed, keeping the old policy: "
+				     "%s",
+			  err);
+		policy_free(&np);
+		return -1;
+	}
 	policy_free(&d->pol);
 	d->pol = np;
 	vmsgd_log_level = d->cli_log_level >= 0 ? d->cli_log_level
@@ -64,6 +84,55 @@ static void on_tick(uv_timer_t *t)
 	sessions_tick(t->data);
 }
 
+/* Detach: fork; the parent waits for the child to be ready (or to fail)
+ * and exits with its status, so that whoever started vmsgd learns whether
+ * it is serving. The child gets a new session, / as cwd and /dev/null as
+ * stdio. Returns the child's end of the status pipe, -1 on failure. */
+static int detach(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		unsigned char st = 1;
+		ssize_t n;
+		while ((n = read(p[0], &st, 1)) < 0 && errno == EINTR)
+			;
+		_exit(n == 1 ? st : 1);
+	}
+	close(p[0]);
+	(void)setsid();
+	if (chdir("/") < 0)
+		vmsgd_log(LOG_WARN, "chdir /: %s", strerror(errno));
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		(void)dup2(fd, 0);
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return p[1];
+}
+
+/* Tell the waiting parent (if any) how startup went. */
+static void detach_done(int *fd, int status)
+{
+	if (*fd < 0)
+		return;
+	unsigned char b = (unsigned char)status;
+	(void)!write(*fd, &b, 1);
+	close(*fd);
+	*fd = -1;
+}
+
 static void stop(struct vmsgd *d)
 {
 	if (d->stopping)
@@ -75,6 +144,9 @@ static void stop(struct vmsgd *d)
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
+	uv_idle_stop(&d->idle);
+	d->idle_active = false;
+	uv_close((uv_handle_t *)&d->idle, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -98,6 +170,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"syslog", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -105,16 +178,19 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	const char *config = DEFAULT_CONFIG;
-	bool foreground = false;
+	bool foreground = false, use_syslog = false;
 	d->cli_log_level = -1;
 	int o;
-	while ((o = getopt_long(argc, argv, "c:fl:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:fl:hs", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			config = optarg;
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 's':
+			use_syslog = true;
 			break;
 		case 'l':
 			d->cli_log_level = vmsgd_log_level_parse(optarg);
@@ -154,13 +230,26 @@ int main(int argc, char **argv)
 	}
 	vmsgd_log_level = d->cli_log_level >= 0 ? d->cli_log_level
 						: d->pol.log_level;
-	if (!foreground && daemon(0, 1) < 0) {
-		vmsgd_log(LOG_ERROR, "daemon: %s", strerror(errno));
+	/* Detached, stderr is /dev/null: syslog is the only place left. */
+	if (use_syslog || !foreground)
+		vmsgd_log_syslog();
+	int ready_fd = -1;
+	if (!foreground && (ready_fd = detach()) < 0) {
+		vmsgd_log(LOG_ERROR, "cannot detach: %s", strerror(errno));
 		policy_free(&d->pol);
 		free(d);
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Channel ids start at a random point: the channels an earlier
+	 * (killed) vmsgd brokered live on with their ids in their paths
+	 * (/local/domain/P/data/vmsg/svc/ID), and a new channel must not be
+	 * published over one of them. */
+	if (getrandom(&d->next_id, sizeof d->next_id, 0) !=
+	    (ssize_t)sizeof d->next_id)
+		d->next_id = (uint32_t)time(NULL) * 2654435761u;
+	d->next_id &= 0x7fffffffu;
 
 	d->loop = uv_default_loop();
 	uv_signal_init(d->loop, &d->sighup);
@@ -173,9 +262,12 @@ int main(int argc, char **argv)
 	uv_timer_init(d->loop, &d->timer);
 	d->timer.data = d;
 	uv_timer_start(&d->timer, on_tick, 500, 500);
+	uv_idle_init(d->loop, &d->idle);
+	d->idle.data = d;
 
 	int rc = 0;
-	if (ctlsock_start(d) < 0 || xs_watch_start(d) < 0) {
+	if (ctlsock_start(d) < 0 || xs_watch_start(d) < 0 ||
+	    bridges_init(d) < 0) {
 		rc = 1;
 		stop(d);
 	} else {
@@ -183,6 +275,7 @@ int main(int argc, char **argv)
 				    "socket %s",
 			  d->pol.nsvc, d->ctl_path);
 	}
+	detach_done(&ready_fd, rc);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)
 		vmsgd_log(LOG_WARN, "handles left open at exit");

@@ -14,6 +14,7 @@
 #include "vmsgd.h"
 
 #define SVC_PREFIX "service "
+#define BRIDGE_PREFIX "bridge "
 
 struct parse {
 	const char *file;
@@ -24,6 +25,7 @@ struct parse {
 	size_t cap;
 	bool failed;
 	struct policy_service *cur; /* NULL: [daemon] or none */
+	struct policy_bridge *curb; /* the [bridge NAME] being read */
 	bool in_daemon;
 	bool has_mode; /* of cur */
 	bool seen_daemon;
@@ -163,13 +165,12 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 			return 0;
 		}
 	} else if (!strcmp(name, "mode")) {
-		if (!strcmp(v, "relayed")) {
-			fail(ps, "mode 'relayed' is not supported yet "
-				 "(only 'direct')");
-			return 0;
-		}
-		if (strcmp(v, "direct")) {
-			fail(ps, "mode '%s': expected 'direct'", v);
+		if (!strcmp(v, "direct")) {
+			s->mode = MODE_DIRECT;
+		} else if (!strcmp(v, "relayed")) {
+			s->mode = MODE_RELAYED;
+		} else {
+			fail(ps, "mode '%s': expected 'direct' or 'relayed'", v);
 			return 0;
 		}
 		ps->has_mode = true;
@@ -200,11 +201,130 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 	return 1;
 }
 
+/* "unix:/abs/path" or "tcp:HOST:PORT" (HOST a numeric IPv4 address or
+ * [IPv6]; no name lookups, which would block the loop). */
+static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
+		       char *why, size_t cap)
+{
+	if (strlen(v) >= sizeof b->addr) {
+		snprintf(why, cap, "longer than %zu bytes", sizeof b->addr - 1);
+		return false;
+	}
+	snprintf(b->addr, sizeof b->addr, "%s", v);
+	if (!strncmp(v, "unix:", 5)) {
+		const char *path = v + 5;
+		if (path[0] != '/' || strlen(path) >= sizeof b->path) {
+			snprintf(why, cap, "a UNIX socket path must be absolute "
+					   "and at most %zu bytes",
+				 sizeof b->path - 1);
+			return false;
+		}
+		b->is_tcp = false;
+		snprintf(b->path, sizeof b->path, "%s", path);
+		return true;
+	}
+	if (strncmp(v, "tcp:", 4) != 0) {
+		snprintf(why, cap, "expected unix:PATH or tcp:HOST:PORT");
+		return false;
+	}
+	const char *h = v + 4, *colon;
+	char host[64];
+	size_t hl;
+	if (h[0] == '[') {
+		const char *rb = strchr(h, ']');
+		if (!rb || rb[1] != ':') {
+			snprintf(why, cap, "expected tcp:[IPV6]:PORT");
+			return false;
+		}
+		hl = (size_t)(rb - h - 1);
+		if (hl >= sizeof host)
+			hl = sizeof host; /* rejected below */
+		else
+			memcpy(host, h + 1, hl);
+		colon = rb + 1;
+		b->ipv6 = true;
+	} else {
+		colon = strrchr(h, ':');
+		if (!colon) {
+			snprintf(why, cap, "expected tcp:HOST:PORT");
+			return false;
+		}
+		hl = (size_t)(colon - h);
+		if (hl < sizeof host)
+			memcpy(host, h, hl);
+		b->ipv6 = false;
+	}
+	if (hl == 0 || hl >= sizeof host) {
+		snprintf(why, cap, "bad host");
+		return false;
+	}
+	host[hl] = '\0';
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+	if (b->ipv6 ? uv_ip6_addr(host, 0, &a6) != 0
+		    : uv_ip4_addr(host, 0, &a4) != 0) {
+		snprintf(why, cap, "host '%s' is not a numeric IP%s address "
+				   "(names are not looked up)",
+			 host, b->ipv6 ? "v6" : "v4");
+		return false;
+	}
+	uint64_t port;
+	/* Port 0 (listen only): the kernel picks one; vmsgctl shows it. */
+	if (!parse_u64(colon + 1, listen ? 0 : 1, 65535, &port)) {
+		snprintf(why, cap, "port '%s': expected %s..65535", colon + 1,
+			 listen ? "0" : "1");
+		return false;
+	}
+	snprintf(b->host, sizeof b->host, "%s", host);
+	b->port = (int)port;
+	b->is_tcp = true;
+	return true;
+}
+
+static int on_bridge_key(struct parse *ps, const char *name, const char *v)
+{
+	struct policy_bridge *b = ps->curb;
+	char why[160];
+	if (!strcmp(name, "service")) {
+		if (!vmsg_service_name_ok(v)) {
+			fail(ps, "service '%s': a name is 1..%d of "
+				 "[A-Za-z0-9._-]",
+			     v, VMSG_SERVICE_NAME_MAX);
+			return 0;
+		}
+		snprintf(b->service, sizeof b->service, "%s", v);
+	} else if (!strcmp(name, "listen") || !strcmp(name, "connect")) {
+		if (b->addr[0]) {
+			fail(ps, "[bridge %s]: give exactly one of 'listen' "
+				 "and 'connect'",
+			     b->name);
+			return 0;
+		}
+		b->listen = !strcmp(name, "listen");
+		if (!parse_addr(v, b, b->listen, why, sizeof why)) {
+			fail(ps, "%s = '%s': %s", name, v, why);
+			return 0;
+		}
+	} else {
+		fail(ps, "unknown key '%s' in [bridge %s]", name, b->name);
+		return 0;
+	}
+	return 1;
+}
+
 static void end_section(struct parse *ps)
 {
 	if (ps->cur && !ps->has_mode)
 		fail(ps, "[service %s] (from line %d) has no 'mode'",
 		     ps->cur->name, ps->cur->line);
+	if (ps->curb && !ps->curb->service[0])
+		fail(ps, "[bridge %s] (from line %d) has no 'service'",
+		     ps->curb->name, ps->curb->line);
+	if (ps->curb && !ps->curb->addr[0])
+		fail(ps, "[bridge %s] (from line %d) has neither 'listen' nor "
+			 "'connect'",
+		     ps->curb->name, ps->curb->line);
+	ps->curb = NULL;
 	ps->cur = NULL;
 	ps->in_daemon = false;
 }
@@ -220,10 +340,40 @@ static int on_section(struct parse *ps, const char *section)
 		ps->seen_daemon = ps->in_daemon = true;
 		return 1;
 	}
+	struct policy *p = ps->p;
+	size_t bl = strlen(BRIDGE_PREFIX);
+	if (!strncmp(section, BRIDGE_PREFIX, bl)) {
+		const char *bname = section + bl;
+		/* Same alphabet as service names: it is printed and logged. */
+		if (!vmsg_service_name_ok(bname)) {
+			fail(ps, "[bridge %s]: a name is 1..%d of "
+				 "[A-Za-z0-9._-]",
+			     bname, VMSG_SERVICE_NAME_MAX);
+			return 0;
+		}
+		for (size_t i = 0; i < p->nbr; i++)
+			if (!strcmp(p->br[i].name, bname)) {
+				fail(ps, "[bridge %s] given twice", bname);
+				return 0;
+			}
+		struct policy_bridge *nb =
+			realloc(p->br, (p->nbr + 1) * sizeof *nb);
+		if (!nb) {
+			fail(ps, "out of memory");
+			return 0;
+		}
+		p->br = nb;
+		struct policy_bridge *b = &p->br[p->nbr++];
+		memset(b, 0, sizeof *b);
+		snprintf(b->name, sizeof b->name, "%s", bname);
+		b->line = ps->line;
+		ps->curb = b;
+		return 1;
+	}
 	size_t pl = strlen(SVC_PREFIX);
 	if (strncmp(section, SVC_PREFIX, pl) != 0) {
-		fail(ps, "unknown section [%s]: expected [daemon] or "
-			 "[service NAME]", section);
+		fail(ps, "unknown section [%s]: expected [daemon], "
+			 "[service NAME] or [bridge NAME]", section);
 		return 0;
 	}
 	const char *name = section + pl;
@@ -232,7 +382,6 @@ static int on_section(struct parse *ps, const char *section)
 		     name, VMSG_SERVICE_NAME_MAX);
 		return 0;
 	}
-	struct policy *p = ps->p;
 	if (policy_find(p, name)) {
 		fail(ps, "[service %s] given twice", name);
 		return 0;
@@ -276,9 +425,46 @@ static int handler(void *user, const char *section, const char *name,
 	}
 	if (ps->in_daemon)
 		return on_daemon_key(ps, name, value);
+	if (ps->curb)
+		return on_bridge_key(ps, name, value);
 	if (ps->cur)
 		return on_service_key(ps, name, value);
 	return 0; /* not reached: every section is daemon or service */
+}
+
+/* Cross-section rules, once everything is read (sections come in any
+ * order). Errors name the bridge's header line. */
+static void check_bridges(struct parse *ps)
+{
+	struct policy *p = ps->p;
+	for (size_t i = 0; i < p->nbr && !ps->failed; i++) {
+		struct policy_bridge *b = &p->br[i];
+		ps->line = b->line;
+		if (!policy_find(p, b->service)) {
+			fail(ps, "[bridge %s]: no [service %s] section says "
+				 "who may %s it",
+			     b->name, b->service, b->listen ? "offer" : "open");
+			return;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct policy_bridge *o = &p->br[j];
+			if (b->listen && o->listen && b->is_tcp == o->is_tcp &&
+			    !strcmp(b->addr, o->addr)) {
+				fail(ps, "[bridge %s]: listens on %s as "
+					 "[bridge %s] does",
+				     b->name, b->addr, o->name);
+				return;
+			}
+			if (!strcmp(b->service, o->service) &&
+			    (!b->listen || !o->listen)) {
+				fail(ps, "[bridge %s]: service '%s' is already "
+					 "bridged by [bridge %s] (a connect "
+					 "bridge makes dom0 its only provider)",
+				     b->name, b->service, o->name);
+				return;
+			}
+		}
+	}
 }
 
 int policy_load(const char *file, struct policy *out, char *err, size_t cap)
@@ -304,6 +490,8 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 	}
 	if (!ps.failed)
 		end_section(&ps);
+	if (!ps.failed)
+		check_bridges(&ps);
 	if (ps.failed) {
 		policy_free(&p);
 		return -1;
@@ -321,6 +509,18 @@ void policy_free(struct policy *p)
 	free(p->svc);
 	p->svc = NULL;
 	p->nsvc = 0;
+	free(p->br);
+	p->br = NULL;
+	p->nbr = 0;
+}
+
+const struct policy_bridge *policy_bridge_connect(const struct policy *p,
+						  const char *service)
+{
+	for (size_t i = 0; i < p->nbr; i++)
+		if (!p->br[i].listen && !strcmp(p->br[i].service, service))
+			return &p->br[i];
+	return NULL;
 }
 
 const struct policy_service *policy_find(const struct policy *p,

@@ -130,11 +130,17 @@ static struct service *service_find(struct vmsgd *d, const char *name)
 	return NULL;
 }
 
+/* Forget a channel; a relay or bridge it has is closed (orderly: what
+ * vmsgd's ends committed stays readable). */
 static void channel_unlink(struct vmsgd *d, struct channel *c)
 {
 	for (struct channel **pp = &d->channels; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
+			if (c->relay)
+				relay_detach(c);
+			if (c->bconn)
+				bridge_detach(c);
 			free(c);
 			return;
 		}
@@ -148,6 +154,29 @@ static struct channel *channel_find(struct vmsgd *d, uint32_t id)
 	return NULL;
 }
 
+struct channel *channel_lookup(struct vmsgd *d, uint32_t id)
+{
+	return channel_find(d, id);
+}
+
+uint32_t channel_new_id(struct vmsgd *d)
+{
+	/* Skip ids still in use (after a wrap). */
+	do {
+		if (++d->next_id == 0)
+			d->next_id = 1;
+	} while (channel_find(d, d->next_id));
+	return d->next_id;
+}
+
+void channel_end(struct vmsgd *d, struct channel *c, const char *why)
+{
+	vmsgd_log(LOG_INFO, "channel %u of '%s' (domain %u -> %u) ended: %s",
+		  c->id, c->service, (unsigned)c->consumer,
+		  (unsigned)c->provider, why);
+	channel_unlink(d, c);
+}
+
 /* A pending open fails: tell the consumer, forget the channel. */
 static void pending_fail(struct vmsgd *d, struct channel *c, int code,
 			 const char *text)
@@ -159,6 +188,31 @@ static void pending_fail(struct vmsgd *d, struct channel *c, int code,
 	channel_unlink(d, c);
 	if (cs)
 		send_result(cs, req, code, text);
+}
+
+void channel_fail(struct vmsgd *d, struct channel *c, int code,
+		  const char *text)
+{
+	pending_fail(d, c, code, text);
+}
+
+int channel_request_serve(struct vmsgd *d, struct channel *c,
+			  uint16_t consumer_domid)
+{
+	struct session *ps_sess = session_find(d, c->provider);
+	Vmsg__Service__Serve sv = VMSG__SERVICE__SERVE__INIT;
+	sv.serve_id = c->id;
+	sv.service = c->service;
+	sv.consumer_domid = consumer_domid;
+	sv.path = c->path;
+	sv.rx_ring_size = c->ring_size;
+	sv.tx_ring_size = c->ring_size;
+	sv.max_msg = c->max_msg;
+	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
+			     "(channel %u, %s)",
+		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
+		  c->id, c->mode == CHM_DIRECT ? "direct" : "through dom0");
+	return send_msg(ps_sess, VMSG_TYPE_SVC_SERVE, &sv.base);
 }
 
 /* Everything of domain `domid` goes: its offers and channels. */
@@ -198,6 +252,19 @@ static void drop_domain_state(struct vmsgd *d, uint16_t domid)
 	}
 }
 
+/* A refused request: one log line, within the guest's log budget (a
+ * guest that floods refused requests must not flood dom0's log). */
+static void log_denied(struct session *s, const char *text)
+{
+	uint32_t sup = 0;
+	if (!rl_log(&s->rl, vmsgd_now_ms(), &sup))
+		return;
+	char more[48] = "";
+	if (sup)
+		snprintf(more, sizeof more, " (%u more not logged)", sup);
+	vmsgd_log(LOG_WARN, "denied: %s%s", text, more);
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static void on_offer(struct session *s, const Vmsg__Service__Offer *m)
@@ -213,7 +280,7 @@ static void on_offer(struct session *s, const Vmsg__Service__Offer *m)
 		snprintf(text, sizeof text,
 			 "service '%s': domain %u may not offer it (policy)",
 			 m->service, (unsigned)s->domid);
-		vmsgd_log(LOG_WARN, "denied: %s", text);
+		log_denied(s, text);
 		send_result(s, m->req_id, -EACCES, text);
 		return;
 	}
@@ -252,13 +319,16 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 		snprintf(text, sizeof text,
 			 "service '%s': domain %u may not open it (policy)",
 			 m->service, (unsigned)s->domid);
-		vmsgd_log(LOG_WARN, "denied: %s", text);
+		log_denied(s, text);
 		send_result(s, m->req_id, -EACCES, text);
 		return;
 	}
 	struct service *v = service_find(d, m->service);
+	const struct policy_bridge *br =
+		v && v->provider == 0 ? policy_bridge_connect(&d->pol, v->name)
+				      : NULL;
 	struct session *ps_sess = v ? session_find(d, v->provider) : NULL;
-	if (!v || !ps_sess || ps_sess->state != SESS_READY) {
+	if (!v || (!br && (!ps_sess || ps_sess->state != SESS_READY))) {
 		snprintf(text, sizeof text, "service '%s' is not offered",
 			 m->service);
 		send_result(s, m->req_id, -ENOENT, text);
@@ -272,7 +342,7 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 		snprintf(text, sizeof text,
 			 "service '%s': domain %u has its limit of %u channels",
 			 m->service, (unsigned)s->domid, ps->max_channels);
-		vmsgd_log(LOG_WARN, "denied: %s", text);
+		log_denied(s, text);
 		send_result(s, m->req_id, -EUSERS, text);
 		return;
 	}
@@ -281,15 +351,16 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 		send_result(s, m->req_id, -ENOMEM, "vmsgd is out of memory");
 		return;
 	}
-	if (++d->next_id == 0)
-		d->next_id = 1;
-	c->id = d->next_id;
+	c->id = channel_new_id(d);
 	snprintf(c->service, sizeof c->service, "%s", m->service);
 	c->provider = v->provider;
 	c->consumer = s->domid;
 	c->state = CH_PENDING;
+	c->mode = br ? CHM_BRIDGE_OUT
+		     : ps->mode == MODE_RELAYED ? CHM_RELAYED : CHM_DIRECT;
 	c->req_id = m->req_id;
 	c->max_msg = ps->max_msg;
+	c->ring_size = ps->ring_size;
 	uint32_t wait = m->timeout_ms ? m->timeout_ms : OPEN_DEFAULT_MS;
 	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
 							       : wait);
@@ -298,20 +369,18 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 	c->next = d->channels;
 	d->channels = c;
 
-	Vmsg__Service__Serve sv = VMSG__SERVICE__SERVE__INIT;
-	sv.serve_id = c->id;
-	sv.service = c->service;
-	sv.consumer_domid = c->consumer;
-	sv.path = c->path;
-	sv.rx_ring_size = ps->ring_size;
-	sv.tx_ring_size = ps->ring_size;
-	sv.max_msg = ps->max_msg;
-	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
-			     "(channel %u)",
-		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
-		  c->id);
 	uint32_t id = c->id;
-	if (send_msg(ps_sess, VMSG_TYPE_SVC_SERVE, &sv.base) < 0) {
+	if (br) {
+		/* dom0 provides it through a socket: no Serve to ask. */
+		int r = bridge_open(d, c, br, text, sizeof text);
+		if (r < 0)
+			pending_fail(d, c, r, text);
+		return;
+	}
+	/* Relayed: the provider serves vmsgd (domain 0), which serves the
+	 * consumer in turn (relay.c). */
+	if (channel_request_serve(d, c, c->mode == CHM_RELAYED ? 0
+							 : c->consumer) < 0) {
 		/* The reset may already have failed it. */
 		c = channel_find(d, id);
 		if (c)
@@ -346,19 +415,43 @@ static void on_serve_result(struct session *s,
 		pending_fail(d, c, code, text);
 		return;
 	}
+	if (c->mode == CHM_BRIDGE_IN) {
+		bridge_served(d, c);
+		return;
+	}
+	if (c->mode == CHM_RELAYED) {
+		char why[200];
+		int r = relay_start(d, c, why, sizeof why);
+		if (r < 0) {
+			pending_fail(d, c, r, why);
+			return;
+		}
+		channel_opened(d, c, 0, c->relay_path);
+		return;
+	}
+	channel_opened(d, c, c->provider, c->path);
+}
+
+void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
+		    const char *path)
+{
 	struct session *cs = session_find(d, c->consumer);
 	Vmsg__Service__Opened op = VMSG__SERVICE__OPENED__INIT;
 	op.req_id = c->req_id;
-	op.provider_domid = c->provider;
-	op.path = c->path;
+	op.provider_domid = at_domid;
+	op.path = (char *)path;
 	op.max_msg = c->max_msg;
 	op.channel_id = c->id;
 	c->state = CH_OPEN;
+	/* Where vmsgd serves the consumer's end, the consumer has this long
+	 * to connect (its library does so at once). */
+	c->deadline_ms = vmsgd_now_ms() + OPEN_DEFAULT_MS;
 	vmsgd_log(LOG_INFO, "channel %u: domain %u -> '%s' (domain %u) at %s",
 		  c->id, (unsigned)c->consumer, c->service,
-		  (unsigned)c->provider, c->path);
+		  (unsigned)c->provider, path);
+	uint32_t id = c->id;
 	if (send_msg(cs, VMSG_TYPE_SVC_OPENED, &op.base) < 0) {
-		c = channel_find(d, m->serve_id);
+		c = channel_find(d, id);
 		if (c)
 			channel_unlink(d, c);
 	}
@@ -370,6 +463,13 @@ static void on_closed(struct session *s, const Vmsg__Service__Closed *m)
 	if (!c || (c->provider != s->domid && c->consumer != s->domid) ||
 	    c->state != CH_OPEN)
 		return;
+	if (c->mode != CHM_DIRECT) {
+		/* vmsgd holds an end: it sees the close on the channel itself,
+		 * after everything sent before it has been passed on. */
+		vmsgd_log(LOG_DEBUG, "channel %u: domain %u says it closed",
+			  c->id, (unsigned)s->domid);
+		return;
+	}
 	vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u", c->id,
 		  c->service, (unsigned)s->domid);
 	channel_unlink(s->d, c);
@@ -433,6 +533,50 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 		  s->peer_name);
 }
 
+/* A bad message from the guest (malformed, unknown, oversized, out of
+ * place): dropped, logged at most RL_LOG_RATE times a second per guest,
+ * and counted; a guest that keeps sending them loses its control channel
+ * (it may connect again, but its abuse bucket stays empty a while). Returns
+ * false when the channel was reset. */
+static bool bad_input(struct session *s, const char *what, uint16_t type)
+{
+	uint64_t now = vmsgd_now_ms();
+	uint32_t sup = 0;
+	if (rl_log(&s->rl, now, &sup)) {
+		char more[48] = "";
+		if (sup)
+			snprintf(more, sizeof more, " (%u more not logged)", sup);
+		char t[24] = "";
+		if (type)
+			snprintf(t, sizeof t, " (type 0x%04x)", type);
+		vmsgd_log(LOG_WARN, "domain %u: %s%s dropped%s",
+			  (unsigned)s->domid, what, t, more);
+	}
+	if (rl_abuse(&s->rl, now)) {
+		session_reset(s, "persistent bad input or flooding");
+		return false;
+	}
+	return true;
+}
+
+/* Offer and Open cost a token each; over the rate, the guest gets a
+ * Result -EAGAIN "rate limited" and an abuse mark. */
+static bool rate_ok(struct session *s, uint32_t req_id)
+{
+	uint64_t now = vmsgd_now_ms();
+	if (rl_request(&s->rl, now) == 0)
+		return true;
+	uint32_t sup = 0;
+	if (rl_log(&s->rl, now, &sup))
+		vmsgd_log(LOG_WARN, "domain %u: rate limited (%llu requests "
+				    "refused so far)",
+			  (unsigned)s->domid, (unsigned long long)s->rl.limited);
+	send_result(s, req_id, -EAGAIN, "rate limited: too many requests");
+	if (s->polling && rl_abuse(&s->rl, now))
+		session_reset(s, "persistent flooding");
+	return false;
+}
+
 static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
 {
 	if (s->state == SESS_HELLO) {
@@ -441,10 +585,12 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
 	}
 	switch (type) {
 	case VMSG_TYPE_SVC_OFFER:
-		on_offer(s, (const void *)m);
+		if (rate_ok(s, ((const Vmsg__Service__Offer *)(void *)m)->req_id))
+			on_offer(s, (const void *)m);
 		break;
 	case VMSG_TYPE_SVC_OPEN:
-		on_open(s, (const void *)m);
+		if (rate_ok(s, ((const Vmsg__Service__Open *)(void *)m)->req_id))
+			on_open(s, (const void *)m);
 		break;
 	case VMSG_TYPE_SVC_SERVE_RESULT:
 		on_serve_result(s, (const void *)m);
@@ -453,8 +599,8 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
 		on_closed(s, (const void *)m);
 		break;
 	default:
-		vmsgd_log(LOG_DEBUG, "domain %u: ignoring message type 0x%04x",
-			  (unsigned)s->domid, type);
+		/* A Hello or Error after the greeting. */
+		(void)bad_input(s, "message out of place", type);
 	}
 }
 
@@ -473,16 +619,28 @@ static void client_left(struct session *s, int why)
 	stop_poll(s);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_idle(uv_idle_t *h)
 {
-	(void)events;
-	struct session *s = h->data;
-	if (status < 0) {
-		session_reset(s, uv_strerror(status));
-		return;
-	}
-	(void)vmsg_chan_ack(s->chan);
+	sessions_backlog(h->data);
+}
+
+/* Handle at most RL_PER_WAKEUP of the guest's messages; if more may be
+ * waiting, come back from the idle handle after the loop's other I/O, so
+ * that one flooding guest cannot starve the others. */
+static void drain(struct session *s)
+{
+	unsigned budget = RL_PER_WAKEUP;
 	while (s->polling) {
+		if (budget-- == 0) {
+			struct vmsgd *d = s->d;
+			s->backlog = true;
+			if (!d->idle_active && !d->stopping) {
+				d->idle.data = d;
+				uv_idle_start(&d->idle, on_idle);
+				d->idle_active = true;
+			}
+			return;
+		}
 		int st = vmsg_chan_state(s->chan);
 		/* Our own state decides: a client that came in between two
 		 * wake-ups shows as OPEN before we ever accepted it. */
@@ -512,9 +670,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		if (r == -EAGAIN)
 			return;
 		if (r == -EMSGSIZE) {
-			vmsgd_log(LOG_WARN, "domain %u: oversized message "
-					    "dropped",
-				  (unsigned)s->domid);
+			(void)bad_input(s, "oversized message", 0);
 			continue;
 		}
 		if (r < 0) {
@@ -523,11 +679,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		}
 		const ProtobufCMessageDescriptor *desc = desc_of(msg.type);
 		if (!desc) {
-			vmsgd_log(LOG_DEBUG, "domain %u: unknown type 0x%04x "
-					     "dropped",
-				  (unsigned)s->domid, msg.type);
 			if ((r = vmsg_chan_release(s->chan)) < 0)
 				client_left(s, r);
+			else
+				(void)bad_input(s, "unknown message type",
+						msg.type);
 			continue;
 		}
 		uint16_t type;
@@ -535,9 +691,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		vmsg_arena_reset(&s->arena);
 		r = vmsg_proto_recv(s->chan, desc, &s->arena, &type, &pm, 0);
 		if (r == -EBADMSG || r == -ENOMEM) {
-			vmsgd_log(LOG_WARN, "domain %u: malformed message "
-					    "(type 0x%04x) dropped",
-				  (unsigned)s->domid, msg.type);
+			(void)bad_input(s, "malformed message", msg.type);
 			continue;
 		}
 		if (r < 0) {
@@ -546,6 +700,37 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		}
 		dispatch(s, type, pm);
 	}
+}
+
+void sessions_backlog(struct vmsgd *d)
+{
+	/* drain() may reset sessions but frees none: the list stays. Each
+	 * flag is cleared before its drain, so a pass ends. */
+	bool more = false;
+	for (struct session *s = d->sessions; s; s = s->next) {
+		if (!s->backlog)
+			continue;
+		s->backlog = false;
+		if (s->polling)
+			drain(s);
+		more |= s->backlog;
+	}
+	if (!more && d->idle_active) {
+		uv_idle_stop(&d->idle);
+		d->idle_active = false;
+	}
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct session *s = h->data;
+	if (status < 0) {
+		session_reset(s, uv_strerror(status));
+		return;
+	}
+	(void)vmsg_chan_ack(s->chan);
+	drain(s);
 }
 
 /* ---- teardown ----------------------------------------------------------- */
@@ -633,6 +818,11 @@ void session_close_all(struct vmsgd *d)
 			break;
 		pending_fail(d, c, -ESHUTDOWN, "vmsgd is stopping");
 	}
+	/* Then the channels vmsgd holds ends of, each closed in order (what
+	 * it passed on stays readable), the bridges' listeners, and then
+	 * the control channels. */
+	relays_close_all(d);
+	bridges_stop(d);
 	struct session *s = d->sessions;
 	while (s) {
 		struct session *next = s->next;
@@ -646,8 +836,16 @@ void sessions_tick(struct vmsgd *d)
 	uint64_t now = vmsgd_now_ms();
 	for (struct channel *c = d->channels, *next; c; c = next) {
 		next = c->next;
-		if (c->state != CH_PENDING || now < c->deadline_ms)
+		if (now < c->deadline_ms)
 			continue;
+		if (c->state == CH_OPEN) {
+			if ((c->mode == CHM_RELAYED && relay_waiting(c)) ||
+			    (c->mode == CHM_BRIDGE_OUT && bridge_waiting(c))) {
+				channel_end(d, c, "the consumer never connected");
+				next = d->channels;
+			}
+			continue;
+		}
 		char text[160];
 		snprintf(text, sizeof text,
 			 "service '%s': provider domain %u did not answer",

@@ -23,6 +23,9 @@ void vmsgd_log(int level, const char *fmt, ...)
 /* "error" ... "debug" -> level, or -1. */
 int vmsgd_log_level_parse(const char *s);
 const char *vmsgd_log_level_name(int level);
+/* From now on log to syslog (facility daemon, ident "vmsgd"). */
+void vmsgd_log_syslog(void);
+bool vmsgd_log_is_syslog(void);
 
 /* ---- policy (policy.c) -------------------------------------------------- */
 
@@ -34,13 +37,30 @@ struct domlist {
 	bool any;
 };
 
+enum { MODE_DIRECT = 0, MODE_RELAYED = 1 };
+
 struct policy_service {
 	char name[VMSG_SERVICE_NAME_MAX + 1];
 	int line; /* of its [service NAME] header */
+	int mode; /* MODE_* */
 	struct domlist offer, open;
 	uint32_t max_channels; /* per consumer domain */
 	uint32_t ring_size;
 	uint64_t max_msg;
+};
+
+/* [bridge NAME]: a guest's service on a dom0 socket (listen), or a dom0
+ * socket offered to guests as a service (connect). */
+struct policy_bridge {
+	char name[VMSG_SERVICE_NAME_MAX + 1];
+	int line; /* of its [bridge NAME] header */
+	char service[VMSG_SERVICE_NAME_MAX + 1];
+	bool listen;    /* else connect */
+	char addr[160]; /* as written: unix:PATH or tcp:HOST:PORT */
+	bool is_tcp, ipv6;
+	char path[108]; /* unix */
+	char host[64];  /* tcp: numeric */
+	int port;       /* tcp; 0 (listen): the kernel picks */
 };
 
 struct policy {
@@ -48,6 +68,8 @@ struct policy {
 	char control_socket[108];
 	struct policy_service *svc;
 	size_t nsvc;
+	struct policy_bridge *br;
+	size_t nbr;
 };
 
 /* Parse `file` strictly. On failure returns -1 and writes
@@ -57,8 +79,44 @@ void policy_free(struct policy *p);
 const struct policy_service *policy_find(const struct policy *p,
 					 const char *name);
 bool policy_allows(const struct domlist *l, uint16_t domid);
+/* The connect bridge that provides `service` from dom0, or NULL. */
+const struct policy_bridge *policy_bridge_connect(const struct policy *p,
+						  const char *service);
 /* "1,2,3" / "*" / "-" into buf. */
 void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
+
+/* ---- rate limits (ratelimit.c) ------------------------------------------ */
+
+/* Per control channel (docs/vmsgd.md, "Rate limits"). */
+#define RL_REQ_RATE 100    /* Offer/Open per second ... */
+#define RL_REQ_BURST 200   /* ... after a burst of this many */
+#define RL_ABUSE_RATE 10   /* bad or rate-limited messages per second ... */
+#define RL_ABUSE_BURST 100 /* ... beyond this burst: reset the channel */
+#define RL_LOG_RATE 1      /* warnings about one guest's input per s ... */
+#define RL_LOG_BURST 5     /* ... after this many */
+#define RL_PER_WAKEUP 32   /* messages handled per wake-up per guest */
+
+struct rl_bucket {
+	bool init;
+	uint64_t milli; /* tokens * 1000 */
+	uint64_t last_ms;
+};
+
+struct rl_state {
+	struct rl_bucket req, abuse, log;
+	uint32_t suppressed; /* log lines not written since the last one */
+	uint64_t limited;    /* requests refused for the rate */
+	uint64_t bad;        /* bad messages (and rate-limited requests) */
+};
+
+bool rl_take(struct rl_bucket *b, uint32_t rate, uint32_t burst, uint64_t now);
+/* A request: 0, or -EAGAIN when over the rate. */
+int rl_request(struct rl_state *r, uint64_t now);
+/* Count a bad message: true when the guest is over the abuse limit. */
+bool rl_abuse(struct rl_state *r, uint64_t now);
+/* May a warning about this guest's input be logged? *suppressed: how many
+ * were not since the last one. */
+bool rl_log(struct rl_state *r, uint64_t now, uint32_t *suppressed);
 
 /* ---- state -------------------------------------------------------------- */
 
@@ -77,6 +135,8 @@ struct session {
 	bool respawn; /* reset: serve anew on close */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
 	uint64_t connects;
+	struct rl_state rl;  /* ratelimit.c; kept across reconnects */
+	bool backlog;        /* messages left after a wake-up's budget */
 	struct vmsg_arena arena;
 	uint64_t arena_buf[2048];
 };
@@ -84,21 +144,52 @@ struct session {
 struct service {
 	struct service *next;
 	char name[VMSG_SERVICE_NAME_MAX + 1];
-	uint16_t provider;
+	uint16_t provider; /* 0: a connect bridge of dom0 */
 };
 
 enum chan_state { CH_PENDING, CH_OPEN };
+
+/* How a channel's data flows. */
+enum chan_mode {
+	CHM_DIRECT,     /* guest to guest; vmsgd only brokered it */
+	CHM_RELAYED,    /* vmsgd holds both ends and copies messages */
+	CHM_BRIDGE_IN,  /* a listen bridge's socket is the consumer */
+	CHM_BRIDGE_OUT, /* a guest is the consumer of a dom0 socket */
+};
+
+struct relay;
+struct bconn;
 
 struct channel {
 	struct channel *next;
 	uint32_t id;
 	char service[VMSG_SERVICE_NAME_MAX + 1];
-	uint16_t provider, consumer;
+	uint16_t provider, consumer; /* 0: dom0 (a bridge's socket) */
 	int state;
+	int mode;             /* enum chan_mode */
 	uint32_t req_id;      /* the consumer's Open */
-	uint64_t deadline_ms; /* pending: give up then */
+	uint64_t deadline_ms; /* pending: give up then; open with vmsgd's
+				 end served: the consumer must be in by then */
 	uint64_t max_msg;
-	char path[128];
+	uint32_t ring_size;
+	char path[128];       /* where the provider serves (direct, relayed,
+				 bridge in) or vmsgd does (bridge out) */
+	char relay_path[128]; /* relayed: where vmsgd serves the consumer */
+	char bridge[VMSG_SERVICE_NAME_MAX + 1]; /* bridges: its name */
+	char sock[160];       /* bridges: the socket's address */
+	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
+	struct bconn *bconn;  /* bridges, owned by bridge.c */
+};
+
+/* Per-channel counters of vmsgd's own ends (relays and bridges; direct
+ * channels never pass dom0). c2p: consumer to provider; p2c: back. */
+struct chan_counters {
+	uint64_t c2p_bytes, c2p_msgs, p2c_bytes, p2c_msgs;
+	uint64_t c2p_stalls, p2c_stalls; /* times a copy stopped on a full
+					    destination */
+	uint64_t kicks_sent, kicks_suppressed;
+	bool has_sock;
+	uint64_t sock_rx_bytes, sock_tx_bytes;
 };
 
 struct vmsgd {
@@ -118,8 +209,16 @@ struct vmsgd {
 	uv_pipe_t ctl;
 	bool ctl_open;
 	char ctl_path[108];
+	/* bridges (bridge.c) */
+	struct listener *listeners;
+	struct bconn *bconns;
+	struct relay *relays;
 	uv_signal_t sighup, sigterm, sigint;
 	uv_timer_t timer;
+	/* Guests with messages left over after their wake-up's budget:
+	 * handled again from this idle handle, after other I/O. */
+	uv_idle_t idle;
+	bool idle_active;
 	bool stopping;
 };
 
@@ -131,6 +230,55 @@ int session_new(struct vmsgd *d, uint16_t domid);
 void session_gone(struct vmsgd *d, uint16_t domid);
 void session_close_all(struct vmsgd *d);
 void sessions_tick(struct vmsgd *d);
+/* Handle the messages of guests left with a backlog (the idle handle). */
+void sessions_backlog(struct vmsgd *d);
+/* Ask the provider to serve channel c (consumer_domid as given). */
+int channel_request_serve(struct vmsgd *d, struct channel *c,
+			  uint16_t consumer_domid);
+/* A new channel id, path-safe and never 0. */
+uint32_t channel_new_id(struct vmsgd *d);
+struct channel *channel_lookup(struct vmsgd *d, uint32_t id);
+/* Tell the consumer where to connect (bridge out, once its socket is up). */
+void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
+		    const char *path);
+/* A pending channel fails: answer the consumer, forget it. */
+void channel_fail(struct vmsgd *d, struct channel *c, int code,
+		  const char *text);
+/* A relay or bridge has ended: log, forget the channel (closing what it
+ * holds through relay_detach / bridge_detach). */
+void channel_end(struct vmsgd *d, struct channel *c, const char *why);
+
+/* relay.c */
+/* The provider has served a relayed channel: connect to it, serve the
+ * consumer's end. 0, or -errno with why filled. */
+int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap);
+/* The channel is being forgotten: close both ends (orderly). */
+void relay_detach(struct channel *c);
+/* Is vmsgd's end for the consumer still waiting for it? */
+bool relay_waiting(const struct channel *c);
+void relay_counters(const struct channel *c, struct chan_counters *k);
+void relays_close_all(struct vmsgd *d);
+
+/* bridge.c */
+/* Start the listeners and register the connect services of d->pol. */
+int bridges_init(struct vmsgd *d); /* logs its error */
+/* Reload: make the bridges those of `np` (listeners started or stopped).
+ * On failure nothing changed and err says why. */
+int bridges_apply(struct vmsgd *d, const struct policy *np, char *err,
+		  size_t cap);
+void bridges_stop(struct vmsgd *d);
+/* A listen bridge's channel was served by the provider: connect. */
+void bridge_served(struct vmsgd *d, struct channel *c);
+/* Bridge out: is vmsgd's end for the guest still waiting for it? */
+bool bridge_waiting(const struct channel *c);
+/* A guest opens a connect bridge's service: serve, connect the socket;
+ * the answer comes when the socket is up. 0 or -errno (why filled). */
+int bridge_open(struct vmsgd *d, struct channel *c,
+		const struct policy_bridge *b, char *why, size_t cap);
+void bridge_detach(struct channel *c);
+void bridge_counters(const struct channel *c, struct chan_counters *k);
+/* For vmsgctl: the listen address actually bound for bridge `name`. */
+const char *bridge_bound(struct vmsgd *d, const char *name);
 
 /* xs.c */
 int xs_watch_start(struct vmsgd *d);

@@ -90,6 +90,23 @@ int xs_watch_start(struct vmsgd *d)
 		d->xs = NULL;
 		return -1;
 	}
+	/* A vmsgd that was killed left its control channels' keys behind:
+	 * their ports and grants died with it. Remove them before serving
+	 * fresh ones, so that guests waiting to reconnect find only ours
+	 * (until then they fail fast on the stale keys and retry). */
+	unsigned num = 0;
+	char **old = xs_directory(d->xs, XBT_NULL, VMSG_CTL_PATH_PREFIX, &num);
+	if (old) {
+		free(old);
+		if (num)
+			vmsgd_log(LOG_INFO, "removing %u stale control channel%s "
+					    "of an earlier vmsgd",
+				  num, num == 1 ? "" : "s");
+		if (!xs_rm(d->xs, XBT_NULL, VMSG_CTL_PATH_PREFIX) &&
+		    errno != ENOENT)
+			vmsgd_log(LOG_WARN, "cannot remove %s: %s",
+				  VMSG_CTL_PATH_PREFIX, strerror(errno));
+	}
 	int fd = xs_fileno(d->xs);
 	if (fd < 0 || uv_poll_init(d->loop, &d->xs_poll, fd) < 0) {
 		vmsgd_log(LOG_ERROR, "cannot poll xenstore");

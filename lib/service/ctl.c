@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xenstore.h>
 
@@ -94,6 +97,195 @@ static int own_domid(uint16_t *out)
 	return r;
 }
 
+/* Errors that retrying cannot cure. Everything else met while connecting
+ * (-EBUSY, -EPROTO, -EPIPE, ... from the stale keys of a killed vmsgd,
+ * whose ports and grants are gone; -ENOENT before it serves) is retried
+ * until the deadline. */
+static int permanent(int r)
+{
+	return r == -ECONNREFUSED || r == -EPROTONOSUPPORT || r == -ENOMEM ||
+	       r == -EMFILE || r == -ENFILE || r == -ESRCH || r == -EINVAL;
+}
+
+int vmsg__svc_expired(int timeout_ms, uint64_t start)
+{
+	if (timeout_ms < 0)
+		return 0;
+	if (timeout_ms == 0)
+		return 1;
+	return vmsg__svc_now_ms() - start >= (uint64_t)timeout_ms;
+}
+
+/* Tick every `ms` (0: stop) so that a poller of vmsg_ctl_fd() wakes up
+ * to let us retry while the control channel is down. */
+static void timer_set(vmsg_ctl *ctl, int ms)
+{
+	struct itimerspec it;
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	it.it_interval = it.it_value;
+	(void)timerfd_settime(ctl->tfd, 0, &it, NULL);
+	if (ms == 0) {
+		uint64_t n;
+		(void)!read(ctl->tfd, &n, sizeof n); /* clear a tick due */
+	}
+}
+
+void vmsg__svc_timer_drain(vmsg_ctl *ctl)
+{
+	uint64_t n;
+	(void)!read(ctl->tfd, &n, sizeof n);
+}
+
+/* One attempt: connect to our control channel, exchange Hellos. */
+static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
+{
+	char path[128];
+	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		 (unsigned)ctl->domid);
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = CTL_MSG_MAX;
+	vmsg_chan *c;
+	int r = vmsg_xen_connect(&c, 0, path, &o,
+				 vmsg__svc_left(timeout_ms, start));
+	if (r < 0)
+		return r;
+	/* A caller that may not wait still gets the Hello: vmsgd sends it
+	 * as soon as it sees us. */
+	int hs = timeout_ms == 0 ? CTL_HANDSHAKE_MS
+				 : vmsg__svc_left(timeout_ms, start);
+	struct vmsg_hello_info peer;
+	memset(&peer, 0, sizeof peer);
+	r = vmsg_hello_exchange(c, "vmsg-service", &peer, hs);
+	if (r < 0) {
+		vmsg__svc_set_err(ctl, peer.error);
+		vmsg_chan_close(c);
+		return r;
+	}
+	int fd = vmsg_chan_fd(c);
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (fd < 0 || epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = fd < 0 ? fd : -errno;
+		vmsg_chan_close(c);
+		return r;
+	}
+	ctl->chan = c;
+	timer_set(ctl, 0);
+	return 0;
+}
+
+/* Attempts until one works, a permanent error, or the deadline. */
+static int attach(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
+{
+	for (;;) {
+		int r = attach_once(ctl, timeout_ms, start);
+		if (r == 0 || permanent(r) || vmsg__svc_expired(timeout_ms, start))
+			return r;
+		int ms = CTL_RETRY_MS;
+		if (timeout_ms > 0) {
+			uint64_t spent = vmsg__svc_now_ms() - start;
+			if ((uint64_t)timeout_ms - spent < (uint64_t)ms)
+				ms = (int)((uint64_t)timeout_ms - spent);
+		}
+		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* The channel is gone: forget it. Channels already handed out stay the
+ * caller's (they are direct, vmsgd is not in them), but their ids were
+ * the old vmsgd's: no Closed is sent for them any more. */
+static void drop(vmsg_ctl *ctl)
+{
+	if (!ctl->chan)
+		return;
+	int fd = vmsg_chan_fd(ctl->chan);
+	if (fd >= 0)
+		(void)epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, fd, NULL);
+	vmsg_chan_close(ctl->chan);
+	ctl->chan = NULL;
+	for (size_t i = 0; i < ctl->nlive; i++)
+		ctl->live[i].id = 0;
+	timer_set(ctl, CTL_RETRY_MS);
+}
+
+int vmsg__svc_broken(vmsg_ctl *ctl)
+{
+	if (!ctl->chan)
+		return 1;
+	int st = vmsg_chan_state(ctl->chan);
+	if (st != VMSG_CHAN_CLOSED && st != VMSG_CHAN_BROKEN)
+		return 0;
+	drop(ctl);
+	return 1;
+}
+
+/* After a reconnect: channels served for the old vmsgd whose consumer
+ * never came will not get one now (vmsgd forgot them); close them. */
+static void drop_unclaimed(vmsg_ctl *ctl)
+{
+	unsigned keep = 0;
+	for (unsigned i = 0; i < ctl->qlen; i++) {
+		struct ctl_ready e = ctl->q[(ctl->qhead + i) % CTL_QUEUE];
+		if (vmsg_chan_state(e.c) == VMSG_CHAN_WAITING) {
+			vmsg_chan_close(e.c);
+			continue;
+		}
+		ctl->q[(ctl->qhead + keep++) % CTL_QUEUE] = e;
+	}
+	ctl->qlen = keep;
+}
+
+/* Offer again what this handle offered. A name vmsgd now refuses (taken
+ * by another domain meanwhile, or no longer allowed) is no longer ours. */
+static int reoffer(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
+{
+	if (timeout_ms == 0) {
+		timeout_ms = CTL_HANDSHAKE_MS;
+		start = vmsg__svc_now_ms();
+	}
+	for (size_t i = 0; i < ctl->noffers;) {
+		int r = vmsg__svc_offer_once(ctl, ctl->offers[i], timeout_ms,
+					     start);
+		if (r == 0) {
+			i++;
+			continue;
+		}
+		if (vmsg__svc_broken(ctl))
+			return -EPIPE;
+		if (r == -ETIMEDOUT || r == -EAGAIN) {
+			i++; /* sent; vmsgd may still take it */
+			continue;
+		}
+		memmove(ctl->offers[i], ctl->offers[i + 1],
+			(ctl->noffers - i - 1) * sizeof ctl->offers[0]);
+		ctl->noffers--;
+	}
+	return 0;
+}
+
+int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
+{
+	while (!ctl->chan) {
+		int r = attach(ctl, timeout_ms, start);
+		if (r < 0)
+			return permanent(r) ? r : -ENOTCONN;
+		ctl->reconnects++;
+		drop_unclaimed(ctl);
+		r = reoffer(ctl, timeout_ms, start);
+		if (r == 0)
+			return 0;
+		if (vmsg__svc_expired(timeout_ms, start))
+			return -ENOTCONN;
+	}
+	return 0;
+}
+
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 {
 	if (!out)
@@ -104,31 +296,30 @@ int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 		return -ENOMEM;
 	vmsg_arena_init(&ctl->arena, ctl->arena_buf, sizeof ctl->arena_buf);
 	ctl->next_req = 1;
-	int r = own_domid(&ctl->domid);
-	if (r < 0)
-		goto fail;
-	char path[128];
-	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
-		 (unsigned)ctl->domid);
-	struct vmsg_chan_opts o;
-	vmsg_chan_opts_init(&o);
-	o.max_msg = CTL_MSG_MAX;
-	r = vmsg_xen_connect(&ctl->chan, 0, path, &o,
-			     vmsg__svc_left(timeout_ms, start));
-	if (r < 0)
-		goto fail;
-	struct vmsg_hello_info peer;
-	memset(&peer, 0, sizeof peer);
-	r = vmsg_hello_exchange(ctl->chan, "vmsg-service",
-				&peer, vmsg__svc_left(timeout_ms, start));
-	if (r < 0) {
-		vmsg__svc_set_err(ctl, peer.error);
-		vmsg_chan_close(ctl->chan);
+	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ctl->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int r = 0;
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (ctl->epfd < 0 || ctl->tfd < 0 ||
+	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->tfd, &ev) < 0) {
+		r = -errno;
 		goto fail;
 	}
+	r = own_domid(&ctl->domid);
+	if (r < 0)
+		goto fail;
+	r = attach(ctl, timeout_ms, start);
+	if (r < 0)
+		goto fail;
 	*out = ctl;
 	return 0;
 fail:
+	if (ctl->epfd >= 0)
+		close(ctl->epfd);
+	if (ctl->tfd >= 0)
+		close(ctl->tfd);
 	free(ctl);
 	return r;
 }
@@ -140,6 +331,9 @@ void vmsg_ctl_close(vmsg_ctl *ctl)
 	for (unsigned i = 0; i < ctl->qlen; i++)
 		vmsg_chan_close(ctl->q[(ctl->qhead + i) % CTL_QUEUE].c);
 	vmsg_chan_close(ctl->chan);
+	close(ctl->epfd);
+	close(ctl->tfd);
+	free(ctl->offers);
 	free(ctl->live);
 	free(ctl);
 }
@@ -151,7 +345,7 @@ int vmsg_ctl_domid(vmsg_ctl *ctl)
 
 int vmsg_ctl_fd(vmsg_ctl *ctl)
 {
-	return ctl ? vmsg_chan_fd(ctl->chan) : -EINVAL;
+	return ctl ? ctl->epfd : -EINVAL;
 }
 
 const char *vmsg_ctl_error(vmsg_ctl *ctl)
@@ -233,6 +427,8 @@ int vmsg__svc_pump(vmsg_ctl *ctl, uint16_t *type, ProtobufCMessage **msg,
 		   int timeout_ms)
 {
 	const uint64_t start = vmsg__svc_now_ms();
+	if (!ctl->chan)
+		return -ENOTCONN;
 	for (;;) {
 		struct vmsg_msg m;
 		vmsg_arena_reset(&ctl->arena);

@@ -50,12 +50,9 @@ static int await(vmsg_ctl *ctl, uint32_t req_id,
 	}
 }
 
-int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
+int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
+			 uint64_t start)
 {
-	if (!ctl || !vmsg_service_name_ok(name))
-		return -EINVAL;
-	const uint64_t start = vmsg__svc_now_ms();
-	ctl->err[0] = '\0';
 	Vmsg__Service__Offer o = VMSG__SERVICE__OFFER__INIT;
 	o.req_id = ctl->next_req++;
 	o.service = (char *)name;
@@ -67,13 +64,56 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
 	return r > 0 ? -EPROTO : r;
 }
 
-int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
-		      int timeout_ms)
+/* Keep `name` for offering again after a reconnect. */
+static int remember_offer(vmsg_ctl *ctl, const char *name)
 {
-	if (!ctl || !out || !vmsg_service_name_ok(name))
+	for (size_t i = 0; i < ctl->noffers; i++)
+		if (!strcmp(ctl->offers[i], name))
+			return 0;
+	if (ctl->noffers == ctl->capoffers) {
+		size_t cap = ctl->capoffers ? ctl->capoffers * 2 : 4;
+		void *n = realloc(ctl->offers, cap * sizeof ctl->offers[0]);
+		if (!n)
+			return -ENOMEM;
+		ctl->offers = n;
+		ctl->capoffers = cap;
+	}
+	snprintf(ctl->offers[ctl->noffers++], sizeof ctl->offers[0], "%s",
+		 name);
+	return 0;
+}
+
+/* A request failed with r: go round again (after reconnecting) if the
+ * control channel broke and the call has time left. */
+static int again(vmsg_ctl *ctl, int r, int timeout_ms, uint64_t start)
+{
+	return r < 0 && vmsg__svc_broken(ctl) &&
+	       !vmsg__svc_expired(timeout_ms, start);
+}
+
+int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
+{
+	if (!ctl || !vmsg_service_name_ok(name))
 		return -EINVAL;
 	const uint64_t start = vmsg__svc_now_ms();
-	ctl->err[0] = '\0';
+	int r;
+	do {
+		ctl->err[0] = '\0';
+		r = vmsg__svc_ensure(ctl, timeout_ms, start);
+		if (r < 0)
+			return r;
+		r = vmsg__svc_offer_once(ctl, name, timeout_ms, start);
+	} while (again(ctl, r, timeout_ms, start));
+	if (r == 0)
+		r = remember_offer(ctl, name);
+	return r;
+}
+
+/* Send Open and wait for the answer; 1 with *op set (in ctl->arena). */
+static int open_once(vmsg_ctl *ctl, const char *name,
+		     const Vmsg__Service__Opened **op, int timeout_ms,
+		     uint64_t start)
+{
 	Vmsg__Service__Open req = VMSG__SERVICE__OPEN__INIT;
 	req.req_id = ctl->next_req++;
 	req.service = (char *)name;
@@ -82,10 +122,27 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 				vmsg__svc_left(timeout_ms, start));
 	if (r < 0)
 		return r;
+	r = await(ctl, req.req_id, op, timeout_ms, start);
+	return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
+}
+
+int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
+		      int timeout_ms)
+{
+	if (!ctl || !out || !vmsg_service_name_ok(name))
+		return -EINVAL;
+	const uint64_t start = vmsg__svc_now_ms();
 	const Vmsg__Service__Opened *op = NULL;
-	r = await(ctl, req.req_id, &op, timeout_ms, start);
-	if (r <= 0)
-		return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
+	int r;
+	do {
+		ctl->err[0] = '\0';
+		r = vmsg__svc_ensure(ctl, timeout_ms, start);
+		if (r < 0)
+			return r;
+		r = open_once(ctl, name, &op, timeout_ms, start);
+	} while (again(ctl, r, timeout_ms, start));
+	if (r < 0)
+		return r;
 
 	/* Copy out of the arena before anything else is received. */
 	char path[VMSG_XEN_PATH_MAX];
@@ -105,8 +162,9 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	if (r < 0) {
 		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
 		cl.channel_id = id;
-		(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED, &cl.base,
-				      0, 1000);
+		if (ctl->chan)
+			(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED,
+					      &cl.base, 0, 1000);
 		return r;
 	}
 	vmsg__svc_track(ctl, c, id);
@@ -120,13 +178,29 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 	if (!ctl || !out)
 		return -EINVAL;
 	const uint64_t start = vmsg__svc_now_ms();
-	if (timeout_ms == 0)
-		(void)vmsg_chan_ack(ctl->chan);
+	if (timeout_ms == 0) {
+		/* A poller woke us: clear what woke it. */
+		vmsg__svc_timer_drain(ctl);
+		if (ctl->chan)
+			(void)vmsg_chan_ack(ctl->chan);
+	}
+	int broke = 0;
 	while (ctl->qlen == 0) {
-		int r = vmsg__svc_pump(ctl, NULL, NULL,
-				       vmsg__svc_left(timeout_ms, start));
+		int r = vmsg__svc_ensure(ctl, timeout_ms, start);
+		if (r == -ENOTCONN) /* vmsgd is not back (yet) */
+			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		if (r < 0)
 			return r;
+		r = vmsg__svc_pump(ctl, NULL, NULL,
+				   vmsg__svc_left(timeout_ms, start));
+		if (r >= 0)
+			continue;
+		if (!vmsg__svc_broken(ctl))
+			return r;
+		/* The channel broke: reconnect in the time left (a call
+		 * with timeout 0 tries once, and only once per call). */
+		if (broke++ && vmsg__svc_expired(timeout_ms, start))
+			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 	}
 	struct ctl_ready *e = &ctl->q[ctl->qhead];
 	ctl->qhead = (ctl->qhead + 1) % CTL_QUEUE;
@@ -148,9 +222,10 @@ void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
 		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
 		cl.channel_id = ctl->live[i].id;
 		/* Best effort: vmsgd also forgets our channels when our
-		 * control channel goes. */
-		(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED, &cl.base,
-				      0, 1000);
+		 * control channel goes. Id 0: an earlier vmsgd's channel. */
+		if (ctl->chan && cl.channel_id != 0)
+			(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED,
+					      &cl.base, 0, 1000);
 		ctl->live[i] = ctl->live[--ctl->nlive];
 		break;
 	}

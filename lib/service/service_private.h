@@ -16,6 +16,13 @@
 /* Largest control message we take from vmsgd; larger ones are dropped. */
 #define CTL_MSG_MAX 4096
 #define CTL_ERR_MAX 160
+/* While vmsgd is away, how often a poller's vmsg_ctl_fd() turns readable
+ * so that it calls in and the library tries to reconnect; also the pause
+ * between two connect attempts of a blocking call. */
+#define CTL_RETRY_MS 100
+/* The Hello and the re-offers after a reconnect made by a call with
+ * timeout 0: vmsgd answers at once, so this bounds a rare wait. */
+#define CTL_HANDSHAKE_MS 2000
 
 struct ctl_ready {
 	vmsg_chan *c;
@@ -24,12 +31,21 @@ struct ctl_ready {
 
 struct ctl_live {
 	vmsg_chan *c;
-	uint32_t id;
+	uint32_t id; /* 0: brokered by an earlier vmsgd (no Closed to send) */
 };
 
 struct vmsg_ctl {
-	vmsg_chan *chan;
+	vmsg_chan *chan; /* NULL while vmsgd is away (reconnect pending) */
+	/* vmsg_ctl_fd(): an epoll set holding the current control channel's
+	 * fd and a timer that ticks while the channel is down, so the fd a
+	 * poller holds survives reconnects. */
+	int epfd, tfd;
 	uint16_t domid;
+	uint64_t reconnects;
+	/* Names this handle offered (vmsgd said yes), offered again after a
+	 * reconnect. */
+	char (*offers)[VMSG_SERVICE_NAME_MAX + 1];
+	size_t noffers, capoffers;
 	uint32_t next_req;
 	char err[CTL_ERR_MAX];
 	struct ctl_ready q[CTL_QUEUE];
@@ -51,6 +67,29 @@ int vmsg__svc_left(int timeout_ms, uint64_t start);
  * channel's). Unknown, oversized or malformed messages are skipped. */
 int vmsg__svc_pump(vmsg_ctl *ctl, uint16_t *type, ProtobufCMessage **msg,
 		   int timeout_ms);
+
+/* The control channel is usable: if it is down, reconnect (retrying
+ * fast-failing attempts on a dead vmsgd's stale keys every CTL_RETRY_MS
+ * until the deadline), exchange Hellos and offer again what this handle
+ * offered. Returns 0, -ENOTCONN (vmsgd not back by the deadline), or a
+ * permanent error (-ECONNREFUSED, -EPROTONOSUPPORT, -ENOMEM). */
+int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
+
+/* After a failed call: if the control channel is closed or broken, drop
+ * it (the next vmsg__svc_ensure reconnects) and return 1; else 0. */
+int vmsg__svc_broken(vmsg_ctl *ctl);
+
+/* Has a call with timeout_ms begun at start run out of time? (-1 never;
+ * 0 always, after its first try.) */
+int vmsg__svc_expired(int timeout_ms, uint64_t start);
+
+/* Clear the retry timer's tick (a poller's wake-up is being handled). */
+void vmsg__svc_timer_drain(vmsg_ctl *ctl);
+
+/* Send Offer `name` on the current channel and wait for its Result
+ * (no reconnect: the caller handles a broken channel). */
+int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
+			 uint64_t start);
 
 /* Remember a channel handed to the caller (for vmsg_service_close). */
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);

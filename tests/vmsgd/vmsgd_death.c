@@ -3,8 +3,10 @@
  * last process in it). vmsgd drops the service at once: `vmsgctl list
  * services` no longer shows it, `list domains` no longer shows dom1,
  * dom2's channel reports -EPIPE, and dom2's next open fails with -ENOENT
- * and "service 'echo' is not offered". vmsgd keeps serving and exits 0. */
-#include "vmsgd_test.h"
+ * and "service 'echo' is not offered". vmsgd keeps serving and exits 0.
+ * It leaks nothing: once both domains are gone it holds as many fds as
+ * before they came. */
+#include "vt_proc.h"
 
 #define CONF "[service echo]\noffer = 1\nopen = 2\nmode = direct\n"
 
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
 	char buf[8192];
 	vt_write_conf(CONF);
 	vt_start_vmsgd();
+	const pid_t vpid = vt_child_of(vt_vmsgd);
+	const int fds0 = vt_fd_count(vpid); /* no guest yet */
 
 	struct vt_role prov, cons;
 	vt_spawn(&prov, 1, "provider", NULL);
@@ -54,6 +58,8 @@ int main(int argc, char **argv)
 	vt_spawn(&cons, 2, "consumer", NULL);
 	sim_expect(cons.from, "talking", buf, sizeof buf);
 	vt_ctl_wait("--json list services", "\"name\":\"echo\"", 1);
+	/* Each guest's control channel holds fds in vmsgd. */
+	ASSERT_GT(vt_fd_count(vpid), fds0);
 
 	ASSERT_EQ(kill(victim, SIGKILL), 0);
 	ASSERT_EQ(sim_wait(prov.pid), 128 + SIGKILL); /* xensim run's status */
@@ -67,6 +73,8 @@ int main(int argc, char **argv)
 		   sizeof buf);
 	vt_role_done(&cons, 0);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list domains"), 0);
+	vt_ctl_wait("--json list domains", "\"domid\":2,", 0);
+	vt_fd_count_wait(vpid, fds0);
 	vt_stop_vmsgd();
 	return 0;
 }

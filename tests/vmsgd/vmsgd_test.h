@@ -178,7 +178,41 @@ static inline vmsg_ctl *vt_ctl_open(void)
 
 #define VT_MAX_CHANS 16
 
-static inline int vt_role_echo_provider(void)
+/* Provider side: take the channels vmsgd brokered (into ch[*n]), echo
+ * every message on each, and close those whose consumer closed. */
+static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
+				unsigned char *buf, size_t cap)
+{
+	vmsg_chan *c;
+	struct vmsg_service_peer peer;
+	int r;
+	while ((r = vmsg_service_accept(ctl, &c, &peer, 0)) == 0) {
+		ASSERT_TRUE(*n < VT_MAX_CHANS);
+		ASSERT_EQ(strcmp(peer.service, "echo"), 0);
+		ch[(*n)++] = c;
+	}
+	if (r != -EAGAIN)
+		VMSG_TEST_FAIL("accept: %s", vmsg_strerror(r));
+	for (int i = 0; i < *n; i++) {
+		(void)vmsg_chan_ack(ch[i]);
+		uint16_t type;
+		while ((r = vmsg_chan_recv(ch[i], &type, buf, cap, 0)) >= 0)
+			ASSERT_EQ(vmsg_chan_send(ch[i], type, buf, (size_t)r, 0,
+						 SIM_WAIT_MS),
+				  r);
+		if (r == -EPIPE) {
+			vmsg_service_close(ctl, ch[i]);
+			ch[i--] = ch[--(*n)];
+		} else if (r != -EAGAIN) {
+			VMSG_TEST_FAIL("echo recv: %s", vmsg_strerror(r));
+		}
+	}
+}
+
+/* The echo provider: offer `echo`, then pump until the driver says quit.
+ * With `fixed_fd`, poll the ctl fd taken once at the start and check it
+ * never changes (reconnects must keep it). */
+static inline int vt_echo_provider(bool fixed_fd)
 {
 	static unsigned char buf[ECHO_MAX_MSG];
 	vmsg_ctl *ctl = vt_ctl_open();
@@ -186,50 +220,35 @@ static inline int vt_role_echo_provider(void)
 	if (r < 0)
 		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
 			       vmsg_ctl_error(ctl));
+	const int cfd = vmsg_ctl_fd(ctl);
+	ASSERT_TRUE(cfd >= 0);
 	sim_say(vt_out, "offered %d", (int)getpid());
 	vmsg_chan *ch[VT_MAX_CHANS];
 	int n = 0;
 	for (;;) {
 		struct pollfd p[VT_MAX_CHANS + 2];
 		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
+		p[1] = (struct pollfd){.fd = fixed_fd ? cfd : vmsg_ctl_fd(ctl),
+				       .events = POLLIN};
 		for (int i = 0; i < n; i++)
 			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
 						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), 200);
+		poll(p, (nfds_t)(n + 2), fixed_fd ? 1000 : 200);
 		if (p[0].revents)
 			break; /* "quit" or the driver's end closed */
-		vmsg_chan *c;
-		struct vmsg_service_peer peer;
-		while ((r = vmsg_service_accept(ctl, &c, &peer, 0)) == 0) {
-			ASSERT_TRUE(n < VT_MAX_CHANS);
-			ASSERT_EQ(strcmp(peer.service, "echo"), 0);
-			ch[n++] = c;
-		}
-		if (r != -EAGAIN)
-			VMSG_TEST_FAIL("accept: %s", vmsg_strerror(r));
-		for (int i = 0; i < n; i++) {
-			(void)vmsg_chan_ack(ch[i]);
-			uint16_t type;
-			while ((r = vmsg_chan_recv(ch[i], &type, buf, sizeof buf,
-						   0)) >= 0)
-				ASSERT_EQ(vmsg_chan_send(ch[i], type, buf,
-							 (size_t)r, 0,
-							 SIM_WAIT_MS),
-					  r);
-			if (r == -EPIPE) {
-				vmsg_service_close(ctl, ch[i]);
-				ch[i--] = ch[--n];
-			} else if (r != -EAGAIN) {
-				VMSG_TEST_FAIL("echo recv: %s",
-					       vmsg_strerror(r));
-			}
-		}
+		vt_echo_pump(ctl, ch, &n, buf, sizeof buf);
+		if (fixed_fd)
+			ASSERT_EQ(vmsg_ctl_fd(ctl), cfd);
 	}
 	for (int i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);
 	vmsg_ctl_close(ctl);
 	return 0;
+}
+
+static inline int vt_role_echo_provider(void)
+{
+	return vt_echo_provider(false);
 }
 
 /* Consumer side: send `count` messages (type and length vary, one of

@@ -3,8 +3,19 @@
  * Error contract: >= 0 success, negative errno on failure; errno is never
  * used. A request vmsgd refused returns vmsgd's code (-EACCES for policy,
  * -ENOENT for no such service, -EEXIST, -EUSERS for a limit, ...) and its
- * text is kept for vmsg_ctl_error(). Channel errors pass through (-EPIPE:
- * vmsgd went away; the handle is then useless, close it).
+ * text is kept for vmsg_ctl_error(); -EAGAIN with "rate limited" means
+ * vmsgd's per-guest request rate was exceeded (try again later).
+ *
+ * Restarts: when the control channel breaks (vmsgd stopped, was killed and
+ * restarted, or reset this domain's channel) the handle reconnects by
+ * itself inside the next call, waiting for vmsgd within that call's
+ * timeout: it connects again (failing fast and retrying every 100 ms on the
+ * stale keys a killed vmsgd left), exchanges Hellos and offers again every
+ * service this handle offered (a name vmsgd now refuses is dropped).
+ * Channels already returned keep working: their data never passes dom0.
+ * A call that finds vmsgd not back by its deadline returns -ENOTCONN
+ * (offer, open) or -ETIMEDOUT / -EAGAIN (accept); the handle stays usable.
+ * A request in flight when vmsgd went away is sent again to the new one.
  *
  * A process talks to vmsgd over its domain's control channel, served by
  * vmsgd at /local/domain/0/data/vmsgd/<own domid> (one process per domain
@@ -51,10 +62,12 @@ typedef struct vmsg_ctl vmsg_ctl;
 int vmsg_service_name_ok(const char *name);
 
 /* Connect to vmsgd: read our domid (xenstore key "domid"), connect to our
- * control channel (waiting up to timeout_ms for vmsgd to serve it), and
- * exchange Hellos. Errors: -ENOENT (no vmsgd by the deadline), -EBUSY
- * (another process of this domain holds the control channel), the xen
- * backend's and vmsg_hello_exchange()'s. */
+ * control channel (waiting up to timeout_ms for vmsgd to serve it; keys
+ * that fail to connect, such as a killed vmsgd's, are retried every 100 ms
+ * until the deadline), and exchange Hellos. Errors: -ENOENT (no vmsgd by
+ * the deadline), -EBUSY (another process of this domain holds the control
+ * channel, still at the deadline), the xen backend's and
+ * vmsg_hello_exchange()'s (-ECONNREFUSED, -EPROTONOSUPPORT: at once). */
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms);
 
 /* Close the control channel (vmsgd then drops our offers and forgets our
@@ -66,23 +79,30 @@ void vmsg_ctl_close(vmsg_ctl *ctl);
 int vmsg_ctl_domid(vmsg_ctl *ctl);
 
 /* A pollable fd, readable when vmsgd may have sent something (a serve
- * request for vmsg_service_accept(ctl, ..., 0)). */
+ * request for vmsg_service_accept(ctl, ..., 0)), and every 100 ms while
+ * the control channel is down, so that such a poller drives the
+ * reconnect. The same fd for the life of the handle (an epoll set the
+ * library owns; reconnects change what is inside it); do not close it. */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
 
 /* The text of the last error vmsgd sent ("" if none). Valid until the
  * next call on ctl. */
 const char *vmsg_ctl_error(vmsg_ctl *ctl);
 
-/* Offer service `name` from this domain. Errors: vmsgd's (-EACCES,
- * -EEXIST offered already, -EINVAL bad name). */
+/* Offer service `name` from this domain; it is offered again after each
+ * reconnect. Errors: vmsgd's (-EACCES, -EEXIST offered already, -EINVAL
+ * bad name, -EAGAIN rate limited), -ENOTCONN (vmsgd not back by the
+ * deadline). */
 int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms);
 
 /* Open a channel to service `name`: vmsgd checks the policy and asks the
  * provider to serve; then connect. *out is an open client channel (close it
  * with vmsg_service_close(), or vmsg_chan_close()). Errors: vmsgd's
  * (-EACCES policy, -ENOENT not offered, -EUSERS channel limit,
- * -ETIMEDOUT provider did not answer, -EHOSTDOWN provider went away), then
- * vmsg_xen_connect()'s. */
+ * -ETIMEDOUT provider did not answer, -EHOSTDOWN provider went away,
+ * -EAGAIN rate limited; -ENOENT also just after a vmsgd restart, until
+ * the provider's library has offered again), -ENOTCONN (vmsgd not back by
+ * the deadline), then vmsg_xen_connect()'s. */
 int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 		      int timeout_ms);
 
@@ -96,12 +116,18 @@ struct vmsg_service_peer {
 /* Provider: handle vmsgd's serve requests and return the next new channel
  * (served and published; the consumer is connecting: vmsg_chan_accept()
  * waits for it, and sends may start at once). `peer` may be NULL.
- * Errors: -EAGAIN (timeout 0, nothing yet), -ETIMEDOUT, channel errors. */
+ * While vmsgd is away it reconnects (see the top of this file): a call
+ * with timeout 0 tries once (then waits at most ~2 s for the Hello and
+ * the re-offers). Channels served for an earlier vmsgd that no consumer
+ * took are closed after a reconnect. Errors: -EAGAIN (timeout 0, nothing
+ * yet, or vmsgd not back), -ETIMEDOUT (likewise, by the deadline),
+ * channel errors. */
 int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 			struct vmsg_service_peer *peer, int timeout_ms);
 
 /* Close a channel from vmsg_service_open() or _accept() and tell vmsgd
- * (which counts channels against the policy's limits). */
+ * (which counts channels against the policy's limits; not for a channel
+ * an earlier vmsgd brokered, which the current one does not know). */
 void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c);
 
 #ifdef __cplusplus

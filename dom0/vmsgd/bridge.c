@@ -1,0 +1,872 @@
+/* Socket bridges ([bridge NAME] in the policy).
+ *
+ * listen: a uv_tcp/uv_pipe listener in dom0. Each accepted connection makes
+ * vmsgd, as domain 0, open the guest's service: the provider is asked to
+ * serve a channel for domain 0 and vmsgd connects to it (CHM_BRIDGE_IN).
+ * connect: dom0 offers `service` to guests. A guest's open makes vmsgd
+ * serve a channel for that guest under /local/domain/0/data/vmsgd/bridge/
+ * <id> and connect a socket to the target; the guest hears Opened once the
+ * socket is up, or the connect error (CHM_BRIDGE_OUT).
+ *
+ * The channel carries a raw byte stream (vmsg_chan_read/write). Copying is
+ * non-blocking both ways, with backpressure:
+ *   socket -> channel: one buffer; while it cannot all go into the ring,
+ *     the socket is not read (uv_read_stop) until the ring's reader kicks.
+ *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued the
+ *     ring is not read until writes complete.
+ * Endings: EOF from the socket stops reading it, and the channel goes on
+ * delivering to the socket until the channel closes, or until the guest has
+ * sent nothing for EOF_LINGER_MS: a byte stream has no half-close, so a
+ * guest that waits for more input (a line server) would otherwise hold a
+ * dead connection for ever. The channel closed
+ * (after everything in it was read) or gone: pending socket writes are
+ * flushed (uv_shutdown), then the socket closes. A socket error closes the
+ * channel. The counters are those of vmsgd's channel end plus the socket's
+ * byte counts. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <vmsg/xen.h>
+
+#include "vmsgd.h"
+
+#define BRIDGE_PATH_PREFIX "/local/domain/0/data/vmsgd/bridge"
+#define CHUNK (64u * 1024u)   /* one ring read / socket read */
+#define WQ_MAX (256u * 1024u) /* socket write queue bound */
+#define OPEN_MS 30000u        /* a provider's answer, a socket's connect */
+#define EOF_LINGER_MS 2000u   /* after the socket's EOF, guest silence */
+
+struct listener {
+	struct listener *next;
+	struct vmsgd *d;
+	struct policy_bridge b;
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} u;
+	char bound[160]; /* the address actually bound (tcp port 0) */
+};
+
+struct bconn {
+	struct vmsgd *d;
+	struct bconn *next; /* d->bconns */
+	struct channel *c;  /* NULL once detached */
+	bool in;            /* listen bridge: the socket is the consumer */
+	vmsg_chan *ch;
+	uv_poll_t poll;
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} u;
+	uv_connect_t creq;
+	uv_shutdown_t sreq;
+	uv_timer_t linger; /* started at the socket's EOF */
+	int handles;
+	bool poll_init, sock_init, linger_init;
+	bool chan_ready;  /* connected (in) / served (out) */
+	bool accepted;    /* out: the guest has connected */
+	bool sock_ok;     /* accepted / connected */
+	bool reading, sock_eof, sock_err, closing;
+	bool in_stalled, out_stalled;
+	size_t inlen, inoff; /* socket bytes not yet in the ring */
+	size_t wq;           /* bytes queued in uv_write */
+	uint64_t sock_rx, sock_tx, in_chunks, out_chunks;
+	uint64_t in_stalls, out_stalls;
+	char inbuf[CHUNK];
+};
+
+struct wreq {
+	uv_write_t req;
+	struct bconn *b;
+	size_t len;
+	char data[];
+};
+
+/* ---- counters ----------------------------------------------------------- */
+
+void bridge_counters(const struct channel *c, struct chan_counters *k)
+{
+	memset(k, 0, sizeof *k);
+	struct bconn *b = c->bconn;
+	if (!b)
+		return;
+	struct vmsg_chan_stats st;
+	memset(&st, 0, sizeof st);
+	if (b->ch)
+		(void)vmsg_chan_stats(b->ch, &st);
+	/* socket -> ring is in_*, ring -> socket out_*. Messages of a byte
+	 * stream: the chunks passed (one read or write each). */
+	uint64_t s2r_b = st.tx_bytes, r2s_b = st.rx_bytes;
+	if (b->in) { /* consumer = socket */
+		k->c2p_bytes = s2r_b;
+		k->c2p_msgs = b->in_chunks;
+		k->c2p_stalls = b->in_stalls;
+		k->p2c_bytes = r2s_b;
+		k->p2c_msgs = b->out_chunks;
+		k->p2c_stalls = b->out_stalls;
+	} else { /* consumer = guest */
+		k->c2p_bytes = r2s_b;
+		k->c2p_msgs = b->out_chunks;
+		k->c2p_stalls = b->out_stalls;
+		k->p2c_bytes = s2r_b;
+		k->p2c_msgs = b->in_chunks;
+		k->p2c_stalls = b->in_stalls;
+	}
+	k->kicks_sent = st.kicks_sent;
+	k->kicks_suppressed = st.kicks_suppressed;
+	k->has_sock = true;
+	k->sock_rx_bytes = b->sock_rx;
+	k->sock_tx_bytes = b->sock_tx;
+}
+
+/* ---- one connection ----------------------------------------------------- */
+
+static void bconn_close(struct bconn *b);
+
+static void end(struct bconn *b, const char *why)
+{
+	if (b->c)
+		channel_end(b->d, b->c, why); /* detaches: bconn_close */
+	else
+		bconn_close(b);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct bconn *b = h->data;
+	if (--b->handles > 0)
+		return;
+	/* Orderly: what we wrote stays readable by the guest. */
+	vmsg_chan_close(b->ch);
+	for (struct bconn **pp = &b->d->bconns; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	free(b);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	struct bconn *b = req->data;
+	if (!uv_is_closing(&b->u.h))
+		uv_close(&b->u.h, on_handle_closed);
+}
+
+static void bconn_close(struct bconn *b)
+{
+	if (b->closing)
+		return;
+	b->closing = true;
+	if (b->poll_init)
+		uv_close((uv_handle_t *)&b->poll, on_handle_closed);
+	if (b->linger_init)
+		uv_close((uv_handle_t *)&b->linger, on_handle_closed);
+	if (b->sock_init) {
+		if (b->reading)
+			uv_read_stop(&b->u.s);
+		b->reading = false;
+		/* Flush what we queued for the socket, unless it failed or
+		 * vmsgd is stopping (a peer that never reads must not hold
+		 * the exit up). */
+		b->sreq.data = b;
+		if (!(b->sock_ok && b->wq > 0 && !b->sock_err &&
+		      !b->d->stopping &&
+		      uv_shutdown(&b->sreq, &b->u.s, on_shutdown) == 0))
+			uv_close(&b->u.h, on_handle_closed);
+	}
+	if (b->handles == 0) {
+		b->handles = 1;
+		b->poll.data = b;
+		on_handle_closed((uv_handle_t *)&b->poll);
+	}
+}
+
+bool bridge_waiting(const struct channel *c)
+{
+	return c->bconn && !c->bconn->in && !c->bconn->accepted;
+}
+
+void bridge_detach(struct channel *c)
+{
+	struct bconn *b = c->bconn;
+	c->bconn = NULL;
+	if (!b)
+		return;
+	b->c = NULL;
+	bconn_close(b);
+}
+
+static void pump_out(struct bconn *b);
+static void push_in(struct bconn *b);
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct bconn *b = w->b;
+	b->wq -= w->len;
+	if (status == 0)
+		b->sock_tx += w->len;
+	free(w);
+	if (b->closing)
+		return;
+	if (status < 0) {
+		b->sock_err = true;
+		end(b, "socket write failed");
+		return;
+	}
+	if (b->out_stalled && b->wq < WQ_MAX) {
+		b->out_stalled = false;
+		pump_out(b);
+	}
+}
+
+/* Ring -> socket, while the write queue is below its bound. */
+static void pump_out(struct bconn *b)
+{
+	if (b->closing || !b->chan_ready || !b->sock_ok)
+		return;
+	while (b->wq < WQ_MAX) {
+		struct wreq *w = malloc(sizeof *w + CHUNK);
+		if (!w)
+			return; /* try again at the next event */
+		int n = vmsg_chan_read(b->ch, w->data, CHUNK, 0);
+		if (n == -EAGAIN) {
+			free(w);
+			return;
+		}
+		if (n <= 0) {
+			free(w);
+			end(b, n == -EPIPE ? "the guest closed the channel"
+					   : "the channel broke");
+			return;
+		}
+		w->b = b;
+		w->len = (size_t)n;
+		uv_buf_t buf = uv_buf_init(w->data, (unsigned)n);
+		if (uv_write(&w->req, &b->u.s, &buf, 1, on_write) < 0) {
+			free(w);
+			b->sock_err = true;
+			end(b, "socket write failed");
+			return;
+		}
+		b->wq += (size_t)n;
+		b->out_chunks++;
+		if (b->linger_init) /* the guest still talks: wait on */
+			uv_timer_again(&b->linger);
+	}
+	if (!b->out_stalled) {
+		b->out_stalled = true;
+		b->out_stalls++;
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct bconn *b = h->data;
+	/* Reading stops whenever a buffer is left over, so it is free. */
+	*buf = uv_buf_init(b->inbuf, b->inlen ? 0 : (unsigned)sizeof b->inbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void start_reading(struct bconn *b)
+{
+	if (b->reading || b->sock_eof || !b->sock_ok || b->closing)
+		return;
+	if (uv_read_start(&b->u.s, on_alloc, on_read) == 0)
+		b->reading = true;
+}
+
+/* Socket bytes -> ring; a full ring stops the socket's reading. */
+static void push_in(struct bconn *b)
+{
+	while (!b->closing && b->inoff < b->inlen) {
+		int n = vmsg_chan_write(b->ch, b->inbuf + b->inoff,
+					b->inlen - b->inoff, 0);
+		if (n == -EAGAIN) {
+			if (!b->in_stalled) {
+				b->in_stalled = true;
+				b->in_stalls++;
+			}
+			if (b->reading) {
+				uv_read_stop(&b->u.s);
+				b->reading = false;
+			}
+			return;
+		}
+		if (n < 0) {
+			end(b, n == -EPIPE ? "the guest closed the channel"
+					   : "the channel broke");
+			return;
+		}
+		b->inoff += (size_t)n;
+		b->in_chunks++;
+	}
+	if (b->closing)
+		return;
+	b->inlen = b->inoff = 0;
+	b->in_stalled = false;
+	start_reading(b);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+	end(t->data, "the socket closed and the guest sent nothing more");
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	(void)buf;
+	struct bconn *b = s->data;
+	if (b->closing || n == 0)
+		return;
+	if (n == UV_EOF) {
+		/* The peer will send no more; it may still read. */
+		b->sock_eof = true;
+		uv_read_stop(s);
+		b->reading = false;
+		if (uv_timer_init(b->d->loop, &b->linger) == 0) {
+			b->linger.data = b;
+			b->linger_init = true;
+			b->handles++;
+			uv_timer_start(&b->linger, on_linger, EOF_LINGER_MS,
+				       EOF_LINGER_MS);
+		}
+		return;
+	}
+	if (n < 0) {
+		b->sock_err = true;
+		end(b, uv_strerror((int)n));
+		return;
+	}
+	b->sock_rx += (uint64_t)n;
+	b->inlen = (size_t)n;
+	b->inoff = 0;
+	push_in(b);
+}
+
+static void on_chan(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct bconn *b = h->data;
+	if (b->closing)
+		return;
+	if (status < 0) {
+		end(b, uv_strerror(status));
+		return;
+	}
+	(void)vmsg_chan_ack(b->ch);
+	if (!b->in && !b->accepted) {
+		int e = vmsg_chan_accept(b->ch, 0);
+		if (e == 0)
+			b->accepted = true;
+		else if (e != -EAGAIN) {
+			end(b, "the guest came and went");
+			return;
+		}
+	}
+	if (b->inlen)
+		push_in(b);
+	pump_out(b);
+}
+
+static int poll_chan(struct bconn *b)
+{
+	int fd = vmsg_chan_fd(b->ch);
+	if (fd < 0 || uv_poll_init(b->d->loop, &b->poll, fd) < 0)
+		return -EIO;
+	b->poll.data = b;
+	b->poll_init = true;
+	b->handles++;
+	uv_poll_start(&b->poll, UV_READABLE, on_chan);
+	b->chan_ready = true;
+	return 0;
+}
+
+static struct bconn *bconn_new(struct vmsgd *d, bool in)
+{
+	struct bconn *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->d = d;
+	b->in = in;
+	b->next = d->bconns;
+	d->bconns = b;
+	return b;
+}
+
+static void sock_init(struct bconn *b, bool tcp)
+{
+	if (tcp)
+		uv_tcp_init(b->d->loop, &b->u.tcp);
+	else
+		uv_pipe_init(b->d->loop, &b->u.pipe, 0);
+	b->u.h.data = b;
+	b->sock_init = true;
+	b->handles++;
+}
+
+/* ---- listen bridges: a connection opens the guest's service -------------- */
+
+static struct service *offered(struct vmsgd *d, const char *name)
+{
+	for (struct service *v = d->services; v; v = v->next)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	struct vmsgd *d = l->d;
+	if (status < 0 || d->stopping)
+		return;
+	struct bconn *b = bconn_new(d, true);
+	if (!b)
+		return;
+	sock_init(b, l->b.is_tcp);
+	if (uv_accept(server, &b->u.s) < 0) {
+		bconn_close(b);
+		return;
+	}
+	b->sock_ok = true;
+	char peer[160];
+	snprintf(peer, sizeof peer, "%s", l->bound);
+	if (l->b.is_tcp) {
+		struct sockaddr_storage ss;
+		int len = sizeof ss;
+		char ip[64] = "?";
+		if (uv_tcp_getpeername(&b->u.tcp, (struct sockaddr *)&ss,
+				       &len) == 0) {
+			int port = 0;
+			if (ss.ss_family == AF_INET6) {
+				uv_ip6_name((void *)&ss, ip, sizeof ip);
+				port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+				snprintf(peer, sizeof peer, "tcp:[%s]:%d", ip,
+					 port);
+			} else {
+				uv_ip4_name((void *)&ss, ip, sizeof ip);
+				port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+				snprintf(peer, sizeof peer, "tcp:%s:%d", ip, port);
+			}
+		}
+	}
+	const struct policy_service *ps = policy_find(&d->pol, l->b.service);
+	struct service *v = offered(d, l->b.service);
+	struct session *s = v ? session_find(d, v->provider) : NULL;
+	if (!ps || !v || v->provider == 0 || !s || s->state != SESS_READY) {
+		vmsgd_log(LOG_WARN, "bridge %s: connection from %s refused: "
+				    "service '%s' is not offered",
+			  l->b.name, peer, l->b.service);
+		bconn_close(b);
+		return;
+	}
+	uint32_t mine = 0;
+	for (struct channel *c = d->channels; c; c = c->next)
+		mine += c->consumer == 0 && !strcmp(c->service, ps->name);
+	if (mine >= ps->max_channels) {
+		vmsgd_log(LOG_WARN, "bridge %s: connection from %s refused: "
+				    "service '%s' has its limit of %u channels",
+			  l->b.name, peer, ps->name, ps->max_channels);
+		bconn_close(b);
+		return;
+	}
+	struct channel *c = calloc(1, sizeof *c);
+	if (!c) {
+		bconn_close(b);
+		return;
+	}
+	c->id = channel_new_id(d);
+	snprintf(c->service, sizeof c->service, "%s", ps->name);
+	c->provider = v->provider;
+	c->consumer = 0;
+	c->state = CH_PENDING;
+	c->mode = CHM_BRIDGE_IN;
+	c->max_msg = ps->max_msg;
+	c->ring_size = ps->ring_size;
+	c->deadline_ms = vmsgd_now_ms() + OPEN_MS;
+	snprintf(c->path, sizeof c->path, "/local/domain/%u/data/vmsg/svc/%u",
+		 (unsigned)c->provider, c->id);
+	snprintf(c->bridge, sizeof c->bridge, "%s", l->b.name);
+	snprintf(c->sock, sizeof c->sock, "%s", peer);
+	c->bconn = b;
+	b->c = c;
+	c->next = d->channels;
+	d->channels = c;
+	vmsgd_log(LOG_INFO, "bridge %s: connection from %s opens '%s' "
+			    "(channel %u)",
+		  l->b.name, peer, c->service, c->id);
+	uint32_t id = c->id;
+	if (channel_request_serve(d, c, 0) < 0) {
+		c = channel_lookup(d, id); /* the reset may have failed it */
+		if (c)
+			channel_fail(d, c, -EHOSTDOWN,
+				     "the provider is not reachable");
+	}
+}
+
+void bridge_served(struct vmsgd *d, struct channel *c)
+{
+	struct bconn *b = c->bconn;
+	if (!b) {
+		channel_end(d, c, "its socket is gone");
+		return;
+	}
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = (size_t)c->max_msg;
+	/* The provider published before it answered: look once. */
+	int e = vmsg_xen_connect(&b->ch, c->provider, c->path, &o, 0);
+	if (e < 0) {
+		char why[200];
+		snprintf(why, sizeof why, "cannot connect to the provider's "
+					  "channel: %s",
+			 vmsg_strerror(e));
+		b->ch = NULL;
+		channel_end(d, c, why);
+		return;
+	}
+	if (poll_chan(b) < 0) {
+		channel_end(d, c, "cannot poll the channel");
+		return;
+	}
+	c->state = CH_OPEN;
+	vmsgd_log(LOG_INFO, "channel %u: %s -> '%s' (domain %u) at %s",
+		  c->id, c->sock, c->service, (unsigned)c->provider, c->path);
+	start_reading(b);
+	pump_out(b);
+}
+
+/* ---- connect bridges: a guest's open connects a socket ------------------ */
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct bconn *b = req->data;
+	if (b->closing || !b->c)
+		return; /* given up on (timeout, the guest went) */
+	struct channel *c = b->c;
+	if (status < 0) {
+		char text[300];
+		snprintf(text, sizeof text, "service '%s': dom0 cannot connect "
+					    "to %s: %s",
+			 c->service, c->sock, uv_strerror(status));
+		/* libuv's codes are negative errno values on Linux. */
+		channel_fail(b->d, c, status >= -4095 ? status : -EIO, text);
+		return;
+	}
+	b->sock_ok = true;
+	channel_opened(b->d, c, 0, c->path);
+	/* channel_opened may have dropped it (the guest's control channel
+	 * failed); then b is closing. */
+	if (b->closing)
+		return;
+	start_reading(b);
+	pump_out(b);
+}
+
+int bridge_open(struct vmsgd *d, struct channel *c,
+		const struct policy_bridge *br, char *why, size_t cap)
+{
+	struct bconn *b = bconn_new(d, false);
+	if (!b) {
+		snprintf(why, cap, "vmsgd is out of memory");
+		return -ENOMEM;
+	}
+	c->bconn = b;
+	b->c = c;
+	snprintf(c->bridge, sizeof c->bridge, "%s", br->name);
+	snprintf(c->sock, sizeof c->sock, "%s", br->addr);
+	snprintf(c->path, sizeof c->path, BRIDGE_PATH_PREFIX "/%u", c->id);
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.rx_ring_size = o.tx_ring_size = c->ring_size;
+	o.max_msg = (size_t)c->max_msg;
+	int e = vmsg_xen_serve(&b->ch, c->consumer, c->path, &o);
+	if (e < 0) {
+		b->ch = NULL;
+		snprintf(why, cap, "service '%s': vmsgd cannot serve the "
+				   "channel: %s",
+			 c->service, vmsg_strerror(e));
+		return e; /* the caller's channel_fail detaches b */
+	}
+	if (poll_chan(b) < 0) {
+		snprintf(why, cap, "vmsgd cannot poll the channel");
+		return -EIO;
+	}
+	sock_init(b, br->is_tcp);
+	b->creq.data = b;
+	if (br->is_tcp) {
+		struct sockaddr_storage ss;
+		if (br->ipv6)
+			uv_ip6_addr(br->host, br->port, (void *)&ss);
+		else
+			uv_ip4_addr(br->host, br->port, (void *)&ss);
+		e = uv_tcp_connect(&b->creq, &b->u.tcp, (void *)&ss,
+				   on_connect);
+		if (e < 0) {
+			snprintf(why, cap, "service '%s': dom0 cannot connect "
+					   "to %s: %s",
+				 c->service, br->addr, uv_strerror(e));
+			return e;
+		}
+	} else {
+		uv_pipe_connect(&b->creq, &b->u.pipe, br->path, on_connect);
+	}
+	vmsgd_log(LOG_DEBUG, "channel %u: bridge %s connecting to %s for "
+			     "domain %u",
+		  c->id, br->name, br->addr, (unsigned)c->consumer);
+	return 0;
+}
+
+/* ---- listeners ---------------------------------------------------------- */
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void listener_close(struct listener *l)
+{
+	if (!l->b.is_tcp)
+		unlink(l->b.path);
+	uv_close(&l->u.h, on_listener_closed);
+}
+
+static int listener_start(struct vmsgd *d, const struct policy_bridge *pb,
+			  struct listener **out, char *err, size_t cap)
+{
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l) {
+		snprintf(err, cap, "out of memory");
+		return -1;
+	}
+	l->d = d;
+	l->b = *pb;
+	int r;
+	if (pb->is_tcp) {
+		uv_tcp_init(d->loop, &l->u.tcp);
+		l->u.h.data = l;
+		struct sockaddr_storage ss;
+		if (pb->ipv6)
+			uv_ip6_addr(pb->host, pb->port, (void *)&ss);
+		else
+			uv_ip4_addr(pb->host, pb->port, (void *)&ss);
+		r = uv_tcp_bind(&l->u.tcp, (void *)&ss, 0);
+		if (r == 0)
+			r = uv_listen(&l->u.s, 64, on_connection);
+		if (r == 0) {
+			int len = sizeof ss;
+			r = uv_tcp_getsockname(&l->u.tcp, (void *)&ss, &len);
+		}
+		if (r == 0) {
+			int port = ntohs(pb->ipv6
+				? ((struct sockaddr_in6 *)&ss)->sin6_port
+				: ((struct sockaddr_in *)&ss)->sin_port);
+			snprintf(l->bound, sizeof l->bound,
+				 pb->ipv6 ? "tcp:[%s]:%d" : "tcp:%s:%d",
+				 pb->host, port);
+		}
+	} else {
+		uv_pipe_init(d->loop, &l->u.pipe, 0);
+		l->u.h.data = l;
+		snprintf(l->bound, sizeof l->bound, "%s", pb->addr);
+		/* A stale socket of a dead vmsgd is replaced; a live one, or
+		 * anything that is not a socket, is not touched. */
+		struct stat sb;
+		r = 0;
+		if (lstat(pb->path, &sb) == 0) {
+			if (!S_ISSOCK(sb.st_mode)) {
+				r = UV_EEXIST;
+			} else {
+				int s = socket(AF_UNIX, SOCK_STREAM, 0);
+				struct sockaddr_un a = {.sun_family = AF_UNIX};
+				snprintf(a.sun_path, sizeof a.sun_path, "%s",
+					 pb->path);
+				bool live = s >= 0 &&
+					    connect(s, (void *)&a, sizeof a) == 0;
+				if (s >= 0)
+					close(s);
+				if (live)
+					r = UV_EADDRINUSE;
+				else
+					unlink(pb->path);
+			}
+		}
+		if (r == 0) {
+			/* root and root's group: the socket is as open as
+			 * the service behind it. */
+			mode_t old = umask(0117);
+			r = uv_pipe_bind(&l->u.pipe, pb->path);
+			umask(old);
+		}
+		if (r == 0)
+			r = uv_listen(&l->u.s, 64, on_connection);
+		if (r < 0 && r != UV_EEXIST && r != UV_EADDRINUSE)
+			unlink(pb->path);
+	}
+	if (r < 0) {
+		snprintf(err, cap, "%s:%d: [bridge %s]: cannot listen on %s: %s",
+			 d->config, pb->line, pb->name, pb->addr,
+			 r == UV_EEXIST ? "the path exists and is not a socket"
+					: uv_strerror(r));
+		uv_close(&l->u.h, on_listener_closed);
+		return -1;
+	}
+	vmsgd_log(LOG_INFO, "bridge %s: '%s' on %s", pb->name, pb->service,
+		  l->bound);
+	*out = l;
+	return 0;
+}
+
+const char *bridge_bound(struct vmsgd *d, const char *name)
+{
+	for (struct listener *l = d->listeners; l; l = l->next)
+		if (!strcmp(l->b.name, name))
+			return l->bound;
+	return NULL;
+}
+
+/* ---- starting, reloading, stopping ------------------------------------- */
+
+static struct listener *listener_at(struct vmsgd *d, const char *addr)
+{
+	for (struct listener *l = d->listeners; l; l = l->next)
+		if (!strcmp(l->b.addr, addr))
+			return l;
+	return NULL;
+}
+
+int bridges_apply(struct vmsgd *d, const struct policy *np, char *err,
+		  size_t cap)
+{
+	/* A new connect bridge cannot take a name a guest offers. */
+	for (size_t i = 0; i < np->nbr; i++) {
+		const struct policy_bridge *b = &np->br[i];
+		struct service *v = b->listen ? NULL : offered(d, b->service);
+		if (v && v->provider != 0) {
+			snprintf(err, cap, "%s:%d: [bridge %s]: service '%s' "
+					   "is offered by domain %u now",
+				 d->config, b->line, b->name, b->service,
+				 (unsigned)v->provider);
+			return -1;
+		}
+	}
+	/* New listeners first: if one fails, drop those and change
+	 * nothing. */
+	struct listener *added = NULL;
+	for (size_t i = 0; i < np->nbr; i++) {
+		const struct policy_bridge *b = &np->br[i];
+		if (!b->listen || listener_at(d, b->addr))
+			continue;
+		struct listener *l;
+		if (listener_start(d, b, &l, err, cap) < 0) {
+			while (added) {
+				struct listener *n = added->next;
+				listener_close(added);
+				added = n;
+			}
+			return -1;
+		}
+		l->next = added;
+		added = l;
+	}
+	/* Old listeners: kept (with the new section's name and service) or
+	 * closed. Their connections stay, as channels do on a reload. */
+	for (struct listener **pp = &d->listeners; *pp;) {
+		struct listener *l = *pp;
+		const struct policy_bridge *keep = NULL;
+		for (size_t i = 0; i < np->nbr && !keep; i++)
+			if (np->br[i].listen && !strcmp(np->br[i].addr, l->b.addr))
+				keep = &np->br[i];
+		if (keep) {
+			l->b = *keep;
+			pp = &l->next;
+			continue;
+		}
+		vmsgd_log(LOG_INFO, "bridge %s: no longer listening on %s",
+			  l->b.name, l->bound);
+		*pp = l->next;
+		listener_close(l);
+	}
+	while (added) {
+		struct listener *n = added->next;
+		added->next = d->listeners;
+		d->listeners = added;
+		added = n;
+	}
+	/* dom0's services: those of connect bridges. */
+	for (struct service **pp = &d->services; *pp;) {
+		struct service *v = *pp;
+		if (v->provider == 0 && !policy_bridge_connect(np, v->name)) {
+			vmsgd_log(LOG_INFO, "service '%s' of dom0 removed",
+				  v->name);
+			*pp = v->next;
+			free(v);
+		} else {
+			pp = &v->next;
+		}
+	}
+	for (size_t i = 0; i < np->nbr; i++) {
+		const struct policy_bridge *b = &np->br[i];
+		if (b->listen || offered(d, b->service))
+			continue;
+		struct service *v = calloc(1, sizeof *v);
+		if (!v)
+			continue; /* not offered; logged below */
+		snprintf(v->name, sizeof v->name, "%s", b->service);
+		v->provider = 0;
+		v->next = d->services;
+		d->services = v;
+		vmsgd_log(LOG_INFO, "bridge %s: '%s' offered by dom0 (%s)",
+			  b->name, b->service, b->addr);
+	}
+	return 0;
+}
+
+int bridges_init(struct vmsgd *d)
+{
+	char err[512];
+	if (bridges_apply(d, &d->pol, err, sizeof err) < 0) {
+		vmsgd_log(LOG_ERROR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+void bridges_stop(struct vmsgd *d)
+{
+	while (d->listeners) {
+		struct listener *l = d->listeners;
+		d->listeners = l->next;
+		listener_close(l);
+	}
+	/* Each bridged channel ends (pending ones included); connections
+	 * still flushing are cut, so that vmsgd can exit. */
+	for (;;) {
+		struct channel *c = d->channels;
+		while (c && !c->bconn)
+			c = c->next;
+		if (!c)
+			break;
+		channel_end(d, c, "vmsgd is stopping");
+	}
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->sock_init && !uv_is_closing(&b->u.h))
+			uv_close(&b->u.h, on_handle_closed);
+}

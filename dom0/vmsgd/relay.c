@@ -1,0 +1,344 @@
+/* Relayed channels: vmsgd holds both ends and copies typed messages.
+ *
+ * The provider serves a channel for domain 0 (vmsgd connects to it as a
+ * xen client); vmsgd serves the consumer's end itself under
+ * /local/domain/0/data/vmsgd/relay/<id>, readable by the consumer only.
+ * Each direction copies one message at a time: peek at the source, send
+ * it to the destination without waiting, release it from the source only
+ * once it is all in. A full destination leaves the message peeked (a
+ * fragmented one half sent: vmsg_chan_send goes on with the same
+ * arguments) and stops that direction until the destination's reader
+ * makes room and kicks us; nothing else waits on it, so a stalled reader
+ * stalls its own channel only. Types and payloads pass unchanged; the
+ * bytes are never parsed here.
+ *
+ * Every call is non-blocking. The only waits are xenstore requests while
+ * setting up (connect looks the provider's keys up once, timeout 0: the
+ * provider answered Serve only after publishing them) and at close, as
+ * for the control channels.
+ *
+ * Ending: a source whose peer closed reports -EPIPE only after everything
+ * it sent was taken, so both ends are then closed in order (vmsg_chan_close
+ * keeps what we committed readable). A destination that is gone stops its
+ * direction; the other still drains until its source says -EPIPE. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmsg/xen.h>
+
+#include "vmsgd.h"
+
+#define RELAY_PATH_PREFIX "/local/domain/0/data/vmsgd/relay"
+/* Per wake-up and direction: then let the loop serve the others (an idle
+ * handle brings us back at once). */
+#define BUDGET_MSGS 64
+#define BUDGET_BYTES (256u * 1024u)
+
+enum { C2P = 0, P2C = 1 };
+
+struct relay {
+	struct vmsgd *d;
+	struct relay *next;      /* d->relays */
+	struct channel *c;       /* NULL once detached */
+	vmsg_chan *end[2];       /* [C2P]: consumer's (we serve), [P2C]:
+				    provider's (we are its client) */
+	uv_poll_t poll[2];
+	uv_idle_t idle;
+	int handles;             /* open uv handles */
+	bool accepted;           /* the consumer has connected */
+	bool held[2];            /* a message of this direction's source is
+				    peeked, not yet all in the destination */
+	bool dead[2];            /* this direction's destination is gone */
+	bool idling;
+	uint64_t stalls[2];
+	uint64_t dropped[2];     /* over max_msg: dropped by the source end */
+};
+
+static void on_poll(uv_poll_t *h, int status, int events);
+static void on_idle(uv_idle_t *h);
+
+bool relay_waiting(const struct channel *c)
+{
+	return c->relay && !c->relay->accepted;
+}
+
+void relay_counters(const struct channel *c, struct chan_counters *k)
+{
+	memset(k, 0, sizeof *k);
+	struct relay *r = c->relay;
+	if (!r)
+		return;
+	struct vmsg_chan_stats cs, ps;
+	memset(&cs, 0, sizeof cs);
+	memset(&ps, 0, sizeof ps);
+	(void)vmsg_chan_stats(r->end[C2P], &cs);
+	(void)vmsg_chan_stats(r->end[P2C], &ps);
+	/* What reached each destination end (sent by vmsgd). */
+	k->c2p_bytes = ps.tx_bytes;
+	k->c2p_msgs = ps.tx_msgs;
+	k->p2c_bytes = cs.tx_bytes;
+	k->p2c_msgs = cs.tx_msgs;
+	k->c2p_stalls = r->stalls[C2P];
+	k->p2c_stalls = r->stalls[P2C];
+	k->kicks_sent = cs.kicks_sent + ps.kicks_sent;
+	k->kicks_suppressed = cs.kicks_suppressed + ps.kicks_suppressed;
+}
+
+static void unlink_relay(struct relay *r)
+{
+	for (struct relay **pp = &r->d->relays; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct relay *r = h->data;
+	if (--r->handles > 0)
+		return;
+	/* The fds are the channels': close them only now, with no handle
+	 * polling them. Orderly: what we committed stays readable. */
+	for (int i = 0; i < 2; i++) {
+		if (r->end[i])
+			(void)vmsg_chan_flush(r->end[i]);
+		vmsg_chan_close(r->end[i]);
+	}
+	unlink_relay(r);
+	free(r);
+}
+
+void relay_detach(struct channel *c)
+{
+	struct relay *r = c->relay;
+	c->relay = NULL;
+	if (!r)
+		return;
+	r->c = NULL;
+	/* Publish what is committed now: the handles close a loop turn
+	 * later. */
+	for (int i = 0; i < 2; i++)
+		if (r->end[i])
+			(void)vmsg_chan_flush(r->end[i]);
+	for (int i = 0; i < 2; i++)
+		if (!uv_is_closing((uv_handle_t *)&r->poll[i]))
+			uv_close((uv_handle_t *)&r->poll[i], on_closed);
+	if (!uv_is_closing((uv_handle_t *)&r->idle))
+		uv_close((uv_handle_t *)&r->idle, on_closed);
+}
+
+/* The relay is over: forget the channel (which detaches and closes). */
+static void finish(struct relay *r, const char *why)
+{
+	if (r->c)
+		channel_end(r->d, r->c, why);
+}
+
+enum { GO_IDLE, GO_MORE, GO_STALLED, SRC_CLOSED, BROKEN };
+
+/* Copy messages of one direction until the source has none, the
+ * destination is full, or the budget is spent. */
+static int copy(struct relay *r, int dir)
+{
+	vmsg_chan *src = r->end[dir], *dst = r->end[!dir];
+	size_t bytes = 0;
+	for (int n = 0;; n++) {
+		if (n >= BUDGET_MSGS || bytes >= BUDGET_BYTES)
+			return GO_MORE;
+		struct vmsg_msg m;
+		int e = vmsg_chan_peek(src, &m, 0);
+		if (e == -EAGAIN)
+			return GO_IDLE;
+		if (e == -EPIPE)
+			return SRC_CLOSED; /* all it sent has been taken */
+		if (e == -EMSGSIZE) {
+			r->dropped[dir]++;
+			continue; /* over max_msg: the library dropped it */
+		}
+		if (e < 0)
+			return BROKEN;
+		if (r->dead[dir]) {
+			/* Nobody to deliver to: drain, so that the source's
+			 * close can be seen. */
+			if (vmsg_chan_release(src) < 0)
+				return BROKEN;
+			continue;
+		}
+		e = vmsg_chan_send(dst, m.type, m.data, m.len, VMSG_SEND_MORE,
+				   0);
+		if (e == -EAGAIN) {
+			/* Keep it peeked; the destination kicks when it has
+			 * made room (vmsg_chan_send asked it to). */
+			if (!r->held[dir])
+				r->stalls[dir]++;
+			r->held[dir] = true;
+			return GO_STALLED;
+		}
+		if (e < 0) {
+			/* The destination closed or broke: this direction is
+			 * over; the source is drained until it closes too. */
+			r->dead[dir] = true;
+			r->held[dir] = false;
+			if (e != -EPIPE)
+				return BROKEN;
+			continue;
+		}
+		r->held[dir] = false;
+		bytes += m.len;
+		if (vmsg_chan_release(src) < 0)
+			return BROKEN;
+	}
+}
+
+static void pump(struct relay *r)
+{
+	if (!r->c)
+		return;
+	for (int i = 0; i < 2; i++)
+		(void)vmsg_chan_ack(r->end[i]);
+	if (!r->accepted) {
+		int e = vmsg_chan_accept(r->end[C2P], 0);
+		if (e == 0) {
+			r->accepted = true;
+			vmsgd_log(LOG_DEBUG, "channel %u: consumer connected",
+				  r->c->id);
+		} else if (e != -EAGAIN) {
+			finish(r, "the consumer came and went");
+			return;
+		}
+	}
+	bool more = false;
+	for (int dir = 0; dir < 2; dir++) {
+		int res = copy(r, dir);
+		if (res == GO_MORE)
+			more = true;
+		if (res == SRC_CLOSED) {
+			finish(r, dir == C2P ? "closed by the consumer"
+					     : "closed by the provider");
+			return;
+		}
+		if (res == BROKEN) {
+			finish(r, "an end broke the channel protocol");
+			return;
+		}
+	}
+	/* Publish what was sent with SEND_MORE, and announce released
+	 * space to writers (one kick each at most). */
+	for (int i = 0; i < 2; i++)
+		if (vmsg_chan_flush(r->end[i]) < 0) {
+			finish(r, "an end broke the channel protocol");
+			return;
+		}
+	if (more && !r->idling) {
+		uv_idle_start(&r->idle, on_idle);
+		r->idling = true;
+	} else if (!more && r->idling) {
+		uv_idle_stop(&r->idle);
+		r->idling = false;
+	}
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct relay *r = h->data;
+	if (status < 0) {
+		finish(r, uv_strerror(status));
+		return;
+	}
+	pump(r);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	pump(h->data);
+}
+
+int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
+{
+	struct relay *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(why, cap, "vmsgd is out of memory");
+		return -ENOMEM;
+	}
+	r->d = d;
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = (size_t)c->max_msg;
+	o.rx_ring_size = o.tx_ring_size = c->ring_size;
+	/* We read each end until it has nothing: batch the releases. */
+	o.rx_batch = true;
+	int e = vmsg_xen_connect(&r->end[P2C], c->provider, c->path, &o, 0);
+	if (e < 0) {
+		snprintf(why, cap, "service '%s': cannot connect to provider "
+				   "domain %u's channel: %s",
+			 c->service, (unsigned)c->provider, vmsg_strerror(e));
+		free(r);
+		return e;
+	}
+	snprintf(c->relay_path, sizeof c->relay_path, RELAY_PATH_PREFIX "/%u",
+		 c->id);
+	e = vmsg_xen_serve(&r->end[C2P], c->consumer, c->relay_path, &o);
+	if (e < 0) {
+		snprintf(why, cap, "service '%s': vmsgd cannot serve the "
+				   "relayed channel: %s",
+			 c->service, vmsg_strerror(e));
+		vmsg_chan_close(r->end[P2C]);
+		free(r);
+		return e;
+	}
+	r->next = d->relays;
+	d->relays = r;
+	for (int i = 0; i < 2; i++) {
+		int fd = vmsg_chan_fd(r->end[i]);
+		if (fd < 0 || uv_poll_init(d->loop, &r->poll[i], fd) < 0) {
+			snprintf(why, cap, "vmsgd cannot poll the channel");
+			if (i == 0) {
+				unlink_relay(r);
+				for (int k = 0; k < 2; k++)
+					vmsg_chan_close(r->end[k]);
+				free(r);
+			} else {
+				/* on_closed closes the ends and frees. */
+				uv_close((uv_handle_t *)&r->poll[0], on_closed);
+			}
+			return -EIO;
+		}
+		r->poll[i].data = r;
+		r->handles++;
+	}
+	uv_idle_init(d->loop, &r->idle);
+	r->idle.data = r;
+	r->handles++;
+	r->c = c;
+	c->relay = r;
+	for (int i = 0; i < 2; i++)
+		uv_poll_start(&r->poll[i], UV_READABLE, on_poll);
+	vmsgd_log(LOG_DEBUG, "channel %u: relaying %s <-> %s", c->id,
+		  c->relay_path, c->path);
+	/* The provider may have sent already: look on the next turn (not
+	 * now: an end found closed would forget c under our caller). */
+	uv_idle_start(&r->idle, on_idle);
+	r->idling = true;
+	return 0;
+}
+
+void relays_close_all(struct vmsgd *d)
+{
+	/* Oldest last in the list: close newest first, each in order. */
+	for (;;) {
+		struct relay *r = d->relays;
+		while (r && !r->c)
+			r = r->next;
+		if (!r)
+			break;
+		/* Pass on what has arrived (as much as fits), then close. */
+		pump(r);
+		if (r->c)
+			channel_end(d, r->c, "vmsgd is stopping");
+	}
+}

@@ -1,0 +1,232 @@
+/* vmsgd_badinput: a hostile guest (dom3) writes whatever it likes on its
+ * control channel while dom1 offers `echo` and dom2 streams through it.
+ *  - malformed protobuf, unknown types and oversized messages (a few of
+ *    each) are dropped: its next Offer is still answered (-EACCES);
+ *  - a flood of 5000 Opens: once over the request rate they are answered
+ *    -EAGAIN "rate limited", and persisting gets its control channel reset
+ *    (-EPIPE) long before the 5000th;
+ *  - a raw garbage frame header breaks its channel: vmsgd resets it;
+ *  - after a pause the guest connects again and is served (-EACCES for
+ *    an Offer the policy does not allow: limited, not banned).
+ * Meanwhile dom2 keeps exchanging checksummed messages with dom1 and opens
+ * a second channel afterwards; vmsgctl answers throughout; vmsgd exits 0. */
+#include "vmsgd_test.h"
+
+#include <vmsg/proto.h>
+#include <vmsg/ring.h>
+#include <vmsg/vmsg_service.pb-c.h>
+
+#include "vmsg_chan_internal.h"
+
+#define CONF                                                              \
+	"[service echo]\noffer = 1\nopen = 2\nmode = direct\n"             \
+	"max_channels_per_domain = 8\n"
+
+#define FLOOD 5000
+
+/* Connect to our control channel by hand and exchange Hellos. */
+static vmsg_chan *raw_connect(void)
+{
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = 1u << 20; /* we may send more than vmsgd takes */
+	vmsg_chan *c;
+	int r = vmsg_xen_connect(&c, 0, VMSG_CTL_PATH_PREFIX "/3", &o,
+				 SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
+	struct vmsg_hello_info peer;
+	ASSERT_EQ(vmsg_hello_exchange(c, "hostile", &peer, SIM_WAIT_MS), 0);
+	return c;
+}
+
+/* Read one Result: 0 with its code, or the channel's error (-EAGAIN:
+ * none yet, -EPIPE: vmsgd closed our channel). */
+static int read_result(vmsg_chan *c, int timeout_ms, uint32_t *req,
+		       int *code, char *text, size_t cap)
+{
+	uint64_t abuf[512];
+	struct vmsg_arena a;
+	vmsg_arena_init(&a, abuf, sizeof abuf);
+	uint16_t type;
+	ProtobufCMessage *m;
+	int r = vmsg_proto_recv(c, &vmsg__service__result__descriptor, &a,
+				&type, &m, timeout_ms);
+	if (r < 0)
+		return r;
+	ASSERT_EQ(type, VMSG_TYPE_SVC_RESULT);
+	const Vmsg__Service__Result *res = (const void *)m;
+	*req = res->req_id;
+	*code = res->code;
+	snprintf(text, cap, "%s", res->text ? res->text : "");
+	return 0;
+}
+
+static int send_offer(vmsg_chan *c, uint32_t req, const char *name)
+{
+	Vmsg__Service__Offer o = VMSG__SERVICE__OFFER__INIT;
+	o.req_id = req;
+	o.service = (char *)name;
+	return vmsg_proto_send(c, VMSG_TYPE_SVC_OFFER, &o.base, 0,
+			       SIM_WAIT_MS);
+}
+
+static int role_hostile(void)
+{
+	static unsigned char junk[100000];
+	char text[200];
+	uint32_t req;
+	int code;
+	memset(junk, 0xa5, sizeof junk);
+	vmsg_chan *c = raw_connect();
+
+	/* Bad messages, a few of each: dropped. */
+	for (int i = 0; i < 5; i++) {
+		/* field 1 as a varint that never ends */
+		unsigned char bad[8] = {0x08, 0xff, 0xff, 0xff, 0xff,
+					0xff, 0xff, 0xff};
+		ASSERT_EQ(vmsg_chan_send(c, VMSG_TYPE_SVC_OPEN, bad, sizeof bad,
+					 0, SIM_WAIT_MS),
+			  (int)sizeof bad);
+		ASSERT_EQ(vmsg_chan_send(c, (uint16_t)(0x7000 + i), junk, 100,
+					 0, SIM_WAIT_MS),
+			  100);
+		ASSERT_EQ(vmsg_chan_send(c, VMSG_TYPE_SVC_OFFER, junk,
+					 sizeof junk, 0, SIM_WAIT_MS),
+			  (int)sizeof junk);
+		ASSERT_EQ(vmsg_chan_send(c, VMSG_TYPE_HELLO, junk, 10, 0,
+					 SIM_WAIT_MS),
+			  10);
+	}
+	ASSERT_TRUE(send_offer(c, 1, "nope") > 0);
+	ASSERT_EQ(read_result(c, SIM_WAIT_MS, &req, &code, text, sizeof text),
+		  0);
+	ASSERT_EQ(req, 1u);
+	ASSERT_EQ(code, -EACCES);
+	sim_say(vt_out, "bad dropped");
+
+	/* The flood: Opens as fast as the ring takes them, reading the
+	 * answers on the way, until vmsgd has had enough. */
+	unsigned sent = 0, limited = 0, denied = 0;
+	int r = 0;
+	for (; sent < FLOOD; sent++) {
+		Vmsg__Service__Open op = VMSG__SERVICE__OPEN__INIT;
+		op.req_id = 100 + sent;
+		op.service = (char *)"echo";
+		r = vmsg_proto_send(c, VMSG_TYPE_SVC_OPEN, &op.base, 0,
+				    SIM_WAIT_MS);
+		if (r == -EPIPE)
+			break;
+		ASSERT_TRUE(r > 0);
+		while ((r = read_result(c, 0, &req, &code, text,
+					sizeof text)) == 0) {
+			if (code == -EAGAIN) {
+				ASSERT_TRUE(strstr(text, "rate limited") !=
+					    NULL);
+				limited++;
+			} else {
+				ASSERT_EQ(code, -EACCES); /* policy */
+				denied++;
+			}
+		}
+		if (r == -EPIPE)
+			break;
+		ASSERT_EQ(r, -EAGAIN);
+	}
+	ASSERT_EQ(r, -EPIPE); /* reset for persistent flooding */
+	ASSERT_TRUE(sent < FLOOD);
+	ASSERT_GT(denied, 0);
+	ASSERT_GT(limited, 0);
+	vmsg_chan_close(c);
+
+	/* A garbage frame header, written straight into the ring. */
+	c = raw_connect();
+	static const unsigned char garbage[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef};
+	ASSERT_EQ(vmsg_ring_send(vmsg__chan_ring(c), garbage, sizeof garbage),
+		  (int)sizeof garbage);
+	struct vmsg_platform *pf = vmsg__chan_platform(c);
+	pf->ops->notify(pf);
+	ASSERT_EQ(read_result(c, SIM_WAIT_MS, &req, &code, text, sizeof text),
+		  -EPIPE);
+	vmsg_chan_close(c);
+
+	/* Limited, not banned: after a pause it is served again. */
+	usleep(500000);
+	vmsg_ctl *ctl = vt_ctl_open();
+	ASSERT_EQ(vmsg_service_offer(ctl, "nope", SIM_WAIT_MS), -EACCES);
+	vmsg_ctl_close(ctl);
+	sim_say(vt_out, "flood stopped after %u Opens: %u denied, %u rate "
+			"limited",
+		sent, denied, limited);
+	return 0;
+}
+
+static int role_consumer(void)
+{
+	char buf[64];
+	vmsg_ctl *ctl = vt_ctl_open();
+	vmsg_chan *c1, *c2;
+	int r = vmsg_service_open(ctl, "echo", &c1, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("open: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	vt_echo_exchange(c1, 20, false);
+	sim_say(vt_out, "streaming");
+	unsigned rounds = 0;
+	for (;;) {
+		struct pollfd p = {.fd = vt_in, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0)
+			break;
+		vt_echo_exchange(c1, 5, false);
+		rounds++;
+	}
+	sim_expect(vt_in, "reopen", buf, sizeof buf);
+	r = vmsg_service_open(ctl, "echo", &c2, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("second open: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	vt_echo_exchange(c2, 50, true);
+	vt_echo_exchange(c1, 50, true);
+	sim_say(vt_out, "done after %u rounds", rounds);
+	vmsg_service_close(ctl, c2);
+	vmsg_service_close(ctl, c1);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
+static const struct vt_role_fn roles[] = {
+	{"hostile", role_hostile},
+	{"consumer", role_consumer},
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	vt_main(argc, argv, roles);
+	char buf[8192];
+	vt_write_conf(CONF);
+	vt_start_vmsgd();
+
+	struct vt_role prov, cons, bad;
+	vt_spawn(&prov, 1, "provider", NULL);
+	sim_expect(prov.from, "offered", buf, sizeof buf);
+	vt_spawn(&cons, 2, "consumer", NULL);
+	sim_expect(cons.from, "streaming", buf, sizeof buf);
+
+	vt_spawn(&bad, 3, "hostile", NULL);
+	sim_expect(bad.from, "bad dropped", buf, sizeof buf);
+	printf("hostile: %s\n", sim_expect(bad.from, "flood", buf, sizeof buf));
+	vt_role_done(&bad, 0);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list services"), 0);
+	ASSERT_TRUE(strstr(buf, "echo") != NULL);
+
+	sim_say(cons.to, "reopen");
+	printf("consumer: %s\n", sim_expect(cons.from, "done", buf, sizeof buf));
+	vt_role_done(&cons, 0);
+	sim_say(prov.to, "quit");
+	vt_role_done(&prov, 0);
+	vt_stop_vmsgd();
+	return 0;
+}
