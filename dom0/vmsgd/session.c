@@ -20,6 +20,8 @@
  * timeout, and the most it may ask for. */
 #define OPEN_DEFAULT_MS 30000u
 #define OPEN_MAX_MS 300000u
+/* The least a consumer gets to connect to vmsgd's end after Opened. */
+#define CONNECT_GRACE_MS 1000u
 /* A send to a guest that has left no room in a 64 KiB ring: the guest is
  * not reading its control channel; it is reset rather than waited for. */
 #define SEND_TIMEOUT_MS 0
@@ -443,9 +445,12 @@ void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 	op.max_msg = c->max_msg;
 	op.channel_id = c->id;
 	c->state = CH_OPEN;
-	/* Where vmsgd serves the consumer's end, the consumer has this long
-	 * to connect (its library does so at once). */
-	c->deadline_ms = vmsgd_now_ms() + OPEN_DEFAULT_MS;
+	/* Where vmsgd serves the consumer's end, the consumer must connect
+	 * within the wait its Open asked for (its library connects at once
+	 * and gives up then), with a little grace after this answer. */
+	uint64_t grace = vmsgd_now_ms() + CONNECT_GRACE_MS;
+	if (c->deadline_ms < grace)
+		c->deadline_ms = grace;
 	vmsgd_log(LOG_INFO, "channel %u: domain %u -> '%s' (domain %u) at %s",
 		  c->id, (unsigned)c->consumer, c->service,
 		  (unsigned)c->provider, path);

@@ -10,11 +10,9 @@
  *    an Offer the policy does not allow: limited, not banned).
  * Meanwhile dom2 keeps exchanging checksummed messages with dom1 and opens
  * a second channel afterwards; vmsgctl answers throughout; vmsgd exits 0. */
-#include "vmsgd_test.h"
+#include "vt_raw.h"
 
-#include <vmsg/proto.h>
 #include <vmsg/ring.h>
-#include <vmsg/vmsg_service.pb-c.h>
 
 #include "vmsg_chan_internal.h"
 
@@ -24,53 +22,6 @@
 
 #define FLOOD 5000
 
-/* Connect to our control channel by hand and exchange Hellos. */
-static vmsg_chan *raw_connect(void)
-{
-	struct vmsg_chan_opts o;
-	vmsg_chan_opts_init(&o);
-	o.max_msg = 1u << 20; /* we may send more than vmsgd takes */
-	vmsg_chan *c;
-	int r = vmsg_xen_connect(&c, 0, VMSG_CTL_PATH_PREFIX "/3", &o,
-				 SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
-	struct vmsg_hello_info peer;
-	ASSERT_EQ(vmsg_hello_exchange(c, "hostile", &peer, SIM_WAIT_MS), 0);
-	return c;
-}
-
-/* Read one Result: 0 with its code, or the channel's error (-EAGAIN:
- * none yet, -EPIPE: vmsgd closed our channel). */
-static int read_result(vmsg_chan *c, int timeout_ms, uint32_t *req,
-		       int *code, char *text, size_t cap)
-{
-	uint64_t abuf[512];
-	struct vmsg_arena a;
-	vmsg_arena_init(&a, abuf, sizeof abuf);
-	uint16_t type;
-	ProtobufCMessage *m;
-	int r = vmsg_proto_recv(c, &vmsg__service__result__descriptor, &a,
-				&type, &m, timeout_ms);
-	if (r < 0)
-		return r;
-	ASSERT_EQ(type, VMSG_TYPE_SVC_RESULT);
-	const Vmsg__Service__Result *res = (const void *)m;
-	*req = res->req_id;
-	*code = res->code;
-	snprintf(text, cap, "%s", res->text ? res->text : "");
-	return 0;
-}
-
-static int send_offer(vmsg_chan *c, uint32_t req, const char *name)
-{
-	Vmsg__Service__Offer o = VMSG__SERVICE__OFFER__INIT;
-	o.req_id = req;
-	o.service = (char *)name;
-	return vmsg_proto_send(c, VMSG_TYPE_SVC_OFFER, &o.base, 0,
-			       SIM_WAIT_MS);
-}
-
 static int role_hostile(void)
 {
 	static unsigned char junk[100000];
@@ -78,7 +29,7 @@ static int role_hostile(void)
 	uint32_t req;
 	int code;
 	memset(junk, 0xa5, sizeof junk);
-	vmsg_chan *c = raw_connect();
+	vmsg_chan *c = vt_raw_connect(3);
 
 	/* Bad messages, a few of each: dropped. */
 	for (int i = 0; i < 5; i++) {
@@ -140,7 +91,7 @@ static int role_hostile(void)
 	vmsg_chan_close(c);
 
 	/* A garbage frame header, written straight into the ring. */
-	c = raw_connect();
+	c = vt_raw_connect(3);
 	static const unsigned char garbage[16] = {
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 		0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef};

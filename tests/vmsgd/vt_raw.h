@@ -1,0 +1,60 @@
+/* A guest that speaks vmsgd's control protocol by hand (the hostile
+ * roles of the vmsgd tests): connect to our domain's control channel
+ * without the library, send requests, read Results. */
+#ifndef VT_RAW_H
+#define VT_RAW_H
+
+#include "vmsgd_test.h"
+
+#include <vmsg/proto.h>
+#include <vmsg/vmsg_service.pb-c.h>
+
+/* Connect to our control channel by hand and exchange Hellos. */
+static inline vmsg_chan *vt_raw_connect(unsigned domid)
+{
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = 1u << 20; /* we may send more than vmsgd takes */
+	vmsg_chan *c;
+	char path[128];
+	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u", domid);
+	int r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
+	struct vmsg_hello_info peer;
+	ASSERT_EQ(vmsg_hello_exchange(c, "hostile", &peer, SIM_WAIT_MS), 0);
+	return c;
+}
+
+/* Read one Result: 0 with its code, or the channel's error (-EAGAIN:
+ * none yet, -EPIPE: vmsgd closed our channel). */
+static inline int read_result(vmsg_chan *c, int timeout_ms, uint32_t *req,
+		       int *code, char *text, size_t cap)
+{
+	uint64_t abuf[512];
+	struct vmsg_arena a;
+	vmsg_arena_init(&a, abuf, sizeof abuf);
+	uint16_t type;
+	ProtobufCMessage *m;
+	int r = vmsg_proto_recv(c, &vmsg__service__result__descriptor, &a,
+				&type, &m, timeout_ms);
+	if (r < 0)
+		return r;
+	ASSERT_EQ(type, VMSG_TYPE_SVC_RESULT);
+	const Vmsg__Service__Result *res = (const void *)m;
+	*req = res->req_id;
+	*code = res->code;
+	snprintf(text, cap, "%s", res->text ? res->text : "");
+	return 0;
+}
+
+static inline int send_offer(vmsg_chan *c, uint32_t req, const char *name)
+{
+	Vmsg__Service__Offer o = VMSG__SERVICE__OFFER__INIT;
+	o.req_id = req;
+	o.service = (char *)name;
+	return vmsg_proto_send(c, VMSG_TYPE_SVC_OFFER, &o.base, 0,
+			       SIM_WAIT_MS);
+}
+
+#endif
