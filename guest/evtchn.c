@@ -107,3 +107,13 @@ int guest__evtchn_wait(uint32_t port, uint64_t deadline_ns)
 			return (int)rc;
 	}
 }
+
+int guest__evtchn_bound(uint32_t port)
+{
+	struct xen_evtchn_status st = {.dom = XEN_DOMID_SELF, .port = port};
+	long rc = guest__hypercall(XEN_HC_event_channel_op, XEN_EVTCHNOP_status,
+				   (uint64_t)(uintptr_t)&st, 0);
+	if (rc < 0)
+		return (int)rc;
+	return st.status == XEN_EVTCHNSTAT_interdomain;
+}

@@ -139,6 +139,9 @@ int guest__evtchn_take(uint32_t port);
 /* Block until the port fires (consumed: 1) or deadline_ns (0: never)
  * passes (0). */
 int guest__evtchn_wait(uint32_t port, uint64_t deadline_ns);
+/* 1: our port is bound to a remote port; 0: it is not (unbound: the
+ * remote end closed, e.g. its domain was destroyed); < 0: error. */
+int guest__evtchn_bound(uint32_t port);
 
 /* xenstore.c */
 int guest__xs_init(void);

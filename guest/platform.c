@@ -17,6 +17,8 @@
  * A page still mapped by the peer when we end its grant cannot be reused
  * (the peer could still write it): it stays out of the allocator.
  */
+#include <vmsg/ring.h>
+
 #include "guest_internal.h"
 
 #include "vmsg_barrier.h"
@@ -30,6 +32,9 @@
 #define GP_TXN_RETRIES 64
 #define GP_LOOKUP_POLL_MS 200
 #define GP_PORT_MAX ((1u << 17) - 1)
+/* While a wait lasts, how often to ask Xen whether the peer's end of the
+ * event channel still exists (see gp_wait). */
+#define GP_DEATH_POLL_MS 250
 
 struct gp_region {
 	void *addr;      /* NULL: free slot */
@@ -45,6 +50,7 @@ struct guest_platform {
 	uint16_t peer;
 	bool has_port;
 	uint32_t port;
+	bool bound_seen; /* the port was seen bound to the peer's */
 	int notify_off;
 	bool notify_set;
 	bool published;
@@ -167,6 +173,8 @@ static int gp_share(struct vmsg_platform *p, uint32_t n, void **addr,
 	if (reg->notify) {
 		g->notify_set = true;
 		g->notify_off = notify_off;
+		/* A new control page: a new peer to watch for. */
+		g->bound_seen = !g->server;
 	}
 	*addr = a;
 	return 0;
@@ -212,6 +220,8 @@ static int gp_map(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
 	if (reg->notify) {
 		g->notify_set = true;
 		g->notify_off = notify_off;
+		/* A new control page: a new peer to watch for. */
+		g->bound_seen = !g->server;
 	}
 	*addr = reg->addr;
 	return 0;
@@ -271,6 +281,38 @@ static int gp_notify(struct vmsg_platform *p)
 	return guest__evtchn_send(g->port);
 }
 
+/* Has the peer's domain gone without a word? A destroyed domain runs no
+ * unmap notification (the one that clears its live byte and kicks us), and
+ * an unprivileged guest gets no @releaseDomain: but Xen closes the dead
+ * domain's event channels, which leaves our end unbound. So a port once
+ * seen bound that is unbound now means the peer's end is gone: clear its
+ * live byte ourselves, as its notification would have (lib/xen/xen_death.c
+ * does the same in dom0), and report an event. A peer that closed in
+ * order cleared its byte already; clearing it again changes nothing. */
+static int peer_died(struct guest_platform *g)
+{
+	int b = guest__evtchn_bound(g->port);
+	if (b > 0)
+		g->bound_seen = true;
+	if (b != 0 || !g->bound_seen)
+		return 0;
+	g->bound_seen = false; /* report it once */
+	for (unsigned i = 0; i < GP_MAX_REGIONS; i++) {
+		struct gp_region *r = &g->reg[i];
+		if (!r->addr || !r->notify)
+			continue;
+		size_t off = g->server
+			? __builtin_offsetof(struct vmsg_vchan_page, cli_live)
+			: __builtin_offsetof(struct vmsg_vchan_page, srv_live);
+		/* Release: our reads of the ring stay ordered before the
+		 * channel's acquire of this byte sees the close. */
+		vmsg__store_release((uint8_t *)r->addr + off,
+				    (uint8_t)VMSG_LIVE_GONE);
+		return 1;
+	}
+	return 0;
+}
+
 static int gp_wait(struct vmsg_platform *p, int timeout_ms)
 {
 	struct guest_platform *g = gp_of(p);
@@ -281,7 +323,20 @@ static int gp_wait(struct vmsg_platform *p, int timeout_ms)
 	uint64_t deadline = 0;
 	if (timeout_ms > 0)
 		deadline = guest__now_ns() + (uint64_t)timeout_ms * 1000000u;
-	return guest__evtchn_wait(g->port, deadline);
+	/* Block in slices, asking Xen about the peer's end between them:
+	 * one hypercall per GP_DEATH_POLL_MS of idleness. */
+	for (;;) {
+		uint64_t slice = guest__now_ns() + GP_DEATH_POLL_MS * 1000000ull;
+		if (deadline && deadline < slice)
+			slice = deadline;
+		int r = guest__evtchn_wait(g->port, slice);
+		if (r != 0)
+			return r;
+		if (peer_died(g))
+			return 1;
+		if (deadline && guest__now_ns() >= deadline)
+			return 0;
+	}
 }
 
 static int gp_ack(struct vmsg_platform *p)

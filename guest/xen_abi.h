@@ -62,6 +62,17 @@ struct xen_evtchn_port {
 	uint32_t port; /* close, send */
 };
 
+#define XEN_EVTCHNOP_status 5
+#define XEN_EVTCHNSTAT_interdomain 2
+struct xen_evtchn_status {
+	uint16_t dom;    /* DOMID_SELF */
+	uint16_t pad;
+	uint32_t port;
+	uint32_t status; /* out: XEN_EVTCHNSTAT_* */
+	uint32_t vcpu;   /* out */
+	uint32_t u[2];   /* out: the other end, unused here */
+};
+
 /* ---- grant_table_op, grant table v1 */
 #define XEN_GNTTABOP_map_grant_ref 0
 #define XEN_GNTTABOP_unmap_grant_ref 1

@@ -3,6 +3,11 @@
 #                   has its PVH note; prints its size
 #   guest_xs_ring   the xenstore ring client, hosted, against a fake ring
 #   guest_pages     the page allocator, hosted
+#   guest_pbwire    the unikernel's protobuf wire codec, hosted, against
+#                   protobuf-c's generated code (valid and hostile input)
+#   guest_appliance_sim  (label sim) the echo appliance's source as a Linux
+#                   program on the simulator: offer and open through vmsgd,
+#                   the policy, the provider's death mid-stream
 # The boot on real Xen is guest_xen (label xen): tests/guest/run-xen.sh.
 if(TARGET echo-unikernel)
   get_target_property(VMSG_GUEST_ECHO_ELF echo-unikernel VMSG_ELF)
@@ -20,6 +25,9 @@ target_include_directories(guest_xs_ring PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 vmsg_add_test(guest_pages SOURCES guest/pages_test.c
               ${PROJECT_SOURCE_DIR}/guest/pages.c)
 target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
+vmsg_add_test(guest_pbwire SOURCES guest/pbwire_test.c
+              ${PROJECT_SOURCE_DIR}/guest/pbwire.c TIMEOUT 300 LABELS guest)
+target_include_directories(guest_pbwire PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 
 # dom0's side of the real-Xen check: programs that run inside dom0.
 if(VMSG_HAVE_XEN AND TARGET echo-unikernel)
@@ -45,5 +53,15 @@ if(TARGET guest-echo-client AND TARGET guest-vchan-echo-client)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/run-xen.sh
                    --build-dir ${CMAKE_BINARY_DIR})
   set_tests_properties(guest_xen PROPERTIES TIMEOUT 1200 LABELS xen
+                       SKIP_RETURN_CODE 77)
+endif()
+
+# The echo appliance's source as Linux programs on the simulator, through
+# vmsgd (tests/guest/appliance_sim.sh).
+if(VMSG_HAVE_VMSGD AND TARGET echo-appliance-own AND TARGET xensim)
+  add_test(NAME guest_appliance_sim
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/appliance_sim.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(guest_appliance_sim PROPERTIES TIMEOUT 300 LABELS sim
                        SKIP_RETURN_CODE 77)
 endif()

@@ -16,6 +16,16 @@
  * 1..40000 bytes (some fragmented) to an echo server there, check every
  * echo, print "PING ok ..." and power off.
  *
+ * vmsgd=1 offers service svc=NAME (echo) through vmsgd instead and echoes
+ * on every channel vmsgd brokers to it (direct mode), one at a time.
+ * open=NAME opens service NAME through vmsgd (the client of the former):
+ * count=N (100) messages of 1..size=B (40000) bytes, typed, each echo
+ * checked and both directions checksummed; prints "OPEN ok ..." or "OPEN
+ * closed ..." when the provider went away mid-stream.
+ *
+ * The same source builds as a Linux program (guest/hosted.c: the
+ * arguments are the cmdline), echo-appliance, e.g. under `xensim run`.
+ *
  * Prints its uptime when the first message arrives ("boot-to-first-
  * message"), and per client the bytes and messages it echoed.
  */
@@ -119,6 +129,73 @@ static int echo_raw(vmsg_chan *c, struct echo_stats *st, char *buf)
 	}
 }
 
+/* FNV-1a, 64-bit: the checksum of what went each way. */
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Send count typed messages of 1..maxlen bytes (type 0x100 + i % 16) on c
+ * and check every echo: length, type and bytes, and a running checksum of
+ * each direction. Prints "<label> ok ..." or why it stopped; a channel the
+ * peer closed (or whose domain died) is reported as "<label> closed". */
+static int exchange(vmsg_chan *c, const char *label, unsigned count,
+		    size_t maxlen)
+{
+	uint8_t *out = guest_alloc(maxlen), *in = guest_alloc(maxlen);
+	if (!out || !in)
+		return 1;
+	unsigned long long bytes = 0;
+	uint64_t sum_out = 0xcbf29ce484222325ull, sum_in = sum_out;
+	uint64_t t0 = guest_now_ns();
+	int rc = 0;
+	unsigned i = 0;
+	for (; i < count; i++) {
+		size_t len = 1 + (size_t)(i * 7919u) % maxlen;
+		uint16_t type = (uint16_t)(0x100 + i % 16);
+		for (size_t k = 0; k < len; k++)
+			out[k] = (uint8_t)(i * 31u + k);
+		sum_out = fnv(sum_out, out, len);
+		int r = vmsg_chan_send(c, type, out, len, 0, 60000);
+		uint16_t got = 0;
+		if (r >= 0)
+			r = vmsg_chan_recv(c, &got, in, maxlen, 60000);
+		if (r < 0) {
+			bool closed = vmsg_chan_state(c) == VMSG_CHAN_CLOSED;
+			guest_printf("%s %s at message %u after %llu bytes: %s "
+				     "(uptime %lu us)\n", label,
+				     closed ? "closed" : "failed", i, bytes,
+				     vmsg_strerror(r),
+				     (unsigned long)(guest_uptime_ns() / 1000));
+			rc = closed ? 3 : 1;
+			break;
+		}
+		if (i == 0)
+			guest_printf("%s first echo at uptime %lu us\n", label,
+				     (unsigned long)(guest_uptime_ns() / 1000));
+		sum_in = fnv(sum_in, in, (size_t)r);
+		if ((size_t)r != len || got != type ||
+		    __builtin_memcmp(in, out, len) != 0) {
+			guest_printf("%s message %u: echo differs\n", label, i);
+			rc = 1;
+			break;
+		}
+		bytes += len;
+	}
+	if (rc == 0)
+		guest_printf("%s ok %u messages, %llu bytes, checksum %llx/%llx, "
+			     "%lu us per round trip\n", label, count, bytes,
+			     (unsigned long long)sum_out,
+			     (unsigned long long)sum_in,
+			     (unsigned long)((guest_now_ns() - t0) / 1000 /
+					     (count ? count : 1)));
+	guest_free(out, maxlen);
+	guest_free(in, maxlen);
+	return rc;
+}
+
 static int ping(unsigned server, const char *port, unsigned count)
 {
 	char path[160], *p = path;
@@ -142,37 +219,89 @@ static int ping(unsigned server, const char *port, unsigned count)
 	}
 	guest_printf("PING connected to %s (uptime %lu us)\n", path,
 		     (unsigned long)(guest_uptime_ns() / 1000));
-	uint8_t *out = guest_alloc(40000), *in = guest_alloc(40000);
-	if (!out || !in)
-		return 1;
-	unsigned long long bytes = 0;
-	uint64_t t0 = guest_now_ns();
-	for (unsigned i = 0; i < count; i++) {
-		size_t len = 1 + (size_t)(i * 7919u) % 40000u;
-		for (size_t k = 0; k < len; k++)
-			out[k] = (uint8_t)(i * 31u + k);
-		r = vmsg_chan_send(c, 0x100, out, len, 0, 60000);
-		uint16_t type = 0;
-		if (r >= 0)
-			r = vmsg_chan_recv(c, &type, in, 40000, 60000);
-		if (r < 0) {
-			guest_printf("PING message %u: %s\n", i, vmsg_strerror(r));
-			vmsg_chan_close(c);
-			return 1;
-		}
-		if ((size_t)r != len || type != 0x100 ||
-		    __builtin_memcmp(in, out, len) != 0) {
-			guest_printf("PING message %u: echo differs\n", i);
-			vmsg_chan_close(c);
-			return 1;
-		}
-		bytes += len;
-	}
-	guest_printf("PING ok %u messages, %llu bytes, %lu us per round trip\n",
-		     count, bytes,
-		     (unsigned long)((guest_now_ns() - t0) / 1000 /
-				     (count ? count : 1)));
+	r = exchange(c, "PING", count, 40000);
 	vmsg_chan_close(c);
+	return r;
+}
+
+/* open=NAME: open service NAME through vmsgd and run the exchange. */
+static int open_service(const char *name, unsigned count, size_t maxlen)
+{
+	guest_ctl *ctl;
+	int r = guest_ctl_open(&ctl, 120000);
+	if (r < 0) {
+		guest_printf("OPEN cannot reach vmsgd: %s\n", vmsg_strerror(r));
+		return 1;
+	}
+	vmsg_chan *c;
+	r = guest_service_open(ctl, name, &c, 60000);
+	if (r < 0) {
+		guest_printf("OPEN '%s' refused: %s: %s\n", name,
+			     vmsg_strerror(r), guest_ctl_error(ctl));
+		guest_ctl_close(ctl);
+		return 1;
+	}
+	guest_printf("OPEN '%s' connected (uptime %lu us)\n", name,
+		     (unsigned long)(guest_uptime_ns() / 1000));
+	r = exchange(c, "OPEN", count, maxlen);
+	guest_service_close(ctl, c);
+	guest_ctl_close(ctl);
+	return r;
+}
+
+/* vmsgd=1: offer service NAME through vmsgd and echo on every channel
+ * vmsgd brokers, one consumer at a time (one vCPU, one wait: a consumer
+ * that opens while another is served waits until that one leaves, within
+ * its open timeout). clients=N: stop after N. */
+static int offer_service(const char *name, unsigned clients)
+{
+	guest_ctl *ctl;
+	int r = guest_ctl_open(&ctl, 120000);
+	if (r < 0) {
+		guest_printf("ECHO cannot reach vmsgd: %s\n", vmsg_strerror(r));
+		return 1;
+	}
+	r = guest_service_offer(ctl, name, 30000);
+	if (r < 0) {
+		guest_printf("ECHO offer '%s' refused: %s: %s\n", name,
+			     vmsg_strerror(r), guest_ctl_error(ctl));
+		guest_ctl_close(ctl);
+		return 1;
+	}
+	guest_printf("ECHO offering '%s' through vmsgd (uptime %lu us)\n",
+		     name, (unsigned long)(guest_uptime_ns() / 1000));
+	struct echo_stats st = {0, 0, false};
+	for (unsigned n = 1; !clients || n <= clients; n++) {
+		vmsg_chan *c;
+		struct guest_service_peer who;
+		r = guest_service_accept(ctl, &c, &who, -1);
+		if (r < 0) {
+			guest_printf("ECHO accept: %s\n", vmsg_strerror(r));
+			break;
+		}
+		r = vmsg_chan_accept(c, 60000);
+		if (r < 0) {
+			guest_printf("ECHO channel %u from domain %u never "
+				     "connected: %s\n", (unsigned)who.channel_id,
+				     (unsigned)who.domid, vmsg_strerror(r));
+			guest_service_close(ctl, c);
+			continue;
+		}
+		guest_printf("ECHO channel %u: domain %u opened '%s'\n",
+			     (unsigned)who.channel_id, (unsigned)who.domid,
+			     who.service);
+		unsigned long long b0 = st.bytes, m0 = st.msgs;
+		int quit = echo_msgs(c, &st);
+		guest_printf("ECHO channel %u done: %llu bytes, %llu messages\n",
+			     (unsigned)who.channel_id, st.bytes - b0,
+			     st.msgs - m0);
+		guest_service_close(ctl, c);
+		if (quit)
+			break;
+	}
+	guest_ctl_close(ctl);
+	guest_printf("ECHO done: %llu bytes, %llu messages\n", st.bytes,
+		     st.msgs);
 	return 0;
 }
 
@@ -201,6 +330,27 @@ int app_main(const char *cmdline)
 		if (guest_cmdline_get("count", val, sizeof(val)) > 0)
 			count = parse_uint(val, 100);
 		return ping(peer, port, count);
+	}
+	if (guest_cmdline_get("open", val, sizeof(val)) > 0) {
+		unsigned count = 100, size = 40000;
+		char cnt[16];
+		if (guest_cmdline_get("count", cnt, sizeof(cnt)) > 0)
+			count = parse_uint(cnt, 100);
+		if (guest_cmdline_get("size", cnt, sizeof(cnt)) > 0)
+			size = parse_uint(cnt, 40000);
+		if (size == 0 || size > ECHO_MAX_MSG)
+			size = 40000;
+		return open_service(val, count, size);
+	}
+	if (guest_cmdline_get("vmsgd", val, sizeof(val)) > 0 &&
+	    val[0] == '1') {
+		char svc[VMSG_SERVICE_NAME_MAX + 1];
+		if (guest_cmdline_get("svc", svc, sizeof(svc)) <= 0) {
+			char *q = svc;
+			put_str(&q, "echo");
+			*q = 0;
+		}
+		return offer_service(svc, clients);
 	}
 
 	char *p = path;

@@ -11,7 +11,14 @@
 #   uk-client   boot it with role=client: it connects to a libvmsg echo
 #               server in dom0 (mapping dom0's grants into its free
 #               guest-physical space) and checks 300 echoed messages.
-# Prints PASS/FAIL lines, FIGURE lines (image size, xl create -> first
+#   uk-vmsgd    vmsgd in dom0 (policy: echo, direct mode); one unikernel
+#               offers echo through it (vmsgd=1), a second opens it
+#               (open=echo): grants between the two guests, 300 typed
+#               messages of 1..40000 bytes echoed, checked and checksummed.
+#   uk-vmsgd-destroy  a third consumer streams; `xl destroy` of the
+#               provider mid-stream; the consumer must report the close.
+# The kernel argument vmsg.guest_only=a,b runs only those groups (msg,
+# vchan, client, vmsgd). Prints PASS/FAIL lines, FIGURE lines (image size, xl create -> first
 # reply, round trip, rate) and the guests' consoles, then powers off.
 export PATH=/opt/vmsg/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
 export LD_LIBRARY_PATH=/opt/vmsg/lib
@@ -127,9 +134,85 @@ run_client() {
 	fi
 }
 
-run_msg
-run_vchan
-run_client
+# ---- uk-vmsgd: unikernel <-> unikernel through vmsgd, direct mode
+# wait_console NAME PATTERN SECS
+wait_console() {
+	for _ in $(seq $(($3 * 5))); do
+		tr -d '\r' </var/log/xen/console/guest-$1.log 2>/dev/null | grep -q "$2" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+run_vmsgd() {
+	local vpid t0 tc DP DC out
+	cat >/tmp/vmsgd.conf <<-CONF
+	[daemon]
+	log_level = info
+	control_socket = /run/vmsgd.sock
+
+	[service echo]
+	offer = *
+	open = *
+	mode = direct
+	ring_size = 65536
+	max_msg = 65536
+	CONF
+	vmsgd --foreground --config /tmp/vmsgd.conf >/tmp/vmsgd.log 2>&1 &
+	vpid=$!
+	for _ in $(seq 100); do vmsgctl --socket /run/vmsgd.sock list domains >/dev/null 2>&1 && break; sleep 0.2; done
+	t0=$(now)
+	DP=$(create ukprov "vmsgd=1 svc=echo") || { echo "FAIL uk-vmsgd: xl create (provider) failed"; kill $vpid; return; }
+	if ! wait_console ukprov "^ECHO offering 'echo'" 120; then
+		echo "FAIL uk-vmsgd: the provider did not offer echo"; console ukprov; sed 's/^/INFO vmsgd: /' /tmp/vmsgd.log | tail -n 20
+		xl destroy ukprov; kill $vpid; return
+	fi
+	echo "FIGURE uk-vmsgd provider_create_to_offer_s=$(sub $t0 $(now))"
+	t0=$(now)
+	DC=$(create ukcons "open=echo count=300 size=40000") || { echo "FAIL uk-vmsgd: xl create (consumer) failed"; xl destroy ukprov; kill $vpid; return; }
+	tc=$(now)
+	if wait_console ukcons "^OPEN first echo" 120; then
+		echo "FIGURE uk-vmsgd consumer_create_s=$(sub $t0 $tc) create_to_first_echo_seen_s=$(sub $t0 $(now)) (console polled every 0.2 s)"
+	fi
+	gone ukcons 300
+	console ukcons
+	out=$(tr -d '\r' </var/log/xen/console/guest-ukcons.log)
+	xl destroy ukcons 2>/dev/null
+	local sums=$(echo "$out" | sed -n 's/.*checksum \([0-9a-f]*\)\/\([0-9a-f]*\).*/\1 \2/p')
+	if echo "$out" | grep -q '^OPEN ok 300 messages' && [ -n "$sums" ] && [ "${sums% *}" = "${sums#* }" ]; then
+		echo "PASS uk-vmsgd"
+		echo "FIGURE uk-vmsgd $(echo "$out" | grep -o 'first echo at uptime [0-9]* us' | tr ' ' '_') $(echo "$out" | grep '^OPEN ok' | grep -o '[0-9]* us per round trip' | tr ' ' '_') (300 msgs of 1..40000 B)"
+	else
+		echo "FAIL uk-vmsgd: no checked exchange"; sed 's/^/INFO vmsgd: /' /tmp/vmsgd.log | tail -n 20
+	fi
+	# ---- uk-vmsgd-destroy: the provider dies mid-stream
+	DC=$(create ukcons2 "open=echo count=100000000 size=4000") || { echo "FAIL uk-vmsgd-destroy: xl create failed"; xl destroy ukprov; kill $vpid; return; }
+	if ! wait_console ukcons2 "^OPEN first echo" 120; then
+		echo "FAIL uk-vmsgd-destroy: no stream"; console ukcons2; console ukprov
+	else
+		sleep 3
+		t0=$(now)
+		xl destroy ukprov
+		if wait_console ukcons2 "^OPEN closed" 60; then
+			echo "PASS uk-vmsgd-destroy"
+			echo "FIGURE uk-vmsgd-destroy destroy_to_close_seen_s=$(sub $t0 $(now)) (GP_DEATH_POLL_MS 250, console polled every 0.2 s)"
+		else
+			echo "FAIL uk-vmsgd-destroy: the consumer did not see the close within 60 s"
+		fi
+		console ukcons2
+	fi
+	xl destroy ukcons2 2>/dev/null; xl destroy ukprov 2>/dev/null
+	console ukprov
+	kill $vpid; wait $vpid; local vrc=$?
+	sed 's/^/INFO vmsgd: /' /tmp/vmsgd.log | tail -n 15
+	[ $vrc -eq 0 ] || echo "FAIL uk-vmsgd: vmsgd exited $vrc"
+}
+
+only=$(sed -n 's/.*vmsg.guest_only=\([^ ]*\).*/\1/p' /proc/cmdline)
+want() { [ -z "$only" ] || echo ",$only," | grep -q ",$1,"; }
+want msg && run_msg
+want vchan && run_vchan
+want client && run_client
+want vmsgd && command -v vmsgd >/dev/null && run_vmsgd
 echo "GUEST-XEN end"
 xl dmesg | grep -E '\(d[0-9]+\)' | tail -n 20 | sed 's/^/INFO dmesg /'
 echo o >/proc/sysrq-trigger

@@ -3,6 +3,7 @@
 # emulation) and talk to it from dom0. The ctest test guest_xen runs it.
 #
 #   tests/guest/run-xen.sh --build-dir BUILD [--keep] [--timeout SECS]
+#                          [--only msg,vchan,client,vmsgd]
 #
 # Reuses the cached base image of tests/xen (tests/xen/base-image.sh: Xen,
 # the Debian kernel, the dom0 root) and appends an overlay with this
@@ -16,12 +17,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
-build= keep=0 limit=900
+build= keep=0 limit=900 only=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build-dir) build=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--timeout) limit=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
 	*) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
@@ -43,6 +45,10 @@ for f in "$elf" "${progs[@]}"; do
 done
 cat_bin=$(find "$build/tools" -type f -name vmsg-cat -perm -u+x | head -n 1)
 [ -n "$cat_bin" ] && progs+=("$cat_bin")
+# vmsgd and vmsgctl for the unikernel <-> unikernel scenario (uk-vmsgd).
+for d in "$build/dom0/vmsgd" "$build/dom0/vmsgctl"; do
+	[ -x "$d" ] && progs+=("$d")
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-guest-xen.XXXXXX")
 qpid=
@@ -81,7 +87,7 @@ rm -f "$work/ovl.cpio"
 # As tests/xen/run-scenarios.sh: Xen on com1, dom0 on hvc0 (same serial
 # line), no NIC, QEMU's "max" CPU without SMAP/AVX (see docs/testing.md).
 xen_args="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all noreboot"
-dom0_args="console=hvc0 earlyprintk=xen loglevel=4"
+dom0_args="console=hvc0 earlyprintk=xen loglevel=4${only:+ vmsg.guest_only=$only}"
 log=$work/serial.log
 echo "run-xen: booting (serial log $log)"
 t0=$SECONDS
