@@ -16,6 +16,15 @@
  * A vmsg client waits up to --wait SECS (default 120) for the server's
  * keys; a libxenvchan client does not wait.
  *
+ * Named services (vmsg only): a PATH of the form svc/NAME (no colon: the
+ * scenarios hand guests their arguments colon-separated) goes through
+ * vmsgd instead of a xenstore path of our choosing. The server offers
+ * service NAME (vmsg/service.h) and takes the first channel vmsgd brokers,
+ * which must come from domain PEER (0: any); the client opens NAME
+ * (retrying while it is not offered yet, up to --wait). --hold SECS makes
+ * the server keep the channel open that long after the streams, before the
+ * closing handshake, so that the scenario can look at it with vmsgctl.
+ *
  * Each stream is generated from a seeded PRNG; the receiver checks every
  * byte against the same generator (the first wrong offset fails the run)
  * and both ends print an FNV-1a checksum of what they sent or received, for
@@ -29,6 +38,9 @@
  *   XS sent|recv dir=down|up bytes=N fnv=HEX secs=S MiBps=X
  *   XS progress dir=up bytes=N           (once, after the first MiB)
  *   XS closed at=REALTIME bytes=N        (the peer went away mid-stream)
+ *   XS service name=S [channel=ID peer=DOMID]   (svc/ paths; server:
+ *                                        the consumer vmsgd named)
+ *   XS holding secs=N                    (--hold, before it sleeps)
  * Exit 0 when every phase completed and checked out; 1 otherwise, with the
  * reason on stderr. */
 #include <errno.h>
@@ -39,14 +51,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef XS_VCHAN
 #include <libxenvchan.h>
 #define XS_LIB "vchan"
 #else
 #include <vmsg/chan.h>
+#include <vmsg/service.h>
 #include <vmsg/xen.h>
 #define XS_LIB "vmsg"
+#define XS_SVC_PREFIX "svc/"
 #endif
 
 #define XS_RTT_LEN 64
@@ -63,6 +78,10 @@ struct xs_opts {
 	size_t chunk;
 	uint64_t seed;
 	int wait_ms; /* client: how long to wait for the server's keys */
+	unsigned hold; /* server: seconds to keep the channel before closing */
+#ifndef XS_VCHAN
+	vmsg_ctl *ctl; /* svc/ paths: our control channel to vmsgd */
+#endif
 };
 
 static double now_mono(void)
@@ -123,7 +142,7 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 #ifdef XS_VCHAN
 typedef struct libxenvchan xs_chan;
 
-static int xs_open(xs_chan **out, const struct xs_opts *o)
+static int xs_open(xs_chan **out, struct xs_opts *o)
 {
 	struct libxenvchan *c;
 	if (o->server) /* 64 KiB each way, as vmsg's default rings */
@@ -158,8 +177,9 @@ static int xs_read(xs_chan *c, void *buf, size_t cap, bool msg)
 	return r > 0 ? r : -EPIPE;
 }
 
-static void xs_close(xs_chan *c)
+static void xs_close(xs_chan *c, struct xs_opts *o)
 {
+	(void)o;
 	libxenvchan_close(c);
 }
 
@@ -170,8 +190,56 @@ static const char *xs_err(int e)
 #else
 typedef vmsg_chan xs_chan;
 
-static int xs_open(xs_chan **out, const struct xs_opts *o)
+/* svc/NAME: offer NAME and accept the first channel (server), or open it
+ * (client), through vmsgd. The ring sizes and message limit are the
+ * policy's. */
+static int svc_open(xs_chan **out, struct xs_opts *o, const char *name)
 {
+	int r = vmsg_ctl_open(&o->ctl, o->wait_ms);
+	if (r < 0)
+		return r;
+	struct vmsg_service_peer who = {0};
+	if (o->server) {
+		r = vmsg_service_offer(o->ctl, name, o->wait_ms);
+		if (r == 0)
+			r = vmsg_service_accept(o->ctl, out, &who, -1);
+		if (r == 0 && o->peer != 0 && who.domid != o->peer) {
+			fprintf(stderr, "channel %u is from domain %u, not %u\n",
+				who.channel_id, who.domid, o->peer);
+			vmsg_service_close(o->ctl, *out);
+			r = -EACCES;
+		}
+		if (r == 0) {
+			r = vmsg_chan_accept(*out, -1);
+			if (r < 0)
+				vmsg_service_close(o->ctl, *out);
+		}
+	} else {
+		/* The provider may not have offered it yet. */
+		double until = now_mono() + o->wait_ms / 1000.0;
+		while ((r = vmsg_service_open(o->ctl, name, out, o->wait_ms)) ==
+			       -ENOENT &&
+		       now_mono() < until)
+			usleep(200 * 1000);
+	}
+	if (r < 0) {
+		fprintf(stderr, "vmsgd: %s\n", vmsg_ctl_error(o->ctl));
+		vmsg_ctl_close(o->ctl);
+		o->ctl = NULL;
+		return r;
+	}
+	if (o->server) /* the consumer and channel, as vmsgd named them */
+		printf("XS service name=%s channel=%u peer=%u\n", name,
+		       who.channel_id, who.domid);
+	else
+		printf("XS service name=%s\n", name);
+	return 0;
+}
+
+static int xs_open(xs_chan **out, struct xs_opts *o)
+{
+	if (strncmp(o->path, XS_SVC_PREFIX, strlen(XS_SVC_PREFIX)) == 0)
+		return svc_open(out, o, o->path + strlen(XS_SVC_PREFIX));
 	struct vmsg_chan_opts co;
 	vmsg_chan_opts_init(&co);
 	if (o->msg && co.max_msg < o->chunk)
@@ -217,8 +285,14 @@ static int xs_read(xs_chan *c, void *buf, size_t cap, bool msg)
 	return vmsg_chan_read(c, buf, cap, -1);
 }
 
-static void xs_close(xs_chan *c)
+static void xs_close(xs_chan *c, struct xs_opts *o)
 {
+	if (o->ctl) { /* tell vmsgd, then leave it */
+		vmsg_service_close(o->ctl, c);
+		vmsg_ctl_close(o->ctl);
+		o->ctl = NULL;
+		return;
+	}
 	vmsg_chan_close(c);
 }
 
@@ -392,12 +466,13 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: %s-xen-stream server|client PEER-DOMID PATH [--rtt N]\n"
 		"       [--down BYTES] [--up BYTES|inf] [--chunk BYTES] [--seed N]\n"
-		"       [--wait SECS]%s\n",
+		"       [--wait SECS] [--hold SECS]%s\n",
 		XS_LIB,
 #ifdef XS_VCHAN
 		""
 #else
-		" [--msg]"
+		" [--msg]\n"
+		"       PATH svc/NAME: service NAME through vmsgd"
 #endif
 	);
 	return 2;
@@ -471,6 +546,8 @@ static int parse(struct xs_opts *o, int argc, char **argv)
 			o->seed = v;
 		else if (strcmp(a, "--wait") == 0 && v <= 3600)
 			o->wait_ms = (int)v * 1000;
+		else if (strcmp(a, "--hold") == 0 && v <= 3600)
+			o->hold = (unsigned)v;
 		else
 			return -1;
 	}
@@ -513,10 +590,14 @@ int main(int argc, char **argv)
 		uint8_t done;
 		(void)read_full(c, &done, 1, o.msg);
 	} else if (r == 0 && o.up != XS_INF) {
+		if (o.hold > 0) {
+			printf("XS holding secs=%u\n", o.hold);
+			sleep(o.hold);
+		}
 		uint8_t done = 0x5a;
 		(void)xs_write(c, &done, 1, o.msg);
 	}
-	xs_close(c);
+	xs_close(c, &o);
 	free(buf);
 	return r == 0 ? 0 : 1;
 }
