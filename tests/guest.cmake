@@ -53,7 +53,10 @@ if(TARGET guest-echo-client AND TARGET guest-vchan-echo-client)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/run-xen.sh
                    --build-dir ${CMAKE_BINARY_DIR})
   set_tests_properties(guest_xen PROPERTIES TIMEOUT 1200 LABELS xen
-                       SKIP_RETURN_CODE 77)
+                       SKIP_RETURN_CODE 77
+                       # one emulated machine at a time: two would share
+                       # the cores and each run twice as long
+                       RESOURCE_LOCK vmsg_qemu)
 endif()
 
 # The echo appliance's source as Linux programs on the simulator, through

@@ -35,5 +35,8 @@ if(VMSG_HAVE_XEN AND XENQ_VCHAN_FOUND AND XENQ_GNTTAB_FOUND)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/xen/run-scenarios.sh
                    --build-dir ${CMAKE_BINARY_DIR})
   set_tests_properties(xen_qemu PROPERTIES TIMEOUT 2400 LABELS xen
-                       SKIP_RETURN_CODE 77)
+                       SKIP_RETURN_CODE 77
+                       # one emulated machine at a time: two would share
+                       # the cores and each run twice as long
+                       RESOURCE_LOCK vmsg_qemu)
 endif()
