@@ -25,6 +25,7 @@ PACKAGES=(
 	xz-utils            # xen_qemu: unpacks the guests' kernel from the bzImage
 	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
 	socat               # the demo (scripts/demo-sim.sh): a UNIX socket client of a vmsgd bridge
+	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge
 )
 
 missing=()

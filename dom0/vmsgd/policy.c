@@ -448,7 +448,9 @@ static void check_bridges(struct parse *ps)
 		}
 		for (size_t j = 0; j < i; j++) {
 			const struct policy_bridge *o = &p->br[j];
+			/* Port 0: the kernel gives each its own port. */
 			if (b->listen && o->listen && b->is_tcp == o->is_tcp &&
+			    !(b->is_tcp && b->port == 0) &&
 			    !strcmp(b->addr, o->addr)) {
 				fail(ps, "[bridge %s]: listens on %s as "
 					 "[bridge %s] does",

@@ -7,6 +7,8 @@
  * - connect: dom0 offers `dom0.srv`, a socat echo server on a UNIX socket;
  *   dom2 opens it, writes 1 MiB and reads it back intact; vmsgctl shows the
  *   bridged channel with its socket byte counts.
+ * - curl: dom3 offers `web`, a minimal HTTP server on the byte stream;
+ *   curl gets its page through a TCP listen bridge.
  * - linger: a socket that sends EOF while the guest waits for more: vmsgd
  *   ends the channel after its linger (2 s of guest silence).
  * - reload: dropping a listen bridge stops its listener (the socket file
@@ -30,6 +32,8 @@ static void conf(bool with_unix, const char *extra)
 		 "[bridge echo-tcp]\nservice = echo\n"
 		 "listen = tcp:127.0.0.1:0\n\n"
 		 "%s%s%s"
+		 "[service web]\noffer = 3\nopen = none\nmode = direct\n\n"
+		 "[bridge web-tcp]\nservice = web\nlisten = tcp:127.0.0.1:0\n\n"
 		 "[service dom0.srv]\noffer = none\nopen = 2\nmode = direct\n\n"
 		 "[bridge dom0-srv]\nservice = dom0.srv\nconnect = unix:%s\n\n"
 		 "%s",
@@ -139,7 +143,59 @@ static int role_dialer(void)
 	return 0;
 }
 
+/* dom3: offer `web`, a minimal HTTP/1.0 server on the byte stream: read
+ * the request head, answer with a body naming its first line, close. */
+static int role_http(void)
+{
+	char req[4096], resp[4200];
+	vmsg_ctl *ctl = vt_ctl_open();
+	ASSERT_EQ(vmsg_service_offer(ctl, "web", SIM_WAIT_MS), 0);
+	sim_say(vt_out, "offered");
+	for (;;) {
+		struct pollfd p[2] = {{.fd = vt_in, .events = POLLIN},
+				      {.fd = vmsg_ctl_fd(ctl), .events = POLLIN}};
+		poll(p, 2, 200);
+		if (p[0].revents)
+			break;
+		vmsg_chan *c;
+		int r = vmsg_service_accept(ctl, &c, NULL, 0);
+		if (r == -EAGAIN)
+			continue;
+		ASSERT_EQ(r, 0);
+		size_t got = 0;
+		while (got < sizeof req - 1) {
+			int n = vmsg_chan_read(c, req + got, sizeof req - 1 - got,
+					       SIM_WAIT_MS);
+			ASSERT_TRUE(n > 0);
+			got += (size_t)n;
+			req[got] = 0;
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		char *eol = strstr(req, "\r\n");
+		ASSERT_TRUE(eol != NULL);
+		*eol = 0;
+		char body[200];
+		int blen = snprintf(body, sizeof body, "hello from dom3: %s\n",
+				    req);
+		int len = snprintf(resp, sizeof resp,
+				   "HTTP/1.0 200 OK\r\nContent-Type: text/plain"
+				   "\r\nContent-Length: %d\r\n\r\n%s",
+				   blen, body);
+		for (int off = 0; off < len;) {
+			int w = vmsg_chan_write(c, resp + off, (size_t)(len - off),
+						SIM_WAIT_MS);
+			ASSERT_TRUE(w > 0);
+			off += w;
+		}
+		vmsg_service_close(ctl, c); /* everything written is delivered */
+	}
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
+	{"http", role_http},
 	{"rawecho", role_rawecho},
 	{"dialer", role_dialer},
 	{NULL, NULL},
@@ -212,6 +268,38 @@ int main(int argc, char **argv)
 	socat_through(addr);
 	/* The guest's close ended each; vmsgd forgets the channels. */
 	vt_ctl_wait("--json list channels", "\"service\":\"echo\"", 0);
+
+	/* curl through a listen bridge to dom3's HTTP service */
+	if (system("command -v curl >/dev/null 2>&1") == 0) {
+		struct vt_role web;
+		vt_spawn(&web, 3, "http", NULL);
+		sim_expect(web.from, "offered", buf, sizeof buf);
+		vt_ctl_wait("--json list services",
+			    "\"name\":\"web\",\"provider\":3", 1);
+		ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list services"), 0);
+		const char *w = strstr(buf, "\"name\":\"web-tcp\",\"listen\":"
+					    "\"tcp:127.0.0.1:");
+		ASSERT_TRUE(w != NULL);
+		int wport = atoi(strstr(w, "tcp:127.0.0.1:") +
+				 strlen("tcp:127.0.0.1:"));
+		ASSERT_TRUE(wport > 0);
+		char cmd[600], out[400];
+		snprintf(cmd, sizeof cmd,
+			 "curl -sS --max-time 60 http://127.0.0.1:%d/hello", wport);
+		FILE *f = popen(cmd, "r");
+		ASSERT_TRUE(f != NULL);
+		size_t n = fread(out, 1, sizeof out - 1, f);
+		out[n] = 0;
+		ASSERT_EQ(pclose(f), 0);
+		printf("curl through the bridge: %s", out);
+		ASSERT_EQ(strcmp(out, "hello from dom3: GET /hello HTTP/1.1\n"),
+			  0);
+		sim_say(web.to, "quit");
+		vt_role_done(&web, 0);
+	} else {
+		fprintf(stderr, "curl not installed: the HTTP check is left "
+				"out\n");
+	}
 
 	/* connect bridge: dom2 -> dom0's socat echo server */
 	char lst[800];
