@@ -157,12 +157,8 @@ int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
 	char buf[8192];
-	vt_write_conf(CONF);
-	vt_start_vmsgd();
-
 	struct vt_role prov, cons, bad;
-	vt_spawn(&prov, 1, "provider", NULL);
-	sim_expect(prov.from, "offered", buf, sizeof buf);
+	vt_start_with_echo(CONF, &prov);
 	vt_spawn(&cons, 2, "consumer", NULL);
 	sim_expect(cons.from, "streaming", buf, sizeof buf);
 

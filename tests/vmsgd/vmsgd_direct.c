@@ -37,13 +37,8 @@ int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
 	char buf[8192];
-	vt_write_conf(CONF);
-	vt_start_vmsgd();
-
 	struct vt_role prov, cons;
-	vt_spawn(&prov, 1, "provider", NULL);
-	sim_expect(prov.from, "offered", buf, sizeof buf);
-	vt_ctl_wait("list services", "echo", 1);
+	vt_start_with_echo(CONF, &prov);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list services"), 0);
 	ASSERT_TRUE(strstr(buf, "{\"name\":\"echo\",\"provider\":1,") != NULL);
 

@@ -54,13 +54,8 @@ int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
 	char buf[8192];
-	vt_write_conf(CONF);
-	vt_start_vmsgd();
-
 	struct vt_role prov, lazy;
-	vt_spawn(&prov, 1, "provider", NULL);
-	sim_expect(prov.from, "offered", buf, sizeof buf);
-	vt_ctl_wait("list services", "echo", 1);
+	vt_start_with_echo(CONF, &prov);
 	vt_spawn(&lazy, 2, "lazy", NULL);
 	sim_expect(lazy.from, "opened", buf, sizeof buf);
 	printf("dom2 got Opened for channel%s and will not connect\n", buf + 6);

@@ -178,6 +178,18 @@ static inline vmsg_ctl *vt_ctl_open(void)
 
 #define VT_MAX_CHANS 16
 
+/* Driver: write the config, start vmsgd, and start dom1's echo provider
+ * ("provider", vt_role_echo_provider); returns once vmsgctl lists echo. */
+static inline void vt_start_with_echo(const char *conf, struct vt_role *prov)
+{
+	char buf[256];
+	vt_write_conf(conf);
+	vt_start_vmsgd();
+	vt_spawn(prov, 1, "provider", NULL);
+	sim_expect(prov->from, "offered", buf, sizeof buf);
+	vt_ctl_wait("list services", "echo", 1);
+}
+
 /* Provider side: take the channels vmsgd brokered (into ch[*n]), echo
  * every message on each, and close those whose consumer closed. */
 static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
