@@ -8,6 +8,11 @@
  * `prog vmsgd=1 svc=echo` is what an xl config's cmdline says), calls
  * app_main() and exits with its value (a negative one: status 2).
  *
+ * host=DIR in the cmdline puts guest_serve/guest_connect on the host
+ * backend instead (vmsg/host.h: memfd, eventfd and a UNIX socket in DIR
+ * named after the xenstore path), for two plain processes with no Xen and
+ * no simulator; guest_domid() is then 0 unless domid=N says otherwise.
+ *
  * Not provided (an appliance using them does not link): guest_platform_new
  * and the xenstore calls. guest_get_stats() reports zeros.
  *
@@ -27,6 +32,7 @@
 #include <xenstore.h>
 
 #include <vmsg/guest.h>
+#include <vmsg/host.h>
 #include <vmsg/xen.h>
 
 static const char *g_cmdline = "";
@@ -49,11 +55,36 @@ void guest_printf(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* host=DIR: the host backend's socket for xenstore-style `path` (its
+ * slashes become underscores) into buf. 1 with host=, 0 without, -errno. */
+static int host_path(const char *path, char *buf, size_t cap)
+{
+	char dir[128];
+	if (guest_cmdline_get("host", dir, sizeof dir) <= 0)
+		return 0;
+	int n = snprintf(buf, cap, "%s/", dir);
+	while (*path == '/')
+		path++;
+	for (; *path && n > 0 && (size_t)n + 1 < cap; path++)
+		buf[n++] = *path == '/' ? '_' : *path;
+	if (n <= 0 || (size_t)n + 1 >= cap)
+		return -ENAMETOOLONG;
+	buf[n] = 0;
+	return 1;
+}
+
 uint16_t guest_domid(void)
 {
 	if (g_domid >= 0)
 		return (uint16_t)g_domid;
 	g_domid = 0;
+	char arg[128];
+	if (guest_cmdline_get("domid", arg, sizeof arg) > 0) {
+		g_domid = atoi(arg) & 0x7fff;
+		return (uint16_t)g_domid;
+	}
+	if (guest_cmdline_get("host", arg, sizeof arg) != -ENOENT)
+		return 0; /* no xenstore on the host backend */
 	struct xs_handle *xs = xs_open(0);
 	if (!xs)
 		return 0;
@@ -135,12 +166,24 @@ void guest_free(void *ptr, size_t size)
 int guest_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
 		const struct vmsg_chan_opts *o)
 {
+	char hp[108];
+	int h = host_path(path, hp, sizeof hp);
+	if (h < 0)
+		return h;
+	if (h)
+		return vmsg_host_serve(out, hp, o);
 	return vmsg_xen_serve(out, client_domid, path, o);
 }
 
 int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
 		  const struct vmsg_chan_opts *o, int timeout_ms)
 {
+	char hp[108];
+	int h = host_path(path, hp, sizeof hp);
+	if (h < 0)
+		return h;
+	if (h)
+		return vmsg_host_connect(out, hp, o, timeout_ms);
 	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
 }
 

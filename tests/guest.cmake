@@ -5,6 +5,8 @@
 #   guest_pages     the page allocator, hosted
 #   guest_pbwire    the unikernel's protobuf wire codec, hosted, against
 #                   protobuf-c's generated code (valid and hostile input)
+#   guest_appliance_host  the echo appliance's source as two Linux processes
+#                   on the host backend (no Xen)
 #   guest_appliance_sim  (label sim) the echo appliance's source as a Linux
 #                   program on the simulator: offer and open through vmsgd,
 #                   the policy, the provider's death mid-stream
@@ -57,6 +59,15 @@ if(TARGET guest-echo-client AND TARGET guest-vchan-echo-client)
                        # one emulated machine at a time: two would share
                        # the cores and each run twice as long
                        RESOURCE_LOCK vmsg_qemu)
+endif()
+
+# The echo appliance's source as two Linux processes on the host backend
+# (tests/guest/appliance_host.sh).
+if(TARGET echo-appliance)
+  add_test(NAME guest_appliance_host
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/appliance_host.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(guest_appliance_host PROPERTIES TIMEOUT 300)
 endif()
 
 # The echo appliance's source as Linux programs on the simulator, through
