@@ -1,9 +1,11 @@
 /* echo_client.c - dom0's side of the unikernel echo check (run-xen.sh).
  *
- *   guest-echo-client DOMID PATH BYTES [quit|raw]
+ *   guest-echo-client DOMID PATH BYTES [quit] [raw] [rtt=N]
  *
  * Connects to the echo unikernel's vmsg channel at PATH (waiting up to
- * 60 s for it), does 100 round trips of 64-byte messages, then sends BYTES
+ * 60 s for it), does one round trip of a 64-byte message (the first reply),
+ * then N (default 100) more, timed: rtt_us is their mean as dom0 sees it,
+ * the method of tests/xen/xen_stream.c's --rtt. Then it sends BYTES
  * in 32 KiB messages of seeded pseudo-random bytes, each echoed back and
  * compared, and prints one line:
  *   ECHO-CLIENT ok first_reply_at=REALTIME rtt_us=X bytes=N fnv=HEX MiBps=Y
@@ -12,8 +14,9 @@
  * pieces, each read back before the next, as guest-vchan-echo-client does
  * over libxenvchan, so the two dom0 libraries can be compared:
  *   ECHO-CLIENT raw ok bytes=N secs=S
- * Exit 0 when every echo matched.
+ * Exit 0 when every echo matched; 2 on bad arguments.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +54,25 @@ static int round_trip(vmsg_chan *c, const void *out, size_t len,
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s DOMID PATH BYTES [quit]\n", argv[0]);
+	bool quit = false, raw = false, bad = argc < 4;
+	long rtt_n = 100;
+	for (int i = 4; i < argc && !bad; i++) {
+		if (!strcmp(argv[i], "quit")) {
+			quit = true;
+		} else if (!strcmp(argv[i], "raw")) {
+			raw = true;
+		} else if (!strncmp(argv[i], "rtt=", 4)) {
+			char *end;
+			rtt_n = strtol(argv[i] + 4, &end, 10);
+			bad = end == argv[i] + 4 || *end || rtt_n < 1 ||
+			      rtt_n > 1000000;
+		} else {
+			bad = true;
+		}
+	}
+	if (bad) {
+		fprintf(stderr, "usage: %s DOMID PATH BYTES [quit] [raw] "
+			"[rtt=N]\n", argv[0]);
 		return 2;
 	}
 	unsigned dom = (unsigned)atoi(argv[1]);
@@ -64,7 +84,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static uint8_t out[CHUNK], in[CHUNK];
-	if (argc > 4 && !strcmp(argv[4], "raw")) {
+	if (raw) {
 		double t = now(CLOCK_MONOTONIC);
 		for (uint64_t done = 0; done < total;) {
 			int n = total - done < 4096 ? (int)(total - done) : 4096;
@@ -92,10 +112,10 @@ int main(int argc, char **argv)
 		goto fail;
 	double first = now(CLOCK_REALTIME);
 	double t0 = now(CLOCK_MONOTONIC);
-	for (int i = 0; i < 100; i++)
+	for (long i = 0; i < rtt_n; i++)
 		if ((r = round_trip(c, out, 64, TYPE_DATA, in)) < 0)
 			goto fail;
-	double rtt = (now(CLOCK_MONOTONIC) - t0) / 100 * 1e6;
+	double rtt = (now(CLOCK_MONOTONIC) - t0) / (double)rtt_n * 1e6;
 
 	uint64_t x = 0x9e3779b97f4a7c15ull, fnv = 0xcbf29ce484222325ull;
 	t0 = now(CLOCK_MONOTONIC);
@@ -111,7 +131,7 @@ int main(int argc, char **argv)
 		done += n;
 	}
 	double secs = now(CLOCK_MONOTONIC) - t0;
-	if (argc > 4 && !strcmp(argv[4], "quit") &&
+	if (quit &&
 	    (r = round_trip(c, "quit", 4, TYPE_QUIT, in)) < 0)
 		goto fail;
 	printf("ECHO-CLIENT ok first_reply_at=%.3f rtt_us=%.1f bytes=%llu "

@@ -9,15 +9,18 @@
 #   dom0.cpio     the cached dom0 root with an overlay appended (the kernel
 #                 unpacks concatenated archives in order): /init, the
 #                 scenarios, /opt/vmsg/{bin,lib}, and /boot/{vmlinux,
-#                 domu.cpio} for the guests
+#                 domu.cpio} for the guests, /boot/echo-unikernel.elf
+#                 when the build has it (scenario unikernel)
 #   domu.cpio     the guest image: busybox, xenstore tools, the Xen device
 #                 modules, /init, /opt/vmsg/{bin,lib,guest}
 # Only the overlay and the guest image are made afresh: a few seconds.
 #
 # The project's programs: BUILD/lib/libvmsg.so*, the harness's programs in
-# BUILD/tests/xen/, and any vmsg* executable under BUILD/tools and
-# BUILD/dom0. Each program's shared libraries come from the dom0 root when it
-# has them (same Debian release), else from this machine (into
+# BUILD/tests/xen/, any vmsg* executable under BUILD/tools and BUILD/dom0,
+# and the unikernel check's dom0 client BUILD/tests/guest/guest-echo-client
+# when it is built (with the unikernel, examples/echo-unikernel). Each
+# program's shared libraries come from the dom0 root when it has them
+# (same Debian release), else from this machine (into
 # /opt/vmsg/lib: libvmsg itself, the sanitizer runtimes of an ASan build).
 set -euo pipefail
 
@@ -47,6 +50,10 @@ for p in vmsg-xen-stream vchan-xen-stream xen-grant-probe; do
 	[ -x "$build/tests/xen/$p" ] || { echo "build-images: $build/tests/xen/$p missing (build first)" >&2; exit 1; }
 	progs+=("$build/tests/xen/$p")
 done
+# The echo unikernel and its dom0 client (scenario unikernel; it fails
+# without them, as the vmsgd ones do without vmsgd).
+uk_elf=$build/examples/echo-unikernel/echo-unikernel.elf
+[ -x "$build/tests/guest/guest-echo-client" ] && progs+=("$build/tests/guest/guest-echo-client")
 for d in "$build/tools" "$build/dom0"; do
 	[ -d "$d" ] || continue
 	while IFS= read -r p; do
@@ -120,6 +127,7 @@ add_libs "$ovl" 0 "${progs[@]}"
 cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
 install -m 755 "$here/dom0-init.sh" "$ovl/init"
 ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
+[ -f "$uk_elf" ] && cp "$uk_elf" "$ovl/boot/"
 cp "$out/domu.cpio" "$ovl/boot/domu.cpio"
 (cd "$ovl" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$out/dom0-overlay.cpio"
 cat "$base/dom0-base.cpio" "$out/dom0-overlay.cpio" >"$out/dom0.cpio"
