@@ -269,23 +269,35 @@ static void log_denied(struct session *s, const char *text)
 
 /* ---- requests ----------------------------------------------------------- */
 
+/* The checks every request starts with: a valid name, and the policy's
+ * offer or open list allowing the requester. The service's policy, or NULL
+ * with the guest answered (and a refusal logged). */
+static const struct policy_service *permitted(struct session *s,
+					     uint32_t req_id, const char *name,
+					     bool open)
+{
+	if (!vmsg_service_name_ok(name)) {
+		send_result(s, req_id, -EINVAL, "bad service name");
+		return NULL;
+	}
+	const struct policy_service *ps = policy_find(&s->d->pol, name);
+	if (ps && policy_allows(open ? &ps->open : &ps->offer, s->domid))
+		return ps;
+	char text[200];
+	snprintf(text, sizeof text, "service '%s': domain %u may not %s it "
+				    "(policy)",
+		 name, (unsigned)s->domid, open ? "open" : "offer");
+	log_denied(s, text);
+	send_result(s, req_id, -EACCES, text);
+	return NULL;
+}
+
 static void on_offer(struct session *s, const Vmsg__Service__Offer *m)
 {
 	struct vmsgd *d = s->d;
 	char text[200];
-	if (!vmsg_service_name_ok(m->service)) {
-		send_result(s, m->req_id, -EINVAL, "bad service name");
+	if (!permitted(s, m->req_id, m->service, false))
 		return;
-	}
-	const struct policy_service *ps = policy_find(&d->pol, m->service);
-	if (!ps || !policy_allows(&ps->offer, s->domid)) {
-		snprintf(text, sizeof text,
-			 "service '%s': domain %u may not offer it (policy)",
-			 m->service, (unsigned)s->domid);
-		log_denied(s, text);
-		send_result(s, m->req_id, -EACCES, text);
-		return;
-	}
 	struct service *v = service_find(d, m->service);
 	if (v) {
 		snprintf(text, sizeof text,
@@ -312,19 +324,10 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 {
 	struct vmsgd *d = s->d;
 	char text[200];
-	if (!vmsg_service_name_ok(m->service)) {
-		send_result(s, m->req_id, -EINVAL, "bad service name");
+	const struct policy_service *ps =
+		permitted(s, m->req_id, m->service, true);
+	if (!ps)
 		return;
-	}
-	const struct policy_service *ps = policy_find(&d->pol, m->service);
-	if (!ps || !policy_allows(&ps->open, s->domid)) {
-		snprintf(text, sizeof text,
-			 "service '%s': domain %u may not open it (policy)",
-			 m->service, (unsigned)s->domid);
-		log_denied(s, text);
-		send_result(s, m->req_id, -EACCES, text);
-		return;
-	}
 	struct service *v = service_find(d, m->service);
 	const struct policy_bridge *br =
 		v && v->provider == 0 ? policy_bridge_connect(&d->pol, v->name)

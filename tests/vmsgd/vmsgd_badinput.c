@@ -116,24 +116,11 @@ static int role_hostile(void)
 
 static int role_consumer(void)
 {
-	char buf[64];
 	vmsg_ctl *ctl = vt_ctl_open();
-	vmsg_chan *c1, *c2;
-	int r = vmsg_service_open(ctl, "echo", &c1, SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("open: %s (%s)", vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
-	vt_echo_exchange(c1, 20, false);
-	sim_say(vt_out, "streaming");
-	unsigned rounds = 0;
-	for (;;) {
-		struct pollfd p = {.fd = vt_in, .events = POLLIN};
-		if (poll(&p, 1, 0) > 0)
-			break;
-		vt_echo_exchange(c1, 5, false);
-		rounds++;
-	}
-	sim_expect(vt_in, "reopen", buf, sizeof buf);
+	vmsg_chan *c2;
+	unsigned rounds;
+	vmsg_chan *c1 = vt_stream_until_reopen(ctl, &rounds);
+	int r;
 	r = vmsg_service_open(ctl, "echo", &c2, SIM_WAIT_MS);
 	if (r < 0)
 		VMSG_TEST_FAIL("second open: %s (%s)", vmsg_strerror(r),

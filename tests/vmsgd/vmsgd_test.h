@@ -290,4 +290,30 @@ static inline void vt_echo_exchange(vmsg_chan *c, unsigned count, bool big)
 	ASSERT_EQ(hs, hr);
 }
 
+/* Consumer side: open `echo`, exchange a first batch, say "streaming" and
+ * keep exchanging until the driver says something; then expect "reopen".
+ * Returns the channel; *rounds counts the batches. */
+static inline vmsg_chan *vt_stream_until_reopen(vmsg_ctl *ctl,
+						unsigned *rounds)
+{
+	char buf[64];
+	vmsg_chan *c;
+	int r = vmsg_service_open(ctl, "echo", &c, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("open: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	vt_echo_exchange(c, 20, false);
+	sim_say(vt_out, "streaming");
+	*rounds = 0;
+	for (;;) {
+		struct pollfd p = {.fd = vt_in, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0)
+			break;
+		vt_echo_exchange(c, 5, false);
+		(*rounds)++;
+	}
+	sim_expect(vt_in, "reopen", buf, sizeof buf);
+	return c;
+}
+
 #endif
