@@ -54,6 +54,8 @@ integ_test(stream_raw SOURCES integration/integ_stream.c
 integ_test(million SOURCES integration/integ_million.c TIMEOUT 300)
 integ_test(million_rx_batch SOURCES integration/integ_million.c
            ARGS rx_batch TIMEOUT 300)
+integ_test(million_eager SOURCES integration/integ_million.c
+           ARGS eager TIMEOUT 300)
 integ_test(kill_server SOURCES integration/integ_kill.c ARGS server
            TIMEOUT 120)
 integ_test(kill_client SOURCES integration/integ_kill.c ARGS client

@@ -31,6 +31,7 @@ void vmsg_chan_opts_init(struct vmsg_chan_opts *o)
 	o->tx_ring_size = VMSG_DEFAULT_RING_SIZE;
 	o->max_msg = VMSG_DEFAULT_MAX_MSG;
 	o->spin_ns = 0;
+	o->rx_batch = true;
 }
 
 static int opts_check(const struct vmsg_chan_opts *in,

@@ -2,6 +2,8 @@
  * commit, peek and release (reassembling), and the copying recv. */
 #include "chan_private.h"
 
+#include "vmsg_frame_inline.h"
+
 #include "vmsg_errno.h"
 #include "vmsg_string.h"
 
@@ -17,7 +19,7 @@ static int fail(struct vmsg_chan *c, int r)
 static void publish(struct vmsg_chan *c)
 {
 	if (c->ftx.pending)
-		vmsg__kick(c, vmsg_frame_commit(&c->end, &c->ftx) > 0);
+		vmsg__kick(c, vmsg__frame_commit(&c->end, &c->ftx) > 0);
 }
 
 /* Checks common to every sending call. */
@@ -65,9 +67,9 @@ int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 		if ((r = send_check(c)) < 0)
 			return r;
 		/* Fast path: a message of one frame with room for it now. */
-		void *p;
-		if (len <= vmsg_frame_max_payload(&c->end) &&
-		    (r = vmsg_frame_reserve(&c->end, &c->ftx, type, 0,
+		void *p = NULL; /* set when the reserve succeeds */
+		if (len <= vmsg__frame_max_payload(&c->end) &&
+		    (r = vmsg__frame_reserve(&c->end, &c->ftx, type, 0,
 					    (uint32_t)len, &p)) != -EAGAIN) {
 			if (r < 0)
 				return fail(c, r);
@@ -116,7 +118,7 @@ int vmsg_chan_max_frame(vmsg_chan *c)
 {
 	if (!c)
 		return -EINVAL;
-	uint32_t max = vmsg_frame_max_payload(&c->end);
+	uint32_t max = vmsg__frame_max_payload(&c->end);
 	if (max > c->opts.max_msg)
 		max = (uint32_t)c->opts.max_msg;
 	return (int)max;
@@ -146,7 +148,7 @@ int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
 
 	vmsg__wait_init(c, &w, timeout_ms);
 	for (;;) {
-		r = vmsg_frame_reserve(&c->end, &c->ftx, type, 0,
+		r = vmsg__frame_reserve(&c->end, &c->ftx, type, 0,
 				       (uint32_t)len, payload);
 		if (r == 0)
 			break;
@@ -223,7 +225,7 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 
 	vmsg__wait_init(c, &w, timeout_ms);
 	for (;;) {
-		r = vmsg_frame_peek(&c->end, &f);
+		r = vmsg__frame_peek(&c->end, &f);
 		if (r < 0)
 			return fail(c, r);
 		if (r == 0) {
@@ -234,7 +236,7 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 		if (f.flags == 0 && !collecting(c)) {
 			if (f.len > c->opts.max_msg) {
 				/* Over our limit: drop it, say so. */
-				vmsg__kick(c, vmsg_frame_release(&c->end, &f) > 0);
+				vmsg__kick(c, vmsg__frame_release(&c->end, &f) > 0);
 				return -EMSGSIZE;
 			}
 			c->cur = f;
@@ -246,7 +248,7 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 		/* The fragment is copied into private memory; the ring space
 		 * can go back to the peer at once. */
 		int done = vmsg_reasm_feed(&c->reasm, &f);
-		vmsg__kick(c, vmsg_frame_release(&c->end, &f) > 0);
+		vmsg__kick(c, vmsg__frame_release(&c->end, &f) > 0);
 		if (done < 0)
 			return fail(c, done);
 		if (done == 1) {
@@ -268,10 +270,10 @@ static int release_frame(struct vmsg_chan *c, const struct vmsg_frame *f)
 	if (c->error)
 		return c->error;
 	if (!c->opts.rx_batch) {
-		vmsg__kick(c, vmsg_frame_release(&c->end, f) > 0);
+		vmsg__kick(c, vmsg__frame_release(&c->end, f) > 0);
 		return 0;
 	}
-	vmsg_frame_release_quiet(&c->end, f);
+	vmsg__frame_release_quiet(&c->end, f);
 	c->rx_quiet += f->size;
 	if (c->rx_quiet >= c->end.rx.size / 4)
 		vmsg__rx_announce(c);
@@ -294,10 +296,32 @@ int vmsg_chan_release(vmsg_chan *c)
 	return release_frame(c, &c->cur);
 }
 
+/* Any message the fast path of vmsg_chan_recv() does not take: wait for
+ * one, reassemble, or report it too big. Kept out of line so the fast path
+ * stays small. */
+static __attribute__((noinline)) int recv_slow(vmsg_chan *c, uint16_t *type,
+					       void *buf, size_t cap,
+					       int timeout_ms)
+{
+	struct vmsg_msg m = {0};
+	int r;
+
+	if ((r = vmsg_chan_peek(c, &m, timeout_ms)) < 0)
+		return r;
+	if (m.len > cap)
+		return -EMSGSIZE; /* stays queued */
+	if (m.len)
+		vmsg__memcpy(buf, m.data, m.len);
+	if (type)
+		*type = m.type;
+	if ((r = vmsg_chan_release(c)) < 0)
+		return r;
+	return (int)m.len;
+}
+
 int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 		   int timeout_ms)
 {
-	struct vmsg_msg m = {0};
 	int r;
 
 	if (!c || (!buf && cap))
@@ -307,7 +331,7 @@ int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 	 * takes the general path, which peeks the same frame again. */
 	if (!c->peeked && !c->error && !collecting(c)) {
 		struct vmsg_frame f;
-		r = vmsg_frame_peek(&c->end, &f);
+		r = vmsg__frame_peek(&c->end, &f);
 		if (r < 0)
 			return fail(c, r);
 		if (r == 1 && f.flags == 0 && f.len <= c->opts.max_msg &&
@@ -321,15 +345,5 @@ int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 			return (int)f.len;
 		}
 	}
-	if ((r = vmsg_chan_peek(c, &m, timeout_ms)) < 0)
-		return r;
-	if (m.len > cap)
-		return -EMSGSIZE; /* stays queued */
-	if (m.len)
-		vmsg__memcpy(buf, m.data, m.len);
-	if (type)
-		*type = m.type;
-	if ((r = vmsg_chan_release(c)) < 0)
-		return r;
-	return (int)m.len;
+	return recv_slow(c, type, buf, cap, timeout_ms);
 }

@@ -38,7 +38,7 @@ static int frag_put(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
 		    struct vmsg_frag_tx *s, uint16_t flags, const void *pre,
 		    uint32_t pre_len, uint32_t n)
 {
-	void *p;
+	void *p = NULL; /* set when the reserve succeeds */
 	int rc;
 
 	rc = vmsg_frame_reserve(e, tx, s->type, flags, pre_len + n, &p);

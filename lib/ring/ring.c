@@ -22,6 +22,7 @@
 
 #include "vmsg/ring.h"
 #include "vmsg_barrier.h"
+#include "vmsg_ring_inline.h"
 #include "vmsg_errno.h"
 #include "vmsg_string.h"
 
@@ -110,68 +111,6 @@ int vmsg_ring_page_init(struct vmsg_vchan_page *page, unsigned left_order,
 
 /* ---- one side's view ------------------------------------------------- */
 
-static int ring_broken(struct vmsg_ring_end *e)
-{
-	e->error = -EPROTO;
-	return -EPROTO;
-}
-
-/* Bytes ready in rx, from one acquire of the peer's prod (A1). */
-static inline int rx_ready(struct vmsg_ring_end *e)
-{
-	if (e->error != 0)
-		return e->error;
-	uint32_t prod = vmsg__load_acquire(&e->rx.sh->prod); /* A1 */
-	/* Unsigned subtraction is modulo 2^32: correct across index wrap.
-	 * A peer prod behind our cons shows up as a huge count here. */
-	uint32_t ready = prod - e->rx.idx;
-	if (ready > e->rx.size)
-		return ring_broken(e);
-	e->rx.peer = prod; /* validated: prod - idx <= size */
-	return (int)ready;
-}
-
-/* Bytes ready in rx as far as we know (the peer's prod as last read); read
- * it again (A1) only when that is less than `need`. The cached value stays
- * valid as idx advances up to it: prod only moves forward. */
-static inline int rx_ready_min(struct vmsg_ring_end *e, uint32_t need)
-{
-	if (e->error != 0)
-		return e->error;
-	uint32_t known = e->rx.peer - e->rx.idx; /* modulo 2^32, <= size */
-	if (known >= need)
-		return (int)known;
-	return rx_ready(e);
-}
-
-/* Free bytes in tx, from one acquire of the peer's cons (A2). */
-static inline int tx_space(struct vmsg_ring_end *e)
-{
-	if (e->error != 0)
-		return e->error;
-	uint32_t cons = vmsg__load_acquire(&e->tx.sh->cons); /* A2 */
-	/* Unsigned subtraction is modulo 2^32: correct across index wrap.
-	 * A peer cons ahead of our prod shows up as a huge count here. */
-	uint32_t used = e->tx.idx - cons;
-	if (used > e->tx.size)
-		return ring_broken(e);
-	e->tx.peer = cons; /* validated: idx - cons <= size */
-	return (int)(e->tx.size - used);
-}
-
-/* Free bytes in tx as far as we know; read the peer's cons again (A2) only
- * when that is less than `need`. Valid as idx advances: we only write into
- * space the cached cons already showed free. */
-static inline int tx_space_min(struct vmsg_ring_end *e, uint32_t need)
-{
-	if (e->error != 0)
-		return e->error;
-	uint32_t known = e->tx.size - (e->tx.idx - e->tx.peer);
-	if (known >= need)
-		return (int)known;
-	return tx_space(e);
-}
-
 /* Argument checks shared by the four copying calls. */
 static inline int io_args(const struct vmsg_ring_end *e, const void *buf,
 			  size_t len)
@@ -211,22 +150,6 @@ static inline void rx_copy_out(const struct vmsg_ring *r, uint8_t *dst,
 		vmsg__memcpy(dst, r->data + off, first);
 		vmsg__memcpy(dst + first, r->data, n - first);
 	}
-}
-
-static inline void tx_advance(struct vmsg_ring_end *e, uint32_t n)
-{
-	e->tx.idx += n; /* modulo 2^32, like the peer's view of it */
-	/* R1: the bytes just written become visible no later than the index
-	 * that covers them; pairs with the peer's A1. */
-	vmsg__store_release(&e->tx.sh->prod, e->tx.idx);
-}
-
-static inline void rx_advance(struct vmsg_ring_end *e, uint32_t n)
-{
-	e->rx.idx += n; /* modulo 2^32 */
-	/* R2: our reads of the bytes are done before the peer may see the
-	 * space as free and overwrite it; pairs with the peer's A2. */
-	vmsg__store_release(&e->rx.sh->cons, e->rx.idx);
 }
 
 int vmsg_ring_end_init(struct vmsg_ring_end *e, struct vmsg_vchan_page *page,
@@ -270,10 +193,10 @@ int vmsg_ring_end_init(struct vmsg_ring_end *e, struct vmsg_vchan_page *page,
 	e->tx.idx = vmsg__read_once(&e->tx.sh->prod);
 
 	/* Both pairs must already be possible. */
-	int r = rx_ready(e);
+	int r = vmsg__rx_ready(e);
 	if (r < 0)
 		return r;
-	r = tx_space(e);
+	r = vmsg__tx_space(e);
 	if (r < 0)
 		return r;
 	return 0;
@@ -281,12 +204,12 @@ int vmsg_ring_end_init(struct vmsg_ring_end *e, struct vmsg_vchan_page *page,
 
 int vmsg_ring_data_ready(struct vmsg_ring_end *e)
 {
-	return rx_ready(e);
+	return vmsg__rx_ready(e);
 }
 
 int vmsg_ring_buffer_space(struct vmsg_ring_end *e)
 {
-	return tx_space(e);
+	return vmsg__tx_space(e);
 }
 
 int vmsg_ring_write(struct vmsg_ring_end *e, const void *buf, size_t len)
@@ -294,14 +217,14 @@ int vmsg_ring_write(struct vmsg_ring_end *e, const void *buf, size_t len)
 	int r = io_args(e, buf, len);
 	if (r < 0)
 		return r;
-	int space = tx_space_min(e, len < e->tx.size ? (uint32_t)len : e->tx.size);
+	int space = vmsg__tx_space_min(e, len < e->tx.size ? (uint32_t)len : e->tx.size);
 	if (space < 0)
 		return space;
 	uint32_t n = len < (size_t)space ? (uint32_t)len : (uint32_t)space;
 	if (n == 0)
 		return 0;
 	tx_copy_in(&e->tx, buf, n);
-	tx_advance(e, n);
+	vmsg__tx_advance(e, n);
 	return (int)n;
 }
 
@@ -312,13 +235,13 @@ int vmsg_ring_send(struct vmsg_ring_end *e, const void *buf, size_t len)
 		return r;
 	if (len > e->tx.size)
 		return -EMSGSIZE;
-	int space = tx_space_min(e, (uint32_t)len);
+	int space = vmsg__tx_space_min(e, (uint32_t)len);
 	if (space < 0)
 		return space;
 	if (len > (size_t)space || len == 0)
 		return 0;
 	tx_copy_in(&e->tx, buf, (uint32_t)len);
-	tx_advance(e, (uint32_t)len);
+	vmsg__tx_advance(e, (uint32_t)len);
 	return (int)len;
 }
 
@@ -327,14 +250,14 @@ int vmsg_ring_read(struct vmsg_ring_end *e, void *buf, size_t len)
 	int r = io_args(e, buf, len);
 	if (r < 0)
 		return r;
-	int ready = rx_ready_min(e, len < e->rx.size ? (uint32_t)len : e->rx.size);
+	int ready = vmsg__rx_ready_min(e, len < e->rx.size ? (uint32_t)len : e->rx.size);
 	if (ready < 0)
 		return ready;
 	uint32_t n = len < (size_t)ready ? (uint32_t)len : (uint32_t)ready;
 	if (n == 0)
 		return 0;
 	rx_copy_out(&e->rx, buf, n);
-	rx_advance(e, n);
+	vmsg__rx_advance(e, n);
 	return (int)n;
 }
 
@@ -345,13 +268,13 @@ int vmsg_ring_recv(struct vmsg_ring_end *e, void *buf, size_t len)
 		return r;
 	if (len > e->rx.size)
 		return -EMSGSIZE;
-	int ready = rx_ready_min(e, (uint32_t)len);
+	int ready = vmsg__rx_ready_min(e, (uint32_t)len);
 	if (ready < 0)
 		return ready;
 	if (len > (size_t)ready || len == 0)
 		return 0;
 	rx_copy_out(&e->rx, buf, (uint32_t)len);
-	rx_advance(e, (uint32_t)len);
+	vmsg__rx_advance(e, (uint32_t)len);
 	return (int)len;
 }
 
@@ -366,17 +289,7 @@ void vmsg_ring_request_notify(struct vmsg_ring_end *e, unsigned bit)
 
 bool vmsg_ring_kick_needed(struct vmsg_ring_end *e, unsigned bit)
 {
-	/* F2: our index store (R1/R2) is visible before we look at the peer's
-	 * request bit; pairs with F1 in the peer's request_notify. */
-	vmsg__mb();
-	/* A busy or spinning peer has asked for nothing: a plain read then
-	 * spares the locked read-modify-write on the shared line. Only a set
-	 * bit needs the atomic fetch-and-clear (so one request gets exactly
-	 * one kick). The barrier above already orders this read (F2). */
-	if (!(vmsg__read_once(e->peer_want) & bit))
-		return false;
-	uint8_t prev = vmsg__fetch_and(e->peer_want, (uint8_t)~bit);
-	return (prev & bit) != 0;
+	return vmsg__kick_needed(e, bit);
 }
 
 /* ---- in-place access ---------------------------------------------------- */
@@ -388,24 +301,18 @@ int vmsg_ring_rx_span(struct vmsg_ring_end *e, const uint8_t **p)
 
 int vmsg_ring_tx_space_min(struct vmsg_ring_end *e, uint32_t need)
 {
-	return tx_space_min(e, need);
+	return vmsg__tx_space_min(e, need);
 }
 
 int vmsg_ring_rx_span_min(struct vmsg_ring_end *e, uint32_t need,
 			  const uint8_t **p)
 {
-	int ready = rx_ready_min(e, need);
-	if (ready < 0)
-		return ready;
-	uint32_t off = e->rx.idx & (e->rx.size - 1);
-	uint32_t to_end = e->rx.size - off;
-	*p = e->rx.data + off;
-	return (uint32_t)ready < to_end ? ready : (int)to_end;
+	return vmsg__rx_span_min(e, need, p);
 }
 
 void vmsg_ring_rx_consume(struct vmsg_ring_end *e, uint32_t n)
 {
-	rx_advance(e, n);
+	vmsg__rx_advance(e, n);
 }
 
 void vmsg_ring_rx_skip(struct vmsg_ring_end *e, uint32_t n)
@@ -415,11 +322,11 @@ void vmsg_ring_rx_skip(struct vmsg_ring_end *e, uint32_t n)
 
 bool vmsg_ring_rx_publish(struct vmsg_ring_end *e)
 {
-	rx_advance(e, 0); /* R2 for everything skipped */
+	vmsg__rx_advance(e, 0); /* R2 for everything skipped */
 	return vmsg_ring_kick_needed(e, VMSG_NOTIFY_READ);
 }
 
 void vmsg_ring_tx_publish(struct vmsg_ring_end *e, uint32_t n)
 {
-	tx_advance(e, n);
+	vmsg__tx_advance(e, n);
 }

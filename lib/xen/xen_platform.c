@@ -34,9 +34,6 @@
 /* Upper bound on pages per share/map call: two order-20 rings need 512;
  * this refuses nonsense before it reaches the libraries. */
 #define XEN_MAX_PAGES 4096u
-/* Events drained per wait/ack before returning (a peer kicking without
- * pause must not keep us here). */
-#define XEN_DRAIN_MAX 16
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -272,27 +269,26 @@ static int xen_notify(struct vmsg_platform *p)
 	return 0;
 }
 
-/* Consume the queued events without blocking. 1 if any, 0 if none. */
+/* Consume the queued event without blocking. 1 if there was one, 0 if
+ * none. One read is enough: the handle has one port, which the kernel
+ * masks when it fires, so nothing more is queued for it before the unmask
+ * below; an event after the unmask makes the fd readable again. (Reading
+ * on until EAGAIN would cost a system call per wake-up, a trap through the
+ * hypervisor in a PV domain.) */
 static int drain(struct vmsg_xen_platform *x)
 {
-	int got = 0;
-	for (int i = 0; i < XEN_DRAIN_MAX; i++) {
-		xenevtchn_port_or_error_t port = xenevtchn_pending(x->evt);
-		if (port < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return vmsg__xen_err();
-		}
-		got = 1;
-		/* The port is masked since it fired: unmask it, or no event
-		 * reaches us again. An event held meanwhile comes back at
-		 * once, so the next poll sees it. */
-		if (xenevtchn_unmask(x->evt, (evtchn_port_t)port) < 0)
-			return vmsg__xen_err();
-	}
-	return got;
+	xenevtchn_port_or_error_t port;
+	do
+		port = xenevtchn_pending(x->evt);
+	while (port < 0 && errno == EINTR);
+	if (port < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0
+							       : vmsg__xen_err();
+	/* The port is masked since it fired: unmask it, or no event reaches
+	 * us again. An event held meanwhile comes back at once. */
+	if (xenevtchn_unmask(x->evt, (evtchn_port_t)port) < 0)
+		return vmsg__xen_err();
+	return 1;
 }
 
 static int xen_wait(struct vmsg_platform *p, int timeout_ms)

@@ -55,17 +55,23 @@ struct vmsg_chan_opts {
 	size_t max_msg;
 	/* Nanoseconds to spin before sleeping on an event (0: sleep at once). */
 	uint64_t spin_ns;
-	/* Batched release (typed messages): a released message's space is
-	 * announced to the peer every quarter ring, when this end finds no
-	 * message and is about to wait or return -EAGAIN, and at
-	 * vmsg_chan_flush() and close, instead of at every release. Saves a
-	 * full barrier per message; but a writer blocked on a full ring
-	 * waits until then, so use it on a reader that reads on until it
-	 * finds no message (as event loops and streaming readers do). */
+	/* Batched release (typed messages; on by default): a released
+	 * message's space is announced to the peer every quarter ring, when
+	 * this end finds no message and is about to wait or return -EAGAIN,
+	 * and at vmsg_chan_flush() and close, instead of at every release.
+	 * Saves a full barrier per message, and takes it off the path from a
+	 * request to its reply. A writer blocked on a full ring waits until
+	 * then: a reader that receives a message and then stops calling
+	 * into the channel for a long while holds up to a quarter ring back
+	 * (call vmsg_chan_flush() first, or set false to announce at every
+	 * release). Readers that read on until they find no message, as
+	 * event loops, streaming readers and request/reply loops do, lose
+	 * nothing. */
 	bool rx_batch;
 };
 
-/* Fill *o with the defaults: 64 KiB rings, 16 MiB messages, no spinning. */
+/* Fill *o with the defaults: 64 KiB rings, 16 MiB messages, no spinning,
+ * batched release. */
 void vmsg_chan_opts_init(struct vmsg_chan_opts *o);
 
 /* Channel states, as returned by vmsg_chan_state(). */
