@@ -52,6 +52,7 @@ integ_test(stream_1g SOURCES integration/integ_stream.c
 integ_test(stream_raw SOURCES integration/integ_stream.c
            ARGS raw 268435456 TIMEOUT 600 LABELS long)
 integ_test(million SOURCES integration/integ_million.c TIMEOUT 300)
+integ_test(frag_direct SOURCES integration/integ_frag_direct.c TIMEOUT 120)
 integ_test(million_rx_batch SOURCES integration/integ_million.c
            ARGS rx_batch TIMEOUT 300)
 integ_test(million_eager SOURCES integration/integ_million.c

@@ -296,6 +296,70 @@ int vmsg_chan_release(vmsg_chan *c)
 	return release_frame(c, &c->cur);
 }
 
+/* A fragmented message interrupted in recv_direct() (a timeout, -EAGAIN,
+ * the peer's close): what it collected in the caller's buffer moves to the
+ * private reassembly buffer, where the general path goes on with it at the
+ * next call. Returns err, or -ENOMEM (channel broken: the bytes already
+ * taken from the ring have nowhere to go). */
+static int recv_direct_park(struct vmsg_chan *c, const struct vmsg_reasm *r,
+			    int err)
+{
+	if (reasm_ready(c) < 0) {
+		c->error = -ENOMEM;
+		return -ENOMEM;
+	}
+	vmsg__memcpy(c->reasm_buf, r->buf, r->len);
+	c->reasm = *r;
+	c->reasm.buf = c->reasm_buf;
+	c->reasm.cap = c->opts.max_msg;
+	return err;
+}
+
+/* A fragmented message whose announced size fits the caller's buffer is
+ * reassembled in that buffer directly: one copy out of the ring instead of
+ * two (ring, private buffer, caller's buffer), and no private buffer at
+ * all. `f` is its first fragment, just peeked. Returns 1 with *len set, 0
+ * when `f` is not such a start (the general path takes it), or an error. */
+static int recv_direct(struct vmsg_chan *c, uint16_t *type, void *buf,
+		       size_t cap, struct vmsg__wait *w, struct vmsg_frame *f,
+		       size_t *len)
+{
+	size_t lim = cap < c->opts.max_msg ? cap : c->opts.max_msg;
+	struct vmsg_reasm r;
+	uint64_t total;
+	int n;
+
+	if (f->flags != VMSG_FRAME_MORE || f->len < sizeof(total))
+		return 0;
+	/* Only picks the path: vmsg_reasm_feed() reads and checks the
+	 * prefix again, against the same limit. */
+	vmsg__memcpy(&total, f->data, sizeof(total));
+	if (total > lim)
+		return 0;
+	vmsg_reasm_init(&r, buf, lim);
+	for (;;) {
+		int done = vmsg_reasm_feed(&r, f);
+		vmsg__kick(c, vmsg__frame_release(&c->end, f) > 0);
+		if (done == -EMSGSIZE)
+			done = -EPROTO; /* the peer changed the prefix under us */
+		if (done < 0)
+			return fail(c, done);
+		if (done == 1)
+			break;
+		while ((n = vmsg__frame_peek(&c->end, f)) == 0)
+			if ((n = vmsg__wait(c, w, VMSG_NOTIFY_WRITE)) < 0)
+				return recv_direct_park(c, &r, n);
+		if (n < 0)
+			return fail(c, n);
+	}
+	c->st.rx_msgs++;
+	c->st.rx_bytes += r.len;
+	if (type)
+		*type = r.type;
+	*len = r.len;
+	return 1;
+}
+
 /* Any message the fast path of vmsg_chan_recv() does not take: wait for
  * one, reassemble, or report it too big. Kept out of line so the fast path
  * stays small. */
@@ -304,8 +368,27 @@ static __attribute__((noinline)) int recv_slow(vmsg_chan *c, uint16_t *type,
 					       int timeout_ms)
 {
 	struct vmsg_msg m = {0};
+	struct vmsg__wait w;
 	int r;
 
+	/* Wait for a frame here rather than in vmsg_chan_peek() so that a
+	 * fragmented message that arrives meanwhile can go straight into
+	 * the caller's buffer. */
+	vmsg__wait_init(c, &w, timeout_ms);
+	while (!c->peeked && !c->error && !collecting(c)) {
+		struct vmsg_frame f;
+		size_t len;
+		if ((r = vmsg__frame_peek(&c->end, &f)) < 0)
+			return fail(c, r);
+		if (r == 0) {
+			if ((r = vmsg__wait(c, &w, VMSG_NOTIFY_WRITE)) < 0)
+				return r;
+			continue;
+		}
+		if ((r = recv_direct(c, type, buf, cap, &w, &f, &len)) != 0)
+			return r < 0 ? r : (int)len;
+		break; /* a frame for the general path, which peeks it again */
+	}
 	if ((r = vmsg_chan_peek(c, &m, timeout_ms)) < 0)
 		return r;
 	if (m.len > cap)
