@@ -59,8 +59,9 @@ static void usage(FILE *f, enum bench_cmd cmd)
 "  --wait LIST       spin, block, adaptive (spin %llu us, then sleep);\n"
 "                    default %s. References keep their own wait.\n"
 "  --cpus A,B        pin side 0 to CPU A and side 1 to CPU B\n"
-"  --runs N          repeat each measurement N times (default 3); report the\n"
-"                    median run and the min-max spread\n"
+"  --runs N          repeat each measurement N times (default 3), in rounds\n"
+"                    of one run of every measurement; report the median run\n"
+"                    and the min-max spread\n"
 "  --warmup N        unmeasured operations first (default %s)\n"
 "  --duration SEC    measured time per run (default %s)\n"
 "  --count N         measured operations per run instead of a duration\n"
@@ -353,25 +354,26 @@ static bool wait_pass(const struct cli *c, const struct bench_transport *t,
 	return pass == 0;
 }
 
-static int measure(const struct cli *c, const struct bench_transport *t,
-		   const struct bench_params *p, struct bench_row *row)
+/* One run of every planned measurement that has not failed, in order. */
+static int run_round(const struct cli *c, struct bench_report *rep)
 {
 	static struct bench_side_result res;
+	int failed = 0;
 
-	memset(row, 0, sizeof(*row));
-	row->t = t;
-	row->p = *p;
-	for (int k = 0; k < c->runs; k++) {
-		int r = bench_run(t, p, c->reexec, &res, row->errmsg,
-				  sizeof(row->errmsg));
+	for (size_t i = 0; i < rep->nrows; i++) {
+		struct bench_row *row = &rep->rows[i];
+		if (row->err)
+			continue;
+		int r = bench_run(row->t, &row->p, c->reexec, &res,
+				  row->errmsg, sizeof(row->errmsg));
 		if (r < 0) {
 			row->err = r;
-			return r;
+			failed++;
+			continue;
 		}
-		bench_run_summarise(p, &res, &row->run[row->nruns++]);
+		bench_run_summarise(&row->p, &res, &row->run[row->nruns++]);
 	}
-	bench_row_finish(c->cmd, row);
-	return 0;
+	return failed;
 }
 
 static int run_cli(struct cli *c)
@@ -384,6 +386,7 @@ static int run_cli(struct cli *c)
 	rep.rows = calloc(cap ? cap : 1, sizeof(*rep.rows));
 	if (!rep.rows)
 		return bad("out of memory", NULL);
+	/* Plan every measurement first ... */
 	for (size_t si = 0; si < c->nsize; si++)
 	for (size_t ri = 0; ri < c->nring; ri++)
 	for (size_t bi = 0; bi < c->nbatch; bi++)
@@ -399,9 +402,19 @@ static int run_cli(struct cli *c)
 
 		if (!wait_pass(c, t, wi, &p.wait))
 			continue;
-		if (measure(c, t, &p, &rep.rows[rep.nrows++]) < 0)
-			failed++;
+		rep.rows[rep.nrows].t = t;
+		rep.rows[rep.nrows].p = p;
+		rep.nrows++;
 	}
+	/* ... then run them in rounds, one run of each per round: a machine
+	 * whose speed drifts (other load, where the hypervisor puts our two
+	 * vCPUs) then moves every transport's median alike, and the ratios
+	 * between transports stay meaningful. */
+	for (int k = 0; k < c->runs; k++)
+		failed += run_round(c, &rep);
+	for (size_t i = 0; i < rep.nrows; i++)
+		if (!rep.rows[i].err)
+			bench_row_finish(c->cmd, &rep.rows[i]);
 	bench_report_ratios(&rep);
 	if (c->json)
 		bench_report_json(stdout, &rep);
