@@ -82,16 +82,24 @@ int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 
 	vmsg__wait_init(c, &w, timeout_ms);
 	for (;;) {
-		r = vmsg_frag_tx_step(&c->end, &c->ftx, &c->frag);
+		r = vmsg_frag_tx_next(&c->end, &c->ftx, &c->frag);
 		if (r == 1)
 			break;
-		if (r < 0 && r != -EAGAIN) {
+		if (r == 0) {
+			/* A fragment is framed: publish it, so that the
+			 * peer copies it out while we frame the next. */
+			publish(c);
+			continue;
+		}
+		if (r != -EAGAIN) {
 			c->frag_busy = false;
 			return fail(c, r);
 		}
 		/* The ring is full: let the peer see what fits, then wait. */
 		publish(c);
 		c->st.tx_full_waits++;
+		if (c->frag.started)
+			vmsg__wait_mid_message(&w);
 		r = vmsg__wait(c, &w, VMSG_NOTIFY_READ);
 		if (r < 0) {
 			c->frag_busy = c->frag.started &&
@@ -229,6 +237,8 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 		if (r < 0)
 			return fail(c, r);
 		if (r == 0) {
+			if (collecting(c))
+				vmsg__wait_mid_message(&w);
 			if ((r = vmsg__wait(c, &w, VMSG_NOTIFY_WRITE)) < 0)
 				return r;
 			continue;
@@ -346,6 +356,7 @@ static int recv_direct(struct vmsg_chan *c, uint16_t *type, void *buf,
 			return fail(c, done);
 		if (done == 1)
 			break;
+		vmsg__wait_mid_message(w);
 		while ((n = vmsg__frame_peek(&c->end, f)) == 0)
 			if ((n = vmsg__wait(c, w, VMSG_NOTIFY_WRITE)) < 0)
 				return recv_direct_park(c, &r, n);

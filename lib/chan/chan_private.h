@@ -49,6 +49,7 @@ struct vmsg_chan {
 /* A waiting call's progress: see chan_wait.c. */
 struct vmsg__wait {
 	int timeout_ms;
+	uint64_t spin_ns;    /* opts.spin_ns, or more in mid-message waits */
 	uint64_t deadline;   /* ns; set at the first wait when timeout_ms > 0 */
 	uint64_t spin_until; /* ns; 0 until the first wait */
 	unsigned spins;
@@ -59,12 +60,26 @@ struct vmsg__wait {
 static inline void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w,
 				   int timeout_ms)
 {
-	(void)c;
 	w->timeout_ms = timeout_ms;
+	w->spin_ns = c->opts.spin_ns;
 	w->deadline = 0;
 	w->spin_until = 0;
 	w->spins = 0;
 	w->armed = false;
+}
+
+/* In the middle of a fragmented message the peer is known to be at work
+ * on the rest (writing it, or draining the ring to make room for it), so
+ * a wait there spins this long before it sleeps, whatever opts.spin_ns
+ * says: two wake-ups less per message larger than the ring can hold at
+ * once, for at most this much CPU per wait. Calls with timeout 0 never
+ * spin. */
+#define VMSG__MID_MESSAGE_SPIN_NS 50000u
+
+static inline void vmsg__wait_mid_message(struct vmsg__wait *w)
+{
+	if (w->spin_ns < VMSG__MID_MESSAGE_SPIN_NS)
+		w->spin_ns = VMSG__MID_MESSAGE_SPIN_NS;
 }
 
 /* Milliseconds left before the call's deadline, rounded up (0: passed);

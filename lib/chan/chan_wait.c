@@ -80,7 +80,7 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 
 	/* Spin phase: re-check the ring without sleeping. The clock and the
 	 * peer's liveness are looked at every SPINS_PER_CLOCK rounds only. */
-	if (c->opts.spin_ns && w->timeout_ms != 0 &&
+	if (w->spin_ns && w->timeout_ms != 0 &&
 	    ++w->spins % SPINS_PER_CLOCK != 0) {
 		vmsg__cpu_relax();
 		return 0;
@@ -100,10 +100,10 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 		return 0;
 	}
 
-	if (c->opts.spin_ns && w->timeout_ms != 0) {
+	if (w->spin_ns && w->timeout_ms != 0) {
 		uint64_t now = c->p->ops->now_ns(c->p);
 		if (w->spin_until == 0)
-			w->spin_until = now + c->opts.spin_ns;
+			w->spin_until = now + w->spin_ns;
 		if (now < w->spin_until) {
 			vmsg__cpu_relax();
 			return 0;

@@ -53,34 +53,41 @@ static int frag_put(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
 	return 0;
 }
 
-int vmsg_frag_tx_step(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
+int vmsg_frag_tx_next(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
 		      struct vmsg_frag_tx *s)
 {
 	uint32_t max = vmsg_frame_max_payload(e);
-	int rc = 0;
+	size_t left = s->len - s->off;
+	int rc;
 
-	if (!s->started) {
-		if (s->len <= max) {
-			rc = frag_put(e, tx, s, 0, NULL, 0, (uint32_t)s->len);
-		} else {
-			uint64_t total = s->len; /* LE on the wire = host order */
-			rc = frag_put(e, tx, s, VMSG_FRAME_MORE, &total,
-				      FRAG_PREFIX, max - FRAG_PREFIX);
-		}
+	if (!s->started && s->len <= max) {
+		rc = frag_put(e, tx, s, 0, NULL, 0, (uint32_t)s->len);
+	} else if (!s->started) {
+		uint64_t total = s->len; /* LE on the wire = host order */
+		rc = frag_put(e, tx, s, VMSG_FRAME_MORE, &total, FRAG_PREFIX,
+			      max - FRAG_PREFIX);
+	} else if (left > max) {
+		rc = frag_put(e, tx, s, VMSG_FRAME_MORE | VMSG_FRAME_CONT, NULL,
+			      0, max);
+	} else {
+		rc = frag_put(e, tx, s, VMSG_FRAME_CONT, NULL, 0,
+			      (uint32_t)left);
 	}
-	while (rc == 0 && s->off < s->len) {
-		size_t left = s->len - s->off;
+	if (rc < 0)
+		return rc;
+	return s->off == s->len ? 1 : 0;
+}
 
-		if (left > max)
-			rc = frag_put(e, tx, s, VMSG_FRAME_MORE | VMSG_FRAME_CONT,
-				      NULL, 0, max);
-		else
-			rc = frag_put(e, tx, s, VMSG_FRAME_CONT, NULL, 0,
-				      (uint32_t)left);
-	}
+int vmsg_frag_tx_step(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
+		      struct vmsg_frag_tx *s)
+{
+	int rc;
+
+	while ((rc = vmsg_frag_tx_next(e, tx, s)) == 0)
+		;
 	if (rc == -EAGAIN)
 		return 0; /* the ring is full: commit, wait, call again */
-	return rc < 0 ? rc : 1;
+	return rc;
 }
 
 void vmsg_reasm_init(struct vmsg_reasm *r, void *buf, size_t cap)

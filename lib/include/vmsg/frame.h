@@ -140,6 +140,14 @@ struct vmsg_frag_tx {
 void vmsg_frag_tx_init(struct vmsg_frag_tx *s, uint16_t type, const void *msg,
 		       size_t len);
 
+/* Reserve, fill and append the message's next frame. Returns 1 when that
+ * was the last (the whole message is framed), 0 when more follow (commit
+ * now to let the peer start on it, or call again), -EAGAIN when the ring
+ * has no room for it (commit, wait for space, call again), or another
+ * error of vmsg_frame_reserve(). The frame is reserved, not committed. */
+int vmsg_frag_tx_next(struct vmsg_ring_end *e, struct vmsg_frame_tx *tx,
+		      struct vmsg_frag_tx *s);
+
 /* Reserve, fill and append as many frames of the message as fit now.
  * Returns 1 when the whole message is framed, 0 when the ring filled first
  * (commit, wait for space, call again), or an error of
