@@ -273,7 +273,8 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 
 /* Consume a whole-frame message and give its space back to the peer, at
  * once or batched (opts.rx_batch). */
-static int release_frame(struct vmsg_chan *c, const struct vmsg_frame *f)
+static inline __attribute__((always_inline)) int
+release_frame(struct vmsg_chan *c, const struct vmsg_frame *f)
 {
 	c->st.rx_msgs++;
 	c->st.rx_bytes += f->len;
@@ -304,6 +305,26 @@ int vmsg_chan_release(vmsg_chan *c)
 		return 0;
 	}
 	return release_frame(c, &c->cur);
+}
+
+/* A whole-frame message that fits the caller's buffer, taken straight out
+ * of the ring. Returns 1 with *len set, 0 when `f` is not such a message
+ * (the general path takes it), or an error. */
+static inline int take_frame(struct vmsg_chan *c, const struct vmsg_frame *f,
+			     uint16_t *type, void *buf, size_t cap, int *len)
+{
+	int r;
+
+	if (f->flags != 0 || f->len > c->opts.max_msg || f->len > cap)
+		return 0;
+	if (f->len)
+		vmsg__memcpy(buf, f->data, f->len);
+	if (type)
+		*type = f->type;
+	if ((r = release_frame(c, f)) < 0)
+		return r;
+	*len = (int)f->len;
+	return 1;
 }
 
 /* A fragmented message interrupted in recv_direct() (a timeout, -EAGAIN,
@@ -380,7 +401,7 @@ static __attribute__((noinline)) int recv_slow(vmsg_chan *c, uint16_t *type,
 {
 	struct vmsg_msg m = {0};
 	struct vmsg__wait w;
-	int r;
+	int r, n;
 
 	/* Wait for a frame here rather than in vmsg_chan_peek() so that a
 	 * fragmented message that arrives meanwhile can go straight into
@@ -395,6 +416,16 @@ static __attribute__((noinline)) int recv_slow(vmsg_chan *c, uint16_t *type,
 			if ((r = vmsg__wait(c, &w, VMSG_NOTIFY_WRITE)) < 0)
 				return r;
 			continue;
+		}
+		if ((r = take_frame(c, &f, type, buf, cap, &n)) < 0)
+			return r;
+		if (r == 1) {
+			/* A message we had to wait for is likely a request,
+			 * answered at once: own the reply's lines now. (In
+			 * a stream, where messages are there when asked for,
+			 * this would only cost.) */
+			vmsg__frame_tx_warm(&c->end, &c->ftx);
+			return n;
 		}
 		if ((r = recv_direct(c, type, buf, cap, &w, &f, &len)) != 0)
 			return r < 0 ? r : (int)len;
@@ -416,28 +447,20 @@ static __attribute__((noinline)) int recv_slow(vmsg_chan *c, uint16_t *type,
 int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 		   int timeout_ms)
 {
-	int r;
+	int r, n;
 
 	if (!c || (!buf && cap))
 		return -EINVAL;
-	/* Fast path: a whole-frame message is there and fits; copied straight
-	 * out of the ring. Anything else (nothing yet, fragments, too big)
-	 * takes the general path, which peeks the same frame again. */
+	/* Fast path: a whole-frame message is there and fits. Anything else
+	 * (nothing yet, fragments, too big) takes the general path, which
+	 * peeks the same frame again. */
 	if (!c->peeked && !c->error && !collecting(c)) {
 		struct vmsg_frame f;
 		r = vmsg__frame_peek(&c->end, &f);
 		if (r < 0)
 			return fail(c, r);
-		if (r == 1 && f.flags == 0 && f.len <= c->opts.max_msg &&
-		    f.len <= cap) {
-			if (f.len)
-				vmsg__memcpy(buf, f.data, f.len);
-			if (type)
-				*type = f.type;
-			if ((r = release_frame(c, &f)) < 0)
-				return r;
-			return (int)f.len;
-		}
+		if (r == 1 && (r = take_frame(c, &f, type, buf, cap, &n)) != 0)
+			return r < 0 ? r : n;
 	}
 	return recv_slow(c, type, buf, cap, timeout_ms);
 }

@@ -50,6 +50,18 @@
 	__atomic_compare_exchange_n((p), (expected_ptr), (desired), 0,         \
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
 
+/* Fetch a line in the state for writing (a hint: never faults). PREFETCHW
+ * is a no-op on x86 CPUs that predate it; the builtin would fall back to a
+ * read prefetch without -mprfchw. */
+static inline void vmsg__prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1);
+#endif
+}
+
 /* Tell the CPU we are in a spin-wait loop. */
 static inline void vmsg__cpu_relax(void)
 {
