@@ -75,6 +75,7 @@ int vmsg_chan_send(vmsg_chan *c, uint16_t type, const void *buf, size_t len,
 				return fail(c, r);
 			if (len)
 				vmsg__memcpy(p, buf, len);
+			vmsg__frame_tx_ahead(&c->end, &c->ftx);
 			return sent(c, len, flags);
 		}
 		vmsg_frag_tx_init(&c->frag, type, buf, len);
@@ -169,6 +170,7 @@ int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
 	}
 	c->reserved = true;
 	c->st.tx_bytes += len;
+	vmsg__frame_tx_ahead(&c->end, &c->ftx);
 	return 0;
 }
 
