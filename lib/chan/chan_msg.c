@@ -274,9 +274,14 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 }
 
 /* Consume a whole-frame message and give its space back to the peer, at
- * once or batched (opts.rx_batch). */
+ * once or batched (opts.rx_batch). `waited`: the caller had to wait for
+ * this message, so it will likely wait again soon (a request/reply loop)
+ * and announce then: a quarter ring of released space makes it announce
+ * here, between the request and the reply, only if the writer is waiting
+ * for space. (A plain read of the writer's request bit: a stale answer
+ * only delays the announcement to our next wait.) */
 static inline __attribute__((always_inline)) int
-release_frame(struct vmsg_chan *c, const struct vmsg_frame *f)
+release_frame(struct vmsg_chan *c, const struct vmsg_frame *f, bool waited)
 {
 	c->st.rx_msgs++;
 	c->st.rx_bytes += f->len;
@@ -288,7 +293,8 @@ release_frame(struct vmsg_chan *c, const struct vmsg_frame *f)
 	}
 	vmsg__frame_release_quiet(&c->end, f);
 	c->rx_quiet += f->size;
-	if (c->rx_quiet >= c->end.rx.size / 4)
+	if (c->rx_quiet >= c->end.rx.size / 4 &&
+	    (!waited || (vmsg__read_once(c->end.peer_want) & VMSG_NOTIFY_READ)))
 		vmsg__rx_announce(c);
 	return 0;
 }
@@ -306,14 +312,15 @@ int vmsg_chan_release(vmsg_chan *c)
 		c->reasm.len = 0;
 		return 0;
 	}
-	return release_frame(c, &c->cur);
+	return release_frame(c, &c->cur, false);
 }
 
 /* A whole-frame message that fits the caller's buffer, taken straight out
  * of the ring. Returns 1 with *len set, 0 when `f` is not such a message
  * (the general path takes it), or an error. */
 static inline int take_frame(struct vmsg_chan *c, const struct vmsg_frame *f,
-			     uint16_t *type, void *buf, size_t cap, int *len)
+			     uint16_t *type, void *buf, size_t cap, int *len,
+			     bool waited)
 {
 	int r;
 
@@ -323,7 +330,7 @@ static inline int take_frame(struct vmsg_chan *c, const struct vmsg_frame *f,
 		vmsg__memcpy(buf, f->data, f->len);
 	if (type)
 		*type = f->type;
-	if ((r = release_frame(c, f)) < 0)
+	if ((r = release_frame(c, f, waited)) < 0)
 		return r;
 	*len = (int)f->len;
 	return 1;
@@ -419,7 +426,7 @@ static __attribute__((noinline)) int recv_slow(vmsg_chan *c, uint16_t *type,
 				return r;
 			continue;
 		}
-		if ((r = take_frame(c, &f, type, buf, cap, &n)) < 0)
+		if ((r = take_frame(c, &f, type, buf, cap, &n, true)) < 0)
 			return r;
 		if (r == 1) {
 			/* A message we had to wait for is likely a request,
@@ -461,7 +468,8 @@ int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 		r = vmsg__frame_peek(&c->end, &f);
 		if (r < 0)
 			return fail(c, r);
-		if (r == 1 && (r = take_frame(c, &f, type, buf, cap, &n)) != 0)
+		if (r == 1 &&
+		    (r = take_frame(c, &f, type, buf, cap, &n, false)) != 0)
 			return r < 0 ? r : n;
 	}
 	return recv_slow(c, type, buf, cap, timeout_ms);

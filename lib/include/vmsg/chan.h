@@ -62,9 +62,9 @@ struct vmsg_chan_opts {
 	 * Saves a full barrier per message, and takes it off the path from a
 	 * request to its reply. A writer blocked on a full ring waits until
 	 * then: a reader that receives a message and then stops calling
-	 * into the channel for a long while holds up to a quarter ring back
-	 * (call vmsg_chan_flush() first, or set false to announce at every
-	 * release). Readers that read on until they find no message, as
+	 * into the channel for a long while holds back up to a quarter ring
+	 * and that message (call vmsg_chan_flush() first, or set false to
+	 * announce at every release). Readers that read on until they find no message, as
 	 * event loops, streaming readers and request/reply loops do, lose
 	 * nothing. */
 	bool rx_batch;
