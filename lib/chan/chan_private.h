@@ -8,6 +8,9 @@
 
 #include "vmsg_chan_internal.h"
 
+/* Hot fields first (the ring end, options, send and receive state, the
+ * counters: a few cache lines every call touches), the handshake's
+ * bookkeeping last (refs alone is 2 KiB). */
 struct vmsg_chan {
 	struct vmsg_platform *p;
 	struct vmsg_ring_end end; /* private view of the shared page */
@@ -16,18 +19,6 @@ struct vmsg_chan {
 	bool published;  /* server: the directory entry is still up */
 	bool peer_gone;  /* seen the peer's live byte cleared */
 	int error;       /* sticky: -EPROTO once the peer broke the rules */
-
-	/* What the handshake mapped, to undo at close. */
-	void *page;
-	void *rings;
-	uint32_t ring_pages;
-
-	/* Server: what it published, kept privately to set the page up again
-	 * for a new client (vmsg_chan_reopen); the page's copy is the
-	 * peer's to scribble on. */
-	unsigned left_order, right_order;
-	uint32_t page_ref, port;
-	uint32_t refs[2u << (VMSG_RING_ORDER_MAX - 12)];
 
 	/* Sending. */
 	struct vmsg_frame_tx ftx;  /* frames reserved, not yet published */
@@ -44,6 +35,18 @@ struct vmsg_chan {
 	uint32_t rx_quiet;         /* bytes released but not yet announced */
 
 	struct vmsg_chan_stats st;
+
+	/* What the handshake mapped, to undo at close. */
+	void *page;
+	void *rings;
+	uint32_t ring_pages;
+
+	/* Server: what it published, kept privately to set the page up again
+	 * for a new client (vmsg_chan_reopen); the page's copy is the
+	 * peer's to scribble on. */
+	unsigned left_order, right_order;
+	uint32_t page_ref, port;
+	uint32_t refs[2u << (VMSG_RING_ORDER_MAX - 12)];
 };
 
 /* A waiting call's progress: see chan_wait.c. */
