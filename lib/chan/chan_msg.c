@@ -222,6 +222,7 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 {
 	struct vmsg__wait w;
 	struct vmsg_frame f;
+	bool waited = false;
 	int r;
 
 	if (!c || !m)
@@ -243,6 +244,7 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 				vmsg__wait_mid_message(&w);
 			if ((r = vmsg__wait(c, &w, VMSG_NOTIFY_WRITE)) < 0)
 				return r;
+			waited = true;
 			continue;
 		}
 		if (f.flags == 0 && !collecting(c)) {
@@ -253,6 +255,11 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 			}
 			c->cur = f;
 			c->cur_reassembled = false;
+			/* As in recv_slow(): a message we waited for is likely
+			 * a request; own the reply's lines. */
+			c->cur_waited = waited;
+			if (waited)
+				vmsg__frame_tx_warm(&c->end, &c->ftx);
 			break;
 		}
 		if ((r = reasm_ready(c)) < 0)
@@ -312,7 +319,7 @@ int vmsg_chan_release(vmsg_chan *c)
 		c->reasm.len = 0;
 		return 0;
 	}
-	return release_frame(c, &c->cur, false);
+	return release_frame(c, &c->cur, c->cur_waited);
 }
 
 /* A whole-frame message that fits the caller's buffer, taken straight out

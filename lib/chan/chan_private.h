@@ -29,6 +29,7 @@ struct vmsg_chan {
 	/* Receiving. */
 	bool peeked;               /* a message is presented */
 	bool cur_reassembled;      /* ... from the reassembly buffer */
+	bool cur_waited;           /* ... which the peek had to wait for */
 	struct vmsg_frame cur;     /* ... or this frame in the ring */
 	struct vmsg_reasm reasm;
 	void *reasm_buf;           /* opts.max_msg bytes, allocated on first use */
