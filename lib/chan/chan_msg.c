@@ -218,15 +218,33 @@ static void present(struct vmsg_chan *c, struct vmsg_msg *m)
 	}
 }
 
-int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
+/* Present a whole-frame message in the ring (vmsg_chan_peek). */
+static inline void present_frame(struct vmsg_chan *c,
+				 const struct vmsg_frame *f, bool waited,
+				 struct vmsg_msg *m)
+{
+	c->cur = *f;
+	c->cur_reassembled = false;
+	/* As in recv_slow(): a message we waited for is likely a request;
+	 * own the reply's lines. */
+	c->cur_waited = waited;
+	if (waited)
+		vmsg__frame_tx_warm(&c->end, &c->ftx);
+	c->peeked = true;
+	present(c, m);
+}
+
+/* vmsg_chan_peek() beyond its fast path: wait, reassemble, drop what is
+ * over the limit. */
+static __attribute__((noinline)) int peek_slow(vmsg_chan *c,
+					       struct vmsg_msg *m,
+					       int timeout_ms)
 {
 	struct vmsg__wait w;
 	struct vmsg_frame f;
 	bool waited = false;
 	int r;
 
-	if (!c || !m)
-		return -EINVAL;
 	if (c->peeked) {
 		present(c, m);
 		return 0;
@@ -253,14 +271,8 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 				vmsg__kick(c, vmsg__frame_release(&c->end, &f) > 0);
 				return -EMSGSIZE;
 			}
-			c->cur = f;
-			c->cur_reassembled = false;
-			/* As in recv_slow(): a message we waited for is likely
-			 * a request; own the reply's lines. */
-			c->cur_waited = waited;
-			if (waited)
-				vmsg__frame_tx_warm(&c->end, &c->ftx);
-			break;
+			present_frame(c, &f, waited, m);
+			return 0;
 		}
 		if ((r = reasm_ready(c)) < 0)
 			return r;
@@ -278,6 +290,24 @@ int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
 	c->peeked = true;
 	present(c, m);
 	return 0;
+}
+
+int vmsg_chan_peek(vmsg_chan *c, struct vmsg_msg *m, int timeout_ms)
+{
+	if (!c || !m)
+		return -EINVAL;
+	/* Fast path: a whole-frame message within the limit is there. */
+	if (!c->peeked && !c->error && !collecting(c)) {
+		struct vmsg_frame f;
+		int r = vmsg__frame_peek(&c->end, &f);
+		if (r < 0)
+			return fail(c, r);
+		if (r == 1 && f.flags == 0 && f.len <= c->opts.max_msg) {
+			present_frame(c, &f, false, m);
+			return 0;
+		}
+	}
+	return peek_slow(c, m, timeout_ms);
 }
 
 /* Consume a whole-frame message and give its space back to the peer, at
