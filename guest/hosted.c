@@ -113,6 +113,13 @@ uint64_t guest_uptime_ns(void)
 	return guest_now_ns() - g_start_ns;
 }
 
+void guest_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 int guest_cmdline_get(const char *key, char *buf, size_t cap)
 {
 	size_t kl = strlen(key);

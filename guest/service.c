@@ -3,11 +3,12 @@
  * lib/service/ does it on Linux, over the platform's guest_serve/connect and
  * the freestanding wire codec of pbwire.c (protobuf-c needs libc).
  *
- * Differences from lib/service/: no reconnect (a control channel that
- * breaks stays broken: calls return -EPIPE and the appliance decides), no
- * pollable fd. As there, Serve requests are answered whenever the control
- * channel is read, also while waiting for the answer to our own request,
- * so a domain may open a service it offers itself. */
+ * As there, a control channel that breaks (vmsgd restarted) is connected
+ * again to the next vmsgd and what we offered is offered again, within
+ * the calling call's timeout; a request in flight is sent again.
+ * Unlike there, no pollable fd. Serve requests are answered whenever the
+ * control channel is read, also while waiting for the answer to our own
+ * request, so a domain may open a service it offers itself. */
 #include <vmsg/guest.h>
 #include <vmsg/service.h>
 
@@ -18,6 +19,8 @@
 #define CTL_MSG_MAX 4096u
 #define CTL_QUEUE 8
 #define CTL_LIVE 32
+#define CTL_OFFERS 8
+#define CTL_RETRY_MS 200 /* between attempts to reach a restarted vmsgd */
 
 struct ctl_ready {
 	vmsg_chan *c;
@@ -36,6 +39,9 @@ struct guest_ctl {
 		uint32_t id;
 	} live[CTL_LIVE];
 	unsigned nlive;
+	char offers[CTL_OFFERS][VMSG_SERVICE_NAME_MAX + 1]; /* to offer again */
+	unsigned noffers;
+	bool reattaching; /* offering again: a second break is not followed */
 	uint8_t msg[CTL_MSG_MAX]; /* private copy of the message being read */
 	union {                   /* the decoded message */
 		struct pbw_hello hello;
@@ -54,6 +60,13 @@ static size_t slen(const char *s)
 	while (s[n])
 		n++;
 	return n;
+}
+
+static bool sequal(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
 }
 
 /* Copy s into dst[cap]; -ENAMETOOLONG if it does not fit. */
@@ -203,11 +216,19 @@ static void handle_serve(guest_ctl *ctl, const struct pbw_serve *s)
  * 0 after each, for accept). Result, Opened and Error are decoded into
  * ctl->in and their type returned. Anything else (unknown types, payloads
  * that do not parse or are too long) is dropped. */
+static int reattach(guest_ctl *ctl, int timeout_ms);
+
 static int pump(guest_ctl *ctl, int timeout_ms)
 {
 	for (;;) {
 		struct vmsg_msg m;
-		int r = vmsg_chan_peek(ctl->chan, &m, timeout_ms);
+		int r = ctl->chan ? vmsg_chan_peek(ctl->chan, &m, timeout_ms)
+				  : -EPIPE;
+		if ((r == -EPIPE || r == -EPROTO) && !ctl->reattaching) {
+			/* vmsgd is gone: on to the next one. */
+			r = reattach(ctl, timeout_ms);
+			return r < 0 ? r : -ECONNRESET;
+		}
 		if (r < 0)
 			return r;
 		uint16_t type = m.type;
@@ -266,16 +287,9 @@ static int await(guest_ctl *ctl, uint32_t req, uint64_t deadline)
 
 /* ---- the API */
 
-int guest_ctl_open(guest_ctl **out, int timeout_ms)
+/* Connect to vmsgd's control channel for our domain and exchange Hellos. */
+static int attach(guest_ctl *ctl, uint64_t deadline)
 {
-	if (!out)
-		return -EINVAL;
-	uint64_t deadline = deadline_of(timeout_ms);
-	guest_ctl *ctl = guest_alloc(sizeof *ctl); /* zeroed */
-	if (!ctl)
-		return -ENOMEM;
-	ctl->domid = guest_domid();
-	ctl->next_req = 1;
 	char path[64];
 	char *p = path;
 	(void)scopy(path, sizeof path, VMSG_CTL_PATH_PREFIX "/");
@@ -286,8 +300,10 @@ int guest_ctl_open(guest_ctl **out, int timeout_ms)
 	vmsg_chan_opts_init(&o);
 	o.max_msg = CTL_MSG_MAX;
 	int r = guest_connect(&ctl->chan, 0, path, &o, left_ms(deadline));
-	if (r < 0)
-		goto fail;
+	if (r < 0) {
+		ctl->chan = 0;
+		return r;
+	}
 	/* Hello: ours first, then vmsgd's (docs/protocol.md section 4). */
 	struct pbw_hello h;
 	vmsg__memset(&h, 0, sizeof h);
@@ -322,13 +338,29 @@ int guest_ctl_open(guest_ctl **out, int timeout_ms)
 		r = -EPROTONOSUPPORT;
 		goto fail;
 	}
-	*out = ctl;
 	return 0;
 fail:
-	if (ctl->chan)
-		vmsg_chan_close(ctl->chan);
-	guest_free(ctl, sizeof *ctl);
+	vmsg_chan_close(ctl->chan);
+	ctl->chan = 0;
 	return r;
+}
+
+int guest_ctl_open(guest_ctl **out, int timeout_ms)
+{
+	if (!out)
+		return -EINVAL;
+	guest_ctl *ctl = guest_alloc(sizeof *ctl); /* zeroed */
+	if (!ctl)
+		return -ENOMEM;
+	ctl->domid = guest_domid();
+	ctl->next_req = 1;
+	int r = attach(ctl, deadline_of(timeout_ms));
+	if (r < 0) {
+		guest_free(ctl, sizeof *ctl);
+		return r;
+	}
+	*out = ctl;
+	return 0;
 }
 
 void guest_ctl_close(guest_ctl *ctl)
@@ -346,22 +378,118 @@ const char *guest_ctl_error(guest_ctl *ctl)
 	return ctl ? ctl->err : "";
 }
 
+/* Send a request and wait for its answer; after a reconnect (the request
+ * lost with the old vmsgd) send it again, with a new id. */
+static int request(guest_ctl *ctl, uint16_t type, const struct pbw_desc *d,
+		   void *m, uint32_t *req_id, uint64_t deadline)
+{
+	int r;
+	do {
+		*req_id = ctl->next_req++;
+		r = ctl->chan ? send_msg(ctl, type, d, m, left_ms(deadline))
+			      : -EPIPE;
+		if (r == -EPIPE && !ctl->reattaching) {
+			r = reattach(ctl, left_ms(deadline));
+			if (r == 0)
+				r = -ECONNRESET;
+			continue;
+		}
+		if (r >= 0)
+			r = await(ctl, *req_id, deadline);
+	} while (r == -ECONNRESET);
+	return r;
+}
+
+static int offer_once(guest_ctl *ctl, const char *name, uint64_t deadline)
+{
+	ctl->err[0] = 0;
+	struct pbw_offer o;
+	vmsg__memset(&o, 0, sizeof o);
+	(void)scopy(o.service, sizeof o.service, name);
+	int r = request(ctl, VMSG_TYPE_SVC_OFFER, &pbw_offer_desc, &o,
+			&o.req_id, deadline);
+	return r > 0 ? -EPROTO : r;
+}
+
 int guest_service_offer(guest_ctl *ctl, const char *name, int timeout_ms)
 {
 	if (!ctl || !name || !name_ok(name))
 		return -EINVAL;
-	uint64_t deadline = deadline_of(timeout_ms);
-	ctl->err[0] = 0;
-	struct pbw_offer o;
-	vmsg__memset(&o, 0, sizeof o);
-	o.req_id = ctl->next_req++;
-	(void)scopy(o.service, sizeof o.service, name);
-	int r = send_msg(ctl, VMSG_TYPE_SVC_OFFER, &pbw_offer_desc, &o,
-			 left_ms(deadline));
+	int r = offer_once(ctl, name, deadline_of(timeout_ms));
 	if (r < 0)
 		return r;
-	r = await(ctl, o.req_id, deadline);
-	return r > 0 ? -EPROTO : r;
+	for (unsigned i = 0; i < ctl->noffers; i++)
+		if (sequal(ctl->offers[i], name))
+			return 0;
+	/* Past CTL_OFFERS only a restarted vmsgd misses the rest. */
+	if (ctl->noffers < CTL_OFFERS)
+		(void)scopy(ctl->offers[ctl->noffers++],
+			    sizeof ctl->offers[0], name);
+	return 0;
+}
+
+/* Served channels whose consumer never came: the vmsgd that brokered them
+ * is gone, and its successor will not send one. */
+static void drop_unclaimed(guest_ctl *ctl)
+{
+	unsigned keep = 0;
+	for (unsigned i = 0; i < ctl->qlen; i++) {
+		struct ctl_ready e = ctl->q[(ctl->qhead + i) % CTL_QUEUE];
+		if (vmsg_chan_state(e.c) == VMSG_CHAN_WAITING) {
+			vmsg_chan_close(e.c);
+			continue;
+		}
+		ctl->q[(ctl->qhead + keep++) % CTL_QUEUE] = e;
+	}
+	ctl->qlen = keep;
+}
+
+/* vmsgd went away (restarted, upgraded): reach the next one within the
+ * caller's timeout (retrying while the old keys are still up or the new
+ * ones not yet), then offer again what we offered; a name it now refuses
+ * is no longer ours. Channels already handed out stay the appliance's
+ * (direct: vmsgd is not in them), but their ids were the old vmsgd's, so
+ * no Closed goes out for them. */
+static int reattach(guest_ctl *ctl, int timeout_ms)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+
+	for (;;) {
+		vmsg_chan_close(ctl->chan);
+		ctl->chan = 0;
+		ctl->nlive = 0;
+		drop_unclaimed(ctl);
+		int r;
+		while ((r = attach(ctl, deadline)) < 0) {
+			if (r == -EPROTONOSUPPORT || r == -ECONNREFUSED ||
+			    r == -ENOMEM)
+				return r;
+			if (timeout_ms == 0 ||
+			    (deadline && guest_now_ns() >= deadline))
+				return -ENOTCONN;
+			guest_sleep_ms(CTL_RETRY_MS);
+		}
+		ctl->reattaching = true;
+		for (unsigned i = 0; i < ctl->noffers && ctl->chan;) {
+			r = offer_once(ctl, ctl->offers[i], deadline);
+			if (r == -EPIPE || r == -EPROTO)
+				break; /* this vmsgd went away too */
+			if (r < 0 && r != -ETIMEDOUT && r != -EAGAIN) {
+				for (unsigned k = i; k + 1 < ctl->noffers; k++)
+					vmsg__memcpy(ctl->offers[k],
+						     ctl->offers[k + 1],
+						     sizeof ctl->offers[0]);
+				ctl->noffers--;
+				continue;
+			}
+			i++;
+		}
+		ctl->reattaching = false;
+		if (ctl->chan && vmsg_chan_state(ctl->chan) == VMSG_CHAN_OPEN)
+			return 0;
+		if (deadline && guest_now_ns() >= deadline)
+			return -ENOTCONN;
+	}
 }
 
 static void track(guest_ctl *ctl, vmsg_chan *c, uint32_t id)
@@ -388,14 +516,10 @@ int guest_service_open(guest_ctl *ctl, const char *name, vmsg_chan **out,
 	ctl->err[0] = 0;
 	struct pbw_open req;
 	vmsg__memset(&req, 0, sizeof req);
-	req.req_id = ctl->next_req++;
 	(void)scopy(req.service, sizeof req.service, name);
 	req.timeout_ms = timeout_ms > 0 ? (uint32_t)timeout_ms : 0;
-	int r = send_msg(ctl, VMSG_TYPE_SVC_OPEN, &pbw_open_desc, &req,
-			 left_ms(deadline));
-	if (r < 0)
-		return r;
-	r = await(ctl, req.req_id, deadline);
+	int r = request(ctl, VMSG_TYPE_SVC_OPEN, &pbw_open_desc, &req,
+			&req.req_id, deadline);
 	if (r <= 0)
 		return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
 	struct pbw_opened op = ctl->in.opened;
@@ -425,6 +549,8 @@ int guest_service_accept(guest_ctl *ctl, vmsg_chan **out,
 	uint64_t deadline = deadline_of(timeout_ms);
 	while (ctl->qlen == 0) {
 		int r = pump(ctl, left_ms(deadline));
+		if (r == -ECONNRESET)
+			continue; /* a new vmsgd, our offers renewed */
 		if (r < 0)
 			return r;
 		if (ctl->qlen == 0 && deadline && guest_now_ns() >= deadline)

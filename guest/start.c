@@ -135,6 +135,15 @@ uint64_t guest_uptime_ns(void)
 	return guest__now_ns() - guest__m.boot_ns;
 }
 
+void guest_sleep_ms(unsigned ms)
+{
+	uint64_t until = guest__now_ns() + (uint64_t)ms * 1000000u;
+	/* SCHEDOP_poll on the xenstore port, which only ever ends it early
+	 * (the xenstore client reads its ring whatever the pending bit). */
+	while (guest__now_ns() < until)
+		(void)guest__evtchn_wait(guest__m.xs_port, until);
+}
+
 int guest_cmdline_get(const char *key, char *buf, size_t cap)
 {
 	const char *s = (const char *)guest__m.cmdline;

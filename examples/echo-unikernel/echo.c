@@ -21,7 +21,9 @@
  * open=NAME opens service NAME through vmsgd (the client of the former):
  * count=N (100) messages of 1..size=B (40000) bytes, typed, each echo
  * checked and both directions checksummed; prints "OPEN ok ..." or "OPEN
- * closed ..." when the provider went away mid-stream.
+ * closed ..." when the provider went away mid-stream. again=MS: then wait
+ * MS milliseconds and open and exchange once more on the same control
+ * channel (across a vmsgd restart, say).
  *
  * The same source builds as a Linux program (guest/hosted.c: the
  * arguments are the cmdline), echo-appliance, e.g. under `xensim run`.
@@ -224,8 +226,28 @@ static int ping(unsigned server, const char *port, unsigned count)
 	return r;
 }
 
-/* open=NAME: open service NAME through vmsgd and run the exchange. */
-static int open_service(const char *name, unsigned count, size_t maxlen)
+/* Open service NAME on ctl and run the exchange. */
+static int open_once(guest_ctl *ctl, const char *name, unsigned count,
+		     size_t maxlen)
+{
+	vmsg_chan *c;
+	int r = guest_service_open(ctl, name, &c, 60000);
+	if (r < 0) {
+		guest_printf("OPEN '%s' refused: %s: %s\n", name,
+			     vmsg_strerror(r), guest_ctl_error(ctl));
+		return 1;
+	}
+	guest_printf("OPEN '%s' connected (uptime %lu us)\n", name,
+		     (unsigned long)(guest_uptime_ns() / 1000));
+	r = exchange(c, "OPEN", count, maxlen);
+	guest_service_close(ctl, c);
+	return r;
+}
+
+/* open=NAME: open service NAME through vmsgd and run the exchange; with
+ * again_ms, once more after that pause. */
+static int open_service(const char *name, unsigned count, size_t maxlen,
+			unsigned again_ms)
 {
 	guest_ctl *ctl;
 	int r = guest_ctl_open(&ctl, 120000);
@@ -233,18 +255,12 @@ static int open_service(const char *name, unsigned count, size_t maxlen)
 		guest_printf("OPEN cannot reach vmsgd: %s\n", vmsg_strerror(r));
 		return 1;
 	}
-	vmsg_chan *c;
-	r = guest_service_open(ctl, name, &c, 60000);
-	if (r < 0) {
-		guest_printf("OPEN '%s' refused: %s: %s\n", name,
-			     vmsg_strerror(r), guest_ctl_error(ctl));
-		guest_ctl_close(ctl);
-		return 1;
+	r = open_once(ctl, name, count, maxlen);
+	if (r == 0 && again_ms) {
+		guest_printf("OPEN again in %u ms\n", again_ms);
+		guest_sleep_ms(again_ms);
+		r = open_once(ctl, name, count, maxlen);
 	}
-	guest_printf("OPEN '%s' connected (uptime %lu us)\n", name,
-		     (unsigned long)(guest_uptime_ns() / 1000));
-	r = exchange(c, "OPEN", count, maxlen);
-	guest_service_close(ctl, c);
 	guest_ctl_close(ctl);
 	return r;
 }
@@ -332,15 +348,17 @@ int app_main(const char *cmdline)
 		return ping(peer, port, count);
 	}
 	if (guest_cmdline_get("open", val, sizeof(val)) > 0) {
-		unsigned count = 100, size = 40000;
+		unsigned count = 100, size = 40000, again = 0;
 		char cnt[16];
 		if (guest_cmdline_get("count", cnt, sizeof(cnt)) > 0)
 			count = parse_uint(cnt, 100);
+		if (guest_cmdline_get("again", cnt, sizeof(cnt)) > 0)
+			again = parse_uint(cnt, 0);
 		if (guest_cmdline_get("size", cnt, sizeof(cnt)) > 0)
 			size = parse_uint(cnt, 40000);
 		if (size == 0 || size > ECHO_MAX_MSG)
 			size = 40000;
-		return open_service(val, count, size);
+		return open_service(val, count, size, again);
 	}
 	if (guest_cmdline_get("vmsgd", val, sizeof(val)) > 0 &&
 	    val[0] == '1') {

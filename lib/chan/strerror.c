@@ -29,6 +29,8 @@
 	X(EUSERS, "too many channels (a policy limit)")                        \
 	X(EHOSTDOWN, "the service's domain is gone")                          \
 	X(ESHUTDOWN, "the daemon is shutting down")                            \
+	X(ENOTCONN, "vmsgd is not reachable (not back yet after a restart)")   \
+	X(ECONNRESET, "vmsgd restarted during the call; call again")           \
 	X(EIO, "input/output error")
 
 const char *vmsg_strerror(int err)

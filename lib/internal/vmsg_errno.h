@@ -34,6 +34,8 @@
 #define EUSERS 87
 #define EHOSTDOWN 112
 #define ESHUTDOWN 108
+#define ENOTCONN 107
+#define ECONNRESET 104
 #endif
 
 #endif

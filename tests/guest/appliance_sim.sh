@@ -12,6 +12,12 @@
 #   2. a second consumer (dom3) is refused by the policy with vmsgd's text.
 #   3. the provider is killed (SIGKILL) mid-stream of a long exchange: the
 #      consumer reports "OPEN closed" (it saw the close), not a hang.
+# Then, each way round: vmsgd is killed (SIGKILL) and started again while
+# the provider waits for consumers and a consumer pauses between two opens
+# on one control channel; the provider's vmsgd client reaches the new
+# vmsgd and offers echo again by itself (vmsgctl lists it), the consumer's
+# second open reaches the new vmsgd and checks out, and so does a new
+# consumer's.
 # usage: appliance_sim.sh BUILD_DIR
 set -uo pipefail
 build=$(cd "$1" && pwd)
@@ -72,10 +78,14 @@ ring_size = 65536
 max_msg = 65536
 EOF
 "$xensim" start >/dev/null || fail "xensim start"
-"$xensim" run --domid 0 -- "$vmsgd" --config "$dir/vmsgd.conf" --foreground \
-	>"$dir/vmsgd.log" 2>&1 &
-pids+=($!)
-wait_for DOMID ctl list domains
+start_vmsgd() { # [LOG]
+	"$xensim" run --domid 0 -- "$vmsgd" --config "$dir/vmsgd.conf" \
+		--foreground >"$dir/${1:-vmsgd.log}" 2>&1 &
+	vmsgd_pid=$!
+	pids+=($vmsgd_pid)
+	wait_for DOMID ctl list domains
+}
+start_vmsgd
 
 # scenario PROVIDER CONSUMER WHAT
 scenario() {
@@ -129,6 +139,62 @@ scenario() {
 	echo "appliance_sim: $what: the consumer saw the provider's death"
 }
 
+# exchange CONSUMER LOG: 300 echoed messages, checksums equal.
+exchange() {
+	local st sums
+	"$xensim" run --domid 2 -- "$1" open=echo count=300 size=40000 >"$2" 2>&1
+	st=$?
+	cat "$2"
+	[ "$st" -eq 0 ] || fail "consumer exited $st"
+	grep -q '^OPEN ok 300 messages' "$2" || fail "no OPEN ok"
+	sums=$(sed -n 's/.*checksum \([0-9a-f]*\)\/\([0-9a-f]*\).*/\1 \2/p' "$2")
+	set -- $sums
+	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] || fail "checksums differ: $sums"
+}
+
+# restart PROVIDER CONSUMER WHAT: vmsgd restarts under a provider waiting
+# for consumers and a consumer pausing between two opens (again=6000, on
+# one control channel); both find the new vmsgd by themselves.
+restart() {
+	local prov=$1 cons=$2 what=$3 ppid cpid st daemon
+	"$xensim" run --domid 1 -- "$prov" vmsgd=1 svc=echo >"$dir/provider3.log" 2>&1 &
+	ppid=$!
+	pids+=($ppid)
+	wait_for "offering 'echo'" cat "$dir/provider3.log"
+	"$xensim" run --domid 2 -- "$cons" open=echo count=300 size=40000 \
+		again=6000 >"$dir/consumer3.log" 2>&1 &
+	cpid=$!
+	pids+=($cpid)
+	wait_for "OPEN again in" cat "$dir/consumer3.log"
+	# vmsgd itself, not the `xensim run` in front of it (SIGKILL is not
+	# forwarded, and dom0 outlives its processes).
+	daemon=$(pgrep -P "$vmsgd_pid" -x vmsgd) || fail "no vmsgd under $vmsgd_pid"
+	kill -KILL "$daemon"
+	wait "$vmsgd_pid" 2>/dev/null
+	pids=("${pids[@]/$vmsgd_pid/}")
+	start_vmsgd vmsgd-restarted.log
+	wait_for '"name":"echo","provider":1' ctl --json list services
+	kill -0 "$ppid" 2>/dev/null || fail "the provider exited when vmsgd went away"
+	wait "$cpid"
+	st=$?
+	pids=("${pids[@]/$cpid/}")
+	cat "$dir/consumer3.log"
+	[ "$st" -eq 0 ] || fail "consumer exited $st"
+	[ "$(grep -c '^OPEN ok 300 messages' "$dir/consumer3.log")" -eq 2 ] ||
+		fail "not two OPEN ok"
+	# The second open went through the new vmsgd (the old one was dead
+	# before the consumer's pause ended).
+	grep -q "domain 2 -> 'echo'" "$dir/vmsgd-restarted.log" ||
+		fail "the second open did not reach the restarted vmsgd"
+	exchange "$cons" "$dir/consumer4.log"
+	echo "appliance_sim: $what: vmsgd restarted; echo offered again, open sent again, both served"
+	kill -TERM "$ppid" 2>/dev/null
+	wait "$ppid" 2>/dev/null
+	pids=("${pids[@]/$ppid/}")
+}
+
 scenario "$app" "$own" "libvmsg provider, guest/service.c consumer"
 scenario "$own" "$app" "guest/service.c provider, libvmsg consumer"
+restart "$own" "$app" "guest/service.c provider"
+restart "$app" "$own" "libvmsg provider"
 echo "appliance_sim: ok"

@@ -43,6 +43,8 @@ uint16_t guest_domid(void);
 uint64_t guest_now_ns(void);
 /* Nanoseconds since this domain entered its boot code. */
 uint64_t guest_uptime_ns(void);
+/* Block for `ms` milliseconds, the vCPU given back to Xen. */
+void guest_sleep_ms(unsigned ms);
 /* The value of `key=value` in the cmdline into buf (NUL-terminated).
  * Returns its length, -ENOENT when absent, -ENAMETOOLONG if cap is short. */
 int guest_cmdline_get(const char *key, char *buf, size_t cap);
@@ -94,7 +96,11 @@ struct guest_service_peer {
 
 /* Connect to vmsgd's control channel for our domain
  * (/local/domain/0/data/vmsgd/<us>), waiting up to timeout_ms for it to be
- * served, and exchange Hellos. */
+ * served, and exchange Hellos. If vmsgd goes away later (a restart), the
+ * calls below connect to the next one within their own timeout, offer
+ * again what was offered and send a request in flight again; one that
+ * finds no vmsgd by its deadline returns -ENOTCONN. Channels already open
+ * stay open. */
 int guest_ctl_open(guest_ctl **out, int timeout_ms);
 /* Close the control channel (vmsgd drops our offers and forgets our
  * channels) and the channels served but not yet accepted. */
