@@ -87,29 +87,37 @@ start_vmsgd() { # [LOG]
 }
 start_vmsgd
 
-# scenario PROVIDER CONSUMER WHAT
-scenario() {
-	local prov=$1 cons=$2 what=$3 ppid cpid st sums
-	# 1. provider and consumer, both the appliance's source.
-	"$xensim" run --domid 1 -- "$prov" vmsgd=1 svc=echo >"$dir/provider.log" 2>&1 &
-	ppid=$!
-	pids+=($ppid)
-	wait_for "offering 'echo'" cat "$dir/provider.log"
-	"$xensim" run --domid 2 -- "$cons" open=echo count=300 size=40000 \
-		>"$dir/consumer.log" 2>&1 &
-	cpid=$!
-	wait_for "OPEN '" cat "$dir/consumer.log"
-	wait "$cpid"
+# exchange CONSUMER LOG: 300 echoed messages, checksums equal ($sum).
+exchange() {
+	local st sums
+	"$xensim" run --domid 2 -- "$1" open=echo count=300 size=40000 >"$2" 2>&1
 	st=$?
-	cat "$dir/consumer.log"
+	cat "$2"
 	[ "$st" -eq 0 ] || fail "consumer exited $st"
-	grep -q '^OPEN ok 300 messages' "$dir/consumer.log" || fail "no OPEN ok"
-	sums=$(sed -n 's/.*checksum \([0-9a-f]*\)\/\([0-9a-f]*\).*/\1 \2/p' "$dir/consumer.log")
+	grep -q '^OPEN ok 300 messages' "$2" || fail "no OPEN ok"
+	sums=$(sed -n 's/.*checksum \([0-9a-f]*\)\/\([0-9a-f]*\).*/\1 \2/p' "$2")
 	set -- $sums
 	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] || fail "checksums differ: $sums"
+	sum=$1
+}
+
+# start_provider PROGRAM LOG: offer echo from dom1; its pid in $ppid.
+start_provider() {
+	"$xensim" run --domid 1 -- "$1" vmsgd=1 svc=echo >"$2" 2>&1 &
+	ppid=$!
+	pids+=($ppid)
+	wait_for "offering 'echo'" cat "$2"
+}
+
+# scenario PROVIDER CONSUMER WHAT
+scenario() {
+	local prov=$1 cons=$2 what=$3 ppid cpid st
+	# 1. provider and consumer, both the appliance's source.
+	start_provider "$prov" "$dir/provider.log"
+	exchange "$cons" "$dir/consumer.log"
 	wait_for "ECHO channel .* done: .* 300 messages" cat "$dir/provider.log"
 	grep -q "domain 2 opened 'echo'" "$dir/provider.log" || fail "provider did not name the consumer"
-	echo "appliance_sim: $what: exchange ok (checksum $1)"
+	echo "appliance_sim: $what: exchange ok (checksum $sum)"
 
 	# 2. the policy: dom3 may not open echo.
 	"$xensim" run --domid 3 -- "$cons" open=echo count=1 >"$dir/denied.log" 2>&1
@@ -139,28 +147,12 @@ scenario() {
 	echo "appliance_sim: $what: the consumer saw the provider's death"
 }
 
-# exchange CONSUMER LOG: 300 echoed messages, checksums equal.
-exchange() {
-	local st sums
-	"$xensim" run --domid 2 -- "$1" open=echo count=300 size=40000 >"$2" 2>&1
-	st=$?
-	cat "$2"
-	[ "$st" -eq 0 ] || fail "consumer exited $st"
-	grep -q '^OPEN ok 300 messages' "$2" || fail "no OPEN ok"
-	sums=$(sed -n 's/.*checksum \([0-9a-f]*\)\/\([0-9a-f]*\).*/\1 \2/p' "$2")
-	set -- $sums
-	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] || fail "checksums differ: $sums"
-}
-
 # restart PROVIDER CONSUMER WHAT: vmsgd restarts under a provider waiting
 # for consumers and a consumer pausing between two opens (again=6000, on
 # one control channel); both find the new vmsgd by themselves.
 restart() {
 	local prov=$1 cons=$2 what=$3 ppid cpid st daemon
-	"$xensim" run --domid 1 -- "$prov" vmsgd=1 svc=echo >"$dir/provider3.log" 2>&1 &
-	ppid=$!
-	pids+=($ppid)
-	wait_for "offering 'echo'" cat "$dir/provider3.log"
+	start_provider "$prov" "$dir/provider3.log"
 	"$xensim" run --domid 2 -- "$cons" open=echo count=300 size=40000 \
 		again=6000 >"$dir/consumer3.log" 2>&1 &
 	cpid=$!
