@@ -147,7 +147,10 @@ struct service {
 	uint16_t provider; /* 0: a connect bridge of dom0 */
 };
 
-enum chan_state { CH_PENDING, CH_OPEN };
+/* CH_LINGER: the consumer of a direct channel has closed (or gone), but
+ * its provider has not said it closed its end yet. A lingering channel is listed (vmsgctl: "lingering") and
+ * counts against the consumer's max_channels_per_domain until it ends. */
+enum chan_state { CH_PENDING, CH_OPEN, CH_LINGER };
 
 /* How a channel's data flows. */
 enum chan_mode {
@@ -169,7 +172,9 @@ struct channel {
 	int mode;             /* enum chan_mode */
 	uint32_t req_id;      /* the consumer's Open */
 	uint64_t deadline_ms; /* pending: give up then; open with vmsgd's
-				 end served: the consumer must be in by then */
+				 end served: the consumer must be in by then;
+				 lingering: forgotten then, said the provider
+				 so or not */
 	uint64_t max_msg;
 	uint32_t ring_size;
 	char path[128];       /* where the provider serves (direct, relayed,
