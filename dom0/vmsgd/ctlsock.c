@@ -346,12 +346,14 @@ static void show_policy(struct vmsgd *d, struct sbuf *b, bool json)
 	if (json)
 		sb_printf(b,
 			  "{\"config\":\"%s\",\"log_level\":\"%s\","
-			  "\"services\":[",
-			  d->config, vmsgd_log_level_name(vmsgd_log_level));
-	else
-		sb_printf(b, "config %s\nlog_level %s\n\n%-24s %-16s %-16s "
-			     "%-6s %-8s %-10s %s\n",
+			  "\"bridge_flush_ms\":%u,\"services\":[",
 			  d->config, vmsgd_log_level_name(vmsgd_log_level),
+			  p->bridge_flush_ms);
+	else
+		sb_printf(b, "config %s\nlog_level %s\nbridge_flush_ms %u\n\n"
+			     "%-24s %-16s %-16s %-6s %-8s %-10s %s\n",
+			  d->config, vmsgd_log_level_name(vmsgd_log_level),
+			  p->bridge_flush_ms,
 			  "SERVICE", "OFFER", "OPEN", "MODE", "MAXCHAN",
 			  "RING", "MAX_MSG");
 	for (size_t i = 0; i < p->nsvc; i++) {

@@ -139,9 +139,15 @@ static struct service *service_find(struct vmsgd *d, const char *name)
 }
 
 /* Forget a channel; a relay or bridge it has is closed (orderly: what
- * vmsgd's ends committed stays readable). */
+ * vmsgd's ends committed stays readable). A bridge that still hands its
+ * socket what the guest sent keeps the channel, lingering, until
+ * channel_forget. */
 static void channel_unlink(struct vmsgd *d, struct channel *c)
 {
+	if (c->bconn && bridge_detach(c)) {
+		c->state = CH_LINGER;
+		return;
+	}
 	for (struct channel **pp = &d->channels; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -182,6 +188,14 @@ void channel_end(struct vmsgd *d, struct channel *c, const char *why)
 	vmsgd_log(LOG_INFO, "channel %u of '%s' (domain %u -> %u) ended: %s",
 		  c->id, c->service, (unsigned)c->consumer,
 		  (unsigned)c->provider, why);
+	channel_unlink(d, c);
+}
+
+void channel_forget(struct vmsgd *d, struct channel *c)
+{
+	vmsgd_log(LOG_DEBUG, "channel %u of '%s': no longer lingering", c->id,
+		  c->service);
+	c->bconn = NULL;
 	channel_unlink(d, c);
 }
 
@@ -265,12 +279,13 @@ static void drop_domain_state(struct vmsgd *d, uint16_t domid)
 	}
 	/* Failing a pending open sends to its consumer, and a failed send
 	 * resets that session, which changes the list: start over each time.
-	 * What lingers stays (it ends by itself), unless the provider is
-	 * the one going: its end goes with it. */
+	 * What lingers stays (it ends by itself), except a direct channel
+	 * whose provider is the one going: its end goes with it. */
 	for (;;) {
 		struct channel *c = d->channels;
 		while (c && !((c->provider == domid || c->consumer == domid) &&
-			      (c->state != CH_LINGER || c->provider == domid)))
+			      (c->state != CH_LINGER ||
+			       (c->mode == CHM_DIRECT && c->provider == domid))))
 			c = c->next;
 		if (!c)
 			break;
@@ -519,9 +534,12 @@ static void on_closed(struct session *s, const Vmsg__Service__Closed *m)
 		return;
 	if (c->mode != CHM_DIRECT) {
 		/* vmsgd holds an end: it sees the close on the channel itself,
-		 * after everything sent before it has been passed on. */
+		 * after everything sent before it has been passed on. A
+		 * bridge's socket then gets a bounded time for the rest. */
 		vmsgd_log(LOG_DEBUG, "channel %u: domain %u says it closed",
 			  c->id, (unsigned)s->domid);
+		if (c->bconn && c->state == CH_OPEN)
+			bridge_guest_closed(c);
 		return;
 	}
 	if (c->provider == s->domid) {
@@ -903,10 +921,15 @@ void sessions_tick(struct vmsgd *d)
 		if (now < c->deadline_ms)
 			continue;
 		if (c->state == CH_LINGER) {
-			vmsgd_log(LOG_INFO, "channel %u of '%s': domain %u "
-					    "never said it closed its end",
-				  c->id, c->service, (unsigned)c->provider);
-			channel_unlink(d, c);
+			/* A bridge's linger ends on its own timer. */
+			if (c->mode == CHM_DIRECT) {
+				vmsgd_log(LOG_INFO, "channel %u of '%s': "
+						    "domain %u never said it "
+						    "closed its end",
+					  c->id, c->service,
+					  (unsigned)c->provider);
+				channel_unlink(d, c);
+			}
 			continue;
 		}
 		if (c->state == CH_OPEN) {
