@@ -96,6 +96,18 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[
 expect 1 "nobody listens there" "$vmsgctl" --socket "$dir/stale.sock" list domains
 expect 0 "vmsgctl 0." "$vmsgctl" --version
 
+# ---- xensim
+expect 2 "xensim: no command given" "$xensim"
+expect 2 "xensim run: --domid needs a value (0..32751)" "$xensim" run --domid
+expect 2 "xensim run: which domain?" "$xensim" run -- true
+expect 2 "xensim run: no command given (xensim run --domid 1 -- CMD" "$xensim" run --domid 1
+expect 2 "bad domid '40000': a domain number 0..32751" "$xensim" run --domid 40000 -- true
+expect 2 "bad domid 'one'" "$xensim" env --domid=one
+expect 2 "xensim stop: unexpected argument 'now'" "$xensim" stop now
+expect 2 "xensim list: unknown option '--domid'" "$xensim" list --domid 1
+expect 2 "unknown command 'strat'" "$xensim" strat
+expect 1 "xensim env: no simulator runs in" "$xensim" env --domid 0
+
 # ---- vmsgd on the simulator: one per xenstore, dom0 only
 if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 	"$xensim" start >/dev/null || { echo "FAIL: xensim start"; exit 1; }
@@ -110,6 +122,12 @@ if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 		"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/second.conf"
 	expect 1 "this is domain 3, not dom0: vmsgd runs in dom0 only" \
 		"$xensim" run --domid 3 -- "$vmsgd" --foreground --config "$dir/second.conf"
+	expect 1 "xensim env: domain 7 is not running" "$xensim" env --domid 7
+	expect 0 "export XENSIM_DOMID='0'" "$xensim" env --domid 0
+	# A simulator started at the default place while ours runs: warned.
+	expect 0 "warning: XENSIM_DIR is not set, so a new simulator starts in $dir/default-parent/xensim" \
+		env -u XENSIM_DIR XDG_RUNTIME_DIR="$dir/default-parent" \
+		sh -c 'mkdir -p "$XDG_RUNTIME_DIR" && "$1" start && "$1" stop' sh "$xensim"
 	# The first one still serves.
 	expect 0 "DOMID" "$vmsgctl" --socket "$dir/vmsgd.sock" list domains
 	# Killed, its claim is stale: a new vmsgd takes over.
