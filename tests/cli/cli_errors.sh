@@ -96,6 +96,14 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[
 expect 1 "nobody listens there" "$vmsgctl" --socket "$dir/stale.sock" list domains
 expect 0 "vmsgctl 0." "$vmsgctl" --version
 
+# ---- vmsg-bench
+bench=$build/bench/vmsg-bench
+expect 2 "--cpus: CPU 1000 is not available here" "$bench" pingpong --cpus 0,1000
+expect 2 "--cpus takes A,B" "$bench" pingpong --cpus 0
+expect 2 "--batch means something for stream only" "$bench" pingpong --batch on
+expect 2 "--batch means something for stream only" "$bench" setup --batch off
+expect 0 "vmsg-bench 0." "$bench" --version
+
 # ---- xensim
 expect 2 "xensim: no command given" "$xensim"
 expect 2 "xensim run: --domid needs a value (0..32751)" "$xensim" run --domid
