@@ -104,6 +104,30 @@ expect 2 "--batch means something for stream only" "$bench" pingpong --batch on
 expect 2 "--batch means something for stream only" "$bench" setup --batch off
 expect 0 "vmsg-bench 0." "$bench" --version
 
+# ---- vmsg-cat
+cat=$build/tools/vmsg-cat/vmsg-cat
+expect 0 "vmsg-cat 0." "$cat" --version
+expect 1 "--xen needs a Xen domain, or the simulator" \
+	env -u XENSIM_DIR "$cat" --connect --xen --domid 0 --port p
+# A framed side facing a raw peer: ask about --framed.
+(echo "plain bytes, not frames" | "$cat" --listen --unix "$dir/raw.sock" \
+	--linger 3000 >/dev/null 2>&1) &
+pids+=($!)
+expect 1 "does the peer use --framed too?" \
+	"$cat" --connect --unix "$dir/raw.sock" --framed --timeout 5000
+# A second client of a busy listener: not "nobody serves" alone.
+(sleep 3 | "$cat" --listen --unix "$dir/busy.sock" >/dev/null 2>&1) &
+pids+=($!)
+(sleep 3 | "$cat" --connect --unix "$dir/busy.sock" --timeout 5000 \
+	>/dev/null 2>&1) &
+pids+=($!)
+for _ in $(seq 50); do # the first client is in once the path is withdrawn
+	[ -S "$dir/busy.sock" ] || break
+	sleep 0.1
+done
+expect 1 "a server there already has its client" \
+	"$cat" --connect --unix "$dir/busy.sock" --timeout 300
+
 # ---- xensim
 expect 2 "xensim: no command given" "$xensim"
 expect 2 "xensim run: --domid needs a value (0..32751)" "$xensim" run --domid
@@ -121,10 +145,11 @@ if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 	"$xensim" start >/dev/null || { echo "FAIL: xensim start"; exit 1; }
 	"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/good.conf" \
 		>"$dir/vmsgd1.log" 2>&1 &
-	pids+=($!)
+	vm1=$!
+	pids+=($vm1)
 	wait_ready "$dir/vmsgd1.log" ||
 		{ echo "FAIL: first vmsgd not ready"; cat "$dir/vmsgd1.log"; exit 1; }
-	first=$(pgrep -P "${pids[0]}" -x vmsgd || echo "${pids[0]}")
+	first=$(pgrep -P "$vm1" -x vmsgd || echo "$vm1")
 	conf second.conf "[daemon]" "control_socket = $dir/vmsgd2.sock"
 	expect 1 "another vmsgd (pid $first) already serves this xenstore" \
 		"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/second.conf"
@@ -139,9 +164,8 @@ if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 	# The first one still serves.
 	expect 0 "DOMID" "$vmsgctl" --socket "$dir/vmsgd.sock" list domains
 	# Killed, its claim is stale: a new vmsgd takes over.
-	kill -KILL "$first" "${pids[0]}" 2>/dev/null
-	wait "${pids[0]}" 2>/dev/null
-	pids=()
+	kill -KILL "$first" "$vm1" 2>/dev/null
+	wait "$vm1" 2>/dev/null
 	"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/second.conf" \
 		>"$dir/vmsgd2.log" 2>&1 &
 	pids+=($!)

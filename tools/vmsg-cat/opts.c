@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vmsg/version.h>
 
 static const char usage_text[] =
 	"usage: vmsg-cat (--listen | --connect) ADDRESS [OPTIONS]\n"
@@ -71,6 +72,7 @@ static const char help_text[] =
 	"\n"
 	"Other:\n"
 	"  -v, --verbose        say what happens on stderr\n"
+	"  -V, --version        the version\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"Exit status: 0 when the peer closed (or --linger ran out) and\n"
@@ -171,6 +173,7 @@ static const struct option longopts[] = {
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -187,7 +190,7 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 	*exit_now = false;
 	opterr = 0; /* we word the complaints */
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":lcU:xd:p:P:rft:w:vh", longopts,
+	while ((ch = getopt_long(argc, argv, ":lcU:xd:p:P:rft:w:vhV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -284,6 +287,10 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 			break;
 		case 'h':
 			fputs(help_text, stdout);
+			*exit_now = true;
+			return CAT_EXIT_OK;
+		case 'V':
+			printf("vmsg-cat %s\n", vmsg_version());
 			*exit_now = true;
 			return CAT_EXIT_OK;
 		case ':':

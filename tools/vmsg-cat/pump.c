@@ -90,8 +90,13 @@ static bool chan_in(struct pump *p)
 			"(see --max-msg)", vmsg_chan_max_msg(p->c));
 		return true;
 	default:
-		cat_err("receiving from %s: %s", cat_addr(p->o),
-			cat_strerror(r));
+		/* A framed side reads a raw peer's bytes as frame headers. */
+		cat_err("receiving from %s: %s%s", cat_addr(p->o),
+			cat_strerror(r),
+			r == -EPROTO && p->o->framed
+				? " (does the peer use --framed too? a raw "
+				  "byte stream is not frames)"
+				: "");
 		p->status = CAT_EXIT_FAIL;
 		return true;
 	}
