@@ -4,6 +4,8 @@
  *   xensim start | stop | list         the daemon, the live domains */
 #include "xsim_proto.h"
 
+#include <vmsg/version.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@ static void usage(FILE *f)
 		"usage: xensim run --domid N [--] CMD [ARG...]\n"
 		"       xensim env --domid N\n"
 		"       xensim start | stop | list\n"
+		"       xensim --help | --version\n"
 		"\n"
 		"A simulated Xen on one Linux host: every process is a domain.\n"
 		"  run    run CMD as domain N (0 = dom0); the domain lives until CMD\n"
@@ -354,6 +357,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("xensim %s\n", VMSG_VERSION_STRING);
 		return 0;
 	}
 	const char *sub = argv[1];
