@@ -45,8 +45,10 @@ static void usage(FILE *f)
 "bytes, %d keys per list page, %d channels at a time.\n"
 "Text service lines: put KEY VALUE | get KEY | del KEY | list [AFTER]\n"
 "(answers: ok ... | error TEXT).\n"
-"Exit status: 0 after SIGTERM/SIGINT, 1 vmsgd refused or went away,\n"
-"2 bad usage.\n",
+"A vmsgd restart does not stop the server: its library reconnects and\n"
+"offers the services again by itself.\n"
+"Exit status: 0 after SIGTERM/SIGINT, 1 vmsgd unreachable at start or\n"
+"an offer refused, 2 bad usage.\n",
 		KV_KEYS_DEFAULT, KV_KEY_MAX, KV_VALUE_MAX, KV_LIST_PAGE,
 		KV_MAX_CONNS);
 }
