@@ -20,6 +20,8 @@ cleanup() {
 		kill -TERM "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	# Whatever still names our directory (a pipeline's vmsg-cat) goes too.
+	pkill -TERM -f -- "$dir/" 2>/dev/null || true
 	"$xensim" stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
 	exit "$st"
@@ -121,9 +123,9 @@ pids+=($!)
 expect 1 "does the peer use --framed too?" \
 	"$cat" --connect --unix "$dir/raw.sock" --framed --timeout 5000
 # A second client of a busy listener: not "nobody serves" alone.
-(sleep 3 | "$cat" --listen --unix "$dir/busy.sock" >/dev/null 2>&1) &
+(sleep 3 | "$cat" --listen --unix "$dir/busy.sock" --linger 0 >/dev/null 2>&1) &
 pids+=($!)
-(sleep 3 | "$cat" --connect --unix "$dir/busy.sock" --timeout 5000 \
+(sleep 3 | "$cat" --connect --unix "$dir/busy.sock" --timeout 5000 --linger 0 \
 	>/dev/null 2>&1) &
 pids+=($!)
 for _ in $(seq 50); do # the first client is in once the path is withdrawn

@@ -35,6 +35,9 @@ const char *cat_addr(const struct cat_opts *o)
 {
 	if (o->backend == CAT_UNIX)
 		snprintf(addr_buf, sizeof(addr_buf), "unix:%s", o->unix_path);
+	else if (o->backend == CAT_SERVICE)
+		snprintf(addr_buf, sizeof(addr_buf), "service '%s'",
+			 o->service);
 	else
 		snprintf(addr_buf, sizeof(addr_buf), "xen:dom%d:%s", o->domid,
 			 xen_path[0] ? xen_path : o->xs_path ? o->xs_path
@@ -190,8 +193,8 @@ static int connect_once(const struct cat_opts *o, vmsg_chan **out,
 
 /* Wait for the client in a poll loop, so that a signal ends the wait and
  * the server still withdraws itself (its socket, its xenstore keys). */
-static int accept_client(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
-			 volatile int *stop)
+int cat_accept(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
+	       volatile int *stop)
 {
 	int64_t end = o->timeout_ms < 0 ? -1 : now_ms() + o->timeout_ms;
 	int fd = vmsg_chan_fd(c), r;
@@ -236,7 +239,7 @@ int cat_open(const struct cat_opts *o, vmsg_chan **out, int stop_fd,
 		if ((r = serve(o, &c, &co)) < 0)
 			return fail(o, "cannot listen on", r);
 		cat_info(o, "listening on %s", cat_addr(o));
-		r = accept_client(o, c, stop_fd, stop);
+		r = cat_accept(o, c, stop_fd, stop);
 		if (r == -EINTR) {
 			vmsg_chan_close(c);
 			return CAT_EXIT_SIGNAL + *stop;
