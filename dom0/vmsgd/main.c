@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmsg/version.h>
+
 #include "vmsgd.h"
 
 #define DEFAULT_CONFIG "/etc/vmsg/vmsgd.conf"
@@ -21,7 +23,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmsgd [--config FILE] [--foreground] [--syslog]\n"
-		"             [--log-level LEVEL] [--help]\n"
+		"             [--log-level LEVEL]\n"
+		"       vmsgd --check-config FILE\n"
+		"       vmsgd --help | --version\n"
 		"\n"
 		"The vmsg service broker for dom0: serves a control channel for\n"
 		"every guest domain, lets guests offer and open named services\n"
@@ -35,6 +39,11 @@ static void usage(FILE *f)
 		"                         so when detached\n"
 		"  -l, --log-level LEVEL  error, warn, info or debug (overrides\n"
 		"                         the config's log_level)\n"
+		"  -C, --check-config FILE  read and check FILE as a start\n"
+		"                         would, print what it allows or the\n"
+		"                         first error (FILE:LINE), and exit\n"
+		"                         (0 good, 2 bad); needs no Xen\n"
+		"  -V, --version          the version, then exit\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Without --foreground vmsgd detaches (new session, cwd /, stdio\n"
@@ -76,6 +85,26 @@ int vmsgd_reload(struct vmsgd *d, char *err, size_t cap)
 	/* Existing channels stay: policy is checked at offer and open. */
 	vmsgd_log(LOG_INFO, "policy reloaded from %s (%zu services)",
 		  d->config, d->pol.nsvc);
+	return 0;
+}
+
+/* --check-config: what a start would read, without starting. */
+static int check_config(const char *file)
+{
+	struct policy p;
+	char err[512];
+	if (policy_load(file, &p, err, sizeof err) < 0) {
+		fprintf(stderr, "vmsgd: bad configuration: %s\n", err);
+		return 2;
+	}
+	printf("%s: ok: %zu service%s, %zu bridge%s, control socket %s\n",
+	       file, p.nsvc, p.nsvc == 1 ? "" : "s", p.nbr,
+	       p.nbr == 1 ? "" : "s", p.control_socket);
+	if (!p.nsvc)
+		printf("%s: no [service NAME] section: every offer and open "
+		       "will be refused (default deny)\n",
+		       file);
+	policy_free(&p);
 	return 0;
 }
 
@@ -171,6 +200,8 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"syslog", no_argument, NULL, 's'},
+		{"check-config", required_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -181,8 +212,15 @@ int main(int argc, char **argv)
 	bool foreground = false, use_syslog = false;
 	d->cli_log_level = -1;
 	int o;
-	while ((o = getopt_long(argc, argv, "c:fl:hs", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:C:fl:hsV", opts, NULL)) != -1) {
 		switch (o) {
+		case 'C':
+			free(d);
+			return check_config(optarg);
+		case 'V':
+			printf("vmsgd %s\n", vmsg_version());
+			free(d);
+			return 0;
 		case 'c':
 			config = optarg;
 			break;
@@ -214,7 +252,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		fprintf(stderr, "vmsgd: unexpected argument '%s' (vmsgd takes "
+				"options only; see vmsgd --help)\n",
+			argv[optind]);
 		free(d);
 		return 2;
 	}
