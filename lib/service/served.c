@@ -42,6 +42,9 @@ static void rearm(vmsg_ctl *ctl)
 		if (waiting(e) && (!next || e->expires_ms < next))
 			next = e->expires_ms;
 	}
+	if (next == ctl->xnext)
+		return; /* armed for it already (or idle): no syscall */
+	ctl->xnext = next;
 	struct itimerspec it;
 	memset(&it, 0, sizeof it);
 	if (next) {

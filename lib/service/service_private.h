@@ -49,6 +49,7 @@ struct vmsg_ctl {
 	 * served channel (served.c). The served channels' own fds are in
 	 * epfd while they wait, so a poller wakes when a consumer comes. */
 	int xfd;
+	uint64_t xnext; /* the deadline xfd is armed for (0: none) */
 	uint16_t domid;
 	uint64_t reconnects;
 	/* Names this handle offered (vmsgd said yes), offered again after a
