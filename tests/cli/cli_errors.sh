@@ -78,6 +78,12 @@ expect 2 "unexpected argument 'extra'" "$vmsgd" extra
 conf good.conf "[daemon]" "control_socket = $dir/vmsgd.sock" \
 	"[service echo]" "mode = direct" "offer = 1" "open = 2"
 expect 0 "ok: 1 service, 0 bridges" "$vmsgd" --check-config "$dir/good.conf"
+# The installed default: deny-all, and its commented examples are valid.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+expect 0 "every offer and open will be refused (default deny)" \
+	"$vmsgd" --check-config "$src/dom0/vmsgd.conf"
+sed 's/^# \?\(\[\|[a-z_]* =\)/\1/' "$src/dom0/vmsgd.conf" | grep -v '^#' >"$dir/examples.conf"
+expect 0 "ok: 2 services, 1 bridge" "$vmsgd" --check-config "$dir/examples.conf"
 expect 2 "missing.conf:0: cannot open" "$vmsgd" --check-config "$dir/missing.conf"
 conf twice-key.conf "[service echo]" "mode = direct" "offer = 1" "offer = 2"
 expect 2 "twice-key.conf:4: [service echo]: 'offer' given twice (first at line 3)" \
