@@ -18,6 +18,7 @@
 
 struct parse {
 	const char *file;
+	char dir[PATH_MAX]; /* the file's directory, absolute */
 	FILE *f;
 	int line; /* lines read so far: the line inih is looking at */
 	struct policy *p;
@@ -159,13 +160,21 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 		}
 		p->log_level = lv;
 	} else if (!strcmp(name, "control_socket")) {
-		if (v[0] != '/' || strlen(v) >= sizeof p->control_socket) {
-			fail(ps, "control_socket '%s': expected an absolute "
-				 "path of at most %zu bytes",
+		/* A relative path is the policy file's neighbour: vmsgd
+		 * works in "/" once detached, and vmsgctl runs anywhere. */
+		int n = v[0] == '/' || !*v
+				? snprintf(p->control_socket,
+					   sizeof p->control_socket, "%s", v)
+				: snprintf(p->control_socket,
+					   sizeof p->control_socket, "%s/%s",
+					   ps->dir, v);
+		if (!*v || n < 0 || (size_t)n >= sizeof p->control_socket) {
+			fail(ps, "control_socket '%s': expected a path of at "
+				 "most %zu bytes (relative: to the policy "
+				 "file's directory)",
 			     v, sizeof p->control_socket - 1);
 			return 0;
 		}
-		snprintf(p->control_socket, sizeof p->control_socket, "%s", v);
 	} else if (!strcmp(name, "bridge_flush_ms")) {
 		uint64_t x;
 		if (!parse_u64(v, 0, BRIDGE_FLUSH_MAX_MS, &x)) {
@@ -548,6 +557,14 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 		snprintf(err, cap, "%s:0: cannot open: %s", file,
 			 strerror(errno));
 		return -1;
+	}
+	char real[PATH_MAX];
+	if (realpath(file, real)) {
+		char *slash = strrchr(real, '/');
+		*slash = '\0'; /* realpath's answer is absolute */
+		snprintf(ps.dir, sizeof ps.dir, "%s", real[0] ? real : "/");
+	} else {
+		snprintf(ps.dir, sizeof ps.dir, ".");
 	}
 	int r = ini_parse_stream(reader, &ps, handler, &ps);
 	fclose(ps.f);

@@ -78,6 +78,12 @@ expect 2 "unexpected argument 'extra'" "$vmsgd" extra
 conf good.conf "[daemon]" "control_socket = $dir/vmsgd.sock" \
 	"[service echo]" "mode = direct" "offer = 1" "open = 2"
 expect 0 "ok: 1 service, 0 bridges" "$vmsgd" --check-config "$dir/good.conf"
+# The installed default: deny-all, and its commented examples are valid.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+expect 0 "every offer and open will be refused (default deny)" \
+	"$vmsgd" --check-config "$src/dom0/vmsgd.conf"
+sed 's/^# \?\(\[\|[a-z_]* =\)/\1/' "$src/dom0/vmsgd.conf" | grep -v '^#' >"$dir/examples.conf"
+expect 0 "ok: 2 services, 1 bridge" "$vmsgd" --check-config "$dir/examples.conf"
 expect 2 "missing.conf:0: cannot open" "$vmsgd" --check-config "$dir/missing.conf"
 conf twice-key.conf "[service echo]" "mode = direct" "offer = 1" "offer = 2"
 expect 2 "twice-key.conf:4: [service echo]: 'offer' given twice (first at line 3)" \
@@ -169,6 +175,43 @@ if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 	expect 0 "warning: XENSIM_DIR is not set, so a new simulator starts in $dir/default-parent/xensim" \
 		env -u XENSIM_DIR XDG_RUNTIME_DIR="$dir/default-parent" \
 		sh -c 'mkdir -p "$XDG_RUNTIME_DIR" && "$1" start && "$1" stop' sh "$xensim"
+	# Detached with --pid-file: the file names the serving vmsgd while
+	# it runs and is gone after SIGTERM.
+	cat >"$dir/third.conf" <<-EOF
+	[daemon]
+	control_socket = $dir/vmsgd3.sock
+	EOF
+	cases=$((cases + 1))
+	xs3=$(mktemp -d "$dir/xs3.XXXXXX")
+	if XENSIM_DIR=$xs3 "$xensim" start >/dev/null &&
+		XENSIM_DIR=$xs3 "$xensim" run --domid 0 -- "$vmsgd" \
+			--config "$dir/third.conf" --pid-file "$dir/vmsgd.pid" &&
+		pid=$(cat "$dir/vmsgd.pid") && [ "$(cat "/proc/$pid/comm")" = vmsgd ] &&
+		kill -TERM "$pid" && for _ in $(seq 50); do
+			[ -e "$dir/vmsgd.pid" ] || break
+			sleep 0.1
+		done && [ ! -e "$dir/vmsgd.pid" ]; then
+		echo "ok: vmsgd --pid-file named pid $pid, removed at SIGTERM"
+	else
+		echo "FAIL: vmsgd --pid-file"
+		failures=$((failures + 1))
+	fi
+	XENSIM_DIR=$xs3 "$xensim" stop >/dev/null 2>&1
+	# The simulator's xenstored, detached, keeps DIR/vmsg-xenstored.pid.
+	cases=$((cases + 1))
+	xsd=$build/sim/xenstored/vmsg-xenstored
+	mkdir -p "$dir/xsd"
+	if "$xsd" --dir "$dir/xsd" && pid=$(cat "$dir/xsd/vmsg-xenstored.pid") &&
+		[ "$(cat "/proc/$pid/comm")" = vmsg-xenstored ] &&
+		kill -TERM "$pid" && for _ in $(seq 50); do
+			[ -e "$dir/xsd/vmsg-xenstored.pid" ] || break
+			sleep 0.1
+		done && [ ! -e "$dir/xsd/vmsg-xenstored.pid" ]; then
+		echo "ok: vmsg-xenstored's pid file named pid $pid, removed at SIGTERM"
+	else
+		echo "FAIL: vmsg-xenstored's pid file"
+		failures=$((failures + 1))
+	fi
 	# The first one still serves.
 	expect 0 "DOMID" "$vmsgctl" --socket "$dir/vmsgd.sock" list domains
 	# Killed, its claim is stale: a new vmsgd takes over.
