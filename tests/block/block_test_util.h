@@ -133,8 +133,9 @@ static inline void *bt_thread(void *arg)
 	return NULL;
 }
 
-static inline void bt_disk_start(struct bt_disk *d, const char *path,
-				 uint64_t size, unsigned batch)
+static inline void bt_disk_start_flags(struct bt_disk *d, const char *path,
+				       uint64_t size, unsigned batch,
+				       uint32_t extra_flags)
 {
 	memset(d, 0, sizeof(*d));
 	d->path = path;
@@ -144,11 +145,17 @@ static inline void bt_disk_start(struct bt_disk *d, const char *path,
 	d->info.max_req = BT_MAX_REQ;
 	d->info.depth = 128;
 	d->info.flags = VMSG_BLK_F_FLUSH | VMSG_BLK_F_FUA | VMSG_BLK_F_TRIM |
-			VMSG_BLK_F_WRITE_ZEROES;
+			VMSG_BLK_F_WRITE_ZEROES | extra_flags;
 	d->batch = batch;
 	d->data = calloc(1, size);
 	ASSERT_TRUE(d->data != NULL);
 	ASSERT_EQ(pthread_create(&d->th, NULL, bt_thread, d), 0);
+}
+
+static inline void bt_disk_start(struct bt_disk *d, const char *path,
+				 uint64_t size, unsigned batch)
+{
+	bt_disk_start_flags(d, path, size, batch, 0);
 }
 
 static inline void bt_disk_stop(struct bt_disk *d)
