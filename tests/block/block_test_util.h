@@ -178,7 +178,16 @@ static inline int bt_connect(struct bt_client *b, const char *path,
 	int r;
 
 	bt_opts(&o);
-	if ((r = vmsg_host_connect(&b->c, path, &o, 10000)) < 0)
+	/* A provider serving many consumers on one host path (vmsg-blockd)
+	 * takes them one at a time: one that comes while it takes another
+	 * hears -EBUSY and tries again (docs/storage.md). */
+	for (int tries = 0;; tries++) {
+		r = vmsg_host_connect(&b->c, path, &o, 10000);
+		if (r != -EBUSY || tries == 1000)
+			break;
+		usleep(2000);
+	}
+	if (r < 0)
 		return r;
 	size_t sz = vmsg_blk_client_size(depth, max_req);
 	b->mem = aligned_alloc(8, (sz + 7) & ~(size_t)7);
