@@ -6,3 +6,9 @@ if(TARGET vmsg-blockd)
   target_compile_definitions(block_blockd PRIVATE BLOCKD_BIN="$<TARGET_FILE:vmsg-blockd>")
   add_dependencies(block_blockd vmsg-blockd)
 endif()
+if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
+  add_test(NAME nbd_chain
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_chain.sh
+                   $<TARGET_FILE:vmsg-blockd> $<TARGET_FILE:nbdkit-vmsg-plugin>)
+  set_tests_properties(nbd_chain PROPERTIES TIMEOUT 180 LABELS block SKIP_RETURN_CODE 77)
+endif()

@@ -1,0 +1,106 @@
+#!/bin/sh
+# nbd_chain: image file -> vmsg-blockd (host backend) -> nbdkit vmsg plugin
+# on a UNIX socket -> the standard NBD tools:
+#   1. nbdinfo sees the size and the flags; qemu-img compare: identical;
+#   2. nbdcopy of another image into the export, and qemu-io writes of
+#      patterns: qemu-img compare against the expected image, and after the
+#      chain stops the file itself is byte for byte the expected image;
+#   3. a read-only export refuses writes (qemu-io fails, the file unchanged);
+#   4. kill -9 of the provider in the middle of an nbdcopy: nbdcopy fails
+#      within a second, it does not hang.
+# usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO
+set -eu
+blockd=$1 plugin=$2
+for t in nbdkit nbdinfo nbdcopy qemu-img qemu-io; do
+	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-nbd.XXXXXX")
+pids=""
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "FAIL: $*" >&2; exit 1; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+wait_for() { # path
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1)); [ $i -lt 500 ] || fail "no socket $1"
+		sleep 0.01
+	done
+}
+
+# start_chain NAME IMAGE [blockd options]: sets BP, NP and URI
+start_chain() {
+	name=$1 img=$2; shift 2
+	"$blockd" -q --listen "$tmp/$name.vmsg" "$@" "$img" &
+	BP=$!; pids="$pids $BP"
+	wait_for "$tmp/$name.vmsg"
+	nbdkit -f -U "$tmp/$name.nbd" "$plugin" path="$tmp/$name.vmsg" &
+	NP=$!; pids="$pids $NP"
+	wait_for "$tmp/$name.nbd"
+	URI="nbd+unix:///?socket=$tmp/$name.nbd"
+}
+stop_chain() {
+	kill "$NP"; wait "$NP" || true
+	kill "$BP"; wait "$BP" || fail "vmsg-blockd exited with $?"
+}
+
+MiB=1048576
+head -c $((64 * MiB)) /dev/urandom > "$tmp/disk.img"
+head -c $((64 * MiB)) /dev/urandom > "$tmp/other.img"
+cp "$tmp/disk.img" "$tmp/orig.img"
+
+# 1.
+start_chain rw "$tmp/disk.img"
+info=$(nbdinfo "$URI")
+echo "$info" | grep -q "export-size: $((64 * MiB))" || fail "nbdinfo: $info"
+echo "$info" | grep -q "can_flush: true" || fail "nbdinfo flush: $info"
+echo "$info" | grep -q "block_size_minimum: 512" || fail "nbdinfo block: $info"
+qemu-img compare -q -f raw -F raw "$tmp/orig.img" "$URI" ||
+	fail "qemu-img compare: the export differs from the image"
+echo "ok: nbdinfo, qemu-img compare"
+
+# 2. Writes through the chain.
+nbdcopy "$tmp/other.img" "$URI" || fail "nbdcopy into the export"
+cp "$tmp/other.img" "$tmp/expect.img"
+qemu-io -f raw -c 'write -P 0x55 1M 64k' -c 'write -P 0xaa 10M 4M' \
+	-c 'write -z 20M 1M' -c flush "$URI" >/dev/null || fail "qemu-io"
+qemu-io -f raw -c 'write -P 0x55 1M 64k' -c 'write -P 0xaa 10M 4M' \
+	-c 'write -z 20M 1M' "$tmp/expect.img" >/dev/null
+qemu-img compare -q -f raw -F raw "$tmp/expect.img" "$URI" ||
+	fail "qemu-img compare after writes"
+stop_chain
+cmp "$tmp/disk.img" "$tmp/expect.img" || fail "the file is not what was written"
+echo "ok: nbdcopy and qemu-io writes landed in the file"
+
+# 3. Read-only.
+cp "$tmp/disk.img" "$tmp/before.img"
+start_chain ro "$tmp/disk.img" --read-only
+nbdinfo "$URI" | grep -q "is_read_only: true" || fail "not read-only"
+if qemu-io -f raw -c 'write -P 0x11 0 4k' "$URI" >/dev/null 2>&1; then
+	fail "a write to a read-only export succeeded"
+fi
+qemu-img compare -q -f raw -F raw "$tmp/before.img" "$URI" || fail "ro compare"
+stop_chain
+cmp "$tmp/disk.img" "$tmp/before.img" || fail "read-only export changed the file"
+echo "ok: read-only"
+
+# 4. kill -9 of the provider mid-I/O.
+truncate -s 8G "$tmp/big.img"
+start_chain kill "$tmp/big.img"
+nbdcopy "$URI" null: 2>"$tmp/nbdcopy.err" &
+CP=$!; pids="$pids $CP"
+sleep 0.5
+kill -0 "$CP" 2>/dev/null || fail "nbdcopy finished before the kill (too fast to test)"
+t0=$(now_ms)
+kill -9 "$BP"
+rc=0; wait "$CP" || rc=$?
+t1=$(now_ms)
+[ "$rc" -ne 0 ] || fail "nbdcopy succeeded after the provider died"
+echo "ok: nbdcopy failed (exit $rc) $((t1 - t0)) ms after kill -9: $(head -1 "$tmp/nbdcopy.err")"
+[ $((t1 - t0)) -lt 1000 ] || fail "nbdcopy took $((t1 - t0)) ms to fail"
+exit 0
