@@ -194,7 +194,11 @@ static int service_accept(struct blockd *d)
 
 static void on_close(struct blockd *d, struct conn *k)
 {
-	if (k->end == -EPIPE)
+	if (k->end == 0)
+		LOG(d, "consumer %u: closed at shutdown (%llu requests, %llu "
+		    "bytes)", k->id, (unsigned long long)k->requests,
+		    (unsigned long long)k->bytes);
+	else if (k->end == -EPIPE)
 		LOG(d, "consumer %u: closed (%llu requests, %llu bytes)", k->id,
 		    (unsigned long long)k->requests,
 		    (unsigned long long)k->bytes);

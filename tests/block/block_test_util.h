@@ -104,12 +104,15 @@ static inline int bt_serve_chan(struct bt_disk *d, vmsg_chan *c)
 						  pend[n].rq.status,
 						  pend[n].msg, -1);
 			free(pend[n].msg);
+			pend[n].msg = NULL;
 			if (r < 0)
 				goto out;
 			d->served++;
 		}
 	}
 out:
+	for (unsigned i = 0; i < (d->batch ? d->batch : 1); i++)
+		free(pend[i].msg); /* replies not sent when the channel ended */
 	vmsg_blk_server_fini(s);
 	free(mem);
 	free(pend);
