@@ -31,6 +31,7 @@ PACKAGES=(
 	nbdkit-plugin-dev   # nbdkit-plugin.h: builds nbdkit-vmsg-plugin.so
 	qemu-utils          # the NBD tests: qemu-img compare against the image
 	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
+	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
 )
 
 missing=()
