@@ -7,10 +7,13 @@
 #      chain stops the file itself is byte for byte the expected image;
 #   3. a read-only export refuses writes (qemu-io fails, the file unchanged);
 #   4. kill -9 of the provider in the middle of an nbdcopy: nbdcopy fails
-#      within a second, it does not hang.
-# usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO
+#      within a second, it does not hang;
+#   5. the RAM disk appliance (vmsg-ramdisk) behind the same plugin: an
+#      image copied in with nbdcopy and qemu-io writes compare equal to the
+#      expected image, also from a second NBD connection after the first.
+# usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO VMSG_RAMDISK
 set -eu
-blockd=$1 plugin=$2
+blockd=$1 plugin=$2 ramdisk=$3
 for t in nbdkit nbdinfo nbdcopy qemu-img qemu-io; do
 	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
 done
@@ -120,4 +123,21 @@ t1=$(now_ms)
 [ "$rc" -ne 0 ] || fail "nbdcopy succeeded after the provider died"
 echo "ok: nbdcopy failed (exit $rc) $((t1 - t0)) ms after kill -9: $(head -1 "$tmp/nbdcopy.err")"
 [ $((t1 - t0)) -lt 1000 ] || fail "nbdcopy took $((t1 - t0)) ms to fail"
+
+# 5. The RAM disk appliance.
+"$ramdisk" --listen "$tmp/ram.vmsg" --size 64 2>"$tmp/ram.log" &
+RP=$!; pids="$pids $RP"
+wait_for "$tmp/ram.vmsg"
+nbdkit_ -f -U "$tmp/ram.nbd" "$plugin" path="$tmp/ram.vmsg" &
+NP=$!; pids="$pids $NP"
+wait_for "$tmp/ram.nbd"
+URI="nbd+unix:///?socket=$tmp/ram.nbd"
+nbdcopy "$tmp/orig.img" "$URI" || fail "nbdcopy into the RAM disk"
+cp "$tmp/orig.img" "$tmp/ram-expect.img"
+qemu-io -f raw -c 'write -P 0x77 5M 8M' -c 'write -z 30M 2M' "$URI" >/dev/null ||
+	fail "qemu-io on the RAM disk"
+qemu-io -f raw -c 'write -P 0x77 5M 8M' -c 'write -z 30M 2M' "$tmp/ram-expect.img" >/dev/null
+qemu-img compare -q -f raw -F raw "$tmp/ram-expect.img" "$URI" ||
+	fail "qemu-img compare with the RAM disk"
+echo "ok: the RAM disk appliance through nbdkit: nbdcopy, qemu-io, compare"
 exit 0
