@@ -18,7 +18,7 @@ if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
   add_test(NAME nbd_chain
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_chain.sh
                    $<TARGET_FILE:vmsg-blockd> $<TARGET_FILE:nbdkit-vmsg-plugin>
-                   $<TARGET_FILE:vmsg-ramdisk>)
+                   $<TARGET_FILE:vmsg-ramdisk> $<TARGET_FILE:vmsg-overlay>)
   set_tests_properties(nbd_chain PROPERTIES TIMEOUT 180 LABELS block SKIP_RETURN_CODE 77
                        ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
 endif()

@@ -20,5 +20,6 @@ add_test(NAME freestanding_block
                  ${CMAKE_C_COMPILER} ${CMAKE_NM} ${PROJECT_SOURCE_DIR}
                  ${VMSG_RING_SOURCES} ${VMSG_FRAME_SOURCES}
                  ${VMSG_CHAN_FS_SOURCES} ${VMSG_BLOCK_SOURCES}
-                 ${PROJECT_SOURCE_DIR}/examples/blk-ramdisk/ramdisk.c)
+                 ${PROJECT_SOURCE_DIR}/examples/blk-ramdisk/ramdisk.c
+                 ${PROJECT_SOURCE_DIR}/examples/blk-overlay/overlay.c)
 set_tests_properties(freestanding_block PROPERTIES TIMEOUT 120 LABELS block)

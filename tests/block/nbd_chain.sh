@@ -10,10 +10,14 @@
 #      within a second, it does not hang;
 #   5. the RAM disk appliance (vmsg-ramdisk) behind the same plugin: an
 #      image copied in with nbdcopy and qemu-io writes compare equal to the
-#      expected image, also from a second NBD connection after the first.
-# usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO VMSG_RAMDISK
+#      expected image, also from a second NBD connection after the first;
+#   6. the chain of the issue: base image -> vmsg-blockd --read-only ->
+#      vmsg-overlay (copy-on-write) -> nbdkit vmsg -> qemu-io writes and
+#      qemu-img compare against the expected image; the base file is
+#      unchanged, byte for byte.
+# usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO VMSG_RAMDISK VMSG_OVERLAY
 set -eu
-blockd=$1 plugin=$2 ramdisk=$3
+blockd=$1 plugin=$2 ramdisk=$3 overlay=$4
 for t in nbdkit nbdinfo nbdcopy qemu-img qemu-io; do
 	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
 done
@@ -140,4 +144,25 @@ qemu-io -f raw -c 'write -P 0x77 5M 8M' -c 'write -z 30M 2M' "$tmp/ram-expect.im
 qemu-img compare -q -f raw -F raw "$tmp/ram-expect.img" "$URI" ||
 	fail "qemu-img compare with the RAM disk"
 echo "ok: the RAM disk appliance through nbdkit: nbdcopy, qemu-io, compare"
+
+# 6. image -> provider -> overlay -> nbdkit.
+cp "$tmp/orig.img" "$tmp/base.img"
+"$blockd" -q --read-only --listen "$tmp/base.vmsg" "$tmp/base.img" &
+pids="$pids $!"
+wait_for "$tmp/base.vmsg"
+"$overlay" --base "$tmp/base.vmsg" --listen "$tmp/ov.vmsg" 2>"$tmp/ov.log" &
+pids="$pids $!"
+wait_for "$tmp/ov.vmsg"
+nbdkit_ -f -U "$tmp/ov.nbd" "$plugin" path="$tmp/ov.vmsg" &
+NP=$!; pids="$pids $NP"
+wait_for "$tmp/ov.nbd"
+URI="nbd+unix:///?socket=$tmp/ov.nbd"
+cp "$tmp/orig.img" "$tmp/ov-expect.img"
+ops="-c 'write -P 0x31 0 4k' -c 'write -P 0x32 3M 5M' -c 'write -z 40M 1M' -c 'write -P 0x33 64512k 512k' -c flush"
+eval qemu-io -f raw $ops "\"$URI\"" >/dev/null || fail "qemu-io on the overlay"
+eval qemu-io -f raw $ops "\"$tmp/ov-expect.img\"" >/dev/null
+qemu-img compare -q -f raw -F raw "$tmp/ov-expect.img" "$URI" ||
+	fail "qemu-img compare through the overlay"
+cmp "$tmp/orig.img" "$tmp/base.img" || fail "the overlay wrote to its base"
+echo "ok: image -> vmsg-blockd -> vmsg-overlay -> nbdkit: writes compare, the base unchanged"
 exit 0
