@@ -255,6 +255,11 @@ static int status_check(struct vmsg__xenplat *x, uint64_t now)
 static int wait_xs(struct vmsg__xenplat *const *xs, unsigned n,
 		   int timeout_ms, uint8_t *fired)
 {
+	bool any_port = false;
+	for (unsigned i = 0; i < n; i++)
+		any_port |= xs[i]->has_port;
+	if (!any_port)
+		return 0; /* nothing can fire */
 	uint64_t now = OS->now_ns();
 	uint64_t deadline = timeout_ms < 0
 				    ? VMSG_XEN_FOREVER
