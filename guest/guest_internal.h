@@ -14,6 +14,7 @@
  *   xenstore.c    xenstore requests: read, write, rm, perms, txn, watch
  *   xen_pvh.c     the hooks of the Xen platform core (lib/xenplat) over
  *                 all of the above
+ *   serve.c       guest_serve/guest_connect: vmsg_xen_serve/connect
  *   string.c      memcpy, memmove, memset, strlen, ...
  *
  * A unikernel is one machine with one vCPU and no threads: the state of
