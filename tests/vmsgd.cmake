@@ -24,4 +24,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_restart)
   vmsgd_test(vmsgd_badinput)
   vmsgd_test(vmsgd_noconnect)
+  # vmsgctl --json against hostile Hello names, checked with jansson's
+  # strict parser (vmsgd needs jansson already).
+  pkg_check_modules(VT_JANSSON REQUIRED IMPORTED_TARGET jansson)
+  vmsgd_test(vmsgd_json)
+  target_link_libraries(vmsgd_json PRIVATE PkgConfig::VT_JANSSON)
 endif()
