@@ -619,8 +619,19 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
  * (new grants) cannot be hit by it. */
 static void client_left(struct session *s, int why)
 {
-	vmsgd_log(LOG_INFO, "domain %u: disconnected (%s)", (unsigned)s->domid,
-		  vmsg_strerror(why));
+	/* A guest that closed its end (or died: the same -EPIPE) left;
+	 * anything else is a channel it broke (a corrupt index or frame,
+	 * -EPROTO) or one we could not serve, and docs/vmsgd.md promises
+	 * such resets at warn. */
+	if (why == -EPIPE)
+		vmsgd_log(LOG_INFO, "domain %u: disconnected",
+			  (unsigned)s->domid);
+	else
+		vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: "
+				    "%s",
+			  (unsigned)s->domid,
+			  why == -EPROTO ? "it broke the channel protocol"
+					 : vmsg_strerror(why));
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
 	s->respawn = true;
@@ -666,10 +677,6 @@ static void drain(struct session *s)
 			continue;
 		}
 		if (st == VMSG_CHAN_CLOSED || st == VMSG_CHAN_BROKEN) {
-			if (st == VMSG_CHAN_BROKEN)
-				vmsgd_log(LOG_WARN, "domain %u: broke the "
-						    "channel protocol",
-					  (unsigned)s->domid);
 			client_left(s, st == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
 			continue;
 		}
