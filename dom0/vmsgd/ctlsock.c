@@ -606,11 +606,20 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_os_fd_t fd;
 	struct ucred cr;
 	socklen_t len = sizeof cr;
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
-	    (cr.uid != 0 && cr.uid != geteuid())) {
-		vmsgd_log(LOG_WARN, "vmsgctl: refused a peer (uid %d)",
-			  (int)cr.uid);
+	int r = uv_fileno((uv_handle_t *)&c->pipe, &fd);
+	if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		r = -errno;
+	if (r < 0) {
+		/* No credentials, no answer (and no uid to log). */
+		vmsgd_log(LOG_WARN, "vmsgctl: refused a peer: cannot read its "
+				    "credentials (%s)",
+			  strerror(-r));
+		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+		return;
+	}
+	if (cr.uid != 0 && cr.uid != geteuid()) {
+		vmsgd_log(LOG_WARN, "vmsgctl: refused a peer (uid %u)",
+			  (unsigned)cr.uid);
 		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 		return;
 	}
