@@ -86,8 +86,10 @@ int session_new(struct vmsgd *d, uint16_t domid)
 	s->d = d;
 	s->domid = domid;
 	vmsg_arena_init(&s->arena, s->arena_buf, sizeof s->arena_buf);
+	xs_mark_domain(domid, true); /* before serve: its keys go inside */
 	int r = serve(s);
 	if (r < 0) {
+		xs_mark_domain(domid, false);
 		free(s);
 		return r;
 	}
@@ -804,6 +806,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 		return;
 	if (!d->stopping)
 		vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
+	xs_mark_domain(domid, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
 	drop_domain_state(d, domid);

@@ -64,11 +64,20 @@ int vmsg_service_name_ok(const char *name);
 /* Connect to vmsgd: read our domid (xenstore key "domid"), connect to our
  * control channel (waiting up to timeout_ms for vmsgd to serve it; keys
  * that fail to connect, such as a killed vmsgd's, are retried every 100 ms
- * until the deadline), and exchange Hellos. Errors: -ENOENT (no vmsgd by
- * the deadline), -EBUSY (another process of this domain holds the control
- * channel, still at the deadline), the xen backend's and
- * vmsg_hello_exchange()'s (-ECONNREFUSED, -EPROTONOSUPPORT: at once). */
+ * until the deadline), and exchange Hellos. Errors, by the deadline:
+ * -ENOENT (no vmsgd serves this domain: none runs, it has not seen the
+ * domain yet, or there is no xenstore here at all), -EBUSY (another
+ * process of this domain holds the control channel), -ETIMEDOUT (vmsgd's
+ * keys are there but no Hello came back: vmsgd is stuck, or was killed and
+ * not restarted); at once: -ECONNREFUSED, -EPROTONOSUPPORT (vmsgd refused
+ * our Hello), -ENOMEM, -EMFILE. vmsg_ctl_strerror() says what each means
+ * to a person. */
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms);
+
+/* A text for a person about vmsg_ctl_open()'s error `err` that says what
+ * to do ("no vmsgd serves this domain: is vmsgd running in dom0 ...?");
+ * vmsg_strerror()'s for the errors it has nothing to add to. Static. */
+const char *vmsg_ctl_strerror(int err);
 
 /* Close the control channel (vmsgd then drops our offers and forgets our
  * channels) and every channel accepted but not yet returned. Channels
