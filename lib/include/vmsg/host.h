@@ -66,8 +66,8 @@ struct vmsg_host_opts {
 	/* The effective uid the peer must have (SO_PEERCRED), or
 	 * VMSG_HOST_ANY_UID. Default: our own effective uid. */
 	uid_t peer_uid;
-	/* Server: the socket file's permission bits (only 0777 counts).
-	 * Default 0600. */
+	/* Server: the socket file's permission bits, 0 to 0777 (more is
+	 * -EINVAL). Default 0600. */
 	mode_t mode;
 };
 
