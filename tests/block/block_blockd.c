@@ -3,7 +3,9 @@
  * depth 32 on their own thirds of the disk, each checked against a copy;
  * the file then holds exactly what they wrote (checked with pread after
  * FLUSH); a read-only export answers -EROFS to writes and serves reads;
- * the daemon's usage errors name their cause. */
+ * hostile consumers beside an honest one get errors or are dropped while
+ * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
+ * errors name their cause. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -261,6 +263,120 @@ static void test_kill(const char *image)
 	waitpid(pid, NULL, 0);
 }
 
+/* A hostile consumer beside an honest one: the hostile one's answerable
+ * faults get error replies, its protocol breaks get it dropped, and the
+ * honest one's I/O goes on, checked, throughout. */
+struct honest {
+	const char *path;
+	volatile int stop;
+	unsigned ops;
+	pthread_t th;
+};
+
+static void *honest_thread(void *arg)
+{
+	struct honest *h = arg;
+	struct bt_client b;
+	static uint8_t w[65536], r[65536];
+	uint64_t seed = 99;
+	ASSERT_EQ(bt_connect(&b, h->path, 8, 65536), 0);
+	while (!h->stop) {
+		fill(w, sizeof(w), &seed);
+		uint64_t off = (DISK / 2) + 65536u * (h->ops % 64);
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE, w, 65536,
+					     off, 0, 5000), 0);
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, r, 65536,
+					     off, 0, 5000), 0);
+		ASSERT_MEM_EQ(r, w, sizeof(r));
+		h->ops++;
+	}
+	bt_close(&b);
+	return NULL;
+}
+
+static vmsg_chan *hostile_connect(const char *path)
+{
+	struct vmsg_chan_opts o;
+	vmsg_chan *c;
+	uint8_t m[VMSG_BLK_INFO_SIZE];
+	int r;
+	bt_opts(&o);
+	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
+		usleep(2000);
+	ASSERT_EQ(r, 0);
+	vmsg_blk_put_hello(m, 4, 65536);
+	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
+	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
+	return c;
+}
+
+static void test_hostile_neighbour(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/hostile", dir);
+	pid_t pid = start_blockd(path, image, false);
+	struct honest h = { path, 0, 0, 0 };
+	ASSERT_EQ(pthread_create(&h.th, NULL, honest_thread, &h), 0);
+	uint64_t seed = 5;
+	for (int round = 0; round < 30; round++) {
+		vmsg_chan *c = hostile_connect(path);
+		uint8_t m[VMSG_BLK_REQ_HDR + 4096];
+		/* Answerable faults first: each gets its error status. */
+		struct vmsg_blk_req_hdr bad[] = {
+			{ 1, DISK, 512, VMSG_BLK_OP_READ, 0 },
+			{ 2, 100, 512, VMSG_BLK_OP_READ, 0 },
+			{ 3, 0, 512, 77, 0 },
+			{ 4, UINT64_MAX - 511, 1024, VMSG_BLK_OP_READ, 0 },
+		};
+		for (size_t i = 0; i < 4; i++) {
+			vmsg_blk_put_req(m, &bad[i]);
+			ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, 24, 0, 5000), 0);
+			ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 16);
+			int32_t st;
+			memcpy(&st, m + 8, 4);
+			ASSERT_LT(st, 0);
+		}
+		/* Then a protocol break: random bytes as a REQ, or a
+		 * duplicate id, or more than the depth. */
+		uint64_t x = vmsg_test_rand(&seed);
+		for (size_t i = 0; i < sizeof(m); i += 8) {
+			uint64_t v = vmsg_test_rand(&seed);
+			memcpy(m + i, &v, 8);
+		}
+		if (x % 3 == 0) {
+			vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, 24 + x % 4000, 0, 5000);
+		} else {
+			struct vmsg_blk_req_hdr d = { 7, 0, 512, VMSG_BLK_OP_READ, 0 };
+			vmsg_blk_put_req(m, &d);
+			for (int i = 0; i < (x % 3 == 1 ? 2 : 5); i++)
+				vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, 24,
+					       VMSG_SEND_MORE, 5000);
+			vmsg_chan_flush(c);
+		}
+		/* Unless the random bytes made an answerable request, the
+		 * provider drops us: -EPIPE after whatever it answered. */
+		int r;
+		while ((r = vmsg_chan_recv(c, NULL, m, sizeof(m),
+					   x % 3 == 0 ? 200 : 5000)) >= 0)
+			;
+		if (x % 3 != 0)
+			ASSERT_EQ(r, -EPIPE);
+		vmsg_chan_close(c);
+	}
+	unsigned before = h.ops;
+	usleep(100000);
+	h.stop = 1;
+	pthread_join(h.th, NULL);
+	printf("hostile neighbour: 30 hostile consumers dropped or answered, "
+	       "the honest one did %u checked write+read pairs\n", h.ops);
+	ASSERT_GT(h.ops, before); /* still going at the end */
+	ASSERT_EQ(kill(pid, 0), 0); /* the provider is alive */
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* Usage errors name their cause and exit 2; a missing image exits 1. */
 static void test_usage(void)
 {
@@ -305,6 +421,7 @@ int main(void)
 	test_usage();
 	test_rw(image);
 	test_ro(image);
+	test_hostile_neighbour(image);
 	test_kill(image);
 	ht_rmdir(dir);
 	printf("block_blockd: ok\n");
