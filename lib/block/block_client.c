@@ -6,8 +6,10 @@
  * One thread drives everything, so the client must never sit in a send
  * while the server sits in a send too (each waiting for the other to
  * read): whenever the channel has no room, the client reads replies, and
- * it sleeps only after both directions said -EAGAIN (vmsg_chan_wait). */
+ * it sleeps only after both directions said -EAGAIN (each -EAGAIN asked
+ * the server for a kick), in a wait set of its one channel. */
 #include <vmsg/block.h>
+#include <vmsg/waitset.h>
 
 #include "block_private.h"
 #include "vmsg_chan_internal.h"
@@ -46,6 +48,7 @@ struct vmsg_blk_client {
 	uint64_t *doneq;    /* ids of completed requests, oldest first */
 	uint32_t dq_head, dq_n;
 	uint8_t *stage;     /* VMSG_BLK_REQ_HDR + max_req bytes */
+	struct vmsg_waitset ws; /* the channel alone: sleeps on either kick */
 };
 
 static size_t layout(uint32_t depth, uint32_t max_req, size_t *o_slots,
@@ -201,7 +204,8 @@ static int wait_chan(vmsg_blk_client *cl, int timeout_ms, uint64_t deadline)
 	int ms = ms_left(cl, timeout_ms, deadline);
 	if (ms == 0)
 		return -ETIMEDOUT;
-	int r = vmsg_chan_wait(cl->c, ms);
+	struct vmsg_waitset_event ev;
+	int r = vmsg_waitset_wait(&cl->ws, &ev, 1, ms);
 	if (r < 0)
 		return fail_all(cl, r);
 	return 0;
@@ -245,6 +249,9 @@ int vmsg_blk_client_init(vmsg_blk_client **out, void *mem, size_t size,
 	for (uint32_t i = 0; i < depth; i++)
 		cl->free_idx[i] = depth - 1 - i;
 	cl->nfree = depth;
+	vmsg_waitset_init(&cl->ws);
+	if ((r = vmsg_waitset_add(&cl->ws, c, NULL)) < 0)
+		return r;
 
 	vmsg_blk_put_hello(hello, depth, max_req);
 	if ((r = vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, hello, sizeof(hello),

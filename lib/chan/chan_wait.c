@@ -135,25 +135,3 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 	w->armed = false;
 	return 0;
 }
-
-int vmsg_chan_wait(vmsg_chan *c, int timeout_ms)
-{
-	if (!c)
-		return -EINVAL;
-	if (c->error)
-		return c->error;
-	/* A writer may be waiting for space released in a batch. */
-	vmsg__rx_announce(c);
-	int st = vmsg__peer_state(c);
-	if (st < 0)
-		return st;
-	if (st == VMSG_CHAN_CLOSED)
-		return 1; /* nobody will kick: let the caller's calls see it */
-	/* No re-check here: the caller's -EAGAIN calls asked for the kicks
-	 * and looked at the ring after asking (vmsg__wait), so anything the
-	 * peer published since has kicked, and the event stays pending on
-	 * the port until this wait consumes it. */
-	c->st.sleeps++;
-	int r = c->p->ops->wait(c->p, timeout_ms);
-	return r < 0 ? r : (r > 0 ? 1 : 0);
-}

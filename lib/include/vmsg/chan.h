@@ -186,17 +186,6 @@ int vmsg_chan_release(vmsg_chan *c);
 int vmsg_chan_recv(vmsg_chan *c, uint16_t *type, void *buf, size_t cap,
 		   int timeout_ms);
 
-/* Sleep until the peer kicks this end, or timeout_ms passes. For one
- * thread that waits for a message and for room to send at once: call the
- * non-blocking calls it needs (timeout 0) until each returns -EAGAIN --
- * every such -EAGAIN has asked the peer for the kick that ends this wait,
- * and re-checked the ring after asking, so no wake-up is lost -- then call
- * this, then the calls again. Returns 1 when woken (possibly for nothing
- * the caller wanted: retry the calls), also at once when the peer has
- * closed (the calls then report -EPIPE once its data is read); 0 when
- * timeout_ms passed. Errors: -EINVAL, -EPROTO. */
-int vmsg_chan_wait(vmsg_chan *c, int timeout_ms);
-
 /* ---- raw byte stream (libxenvchan-compatible) -------------------------- */
 
 /* Write up to len bytes; waits until at least one byte fits. Returns the
