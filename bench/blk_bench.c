@@ -1,6 +1,8 @@
 /* vmsg-blk-bench: one disk workload set against one of
  *   file:PATH   the image itself: pread/pwrite at depth 1, io_uring deeper
  *   vmsg:PATH   lib/block's client to a provider on a host-backend path
+ *   svc:NAME    lib/block's client to a block service through vmsgd (run
+ *               it under `xensim run --domid N`)
  *   nbd:URI     an NBD server through libnbd (nbdkit vmsg, nbdkit file, ...)
  * reporting 4 KiB random-read IOPS at depth 1 (and its p50 latency) and
  * at depth 32, and 1 MiB sequential read and write MB/s (depth 8). The
@@ -21,6 +23,9 @@
 
 #include <vmsg/block.h>
 #include <vmsg/host.h>
+#ifdef BENCH_HAVE_SERVICE
+#include <vmsg/service.h>
+#endif
 
 #define MAXQ 64
 
@@ -178,11 +183,24 @@ static void open_eng(struct eng *e, const char *target)
 			die("io_uring", EIO);
 		e->submit = file_submit;
 		e->wait = file_wait;
-	} else if (strncmp(target, "vmsg:", 5) == 0) {
+	} else if (strncmp(target, "vmsg:", 5) == 0 ||
+		   strncmp(target, "svc:", 4) == 0) {
 		struct vmsg_chan_opts o;
 		vmsg_chan_opts_init(&o);
 		o.max_msg = 4u * 1024 * 1024 + 64;
-		int r = vmsg_host_connect(&e->c, target + 5, &o, 10000);
+		int r;
+		if (target[0] == 'v') {
+			r = vmsg_host_connect(&e->c, target + 5, &o, 10000);
+		} else {
+#ifdef BENCH_HAVE_SERVICE
+			vmsg_ctl *ctl;
+			r = vmsg_ctl_open(&ctl, 10000);
+			if (r == 0)
+				r = vmsg_service_open(ctl, target + 4, &e->c, 10000);
+#else
+			r = -ENOTSUP;
+#endif
+		}
 		if (r < 0)
 			die(target, -r);
 		size_t sz = vmsg_blk_client_size(MAXQ, 4u << 20);
@@ -203,7 +221,7 @@ static void open_eng(struct eng *e, const char *target)
 		e->submit = nbd_submit;
 		e->wait = nbd_wait;
 	} else {
-		fprintf(stderr, "usage: vmsg-blk-bench file:PATH|vmsg:PATH|nbd:URI\n");
+		fprintf(stderr, "usage: vmsg-blk-bench file:PATH|vmsg:PATH|svc:NAME|nbd:URI\n");
 		exit(2);
 	}
 }
@@ -289,7 +307,7 @@ int main(int argc, char **argv)
 	struct eng e;
 	double secs = 3.0;
 	if (argc < 2 || argc > 3 || !strcmp(argv[1], "--help")) {
-		printf("usage: vmsg-blk-bench file:PATH|vmsg:PATH|nbd:URI [SECONDS]\n"
+		printf("usage: vmsg-blk-bench file:PATH|vmsg:PATH|svc:NAME|nbd:URI [SECONDS]\n"
 		       "4 KiB random reads at depth 1 and 32, 1 MiB sequential "
 		       "reads and writes\nat depth 8 (writes: the first 256 MiB). "
 		       "SECONDS per workload (3).\n");

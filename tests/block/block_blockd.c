@@ -8,6 +8,7 @@
  * errors name their cause. */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "block_test_util.h"
@@ -23,6 +24,8 @@ static pid_t start_blockd(const char *path, const char *image, bool ro)
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
+		/* Dies with the test, also when an assert aborts it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
 		      ro ? "--read-only" : "--depth=64", image, (char *)NULL);
 		_exit(127);

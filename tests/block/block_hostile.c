@@ -10,6 +10,7 @@
  * a wrong length or status complete every outstanding request with
  * -EPROTO. A server killed with SIGKILL mid-I/O: every outstanding request
  * completes with -EPIPE within a second. */
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "block_test_util.h"
@@ -347,6 +348,7 @@ static void test_kill(void)
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test */
 		struct bt_disk d;
 		bt_disk_start(&d, path, 64u * 1024u * 1024u, 16);
 		bt_disk_stop(&d);

@@ -31,11 +31,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 # The ASan flavour's plugin needs the ASan runtime loaded first; nbdkit's
 # own allocations are not ours to leak-check.
+# exec: started with &, the function runs in a subshell, and $! must be
+# nbdkit itself (an orphaned nbdkit would hold ctest's pipe open).
 nbdkit_() {
 	if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
-		LD_PRELOAD=$VMSG_NBDKIT_PRELOAD ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" nbdkit "$@"
+		LD_PRELOAD=$VMSG_NBDKIT_PRELOAD ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" exec nbdkit "$@"
 	else
-		nbdkit "$@"
+		exec nbdkit "$@"
 	fi
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
