@@ -31,10 +31,20 @@ pids=()
 cleanup() {
 	local st=$?
 	# TERM: `xensim run` forwards it to its process (SIGKILL it cannot,
-	# and the process would outlive the test holding ctest's pipe).
+	# and the process would outlive the test holding ctest's pipe). A
+	# process still there after 5 s is killed itself, and said so (the
+	# ASan flavour's nbdkit, with the ASan runtime preloaded, has been
+	# seen to deadlock in libc's exit handlers, in freelocale).
+	local p k
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
+		p=${pids[i]}
+		kill -TERM "$p" 2>/dev/null || continue
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$p" 2>/dev/null; then
+			echo "nbd_sim: warning: $(ps -o args= -p "$p" | cut -c1-80) did not exit on SIGTERM: killed"
+			for k in $(pgrep -P "$p"); do kill -KILL "$k" 2>/dev/null || true; done
+		fi
+		wait "$p" 2>/dev/null || true
 	done
 	"$xensim" stop >/dev/null 2>&1 || true
 	if [ "$st" -ne 0 ]; then
