@@ -15,3 +15,12 @@ if(VMSG_PYTHON3)
            COMMAND ${VMSG_PYTHON3} ${CMAKE_SOURCE_DIR}/bench/run-all --check)
   set_tests_properties(docs_figures PROPERTIES TIMEOUT 60)
 endif()
+
+# docs/quickstart.md, run as a reader would against an installed copy of
+# this build (tests/docs/quickstart.sh, tests/docs/run_doc.py).
+if(VMSG_HAVE_VMSGD AND TARGET xensim)
+  add_test(NAME docs_quickstart
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/quickstart.sh
+                   ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR} "${VMSG_CONSUMER_FLAGS}")
+  set_tests_properties(docs_quickstart PROPERTIES TIMEOUT 240 LABELS sim)
+endif()
