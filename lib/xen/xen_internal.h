@@ -65,8 +65,13 @@ struct vmsg_xen_platform {
 	uint8_t *ctl_page;         /* the control page (carries the notify) */
 	struct xs_handle *xsw;     /* dom0: watches @releaseDomain, or NULL */
 	int xsfd;                  /* its fd, or -1 */
-	int epfd;                  /* evfd + xsfd for fd(), or -1 */
+	int epfd;                  /* evfd (+ xsfd, pendfd) for fd(), or -1 */
 	bool peer_seen;            /* its domain was seen alive */
+
+	/* pend(): an eventfd in epfd, made on first use, and whether it
+	 * holds an event that wait/ack have not consumed yet. */
+	int pendfd;
+	bool pended;
 };
 
 static inline struct vmsg_xen_platform *vmsg__xen_of(struct vmsg_platform *p)

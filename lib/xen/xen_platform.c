@@ -12,6 +12,10 @@
  * signals our port through the unmap notification that side registered,
  * when its process dies. A destroyed domain runs none: xen_death.c.
  *
+ * fd() is an epoll fd over the event device (and the death watch's
+ * xenstore connection, and pend()'s eventfd once a receive stopped on its
+ * budget), so that its number never changes after a caller registered it.
+ *
  * Linux's evtchn device masks a port once it has fired; it stays masked,
  * and further events on it are held, until xenevtchn_unmask(). So every
  * consumed event is unmasked right after it is read, and an event that
@@ -24,8 +28,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xentoollog.h>
 
@@ -291,10 +298,23 @@ static int drain(struct vmsg_xen_platform *x)
 	return 1;
 }
 
+/* Consume an event of pend(). 1 if there was one. */
+static int take_pended(struct vmsg_xen_platform *x)
+{
+	uint64_t v;
+	if (!x->pended)
+		return 0;
+	x->pended = false;
+	(void)!read(x->pendfd, &v, sizeof v); /* non-blocking; resets it */
+	return 1;
+}
+
 static int xen_wait(struct vmsg_platform *p, int timeout_ms)
 {
 	struct vmsg_xen_platform *x = vmsg__xen_of(p);
 	uint64_t deadline = 0;
+	if (take_pended(x))
+		return 1;
 	if (timeout_ms > 0)
 		deadline = vmsg__xen_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
@@ -333,14 +353,56 @@ static int xen_ack(struct vmsg_platform *p)
 {
 	struct vmsg_xen_platform *x = vmsg__xen_of(p);
 	int dead = vmsg__xen_death_check(x);
+	int pended = take_pended(x);
 	int r = drain(x);
-	return r < 0 ? r : (r || dead);
+	return r < 0 ? r : (r || dead || pended);
 }
 
+/* Always an epoll fd (made here unless the death watch made it), so that
+ * pend() can add its eventfd later without the fd changing under a
+ * caller that registered it. */
 static int xen_fd(struct vmsg_platform *p)
 {
 	struct vmsg_xen_platform *x = vmsg__xen_of(p);
-	return x->epfd >= 0 ? x->epfd : x->evfd;
+	if (x->epfd < 0) {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (ep < 0)
+			return -errno;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, x->evfd, &ev) < 0) {
+			int e = -errno;
+			close(ep);
+			return e;
+		}
+		x->epfd = ep;
+	}
+	return x->epfd;
+}
+
+/* Only a caller polling fd() sleeps outside the library: without an fd
+ * handed out there is nobody to wake. */
+static int xen_pend(struct vmsg_platform *p)
+{
+	struct vmsg_xen_platform *x = vmsg__xen_of(p);
+	uint64_t one = 1;
+	if (x->epfd < 0)
+		return 0;
+	if (x->pendfd < 0) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (fd < 0)
+			return -errno;
+		if (epoll_ctl(x->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		x->pendfd = fd;
+	}
+	if (write(x->pendfd, &one, sizeof one) < 0 && errno != EAGAIN)
+		return -errno;
+	x->pended = true;
+	return 0;
 }
 
 /* ---- the rest ---------------------------------------------------------- */
@@ -372,7 +434,9 @@ static void xen_destroy(struct vmsg_platform *p)
 	 * mappings (the unmap notification tells the peer), and only then
 	 * close the port that notification signals. */
 	vmsg__xen_unpublish(p);
-	vmsg__xen_death_close(x);
+	vmsg__xen_death_close(x); /* and epfd, whoever made it */
+	if (x->pendfd >= 0)
+		close(x->pendfd);
 	for (int i = 0; i < XEN_MAX_REGIONS; i++)
 		if (x->reg[i].addr)
 			region_release(x, &x->reg[i]);
@@ -399,6 +463,7 @@ static const struct vmsg_platform_ops xen_ops = {
 	.wait = xen_wait,
 	.ack = xen_ack,
 	.fd = xen_fd,
+	.pend = xen_pend,
 	.publish = vmsg__xen_publish,
 	.unpublish = vmsg__xen_unpublish,
 	.lookup = vmsg__xen_lookup,
@@ -427,6 +492,7 @@ int vmsg_xen_platform_new(struct vmsg_platform **out, uint16_t peer_domid,
 	x->evfd = -1;
 	x->xsfd = -1;
 	x->epfd = -1;
+	x->pendfd = -1;
 	a->log.vmessage = quiet_vmessage;
 	a->log.progress = quiet_progress;
 	a->log.destroy = quiet_destroy;

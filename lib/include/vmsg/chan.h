@@ -12,6 +12,10 @@
  *   -EAGAIN  timeout_ms was 0 and the call would have had to wait
  *   -ETIMEDOUT  timeout_ms > 0 passed
  * timeout_ms: -1 waits forever, 0 never waits, > 0 waits at most that long.
+ * A receiving call also stops when the peer keeps fragments of one message
+ * coming: after a bounded amount of work (docs/protocol.md, section 4) it
+ * looks at its deadline as if it had to wait, returns -EAGAIN (timeout 0)
+ * or -ETIMEDOUT (passed), and the next call continues the message.
  *
  * Waiting: a call that must wait first spins for the channel's spin budget
  * (opts.spin_ns) re-checking the ring, then asks the peer for a kick, checks
@@ -122,8 +126,9 @@ int vmsg_chan_state(vmsg_chan *c);
  * may have work (data, space, a client, a close). After it polls readable,
  * call vmsg_chan_ack() and then the non-blocking calls you need (timeout 0)
  * until they return -EAGAIN; a call that returns -EAGAIN has asked the peer
- * for the kick that will make the fd readable again. The fd belongs to the
- * channel. -ENOTSUP on platforms without one. */
+ * for the kick that will make the fd readable again (or, stopped on its
+ * work budget with fragments still in the ring, made it readable itself).
+ * The fd belongs to the channel. -ENOTSUP on platforms without one. */
 int vmsg_chan_fd(vmsg_chan *c);
 
 /* Consume the pending event on the fd; never blocks. Returns 1 if there was

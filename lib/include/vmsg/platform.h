@@ -17,7 +17,8 @@
  *   client: lookup(&ring_ref, &port) -> port_bind
  *           -> map(1 page, notify at cli_live)
  *           -> [validate orders and grants] -> map(ring pages)
- *   both:   notify / wait / fd / ack while connected; destroy at the end.
+ *   both:   notify / wait / fd / ack / pend while connected; destroy at the
+ *           end.
  *
  * "Notify at offset" is Xen's unmap notification: when this side unmaps the
  * page or dies, the byte at that offset of the first page is cleared and the
@@ -69,6 +70,15 @@ struct vmsg_platform_ops {
 	/* A file descriptor that polls readable when an event is pending, or
 	 * -ENOTSUP where the platform has none (unikernels). Optional. */
 	int (*fd)(struct vmsg_platform *p);
+	/* Make an event pending on our own port, as if the peer had kicked:
+	 * the fd polls readable and the next wait or ack returns 1. A
+	 * receiving call that stops on its work budget with fragments still
+	 * in the ring uses it, so that a caller sleeping on the fd calls
+	 * again (the peer, having published them, kicks no more). Never
+	 * blocks. Optional on a platform without fd (nobody sleeps outside
+	 * the library there, and every call looks at the ring before it
+	 * waits). */
+	int (*pend)(struct vmsg_platform *p);
 
 	/* Server: advertise ring_ref and port to the peer at the address the
 	 * platform was created with, readable by the peer only. */
