@@ -215,6 +215,14 @@ struct vmsg_chan_stats {
 /* Copy the channel's counters into *s. */
 int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s);
 
+/* The sizes in bytes of the channel's rings: *rx carries the peer's
+ * messages to us, *tx ours to the peer (either pointer may be NULL). On a
+ * client they are what the server laid out, whatever the client's options
+ * asked: a client that must bound what a peer makes it hold (a broker
+ * relaying for guests) checks them after connecting. Returns 0; -EINVAL
+ * for a NULL channel. */
+int vmsg_chan_ring_sizes(vmsg_chan *c, uint32_t *rx, uint32_t *tx);
+
 /* Orderly close: everything committed so far stays readable by the peer,
  * which sees the close only after it. Frees the channel and its platform.
  * NULL is ignored. */
