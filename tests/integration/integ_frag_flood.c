@@ -35,9 +35,8 @@
 
 #include <vmsg/frame.h>
 
+#include "frag_flood_peer.h"
 #include "integ.h"
-#include "vmsg_barrier.h"
-#include "vmsg_chan_internal.h"
 
 #define RING (1u << 20)
 #define MAX_MSG (1u << 20)
@@ -61,44 +60,6 @@ static uint8_t slow_byte(uint32_t i)
 	return (uint8_t)(i * 7u + 3u);
 }
 
-/* Append one frame at *wp, padding to the ring's start first if it does
- * not fit before the end. Not published. false: no room now. */
-static bool put(struct vmsg_ring *r, uint32_t *wp, uint16_t flags,
-		const void *pl, uint32_t len)
-{
-	uint32_t cons = vmsg__load_acquire(&r->sh->cons);
-	uint32_t need = vmsg_frame_size(len);
-	uint32_t off = *wp & (r->size - 1), tail = r->size - off;
-	uint32_t pad = tail < need ? tail : 0;
-	uint8_t h[8];
-
-	if (r->size - (*wp - cons) < pad + need)
-		return false;
-	if (pad) {
-		uint32_t pl_len = pad - VMSG_FRAME_HDR_SIZE;
-		memset(h, 0, sizeof h);
-		memcpy(h, &pl_len, 4);
-		memcpy(r->data + off, h, 8);
-		*wp += pad;
-		off = 0;
-	}
-	uint16_t type = INTEG_TYPE;
-	memcpy(h, &len, 4);
-	memcpy(h + 4, &type, 2);
-	memcpy(h + 6, &flags, 2);
-	memcpy(r->data + off, h, 8);
-	if (len)
-		memcpy(r->data + off + 8, pl, len);
-	*wp += need;
-	return true;
-}
-
-static void publish(struct vmsg_ring *r, uint32_t wp, struct vmsg_platform *p)
-{
-	vmsg__store_release(&r->sh->prod, wp);
-	p->ops->notify(p);
-}
-
 static bool told_to_stop(int fd)
 {
 	struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -116,26 +77,22 @@ static int hostile(void *arg)
 	if ((r = integ_connect(&c, ch->path, &o, 20000)) < 0)
 		VMSG_TEST_FAIL("hostile connect: %s", vmsg_strerror(r));
 	struct vmsg_ring *tx = &vmsg__chan_ring(c)->tx;
-	struct vmsg_platform *p = vmsg__chan_platform(c);
-	uint32_t wp = tx->idx;
 	ASSERT_EQ(tx->size, RING);
 
-	uint8_t first[8];
-	uint64_t total = ch->kind == EMPTY ? 1000
-			 : ch->kind == SKIP ? 1ull << 60
-					    : SLOW_FRAGS;
-	memcpy(first, &total, 8);
-	ASSERT_TRUE(put(tx, &wp, VMSG_FRAME_MORE, first, 8));
-
 	if (ch->kind == SLOW) {
+		struct vmsg_platform *p = vmsg__chan_platform(c);
+		uint32_t wp = tx->idx;
+		uint64_t total = SLOW_FRAGS;
+		ASSERT_TRUE(flood_put(tx, &wp, INTEG_TYPE, VMSG_FRAME_MORE,
+				      &total, 8));
 		for (uint32_t i = 0; i < SLOW_FRAGS; i++) {
 			uint8_t b = slow_byte(i);
 			uint16_t fl = i + 1 < SLOW_FRAGS
 					      ? VMSG_FRAME_MORE | VMSG_FRAME_CONT
 					      : VMSG_FRAME_CONT;
-			ASSERT_TRUE(put(tx, &wp, fl, &b, 1));
+			ASSERT_TRUE(flood_put(tx, &wp, INTEG_TYPE, fl, &b, 1));
 		}
-		publish(tx, wp, p); /* the only kick */
+		flood_publish(tx, wp, p); /* the only kick */
 		integ_write_full(ch->ready_wr, "r", 1);
 		uint8_t x;
 		integ_read_full(ch->done_rd, &x, 1);
@@ -143,45 +100,18 @@ static int hostile(void *arg)
 		return 0;
 	}
 
-	/* The flood, as fast as a writer can go: the ring is filled once
-	 * with continuations (identical frames, a whole number of them in
-	 * the ring, so no PAD), and from then on only prod moves: kept a
-	 * full ring ahead of the victim's cons, until told to stop (or
-	 * FLOOD_NS, so that a victim stuck in one call ends too). */
-	static const uint8_t eight[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-	uint32_t len = ch->kind == EMPTY ? 0 : 8, fsz = vmsg_frame_size(len);
-	uint32_t base = wp; /* just past the first fragment */
-	while (put(tx, &wp, VMSG_FRAME_MORE | VMSG_FRAME_CONT, eight, len))
-		;
-	ASSERT_EQ((wp - base) % fsz, 0);
-	publish(tx, wp, p);
+	/* The flood, until told to stop (or FLOOD_NS, so that a victim
+	 * stuck in one call ends too). */
+	struct flood f;
+	if (ch->kind == EMPTY)
+		flood_begin(&f, c, INTEG_TYPE, 1000, 0);
+	else
+		flood_begin(&f, c, INTEG_TYPE, 1ull << 60, 8);
 	integ_write_full(ch->ready_wr, "r", 1);
-	/* Once the victim has taken the first fragment, its slot becomes
-	 * a continuation too (the next lap reads it as one). */
-	while (vmsg__load_acquire(&tx->sh->cons) == base - 16 &&
-	       !told_to_stop(ch->done_rd))
-		sched_yield();
-	uint32_t at = base - 16;
-	ASSERT_TRUE(put(tx, &at, VMSG_FRAME_MORE | VMSG_FRAME_CONT, eight,
-			len));
-	if (len == 0) /* two empty frames fill the first fragment's slot */
-		ASSERT_TRUE(put(tx, &at, VMSG_FRAME_MORE | VMSG_FRAME_CONT,
-				eight, len));
 	uint64_t end = integ_now_ns() + FLOOD_NS;
-	uint32_t kicked = wp;
 	for (unsigned long it = 0;; it++) {
-		uint32_t cons = vmsg__load_acquire(&tx->sh->cons);
-		uint32_t to = cons + RING - (cons - base) % fsz;
-		if (to != wp) {
-			wp = to;
-			vmsg__store_release(&tx->sh->prod, wp);
-			if (wp - kicked >= RING / 4) {
-				p->ops->notify(p);
-				kicked = wp;
-			}
-		} else if (it % 16 == 0) {
+		if (!flood_step(&f) && it % 16 == 0)
 			sched_yield();
-		}
 		if (it % 1024 == 0 &&
 		    (told_to_stop(ch->done_rd) || integ_now_ns() > end))
 			break;

@@ -136,8 +136,10 @@ int main(int argc, char **argv)
 	vt_main(argc, argv, roles);
 	char buf[8192];
 	struct vt_role prov, cons;
-	ASSERT_LT(strlen(sim_dir) + 10, sizeof big_sock); /* sun_path */
-	snprintf(big_sock, sizeof big_sock, "%s/big.sock", sim_dir);
+	size_t dn = strlen(sim_dir); /* big_sock must fit sun_path */
+	ASSERT_LT(dn + sizeof "/big.sock", sizeof big_sock);
+	memcpy(big_sock, sim_dir, dn);
+	memcpy(big_sock + dn, "/big.sock", sizeof "/big.sock");
 	conf();
 	vt_start_vmsgd();
 	vt_spawn(&prov, 1, "hostile", NULL);
