@@ -377,10 +377,10 @@ static inline int take_frame(struct vmsg_chan *c, const struct vmsg_frame *f,
 }
 
 /* A fragmented message interrupted in recv_direct() (a timeout, -EAGAIN,
- * the work budget, the peer's close): what it collected in the caller's buffer moves to the
- * private reassembly buffer, where the general path goes on with it at the
- * next call. Returns err, or -ENOMEM (channel broken: the bytes already
- * taken from the ring have nowhere to go). */
+ * the work budget, the peer's close): what it collected in the caller's
+ * buffer moves to the private reassembly buffer, where the general path
+ * goes on with it at the next call. Returns err, or -ENOMEM (channel
+ * broken: the bytes already taken from the ring have nowhere to go). */
 static int recv_direct_park(struct vmsg_chan *c, const struct vmsg_reasm *r,
 			    int err)
 {
