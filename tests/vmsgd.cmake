@@ -26,4 +26,13 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_noconnect)
   vmsgd_test(vmsgd_ringsize)
   vmsgd_test(vmsgd_flood)
+  vmsgd_test(vmsgd_flush)
+  # The stock key-value server as the provider that unclaimed channels
+  # must not fill up.
+  if(TARGET vmsg-kv-server)
+    vmsgd_test(vmsgd_unclaimed)
+    target_compile_definitions(vmsgd_unclaimed PRIVATE
+      KV_SERVER_BIN="$<TARGET_FILE:vmsg-kv-server>")
+    add_dependencies(vmsgd_unclaimed vmsg-kv-server)
+  endif()
 endif()

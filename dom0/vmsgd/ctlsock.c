@@ -251,14 +251,16 @@ static void list_channels(struct vmsgd *d, struct sbuf *b, bool json)
 	if (json)
 		sb_printf(b, "{\"channels\":[");
 	else
-		sb_printf(b, "%-10s %-16s %-4s %-4s %-7s %-10s %-18s %-18s "
+		sb_printf(b, "%-10s %-16s %-4s %-4s %-9s %-10s %-18s %-18s "
 			     "%-9s %-13s %s\n",
 			  "ID", "SERVICE", "PROV", "CONS", "STATE", "MODE",
 			  "TO-PROV B/MSGS", "TO-CONS B/MSGS", "STALLS",
 			  "KICKS SENT/SUP", "PATH");
 	bool first = true;
 	for (struct channel *c = d->channels; c; c = c->next) {
-		const char *st = c->state == CH_OPEN ? "open" : "pending";
+		const char *st = c->state == CH_OPEN	 ? "open"
+				 : c->state == CH_LINGER ? "lingering"
+							 : "pending";
 		struct chan_counters k;
 		bool has = counters_of(c, &k);
 		if (json) {
@@ -323,7 +325,7 @@ static void list_channels(struct vmsgd *d, struct sbuf *b, bool json)
 					 (unsigned long long)k.kicks_sent,
 					 (unsigned long long)k.kicks_suppressed);
 			}
-			sb_printf(b, "%-10u %-16s %-4u %-4u %-7s %-10s %-18s "
+			sb_printf(b, "%-10u %-16s %-4u %-4u %-9s %-10s %-18s "
 				     "%-18s %-9s %-13s %s\n",
 				  c->id, c->service, (unsigned)c->provider,
 				  (unsigned)c->consumer, st, chan_mode_name(c),
@@ -344,12 +346,14 @@ static void show_policy(struct vmsgd *d, struct sbuf *b, bool json)
 	if (json)
 		sb_printf(b,
 			  "{\"config\":\"%s\",\"log_level\":\"%s\","
-			  "\"services\":[",
-			  d->config, vmsgd_log_level_name(vmsgd_log_level));
-	else
-		sb_printf(b, "config %s\nlog_level %s\n\n%-24s %-16s %-16s "
-			     "%-6s %-8s %-10s %s\n",
+			  "\"bridge_flush_ms\":%u,\"services\":[",
 			  d->config, vmsgd_log_level_name(vmsgd_log_level),
+			  p->bridge_flush_ms);
+	else
+		sb_printf(b, "config %s\nlog_level %s\nbridge_flush_ms %u\n\n"
+			     "%-24s %-16s %-16s %-6s %-8s %-10s %s\n",
+			  d->config, vmsgd_log_level_name(vmsgd_log_level),
+			  p->bridge_flush_ms,
 			  "SERVICE", "OFFER", "OPEN", "MODE", "MAXCHAN",
 			  "RING", "MAX_MSG");
 	for (size_t i = 0; i < p->nsvc; i++) {

@@ -20,7 +20,9 @@
  *          -EAGAIN leaves the fd readable (nobody else will kick for the
  *          fragments still in the ring). Through recv straight into the
  *          caller's buffer (parked in the channel between calls) and
- *          through peek; the message arrives intact.
+ *          through peek; and through recv with a wait set (vmsg/waitset.h)
+ *          instead of the fd, which must report the channel after every
+ *          such -EAGAIN too. The message arrives intact.
  * Before the fix, empty continuations were taken as progress (recv with
  * timeout 100 returned -ETIMEDOUT, or held on for the whole flood when
  * the peer kept ahead), and a timeout-0 call took whatever the ring held
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include <vmsg/frame.h>
+#include <vmsg/waitset.h>
 
 #include "frag_flood_peer.h"
 #include "integ.h"
@@ -249,8 +252,13 @@ static void endless_skip(void)
 	finish(&v);
 }
 
-static void slow_message(bool use_peek)
+enum slow_via { RECV_FD, PEEK_FD, RECV_WAITSET };
+static const char *via_name[] = {"recv, fd", "peek, fd", "recv, wait set"};
+
+static void slow_message(enum slow_via via)
 {
+	bool use_peek = via == PEEK_FD;
+	struct vmsg_waitset ws;
 	static uint8_t buf[SLOW_FRAGS + 100];
 	struct victim v;
 	unsigned calls = 0, stops = 0;
@@ -259,17 +267,26 @@ static void slow_message(bool use_peek)
 	start(&v, SLOW);
 	int fd = vmsg_chan_fd(v.c);
 	ASSERT_GE(fd, 0);
+	vmsg_waitset_init(&ws);
+	ASSERT_EQ(vmsg_waitset_add(&ws, v.c, NULL), 0);
 	uint32_t before = consumed(v.c);
 	for (;;) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		/* As an event loop does, first try (the peer's one kick may
 		 * have gone to the accept), then sleep on the fd after each
 		 * -EAGAIN: readable at once, our own event. */
-		if (calls > 0 && poll(&pf, 1, 2000) != 1)
+		struct vmsg_waitset_event ev;
+		if (calls > 0 && via == RECV_WAITSET &&
+		    vmsg_waitset_wait(&ws, &ev, 1, 2000) != 1)
+			VMSG_TEST_FAIL("after call %u (%u stopped on the "
+				       "budget): the wait set reports nothing",
+				       calls, stops);
+		if (calls > 0 && via != RECV_WAITSET && poll(&pf, 1, 2000) != 1)
 			VMSG_TEST_FAIL("after call %u (%u stopped on the "
 				       "budget): the fd is not readable",
 				       calls, stops);
-		(void)vmsg_chan_ack(v.c);
+		if (via != RECV_WAITSET)
+			(void)vmsg_chan_ack(v.c);
 		struct vmsg_msg m = {0};
 		uint32_t at = consumed(v.c);
 		uint64_t t0 = integ_now_ns();
@@ -296,7 +313,7 @@ static void slow_message(bool use_peek)
 		break;
 	}
 	printf("slow (%s, 0): %u calls, %u stopped on the budget, %u ring "
-	       "bytes\n", use_peek ? "peek" : "recv", calls, stops,
+	       "bytes\n", via_name[via], calls, stops,
 	       consumed(v.c) - before);
 	ASSERT_EQ(r, (int)SLOW_FRAGS);
 	for (uint32_t i = 0; i < SLOW_FRAGS; i++)
@@ -305,6 +322,7 @@ static void slow_message(bool use_peek)
 				       slow_byte(i));
 	ASSERT_GT(stops, 0);
 	ASSERT_EQ(vmsg_chan_state(v.c), VMSG_CHAN_OPEN);
+	ASSERT_EQ(vmsg_waitset_remove(&ws, v.c), 0);
 	finish(&v);
 }
 
@@ -315,8 +333,9 @@ int main(int argc, char **argv)
 	empty_continuations(false);
 	empty_continuations(true);
 	endless_skip();
-	slow_message(false);
-	slow_message(true);
+	slow_message(RECV_FD);
+	slow_message(PEEK_FD);
+	slow_message(RECV_WAITSET);
 	printf("ok (%s)\n", integ_backend_name());
 	return 0;
 }

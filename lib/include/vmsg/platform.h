@@ -19,6 +19,7 @@
  *           -> [validate orders and grants] -> map(ring pages)
  *   both:   notify / wait / fd / ack / pend while connected; destroy at the
  *           end.
+ *   vmsg_waitset: wait_any over the platforms of many channels.
  *
  * "Notify at offset" is Xen's unmap notification: when this side unmaps the
  * page or dies, the byte at that offset of the first page is cleared and the
@@ -71,14 +72,22 @@ struct vmsg_platform_ops {
 	 * -ENOTSUP where the platform has none (unikernels). Optional. */
 	int (*fd)(struct vmsg_platform *p);
 	/* Make an event pending on our own port, as if the peer had kicked:
-	 * the fd polls readable and the next wait or ack returns 1. A
-	 * receiving call that stops on its work budget with fragments still
-	 * in the ring uses it, so that a caller sleeping on the fd calls
-	 * again (the peer, having published them, kicks no more). Never
-	 * blocks. Optional on a platform without fd (nobody sleeps outside
-	 * the library there, and every call looks at the ring before it
-	 * waits). */
+	 * the fd polls readable, and the next wait, ack or wait_any reports
+	 * it. A receiving call that stops on its work budget with fragments
+	 * still in the ring uses it, so that a caller sleeping on the fd or
+	 * in a wait set calls again (the peer, having published them, kicks
+	 * no more). Never blocks. Optional on a platform with neither fd nor wait_any
+	 * (nobody sleeps outside the library there, and every call looks at
+	 * the ring before it waits). */
 	int (*pend)(struct vmsg_platform *p);
+	/* Block until the event of at least one of ps[0..n-1] (platforms of
+	 * this same family: the same wait_any) arrives or timeout_ms passes
+	 * (-1: forever, 0: just look). Consumes the events it reports and
+	 * sets fired[i] = 1 for each (fired zeroed by the caller); the same
+	 * housekeeping as wait. Returns how many fired, 0 on timeout.
+	 * n <= VMSG_WAITSET_MAX. Optional: vmsg/waitset.h needs it. */
+	int (*wait_any)(struct vmsg_platform *const *ps, unsigned n,
+			int timeout_ms, uint8_t *fired);
 
 	/* Server: advertise ring_ref and port to the peer at the address the
 	 * platform was created with, readable by the peer only. */
