@@ -33,35 +33,6 @@
 #include "xen_abi.h"
 #include "xs_ring.h"
 
-/* errno values vmsg_errno.h does not spell out (Linux's). */
-#ifndef EPERM
-#define EPERM 1
-#endif
-#ifndef E2BIG
-#define E2BIG 7
-#endif
-#ifndef EEXIST
-#define EEXIST 17
-#endif
-#ifndef EISDIR
-#define EISDIR 21
-#endif
-#ifndef ENOSPC
-#define ENOSPC 28
-#endif
-#ifndef EROFS
-#define EROFS 30
-#endif
-#ifndef ENOSYS
-#define ENOSYS 38
-#endif
-#ifndef ENOTEMPTY
-#define ENOTEMPTY 39
-#endif
-#ifndef EISCONN
-#define EISCONN 106
-#endif
-
 #define GUEST_CMDLINE_MAX 1024
 /* Grant-table frames we map: 512 v1 entries each. */
 #define GUEST_GNT_FRAMES_MAX 8u
