@@ -16,11 +16,8 @@
  * Not provided (an appliance using them does not link): guest_platform_new
  * and the xenstore calls. guest_get_stats() reports zeros.
  *
- * The guest_ctl / guest_service calls wrap vmsg/service.h, unless
- * GUEST_HOSTED_OWN_SERVICE is defined: then the program links the
- * unikernel's own guest/service.c and pbwire.c instead (over the calls
- * above), so the freestanding client is tested against vmsgd on the
- * simulator (tests/guest/appliance_sim.sh). */
+ * Named services are vmsg/service.h, libvmsg's: the same client core
+ * (lib/service) as the unikernel's. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -194,71 +191,6 @@ int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
 	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
 }
 
-#ifndef GUEST_HOSTED_OWN_SERVICE
-struct guest_ctl {
-	vmsg_ctl *ctl;
-};
-
-int guest_ctl_open(guest_ctl **out, int timeout_ms)
-{
-	if (!out)
-		return -EINVAL;
-	guest_ctl *g = calloc(1, sizeof *g);
-	if (!g)
-		return -ENOMEM;
-	int r = vmsg_ctl_open(&g->ctl, timeout_ms);
-	if (r < 0) {
-		free(g);
-		return r;
-	}
-	*out = g;
-	return 0;
-}
-
-void guest_ctl_close(guest_ctl *g)
-{
-	if (!g)
-		return;
-	vmsg_ctl_close(g->ctl);
-	free(g);
-}
-
-const char *guest_ctl_error(guest_ctl *g)
-{
-	return g ? vmsg_ctl_error(g->ctl) : "";
-}
-
-int guest_service_offer(guest_ctl *g, const char *name, int timeout_ms)
-{
-	return g ? vmsg_service_offer(g->ctl, name, timeout_ms) : -EINVAL;
-}
-
-int guest_service_accept(guest_ctl *g, vmsg_chan **out,
-			 struct guest_service_peer *peer, int timeout_ms)
-{
-	if (!g)
-		return -EINVAL;
-	struct vmsg_service_peer p;
-	int r = vmsg_service_accept(g->ctl, out, &p, timeout_ms);
-	if (r == 0 && peer) {
-		peer->domid = p.domid;
-		peer->channel_id = p.channel_id;
-		snprintf(peer->service, sizeof peer->service, "%s", p.service);
-	}
-	return r;
-}
-
-int guest_service_open(guest_ctl *g, const char *name, vmsg_chan **out,
-		       int timeout_ms)
-{
-	return g ? vmsg_service_open(g->ctl, name, out, timeout_ms) : -EINVAL;
-}
-
-void guest_service_close(guest_ctl *g, vmsg_chan *c)
-{
-	vmsg_service_close(g ? g->ctl : NULL, c);
-}
-#endif
 
 int main(int argc, char **argv)
 {

@@ -3,8 +3,6 @@
 #                   has its PVH note; prints its size
 #   guest_xs_ring   the xenstore ring client, hosted, against a fake ring
 #   guest_pages     the page allocator, hosted
-#   guest_pbwire    the unikernel's protobuf wire codec, hosted, against
-#                   protobuf-c's generated code (valid and hostile input)
 #   guest_appliance_host  the echo appliance's source as two Linux processes
 #                   on the host backend (no Xen)
 #   guest_appliance_sim  (label sim) the echo appliance's source as a Linux
@@ -27,9 +25,6 @@ target_include_directories(guest_xs_ring PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 vmsg_add_test(guest_pages SOURCES guest/pages_test.c
               ${PROJECT_SOURCE_DIR}/guest/pages.c)
 target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
-vmsg_add_test(guest_pbwire SOURCES guest/pbwire_test.c
-              ${PROJECT_SOURCE_DIR}/guest/pbwire.c TIMEOUT 300 LABELS guest)
-target_include_directories(guest_pbwire PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 
 # dom0's side of the real-Xen check: programs that run inside dom0.
 if(VMSG_HAVE_XEN AND TARGET echo-unikernel)
@@ -72,7 +67,7 @@ endif()
 
 # The echo appliance's source as Linux programs on the simulator, through
 # vmsgd (tests/guest/appliance_sim.sh).
-if(VMSG_HAVE_VMSGD AND TARGET echo-appliance-own AND TARGET xensim)
+if(VMSG_HAVE_VMSGD AND TARGET echo-appliance AND TARGET xensim)
   add_test(NAME guest_appliance_sim
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/appliance_sim.sh
                    ${CMAKE_BINARY_DIR})

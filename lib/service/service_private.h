@@ -1,21 +1,34 @@
-/* Private state of a control-channel handle (vmsg/service.h). */
+/* Private: the vmsgd client core (vmsg/service.h), one for Linux and the
+ * unikernel.
+ *
+ * ctl.c and service.c are freestanding: everything they need from the
+ * world comes through struct vmsg__svc_env (vmsg_service_env.h), a small
+ * table each target supplies with its own vmsg_ctl_open() (env_linux.c in
+ * libvmsg over vmsg/xen.h, libc and epoll; guest/service_env.c in the
+ * unikernel over the PVH platform), as Xen's tools/libs put a shared core
+ * over per-OS hooks. So both worlds connect, reconnect after a vmsgd restart, offer
+ * again, serve, open and accept with the same code, and the same tests
+ * cover both. The messages go through the bounded codec (vmsg_pbwire.h),
+ * not protobuf-c.
+ */
 #ifndef VMSG_SERVICE_PRIVATE_H
 #define VMSG_SERVICE_PRIVATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include <protobuf-c/protobuf-c.h>
-
-#include <vmsg/proto.h>
+#include <vmsg/control.h>
 #include <vmsg/service.h>
-#include <vmsg/vmsg_service.pb-c.h>
+
+#include "vmsg_pbwire.h"
+#include "vmsg_service_env.h"
 
 /* Channels served for vmsgd but not yet returned by accept. A provider
  * that never accepts gets -EBUSY answers to further serve requests. */
 #define CTL_QUEUE 32
 /* Largest control message we take from vmsgd; larger ones are dropped. */
 #define CTL_MSG_MAX 4096
-#define CTL_ERR_MAX 160
+#define CTL_ERR_MAX VMSG_PBW_TEXT_CAP
 /* While vmsgd is away, how often a poller's vmsg_ctl_fd() turns readable
  * so that it calls in and the library tries to reconnect; also the pause
  * between two connect attempts of a blocking call. */
@@ -35,15 +48,13 @@ struct ctl_live {
 };
 
 struct vmsg_ctl {
+	const struct vmsg__svc_env *env;
+	void *os;        /* env->poll's per-handle state, or NULL */
 	vmsg_chan *chan; /* NULL while vmsgd is away (reconnect pending) */
-	/* vmsg_ctl_fd(): an epoll set holding the current control channel's
-	 * fd and a timer that ticks while the channel is down, so the fd a
-	 * poller holds survives reconnects. */
-	int epfd, tfd;
 	uint16_t domid;
 	uint64_t reconnects;
 	/* Names this handle offered (vmsgd said yes), offered again after a
-	 * reconnect. */
+	 * reconnect; grown as needed. */
 	char (*offers)[VMSG_SERVICE_NAME_MAX + 1];
 	size_t noffers, capoffers;
 	uint32_t next_req;
@@ -52,49 +63,61 @@ struct vmsg_ctl {
 	unsigned qhead, qlen;
 	struct ctl_live *live; /* channels handed out, for Closed */
 	size_t nlive, caplive;
-	struct vmsg_arena arena;
-	uint64_t arena_buf[(4 * CTL_MSG_MAX) / sizeof(uint64_t)];
+	uint8_t msg[CTL_MSG_MAX]; /* private copy of the message being read */
+	union {                   /* the message last decoded by the pump */
+		struct vmsg_pbw_error error;
+		struct vmsg_pbw_result result;
+		struct vmsg_pbw_opened opened;
+		struct vmsg_pbw_serve serve;
+	} in;
 };
 
-/* Milliseconds left of timeout_ms started at start (as the proto helpers:
- * -1 and 0 stay, positive never below 1). */
-uint64_t vmsg__svc_now_ms(void);
-int vmsg__svc_left(int timeout_ms, uint64_t start);
+/* Milliseconds left of timeout_ms started at start (as the channel's
+ * calls take them: -1 and 0 stay, positive never below 1). */
+int vmsg__svc_left(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
+
+/* Has a call with timeout_ms begun at start run out of time? (-1 never;
+ * 0 always, after its first try.) */
+int vmsg__svc_expired(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
 
 /* Receive one message from vmsgd, handling Serve requests on the way.
- * Returns 1 with the type and message set (decoded in ctl->arena until the
- * next call) for anything else; with type NULL, 0 after each Serve; or a negative error (-EAGAIN, -ETIMEDOUT, the
+ * Returns the frame type of anything else (Result, Opened, Error), decoded
+ * in ctl->in until the next call; with accept set, 0 after each Serve; or a
+ * negative error (-ENOTCONN with no channel, -EAGAIN, -ETIMEDOUT, the
  * channel's). Unknown, oversized or malformed messages are skipped. */
-int vmsg__svc_pump(vmsg_ctl *ctl, uint16_t *type, ProtobufCMessage **msg,
-		   int timeout_ms);
+int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms);
 
 /* The control channel is usable: if it is down, reconnect (retrying
  * fast-failing attempts on a dead vmsgd's stale keys every CTL_RETRY_MS
  * until the deadline), exchange Hellos and offer again what this handle
  * offered. Returns 0, -ENOTCONN (vmsgd not back by the deadline), or a
- * permanent error (-ECONNREFUSED, -EPROTONOSUPPORT, -ENOMEM). */
+ * permanent error (-ECONNREFUSED, -EPROTONOSUPPORT, -ENOMEM, ...). */
 int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
 
 /* After a failed call: if the control channel is closed or broken, drop
  * it (the next vmsg__svc_ensure reconnects) and return 1; else 0. */
 int vmsg__svc_broken(vmsg_ctl *ctl);
 
-/* Has a call with timeout_ms begun at start run out of time? (-1 never;
- * 0 always, after its first try.) */
-int vmsg__svc_expired(int timeout_ms, uint64_t start);
-
 /* Clear the retry timer's tick (a poller's wake-up is being handled). */
-void vmsg__svc_timer_drain(vmsg_ctl *ctl);
+void vmsg__svc_drain(vmsg_ctl *ctl);
 
 /* Send Offer `name` on the current channel and wait for its Result
  * (no reconnect: the caller handles a broken channel). */
 int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 			 uint64_t start);
 
+/* Send Closed for channel id (best effort, no answer). */
+void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id);
+
 /* Remember a channel handed to the caller (for vmsg_service_close). */
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
 
 /* Keep vmsgd's error text, sanitised, for vmsg_ctl_error(). */
 void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text);
+
+/* Grow *arr (elements of `size` bytes, *cap of them) to hold n + 1:
+ * 0 or -ENOMEM. */
+int vmsg__svc_grow(vmsg_ctl *ctl, void **arr, size_t *cap, size_t n,
+		   size_t size);
 
 #endif

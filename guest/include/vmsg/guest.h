@@ -4,7 +4,7 @@
  * vmsg_add_unikernel() CMake function links it with the guest platform and
  * lib/ring, lib/frame, lib/chan into a bootable PVH ELF. There is no libc:
  * what an appliance gets from the world is declared here and in the vmsg
- * headers (chan.h works unchanged). One vCPU, no threads, no interrupts:
+ * headers (chan.h and service.h work unchanged). One vCPU, no threads, no interrupts:
  * every wait blocks the domain in Xen (SCHEDOP_poll) until an event or a
  * deadline.
  *
@@ -76,47 +76,10 @@ int guest_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
 int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
 		  const struct vmsg_chan_opts *o, int timeout_ms);
 
-/* ---- named services through vmsgd (guest/service.c), the counterparts of
- * vmsg/service.h's calls and with the same protocol (docs/protocol.md,
- * "Service control protocol"), over a freestanding wire codec. Direct
- * mode: a provider serves each channel itself for the consumer vmsgd
- * names; a consumer connects to the provider's grants. Unlike the Linux
- * library there is no reconnect: when vmsgd goes away the handle's calls
- * fail (-EPIPE and the like) and the appliance decides what to do. Serve
- * requests are answered whenever the control channel is read (offer, open,
- * accept). vmsgd's error text for the last refused call is
- * guest_ctl_error(). */
-typedef struct guest_ctl guest_ctl;
-
-struct guest_service_peer {
-	uint16_t domid;                          /* the consumer */
-	char service[VMSG_SERVICE_NAME_MAX + 1]; /* the service opened */
-	uint32_t channel_id;
-};
-
-/* Connect to vmsgd's control channel for our domain
- * (/local/domain/0/data/vmsgd/<us>), waiting up to timeout_ms for it to be
- * served, and exchange Hellos. If vmsgd goes away later (a restart), the
- * calls below connect to the next one within their own timeout, offer
- * again what was offered and send a request in flight again; one that
- * finds no vmsgd by its deadline returns -ENOTCONN. Channels already open
- * stay open. */
-int guest_ctl_open(guest_ctl **out, int timeout_ms);
-/* Close the control channel (vmsgd drops our offers and forgets our
- * channels) and the channels served but not yet accepted. */
-void guest_ctl_close(guest_ctl *ctl);
-const char *guest_ctl_error(guest_ctl *ctl);
-/* Offer `name` ([A-Za-z0-9._-], 1..64 bytes). vmsgd's code on refusal. */
-int guest_service_offer(guest_ctl *ctl, const char *name, int timeout_ms);
-/* Provider: the next channel vmsgd had us serve (published; the consumer
- * is connecting: vmsg_chan_accept() waits for it). -ETIMEDOUT. */
-int guest_service_accept(guest_ctl *ctl, vmsg_chan **out,
-			 struct guest_service_peer *peer, int timeout_ms);
-/* Consumer: open a channel to `name` and connect to its provider. */
-int guest_service_open(guest_ctl *ctl, const char *name, vmsg_chan **out,
-		       int timeout_ms);
-/* Close a channel from open or accept and tell vmsgd. */
-void guest_service_close(guest_ctl *ctl, vmsg_chan *c);
+/* ---- named services through vmsgd: vmsg/service.h, the same client as
+ * libvmsg's on Linux (lib/service): vmsg_ctl_open(), vmsg_service_offer(),
+ * _accept(), _open(), _close(), with the same reconnect after a vmsgd
+ * restart. vmsg_ctl_fd() is -ENOTSUP here. */
 
 /* ---- xenstore (relative paths are below /local/domain/<us>). tx 0 is
  * outside any transaction. */

@@ -1,0 +1,32 @@
+/* The vmsgd client's world in the unikernel (vmsg_service_env.h): channels
+ * over the PVH platform, the machine's domid, clock, sleep and pages. No
+ * pollable fd: vmsg_ctl_fd() is -ENOTSUP. The client itself is
+ * lib/service, the same code as on Linux. */
+#include "guest_internal.h"
+#include "vmsg_service_env.h"
+
+static int pvh_own_domid(void)
+{
+	return guest_domid();
+}
+
+static uint64_t pvh_now_ms(void)
+{
+	return guest_now_ns() / 1000000u;
+}
+
+static const struct vmsg__svc_env pvh_env = {
+	.serve = guest_serve,
+	.connect = guest_connect,
+	.own_domid = pvh_own_domid,
+	.now_ms = pvh_now_ms,
+	.sleep_ms = guest_sleep_ms,
+	.alloc = guest_alloc,
+	.free = guest_free,
+	.poll = 0,
+};
+
+int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
+{
+	return vmsg__ctl_open(out, &pvh_env, timeout_ms);
+}

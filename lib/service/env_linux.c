@@ -1,0 +1,180 @@
+/* The vmsgd client's world on Linux (service_private.h): channels over
+ * the Xen backend (vmsg/xen.h), our domid from xenstore, libc's clock,
+ * sleep and memory, and vmsg_ctl_fd() as an epoll set holding the control
+ * channel's fd and a timer that ticks while vmsgd is away (so the fd a
+ * poller holds survives reconnects). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include <vmsg/xen.h>
+
+#include "service_private.h"
+
+_Static_assert(VMSG_PBW_PATH_CAP <= VMSG_XEN_PATH_MAX,
+	       "a path vmsgd sends fits the Xen backend");
+
+static int linux_own_domid(void)
+{
+	struct xs_handle *xs = xs_open(0);
+	if (!xs)
+		return errno ? -errno : -EIO;
+	unsigned len = 0;
+	char *s = xs_read(xs, XBT_NULL, "domid", &len);
+	int r = s ? 0 : (errno ? -errno : -EIO);
+	if (s) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(s, &end, 10);
+		if (errno || end == s || *end || v >= CTL_DOMID_LIMIT)
+			r = -EIO; /* our own store is wrong */
+		else
+			r = (int)v;
+		free(s);
+	}
+	xs_close(xs);
+	return r;
+}
+
+static uint64_t linux_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void linux_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void *linux_alloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+static void linux_free(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+
+/* ---- vmsg_ctl_fd() */
+
+struct ctl_poll {
+	int epfd, tfd;
+};
+
+static int poll_open(void **os)
+{
+	struct ctl_poll *p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (p->epfd < 0 || p->tfd < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->tfd, &ev) < 0) {
+		int r = -errno;
+		if (p->epfd >= 0)
+			close(p->epfd);
+		if (p->tfd >= 0)
+			close(p->tfd);
+		free(p);
+		return r;
+	}
+	*os = p;
+	return 0;
+}
+
+static void poll_close(void *os)
+{
+	struct ctl_poll *p = os;
+	close(p->epfd);
+	close(p->tfd);
+	free(p);
+}
+
+static int poll_fd(void *os)
+{
+	return ((struct ctl_poll *)os)->epfd;
+}
+
+static void poll_drain(void *os)
+{
+	uint64_t n;
+	(void)!read(((struct ctl_poll *)os)->tfd, &n, sizeof n);
+}
+
+/* Tick every `ms` (0: stop). */
+static void timer_set(struct ctl_poll *p, unsigned ms)
+{
+	struct itimerspec it;
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	it.it_interval = it.it_value;
+	(void)timerfd_settime(p->tfd, 0, &it, NULL);
+	if (ms == 0)
+		poll_drain(p); /* clear a tick due */
+}
+
+static int poll_attached(void *os, vmsg_chan *c)
+{
+	struct ctl_poll *p = os;
+	int fd = vmsg_chan_fd(c);
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (fd < 0)
+		return fd;
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	timer_set(p, 0);
+	return 0;
+}
+
+static void poll_detached(void *os, vmsg_chan *c, unsigned retry_ms)
+{
+	struct ctl_poll *p = os;
+	int fd = vmsg_chan_fd(c);
+	if (fd >= 0)
+		(void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+	timer_set(p, retry_ms);
+}
+
+static const struct vmsg__svc_poll_ops linux_poll = {
+	.open = poll_open,
+	.close = poll_close,
+	.fd = poll_fd,
+	.attached = poll_attached,
+	.detached = poll_detached,
+	.drain = poll_drain,
+};
+
+static const struct vmsg__svc_env linux_env = {
+	.serve = vmsg_xen_serve,
+	.connect = vmsg_xen_connect,
+	.own_domid = linux_own_domid,
+	.now_ms = linux_now_ms,
+	.sleep_ms = linux_sleep_ms,
+	.alloc = linux_alloc,
+	.free = linux_free,
+	.poll = &linux_poll,
+};
+
+int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
+{
+	return vmsg__ctl_open(out, &linux_env, timeout_ms);
+}
