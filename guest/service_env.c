@@ -1,7 +1,7 @@
 /* The vmsgd client's world in the unikernel (vmsg_service_env.h): channels
- * over the PVH platform, the machine's domid, clock, sleep and pages. No
- * pollable fd: vmsg_ctl_fd() is -ENOTSUP. The client itself is
- * lib/service, the same code as on Linux. */
+ * over Xen (lib/xenplat on the PVH hooks), the machine's domid, clock,
+ * sleep and pages. No pollable fd: vmsg_ctl_fd() is -ENOTSUP. The client
+ * itself is lib/service, the same code as on Linux. */
 #include "guest_internal.h"
 #include "vmsg_service_env.h"
 
@@ -16,8 +16,8 @@ static uint64_t pvh_now_ms(void)
 }
 
 static const struct vmsg__svc_env pvh_env = {
-	.serve = guest_serve,
-	.connect = guest_connect,
+	.serve = vmsg_xen_serve,
+	.connect = vmsg_xen_connect,
 	.own_domid = pvh_own_domid,
 	.now_ms = pvh_now_ms,
 	.sleep_ms = guest_sleep_ms,

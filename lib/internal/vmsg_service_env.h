@@ -11,9 +11,7 @@
 
 #include <vmsg/chan.h>
 #include <vmsg/service.h>
-
-/* Domain ids at and above this are not guests' (DOMID_FIRST_RESERVED). */
-#define CTL_DOMID_LIMIT 0x7ff0u
+#include <vmsg/xen.h>
 
 /* A pollable fd for vmsg_ctl_fd(), where the target has one (Linux: an
  * epoll set holding the control channel's fd and a timer). All optional
@@ -37,13 +35,14 @@ struct vmsg__svc_poll_ops {
 /* What the core needs from its world. Every member but poll is required. */
 struct vmsg__svc_env {
 	/* Serve one channel end at xenstore `path` for `client_domid`, or
-	 * connect to one `server_domid` serves there (vmsg/xen.h's calls). */
+	 * connect to one `server_domid` serves there: vmsg_xen_serve() and
+	 * vmsg_xen_connect() in both worlds (lib/xenplat), a test's own. */
 	int (*serve)(vmsg_chan **out, uint16_t client_domid, const char *path,
 		     const struct vmsg_chan_opts *o);
 	int (*connect)(vmsg_chan **out, uint16_t server_domid,
 		       const char *path, const struct vmsg_chan_opts *o,
 		       int timeout_ms);
-	/* Our domain id (< CTL_DOMID_LIMIT), or -errno. */
+	/* Our domain id (< VMSG_DOMID_LIMIT), or -errno. */
 	int (*own_domid)(void);
 	/* A monotonic clock in ms, and a pause. */
 	uint64_t (*now_ms)(void);

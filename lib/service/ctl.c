@@ -249,7 +249,7 @@ int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 	r = env->own_domid();
 	if (r < 0)
 		goto fail;
-	if ((unsigned)r >= CTL_DOMID_LIMIT) {
+	if ((unsigned)r >= VMSG_DOMID_LIMIT) {
 		r = -EIO; /* our own store is wrong */
 		goto fail;
 	}
@@ -329,7 +329,7 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	if (n <= 0 || (size_t)n >= sizeof prefix ||
 	    __builtin_strlen(s->path) <= (size_t)n ||
 	    __builtin_memcmp(s->path, prefix, (size_t)n) != 0 ||
-	    has_dotdot(s->path) || s->consumer_domid >= CTL_DOMID_LIMIT ||
+	    has_dotdot(s->path) || s->consumer_domid >= VMSG_DOMID_LIMIT ||
 	    !vmsg_service_name_ok(s->service) || s->max_msg == 0 ||
 	    s->max_msg > (1u << 30)) {
 		serve_reply(ctl, s->serve_id, -EINVAL, "bad serve request");

@@ -1,4 +1,4 @@
-/* The vmsgd client's world on Linux (service_private.h): channels over
+/* The vmsgd client's world on Linux (vmsg_service_env.h): channels over
  * the Xen backend (vmsg/xen.h), our domid from xenstore, libc's clock,
  * sleep and memory, and vmsg_ctl_fd() as an epoll set holding the control
  * channel's fd and a timer that ticks while vmsgd is away (so the fd a
@@ -12,42 +12,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xenstore.h>
-
 #include <vmsg/xen.h>
 
 #include "service_private.h"
+#include "vmsg_clock.h"
 
 _Static_assert(VMSG_PBW_PATH_CAP <= VMSG_XEN_PATH_MAX,
 	       "a path vmsgd sends fits the Xen backend");
 
 static int linux_own_domid(void)
 {
-	struct xs_handle *xs = xs_open(0);
-	if (!xs)
-		return errno ? -errno : -EIO;
-	unsigned len = 0;
-	char *s = xs_read(xs, XBT_NULL, "domid", &len);
-	int r = s ? 0 : (errno ? -errno : -EIO);
-	if (s) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(s, &end, 10);
-		if (errno || end == s || *end || v >= CTL_DOMID_LIMIT)
-			r = -EIO; /* our own store is wrong */
-		else
-			r = (int)v;
-		free(s);
-	}
-	xs_close(xs);
-	return r;
+	uint16_t d;
+	int r = vmsg_xen_own_domid(&d);
+	return r < 0 ? r : d;
 }
 
 static uint64_t linux_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return vmsg__clock_ns() / 1000000u;
 }
 
 static void linux_sleep_ms(unsigned ms)

@@ -135,7 +135,7 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 
 	/* Copy out before anything else is received. */
 	const struct vmsg_pbw_opened op = ctl->in.opened;
-	if (!op.path[0] || op.provider_domid >= CTL_DOMID_LIMIT ||
+	if (!op.path[0] || op.provider_domid >= VMSG_DOMID_LIMIT ||
 	    op.max_msg == 0 || op.max_msg > (1u << 30))
 		return -EPROTO;
 	struct vmsg_chan_opts o;
