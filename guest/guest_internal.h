@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include <vmsg/guest.h>
+#include <vmsg/guest_xs.h>
 
 #include "pages.h"
 #include "vmsg_errno.h"

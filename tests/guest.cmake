@@ -88,3 +88,22 @@ if(VMSG_HAVE_VMSGD AND TARGET echo-appliance AND TARGET xensim)
   set_tests_properties(guest_appliance_sim PROPERTIES TIMEOUT 300 LABELS sim
                        SKIP_RETURN_CODE 77)
 endif()
+
+# guest_sdk: every SDK call, both targets. The unikernel only
+# has to link (no undefined symbol); sdk-all-uk.elf; its Linux twin runs on the simulator
+# (tests/guest/sdk_sim.sh).
+if(TARGET echo-unikernel)
+  vmsg_add_unikernel(sdk-all-uk SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/guest/sdk_all.c)
+endif()
+if(TARGET vmsg_sdk_linux)
+  add_executable(sdk-all guest/sdk_all.c)
+  target_link_libraries(sdk-all PRIVATE vmsg_sdk_linux)
+  set_target_properties(sdk-all PROPERTIES
+                        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/guest)
+  if(TARGET xensim)
+    add_test(NAME guest_sdk
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/sdk_sim.sh ${CMAKE_BINARY_DIR})
+    set_tests_properties(guest_sdk PROPERTIES TIMEOUT 120 LABELS sim
+                         SKIP_RETURN_CODE 77)
+  endif()
+endif()

@@ -4,9 +4,15 @@
  * vmsg_add_unikernel() CMake function links it with the guest platform and
  * lib/ring, lib/frame, lib/chan into a bootable PVH ELF. There is no libc:
  * what an appliance gets from the world is declared here and in the vmsg
- * headers (chan.h and service.h work unchanged). One vCPU, no threads, no interrupts:
- * every wait blocks the domain in Xen (SCHEDOP_poll) until an event or a
- * deadline.
+ * headers (chan.h, service.h, waitset.h and xen.h work unchanged); the
+ * xenstore client is vmsg/guest_xs.h. One vCPU, no threads, no
+ * interrupts: every wait blocks the domain in Xen (SCHEDOP_poll) until an
+ * event or a deadline.
+ *
+ * The same SDK has a Linux target (guest/linux/, the library
+ * vmsg_sdk_linux): every call here and in guest_xs.h, over libvmsg and
+ * Xen's libraries, so the same app_main() runs as a Linux program
+ * (docs/unikernel.md, "The same source on Linux").
  *
  * Error contract as in the rest of vmsg: >= 0 success, negative errno.
  */
@@ -85,36 +91,6 @@ int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
  * libvmsg's on Linux (lib/service): vmsg_ctl_open(), vmsg_service_offer(),
  * _accept(), _open(), _close(), with the same reconnect after a vmsgd
  * restart. vmsg_ctl_fd() is -ENOTSUP here. */
-
-/* ---- xenstore (relative paths are below /local/domain/<us>). tx 0 is
- * outside any transaction. */
-#define GUEST_XS_PERM_NONE 'n'
-#define GUEST_XS_PERM_READ 'r'
-#define GUEST_XS_PERM_WRITE 'w'
-#define GUEST_XS_PERM_BOTH 'b'
-struct guest_xs_perm {
-	uint16_t domid;
-	char perm; /* GUEST_XS_PERM_* */
-};
-/* Read a value into buf (NUL-terminated); returns its length. */
-int guest_xs_read(uint32_t tx, const char *path, char *buf, size_t cap);
-int guest_xs_write(uint32_t tx, const char *path, const void *val,
-		   size_t len);
-int guest_xs_rm(uint32_t tx, const char *path);
-/* The children's names, each NUL-terminated, into buf; returns how many. */
-int guest_xs_directory(uint32_t tx, const char *path, char *buf,
-		       size_t cap);
-/* perms[0] names the owner and what everyone not listed gets. */
-int guest_xs_set_perms(uint32_t tx, const char *path,
-		       const struct guest_xs_perm *perms, unsigned n);
-int guest_xs_txn_start(uint32_t *tx);
-/* commit false aborts. -EAGAIN: another writer won; start over. */
-int guest_xs_txn_end(uint32_t tx, bool commit);
-/* One watch at a time is enough for vmsg; the token is ours. */
-int guest_xs_watch(const char *path);
-int guest_xs_unwatch(const char *path);
-/* Wait for the watch to fire: 1 fired, 0 timeout (-1: forever). */
-int guest_xs_wait_watch(int timeout_ms);
 
 #ifdef __cplusplus
 }
