@@ -15,12 +15,18 @@ static uint64_t pvh_now_ms(void)
 	return guest_now_ns() / 1000000u;
 }
 
+static int pvh_xs_directory(const char *path, char *buf, size_t cap)
+{
+	return guest_xs_directory(0, path, buf, cap);
+}
+
 static const struct vmsg__svc_env pvh_env = {
 	.serve = vmsg_xen_serve,
 	.connect = vmsg_xen_connect,
 	.own_domid = pvh_own_domid,
 	.now_ms = pvh_now_ms,
 	.sleep_ms = guest_sleep_ms,
+	.xs_directory = pvh_xs_directory,
 	.alloc = guest_alloc,
 	.free = guest_free,
 	.poll = 0,

@@ -11,6 +11,8 @@
 
 #include <vmsg/guest_xs.h>
 
+#include "vmsg_xs_linux.h"
+
 #define XS_TOKEN "vmsg-sdk"
 
 static struct xs_handle *g_xs;
@@ -70,22 +72,7 @@ int guest_xs_directory(uint32_t tx, const char *path, char *buf, size_t cap)
 	struct xs_handle *xs = conn();
 	if (!xs)
 		return fail();
-	unsigned num = 0;
-	char **d = xs_directory(xs, tx, path, &num);
-	if (!d)
-		return fail();
-	size_t used = 0;
-	for (unsigned i = 0; i < num; i++) {
-		size_t n = strlen(d[i]) + 1;
-		if (n > cap - used) {
-			free(d);
-			return -ENAMETOOLONG;
-		}
-		memcpy(buf + used, d[i], n);
-		used += n;
-	}
-	free(d);
-	return (int)num;
+	return vmsg__xs_dir_names(xs, tx, path, buf, cap);
 }
 
 int guest_xs_set_perms(uint32_t tx, const char *path,

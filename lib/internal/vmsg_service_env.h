@@ -47,6 +47,10 @@ struct vmsg__svc_env {
 	/* A monotonic clock in ms, and a pause. */
 	uint64_t (*now_ms)(void);
 	void (*sleep_ms)(unsigned ms);
+	/* The children of xenstore directory `path`, each NUL-terminated,
+	 * into buf[0..cap); returns how many, -ENAMETOOLONG when they do not
+	 * fit, or xenstore's error (-ENOENT, -EACCES, ...). */
+	int (*xs_directory)(const char *path, char *buf, size_t cap);
 	/* Zeroed memory, NULL when there is none; freed with its size. */
 	void *(*alloc)(size_t size);
 	void (*free)(void *p, size_t size);

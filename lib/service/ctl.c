@@ -255,6 +255,8 @@ int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 	}
 	ctl->domid = (uint16_t)r;
 	r = attach(ctl, timeout_ms, start);
+	if (r < 0 && !permanent(r))
+		r = vmsg__svc_why_not(ctl); /* what the header promises */
 	if (r < 0)
 		goto fail;
 	*out = ctl;

@@ -1,8 +1,8 @@
 /* The vmsgd client's world on Linux (vmsg_service_env.h): channels over
- * the Xen backend (vmsg/xen.h), our domid from xenstore, libc's clock,
- * sleep and memory, and vmsg_ctl_fd() as an epoll set holding the control
- * channel's fd and a timer that ticks while vmsgd is away (so the fd a
- * poller holds survives reconnects). */
+ * the Xen backend (vmsg/xen.h), our domid and directories from xenstore,
+ * libc's clock, sleep and memory, and vmsg_ctl_fd() as an epoll set
+ * holding the control channel's fd and a timer that ticks while vmsgd is
+ * away (so the fd a poller holds survives reconnects). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -12,10 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xenstore.h>
+
 #include <vmsg/xen.h>
 
 #include "service_private.h"
 #include "vmsg_clock.h"
+#include "vmsg_xs_linux.h"
 
 _Static_assert(VMSG_PBW_PATH_CAP <= VMSG_XEN_PATH_MAX,
 	       "a path vmsgd sends fits the Xen backend");
@@ -25,6 +28,37 @@ static int linux_own_domid(void)
 	uint16_t d;
 	int r = vmsg_xen_own_domid(&d);
 	return r < 0 ? r : d;
+}
+
+int vmsg__xs_dir_names(struct xs_handle *xs, uint32_t tx, const char *path,
+		       char *buf, size_t cap)
+{
+	unsigned num = 0;
+	char **d = xs_directory(xs, tx, path, &num);
+	if (!d)
+		return errno > 0 ? -errno : -EIO;
+	int r = (int)num;
+	size_t used = 0;
+	for (unsigned i = 0; i < num && r >= 0; i++) {
+		size_t n = strlen(d[i]) + 1;
+		if (n > cap - used)
+			r = -ENAMETOOLONG;
+		else
+			memcpy(buf + used, d[i], n);
+		used += n;
+	}
+	free(d);
+	return r;
+}
+
+static int linux_xs_directory(const char *path, char *buf, size_t cap)
+{
+	struct xs_handle *xs = xs_open(0);
+	if (!xs)
+		return errno > 0 ? -errno : -EIO;
+	int r = vmsg__xs_dir_names(xs, XBT_NULL, path, buf, cap);
+	xs_close(xs);
+	return r;
 }
 
 static uint64_t linux_now_ms(void)
@@ -151,6 +185,7 @@ static const struct vmsg__svc_env linux_env = {
 	.own_domid = linux_own_domid,
 	.now_ms = linux_now_ms,
 	.sleep_ms = linux_sleep_ms,
+	.xs_directory = linux_xs_directory,
 	.alloc = linux_alloc,
 	.free = linux_free,
 	.poll = &linux_poll,

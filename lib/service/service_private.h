@@ -120,4 +120,10 @@ void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text);
 int vmsg__svc_grow(vmsg_ctl *ctl, void **arr, size_t *cap, size_t n,
 		   size_t size);
 
+/* ctl_errors.c: after attaching failed by the deadline for a reason that
+ * retrying could have cured, what stood in the way: -ENOENT (no vmsgd
+ * serves our domain), -EBUSY (another process holds its control
+ * channel) or -ETIMEDOUT. */
+int vmsg__svc_why_not(vmsg_ctl *ctl);
+
 #endif

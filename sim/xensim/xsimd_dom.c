@@ -121,6 +121,16 @@ void xsimd_dom_release(struct xsimd *d, uint32_t domid, struct xsimd_conn *keep)
 	}
 }
 
+void xsimd_dom_free_all(struct xsimd *d)
+{
+	while (d->doms) {
+		struct xsimd_domain *x = d->doms;
+		d->doms = x->next;
+		free(x->grants); /* its shares went with their connections */
+		free(x);
+	}
+}
+
 static int find_xenstored(char *buf, size_t len)
 {
 	const char *env = getenv("XENSIM_XENSTORED");

@@ -1,0 +1,67 @@
+/* Why vmsg_ctl_open() could not attach, and what that means to a person.
+ * Freestanding, as the rest of the client: the folder is read through the
+ * target's table (vmsg_service_env.h), so a unikernel learns the same.
+ *
+ * Seen from a guest, "no vmsgd" and "another process of this domain holds
+ * the control channel" look alike at the xenstore level: in both cases no
+ * keys can be read (vmsg's server removes them once its client is live).
+ * vmsgd therefore keeps a folder per domain it serves,
+ * VMSG_CTL_PATH_PREFIX/<domid>, readable by that domain, and publishes the
+ * channel's keys inside it (docs/protocol.md, "Service control
+ * protocol"). At the deadline:
+ *   no folder                  -> -ENOENT    (no vmsgd serves this domain)
+ *   the folder, no keys        -> -EBUSY     (another process holds it)
+ *   the folder and its keys    -> -ETIMEDOUT (keys we could not use, or a
+ *                                 Hello that did not come in time)
+ * A vmsgd killed without a restart leaves its folders and keys behind:
+ * its guests then read -ETIMEDOUT (or -EBUSY), until a vmsgd starts and
+ * clears them. */
+#include "service_private.h"
+#include "vmsg_errno.h"
+#include "vmsg_fmt.h"
+
+int vmsg__svc_why_not(vmsg_ctl *ctl)
+{
+	char path[64], names[1024];
+	vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		       (unsigned)ctl->domid);
+	/* Absent, not ours to read, or no xenstore: not vmsgd's mark. */
+	int n = ctl->env->xs_directory(path, names, sizeof names);
+	if (n == -ENAMETOOLONG)
+		return -ETIMEDOUT; /* more than vmsgd ever puts there */
+	if (n < 0)
+		return -ENOENT;
+	const char *p = names;
+	for (int i = 0; i < n; i++) {
+		size_t len = __builtin_strlen(p);
+		if (len == 8 && !__builtin_memcmp(p, "ring-ref", 8))
+			return -ETIMEDOUT;
+		p += len + 1;
+	}
+	return -EBUSY;
+}
+
+const char *vmsg_ctl_strerror(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "no vmsgd serves this domain: is vmsgd running in dom0 "
+		       "(and is this a Xen domain, or a process under `xensim "
+		       "run --domid N`)?";
+	case -EBUSY:
+		return "another process of this domain holds vmsgd's control "
+		       "channel (one at a time): wait for it to close, or use "
+		       "its handle";
+	case -ETIMEDOUT:
+		return "vmsgd did not answer in time: it may be overloaded, or "
+		       "was killed and not restarted; try again, with a "
+		       "longer timeout, or restart vmsgd";
+	case -ECONNREFUSED:
+		return "vmsgd refused this domain's greeting";
+	case -EPROTONOSUPPORT:
+		return "vmsgd speaks an incompatible protocol version: update "
+		       "vmsgd or this program";
+	default:
+		return vmsg_strerror(err);
+	}
+}
