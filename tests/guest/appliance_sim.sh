@@ -109,7 +109,7 @@ start_provider() {
 
 # scenario PROVIDER CONSUMER WHAT
 scenario() {
-	local prov=$1 cons=$2 what=$3 ppid cpid st
+	local prov=$1 cons=$2 what=$3 ppid cpid st prov_pid
 	# 1. provider and consumer, both the appliance's source.
 	start_provider "$prov" "$dir/provider.log"
 	exchange "$cons" "$dir/consumer.log"
@@ -129,7 +129,11 @@ scenario() {
 	cpid=$!
 	wait_for "first echo" cat "$dir/consumer2.log"
 	sleep 0.5
-	kill -KILL "$ppid"
+	# The appliance itself, not the `xensim run` in front of it (SIGKILL
+	# is not forwarded: killing the wrapper left the provider running,
+	# orphaned, after the test).
+	prov_pid=$(pgrep -P "$ppid" -x echo-appliance) || fail "no provider under $ppid"
+	kill -KILL "$prov_pid"
 	wait "$ppid" 2>/dev/null
 	pids=("${pids[@]/$ppid/}")
 	for _ in $(seq 600); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
