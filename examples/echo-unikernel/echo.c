@@ -29,8 +29,9 @@
  * MS milliseconds and open and exchange once more on the same control
  * channel (across a vmsgd restart, say).
  *
- * The same source builds as a Linux program (guest/hosted.c: the
- * arguments are the cmdline), echo-appliance, e.g. under `xensim run`.
+ * The same source builds as a Linux program over the SDK's Linux target
+ * (guest/linux/; the arguments are the cmdline), echo-appliance, e.g.
+ * under `xensim run`.
  *
  * Prints its uptime when the first message arrives ("boot-to-first-
  * message"), and per client the bytes and messages it echoed.

@@ -390,6 +390,6 @@ int main(void)
 		ASSERT_EQ(vmsg__pbw_decode(&vmsg__pbw_result_desc, &back, buf, (size_t)n), 0);
 		ASSERT_EQ(back.code, codes[i]);
 	}
-	printf("guest_pbwire: ok\n");
+	printf("proto_pbwire: ok\n");
 	return 0;
 }
