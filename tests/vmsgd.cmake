@@ -36,4 +36,13 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
     add_dependencies(vmsgd_ctlopen vmsg-kv)
   endif()
   target_link_libraries(vmsgd_json PRIVATE PkgConfig::VT_JANSSON)
+  vmsgd_test(vmsgd_flush)
+  # The stock key-value server as the provider that unclaimed channels
+  # must not fill up.
+  if(TARGET vmsg-kv-server)
+    vmsgd_test(vmsgd_unclaimed)
+    target_compile_definitions(vmsgd_unclaimed PRIVATE
+      KV_SERVER_BIN="$<TARGET_FILE:vmsg-kv-server>")
+    add_dependencies(vmsgd_unclaimed vmsg-kv-server)
+  endif()
 endif()

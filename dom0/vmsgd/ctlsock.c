@@ -289,7 +289,9 @@ static const char *chan_mode_name(const struct channel *c)
 
 static const char *chan_state(const struct channel *c)
 {
-	return c->state == CH_OPEN ? "open" : "pending";
+	return c->state == CH_OPEN    ? "open"
+	       : c->state == CH_LINGER ? "lingering"
+				       : "pending";
 }
 
 /* Counters of vmsgd's own ends; false for direct channels, whose data
@@ -310,7 +312,7 @@ static bool counters_of(const struct channel *c, struct chan_counters *k)
 static void list_channels(struct vmsgd *d, struct sbuf *b)
 {
 	sb_printf(b,
-		  "ok\n%-10s %-16s %-4s %-4s %-7s %-10s %-18s %-18s %-9s "
+		  "ok\n%-10s %-16s %-4s %-4s %-9s %-10s %-18s %-18s %-9s "
 		  "%-13s %s\n",
 		  "ID", "SERVICE", "PROV", "CONS", "STATE", "MODE",
 		  "TO-PROV B/MSGS", "TO-CONS B/MSGS", "STALLS",
@@ -333,7 +335,7 @@ static void list_channels(struct vmsgd *d, struct sbuf *b)
 				 (unsigned long long)k.kicks_suppressed);
 		}
 		sb_printf(b,
-			  "%-10u %-16s %-4u %-4u %-7s %-10s %-18s %-18s "
+			  "%-10u %-16s %-4u %-4u %-9s %-10s %-18s %-18s "
 			  "%-9s %-13s %s\n",
 			  c->id, c->service, (unsigned)c->provider,
 			  (unsigned)c->consumer,
@@ -423,10 +425,11 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 {
 	const struct policy *p = &d->pol;
 	sb_printf(b,
-		  "ok\nconfig %s\nlog_level %s\n\n%-24s %-16s %-16s %-6s "
-		  "%-8s %-10s %s\n",
-		  d->config, vmsgd_log_level_name(vmsgd_log_level), "SERVICE",
-		  "OFFER", "OPEN", "MODE", "MAXCHAN", "RING", "MAX_MSG");
+		  "ok\nconfig %s\nlog_level %s\nbridge_flush_ms %u\n\n%-24s "
+		  "%-16s %-16s %-6s %-8s %-10s %s\n",
+		  d->config, vmsgd_log_level_name(vmsgd_log_level),
+		  p->bridge_flush_ms, "SERVICE", "OFFER", "OPEN", "MODE",
+		  "MAXCHAN", "RING", "MAX_MSG");
 	for (size_t i = 0; i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
 		char off[128], opn[128];
@@ -455,6 +458,8 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 		  vmsg__json_set(root, "log_level",
 				 vmsg__json_str(vmsgd_log_level_name(
 					 vmsgd_log_level))) &&
+		  vmsg__json_set(root, "bridge_flush_ms",
+				 vmsg__json_uint(p->bridge_flush_ms)) &&
 		  vmsg__json_set(root, "services", json_incref(svcs)) &&
 		  vmsg__json_set(root, "bridges", json_incref(brs));
 	for (size_t i = 0; ok && i < p->nsvc; i++) {

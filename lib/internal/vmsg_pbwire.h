@@ -96,6 +96,7 @@ struct vmsg_pbw_serve {
 	uint32_t rx_ring_size;
 	uint32_t tx_ring_size;
 	uint64_t max_msg;
+	uint32_t connect_timeout_ms;
 };
 struct vmsg_pbw_serve_result {
 	uint32_t serve_id;

@@ -28,7 +28,14 @@ struct vmsg__svc_poll_ops {
 	/* c (the control channel) is about to be closed: stop watching it and
 	 * tick every retry_ms until the next attached(). */
 	void (*detached)(void *os, vmsg_chan *c, unsigned retry_ms);
-	/* A poller's wake-up is being handled: clear a tick due. */
+	/* A served channel waiting for its consumer: make the fd readable
+	 * when it has an event (its consumer connects), or stop. */
+	int (*watch)(void *os, vmsg_chan *c);
+	void (*unwatch)(void *os, vmsg_chan *c);
+	/* Make the fd readable in ms (0: at once; < 0: never). */
+	void (*deadline)(void *os, int ms);
+	/* A poller's wake-up is being handled: clear the ticks and the
+	 * deadline due. */
 	void (*drain)(void *os);
 };
 

@@ -159,22 +159,6 @@ int vmsg__svc_broken(vmsg_ctl *ctl)
 	return 1;
 }
 
-/* After a reconnect: channels served for the old vmsgd whose consumer
- * never came will not get one now (vmsgd forgot them); close them. */
-static void drop_unclaimed(vmsg_ctl *ctl)
-{
-	unsigned keep = 0;
-	for (unsigned i = 0; i < ctl->qlen; i++) {
-		struct ctl_ready e = ctl->q[(ctl->qhead + i) % CTL_QUEUE];
-		if (vmsg_chan_state(e.c) == VMSG_CHAN_WAITING) {
-			vmsg_chan_close(e.c);
-			continue;
-		}
-		ctl->q[(ctl->qhead + keep++) % CTL_QUEUE] = e;
-	}
-	ctl->qlen = keep;
-}
-
 /* Offer again what this handle offered. A name vmsgd now refuses (taken
  * by another domain meanwhile, or no longer allowed) is no longer ours. */
 static int reoffer(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
@@ -210,7 +194,9 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 		if (r < 0)
 			return permanent(r) ? r : -ENOTCONN;
 		ctl->reconnects++;
-		drop_unclaimed(ctl);
+		/* Channels served for the old vmsgd whose consumer never
+		 * came will not get one now (vmsgd forgot them). */
+		vmsg__svc_served_drop_unclaimed(ctl);
 		r = reoffer(ctl, timeout_ms, start);
 		if (r == 0)
 			return 0;
@@ -270,8 +256,7 @@ void vmsg_ctl_close(vmsg_ctl *ctl)
 {
 	if (!ctl)
 		return;
-	for (unsigned i = 0; i < ctl->qlen; i++)
-		vmsg_chan_close(ctl->q[(ctl->qhead + i) % CTL_QUEUE].c);
+	vmsg__svc_served_close_all(ctl);
 	if (ctl->chan && ctl->os)
 		ctl->env->poll->detached(ctl->os, ctl->chan, 0);
 	vmsg_chan_close(ctl->chan);
@@ -342,6 +327,10 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 			    "provider's accept queue is full");
 		return;
 	}
+	if (s->serve_id == 0) { /* 0 marks an earlier vmsgd's channels */
+		serve_reply(ctl, s->serve_id, -EINVAL, "bad serve request");
+		return;
+	}
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	if (s->rx_ring_size)
@@ -355,12 +344,18 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
 	}
-	struct ctl_ready *e = &ctl->q[(ctl->qhead + ctl->qlen) % CTL_QUEUE];
-	e->c = c;
-	e->peer.domid = (uint16_t)s->consumer_domid;
-	e->peer.channel_id = s->serve_id;
-	vmsg__memcpy(e->peer.service, s->service, sizeof e->peer.service);
-	ctl->qlen++;
+	struct vmsg_service_peer peer;
+	vmsg__memset(&peer, 0, sizeof peer);
+	peer.domid = (uint16_t)s->consumer_domid;
+	peer.channel_id = s->serve_id;
+	vmsg__memcpy(peer.service, s->service, sizeof peer.service);
+	r = vmsg__svc_served_add(ctl, c, &peer, s->serve_id,
+				 s->connect_timeout_ms);
+	if (r < 0) {
+		vmsg_chan_close(c);
+		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
+		return;
+	}
 	serve_reply(ctl, s->serve_id, 0, "");
 }
 
@@ -377,6 +372,8 @@ static const struct vmsg_pbw_desc *desc_of(uint16_t type)
 		return &vmsg__pbw_opened_desc;
 	case VMSG_TYPE_SVC_SERVE:
 		return &vmsg__pbw_serve_desc;
+	case VMSG_TYPE_SVC_CLOSED:
+		return &vmsg__pbw_closed_desc;
 	default:
 		return NULL;
 	}
@@ -400,9 +397,15 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 		/* Not ours to understand (a newer vmsgd), or malformed: skip. */
 		if (!d || vmsg__pbw_decode(d, &ctl->in, ctl->msg, (size_t)r) < 0)
 			continue;
-		if (type == VMSG_TYPE_SVC_SERVE) {
-			struct vmsg_pbw_serve s = ctl->in.serve;
-			handle_serve(ctl, &s);
+		if (type == VMSG_TYPE_SVC_SERVE ||
+		    type == VMSG_TYPE_SVC_CLOSED) {
+			if (type == VMSG_TYPE_SVC_SERVE) {
+				struct vmsg_pbw_serve s = ctl->in.serve;
+				handle_serve(ctl, &s);
+			} else { /* the consumer of a channel we served left */
+				vmsg__svc_served_closed(
+					ctl, ctl->in.closed.channel_id);
+			}
 			if (accept)
 				return 0; /* accept's pump: one step done */
 			continue;

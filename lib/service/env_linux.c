@@ -86,8 +86,12 @@ static void linux_free(void *p, size_t size)
 
 /* ---- vmsg_ctl_fd() */
 
+/* epfd holds the control channel's fd, tfd (ticks every retry period
+ * while vmsgd is away), xfd (a one-shot timer at the next connect
+ * deadline of a served channel) and the fds of the served channels that
+ * wait for their consumer. */
 struct ctl_poll {
-	int epfd, tfd;
+	int epfd, tfd, xfd;
 };
 
 static int poll_open(void **os)
@@ -97,16 +101,20 @@ static int poll_open(void **os)
 		return -ENOMEM;
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	p->xfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	struct epoll_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
-	if (p->epfd < 0 || p->tfd < 0 ||
-	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->tfd, &ev) < 0) {
+	if (p->epfd < 0 || p->tfd < 0 || p->xfd < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->tfd, &ev) < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->xfd, &ev) < 0) {
 		int r = -errno;
 		if (p->epfd >= 0)
 			close(p->epfd);
 		if (p->tfd >= 0)
 			close(p->tfd);
+		if (p->xfd >= 0)
+			close(p->xfd);
 		free(p);
 		return r;
 	}
@@ -119,6 +127,7 @@ static void poll_close(void *os)
 	struct ctl_poll *p = os;
 	close(p->epfd);
 	close(p->tfd);
+	close(p->xfd);
 	free(p);
 }
 
@@ -129,8 +138,10 @@ static int poll_fd(void *os)
 
 static void poll_drain(void *os)
 {
+	struct ctl_poll *p = os;
 	uint64_t n;
-	(void)!read(((struct ctl_poll *)os)->tfd, &n, sizeof n);
+	(void)!read(p->tfd, &n, sizeof n);
+	(void)!read(p->xfd, &n, sizeof n);
 }
 
 /* Tick every `ms` (0: stop). */
@@ -142,8 +153,10 @@ static void timer_set(struct ctl_poll *p, unsigned ms)
 	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
 	it.it_interval = it.it_value;
 	(void)timerfd_settime(p->tfd, 0, &it, NULL);
-	if (ms == 0)
-		poll_drain(p); /* clear a tick due */
+	if (ms == 0) {
+		uint64_t n;
+		(void)!read(p->tfd, &n, sizeof n); /* clear a tick due */
+	}
 }
 
 static int poll_attached(void *os, vmsg_chan *c)
@@ -170,12 +183,50 @@ static void poll_detached(void *os, vmsg_chan *c, unsigned retry_ms)
 	timer_set(p, retry_ms);
 }
 
+static int poll_watch(void *os, vmsg_chan *c)
+{
+	struct ctl_poll *p = os;
+	int fd = vmsg_chan_fd(c);
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (fd < 0)
+		return fd;
+	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void poll_unwatch(void *os, vmsg_chan *c)
+{
+	int fd = vmsg_chan_fd(c);
+	if (fd >= 0)
+		(void)epoll_ctl(((struct ctl_poll *)os)->epfd, EPOLL_CTL_DEL, fd,
+				NULL);
+}
+
+/* One shot in ms (0: at once, which a zero it_value would not do; < 0:
+ * disarm). */
+static void poll_deadline(void *os, int ms)
+{
+	struct itimerspec it;
+	memset(&it, 0, sizeof it);
+	if (ms >= 0) {
+		it.it_value.tv_sec = ms / 1000;
+		it.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+		if (ms == 0)
+			it.it_value.tv_nsec = 1;
+	}
+	(void)timerfd_settime(((struct ctl_poll *)os)->xfd, 0, &it, NULL);
+}
+
 static const struct vmsg__svc_poll_ops linux_poll = {
 	.open = poll_open,
 	.close = poll_close,
 	.fd = poll_fd,
 	.attached = poll_attached,
 	.detached = poll_detached,
+	.watch = poll_watch,
+	.unwatch = poll_unwatch,
+	.deadline = poll_deadline,
 	.drain = poll_drain,
 };
 

@@ -19,13 +19,17 @@
 
 #include <vmsg/control.h>
 #include <vmsg/service.h>
+#include <vmsg/waitset.h>
 
 #include "vmsg_pbwire.h"
 #include "vmsg_service_env.h"
 
-/* Channels served for vmsgd but not yet returned by accept. A provider
- * that never accepts gets -EBUSY answers to further serve requests. */
+/* Channels served for vmsgd but not yet returned by accept (waiting for
+ * their consumer, or connected and not yet taken). A provider that never
+ * accepts gets -EBUSY answers to further serve requests. */
 #define CTL_QUEUE 32
+/* The least connect deadline a Serve may set (a smaller one is raised). */
+#define CTL_CONNECT_MIN_MS 1000
 /* Largest control message we take from vmsgd; larger ones are dropped. */
 #define CTL_MSG_MAX 4096
 #define CTL_ERR_MAX VMSG_PBW_TEXT_CAP
@@ -40,6 +44,8 @@
 struct ctl_ready {
 	vmsg_chan *c;
 	struct vmsg_service_peer peer;
+	uint32_t id;         /* for Closed; 0: an earlier vmsgd's channel */
+	uint64_t expires_ms; /* closed if nobody has connected by then */
 };
 
 struct ctl_live {
@@ -59,8 +65,12 @@ struct vmsg_ctl {
 	size_t noffers, capoffers;
 	uint32_t next_req;
 	char err[CTL_ERR_MAX];
-	struct ctl_ready q[CTL_QUEUE];
+	struct ctl_ready q[CTL_QUEUE]; /* served.c */
 	unsigned qhead, qlen;
+	uint64_t xnext; /* the deadline env->poll was last armed for, 0 none */
+	/* A blocking accept's wait on the control channel and the served
+	 * channels waiting for their consumers (served.c). */
+	struct vmsg_waitset ws;
 	struct ctl_live *live; /* channels handed out, for Closed */
 	size_t nlive, caplive;
 	uint8_t msg[CTL_MSG_MAX]; /* private copy of the message being read */
@@ -69,6 +79,7 @@ struct vmsg_ctl {
 		struct vmsg_pbw_result result;
 		struct vmsg_pbw_opened opened;
 		struct vmsg_pbw_serve serve;
+		struct vmsg_pbw_closed closed;
 	} in;
 };
 
@@ -108,6 +119,46 @@ int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 
 /* Send Closed for channel id (best effort, no answer). */
 void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id);
+
+/* ---- served.c: channels a provider serves, kept until their consumer
+ * connects (vmsg/service.h, "Direct mode"). */
+
+/* Queue channel c served for vmsgd's Serve `id`, with a connect deadline
+ * of connect_ms (clamped to CTL_CONNECT_MIN_MS..
+ * VMSG_SERVICE_CONNECT_MAX_MS; 0: the maximum). -EBUSY: queue full. */
+int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
+			 const struct vmsg_service_peer *peer, uint32_t id,
+			 uint32_t connect_ms);
+
+/* Take the oldest queued channel whose consumer has connected: 0 with
+ * *out (and *peer, *id) set, or -EAGAIN. Channels nobody connected to by
+ * their deadline are closed first, and vmsgd told. */
+int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
+			  struct vmsg_service_peer *peer, uint32_t *id);
+
+/* vmsgd's Closed{id}: the consumer closed or left. Close that served
+ * channel if nobody has connected to it, and tell vmsgd it is gone. */
+void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id);
+
+/* Ms until the next connect deadline (0: one has passed), or -1 when no
+ * queued channel waits for its consumer. */
+int vmsg__svc_served_wait_ms(vmsg_ctl *ctl);
+
+/* Consume the pending events of the queued channels and the deadline
+ * (a poller's wake-up: before looking at their states). */
+void vmsg__svc_served_ack(vmsg_ctl *ctl);
+
+/* Block up to ms (>= 0) for the control channel, a waiting channel's
+ * consumer, or a deadline; the states are looked at after. */
+void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms);
+
+/* After a reconnect: close the channels served for the old vmsgd that
+ * nobody took (the new one will send no consumer), and forget the old
+ * ids of those kept. */
+void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl);
+
+/* vmsg_ctl_close(): close every queued channel. */
+void vmsg__svc_served_close_all(vmsg_ctl *ctl);
 
 /* Remember a channel handed to the caller (for vmsg_service_close). */
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);

@@ -52,6 +52,7 @@ static const struct vmsg_pbw_field serve_f[] = {
 	F(5, VMSG_PBW_U32, struct vmsg_pbw_serve, rx_ring_size, 0),
 	F(6, VMSG_PBW_U32, struct vmsg_pbw_serve, tx_ring_size, 0),
 	F(7, VMSG_PBW_U64, struct vmsg_pbw_serve, max_msg, 0),
+	F(8, VMSG_PBW_U32, struct vmsg_pbw_serve, connect_timeout_ms, 0),
 };
 static const struct vmsg_pbw_field serve_result_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_serve_result, serve_id, 0),

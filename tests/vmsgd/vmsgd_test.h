@@ -45,17 +45,24 @@ static inline void vt_driver_init(void)
 	snprintf(vt_sock, sizeof vt_sock, "%s/vmsgd.sock", sim_dir);
 }
 
-/* Write the config: a [daemon] section naming our socket, then `body`. */
-static inline void vt_write_conf(const char *body)
+/* Write the config: a [daemon] section naming our socket, with the keys
+ * of `daemon` (lines, "" for none), then `body`. */
+static inline void vt_write_conf_daemon(const char *daemon, const char *body)
 {
 	char tmp[700];
 	snprintf(tmp, sizeof tmp, "%s.tmp", vt_conf);
 	FILE *f = fopen(tmp, "w");
 	ASSERT_TRUE(f != NULL);
-	fprintf(f, "[daemon]\nlog_level = debug\ncontrol_socket = %s\n\n%s",
-		vt_sock, body);
+	fprintf(f, "[daemon]\nlog_level = debug\ncontrol_socket = %s\n%s\n%s",
+		vt_sock, daemon, body);
 	ASSERT_EQ(fclose(f), 0);
 	ASSERT_EQ(rename(tmp, vt_conf), 0); /* a reload never sees half */
+}
+
+/* Write the config: a [daemon] section naming our socket, then `body`. */
+static inline void vt_write_conf(const char *body)
+{
+	vt_write_conf_daemon("", body);
 }
 
 /* Run vmsgctl ARGS; its stdout (and stderr) into out. Returns status. */

@@ -25,7 +25,15 @@
  * Direct mode: the provider's library serves each channel itself (under
  * /local/domain/<provider>/data/vmsg/svc/<id>) for the consumer that vmsgd
  * names, and the consumer's library connects to it; no data passes through
- * dom0.
+ * dom0. The library keeps a served channel until its consumer connects,
+ * and hands it to the application only then (vmsg_service_accept). One
+ * nobody connects to is closed (and vmsgd told) when vmsgd says the
+ * consumer closed it or went away, or at the latest by its connect
+ * deadline: the consumer's open wait as vmsgd passes it on (Serve's
+ * connect_timeout_ms: what was left of the wait plus 1 s), never more
+ * than VMSG_SERVICE_CONNECT_MAX_MS, also when vmsgd says nothing. So a
+ * consumer that opens and never connects costs the provider a served
+ * channel for that long at most.
  *
  * Both worlds: the same client (lib/service, freestanding) runs in a
  * Linux domain (libvmsg) and in a unikernel (guest/, docs/unikernel.md);
@@ -57,6 +65,10 @@ extern "C" {
 
 /* Longest service name; names are [A-Za-z0-9._-]. */
 #define VMSG_SERVICE_NAME_MAX 64
+/* The longest a provider's library keeps a served channel that no
+ * consumer has connected to (ms). A consumer's library connects as soon
+ * as it hears Opened; this bounds what one that does not can hold. */
+#define VMSG_SERVICE_CONNECT_MAX_MS 30000
 /* Where vmsgd serves domain N's control channel: this prefix + "/N". */
 #define VMSG_CTL_PATH_PREFIX "/local/domain/0/data/vmsgd"
 
@@ -92,11 +104,12 @@ void vmsg_ctl_close(vmsg_ctl *ctl);
 int vmsg_ctl_domid(vmsg_ctl *ctl);
 
 /* A pollable fd, readable when vmsgd may have sent something (a serve
- * request for vmsg_service_accept(ctl, ..., 0)), and every 100 ms while
- * the control channel is down, so that such a poller drives the
- * reconnect. The same fd for the life of the handle (an epoll set the
- * library owns; reconnects change what is inside it); do not close it.
- * -ENOTSUP in a unikernel (no fds). */
+ * request for vmsg_service_accept(ctl, ..., 0)), when a consumer may have
+ * connected to a served channel or one's connect deadline has come, and
+ * every 100 ms while the control channel is down, so that such a poller
+ * drives the reconnect. The same fd for the life of the handle (an epoll
+ * set the library owns; reconnects change what is inside it); do not
+ * close it. -ENOTSUP in a unikernel (no fds). */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
 
 /* The text of the last error vmsgd sent ("" if none). Valid until the
@@ -136,9 +149,13 @@ struct vmsg_service_peer {
 	uint32_t channel_id;
 };
 
-/* Provider: handle vmsgd's serve requests and return the next new channel
- * (served and published; the consumer is connecting: vmsg_chan_accept()
- * waits for it, and sends may start at once). `peer` may be NULL.
+/* Provider: handle vmsgd's serve requests and return the next channel
+ * whose consumer has connected (no vmsg_chan_accept() needed). It may
+ * already hold data, and even be closed by a consumer that sent and left
+ * (reads return the data, then -EPIPE): read it, with timeout 0, before
+ * waiting on its fd. Served
+ * channels wait inside the library until then; those nobody connects to
+ * are closed by it (see the top of this file). `peer` may be NULL.
  * While vmsgd is away it reconnects (see the top of this file): a call
  * with timeout 0 tries once (then waits at most ~2 s for the Hello and
  * the re-offers). Channels served for an earlier vmsgd that no consumer
@@ -150,7 +167,10 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 
 /* Close a channel from vmsg_service_open() or _accept() and tell vmsgd
  * (which counts channels against the policy's limits; not for a channel
- * an earlier vmsgd brokered, which the current one does not know). */
+ * an earlier vmsgd brokered, which the current one does not know). vmsgd
+ * counts a direct channel the consumer closed against the consumer until
+ * the provider has closed its end too (or at most ~30 s): providers
+ * should close with this call, not vmsg_chan_close(). */
 void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c);
 
 #ifdef __cplusplus
