@@ -14,7 +14,12 @@
  *   xenstore.c    xenstore requests: read, write, rm, perms, txn, watch
  *   xen_pvh.c     the hooks of the Xen platform core (lib/xenplat) over
  *                 all of the above
+ *   serve.c       guest_serve/guest_connect: vmsg_xen_serve/connect
+ *   service_env.c the vmsgd client's table of the world (lib/service)
+ *   cmdline.c     the cmdline's key=value words (shared with linux/)
  *   string.c      memcpy, memmove, memset, strlen, ...
+ *
+ * linux/ is the same SDK as a Linux library (vmsg_sdk_linux).
  *
  * A unikernel is one machine with one vCPU and no threads: the state of
  * the hardware it drives is the one struct guest_machine below (global

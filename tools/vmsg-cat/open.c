@@ -108,12 +108,17 @@ static int self_domid(const struct cat_opts *o)
 	if (o->my_domid >= 0)
 		return o->my_domid;
 	int r = vmsg_xen_own_domid(&v);
+	if (r == -EIO) {
+		cat_err("our domain id in xenstore ('domid') is not one: "
+			"give --my-domid N");
+		return -1;
+	}
 	if (r < 0) {
 		/* --path would not help: the channel needs xenstore too. */
-		cat_err("cannot read our domain id from xenstore ('domid'): "
-			"%s: --xen needs a Xen domain, or the simulator "
-			"(`xensim run --domid N -- vmsg-cat ...`); or give "
-			"--my-domid N", vmsg_strerror(r));
+		cat_err("cannot read our domain id from xenstore (%s): --xen "
+			"needs a Xen domain, or the simulator (`xensim run "
+			"--domid N -- vmsg-cat ...`)",
+			vmsg_strerror(r));
 		return -1;
 	}
 	return v;
