@@ -289,7 +289,7 @@ static const char *chan_mode_name(const struct channel *c)
 
 static const char *chan_state(const struct channel *c)
 {
-	return c->state == CH_OPEN    ? "open"
+	return c->state == CH_OPEN     ? "open"
 	       : c->state == CH_LINGER ? "lingering"
 				       : "pending";
 }

@@ -9,7 +9,8 @@
  *  - vmsgd is there but does not answer (stopped with SIGSTOP): -ETIMEDOUT,
  *    "vmsgd did not answer in time ..."; once it runs again, opens work.
  * Each returned code is checked in a guest process, and vmsg-kv's line on
- * stderr and exit status 1 for each. All used to be -EACCES, "permission
+ * stderr and exit status 1 for each (vmsg-cat --service's too, for the
+ * first two). All used to be -EACCES, "permission
  * denied". */
 #include "vt_proc.h"
 
@@ -78,8 +79,8 @@ static void expect_open(int domid, int want)
 	printf("domain %d: vmsg_ctl_open: %s\n", domid, vmsg_ctl_strerror(r));
 }
 
-/* vmsg-kv get x in `domid`: must exit 1 with `want` in its message. */
-static void expect_kv(int domid, const char *want)
+/* argv in `domid`: must exit 1 with `want` in its message. */
+static void expect_prog(int domid, char **argv, const char *want)
 {
 	char log[700], out[2048];
 	snprintf(log, sizeof log, "%s/kv.err", sim_dir);
@@ -89,8 +90,6 @@ static void expect_kv(int domid, const char *want)
 	ASSERT_TRUE(saved >= 0);
 	ASSERT_EQ(dup2(fd, 2), 2);
 	close(fd);
-	char *argv[] = {(char *)VMSG_KV_BIN, (char *)"-w", (char *)"1500",
-			(char *)"get", (char *)"x", NULL};
 	pid_t p = sim_spawn(domid, argv);
 	ASSERT_EQ(dup2(saved, 2), 2);
 	close(saved);
@@ -101,10 +100,30 @@ static void expect_kv(int domid, const char *want)
 	out[n] = 0;
 	fclose(f);
 	if (st != 1 || !strstr(out, want))
-		VMSG_TEST_FAIL("vmsg-kv in domain %d: status %d, said:\n%s"
+		VMSG_TEST_FAIL("%s in domain %d: status %d, said:\n%s"
 			       "expected status 1 and '%s'",
-			       domid, st, out, want);
-	printf("vmsg-kv in domain %d: %s", domid, out);
+			       argv[0], domid, st, out, want);
+	printf("%s in domain %d: %s", strrchr(argv[0], '/') + 1, domid, out);
+}
+
+/* vmsg-kv get x in `domid`. */
+static void expect_kv(int domid, const char *want)
+{
+	char *argv[] = {(char *)VMSG_KV_BIN, (char *)"-w", (char *)"1500",
+			(char *)"get", (char *)"x", NULL};
+	expect_prog(domid, argv, want);
+}
+
+/* vmsg-cat --service kv in `domid` (its words: vmsg-kv's after
+ * "vmsg-cat"). */
+static void expect_cat(int domid, const char *want)
+{
+	char *argv[] = {(char *)VMSG_CAT_BIN, (char *)"--service",
+			(char *)"kv", (char *)"--timeout", (char *)"1500", NULL};
+	char cat_want[300];
+	snprintf(cat_want, sizeof cat_want, "vmsg-cat%s",
+		 want + strlen("vmsg-kv"));
+	expect_prog(domid, argv, cat_want);
 }
 
 #define NO_VMSGD "vmsg-kv: cannot reach vmsgd: no vmsgd serves this domain: " \
@@ -122,6 +141,7 @@ int main(int argc, char **argv)
 	/* No vmsgd yet. */
 	expect_open(5, -ENOENT);
 	expect_kv(5, NO_VMSGD);
+	expect_cat(5, NO_VMSGD);
 
 	vt_write_conf(CONF);
 	vt_start_vmsgd();
@@ -132,6 +152,7 @@ int main(int argc, char **argv)
 	sim_expect(holder.from, "holding", buf, sizeof buf);
 	expect_open(3, -EBUSY);
 	expect_kv(3, HELD);
+	expect_cat(3, HELD);
 	sim_say(holder.to, "quit");
 	vt_role_done(&holder, 0);
 	ASSERT_EQ(open_in(3, SIM_WAIT_MS), 0);
