@@ -11,6 +11,7 @@
 #include "guest_internal.h"
 
 #include "vmsg_barrier.h"
+#include "vmsg_fmt.h"
 
 #define CONS_OUT_SIZE 2048u
 #define CONS_MASK(i) ((i) & (CONS_OUT_SIZE - 1))
@@ -100,114 +101,32 @@ void guest__console_flush(void)
 	}
 }
 
-/* ---- printf ---------------------------------------------------------- */
+/* ---- printf: lib/util/fmt.c's formatter, in pieces of up to 128 bytes. */
 
 struct out {
 	char buf[128];
 	size_t n;
 };
 
-static void emit(struct out *o, char ch)
+static void emit(void *ctx, const char *s, size_t n)
 {
-	if (o->n == sizeof(o->buf)) {
-		write_bytes(o->buf, o->n);
-		o->n = 0;
+	struct out *o = ctx;
+	for (size_t i = 0; i < n; i++) {
+		if (o->n == sizeof(o->buf)) {
+			write_bytes(o->buf, o->n);
+			o->n = 0;
+		}
+		o->buf[o->n++] = s[i];
 	}
-	o->buf[o->n++] = ch;
-}
-
-static void emit_num(struct out *o, uint64_t v, unsigned base, bool neg,
-		     int width, char pad)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		unsigned d = (unsigned)(v % base);
-		tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-		v /= base;
-	} while (v);
-	if (neg)
-		tmp[n++] = '-';
-	for (int i = n; i < width; i++)
-		emit(o, pad);
-	while (n)
-		emit(o, tmp[--n]);
 }
 
 void guest_printf(const char *fmt, ...)
 {
 	struct out o = {.n = 0};
-	__builtin_va_list ap;
-	__builtin_va_start(ap, fmt);
-	for (const char *f = fmt; *f; f++) {
-		if (*f != '%') {
-			emit(&o, *f);
-			continue;
-		}
-		f++;
-		char pad = ' ';
-		int width = 0, lng = 0;
-		if (*f == '0') {
-			pad = '0';
-			f++;
-		}
-		while (*f >= '0' && *f <= '9')
-			width = width * 10 + (*f++ - '0');
-		while (*f == 'l' || *f == 'z') {
-			lng++;
-			f++;
-		}
-		switch (*f) {
-		case 'd':
-		case 'i': {
-			int64_t v = lng ? __builtin_va_arg(ap, int64_t)
-					: __builtin_va_arg(ap, int);
-			emit_num(&o, v < 0 ? (uint64_t)0 - (uint64_t)v
-					   : (uint64_t)v,
-				 10, v < 0, width, pad);
-			break;
-		}
-		case 'u':
-		case 'x': {
-			uint64_t v = lng ? __builtin_va_arg(ap, uint64_t)
-					 : __builtin_va_arg(ap, unsigned);
-			emit_num(&o, v, *f == 'u' ? 10 : 16, false, width, pad);
-			break;
-		}
-		case 'p':
-			emit(&o, '0');
-			emit(&o, 'x');
-			emit_num(&o, (uintptr_t)__builtin_va_arg(ap, void *), 16,
-				 false, width, pad);
-			break;
-		case 's': {
-			const char *s = __builtin_va_arg(ap, const char *);
-			if (!s)
-				s = "(null)";
-			int len = 0;
-			while (s[len])
-				len++;
-			for (int i = len; i < width; i++)
-				emit(&o, ' ');
-			while (*s)
-				emit(&o, *s++);
-			break;
-		}
-		case 'c':
-			emit(&o, (char)__builtin_va_arg(ap, int));
-			break;
-		case '%':
-			emit(&o, '%');
-			break;
-		default:
-			if (!*f)
-				goto done;
-			emit(&o, '%');
-			emit(&o, *f);
-		}
-	}
-done:
-	__builtin_va_end(ap);
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg__vformat(emit, &o, fmt, ap);
+	va_end(ap);
 	if (o.n)
 		write_bytes(o.buf, o.n);
 }

@@ -15,7 +15,11 @@
  *   xen_pvh.c     the hooks of the Xen platform core (lib/xenplat) over
  *                 all of the above
  *   serve.c       guest_serve/guest_connect: vmsg_xen_serve/connect
+ *   service_env.c the vmsgd client's table of the world (lib/service)
+ *   cmdline.c     the cmdline's key=value words (shared with linux/)
  *   string.c      memcpy, memmove, memset, strlen, ...
+ *
+ * linux/ is the same SDK as a Linux library (vmsg_sdk_linux).
  *
  * A unikernel is one machine with one vCPU and no threads: the state of
  * the hardware it drives is the one struct guest_machine below (global
@@ -29,40 +33,12 @@
 #include <stdint.h>
 
 #include <vmsg/guest.h>
+#include <vmsg/guest_xs.h>
 
 #include "pages.h"
 #include "vmsg_errno.h"
 #include "xen_abi.h"
 #include "xs_ring.h"
-
-/* errno values vmsg_errno.h does not spell out (Linux's). */
-#ifndef EPERM
-#define EPERM 1
-#endif
-#ifndef E2BIG
-#define E2BIG 7
-#endif
-#ifndef EEXIST
-#define EEXIST 17
-#endif
-#ifndef EISDIR
-#define EISDIR 21
-#endif
-#ifndef ENOSPC
-#define ENOSPC 28
-#endif
-#ifndef EROFS
-#define EROFS 30
-#endif
-#ifndef ENOSYS
-#define ENOSYS 38
-#endif
-#ifndef ENOTEMPTY
-#define ENOTEMPTY 39
-#endif
-#ifndef EISCONN
-#define EISCONN 106
-#endif
 
 #define GUEST_CMDLINE_MAX 1024
 /* Grant-table frames we map: 512 v1 entries each. */

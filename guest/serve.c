@@ -1,7 +1,7 @@
 /* guest_serve/guest_connect (vmsg/guest.h): an appliance's channels on the
  * platform it runs on. In a unikernel that is Xen, and these are
  * vmsg_xen_serve/connect themselves; the Linux build of the SDK may put
- * them on the host backend instead (guest/hosted.c, host=DIR). */
+ * them on the host backend instead (guest/linux/sdk.c, host=DIR). */
 #include <vmsg/guest.h>
 #include <vmsg/xen.h>
 

@@ -10,6 +10,7 @@
  *  6. the grant table, xenstore (and our domid)
  *  7. app_main(cmdline), then power off with its result
  */
+#include "cmdline.h"
 #include "guest_internal.h"
 
 #include "vmsg_string.h"
@@ -146,27 +147,8 @@ void guest_sleep_ms(unsigned ms)
 
 int guest_cmdline_get(const char *key, char *buf, size_t cap)
 {
-	const char *s = (const char *)guest__m.cmdline;
-	size_t kl = 0;
-	while (key[kl])
-		kl++;
-	while (*s) {
-		while (*s == ' ')
-			s++;
-		const char *w = s;
-		while (*s && *s != ' ')
-			s++;
-		size_t wl = (size_t)(s - w);
-		if (wl > kl && w[kl] == '=' && !__builtin_memcmp(w, key, kl)) {
-			size_t vl = wl - kl - 1;
-			if (vl >= cap)
-				return -ENAMETOOLONG;
-			vmsg__memcpy(buf, w + kl + 1, vl);
-			buf[vl] = 0;
-			return (int)vl;
-		}
-	}
-	return -ENOENT;
+	return guest__cmdline_find((const char *)guest__m.cmdline, key, buf,
+				   cap);
 }
 
 void *guest_alloc(size_t size)

@@ -6,7 +6,9 @@
 # size when it links. The target is NAME; the ELF's path is its property
 # VMSG_ELF.
 
-set(VMSG_GUEST_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR})
+# Global (CACHE INTERNAL), so that vmsg_add_unikernel() works from any
+# directory of the project, not only below guest/.
+set(VMSG_GUEST_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "")
 execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
                 OUTPUT_VARIABLE VMSG_GUEST_GCC_INCLUDE
                 OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -26,6 +28,7 @@ set(VMSG_GUEST_CFLAGS
 if(VMSG_WERROR)
   list(APPEND VMSG_GUEST_CFLAGS -Werror)
 endif()
+set(VMSG_GUEST_CFLAGS "${VMSG_GUEST_CFLAGS}" CACHE INTERNAL "")
 
 # vmsg_guest_compile(OUTVAR TAG src...): one object per source under
 # <binary dir>/TAG/, with header dependencies through -MD depfiles.

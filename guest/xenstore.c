@@ -7,6 +7,8 @@
  */
 #include "guest_internal.h"
 
+#include "vmsg_fmt.h"
+
 #include "vmsg_string.h"
 
 #include <vmsg/xen.h>
@@ -168,17 +170,9 @@ int guest_xs_set_perms(uint32_t tx, const char *path,
 		char c = perms[i].perm;
 		if (c != 'n' && c != 'r' && c != 'w' && c != 'b')
 			return -EINVAL;
-		char digits[6];
-		int k = 0;
-		unsigned v = perms[i].domid;
-		do {
-			digits[k++] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v);
-		list[len++] = c;
-		while (k)
-			list[len++] = digits[--k];
-		list[len++] = 0;
+		len += (size_t)vmsg__snprintf(list + len, sizeof list - len,
+					      "%c%u", c,
+					      (unsigned)perms[i].domid) + 1;
 	}
 	struct part p[] = {str0(path), {list, len}};
 	int r = xs_request(XS_SET_PERMS, tx, p, 2);

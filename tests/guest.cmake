@@ -3,8 +3,6 @@
 #                   has its PVH note; prints its size
 #   guest_xs_ring   the xenstore ring client, hosted, against a fake ring
 #   guest_pages     the page allocator, hosted
-#   guest_pbwire    the unikernel's protobuf wire codec, hosted, against
-#                   protobuf-c's generated code (valid and hostile input)
 #   guest_appliance_host  the echo appliance's source as two Linux processes
 #                   on the host backend (no Xen)
 #   guest_multi_sim  (label sim) the echo appliance serving 8 channels at
@@ -30,9 +28,6 @@ target_include_directories(guest_xs_ring PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 vmsg_add_test(guest_pages SOURCES guest/pages_test.c
               ${PROJECT_SOURCE_DIR}/guest/pages.c)
 target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
-vmsg_add_test(guest_pbwire SOURCES guest/pbwire_test.c
-              ${PROJECT_SOURCE_DIR}/guest/pbwire.c TIMEOUT 300 LABELS guest)
-target_include_directories(guest_pbwire PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 
 # dom0's side of the real-Xen check: programs that run inside dom0.
 if(VMSG_HAVE_XEN AND TARGET echo-unikernel)
@@ -86,10 +81,29 @@ endif()
 
 # The echo appliance's source as Linux programs on the simulator, through
 # vmsgd (tests/guest/appliance_sim.sh).
-if(VMSG_HAVE_VMSGD AND TARGET echo-appliance-own AND TARGET xensim)
+if(VMSG_HAVE_VMSGD AND TARGET echo-appliance AND TARGET xensim)
   add_test(NAME guest_appliance_sim
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/appliance_sim.sh
                    ${CMAKE_BINARY_DIR})
   set_tests_properties(guest_appliance_sim PROPERTIES TIMEOUT 300 LABELS sim
                        SKIP_RETURN_CODE 77)
+endif()
+
+# guest_sdk: every SDK call, both targets. The unikernel only
+# has to link (no undefined symbol); sdk-all-uk.elf; its Linux twin runs on the simulator
+# (tests/guest/sdk_sim.sh).
+if(TARGET echo-unikernel)
+  vmsg_add_unikernel(sdk-all-uk SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/guest/sdk_all.c)
+endif()
+if(TARGET vmsg_sdk_linux)
+  add_executable(sdk-all guest/sdk_all.c)
+  target_link_libraries(sdk-all PRIVATE vmsg_sdk_linux)
+  set_target_properties(sdk-all PROPERTIES
+                        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/guest)
+  if(TARGET xensim)
+    add_test(NAME guest_sdk
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/sdk_sim.sh ${CMAKE_BINARY_DIR})
+    set_tests_properties(guest_sdk PROPERTIES TIMEOUT 120 LABELS sim
+                         SKIP_RETURN_CODE 77)
+  endif()
 endif()

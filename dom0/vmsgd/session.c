@@ -12,6 +12,7 @@
 #include <vmsg/vmsg_service.pb-c.h>
 #include <vmsg/xen.h>
 
+#include "vmsg_text.h"
 #include "vmsgd.h"
 
 /* Control messages are small; a larger one is dropped unread. */
@@ -488,12 +489,7 @@ static void on_serve_result(struct session *s,
 	}
 	if (m->code != 0) {
 		char text[240], why[100];
-		size_t i = 0;
-		for (; m->text && m->text[i] && i + 1 < sizeof why; i++) {
-			unsigned char ch = (unsigned char)m->text[i];
-			why[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-		}
-		why[i] = '\0';
+		vmsg__text_copy(why, sizeof why, m->text);
 		snprintf(text, sizeof text,
 			 "service '%s': provider domain %u could not serve: %s",
 			 c->service, (unsigned)c->provider, why);
@@ -623,12 +619,7 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 		session_reset(s, "incompatible protocol version");
 		return;
 	}
-	size_t i = 0;
-	for (; h->name && h->name[i] && i + 1 < sizeof s->peer_name; i++) {
-		unsigned char ch = (unsigned char)h->name[i];
-		s->peer_name[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-	}
-	s->peer_name[i] = '\0';
+	vmsg__text_copy(s->peer_name, sizeof s->peer_name, h->name);
 	s->state = SESS_READY;
 	s->connects++;
 	vmsgd_log(LOG_INFO, "domain %u: connected ('%s')", (unsigned)s->domid,

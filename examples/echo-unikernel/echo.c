@@ -29,14 +29,16 @@
  * MS milliseconds and open and exchange once more on the same control
  * channel (across a vmsgd restart, say).
  *
- * The same source builds as a Linux program (guest/hosted.c: the
- * arguments are the cmdline), echo-appliance, e.g. under `xensim run`.
+ * The same source builds as a Linux program over the SDK's Linux target
+ * (guest/linux/; the arguments are the cmdline), echo-appliance, e.g.
+ * under `xensim run`.
  *
  * Prints its uptime when the first message arrives ("boot-to-first-
  * message"), and per client the bytes and messages it echoed.
  */
 #include <vmsg/chan.h>
 #include <vmsg/guest.h>
+#include <vmsg/service.h>
 #include <vmsg/waitset.h>
 #include <vmsg/xen.h>
 
@@ -233,20 +235,20 @@ static int ping(unsigned server, const char *port, unsigned count)
 }
 
 /* Open service NAME on ctl and run the exchange. */
-static int open_once(guest_ctl *ctl, const char *name, unsigned count,
+static int open_once(vmsg_ctl *ctl, const char *name, unsigned count,
 		     size_t maxlen)
 {
 	vmsg_chan *c;
-	int r = guest_service_open(ctl, name, &c, 60000);
+	int r = vmsg_service_open(ctl, name, &c, 60000);
 	if (r < 0) {
 		guest_printf("OPEN '%s' refused: %s: %s\n", name,
-			     vmsg_strerror(r), guest_ctl_error(ctl));
+			     vmsg_strerror(r), vmsg_ctl_error(ctl));
 		return 1;
 	}
 	guest_printf("OPEN '%s' connected (uptime %lu us)\n", name,
 		     (unsigned long)(guest_uptime_ns() / 1000));
 	r = exchange(c, "OPEN", count, maxlen);
-	guest_service_close(ctl, c);
+	vmsg_service_close(ctl, c);
 	return r;
 }
 
@@ -255,8 +257,8 @@ static int open_once(guest_ctl *ctl, const char *name, unsigned count,
 static int open_service(const char *name, unsigned count, size_t maxlen,
 			unsigned again_ms)
 {
-	guest_ctl *ctl;
-	int r = guest_ctl_open(&ctl, 120000);
+	vmsg_ctl *ctl;
+	int r = vmsg_ctl_open(&ctl, 120000);
 	if (r < 0) {
 		guest_printf("OPEN cannot reach vmsgd: %s\n", vmsg_strerror(r));
 		return 1;
@@ -267,7 +269,7 @@ static int open_service(const char *name, unsigned count, size_t maxlen,
 		guest_sleep_ms(again_ms);
 		r = open_once(ctl, name, count, maxlen);
 	}
-	guest_ctl_close(ctl);
+	vmsg_ctl_close(ctl);
 	return r;
 }
 
@@ -277,17 +279,17 @@ static int open_service(const char *name, unsigned count, size_t maxlen,
  * its open timeout). clients=N: stop after N. */
 static int offer_service(const char *name, unsigned clients)
 {
-	guest_ctl *ctl;
-	int r = guest_ctl_open(&ctl, 120000);
+	vmsg_ctl *ctl;
+	int r = vmsg_ctl_open(&ctl, 120000);
 	if (r < 0) {
 		guest_printf("ECHO cannot reach vmsgd: %s\n", vmsg_strerror(r));
 		return 1;
 	}
-	r = guest_service_offer(ctl, name, 30000);
+	r = vmsg_service_offer(ctl, name, 30000);
 	if (r < 0) {
 		guest_printf("ECHO offer '%s' refused: %s: %s\n", name,
-			     vmsg_strerror(r), guest_ctl_error(ctl));
-		guest_ctl_close(ctl);
+			     vmsg_strerror(r), vmsg_ctl_error(ctl));
+		vmsg_ctl_close(ctl);
 		return 1;
 	}
 	guest_printf("ECHO offering '%s' through vmsgd (uptime %lu us)\n",
@@ -295,8 +297,8 @@ static int offer_service(const char *name, unsigned clients)
 	struct echo_stats st = {0, 0, false};
 	for (unsigned n = 1; !clients || n <= clients; n++) {
 		vmsg_chan *c;
-		struct guest_service_peer who;
-		r = guest_service_accept(ctl, &c, &who, -1);
+		struct vmsg_service_peer who;
+		r = vmsg_service_accept(ctl, &c, &who, -1);
 		if (r < 0) {
 			guest_printf("ECHO accept: %s\n", vmsg_strerror(r));
 			break;
@@ -306,7 +308,7 @@ static int offer_service(const char *name, unsigned clients)
 			guest_printf("ECHO channel %u from domain %u never "
 				     "connected: %s\n", (unsigned)who.channel_id,
 				     (unsigned)who.domid, vmsg_strerror(r));
-			guest_service_close(ctl, c);
+			vmsg_service_close(ctl, c);
 			continue;
 		}
 		guest_printf("ECHO channel %u: domain %u opened '%s'\n",
@@ -317,11 +319,11 @@ static int offer_service(const char *name, unsigned clients)
 		guest_printf("ECHO channel %u done: %llu bytes, %llu messages\n",
 			     (unsigned)who.channel_id, st.bytes - b0,
 			     st.msgs - m0);
-		guest_service_close(ctl, c);
+		vmsg_service_close(ctl, c);
 		if (quit)
 			break;
 	}
-	guest_ctl_close(ctl);
+	vmsg_ctl_close(ctl);
 	guest_printf("ECHO done: %llu bytes, %llu messages\n", st.bytes,
 		     st.msgs);
 	return 0;

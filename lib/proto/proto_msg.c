@@ -1,15 +1,14 @@
 /* protobuf-c messages on a channel: pack straight into the ring, unpack from
- * a private copy through a bounded arena, and the Hello exchange. */
+ * a private copy through a bounded arena. (The Hello exchange is
+ * lib/wire/hello.c, over the bounded codec.) */
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <vmsg/proto.h>
 
 #include "arena_private.h"
-#include "vmsg_clock.h"
 
 /* The C macros and the .proto's enum must name the same numbers. */
 #define PROTO_TYPE(name) VMSG__CONTROL__CONTROL_TYPE__CONTROL_TYPE_##name
@@ -144,151 +143,4 @@ int vmsg_proto_send_error(vmsg_chan *c, int code, const char *text,
 	e.text = (char *)(text ? text : "");
 	e.ref_type = ref_type;
 	return vmsg_proto_send(c, VMSG_TYPE_ERROR, &e.base, 0, timeout_ms);
-}
-
-/* ---- Hello exchange ---------------------------------------------------- */
-
-/* Copy untrusted text into dst[0..cap) (cap >= 1), truncated, NUL-ended,
- * every byte outside printable ASCII replaced by '?' so it is safe to log. */
-static void copy_sanitized(char *dst, size_t cap, const char *src)
-{
-	size_t i = 0;
-	if (src) {
-		for (; i + 1 < cap && src[i]; i++) {
-			unsigned char ch = (unsigned char)src[i];
-			dst[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-		}
-	}
-	dst[i] = '\0';
-}
-
-static uint64_t now_ms(void)
-{
-	return vmsg__clock_ns() / 1000000u;
-}
-
-/* What is left of a timeout started at `start`: -1 and 0 stay as they are;
- * a positive timeout never drops below 1 ms, so that the call waits (and
- * reports -ETIMEDOUT) instead of polling once and reporting -EAGAIN. */
-static int remaining_ms(int timeout_ms, uint64_t start)
-{
-	if (timeout_ms <= 0)
-		return timeout_ms;
-	uint64_t spent = now_ms() - start;
-	if (spent >= (uint64_t)timeout_ms)
-		return 1;
-	return timeout_ms - (int)spent;
-}
-
-void vmsg_hello_info_init(struct vmsg_hello_info *ours, const char *name,
-			  uint64_t max_msg)
-{
-	if (!ours)
-		return;
-	memset(ours, 0, sizeof *ours);
-	ours->version = VMSG_PROTO_VERSION;
-	ours->features = VMSG_FEATURES_SUPPORTED;
-	ours->max_msg = max_msg;
-	if (name) {
-		size_t n = strnlen(name, VMSG_HELLO_NAME_MAX);
-		memcpy(ours->name, name, n);
-		ours->name[n] = '\0';
-	}
-}
-
-/* Our answer to an incompatible Hello: tell the peer, then the caller. */
-static int refuse_version(vmsg_chan *c, uint32_t theirs, uint32_t ours,
-			  struct vmsg_hello_info *peer, int timeout_ms)
-{
-	char text[VMSG_HELLO_TEXT_MAX + 1];
-	snprintf(text, sizeof text,
-		 "vmsg protocol version %u.%u is not supported: this end "
-		 "speaks %u.x",
-		 VMSG_PROTO_VERSION_MAJOR_OF(theirs),
-		 VMSG_PROTO_VERSION_MINOR_OF(theirs),
-		 VMSG_PROTO_VERSION_MAJOR_OF(ours));
-	peer->error_code = -EPROTONOSUPPORT;
-	copy_sanitized(peer->error, sizeof peer->error, text);
-	/* Best effort: the answer to the caller is the same whether or not
-	 * the peer is still there to read it. */
-	(void)vmsg_proto_send_error(c, -EPROTONOSUPPORT, text, VMSG_TYPE_HELLO,
-				    timeout_ms);
-	return -EPROTONOSUPPORT;
-}
-
-int vmsg_hello_exchange_ex(vmsg_chan *c, const struct vmsg_hello_info *ours,
-			   struct vmsg_hello_info *peer, int timeout_ms)
-{
-	if (!c || !ours || !peer)
-		return -EINVAL;
-	const uint64_t start = timeout_ms > 0 ? now_ms() : 0;
-	memset(peer, 0, sizeof *peer);
-
-	char name[VMSG_HELLO_NAME_MAX + 1];
-	copy_sanitized(name, sizeof name, ours->name);
-	Vmsg__Control__Hello h = VMSG__CONTROL__HELLO__INIT;
-	h.version = ours->version;
-	h.features = ours->features;
-	h.max_msg = ours->max_msg;
-	h.name = name;
-	int r = vmsg_proto_send(c, VMSG_TYPE_HELLO, &h.base, 0,
-				remaining_ms(timeout_ms, start));
-	if (r < 0)
-		return r;
-
-	/* Refuse oversize greetings before copying them anywhere. Peeking
-	 * twice presents the same message, which vmsg_proto_recv() takes. */
-	struct vmsg_msg m;
-	r = vmsg_chan_peek(c, &m, remaining_ms(timeout_ms, start));
-	if (r < 0)
-		return r;
-	if (m.len > VMSG_HELLO_WIRE_MAX ||
-	    (m.type != VMSG_TYPE_HELLO && m.type != VMSG_TYPE_ERROR)) {
-		r = vmsg_chan_release(c);
-		return r < 0 ? r : -EBADMSG;
-	}
-
-	/* Room for the payload copy plus the decoded message, with slack
-	 * for a few unknown fields from a newer peer. A payload that decodes
-	 * into more than this is not a greeting. */
-	uint64_t arena_buf[4 * VMSG_HELLO_WIRE_MAX / sizeof(uint64_t)];
-	struct vmsg_arena a;
-	vmsg_arena_init(&a, arena_buf, sizeof arena_buf);
-	uint16_t type;
-	ProtobufCMessage *msg;
-	r = vmsg_proto_recv(c, NULL, &a, &type, &msg, 0);
-	if (r == -ENOMEM)
-		return -EBADMSG;
-	if (r < 0)
-		return r;
-
-	if (type == VMSG_TYPE_ERROR) {
-		const Vmsg__Control__Error *e = (const Vmsg__Control__Error *)msg;
-		peer->error_code = e->code;
-		copy_sanitized(peer->error, sizeof peer->error, e->text);
-		return e->code == -EPROTONOSUPPORT ? -EPROTONOSUPPORT
-						   : -ECONNREFUSED;
-	}
-
-	const Vmsg__Control__Hello *ph = (const Vmsg__Control__Hello *)msg;
-	peer->version = ph->version;
-	peer->features = ph->features;
-	peer->max_msg = ph->max_msg;
-	copy_sanitized(peer->name, sizeof peer->name, ph->name);
-	if (VMSG_PROTO_VERSION_MAJOR_OF(ph->version) !=
-	    VMSG_PROTO_VERSION_MAJOR_OF(ours->version))
-		return refuse_version(c, ph->version, ours->version, peer,
-				      remaining_ms(timeout_ms, start));
-	return 0;
-}
-
-int vmsg_hello_exchange(vmsg_chan *c, const char *name,
-			struct vmsg_hello_info *peer, int timeout_ms)
-{
-	struct vmsg_hello_info ours;
-	int max_msg = vmsg_chan_max_msg(c);
-	if (max_msg < 0)
-		return max_msg;
-	vmsg_hello_info_init(&ours, name, (uint64_t)max_msg);
-	return vmsg_hello_exchange_ex(c, &ours, peer, timeout_ms);
 }

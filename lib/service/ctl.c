@@ -1,100 +1,70 @@
-/* The guest's control channel to vmsgd: connect, Hello, and the receive
- * pump that answers vmsgd's Serve requests whenever the caller waits for
- * anything (so a domain that both offers and opens never deadlocks). */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <xenstore.h>
-
-#include <vmsg/xen.h>
+/* The control channel to vmsgd: connect, Hello, reconnect after a vmsgd
+ * restart, and the receive pump that answers vmsgd's Serve requests
+ * whenever the caller waits for anything (so a domain that both offers and
+ * opens never deadlocks). Freestanding: the world is ctl->env
+ * (service_private.h). */
+#include <vmsg/control.h>
 
 #include "service_private.h"
+#include "vmsg_errno.h"
+#include "vmsg_fmt.h"
+#include "vmsg_string.h"
+#include "vmsg_text.h"
 
-_Static_assert(VMSG_TYPE_SVC_OFFER ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_OFFER &&
-	       VMSG_TYPE_SVC_RESULT ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_RESULT &&
-	       VMSG_TYPE_SVC_OPEN ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_OPEN &&
-	       VMSG_TYPE_SVC_OPENED ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_OPENED &&
-	       VMSG_TYPE_SVC_SERVE ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_SERVE &&
-	       VMSG_TYPE_SVC_SERVE_RESULT ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_SERVE_RESULT &&
-	       VMSG_TYPE_SVC_CLOSED ==
-		       VMSG__SERVICE__SERVICE_TYPE__SERVICE_TYPE_CLOSED,
-	       "VMSG_TYPE_SVC_* disagree with vmsg_service.proto");
-
-uint64_t vmsg__svc_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int vmsg__svc_left(int timeout_ms, uint64_t start)
+int vmsg__svc_left(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 {
 	if (timeout_ms <= 0)
 		return timeout_ms;
-	uint64_t spent = vmsg__svc_now_ms() - start;
+	uint64_t spent = ctl->env->now_ms() - start;
 	return spent >= (uint64_t)timeout_ms ? 1 : timeout_ms - (int)spent;
+}
+
+int vmsg__svc_expired(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
+{
+	if (timeout_ms < 0)
+		return 0;
+	if (timeout_ms == 0)
+		return 1;
+	return ctl->env->now_ms() - start >= (uint64_t)timeout_ms;
 }
 
 void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text)
 {
-	size_t i = 0;
-	for (; text && text[i] && i + 1 < sizeof ctl->err; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		ctl->err[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	(void)vmsg__text_copy(ctl->err, sizeof ctl->err, text);
+}
+
+int vmsg__svc_grow(vmsg_ctl *ctl, void **arr, size_t *cap, size_t n,
+		   size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *p = ctl->env->alloc(ncap * size);
+	if (!p)
+		return -ENOMEM;
+	if (*arr) {
+		vmsg__memcpy(p, *arr, n * size);
+		ctl->env->free(*arr, *cap * size);
 	}
-	ctl->err[i] = '\0';
+	*arr = p;
+	*cap = ncap;
+	return 0;
 }
 
 int vmsg_service_name_ok(const char *name)
 {
 	if (!name)
 		return 0;
-	size_t n = strnlen(name, VMSG_SERVICE_NAME_MAX + 1);
-	if (n == 0 || n > VMSG_SERVICE_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = name[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	size_t n = 0;
+	for (; name[n]; n++) {
+		char ch = name[n];
+		if (n >= VMSG_SERVICE_NAME_MAX ||
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
 		      ch == '-'))
 			return 0;
 	}
-	return 1;
-}
-
-static int own_domid(uint16_t *out)
-{
-	struct xs_handle *xs = xs_open(0);
-	if (!xs)
-		return errno ? -errno : -EIO;
-	unsigned len = 0;
-	char *s = xs_read(xs, XBT_NULL, "domid", &len);
-	int r = s ? 0 : (errno ? -errno : -EIO);
-	if (s) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(s, &end, 10);
-		if (errno || end == s || *end || v >= 0x7ff0)
-			r = -EIO; /* our own store is wrong */
-		else
-			*out = (uint16_t)v;
-		free(s);
-	}
-	xs_close(xs);
-	return r;
+	return n > 0;
 }
 
 /* Errors that retrying cannot cure. Everything else met while connecting
@@ -107,74 +77,41 @@ static int permanent(int r)
 	       r == -EMFILE || r == -ENFILE || r == -ESRCH || r == -EINVAL;
 }
 
-int vmsg__svc_expired(int timeout_ms, uint64_t start)
+void vmsg__svc_drain(vmsg_ctl *ctl)
 {
-	if (timeout_ms < 0)
-		return 0;
-	if (timeout_ms == 0)
-		return 1;
-	return vmsg__svc_now_ms() - start >= (uint64_t)timeout_ms;
-}
-
-/* Tick every `ms` (0: stop) so that a poller of vmsg_ctl_fd() wakes up
- * to let us retry while the control channel is down. */
-static void timer_set(vmsg_ctl *ctl, int ms)
-{
-	struct itimerspec it;
-	memset(&it, 0, sizeof it);
-	it.it_value.tv_sec = ms / 1000;
-	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	it.it_interval = it.it_value;
-	(void)timerfd_settime(ctl->tfd, 0, &it, NULL);
-	if (ms == 0) {
-		uint64_t n;
-		(void)!read(ctl->tfd, &n, sizeof n); /* clear a tick due */
-	}
-}
-
-void vmsg__svc_timer_drain(vmsg_ctl *ctl)
-{
-	uint64_t n;
-	(void)!read(ctl->tfd, &n, sizeof n);
+	if (ctl->os)
+		ctl->env->poll->drain(ctl->os);
 }
 
 /* One attempt: connect to our control channel, exchange Hellos. */
 static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 {
-	char path[128];
-	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
-		 (unsigned)ctl->domid);
+	char path[64];
+	vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		       (unsigned)ctl->domid);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = CTL_MSG_MAX;
 	vmsg_chan *c;
-	int r = vmsg_xen_connect(&c, 0, path, &o,
-				 vmsg__svc_left(timeout_ms, start));
+	int r = ctl->env->connect(&c, 0, path, &o,
+				  vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0)
 		return r;
 	/* A caller that may not wait still gets the Hello: vmsgd sends it
 	 * as soon as it sees us. */
 	int hs = timeout_ms == 0 ? CTL_HANDSHAKE_MS
-				 : vmsg__svc_left(timeout_ms, start);
+				 : vmsg__svc_left(ctl, timeout_ms, start);
 	struct vmsg_hello_info peer;
-	memset(&peer, 0, sizeof peer);
+	peer.error[0] = '\0';
 	r = vmsg_hello_exchange(c, "vmsg-service", &peer, hs);
+	if (r == 0 && ctl->os)
+		r = ctl->env->poll->attached(ctl->os, c);
 	if (r < 0) {
 		vmsg__svc_set_err(ctl, peer.error);
 		vmsg_chan_close(c);
 		return r;
 	}
-	int fd = vmsg_chan_fd(c);
-	struct epoll_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	if (fd < 0 || epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		r = fd < 0 ? fd : -errno;
-		vmsg_chan_close(c);
-		return r;
-	}
 	ctl->chan = c;
-	timer_set(ctl, 0);
 	return 0;
 }
 
@@ -183,17 +120,16 @@ static int attach(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 {
 	for (;;) {
 		int r = attach_once(ctl, timeout_ms, start);
-		if (r == 0 || permanent(r) || vmsg__svc_expired(timeout_ms, start))
+		if (r == 0 || permanent(r) ||
+		    vmsg__svc_expired(ctl, timeout_ms, start))
 			return r;
-		int ms = CTL_RETRY_MS;
+		uint64_t ms = CTL_RETRY_MS;
 		if (timeout_ms > 0) {
-			uint64_t spent = vmsg__svc_now_ms() - start;
-			if ((uint64_t)timeout_ms - spent < (uint64_t)ms)
-				ms = (int)((uint64_t)timeout_ms - spent);
+			uint64_t spent = ctl->env->now_ms() - start;
+			if ((uint64_t)timeout_ms - spent < ms)
+				ms = (uint64_t)timeout_ms - spent;
 		}
-		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+		ctl->env->sleep_ms((unsigned)ms);
 	}
 }
 
@@ -204,14 +140,12 @@ static void drop(vmsg_ctl *ctl)
 {
 	if (!ctl->chan)
 		return;
-	int fd = vmsg_chan_fd(ctl->chan);
-	if (fd >= 0)
-		(void)epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (ctl->os)
+		ctl->env->poll->detached(ctl->os, ctl->chan, CTL_RETRY_MS);
 	vmsg_chan_close(ctl->chan);
 	ctl->chan = NULL;
 	for (size_t i = 0; i < ctl->nlive; i++)
 		ctl->live[i].id = 0;
-	timer_set(ctl, CTL_RETRY_MS);
 }
 
 int vmsg__svc_broken(vmsg_ctl *ctl)
@@ -231,7 +165,7 @@ static int reoffer(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 {
 	if (timeout_ms == 0) {
 		timeout_ms = CTL_HANDSHAKE_MS;
-		start = vmsg__svc_now_ms();
+		start = ctl->env->now_ms();
 	}
 	for (size_t i = 0; i < ctl->noffers;) {
 		int r = vmsg__svc_offer_once(ctl, ctl->offers[i], timeout_ms,
@@ -246,8 +180,8 @@ static int reoffer(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 			i++; /* sent; vmsgd may still take it */
 			continue;
 		}
-		memmove(ctl->offers[i], ctl->offers[i + 1],
-			(ctl->noffers - i - 1) * sizeof ctl->offers[0]);
+		vmsg__memmove(ctl->offers[i], ctl->offers[i + 1],
+			      (ctl->noffers - i - 1) * sizeof ctl->offers[0]);
 		ctl->noffers--;
 	}
 	return 0;
@@ -266,53 +200,55 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 		r = reoffer(ctl, timeout_ms, start);
 		if (r == 0)
 			return 0;
-		if (vmsg__svc_expired(timeout_ms, start))
+		if (vmsg__svc_expired(ctl, timeout_ms, start))
 			return -ENOTCONN;
 	}
 	return 0;
 }
 
-int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
+static void ctl_free(vmsg_ctl *ctl)
 {
-	if (!out)
+	const struct vmsg__svc_env *env = ctl->env;
+	if (ctl->os)
+		env->poll->close(ctl->os);
+	if (ctl->offers)
+		env->free(ctl->offers, ctl->capoffers * sizeof ctl->offers[0]);
+	if (ctl->live)
+		env->free(ctl->live, ctl->caplive * sizeof ctl->live[0]);
+	env->free(ctl, sizeof *ctl);
+}
+
+int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
+		   int timeout_ms)
+{
+	if (!out || !env)
 		return -EINVAL;
-	const uint64_t start = vmsg__svc_now_ms();
-	vmsg_ctl *ctl = calloc(1, sizeof *ctl);
+	const uint64_t start = env->now_ms();
+	vmsg_ctl *ctl = env->alloc(sizeof *ctl); /* zeroed */
 	if (!ctl)
 		return -ENOMEM;
-	vmsg_arena_init(&ctl->arena, ctl->arena_buf, sizeof ctl->arena_buf);
+	ctl->env = env;
 	ctl->next_req = 1;
-	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
-	ctl->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	ctl->xfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	int r = 0;
-	struct epoll_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	if (ctl->epfd < 0 || ctl->tfd < 0 || ctl->xfd < 0 ||
-	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->tfd, &ev) < 0 ||
-	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->xfd, &ev) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = own_domid(&ctl->domid);
+	int r = env->poll ? env->poll->open(&ctl->os) : 0;
 	if (r < 0)
 		goto fail;
+	r = env->own_domid();
+	if (r < 0)
+		goto fail;
+	if ((unsigned)r >= VMSG_DOMID_LIMIT) {
+		r = -EIO; /* our own store is wrong */
+		goto fail;
+	}
+	ctl->domid = (uint16_t)r;
 	r = attach(ctl, timeout_ms, start);
 	if (r < 0 && !permanent(r))
-		r = vmsg__svc_why_not(ctl->domid); /* what the header promises */
+		r = vmsg__svc_why_not(ctl); /* what the header promises */
 	if (r < 0)
 		goto fail;
 	*out = ctl;
 	return 0;
 fail:
-	if (ctl->epfd >= 0)
-		close(ctl->epfd);
-	if (ctl->tfd >= 0)
-		close(ctl->tfd);
-	if (ctl->xfd >= 0)
-		close(ctl->xfd);
-	free(ctl);
+	ctl_free(ctl);
 	return r;
 }
 
@@ -321,13 +257,10 @@ void vmsg_ctl_close(vmsg_ctl *ctl)
 	if (!ctl)
 		return;
 	vmsg__svc_served_close_all(ctl);
+	if (ctl->chan && ctl->os)
+		ctl->env->poll->detached(ctl->os, ctl->chan, 0);
 	vmsg_chan_close(ctl->chan);
-	close(ctl->epfd);
-	close(ctl->tfd);
-	close(ctl->xfd);
-	free(ctl->offers);
-	free(ctl->live);
-	free(ctl);
+	ctl_free(ctl);
 }
 
 int vmsg_ctl_domid(vmsg_ctl *ctl)
@@ -337,7 +270,9 @@ int vmsg_ctl_domid(vmsg_ctl *ctl)
 
 int vmsg_ctl_fd(vmsg_ctl *ctl)
 {
-	return ctl ? ctl->epfd : -EINVAL;
+	if (!ctl)
+		return -EINVAL;
+	return ctl->os ? ctl->env->poll->fd(ctl->os) : -ENOTSUP;
 }
 
 const char *vmsg_ctl_error(vmsg_ctl *ctl)
@@ -345,48 +280,45 @@ const char *vmsg_ctl_error(vmsg_ctl *ctl)
 	return ctl ? ctl->err : "";
 }
 
-static const ProtobufCMessageDescriptor *desc_of(uint16_t type)
-{
-	switch (type) {
-	case VMSG_TYPE_ERROR:
-		return &vmsg__control__error__descriptor;
-	case VMSG_TYPE_SVC_RESULT:
-		return &vmsg__service__result__descriptor;
-	case VMSG_TYPE_SVC_OPENED:
-		return &vmsg__service__opened__descriptor;
-	case VMSG_TYPE_SVC_SERVE:
-		return &vmsg__service__serve__descriptor;
-	case VMSG_TYPE_SVC_CLOSED:
-		return &vmsg__service__closed__descriptor;
-	default:
-		return NULL;
-	}
-}
+/* ---- vmsgd's Serve requests */
 
 static void serve_reply(vmsg_ctl *ctl, uint32_t id, int code,
 			const char *text)
 {
-	Vmsg__Service__ServeResult sr = VMSG__SERVICE__SERVE_RESULT__INIT;
+	struct vmsg_pbw_serve_result sr;
+	vmsg__memset(&sr, 0, sizeof sr);
 	sr.serve_id = id;
 	sr.code = code;
-	sr.text = (char *)(text ? text : "");
+	(void)vmsg__text_copy(sr.text, sizeof sr.text, text);
 	/* Small, and vmsgd reads its control channels promptly; a full ring
 	 * means vmsgd is stuck, and the next call will see the error. */
-	(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_SERVE_RESULT, &sr.base,
-			      0, 5000);
+	(void)vmsg__pbw_send(ctl->chan, VMSG_TYPE_SVC_SERVE_RESULT,
+			     &vmsg__pbw_serve_result_desc, &sr, 5000);
+}
+
+static int has_dotdot(const char *s)
+{
+	for (; s[0]; s++)
+		if (s[0] == '.' && s[1] == '.')
+			return 1;
+	return 0;
 }
 
 /* vmsgd asks us to serve a channel. The values come from dom0, but are
- * still checked: the path must be under our own tree. */
-static void handle_serve(vmsg_ctl *ctl, const Vmsg__Service__Serve *s)
+ * still checked: the path must lie under our own tree. */
+static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 {
 	char prefix[64];
-	int n = snprintf(prefix, sizeof prefix, "/local/domain/%u/data/vmsg/",
-			 (unsigned)ctl->domid);
-	if (!s->path || strncmp(s->path, prefix, (size_t)n) != 0 ||
-	    strlen(s->path) >= VMSG_XEN_PATH_MAX || strstr(s->path, "..") ||
-	    s->consumer_domid >= 0x7ff0 || !vmsg_service_name_ok(s->service) ||
-	    s->max_msg == 0 || s->max_msg > (1u << 30)) {
+	int n = vmsg__snprintf(prefix, sizeof prefix,
+			       "/local/domain/%u/data/vmsg/",
+			       (unsigned)ctl->domid);
+	/* Something below the prefix, not the prefix itself. */
+	if (n <= 0 || (size_t)n >= sizeof prefix ||
+	    __builtin_strlen(s->path) <= (size_t)n ||
+	    __builtin_memcmp(s->path, prefix, (size_t)n) != 0 ||
+	    has_dotdot(s->path) || s->consumer_domid >= VMSG_DOMID_LIMIT ||
+	    !vmsg_service_name_ok(s->service) || s->max_msg == 0 ||
+	    s->max_msg > (1u << 30)) {
 		serve_reply(ctl, s->serve_id, -EINVAL, "bad serve request");
 		return;
 	}
@@ -407,16 +339,16 @@ static void handle_serve(vmsg_ctl *ctl, const Vmsg__Service__Serve *s)
 		o.tx_ring_size = s->tx_ring_size;
 	o.max_msg = (size_t)s->max_msg;
 	vmsg_chan *c;
-	int r = vmsg_xen_serve(&c, (uint16_t)s->consumer_domid, s->path, &o);
+	int r = ctl->env->serve(&c, (uint16_t)s->consumer_domid, s->path, &o);
 	if (r < 0) {
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
 	}
 	struct vmsg_service_peer peer;
-	memset(&peer, 0, sizeof peer);
+	vmsg__memset(&peer, 0, sizeof peer);
 	peer.domid = (uint16_t)s->consumer_domid;
 	peer.channel_id = s->serve_id;
-	snprintf(peer.service, sizeof peer.service, "%s", s->service);
+	vmsg__memcpy(peer.service, s->service, sizeof peer.service);
 	r = vmsg__svc_served_add(ctl, c, &peer, s->serve_id,
 				 s->connect_timeout_ms);
 	if (r < 0) {
@@ -424,66 +356,78 @@ static void handle_serve(vmsg_ctl *ctl, const Vmsg__Service__Serve *s)
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
 	}
-	serve_reply(ctl, s->serve_id, 0, NULL);
+	serve_reply(ctl, s->serve_id, 0, "");
 }
 
-int vmsg__svc_pump(vmsg_ctl *ctl, uint16_t *type, ProtobufCMessage **msg,
-		   int timeout_ms)
+/* ---- receiving */
+
+static const struct vmsg_pbw_desc *desc_of(uint16_t type)
 {
-	const uint64_t start = vmsg__svc_now_ms();
+	switch (type) {
+	case VMSG_TYPE_ERROR:
+		return &vmsg__pbw_error_desc;
+	case VMSG_TYPE_SVC_RESULT:
+		return &vmsg__pbw_result_desc;
+	case VMSG_TYPE_SVC_OPENED:
+		return &vmsg__pbw_opened_desc;
+	case VMSG_TYPE_SVC_SERVE:
+		return &vmsg__pbw_serve_desc;
+	case VMSG_TYPE_SVC_CLOSED:
+		return &vmsg__pbw_closed_desc;
+	default:
+		return NULL;
+	}
+}
+
+int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
+{
+	const uint64_t start = ctl->env->now_ms();
 	if (!ctl->chan)
 		return -ENOTCONN;
 	for (;;) {
-		struct vmsg_msg m;
-		vmsg_arena_reset(&ctl->arena);
-		int r = vmsg_chan_peek(ctl->chan, &m,
-				       vmsg__svc_left(timeout_ms, start));
+		uint16_t type;
+		int r = vmsg__pbw_take(ctl->chan, &type, ctl->msg,
+				       sizeof ctl->msg,
+				       vmsg__svc_left(ctl, timeout_ms, start));
+		if (r == -ENOBUFS)
+			continue; /* oversized: not ours to understand */
 		if (r < 0)
 			return r;
-		const ProtobufCMessageDescriptor *d = desc_of(m.type);
-		if (!d || m.len > CTL_MSG_MAX) {
-			/* Not ours to understand (a newer vmsgd): skip. */
-			r = vmsg_chan_release(ctl->chan);
-			if (r < 0)
-				return r;
+		const struct vmsg_pbw_desc *d = desc_of(type);
+		/* Not ours to understand (a newer vmsgd), or malformed: skip. */
+		if (!d || vmsg__pbw_decode(d, &ctl->in, ctl->msg, (size_t)r) < 0)
 			continue;
-		}
-		uint16_t t;
-		ProtobufCMessage *pm;
-		r = vmsg_proto_recv(ctl->chan, d, &ctl->arena, &t, &pm, 0);
-		if (r == -EBADMSG || r == -ENOMEM)
-			continue;
-		if (r < 0)
-			return r;
-		if (t == VMSG_TYPE_SVC_SERVE || t == VMSG_TYPE_SVC_CLOSED) {
-			if (t == VMSG_TYPE_SVC_SERVE)
-				handle_serve(ctl, (const Vmsg__Service__Serve *)pm);
-			else /* the consumer of a channel we served is gone */
+		if (type == VMSG_TYPE_SVC_SERVE ||
+		    type == VMSG_TYPE_SVC_CLOSED) {
+			if (type == VMSG_TYPE_SVC_SERVE) {
+				struct vmsg_pbw_serve s = ctl->in.serve;
+				handle_serve(ctl, &s);
+			} else { /* the consumer of a channel we served left */
 				vmsg__svc_served_closed(
-					ctl, ((const Vmsg__Service__Closed *)pm)
-						     ->channel_id);
-			if (type == NULL)
+					ctl, ctl->in.closed.channel_id);
+			}
+			if (accept)
 				return 0; /* accept's pump: one step done */
 			continue;
 		}
-		if (type)
-			*type = t;
-		if (msg)
-			*msg = pm;
-		return 1;
+		return type;
 	}
+}
+
+void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id)
+{
+	if (!ctl->chan || id == 0)
+		return;
+	struct vmsg_pbw_closed cl = {id};
+	(void)vmsg__pbw_send(ctl->chan, VMSG_TYPE_SVC_CLOSED,
+			     &vmsg__pbw_closed_desc, &cl, 1000);
 }
 
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id)
 {
-	if (ctl->nlive == ctl->caplive) {
-		size_t cap = ctl->caplive ? ctl->caplive * 2 : 8;
-		struct ctl_live *n = realloc(ctl->live, cap * sizeof *n);
-		if (!n)
-			return; /* only the count at vmsgd suffers */
-		ctl->live = n;
-		ctl->caplive = cap;
-	}
+	if (vmsg__svc_grow(ctl, (void **)&ctl->live, &ctl->caplive,
+			   ctl->nlive, sizeof ctl->live[0]) < 0)
+		return; /* only the count at vmsgd suffers */
 	ctl->live[ctl->nlive].c = c;
 	ctl->live[ctl->nlive].id = id;
 	ctl->nlive++;

@@ -1,4 +1,6 @@
 /* Why vmsg_ctl_open() could not attach, and what that means to a person.
+ * Freestanding, as the rest of the client: the folder is read through the
+ * target's table (vmsg_service_env.h), so a unikernel learns the same.
  *
  * Seen from a guest, "no vmsgd" and "another process of this domain holds
  * the control channel" look alike at the xenstore level: in both cases no
@@ -14,37 +16,29 @@
  * A vmsgd killed without a restart leaves its folders and keys behind:
  * its guests then read -ETIMEDOUT (or -EBUSY), until a vmsgd starts and
  * clears them. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <xenstore.h>
-
 #include "service_private.h"
+#include "vmsg_errno.h"
+#include "vmsg_fmt.h"
 
-int vmsg__svc_why_not(uint16_t domid)
+int vmsg__svc_why_not(vmsg_ctl *ctl)
 {
-	char path[64];
-	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
-		 (unsigned)domid);
-	struct xs_handle *xs = xs_open(0);
-	if (!xs)
+	char path[64], names[1024];
+	vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		       (unsigned)ctl->domid);
+	/* Absent, not ours to read, or no xenstore: not vmsgd's mark. */
+	int n = ctl->env->xs_directory(path, names, sizeof names);
+	if (n == -ENAMETOOLONG)
+		return -ETIMEDOUT; /* more than vmsgd ever puts there */
+	if (n < 0)
 		return -ENOENT;
-	unsigned num = 0;
-	char **dir = xs_directory(xs, XBT_NULL, path, &num);
-	int r = -ENOENT; /* absent, or not ours to read: not vmsgd's mark */
-	if (dir) {
-		bool keys = false;
-		for (unsigned i = 0; i < num; i++)
-			keys |= !strcmp(dir[i], "ring-ref");
-		r = keys ? -ETIMEDOUT : -EBUSY;
-		free(dir);
+	const char *p = names;
+	for (int i = 0; i < n; i++) {
+		size_t len = __builtin_strlen(p);
+		if (len == 8 && !__builtin_memcmp(p, "ring-ref", 8))
+			return -ETIMEDOUT;
+		p += len + 1;
 	}
-	xs_close(xs);
-	return r;
+	return -EBUSY;
 }
 
 const char *vmsg_ctl_strerror(int err)

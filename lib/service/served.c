@@ -1,27 +1,24 @@
 /* Channels a provider's library has served for vmsgd and keeps until
- * their consumer connects (vmsg/service.h, "Direct mode").
+ * their consumer connects (vmsg/service.h, "Direct mode"). Freestanding,
+ * as the rest of the client.
  *
  * A consumer is untrusted: it can have vmsgd broker a channel and then
  * never connect, and each served channel holds grants, an event port,
- * xenstore keys and fds in the provider's domain. So a served channel is
- * the library's, not the application's, until its consumer is in; it is
- * closed when vmsgd says the consumer closed or left (Closed), and at the
- * latest at its connect deadline, whatever vmsgd says. Each close of one
- * nobody took is told to vmsgd with Closed{id}, so that vmsgd stops
- * counting it against the consumer.
+ * xenstore keys (and on Linux fds) in the provider's domain. So a served
+ * channel is the library's, not the application's, until its consumer is
+ * in; it is closed when vmsgd says the consumer closed or left (Closed),
+ * and at the latest at its connect deadline, whatever vmsgd says. Each
+ * close of one nobody took is told to vmsgd with Closed{id}, so that
+ * vmsgd stops counting it against the consumer.
  *
- * Waking: each waiting channel's event fd is in the handle's epoll set
- * (vmsg_ctl_fd), so a poller wakes when a consumer connects (the client
- * kicks the server when it marks itself live: lib/chan/chan.c), and a
- * one-shot timerfd there fires at the next deadline. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
-
+ * Waking: a blocking accept waits on a wait set of the control channel
+ * and the waiting channels (a consumer's connect kicks the server's port:
+ * lib/chan/chan.c), up to the next deadline: the same in both worlds.
+ * Where the target has a pollable fd (Linux), each waiting channel is
+ * watched through it too and a deadline armed there, so a poller of
+ * vmsg_ctl_fd() wakes when a consumer connects or a deadline comes. */
 #include "service_private.h"
+#include "vmsg_errno.h"
 
 static struct ctl_ready *at(vmsg_ctl *ctl, unsigned i)
 {
@@ -33,7 +30,8 @@ static bool waiting(struct ctl_ready *e)
 	return vmsg_chan_state(e->c) == VMSG_CHAN_WAITING;
 }
 
-/* Arm the deadline timer for the earliest waiting channel (or stop it). */
+/* Arm the poller's deadline for the earliest waiting channel (or stop
+ * it), when it changed. */
 static void rearm(vmsg_ctl *ctl)
 {
 	uint64_t next = 0;
@@ -42,45 +40,25 @@ static void rearm(vmsg_ctl *ctl)
 		if (waiting(e) && (!next || e->expires_ms < next))
 			next = e->expires_ms;
 	}
-	if (next == ctl->xnext)
-		return; /* armed for it already (or idle): no syscall */
+	if (next == ctl->xnext || !ctl->os)
+		return; /* armed for it already (or idle, or no fd) */
 	ctl->xnext = next;
-	struct itimerspec it;
-	memset(&it, 0, sizeof it);
+	int ms = -1;
 	if (next) {
-		uint64_t now = vmsg__svc_now_ms();
-		/* A deadline already passed: fire at once (a zero it_value
-		 * would disarm). */
-		uint64_t ms = next > now ? next - now : 0;
-		it.it_value.tv_sec = (time_t)(ms / 1000u);
-		it.it_value.tv_nsec = (long)(ms % 1000u) * 1000000L;
-		if (ms == 0)
-			it.it_value.tv_nsec = 1;
+		uint64_t now = ctl->env->now_ms();
+		ms = next > now ? (int)(next - now) : 0;
 	}
-	(void)timerfd_settime(ctl->xfd, 0, &it, NULL);
+	ctl->env->poll->deadline(ctl->os, ms);
 }
 
 /* Drop entry i from the queue, keeping the order of the others. */
 static void unqueue(vmsg_ctl *ctl, unsigned i)
 {
-	int fd = vmsg_chan_fd(at(ctl, i)->c);
-	if (fd >= 0)
-		(void)epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (ctl->os)
+		ctl->env->poll->unwatch(ctl->os, at(ctl, i)->c);
 	for (; i + 1 < ctl->qlen; i++)
 		*at(ctl, i) = *at(ctl, i + 1);
 	ctl->qlen--;
-}
-
-static void send_closed(vmsg_ctl *ctl, uint32_t id)
-{
-	if (!ctl->chan || id == 0)
-		return; /* vmsgd forgets what an earlier one brokered */
-	Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
-	cl.channel_id = id;
-	/* Small; a control ring so full that this fails means vmsgd is
-	 * stuck, and it forgets our channels when it resets us. */
-	(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED, &cl.base, 0,
-			      1000);
 }
 
 /* Close entry i, which nobody took, and tell vmsgd. */
@@ -89,7 +67,7 @@ static void drop(vmsg_ctl *ctl, unsigned i)
 	struct ctl_ready e = *at(ctl, i);
 	unqueue(ctl, i);
 	vmsg_chan_close(e.c);
-	send_closed(ctl, e.id);
+	vmsg__svc_send_closed(ctl, e.id);
 }
 
 int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
@@ -102,19 +80,16 @@ int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
 		connect_ms = VMSG_SERVICE_CONNECT_MAX_MS;
 	if (connect_ms < CTL_CONNECT_MIN_MS)
 		connect_ms = CTL_CONNECT_MIN_MS;
-	int fd = vmsg_chan_fd(c);
-	struct epoll_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	if (fd < 0)
-		return fd;
-	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
+	if (ctl->os) {
+		int r = ctl->env->poll->watch(ctl->os, c);
+		if (r < 0)
+			return r;
+	}
 	struct ctl_ready *e = at(ctl, ctl->qlen++);
 	e->c = c;
 	e->peer = *peer;
 	e->id = id;
-	e->expires_ms = vmsg__svc_now_ms() + connect_ms;
+	e->expires_ms = ctl->env->now_ms() + connect_ms;
 	rearm(ctl);
 	return 0;
 }
@@ -122,7 +97,7 @@ int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
 int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 			  struct vmsg_service_peer *peer, uint32_t *id)
 {
-	const uint64_t now = vmsg__svc_now_ms();
+	const uint64_t now = ctl->env->now_ms();
 	int r = -EAGAIN;
 	for (unsigned i = 0; i < ctl->qlen;) {
 		struct ctl_ready *e = at(ctl, i);
@@ -169,7 +144,7 @@ void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id)
 
 int vmsg__svc_served_wait_ms(vmsg_ctl *ctl)
 {
-	const uint64_t now = vmsg__svc_now_ms();
+	const uint64_t now = ctl->env->now_ms();
 	int best = -1;
 	for (unsigned i = 0; i < ctl->qlen; i++) {
 		struct ctl_ready *e = at(ctl, i);
@@ -184,10 +159,28 @@ int vmsg__svc_served_wait_ms(vmsg_ctl *ctl)
 
 void vmsg__svc_served_ack(vmsg_ctl *ctl)
 {
-	uint64_t n;
-	(void)!read(ctl->xfd, &n, sizeof n);
 	for (unsigned i = 0; i < ctl->qlen; i++)
 		(void)vmsg_chan_ack(at(ctl, i)->c);
+}
+
+void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms)
+{
+	struct vmsg_waitset *ws = &ctl->ws;
+	vmsg_waitset_init(ws);
+	if (ctl->chan)
+		(void)vmsg_waitset_add(ws, ctl->chan, NULL);
+	for (unsigned i = 0; i < ctl->qlen; i++)
+		if (waiting(at(ctl, i)))
+			(void)vmsg_waitset_add(ws, at(ctl, i)->c, NULL);
+	struct vmsg_waitset_event ev[8];
+	/* Events are consumed by the wait; the caller looks at the states
+	 * (and reads the control channel with timeout 0) after it, so no
+	 * wake-up is lost. A set that cannot wait: a short sleep instead. */
+	if (vmsg_waitset_count(ws) == 0 ||
+	    vmsg_waitset_wait(ws, ev, 8, ms) < 0)
+		ctl->env->sleep_ms(ms < CTL_RETRY_MS ? (unsigned)ms
+						     : CTL_RETRY_MS);
+	vmsg_waitset_init(ws);
 }
 
 void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl)

@@ -1,31 +1,22 @@
-/* Named services over the control channel: offer, open, accept, close. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-
-#include <vmsg/xen.h>
-
+/* Named services over the control channel: offer, open, accept, close.
+ * Freestanding, as ctl.c. */
 #include "service_private.h"
+#include "vmsg_errno.h"
+#include "vmsg_string.h"
 
 /* Wait for the answer to request `req_id`: a Result (returns its code), an
- * Opened (returns 1 with *opened set, in ctl->arena), or an Error (its
- * code). Serve requests met on the way are handled by the pump. */
-static int await(vmsg_ctl *ctl, uint32_t req_id,
-		 const Vmsg__Service__Opened **opened, int timeout_ms,
-		 uint64_t start)
+ * Opened (returns 1, in ctl->in.opened), or an Error (its code). Serve
+ * requests met on the way are handled by the pump. */
+static int await(vmsg_ctl *ctl, uint32_t req_id, int want_opened,
+		 int timeout_ms, uint64_t start)
 {
 	for (;;) {
-		uint16_t t;
-		ProtobufCMessage *m;
-		int r = vmsg__svc_pump(ctl, &t, &m,
-				       vmsg__svc_left(timeout_ms, start));
-		if (r < 0)
-			return r;
+		int t = vmsg__svc_pump(ctl, 0,
+				       vmsg__svc_left(ctl, timeout_ms, start));
+		if (t < 0)
+			return t;
 		if (t == VMSG_TYPE_SVC_RESULT) {
-			const Vmsg__Service__Result *res = (const void *)m;
+			const struct vmsg_pbw_result *res = &ctl->in.result;
 			if (res->req_id != req_id)
 				continue; /* a stale answer */
 			vmsg__svc_set_err(ctl, res->text);
@@ -35,15 +26,13 @@ static int await(vmsg_ctl *ctl, uint32_t req_id,
 				return -EPROTO;
 			return res->code;
 		}
-		if (t == VMSG_TYPE_SVC_OPENED && opened) {
-			const Vmsg__Service__Opened *o = (const void *)m;
-			if (o->req_id != req_id)
+		if (t == VMSG_TYPE_SVC_OPENED && want_opened) {
+			if (ctl->in.opened.req_id != req_id)
 				continue;
-			*opened = o;
 			return 1;
 		}
 		if (t == VMSG_TYPE_ERROR) {
-			const Vmsg__Control__Error *e = (const void *)m;
+			const struct vmsg_pbw_error *e = &ctl->in.error;
 			vmsg__svc_set_err(ctl, e->text);
 			return (e->code < 0 && e->code >= -4095) ? e->code
 								 : -EPROTO;
@@ -54,14 +43,16 @@ static int await(vmsg_ctl *ctl, uint32_t req_id,
 int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 			 uint64_t start)
 {
-	Vmsg__Service__Offer o = VMSG__SERVICE__OFFER__INIT;
+	struct vmsg_pbw_offer o;
+	vmsg__memset(&o, 0, sizeof o);
 	o.req_id = ctl->next_req++;
-	o.service = (char *)name;
-	int r = vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_OFFER, &o.base, 0,
-				vmsg__svc_left(timeout_ms, start));
+	vmsg__memcpy(o.service, name, __builtin_strlen(name) + 1);
+	int r = vmsg__pbw_send(ctl->chan, VMSG_TYPE_SVC_OFFER,
+			       &vmsg__pbw_offer_desc, &o,
+			       vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0)
 		return r;
-	r = await(ctl, o.req_id, NULL, timeout_ms, start);
+	r = await(ctl, o.req_id, 0, timeout_ms, start);
 	return r > 0 ? -EPROTO : r;
 }
 
@@ -69,18 +60,15 @@ int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 static int remember_offer(vmsg_ctl *ctl, const char *name)
 {
 	for (size_t i = 0; i < ctl->noffers; i++)
-		if (!strcmp(ctl->offers[i], name))
+		if (!__builtin_memcmp(ctl->offers[i], name,
+				      __builtin_strlen(name) + 1))
 			return 0;
-	if (ctl->noffers == ctl->capoffers) {
-		size_t cap = ctl->capoffers ? ctl->capoffers * 2 : 4;
-		void *n = realloc(ctl->offers, cap * sizeof ctl->offers[0]);
-		if (!n)
-			return -ENOMEM;
-		ctl->offers = n;
-		ctl->capoffers = cap;
-	}
-	snprintf(ctl->offers[ctl->noffers++], sizeof ctl->offers[0], "%s",
-		 name);
+	int r = vmsg__svc_grow(ctl, (void **)&ctl->offers, &ctl->capoffers,
+			       ctl->noffers, sizeof ctl->offers[0]);
+	if (r < 0)
+		return r;
+	vmsg__memcpy(ctl->offers[ctl->noffers++], name,
+		     __builtin_strlen(name) + 1);
 	return 0;
 }
 
@@ -89,14 +77,14 @@ static int remember_offer(vmsg_ctl *ctl, const char *name)
 static int again(vmsg_ctl *ctl, int r, int timeout_ms, uint64_t start)
 {
 	return r < 0 && vmsg__svc_broken(ctl) &&
-	       !vmsg__svc_expired(timeout_ms, start);
+	       !vmsg__svc_expired(ctl, timeout_ms, start);
 }
 
 int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
 {
 	if (!ctl || !vmsg_service_name_ok(name))
 		return -EINVAL;
-	const uint64_t start = vmsg__svc_now_ms();
+	const uint64_t start = ctl->env->now_ms();
 	int r;
 	do {
 		ctl->err[0] = '\0';
@@ -110,20 +98,21 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
 	return r;
 }
 
-/* Send Open and wait for the answer; 1 with *op set (in ctl->arena). */
-static int open_once(vmsg_ctl *ctl, const char *name,
-		     const Vmsg__Service__Opened **op, int timeout_ms,
+/* Send Open and wait for the answer; 1 with ctl->in.opened set. */
+static int open_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 		     uint64_t start)
 {
-	Vmsg__Service__Open req = VMSG__SERVICE__OPEN__INIT;
+	struct vmsg_pbw_open req;
+	vmsg__memset(&req, 0, sizeof req);
 	req.req_id = ctl->next_req++;
-	req.service = (char *)name;
+	vmsg__memcpy(req.service, name, __builtin_strlen(name) + 1);
 	req.timeout_ms = timeout_ms > 0 ? (uint32_t)timeout_ms : 0;
-	int r = vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_OPEN, &req.base, 0,
-				vmsg__svc_left(timeout_ms, start));
+	int r = vmsg__pbw_send(ctl->chan, VMSG_TYPE_SVC_OPEN,
+			       &vmsg__pbw_open_desc, &req,
+			       vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0)
 		return r;
-	r = await(ctl, req.req_id, op, timeout_ms, start);
+	r = await(ctl, req.req_id, 1, timeout_ms, start);
 	return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
 }
 
@@ -132,58 +121,36 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 {
 	if (!ctl || !out || !vmsg_service_name_ok(name))
 		return -EINVAL;
-	const uint64_t start = vmsg__svc_now_ms();
-	const Vmsg__Service__Opened *op = NULL;
+	const uint64_t start = ctl->env->now_ms();
 	int r;
 	do {
 		ctl->err[0] = '\0';
 		r = vmsg__svc_ensure(ctl, timeout_ms, start);
 		if (r < 0)
 			return r;
-		r = open_once(ctl, name, &op, timeout_ms, start);
+		r = open_once(ctl, name, timeout_ms, start);
 	} while (again(ctl, r, timeout_ms, start));
 	if (r < 0)
 		return r;
 
-	/* Copy out of the arena before anything else is received. */
-	char path[VMSG_XEN_PATH_MAX];
-	if (!op->path || strlen(op->path) >= sizeof path ||
-	    op->provider_domid >= 0x7ff0 || op->max_msg == 0 ||
-	    op->max_msg > (1u << 30))
+	/* Copy out before anything else is received. */
+	const struct vmsg_pbw_opened op = ctl->in.opened;
+	if (!op.path[0] || op.provider_domid >= VMSG_DOMID_LIMIT ||
+	    op.max_msg == 0 || op.max_msg > (1u << 30))
 		return -EPROTO;
-	snprintf(path, sizeof path, "%s", op->path);
-	uint16_t provider = (uint16_t)op->provider_domid;
-	uint32_t id = op->channel_id;
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
-	o.max_msg = (size_t)op->max_msg;
+	o.max_msg = (size_t)op.max_msg;
 	vmsg_chan *c;
-	r = vmsg_xen_connect(&c, provider, path, &o,
-			     vmsg__svc_left(timeout_ms, start));
+	r = ctl->env->connect(&c, (uint16_t)op.provider_domid, op.path, &o,
+			      vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0) {
-		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
-		cl.channel_id = id;
-		if (ctl->chan)
-			(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED,
-					      &cl.base, 0, 1000);
+		vmsg__svc_send_closed(ctl, op.channel_id);
 		return r;
 	}
-	vmsg__svc_track(ctl, c, id);
+	vmsg__svc_track(ctl, c, op.channel_id);
 	*out = c;
 	return 0;
-}
-
-/* Sleep on the handle's epoll set (the control channel, the served
- * channels, the deadline timer) for at most ms, then consume what woke
- * us: the states are looked at after that, so no wake-up is lost. */
-static void wait_served(vmsg_ctl *ctl, int ms)
-{
-	struct epoll_event ev[8];
-	while (epoll_wait(ctl->epfd, ev, 8, ms) < 0 && errno == EINTR)
-		;
-	if (ctl->chan)
-		(void)vmsg_chan_ack(ctl->chan);
-	vmsg__svc_served_ack(ctl);
 }
 
 int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
@@ -191,10 +158,10 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 {
 	if (!ctl || !out)
 		return -EINVAL;
-	const uint64_t start = vmsg__svc_now_ms();
+	const uint64_t start = ctl->env->now_ms();
 	if (timeout_ms == 0) {
 		/* A poller woke us: clear what woke it. */
-		vmsg__svc_timer_drain(ctl);
+		vmsg__svc_drain(ctl);
 		if (ctl->chan)
 			(void)vmsg_chan_ack(ctl->chan);
 		vmsg__svc_served_ack(ctl);
@@ -214,22 +181,23 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 		/* With served channels waiting for their consumers, wait on
 		 * them and their deadlines too, not on vmsgd alone. */
 		int served = vmsg__svc_served_wait_ms(ctl);
-		int left = vmsg__svc_left(timeout_ms, start);
-		r = vmsg__svc_pump(ctl, NULL, NULL, served >= 0 ? 0 : left);
+		int left = vmsg__svc_left(ctl, timeout_ms, start);
+		r = vmsg__svc_pump(ctl, 1, served >= 0 ? 0 : left);
 		if (r >= 0)
 			continue;
 		if (r == -EAGAIN && served >= 0 && timeout_ms != 0) {
-			if (vmsg__svc_expired(timeout_ms, start))
+			if (vmsg__svc_expired(ctl, timeout_ms, start))
 				return -ETIMEDOUT;
-			wait_served(ctl, left > 0 && left < served ? left
-								   : served);
+			vmsg__svc_served_wait(ctl, left > 0 && left < served
+							   ? left
+							   : served);
 			continue;
 		}
 		if (!vmsg__svc_broken(ctl))
 			return r;
 		/* The channel broke: reconnect in the time left (a call
 		 * with timeout 0 tries once, and only once per call). */
-		if (broke++ && vmsg__svc_expired(timeout_ms, start))
+		if (broke++ && vmsg__svc_expired(ctl, timeout_ms, start))
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 	}
 }
@@ -241,13 +209,9 @@ void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
 	for (size_t i = 0; ctl && i < ctl->nlive; i++) {
 		if (ctl->live[i].c != c)
 			continue;
-		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
-		cl.channel_id = ctl->live[i].id;
 		/* Best effort: vmsgd also forgets our channels when our
 		 * control channel goes. Id 0: an earlier vmsgd's channel. */
-		if (ctl->chan && cl.channel_id != 0)
-			(void)vmsg_proto_send(ctl->chan, VMSG_TYPE_SVC_CLOSED,
-					      &cl.base, 0, 1000);
+		vmsg__svc_send_closed(ctl, ctl->live[i].id);
 		ctl->live[i] = ctl->live[--ctl->nlive];
 		break;
 	}

@@ -1,14 +1,28 @@
-/* Private state of a control-channel handle (vmsg/service.h). */
+/* Private: the vmsgd client core (vmsg/service.h), one for Linux and the
+ * unikernel.
+ *
+ * ctl.c and service.c are freestanding: everything they need from the
+ * world comes through struct vmsg__svc_env (vmsg_service_env.h), a small
+ * table each target supplies with its own vmsg_ctl_open() (env_linux.c in
+ * libvmsg over vmsg/xen.h, libc and epoll; guest/service_env.c in the
+ * unikernel over the PVH platform), as Xen's tools/libs put a shared core
+ * over per-OS hooks. So both worlds connect, reconnect after a vmsgd restart, offer
+ * again, serve, open and accept with the same code, and the same tests
+ * cover both. The messages go through the bounded codec (vmsg_pbwire.h),
+ * not protobuf-c.
+ */
 #ifndef VMSG_SERVICE_PRIVATE_H
 #define VMSG_SERVICE_PRIVATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include <protobuf-c/protobuf-c.h>
-
-#include <vmsg/proto.h>
+#include <vmsg/control.h>
 #include <vmsg/service.h>
-#include <vmsg/vmsg_service.pb-c.h>
+#include <vmsg/waitset.h>
+
+#include "vmsg_pbwire.h"
+#include "vmsg_service_env.h"
 
 /* Channels served for vmsgd but not yet returned by accept (waiting for
  * their consumer, or connected and not yet taken). A provider that never
@@ -18,7 +32,7 @@
 #define CTL_CONNECT_MIN_MS 1000
 /* Largest control message we take from vmsgd; larger ones are dropped. */
 #define CTL_MSG_MAX 4096
-#define CTL_ERR_MAX 160
+#define CTL_ERR_MAX VMSG_PBW_TEXT_CAP
 /* While vmsgd is away, how often a poller's vmsg_ctl_fd() turns readable
  * so that it calls in and the library tries to reconnect; also the pause
  * between two connect attempts of a blocking call. */
@@ -40,73 +54,78 @@ struct ctl_live {
 };
 
 struct vmsg_ctl {
+	const struct vmsg__svc_env *env;
+	void *os;        /* env->poll's per-handle state, or NULL */
 	vmsg_chan *chan; /* NULL while vmsgd is away (reconnect pending) */
-	/* vmsg_ctl_fd(): an epoll set holding the current control channel's
-	 * fd and a timer that ticks while the channel is down, so the fd a
-	 * poller holds survives reconnects. */
-	int epfd, tfd;
-	/* In epfd too: a one-shot timer for the next connect deadline of a
-	 * served channel (served.c). The served channels' own fds are in
-	 * epfd while they wait, so a poller wakes when a consumer comes. */
-	int xfd;
-	uint64_t xnext; /* the deadline xfd is armed for (0: none) */
 	uint16_t domid;
 	uint64_t reconnects;
 	/* Names this handle offered (vmsgd said yes), offered again after a
-	 * reconnect. */
+	 * reconnect; grown as needed. */
 	char (*offers)[VMSG_SERVICE_NAME_MAX + 1];
 	size_t noffers, capoffers;
 	uint32_t next_req;
 	char err[CTL_ERR_MAX];
-	struct ctl_ready q[CTL_QUEUE];
+	struct ctl_ready q[CTL_QUEUE]; /* served.c */
 	unsigned qhead, qlen;
+	uint64_t xnext; /* the deadline env->poll was last armed for, 0 none */
+	/* A blocking accept's wait on the control channel and the served
+	 * channels waiting for their consumers (served.c). */
+	struct vmsg_waitset ws;
 	struct ctl_live *live; /* channels handed out, for Closed */
 	size_t nlive, caplive;
-	struct vmsg_arena arena;
-	uint64_t arena_buf[(4 * CTL_MSG_MAX) / sizeof(uint64_t)];
+	uint8_t msg[CTL_MSG_MAX]; /* private copy of the message being read */
+	union {                   /* the message last decoded by the pump */
+		struct vmsg_pbw_error error;
+		struct vmsg_pbw_result result;
+		struct vmsg_pbw_opened opened;
+		struct vmsg_pbw_serve serve;
+		struct vmsg_pbw_closed closed;
+	} in;
 };
 
-/* Milliseconds left of timeout_ms started at start (as the proto helpers:
- * -1 and 0 stay, positive never below 1). */
-uint64_t vmsg__svc_now_ms(void);
-int vmsg__svc_left(int timeout_ms, uint64_t start);
+/* Milliseconds left of timeout_ms started at start (as the channel's
+ * calls take them: -1 and 0 stay, positive never below 1). */
+int vmsg__svc_left(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
+
+/* Has a call with timeout_ms begun at start run out of time? (-1 never;
+ * 0 always, after its first try.) */
+int vmsg__svc_expired(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
 
 /* Receive one message from vmsgd, handling Serve requests on the way.
- * Returns 1 with the type and message set (decoded in ctl->arena until the
- * next call) for anything else; with type NULL, 0 after each Serve; or a negative error (-EAGAIN, -ETIMEDOUT, the
+ * Returns the frame type of anything else (Result, Opened, Error), decoded
+ * in ctl->in until the next call; with accept set, 0 after each Serve; or a
+ * negative error (-ENOTCONN with no channel, -EAGAIN, -ETIMEDOUT, the
  * channel's). Unknown, oversized or malformed messages are skipped. */
-int vmsg__svc_pump(vmsg_ctl *ctl, uint16_t *type, ProtobufCMessage **msg,
-		   int timeout_ms);
+int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms);
 
 /* The control channel is usable: if it is down, reconnect (retrying
  * fast-failing attempts on a dead vmsgd's stale keys every CTL_RETRY_MS
  * until the deadline), exchange Hellos and offer again what this handle
  * offered. Returns 0, -ENOTCONN (vmsgd not back by the deadline), or a
- * permanent error (-ECONNREFUSED, -EPROTONOSUPPORT, -ENOMEM). */
+ * permanent error (-ECONNREFUSED, -EPROTONOSUPPORT, -ENOMEM, ...). */
 int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
 
 /* After a failed call: if the control channel is closed or broken, drop
  * it (the next vmsg__svc_ensure reconnects) and return 1; else 0. */
 int vmsg__svc_broken(vmsg_ctl *ctl);
 
-/* Has a call with timeout_ms begun at start run out of time? (-1 never;
- * 0 always, after its first try.) */
-int vmsg__svc_expired(int timeout_ms, uint64_t start);
-
 /* Clear the retry timer's tick (a poller's wake-up is being handled). */
-void vmsg__svc_timer_drain(vmsg_ctl *ctl);
+void vmsg__svc_drain(vmsg_ctl *ctl);
 
 /* Send Offer `name` on the current channel and wait for its Result
  * (no reconnect: the caller handles a broken channel). */
 int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 			 uint64_t start);
 
-/* ---- served channels waiting for their consumer (served.c) ---- */
+/* Send Closed for channel id (best effort, no answer). */
+void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id);
 
-/* Queue channel c, served for vmsgd's Serve `id` (peer as given), until
- * its consumer connects or connect_ms passes (clamped to
- * CTL_CONNECT_MIN_MS..VMSG_SERVICE_CONNECT_MAX_MS; 0: the maximum).
- * 0, or -EBUSY (queue full) / -errno with c left to the caller. */
+/* ---- served.c: channels a provider serves, kept until their consumer
+ * connects (vmsg/service.h, "Direct mode"). */
+
+/* Queue channel c served for vmsgd's Serve `id`, with a connect deadline
+ * of connect_ms (clamped to CTL_CONNECT_MIN_MS..
+ * VMSG_SERVICE_CONNECT_MAX_MS; 0: the maximum). -EBUSY: queue full. */
 int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
 			 const struct vmsg_service_peer *peer, uint32_t id,
 			 uint32_t connect_ms);
@@ -126,8 +145,12 @@ void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id);
 int vmsg__svc_served_wait_ms(vmsg_ctl *ctl);
 
 /* Consume the pending events of the queued channels and the deadline
- * timer (before looking at their states: no wake-up is lost). */
+ * (a poller's wake-up: before looking at their states). */
 void vmsg__svc_served_ack(vmsg_ctl *ctl);
+
+/* Block up to ms (>= 0) for the control channel, a waiting channel's
+ * consumer, or a deadline; the states are looked at after. */
+void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms);
 
 /* After a reconnect: close the channels served for the old vmsgd that
  * nobody took (the new one will send no consumer), and forget the old
@@ -143,10 +166,15 @@ void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
 /* Keep vmsgd's error text, sanitised, for vmsg_ctl_error(). */
 void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text);
 
+/* Grow *arr (elements of `size` bytes, *cap of them) to hold n + 1:
+ * 0 or -ENOMEM. */
+int vmsg__svc_grow(vmsg_ctl *ctl, void **arr, size_t *cap, size_t n,
+		   size_t size);
+
 /* ctl_errors.c: after attaching failed by the deadline for a reason that
  * retrying could have cured, what stood in the way: -ENOENT (no vmsgd
- * serves domain `domid`), -EBUSY (another process holds its control
+ * serves our domain), -EBUSY (another process holds its control
  * channel) or -ETIMEDOUT. */
-int vmsg__svc_why_not(uint16_t domid);
+int vmsg__svc_why_not(vmsg_ctl *ctl);
 
 #endif

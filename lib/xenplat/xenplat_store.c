@@ -21,6 +21,7 @@
 #include "xenplat_os.h"
 
 #include "vmsg_errno.h"
+#include "vmsg_fmt.h"
 #include "vmsg_parse.h"
 #include "vmsg_string.h"
 
@@ -51,21 +52,6 @@ static void key_path(char *buf, const struct vmsg__xenplat *x,
 	vmsg__memcpy(buf, x->path, n);
 	buf[n] = '/';
 	vmsg__memcpy(buf + n + 1, leaf, l + 1);
-}
-
-/* v in decimal into buf (11 bytes), NUL-terminated; returns the length. */
-static size_t u32_dec(char *buf, uint32_t v)
-{
-	char t[10];
-	size_t n = 0, k = 0;
-	do {
-		t[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		buf[k++] = t[--n];
-	buf[k] = 0;
-	return k;
 }
 
 /* One key as a decimal in [lo, hi]. */
@@ -111,8 +97,8 @@ static int write_key(void *s, uint32_t tx, const char *key, uint32_t val,
 		     const struct vmsg__xs_perm *perms)
 {
 	char v[12];
-	size_t n = u32_dec(v, val);
-	int r = OS->xs_write(s, tx, key, v, n);
+	int n = vmsg__snprintf(v, sizeof v, "%u", (unsigned)val);
+	int r = OS->xs_write(s, tx, key, v, (size_t)n);
 	if (r == 0)
 		r = OS->xs_set_perms(s, tx, key, perms, 2);
 	return r;

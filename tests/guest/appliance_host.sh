@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # guest_appliance_host: the echo appliance's source (examples/echo-unikernel/
-# echo.c) as two plain Linux processes on the host backend (guest/hosted.c,
+# echo.c) as two plain Linux processes on the host backend (guest/linux/,
 # `host=DIR`): no Xen, no simulator. The server (`clients=2`) echoes; a
 # client (`role=client`) sends 200 typed messages of 1..40000 bytes and
 # checks every echo and both checksums ("PING ok"); a second client does it

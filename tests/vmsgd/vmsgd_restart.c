@@ -8,10 +8,15 @@
  * while the first still echoes, checksummed. dom3, whose control channel
  * the dead vmsgd had published but nobody had taken, connects while vmsgd
  * is down: its library fails fast on the stale keys and retries until the
- * new vmsgd serves. vmsgd exits 0 at the end. */
+ * new vmsgd serves. dom4 offers twelve services; its library offers all
+ * twelve again to the new vmsgd (the client core is the unikernel's too,
+ * whose old copy remembered eight). vmsgd exits 0 at the end. */
 #include "vt_proc.h"
 
 #define CONF "[service echo]\noffer = 1\nopen = 2\nmode = direct\n"
+/* dom4 offers this many services (more than the unikernel's client used to
+ * remember: it offered only 8 again after a restart). */
+#define MANY 12
 
 /* The echo provider, polling one fd it took once. */
 static int role_rprovider(void)
@@ -43,6 +48,34 @@ static int role_consumer(void)
 	return 0;
 }
 
+/* Offers svc0..svc11 and lets its library carry them across the restart
+ * (accept with timeout 0 drives the reconnect, as a poller would). */
+static int role_many(void)
+{
+	char buf[64];
+	vmsg_ctl *ctl = vt_ctl_open();
+	for (int i = 0; i < MANY; i++) {
+		snprintf(buf, sizeof buf, "svc%d", i);
+		int r = vmsg_service_offer(ctl, buf, SIM_WAIT_MS);
+		if (r < 0)
+			VMSG_TEST_FAIL("offer %s: %s (%s)", buf,
+				       vmsg_strerror(r), vmsg_ctl_error(ctl));
+	}
+	sim_say(vt_out, "offered %d", MANY);
+	for (;;) {
+		struct pollfd p = {.fd = vt_in, .events = POLLIN};
+		if (poll(&p, 1, 100) > 0)
+			break; /* "quit" */
+		vmsg_chan *c;
+		int r = vmsg_service_accept(ctl, &c, NULL, 0);
+		if (r == 0)
+			vmsg_service_close(ctl, c);
+	}
+	sim_expect(vt_in, "quit", buf, sizeof buf);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 /* Connects only when told, while vmsgd is down. */
 static int role_late(void)
 {
@@ -57,6 +90,7 @@ static int role_late(void)
 
 static const struct vt_role_fn roles[] = {
 	{"late", role_late},
+	{"many", role_many},
 	{"rprovider", role_rprovider},
 	{"consumer", role_consumer},
 	{NULL, NULL},
@@ -66,7 +100,13 @@ int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
 	char buf[8192];
-	vt_write_conf(CONF);
+	char conf[2048];
+	int len = snprintf(conf, sizeof conf, "%s", CONF);
+	for (int i = 0; i < MANY; i++)
+		len += snprintf(conf + len, sizeof conf - (size_t)len,
+				"[service svc%d]\noffer = 4\nmode = direct\n",
+				i);
+	vt_write_conf(conf);
 	vt_start_vmsgd();
 
 	struct vt_role prov, cons;
@@ -75,6 +115,9 @@ int main(int argc, char **argv)
 	vt_spawn(&cons, 2, "consumer", NULL);
 	sim_expect(cons.from, "streaming", buf, sizeof buf);
 	vt_ctl_wait("--json list channels", "\"consumer\":2", 1);
+	struct vt_role many;
+	vt_spawn(&many, 4, "many", NULL);
+	sim_expect(many.from, "offered", buf, sizeof buf);
 	struct vt_role late;
 	vt_spawn(&late, 3, "late", NULL);
 	vt_ctl_wait("--json list domains", "\"domid\":3,", 1);
@@ -92,6 +135,13 @@ int main(int argc, char **argv)
 	vt_ctl_wait("--json list services",
 		    "{\"name\":\"echo\",\"provider\":1,", 1);
 	vt_ctl_wait("--json list domains", "\"domid\":1,", 1);
+	/* And dom4's library all twelve of its services. */
+	for (int i = 0; i < MANY; i++) {
+		char want[64];
+		snprintf(want, sizeof want,
+			 "{\"name\":\"svc%d\",\"provider\":4,", i);
+		vt_ctl_wait("--json list services", want, 1);
+	}
 	/* The new vmsgd knows nothing of the first channel. */
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list channels"), 0);
 	ASSERT_TRUE(strstr(buf, "\"consumer\":2") == NULL);
@@ -107,6 +157,8 @@ int main(int argc, char **argv)
 	vt_role_done(&prov, 0);
 	sim_say(late.to, "quit");
 	vt_role_done(&late, 0);
+	sim_say(many.to, "quit");
+	vt_role_done(&many, 0);
 	vt_stop_vmsgd();
 	return 0;
 }

@@ -35,6 +35,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include <vmsg/chan.h>
+#include <vmsg/control.h>
 #include <vmsg/frame.h>
 #include <vmsg/vmsg_control.pb-c.h>
 
@@ -42,30 +43,8 @@
 extern "C" {
 #endif
 
-/* ---- protocol constants ----------------------------------------------- */
-
-/* Frame types of the control messages (within VMSG_TYPE_CONTROL_MIN..MAX).
- * The same numbers are enum ControlType in proto/vmsg_control.proto. */
-#define VMSG_TYPE_HELLO 0x0001u /* Vmsg__Control__Hello */
-#define VMSG_TYPE_ERROR 0x0002u /* Vmsg__Control__Error */
-
-/* Protocol version carried in Hello.version: major << 16 | minor. Peers
- * with different majors are incompatible; minors only add. */
-#define VMSG_PROTO_VERSION_MAJOR 1u
-#define VMSG_PROTO_VERSION_MINOR 0u
-#define VMSG_PROTO_VERSION \
-	((VMSG_PROTO_VERSION_MAJOR << 16) | VMSG_PROTO_VERSION_MINOR)
-#define VMSG_PROTO_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
-#define VMSG_PROTO_VERSION_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
-
-/* Feature bits carried in Hello.features. A feature is in use only when
- * both ends set it; unknown bits are ignored. */
-#define VMSG_FEATURE_FRAGMENTS (1ull << 0) /* reassembles fragmented
-					      messages (VMSG_FRAME_MORE) */
-/* Later bits (named services, ...) are added here, one per capability a
- * peer may lack; never reuse a retired bit. */
-/* Everything this version of the library implements. */
-#define VMSG_FEATURES_SUPPORTED VMSG_FEATURE_FRAGMENTS
+/* ---- protocol constants: vmsg/control.h (VMSG_TYPE_HELLO, VMSG_TYPE_ERROR,
+ * VMSG_PROTO_VERSION*, VMSG_FEATURE_*, VMSG_HELLO_*_MAX). */
 
 /* ---- bounded arena ---------------------------------------------------- */
 
@@ -168,61 +147,8 @@ int vmsg_proto_recv(vmsg_chan *c, const ProtobufCMessageDescriptor *d,
 int vmsg_proto_send_error(vmsg_chan *c, int code, const char *text,
 			  uint16_t ref_type, int timeout_ms);
 
-/* ---- Hello exchange ---------------------------------------------------- */
-
-#define VMSG_HELLO_NAME_MAX 63   /* bytes of a peer's name kept */
-#define VMSG_HELLO_TEXT_MAX 127  /* bytes of an error text kept */
-#define VMSG_HELLO_WIRE_MAX 1024 /* largest Hello/Error accepted, bytes */
-
-/* One end's Hello, as plain C values (no protobuf types). Strings are
- * NUL-terminated; text from the peer is truncated to fit and every byte
- * outside printable ASCII is replaced by '?', so it is safe to log. */
-struct vmsg_hello_info {
-	uint32_t version;  /* major << 16 | minor */
-	uint64_t features; /* VMSG_FEATURE_* bits */
-	uint64_t max_msg;  /* largest message accepted; 0: not said */
-	char name[VMSG_HELLO_NAME_MAX + 1];
-	/* When the exchange failed over the protocol: the peer's error code
-	 * and text (-ECONNREFUSED), or ours as sent to the peer
-	 * (-EPROTONOSUPPORT). 0 and "" otherwise. */
-	int error_code;
-	char error[VMSG_HELLO_TEXT_MAX + 1];
-};
-
-/* Fill *ours with this library's Hello: VMSG_PROTO_VERSION,
- * VMSG_FEATURES_SUPPORTED, max_msg as given (the channel's opts.max_msg)
- * and `name` (may be NULL; truncated to VMSG_HELLO_NAME_MAX bytes). */
-void vmsg_hello_info_init(struct vmsg_hello_info *ours, const char *name,
-			  uint64_t max_msg);
-
-/* Exchange Hello messages on an open channel: send ours, exactly as given
- * in *ours (its error fields are ignored), then receive the peer's into
- * *peer. Both ends call this; neither waits for the other before sending,
- * so neither can deadlock on the other. Call it before any other message on
- * the channel. Blocks up to timeout_ms in all (-1: forever). Uses no heap
- * memory (the decoding arena is on the stack). *ours stays the caller's.
- *
- * Returns 0 with *peer filled in. Errors:
- *   -EPROTONOSUPPORT  the peer's major version differs from ours (or it sent
- *                     none); an Error message saying so is sent to the peer
- *                     first (best effort: a peer already gone does not change
- *                     the result); *peer holds its Hello, and error_code /
- *                     error hold what we told it
- *   -ECONNREFUSED     the peer sent an Error instead of a Hello (its code and
- *                     text are in peer->error_code / peer->error); a peer
- *                     Error with code -EPROTONOSUPPORT is returned as that
- *   -EBADMSG          the peer's first message is not a Hello or an Error,
- *                     does not parse, or is over VMSG_HELLO_WIRE_MAX bytes
- *                     (consumed; the channel stays usable)
- *   -EINVAL           NULL c, ours or peer
- *   and the errors of vmsg_proto_send() / vmsg_proto_recv(). */
-int vmsg_hello_exchange_ex(vmsg_chan *c, const struct vmsg_hello_info *ours,
-			   struct vmsg_hello_info *peer, int timeout_ms);
-
-/* vmsg_hello_info_init(&ours, name, vmsg_chan_max_msg(c)) followed by
- * vmsg_hello_exchange_ex(): advertises the channel's own limit. */
-int vmsg_hello_exchange(vmsg_chan *c, const char *name,
-			struct vmsg_hello_info *peer, int timeout_ms);
+/* ---- Hello exchange: vmsg/control.h (struct vmsg_hello_info,
+ * vmsg_hello_info_init(), vmsg_hello_exchange_ex(), vmsg_hello_exchange()). */
 
 #ifdef __cplusplus
 }

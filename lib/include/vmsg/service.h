@@ -35,6 +35,10 @@
  * consumer that opens and never connects costs the provider a served
  * channel for that long at most.
  *
+ * Both worlds: the same client (lib/service, freestanding) runs in a
+ * Linux domain (libvmsg) and in a unikernel (guest/, docs/unikernel.md);
+ * only vmsg_ctl_fd() differs (-ENOTSUP in a unikernel).
+ *
  * Threads: one handle is used by one thread at a time.
  */
 #ifndef VMSG_SERVICE_H
@@ -103,8 +107,9 @@ int vmsg_ctl_domid(vmsg_ctl *ctl);
  * request for vmsg_service_accept(ctl, ..., 0)), when a consumer may have
  * connected to a served channel or one's connect deadline has come, and
  * every 100 ms while the control channel is down, so that such a poller
- * drives the reconnect. The same fd for the life of the handle (an epoll set the
- * library owns; reconnects change what is inside it); do not close it. */
+ * drives the reconnect. The same fd for the life of the handle (an epoll
+ * set the library owns; reconnects change what is inside it); do not
+ * close it. -ENOTSUP in a unikernel (no fds). */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
 
 /* The text of the last error vmsgd sent ("" if none). Valid until the

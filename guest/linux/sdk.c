@@ -1,8 +1,10 @@
-/* The appliance SDK (vmsg/guest.h) as a plain Linux process: the few calls
- * an appliance makes, over libvmsg's Xen backend (vmsg/xen.h) and its
- * vmsgd client (vmsg/service.h), so that the same app_main() source runs
- * in dom0 or a Linux guest, or on the simulator under `xensim run --domid
- * N` (docs/unikernel.md, "The same source on Linux").
+/* The appliance SDK's Linux target: the machine of vmsg/guest.h as a plain
+ * Linux process, over libc and libvmsg, so that the same app_main() source
+ * runs in dom0 or a Linux guest, or on the simulator under `xensim run
+ * --domid N` (docs/unikernel.md, "The same source on Linux"). Built once
+ * as the library vmsg_sdk_linux (with xs.c, the xenstore client, and the
+ * cmdline parser the unikernel shares); an appliance links it and gets
+ * main().
  *
  * main() joins the arguments with spaces into the "cmdline" (so
  * `prog vmsgd=1 svc=echo` is what an xl config's cmdline says), calls
@@ -13,14 +15,9 @@
  * named after the xenstore path), for two plain processes with no Xen and
  * no simulator; guest_domid() is then 0 unless domid=N says otherwise.
  *
- * Not provided (an appliance using them does not link): guest_platform_new
- * and the xenstore calls. guest_get_stats() reports zeros.
- *
- * The guest_ctl / guest_service calls wrap vmsg/service.h, unless
- * GUEST_HOSTED_OWN_SERVICE is defined: then the program links the
- * unikernel's own guest/service.c and pbwire.c instead (over the calls
- * above), so the freestanding client is tested against vmsgd on the
- * simulator (tests/guest/appliance_sim.sh). */
+ * guest_get_stats() reports zeros: a Linux process does not count its
+ * blocking. Named services are vmsg/service.h, libvmsg's: the same client
+ * core (lib/service) as the unikernel's. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -29,16 +26,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <xenstore.h>
-
 #include <vmsg/guest.h>
 #include <vmsg/host.h>
 #include <vmsg/xen.h>
 
+#include "cmdline.h"
+#include "vmsg_clock.h"
+
 static const char *g_cmdline = "";
 static uint64_t g_start_ns;
 static int g_domid = -1;
-
 
 void guest_puts(const char *s)
 {
@@ -53,6 +50,11 @@ void guest_printf(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	fflush(stdout);
+}
+
+int guest_cmdline_get(const char *key, char *buf, size_t cap)
+{
+	return guest__cmdline_find(g_cmdline, key, buf, cap);
 }
 
 /* host=DIR: the host backend's socket for xenstore-style `path` (its
@@ -80,32 +82,21 @@ uint16_t guest_domid(void)
 	g_domid = 0;
 	char arg[128];
 	if (guest_cmdline_get("domid", arg, sizeof arg) > 0) {
-		g_domid = atoi(arg) & 0x7fff;
+		unsigned long v = strtoul(arg, NULL, 10);
+		g_domid = v < VMSG_DOMID_LIMIT ? (int)v : 0;
 		return (uint16_t)g_domid;
 	}
 	if (guest_cmdline_get("host", arg, sizeof arg) != -ENOENT)
 		return 0; /* no xenstore on the host backend */
-	struct xs_handle *xs = xs_open(0);
-	if (!xs)
-		return 0;
-	unsigned len = 0;
-	char *s = xs_read(xs, XBT_NULL, "domid", &len);
-	if (s) {
-		char *end;
-		unsigned long v = strtoul(s, &end, 10);
-		if (end != s && !*end && v < 0x7ff0)
-			g_domid = (int)v;
-		free(s);
-	}
-	xs_close(xs);
+	uint16_t d;
+	if (vmsg_xen_own_domid(&d) == 0)
+		g_domid = d;
 	return (uint16_t)g_domid;
 }
 
 uint64_t guest_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return vmsg__clock_ns();
 }
 
 uint64_t guest_uptime_ns(void)
@@ -118,28 +109,6 @@ void guest_sleep_ms(unsigned ms)
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-int guest_cmdline_get(const char *key, char *buf, size_t cap)
-{
-	size_t kl = strlen(key);
-	for (const char *s = g_cmdline; *s;) {
-		while (*s == ' ')
-			s++;
-		const char *w = s;
-		while (*s && *s != ' ')
-			s++;
-		size_t wl = (size_t)(s - w);
-		if (wl > kl && w[kl] == '=' && !memcmp(w, key, kl)) {
-			size_t vl = wl - kl - 1;
-			if (vl >= cap)
-				return -ENAMETOOLONG;
-			memcpy(buf, w + kl + 1, vl);
-			buf[vl] = 0;
-			return (int)vl;
-		}
-	}
-	return -ENOENT;
 }
 
 void guest_shutdown(bool crash)
@@ -193,72 +162,6 @@ int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
 		return vmsg_host_connect(out, hp, o, timeout_ms);
 	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
 }
-
-#ifndef GUEST_HOSTED_OWN_SERVICE
-struct guest_ctl {
-	vmsg_ctl *ctl;
-};
-
-int guest_ctl_open(guest_ctl **out, int timeout_ms)
-{
-	if (!out)
-		return -EINVAL;
-	guest_ctl *g = calloc(1, sizeof *g);
-	if (!g)
-		return -ENOMEM;
-	int r = vmsg_ctl_open(&g->ctl, timeout_ms);
-	if (r < 0) {
-		free(g);
-		return r;
-	}
-	*out = g;
-	return 0;
-}
-
-void guest_ctl_close(guest_ctl *g)
-{
-	if (!g)
-		return;
-	vmsg_ctl_close(g->ctl);
-	free(g);
-}
-
-const char *guest_ctl_error(guest_ctl *g)
-{
-	return g ? vmsg_ctl_error(g->ctl) : "";
-}
-
-int guest_service_offer(guest_ctl *g, const char *name, int timeout_ms)
-{
-	return g ? vmsg_service_offer(g->ctl, name, timeout_ms) : -EINVAL;
-}
-
-int guest_service_accept(guest_ctl *g, vmsg_chan **out,
-			 struct guest_service_peer *peer, int timeout_ms)
-{
-	if (!g)
-		return -EINVAL;
-	struct vmsg_service_peer p;
-	int r = vmsg_service_accept(g->ctl, out, &p, timeout_ms);
-	if (r == 0 && peer) {
-		peer->domid = p.domid;
-		peer->channel_id = p.channel_id;
-		snprintf(peer->service, sizeof peer->service, "%s", p.service);
-	}
-	return r;
-}
-
-int guest_service_open(guest_ctl *g, const char *name, vmsg_chan **out,
-		       int timeout_ms)
-{
-	return g ? vmsg_service_open(g->ctl, name, out, timeout_ms) : -EINVAL;
-}
-
-void guest_service_close(guest_ctl *g, vmsg_chan *c)
-{
-	vmsg_service_close(g ? g->ctl : NULL, c);
-}
-#endif
 
 int main(int argc, char **argv)
 {

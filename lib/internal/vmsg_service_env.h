@@ -1,0 +1,71 @@
+/* Private: the world of the vmsgd client core (lib/service), as each
+ * target supplies it: lib/service/env_linux.c for libvmsg on Linux,
+ * guest/service_env.c for the unikernel. A target defines one const
+ * struct vmsg__svc_env and its vmsg_ctl_open() as vmsg__ctl_open() over it.
+ */
+#ifndef VMSG_SERVICE_ENV_H
+#define VMSG_SERVICE_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmsg/chan.h>
+#include <vmsg/service.h>
+#include <vmsg/xen.h>
+
+/* A pollable fd for vmsg_ctl_fd(), where the target has one (Linux: an
+ * epoll set holding the control channel's fd and a timer). All optional
+ * as a whole: a target without sets vmsg__svc_env.poll to NULL and
+ * vmsg_ctl_fd() returns -ENOTSUP. */
+struct vmsg__svc_poll_ops {
+	/* Make the per-handle state *os. 0 or -errno. */
+	int (*open)(void **os);
+	void (*close)(void *os);
+	int (*fd)(void *os);
+	/* c is the new control channel: watch it, stop ticking. 0 or -errno
+	 * (the channel is then given up). */
+	int (*attached)(void *os, vmsg_chan *c);
+	/* c (the control channel) is about to be closed: stop watching it and
+	 * tick every retry_ms until the next attached(). */
+	void (*detached)(void *os, vmsg_chan *c, unsigned retry_ms);
+	/* A served channel waiting for its consumer: make the fd readable
+	 * when it has an event (its consumer connects), or stop. */
+	int (*watch)(void *os, vmsg_chan *c);
+	void (*unwatch)(void *os, vmsg_chan *c);
+	/* Make the fd readable in ms (0: at once; < 0: never). */
+	void (*deadline)(void *os, int ms);
+	/* A poller's wake-up is being handled: clear the ticks and the
+	 * deadline due. */
+	void (*drain)(void *os);
+};
+
+/* What the core needs from its world. Every member but poll is required. */
+struct vmsg__svc_env {
+	/* Serve one channel end at xenstore `path` for `client_domid`, or
+	 * connect to one `server_domid` serves there: vmsg_xen_serve() and
+	 * vmsg_xen_connect() in both worlds (lib/xenplat), a test's own. */
+	int (*serve)(vmsg_chan **out, uint16_t client_domid, const char *path,
+		     const struct vmsg_chan_opts *o);
+	int (*connect)(vmsg_chan **out, uint16_t server_domid,
+		       const char *path, const struct vmsg_chan_opts *o,
+		       int timeout_ms);
+	/* Our domain id (< VMSG_DOMID_LIMIT), or -errno. */
+	int (*own_domid)(void);
+	/* A monotonic clock in ms, and a pause. */
+	uint64_t (*now_ms)(void);
+	void (*sleep_ms)(unsigned ms);
+	/* The children of xenstore directory `path`, each NUL-terminated,
+	 * into buf[0..cap); returns how many, -ENAMETOOLONG when they do not
+	 * fit, or xenstore's error (-ENOENT, -EACCES, ...). */
+	int (*xs_directory)(const char *path, char *buf, size_t cap);
+	/* Zeroed memory, NULL when there is none; freed with its size. */
+	void *(*alloc)(size_t size);
+	void (*free)(void *p, size_t size);
+	const struct vmsg__svc_poll_ops *poll; /* optional */
+};
+
+/* vmsg_ctl_open() over env (which must outlive the handle). */
+int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
+		   int timeout_ms);
+
+#endif
