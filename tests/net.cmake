@@ -1,3 +1,17 @@
 # lib/net: Ethernet links over channels (docs/net.md), on the host backend.
 vmsg_add_test(net_link SOURCES net/net_link.c TIMEOUT 60 LABELS host net)
 vmsg_add_test(net_hostile SOURCES net/net_hostile.c TIMEOUT 60 LABELS host net)
+
+# Network namespaces, TAP bridges and the appliances, with real tools
+# (tests/net/netns.sh): root, iproute2, ping, iperf3, curl, python3.
+add_executable(net_flood net/net_flood.c)
+target_link_libraries(net_flood PRIVATE vmsg_internal)
+foreach(scenario switch firewall hostile restart)
+  add_test(NAME net_ns_${scenario}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/net/netns.sh ${scenario}
+                   $<TARGET_FILE:vmsg-tap> $<TARGET_FILE:l2switch>
+                   $<TARGET_FILE:firewall> $<TARGET_FILE:net_flood>)
+  set_tests_properties(net_ns_${scenario} PROPERTIES TIMEOUT 180
+                       SKIP_RETURN_CODE 77 LABELS "net;netns"
+                       RUN_SERIAL TRUE)
+endforeach()
