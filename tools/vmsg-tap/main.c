@@ -63,11 +63,13 @@ static uint64_t now_ms(void)
 
 static void say(const struct bridge *b, const char *fmt, const char *a)
 {
+	char msg[256];
+
 	if (b->o.quiet)
 		return;
-	fprintf(stderr, "vmsg-tap %s: ", b->o.dev);
-	fprintf(stderr, fmt, a);
-	fputc('\n', stderr);
+	snprintf(msg, sizeof msg, fmt, a);
+	/* One write per line: bridges sharing a log do not interleave. */
+	fprintf(stderr, "vmsg-tap %s: %s\n", b->o.dev, msg);
 }
 
 static void print_stats(const struct bridge *b)
@@ -136,7 +138,7 @@ static void try_connect(struct bridge *b)
 		return;
 	}
 	b->connects++;
-	vmsg_net_init(&b->net, b->chan, &cfg) == 0 ? (void)0 : abort();
+	vmsg_net_init(&b->net, b->chan, &cfg); /* cfg.mtu checked by opts */
 }
 
 /* The channel closed or broke: the link is down. A client drops the
