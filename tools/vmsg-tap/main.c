@@ -138,7 +138,9 @@ static void try_connect(struct bridge *b)
 		return;
 	}
 	b->connects++;
+	struct vmsg_net_stats keep = b->net.st; /* counters span connections */
 	vmsg_net_init(&b->net, b->chan, &cfg); /* cfg.mtu checked by opts */
+	b->net.st = keep;
 }
 
 /* The channel closed or broke: the link is down. A client drops the
