@@ -9,6 +9,8 @@
 
 #include <xenstore.h>
 
+#include <vmsg/xen.h>
+
 #include "vmsgd.h"
 
 #define MAX_DOMS 4096
@@ -18,7 +20,7 @@ static int parse_domid(const char *s)
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v >= 0x7ff0)
+	if (errno || end == s || *end || v < 0 || v >= VMSG_DOMID_LIMIT)
 		return -1;
 	return (int)v;
 }
@@ -32,7 +34,7 @@ static void rescan(struct vmsgd *d)
 			  strerror(errno));
 		return;
 	}
-	uint8_t *live = calloc(0x7ff0, 1);
+	uint8_t *live = calloc(VMSG_DOMID_LIMIT, 1);
 	if (!live) {
 		free(dir);
 		return;
@@ -49,7 +51,7 @@ static void rescan(struct vmsgd *d)
 		if (!live[s->domid] && !s->dying)
 			session_gone(d, s->domid);
 	}
-	for (int id = 1; id < 0x7ff0; id++)
+	for (int id = 1; id < (int)VMSG_DOMID_LIMIT; id++)
 		if (live[id] && !session_find(d, (uint16_t)id))
 			(void)session_new(d, (uint16_t)id);
 	free(live);

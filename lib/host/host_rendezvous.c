@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "host_internal.h"
+#include "vmsg_clock.h"
 
 /* A lookup retries a missing or refusing socket this often. */
 #define HOST_RETRY_MS 5
@@ -331,7 +332,7 @@ int vmsg__host_send_hello(struct vmsg_host_platform *h)
 
 static int ms_left(uint64_t deadline)
 {
-	uint64_t now = vmsg__host_now_ns();
+	uint64_t now = vmsg__clock_ns();
 	if (now >= deadline)
 		return 0;
 	return (int)((deadline - now + 999999u) / 1000000u);
@@ -414,7 +415,7 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	struct vmsg_host_platform *h = vmsg__host_of(p);
 	if (!ring_ref || !port || h->server || h->peer_in || h->conn_fd >= 0)
 		return -EINVAL;
-	uint64_t start = vmsg__host_now_ns();
+	uint64_t start = vmsg__clock_ns();
 	uint64_t deadline = start;
 	if (timeout_ms > 0)
 		deadline += (uint64_t)timeout_ms * 1000000u;

@@ -3,7 +3,7 @@
 # emulation) and talk to it from dom0. The ctest test guest_xen runs it.
 #
 #   tests/guest/run-xen.sh --build-dir BUILD [--keep] [--timeout SECS]
-#                          [--only msg,vchan,client,vmsgd]
+#                          [--only msg,vchan,client,multi,vmsgd]
 #
 # Reuses the cached base image of tests/xen (tests/xen/base-image.sh: Xen,
 # the Debian kernel, the dom0 root) and appends an overlay with this
