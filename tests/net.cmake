@@ -15,3 +15,9 @@ foreach(scenario switch firewall hostile restart)
                        SKIP_RETURN_CODE 77 LABELS "net;netns"
                        RUN_SERIAL TRUE)
 endforeach()
+
+# The appliances' decisions, without channels (their sources compiled in).
+vmsg_add_test(switch_unit SOURCES net/switch_unit.c
+              ${PROJECT_SOURCE_DIR}/examples/netapp/netapp.c TIMEOUT 30 LABELS net)
+vmsg_add_test(firewall_unit SOURCES net/firewall_unit.c
+              ${PROJECT_SOURCE_DIR}/examples/netapp/netapp.c TIMEOUT 30 LABELS net)
