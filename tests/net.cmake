@@ -21,3 +21,12 @@ vmsg_add_test(switch_unit SOURCES net/switch_unit.c
               ${PROJECT_SOURCE_DIR}/examples/netapp/netapp.c TIMEOUT 30 LABELS net)
 vmsg_add_test(firewall_unit SOURCES net/firewall_unit.c
               ${PROJECT_SOURCE_DIR}/examples/netapp/netapp.c TIMEOUT 30 LABELS net)
+
+# The switch as a service through vmsgd on the simulated Xen, bridges in
+# two other domains (tests/net/netns_vmsgd.sh).
+if(VMSG_HAVE_VMSGD AND TARGET xensim)
+  add_test(NAME net_ns_vmsgd
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/net/netns_vmsgd.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(net_ns_vmsgd PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+                       LABELS "net;netns;sim" RUN_SERIAL TRUE)
+endif()

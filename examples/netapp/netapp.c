@@ -25,7 +25,7 @@ int netapp_init(struct netapp *a, const char *name,
 void netapp_attach(struct netapp *a, unsigned i, vmsg_chan *c)
 {
 	struct netapp_port *p = &a->port[i];
-	if (!p->attached) {
+	if (!p->attached || !p->net.chan) {
 		struct vmsg_net_stats keep = p->net.st;
 		vmsg_net_init(&p->net, c, &a->cfg);
 		p->net.st = keep;
@@ -33,6 +33,13 @@ void netapp_attach(struct netapp *a, unsigned i, vmsg_chan *c)
 		vmsg_net_reset(&p->net, c);
 	}
 	p->attached = true;
+}
+
+void netapp_detach(struct netapp *a, unsigned i)
+{
+	a->port[i].attached = false;
+	a->port[i].net.up = false;
+	a->port[i].dirty = false;
 }
 
 struct rx_ctx {

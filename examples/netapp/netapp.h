@@ -78,6 +78,10 @@ int netapp_init(struct netapp *a, const char *name,
  * for its client). */
 void netapp_attach(struct netapp *a, unsigned i, vmsg_chan *c);
 
+/* Driver: port i has no channel any more (its link is down); a later
+ * netapp_attach() gives it a new one. */
+void netapp_detach(struct netapp *a, unsigned i);
+
 /* Driver: run port i (its channel's event fired): take up to a batch of
  * frames, hand them to ops->frame, follow the link's state. Returns 1 if
  * more frames may be waiting (call again), 0 if not, or the channel's

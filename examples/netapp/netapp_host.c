@@ -7,6 +7,12 @@
  * channel is reopened for the next. The other KEY=VALUE arguments are the
  * appliance's configuration, as a unikernel's command line would be.
  * Counters go to stderr on SIGUSR1 and at exit (SIGTERM, SIGINT).
+ *
+ * usage: APPLIANCE service=NAME [KEY=VALUE...]   (Xen builds)
+ * Offers service NAME through vmsgd instead: every channel a consumer
+ * opens (a vmsg-tap --service NAME in another domain, say) becomes a port
+ * while it lasts, up to the appliance's ports; ports come and go as
+ * consumers open and close.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +26,10 @@
 
 #include <vmsg/host.h>
 #include <vmsg/version.h>
+
+#ifdef NETAPP_SERVICE
+#include <vmsg/service.h>
+#endif
 
 #include "netapp_app.h"
 
@@ -48,9 +58,67 @@ static void print_line(const char *line)
 static struct netapp app;
 static vmsg_chan *chans[NETAPP_MAX_PORTS];
 
+#ifdef NETAPP_SERVICE
+static vmsg_ctl *ctl;
+
+/* Take every channel vmsgd's consumers have opened: each gets a free
+ * port, or is closed when there is none. */
+static void accept_ports(void)
+{
+	struct vmsg_service_peer peer;
+	vmsg_chan *c;
+
+	while (vmsg_service_accept(ctl, &c, &peer, 0) == 0) {
+		unsigned i = 0;
+		while (i < app.nports && chans[i])
+			i++;
+		if (i == app.nports) {
+			fprintf(stderr, "%s: no free port for domain %u\n",
+				app.name, peer.domid);
+			vmsg_service_close(ctl, c);
+			continue;
+		}
+		chans[i] = c;
+		netapp_attach(&app, i, c);
+		fprintf(stderr, "%s: port %u: domain %u\n", app.name, i,
+			peer.domid);
+	}
+}
+#endif
+
+static void port_ended_close(unsigned i)
+{
+#ifdef NETAPP_SERVICE
+	if (ctl) {
+		vmsg_service_close(ctl, chans[i]);
+		return;
+	}
+#endif
+	vmsg_chan_close(chans[i]);
+}
+
+/* Port i's channel has ended: a served path waits for its next client; a
+ * channel from vmsgd is closed and the port freed. Returns 0 or -errno. */
+static int port_ended(unsigned i)
+{
+#ifdef NETAPP_SERVICE
+	if (ctl) {
+		vmsg_service_close(ctl, chans[i]);
+		chans[i] = NULL;
+		netapp_detach(&app, i);
+		return 0;
+	}
+#endif
+	int e = vmsg_chan_reopen(chans[i]);
+	if (e < 0)
+		return e;
+	netapp_attach(&app, i, chans[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *dir = NULL;
+	const char *dir = NULL, *service = NULL;
 	char *rest[64];
 	int nrest = 0, r;
 
@@ -66,15 +134,26 @@ int main(int argc, char **argv)
 		}
 		if (!strncmp(argv[i], "dir=", 4))
 			dir = argv[i] + 4;
+		else if (!strncmp(argv[i], "service=", 8))
+			service = argv[i] + 8;
 		else if (nrest < 64)
 			rest[nrest++] = argv[i];
 	}
-	if (!dir || !*dir) {
+	if ((!dir || !*dir) == (!service || !*service)) {
 		fprintf(stderr, "%s: give dir=DIR (where the ports are served)"
+				" or service=NAME (offered through vmsgd)"
 				"\nusage: %s dir=DIR [KEY=VALUE...]\n",
 			netapp_app.name, netapp_app.name);
 		return 2;
 	}
+#ifndef NETAPP_SERVICE
+	if (service) {
+		fprintf(stderr, "%s: service=: this build has no Xen backend "
+				"(services through vmsgd need it)\n",
+			netapp_app.name);
+		return 2;
+	}
+#endif
 	char err[256] = "";
 	if (netapp_app.configure(&app, nrest, rest, err, sizeof err) < 0) {
 		fprintf(stderr, "%s: %s\nTry '%s --help'.\n", netapp_app.name,
@@ -92,7 +171,21 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	for (unsigned i = 0; i < app.nports; i++) {
+#ifdef NETAPP_SERVICE
+	if (service) {
+		if ((r = vmsg_ctl_open(&ctl, 10000)) < 0 ||
+		    (r = vmsg_service_offer(ctl, service, 10000)) < 0) {
+			fprintf(stderr, "%s: offering %s through vmsgd: %s%s%s\n",
+				app.name, service, vmsg_strerror(r),
+				ctl && *vmsg_ctl_error(ctl) ? ": " : "",
+				ctl ? vmsg_ctl_error(ctl) : "");
+			return 1;
+		}
+		fprintf(stderr, "%s: offering %s, up to %u ports\n", app.name,
+			service, app.nports);
+	}
+#endif
+	for (unsigned i = 0; !service && i < app.nports; i++) {
 		char path[256];
 		struct vmsg_chan_opts o;
 		vmsg_chan_opts_init(&o);
@@ -106,17 +199,25 @@ int main(int argc, char **argv)
 		}
 		netapp_attach(&app, i, chans[i]);
 	}
-	fprintf(stderr, "%s: %u ports at %s/port0..%u\n", app.name, app.nports,
-		dir, app.nports - 1);
+	if (!service)
+		fprintf(stderr, "%s: %u ports at %s/port0..%u\n", app.name,
+			app.nports, dir, app.nports - 1);
 
 	for (;;) {
-		struct pollfd p[NETAPP_MAX_PORTS + 1];
+		struct pollfd p[NETAPP_MAX_PORTS + 2];
 		p[0] = (struct pollfd){.fd = sig_fd[0], .events = POLLIN};
 		for (unsigned i = 0; i < app.nports; i++)
-			p[i + 1] = (struct pollfd){.fd = vmsg_chan_fd(chans[i]),
-						   .events = POLLIN};
+			p[i + 1] = (struct pollfd){
+				.fd = chans[i] ? vmsg_chan_fd(chans[i]) : -1,
+				.events = POLLIN};
+		nfds_t np = app.nports + 1;
+#ifdef NETAPP_SERVICE
+		if (ctl)
+			p[np++] = (struct pollfd){.fd = vmsg_ctl_fd(ctl),
+						  .events = POLLIN};
+#endif
 		/* A second's timeout drives the appliance's ageing. */
-		if (poll(p, app.nports + 1, 1000) < 0 && errno != EINTR) {
+		if (poll(p, np, 1000) < 0 && errno != EINTR) {
 			perror("poll");
 			return 1;
 		}
@@ -133,6 +234,10 @@ int main(int argc, char **argv)
 				break;
 		}
 		app.now_ms = now_ms();
+#ifdef NETAPP_SERVICE
+		if (ctl)
+			accept_ports();
+#endif
 		bool more = true;
 		for (unsigned i = 0; i < app.nports; i++)
 			if (p[i + 1].revents)
@@ -142,13 +247,13 @@ int main(int argc, char **argv)
 		for (unsigned round = 0; more && round < 1024; round++) {
 			more = false;
 			for (unsigned i = 0; i < app.nports; i++) {
-				if (round == 0 && !p[i + 1].revents)
+				if (!chans[i] || (round == 0 && !p[i + 1].revents))
 					continue;
 				r = netapp_poll(&app, i);
 				if (r == 1)
 					more = true;
 				else if (r < 0) {
-					int e = vmsg_chan_reopen(chans[i]);
+					int e = port_ended(i);
 					if (e < 0) {
 						fprintf(stderr,
 							"%s: reopening port "
@@ -157,7 +262,6 @@ int main(int argc, char **argv)
 							vmsg_strerror(e));
 						return 1;
 					}
-					netapp_attach(&app, i, chans[i]);
 				}
 			}
 			netapp_flush(&app);
@@ -165,6 +269,10 @@ int main(int argc, char **argv)
 	}
 	netapp_stats(&app);
 	for (unsigned i = 0; i < app.nports; i++)
-		vmsg_chan_close(chans[i]);
+		if (chans[i])
+			port_ended_close(i);
+#ifdef NETAPP_SERVICE
+	vmsg_ctl_close(ctl);
+#endif
 	return 0;
 }

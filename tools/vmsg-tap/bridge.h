@@ -8,6 +8,7 @@
 
 struct tap_opts {
 	const char *path;   /* host-backend channel address */
+	const char *service; /* or: a service opened through vmsgd */
 	bool listen;        /* serve it (else connect to it) */
 	char dev[IFNAMSIZ]; /* TAP device name or template */
 	const char *netns;  /* network namespace, or NULL */

@@ -26,6 +26,10 @@
 #include <vmsg/host.h>
 #include <vmsg/net.h>
 
+#ifdef VMSG_TAP_SERVICE
+#include <vmsg/service.h>
+#endif
+
 #include "bridge.h"
 #include "tap.h"
 
@@ -40,6 +44,10 @@ struct bridge {
 	uint8_t buf[TAP_BUF]; /* the frame in hand from the device */
 	size_t held;          /* its length, when the ring was full */
 	uint64_t next_try_ms; /* client: next connection attempt */
+	int last_err;         /* client: why the last attempt failed */
+#ifdef VMSG_TAP_SERVICE
+	vmsg_ctl *ctl; /* --service: our control channel to vmsgd */
+#endif
 	/* counters of our own (the link's are in net.st) */
 	uint64_t tap_rx, tap_tx, tap_tx_drop, tap_big, down_drop, connects;
 };
@@ -63,7 +71,7 @@ static uint64_t now_ms(void)
 
 static void say(const struct bridge *b, const char *fmt, const char *a)
 {
-	char msg[256];
+	char msg[400];
 
 	if (b->o.quiet)
 		return;
@@ -120,6 +128,45 @@ static void link_changed(struct bridge *b)
 	tap_carrier(b->tapfd, b->net.up);
 }
 
+/* --service: open the service through vmsgd (the control channel is
+ * opened once and reconnects by itself after a vmsgd restart). */
+static int open_service(struct bridge *b)
+{
+#ifdef VMSG_TAP_SERVICE
+	int r;
+	if (!b->ctl && (r = vmsg_ctl_open(&b->ctl, 1000)) < 0) {
+		b->ctl = NULL;
+		return r;
+	}
+	return vmsg_service_open(b->ctl, b->o.service, &b->chan, 2000);
+#else
+	(void)b;
+	return -ENOTSUP;
+#endif
+}
+
+/* vmsgd's text for the last refusal, or "". */
+static const char *ctl_text(struct bridge *b)
+{
+#ifdef VMSG_TAP_SERVICE
+	if (b->ctl)
+		return vmsg_ctl_error(b->ctl);
+#endif
+	(void)b;
+	return "";
+}
+
+static void close_channel(struct bridge *b)
+{
+#ifdef VMSG_TAP_SERVICE
+	if (b->ctl) {
+		vmsg_service_close(b->ctl, b->chan);
+		return;
+	}
+#endif
+	vmsg_chan_close(b->chan);
+}
+
 /* Client: try to connect; the next try after retry_ms. */
 static void try_connect(struct bridge *b)
 {
@@ -131,12 +178,23 @@ static void try_connect(struct bridge *b)
 		return;
 	vmsg_chan_opts_init(&co);
 	co.max_msg = VMSG_NET_MAX_MSG;
-	r = vmsg_host_connect(&b->chan, b->o.path, &co, 0);
+	if (b->o.service)
+		r = open_service(b);
+	else
+		r = vmsg_host_connect(&b->chan, b->o.path, &co, 0);
 	if (r < 0) {
 		b->chan = NULL;
 		b->next_try_ms = now_ms() + b->o.retry_ms;
+		if (r != b->last_err) { /* say why once, not at every retry */
+			char why[256];
+			snprintf(why, sizeof why, "%s%s%s", vmsg_strerror(r),
+				 ctl_text(b)[0] ? ": " : "", ctl_text(b));
+			say(b, "no channel yet (retrying): %s", why);
+		}
+		b->last_err = r;
 		return;
 	}
+	b->last_err = 0;
 	b->connects++;
 	struct vmsg_net_stats keep = b->net.st; /* counters span connections */
 	vmsg_net_init(&b->net, b->chan, &cfg); /* cfg.mtu checked by opts */
@@ -163,7 +221,7 @@ static void channel_gone(struct bridge *b, int err)
 		return;
 	}
 	struct vmsg_net_stats keep = b->net.st;
-	vmsg_chan_close(b->chan);
+	close_channel(b);
 	b->chan = NULL;
 	b->net.st = keep;
 	b->net.up = false;
@@ -291,7 +349,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&b) < 0)
 		return 1;
-	say(&b, "bridging %s", b.o.path);
+#ifndef VMSG_TAP_SERVICE
+	if (b.o.service) {
+		fprintf(stderr, "vmsg-tap: --service: this build has no Xen "
+				"backend (services through vmsgd need it)\n");
+		return 1;
+	}
+#endif
+	say(&b, "bridging %s", b.o.service ? b.o.service : b.o.path);
 
 	for (;;) {
 		struct pollfd p[3];
@@ -344,7 +409,11 @@ int main(int argc, char **argv)
 		}
 	}
 	print_stats(&b);
-	vmsg_chan_close(b.chan);
+	if (b.chan)
+		close_channel(&b);
+#ifdef VMSG_TAP_SERVICE
+	vmsg_ctl_close(b.ctl);
+#endif
 	close(b.tapfd);
 	return 0;
 }

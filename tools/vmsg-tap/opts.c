@@ -17,12 +17,16 @@ static const char help_text[] =
 	"or its peer dies; a client connects again by itself, a server waits\n"
 	"for the next client.\n"
 	"\n"
-	"usage: vmsg-tap (--connect PATH | --listen PATH) [OPTIONS]\n"
+	"usage: vmsg-tap (--connect PATH | --listen PATH | --service NAME)\n"
+	"                [OPTIONS]\n"
 	"\n"
 	"  -c, --connect PATH    connect to the channel served at PATH (host\n"
 	"                        backend), e.g. a switch or firewall port\n"
 	"  -l, --listen PATH     serve a channel at PATH for one client at a\n"
 	"                        time\n"
+	"  -s, --service NAME    open service NAME through vmsgd (Xen backend,\n"
+	"                        e.g. under 'xensim run'); opened again after\n"
+	"                        it goes away\n"
 	"  -d, --dev NAME        TAP device name (default vtap%d: the first free)\n"
 	"  -n, --netns NAME      create the device in network namespace NAME\n"
 	"                        (/run/netns/NAME, as made by 'ip netns add')\n"
@@ -83,6 +87,7 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 	static const struct option lo[] = {
 		{"connect", required_argument, NULL, 'c'},
 		{"listen", required_argument, NULL, 'l'},
+		{"service", required_argument, NULL, 's'},
 		{"dev", required_argument, NULL, 'd'},
 		{"netns", required_argument, NULL, 'n'},
 		{"mtu", required_argument, NULL, 'm'},
@@ -104,11 +109,17 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 	o->batch = 64;
 	o->retry_ms = 200;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:l:d:n:m:qhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:l:s:d:n:m:qhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (o->path || o->service)
+				return usage("%s", "give one of --connect, "
+						   "--listen and --service, once");
+			o->service = optarg;
+			break;
 		case 'c':
 		case 'l':
-			if (o->path)
+			if (o->path || o->service)
 				return usage("%s", "give one of --connect and "
 						   "--listen, once");
 			o->path = optarg;
@@ -175,7 +186,8 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage("unexpected argument '%s'", argv[optind]);
-	if (!o->path)
-		return usage("%s", "give --connect PATH or --listen PATH");
+	if (!o->path && !o->service)
+		return usage("%s", "give --connect PATH, --listen PATH or "
+				   "--service NAME");
 	return 0;
 }
