@@ -30,3 +30,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim)
   set_tests_properties(net_ns_vmsgd PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
                        LABELS "net;netns;sim" RUN_SERIAL TRUE)
 endif()
+
+# The commands' usage errors and messages (tests/net/net_cli.sh).
+add_test(NAME net_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/net/net_cli.sh $<TARGET_FILE:vmsg-tap>
+                 $<TARGET_FILE:l2switch> $<TARGET_FILE:firewall>)
+set_tests_properties(net_cli PROPERTIES TIMEOUT 60 LABELS net)

@@ -2,7 +2,11 @@
  * netapp.h says what it is for). */
 #include "netapp.h"
 
+/* Linux's errno values, spelled out: this file builds freestanding (no
+ * <errno.h> in a unikernel); they are what lib/net returns. */
 #define NETAPP_EINVAL 22
+#define NETAPP_EAGAIN 11
+#define NETAPP_ENOTCONN 107
 
 int netapp_init(struct netapp *a, const char *name,
 		const struct netapp_ops *ops, void *priv, unsigned nports,
@@ -107,14 +111,14 @@ int netapp_send(struct netapp *a, unsigned i, const uint8_t *frame,
 
 	if (!p->attached || !p->net.up) {
 		p->st.tx_drop_down++;
-		return -107; /* ENOTCONN */
+		return -NETAPP_ENOTCONN;
 	}
 	r = vmsg_net_tx(&p->net, frame, len);
 	if (r == 0) {
 		p->dirty = true;
 		p->st.tx_frames++;
 		p->st.tx_bytes += len;
-	} else if (r == -11) { /* EAGAIN: full ring, as a NIC drops */
+	} else if (r == -NETAPP_EAGAIN) { /* full ring: as a NIC drops */
 		p->st.tx_drop_full++;
 	}
 	return r;

@@ -193,8 +193,9 @@ int main(int argc, char **argv)
 		o.rx_ring_size = o.tx_ring_size = 256u * 1024u;
 		snprintf(path, sizeof path, "%s/port%u", dir, i);
 		if ((r = vmsg_host_serve(&chans[i], path, &o)) < 0) {
+			/* A host path: the error is the filesystem's. */
 			fprintf(stderr, "%s: serving port %u at %s: %s\n",
-				app.name, i, path, vmsg_strerror(r));
+				app.name, i, path, strerror(-r));
 			return 1;
 		}
 		netapp_attach(&app, i, chans[i]);

@@ -320,7 +320,7 @@ static int setup(struct bridge *b)
 		co.rx_ring_size = co.tx_ring_size = b->o.ring_size;
 		if ((r = vmsg_host_serve(&b->chan, b->o.path, &co)) < 0) {
 			snprintf(err, sizeof err, "serving %s: %s", b->o.path,
-				 vmsg_strerror(r));
+				 strerror(-r)); /* a host path: the filesystem's */
 			goto fail;
 		}
 		vmsg_net_init(&b->net, b->chan, &cfg);

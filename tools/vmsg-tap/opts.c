@@ -120,8 +120,8 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 		case 'c':
 		case 'l':
 			if (o->path || o->service)
-				return usage("%s", "give one of --connect and "
-						   "--listen, once");
+				return usage("%s", "give one of --connect, "
+						   "--listen and --service, once");
 			o->path = optarg;
 			o->listen = c == 'l';
 			if (strlen(optarg) == 0 || strlen(optarg) > 107)
