@@ -6,6 +6,8 @@
 #   tapfwd    two TAP devices and a process copying between them
 #   switch    vmsg-tap -> l2switch -> vmsg-tap (host backend)
 #   firewall  vmsg-tap -> firewall (tcp=5201) -> vmsg-tap (host backend)
+#   switch-sim / firewall-sim  the same through vmsgd on the simulated Xen
+#             (appliance in dom1, bridges in dom2 and dom3; direct mode)
 # As root, from the build tree: bench/net/run.sh BUILD_DIR [SECONDS]
 # Prints one line per path; one run, same machine, same moment.
 set -euo pipefail
@@ -14,10 +16,11 @@ A=benchA$$ Bn=benchB$$
 work=$(mktemp -d)
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for p in "${pids[@]}" ${vmsgd_pid:-}; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}" ${vmsgd_pid:-}; do wait "$p" 2>/dev/null || true; done
 	ip netns del $A 2>/dev/null || true
 	ip netns del $Bn 2>/dev/null || true
+	[ -n "${XENSIM_DIR:-}" ] && "$B/sim/bin/xensim" stop >/dev/null 2>&1
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,9 +60,9 @@ measure() {
 	printf "%-10s %8s Mbit/s   ping p50 %5s us\n" "$name" "$mbit" "$p50"
 }
 
-stop_all() {
+stop_all() { # what this path started (not vmsgd, which stays)
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
 }
 
@@ -96,3 +99,36 @@ for app in switch firewall; do
 	measure $app
 	stop_all
 done
+
+# Through vmsgd on the simulated Xen (lib/xen over sim/'s libraries).
+if [ -x "$B/sim/bin/xensim" ] && [ -x "$B/dom0/vmsgd" ]; then
+	export XENSIM_DIR=$work/xensim
+	mkdir -p "$XENSIM_DIR"
+	printf '[daemon]\ncontrol_socket = %s\n\n[service net]\noffer = 1\nopen = 2,3\nmode = direct\n' \
+		"$work/vmsgd.sock" >"$work/vmsgd.conf"
+	"$B/sim/bin/xensim" start >/dev/null
+	"$B/sim/bin/xensim" run --domid 0 -- "$B/dom0/vmsgd" --foreground --config "$work/vmsgd.conf" \
+		>"$work/vmsgd.log" 2>&1 &
+	vmsgd_pid=$!
+	sleep 1
+	for app in switch firewall; do
+		setup_ns
+		if [ $app = switch ]; then
+			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/l2switch/l2switch" service=net 2>/dev/null &
+		else
+			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/firewall/firewall" service=net tcp=5201 2>/dev/null &
+		fi
+		pids+=($!)
+		sleep 1
+		"$B/sim/bin/xensim" run --domid 2 -- "$B/tools/vmsg-tap/vmsg-tap" -q --service net --netns $A --dev eth1 &
+		pids+=($!)
+		"$B/sim/bin/xensim" run --domid 3 -- "$B/tools/vmsg-tap/vmsg-tap" -q --service net --netns $Bn --dev eth1 &
+		pids+=($!)
+		addr
+		measure $app-sim
+		stop_all
+		sleep 1
+	done
+	kill "$vmsgd_pid" 2>/dev/null
+	wait "$vmsgd_pid" 2>/dev/null || true
+fi
