@@ -173,12 +173,16 @@ int main(int argc, char **argv)
 
 #ifdef NETAPP_SERVICE
 	if (service) {
-		if ((r = vmsg_ctl_open(&ctl, 10000)) < 0 ||
-		    (r = vmsg_service_offer(ctl, service, 10000)) < 0) {
+		if ((r = vmsg_ctl_open(&ctl, 10000)) < 0) {
+			fprintf(stderr, "%s: vmsgd: %s\n", app.name,
+				vmsg_ctl_strerror(r));
+			return 1;
+		}
+		if ((r = vmsg_service_offer(ctl, service, 10000)) < 0) {
 			fprintf(stderr, "%s: offering %s through vmsgd: %s%s%s\n",
 				app.name, service, vmsg_strerror(r),
-				ctl && *vmsg_ctl_error(ctl) ? ": " : "",
-				ctl ? vmsg_ctl_error(ctl) : "");
+				*vmsg_ctl_error(ctl) ? ": " : "",
+				vmsg_ctl_error(ctl));
 			return 1;
 		}
 		fprintf(stderr, "%s: offering %s, up to %u ports\n", app.name,

@@ -136,6 +136,9 @@ static int open_service(struct bridge *b)
 	int r;
 	if (!b->ctl && (r = vmsg_ctl_open(&b->ctl, 1000)) < 0) {
 		b->ctl = NULL;
+		if (r != b->last_err) /* what to do about it, once */
+			say(b, "vmsgd: %s", vmsg_ctl_strerror(r));
+		b->last_err = r; /* said: try_connect() need not */
 		return r;
 	}
 	return vmsg_service_open(b->ctl, b->o.service, &b->chan, 2000);
