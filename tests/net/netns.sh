@@ -77,12 +77,23 @@ wait_for() {
 	done
 }
 
-# bridge NAME NS PORTPATH ADDR: a TAP device eth1 in NS bridged to a port.
+# bridge NAME NS PORTPATH ADDR: a TAP device eth1 in NS bridged to a port;
+# returns when both ends of the link are up (ends judge it on their own:
+# docs/net.md, "The rules", 5).
 bridge() {
 	start "$1" "$tap" --connect "$3" --netns "$2" --dev eth1 --retry-ms 100
 	wait_for 10 ip -n "$2" link show eth1 || fail "no eth1 in $2"
 	ip -n "$2" addr add "$4/24" dev eth1
 	wait_for 10 grep -q "link up" "$work/$1.log" || fail "$1: link never up"
+	port_up "${3##*/}"
+}
+
+# port_up portN: wait until the running appliance ($app) says portN is up.
+port_up() {
+	local end=$((SECONDS + 10))
+	until stats "$app" | grep -q " $1 up "; do
+		[ $SECONDS -lt $end ] || fail "$app never saw $1 up"
+	done
 }
 
 # stats NAME: the appliance's counters (SIGUSR1), one line per port and
@@ -121,6 +132,7 @@ iperf() { # iperf PORT SECONDS: TCP from A to a server in B
 
 case $scenario in
 switch)
+	app=sw
 	start sw "$l2switch" dir="$work" ports=2
 	wait_for 10 test -S "$work/port1" || fail "switch not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1
@@ -142,6 +154,7 @@ switch)
 	[ "$(counter sw macs)" -ge 2 ] || fail "the switch learnt no MACs"
 	;;
 firewall)
+	app=fw
 	start fw "$firewall" dir="$work" tcp=5201
 	wait_for 10 test -S "$work/port1" || fail "firewall not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1 # outside
@@ -166,6 +179,7 @@ s.bind(('198.18.0.2', 5202)); s.listen(); time.sleep(60)"
 	stats fw
 	;;
 hostile)
+	app=sw
 	start sw "$l2switch" dir="$work" ports=3
 	wait_for 10 test -S "$work/port2" || fail "switch not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1
@@ -186,6 +200,7 @@ hostile)
 	# The firewall: a flood of broken IPv4 on the outside port.
 	kill "$pid_sw" "$pid_tapA" "$pid_tapB"
 	wait "$pid_sw" "$pid_tapA" "$pid_tapB" 2>/dev/null || true
+	app=fw
 	start fw "$firewall" dir="$work" tcp=5201
 	wait_for 10 test -S "$work/port1" || fail "firewall not serving"
 	bridge tapB $B "$work/port1" 198.18.0.2
@@ -206,6 +221,7 @@ hostile)
 	pings 20
 	;;
 restart)
+	app=sw
 	start sw "$l2switch" dir="$work" ports=2
 	wait_for 10 test -S "$work/port1" || fail "switch not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1
@@ -229,6 +245,8 @@ restart)
 			wait_for 15 sh -c "test \$(grep -c 'link up' '$work/$t.log') -ge $((round + 1))" ||
 				fail "$t never came back up"
 		done
+		port_up port0
+		port_up port1
 		pings 20
 	done
 	kill -0 "$pid_tapA" "$pid_tapB" || fail "a bridge died"

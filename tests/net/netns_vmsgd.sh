@@ -94,6 +94,14 @@ bridge() { # NAME DOMID NS ADDR
 	eval "pid_$1=$!"
 	wait_for 15 grep -q "link up" "$dir/$1.log" || fail "$1: link never up"
 	ip -n "$3" addr add "$4/24" dev eth1 || fail "no eth1 in $3"
+	# Both ends up (each judges on its own, docs/net.md): the switch's
+	# counters list the domain's port up.
+	local port end=$((SECONDS + 10))
+	port=$(grep "domain $2\$" "$dir/sw.log" | tail -1 | sed 's/.*port \([0-9]*\):.*/\1/')
+	until n=$(wc -l <"$dir/sw.log"); pkill -USR1 -P "$sw_pid"; sleep 0.3
+		tail -n +$((n + 1)) "$dir/sw.log" | grep -q "port$port up "; do
+		[ $SECONDS -lt $end ] || fail "the switch never saw port$port up"
+	done
 }
 pings() {
 	local out
