@@ -26,7 +26,11 @@ PACKAGES=(
 	xz-utils            # xen_qemu: unpacks the guests' kernel from the bzImage
 	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
 	socat               # the demo (scripts/demo-sim.sh): a UNIX socket client of a vmsgd bridge
-	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge
+	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge; net_ns_*: through the appliances
+	iproute2            # net_ns_*: ip netns/addr/link for the namespaces the network tests make
+	iputils-ping        # net_ns_*: ping between the namespaces, through the switch and the firewall
+	iperf3              # net_ns_*: TCP throughput through the switch and the firewall
+	python3             # net_ns_*: the HTTP server (python3 -m http.server) curl fetches from
 	liburing-dev        # vmsg-blockd: asynchronous disk I/O through io_uring
 	nbdkit              # the NBD tests: nbdkit runs the vmsg plugin
 	nbdkit-plugin-dev   # nbdkit-plugin.h: builds nbdkit-vmsg-plugin.so

@@ -33,3 +33,11 @@ add_test(NAME docs_block_example
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_example.sh
                  $<TARGET_FILE:block_example> ${CMAKE_SOURCE_DIR}/docs/block.md)
 set_tests_properties(docs_block_example PROPERTIES LABELS block)
+
+# docs/net.md's worked example: a HELLO and a frame as lib/net writes them.
+add_executable(net_example docs/net_example.c)
+target_include_directories(net_example PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(net_example PRIVATE vmsg_internal)
+add_test(NAME docs_net_example
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_example.sh
+                 $<TARGET_FILE:net_example> ${CMAKE_SOURCE_DIR}/docs/net.md)

@@ -23,3 +23,12 @@ add_test(NAME freestanding_block
                  ${PROJECT_SOURCE_DIR}/examples/blk-ramdisk/ramdisk.c
                  ${PROJECT_SOURCE_DIR}/examples/blk-overlay/overlay.c)
 set_tests_properties(freestanding_block PROPERTIES TIMEOUT 120 LABELS block)
+
+# freestanding_net: lib/net compiles the same way and needs, beyond those
+# three, only the channel layer it runs on.
+add_test(NAME freestanding_net
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/freestanding/check_nm.sh
+                 ${CMAKE_C_COMPILER} ${CMAKE_NM} ${PROJECT_SOURCE_DIR}
+                 ${VMSG_NET_SOURCES})
+set_tests_properties(freestanding_net PROPERTIES TIMEOUT 120
+                     ENVIRONMENT "VMSG_NM_ALLOW=vmsg_chan_*")

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The worked example in docs/protocol.md must be what the code produces:
+# The worked example in a page of docs/ (protocol.md, net.md) must be what the code produces:
 # compare the block between the example markers with the program's output.
 set -eu
 prog=$1 doc=$2
@@ -9,7 +9,7 @@ trap 'rm -f "$expected" "$actual"' EXIT
 sed -n '/<!-- example:begin -->/,/<!-- example:end -->/p' "$doc" |
 	sed '1,2d;$d' | sed '$d' > "$expected"
 if ! diff -u "$expected" "$actual"; then
-	echo "docs/protocol.md's worked example differs from the code (above)." >&2
+	echo "$doc: the worked example differs from the code (above)." >&2
 	exit 1
 fi
 echo "worked example matches the code"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# net_cli: what vmsg-tap, l2switch and firewall say to wrong usage: the
+# exit status (2 usage, 1 a failure) and a message naming the cause.
+# usage: net_cli.sh VMSG_TAP L2SWITCH FIREWALL
+set -uo pipefail
+tap=$1 sw=$2 fw=$3
+fails=0
+# expect STATUS PATTERN CMD...: CMD exits STATUS and its output has PATTERN.
+expect() {
+	local want=$1 pat=$2 out st
+	shift 2
+	out=$("$@" 2>&1)
+	st=$?
+	if [ "$st" != "$want" ] || ! grep -q -- "$pat" <<<"$out"; then
+		echo "FAIL: $* -> status $st (want $want), output:"
+		echo "$out"
+		fails=$((fails + 1))
+	else
+		echo "ok: $(basename "$1") ${*:2} -> $st: $(head -1 <<<"$out")"
+	fi
+}
+expect 0 "^vmsg-tap [0-9]" "$tap" --version
+expect 0 "--netns NAME" "$tap" --help
+expect 2 "give --connect PATH, --listen PATH or --service NAME" "$tap"
+expect 2 "bad MTU '9001' (68..9000)" "$tap" --connect /x --mtu 9001
+expect 2 "bad MAC 'zz'" "$tap" --connect /x --mac zz
+expect 2 "give one of --connect, --listen and --service, once" "$tap" --connect /x --listen /y
+expect 2 "device name" "$tap" --connect /x --dev 0123456789abcdefg
+expect 2 "unexpected argument 'extra'" "$tap" --connect /x extra
+expect 2 "needs an argument" "$tap" --connect
+expect 1 "network namespace /run/netns/no-such-ns-$$: No such file or directory" \
+	"$tap" --connect /x --netns no-such-ns-$$
+expect 0 "^l2switch [0-9]" "$sw" --version
+expect 0 "age=SECONDS" "$sw" --help
+expect 2 "give dir=DIR" "$sw"
+expect 2 "bad value: ports=99" "$sw" dir=/tmp ports=99
+expect 2 "unknown option: colour=blue" "$sw" dir=/tmp colour=blue
+expect 1 "serving port 0 at /no/such/dir/port0: No such file or directory" "$sw" dir=/no/such/dir
+expect 0 "tcp=P" "$fw" --help
+expect 2 "bad value: tcp=abc" "$fw" dir=/tmp tcp=abc
+expect 2 "bad value: out=maybe" "$fw" dir=/tmp out=maybe
+[ $fails = 0 ] || { echo "net_cli: $fails failed"; exit 1; }
+echo "net_cli: ok"
