@@ -27,6 +27,7 @@ PACKAGES=(
 	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
 	socat               # the demo (scripts/demo-sim.sh): a UNIX socket client of a vmsgd bridge
 	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge
+	spin                # model_ring: model-checks the ring protocol (tests/model/ring.pml)
 )
 
 missing=()
