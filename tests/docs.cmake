@@ -24,3 +24,12 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim)
                    ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR} "${VMSG_CONSUMER_FLAGS}")
   set_tests_properties(docs_quickstart PROPERTIES TIMEOUT 240 LABELS sim)
 endif()
+
+# docs/block.md's worked example (the block protocol's frames).
+add_executable(block_example docs/block_example.c)
+target_include_directories(block_example PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(block_example PRIVATE vmsg_internal)
+add_test(NAME docs_block_example
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_example.sh
+                 $<TARGET_FILE:block_example> ${CMAKE_SOURCE_DIR}/docs/block.md)
+set_tests_properties(docs_block_example PROPERTIES LABELS block)
