@@ -37,6 +37,7 @@ PACKAGES=(
 	qemu-utils          # the NBD tests: qemu-img compare against the image
 	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
 	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
+	spin                # model_ring: model-checks the ring protocol (tests/model/ring.pml)
 )
 
 missing=()
