@@ -27,6 +27,8 @@ PACKAGES=(
 	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
 	socat               # the demo (scripts/demo-sim.sh): a UNIX socket client of a vmsgd bridge
 	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge
+	abigail-tools       # abi_abidiff: abidw/abidiff check libvmsg.so's ABI against abi/ (docs/abi.md)
+	scdoc               # man pages: man/*.scd turned into roff at build time
 )
 
 missing=()
