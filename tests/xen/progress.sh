@@ -30,7 +30,8 @@ progress() {
 # may rewrite them); say "still running" after a quiet minute.
 progress_poll() {
 	local log=$1 ere=$2 script=${3:-} lines line
-	lines=$(tr -d '\r' <"$log" 2>/dev/null | grep -aE "$ere" | tail -n +$((prog_seen + 1)) || true)
+	[ -f "$log" ] || return 0 # QEMU's output has not started yet
+	lines=$(tr -d '\r' <"$log" | grep -aE "$ere" | tail -n +$((prog_seen + 1)) || true)
 	if [ -n "$lines" ]; then
 		prog_seen=$((prog_seen + $(printf '%s\n' "$lines" | wc -l)))
 		[ -z "$script" ] || lines=$(printf '%s\n' "$lines" | sed -E "$script")
@@ -38,6 +39,6 @@ progress_poll() {
 			progress "$line"
 		done <<<"$lines"
 	elif [ $((SECONDS - prog_said)) -ge 60 ]; then
-		progress "still running ($(wc -l <"$log" 2>/dev/null || echo 0) serial log lines)"
+		progress "still running ($(wc -l <"$log") serial log lines)"
 	fi
 }
