@@ -78,6 +78,11 @@ int xsimd_dom_anchor(struct xsimd *d, uint32_t domid)
 		return -EINVAL;
 	if (!(x = dom_create(d, domid)))
 		return -ENOMEM;
+	/* As libxl does: the domain's home first, then the introduction, so
+	 * that a watcher of @introduceDomain finds /local/domain/N when the
+	 * event arrives (vmsgd lists /local/domain on it, once). */
+	if (x->anchors == 0 && d->xs)
+		toolstack_create(d, domid);
 	if (x->anchors++ == 0 && domid != 0 && d->xs) {
 		/* The frame number and port are meaningless here; the mfn is
 		 * only compared if the domain is introduced twice. */
@@ -88,8 +93,6 @@ int xsimd_dom_anchor(struct xsimd *d, uint32_t domid)
 			return -e;
 		}
 	}
-	if (x->anchors == 1 && d->xs)
-		toolstack_create(d, domid);
 	xsimd_log("domain %u anchored (%u)", domid, x->anchors);
 	return 0;
 }
