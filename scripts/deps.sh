@@ -29,6 +29,12 @@ PACKAGES=(
 	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge
 	abigail-tools       # abi_abidiff: abidw/abidiff check libvmsg.so's ABI against abi/ (docs/abi.md)
 	scdoc               # man pages: man/*.scd turned into roff at build time
+	liburing-dev        # vmsg-blockd: asynchronous disk I/O through io_uring
+	nbdkit              # the NBD tests: nbdkit runs the vmsg plugin
+	nbdkit-plugin-dev   # nbdkit-plugin.h: builds nbdkit-vmsg-plugin.so
+	qemu-utils          # the NBD tests: qemu-img compare against the image
+	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
+	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
 )
 
 missing=()
