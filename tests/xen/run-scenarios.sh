@@ -168,6 +168,7 @@ wait "$qpid" 2>/dev/null || true
 qpid=
 wait "$spid" 2>/dev/null || true
 spid=
+progress_poll "$log" '^\[ *[0-9.]+\] (VMSG-XEN (userspace|toolstack-up|begin|run|end)|PASS |FAIL )' "$prog_sed"
 t_run=$((SECONDS - t_boot))
 
 # The verdict, from the log alone.
