@@ -31,7 +31,7 @@ struct cli {
 	int cpu[2];
 	int runs;
 	uint64_t warmup, count, duration_ns;
-	bool json, csv, reexec;
+	bool json, csv, reexec, progress;
 };
 
 static void usage(FILE *f, enum bench_cmd cmd)
@@ -75,6 +75,8 @@ static void usage(FILE *f, enum bench_cmd cmd)
 "  --duration SEC    measured time per run (default %s)\n"
 "  --count N         measured operations per run instead of a duration\n"
 "  --json, --csv     machine-readable output instead of the table\n"
+"  --progress        before each run, say on stderr which one of how many\n"
+"                    it is (bench/run-all passes it on)\n"
 "  --xensim PATH     the simulator's xensim for the *-sim transports\n"
 "                    (default: next to vmsg-bench, the build tree's\n"
 "                    sim/bin/, then $PATH); each run starts its own\n"
@@ -204,6 +206,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "count", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "csv", no_argument, NULL, 'v' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "reexec", no_argument, NULL, 'X' }, /* testing: exec sides */
 		{ "xensim", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
@@ -287,6 +290,9 @@ static int parse(int argc, char **argv, struct cli *c)
 			break;
 		case 'X':
 			c->reexec = true;
+			break;
+		case 'P':
+			c->progress = true;
 			break;
 		case 'x':
 			bench_sim_set_xensim(optarg);
@@ -386,8 +392,11 @@ static bool wait_pass(const struct cli *c, const struct bench_transport *t,
 	return pass == 0;
 }
 
-/* One run of every planned measurement that has not failed, in order. */
-static int run_round(const struct cli *c, struct bench_report *rep)
+/* One run of every planned measurement that has not failed, in order;
+ * round k (from 0) of c->runs. With --progress each run is announced on
+ * stderr as "vmsg-bench: run N/TOTAL: ..." (N counts every planned run,
+ * skipped ones included, so that N/TOTAL is how far along the call is). */
+static int run_round(const struct cli *c, struct bench_report *rep, int k)
 {
 	static struct bench_side_result res;
 	int failed = 0;
@@ -396,6 +405,16 @@ static int run_round(const struct cli *c, struct bench_report *rep)
 		struct bench_row *row = &rep->rows[i];
 		if (row->err)
 			continue;
+		if (c->progress)
+			fprintf(stderr, "vmsg-bench: run %zu/%zu: %s %s size %llu "
+				"ring %u wait %s%s\n",
+				(size_t)k * rep->nrows + i + 1,
+				(size_t)c->runs * rep->nrows,
+				bench_cmd_name(c->cmd), row->t->name,
+				(unsigned long long)row->p.size, row->p.ring,
+				bench_wait_name(row->p.wait),
+				c->cmd != BENCH_STREAM ? ""
+				: row->p.batch ? " batch on" : " batch off");
 		int r = bench_run(row->t, &row->p, c->reexec, &res,
 				  row->errmsg, sizeof(row->errmsg));
 		if (r < 0) {
@@ -443,7 +462,7 @@ static int run_cli(struct cli *c)
 	 * vCPUs) then moves every transport's median alike, and the ratios
 	 * between transports stay meaningful. */
 	for (int k = 0; k < c->runs; k++)
-		failed += run_round(c, &rep);
+		failed += run_round(c, &rep, k);
 	for (size_t i = 0; i < rep.nrows; i++)
 		if (!rep.rows[i].err)
 			bench_row_finish(c->cmd, &rep.rows[i]);

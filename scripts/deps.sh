@@ -31,6 +31,8 @@ PACKAGES=(
 	iputils-ping        # net_ns_*: ping between the namespaces, through the switch and the firewall
 	iperf3              # net_ns_*: TCP throughput through the switch and the firewall
 	python3             # net_ns_*: the HTTP server (python3 -m http.server) curl fetches from
+	abigail-tools       # abi_abidiff: abidw/abidiff check libvmsg.so's ABI against abi/ (docs/abi.md)
+	scdoc               # man pages: man/*.scd turned into roff at build time
 	liburing-dev        # vmsg-blockd: asynchronous disk I/O through io_uring
 	nbdkit              # the NBD tests: nbdkit runs the vmsg plugin
 	nbdkit-plugin-dev   # nbdkit-plugin.h: builds nbdkit-vmsg-plugin.so

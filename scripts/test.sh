@@ -91,8 +91,17 @@ for f in $flavours; do
 			# Alone, after the rest: each boots Xen in QEMU (minutes,
 			# both cores); RESOURCE_LOCK keeps them one at a time.
 			flavours_run+=" xen"
-			run_ctest xen build/release build/release/ctest-xen.log \
-				"$SECONDS" -L xen "${ctest_args[@]}" || failed=1
+			# ctest shows a test's output only when it ends: the
+			# boots' progress lines (tests/xen/progress.sh) also go
+			# to this file, shown here as they come.
+			progress=$scratch/xen-progress.log
+			: >"$progress"
+			tail -n +1 -f "$progress" &
+			tailpid=$!
+			VMSG_PROGRESS_LOG=$progress run_ctest xen build/release \
+				build/release/ctest-xen.log "$SECONDS" -L xen "${ctest_args[@]}" || failed=1
+			kill "$tailpid" 2>/dev/null || true
+			wait "$tailpid" 2>/dev/null || true
 		fi
 		;;
 	asan)

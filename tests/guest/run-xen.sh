@@ -92,6 +92,8 @@ dom0_args="console=hvc0 earlyprintk=xen loglevel=4${only:+ vmsg.guest_only=$only
 log=$work/serial.log
 echo "run-xen: booting (serial log $log)"
 t0=$SECONDS
+. "$src/tests/xen/progress.sh"
+progress_start run-xen "$limit"
 "$qemu" -machine pc -accel tcg -cpu "${VMSG_XEN_CPU:-max,-smap,-xsave}" -smp 2 -m 2048 \
 	-display none -nic none -no-reboot -monitor none -serial stdio \
 	-kernel "$base/xen" -append "$xen_args" \
@@ -99,6 +101,7 @@ t0=$SECONDS
 qpid=$!
 while kill -0 "$qpid" 2>/dev/null; do
 	[ $((SECONDS - t0)) -ge "$limit" ] && { echo "run-xen: QEMU still running after $limit s"; break; }
+	progress_poll "$log" '^(GUEST-XEN |PASS |FAIL )'
 	if grep -aq 'GUEST-XEN end' "$log" 2>/dev/null; then
 		for _ in $(seq 30); do kill -0 "$qpid" 2>/dev/null || break; sleep 1; done
 		break

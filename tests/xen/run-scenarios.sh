@@ -71,6 +71,8 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 t_start=$SECONDS
+. "$here/progress.sh"
+progress_start run-scenarios "$limit"
 # The scenarios the verdict expects: those packed into the images now (the
 # source tree may change while QEMU runs).
 scenarios=()
@@ -81,6 +83,13 @@ for s in "$here"/scenarios/[0-9][0-9]-*.sh; do
 		scenarios+=("$n")
 	fi
 done
+# Serial log lines -> progress lines: "running scenario K/N: NAME".
+prog_sed='s/^\[ *[0-9.]+\] //; s/ \(uptime [^)]*\)$//'
+for i in "${!scenarios[@]}"; do
+	prog_sed+="; s/^VMSG-XEN run ${scenarios[i]} .*/running scenario $((i + 1))\/${#scenarios[@]}: ${scenarios[i]}/"
+done
+prog_sed+='; s/^VMSG-XEN //'
+progress "building the images (${#scenarios[@]} scenarios; the first run debootstraps dom0)"
 "$here/build-images.sh" --build-dir "$build" --out "$work"
 t_images=$((SECONDS - t_start))
 
@@ -124,6 +133,8 @@ mkfifo "$work/serial.fifo"
 ) <"$work/serial.fifo" >"$log" &
 spid=$!
 echo "run-scenarios: images ready in ${t_images} s; booting (serial log: $log)"
+progress_start run-scenarios "$limit" # the limit is the boot's
+progress "booting Xen and dom0 in QEMU"
 "$qemu" "${qemu_args[@]}" -monitor none -serial stdio \
 	-initrd "$work/vmlinuz $dom0_args,$work/dom0.cpio" </dev/null >"$work/serial.fifo" 2>&1 &
 qpid=$!
@@ -137,6 +148,8 @@ while kill -0 "$qpid" 2>/dev/null; do
 		verdict="QEMU still running after $limit s"
 		break
 	fi
+	# dom0's milestones and each scenario's start and verdict, as they come.
+	progress_poll "$log" '^\[ *[0-9.]+\] (VMSG-XEN (userspace|toolstack-up|begin|run|end)|PASS |FAIL )' "$prog_sed"
 	if grep -aq 'VMSG-XEN end ' "$log" 2>/dev/null; then
 		for _ in $(seq 60); do
 			kill -0 "$qpid" 2>/dev/null || break
@@ -155,6 +168,7 @@ wait "$qpid" 2>/dev/null || true
 qpid=
 wait "$spid" 2>/dev/null || true
 spid=
+progress_poll "$log" '^\[ *[0-9.]+\] (VMSG-XEN (userspace|toolstack-up|begin|run|end)|PASS |FAIL )' "$prog_sed"
 t_run=$((SECONDS - t_boot))
 
 # The verdict, from the log alone.
