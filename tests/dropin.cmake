@@ -15,4 +15,10 @@ if(TARGET xenvchan_dropin AND TARGET xensim)
   # Needs xen-utils-4.17's vchan-socket-proxy (skips without it).
   vmsg_dropin_test(dropin_socket_proxy SOURCES dropin/dropin_socket_proxy.c
                    TIMEOUT 300)
+  # Built against Debian's header and library, run on both.
+  pkg_check_modules(DROPIN_DEBIAN_VCHAN IMPORTED_TARGET xenvchan)
+  if(DROPIN_DEBIAN_VCHAN_FOUND)
+    vmsg_dropin_test(dropin_semantics SOURCES dropin/dropin_semantics.c
+                     LIBS PkgConfig::DROPIN_DEBIAN_VCHAN TIMEOUT 300)
+  endif()
 endif()
