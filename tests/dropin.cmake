@@ -20,5 +20,8 @@ if(TARGET xenvchan_dropin AND TARGET xensim)
   if(DROPIN_DEBIAN_VCHAN_FOUND)
     vmsg_dropin_test(dropin_semantics SOURCES dropin/dropin_semantics.c
                      LIBS PkgConfig::DROPIN_DEBIAN_VCHAN TIMEOUT 300)
+    # A hostile vmsg peer against a libxenvchan program on both libraries.
+    vmsg_dropin_test(dropin_hostile SOURCES dropin/dropin_hostile.c
+                     LIBS PkgConfig::DROPIN_DEBIAN_VCHAN TIMEOUT 300)
   endif()
 endif()
