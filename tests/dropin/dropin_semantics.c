@@ -10,13 +10,14 @@
  * (0 when nothing can be done) and blocking (`ctrl->blocking = 1`, as
  * programs set it), data_ready/buffer_space, is_open's 2 -> 1 -> 0 across
  * a client's arrival, an orderly close with data in flight, and the
- * peer's death (kill -9). */
+ * peer's death (kill -9), of a client and of a server. */
 #include "dropin_util.h"
 
 #include <libxenvchan.h>
 
 #define PATH1 "/local/domain/0/data/vchan/1/sem-a"
 #define PATH2 "/local/domain/0/data/vchan/1/sem-b"
+#define PATH3 "/local/domain/0/data/vchan/1/sem-c"
 
 static int in_fd, out_fd;
 static FILE *tf;
@@ -149,6 +150,20 @@ static int role_server(void)
 	EXPECT("read block after death", libxenvchan_read(c, b, 10), -1);
 	EXPECT("write after death", libxenvchan_write(c, b, 10), -1);
 	libxenvchan_close(c);
+
+	/* Death the other way: a server (our child) that is killed. */
+	pid_t kid = fork();
+	ASSERT_TRUE(kid >= 0);
+	if (kid == 0) {
+		struct libxenvchan *k = libxenvchan_server_init(NULL, 1, PATH3, 0, 0);
+		sim_say(out_fd, k ? "ready3" : "failed3");
+		for (;;)
+			pause();
+	}
+	sim_expect(in_fd, "connected3", buf, sizeof(buf));
+	ASSERT_EQ(kill(kid, SIGKILL), 0);
+	ASSERT_EQ(waitpid(kid, NULL, 0), kid);
+	sim_say(out_fd, "killed3");
 	return 0;
 }
 
@@ -226,6 +241,23 @@ static int role_client(void)
 	ASSERT_EQ(kill(kid, SIGKILL), 0);
 	ASSERT_EQ(waitpid(kid, NULL, 0), kid);
 	sim_say(out_fd, "killed2");
+
+	sim_expect(in_fd, "ready3", buf, sizeof(buf));
+	c = libxenvchan_client_init(NULL, 0, PATH3);
+	EXPECT("client_init 3", c != NULL, 1);
+	EXPECT("is_open 3", libxenvchan_is_open(c), 1);
+	sim_say(out_fd, "connected3");
+	sim_expect(in_fd, "killed3", buf, sizeof(buf));
+	for (int i = 0; i < 100 && libxenvchan_is_open(c) != 0; i++) {
+		struct pollfd pf = { .fd = libxenvchan_fd_for_select(c), .events = POLLIN };
+		if (poll(&pf, 1, 100) == 1)
+			libxenvchan_wait(c);
+	}
+	EXPECT("is_open after server death", libxenvchan_is_open(c), 0);
+	c->blocking = 1;
+	EXPECT("read block after death", libxenvchan_read(c, b, 10), -1);
+	EXPECT("send after death", libxenvchan_send(c, b, 10), -1);
+	libxenvchan_close(c);
 	return 0;
 }
 
