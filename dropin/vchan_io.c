@@ -22,6 +22,7 @@
 
 #include <vmsg/ring.h>
 
+#include "vmsg_barrier.h"
 #include "vmsg_chan_internal.h"
 
 #define IO_MAX ((size_t)INT_MAX) /* counts are returned as int */
@@ -48,7 +49,7 @@ static bool peer_done(struct vchan_dropin *d)
 	/* Acquire: pairs with the peer's (or the platform's, at its death)
 	 * store-release of its live byte, as vmsg_chan_state's own read. */
 	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
-	return __atomic_load_n(e->peer_live, __ATOMIC_ACQUIRE) == VMSG_LIVE_GONE;
+	return vmsg__load_acquire(e->peer_live) == VMSG_LIVE_GONE;
 }
 
 /* The error to report for a stream that ended: EPROTO if it broke. */

@@ -12,6 +12,10 @@ if(TARGET xenvchan_dropin AND TARGET xensim)
       add_dependencies(${name} vmsg-xenstored)
     endif()
   endfunction()
+  # Same soname, version node and exports as Debian's library.
+  add_test(NAME dropin_abi COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dropin/dropin_abi.sh
+           ${VMSG_DROPIN_LIB_DIR})
+  set_tests_properties(dropin_abi PROPERTIES TIMEOUT 30 SKIP_RETURN_CODE 77 LABELS sim)
   # Needs xen-utils-4.17's vchan-socket-proxy (skips without it).
   vmsg_dropin_test(dropin_socket_proxy SOURCES dropin/dropin_socket_proxy.c
                    TIMEOUT 300)
