@@ -33,4 +33,17 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
       KV_SERVER_BIN="$<TARGET_FILE:vmsg-kv-server>")
     add_dependencies(vmsgd_unclaimed vmsg-kv-server)
   endif()
+  # vmsgctl --json against hostile Hello names, checked with jansson's
+  # strict parser (vmsgd needs jansson already).
+  pkg_check_modules(VT_JANSSON REQUIRED IMPORTED_TARGET jansson)
+  vmsgd_test(vmsgd_json)
+  # vmsg_ctl_open's errors, and vmsg-kv's words for them.
+  if(TARGET vmsg-kv AND TARGET vmsg-cat)
+    vmsgd_test(vmsgd_ctlopen)
+    target_compile_definitions(vmsgd_ctlopen PRIVATE
+      VMSG_KV_BIN="$<TARGET_FILE:vmsg-kv>"
+      VMSG_CAT_BIN="$<TARGET_FILE:vmsg-cat>")
+    add_dependencies(vmsgd_ctlopen vmsg-kv vmsg-cat)
+  endif()
+  target_link_libraries(vmsgd_json PRIVATE PkgConfig::VT_JANSSON)
 endif()

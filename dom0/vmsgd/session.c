@@ -92,8 +92,10 @@ int session_new(struct vmsgd *d, uint16_t domid)
 	s->d = d;
 	s->domid = domid;
 	vmsg_arena_init(&s->arena, s->arena_buf, sizeof s->arena_buf);
+	xs_mark_domain(domid, true); /* before serve: its keys go inside */
 	int r = serve(s);
 	if (r < 0) {
+		xs_mark_domain(domid, false);
 		free(s);
 		return r;
 	}
@@ -693,8 +695,19 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
  * (new grants) cannot be hit by it. */
 static void client_left(struct session *s, int why)
 {
-	vmsgd_log(LOG_INFO, "domain %u: disconnected (%s)", (unsigned)s->domid,
-		  vmsg_strerror(why));
+	/* A guest that closed its end (or died: the same -EPIPE) left;
+	 * anything else is a channel it broke (a corrupt index or frame,
+	 * -EPROTO) or one we could not serve, and docs/vmsgd.md promises
+	 * such resets at warn. */
+	if (why == -EPIPE)
+		vmsgd_log(LOG_INFO, "domain %u: disconnected",
+			  (unsigned)s->domid);
+	else
+		vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: "
+				    "%s",
+			  (unsigned)s->domid,
+			  why == -EPROTO ? "it broke the channel protocol"
+					 : vmsg_strerror(why));
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
 	s->respawn = true;
@@ -740,10 +753,6 @@ static void drain(struct session *s)
 			continue;
 		}
 		if (st == VMSG_CHAN_CLOSED || st == VMSG_CHAN_BROKEN) {
-			if (st == VMSG_CHAN_BROKEN)
-				vmsgd_log(LOG_WARN, "domain %u: broke the "
-						    "channel protocol",
-					  (unsigned)s->domid);
 			client_left(s, st == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
 			continue;
 		}
@@ -871,6 +880,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 		return;
 	if (!d->stopping)
 		vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
+	xs_mark_domain(domid, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
 	drop_domain_state(d, domid);

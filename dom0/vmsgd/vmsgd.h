@@ -313,6 +313,12 @@ int xs_watch_start(struct vmsgd *d);
 int owner_claim(struct vmsgd *d);
 void owner_release(struct vmsgd *d);
 void xs_watch_stop(struct vmsgd *d);
+/* Mark (on) or unmark domain `domid` as one vmsgd serves: its folder
+ * VMSG_CTL_PATH_PREFIX/<domid>, readable by that domain only, where its
+ * control channel's keys are published. A guest tells "no vmsgd" (no
+ * folder) from "another process of the domain holds the channel" (the
+ * folder without keys) by it: vmsg_ctl_open()'s -ENOENT and -EBUSY. */
+void xs_mark_domain(uint16_t domid, bool on);
 
 /* ctlsock.c */
 int ctlsock_start(struct vmsgd *d);

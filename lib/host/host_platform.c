@@ -508,10 +508,29 @@ static const struct vmsg_platform_ops host_ops = {
 	.destroy = host_destroy,
 };
 
+void vmsg_host_opts_init(struct vmsg_host_opts *o)
+{
+	if (!o)
+		return;
+	o->peer_uid = geteuid();
+	o->mode = 0600;
+}
+
 int vmsg_host_platform_new(struct vmsg_platform **out, const char *path,
 			   bool server)
 {
-	if (!out || !path || !path[0])
+	return vmsg_host_platform_new_opts(out, path, server, NULL);
+}
+
+int vmsg_host_platform_new_opts(struct vmsg_platform **out, const char *path,
+				bool server, const struct vmsg_host_opts *ho)
+{
+	struct vmsg_host_opts def;
+	if (!ho) {
+		vmsg_host_opts_init(&def);
+		ho = &def;
+	}
+	if (!out || !path || !path[0] || (ho->mode & ~(mode_t)0777))
 		return -EINVAL;
 	size_t len = strlen(path);
 	struct vmsg_host_platform *h;
@@ -522,6 +541,8 @@ int vmsg_host_platform_new(struct vmsg_platform **out, const char *path,
 		return -ENOMEM;
 	h->base.ops = &host_ops;
 	h->server = server;
+	h->peer_uid = ho->peer_uid;
+	h->mode = ho->mode;
 	memcpy(h->path, path, len + 1);
 	h->evfd = h->peer_evfd = h->memfd = h->listen_fd = h->conn_fd = -1;
 	h->notify_page = h->notify_off = HOST_NO_NOTIFY;

@@ -299,6 +299,8 @@ int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 	if (r < 0)
 		goto fail;
 	r = attach(ctl, timeout_ms, start);
+	if (r < 0 && !permanent(r))
+		r = vmsg__svc_why_not(ctl->domid); /* what the header promises */
 	if (r < 0)
 		goto fail;
 	*out = ctl;

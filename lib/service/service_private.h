@@ -143,4 +143,10 @@ void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
 /* Keep vmsgd's error text, sanitised, for vmsg_ctl_error(). */
 void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text);
 
+/* ctl_errors.c: after attaching failed by the deadline for a reason that
+ * retrying could have cured, what stood in the way: -ENOENT (no vmsgd
+ * serves domain `domid`), -EBUSY (another process holds its control
+ * channel) or -ETIMEDOUT. */
+int vmsg__svc_why_not(uint16_t domid);
+
 #endif

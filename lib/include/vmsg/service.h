@@ -76,11 +76,20 @@ int vmsg_service_name_ok(const char *name);
 /* Connect to vmsgd: read our domid (xenstore key "domid"), connect to our
  * control channel (waiting up to timeout_ms for vmsgd to serve it; keys
  * that fail to connect, such as a killed vmsgd's, are retried every 100 ms
- * until the deadline), and exchange Hellos. Errors: -ENOENT (no vmsgd by
- * the deadline), -EBUSY (another process of this domain holds the control
- * channel, still at the deadline), the xen backend's and
- * vmsg_hello_exchange()'s (-ECONNREFUSED, -EPROTONOSUPPORT: at once). */
+ * until the deadline), and exchange Hellos. Errors, by the deadline:
+ * -ENOENT (no vmsgd serves this domain: none runs, it has not seen the
+ * domain yet, or there is no xenstore here at all), -EBUSY (another
+ * process of this domain holds the control channel), -ETIMEDOUT (vmsgd's
+ * keys are there but no Hello came back: vmsgd is stuck, or was killed and
+ * not restarted); at once: -ECONNREFUSED, -EPROTONOSUPPORT (vmsgd refused
+ * our Hello), -ENOMEM, -EMFILE. vmsg_ctl_strerror() says what each means
+ * to a person. */
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms);
+
+/* A text for a person about vmsg_ctl_open()'s error `err` that says what
+ * to do ("no vmsgd serves this domain: is vmsgd running in dom0 ...?");
+ * vmsg_strerror()'s for the errors it has nothing to add to. Static. */
+const char *vmsg_ctl_strerror(int err);
 
 /* Close the control channel (vmsgd then drops our offers and forgets our
  * channels) and every channel accepted but not yet returned. Channels
@@ -119,9 +128,18 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms);
 int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 		      int timeout_ms);
 
-/* Who is on the other end of an accepted channel. */
+/* Who is on the other end of an accepted channel.
+ *
+ * WARNING: domid 0 does not mean dom0. vmsgd itself is the consumer of a
+ * relayed channel (the real consumer, any domain the policy lets open the
+ * service, talks to vmsgd) and of a listen bridge's connection (any
+ * process, or over TCP any host, that reaches the bridge's socket): the
+ * provider sees domid 0 for all of them. A provider that trusts domain 0
+ * gives dom0's rights to every one of them. Decide by the service, not by
+ * domid 0 (docs/vmsgd.md); until channel setup names the real consumer,
+ * only a direct channel's domid is the consumer's own. */
 struct vmsg_service_peer {
-	uint16_t domid;                            /* the consumer */
+	uint16_t domid; /* the consumer: 0 for relayed and bridged (above) */
 	char service[VMSG_SERVICE_NAME_MAX + 1];   /* the service opened */
 	uint32_t channel_id;
 };
