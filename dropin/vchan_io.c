@@ -130,13 +130,39 @@ int libxenvchan_buffer_space(struct libxenvchan *ctrl)
 	return n < 0 ? 0 : n;
 }
 
+/* A partial read or write leaves the program waiting on fd_for_select()
+ * for the rest, so it must have asked the peer for that kick, as
+ * libxenvchan does whenever a call finds less than it wanted: vmsg's own
+ * calls ask only when they find nothing. Ask, then look once more, so
+ * that what the peer did between our look and our request is not missed
+ * (the request ends with a full barrier: either the peer sees the bit
+ * after it publishes, or this look sees what it published). */
+static int more_read(struct vchan_dropin *d, char *buf, size_t size, int got)
+{
+	if (got <= 0 || (size_t)got >= size)
+		return got;
+	vmsg_ring_request_notify(vmsg__chan_ring(d->c), VMSG_NOTIFY_WRITE);
+	int r = vmsg_chan_read(d->c, buf + got, size - (size_t)got, 0);
+	return r > 0 ? got + r : got; /* an error shows at the next call */
+}
+
+static int more_write(struct vchan_dropin *d, const char *buf, size_t size, int put)
+{
+	if (put <= 0 || (size_t)put >= size)
+		return put;
+	vmsg_ring_request_notify(vmsg__chan_ring(d->c), VMSG_NOTIFY_READ);
+	int r = vmsg_chan_write(d->c, buf + put, size - (size_t)put, 0);
+	return r > 0 ? put + r : put;
+}
+
 int libxenvchan_read(struct libxenvchan *ctrl, void *data, size_t size)
 {
 	struct vchan_dropin *d = vchan_of(ctrl);
 	if (size > IO_MAX)
 		size = IO_MAX;
 	/* At least one byte, waiting for it when blocking. */
-	return io_result(d, vmsg_chan_read(d->c, data, size, blocking(ctrl) ? -1 : 0));
+	int r = io_result(d, vmsg_chan_read(d->c, data, size, blocking(ctrl) ? -1 : 0));
+	return more_read(d, data, size, r);
 }
 
 int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
@@ -145,7 +171,8 @@ int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
 	if (size > IO_MAX)
 		size = IO_MAX;
 	if (!blocking(ctrl))
-		return io_result(d, vmsg_chan_write(d->c, data, size, 0));
+		return more_write(d, data, size,
+				  io_result(d, vmsg_chan_write(d->c, data, size, 0)));
 	/* Blocking: all of it, as libxenvchan's blocking write does. */
 	size_t pos = 0;
 	while (pos < size) {
