@@ -27,6 +27,12 @@ PACKAGES=(
 	gnuplot-nox         # bench/run-all: renders the PNG plots (pngcairo)
 	socat               # the demo (scripts/demo-sim.sh): a UNIX socket client of a vmsgd bridge
 	curl                # vmsgd_bridge: an HTTP client through a vmsgd bridge
+	liburing-dev        # vmsg-blockd: asynchronous disk I/O through io_uring
+	nbdkit              # the NBD tests: nbdkit runs the vmsg plugin
+	nbdkit-plugin-dev   # nbdkit-plugin.h: builds nbdkit-vmsg-plugin.so
+	qemu-utils          # the NBD tests: qemu-img compare against the image
+	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
+	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
 )
 
 missing=()

@@ -2,6 +2,9 @@
 vmsg_add_test(host_platform SOURCES host/host_platform.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_one_client SOURCES host/host_one_client.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_peer_death SOURCES host/host_peer_death.c TIMEOUT 60 LABELS host)
+# Close delivers, in the one window a two-process test hits only by chance.
+vmsg_add_test(host_close_race SOURCES host/host_close_race.c
+              LIBS Threads::Threads TIMEOUT 60 LABELS host)
 vmsg_add_test(host_chan_basic SOURCES host/host_chan_basic.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_chan_reopen SOURCES host/host_chan_reopen.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_waitset SOURCES host/host_waitset.c TIMEOUT 120 LABELS host)

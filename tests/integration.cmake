@@ -67,6 +67,9 @@ integ_test(nonblock_fd SOURCES integration/integ_nonblock_fd.c TIMEOUT 180)
 # Also over xen: the hostile peer rewrites the shared page and rings from
 # the other domain (through the channel's internals, whatever the backend).
 integ_test(hostile_peer SOURCES integration/integ_hostile_peer.c TIMEOUT 300)
+# A peer that keeps one message going (empty continuations, an endless
+# dropped message, a slow one): every receiving call stays bounded.
+integ_test(frag_flood SOURCES integration/integ_frag_flood.c TIMEOUT 120)
 # Host only: bad arguments of chan.h and host.h; xen.h's are checked by
 # tests/xen_backend, and the rest of it is backend-independent.
 integ_test(bad_input SOURCES integration/integ_bad_input.c TIMEOUT 60

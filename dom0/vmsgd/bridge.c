@@ -646,6 +646,11 @@ void bridge_served(struct vmsgd *d, struct channel *c)
 		channel_end(d, c, why);
 		return;
 	}
+	char why[200]; /* the rings the provider laid out, as in relay.c */
+	if (channel_check_rings(c, b->ch, why, sizeof why) < 0) {
+		channel_end(d, c, why);
+		return;
+	}
 	if (poll_chan(b) < 0) {
 		channel_end(d, c, "cannot poll the channel");
 		return;

@@ -280,6 +280,13 @@ int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
 		free(r);
 		return e;
 	}
+	/* A client takes the rings the provider laid out: hold it to the
+	 * policy. */
+	if ((e = channel_check_rings(c, r->end[P2C], why, cap)) < 0) {
+		vmsg_chan_close(r->end[P2C]);
+		free(r);
+		return e;
+	}
 	snprintf(c->relay_path, sizeof c->relay_path, RELAY_PATH_PREFIX "/%u",
 		 c->id);
 	e = vmsg_xen_serve(&r->end[C2P], c->consumer, c->relay_path, &o);

@@ -240,6 +240,24 @@ void channel_fail(struct vmsgd *d, struct channel *c, int code,
 	pending_fail(d, c, code, text);
 }
 
+int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
+			size_t cap)
+{
+	uint32_t rx = 0, tx = 0;
+	if (vmsg_chan_ring_sizes(end, &rx, &tx) < 0)
+		return -EPROTO;
+	if (rx <= c->ring_size && tx <= c->ring_size)
+		return 0;
+	/* Serve asked for ring_size each way; a provider that lays out more
+	 * (up to 1 MiB) makes vmsgd hold and copy more than the policy says,
+	 * per channel it opens. */
+	snprintf(why, cap,
+		 "service '%s': provider domain %u laid out rings of %u and "
+		 "%u bytes, over the policy's ring_size %u",
+		 c->service, (unsigned)c->provider, rx, tx, c->ring_size);
+	return -EPROTO;
+}
+
 int channel_request_serve(struct vmsgd *d, struct channel *c,
 			  uint16_t consumer_domid)
 {

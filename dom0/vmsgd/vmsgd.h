@@ -246,6 +246,11 @@ void session_close_all(struct vmsgd *d);
 void sessions_tick(struct vmsgd *d);
 /* Handle the messages of guests left with a backlog (the idle handle). */
 void sessions_backlog(struct vmsgd *d);
+/* vmsgd's client end `end` of channel c, just connected to the provider:
+ * 0 when its rings are within the policy's ring_size, else -EPROTO with
+ * why filled (the caller refuses the channel). */
+int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
+			size_t cap);
 /* Ask the provider to serve channel c (consumer_domid as given). */
 int channel_request_serve(struct vmsgd *d, struct channel *c,
 			  uint16_t consumer_domid);

@@ -360,6 +360,18 @@ int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s)
 	return 0;
 }
 
+int vmsg_chan_ring_sizes(vmsg_chan *c, uint32_t *rx, uint32_t *tx)
+{
+	if (!c || !c->page)
+		return -EINVAL;
+	/* The private copies, validated at connect. */
+	if (rx)
+		*rx = c->end.rx.size;
+	if (tx)
+		*tx = c->end.tx.size;
+	return 0;
+}
+
 struct vmsg_ring_end *vmsg__chan_ring(vmsg_chan *c)
 {
 	return c && c->page ? &c->end : NULL;

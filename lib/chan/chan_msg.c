@@ -286,6 +286,9 @@ static __attribute__((noinline)) int peek_slow(vmsg_chan *c,
 			c->cur_reassembled = true;
 			break;
 		}
+		/* Mid-message, in c->reasm for the next call if we stop. */
+		if ((r = vmsg__rx_work(c, &w, f.size)) < 0)
+			return r;
 	}
 	c->peeked = true;
 	present(c, m);
@@ -374,10 +377,10 @@ static inline int take_frame(struct vmsg_chan *c, const struct vmsg_frame *f,
 }
 
 /* A fragmented message interrupted in recv_direct() (a timeout, -EAGAIN,
- * the peer's close): what it collected in the caller's buffer moves to the
- * private reassembly buffer, where the general path goes on with it at the
- * next call. Returns err, or -ENOMEM (channel broken: the bytes already
- * taken from the ring have nowhere to go). */
+ * the work budget, the peer's close): what it collected in the caller's
+ * buffer moves to the private reassembly buffer, where the general path
+ * goes on with it at the next call. Returns err, or -ENOMEM (channel
+ * broken: the bytes already taken from the ring have nowhere to go). */
 static int recv_direct_park(struct vmsg_chan *c, const struct vmsg_reasm *r,
 			    int err)
 {
@@ -423,6 +426,8 @@ static int recv_direct(struct vmsg_chan *c, uint16_t *type, void *buf,
 			return fail(c, done);
 		if (done == 1)
 			break;
+		if ((n = vmsg__rx_work(c, w, f->size)) < 0)
+			return recv_direct_park(c, &r, n);
 		vmsg__wait_mid_message(w);
 		while ((n = vmsg__frame_peek(&c->end, f)) == 0)
 			if ((n = vmsg__wait(c, w, VMSG_NOTIFY_WRITE)) < 0)

@@ -58,6 +58,8 @@ struct vmsg__wait {
 	uint64_t spin_until; /* ns; 0 until the first wait */
 	unsigned spins;
 	bool armed;          /* asked the peer for a kick since the last try */
+	uint32_t work;       /* receiving: fragment work since the last look
+				at the deadline (vmsg__rx_work) */
 };
 
 /* Cheap: no clock read until the call first has to wait. */
@@ -70,6 +72,7 @@ static inline void vmsg__wait_init(struct vmsg_chan *c, struct vmsg__wait *w,
 	w->spin_until = 0;
 	w->spins = 0;
 	w->armed = false;
+	w->work = 0;
 }
 
 /* In the middle of a fragmented message the peer is known to be at work
@@ -84,6 +87,37 @@ static inline void vmsg__wait_mid_message(struct vmsg__wait *w)
 {
 	if (w->spin_ns < VMSG__MID_MESSAGE_SPIN_NS)
 		w->spin_ns = VMSG__MID_MESSAGE_SPIN_NS;
+}
+
+/* The work budget of a receiving call. A peer decides how many fragments
+ * it sends and how fast: a message being dropped (over max_msg) may
+ * announce 2^64 - 1 bytes, and fragments can keep arriving as fast as
+ * they are taken, so "until the ring is empty" bounds nothing (a call
+ * with timeout 0 once ran for seconds). Every fragment taken counts its
+ * ring bytes plus a fixed cost (its peek, checks, release and perhaps a
+ * kick: tiny fragments are not cheap); when the count reaches the budget
+ * the call looks at its deadline as it would before sleeping (timeout -1
+ * goes on). About a thousand small fragments or 1 MiB of large ones: a
+ * few hundred microseconds, and for a legitimate message of full
+ * fragments one look at the clock per MiB. */
+#define VMSG__RX_BUDGET (1u << 20)
+#define VMSG__RX_FRAG_COST 1024u
+
+/* The budget is spent: 0 to go on with a new one (timeout -1, or time
+ * left), else the call's -EAGAIN / -ETIMEDOUT, with an event made pending
+ * on our own port (the peer will not kick for what it already sent). The
+ * message in progress stays with the channel for the next call. */
+int vmsg__rx_budget_spent(struct vmsg_chan *c, struct vmsg__wait *w);
+
+/* Count one fragment taken (ring bytes `size`): 0 to go on, or the error
+ * the call returns. */
+static inline int vmsg__rx_work(struct vmsg_chan *c, struct vmsg__wait *w,
+				uint32_t size)
+{
+	w->work += size + VMSG__RX_FRAG_COST;
+	if (w->work < VMSG__RX_BUDGET)
+		return 0;
+	return vmsg__rx_budget_spent(c, w);
 }
 
 /* Milliseconds left before the call's deadline, rounded up (0: passed);

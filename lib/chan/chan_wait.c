@@ -68,6 +68,23 @@ int vmsg__wait_ms_left(struct vmsg_chan *c, struct vmsg__wait *w)
 	return (int)((w->deadline - now + 999999u) / 1000000u);
 }
 
+int vmsg__rx_budget_spent(struct vmsg_chan *c, struct vmsg__wait *w)
+{
+	w->work = 0;
+	if (w->timeout_ms < 0)
+		return 0;
+	if (w->timeout_ms > 0 && vmsg__wait_ms_left(c, w) != 0)
+		return 0; /* (the first look starts the clock) */
+	/* Stop here. What the peer already published will bring no kick,
+	 * and a caller that sleeps on the fd must come back for it: make
+	 * our own event pending; if that fails, go on rather than strand
+	 * the message. */
+	if (c->p->ops->pend && c->p->ops->pend(c->p) < 0)
+		return 0;
+	vmsg__rx_announce(c);
+	return w->timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+}
+
 int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit)
 {
 	if (c->error)

@@ -7,6 +7,7 @@
  *   middle MORE|CONT  message bytes
  *   last   CONT       message bytes
  * every frame as full as the ring allows, all with the message's type.
+ * A continuation (middle or last) is never empty.
  *
  * The receiver copies each fragment out of the (untrusted) ring into a
  * caller-owned buffer of fixed capacity, checking the sequence and that the
@@ -178,8 +179,10 @@ int vmsg_reasm_feed(struct vmsg_reasm *r, const struct vmsg_frame *f)
 		return 1;
 	}
 
-	/* A continuation. */
-	if (!in_msg || f->type != r->type)
+	/* A continuation. It must carry at least one byte: an empty one
+	 * makes no progress, and a peer could send them for ever while the
+	 * receiver, told "more to come" each time, never returns. */
+	if (!in_msg || f->type != r->type || n == 0)
 		return reasm_reset(r, -EPROTO);
 	/* r->len <= r->total always holds: no underflow. */
 	if (n > r->total - r->len) {

@@ -405,6 +405,21 @@ static int host_fd(struct vmsg_platform *p)
 	return vmsg__host_of(p)->epfd;
 }
 
+/* Our own eventfd, written as the peer would: epoll reports it (edge-
+ * triggered, every write is an edge), so the fd and the next wait or ack
+ * see an event. */
+static int host_pend(struct vmsg_platform *p)
+{
+	struct vmsg_host_platform *h = vmsg__host_of(p);
+	uint64_t one = 1;
+	if (h->evfd < 0)
+		return 0;
+	if (write(h->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+		return -errno; /* EAGAIN: the counter is full, an event is
+				  pending anyway */
+	return 0;
+}
+
 /* Many platforms at once (vmsg/waitset.h): poll their epoll fds, then
  * each readable one's housekeeping and event, as ack does. */
 static int host_wait_any(struct vmsg_platform *const *ps, unsigned n,
@@ -498,6 +513,7 @@ static const struct vmsg_platform_ops host_ops = {
 	.wait = host_wait,
 	.ack = host_ack,
 	.fd = host_fd,
+	.pend = host_pend,
 	.wait_any = host_wait_any,
 	.publish = vmsg__host_publish,
 	.unpublish = vmsg__host_unpublish,

@@ -36,6 +36,9 @@
 #define ESHUTDOWN 108
 #define ENOTCONN 107
 #define ECONNRESET 104
+#define ENOSPC 28
+#define EROFS 30
+#define EOPNOTSUPP 95
 #endif
 
 #endif

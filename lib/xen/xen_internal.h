@@ -30,8 +30,11 @@ struct vmsg__xen_linux {
 	/* A destroyed peer domain (xen_death.c). */
 	struct xs_handle *xsw;     /* dom0: watches @releaseDomain, or NULL */
 	int xsfd;                  /* its fd, or -1 */
-	int epfd;                  /* evfd + xsfd for fd(), or -1 */
+	int epfd;                  /* evfd (+ xsfd, pendfd) for fd(), or -1 */
 	bool peer_seen;            /* its domain was seen alive */
+
+	/* evt_pend(): an eventfd in epfd, made on first use, or -1. */
+	int pendfd;
 };
 
 static inline struct vmsg__xen_linux *vmsg__xen_linux_of(struct vmsg__xenplat *x)

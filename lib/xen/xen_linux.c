@@ -5,7 +5,10 @@
  *                  unmap notification on our live byte, run by gntalloc
  *                  also when we die) / xengntshr_share_pages;
  *                  xengnttab_map_grant_ref_notify / map_domain_grant_refs
- *   events      -> a xenevtchn handle per platform, its fd polled
+ *   events      -> a xenevtchn handle per platform, its fd polled; the
+ *                  fd handed out is an epoll fd over it (and the death
+ *                  watch, and evt_pend's eventfd once used), so that its
+ *                  number never changes after a caller registered it
  *   xenstore    -> libxenstore, one connection per session
  *
  * Linux's evtchn device masks a port once it has fired; it stays masked,
@@ -20,7 +23,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <xenstore.h>
 
@@ -58,7 +64,9 @@ static void quiet_destroy(struct xentoollog_logger *l)
 static void lx_close(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
-	vmsg__xen_death_close(x);
+	vmsg__xen_death_close(x); /* and epfd, whoever made it */
+	if (l->pendfd >= 0)
+		close(l->pendfd);
 	if (l->evt)
 		xenevtchn_close(l->evt);
 	if (l->shr)
@@ -75,7 +83,7 @@ static int lx_open(struct vmsg__xenplat *x)
 	if (!l)
 		return -ENOMEM;
 	x->os = l;
-	l->evfd = l->xsfd = l->epfd = -1;
+	l->evfd = l->xsfd = l->epfd = l->pendfd = -1;
 	l->log.vmessage = quiet_vmessage;
 	l->log.progress = quiet_progress;
 	l->log.destroy = quiet_destroy;
@@ -236,10 +244,62 @@ static int lx_evt_take(struct vmsg__xenplat *x)
 	return r < 0 ? r : (r || dead);
 }
 
+/* What our own waits poll: the epoll fd when there is one (the death
+ * watch, a caller's fd), else the event device. */
+static int poll_fd(const struct vmsg__xen_linux *l)
+{
+	return l->epfd >= 0 ? l->epfd : l->evfd;
+}
+
+/* Always an epoll fd (made here unless the death watch made it), so that
+ * evt_pend can add its eventfd later without the fd changing under a
+ * caller that registered it. */
 static int lx_evt_fd(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
-	return l->epfd >= 0 ? l->epfd : l->evfd;
+	if (l->epfd < 0) {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (ep < 0)
+			return -errno;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, l->evfd, &ev) < 0) {
+			int e = -errno;
+			close(ep);
+			return e;
+		}
+		l->epfd = ep;
+	}
+	return l->epfd;
+}
+
+/* Only a caller polling the fd sleeps outside the library's waits: with
+ * no fd handed out (no epoll fd) there is nobody to wake. */
+static int lx_evt_pend(struct vmsg__xenplat *x, bool raise)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	uint64_t v = 1;
+	if (!raise) {
+		if (l->pendfd >= 0) /* non-blocking; resets it */
+			(void)!read(l->pendfd, &v, sizeof v);
+		return 0;
+	}
+	if (l->epfd < 0)
+		return 0;
+	if (l->pendfd < 0) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (fd < 0)
+			return -errno;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		l->pendfd = fd;
+	}
+	if (write(l->pendfd, &v, sizeof v) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
 }
 
 static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
@@ -249,7 +309,7 @@ static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
 	if (n > VMSG_WAITSET_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++)
-		pf[i] = (struct pollfd){.fd = lx_evt_fd(xs[i]),
+		pf[i] = (struct pollfd){.fd = poll_fd(vmsg__xen_linux_of(xs[i])),
 					.events = POLLIN};
 	for (;;) {
 		int t = -1;
@@ -441,6 +501,7 @@ const struct vmsg__xen_os vmsg__xen_os = {
 	.evt_take = lx_evt_take,
 	.evt_wait = lx_evt_wait,
 	.evt_fd = lx_evt_fd,
+	.evt_pend = lx_evt_pend,
 	.xs_open = lx_xs_open,
 	.xs_close = lx_xs_close,
 	.xs_read = lx_xs_read,

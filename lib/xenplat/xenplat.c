@@ -252,9 +252,29 @@ static int status_check(struct vmsg__xenplat *x, uint64_t now)
 /* Wait on the ports of xs[0..n-1]: the OS blocks; between its waits, in
  * slices of VMSG_XEN_DEATH_POLL_MS where it can ask, the core looks for
  * destroyed peers. */
+/* Consume the event pend() made, if any: 1 if there was one. */
+static int take_pended(struct vmsg__xenplat *x)
+{
+	if (!x->pended)
+		return 0;
+	x->pended = false;
+	if (OS->evt_pend)
+		(void)OS->evt_pend(x, false);
+	return 1;
+}
+
 static int wait_xs(struct vmsg__xenplat *const *xs, unsigned n,
 		   int timeout_ms, uint8_t *fired)
 {
+	/* Our own events first: nothing to wait for then. */
+	int own = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (take_pended(xs[i])) {
+			fired[i] = 1;
+			own++;
+		}
+	if (own)
+		return own;
 	bool any_port = false;
 	for (unsigned i = 0; i < n; i++)
 		any_port |= xs[i]->has_port;
@@ -306,7 +326,24 @@ static int xp_wait_any(struct vmsg_platform *const *ps, unsigned n,
 
 static int xp_ack(struct vmsg_platform *p)
 {
-	return OS->evt_take(vmsg__xenplat_of(p));
+	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
+	int pended = take_pended(x);
+	int r = OS->evt_take(x);
+	return r < 0 ? r : (r || pended);
+}
+
+/* An event of our own (a receive stopped on its budget): reported by the
+ * next wait, wait_any or ack, and made visible on the fd by the OS. */
+static int xp_pend(struct vmsg_platform *p)
+{
+	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
+	if (OS->evt_pend) {
+		int r = OS->evt_pend(x, true);
+		if (r < 0)
+			return r;
+	}
+	x->pended = true;
+	return 0;
 }
 
 static int xp_fd(struct vmsg_platform *p)
@@ -370,6 +407,7 @@ static const struct vmsg_platform_ops xp_ops = {
 	.wait = xp_wait,
 	.ack = xp_ack,
 	.fd = xp_fd,
+	.pend = xp_pend,
 	.wait_any = xp_wait_any,
 	.publish = vmsg__xenplat_publish,
 	.unpublish = vmsg__xenplat_unpublish,

@@ -70,6 +70,9 @@ struct vmsg__xenplat {
 	bool published;
 	bool made_dir;             /* publish created <path> itself */
 
+	/* pend(): an event of our own, not yet reported by wait/ack. */
+	bool pended;
+
 	/* The peer's death seen through evt_status (when the OS has it). */
 	bool bound_seen;           /* our port was seen bound to the peer */
 	uint64_t status_next;      /* when to ask again (ns) */
@@ -133,8 +136,14 @@ struct vmsg__xen_os {
 	 * a platform without a port never fires. */
 	int (*evt_wait)(struct vmsg__xenplat *const *xs, unsigned n,
 			uint64_t deadline_ns, uint8_t *fired);
-	/* A pollable fd for vmsg_chan_fd(), or NULL (none: -ENOTSUP). */
+	/* A pollable fd for vmsg_chan_fd(), or NULL (none: -ENOTSUP). Once
+	 * handed out, the same fd for the platform's life. */
 	int (*evt_fd)(struct vmsg__xenplat *x);
+	/* With evt_fd: make that fd poll readable, apart from the port's
+	 * events (raise, for the platform's pend), or consume that (lower).
+	 * The core keeps the pending event itself and reports it from wait,
+	 * wait_any and ack; this is only for a caller polling the fd. */
+	int (*evt_pend)(struct vmsg__xenplat *x, bool raise);
 
 	/* ---- xenstore, in sessions: open one, make requests, close it.
 	 * tx 0 is outside any transaction. read: the value into buf

@@ -5,7 +5,8 @@
  * -EPROTO, and -EPROTO is sticky. Then bad fragment sequences (written
  * with reserve, which allows any flag combination) through peek and
  * vmsg_reasm_feed: CONT first, new start mid-message, type change,
- * over-size total, totals that do not add up, short first fragment. */
+ * over-size total, totals that do not add up, short first fragment, empty
+ * continuations. */
 #include <stdint.h>
 
 #include "frame_pair.h"
@@ -369,10 +370,36 @@ static void fragments(void)
 	ASSERT_TRUE(!r.skipping && !r.active);
 	feed_good(&r);
 
-	/* Exactly the cap, fragmented and whole. */
-	put_first(0x100, sizeof(buf), 0);
+	/* An empty continuation makes no progress: a peer could send them
+	 * for ever, the reader told "more to come" each time. Middle or
+	 * last, collected or dropped, it breaks the sequence. */
+	put_first(0x100, 40, 8);
 	put_data(0x100, VMSG_FRAME_MORE | VMSG_FRAME_CONT, 0);
-	put_data(0x100, VMSG_FRAME_CONT, sizeof(buf));
+	ASSERT_EQ(feed(&r), 0);
+	ASSERT_EQ(feed(&r), -EPROTO);
+	ASSERT_TRUE(!r.skipping && !r.active);
+	feed_good(&r);
+	put_first(0x100, 16, 16);
+	put_data(0x100, VMSG_FRAME_CONT, 0);
+	ASSERT_EQ(feed(&r), 0);
+	ASSERT_EQ(feed(&r), -EPROTO);
+	feed_good(&r);
+	put_first(0x100, 1000, 16);
+	put_data(0x100, VMSG_FRAME_MORE | VMSG_FRAME_CONT, 0);
+	ASSERT_EQ(feed(&r), -EMSGSIZE);
+	ASSERT_EQ(feed(&r), -EPROTO);
+	ASSERT_TRUE(!r.skipping && !r.active);
+	feed_good(&r);
+	put_first(0x100, 0, 0); /* MORE with nothing to follow */
+	put_data(0x100, VMSG_FRAME_CONT, 0);
+	ASSERT_EQ(feed(&r), 0);
+	ASSERT_EQ(feed(&r), -EPROTO);
+	feed_good(&r);
+
+	/* Exactly the cap, fragmented (an empty first body) and whole. */
+	put_first(0x100, sizeof(buf), 0);
+	put_data(0x100, VMSG_FRAME_MORE | VMSG_FRAME_CONT, 1);
+	put_data(0x100, VMSG_FRAME_CONT, sizeof(buf) - 1);
 	ASSERT_EQ(feed(&r), 0);
 	ASSERT_EQ(feed(&r), 0);
 	ASSERT_EQ(feed(&r), 1);

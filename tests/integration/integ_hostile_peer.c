@@ -129,6 +129,10 @@ static void honest_msg(uint64_t seed, uint32_t seq, struct honest *h)
 	h->type = (uint16_t)(INTEG_TYPE + v % 16);
 	h->len = (uint32_t)((v >> 8) % (HONEST_MAX + 1));
 	h->frags = (v >> 20) % 4 == 0 ? 2 + (unsigned)((v >> 24) % 3) : 1;
+	/* A continuation carries at least one byte (docs/protocol.md): a
+	 * message shorter than its fragments goes in one frame. */
+	if (h->len < h->frags)
+		h->frags = 1;
 	integ_fill_random(&s, h->b, h->len);
 	if (h->len >= 4) /* for a readable failure message */
 		memcpy(h->b, &seq, 4);

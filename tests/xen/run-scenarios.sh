@@ -9,7 +9,9 @@
 #   --build-dir  a configured and built tree (its libvmsg and tests/xen/*)
 #   --keep       keep the work directory (serial log, images) and print the
 #                QEMU command that boots the same images with a dom0 shell
-#   --only a:b   run only the scenarios named a and b (names without NN-)
+#   --only a:b   run only the scenarios named a and b (names without NN-);
+#                the environment's VMSG_XEN_ONLY is the default (how
+#                scripts/mutants.sh picks scenarios through ctest)
 #   --timeout    wall-clock limit for the boot, default 1800 s (4.5 min
 #                on a quiet 2-core machine; 16 min seen on a loaded one)
 #
@@ -21,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=
 keep=0
-only=
+only=${VMSG_XEN_ONLY:-}
 limit=1800
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -187,6 +189,27 @@ if [ -n "$figures" ]; then
 	b=$(fig 'lib=vmsg guest=pv mode=msg' rtt_us)
 	[ -n "$a" ] && [ -n "$b" ] &&
 		awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "rtt_us unikernel vs Linux PV guest (vmsg, 64 B messages): %s vs %s (ratio %.2f)\n", a, b, a / b }'
+fi
+# The same figures as a file under the build dir, for the record: bench/run-all
+# --xen FILE turns a run in which every scenario passed into a committed
+# result set (bench/results/xen-*.json) and the docs' real-Xen tables.
+out=$build/tests/xen/xen-figures.txt
+if [ -d "$build/tests/xen" ]; then
+	{
+		echo "# run-scenarios.sh: the serial log's FIGURE lines; bench/run-all --xen reads this"
+		echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo "host $(hostname -s)"
+		echo "boot_s $t_run"
+		echo "only ${only:-all}"
+		echo "qemu_cpu ${VMSG_XEN_CPU:-max,-smap,-xsave}"
+		echo "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+		for n in "${scenarios[@]}"; do
+			line=$(grep -aoE "(PASS $n\$|FAIL $n: .*)" "$log" | tail -n 1 || true)
+			echo "result ${line:-FAIL $n: no result}"
+		done
+		if [ -n "$figures" ]; then echo "$figures"; fi
+	} >"$out.tmp" && mv "$out.tmp" "$out"
+	echo "---- figures written to $out"
 fi
 if ! grep -aq 'VMSG-XEN end ' "$log"; then
 	failed=1

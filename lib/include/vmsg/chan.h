@@ -12,6 +12,10 @@
  *   -EAGAIN  timeout_ms was 0 and the call would have had to wait
  *   -ETIMEDOUT  timeout_ms > 0 passed
  * timeout_ms: -1 waits forever, 0 never waits, > 0 waits at most that long.
+ * A receiving call also stops when the peer keeps fragments of one message
+ * coming: after a bounded amount of work (docs/protocol.md, section 4) it
+ * looks at its deadline as if it had to wait, returns -EAGAIN (timeout 0)
+ * or -ETIMEDOUT (passed), and the next call continues the message.
  *
  * Waiting: a call that must wait first spins for the channel's spin budget
  * (opts.spin_ns) re-checking the ring, then asks the peer for a kick, checks
@@ -122,8 +126,9 @@ int vmsg_chan_state(vmsg_chan *c);
  * may have work (data, space, a client, a close). After it polls readable,
  * call vmsg_chan_ack() and then the non-blocking calls you need (timeout 0)
  * until they return -EAGAIN; a call that returns -EAGAIN has asked the peer
- * for the kick that will make the fd readable again. The fd belongs to the
- * channel. -ENOTSUP on platforms without one. */
+ * for the kick that will make the fd readable again (or, stopped on its
+ * work budget with fragments still in the ring, made it readable itself).
+ * The fd belongs to the channel. -ENOTSUP on platforms without one. */
 int vmsg_chan_fd(vmsg_chan *c);
 
 /* Consume the pending event on the fd; never blocks. Returns 1 if there was
@@ -209,6 +214,14 @@ struct vmsg_chan_stats {
 
 /* Copy the channel's counters into *s. */
 int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s);
+
+/* The sizes in bytes of the channel's rings: *rx carries the peer's
+ * messages to us, *tx ours to the peer (either pointer may be NULL). On a
+ * client they are what the server laid out, whatever the client's options
+ * asked: a client that must bound what a peer makes it hold (a broker
+ * relaying for guests) checks them after connecting. Returns 0; -EINVAL
+ * for a NULL channel. */
+int vmsg_chan_ring_sizes(vmsg_chan *c, uint32_t *rx, uint32_t *tx);
 
 /* Orderly close: everything committed so far stays readable by the peer,
  * which sees the close only after it. Frees the channel and its platform.

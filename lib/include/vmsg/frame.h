@@ -47,7 +47,9 @@ extern "C" {
 /* Flags. A message that fits one frame has neither. A fragmented message is
  * a first frame with MORE (its payload starts with the total message length
  * as a little-endian uint64), middle frames with MORE|CONT, and a last frame
- * with CONT. All fragments carry the message's type. Other bits must be 0. */
+ * with CONT. All fragments carry the message's type. A continuation (CONT,
+ * with or without MORE) carries at least one byte: an empty one is a
+ * protocol error. Other bits must be 0. */
 #define VMSG_FRAME_MORE 0x0001u
 #define VMSG_FRAME_CONT 0x0002u
 #define VMSG_FRAME_FLAGS_KNOWN (VMSG_FRAME_MORE | VMSG_FRAME_CONT)
@@ -174,7 +176,13 @@ void vmsg_reasm_init(struct vmsg_reasm *r, void *buf, size_t cap);
  * 0 when more fragments are needed, -EMSGSIZE when the message announced
  * more than r->cap bytes (its remaining fragments are dropped and the
  * channel stays usable), -EPROTO on a broken sequence (CONT without a
- * start, a new start mid-message, type change, more bytes than announced). */
+ * start, a new start mid-message, type change, an empty continuation, more
+ * bytes than announced, fewer at the last fragment). Every call that
+ * returns 0 has taken at least one byte of the message (of its body or,
+ * for a first fragment, of its length prefix), so a message announcing
+ * `total` bytes takes at most total + 1 calls; one being dropped
+ * (over-size) can announce up to 2^64 - 1, so a caller that must stay
+ * responsive bounds its own work per call (lib/chan does). */
 int vmsg_reasm_feed(struct vmsg_reasm *r, const struct vmsg_frame *f);
 
 #ifdef __cplusplus

@@ -17,7 +17,8 @@
  *   client: lookup(&ring_ref, &port) -> port_bind
  *           -> map(1 page, notify at cli_live)
  *           -> [validate orders and grants] -> map(ring pages)
- *   both:   notify / wait / fd / ack while connected; destroy at the end.
+ *   both:   notify / wait / fd / ack / pend while connected; destroy at the
+ *           end.
  *   vmsg_waitset: wait_any over the platforms of many channels.
  *
  * "Notify at offset" is Xen's unmap notification: when this side unmaps the
@@ -70,6 +71,15 @@ struct vmsg_platform_ops {
 	/* A file descriptor that polls readable when an event is pending, or
 	 * -ENOTSUP where the platform has none (unikernels). Optional. */
 	int (*fd)(struct vmsg_platform *p);
+	/* Make an event pending on our own port, as if the peer had kicked:
+	 * the fd polls readable, and the next wait, ack or wait_any reports
+	 * it. A receiving call that stops on its work budget with fragments
+	 * still in the ring uses it, so that a caller sleeping on the fd or
+	 * in a wait set calls again (the peer, having published them, kicks
+	 * no more). Never blocks. Optional on a platform with neither fd nor wait_any
+	 * (nobody sleeps outside the library there, and every call looks at
+	 * the ring before it waits). */
+	int (*pend)(struct vmsg_platform *p);
 	/* Block until the event of at least one of ps[0..n-1] (platforms of
 	 * this same family: the same wait_any) arrives or timeout_ms passes
 	 * (-1: forever, 0: just look). Consumes the events it reports and

@@ -13,7 +13,8 @@
  * The contract is vmsg_chan_fd()'s: a channel reported ready may have work
  * (data, space, a client, a close); call the non-blocking calls you need
  * (timeout 0) until they return -EAGAIN, which asks the peer for the kick
- * that makes the channel ready again. Work left undone when you wait again
+ * that makes the channel ready again (or, for a receive stopped on its
+ * work budget with fragments still in the ring, makes it ready itself). Work left undone when you wait again
  * is not reported again: the wait set reports events, not states.
  *
  * The set lives in caller memory (static, on the stack or allocated) and

@@ -1,0 +1,332 @@
+/* vmsg-blockd's data path: requests from each consumer's channel become
+ * io_uring operations on the disk, their completions become replies.
+ *
+ * Order of work in one step: reap completions (they free kernel-held
+ * buffers and queue replies), send queued replies, read new requests
+ * (a conn keeps reading while its replies wait for room: the protocol
+ * requires it, docs/block.md "Rules"; the server helper bounds it to the
+ * depth granted), submit. A conn whose channel ended waits for its
+ * requests in the kernel before its buffers are freed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/falloc.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "blockd.h"
+
+int blockd_io_init(struct blockd *d, unsigned entries)
+{
+	int r = io_uring_queue_init(entries, &d->ring, 0);
+	if (r < 0)
+		return r;
+	d->ring_entries = entries;
+	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->efd < 0) {
+		r = -errno;
+		io_uring_queue_exit(&d->ring);
+		return r;
+	}
+	if ((r = io_uring_register_eventfd(&d->ring, d->efd)) < 0) {
+		close(d->efd);
+		io_uring_queue_exit(&d->ring);
+	}
+	return r;
+}
+
+void blockd_io_fini(struct blockd *d)
+{
+	io_uring_queue_exit(&d->ring);
+	close(d->efd);
+}
+
+static void bio_free(struct bio *b)
+{
+	free(b->buf);
+	free(b);
+}
+
+/* Queue b's reply on its conn. */
+static void reply(struct bio *b, int32_t status)
+{
+	struct conn *k = b->conn;
+	b->status = status;
+	b->next = NULL;
+	if (k->rq_tail)
+		k->rq_tail->next = b;
+	else
+		k->rq_head = b;
+	k->rq_tail = b;
+}
+
+/* Prepare the (next part of the) operation of b; false when the SQ is
+ * full (b then waits in the backlog). */
+static bool prep(struct blockd *d, struct bio *b)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+	if (!sqe) {
+		io_uring_submit(&d->ring);
+		d->sq_pending = 0;
+		sqe = io_uring_get_sqe(&d->ring);
+	}
+	if (!sqe)
+		return false;
+	const struct vmsg_blk_req_hdr *h = &b->rq.h;
+	uint8_t *data = b->buf + VMSG_BLK_REPLY_HDR + b->done;
+	off_t off = (off_t)(h->offset + b->done);
+	unsigned len = h->length - b->done;
+	switch (h->op) {
+	case VMSG_BLK_OP_READ:
+		io_uring_prep_read(sqe, d->fd, data, len, (uint64_t)off);
+		break;
+	case VMSG_BLK_OP_WRITE:
+		io_uring_prep_write(sqe, d->fd, data, len, (uint64_t)off);
+		/* FUA: this write alone is durable when it completes. */
+		if (h->flags & VMSG_BLK_REQ_FUA)
+			sqe->rw_flags = RWF_DSYNC;
+		break;
+	case VMSG_BLK_OP_FLUSH:
+		/* Covers every write completed (so acknowledged, or about to
+		 * be) before this was submitted: docs/block.md, Rules. */
+		io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case VMSG_BLK_OP_TRIM:
+		io_uring_prep_fallocate(sqe, d->fd,
+					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					off, len);
+		break;
+	case VMSG_BLK_OP_WRITE_ZEROES:
+		io_uring_prep_fallocate(sqe, d->fd,
+					FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+					off, len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, b);
+	d->sq_pending++;
+	return true;
+}
+
+static void start(struct blockd *d, struct bio *b)
+{
+	b->conn->inflight++;
+	if (d->backlog || !prep(d, b)) {
+		b->next = NULL;
+		if (d->backlog_tail)
+			d->backlog_tail->next = b;
+		else
+			d->backlog = b;
+		d->backlog_tail = b;
+	}
+}
+
+/* Read every request there is now on k. */
+static void read_requests(struct blockd *d, struct conn *k)
+{
+	struct vmsg_msg m;
+	int r;
+
+	while (!k->closing) {
+		r = vmsg_chan_peek(k->c, &m, 0);
+		if (r == -EAGAIN)
+			return;
+		if (r < 0)
+			goto end;
+		if (!k->hello) {
+			uint8_t info[VMSG_BLK_INFO_SIZE];
+			r = vmsg_blk_server_hello(k->srv, &m, info);
+			vmsg_chan_release(k->c);
+			if (r < 0)
+				goto end;
+			/* INFO is small: it fits at once, or the client sent
+			 * something before reading it (its own fault). */
+			r = vmsg_chan_send(k->c, VMSG_TYPE_BLK_INFO, info,
+					   sizeof(info), 0, 1000);
+			if (r < 0)
+				goto end;
+			k->hello = true;
+			continue;
+		}
+		struct bio *b = calloc(1, sizeof(*b));
+		if (!b) {
+			r = -ENOMEM;
+			vmsg_chan_release(k->c);
+			goto end;
+		}
+		b->conn = k;
+		r = vmsg_blk_server_parse(k->srv, &m, &b->rq);
+		if (r < 0) {
+			vmsg_chan_release(k->c);
+			free(b);
+			goto end;
+		}
+		const struct vmsg_blk_req_hdr *h = &b->rq.h;
+		bool data = b->rq.status == 0 && (h->op == VMSG_BLK_OP_READ ||
+						  h->op == VMSG_BLK_OP_WRITE);
+		b->buf = malloc(VMSG_BLK_REPLY_HDR + (data ? h->length : 0));
+		if (!b->buf) {
+			vmsg_chan_release(k->c);
+			free(b);
+			r = -ENOMEM;
+			goto end;
+		}
+		/* The WRITE data: copied out of the ring (the peer may change
+		 * it there; the kernel must see one version). */
+		if (data && h->op == VMSG_BLK_OP_WRITE)
+			memcpy(b->buf + VMSG_BLK_REPLY_HDR, b->rq.data, h->length);
+		b->rq.data = NULL;
+		vmsg_chan_release(k->c);
+		k->requests++;
+		k->bytes += b->rq.status ? 0 : h->length;
+		if (b->rq.status)
+			reply(b, b->rq.status);
+		else
+			start(d, b);
+	}
+	return;
+end:
+	k->closing = true;
+	k->end = r;
+}
+
+/* Completions: short transfers go on, errors and successes are replied. */
+static void reap(struct blockd *d)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	uint64_t v;
+
+	(void)!read(d->efd, &v, sizeof(v));
+	io_uring_for_each_cqe(&d->ring, head, cqe) {
+		struct bio *b = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		n++;
+		uint16_t op = b->rq.h.op;
+		if (res >= 0 && (op == VMSG_BLK_OP_READ || op == VMSG_BLK_OP_WRITE)) {
+			if (res == 0) {
+				res = -EIO; /* the disk shrank under us */
+			} else {
+				b->done += (uint32_t)res;
+				if (b->done < b->rq.h.length) {
+					b->conn->inflight--;
+					start(d, b);
+					continue;
+				}
+				res = 0;
+			}
+		} else if (res > 0) {
+			res = 0;
+		}
+		b->conn->inflight--;
+		reply(b, res);
+	}
+	io_uring_cq_advance(&d->ring, n);
+	/* What waited for an SQE. */
+	while (d->backlog) {
+		struct bio *b = d->backlog;
+		if (!prep(d, b))
+			break;
+		d->backlog = b->next;
+		if (!d->backlog)
+			d->backlog_tail = NULL;
+	}
+}
+
+/* Send k's queued replies while there is room. */
+static void send_replies(struct conn *k)
+{
+	while (k->rq_head) {
+		struct bio *b = k->rq_head;
+		if (!k->closing) {
+			bool data = b->status == 0 && b->rq.h.op == VMSG_BLK_OP_READ;
+			uint32_t len = data ? b->rq.h.length : 0;
+			vmsg_blk_put_reply(b->buf, b->rq.h.id, b->status, len);
+			/* A reply larger than a frame may be taken in part: it
+			 * goes on at the next call with the same arguments. */
+			int r = vmsg_chan_send(k->c, VMSG_TYPE_BLK_REPLY, b->buf,
+					       VMSG_BLK_REPLY_HDR + (size_t)len,
+					       VMSG_SEND_MORE, 0);
+			if (r == -EAGAIN)
+				break;
+			if (r < 0) {
+				k->closing = true;
+				k->end = r;
+				continue; /* drop the queue below */
+			}
+			(void)vmsg_blk_server_done(k->srv, b->rq.h.id);
+		}
+		k->rq_head = b->next;
+		if (!k->rq_head)
+			k->rq_tail = NULL;
+		bio_free(b);
+	}
+	if (!k->closing)
+		(void)vmsg_chan_flush(k->c);
+}
+
+int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid)
+{
+	if (d->nconns >= d->max_conns)
+		return -EUSERS;
+	struct conn *k = calloc(1, sizeof(*k));
+	size_t sz = vmsg_blk_server_size(d->info.depth);
+	void *mem = k ? aligned_alloc(8, (sz + 7) & ~(size_t)7) : NULL;
+	if (!mem) {
+		free(k);
+		return -ENOMEM;
+	}
+	int r = vmsg_blk_server_init(&k->srv, mem, sz, &d->info);
+	if (r < 0) {
+		free(mem);
+		free(k);
+		return r;
+	}
+	k->srv_mem = mem;
+	k->d = d;
+	k->c = c;
+	k->domid = domid;
+	k->id = ++d->next_id;
+	k->next = d->conns;
+	d->conns = k;
+	d->nconns++;
+	return 0;
+}
+
+void blockd_step(struct blockd *d,
+		 void (*close_cb)(struct blockd *d, struct conn *k))
+{
+	reap(d);
+	for (struct conn *k = d->conns; k; k = k->next) {
+		(void)vmsg_chan_ack(k->c);
+		send_replies(k);
+		read_requests(d, k);
+		/* Answers that needed no I/O (error statuses) go now: nothing
+		 * else would wake us for them. */
+		if (k->rq_head)
+			send_replies(k);
+	}
+	if (d->sq_pending) {
+		io_uring_submit(&d->ring);
+		d->sq_pending = 0;
+	}
+	/* Free what has ended and drained. */
+	for (struct conn **pk = &d->conns; *pk;) {
+		struct conn *k = *pk;
+		if (k->closing) {
+			send_replies(k); /* drops what is queued */
+		}
+		if (k->closing && k->inflight == 0) {
+			*pk = k->next;
+			d->nconns--;
+			close_cb(d, k);
+			vmsg_blk_server_fini(k->srv);
+			free(k->srv_mem);
+			free(k);
+			continue;
+		}
+		pk = &k->next;
+	}
+}

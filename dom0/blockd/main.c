@@ -1,0 +1,440 @@
+/* vmsg-blockd: offer an image file or block device as a vmsg block
+ * service, through vmsgd (--service NAME) or on a host-backend path
+ * (--listen PATH, no vmsgd: for tests, benchmarks and same-host use).
+ * docs/storage.md has the command lines. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vmsg/host.h>
+#include <vmsg/version.h>
+#ifdef BLOCKD_SERVICE
+#include <vmsg/service.h>
+#endif
+
+#include "blockd.h"
+
+#define DEFAULT_DEPTH 64u
+#define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
+#define MAX_CONNS 64u
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmsg-blockd [options] (--listen PATH | --service NAME) IMAGE\n"
+"\n"
+"Offer IMAGE (a regular file or a block device) as a vmsg block device\n"
+"(docs/block.md) to any number of consumers at once, with asynchronous\n"
+"I/O through io_uring. FLUSH is an fdatasync of IMAGE; FUA writes are\n"
+"O_DSYNC writes.\n"
+"\n"
+"  -l, --listen PATH       serve consumers on the host backend at PATH\n"
+"                          (a UNIX socket path; no vmsgd needed)\n"
+"  -s, --service NAME      offer service NAME through vmsgd (its policy\n"
+"                          decides who may open it)\n"
+"  -r, --read-only         refuse writes (opens IMAGE read-only)\n"
+"  -b, --block-size N      logical block size, 512..65536 (default 512)\n"
+"  -d, --depth N           requests outstanding per consumer (default %u)\n"
+"  -m, --max-req BYTES     largest request (default %u)\n"
+"  -c, --max-conns N       consumers at once (default %u)\n"
+"  -w, --wait MS           how long to wait for vmsgd at start (10000)\n"
+"  -q, --quiet             no log of consumers coming and going\n"
+"  -V, --version           the version\n"
+"  -h, --help              this text\n"
+"\n"
+"Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE or the listen path or\n"
+"vmsgd unusable, 2 bad usage.\n",
+		DEFAULT_DEPTH, DEFAULT_MAX_REQ, MAX_CONNS);
+}
+
+static int open_disk(struct blockd *d, const char *image, bool ro,
+		     uint32_t bs)
+{
+	struct stat st;
+	d->fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (d->fd < 0) {
+		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
+		return -1;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
+		return -1;
+	}
+	uint64_t size;
+	if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+		d->is_file = true;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(d->fd, BLKGETSIZE64, &size) < 0) {
+			fprintf(stderr, "vmsg-blockd: %s: BLKGETSIZE64: %s\n",
+				image, strerror(errno));
+			return -1;
+		}
+	} else {
+		fprintf(stderr, "vmsg-blockd: %s: neither a regular file nor "
+			"a block device\n", image);
+		return -1;
+	}
+	if (size < bs || size % bs) {
+		fprintf(stderr, "vmsg-blockd: %s: size %llu is not a positive "
+			"multiple of the block size %u\n", image,
+			(unsigned long long)size, bs);
+		return -1;
+	}
+	d->info.size = size;
+	d->info.logical_block = bs;
+	d->info.physical_block = bs > 4096 ? bs : 4096;
+	d->info.flags = VMSG_BLK_F_FLUSH | VMSG_BLK_F_FUA |
+			VMSG_BLK_F_WRITE_ZEROES;
+	/* Punching holes is what TRIM means for an image file. */
+	if (d->is_file)
+		d->info.flags |= VMSG_BLK_F_TRIM;
+	if (ro)
+		d->info.flags = VMSG_BLK_F_READ_ONLY | VMSG_BLK_F_FLUSH;
+	return 0;
+}
+
+static void chan_opts(const struct blockd *d, struct vmsg_chan_opts *o)
+{
+	vmsg_chan_opts_init(o);
+	o->rx_ring_size = o->tx_ring_size = 1024u * 1024u;
+	o->max_msg = (size_t)d->info.max_req + 64u;
+}
+
+/* ---- consumers on a host-backend path --------------------------------- */
+
+static const char *listen_path;
+static vmsg_chan *waiting; /* the channel the next consumer connects to */
+
+static int listen_next(struct blockd *d)
+{
+	struct vmsg_chan_opts o;
+	chan_opts(d, &o);
+	int r = vmsg_host_serve(&waiting, listen_path, &o);
+	if (r < 0) {
+		waiting = NULL;
+		fprintf(stderr, "vmsg-blockd: listen on %s: %s\n", listen_path,
+			vmsg_strerror(r));
+	}
+	return r;
+}
+
+/* The waiting channel got its consumer: it becomes a conn, and a new
+ * channel waits at the same path. */
+static int host_accept(struct blockd *d)
+{
+	if (!waiting)
+		return listen_next(d);
+	(void)vmsg_chan_ack(waiting);
+	int r = vmsg_chan_accept(waiting, 0);
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return 0;
+	if (r < 0) {
+		/* It came and went: wait for the next at once. */
+		(void)vmsg_chan_reopen(waiting);
+		return 0;
+	}
+	vmsg_chan *c = waiting;
+	waiting = NULL;
+	if ((r = conn_add(d, c, 0)) < 0) {
+		fprintf(stderr, "vmsg-blockd: consumer refused: %s\n",
+			vmsg_strerror(r));
+		vmsg_chan_close(c);
+	} else {
+		LOG(d, "consumer %u: connected on %s", d->next_id, listen_path);
+	}
+	return listen_next(d);
+}
+
+/* ---- consumers through vmsgd ------------------------------------------ */
+
+#ifdef BLOCKD_SERVICE
+static vmsg_ctl *ctl;
+
+static int service_accept(struct blockd *d)
+{
+	for (;;) {
+		vmsg_chan *c;
+		struct vmsg_service_peer peer;
+		int r = vmsg_service_accept(ctl, &c, &peer, 0);
+		if (r == -EAGAIN || r == -ETIMEDOUT)
+			return 0;
+		if (r < 0)
+			return r;
+		if ((r = conn_add(d, c, peer.domid)) < 0) {
+			fprintf(stderr, "vmsg-blockd: channel %u from dom%u "
+				"refused: %s\n", peer.channel_id, peer.domid,
+				vmsg_strerror(r));
+			vmsg_service_close(ctl, c);
+			continue;
+		}
+		LOG(d, "consumer %u: dom%u opened %s (channel %u)", d->next_id,
+		    peer.domid, peer.service, peer.channel_id);
+	}
+}
+#endif
+
+static void on_close(struct blockd *d, struct conn *k)
+{
+	if (k->end == 0)
+		LOG(d, "consumer %u: closed at shutdown (%llu requests, %llu "
+		    "bytes)", k->id, (unsigned long long)k->requests,
+		    (unsigned long long)k->bytes);
+	else if (k->end == -EPIPE)
+		LOG(d, "consumer %u: closed (%llu requests, %llu bytes)", k->id,
+		    (unsigned long long)k->requests,
+		    (unsigned long long)k->bytes);
+	else
+		fprintf(stderr, "vmsg-blockd: consumer %u: dropped: %s\n",
+			k->id, vmsg_strerror(k->end));
+#ifdef BLOCKD_SERVICE
+	if (ctl) {
+		vmsg_service_close(ctl, k->c);
+		return;
+	}
+#endif
+	vmsg_chan_close(k->c);
+}
+
+static int run(struct blockd *d, const sigset_t *orig)
+{
+	struct pollfd *p = calloc(d->max_conns + 2, sizeof(*p));
+	int r = 0;
+
+	while (!stop_signal) {
+		if (listen_path && (r = host_accept(d)) < 0)
+			break;
+#ifdef BLOCKD_SERVICE
+		if (ctl && (r = service_accept(d)) < 0) {
+			fprintf(stderr, "vmsg-blockd: vmsgd: %s\n",
+				vmsg_strerror(r));
+			break;
+		}
+#endif
+		blockd_step(d, on_close);
+		nfds_t n = 0;
+		p[n++] = (struct pollfd){ .fd = d->efd, .events = POLLIN };
+		if (listen_path && waiting)
+			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(waiting),
+						  .events = POLLIN };
+#ifdef BLOCKD_SERVICE
+		if (ctl)
+			p[n++] = (struct pollfd){ .fd = vmsg_ctl_fd(ctl),
+						  .events = POLLIN };
+#endif
+		bool busy = false;
+		for (struct conn *k = d->conns; k; k = k->next) {
+			if (k->closing) {
+				busy = busy || k->inflight == 0;
+				continue;
+			}
+			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(k->c),
+						  .events = POLLIN };
+		}
+		const struct timespec zero = { 0, 0 };
+		/* Signals are blocked except inside ppoll: none is missed. */
+		if (ppoll(p, n, busy ? &zero : NULL, orig) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+	}
+	free(p);
+	return r;
+}
+
+static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v < lo || v > hi)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static struct blockd d;
+	const char *service = NULL;
+	bool ro = false;
+	uint32_t bs = 512, depth = DEFAULT_DEPTH, max_req = DEFAULT_MAX_REQ;
+	uint32_t max_conns = MAX_CONNS, wait_ms = 10000;
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"service", required_argument, NULL, 's'},
+		{"read-only", no_argument, NULL, 'r'},
+		{"block-size", required_argument, NULL, 'b'},
+		{"depth", required_argument, NULL, 'd'},
+		{"max-req", required_argument, NULL, 'm'},
+		{"max-conns", required_argument, NULL, 'c'},
+		{"wait", required_argument, NULL, 'w'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "l:s:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l': listen_path = optarg; break;
+		case 's': service = optarg; break;
+		case 'r': ro = true; break;
+		case 'b':
+			if (!parse_u32(optarg, VMSG_BLK_MIN_BLOCK,
+				       VMSG_BLK_MAX_BLOCK, &bs) || (bs & (bs - 1))) {
+				fprintf(stderr, "vmsg-blockd: --block-size %s: "
+					"expected a power of two, 512..65536\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			if (!parse_u32(optarg, 1, VMSG_BLK_MAX_DEPTH, &depth)) {
+				fprintf(stderr, "vmsg-blockd: --depth %s: expected "
+					"1..%u\n", optarg, VMSG_BLK_MAX_DEPTH);
+				return 2;
+			}
+			break;
+		case 'm':
+			if (!parse_u32(optarg, VMSG_BLK_MIN_BLOCK,
+				       VMSG_BLK_MAX_REQ_LIMIT, &max_req)) {
+				fprintf(stderr, "vmsg-blockd: --max-req %s: "
+					"expected %u..%u\n", optarg,
+					VMSG_BLK_MIN_BLOCK, VMSG_BLK_MAX_REQ_LIMIT);
+				return 2;
+			}
+			break;
+		case 'c':
+			if (!parse_u32(optarg, 1, 4096, &max_conns)) {
+				fprintf(stderr, "vmsg-blockd: --max-conns %s: "
+					"expected 1..4096\n", optarg);
+				return 2;
+			}
+			break;
+		case 'w':
+			if (!parse_u32(optarg, 0, 3600000, &wait_ms)) {
+				fprintf(stderr, "vmsg-blockd: --wait %s: expected "
+					"0..3600000 ms\n", optarg);
+				return 2;
+			}
+			break;
+		case 'q': d.quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("vmsg-blockd %s\n", vmsg_version()); return 0;
+		default:
+			fprintf(stderr, "try 'vmsg-blockd --help'\n");
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || !listen_path == !service) {
+		fprintf(stderr, "vmsg-blockd: %s\ntry 'vmsg-blockd --help'\n",
+			optind >= argc ? "no IMAGE given"
+			: optind < argc - 1 ? "one IMAGE only"
+					    : "give --listen PATH or --service NAME (one)");
+		return 2;
+	}
+#ifndef BLOCKD_SERVICE
+	if (service) {
+		fprintf(stderr, "vmsg-blockd: --service: built without the Xen "
+			"backend (no vmsgd client)\n");
+		return 2;
+	}
+#else
+	if (service && !vmsg_service_name_ok(service)) {
+		fprintf(stderr, "vmsg-blockd: --service '%s': names are 1..%d "
+			"of [A-Za-z0-9._-]\n", service, VMSG_SERVICE_NAME_MAX);
+		return 2;
+	}
+#endif
+	max_req -= max_req % bs;
+	if (max_req < bs)
+		max_req = bs;
+
+	if (open_disk(&d, argv[optind], ro, bs) < 0)
+		return 1;
+	d.info.depth = depth;
+	d.info.max_req = max_req;
+	d.max_conns = max_conns;
+	int r = blockd_io_init(&d, 256);
+	if (r < 0) {
+		fprintf(stderr, "vmsg-blockd: io_uring: %s\n", strerror(-r));
+		return 1;
+	}
+
+	sigset_t block, orig;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (listen_path) {
+		if (listen_next(&d) < 0)
+			return 1;
+		LOG(&d, "%s: %llu bytes%s, serving on %s", argv[optind],
+		    (unsigned long long)d.info.size, ro ? ", read-only" : "",
+		    listen_path);
+	}
+#ifdef BLOCKD_SERVICE
+	if (service) {
+		if ((r = vmsg_ctl_open(&ctl, (int)wait_ms)) < 0) {
+			fprintf(stderr, "vmsg-blockd: vmsgd: %s\n", vmsg_strerror(r));
+			return 1;
+		}
+		if ((r = vmsg_service_offer(ctl, service, (int)wait_ms)) < 0) {
+			fprintf(stderr, "vmsg-blockd: offer '%s': %s%s%s\n",
+				service, vmsg_strerror(r),
+				*vmsg_ctl_error(ctl) ? ": " : "",
+				vmsg_ctl_error(ctl));
+			vmsg_ctl_close(ctl);
+			return 1;
+		}
+		LOG(&d, "%s: %llu bytes%s, dom%d offers %s", argv[optind],
+		    (unsigned long long)d.info.size, ro ? ", read-only" : "",
+		    vmsg_ctl_domid(ctl), service);
+	}
+#endif
+	r = run(&d, &orig);
+	if (stop_signal)
+		LOG(&d, "signal %d: stopping (%u consumers)", (int)stop_signal,
+		    d.nconns);
+	for (struct conn *k = d.conns; k; k = k->next)
+		k->closing = true;
+	/* Let the kernel finish what it holds, then free. */
+	while (d.conns) {
+		blockd_step(&d, on_close);
+		if (d.conns)
+			usleep(1000);
+	}
+	if (waiting)
+		vmsg_chan_close(waiting);
+#ifdef BLOCKD_SERVICE
+	if (ctl)
+		vmsg_ctl_close(ctl);
+#endif
+	blockd_io_fini(&d);
+	close(d.fd);
+	return r < 0 && !stop_signal ? 1 : 0;
+}

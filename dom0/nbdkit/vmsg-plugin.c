@@ -1,0 +1,399 @@
+/* nbdkit-vmsg-plugin: serve a vmsg block device (docs/block.md) over NBD
+ * with nbdkit, so that qemu-img, nbdcopy, nbdinfo, qemu and the kernel's
+ * nbd client use it. The NBD protocol is nbdkit's; this file only turns
+ * nbdkit's calls into lib/block requests.
+ *
+ *   nbdkit vmsg path=/run/disk.sock      a provider on a host-backend path
+ *   nbdkit vmsg service=NAME             a service through vmsgd (Xen)
+ *
+ * Each NBD connection opens its own vmsg channel. nbdkit calls in from
+ * several threads at once (the parallel thread model); lib/block's client
+ * is single-threaded, so it is used under the handle's mutex, and the
+ * thread waiting for a completion that nobody else is waiting on polls
+ * the channel's fd with the mutex released ("the driver"), hands out every
+ * completion it reaps and wakes the others. So one connection keeps as
+ * many requests in flight as nbdkit has threads for it. */
+#define NBDKIT_API_VERSION 2
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nbdkit-plugin.h>
+
+#include <vmsg/block.h>
+#include <vmsg/host.h>
+#include <vmsg/version.h>
+#ifdef VMSG_PLUGIN_SERVICE
+#include <vmsg/service.h>
+#endif
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+#define DEPTH 64u
+#define MAX_REQ (4u * 1024u * 1024u)
+#define CONNECT_MS 10000
+
+static const char *path;
+static const char *service;
+
+#ifdef VMSG_PLUGIN_SERVICE
+static pthread_mutex_t ctl_mu = PTHREAD_MUTEX_INITIALIZER;
+static vmsg_ctl *ctl;
+#endif
+
+struct handle {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	vmsg_chan *c;
+	vmsg_blk_client *cl;
+	void *mem;
+	bool driving; /* a thread is polling the channel */
+	const struct vmsg_blk_info *info;
+};
+
+/* One request's wait. */
+struct waiter {
+	bool done;
+	int32_t status;
+};
+
+static int vmsg_config(const char *key, const char *value)
+{
+	if (strcmp(key, "path") == 0) {
+		path = value;
+	} else if (strcmp(key, "service") == 0) {
+#ifdef VMSG_PLUGIN_SERVICE
+		if (!vmsg_service_name_ok(value)) {
+			nbdkit_error("service=%s: names are 1..%d of "
+				     "[A-Za-z0-9._-]", value,
+				     VMSG_SERVICE_NAME_MAX);
+			return -1;
+		}
+		service = value;
+#else
+		nbdkit_error("service=: built without the Xen backend (no "
+			     "vmsgd client); use path=");
+		return -1;
+#endif
+	} else {
+		nbdkit_error("unknown parameter '%s' (see nbdkit vmsg --help)",
+			     key);
+		return -1;
+	}
+	return 0;
+}
+
+static int vmsg_config_complete(void)
+{
+	if (!path == !service) {
+		nbdkit_error("give path=PATH (a provider on the host backend) "
+			     "or service=NAME (through vmsgd), one of them");
+		return -1;
+	}
+	return 0;
+}
+
+static void vmsg_dump_plugin(void)
+{
+	printf("vmsg_version=%s\n", vmsg_version());
+}
+
+static int open_chan(vmsg_chan **c)
+{
+	struct vmsg_chan_opts o;
+	int r;
+
+	if (path) {
+		vmsg_chan_opts_init(&o);
+		o.max_msg = MAX_REQ + 64u;
+		/* A provider serving many consumers on one path takes them
+		 * one at a time: -EBUSY while it takes another. */
+		for (int tries = 0;; tries++) {
+			r = vmsg_host_connect(c, path, &o, CONNECT_MS);
+			if (r != -EBUSY || tries == 5000)
+				break;
+			struct timespec ts = { 0, 2000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (r < 0)
+			nbdkit_error("vmsg: connect to %s: %s", path,
+				     vmsg_strerror(r));
+		return r;
+	}
+#ifdef VMSG_PLUGIN_SERVICE
+	pthread_mutex_lock(&ctl_mu);
+	r = 0;
+	if (!ctl && (r = vmsg_ctl_open(&ctl, CONNECT_MS)) < 0)
+		nbdkit_error("vmsg: vmsgd: %s", vmsg_strerror(r));
+	if (r == 0 && (r = vmsg_service_open(ctl, service, c, CONNECT_MS)) < 0)
+		nbdkit_error("vmsg: open service %s: %s%s%s", service,
+			     vmsg_strerror(r), *vmsg_ctl_error(ctl) ? ": " : "",
+			     vmsg_ctl_error(ctl));
+	pthread_mutex_unlock(&ctl_mu);
+	return r;
+#else
+	return -ENOTSUP;
+#endif
+}
+
+static void close_chan(vmsg_chan *c)
+{
+#ifdef VMSG_PLUGIN_SERVICE
+	if (service) {
+		pthread_mutex_lock(&ctl_mu);
+		vmsg_service_close(ctl, c);
+		pthread_mutex_unlock(&ctl_mu);
+		return;
+	}
+#endif
+	vmsg_chan_close(c);
+}
+
+static void *vmsg_open(int readonly)
+{
+	(void)readonly;
+	struct handle *h = calloc(1, sizeof(*h));
+	if (!h) {
+		nbdkit_error("vmsg: out of memory");
+		return NULL;
+	}
+	if (open_chan(&h->c) < 0) {
+		free(h);
+		return NULL;
+	}
+	size_t sz = vmsg_blk_client_size(DEPTH, MAX_REQ);
+	h->mem = aligned_alloc(8, (sz + 7) & ~(size_t)7);
+	int r = h->mem ? vmsg_blk_client_init(&h->cl, h->mem, sz, h->c, DEPTH,
+					      MAX_REQ, CONNECT_MS)
+		       : -ENOMEM;
+	if (r < 0) {
+		nbdkit_error("vmsg: block protocol negotiation: %s",
+			     vmsg_strerror(r));
+		close_chan(h->c);
+		free(h->mem);
+		free(h);
+		return NULL;
+	}
+	h->info = vmsg_blk_client_info(h->cl);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	nbdkit_debug("vmsg: %" PRIu64 " bytes, blocks %u/%u, max_req %u, "
+		     "depth %u, flags 0x%x", h->info->size,
+		     h->info->logical_block, h->info->physical_block,
+		     h->info->max_req, h->info->depth, h->info->flags);
+	return h;
+}
+
+static void vmsg_close(void *hv)
+{
+	struct handle *h = hv;
+	vmsg_blk_client_fini(h->cl);
+	close_chan(h->c);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	free(h->mem);
+	free(h);
+}
+
+static int64_t vmsg_get_size(void *hv)
+{
+	return (int64_t)((struct handle *)hv)->info->size;
+}
+
+static int flag(void *hv, uint32_t f)
+{
+	return (((struct handle *)hv)->info->flags & f) != 0;
+}
+
+static int vmsg_can_write(void *hv) { return !flag(hv, VMSG_BLK_F_READ_ONLY); }
+static int vmsg_can_flush(void *hv) { return flag(hv, VMSG_BLK_F_FLUSH); }
+static int vmsg_can_trim(void *hv) { return flag(hv, VMSG_BLK_F_TRIM); }
+static int vmsg_can_zero(void *hv) { return flag(hv, VMSG_BLK_F_WRITE_ZEROES); }
+
+static int vmsg_can_fua(void *hv)
+{
+	return flag(hv, VMSG_BLK_F_FUA) ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_EMULATE;
+}
+
+static int vmsg_block_size(void *hv, uint32_t *min, uint32_t *pref,
+			   uint32_t *max)
+{
+	struct handle *h = hv;
+	*min = h->info->logical_block;
+	*pref = h->info->physical_block;
+	*max = 0xffffffffu; /* larger requests are split here */
+	return 0;
+}
+
+/* Hand out what the client has completed. Under h->mu. */
+static int dispatch(struct handle *h)
+{
+	struct vmsg_blk_done done[DEPTH];
+	int n = vmsg_blk_client_reap(h->cl, done, DEPTH, 0);
+	for (int i = 0; i < n; i++) {
+		struct waiter *w = (struct waiter *)(uintptr_t)done[i].user;
+		w->status = done[i].status;
+		w->done = true;
+	}
+	if (n > 0)
+		pthread_cond_broadcast(&h->cv);
+	return n;
+}
+
+/* Wait (under h->mu) until `w` is done or, with w NULL, until something
+ * changed. One waiter at a time polls the channel with the mutex
+ * released; the others sleep on the condition variable. */
+static void wait_some(struct handle *h, struct waiter *w)
+{
+	if (h->driving) {
+		pthread_cond_wait(&h->cv, &h->mu);
+		return;
+	}
+	h->driving = true;
+	int fd = vmsg_chan_fd(h->c);
+	pthread_mutex_unlock(&h->mu);
+	/* The reap that found nothing asked the provider for a kick; a
+	 * provider that died makes the fd readable too. */
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	(void)poll(&p, 1, 1000);
+	pthread_mutex_lock(&h->mu);
+	(void)vmsg_chan_ack(h->c);
+	(void)dispatch(h);
+	h->driving = false;
+	pthread_cond_broadcast(&h->cv);
+	(void)w;
+}
+
+/* One lib/block request of at most max_req bytes. Returns 0 or sets the
+ * NBD error and returns -1. */
+static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
+	       uint64_t off, unsigned flags)
+{
+	struct waiter w = { false, 0 };
+	struct vmsg_blk_io io = {
+		.op = (uint16_t)op, .flags = (uint16_t)flags, .length = len,
+		.offset = off, .buf = buf, .user = (uint64_t)(uintptr_t)&w,
+	};
+	int r;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		r = vmsg_blk_client_submit(h->cl, &io, 0);
+		if (r == 0)
+			break;
+		if (r != -EBUSY && r != -EAGAIN)
+			goto out;
+		/* Full (depth or ring): let completions make room. */
+		(void)dispatch(h);
+		wait_some(h, NULL);
+	}
+	(void)dispatch(h); /* publishes the request, and takes what is in */
+	while (!w.done)
+		wait_some(h, &w);
+	r = w.status;
+out:
+	pthread_mutex_unlock(&h->mu);
+	if (r < 0) {
+		nbdkit_error("vmsg: %s of %u bytes at %" PRIu64 ": %s",
+			     vmsg_blk_op_name(op), len, off, vmsg_strerror(r));
+		/* The provider went away: an I/O error for the NBD client. */
+		nbdkit_set_error(r == -EPIPE || r == -EPROTO ? EIO : -r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Split a request into pieces of at most max_req. */
+static int split(void *hv, unsigned op, void *buf, uint32_t count,
+		 uint64_t off, unsigned flags)
+{
+	struct handle *h = hv;
+	uint32_t max = h->info->max_req;
+	while (count) {
+		uint32_t n = count < max ? count : max;
+		if (one(h, op, buf, n, off, flags) < 0)
+			return -1;
+		count -= n;
+		off += n;
+		if (buf)
+			buf = (uint8_t *)buf + n;
+	}
+	return 0;
+}
+
+static unsigned fua(uint32_t flags)
+{
+	return flags & NBDKIT_FLAG_FUA ? VMSG_BLK_REQ_FUA : 0;
+}
+
+static int vmsg_pread(void *hv, void *buf, uint32_t count, uint64_t off,
+		      uint32_t flags)
+{
+	(void)flags;
+	return split(hv, VMSG_BLK_OP_READ, buf, count, off, 0);
+}
+
+static int vmsg_pwrite(void *hv, const void *buf, uint32_t count,
+		       uint64_t off, uint32_t flags)
+{
+	return split(hv, VMSG_BLK_OP_WRITE, (void *)buf, count, off,
+		     fua(flags));
+}
+
+static int vmsg_zero(void *hv, uint32_t count, uint64_t off, uint32_t flags)
+{
+	if (flags & NBDKIT_FLAG_FAST_ZERO) {
+		nbdkit_set_error(ENOTSUP);
+		return -1;
+	}
+	return split(hv, VMSG_BLK_OP_WRITE_ZEROES, NULL, count, off,
+		     fua(flags));
+}
+
+static int vmsg_trim(void *hv, uint32_t count, uint64_t off, uint32_t flags)
+{
+	(void)flags; /* FUA on trim: a trimmed range has nothing to keep */
+	return split(hv, VMSG_BLK_OP_TRIM, NULL, count, off, 0);
+}
+
+static int vmsg_flush(void *hv, uint32_t flags)
+{
+	(void)flags;
+	return one(hv, VMSG_BLK_OP_FLUSH, NULL, 0, 0, 0);
+}
+
+static struct nbdkit_plugin plugin = {
+	.name = "vmsg",
+	.longname = "vmsg block device",
+	.version = VMSG_VERSION_STRING,
+	.description = "serve a vmsg block service (docs/storage.md) over NBD",
+	.config = vmsg_config,
+	.config_complete = vmsg_config_complete,
+	.config_help =
+		"path=PATH      a provider on the host backend (vmsg-blockd --listen)\n"
+		"service=NAME   a block service offered through vmsgd",
+	.dump_plugin = vmsg_dump_plugin,
+	.open = vmsg_open,
+	.close = vmsg_close,
+	.get_size = vmsg_get_size,
+	.can_write = vmsg_can_write,
+	.can_flush = vmsg_can_flush,
+	.can_trim = vmsg_can_trim,
+	.can_zero = vmsg_can_zero,
+	.can_fua = vmsg_can_fua,
+	.block_size = vmsg_block_size,
+	.pread = vmsg_pread,
+	.pwrite = vmsg_pwrite,
+	.zero = vmsg_zero,
+	.trim = vmsg_trim,
+	.flush = vmsg_flush,
+	.errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN(plugin)

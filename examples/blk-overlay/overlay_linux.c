@@ -1,0 +1,151 @@
+/* vmsg-overlay: the copy-on-write overlay appliance (overlay.c) as a Linux
+ * process: the base is a block device on a host-backend path, the overlay
+ * is served on another, to one consumer after another. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vmsg/host.h>
+#include <vmsg/version.h>
+
+#include "overlay.h"
+
+#define MAX_REQ (4u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmsg-overlay [options] --base PATH --listen PATH\n"
+"\n"
+"A copy-on-write overlay over the vmsg block device at --base (a\n"
+"provider on the host backend: vmsg-blockd --listen, vmsg-ramdisk, ...),\n"
+"offered as a block device at --listen to one consumer at a time. Writes\n"
+"stay in this process's memory; the base is only read. The overlay lives\n"
+"as long as the process.\n"
+"\n"
+"  -b, --base PATH     the base device's host-backend path\n"
+"  -l, --listen PATH   the host-backend path to serve the overlay on\n"
+"  -n, --clients N     exit after N consumers (default 0: never)\n"
+"  -V, --version       the version\n"
+"  -h, --help          this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"base", required_argument, NULL, 'b'},
+		{"listen", required_argument, NULL, 'l'},
+		{"clients", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *base = NULL, *path = NULL;
+	unsigned long clients = 0;
+	char *end;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "b:l:n:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'b': base = optarg; break;
+		case 'l': path = optarg; break;
+		case 'n':
+			clients = strtoul(optarg, &end, 10);
+			if (*end) {
+				fprintf(stderr, "vmsg-overlay: --clients %s: "
+					"expected a number\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("vmsg-overlay %s\n", vmsg_version()); return 0;
+		default: fprintf(stderr, "try 'vmsg-overlay --help'\n"); return 2;
+		}
+	}
+	if (!base || !path || optind != argc) {
+		fprintf(stderr, "vmsg-overlay: %s\ntry 'vmsg-overlay --help'\n",
+			optind != argc ? "unexpected argument"
+				       : "give --base PATH and --listen PATH");
+		return 2;
+	}
+
+	struct vmsg_chan_opts co;
+	vmsg_chan_opts_init(&co);
+	co.rx_ring_size = co.tx_ring_size = 1u << 20;
+	co.max_msg = MAX_REQ + 64u;
+
+	/* The base: a provider taking consumers one at a time says -EBUSY
+	 * while it takes another. */
+	vmsg_chan *bc;
+	for (int tries = 0;; tries++) {
+		r = vmsg_host_connect(&bc, base, &co, 10000);
+		if (r != -EBUSY || tries == 5000)
+			break;
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	}
+	if (r < 0) {
+		fprintf(stderr, "vmsg-overlay: base %s: %s\n", base,
+			vmsg_strerror(r));
+		return 1;
+	}
+	static struct overlay ov;
+	size_t csz = vmsg_blk_client_size(8, MAX_REQ);
+	void *cmem = aligned_alloc(8, (csz + 7) & ~(size_t)7);
+	if (!cmem || (r = vmsg_blk_client_init(&ov.base, cmem, csz, bc, 8,
+					       MAX_REQ, 10000)) < 0) {
+		fprintf(stderr, "vmsg-overlay: base %s: negotiation: %s\n", base,
+			vmsg_strerror(cmem ? r : -ENOMEM));
+		return 1;
+	}
+	if ((r = overlay_init(&ov, MAX_REQ, 64)) < 0) {
+		fprintf(stderr, "vmsg-overlay: base %s: %s\n", base,
+			vmsg_strerror(r));
+		return 1;
+	}
+	ov.data = calloc(1, ov.info.size);
+	ov.written = calloc(1, ov.info.size / ov.info.logical_block);
+	ov.srv_size = vmsg_blk_server_size(ov.info.depth);
+	ov.srv_mem = aligned_alloc(8, (ov.srv_size + 7) & ~(size_t)7);
+	ov.stage = malloc(VMSG_BLK_REPLY_HDR + ov.info.max_req);
+	if (!ov.data || !ov.written || !ov.srv_mem || !ov.stage) {
+		fprintf(stderr, "vmsg-overlay: %llu bytes: out of memory\n",
+			(unsigned long long)ov.info.size);
+		return 1;
+	}
+
+	vmsg_chan *c;
+	if ((r = vmsg_host_serve(&c, path, &co)) < 0) {
+		fprintf(stderr, "vmsg-overlay: listen on %s: %s\n", path,
+			vmsg_strerror(r));
+		return 1;
+	}
+	fprintf(stderr, "vmsg-overlay: %llu bytes over %s, on %s\n",
+		(unsigned long long)ov.info.size, base, path);
+	int status = 0;
+	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
+		if ((r = vmsg_chan_accept(c, -1)) < 0) {
+			(void)vmsg_chan_reopen(c);
+			continue;
+		}
+		r = overlay_serve(&ov, c);
+		fprintf(stderr, "vmsg-overlay: consumer %lu: %s (%llu requests, "
+			"%llu base reads so far)\n", n,
+			r == -EPIPE ? "closed" : vmsg_strerror(r),
+			(unsigned long long)ov.requests,
+			(unsigned long long)ov.base_reads);
+		if (r == -EIO) {
+			fprintf(stderr, "vmsg-overlay: the base is gone\n");
+			status = 1;
+			break;
+		}
+		if ((r = vmsg_chan_reopen(c)) < 0)
+			break;
+	}
+	vmsg_chan_close(c);
+	vmsg_blk_client_fini(ov.base);
+	vmsg_chan_close(bc);
+	return status;
+}

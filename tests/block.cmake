@@ -1,0 +1,29 @@
+# The block protocol (lib/block, docs/block.md).
+
+# nbdkit is not built with the sanitizers: to load the ASan flavour of the
+# plugin it needs the ASan runtime first (the NBD scripts preload it).
+set(VMSG_NBDKIT_PRELOAD "")
+if(VMSG_SANITIZE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE VMSG_NBDKIT_PRELOAD OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
+vmsg_add_test(block_basic SOURCES block/block_basic.c LIBS pthread TIMEOUT 120 LABELS block)
+vmsg_add_test(block_hostile SOURCES block/block_hostile.c LIBS pthread TIMEOUT 120 LABELS block)
+if(TARGET vmsg-blockd)
+  vmsg_add_test(block_blockd SOURCES block/block_blockd.c LIBS pthread TIMEOUT 180 LABELS block)
+  target_compile_definitions(block_blockd PRIVATE BLOCKD_BIN="$<TARGET_FILE:vmsg-blockd>")
+  add_dependencies(block_blockd vmsg-blockd)
+endif()
+if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
+  add_test(NAME nbd_chain
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_chain.sh
+                   $<TARGET_FILE:vmsg-blockd> $<TARGET_FILE:nbdkit-vmsg-plugin>
+                   $<TARGET_FILE:vmsg-ramdisk> $<TARGET_FILE:vmsg-overlay>)
+  set_tests_properties(nbd_chain PROPERTIES TIMEOUT 180 LABELS block SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+endif()
+if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND VMSG_HAVE_VMSGD AND TARGET xensim)
+  add_test(NAME nbd_sim COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_sim.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(nbd_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+endif()

@@ -1,0 +1,432 @@
+/* block_blockd: vmsg-blockd (io_uring, host-backend mode) serving an image
+ * file: three consumers at once doing seeded random I/O of up to 4 MiB at
+ * depth 32 on their own thirds of the disk, each checked against a copy;
+ * the file then holds exactly what they wrote (checked with pread after
+ * FLUSH); a read-only export answers -EROFS to writes and serves reads;
+ * hostile consumers beside an honest one get errors or are dropped while
+ * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
+ * errors name their cause. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "block_test_util.h"
+
+#define DISK (48u * 1024u * 1024u)
+#define CLIENTS 3
+#define DEPTH 32u
+
+static char dir[256];
+
+static pid_t start_blockd(const char *path, const char *image, bool ro)
+{
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* Dies with the test, also when an assert aborts it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
+		      ro ? "--read-only" : "--depth=64", image, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait for the socket. */
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+		if (stat(path, &st) == 0)
+			return pid;
+		usleep(10000);
+	}
+	VMSG_TEST_FAIL("vmsg-blockd did not listen on %s", path);
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t *seed)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = vmsg_test_rand(seed);
+		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+	}
+}
+
+struct worker {
+	const char *path;
+	int n;
+	uint8_t *mirror; /* the whole disk; we touch our third only */
+	pthread_t th;
+};
+
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	struct bt_client b;
+	uint64_t seed = 0xd15c0000 + (uint64_t)w->n;
+	uint64_t base = (uint64_t)w->n * (DISK / CLIENTS);
+	uint64_t region = DISK / CLIENTS / DEPTH; /* one per slot */
+	struct { struct vmsg_blk_io io; uint8_t *buf; bool busy; } q[DEPTH];
+	struct vmsg_blk_done done[DEPTH];
+
+	ASSERT_EQ(bt_connect(&b, w->path, DEPTH, BT_MAX_REQ), 0);
+	const struct vmsg_blk_info *in = vmsg_blk_client_info(b.cl);
+	ASSERT_EQ(in->size, DISK);
+	ASSERT_EQ(in->max_req, BT_MAX_REQ);
+	ASSERT_EQ(in->depth, DEPTH);
+	for (unsigned i = 0; i < DEPTH; i++) {
+		q[i].buf = malloc(region);
+		q[i].busy = false;
+	}
+	unsigned submitted = 0, completed = 0, total = 3000;
+	while (completed < total) {
+		for (unsigned i = 0; i < DEPTH && submitted < total; i++) {
+			if (q[i].busy)
+				continue;
+			uint64_t x = vmsg_test_rand(&seed);
+			uint32_t len = 512u * (1 + (uint32_t)(x % (x & 0x100 ?
+						region / 512 : 64)));
+			uint64_t off = base + i * region +
+				       512u * ((x >> 20) % ((region - len) / 512 + 1));
+			bool write = (x >> 40) & 1;
+			q[i].io = (struct vmsg_blk_io){
+				.op = write ? VMSG_BLK_OP_WRITE : VMSG_BLK_OP_READ,
+				.flags = write && (x >> 41) % 8 == 0 ? VMSG_BLK_REQ_FUA : 0,
+				.length = len, .offset = off, .buf = q[i].buf,
+				.user = i,
+			};
+			if (write) {
+				fill(q[i].buf, len, &seed);
+				memcpy(w->mirror + off, q[i].buf, len);
+			}
+			ASSERT_EQ(vmsg_blk_client_submit(b.cl, &q[i].io, 10000), 0);
+			q[i].busy = true;
+			submitted++;
+		}
+		int n = vmsg_blk_client_reap(b.cl, done, DEPTH, 10000);
+		ASSERT_GT(n, 0);
+		for (int k = 0; k < n; k++) {
+			unsigned i = (unsigned)done[k].user;
+			ASSERT_EQ(done[k].status, 0);
+			if (q[i].io.op == VMSG_BLK_OP_READ)
+				ASSERT_MEM_EQ(q[i].buf, w->mirror + q[i].io.offset,
+					      q[i].io.length);
+			q[i].busy = false;
+			completed++;
+		}
+	}
+	/* WRITE_ZEROES and TRIM on the first block of our third. */
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE_ZEROES, NULL, 8192,
+				     base, 0, 10000), 0);
+	memset(w->mirror + base, 0, 8192);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_TRIM, NULL, 4096,
+				     base + 8192, 0, 10000), 0);
+	memset(w->mirror + base + 8192, 0, 4096); /* a punched hole reads 0 */
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_FLUSH, NULL, 0, 0, 0,
+				     10000), 0);
+	for (unsigned i = 0; i < DEPTH; i++)
+		free(q[i].buf);
+	bt_close(&b);
+	return NULL;
+}
+
+static void test_rw(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/rw", dir);
+	uint8_t *mirror = malloc(DISK);
+	int fd = open(image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(pread(fd, mirror, DISK, 0), (ssize_t)DISK);
+	pid_t pid = start_blockd(path, image, false);
+	struct worker w[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++) {
+		w[i] = (struct worker){ path, i, mirror, 0 };
+		ASSERT_EQ(pthread_create(&w[i].th, NULL, worker, &w[i]), 0);
+	}
+	for (int i = 0; i < CLIENTS; i++)
+		pthread_join(w[i].th, NULL);
+	/* Everything acknowledged and flushed is in the file. */
+	uint8_t *file = malloc(DISK);
+	ASSERT_EQ(pread(fd, file, DISK, 0), (ssize_t)DISK);
+	ASSERT_MEM_EQ(file, mirror, DISK);
+	ASSERT_EQ(kill(pid, SIGTERM), 0);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(fd);
+	free(file);
+	free(mirror);
+}
+
+static void test_ro(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/ro", dir);
+	pid_t pid = start_blockd(path, image, true);
+	struct bt_client b;
+	uint8_t buf[4096], want[4096];
+	int fd = open(image, O_RDONLY);
+	ASSERT_EQ(pread(fd, want, sizeof(want), 1u << 20), (ssize_t)sizeof(want));
+	close(fd);
+	ASSERT_EQ(bt_connect(&b, path, 8, 65536), 0);
+	const struct vmsg_blk_info *in = vmsg_blk_client_info(b.cl);
+	ASSERT_TRUE(in->flags & VMSG_BLK_F_READ_ONLY);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE, buf, 4096, 0, 0,
+				     5000), -EROFS);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, buf, 4096,
+				     1u << 20, 0, 5000), 0);
+	ASSERT_MEM_EQ(buf, want, sizeof(buf));
+	bt_close(&b);
+	/* The server enforces it too: a WRITE on the wire, past the client. */
+	struct vmsg_chan_opts o;
+	vmsg_chan *c;
+	uint8_t m[VMSG_BLK_REQ_HDR + 512];
+	bt_opts(&o);
+	int r;
+	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
+		usleep(2000);
+	ASSERT_EQ(r, 0);
+	vmsg_blk_put_hello(m, 8, 65536);
+	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
+	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
+	struct vmsg_blk_req_hdr h = { 5, 0, 512, VMSG_BLK_OP_WRITE, 0 };
+	vmsg_blk_put_req(m, &h);
+	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, sizeof(m), 0, 5000), 0);
+	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 16);
+	int32_t st;
+	memcpy(&st, m + 8, 4);
+	ASSERT_EQ(st, -EROFS);
+	vmsg_chan_close(c);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* kill -9 of the provider in the middle of I/O: every outstanding request
+ * completes with -EPIPE within a second; a restarted provider serves new
+ * consumers, and what was acknowledged and flushed before is on disk. */
+static void test_kill(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/kill", dir);
+	pid_t pid = start_blockd(path, image, false);
+	struct bt_client b;
+	static uint8_t bufs[32][65536], check[65536];
+	uint64_t seed = 7;
+	ASSERT_EQ(bt_connect(&b, path, 32, BT_MAX_REQ), 0);
+	fill(bufs[0], sizeof(bufs[0]), &seed);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE, bufs[0], 65536,
+				     0, 0, 5000), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_FLUSH, NULL, 0, 0, 0,
+				     5000), 0);
+	memcpy(check, bufs[0], sizeof(check));
+	unsigned user = 0, epipe = 0;
+	uint64_t t_kill = 0;
+	struct vmsg_blk_done done[32];
+	for (;;) {
+		while (vmsg_blk_client_outstanding(b.cl) < 32) {
+			struct vmsg_blk_io io = { VMSG_BLK_OP_READ, 0, 65536,
+						  65536u * (user % 32),
+						  bufs[user % 32], user };
+			int r = vmsg_blk_client_submit(b.cl, &io, 5000);
+			if (r < 0) {
+				ASSERT_EQ(r, -EPIPE);
+				break;
+			}
+			user++;
+		}
+		if (!t_kill && user > 2000) {
+			ASSERT_EQ(kill(pid, SIGKILL), 0);
+			t_kill = ht_now_ms();
+		}
+		int n = vmsg_blk_client_reap(b.cl, done, 32, 5000);
+		if (n < 0) {
+			ASSERT_EQ(n, -EPIPE);
+			break;
+		}
+		ASSERT_GT(n, 0);
+		for (int i = 0; i < n; i++) {
+			if (done[i].status == -EPIPE)
+				epipe++;
+			else
+				ASSERT_EQ(done[i].status, 0);
+		}
+	}
+	uint64_t ms = ht_now_ms() - t_kill;
+	printf("kill -9 of vmsg-blockd: %u ended with -EPIPE after %llu ms\n",
+	       epipe, (unsigned long long)ms);
+	ASSERT_GT(epipe, 0);
+	ASSERT_LT(ms, 1000);
+	bt_close(&b);
+	waitpid(pid, NULL, 0);
+
+	pid = start_blockd(path, image, false);
+	ASSERT_EQ(bt_connect(&b, path, 32, BT_MAX_REQ), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, bufs[1], 65536, 0,
+				     0, 5000), 0);
+	ASSERT_MEM_EQ(bufs[1], check, sizeof(check));
+	bt_close(&b);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* A hostile consumer beside an honest one: the hostile one's answerable
+ * faults get error replies, its protocol breaks get it dropped, and the
+ * honest one's I/O goes on, checked, throughout. */
+struct honest {
+	const char *path;
+	volatile int stop;
+	unsigned ops;
+	pthread_t th;
+};
+
+static void *honest_thread(void *arg)
+{
+	struct honest *h = arg;
+	struct bt_client b;
+	static uint8_t w[65536], r[65536];
+	uint64_t seed = 99;
+	ASSERT_EQ(bt_connect(&b, h->path, 8, 65536), 0);
+	while (!h->stop) {
+		fill(w, sizeof(w), &seed);
+		uint64_t off = (DISK / 2) + 65536u * (h->ops % 64);
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE, w, 65536,
+					     off, 0, 5000), 0);
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, r, 65536,
+					     off, 0, 5000), 0);
+		ASSERT_MEM_EQ(r, w, sizeof(r));
+		h->ops++;
+	}
+	bt_close(&b);
+	return NULL;
+}
+
+static vmsg_chan *hostile_connect(const char *path)
+{
+	struct vmsg_chan_opts o;
+	vmsg_chan *c;
+	uint8_t m[VMSG_BLK_INFO_SIZE];
+	int r;
+	bt_opts(&o);
+	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
+		usleep(2000);
+	ASSERT_EQ(r, 0);
+	vmsg_blk_put_hello(m, 4, 65536);
+	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
+	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
+	return c;
+}
+
+static void test_hostile_neighbour(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/hostile", dir);
+	pid_t pid = start_blockd(path, image, false);
+	struct honest h = { path, 0, 0, 0 };
+	ASSERT_EQ(pthread_create(&h.th, NULL, honest_thread, &h), 0);
+	uint64_t seed = 5;
+	for (int round = 0; round < 30; round++) {
+		vmsg_chan *c = hostile_connect(path);
+		uint8_t m[VMSG_BLK_REQ_HDR + 4096];
+		/* Answerable faults first: each gets its error status. */
+		struct vmsg_blk_req_hdr bad[] = {
+			{ 1, DISK, 512, VMSG_BLK_OP_READ, 0 },
+			{ 2, 100, 512, VMSG_BLK_OP_READ, 0 },
+			{ 3, 0, 512, 77, 0 },
+			{ 4, UINT64_MAX - 511, 1024, VMSG_BLK_OP_READ, 0 },
+		};
+		for (size_t i = 0; i < 4; i++) {
+			vmsg_blk_put_req(m, &bad[i]);
+			ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, 24, 0, 5000), 0);
+			ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 16);
+			int32_t st;
+			memcpy(&st, m + 8, 4);
+			ASSERT_LT(st, 0);
+		}
+		/* Then a protocol break: random bytes as a REQ, or a
+		 * duplicate id, or more than the depth. */
+		uint64_t x = vmsg_test_rand(&seed);
+		for (size_t i = 0; i < sizeof(m); i += 8) {
+			uint64_t v = vmsg_test_rand(&seed);
+			memcpy(m + i, &v, 8);
+		}
+		if (x % 3 == 0) {
+			vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, 24 + x % 4000, 0, 5000);
+		} else {
+			struct vmsg_blk_req_hdr d = { 7, 0, 512, VMSG_BLK_OP_READ, 0 };
+			vmsg_blk_put_req(m, &d);
+			for (int i = 0; i < (x % 3 == 1 ? 2 : 5); i++)
+				vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, m, 24,
+					       VMSG_SEND_MORE, 5000);
+			vmsg_chan_flush(c);
+		}
+		/* Unless the random bytes made an answerable request, the
+		 * provider drops us: -EPIPE after whatever it answered. */
+		int r;
+		while ((r = vmsg_chan_recv(c, NULL, m, sizeof(m),
+					   x % 3 == 0 ? 200 : 5000)) >= 0)
+			;
+		if (x % 3 != 0)
+			ASSERT_EQ(r, -EPIPE);
+		vmsg_chan_close(c);
+	}
+	unsigned before = h.ops;
+	usleep(100000);
+	h.stop = 1;
+	pthread_join(h.th, NULL);
+	printf("hostile neighbour: 30 hostile consumers dropped or answered, "
+	       "the honest one did %u checked write+read pairs\n", h.ops);
+	ASSERT_GT(h.ops, before); /* still going at the end */
+	ASSERT_EQ(kill(pid, 0), 0); /* the provider is alive */
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Usage errors name their cause and exit 2; a missing image exits 1. */
+static void test_usage(void)
+{
+	struct { const char *args; int code; const char *msg; } cases[] = {
+		{ "", 2, "no IMAGE given" },
+		{ "--listen /x --service s img", 2, "one" },
+		{ "--depth 0 --listen /x img", 2, "--depth 0" },
+		{ "--block-size 1000 --listen /x img", 2, "power of two" },
+		{ "--listen /nonexistent-dir/x /nonexistent-image", 1,
+		  "/nonexistent-image: No such file" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "%s %s 2>&1; echo \"rc=$?\"",
+			 BLOCKD_BIN, cases[i].args);
+		FILE *f = popen(cmd, "r");
+		char out[4096] = {0};
+		size_t n = fread(out, 1, sizeof(out) - 1, f);
+		pclose(f);
+		out[n] = 0;
+		char rc[16];
+		snprintf(rc, sizeof(rc), "rc=%d", cases[i].code);
+		if (!strstr(out, cases[i].msg) || !strstr(out, rc))
+			VMSG_TEST_FAIL("'%s': wanted '%s' and %s, got: %s",
+				       cases[i].args, cases[i].msg, rc, out);
+	}
+}
+
+int main(void)
+{
+	char image[300];
+	ht_mkdtemp(dir, sizeof(dir));
+	snprintf(image, sizeof(image), "%s/disk.img", dir);
+	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(fd, 0);
+	uint64_t seed = 42;
+	uint8_t *init = malloc(DISK);
+	fill(init, DISK, &seed);
+	ASSERT_EQ(pwrite(fd, init, DISK, 0), (ssize_t)DISK);
+	close(fd);
+	free(init);
+	test_usage();
+	test_rw(image);
+	test_ro(image);
+	test_hostile_neighbour(image);
+	test_kill(image);
+	ht_rmdir(dir);
+	printf("block_blockd: ok\n");
+	return 0;
+}
