@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <libxenvchan.h>
+#include <limits.h>
+#include <stdio.h>
 
 #define VC_CONNECT_NS 30000000000ull /* client: wait for the server's keys */
 
@@ -279,4 +281,59 @@ const struct bench_transport bench_tp_libxenvchan_sim = {
 	.close = vc_close,
 	.cleanup = vc_cleanup,
 	.wrap_side = bench_sim_wrap,
+};
+
+/* The same program on the drop-in libxenvchan (dropin/, docs/
+ * libxenvchan.md): both sides run with LD_LIBRARY_PATH naming its
+ * directory (VMSG_DROPIN_DIR, or the build's), behind the simulator's
+ * libraries, exactly as a user would run an existing program on it. */
+static const char *dropin_dir(void)
+{
+	const char *d = getenv("VMSG_DROPIN_DIR");
+	return d && *d ? d : BENCH_DROPIN_DIR;
+}
+
+static const char *vc_dropin_unavailable(void)
+{
+	static char why[PATH_MAX + 64];
+	char lib[PATH_MAX];
+
+	snprintf(lib, sizeof(lib), "%s/libxenvchan.so.4.17", dropin_dir());
+	if (access(lib, R_OK) != 0) {
+		snprintf(why, sizeof(why), "no drop-in %s (set VMSG_DROPIN_DIR)", lib);
+		return why;
+	}
+	return bench_sim_unavailable();
+}
+
+static int vc_dropin_wrap(const struct bench_link *l, int side,
+			  const char **argv, int max)
+{
+	static char env[PATH_MAX + 32];
+
+	if (max < 7)
+		return 0;
+	snprintf(env, sizeof(env), "LD_LIBRARY_PATH=%s", dropin_dir());
+	argv[0] = "/usr/bin/env";
+	argv[1] = env;
+	int n = bench_sim_wrap(l, side, argv + 2, max - 2);
+	return n ? n + 2 : 0;
+}
+
+const struct bench_transport bench_tp_libxenvchan_dropin_sim = {
+	.name = "libxenvchan-dropin-sim",
+	.what = "the same program on vmsg's drop-in libxenvchan.so.4.17 "
+		"(LD_LIBRARY_PATH), simulated Xen",
+	.cmds = BENCH_CMD_BIT(BENCH_PINGPONG) | BENCH_CMD_BIT(BENCH_STREAM) |
+		BENCH_CMD_BIT(BENCH_SETUP),
+	.unavailable = vc_dropin_unavailable,
+	.prepare = vc_prepare,
+	.listen = vc_listen,
+	.open = vc_open,
+	.send = vc_send,
+	.flush = vc_flush,
+	.recv = vc_recv,
+	.close = vc_close,
+	.cleanup = vc_cleanup,
+	.wrap_side = vc_dropin_wrap,
 };

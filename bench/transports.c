@@ -15,6 +15,7 @@ extern const struct bench_transport bench_tp_vmsg_xen_sim,
 #endif
 #ifdef BENCH_HAVE_XENVCHAN
 extern const struct bench_transport bench_tp_libxenvchan_sim;
+extern const struct bench_transport bench_tp_libxenvchan_dropin_sim;
 #endif
 
 const struct bench_transport *const bench_transports[] = {
@@ -27,6 +28,7 @@ const struct bench_transport *const bench_transports[] = {
 #endif
 #ifdef BENCH_HAVE_XENVCHAN
 	&bench_tp_libxenvchan_sim,
+	&bench_tp_libxenvchan_dropin_sim,
 #endif
 	&bench_tp_unix_stream,
 	&bench_tp_unix_seqpacket,

@@ -1,0 +1,251 @@
+/* The drop-in libxenvchan: I/O, waiting and state, with libxenvchan's
+ * return values (-1 and errno on error, 0 for "not now" in non-blocking
+ * mode) over vmsg's raw byte stream.
+ *
+ * What changes for programs, inside that contract (docs/libxenvchan.md):
+ * - an impossible index or live byte written by the peer makes the call
+ *   return -1 with errno EPROTO, and is_open() 0 from then on, where
+ *   libxenvchan would treat the ring as empty or full and wait forever;
+ * - data the peer wrote before it closed is still delivered: is_open()
+ *   says 1 until it has all been read, read()/recv() return it, and -1
+ *   (errno EPIPE) only once the stream is drained;
+ * - a destroyed peer domain is seen as closed (vmsg's Xen platform).
+ *
+ * Blocking: the `blocking` bitfield of struct libxenvchan is read at every
+ * call, as programs set it directly. */
+#define _GNU_SOURCE
+#include "vchan_private.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+
+#include <vmsg/ring.h>
+
+#include "vmsg_barrier.h"
+#include "vmsg_chan_internal.h"
+
+#define IO_MAX ((size_t)INT_MAX) /* counts are returned as int */
+
+static int fail(int neg_errno)
+{
+	errno = -neg_errno;
+	return -1;
+}
+
+static bool blocking(struct libxenvchan *ctrl)
+{
+	return ctrl->blocking != 0; /* a signed 1-bit field: 1 reads as -1 */
+}
+
+/* Has the peer closed or died (or broken the protocol)? Unlike
+ * vmsg_chan_state(), which says OPEN while data sent before the close is
+ * still unread, this is about the peer itself: nothing more will come. */
+static bool peer_done(struct vchan_dropin *d)
+{
+	int st = vmsg_chan_state(d->c);
+	if (st == VMSG_CHAN_CLOSED || st == VMSG_CHAN_BROKEN)
+		return true;
+	/* Acquire: pairs with the peer's (or the platform's, at its death)
+	 * store-release of its live byte, as vmsg_chan_state's own read. */
+	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
+	return vmsg__load_acquire(e->peer_live) == VMSG_LIVE_GONE;
+}
+
+/* The error to report for a stream that ended: EPROTO if it broke. */
+static int ended(struct vchan_dropin *d)
+{
+	return fail(vmsg_chan_state(d->c) == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
+}
+
+/* A vmsg result to libxenvchan's convention. */
+static int io_result(struct vchan_dropin *d, int r)
+{
+	if (r >= 0)
+		return r;
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return 0;
+	if (r == -EPIPE)
+		return ended(d);
+	return fail(r);
+}
+
+/* Sleep until the next event of the channel (data, space, a client, a
+ * close, the peer's death) and consume it: poll the channel's fd, then
+ * ack it. The fd may also be readable for the platform's own business (a
+ * xenstore watch that looks for a destroyed peer): then this returns with
+ * nothing new, which libxenvchan's callers already take, since an event
+ * never says what changed. Blocking in the platform's own wait instead
+ * would sleep through such a wake-up after the event had gone. */
+static int wait_event(struct vchan_dropin *d)
+{
+	struct pollfd pf = { .fd = vmsg_chan_fd(d->c), .events = POLLIN };
+	if (pf.fd < 0)
+		return fail(pf.fd);
+	if (poll(&pf, 1, -1) < 0)
+		return -1; /* EINTR: a signal ends the wait, as a read would */
+	int r = vmsg_chan_ack(d->c);
+	return r < 0 ? fail(r) : 0;
+}
+
+int libxenvchan_wait(struct libxenvchan *ctrl)
+{
+	return wait_event(vchan_of(ctrl));
+}
+
+int libxenvchan_fd_for_select(struct libxenvchan *ctrl)
+{
+	int fd = vmsg_chan_fd(vchan_of(ctrl)->c);
+	return fd < 0 ? fail(fd) : fd;
+}
+
+int libxenvchan_is_open(struct libxenvchan *ctrl)
+{
+	switch (vmsg_chan_state(vchan_of(ctrl)->c)) {
+	case VMSG_CHAN_WAITING:
+		return 2;
+	case VMSG_CHAN_OPEN:
+		return 1;
+	default: /* closed (and drained), died, or broke the protocol */
+		return 0;
+	}
+}
+
+/* Both ask the peer for a kick when the value changes, as libxenvchan's
+ * do: a program that polls fd_for_select() after them is woken. A broken
+ * ring reports 0 (is_open() then says 0, and I/O fails with EPROTO). */
+int libxenvchan_data_ready(struct libxenvchan *ctrl)
+{
+	struct vmsg_ring_end *e = vmsg__chan_ring(vchan_of(ctrl)->c);
+	vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
+	int n = vmsg_ring_data_ready(e);
+	return n < 0 ? 0 : n;
+}
+
+int libxenvchan_buffer_space(struct libxenvchan *ctrl)
+{
+	struct vmsg_ring_end *e = vmsg__chan_ring(vchan_of(ctrl)->c);
+	vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
+	int n = vmsg_ring_buffer_space(e);
+	return n < 0 ? 0 : n;
+}
+
+/* A partial read or write leaves the program waiting on fd_for_select()
+ * for the rest, so it must have asked the peer for that kick, as
+ * libxenvchan does whenever a call finds less than it wanted: vmsg's own
+ * calls ask only when they find nothing. Ask, then look once more, so
+ * that what the peer did between our look and our request is not missed
+ * (the request ends with a full barrier: either the peer sees the bit
+ * after it publishes, or this look sees what it published). */
+static int more_read(struct vchan_dropin *d, char *buf, size_t size, int got)
+{
+	if (got <= 0 || (size_t)got >= size)
+		return got;
+	vmsg_ring_request_notify(vmsg__chan_ring(d->c), VMSG_NOTIFY_WRITE);
+	int r = vmsg_chan_read(d->c, buf + got, size - (size_t)got, 0);
+	return r > 0 ? got + r : got; /* an error shows at the next call */
+}
+
+static int more_write(struct vchan_dropin *d, const char *buf, size_t size, int put)
+{
+	if (put <= 0 || (size_t)put >= size)
+		return put;
+	vmsg_ring_request_notify(vmsg__chan_ring(d->c), VMSG_NOTIFY_READ);
+	int r = vmsg_chan_write(d->c, buf + put, size - (size_t)put, 0);
+	return r > 0 ? put + r : put;
+}
+
+int libxenvchan_read(struct libxenvchan *ctrl, void *data, size_t size)
+{
+	struct vchan_dropin *d = vchan_of(ctrl);
+	if (size > IO_MAX)
+		size = IO_MAX;
+	/* At least one byte, waiting for it when blocking. */
+	int r = io_result(d, vmsg_chan_read(d->c, data, size, blocking(ctrl) ? -1 : 0));
+	return more_read(d, data, size, r);
+}
+
+int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
+{
+	struct vchan_dropin *d = vchan_of(ctrl);
+	if (size > IO_MAX)
+		size = IO_MAX;
+	if (!blocking(ctrl))
+		return more_write(d, data, size,
+				  io_result(d, vmsg_chan_write(d->c, data, size, 0)));
+	/* Blocking: all of it, as libxenvchan's blocking write does. */
+	size_t pos = 0;
+	while (pos < size) {
+		int r = vmsg_chan_write(d->c, (const char *)data + pos, size - pos, -1);
+		if (r < 0)
+			return io_result(d, r) < 0 ? -1 : fail(-EIO);
+		pos += (size_t)r;
+	}
+	return (int)size;
+}
+
+/* recv and send move exactly `size` bytes or none. Each loop asks the
+ * peer for a kick before its last check, so the wait that follows cannot
+ * miss the peer's progress (the request ends with a full barrier: the
+ * peer sees our bit after its publish, or we see what it published). */
+int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
+{
+	struct vchan_dropin *d = vchan_of(ctrl);
+	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
+	bool armed = false;
+
+	if (size > IO_MAX)
+		return fail(-EMSGSIZE);
+	for (;;) {
+		int ready = vmsg_ring_data_ready(e);
+		if (ready < 0)
+			return ended(d);
+		if (size <= (size_t)ready) /* all there: one read takes it */
+			return io_result(d, vmsg_chan_read(d->c, data, size, 0));
+		if (peer_done(d))
+			return ended(d); /* what is left will never be whole */
+		if (!armed) {
+			vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
+			armed = true;
+			continue;
+		}
+		if (!blocking(ctrl))
+			return 0;
+		if (size > d->rd_size)
+			return fail(-EMSGSIZE); /* can never be whole */
+		if (wait_event(d) < 0)
+			return -1;
+		armed = false; /* a kick clears the peer's copy of our bit */
+	}
+}
+
+int libxenvchan_send(struct libxenvchan *ctrl, const void *data, size_t size)
+{
+	struct vchan_dropin *d = vchan_of(ctrl);
+	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
+	bool armed = false;
+
+	if (size > IO_MAX)
+		return fail(-EMSGSIZE);
+	for (;;) {
+		if (peer_done(d))
+			return ended(d);
+		int space = vmsg_ring_buffer_space(e);
+		if (space < 0)
+			return ended(d);
+		if (size <= (size_t)space) /* fits: one write takes it all */
+			return io_result(d, vmsg_chan_write(d->c, data, size, 0));
+		if (!armed) {
+			vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
+			armed = true;
+			continue;
+		}
+		if (!blocking(ctrl))
+			return 0;
+		if (size > d->wr_size)
+			return fail(-EMSGSIZE);
+		if (wait_event(d) < 0)
+			return -1;
+		armed = false;
+	}
+}
