@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmsg/version.h>
+
 #include "bench.h"
 #include "report.h"
 
@@ -48,14 +50,21 @@ static void usage(FILE *f, enum bench_cmd cmd)
 
 	fprintf(f, "usage: vmsg-bench %s [options]\n%s\n\n", bench_cmd_name(cmd),
 		what[cmd]);
+	/* --batch means something to stream alone. */
+	char batch[200] = "";
+	if (cmd == BENCH_STREAM)
+		snprintf(batch, sizeof batch,
+			 "  --batch on|off|both  flush every %u messages "
+			 "(VMSG_SEND_MORE,\n                    coalesced socket "
+			 "writes) or after each (default both)\n",
+			 BENCH_BATCH);
 	fprintf(f,
 "  --transport LIST  comma-separated transports (default: all that support\n"
 "                    %s here); see below\n"
 "  --size LIST       message sizes in bytes, K/M suffixes allowed (default %s)\n"
 "  --ring LIST       ring sizes, powers of two 1K..1M (default 64K); also\n"
 "                    the pipe capacity\n"
-"  --batch on|off|both  stream: flush every %u messages (VMSG_SEND_MORE,\n"
-"                    coalesced socket writes) or after each (default both)\n"
+"%s"
 "  --wait LIST       spin, block, adaptive (spin %llu us, then sleep);\n"
 "                    default %s. References keep their own wait.\n"
 "  --cpus A,B        pin side 0 to CPU A and side 1 to CPU B\n"
@@ -70,9 +79,10 @@ static void usage(FILE *f, enum bench_cmd cmd)
 "                    (default: next to vmsg-bench, the build tree's\n"
 "                    sim/bin/, then $PATH); each run starts its own\n"
 "                    simulator in a temporary XENSIM_DIR and stops it\n"
+"  --version         the version\n"
 "  --help            this text\n\ntransports:\n",
 		bench_cmd_name(cmd), cmd == BENCH_STREAM ? "64,64K" : cmd == BENCH_SETUP ? "1" : "64",
-		BENCH_BATCH, BENCH_ADAPTIVE_SPIN_NS / 1000,
+		batch, BENCH_ADAPTIVE_SPIN_NS / 1000,
 		cmd == BENCH_PINGPONG ? "spin,block" : cmd == BENCH_SETUP ? "block" : "spin",
 		cmd == BENCH_SETUP ? "100" : "1000",
 		cmd == BENCH_SETUP ? "0.5" : "0.5");
@@ -187,6 +197,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "cpus", required_argument, NULL, 'c' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "runs", required_argument, NULL, 'n' },
 		{ "warmup", required_argument, NULL, 'W' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -283,6 +294,9 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 'h':
 			usage(stdout, c->cmd);
 			return 0;
+		case 'V':
+			printf("vmsg-bench %s\n", vmsg_version());
+			return 0;
 		default:
 			return bad("unknown option or missing argument",
 				   argv[optind - 1]);
@@ -290,6 +304,24 @@ static int parse(int argc, char **argv, struct cli *c)
 	}
 	if (optind < argc)
 		return bad("unexpected argument", argv[optind]);
+	if (c->nbatch && c->cmd != BENCH_STREAM)
+		return bad("--batch means something for stream only", NULL);
+	/* A CPU outside our affinity mask would kill the side at
+	 * sched_setaffinity(); name it now. */
+	if (c->cpu[0] >= 0) {
+		cpu_set_t allowed;
+		if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+			for (int s = 0; s < 2; s++)
+				if (!CPU_ISSET(c->cpu[s], &allowed)) {
+					fprintf(stderr,
+						"vmsg-bench: --cpus: CPU %d is "
+						"not available here (this "
+						"process may run on %d CPUs; "
+						"see nproc)\n",
+						c->cpu[s], CPU_COUNT(&allowed));
+					return 2;
+				}
+	}
 	if (c->json && c->csv)
 		return bad("choose one of --json and --csv", NULL);
 	for (size_t i = 0; i < c->ntp; i++) {
@@ -432,6 +464,7 @@ static void top_usage(FILE *f)
 {
 	fprintf(f,
 "usage: vmsg-bench pingpong|stream|setup [options]\n"
+"       vmsg-bench --help | --version\n"
 "Latency and throughput of vmsg next to AF_UNIX sockets, pipes, TCP over\n"
 "loopback and the physical limits of shared memory, measured by one harness\n"
 "in one run (two processes per measurement). 'vmsg-bench SUBCOMMAND --help'\n"
@@ -452,6 +485,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		top_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("vmsg-bench %s\n", vmsg_version());
+		return 0;
 	}
 	if (!strcmp(argv[1], "pingpong"))
 		c.cmd = BENCH_PINGPONG;

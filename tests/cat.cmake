@@ -15,6 +15,12 @@ if(TARGET vmsg-cat)
     target_include_directories(cat_socket_proxy PRIVATE
                                ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen)
     add_dependencies(cat_socket_proxy vmsg-cat xensim)
+    # --offer and --service through vmsgd (tests/cat/cat_service.sh).
+    if(VMSG_HAVE_VMSGD)
+      add_test(NAME cat_service
+               COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cat/cat_service.sh ${CMAKE_BINARY_DIR})
+      set_tests_properties(cat_service PROPERTIES TIMEOUT 180 LABELS sim)
+    endif()
     if(TARGET vmsg-xenstored)
       add_dependencies(cat_socket_proxy vmsg-xenstored)
     endif()

@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmsg/version.h>
+
+#include "vmsg_pidfile.h"
 #include "vmsgd.h"
 
 #define DEFAULT_CONFIG "/etc/vmsg/vmsgd.conf"
@@ -21,7 +24,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmsgd [--config FILE] [--foreground] [--syslog]\n"
-		"             [--log-level LEVEL] [--help]\n"
+		"             [--log-level LEVEL] [--pid-file FILE]\n"
+		"       vmsgd --check-config FILE\n"
+		"       vmsgd --help | --version\n"
 		"\n"
 		"The vmsg service broker for dom0: serves a control channel for\n"
 		"every guest domain, lets guests offer and open named services\n"
@@ -35,6 +40,13 @@ static void usage(FILE *f)
 		"                         so when detached\n"
 		"  -l, --log-level LEVEL  error, warn, info or debug (overrides\n"
 		"                         the config's log_level)\n"
+		"  -p, --pid-file FILE    write our pid to FILE once serving\n"
+		"                         (removed at exit)\n"
+		"  -C, --check-config FILE  read and check FILE as a start\n"
+		"                         would, print what it allows or the\n"
+		"                         first error (FILE:LINE), and exit\n"
+		"                         (0 good, 2 bad); needs no Xen\n"
+		"  -V, --version          the version, then exit\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Without --foreground vmsgd detaches (new session, cwd /, stdio\n"
@@ -76,6 +88,26 @@ int vmsgd_reload(struct vmsgd *d, char *err, size_t cap)
 	/* Existing channels stay: policy is checked at offer and open. */
 	vmsgd_log(LOG_INFO, "policy reloaded from %s (%zu services)",
 		  d->config, d->pol.nsvc);
+	return 0;
+}
+
+/* --check-config: what a start would read, without starting. */
+static int check_config(const char *file)
+{
+	struct policy p;
+	char err[512];
+	if (policy_load(file, &p, err, sizeof err) < 0) {
+		fprintf(stderr, "vmsgd: bad configuration: %s\n", err);
+		return 2;
+	}
+	printf("%s: ok: %zu service%s, %zu bridge%s, control socket %s\n",
+	       file, p.nsvc, p.nsvc == 1 ? "" : "s", p.nbr,
+	       p.nbr == 1 ? "" : "s", p.control_socket);
+	if (!p.nsvc)
+		printf("%s: no [service NAME] section: every offer and open "
+		       "will be refused (default deny)\n",
+		       file);
+	policy_free(&p);
 	return 0;
 }
 
@@ -171,18 +203,31 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"syslog", no_argument, NULL, 's'},
+		{"check-config", required_argument, NULL, 'C'},
+		{"pid-file", required_argument, NULL, 'p'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct vmsgd *d = calloc(1, sizeof *d);
 	if (!d)
 		return 1;
-	const char *config = DEFAULT_CONFIG;
+	const char *config = DEFAULT_CONFIG, *pid_file = NULL;
 	bool foreground = false, use_syslog = false;
 	d->cli_log_level = -1;
 	int o;
-	while ((o = getopt_long(argc, argv, "c:fl:hs", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:C:fl:hp:sV", opts, NULL)) != -1) {
 		switch (o) {
+		case 'C':
+			free(d);
+			return check_config(optarg);
+		case 'p':
+			pid_file = optarg;
+			break;
+		case 'V':
+			printf("vmsgd %s\n", vmsg_version());
+			free(d);
+			return 0;
 		case 'c':
 			config = optarg;
 			break;
@@ -214,9 +259,27 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		fprintf(stderr, "vmsgd: unexpected argument '%s' (vmsgd takes "
+				"options only; see vmsgd --help)\n",
+			argv[optind]);
 		free(d);
 		return 2;
+	}
+	/* The pid file's path, absolute: detaching changes to "/". */
+	char pid_abs[PATH_MAX];
+	int pid_err = 0;
+	if (pid_file && pid_file[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof cwd) ||
+		    snprintf(pid_abs, sizeof pid_abs, "%s/%s", cwd, pid_file) >=
+			    (int)sizeof pid_abs) {
+			fprintf(stderr, "vmsgd: --pid-file %s: path too long\n",
+				pid_file);
+			free(d);
+			return 2;
+		}
+	} else if (pid_file) {
+		snprintf(pid_abs, sizeof pid_abs, "%s", pid_file);
 	}
 	/* Absolute, so that a reload after chdir("/") finds it. */
 	if (!realpath(config, d->config))
@@ -270,6 +333,12 @@ int main(int argc, char **argv)
 	    bridges_init(d) < 0) {
 		rc = 1;
 		stop(d);
+	} else if (pid_file && (pid_err = vmsg_pidfile_write(pid_abs)) < 0) {
+		vmsgd_log(LOG_ERROR, "cannot write the pid file %s: %s",
+			  pid_abs, strerror(-pid_err));
+		rc = 1;
+		pid_file = NULL;
+		stop(d);
 	} else {
 		vmsgd_log(LOG_INFO, "ready: %zu services in policy, control "
 				    "socket %s",
@@ -279,6 +348,8 @@ int main(int argc, char **argv)
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)
 		vmsgd_log(LOG_WARN, "handles left open at exit");
+	if (pid_file)
+		vmsg_pidfile_remove(pid_abs);
 	policy_free(&d->pol);
 	for (struct service *v = d->services, *n; v; v = n) {
 		n = v->next;

@@ -18,6 +18,7 @@
 
 struct parse {
 	const char *file;
+	char dir[PATH_MAX]; /* the file's directory, absolute */
 	FILE *f;
 	int line; /* lines read so far: the line inih is looking at */
 	struct policy *p;
@@ -31,6 +32,19 @@ struct parse {
 	bool seen_daemon;
 	char section[256]; /* inih's current section, to see it change */
 	bool any_section;
+	/* inih reports keys only, with their section's name: a header that
+	 * repeats the section just read ("[a] k=1 [a] k=2") would look like
+	 * one section. The reader flags every header line it passes, so the
+	 * next key starts a new section whatever its name. */
+	bool header_seen;
+	int header_line;
+	/* Keys of the current section, to reject one given twice. */
+	struct {
+		char name[64];
+		int line;
+	} keys[32];
+	size_t nkeys;
+	bool indented; /* the line just read starts with a blank */
 };
 
 static void fail(struct parse *ps, const char *fmt, ...)
@@ -57,6 +71,14 @@ static char *reader(char *str, int num, void *stream)
 	if (!r)
 		return NULL;
 	ps->line++;
+	const char *t = r;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	if (*t == '[') {
+		ps->header_seen = true;
+		ps->header_line = ps->line;
+	}
+	ps->indented = t > r;
 	size_t n = strlen(r);
 	if (n && r[n - 1] != '\n' && !feof(ps->f)) {
 		/* inih's line buffer is fixed; a longer line would be split
@@ -138,13 +160,21 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 		}
 		p->log_level = lv;
 	} else if (!strcmp(name, "control_socket")) {
-		if (v[0] != '/' || strlen(v) >= sizeof p->control_socket) {
-			fail(ps, "control_socket '%s': expected an absolute "
-				 "path of at most %zu bytes",
+		/* A relative path is the policy file's neighbour: vmsgd
+		 * works in "/" once detached, and vmsgctl runs anywhere. */
+		int n = v[0] == '/' || !*v
+				? snprintf(p->control_socket,
+					   sizeof p->control_socket, "%s", v)
+				: snprintf(p->control_socket,
+					   sizeof p->control_socket, "%s/%s",
+					   ps->dir, v);
+		if (!*v || n < 0 || (size_t)n >= sizeof p->control_socket) {
+			fail(ps, "control_socket '%s': expected a path of at "
+				 "most %zu bytes (relative: to the policy "
+				 "file's directory)",
 			     v, sizeof p->control_socket - 1);
 			return 0;
 		}
-		snprintf(p->control_socket, sizeof p->control_socket, "%s", v);
 	} else {
 		fail(ps, "unknown key '%s' in [daemon]", name);
 		return 0;
@@ -404,6 +434,33 @@ static int on_section(struct parse *ps, const char *section)
 	return 1;
 }
 
+/* A key given twice in one section would silently keep the last value;
+ * every key means one thing once. Unknown keys are rejected by the
+ * section's own handler, so the list is short. */
+static bool note_key(struct parse *ps, const char *section, const char *name)
+{
+	for (size_t i = 0; i < ps->nkeys; i++)
+		if (!strcmp(ps->keys[i].name, name)) {
+			/* inih reads an indented line after a key as more of
+			 * that key's value and reports the key again. */
+			if (ps->indented && i == ps->nkeys - 1)
+				fail(ps, "[%s]: '%s' continues on an indented "
+					 "line: give a value on one line",
+				     section, name);
+			else
+				fail(ps, "[%s]: '%s' given twice (first at "
+					 "line %d)",
+				     section, name, ps->keys[i].line);
+			return false;
+		}
+	if (ps->nkeys < sizeof ps->keys / sizeof ps->keys[0]) {
+		snprintf(ps->keys[ps->nkeys].name,
+			 sizeof ps->keys[ps->nkeys].name, "%s", name);
+		ps->keys[ps->nkeys++].line = ps->line;
+	}
+	return true;
+}
+
 static int handler(void *user, const char *section, const char *name,
 		   const char *value)
 {
@@ -413,16 +470,27 @@ static int handler(void *user, const char *section, const char *name,
 	/* Debian's inih calls us for keys only: a section starts when the
 	 * name inih passes changes. (A header with no keys under it is never
 	 * seen, and allows nothing.) */
-	if (!ps->any_section || strcmp(section, ps->section) != 0) {
+	if (!ps->any_section || ps->header_seen ||
+	    strcmp(section, ps->section) != 0) {
 		ps->any_section = true;
+		ps->header_seen = false;
+		ps->nkeys = 0;
 		snprintf(ps->section, sizeof ps->section, "%s", section);
 		if (!*section) {
 			fail(ps, "key '%s' outside any section", name);
 			return 0;
 		}
-		if (!on_section(ps, section))
+		/* Section errors and "(from line N)" name the header. */
+		int key_line = ps->line;
+		if (ps->header_line)
+			ps->line = ps->header_line;
+		int ok = on_section(ps, section);
+		ps->line = key_line;
+		if (!ok)
 			return 0;
 	}
+	if (!note_key(ps, section, name))
+		return 0;
 	if (ps->in_daemon)
 		return on_daemon_key(ps, name, value);
 	if (ps->curb)
@@ -480,6 +548,14 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 		snprintf(err, cap, "%s:0: cannot open: %s", file,
 			 strerror(errno));
 		return -1;
+	}
+	char real[PATH_MAX];
+	if (realpath(file, real)) {
+		char *slash = strrchr(real, '/');
+		*slash = '\0'; /* realpath's answer is absolute */
+		snprintf(ps.dir, sizeof ps.dir, "%s", real[0] ? real : "/");
+	} else {
+		snprintf(ps.dir, sizeof ps.dir, ".");
 	}
 	int r = ini_parse_stream(reader, &ps, handler, &ps);
 	fclose(ps.f);

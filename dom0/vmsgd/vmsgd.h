@@ -203,6 +203,7 @@ struct vmsgd {
 	uint32_t next_id;
 	/* xenstore */
 	struct xs_handle *xs;
+	bool owner_claimed; /* owner.c wrote our claim */
 	uv_poll_t xs_poll;
 	bool xs_polling;
 	/* vmsgctl */
@@ -282,6 +283,10 @@ const char *bridge_bound(struct vmsgd *d, const char *name);
 
 /* xs.c */
 int xs_watch_start(struct vmsgd *d);
+/* owner.c: refuse to run outside dom0 or beside a live vmsgd on the same
+ * xenstore; claim the store for this vmsgd (and give it back at stop). */
+int owner_claim(struct vmsgd *d);
+void owner_release(struct vmsgd *d);
 void xs_watch_stop(struct vmsgd *d);
 
 /* ctlsock.c */

@@ -78,14 +78,24 @@ int xs_watch_start(struct vmsgd *d)
 {
 	d->xs = xs_open(0);
 	if (!d->xs) {
-		vmsgd_log(LOG_ERROR, "cannot open xenstore: %s",
+		/* The usual cause is not a broken Xen but no Xen at all. */
+		vmsgd_log(LOG_ERROR, "cannot open xenstore (%s): vmsgd must run "
+				     "in dom0 of a Xen host, or under the "
+				     "simulator as `xensim run --domid 0 -- "
+				     "vmsgd ...` (docs/sim.md)",
 			  strerror(errno));
+		return -1;
+	}
+	if (owner_claim(d) < 0) {
+		xs_close(d->xs);
+		d->xs = NULL;
 		return -1;
 	}
 	if (!xs_watch(d->xs, "@introduceDomain", "introduce") ||
 	    !xs_watch(d->xs, "@releaseDomain", "release")) {
 		vmsgd_log(LOG_ERROR, "cannot watch domains: %s",
 			  strerror(errno));
+		owner_release(d);
 		xs_close(d->xs);
 		d->xs = NULL;
 		return -1;
@@ -110,6 +120,7 @@ int xs_watch_start(struct vmsgd *d)
 	int fd = xs_fileno(d->xs);
 	if (fd < 0 || uv_poll_init(d->loop, &d->xs_poll, fd) < 0) {
 		vmsgd_log(LOG_ERROR, "cannot poll xenstore");
+		owner_release(d);
 		xs_close(d->xs);
 		d->xs = NULL;
 		return -1;
@@ -133,6 +144,7 @@ void xs_watch_stop(struct vmsgd *d)
 	if (!d->xs_polling)
 		return;
 	d->xs_polling = false;
+	owner_release(d);
 	uv_poll_stop(&d->xs_poll);
 	uv_close((uv_handle_t *)&d->xs_poll, on_xs_closed);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <vmsg/version.h>
 #include <vmsg/proto.h>
 #include <vmsg/service.h>
 
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 "options:\n"
 "  -s, --service NAME   service to open (default kv)\n"
 "  -w, --timeout MS     for vmsgd, the open and each reply (default 10000)\n"
+"  -V, --version        the version\n"
 "  -h, --help           this text\n"
 "\n"
 "Keys: 1..64 bytes of A-Z a-z 0-9 . _ : / @ -; values up to 1024 bytes.\n"
@@ -219,10 +221,11 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 'w'},
 		{"bench", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "+s:w:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "+s:w:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
 			service = optarg;
@@ -241,6 +244,9 @@ int main(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
+		case 'V':
+			printf("vmsg-kv %s\n", vmsg_version());
+			return EX_OK;
 		case 'h':
 			usage(stdout);
 			return EX_OK;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmsg/version.h>
 #include <vmsg/service.h>
 
 #include "kv_conn.h"
@@ -37,14 +38,17 @@ static void usage(FILE *f)
 "  -k, --max-keys N         keys the store holds at most (default %d)\n"
 "  -w, --wait MS            how long to wait for vmsgd (default 10000)\n"
 "  -q, --quiet              log errors only\n"
+"  -V, --version            the version\n"
 "  -h, --help               this text\n"
 "\n"
 "Limits: keys 1..%d bytes of A-Z a-z 0-9 . _ : / @ -, values up to %d\n"
 "bytes, %d keys per list page, %d channels at a time.\n"
 "Text service lines: put KEY VALUE | get KEY | del KEY | list [AFTER]\n"
 "(answers: ok ... | error TEXT).\n"
-"Exit status: 0 after SIGTERM/SIGINT, 1 vmsgd refused or went away,\n"
-"2 bad usage.\n",
+"A vmsgd restart does not stop the server: its library reconnects and\n"
+"offers the services again by itself.\n"
+"Exit status: 0 after SIGTERM/SIGINT, 1 vmsgd unreachable at start or\n"
+"an offer refused, 2 bad usage.\n",
 		KV_KEYS_DEFAULT, KV_KEY_MAX, KV_VALUE_MAX, KV_LIST_PAGE,
 		KV_MAX_CONNS);
 }
@@ -181,11 +185,12 @@ int main(int argc, char **argv)
 		{"wait", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int o;
 	char *end;
-	while ((o = getopt_long(argc, argv, "s:t:k:w:qh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:t:k:w:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
 			service = optarg;
@@ -215,6 +220,9 @@ int main(int argc, char **argv)
 		case 'q':
 			sv.quiet = 1;
 			break;
+		case 'V':
+			printf("vmsg-kv-server %s\n", vmsg_version());
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

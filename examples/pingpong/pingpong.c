@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <vmsg/version.h>
 #include <vmsg/chan.h>
 #include <vmsg/frame.h>
 #include <vmsg/host.h>
@@ -62,6 +63,7 @@ static void usage(FILE *f)
 "  --cpus A,B     pin the client to CPU A and the server to CPU B\n"
 "  --compare-unix also run the same ping-pong over an AF_UNIX stream\n"
 "                 socketpair and print both rows\n"
+"  --version      show the version\n"
 "  --help         show this text\n"
 "Without --server/--client the program forks the server itself.\n"
 "Exit status: 0 ok, 1 error or payload mismatch, 2 bad options.\n",
@@ -119,6 +121,7 @@ static int parse_args(int argc, char **argv, struct pp_opts *o)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "compare-unix", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -181,6 +184,9 @@ static int parse_args(int argc, char **argv, struct pp_opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vmsg-pingpong %s\n", vmsg_version());
 			return 0;
 		default:
 			return bad_option("unknown option or missing argument",

@@ -5,10 +5,14 @@
 #include "run_guard.h"
 #include "xsim_proto.h"
 
+#include <vmsg/version.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@ static void usage(FILE *f)
 		"usage: xensim run --domid N [--] CMD [ARG...]\n"
 		"       xensim env --domid N\n"
 		"       xensim start | stop | list\n"
+		"       xensim --help | --version\n"
 		"\n"
 		"A simulated Xen on one Linux host: every process is a domain.\n"
 		"  run    run CMD as domain N (0 = dom0); the domain lives until CMD\n"
@@ -302,6 +307,96 @@ static int cmd_list(void)
 	return 0;
 }
 
+/* Other simulators on this host: the --dir of every running xensimd
+ * other than `dir`, written to `other` (the first found). 1 if any. */
+static int other_daemon(const char *dir, char *other, size_t len)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	if (!proc)
+		return 0;
+	while (!found && (e = readdir(proc)) != NULL) {
+		char path[300], args[PATH_MAX + 64];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, args, sizeof(args) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		args[n] = 0;
+		/* argv: .../xensimd --dir DIR --daemon (NUL-separated) */
+		const char *a0 = strrchr(args, '/');
+		a0 = a0 ? a0 + 1 : args;
+		size_t l0 = strlen(args) + 1;
+		if (strcmp(a0, "xensimd") != 0 || (size_t)n <= l0 ||
+		    strcmp(args + l0, "--dir") != 0)
+			continue;
+		const char *d = args + l0 + strlen("--dir") + 1;
+		if (d < args + n && strcmp(d, dir) != 0) {
+			snprintf(other, len, "%s", d);
+			found = 1;
+		}
+	}
+	closedir(proc);
+	return found;
+}
+
+/* Starting a simulator at the default place while another runs elsewhere
+ * is nearly always a forgotten XENSIM_DIR: the new one's domains cannot
+ * see the other's, and the only symptom would come much later. */
+static void warn_if_elsewhere(const char *dir)
+{
+	char other[PATH_MAX];
+	int fd;
+
+	if (getenv("XENSIM_DIR") && *getenv("XENSIM_DIR"))
+		return;
+	if ((fd = xsim_connect(XSIM_KIND_CTRL, 0, NULL, 0, NULL)) >= 0) {
+		close(fd); /* ours runs already: nothing new */
+		return;
+	}
+	if (other_daemon(dir, other, sizeof(other)))
+		fprintf(stderr,
+			"xensim: warning: XENSIM_DIR is not set, so a new "
+			"simulator starts in %s, while another one runs in %s; "
+			"its domains cannot reach this one's (to use it: export "
+			"XENSIM_DIR=%s)\n",
+			dir, other, other);
+}
+
+/* Whether domain `domid` is live in the running simulator: 1 yes, 0 no,
+ * -1 the simulator does not answer. */
+static int domain_live(int domid)
+{
+	static uint32_t v[XSIM_MAX_VALS];
+	int fd = xsim_connect(XSIM_KIND_CTRL, 0, NULL, 0, NULL);
+	if (fd < 0)
+		return -1;
+	struct xsim_msg m = { .op = XSIM_OP_LIST };
+	int r = xsim_call(fd, &m, NULL, NULL, 0, v, XSIM_MAX_VALS, NULL, 0, NULL);
+	close(fd);
+	if (r < 0)
+		return -1;
+	for (uint32_t i = 0; i < m.n; i++)
+		if (v[i] == (uint32_t)domid)
+			return 1;
+	return 0;
+}
+
+static int bad_domid(const char *s)
+{
+	fprintf(stderr, "xensim: bad domid '%s': a domain number 0..%d "
+			"(0 is dom0)\n",
+		s, XSIM_DOMID_LIMIT - 1);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	ssize_t n = readlink("/proc/self/exe", exe_dir, sizeof(exe_dir) - 1);
@@ -310,41 +405,78 @@ int main(int argc, char **argv)
 	if (sl)
 		*sl = 0;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2) {
+		fprintf(stderr, "xensim: no command given (run, env, start, "
+				"stop, list; xensim --help)\n");
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("xensim %s\n", VMSG_VERSION_STRING);
+		return 0;
 	}
 	const char *sub = argv[1];
+	if (strcmp(sub, "run") && strcmp(sub, "env") && strcmp(sub, "start") &&
+	    strcmp(sub, "stop") && strcmp(sub, "list")) {
+		fprintf(stderr, "xensim: unknown command '%s' (run, env, start, "
+				"stop, list; xensim --help)\n",
+			sub);
+		return 2;
+	}
+	bool takes_domid = !strcmp(sub, "run") || !strcmp(sub, "env");
 	int domid = -1, i = 2;
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
-		} else if (!strcmp(argv[i], "--domid") && i + 1 < argc) {
-			if ((domid = parse_domid(argv[++i])) < 0) {
-				fprintf(stderr, "xensim: bad domid '%s'\n", argv[i]);
+		} else if (takes_domid && !strcmp(argv[i], "--domid")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "xensim %s: --domid needs a "
+						"value (0..%d)\n",
+					sub, XSIM_DOMID_LIMIT - 1);
 				return 2;
 			}
-		} else if (!strncmp(argv[i], "--domid=", 8)) {
-			if ((domid = parse_domid(argv[i] + 8)) < 0) {
-				fprintf(stderr, "xensim: bad domid '%s'\n", argv[i] + 8);
-				return 2;
-			}
+			if ((domid = parse_domid(argv[++i])) < 0)
+				return bad_domid(argv[i]);
+		} else if (takes_domid && !strncmp(argv[i], "--domid=", 8)) {
+			if ((domid = parse_domid(argv[i] + 8)) < 0)
+				return bad_domid(argv[i] + 8);
 		} else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "xensim: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "xensim %s: unknown option '%s' "
+					"(xensim --help)\n",
+				sub, argv[i]);
 			return 2;
 		} else {
 			break;
 		}
 	}
+	/* Only `run` takes words after its options: its command. */
+	if (strcmp(sub, "run") != 0 && i < argc) {
+		fprintf(stderr, "xensim %s: unexpected argument '%s'\n", sub,
+			argv[i]);
+		return 2;
+	}
 	if (!strcmp(sub, "run")) {
-		if (domid < 0 || i >= argc) {
-			usage(stderr);
+		if (domid < 0) {
+			fprintf(stderr, "xensim run: which domain? (xensim run "
+					"--domid N -- CMD [ARG...])\n");
 			return 2;
 		}
+		if (i >= argc) {
+			fprintf(stderr, "xensim run: no command given (xensim "
+					"run --domid %d -- CMD [ARG...])\n",
+				domid);
+			return 2;
+		}
+		char dir[PATH_MAX];
+		if (state_dir(dir, sizeof(dir)) == 0)
+			warn_if_elsewhere(dir);
 		return cmd_run(domid, argv + i);
 	}
 	if (!strcmp(sub, "env")) {
@@ -353,6 +485,23 @@ int main(int argc, char **argv)
 			domid = 0;
 		if (state_dir(dir, sizeof(dir)) < 0)
 			return 1;
+		setenv("XENSIM_DIR", dir, 1);
+		/* Exports for a domain that does not exist would give programs
+		 * an identity nobody else knows. */
+		int live = domain_live(domid);
+		if (live < 0) {
+			fprintf(stderr, "xensim env: no simulator runs in %s "
+					"(xensim start, or set XENSIM_DIR)\n",
+				dir);
+			return 1;
+		}
+		if (!live) {
+			fprintf(stderr, "xensim env: domain %d is not running "
+					"(xensim list); start it with `xensim "
+					"run --domid %d -- $SHELL`\n",
+				domid, domid);
+			return 1;
+		}
 		set_env(dir, domid);
 		printf("export XENSIM_DIR='%s'\n", getenv("XENSIM_DIR"));
 		printf("export XENSIM_DOMID='%s'\n", getenv("XENSIM_DOMID"));
@@ -364,14 +513,11 @@ int main(int argc, char **argv)
 		char dir[PATH_MAX];
 		if (state_dir(dir, sizeof(dir)) < 0)
 			return 1;
+		warn_if_elsewhere(dir);
 		setenv("XENSIM_DIR", dir, 1);
 		return ensure_daemon(dir) < 0;
 	}
 	if (!strcmp(sub, "stop"))
 		return cmd_stop();
-	if (!strcmp(sub, "list"))
-		return cmd_list();
-	fprintf(stderr, "xensim: unknown command '%s'\n", sub);
-	usage(stderr);
-	return 2;
+	return cmd_list();
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmsg_pidfile.h"
 #include "xsd.h"
 
 static void usage(FILE *f)
@@ -29,7 +30,8 @@ static void usage(FILE *f)
 	      "socket with XENSTORED_PATH=DIR/domN.sock.\n"
 	      "\n"
 	      "  --dir DIR      socket directory (must exist)\n"
-	      "  --foreground   do not daemonize; log to stderr\n"
+	      "  --foreground   do not daemonize; log to stderr (detached,\n"
+	      "                 DIR/vmsg-xenstored.pid holds the pid)\n"
 	      "  --verbose      log connections and every request to stderr\n"
 	      "  --help         this text\n",
 	      f);
@@ -127,7 +129,16 @@ int main(int argc, char **argv)
 	uv_signal_start(&sg.term, on_signal, SIGTERM);
 	uv_signal_start(&sg.intr, on_signal, SIGINT);
 
+	/* Detached: DIR/vmsg-xenstored.pid names us while we serve. */
+	char pid_path[4096] = "";
 	if (ready_fd >= 0) {
+		snprintf(pid_path, sizeof pid_path, "%s/vmsg-xenstored.pid", dir);
+		int pr = vmsg_pidfile_write(pid_path);
+		if (pr < 0) {
+			fprintf(stderr, "vmsg-xenstored: %s: %s\n", pid_path,
+				strerror(-pr));
+			return 1;
+		}
 		int null = open("/dev/null", O_RDWR);
 		if (null >= 0) {
 			dup2(null, 0);
@@ -141,6 +152,8 @@ int main(int argc, char **argv)
 	}
 
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (pid_path[0])
+		vmsg_pidfile_remove(pid_path);
 	xsd_server_fini(&srv);
 	uv_loop_close(&loop);
 	return 0;

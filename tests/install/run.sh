@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install a build into a temporary prefix and use it the way an application
-# would: through pkg-config, shared and static.
+# would: through pkg-config and through find_package(vmsg), each shared
+# and static.
 # usage: run.sh CMAKE BUILD_DIR CC PKG_CONFIG [EXTRA_CFLAGS]
 set -eu
 
@@ -72,5 +73,57 @@ if readelf -d "$tmp/consumer_static" | grep NEEDED | grep -q 'libvmsg'; then
 fi
 step "run static"
 env -u LD_LIBRARY_PATH "$tmp/consumer_static" || fail "consumer_static exited $?"
+
+# vmsgd (built with the Xen backend): the unit names the installed paths,
+# the default policy is deny-all and valid, and a second install keeps a
+# policy the operator edited.
+if [ -x "$prefix/sbin/vmsgd" ]; then
+	unit=$(find "$prefix" -name vmsgd.service)
+	conf=$prefix/etc/vmsg/vmsgd.conf
+	[ -n "$unit" ] || fail "vmsgd.service not installed"
+	[ -f "$conf" ] || fail "$conf not installed"
+	grep -qx "ExecStart=$prefix/sbin/vmsgd --foreground --config $conf" "$unit" ||
+		fail "$unit does not start the installed vmsgd with $conf: $(grep ExecStart= "$unit")"
+	grep -qx "ExecStartPre=$prefix/sbin/vmsgd --check-config $conf" "$unit" ||
+		fail "$unit does not check $conf first"
+	"$prefix/sbin/vmsgd" --check-config "$conf" | grep -q "0 services" ||
+		fail "the default policy is not deny-all"
+	echo "# edited by the operator" >>"$conf"
+	"$cmake" --install "$build" --prefix "$prefix" >"$tmp/install2.log" 2>&1 ||
+		fail "second cmake --install failed"
+	tail -n 1 "$conf" | grep -q "edited by the operator" ||
+		fail "a second install overwrote $conf"
+	step "vmsgd.service names $prefix; the default policy is deny-all and kept"
+fi
+
+# The same consumer through the CMake package, both ways.
+mkdir -p "$tmp/cmake-consumer"
+cp "$src/consumer.c" "$tmp/cmake-consumer/"
+cat >"$tmp/cmake-consumer/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(consumer C)
+find_package(vmsg 0.1 REQUIRED)
+add_executable(consumer_cmake_shared consumer.c)
+target_link_libraries(consumer_cmake_shared PRIVATE vmsg::vmsg)
+add_executable(consumer_cmake_static consumer.c)
+target_link_libraries(consumer_cmake_static PRIVATE vmsg::vmsg_static)
+CMAKE
+step "find_package(vmsg) from $prefix"
+"$cmake" -S "$tmp/cmake-consumer" -B "$tmp/cmake-build" \
+	-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+	-DCMAKE_C_FLAGS="$extra -Wall -Wextra -Werror" \
+	>"$tmp/cmake-consumer.log" 2>&1 &&
+	"$cmake" --build "$tmp/cmake-build" >>"$tmp/cmake-consumer.log" 2>&1 ||
+	{ cat "$tmp/cmake-consumer.log" >&2; fail "CMake consumer build"; }
+readelf -d "$tmp/cmake-build/consumer_cmake_shared" | grep NEEDED |
+	grep -q 'libvmsg\.so\.0' || fail "consumer_cmake_shared does not link libvmsg.so.0"
+if readelf -d "$tmp/cmake-build/consumer_cmake_static" | grep NEEDED | grep -q 'libvmsg'; then
+	fail "consumer_cmake_static links libvmsg dynamically"
+fi
+step "run the CMake consumers"
+LD_LIBRARY_PATH=$libdir "$tmp/cmake-build/consumer_cmake_shared" ||
+	fail "consumer_cmake_shared exited $?"
+env -u LD_LIBRARY_PATH "$tmp/cmake-build/consumer_cmake_static" ||
+	fail "consumer_cmake_static exited $?"
 
 step "PASS"

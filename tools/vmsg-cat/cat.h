@@ -1,6 +1,7 @@
-/* vmsg-cat: netcat for channels. Private header shared by its four files:
- * opts.c parses the command line, open.c makes the channel, pump.c copies
- * stdin to the channel and the channel to stdout, main.c ties them up.
+/* vmsg-cat: netcat for channels. Private header shared by its files:
+ * opts.c parses the command line, open.c makes the channel, service.c
+ * offers and opens named services through vmsgd, pump.c copies stdin to
+ * the channel and the channel to stdout, main.c ties them up.
  * docs/vmsg-cat.md is the user's manual. */
 #ifndef VMSG_CAT_H
 #define VMSG_CAT_H
@@ -18,16 +19,18 @@
 
 #define CAT_DEFAULT_TYPE 0x100u
 
-enum cat_backend { CAT_NONE, CAT_UNIX, CAT_XEN };
+enum cat_backend { CAT_NONE, CAT_UNIX, CAT_XEN, CAT_SERVICE };
 
 struct cat_opts {
-	bool listen;            /* else connect */
+	bool listen;            /* else connect (--offer: listen) */
 	enum cat_backend backend;
 	const char *unix_path;  /* --unix */
 	int domid;              /* --domid: the peer's domain (-1 unset) */
 	int my_domid;           /* --my-domid (-1: ask xenstore) */
 	const char *xs_path;    /* --path */
 	const char *port;       /* --port */
+	const char *service;    /* --service or --offer NAME */
+	char **cmd;             /* --offer NAME -- CMD...: run per consumer */
 	bool framed;            /* else raw */
 	uint16_t type;          /* --type, framed sends */
 	uint32_t ring;          /* --ring (0: the library's default) */
@@ -62,9 +65,20 @@ const char *cat_addr(const struct cat_opts *o);
 int cat_open(const struct cat_opts *o, vmsg_chan **out, int stop_fd,
 	     volatile int *stop);
 
-/* Copy until both directions end (see docs/vmsg-cat.md). Closes the
- * channel. Returns the exit status. */
-int cat_pump(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
-	     volatile int *stop);
+/* Wait for a served channel's client while `*stop` stays 0 (polling
+ * `stop_fd` too): vmsg_chan_accept()'s result, -EINTR when stopped. */
+int cat_accept(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
+	       volatile int *stop);
+
+/* Copy in_fd to the channel and the channel to out_fd until both
+ * directions end (see docs/vmsg-cat.md). The channel stays the caller's
+ * to close. Returns the exit status. */
+int cat_pump(const struct cat_opts *o, vmsg_chan *c, int in_fd, int out_fd,
+	     int stop_fd, volatile int *stop);
+
+/* --service NAME: open it through vmsgd and copy stdin/stdout; --offer
+ * NAME: offer it and serve consumers (one on stdin/stdout, or each with
+ * its own run of o->cmd). Returns the exit status. */
+int cat_service(const struct cat_opts *o, int stop_fd, volatile int *stop);
 
 #endif

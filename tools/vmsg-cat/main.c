@@ -48,9 +48,17 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
-	r = cat_open(&o, &c, stop_pipe[0], &stop_sig);
-	if (r == CAT_EXIT_OK)
-		r = cat_pump(&o, c, stop_pipe[0], &stop_sig);
+	if (o.backend == CAT_SERVICE) {
+		r = cat_service(&o, stop_pipe[0], &stop_sig);
+	} else {
+		r = cat_open(&o, &c, stop_pipe[0], &stop_sig);
+		if (r == CAT_EXIT_OK) {
+			r = cat_pump(&o, c, STDIN_FILENO, STDOUT_FILENO,
+				     stop_pipe[0], &stop_sig);
+			/* Orderly: the peer still gets all we sent. */
+			vmsg_chan_close(c);
+		}
+	}
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
 	return r;

@@ -35,6 +35,9 @@ const char *cat_addr(const struct cat_opts *o)
 {
 	if (o->backend == CAT_UNIX)
 		snprintf(addr_buf, sizeof(addr_buf), "unix:%s", o->unix_path);
+	else if (o->backend == CAT_SERVICE)
+		snprintf(addr_buf, sizeof(addr_buf), "service '%s'",
+			 o->service);
 	else
 		snprintf(addr_buf, sizeof(addr_buf), "xen:dom%d:%s", o->domid,
 			 xen_path[0] ? xen_path : o->xs_path ? o->xs_path
@@ -57,6 +60,11 @@ static const char *hint(const struct cat_opts *o, int r)
 	case ENOENT:
 		if (o->listen && o->backend == CAT_UNIX)
 			return " (does the socket's directory exist?)";
+		/* A server withdraws its address once its one client is
+		 * in, so a busy server looks like none at all. */
+		if (o->backend == CAT_UNIX)
+			return " (or a server there already has its client: "
+			       "one client per channel)";
 		if (o->backend == CAT_XEN && !o->listen)
 			return " (or the Xen devices are missing: not in a Xen "
 			       "domain, nor under `xensim run`?)";
@@ -105,7 +113,9 @@ static int self_domid(const struct cat_opts *o)
 	if (o->my_domid >= 0)
 		return o->my_domid;
 	if (!(xs = xs_open(0))) {
-		cat_err("cannot open xenstore: %s (give --path, or --my-domid)",
+		/* --path would not help: the channel needs xenstore too. */
+		cat_err("cannot open xenstore (%s): --xen needs a Xen domain, or "
+			"the simulator (`xensim run --domid N -- vmsg-cat ...`)",
 			strerror(errno));
 		return -1;
 	}
@@ -183,8 +193,8 @@ static int connect_once(const struct cat_opts *o, vmsg_chan **out,
 
 /* Wait for the client in a poll loop, so that a signal ends the wait and
  * the server still withdraws itself (its socket, its xenstore keys). */
-static int accept_client(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
-			 volatile int *stop)
+int cat_accept(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
+	       volatile int *stop)
 {
 	int64_t end = o->timeout_ms < 0 ? -1 : now_ms() + o->timeout_ms;
 	int fd = vmsg_chan_fd(c), r;
@@ -229,7 +239,7 @@ int cat_open(const struct cat_opts *o, vmsg_chan **out, int stop_fd,
 		if ((r = serve(o, &c, &co)) < 0)
 			return fail(o, "cannot listen on", r);
 		cat_info(o, "listening on %s", cat_addr(o));
-		r = accept_client(o, c, stop_fd, stop);
+		r = cat_accept(o, c, stop_fd, stop);
 		if (r == -EINTR) {
 			vmsg_chan_close(c);
 			return CAT_EXIT_SIGNAL + *stop;
@@ -267,8 +277,16 @@ int cat_open(const struct cat_opts *o, vmsg_chan **out, int stop_fd,
 		if (*stop)
 			return CAT_EXIT_SIGNAL + *stop;
 		if (end >= 0 && now_ms() >= end) {
-			if (r == -ETIMEDOUT && o->backend == CAT_UNIX)
-				r = -ENOENT; /* nobody there, in the end */
+			/* A socket that takes the connection but never
+			 * answers: a server that does not look after its
+			 * channel. Not "nobody serves". */
+			if (r == -ETIMEDOUT && o->backend == CAT_UNIX) {
+				cat_err("cannot connect to %s: a server listens "
+					"there but did not answer in time (is "
+					"it stuck?)",
+					cat_addr(o));
+				return CAT_EXIT_FAIL;
+			}
 			return fail(o, "cannot connect to", r);
 		}
 		usleep(20000); /* a host connect does not wait for the server */

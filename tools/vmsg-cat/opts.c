@@ -8,11 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vmsg/service.h>
+#include <vmsg/version.h>
 
 static const char usage_text[] =
 	"usage: vmsg-cat (--listen | --connect) ADDRESS [OPTIONS]\n"
 	"  ADDRESS:  --unix PATH\n"
 	"         |  --xen --domid N (--path XSPATH | --port NAME)\n"
+	"       vmsg-cat --service NAME [OPTIONS]\n"
+	"       vmsg-cat --offer NAME [OPTIONS] [-- CMD [ARG...]]\n"
 	"Try 'vmsg-cat --help' for more.\n";
 
 static const char help_text[] =
@@ -20,6 +24,8 @@ static const char help_text[] =
 	"channel to stdout until both directions end.\n"
 	"\n"
 	"usage: vmsg-cat (--listen | --connect) ADDRESS [OPTIONS]\n"
+	"       vmsg-cat --service NAME [OPTIONS]\n"
+	"       vmsg-cat --offer NAME [OPTIONS] [-- CMD [ARG...]]\n"
 	"\n"
 	"Role (one of):\n"
 	"  -l, --listen         serve the channel and wait for its one client\n"
@@ -42,6 +48,18 @@ static const char help_text[] =
 	"            (in dom0)  vmsg-cat --connect --xen --domid 1 --port cat\n"
 	"            vmsg-cat -c -x -d 0 -p /local/domain/0/data/vchan/1/x\n"
 	"\n"
+	"Named services through vmsgd (in a guest domain; docs/vmsgd.md):\n"
+	"      --service NAME   open the service (vmsgd checks its policy) and\n"
+	"                       copy stdin/stdout over the channel\n"
+	"      --offer NAME     offer the service; serve the first consumer on\n"
+	"                       stdin/stdout, then withdraw and exit; with\n"
+	"                       -- CMD [ARG...], serve every consumer in turn\n"
+	"                       with a run of CMD on the channel (its stdin and\n"
+	"                       stdout; VMSG_PEER_DOMID and VMSG_SERVICE set),\n"
+	"                       closing when CMD's output ends, until a signal\n"
+	"      e.g.  (in dom1)  vmsg-cat --offer echo -- cat\n"
+	"            (in dom2)  echo hi | vmsg-cat --service echo --linger 1000\n"
+	"\n"
 	"Data:\n"
 	"  -r, --raw            a byte stream, as libxenvchan peers speak\n"
 	"                       (the default); e.g. vmsg-cat -l -x -d 0 -P p -r\n"
@@ -60,7 +78,9 @@ static const char help_text[] =
 	"Timing:\n"
 	"  -w, --timeout MS     connect: wait up to MS for the server to appear\n"
 	"                       (default 0: fail at once); listen: wait up to MS\n"
-	"                       for the client (default: forever); -1: forever\n"
+	"                       for the client (default: forever); -1: forever;\n"
+	"                       --service: wait up to MS for vmsgd and the open\n"
+	"                       (default 10000)\n"
 	"                       e.g.  vmsg-cat -c -U /tmp/ch --timeout 5000\n"
 	"      --linger MS      after stdin ends and all of it is sent, keep\n"
 	"                       copying the channel to stdout for at most MS,\n"
@@ -71,6 +91,7 @@ static const char help_text[] =
 	"\n"
 	"Other:\n"
 	"  -v, --verbose        say what happens on stderr\n"
+	"  -V, --version        the version\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"Exit status: 0 when the peer closed (or --linger ran out) and\n"
@@ -151,7 +172,8 @@ static bool parse_size(const char *s, unsigned long long hi,
 	return true;
 }
 
-enum { OPT_RING = 256, OPT_MAX_MSG, OPT_LINGER, OPT_MY_DOMID };
+enum { OPT_RING = 256, OPT_MAX_MSG, OPT_LINGER, OPT_MY_DOMID, OPT_SERVICE,
+       OPT_OFFER };
 
 static const struct option longopts[] = {
 	{ "listen", no_argument, NULL, 'l' },
@@ -162,6 +184,8 @@ static const struct option longopts[] = {
 	{ "my-domid", required_argument, NULL, OPT_MY_DOMID },
 	{ "path", required_argument, NULL, 'p' },
 	{ "port", required_argument, NULL, 'P' },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "offer", required_argument, NULL, OPT_OFFER },
 	{ "raw", no_argument, NULL, 'r' },
 	{ "framed", no_argument, NULL, 'f' },
 	{ "type", required_argument, NULL, 't' },
@@ -171,6 +195,7 @@ static const struct option longopts[] = {
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -187,11 +212,15 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 	*exit_now = false;
 	opterr = 0; /* we word the complaints */
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":lcU:xd:p:P:rft:w:vh", longopts,
+	while ((ch = getopt_long(argc, argv, "+:lcU:xd:p:P:rft:w:vhV", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 		case 'c':
+			if (o->backend == CAT_SERVICE)
+				return usage_error("%s", "--service and --offer "
+						   "take no other address nor "
+						   "role");
 			if (got_role && o->listen != (ch == 'l'))
 				return usage_error("%s", "--listen and --connect "
 						   "exclude each other");
@@ -199,6 +228,10 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 			o->listen = ch == 'l';
 			break;
 		case 'U':
+			if (o->backend == CAT_SERVICE)
+				return usage_error("%s", "--service and --offer "
+						   "take no other address nor "
+						   "role");
 			if (o->backend == CAT_XEN)
 				return usage_error("%s", "--unix and --xen "
 						   "exclude each other");
@@ -206,6 +239,21 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 				return usage_error("%s", "--unix needs a path");
 			o->backend = CAT_UNIX;
 			o->unix_path = optarg;
+			break;
+		case OPT_SERVICE:
+		case OPT_OFFER:
+			if (o->backend != CAT_NONE || got_role)
+				return usage_error("%s", "--service and --offer "
+						   "take no other address nor "
+						   "role");
+			if (!vmsg_service_name_ok(optarg))
+				return usage_error("bad service name '%s' (1..64 "
+						   "of A-Z a-z 0-9 . _ -)",
+						   optarg);
+			o->backend = CAT_SERVICE;
+			o->service = optarg;
+			o->listen = ch == OPT_OFFER;
+			got_role = true;
 			break;
 		case 'x':
 			if (o->backend == CAT_UNIX)
@@ -286,6 +334,10 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 			fputs(help_text, stdout);
 			*exit_now = true;
 			return CAT_EXIT_OK;
+		case 'V':
+			printf("vmsg-cat %s\n", vmsg_version());
+			*exit_now = true;
+			return CAT_EXIT_OK;
 		case ':':
 			return usage_error("option '%s' needs an argument",
 					   argv[optind - 1]);
@@ -294,14 +346,21 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 					   argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
+	if (optind < argc && o->backend == CAT_SERVICE && o->listen)
+		o->cmd = argv + optind; /* --offer NAME [--] CMD [ARG...] */
+	else if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!got_role)
 		return usage_error("%s", "--listen or --connect is needed");
 	if (o->backend == CAT_NONE)
 		return usage_error("%s", "an address is needed: --unix PATH, or "
 				   "--xen --domid N --path XSPATH");
-	if (o->backend == CAT_XEN) {
+	if (o->backend == CAT_SERVICE) {
+		if (o->ring)
+			return usage_error("%s", "--ring does not go with "
+					   "--service or --offer (the policy "
+					   "sets a service's rings)");
+	} else if (o->backend == CAT_XEN) {
 		if (o->domid < 0)
 			return usage_error("%s", "--xen needs --domid N (the "
 					   "peer's domain)");
@@ -319,6 +378,7 @@ int cat_parse(struct cat_opts *o, int argc, char **argv, bool *exit_now)
 		return usage_error("%s", "--ring goes with --listen (a client "
 				   "takes the server's rings)");
 	if (!got_timeout)
-		o->timeout_ms = o->listen ? -1 : 0;
+		o->timeout_ms = o->listen ? -1
+			      : o->backend == CAT_SERVICE ? 10000 : 0;
 	return CAT_EXIT_OK;
 }

@@ -27,6 +27,8 @@
 struct pump {
 	const struct cat_opts *o;
 	vmsg_chan *c;
+	int in_fd, out_fd;     /* stdin and stdout, or a command's pipes */
+	const char *out_name;  /* for messages: "stdout" or "the command" */
 	/* channel -> stdout */
 	uint8_t *rbuf;         /* raw reads land here */
 	const uint8_t *out;    /* still to write to stdout */
@@ -90,8 +92,13 @@ static bool chan_in(struct pump *p)
 			"(see --max-msg)", vmsg_chan_max_msg(p->c));
 		return true;
 	default:
-		cat_err("receiving from %s: %s", cat_addr(p->o),
-			cat_strerror(r));
+		/* A framed side reads a raw peer's bytes as frame headers. */
+		cat_err("receiving from %s: %s%s", cat_addr(p->o),
+			cat_strerror(r),
+			r == -EPROTO && p->o->framed
+				? " (does the peer use --framed too? a raw "
+				  "byte stream is not frames)"
+				: "");
 		p->status = CAT_EXIT_FAIL;
 		return true;
 	}
@@ -105,11 +112,12 @@ static bool out_write(struct pump *p)
 	if (p->status || (!p->out_len && !p->peeked))
 		return false;
 	if (p->out_len) {
-		n = write(STDOUT_FILENO, p->out, p->out_len);
+		n = write(p->out_fd, p->out, p->out_len);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return false;
-			cat_err("writing to stdout: %s", strerror(errno));
+			cat_err("writing to %s: %s", p->out_name,
+				strerror(errno));
 			p->status = CAT_EXIT_FAIL;
 			return true;
 		}
@@ -138,7 +146,7 @@ static bool stdin_read(struct pump *p)
 	    p->status)
 		return false;
 	p->stdin_ready = false;
-	n = read(STDIN_FILENO, p->wbuf, CHUNK);
+	n = read(p->in_fd, p->wbuf, CHUNK);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return false;
@@ -189,31 +197,33 @@ static bool chan_out(struct pump *p)
 	}
 }
 
-/* Make stdout non-blocking if it is a pipe or a socket, so that a slow
+/* Make the output non-blocking if it is a pipe or a socket, so that a slow
  * reader never stalls the other direction; *restore gets the old flags. */
-static int stdout_nonblock(int *restore)
+static int out_nonblock(int fd, int *restore)
 {
 	struct stat st;
 	int fl;
 
 	*restore = -1;
-	if (fstat(STDOUT_FILENO, &st) < 0 ||
+	if (fstat(fd, &st) < 0 ||
 	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 		return 0;
-	if ((fl = fcntl(STDOUT_FILENO, F_GETFL)) < 0)
+	if ((fl = fcntl(fd, F_GETFL)) < 0)
 		return -errno;
 	if (!(fl & O_NONBLOCK)) {
-		if (fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) < 0)
+		if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 			return -errno;
 		*restore = fl;
 	}
 	return 0;
 }
 
-int cat_pump(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
-	     volatile int *stop)
+int cat_pump(const struct cat_opts *o, vmsg_chan *c, int in_fd, int out_fd,
+	     int stop_fd, volatile int *stop)
 {
-	struct pump p = { .o = o, .c = c };
+	struct pump p = { .o = o, .c = c, .in_fd = in_fd, .out_fd = out_fd,
+			  .out_name = out_fd == STDOUT_FILENO ? "stdout"
+							      : "the command" };
 	int64_t linger_end = -1;
 	int cfd = vmsg_chan_fd(c), restore;
 
@@ -227,7 +237,7 @@ int cat_pump(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
 			cat_strerror(cfd));
 		p.status = CAT_EXIT_FAIL;
 	}
-	stdout_nonblock(&restore);
+	out_nonblock(out_fd, &restore);
 
 	while (!p.status) {
 		bool progress;
@@ -264,12 +274,12 @@ int cat_pump(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
 		if (!p.stdin_eof && !p.in_len && !p.peer_closed &&
 		    !p.stdin_ready) {
 			in_i = n;
-			f[n++] = (struct pollfd){ .fd = STDIN_FILENO,
+			f[n++] = (struct pollfd){ .fd = in_fd,
 						  .events = POLLIN };
 		}
 		if (p.out_len) {
 			out_i = n;
-			f[n++] = (struct pollfd){ .fd = STDOUT_FILENO,
+			f[n++] = (struct pollfd){ .fd = out_fd,
 						  .events = POLLOUT };
 		}
 		int wait = -1;
@@ -292,7 +302,7 @@ int cat_pump(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
 		if (in_i >= 0 && f[in_i].revents)
 			p.stdin_ready = true;
 		if (out_i >= 0 && (f[out_i].revents & (POLLERR | POLLNVAL))) {
-			cat_err("writing to stdout: %s",
+			cat_err("writing to %s: %s", p.out_name,
 				f[out_i].revents & POLLERR ? "broken pipe"
 							   : "not open");
 			p.status = CAT_EXIT_FAIL;
@@ -308,9 +318,8 @@ int cat_pump(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
 	cat_info(o, "%llu bytes from the channel, %llu written to stdout",
 		 (unsigned long long)p.bytes_in,
 		 (unsigned long long)p.bytes_out);
-	vmsg_chan_close(c); /* orderly: the peer still gets all we sent */
 	if (restore >= 0)
-		fcntl(STDOUT_FILENO, F_SETFL, restore);
+		fcntl(out_fd, F_SETFL, restore);
 	free(p.rbuf);
 	free(p.wbuf);
 	return p.status;
