@@ -448,9 +448,13 @@ static int run_cli(struct cli *c)
 		if (!rep.rows[i].err)
 			bench_row_finish(c->cmd, &rep.rows[i]);
 	bench_report_ratios(&rep);
-	if (c->json)
-		bench_report_json(stdout, &rep);
-	else if (c->csv)
+	if (c->json) {
+		if (bench_report_json(stdout, &rep) < 0) {
+			fprintf(stderr, "vmsg-bench: cannot print the JSON "
+					"document: out of memory\n");
+			failed++;
+		}
+	} else if (c->csv)
 		bench_report_csv(stdout, &rep);
 	else
 		bench_report_table(stdout, &rep);

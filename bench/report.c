@@ -3,6 +3,10 @@
 #define _GNU_SOURCE
 #include "report.h"
 
+#include "vmsg_json.h"
+
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -237,54 +241,96 @@ void bench_report_table(FILE *f, const struct bench_report *rep)
 			"batch); x unix: msgs/s / unbatched unix-stream's\n");
 }
 
-/* ---- JSON ---------------------------------------------------------------- */
+/* ---- JSON ----------------------------------------------------------------
+ * Built with jansson (common/vmsg_json.h) and printed by it: the host name
+ * and error texts are strings whatever they hold. Key order is insertion
+ * order. */
 
-static void json_num(FILE *f, const char *k, double v, bool comma)
+/* A measured value; < 0 means "not measured" (null), and neither NaN nor
+ * infinity exists in JSON. */
+static json_t *json_num(double v)
 {
-	if (v < 0)
-		fprintf(f, "\"%s\": null%s", k, comma ? ", " : "");
-	else
-		fprintf(f, "\"%s\": %.6g%s", k, v, comma ? ", " : "");
+	return v < 0 || !isfinite(v) ? json_null() : json_real(v);
 }
 
-static void json_str(FILE *f, const char *s)
+static json_t *json_run(const struct bench_run_sum *s, bool cdf)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
+	json_t *o = json_object();
+	bool ok = o && vmsg__json_set(o, "ops", vmsg__json_uint(s->ops)) &&
+		  vmsg__json_set(o, "bytes", vmsg__json_uint(s->bytes)) &&
+		  vmsg__json_set(o, "elapsed_ns",
+				 vmsg__json_uint(s->elapsed_ns)) &&
+		  vmsg__json_set(o, "min_ns", vmsg__json_uint(s->min)) &&
+		  vmsg__json_set(o, "p50_ns", vmsg__json_uint(s->p50)) &&
+		  vmsg__json_set(o, "p90_ns", vmsg__json_uint(s->p90)) &&
+		  vmsg__json_set(o, "p99_ns", vmsg__json_uint(s->p99)) &&
+		  vmsg__json_set(o, "p999_ns", vmsg__json_uint(s->p999)) &&
+		  vmsg__json_set(o, "max_ns", vmsg__json_uint(s->max)) &&
+		  vmsg__json_set(o, "mean_ns", json_num(s->mean)) &&
+		  vmsg__json_set(o, "msgs_per_s", json_num(s->msgs_per_s)) &&
+		  vmsg__json_set(o, "bytes_per_s", json_num(s->bytes_per_s));
+	if (ok && cdf && s->max) {
+		json_t *a = json_array();
+		ok = vmsg__json_set(o, "cdf", json_incref(a));
+		for (int i = 0; ok && i < BENCH_CDF_N; i++)
+			ok = vmsg__json_push(
+				a, json_pack("[f, I]", bench_cdf_pct[i],
+					     (json_int_t)s->cdf[i]));
+		json_decref(a);
 	}
-	fputc('"', f);
-}
-
-static void json_run(FILE *f, const struct bench_run_sum *s, bool cdf)
-{
-	fprintf(f, "{\"ops\": %llu, \"bytes\": %llu, \"elapsed_ns\": %llu, ",
-		(unsigned long long)s->ops, (unsigned long long)s->bytes,
-		(unsigned long long)s->elapsed_ns);
-	fprintf(f, "\"min_ns\": %llu, \"p50_ns\": %llu, \"p90_ns\": %llu, "
-		"\"p99_ns\": %llu, \"p999_ns\": %llu, \"max_ns\": %llu, ",
-		(unsigned long long)s->min, (unsigned long long)s->p50,
-		(unsigned long long)s->p90, (unsigned long long)s->p99,
-		(unsigned long long)s->p999, (unsigned long long)s->max);
-	json_num(f, "mean_ns", s->mean, true);
-	json_num(f, "msgs_per_s", s->msgs_per_s, true);
-	json_num(f, "bytes_per_s", s->bytes_per_s, false);
-	if (cdf && s->max) {
-		fprintf(f, ",\n      \"cdf\": [");
-		for (int i = 0; i < BENCH_CDF_N; i++)
-			fprintf(f, "%s[%g, %llu]", i ? ", " : "",
-				bench_cdf_pct[i], (unsigned long long)s->cdf[i]);
-		fputc(']', f);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
 	}
-	fputc('}', f);
+	return o;
 }
 
-void bench_report_json(FILE *f, const struct bench_report *rep)
+static json_t *json_row(const struct bench_report *rep,
+			const struct bench_row *row)
+{
+	json_t *o = json_object();
+	bool ok = o &&
+		  vmsg__json_set(o, "transport", vmsg__json_str(row->t->name)) &&
+		  vmsg__json_set(o, "wait",
+				 vmsg__json_str(bench_wait_name(row->p.wait))) &&
+		  vmsg__json_set(o, "batch", json_boolean(row->p.batch)) &&
+		  vmsg__json_set(o, "size", vmsg__json_uint(row->p.size)) &&
+		  vmsg__json_set(o, "ring", vmsg__json_uint(row->p.ring));
+	if (ok && row->err) {
+		ok = vmsg__json_set(o, "error", vmsg__json_str(row->errmsg));
+		goto out;
+	}
+	json_t *spread = json_object(), *runs = json_array();
+	ok = ok && vmsg__json_set(o, "error", json_null()) &&
+	     vmsg__json_set(o, "median",
+			    json_run(&row->run[row->median],
+				     rep->cmd != BENCH_STREAM)) &&
+	     vmsg__json_set(o, "spread", json_incref(spread)) &&
+	     vmsg__json_set(spread, "metric",
+			    vmsg__json_str(rep->cmd == BENCH_STREAM
+						   ? "msgs_per_s"
+						   : "p50_ns")) &&
+	     vmsg__json_set(spread, "min", json_num(row->spread_min)) &&
+	     vmsg__json_set(spread, "max", json_num(row->spread_max)) &&
+	     vmsg__json_set(o, "reference",
+			    row->ref ? vmsg__json_str(row->ref->t->name)
+				     : json_null()) &&
+	     vmsg__json_set(o, "ratio", json_num(row->ratio)) &&
+	     vmsg__json_set(o, "ratio_unix", json_num(row->ratio_unix)) &&
+	     vmsg__json_set(o, "runs", json_incref(runs));
+	for (int k = 0; ok && k < row->nruns; k++)
+		ok = vmsg__json_push(runs, json_run(&row->run[k], false));
+	json_decref(spread);
+	json_decref(runs);
+out:
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int bench_report_json(FILE *f, const struct bench_report *rep)
 {
 	struct utsname u;
 	char date[32];
@@ -293,53 +339,35 @@ void bench_report_json(FILE *f, const struct bench_report *rep)
 	if (uname(&u))
 		strcpy(u.nodename, "unknown");
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	fprintf(f, "{\n  \"tool\": \"vmsg-bench\", \"schema\": 1, "
-		"\"subcommand\": \"%s\",\n  \"host\": ", bench_cmd_name(rep->cmd));
-	json_str(f, u.nodename);
-	fprintf(f, ", \"date\": \"%s\", \"runs\": %d,\n", date, rep->runs);
-	if (rep->cpu[0] >= 0)
-		fprintf(f, "  \"cpus\": [%d, %d],\n", rep->cpu[0], rep->cpu[1]);
-	else
-		fprintf(f, "  \"cpus\": null,\n");
-	fprintf(f, "  \"clock\": \"CLOCK_MONOTONIC\", "
-		"\"hist_rel_error\": %.6g,\n  \"results\": [",
-		1.0 / (2.0 * BENCH_HIST_SUB));
-	for (size_t i = 0; i < rep->nrows; i++) {
-		const struct bench_row *row = &rep->rows[i];
-
-		fprintf(f, "%s\n    {\"transport\": \"%s\", \"wait\": \"%s\", "
-			"\"batch\": %s, \"size\": %zu, \"ring\": %u, ",
-			i ? "," : "", row->t->name, bench_wait_name(row->p.wait),
-			row->p.batch ? "true" : "false", row->p.size, row->p.ring);
-		if (row->err) {
-			fprintf(f, "\"error\": ");
-			json_str(f, row->errmsg);
-			fputc('}', f);
-			continue;
-		}
-		fprintf(f, "\"error\": null,\n     \"median\": ");
-		json_run(f, &row->run[row->median], rep->cmd != BENCH_STREAM);
-		fprintf(f, ",\n     \"spread\": {\"metric\": \"%s\", ",
-			rep->cmd == BENCH_STREAM ? "msgs_per_s" : "p50_ns");
-		json_num(f, "min", row->spread_min, true);
-		json_num(f, "max", row->spread_max, false);
-		fprintf(f, "},\n     \"reference\": ");
-		if (row->ref)
-			json_str(f, row->ref->t->name);
-		else
-			fprintf(f, "null");
-		fprintf(f, ", ");
-		json_num(f, "ratio", row->ratio, true);
-		json_num(f, "ratio_unix", row->ratio_unix, false);
-		fprintf(f, ",\n     \"runs\": [");
-		for (int k = 0; k < row->nruns; k++) {
-			if (k)
-				fprintf(f, ", ");
-			json_run(f, &row->run[k], false);
-		}
-		fprintf(f, "]}");
-	}
-	fprintf(f, "\n  ]\n}\n");
+	json_t *doc = json_object(), *results = json_array();
+	bool ok =
+		doc && vmsg__json_set(doc, "tool", vmsg__json_str("vmsg-bench")) &&
+		vmsg__json_set(doc, "schema", vmsg__json_uint(1)) &&
+		vmsg__json_set(doc, "subcommand",
+			       vmsg__json_str(bench_cmd_name(rep->cmd))) &&
+		vmsg__json_set(doc, "host", vmsg__json_str(u.nodename)) &&
+		vmsg__json_set(doc, "date", vmsg__json_str(date)) &&
+		vmsg__json_set(doc, "runs", vmsg__json_uint((unsigned)rep->runs)) &&
+		vmsg__json_set(doc, "cpus",
+			       rep->cpu[0] >= 0 ? json_pack("[i, i]", rep->cpu[0],
+							    rep->cpu[1])
+						: json_null()) &&
+		vmsg__json_set(doc, "clock", vmsg__json_str("CLOCK_MONOTONIC")) &&
+		vmsg__json_set(doc, "hist_rel_error",
+			       json_real(1.0 / (2.0 * BENCH_HIST_SUB))) &&
+		vmsg__json_set(doc, "results", json_incref(results));
+	for (size_t i = 0; ok && i < rep->nrows; i++)
+		ok = vmsg__json_push(results, json_row(rep, &rep->rows[i]));
+	json_decref(results);
+	/* One line: indented, jansson would put each of the CDFs' numbers
+	 * on a line of its own (`python3 -m json.tool` shows it readably). */
+	const size_t flags =
+		JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6);
+	int r = ok ? json_dumpf(doc, f, flags) : -1;
+	json_decref(doc);
+	if (r == 0)
+		fputc('\n', f);
+	return r == 0 ? 0 : -ENOMEM;
 }
 
 /* ---- CSV ----------------------------------------------------------------- */

@@ -56,7 +56,8 @@ const char *bench_cmd_name(enum bench_cmd c);
 const char *bench_wait_name(enum bench_wait w);
 
 void bench_report_table(FILE *f, const struct bench_report *rep);
-void bench_report_json(FILE *f, const struct bench_report *rep);
+/* 0, or -ENOMEM when the document could not be built or printed. */
+int bench_report_json(FILE *f, const struct bench_report *rep);
 void bench_report_csv(FILE *f, const struct bench_report *rep);
 
 #endif

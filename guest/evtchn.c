@@ -86,6 +86,23 @@ int guest__evtchn_take(uint32_t port)
 	return (old & b) != 0;
 }
 
+int guest__evtchn_poll(uint32_t *ports, unsigned n, uint64_t deadline_ns)
+{
+	struct xen_sched_poll p = {
+		.ports = ports,
+		.nr_ports = n,
+		.timeout = deadline_ns,
+	};
+	uint64_t t0 = guest__now_ns();
+	long rc = guest__hypercall(XEN_HC_sched_op, XEN_SCHEDOP_poll,
+				   (uint64_t)(uintptr_t)&p, 0);
+	guest__m.stats.polls++;
+	guest__m.stats.blocked_ns += guest__now_ns() - t0;
+	if (rc < 0 && rc != -4 /* EINTR: the caller looks again */)
+		return (int)rc;
+	return 0;
+}
+
 int guest__evtchn_wait(uint32_t port, uint64_t deadline_ns)
 {
 	for (;;) {
@@ -93,18 +110,9 @@ int guest__evtchn_wait(uint32_t port, uint64_t deadline_ns)
 			return 1;
 		if (deadline_ns && guest__now_ns() >= deadline_ns)
 			return 0;
-		struct xen_sched_poll p = {
-			.ports = &port,
-			.nr_ports = 1,
-			.timeout = deadline_ns,
-		};
-		uint64_t t0 = guest__now_ns();
-		long rc = guest__hypercall(XEN_HC_sched_op, XEN_SCHEDOP_poll,
-					   (uint64_t)(uintptr_t)&p, 0);
-		guest__m.stats.polls++;
-		guest__m.stats.blocked_ns += guest__now_ns() - t0;
-		if (rc < 0 && rc != -4 /* EINTR: look again */)
-			return (int)rc;
+		int r = guest__evtchn_poll(&port, 1, deadline_ns);
+		if (r < 0)
+			return r;
 	}
 }
 

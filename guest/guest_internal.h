@@ -12,7 +12,9 @@
  *   evtchn.c      event channels, blocking with SCHEDOP_poll
  *   xs_ring.c     the xenstore ring's byte level (also built hosted)
  *   xenstore.c    xenstore requests: read, write, rm, perms, txn, watch
- *   platform.c    struct vmsg_platform_ops over all of the above
+ *   xen_pvh.c     the hooks of the Xen platform core (lib/xenplat) over
+ *                 all of the above
+ *   serve.c       guest_serve/guest_connect: vmsg_xen_serve/connect
  *   string.c      memcpy, memmove, memset, strlen, ...
  *
  * A unikernel is one machine with one vCPU and no threads: the state of
@@ -139,6 +141,10 @@ int guest__evtchn_take(uint32_t port);
 /* Block until the port fires (consumed: 1) or deadline_ns (0: never)
  * passes (0). */
 int guest__evtchn_wait(uint32_t port, uint64_t deadline_ns);
+/* One SCHEDOP_poll: block until the pending bit of one of ports[0..n-1]
+ * (n <= 128) goes from clear to set, or deadline_ns (0: never). Returns 0
+ * (look at the bits to learn which) or -errno. */
+int guest__evtchn_poll(uint32_t *ports, unsigned n, uint64_t deadline_ns);
 /* 1: our port is bound to a remote port; 0: it is not (unbound: the
  * remote end closed, e.g. its domain was destroyed); < 0: error. */
 int guest__evtchn_bound(uint32_t port);

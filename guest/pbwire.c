@@ -51,6 +51,7 @@ static const struct pbw_field serve_f[] = {
 	F(5, PBW_U32, struct pbw_serve, rx_ring_size, 0),
 	F(6, PBW_U32, struct pbw_serve, tx_ring_size, 0),
 	F(7, PBW_U64, struct pbw_serve, max_msg, 0),
+	F(8, PBW_U32, struct pbw_serve, connect_timeout_ms, 0),
 };
 static const struct pbw_field serve_result_f[] = {
 	F(1, PBW_U32, struct pbw_serve_result, serve_id, 0),

@@ -97,6 +97,7 @@ struct pbw_serve {
 	uint32_t rx_ring_size;
 	uint32_t tx_ring_size;
 	uint64_t max_msg;
+	uint32_t connect_timeout_ms; /* 0: not said */
 };
 struct pbw_serve_result {
 	uint32_t serve_id;

@@ -1,7 +1,7 @@
 # The appliance SDK's build: vmsg_add_unikernel(NAME SOURCES src...
 #     [MEMORY MiB] [CMDLINE "k=v ..."] [KERNEL_PATH /path/in/dom0])
 # makes NAME.elf (a bootable PVH ELF: the appliance, the guest platform and
-# lib/ring, lib/frame, lib/chan) and NAME.cfg (an xl config from
+# lib/ring, lib/frame, lib/chan, lib/xenplat) and NAME.cfg (an xl config from
 # guest/xl.cfg.in) in the current binary directory, and prints the image
 # size when it links. The target is NAME; the ELF's path is its property
 # VMSG_ELF.
@@ -22,7 +22,7 @@ set(VMSG_GUEST_CFLAGS
     -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
     -Wno-unused-parameter
     -I${PROJECT_SOURCE_DIR}/lib/include -I${PROJECT_SOURCE_DIR}/lib/internal
-    -I${VMSG_GUEST_SOURCE_DIR}/include)
+    -I${PROJECT_SOURCE_DIR}/lib/xenplat -I${VMSG_GUEST_SOURCE_DIR}/include)
 if(VMSG_WERROR)
   list(APPEND VMSG_GUEST_CFLAGS -Werror)
 endif()

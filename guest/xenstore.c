@@ -9,6 +9,8 @@
 
 #include "vmsg_string.h"
 
+#include <vmsg/xen.h>
+
 #define XS_TOKEN "vmsg"
 
 static void xs_notify(void *ctx)
@@ -276,19 +278,6 @@ int guest__xs_init(void)
 	m->xs.broken = 0;
 	m->xs.started = false;
 
-	/* Our domain id: the relative key "domid" in our home. */
-	char buf[16];
-	int n = guest_xs_read(0, "domid", buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	uint32_t v = 0;
-	for (int i = 0; i < n; i++) {
-		if (buf[i] < '0' || buf[i] > '9')
-			return -EIO;
-		v = v * 10 + (uint32_t)(buf[i] - '0');
-		if (v >= XEN_DOMID_SELF)
-			return -EIO;
-	}
-	m->domid = (uint16_t)v;
-	return 0;
+	/* Our domain id, now that xenstore answers. */
+	return vmsg_xen_own_domid(&m->domid);
 }

@@ -13,6 +13,7 @@ PACKAGES=(
 	libxen-dev          # xen/io/libxenvchan.h: the ring layout is asserted against it
 	libuv1-dev          # event loops of vmsgd and the simulator's xenstored
 	libinih-dev         # vmsgd's policy file (INI) parser
+	libjansson-dev      # vmsgd's and vmsg-bench's JSON output, escaped by a JSON library
 	libprotobuf-c-dev   # protobuf-c runtime for the control messages
 	protobuf-c-compiler # protoc-c, run at build time on proto/*.proto
 	procps              # ps/pgrep/kill, used by the two-process tests

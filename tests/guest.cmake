@@ -7,6 +7,9 @@
 #                   protobuf-c's generated code (valid and hostile input)
 #   guest_appliance_host  the echo appliance's source as two Linux processes
 #                   on the host backend (no Xen)
+#   guest_multi_sim  (label sim) the echo appliance serving 8 channels at
+#                   once from one wait set, as a Linux program on the
+#                   simulator, 8 dom0 clients at once
 #   guest_appliance_sim  (label sim) the echo appliance's source as a Linux
 #                   program on the simulator: offer and open through vmsgd,
 #                   the policy, the provider's death mid-stream
@@ -75,6 +78,17 @@ if(TARGET echo-appliance)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/appliance_host.sh
                    ${CMAKE_BINARY_DIR})
   set_tests_properties(guest_appliance_host PROPERTIES TIMEOUT 300)
+endif()
+
+# The echo appliance's multi=N mode (one wait set, N channels at once) as a
+# Linux program on the simulator, 8 dom0 clients at once
+# (tests/guest/appliance_multi_sim.sh).
+if(TARGET echo-appliance AND TARGET guest-echo-client AND TARGET xensim)
+  add_test(NAME guest_multi_sim
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/guest/appliance_multi_sim.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(guest_multi_sim PROPERTIES TIMEOUT 300 LABELS sim
+                       SKIP_RETURN_CODE 77)
 endif()
 
 # The echo appliance's source as Linux programs on the simulator, through

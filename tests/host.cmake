@@ -4,3 +4,5 @@ vmsg_add_test(host_one_client SOURCES host/host_one_client.c TIMEOUT 60 LABELS h
 vmsg_add_test(host_peer_death SOURCES host/host_peer_death.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_chan_basic SOURCES host/host_chan_basic.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_chan_reopen SOURCES host/host_chan_reopen.c TIMEOUT 60 LABELS host)
+vmsg_add_test(host_waitset SOURCES host/host_waitset.c TIMEOUT 120 LABELS host)
+vmsg_add_test(host_access SOURCES host/host_access.c TIMEOUT 120 LABELS host)

@@ -24,4 +24,26 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_restart)
   vmsgd_test(vmsgd_badinput)
   vmsgd_test(vmsgd_noconnect)
+  vmsgd_test(vmsgd_flush)
+  # The stock key-value server as the provider that unclaimed channels
+  # must not fill up.
+  if(TARGET vmsg-kv-server)
+    vmsgd_test(vmsgd_unclaimed)
+    target_compile_definitions(vmsgd_unclaimed PRIVATE
+      KV_SERVER_BIN="$<TARGET_FILE:vmsg-kv-server>")
+    add_dependencies(vmsgd_unclaimed vmsg-kv-server)
+  endif()
+  # vmsgctl --json against hostile Hello names, checked with jansson's
+  # strict parser (vmsgd needs jansson already).
+  pkg_check_modules(VT_JANSSON REQUIRED IMPORTED_TARGET jansson)
+  vmsgd_test(vmsgd_json)
+  # vmsg_ctl_open's errors, and vmsg-kv's words for them.
+  if(TARGET vmsg-kv AND TARGET vmsg-cat)
+    vmsgd_test(vmsgd_ctlopen)
+    target_compile_definitions(vmsgd_ctlopen PRIVATE
+      VMSG_KV_BIN="$<TARGET_FILE:vmsg-kv>"
+      VMSG_CAT_BIN="$<TARGET_FILE:vmsg-cat>")
+    add_dependencies(vmsgd_ctlopen vmsg-kv vmsg-cat)
+  endif()
+  target_link_libraries(vmsgd_json PRIVATE PkgConfig::VT_JANSSON)
 endif()

@@ -22,7 +22,15 @@
  * (after everything in it was read) or gone: pending socket writes are
  * flushed (uv_shutdown), then the socket closes. A socket error closes the
  * channel. The counters are those of vmsgd's channel end plus the socket's
- * byte counts. */
+ * byte counts.
+ * Lingering: once the guest has closed (its Closed message, the channel's
+ * close, or its control channel gone), what it sent and the socket has not
+ * taken yet is a flush, bounded by the policy's bridge_flush_ms from that
+ * moment; a socket that does not read gets no more. Meanwhile the channel
+ * stays listed as lingering and counted against its consumer; the channel
+ * end (event channel, grants, xenstore) is closed as soon as everything in
+ * it has been read, so what lingers longest is the socket and its write
+ * queue. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -73,8 +81,10 @@ struct bconn {
 	uv_connect_t creq;
 	uv_shutdown_t sreq;
 	uv_timer_t linger; /* started at the socket's EOF */
+	uv_timer_t flush;  /* bounds the flush after the guest's close */
 	int handles;
-	bool poll_init, sock_init, linger_init;
+	bool poll_init, sock_init, linger_init, flush_init;
+	bool cut;          /* the flush limit passed: drop what is left */
 	bool chan_ready;  /* connected (in) / served (out) */
 	bool accepted;    /* out: the guest has connected */
 	bool sock_ok;     /* accepted / connected */
@@ -84,6 +94,7 @@ struct bconn {
 	size_t wq;           /* bytes queued in uv_write */
 	uint64_t sock_rx, sock_tx, in_chunks, out_chunks;
 	uint64_t in_stalls, out_stalls;
+	struct vmsg_chan_stats last; /* the channel end's, once it is closed */
 	char inbuf[CHUNK];
 };
 
@@ -102,8 +113,7 @@ void bridge_counters(const struct channel *c, struct chan_counters *k)
 	struct bconn *b = c->bconn;
 	if (!b)
 		return;
-	struct vmsg_chan_stats st;
-	memset(&st, 0, sizeof st);
+	struct vmsg_chan_stats st = b->last;
 	if (b->ch)
 		(void)vmsg_chan_stats(b->ch, &st);
 	/* socket -> ring is in_*, ring -> socket out_*. Messages of a byte
@@ -155,15 +165,80 @@ static void on_handle_closed(uv_handle_t *h)
 			*pp = b->next;
 			break;
 		}
+	/* Still attached only while lingering: the flush is over. */
+	if (b->c)
+		channel_forget(b->d, b->c);
 	free(b);
+}
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, on_handle_closed);
+}
+
+/* The channel end is no longer needed: keep its counters, release it
+ * (orderly: what we wrote stays readable by the guest). */
+static void chan_release(struct bconn *b)
+{
+	if (!b->ch)
+		return;
+	(void)vmsg_chan_stats(b->ch, &b->last);
+	vmsg_chan_close(b->ch);
+	b->ch = NULL;
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	chan_release(h->data);
+	on_handle_closed(h);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
 	(void)status;
 	struct bconn *b = req->data;
-	if (!uv_is_closing(&b->u.h))
-		uv_close(&b->u.h, on_handle_closed);
+	close_handle(&b->u.h);
+	if (b->flush_init)
+		close_handle((uv_handle_t *)&b->flush);
+}
+
+static void on_flush_timeout(uv_timer_t *t)
+{
+	struct bconn *b = t->data;
+	b->cut = true;
+	vmsgd_log(LOG_WARN, "channel %u: the socket did not take what the "
+			    "guest sent within %u ms: %zu bytes queued for it "
+			    "%s dropped",
+		  b->c ? b->c->id : 0, b->d->pol.bridge_flush_ms, b->wq,
+		  b->closing ? "are" : "and the rest of the channel are");
+	if (!b->closing) { /* still reading the channel: end it now */
+		end(b, "the guest closed and the socket did not take the rest "
+		       "in time");
+		return;
+	}
+	close_handle(&b->u.h);
+	close_handle((uv_handle_t *)&b->flush);
+}
+
+/* The guest has closed: from now on the socket gets bridge_flush_ms for
+ * the rest (started once). */
+static void flush_start(struct bconn *b)
+{
+	if (b->flush_init || uv_timer_init(b->d->loop, &b->flush) != 0)
+		return;
+	b->flush.data = b;
+	b->flush_init = true;
+	b->handles++;
+	uv_timer_start(&b->flush, on_flush_timeout, b->d->pol.bridge_flush_ms,
+		       0);
+}
+
+/* Is there something queued that the socket may still take? */
+static bool must_flush(const struct bconn *b)
+{
+	return b->sock_init && b->sock_ok && b->wq > 0 && !b->sock_err &&
+	       !b->cut && !b->d->stopping;
 }
 
 static void bconn_close(struct bconn *b)
@@ -172,22 +247,29 @@ static void bconn_close(struct bconn *b)
 		return;
 	b->closing = true;
 	if (b->poll_init)
-		uv_close((uv_handle_t *)&b->poll, on_handle_closed);
+		uv_close((uv_handle_t *)&b->poll, on_poll_closed);
+	else
+		chan_release(b);
 	if (b->linger_init)
 		uv_close((uv_handle_t *)&b->linger, on_handle_closed);
+	bool flushing = false;
 	if (b->sock_init) {
 		if (b->reading)
 			uv_read_stop(&b->u.s);
 		b->reading = false;
-		/* Flush what we queued for the socket, unless it failed or
-		 * vmsgd is stopping (a peer that never reads must not hold
-		 * the exit up). */
+		/* Flush what we queued for the socket, unless it failed, the
+		 * flush limit passed or vmsgd is stopping (a peer that never
+		 * reads must not hold the exit up). */
 		b->sreq.data = b;
-		if (!(b->sock_ok && b->wq > 0 && !b->sock_err &&
-		      !b->d->stopping &&
-		      uv_shutdown(&b->sreq, &b->u.s, on_shutdown) == 0))
+		flushing = must_flush(b) &&
+			   uv_shutdown(&b->sreq, &b->u.s, on_shutdown) == 0;
+		if (!flushing)
 			uv_close(&b->u.h, on_handle_closed);
 	}
+	if (flushing)
+		flush_start(b);
+	else if (b->flush_init)
+		close_handle((uv_handle_t *)&b->flush);
 	if (b->handles == 0) {
 		b->handles = 1;
 		b->poll.data = b;
@@ -200,14 +282,36 @@ bool bridge_waiting(const struct channel *c)
 	return c->bconn && !c->bconn->in && !c->bconn->accepted;
 }
 
-void bridge_detach(struct channel *c)
+bool bridge_detach(struct channel *c)
 {
 	struct bconn *b = c->bconn;
-	c->bconn = NULL;
 	if (!b)
-		return;
-	b->c = NULL;
+		return false;
+	/* The socket still has what the guest sent to take: the channel
+	 * lingers (listed, counted) until the flush ends; b keeps it. */
+	bool linger = must_flush(b);
+	if (linger)
+		vmsgd_log(LOG_INFO, "channel %u: lingering: %zu bytes still go "
+				    "to %s (for at most %u ms)",
+			  c->id, b->wq, c->sock, b->d->pol.bridge_flush_ms);
+	if (!linger || b->closing) {
+		c->bconn = NULL;
+		b->c = NULL;
+		linger = false;
+	}
 	bconn_close(b);
+	return linger;
+}
+
+void bridge_guest_closed(struct channel *c)
+{
+	struct bconn *b = c->bconn;
+	if (!b || b->closing)
+		return;
+	/* What it sent before is still read and passed on, but the socket
+	 * gets a bounded time for it. */
+	c->state = CH_LINGER;
+	flush_start(b);
 }
 
 static void pump_out(struct bconn *b);
@@ -866,7 +970,10 @@ void bridges_stop(struct vmsgd *d)
 			break;
 		channel_end(d, c, "vmsgd is stopping");
 	}
-	for (struct bconn *b = d->bconns; b; b = b->next)
-		if (b->sock_init && !uv_is_closing(&b->u.h))
-			uv_close(&b->u.h, on_handle_closed);
+	for (struct bconn *b = d->bconns; b; b = b->next) {
+		if (b->sock_init)
+			close_handle(&b->u.h);
+		if (b->flush_init)
+			close_handle((uv_handle_t *)&b->flush);
+	}
 }

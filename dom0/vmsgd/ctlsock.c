@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmsg_json.h"
 #include "vmsgd.h"
 
 #define REQ_MAX 256
@@ -65,39 +66,79 @@ static const char *sess_state(const struct session *s)
 					: "waiting";
 }
 
-static void list_domains(struct vmsgd *d, struct sbuf *b, bool json)
+/* ---- JSON ----------------------------------------------------------------
+ * Every JSON answer is built with jansson (common/vmsg_json.h), so that no
+ * string can change the document's shape: a guest's Hello name (sanitised
+ * to printable ASCII, but '"' and '\' are printable), a socket path from
+ * the policy or the config file's own path all pass through json_string().
+ * Allocation failures make the whole answer an error. */
+
+/* Print `root` (consumed) as one compact line after "ok\n", or an error
+ * if it could not be built. */
+static void json_answer(struct sbuf *b, json_t *root, bool ok)
 {
-	if (json)
-		sb_printf(b, "{\"domains\":[");
-	else
-		sb_printf(b, "%-6s %-10s %-8s %-8s %s\n", "DOMID", "STATE",
-			  "OFFERS", "CHANNELS", "CLIENT");
-	bool first = true;
+	const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+	char *text = ok && root ? json_dumps(root, flags) : NULL;
+	json_decref(root);
+	if (!text) {
+		sb_printf(b, "error: out of memory\n");
+		return;
+	}
+	sb_printf(b, "ok\n%s\n", text);
+	free(text);
+}
+
+static void count_domain(struct vmsgd *d, const struct session *s,
+			 unsigned *offers, unsigned *chans)
+{
+	*offers = *chans = 0;
+	for (struct service *v = d->services; v; v = v->next)
+		*offers += v->provider == s->domid;
+	for (struct channel *c = d->channels; c; c = c->next)
+		*chans += c->provider == s->domid || c->consumer == s->domid;
+}
+
+static void list_domains(struct vmsgd *d, struct sbuf *b)
+{
+	sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %s\n", "DOMID", "STATE",
+		  "OFFERS", "CHANNELS", "CLIENT");
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (s->dying)
 			continue;
-		unsigned offers = 0, chans = 0;
-		for (struct service *v = d->services; v; v = v->next)
-			offers += v->provider == s->domid;
-		for (struct channel *c = d->channels; c; c = c->next)
-			chans += c->provider == s->domid ||
-				 c->consumer == s->domid;
-		if (json)
-			sb_printf(b,
-				  "%s{\"domid\":%u,\"state\":\"%s\",\"offers\":"
-				  "%u,\"channels\":%u,\"client\":\"%s\"}",
-				  first ? "" : ",", (unsigned)s->domid,
-				  sess_state(s), offers, chans,
-				  s->state == SESS_READY ? s->peer_name : "");
-		else
-			sb_printf(b, "%-6u %-10s %-8u %-8u %s\n",
-				  (unsigned)s->domid, sess_state(s), offers,
-				  chans,
-				  s->state == SESS_READY ? s->peer_name : "-");
-		first = false;
+		unsigned offers, chans;
+		count_domain(d, s, &offers, &chans);
+		sb_printf(b, "%-6u %-10s %-8u %-8u %s\n", (unsigned)s->domid,
+			  sess_state(s), offers, chans,
+			  s->state == SESS_READY ? s->peer_name : "-");
 	}
-	if (json)
-		sb_printf(b, "]}\n");
+}
+
+static void list_domains_json(struct vmsgd *d, struct sbuf *b)
+{
+	json_t *root = json_object(), *arr = json_array();
+	bool ok = root && vmsg__json_set(root, "domains", json_incref(arr));
+	for (struct session *s = d->sessions; ok && s; s = s->next) {
+		if (s->dying)
+			continue;
+		unsigned offers, chans;
+		count_domain(d, s, &offers, &chans);
+		json_t *o = json_object();
+		/* The Hello name is the guest's word: a string, never
+		 * anything else. */
+		ok = vmsg__json_push(arr, json_incref(o)) &&
+		     vmsg__json_set(o, "domid", vmsg__json_uint(s->domid)) &&
+		     vmsg__json_set(o, "state",
+				    vmsg__json_str(sess_state(s))) &&
+		     vmsg__json_set(o, "offers", vmsg__json_uint(offers)) &&
+		     vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
+		     vmsg__json_set(o, "client",
+				    vmsg__json_str(s->state == SESS_READY
+							   ? s->peer_name
+							   : ""));
+		json_decref(o);
+	}
+	json_decref(arr);
+	json_answer(b, root, ok);
 }
 
 static const char *mode_name(const struct vmsgd *d, const char *service)
@@ -108,113 +149,128 @@ static const char *mode_name(const struct vmsgd *d, const char *service)
 	return ps && ps->mode == MODE_RELAYED ? "relayed" : "direct";
 }
 
-/* The bridges of a service, "listen NAME ADDR, ..." (JSON: an array of
- * objects). Addresses are checked at load (no quotes or controls in
- * them? paths may hold anything printable): escaped for JSON. */
-static void sb_json_str(struct sbuf *b, const char *s)
+/* A bridge's address as vmsgctl shows it: a listen bridge's bound one. */
+static const char *bridge_addr(struct vmsgd *d, const struct policy_bridge *br)
 {
-	sb_printf(b, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			sb_printf(b, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			sb_printf(b, "\\u%04x", ch);
-		else
-			sb_printf(b, "%c", ch);
-	}
-	sb_printf(b, "\"");
+	if (br->listen && bridge_bound(d, br->name))
+		return bridge_bound(d, br->name);
+	return br->addr;
 }
 
-static void bridges_of(struct vmsgd *d, const char *service, struct sbuf *b,
-		       bool json)
+/* The bridges of a service: "listen NAME ADDR, ..." */
+static void bridges_of(struct vmsgd *d, const char *service, struct sbuf *b)
 {
 	bool first = true;
 	for (size_t i = 0; i < d->pol.nbr; i++) {
 		const struct policy_bridge *br = &d->pol.br[i];
 		if (strcmp(br->service, service))
 			continue;
-		const char *addr = br->addr;
-		if (br->listen && bridge_bound(d, br->name))
-			addr = bridge_bound(d, br->name);
-		if (json) {
-			sb_printf(b, "%s{\"name\":\"%s\",\"%s\":",
-				  first ? "" : ",", br->name,
-				  br->listen ? "listen" : "connect");
-			sb_json_str(b, addr);
-			sb_printf(b, "}");
-		} else {
-			sb_printf(b, "%s%s %s %s", first ? "" : ", ",
-				  br->listen ? "listen" : "connect", br->name,
-				  addr);
-		}
+		sb_printf(b, "%s%s %s %s", first ? "" : ", ",
+			  br->listen ? "listen" : "connect", br->name,
+			  bridge_addr(d, br));
 		first = false;
 	}
-	if (!json && first)
+	if (first)
 		sb_printf(b, "-");
 }
 
-static void list_services(struct vmsgd *d, struct sbuf *b, bool json)
+/* The same as an array of {"name", "listen"|"connect": ADDR}. */
+static json_t *bridges_json(struct vmsgd *d, const char *service)
 {
-	if (json)
-		sb_printf(b, "{\"services\":[");
-	else
-		sb_printf(b, "%-24s %-8s %-8s %-8s %s\n", "SERVICE",
-			  "PROVIDER", "MODE", "CHANNELS", "BRIDGES");
-	bool first = true;
-	for (struct service *v = d->services; v; v = v->next) {
-		unsigned chans = 0;
-		for (struct channel *c = d->channels; c; c = c->next)
-			chans += !strcmp(c->service, v->name);
-		/* Names are [A-Za-z0-9._-]: nothing to escape. */
-		if (json) {
-			sb_printf(b,
-				  "%s{\"name\":\"%s\",\"provider\":%u,"
-				  "\"mode\":\"%s\",\"channels\":%u,"
-				  "\"bridges\":[",
-				  first ? "" : ",", v->name,
-				  (unsigned)v->provider, mode_name(d, v->name),
-				  chans);
-			bridges_of(d, v->name, b, true);
-			sb_printf(b, "]}");
-		} else {
-			sb_printf(b, "%-24s %-8u %-8s %-8u ", v->name,
-				  (unsigned)v->provider, mode_name(d, v->name),
-				  chans);
-			bridges_of(d, v->name, b, false);
-			sb_printf(b, "\n");
-		}
-		first = false;
+	json_t *arr = json_array();
+	bool ok = arr != NULL;
+	for (size_t i = 0; ok && i < d->pol.nbr; i++) {
+		const struct policy_bridge *br = &d->pol.br[i];
+		if (strcmp(br->service, service))
+			continue;
+		json_t *o = json_object();
+		ok = vmsg__json_push(arr, json_incref(o)) &&
+		     vmsg__json_set(o, "name", vmsg__json_str(br->name)) &&
+		     vmsg__json_set(o, br->listen ? "listen" : "connect",
+				    vmsg__json_str(bridge_addr(d, br)));
+		json_decref(o);
 	}
-	/* Listen bridges whose service nobody offers now. */
+	if (!ok) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* Listen bridges whose service nobody offers now are listed too: is the
+ * policy's bridge i the first of such a service? */
+static bool unoffered_bridge(struct vmsgd *d, size_t i)
+{
+	const struct policy_bridge *br = &d->pol.br[i];
+	for (struct service *v = d->services; v; v = v->next)
+		if (!strcmp(v->name, br->service))
+			return false;
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(d->pol.br[j].service, br->service))
+			return false;
+	return true;
+}
+
+static unsigned service_chans(struct vmsgd *d, const char *name)
+{
+	unsigned n = 0;
+	for (struct channel *c = d->channels; c; c = c->next)
+		n += !strcmp(c->service, name);
+	return n;
+}
+
+static void list_services(struct vmsgd *d, struct sbuf *b)
+{
+	sb_printf(b, "ok\n%-24s %-8s %-8s %-8s %s\n", "SERVICE", "PROVIDER",
+		  "MODE", "CHANNELS", "BRIDGES");
+	for (struct service *v = d->services; v; v = v->next) {
+		sb_printf(b, "%-24s %-8u %-8s %-8u ", v->name,
+			  (unsigned)v->provider, mode_name(d, v->name),
+			  service_chans(d, v->name));
+		bridges_of(d, v->name, b);
+		sb_printf(b, "\n");
+	}
 	for (size_t i = 0; i < d->pol.nbr; i++) {
 		const struct policy_bridge *br = &d->pol.br[i];
-		bool seen = false;
-		for (struct service *v = d->services; v && !seen; v = v->next)
-			seen = !strcmp(v->name, br->service);
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(d->pol.br[j].service, br->service);
-		if (seen)
+		if (!unoffered_bridge(d, i))
 			continue;
-		if (json) {
-			sb_printf(b,
-				  "%s{\"name\":\"%s\",\"provider\":null,"
-				  "\"mode\":\"%s\",\"channels\":0,"
-				  "\"bridges\":[",
-				  first ? "" : ",", br->service,
-				  mode_name(d, br->service));
-			bridges_of(d, br->service, b, true);
-			sb_printf(b, "]}");
-		} else {
-			sb_printf(b, "%-24s %-8s %-8s %-8u ", br->service, "-",
-				  mode_name(d, br->service), 0u);
-			bridges_of(d, br->service, b, false);
-			sb_printf(b, "\n");
-		}
-		first = false;
+		sb_printf(b, "%-24s %-8s %-8s %-8u ", br->service, "-",
+			  mode_name(d, br->service), 0u);
+		bridges_of(d, br->service, b);
+		sb_printf(b, "\n");
 	}
-	if (json)
-		sb_printf(b, "]}\n");
+}
+
+/* One service object; provider < 0: nobody offers it (null). */
+static bool service_json(struct vmsgd *d, json_t *arr, const char *name,
+			 int provider)
+{
+	json_t *o = json_object();
+	json_t *prov = provider < 0 ? json_null()
+				    : vmsg__json_uint((unsigned)provider);
+	unsigned chans = provider < 0 ? 0 : service_chans(d, name);
+	bool ok = vmsg__json_push(arr, json_incref(o)) &&
+		  vmsg__json_set(o, "name", vmsg__json_str(name)) &&
+		  vmsg__json_set(o, "provider", json_incref(prov)) &&
+		  vmsg__json_set(o, "mode", vmsg__json_str(mode_name(d, name))) &&
+		  vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
+		  vmsg__json_set(o, "bridges", bridges_json(d, name));
+	json_decref(prov);
+	json_decref(o);
+	return ok;
+}
+
+static void list_services_json(struct vmsgd *d, struct sbuf *b)
+{
+	json_t *root = json_object(), *arr = json_array();
+	bool ok = root && vmsg__json_set(root, "services", json_incref(arr));
+	for (struct service *v = d->services; ok && v; v = v->next)
+		ok = service_json(d, arr, v->name, v->provider);
+	for (size_t i = 0; ok && i < d->pol.nbr; i++)
+		if (unoffered_bridge(d, i))
+			ok = service_json(d, arr, d->pol.br[i].service, -1);
+	json_decref(arr);
+	json_answer(b, root, ok);
 }
 
 static const char *chan_mode_name(const struct channel *c)
@@ -229,6 +285,13 @@ static const char *chan_mode_name(const struct channel *c)
 	default:
 		return "direct";
 	}
+}
+
+static const char *chan_state(const struct channel *c)
+{
+	return c->state == CH_OPEN     ? "open"
+	       : c->state == CH_LINGER ? "lingering"
+				       : "pending";
 }
 
 /* Counters of vmsgd's own ends; false for direct channels, whose data
@@ -246,156 +309,191 @@ static bool counters_of(const struct channel *c, struct chan_counters *k)
 	return false;
 }
 
-static void list_channels(struct vmsgd *d, struct sbuf *b, bool json)
+static void list_channels(struct vmsgd *d, struct sbuf *b)
 {
-	if (json)
-		sb_printf(b, "{\"channels\":[");
-	else
-		sb_printf(b, "%-10s %-16s %-4s %-4s %-7s %-10s %-18s %-18s "
-			     "%-9s %-13s %s\n",
-			  "ID", "SERVICE", "PROV", "CONS", "STATE", "MODE",
-			  "TO-PROV B/MSGS", "TO-CONS B/MSGS", "STALLS",
-			  "KICKS SENT/SUP", "PATH");
-	bool first = true;
+	sb_printf(b,
+		  "ok\n%-10s %-16s %-4s %-4s %-9s %-10s %-18s %-18s %-9s "
+		  "%-13s %s\n",
+		  "ID", "SERVICE", "PROV", "CONS", "STATE", "MODE",
+		  "TO-PROV B/MSGS", "TO-CONS B/MSGS", "STALLS",
+		  "KICKS SENT/SUP", "PATH");
 	for (struct channel *c = d->channels; c; c = c->next) {
-		const char *st = c->state == CH_OPEN ? "open" : "pending";
 		struct chan_counters k;
-		bool has = counters_of(c, &k);
-		if (json) {
-			sb_printf(b,
-				  "%s{\"id\":%u,\"service\":\"%s\",\"provider\":"
-				  "%u,\"consumer\":%u,\"state\":\"%s\","
-				  "\"mode\":\"%s\",\"path\":\"%s\"",
-				  first ? "" : ",", c->id, c->service,
-				  (unsigned)c->provider, (unsigned)c->consumer,
-				  st, chan_mode_name(c), c->path);
-			if (c->mode == CHM_RELAYED)
-				sb_printf(b, ",\"relay_path\":\"%s\"",
-					  c->relay_path);
-			if (c->bconn || c->mode == CHM_BRIDGE_IN ||
-			    c->mode == CHM_BRIDGE_OUT) {
-				sb_printf(b, ",\"bridge\":\"%s\",\"socket\":",
-					  c->bridge);
-				sb_json_str(b, c->sock);
-			}
-			if (!has) {
-				sb_printf(b, ",\"counters\":null}");
-			} else {
-				sb_printf(b,
-					  ",\"counters\":{\"to_provider_bytes\":"
-					  "%llu,\"to_provider_msgs\":%llu,"
-					  "\"to_consumer_bytes\":%llu,"
-					  "\"to_consumer_msgs\":%llu,"
-					  "\"to_provider_stalls\":%llu,"
-					  "\"to_consumer_stalls\":%llu,"
-					  "\"kicks_sent\":%llu,"
-					  "\"kicks_suppressed\":%llu",
-					  (unsigned long long)k.c2p_bytes,
-					  (unsigned long long)k.c2p_msgs,
-					  (unsigned long long)k.p2c_bytes,
-					  (unsigned long long)k.p2c_msgs,
-					  (unsigned long long)k.c2p_stalls,
-					  (unsigned long long)k.p2c_stalls,
-					  (unsigned long long)k.kicks_sent,
-					  (unsigned long long)k.kicks_suppressed);
-				if (k.has_sock)
-					sb_printf(b,
-						  ",\"socket_rx_bytes\":%llu,"
-						  "\"socket_tx_bytes\":%llu",
-						  (unsigned long long)k.sock_rx_bytes,
-						  (unsigned long long)k.sock_tx_bytes);
-				sb_printf(b, "}}");
-			}
-		} else {
-			char tp[40] = "-", tc[40] = "-", stl[40] = "-",
-			     ks[40] = "-";
-			if (has) {
-				snprintf(tp, sizeof tp, "%llu/%llu",
-					 (unsigned long long)k.c2p_bytes,
-					 (unsigned long long)k.c2p_msgs);
-				snprintf(tc, sizeof tc, "%llu/%llu",
-					 (unsigned long long)k.p2c_bytes,
-					 (unsigned long long)k.p2c_msgs);
-				snprintf(stl, sizeof stl, "%llu/%llu",
-					 (unsigned long long)k.c2p_stalls,
-					 (unsigned long long)k.p2c_stalls);
-				snprintf(ks, sizeof ks, "%llu/%llu",
-					 (unsigned long long)k.kicks_sent,
-					 (unsigned long long)k.kicks_suppressed);
-			}
-			sb_printf(b, "%-10u %-16s %-4u %-4u %-7s %-10s %-18s "
-				     "%-18s %-9s %-13s %s\n",
-				  c->id, c->service, (unsigned)c->provider,
-				  (unsigned)c->consumer, st, chan_mode_name(c),
-				  tp, tc, stl, ks,
-				  c->mode == CHM_RELAYED ? c->relay_path
-				  : c->sock[0]		  ? c->sock
-							  : c->path);
+		char tp[40] = "-", tc[40] = "-", stl[40] = "-", ks[40] = "-";
+		if (counters_of(c, &k)) {
+			snprintf(tp, sizeof tp, "%llu/%llu",
+				 (unsigned long long)k.c2p_bytes,
+				 (unsigned long long)k.c2p_msgs);
+			snprintf(tc, sizeof tc, "%llu/%llu",
+				 (unsigned long long)k.p2c_bytes,
+				 (unsigned long long)k.p2c_msgs);
+			snprintf(stl, sizeof stl, "%llu/%llu",
+				 (unsigned long long)k.c2p_stalls,
+				 (unsigned long long)k.p2c_stalls);
+			snprintf(ks, sizeof ks, "%llu/%llu",
+				 (unsigned long long)k.kicks_sent,
+				 (unsigned long long)k.kicks_suppressed);
 		}
-		first = false;
+		sb_printf(b,
+			  "%-10u %-16s %-4u %-4u %-9s %-10s %-18s %-18s "
+			  "%-9s %-13s %s\n",
+			  c->id, c->service, (unsigned)c->provider,
+			  (unsigned)c->consumer,
+			  chan_state(c), chan_mode_name(c), tp, tc, stl, ks,
+			  c->mode == CHM_RELAYED ? c->relay_path
+			  : c->sock[0]		 ? c->sock
+						 : c->path);
 	}
-	if (json)
-		sb_printf(b, "]}\n");
 }
 
-static void show_policy(struct vmsgd *d, struct sbuf *b, bool json)
+static json_t *counters_json(const struct chan_counters *k)
+{
+	json_t *o = json_object();
+	bool ok = o &&
+		  vmsg__json_set(o, "to_provider_bytes",
+				 vmsg__json_uint(k->c2p_bytes)) &&
+		  vmsg__json_set(o, "to_provider_msgs",
+				 vmsg__json_uint(k->c2p_msgs)) &&
+		  vmsg__json_set(o, "to_consumer_bytes",
+				 vmsg__json_uint(k->p2c_bytes)) &&
+		  vmsg__json_set(o, "to_consumer_msgs",
+				 vmsg__json_uint(k->p2c_msgs)) &&
+		  vmsg__json_set(o, "to_provider_stalls",
+				 vmsg__json_uint(k->c2p_stalls)) &&
+		  vmsg__json_set(o, "to_consumer_stalls",
+				 vmsg__json_uint(k->p2c_stalls)) &&
+		  vmsg__json_set(o, "kicks_sent",
+				 vmsg__json_uint(k->kicks_sent)) &&
+		  vmsg__json_set(o, "kicks_suppressed",
+				 vmsg__json_uint(k->kicks_suppressed));
+	if (ok && k->has_sock)
+		ok = vmsg__json_set(o, "socket_rx_bytes",
+				    vmsg__json_uint(k->sock_rx_bytes)) &&
+		     vmsg__json_set(o, "socket_tx_bytes",
+				    vmsg__json_uint(k->sock_tx_bytes));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool channel_json(json_t *arr, const struct channel *c)
+{
+	json_t *o = json_object();
+	bool ok =
+		vmsg__json_push(arr, json_incref(o)) &&
+		vmsg__json_set(o, "id", vmsg__json_uint(c->id)) &&
+		vmsg__json_set(o, "service", vmsg__json_str(c->service)) &&
+		vmsg__json_set(o, "provider", vmsg__json_uint(c->provider)) &&
+		vmsg__json_set(o, "consumer", vmsg__json_uint(c->consumer)) &&
+		vmsg__json_set(o, "state", vmsg__json_str(chan_state(c))) &&
+		vmsg__json_set(o, "mode", vmsg__json_str(chan_mode_name(c))) &&
+		vmsg__json_set(o, "path", vmsg__json_str(c->path));
+	if (ok && c->mode == CHM_RELAYED)
+		ok = vmsg__json_set(o, "relay_path",
+				    vmsg__json_str(c->relay_path));
+	if (ok &&
+	    (c->bconn || c->mode == CHM_BRIDGE_IN || c->mode == CHM_BRIDGE_OUT))
+		ok = vmsg__json_set(o, "bridge", vmsg__json_str(c->bridge)) &&
+		     vmsg__json_set(o, "socket", vmsg__json_str(c->sock));
+	struct chan_counters k;
+	if (ok)
+		ok = vmsg__json_set(o, "counters",
+				    counters_of(c, &k) ? counters_json(&k)
+						       : json_null());
+	json_decref(o);
+	return ok;
+}
+
+static void list_channels_json(struct vmsgd *d, struct sbuf *b)
+{
+	json_t *root = json_object(), *arr = json_array();
+	bool ok = root && vmsg__json_set(root, "channels", json_incref(arr));
+	for (struct channel *c = d->channels; ok && c; c = c->next)
+		ok = channel_json(arr, c);
+	json_decref(arr);
+	json_answer(b, root, ok);
+}
+
+static const char *svc_mode(const struct policy_service *s)
+{
+	return s->mode == MODE_RELAYED ? "relayed" : "direct";
+}
+
+static void show_policy(struct vmsgd *d, struct sbuf *b)
 {
 	const struct policy *p = &d->pol;
-	if (json)
-		sb_printf(b,
-			  "{\"config\":\"%s\",\"log_level\":\"%s\","
-			  "\"services\":[",
-			  d->config, vmsgd_log_level_name(vmsgd_log_level));
-	else
-		sb_printf(b, "config %s\nlog_level %s\n\n%-24s %-16s %-16s "
-			     "%-6s %-8s %-10s %s\n",
-			  d->config, vmsgd_log_level_name(vmsgd_log_level),
-			  "SERVICE", "OFFER", "OPEN", "MODE", "MAXCHAN",
-			  "RING", "MAX_MSG");
+	sb_printf(b,
+		  "ok\nconfig %s\nlog_level %s\nbridge_flush_ms %u\n\n%-24s "
+		  "%-16s %-16s %-6s %-8s %-10s %s\n",
+		  d->config, vmsgd_log_level_name(vmsgd_log_level),
+		  p->bridge_flush_ms, "SERVICE", "OFFER", "OPEN", "MODE",
+		  "MAXCHAN", "RING", "MAX_MSG");
 	for (size_t i = 0; i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
 		char off[128], opn[128];
 		policy_domlist_str(&s->offer, off, sizeof off);
 		policy_domlist_str(&s->open, opn, sizeof opn);
-		if (json)
-			sb_printf(b,
-				  "%s{\"name\":\"%s\",\"offer\":\"%s\","
-				  "\"open\":\"%s\",\"mode\":\"%s\","
-				  "\"max_channels_per_domain\":%u,"
-				  "\"ring_size\":%u,\"max_msg\":%llu}",
-				  i ? "," : "", s->name, off, opn,
-				  s->mode == MODE_RELAYED ? "relayed" : "direct",
-				  s->max_channels, s->ring_size,
-				  (unsigned long long)s->max_msg);
-		else
-			sb_printf(b, "%-24s %-16s %-16s %-6s %-8u %-10u %llu\n",
-				  s->name, off, opn,
-				  s->mode == MODE_RELAYED ? "relayed" : "direct",
-				  s->max_channels,
-				  s->ring_size, (unsigned long long)s->max_msg);
+		sb_printf(b, "%-24s %-16s %-16s %-6s %-8u %-10u %llu\n",
+			  s->name, off, opn, svc_mode(s), s->max_channels,
+			  s->ring_size, (unsigned long long)s->max_msg);
 	}
-	if (json)
-		sb_printf(b, "],\"bridges\":[");
-	else if (p->nbr)
+	if (p->nbr)
 		sb_printf(b, "\n%-24s %-24s %-8s %s\n", "BRIDGE", "SERVICE",
 			  "KIND", "ADDRESS");
 	for (size_t i = 0; i < p->nbr; i++) {
 		const struct policy_bridge *br = &p->br[i];
-		if (json) {
-			sb_printf(b, "%s{\"name\":\"%s\",\"service\":\"%s\","
-				     "\"%s\":",
-				  i ? "," : "", br->name, br->service,
-				  br->listen ? "listen" : "connect");
-			sb_json_str(b, br->addr);
-			sb_printf(b, "}");
-		} else {
-			sb_printf(b, "%-24s %-24s %-8s %s\n", br->name,
-				  br->service, br->listen ? "listen" : "connect",
-				  br->addr);
-		}
+		sb_printf(b, "%-24s %-24s %-8s %s\n", br->name, br->service,
+			  br->listen ? "listen" : "connect", br->addr);
 	}
-	if (json)
-		sb_printf(b, "]}\n");
+}
+
+static void show_policy_json(struct vmsgd *d, struct sbuf *b)
+{
+	const struct policy *p = &d->pol;
+	json_t *root = json_object(), *svcs = json_array(), *brs = json_array();
+	bool ok = root &&
+		  vmsg__json_set(root, "config", vmsg__json_str(d->config)) &&
+		  vmsg__json_set(root, "log_level",
+				 vmsg__json_str(vmsgd_log_level_name(
+					 vmsgd_log_level))) &&
+		  vmsg__json_set(root, "bridge_flush_ms",
+				 vmsg__json_uint(p->bridge_flush_ms)) &&
+		  vmsg__json_set(root, "services", json_incref(svcs)) &&
+		  vmsg__json_set(root, "bridges", json_incref(brs));
+	for (size_t i = 0; ok && i < p->nsvc; i++) {
+		const struct policy_service *s = &p->svc[i];
+		char off[128], opn[128];
+		policy_domlist_str(&s->offer, off, sizeof off);
+		policy_domlist_str(&s->open, opn, sizeof opn);
+		json_t *o = json_object();
+		ok = vmsg__json_push(svcs, json_incref(o)) &&
+		     vmsg__json_set(o, "name", vmsg__json_str(s->name)) &&
+		     vmsg__json_set(o, "offer", vmsg__json_str(off)) &&
+		     vmsg__json_set(o, "open", vmsg__json_str(opn)) &&
+		     vmsg__json_set(o, "mode", vmsg__json_str(svc_mode(s))) &&
+		     vmsg__json_set(o, "max_channels_per_domain",
+				    vmsg__json_uint(s->max_channels)) &&
+		     vmsg__json_set(o, "ring_size",
+				    vmsg__json_uint(s->ring_size)) &&
+		     vmsg__json_set(o, "max_msg", vmsg__json_uint(s->max_msg));
+		json_decref(o);
+	}
+	for (size_t i = 0; ok && i < p->nbr; i++) {
+		const struct policy_bridge *br = &p->br[i];
+		json_t *o = json_object();
+		ok = vmsg__json_push(brs, json_incref(o)) &&
+		     vmsg__json_set(o, "name", vmsg__json_str(br->name)) &&
+		     vmsg__json_set(o, "service",
+				    vmsg__json_str(br->service)) &&
+		     vmsg__json_set(o, br->listen ? "listen" : "connect",
+				    vmsg__json_str(br->addr));
+		json_decref(o);
+	}
+	json_decref(svcs);
+	json_decref(brs);
+	json_answer(b, root, ok);
 }
 
 static void answer(struct client *c, struct sbuf *b)
@@ -411,25 +509,19 @@ static void answer(struct client *c, struct sbuf *b)
 	if (json)
 		n--;
 	if (n == 2 && !strcmp(words[0], "list")) {
-		struct sbuf body = {0};
 		if (!strcmp(words[1], "domains"))
-			list_domains(d, &body, json);
+			(json ? list_domains_json : list_domains)(d, b);
 		else if (!strcmp(words[1], "services"))
-			list_services(d, &body, json);
+			(json ? list_services_json : list_services)(d, b);
 		else if (!strcmp(words[1], "channels"))
-			list_channels(d, &body, json);
-		else {
+			(json ? list_channels_json : list_channels)(d, b);
+		else
 			sb_printf(b, "error: list what? domains, services "
 				     "or channels\n");
-			return;
-		}
-		sb_printf(b, "ok\n%s", body.p ? body.p : "");
-		free(body.p);
 		return;
 	}
 	if (n == 1 && !strcmp(words[0], "policy")) {
-		sb_printf(b, "ok\n");
-		show_policy(d, b, json);
+		(json ? show_policy_json : show_policy)(d, b);
 		return;
 	}
 	if (n == 1 && !strcmp(words[0], "reload")) {
@@ -519,11 +611,20 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_os_fd_t fd;
 	struct ucred cr;
 	socklen_t len = sizeof cr;
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
-	    (cr.uid != 0 && cr.uid != geteuid())) {
-		vmsgd_log(LOG_WARN, "vmsgctl: refused a peer (uid %d)",
-			  (int)cr.uid);
+	int r = uv_fileno((uv_handle_t *)&c->pipe, &fd);
+	if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		r = -errno;
+	if (r < 0) {
+		/* No credentials, no answer (and no uid to log). */
+		vmsgd_log(LOG_WARN, "vmsgctl: refused a peer: cannot read its "
+				    "credentials (%s)",
+			  strerror(-r));
+		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+		return;
+	}
+	if (cr.uid != 0 && cr.uid != geteuid()) {
+		vmsgd_log(LOG_WARN, "vmsgctl: refused a peer (uid %u)",
+			  (unsigned)cr.uid);
 		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 		return;
 	}

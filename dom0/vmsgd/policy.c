@@ -175,6 +175,14 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			     v, sizeof p->control_socket - 1);
 			return 0;
 		}
+	} else if (!strcmp(name, "bridge_flush_ms")) {
+		uint64_t x;
+		if (!parse_u64(v, 0, BRIDGE_FLUSH_MAX_MS, &x)) {
+			fail(ps, "bridge_flush_ms '%s': expected 0..%u", v,
+			     BRIDGE_FLUSH_MAX_MS);
+			return 0;
+		}
+		p->bridge_flush_ms = (uint32_t)x;
 	} else {
 		fail(ps, "unknown key '%s' in [daemon]", name);
 		return 0;
@@ -540,7 +548,8 @@ static void check_bridges(struct parse *ps)
 int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 {
 	struct parse ps = {.file = file, .err = err, .cap = cap};
-	struct policy p = {.log_level = LOG_INFO};
+	struct policy p = {.log_level = LOG_INFO,
+			   .bridge_flush_ms = BRIDGE_FLUSH_DEFAULT_MS};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
 	ps.p = &p;
 	ps.f = fopen(file, "r");

@@ -25,6 +25,12 @@
 /* A send to a guest that has left no room in a 64 KiB ring: the guest is
  * not reading its control channel; it is reset rather than waited for. */
 #define SEND_TIMEOUT_MS 0
+/* A direct channel the consumer closed stays counted until its provider
+ * says it closed its end too, or this long: the provider's library closes
+ * a channel nobody connected to at once when told, and by its connect
+ * deadline anyway; what a provider keeps longer (a channel its consumer
+ * used) is its own doing, not the consumer's. */
+#define DIRECT_LINGER_MS VMSG_SERVICE_CONNECT_MAX_MS
 
 uint64_t vmsgd_now_ms(void)
 {
@@ -86,8 +92,10 @@ int session_new(struct vmsgd *d, uint16_t domid)
 	s->d = d;
 	s->domid = domid;
 	vmsg_arena_init(&s->arena, s->arena_buf, sizeof s->arena_buf);
+	xs_mark_domain(domid, true); /* before serve: its keys go inside */
 	int r = serve(s);
 	if (r < 0) {
+		xs_mark_domain(domid, false);
 		free(s);
 		return r;
 	}
@@ -133,9 +141,15 @@ static struct service *service_find(struct vmsgd *d, const char *name)
 }
 
 /* Forget a channel; a relay or bridge it has is closed (orderly: what
- * vmsgd's ends committed stays readable). */
+ * vmsgd's ends committed stays readable). A bridge that still hands its
+ * socket what the guest sent keeps the channel, lingering, until
+ * channel_forget. */
 static void channel_unlink(struct vmsgd *d, struct channel *c)
 {
+	if (c->bconn && bridge_detach(c)) {
+		c->state = CH_LINGER;
+		return;
+	}
 	for (struct channel **pp = &d->channels; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -179,6 +193,34 @@ void channel_end(struct vmsgd *d, struct channel *c, const char *why)
 	channel_unlink(d, c);
 }
 
+void channel_forget(struct vmsgd *d, struct channel *c)
+{
+	vmsgd_log(LOG_DEBUG, "channel %u of '%s': no longer lingering", c->id,
+		  c->service);
+	c->bconn = NULL;
+	channel_unlink(d, c);
+}
+
+/* The consumer of a direct channel closed it or went away. Its provider
+ * may still hold its end, served and perhaps never connected to: tell it
+ * (Closed{id}; its library closes such a channel and answers Closed), and
+ * keep counting the channel against the consumer until it answers or
+ * DIRECT_LINGER_MS pass. The channel may be gone on return (a failed send
+ * resets the provider's session). */
+static void direct_linger(struct vmsgd *d, struct channel *c)
+{
+	struct session *ps = session_find(d, c->provider);
+	if (d->stopping || !ps || ps->state != SESS_READY) {
+		channel_unlink(d, c); /* nobody holds the other end */
+		return;
+	}
+	c->state = CH_LINGER;
+	c->deadline_ms = vmsgd_now_ms() + DIRECT_LINGER_MS;
+	Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
+	cl.channel_id = c->id;
+	(void)send_msg(ps, VMSG_TYPE_SVC_CLOSED, &cl.base);
+}
+
 /* A pending open fails: tell the consumer, forget the channel. */
 static void pending_fail(struct vmsgd *d, struct channel *c, int code,
 			 const char *text)
@@ -210,6 +252,12 @@ int channel_request_serve(struct vmsgd *d, struct channel *c,
 	sv.rx_ring_size = c->ring_size;
 	sv.tx_ring_size = c->ring_size;
 	sv.max_msg = c->max_msg;
+	/* The provider keeps the channel for a consumer that does not come
+	 * as long as the consumer's open may still connect: what is left of
+	 * its wait, and the grace after Opened (as for vmsgd's own ends). */
+	uint64_t now = vmsgd_now_ms();
+	uint64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
+	sv.connect_timeout_ms = (uint32_t)(left + CONNECT_GRACE_MS);
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
 			     "(channel %u, %s)",
 		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
@@ -232,15 +280,23 @@ static void drop_domain_state(struct vmsgd *d, uint16_t domid)
 		}
 	}
 	/* Failing a pending open sends to its consumer, and a failed send
-	 * resets that session, which changes the list: start over each time. */
+	 * resets that session, which changes the list: start over each time.
+	 * What lingers stays (it ends by itself), except a direct channel
+	 * whose provider is the one going: its end goes with it. */
 	for (;;) {
 		struct channel *c = d->channels;
-		while (c && c->provider != domid && c->consumer != domid)
+		while (c && !((c->provider == domid || c->consumer == domid) &&
+			      (c->state != CH_LINGER ||
+			       (c->mode == CHM_DIRECT && c->provider == domid))))
 			c = c->next;
 		if (!c)
 			break;
-		if (c->state == CH_PENDING && c->provider == domid &&
-		    c->consumer != domid) {
+		if (c->state != CH_LINGER && c->mode == CHM_DIRECT &&
+		    c->consumer == domid && c->provider != domid) {
+			/* Open, or asked of the provider: it may serve. */
+			direct_linger(d, c);
+		} else if (c->state == CH_PENDING && c->provider == domid &&
+			   c->consumer != domid) {
 			char text[160];
 			snprintf(text, sizeof text,
 				 "service '%s': provider domain %u went away",
@@ -399,6 +455,13 @@ static void on_serve_result(struct session *s,
 {
 	struct vmsgd *d = s->d;
 	struct channel *c = channel_find(d, m->serve_id);
+	/* The consumer left while its open was pending: if the provider
+	 * could not serve, it holds nothing (else it answers our Closed). */
+	if (c && c->provider == s->domid && c->state == CH_LINGER &&
+	    c->mode == CHM_DIRECT && m->code != 0) {
+		channel_unlink(d, c);
+		return;
+	}
 	/* Only the provider it was asked of may answer, once. */
 	if (!c || c->provider != s->domid || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
@@ -469,18 +532,31 @@ static void on_closed(struct session *s, const Vmsg__Service__Closed *m)
 {
 	struct channel *c = channel_find(s->d, m->channel_id);
 	if (!c || (c->provider != s->domid && c->consumer != s->domid) ||
-	    c->state != CH_OPEN)
+	    c->state == CH_PENDING)
 		return;
 	if (c->mode != CHM_DIRECT) {
 		/* vmsgd holds an end: it sees the close on the channel itself,
-		 * after everything sent before it has been passed on. */
+		 * after everything sent before it has been passed on. A
+		 * bridge's socket then gets a bounded time for the rest. */
 		vmsgd_log(LOG_DEBUG, "channel %u: domain %u says it closed",
 			  c->id, (unsigned)s->domid);
+		if (c->bconn && c->state == CH_OPEN)
+			bridge_guest_closed(c);
 		return;
 	}
+	if (c->provider == s->domid) {
+		/* The provider's end is gone: nothing is held any more. */
+		vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u "
+				    "(provider)",
+			  c->id, c->service, (unsigned)s->domid);
+		channel_unlink(s->d, c);
+		return;
+	}
+	if (c->state == CH_LINGER)
+		return;
 	vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u", c->id,
 		  c->service, (unsigned)s->domid);
-	channel_unlink(s->d, c);
+	direct_linger(s->d, c);
 }
 
 static const ProtobufCMessageDescriptor *desc_of(uint16_t type)
@@ -619,8 +695,19 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
  * (new grants) cannot be hit by it. */
 static void client_left(struct session *s, int why)
 {
-	vmsgd_log(LOG_INFO, "domain %u: disconnected (%s)", (unsigned)s->domid,
-		  vmsg_strerror(why));
+	/* A guest that closed its end (or died: the same -EPIPE) left;
+	 * anything else is a channel it broke (a corrupt index or frame,
+	 * -EPROTO) or one we could not serve, and docs/vmsgd.md promises
+	 * such resets at warn. */
+	if (why == -EPIPE)
+		vmsgd_log(LOG_INFO, "domain %u: disconnected",
+			  (unsigned)s->domid);
+	else
+		vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: "
+				    "%s",
+			  (unsigned)s->domid,
+			  why == -EPROTO ? "it broke the channel protocol"
+					 : vmsg_strerror(why));
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
 	s->respawn = true;
@@ -666,10 +753,6 @@ static void drain(struct session *s)
 			continue;
 		}
 		if (st == VMSG_CHAN_CLOSED || st == VMSG_CHAN_BROKEN) {
-			if (st == VMSG_CHAN_BROKEN)
-				vmsgd_log(LOG_WARN, "domain %u: broke the "
-						    "channel protocol",
-					  (unsigned)s->domid);
 			client_left(s, st == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
 			continue;
 		}
@@ -797,6 +880,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 		return;
 	if (!d->stopping)
 		vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
+	xs_mark_domain(domid, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
 	drop_domain_state(d, domid);
@@ -846,6 +930,18 @@ void sessions_tick(struct vmsgd *d)
 		next = c->next;
 		if (now < c->deadline_ms)
 			continue;
+		if (c->state == CH_LINGER) {
+			/* A bridge's linger ends on its own timer. */
+			if (c->mode == CHM_DIRECT) {
+				vmsgd_log(LOG_INFO, "channel %u of '%s': "
+						    "domain %u never said it "
+						    "closed its end",
+					  c->id, c->service,
+					  (unsigned)c->provider);
+				channel_unlink(d, c);
+			}
+			continue;
+		}
 		if (c->state == CH_OPEN) {
 			if ((c->mode == CHM_RELAYED && relay_waiting(c)) ||
 			    (c->mode == CHM_BRIDGE_OUT && bridge_waiting(c))) {

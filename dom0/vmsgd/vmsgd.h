@@ -30,6 +30,9 @@ bool vmsgd_log_is_syslog(void);
 /* ---- policy (policy.c) -------------------------------------------------- */
 
 #define POLICY_ANY 0xffffu /* in a domain list: every guest */
+/* [daemon] bridge_flush_ms: default and most. */
+#define BRIDGE_FLUSH_DEFAULT_MS 10000u
+#define BRIDGE_FLUSH_MAX_MS 600000u
 
 struct domlist {
 	uint16_t *ids;
@@ -66,6 +69,9 @@ struct policy_bridge {
 struct policy {
 	int log_level;
 	char control_socket[108];
+	/* How long a bridge may take to hand its socket what the guest sent
+	 * before the channel closed; then the rest is dropped. */
+	uint32_t bridge_flush_ms;
 	struct policy_service *svc;
 	size_t nsvc;
 	struct policy_bridge *br;
@@ -147,7 +153,12 @@ struct service {
 	uint16_t provider; /* 0: a connect bridge of dom0 */
 };
 
-enum chan_state { CH_PENDING, CH_OPEN };
+/* CH_LINGER: the consumer has closed (or gone), but an end of the
+ * channel is still held: a direct channel's provider has not said it
+ * closed its end yet, or a bridge is still handing the socket what the
+ * guest sent. A lingering channel is listed (vmsgctl: "lingering") and
+ * counts against the consumer's max_channels_per_domain until it ends. */
+enum chan_state { CH_PENDING, CH_OPEN, CH_LINGER };
 
 /* How a channel's data flows. */
 enum chan_mode {
@@ -169,7 +180,9 @@ struct channel {
 	int mode;             /* enum chan_mode */
 	uint32_t req_id;      /* the consumer's Open */
 	uint64_t deadline_ms; /* pending: give up then; open with vmsgd's
-				 end served: the consumer must be in by then */
+				 end served: the consumer must be in by then;
+				 lingering direct: forgotten then, said the
+				 provider so or not */
 	uint64_t max_msg;
 	uint32_t ring_size;
 	char path[128];       /* where the provider serves (direct, relayed,
@@ -246,8 +259,11 @@ void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 void channel_fail(struct vmsgd *d, struct channel *c, int code,
 		  const char *text);
 /* A relay or bridge has ended: log, forget the channel (closing what it
- * holds through relay_detach / bridge_detach). */
+ * holds through relay_detach / bridge_detach; a bridge that still
+ * flushes its socket keeps it listed as lingering, see bridge_detach). */
 void channel_end(struct vmsgd *d, struct channel *c, const char *why);
+/* A lingering bridge is done with its socket: forget the channel. */
+void channel_forget(struct vmsgd *d, struct channel *c);
 
 /* relay.c */
 /* The provider has served a relayed channel: connect to it, serve the
@@ -276,7 +292,16 @@ bool bridge_waiting(const struct channel *c);
  * the answer comes when the socket is up. 0 or -errno (why filled). */
 int bridge_open(struct vmsgd *d, struct channel *c,
 		const struct policy_bridge *b, char *why, size_t cap);
-void bridge_detach(struct channel *c);
+/* The channel is being forgotten: close the channel end and the socket.
+ * Returns true when the socket still has to take what the guest sent:
+ * the bridge keeps c (then lingering) and calls channel_forget(c) when it
+ * is done, within the policy's bridge_flush_ms; false: c->bconn is
+ * cleared and c can go. */
+bool bridge_detach(struct channel *c);
+/* The guest's end of an open bridged channel says Closed: the channel
+ * lingers (the rest goes to the socket within bridge_flush_ms, then it
+ * ends). */
+void bridge_guest_closed(struct channel *c);
 void bridge_counters(const struct channel *c, struct chan_counters *k);
 /* For vmsgctl: the listen address actually bound for bridge `name`. */
 const char *bridge_bound(struct vmsgd *d, const char *name);
@@ -288,6 +313,12 @@ int xs_watch_start(struct vmsgd *d);
 int owner_claim(struct vmsgd *d);
 void owner_release(struct vmsgd *d);
 void xs_watch_stop(struct vmsgd *d);
+/* Mark (on) or unmark domain `domid` as one vmsgd serves: its folder
+ * VMSG_CTL_PATH_PREFIX/<domid>, readable by that domain only, where its
+ * control channel's keys are published. A guest tells "no vmsgd" (no
+ * folder) from "another process of the domain holds the channel" (the
+ * folder without keys) by it: vmsg_ctl_open()'s -ENOENT and -EBUSY. */
+void xs_mark_domain(uint16_t domid, bool on);
 
 /* ctlsock.c */
 int ctlsock_start(struct vmsgd *d);

@@ -4,10 +4,13 @@
  * everything of each one that is gone. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <xenstore.h>
+
+#include <vmsg/xen.h>
 
 #include "vmsgd.h"
 
@@ -18,7 +21,7 @@ static int parse_domid(const char *s)
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v >= 0x7ff0)
+	if (errno || end == s || *end || v < 0 || v >= VMSG_DOMID_LIMIT)
 		return -1;
 	return (int)v;
 }
@@ -32,7 +35,7 @@ static void rescan(struct vmsgd *d)
 			  strerror(errno));
 		return;
 	}
-	uint8_t *live = calloc(0x7ff0, 1);
+	uint8_t *live = calloc(VMSG_DOMID_LIMIT, 1);
 	if (!live) {
 		free(dir);
 		return;
@@ -49,7 +52,7 @@ static void rescan(struct vmsgd *d)
 		if (!live[s->domid] && !s->dying)
 			session_gone(d, s->domid);
 	}
-	for (int id = 1; id < 0x7ff0; id++)
+	for (int id = 1; id < (int)VMSG_DOMID_LIMIT; id++)
 		if (live[id] && !session_find(d, (uint16_t)id))
 			(void)session_new(d, (uint16_t)id);
 	free(live);
@@ -147,4 +150,46 @@ void xs_watch_stop(struct vmsgd *d)
 	owner_release(d);
 	uv_poll_stop(&d->xs_poll);
 	uv_close((uv_handle_t *)&d->xs_poll, on_xs_closed);
+}
+
+void xs_mark_domain(uint16_t domid, bool on)
+{
+	char path[64];
+	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		 (unsigned)domid);
+	/* A handle of its own: the watch's is closed first at stop, when
+	 * every domain is unmarked. */
+	struct xs_handle *xs = xs_open(0);
+	if (!xs) {
+		vmsgd_log(LOG_WARN, "cannot open xenstore to %s %s: %s",
+			  on ? "create" : "remove", path, strerror(errno));
+		return;
+	}
+	/* Owned by dom0 (nobody else may do anything), readable by the
+	 * domain; written in one transaction so it is never seen without
+	 * its permissions. */
+	struct xs_permissions perms[2] = {
+		{.id = 0, .perms = XS_PERM_NONE},
+		{.id = domid, .perms = XS_PERM_READ},
+	};
+	bool done = false;
+	for (int i = 0; i < 64 && !done; i++) {
+		xs_transaction_t t = xs_transaction_start(xs);
+		if (t == XBT_NULL)
+			break;
+		bool ok = on ? xs_write(xs, t, path, "", 0) &&
+				       xs_set_permissions(xs, t, path, perms, 2)
+			     : xs_rm(xs, t, path) || errno == ENOENT;
+		if (!ok) {
+			(void)xs_transaction_end(xs, t, true);
+			break;
+		}
+		done = xs_transaction_end(xs, t, false);
+		if (!done && errno != EAGAIN)
+			break;
+	}
+	if (!done)
+		vmsgd_log(LOG_WARN, "cannot %s %s: %s", on ? "create" : "remove",
+			  path, strerror(errno));
+	xs_close(xs);
 }

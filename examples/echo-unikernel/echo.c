@@ -16,6 +16,10 @@
  * 1..40000 bytes (some fragmented) to an echo server there, check every
  * echo, print "PING ok ..." and power off.
  *
+ * multi=N (up to 16) serves N channels at once instead, at <path>0 ..
+ * <path>N-1, one client each, all from one wait set (vmsg/waitset.h),
+ * and powers off when all N clients have come and gone ("MULTI done").
+ *
  * vmsgd=1 offers service svc=NAME (echo) through vmsgd instead and echoes
  * on every channel vmsgd brokers to it (direct mode), one at a time.
  * open=NAME opens service NAME through vmsgd (the client of the former):
@@ -45,6 +49,8 @@
  */
 #include <vmsg/chan.h>
 #include <vmsg/guest.h>
+#include <vmsg/waitset.h>
+#include <vmsg/xen.h>
 
 #define ECHO_TYPE_QUIT 0x7e00u
 #define ECHO_MAX_MSG (1u << 20)
@@ -391,6 +397,101 @@ static int offer_service(const char *name, unsigned clients)
 	return 0;
 }
 
+/* multi=N: N channels at once, at <path><i> for i in 0..N-1, each for one
+ * client, all echoed from one wait set (vmsg/waitset.h): one blocking wait
+ * for all of them, then every ready channel read until it would wait.
+ * Ends when every client has come and gone. */
+#define ECHO_MULTI_MAX 16
+
+static int multi_serve(const char *base, unsigned peer, unsigned n)
+{
+	vmsg_chan *c[ECHO_MULTI_MAX];
+	unsigned idx[ECHO_MULTI_MAX];
+	unsigned long long msgs[ECHO_MULTI_MAX] = {0}, total = 0;
+	struct vmsg_waitset *ws = guest_alloc(sizeof(*ws));
+	struct vmsg_chan_opts o;
+	unsigned left = n, waits = 0;
+	int rc = 0;
+
+	if (!ws || n == 0 || n > ECHO_MULTI_MAX)
+		return 1;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = ECHO_MAX_MSG;
+	vmsg_waitset_init(ws);
+	for (unsigned i = 0; i < n; i++) {
+		char path[200], *p = path;
+		put_str(&p, base);
+		put_uint(&p, i);
+		*p = 0;
+		int r = vmsg_xen_serve(&c[i], (uint16_t)peer, path, &o);
+		if (r < 0) {
+			guest_printf("MULTI cannot serve at %s: %s\n", path,
+				     vmsg_strerror(r));
+			return 1;
+		}
+		idx[i] = i;
+		if ((r = vmsg_waitset_add(ws, c[i], &idx[i])) < 0) {
+			guest_printf("MULTI waitset: %s\n", vmsg_strerror(r));
+			return 1;
+		}
+	}
+	guest_printf("MULTI serving %u channels at %s0..%u for domain %u\n", n,
+		     base, n - 1, peer);
+	while (left) {
+		struct vmsg_waitset_event ev[4];
+		int k = vmsg_waitset_wait(ws, ev, 4, 120000);
+		if (k <= 0) {
+			guest_printf("MULTI wait: %s\n",
+				     k ? vmsg_strerror(k) : "nothing in 120 s");
+			rc = 1;
+			break;
+		}
+		waits++;
+		for (int e = 0; e < k; e++) {
+			unsigned i = *(unsigned *)ev[e].data;
+			vmsg_chan *ch = ev[e].chan;
+			if (vmsg_chan_state(ch) == VMSG_CHAN_WAITING &&
+			    vmsg_chan_accept(ch, 0) < 0)
+				continue; /* not yet */
+			for (;;) {
+				struct vmsg_msg m;
+				int r = vmsg_chan_peek(ch, &m, 0);
+				/* Nothing more for now (-EAGAIN: the client
+				 * asked for the kick of its next message). */
+				if (r < 0 && vmsg_chan_state(ch) == VMSG_CHAN_OPEN)
+					break;
+				if (r >= 0) {
+					r = vmsg_chan_send(ch, m.type, m.data,
+							   m.len, 0, -1);
+					vmsg_chan_release(ch);
+				}
+				if (r >= 0) {
+					msgs[i]++;
+					total++;
+					continue;
+				}
+				/* The client's close (or a failure): this
+				 * channel is done. */
+				if (vmsg_chan_state(ch) != VMSG_CHAN_CLOSED) {
+					guest_printf("MULTI channel %u: %s\n", i,
+						     vmsg_strerror(r));
+					rc = 1;
+				}
+				guest_printf("MULTI channel %u done: %llu "
+					     "messages\n", i, msgs[i]);
+				(void)vmsg_waitset_remove(ws, ch);
+				vmsg_chan_close(ch);
+				left--;
+				break;
+			}
+		}
+	}
+	guest_printf("MULTI done: %u clients, %llu messages, %u waits\n",
+		     n - left, total, waits);
+	guest_free(ws, sizeof(*ws));
+	return rc;
+}
+
 int app_main(const char *cmdline)
 {
 	char port[64] = "echo", val[32], path[160];
@@ -451,6 +552,8 @@ int app_main(const char *cmdline)
 	put_str(&p, "/");
 	put_str(&p, port);
 	*p = 0;
+	if (guest_cmdline_get("multi", val, sizeof(val)) > 0)
+		return multi_serve(path, peer, parse_uint(val, 0));
 
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);

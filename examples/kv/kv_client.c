@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 	int r = vmsg_ctl_open(&ctl, timeout_ms);
 	if (r < 0) {
 		fprintf(stderr, "vmsg-kv: cannot reach vmsgd: %s\n",
-			vmsg_strerror(r));
+			vmsg_ctl_strerror(r));
 		return EX_FAIL;
 	}
 	vmsg_chan *c;

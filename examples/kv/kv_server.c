@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 	int r = vmsg_ctl_open(&sv.ctl, (int)wait_ms);
 	if (r < 0) {
 		fprintf(stderr, "vmsg-kv-server: cannot reach vmsgd: %s\n",
-			vmsg_strerror(r));
+			vmsg_ctl_strerror(r));
 		return 1;
 	}
 	int status = 1;

@@ -30,6 +30,9 @@
  * server -> client, with SCM_RIGHTS [memfd, server eventfd]: */
 #define HOST_MAGIC_SRV 0x53534d56u /* "VMSS" */
 #define HOST_MAGIC_CLI 0x43534d56u /* "VMSC" */
+/* server -> client instead of the handshake, without fds: "your uid is not
+ * one I accept" (the rest of the struct is 0). */
+#define HOST_MAGIC_DENY 0x44534d56u /* "VMSD" */
 #define HOST_VERSION 1u
 struct host_hello_srv {
 	uint32_t magic;
@@ -55,6 +58,10 @@ struct vmsg_host_platform {
 	struct vmsg_platform base; /* first: the ops table */
 	bool server;
 	char path[108]; /* sizeof(sun_path) */
+	/* The access rules (vmsg/host.h): the uid the peer must have
+	 * (VMSG_HOST_ANY_UID: any), and the server's socket file mode. */
+	uid_t peer_uid;
+	mode_t mode;
 
 	int epfd;      /* groups evfd, listen_fd, conn_fd */
 	int evfd;      /* our event port */

@@ -16,27 +16,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <vmsg/host.h>
+#include <vmsg/waitset.h>
 
 #include "host_internal.h"
 #include "vmsg_barrier.h"
+#include "vmsg_clock.h"
 
 /* ---- small helpers ------------------------------------------------------ */
-
-uint64_t vmsg__host_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void vmsg__host_set_nonblock(int fd)
 {
@@ -352,12 +347,12 @@ static int host_poll(struct vmsg_host_platform *h, int timeout_ms)
 {
 	uint64_t deadline = 0;
 	if (timeout_ms > 0)
-		deadline = vmsg__host_now_ns() +
+		deadline = vmsg__clock_ns() +
 			   (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		int t = timeout_ms;
 		if (timeout_ms > 0) {
-			uint64_t now = vmsg__host_now_ns();
+			uint64_t now = vmsg__clock_ns();
 			if (now >= deadline)
 				t = 0;
 			else /* round up: never wake early and spin */
@@ -410,6 +405,52 @@ static int host_fd(struct vmsg_platform *p)
 	return vmsg__host_of(p)->epfd;
 }
 
+/* Many platforms at once (vmsg/waitset.h): poll their epoll fds, then
+ * each readable one's housekeeping and event, as ack does. */
+static int host_wait_any(struct vmsg_platform *const *ps, unsigned n,
+			 int timeout_ms, uint8_t *fired)
+{
+	struct pollfd pf[VMSG_WAITSET_MAX];
+	if (!ps || !fired || n == 0 || n > VMSG_WAITSET_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		pf[i] = (struct pollfd){.fd = vmsg__host_of(ps[i])->epfd,
+					.events = POLLIN};
+	uint64_t deadline = vmsg__clock_ns();
+	if (timeout_ms > 0)
+		deadline += (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		int t = timeout_ms;
+		if (timeout_ms > 0) {
+			uint64_t now = vmsg__clock_ns();
+			t = now >= deadline ? 0
+					    : (int)((deadline - now + 999999u) /
+						    1000000u);
+		}
+		int k = poll(pf, n, t);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		int count = 0;
+		for (unsigned i = 0; k > 0 && i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			int r = host_poll(vmsg__host_of(ps[i]), 0);
+			if (r < 0)
+				return r;
+			if (r > 0) {
+				fired[i] = 1;
+				count++;
+			}
+		}
+		/* Only housekeeping happened: on with the time left. */
+		if (count || t == 0)
+			return count;
+	}
+}
+
 /* ---- the rest ---------------------------------------------------------- */
 
 static void *host_alloc(struct vmsg_platform *p, size_t size)
@@ -424,7 +465,7 @@ static void host_free(struct vmsg_platform *p, void *ptr, size_t size)
 
 static uint64_t host_now_ns(struct vmsg_platform *p)
 {
-	return vmsg__host_now_ns();
+	return vmsg__clock_ns();
 }
 
 static void host_destroy(struct vmsg_platform *p)
@@ -457,6 +498,7 @@ static const struct vmsg_platform_ops host_ops = {
 	.wait = host_wait,
 	.ack = host_ack,
 	.fd = host_fd,
+	.wait_any = host_wait_any,
 	.publish = vmsg__host_publish,
 	.unpublish = vmsg__host_unpublish,
 	.lookup = vmsg__host_lookup,
@@ -466,10 +508,29 @@ static const struct vmsg_platform_ops host_ops = {
 	.destroy = host_destroy,
 };
 
+void vmsg_host_opts_init(struct vmsg_host_opts *o)
+{
+	if (!o)
+		return;
+	o->peer_uid = geteuid();
+	o->mode = 0600;
+}
+
 int vmsg_host_platform_new(struct vmsg_platform **out, const char *path,
 			   bool server)
 {
-	if (!out || !path || !path[0])
+	return vmsg_host_platform_new_opts(out, path, server, NULL);
+}
+
+int vmsg_host_platform_new_opts(struct vmsg_platform **out, const char *path,
+				bool server, const struct vmsg_host_opts *ho)
+{
+	struct vmsg_host_opts def;
+	if (!ho) {
+		vmsg_host_opts_init(&def);
+		ho = &def;
+	}
+	if (!out || !path || !path[0] || (ho->mode & ~(mode_t)0777))
 		return -EINVAL;
 	size_t len = strlen(path);
 	struct vmsg_host_platform *h;
@@ -480,6 +541,8 @@ int vmsg_host_platform_new(struct vmsg_platform **out, const char *path,
 		return -ENOMEM;
 	h->base.ops = &host_ops;
 	h->server = server;
+	h->peer_uid = ho->peer_uid;
+	h->mode = ho->mode;
 	memcpy(h->path, path, len + 1);
 	h->evfd = h->peer_evfd = h->memfd = h->listen_fd = h->conn_fd = -1;
 	h->notify_page = h->notify_off = HOST_NO_NOTIFY;

@@ -8,11 +8,17 @@
  * The server has one client: any other connection is accepted and closed
  * at once, which the connecting side reads as EOF and reports as -EBUSY.
  * The connection then stays open, silent, until one side goes away.
+ *
+ * Access (vmsg/host.h): the socket file gets its mode before listen();
+ * the server checks each client's uid (SO_PEERCRED) before it sends
+ * anything, and answers one it does not accept with HOST_MAGIC_DENY and
+ * no fds; the client checks the server's uid before it reads anything.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -22,7 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmsg/host.h>
+
 #include "host_internal.h"
+#include "vmsg_clock.h"
 
 /* A lookup retries a missing or refusing socket this often. */
 #define HOST_RETRY_MS 5
@@ -114,7 +123,46 @@ static int recv_fds(int sock, void *buf, size_t len, int *fds, int *nfds)
 	return (int)n;
 }
 
+/* Is the peer of connected socket `s` a uid we accept? 0 yes, -EACCES
+ * no, -errno when the kernel cannot tell (then no, too). */
+static int peer_ok(int s, uid_t want)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -errno;
+	if (len != sizeof cr)
+		return -EACCES;
+	return want == VMSG_HOST_ANY_UID || cr.uid == want ? 0 : -EACCES;
+}
+
 /* ---- server ------------------------------------------------------------ */
+
+/* Give the socket file we just bound its mode, before we listen: until
+ * then a connect is refused, so whatever the umask made of it never lets
+ * anyone in. Through an O_PATH descriptor of the file, checked to be a
+ * socket of ours, and not by path: chmod(path) follows a symlink that
+ * someone who may write to the folder put there after our bind, and as
+ * root would change what it names. *st gets the file's identity. */
+static int set_mode(const char *path, mode_t mode, struct stat *st)
+{
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fstat(fd, st) < 0 ? -errno : 0;
+	if (r == 0 && (!S_ISSOCK(st->st_mode) || st->st_uid != geteuid()))
+		r = -EADDRINUSE; /* not what we bound: the path was replaced */
+	if (r == 0) {
+		/* fchmod() of an O_PATH fd is EBADF; its /proc link is the
+		 * file itself (what glibc's fchmodat does for NOFOLLOW). */
+		char link[40];
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		if (chmod(link, mode) < 0)
+			r = -errno;
+	}
+	close(fd);
+	return r;
+}
 
 /* Is there a live server at `path`? 1 yes, 0 no (stale socket), -errno. */
 static int probe_live(const char *path)
@@ -199,14 +247,17 @@ int vmsg__host_publish(struct vmsg_platform *p, uint32_t ring_ref,
 		r = -EADDRINUSE;
 	}
 	struct stat st;
-	if (r == 0 && lstat(h->path, &st) < 0)
+	memset(&st, 0, sizeof st);
+	if (r == 0)
+		r = set_mode(h->path, h->mode, &st);
+	if (r == 0 && listen(s, 8) < 0)
 		r = -errno;
-	if (r == 0 && listen(s, 8) < 0) {
-		r = -errno;
+	if (r < 0 && r != -EADDRINUSE && st.st_ino) {
+		/* The file we just bound (set_mode saw it), if still there. */
 		struct stat now;
 		if (lstat(h->path, &now) == 0 && now.st_dev == st.st_dev &&
 		    now.st_ino == st.st_ino)
-			(void)unlink(h->path); /* the file we just bound */
+			(void)unlink(h->path);
 	}
 	if (r < 0) {
 		close(s);
@@ -265,6 +316,16 @@ void vmsg__host_accept(struct vmsg_host_platform *h)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			return; /* EAGAIN, or nothing we can act on */
+		}
+		/* Only a uid we accept sees anything of ours: the others are
+		 * told why (best effort) and closed, and do not count as our
+		 * client. */
+		if (peer_ok(s, h->peer_uid) < 0) {
+			struct host_hello_srv deny = {.magic = HOST_MAGIC_DENY};
+			(void)!send(s, &deny, sizeof deny,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(s);
+			continue;
 		}
 		/* One client per server: while we have one (or had one that
 		 * completed its hello), others are closed at once. */
@@ -331,7 +392,7 @@ int vmsg__host_send_hello(struct vmsg_host_platform *h)
 
 static int ms_left(uint64_t deadline)
 {
-	uint64_t now = vmsg__host_now_ns();
+	uint64_t now = vmsg__clock_ns();
 	if (now >= deadline)
 		return 0;
 	return (int)((deadline - now + 999999u) / 1000000u);
@@ -371,6 +432,8 @@ static int take_handshake(struct vmsg_host_platform *h,
 			  const struct host_hello_srv *m, int n, int *fds,
 			  int nfds)
 {
+	if (n == (int)sizeof *m && nfds == 0 && m->magic == HOST_MAGIC_DENY)
+		return -EACCES; /* the server does not accept our uid */
 	if (n != (int)sizeof *m || nfds != 2 || m->magic != HOST_MAGIC_SRV ||
 	    m->version != HOST_VERSION || m->pages == 0 ||
 	    m->pages > HOST_MAX_PAGES || m->ring_ref >= m->pages ||
@@ -414,13 +477,20 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	struct vmsg_host_platform *h = vmsg__host_of(p);
 	if (!ring_ref || !port || h->server || h->peer_in || h->conn_fd >= 0)
 		return -EINVAL;
-	uint64_t start = vmsg__host_now_ns();
+	uint64_t start = vmsg__clock_ns();
 	uint64_t deadline = start;
 	if (timeout_ms > 0)
 		deadline += (uint64_t)timeout_ms * 1000000u;
 	int s = connect_retry(h->path, timeout_ms, deadline);
 	if (s < 0)
 		return s;
+	/* Before we read a byte: is this a server we accept? (The uid it
+	 * had when it called listen(); a squatter's is its own.) */
+	int ok = peer_ok(s, h->peer_uid);
+	if (ok < 0) {
+		close(s);
+		return ok;
+	}
 
 	uint64_t hs_deadline =
 		start + (uint64_t)HOST_HANDSHAKE_MIN_MS * 1000000u;

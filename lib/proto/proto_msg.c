@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <vmsg/proto.h>
 
 #include "arena_private.h"
+#include "vmsg_clock.h"
 
 /* The C macros and the .proto's enum must name the same numbers. */
 #define PROTO_TYPE(name) VMSG__CONTROL__CONTROL_TYPE__CONTROL_TYPE_##name
@@ -164,9 +164,7 @@ static void copy_sanitized(char *dst, size_t cap, const char *src)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return vmsg__clock_ns() / 1000000u;
 }
 
 /* What is left of a timeout started at `start`: -1 and 0 stay as they are;

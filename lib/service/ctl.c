@@ -225,22 +225,6 @@ int vmsg__svc_broken(vmsg_ctl *ctl)
 	return 1;
 }
 
-/* After a reconnect: channels served for the old vmsgd whose consumer
- * never came will not get one now (vmsgd forgot them); close them. */
-static void drop_unclaimed(vmsg_ctl *ctl)
-{
-	unsigned keep = 0;
-	for (unsigned i = 0; i < ctl->qlen; i++) {
-		struct ctl_ready e = ctl->q[(ctl->qhead + i) % CTL_QUEUE];
-		if (vmsg_chan_state(e.c) == VMSG_CHAN_WAITING) {
-			vmsg_chan_close(e.c);
-			continue;
-		}
-		ctl->q[(ctl->qhead + keep++) % CTL_QUEUE] = e;
-	}
-	ctl->qlen = keep;
-}
-
 /* Offer again what this handle offered. A name vmsgd now refuses (taken
  * by another domain meanwhile, or no longer allowed) is no longer ours. */
 static int reoffer(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
@@ -276,7 +260,9 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 		if (r < 0)
 			return permanent(r) ? r : -ENOTCONN;
 		ctl->reconnects++;
-		drop_unclaimed(ctl);
+		/* Channels served for the old vmsgd whose consumer never
+		 * came will not get one now (vmsgd forgot them). */
+		vmsg__svc_served_drop_unclaimed(ctl);
 		r = reoffer(ctl, timeout_ms, start);
 		if (r == 0)
 			return 0;
@@ -298,12 +284,14 @@ int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 	ctl->next_req = 1;
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ctl->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ctl->xfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	int r = 0;
 	struct epoll_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
-	if (ctl->epfd < 0 || ctl->tfd < 0 ||
-	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->tfd, &ev) < 0) {
+	if (ctl->epfd < 0 || ctl->tfd < 0 || ctl->xfd < 0 ||
+	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->tfd, &ev) < 0 ||
+	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->xfd, &ev) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -311,6 +299,8 @@ int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 	if (r < 0)
 		goto fail;
 	r = attach(ctl, timeout_ms, start);
+	if (r < 0 && !permanent(r))
+		r = vmsg__svc_why_not(ctl->domid); /* what the header promises */
 	if (r < 0)
 		goto fail;
 	*out = ctl;
@@ -320,6 +310,8 @@ fail:
 		close(ctl->epfd);
 	if (ctl->tfd >= 0)
 		close(ctl->tfd);
+	if (ctl->xfd >= 0)
+		close(ctl->xfd);
 	free(ctl);
 	return r;
 }
@@ -328,11 +320,11 @@ void vmsg_ctl_close(vmsg_ctl *ctl)
 {
 	if (!ctl)
 		return;
-	for (unsigned i = 0; i < ctl->qlen; i++)
-		vmsg_chan_close(ctl->q[(ctl->qhead + i) % CTL_QUEUE].c);
+	vmsg__svc_served_close_all(ctl);
 	vmsg_chan_close(ctl->chan);
 	close(ctl->epfd);
 	close(ctl->tfd);
+	close(ctl->xfd);
 	free(ctl->offers);
 	free(ctl->live);
 	free(ctl);
@@ -364,6 +356,8 @@ static const ProtobufCMessageDescriptor *desc_of(uint16_t type)
 		return &vmsg__service__opened__descriptor;
 	case VMSG_TYPE_SVC_SERVE:
 		return &vmsg__service__serve__descriptor;
+	case VMSG_TYPE_SVC_CLOSED:
+		return &vmsg__service__closed__descriptor;
 	default:
 		return NULL;
 	}
@@ -401,6 +395,10 @@ static void handle_serve(vmsg_ctl *ctl, const Vmsg__Service__Serve *s)
 			    "provider's accept queue is full");
 		return;
 	}
+	if (s->serve_id == 0) { /* 0 marks an earlier vmsgd's channels */
+		serve_reply(ctl, s->serve_id, -EINVAL, "bad serve request");
+		return;
+	}
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	if (s->rx_ring_size)
@@ -414,12 +412,18 @@ static void handle_serve(vmsg_ctl *ctl, const Vmsg__Service__Serve *s)
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
 	}
-	struct ctl_ready *e = &ctl->q[(ctl->qhead + ctl->qlen) % CTL_QUEUE];
-	e->c = c;
-	e->peer.domid = (uint16_t)s->consumer_domid;
-	e->peer.channel_id = s->serve_id;
-	snprintf(e->peer.service, sizeof e->peer.service, "%s", s->service);
-	ctl->qlen++;
+	struct vmsg_service_peer peer;
+	memset(&peer, 0, sizeof peer);
+	peer.domid = (uint16_t)s->consumer_domid;
+	peer.channel_id = s->serve_id;
+	snprintf(peer.service, sizeof peer.service, "%s", s->service);
+	r = vmsg__svc_served_add(ctl, c, &peer, s->serve_id,
+				 s->connect_timeout_ms);
+	if (r < 0) {
+		vmsg_chan_close(c);
+		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
+		return;
+	}
 	serve_reply(ctl, s->serve_id, 0, NULL);
 }
 
@@ -451,8 +455,13 @@ int vmsg__svc_pump(vmsg_ctl *ctl, uint16_t *type, ProtobufCMessage **msg,
 			continue;
 		if (r < 0)
 			return r;
-		if (t == VMSG_TYPE_SVC_SERVE) {
-			handle_serve(ctl, (const Vmsg__Service__Serve *)pm);
+		if (t == VMSG_TYPE_SVC_SERVE || t == VMSG_TYPE_SVC_CLOSED) {
+			if (t == VMSG_TYPE_SVC_SERVE)
+				handle_serve(ctl, (const Vmsg__Service__Serve *)pm);
+			else /* the consumer of a channel we served is gone */
+				vmsg__svc_served_closed(
+					ctl, ((const Vmsg__Service__Closed *)pm)
+						     ->channel_id);
 			if (type == NULL)
 				return 0; /* accept's pump: one step done */
 			continue;

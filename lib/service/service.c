@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include <vmsg/xen.h>
 
@@ -172,6 +173,19 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	return 0;
 }
 
+/* Sleep on the handle's epoll set (the control channel, the served
+ * channels, the deadline timer) for at most ms, then consume what woke
+ * us: the states are looked at after that, so no wake-up is lost. */
+static void wait_served(vmsg_ctl *ctl, int ms)
+{
+	struct epoll_event ev[8];
+	while (epoll_wait(ctl->epfd, ev, 8, ms) < 0 && errno == EINTR)
+		;
+	if (ctl->chan)
+		(void)vmsg_chan_ack(ctl->chan);
+	vmsg__svc_served_ack(ctl);
+}
+
 int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 			struct vmsg_service_peer *peer, int timeout_ms)
 {
@@ -183,18 +197,34 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 		vmsg__svc_timer_drain(ctl);
 		if (ctl->chan)
 			(void)vmsg_chan_ack(ctl->chan);
+		vmsg__svc_served_ack(ctl);
 	}
 	int broke = 0;
-	while (ctl->qlen == 0) {
+	for (;;) {
+		uint32_t id;
+		if (vmsg__svc_served_take(ctl, out, peer, &id) == 0) {
+			vmsg__svc_track(ctl, *out, id);
+			return 0;
+		}
 		int r = vmsg__svc_ensure(ctl, timeout_ms, start);
 		if (r == -ENOTCONN) /* vmsgd is not back (yet) */
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		if (r < 0)
 			return r;
-		r = vmsg__svc_pump(ctl, NULL, NULL,
-				   vmsg__svc_left(timeout_ms, start));
+		/* With served channels waiting for their consumers, wait on
+		 * them and their deadlines too, not on vmsgd alone. */
+		int served = vmsg__svc_served_wait_ms(ctl);
+		int left = vmsg__svc_left(timeout_ms, start);
+		r = vmsg__svc_pump(ctl, NULL, NULL, served >= 0 ? 0 : left);
 		if (r >= 0)
 			continue;
+		if (r == -EAGAIN && served >= 0 && timeout_ms != 0) {
+			if (vmsg__svc_expired(timeout_ms, start))
+				return -ETIMEDOUT;
+			wait_served(ctl, left > 0 && left < served ? left
+								   : served);
+			continue;
+		}
 		if (!vmsg__svc_broken(ctl))
 			return r;
 		/* The channel broke: reconnect in the time left (a call
@@ -202,14 +232,6 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 		if (broke++ && vmsg__svc_expired(timeout_ms, start))
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 	}
-	struct ctl_ready *e = &ctl->q[ctl->qhead];
-	ctl->qhead = (ctl->qhead + 1) % CTL_QUEUE;
-	ctl->qlen--;
-	*out = e->c;
-	if (peer)
-		*peer = e->peer;
-	vmsg__svc_track(ctl, e->c, e->peer.channel_id);
-	return 0;
 }
 
 void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)

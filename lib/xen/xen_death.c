@@ -1,4 +1,4 @@
-/* Seeing a destroyed peer domain.
+/* Seeing a destroyed peer domain, in a Linux dom0.
  *
  * The unmap notification that clears a side's live byte runs in that side's
  * own kernel, when its process dies or unmaps. A domain destroyed with
@@ -7,42 +7,31 @@
  * watches it; on each event it checks whether the peer's domain still
  * exists (its /local/domain/<id> directory, removed by the toolstack), and
  * when it is gone clears the peer's live byte itself, as the notification
- * would have, and reports an event. An unprivileged domain gets no
- * @releaseDomain events from Xen 4.17's xenstored, so it does not watch.
- * Anything failing here leaves the channel as it was (notification only).
+ * would have (vmsg__xenplat_peer_gone), and reports an event. An
+ * unprivileged domain gets no @releaseDomain events from Xen 4.17's
+ * xenstored, so it does not watch (a unikernel asks Xen about its port
+ * instead: lib/xenplat/xenplat.c). Anything failing here leaves the channel
+ * as it was (notification only).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <xenstore.h>
 
-#include <vmsg/ring.h>
-
-#include "vmsg_barrier.h"
 #include "xen_internal.h"
-
-/* Is this process dom0? Only dom0 gets @releaseDomain events. */
-static bool privileged(struct xs_handle *xs)
-{
-	unsigned len = 0;
-	char *s = xs_read(xs, XBT_NULL, "domid", &len);
-	bool dom0 = s && len == 1 && s[0] == '0';
-	free(s);
-	return dom0;
-}
 
 /* 1: the peer's domain directory is there; 0: it is gone (ENOENT);
  * -1: the store did not say. */
-static int peer_exists(struct vmsg_xen_platform *x)
+static int peer_exists(struct vmsg__xenplat *x)
 {
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
 	char dir[32];
 	snprintf(dir, sizeof dir, "/local/domain/%u", (unsigned)x->peer);
 	unsigned len = 0;
-	char *s = (x->xsw ? xs_read(x->xsw, XBT_NULL, dir, &len) : NULL);
+	char *s = (l->xsw ? xs_read(l->xsw, XBT_NULL, dir, &len) : NULL);
 	if (s) {
 		free(s);
 		return 1;
@@ -50,43 +39,49 @@ static int peer_exists(struct vmsg_xen_platform *x)
 	return errno == ENOENT ? 0 : -1;
 }
 
-void vmsg__xen_death_open(struct vmsg_xen_platform *x)
+void vmsg__xen_death_open(struct vmsg__xenplat *x)
 {
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	uint16_t self;
 	if (x->peer == 0)
 		return; /* dom0 is not destroyed under us */
+	/* Only dom0 gets @releaseDomain events. */
+	if (vmsg_xen_own_domid(&self) < 0 || self != 0)
+		return;
 	struct xs_handle *xs = xs_open(0);
 	if (!xs)
 		return;
-	if (!privileged(xs) || !xs_watch(xs, "@releaseDomain", "vmsg"))
+	if (!xs_watch(xs, "@releaseDomain", "vmsg"))
 		goto off;
-	x->xsfd = xs_fileno(xs);
-	if (x->xsfd < 0)
+	l->xsfd = xs_fileno(xs);
+	if (l->xsfd < 0)
 		goto off;
-	x->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (x->epfd < 0)
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0)
 		goto off;
 	struct epoll_event ev = {.events = EPOLLIN};
-	if (epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->evfd, &ev) < 0 ||
-	    epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->xsfd, &ev) < 0)
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) < 0 ||
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->xsfd, &ev) < 0)
 		goto off;
-	x->xsw = xs;
-	x->peer_seen = peer_exists(x) > 0;
+	l->xsw = xs;
+	l->peer_seen = peer_exists(x) > 0;
 	return;
 off:
-	if (x->epfd >= 0)
-		close(x->epfd);
-	x->epfd = x->xsfd = -1;
+	if (l->epfd >= 0)
+		close(l->epfd);
+	l->epfd = l->xsfd = -1;
 	xs_close(xs);
 }
 
-int vmsg__xen_death_check(struct vmsg_xen_platform *x)
+int vmsg__xen_death_check(struct vmsg__xenplat *x)
 {
-	if (!x->xsw)
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	if (!l->xsw)
 		return 0;
 	/* Consume the queued events (never blocks), then look once. */
 	bool any = false;
 	char **w;
-	while ((w = xs_check_watch(x->xsw)) != NULL) {
+	while ((w = xs_check_watch(l->xsw)) != NULL) {
 		free(w);
 		any = true;
 	}
@@ -96,26 +91,20 @@ int vmsg__xen_death_check(struct vmsg_xen_platform *x)
 	 * (its directory not yet written) is not a dead peer. */
 	int e = peer_exists(x);
 	if (e > 0)
-		x->peer_seen = true;
-	if (e != 0 || !x->peer_seen || !x->ctl_page)
+		l->peer_seen = true;
+	if (e != 0 || !l->peer_seen || !x->ctl_page)
 		return 0;
-	x->peer_seen = false; /* report it once */
-	/* The peer's live byte, as its unmap notification would clear it.
-	 * Release: our reads of the ring stay ordered before the channel's
-	 * acquire of this byte sees the close. */
-	size_t off = x->server
-			     ? __builtin_offsetof(struct vmsg_vchan_page, cli_live)
-			     : __builtin_offsetof(struct vmsg_vchan_page, srv_live);
-	vmsg__store_release(&x->ctl_page[off], (uint8_t)VMSG_LIVE_GONE);
-	return 1;
+	l->peer_seen = false; /* report it once */
+	return vmsg__xenplat_peer_gone(x);
 }
 
-void vmsg__xen_death_close(struct vmsg_xen_platform *x)
+void vmsg__xen_death_close(struct vmsg__xenplat *x)
 {
-	if (x->epfd >= 0)
-		close(x->epfd);
-	if (x->xsw)
-		xs_close(x->xsw);
-	x->epfd = x->xsfd = -1;
-	x->xsw = NULL;
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->xsw)
+		xs_close(l->xsw);
+	l->epfd = l->xsfd = -1;
+	l->xsw = NULL;
 }

@@ -95,6 +95,8 @@ struct xsimd_domain *xsimd_dom_get(struct xsimd *d, uint32_t domid);
 bool xsimd_dom_alive(struct xsimd *d, uint32_t domid);
 int xsimd_dom_anchor(struct xsimd *d, uint32_t domid);
 void xsimd_dom_release(struct xsimd *d, uint32_t domid, struct xsimd_conn *keep);
+/* At exit, after every connection is gone: free every domain's state. */
+void xsimd_dom_free_all(struct xsimd *d);
 int xsimd_xenstore_start(struct xsimd *d, const char *dir);
 void xsimd_xenstore_stop(struct xsimd *d);
 void xsimd_conn_drop(struct xsimd *d, struct xsimd_conn *c);

@@ -78,6 +78,11 @@ int xsimd_dom_anchor(struct xsimd *d, uint32_t domid)
 		return -EINVAL;
 	if (!(x = dom_create(d, domid)))
 		return -ENOMEM;
+	/* As libxl does: the domain's home first, then the introduction, so
+	 * that a watcher of @introduceDomain finds /local/domain/N when the
+	 * event arrives (vmsgd lists /local/domain on it, once). */
+	if (x->anchors == 0 && d->xs)
+		toolstack_create(d, domid);
 	if (x->anchors++ == 0 && domid != 0 && d->xs) {
 		/* The frame number and port are meaningless here; the mfn is
 		 * only compared if the domain is introduced twice. */
@@ -88,8 +93,6 @@ int xsimd_dom_anchor(struct xsimd *d, uint32_t domid)
 			return -e;
 		}
 	}
-	if (x->anchors == 1 && d->xs)
-		toolstack_create(d, domid);
 	xsimd_log("domain %u anchored (%u)", domid, x->anchors);
 	return 0;
 }
@@ -118,6 +121,16 @@ void xsimd_dom_release(struct xsimd *d, uint32_t domid, struct xsimd_conn *keep)
 		xs_rm(d->xs, XBT_NULL, path); /* as libxl does on destroy */
 		if (!xs_release_domain(d->xs, domid))
 			xsimd_log("xs_release_domain(%u): %s", domid, strerror(errno));
+	}
+}
+
+void xsimd_dom_free_all(struct xsimd *d)
+{
+	while (d->doms) {
+		struct xsimd_domain *x = d->doms;
+		d->doms = x->next;
+		free(x->grants); /* its shares went with their connections */
+		free(x);
 	}
 }
 

@@ -9,9 +9,12 @@ The transports on the simulated Xen (*-sim*: their sides run under
 `xensim run`, each vmsg-bench run starts and stops its own simulator) are
 part of "every transport" when the simulator is built; without it they
 are listed as unavailable, and the test exits 77 (skip) after checking
-everything else. Asserts no speed.
+everything else, unless --expect-sim says this build has the simulator:
+then a sim transport that vmsg-bench calls unavailable (it did not find
+xensim or vmsg-xenstored) is a failure, with vmsg-bench's reason. Asserts
+no speed.
 
-usage: smoke.py VMSG_BENCH SCHEMA [--sim-only | --no-sim]"""
+usage: smoke.py VMSG_BENCH SCHEMA [--sim-only | --no-sim] [--expect-sim]"""
 import csv
 import io
 import json
@@ -24,6 +27,7 @@ import tempfile
 BENCH, SCHEMA = sys.argv[1], sys.argv[2]
 SIM_ONLY = "--sim-only" in sys.argv[3:]
 NO_SIM = "--no-sim" in sys.argv[3:]
+EXPECT_SIM = "--expect-sim" in sys.argv[3:]
 # A private TMPDIR for vmsg-bench: the simulators it starts keep their
 # state there, so what they leave behind is ours to see (and remove).
 PRIVATE = tempfile.mkdtemp(prefix="bench-smoke-")
@@ -89,16 +93,27 @@ def run(args):
 
 def transports(cmd):
     """The transports `vmsg-bench CMD --help` lists, and which of them it
-    says are unavailable here (a "(unavailable here: ...)" line after)."""
+    says are unavailable here (a "(unavailable here: ...)" line after).
+    With --expect-sim, an unavailable sim transport fails the test."""
     out = run([cmd, "--help"])
     lines = out.split("transports:\n", 1)[1].splitlines()
     names, unavailable = [], set()
     for line in lines:
         if line.lstrip().startswith("(unavailable here"):
             unavailable.add(names[-1])
+            if EXPECT_SIM and is_sim(names[-1]):
+                fail("%s %s: expected to run in this build, but %s"
+                     % (cmd, names[-1], line.strip()))
         elif line.startswith("  "):
             names.append(line.split()[0])
+    if EXPECT_SIM and not any(is_sim(t) for t in names):
+        fail("%s --help lists no sim transport in a build with the "
+             "simulator" % cmd)
     return names, unavailable
+
+
+def is_sim(t):
+    return t.endswith("-sim") or "-sim-" in t
 
 
 def leftovers():
@@ -163,7 +178,7 @@ def main():
         want, unavailable = transports(cmd)
         if not want:
             fail("%s --help lists no transports" % cmd)
-        sims |= set(t for t in want if t.endswith("-sim") or "-sim-" in t)
+        sims |= set(t for t in want if is_sim(t))
         if SIM_ONLY or NO_SIM:
             want = [t for t in want if (t in sims) == SIM_ONLY]
             if not want:

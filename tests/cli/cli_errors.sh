@@ -134,7 +134,12 @@ pids+=($!)
 (sleep 3 | "$cat" --connect --unix "$dir/busy.sock" --timeout 5000 --linger 0 \
 	>/dev/null 2>&1) &
 pids+=($!)
-for _ in $(seq 50); do # the first client is in once the path is withdrawn
+# The listener's socket appears, then goes once the first client is in.
+for _ in $(seq 100); do
+	[ -S "$dir/busy.sock" ] && break
+	sleep 0.1
+done
+for _ in $(seq 100); do
 	[ -S "$dir/busy.sock" ] || break
 	sleep 0.1
 done

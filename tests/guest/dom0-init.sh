@@ -11,6 +11,10 @@
 #   uk-client   boot it with role=client: it connects to a libvmsg echo
 #               server in dom0 (mapping dom0's grants into its free
 #               guest-physical space) and checks 300 echoed messages.
+#   uk-multi    boot it with multi=8: 8 channels served at once from one
+#               wait set (SCHEDOP_poll on 8 ports); 8 guest-echo-clients in
+#               dom0 at the same time, 100 round trips and 1 MiB each,
+#               every echo compared; the unikernel reports 8 clients done.
 #   uk-vmsgd    vmsgd in dom0 (policy: echo, direct mode); one unikernel
 #               offers echo through it (vmsgd=1 cksum=1), a second opens
 #               it (open=echo): grants between the two guests, 300 typed
@@ -22,9 +26,9 @@
 #   uk-vmsgd-destroy  a third consumer streams; `xl destroy` of the
 #               provider mid-stream; the consumer must report the close.
 # The kernel argument vmsg.guest_only=a,b runs only those groups (msg,
-# vchan, client, vmsgd). Prints PASS/FAIL lines (run-xen.sh expects one
-# PASS per check of the groups run, and no FAIL), FIGURE lines (image
-# size, xl create -> first reply, round trip, rate) and the guests'
+# vchan, client, multi, vmsgd). Prints PASS/FAIL lines (run-xen.sh
+# expects one PASS per check of the groups run, and no FAIL), FIGURE lines
+# (image size, xl create -> first reply, round trip, rate) and the guests'
 # consoles, then powers off.
 export PATH=/opt/vmsg/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
 export LD_LIBRARY_PATH=/opt/vmsg/lib
@@ -140,6 +144,29 @@ run_client() {
 	fi
 }
 
+# ---- uk-multi: one unikernel, 8 channels at once, one wait set
+run_multi() {
+	local D i rc=0 pids=()
+	D=$(create ukmulti "multi=8 port=echo peer=0") || { echo "FAIL uk-multi: xl create failed"; return; }
+	for i in 0 1 2 3 4 5 6 7; do
+		timeout 300 guest-echo-client "$D" /local/domain/$D/data/vchan/0/echo$i $((1 << 20)) >/tmp/multi$i.out 2>&1 &
+		pids+=($!)
+	done
+	for i in 0 1 2 3 4 5 6 7; do
+		wait ${pids[i]} || { rc=1; echo "INFO uk-multi client $i failed: $(cat /tmp/multi$i.out)"; }
+	done
+	echo "INFO uk-multi client 0: $(cat /tmp/multi0.out)"
+	gone ukmulti 60
+	console ukmulti
+	xl destroy ukmulti 2>/dev/null
+	if [ $rc -eq 0 ] && tr -d '\r' </var/log/xen/console/guest-ukmulti.log | grep -q '^MULTI done: 8 clients'; then
+		echo "PASS uk-multi"
+		echo "FIGURE uk-multi $(tr -d '\r' </var/log/xen/console/guest-ukmulti.log | grep '^MULTI done' | tr ' :,' '___')"
+	else
+		echo "FAIL uk-multi: clients rc=$rc"
+	fi
+}
+
 # ---- uk-vmsgd: unikernel <-> unikernel through vmsgd, direct mode
 # wait_console NAME PATTERN SECS
 wait_console() {
@@ -220,7 +247,7 @@ run_vmsgd() {
 		xl destroy ukprov
 		if wait_console ukcons2 "^OPEN closed" 60; then
 			echo "PASS uk-vmsgd-destroy"
-			echo "FIGURE uk-vmsgd-destroy destroy_to_close_seen_s=$(sub $t0 $(now)) (GP_DEATH_POLL_MS 250, console polled every 0.2 s)"
+			echo "FIGURE uk-vmsgd-destroy destroy_to_close_seen_s=$(sub $t0 $(now)) (VMSG_XEN_DEATH_POLL_MS 250, console polled every 0.2 s)"
 		else
 			echo "FAIL uk-vmsgd-destroy: the consumer did not see the close within 60 s"
 		fi
@@ -238,6 +265,7 @@ want() { [ -z "$only" ] || echo ",$only," | grep -q ",$1,"; }
 want msg && run_msg
 want vchan && run_vchan
 want client && run_client
+want multi && run_multi
 want vmsgd && run_vmsgd
 echo "GUEST-XEN end"
 xl dmesg | grep -E '\(d[0-9]+\)' | tail -n 20 | sed 's/^/INFO dmesg /'

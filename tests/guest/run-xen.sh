@@ -3,7 +3,7 @@
 # emulation) and talk to it from dom0. The ctest test guest_xen runs it.
 #
 #   tests/guest/run-xen.sh --build-dir BUILD [--keep] [--timeout SECS]
-#                          [--only msg,vchan,client,vmsgd]
+#                          [--only msg,vchan,client,multi,vmsgd]
 #
 # Reuses the cached base image of tests/xen (tests/xen/base-image.sh: Xen,
 # the Debian kernel, the dom0 root) and appends an overlay with this
@@ -12,8 +12,8 @@
 # and prints "PASS name" / "FAIL name: why" and FIGURE lines on the serial
 # console, which this script logs and turns into the verdict: every check
 # of the groups asked for must print its PASS line, and none a FAIL line
-# (groups: msg = echo-msg, vchan = echo-vchan, client = uk-client, vmsgd =
-# uk-vmsgd and uk-vmsgd-destroy).
+# (groups: msg = echo-msg, vchan = echo-vchan, client = uk-client, multi =
+# uk-multi, vmsgd = uk-vmsgd and uk-vmsgd-destroy).
 # Exit: 0 all passed; 1 a check failed or the boot did not finish; 77 skip
 # (no root, QEMU or the tools the base image needs), but 1 under CI=true.
 # QEMU is always stopped.
@@ -36,14 +36,15 @@ build=$(cd "$build" && pwd)
 # The PASS lines the verdict expects, from the groups asked for (dom0-init.sh
 # runs the same groups, and names its checks so).
 expected=()
-IFS=, read -r -a groups <<<"${only:-msg,vchan,client,vmsgd}"
+IFS=, read -r -a groups <<<"${only:-msg,vchan,client,multi,vmsgd}"
 for g in "${groups[@]}"; do
 	case $g in
 	msg) expected+=(echo-msg) ;;
 	vchan) expected+=(echo-vchan) ;;
 	client) expected+=(uk-client) ;;
+	multi) expected+=(uk-multi) ;;
 	vmsgd) expected+=(uk-vmsgd uk-vmsgd-destroy) ;;
-	*) echo "run-xen: unknown group '$g' (msg, vchan, client, vmsgd)" >&2; exit 2 ;;
+	*) echo "run-xen: unknown group '$g' (msg, vchan, client, multi, vmsgd)" >&2; exit 2 ;;
 	esac
 done
 # What this needs that a plain build does not: without it, skip (77),

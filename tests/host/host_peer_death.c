@@ -1,10 +1,20 @@
 /* host_peer_death: kill -9 of either side is seen by the survivor at once,
  * as Xen's unmap notification would show it: the survivor's wait returns 1
  * and the dead side's live byte reads 0 (client byte 20, server byte 21).
- * The survivor leaks no fd. Timing is not asserted beyond a generous 5 s
- * bound on the one wait that must report the death. */
+ * The survivor leaks no fd.
+ *
+ * "At once": the survivor's wait with a zero timeout must report the
+ * death as soon as the dead process is reaped (a process's files are
+ * closed before its parent can reap it, and the hang-up of a Unix socket
+ * is queued on the peer's epoll set by the close itself: nothing to wait
+ * for), and the kill, the reap and that wait together must take less
+ * than AT_ONCE_MS (the time is printed). Measured: 0 to 1 ms, release
+ * and ASan; 500 ms leaves a loaded 2-core machine a margin of hundreds,
+ * while a backend that handled the hang-up on a timer or after a delay
+ * of a second (or the 5 s this test once allowed) fails. */
 #include "host_test_util.h"
 
+#define AT_ONCE_MS 500
 #define CLI_OFF 20
 #define SRV_OFF 21
 
@@ -55,8 +65,12 @@ static void client_killed(const char *path)
 	ht_drain(p);
 	ASSERT_EQ(p->ops->wait(p, 0), 0);
 
-	ht_kill9(pid);
-	ASSERT_EQ(p->ops->wait(p, 5000), 1);
+	uint64_t t0 = ht_now_ms();
+	ht_kill9(pid); /* killed and reaped */
+	ASSERT_EQ(p->ops->wait(p, 0), 1); /* at once: see the top */
+	ASSERT_LT(ht_now_ms() - t0, AT_ONCE_MS);
+	printf("client killed: seen by the server %llu ms after the kill\n",
+	       (unsigned long long)(ht_now_ms() - t0));
 	ASSERT_EQ(ht_load8(page, CLI_OFF), 0);
 	ASSERT_EQ(ht_load8(page, SRV_OFF), 1); /* ours is untouched */
 	/* Reported once: nothing is pending afterwards. */
@@ -88,8 +102,12 @@ static void server_killed(const char *path)
 	ht_drain(p);
 	ASSERT_EQ(p->ops->wait(p, 0), 0);
 
-	ht_kill9(pid);
-	ASSERT_EQ(p->ops->wait(p, 5000), 1);
+	uint64_t t0 = ht_now_ms();
+	ht_kill9(pid); /* killed and reaped */
+	ASSERT_EQ(p->ops->wait(p, 0), 1); /* at once: see the top */
+	ASSERT_LT(ht_now_ms() - t0, AT_ONCE_MS);
+	printf("server killed: seen by the client %llu ms after the kill\n",
+	       (unsigned long long)(ht_now_ms() - t0));
 	ASSERT_EQ(ht_load8(page, SRV_OFF), 0);
 	ASSERT_EQ(ht_load8(page, CLI_OFF), 1);
 	ASSERT_EQ(p->ops->ack(p), 0);

@@ -1,9 +1,17 @@
 /* integ_kill_server / integ_kill_client: kill -9 of one side mid-transfer
  * is reported to the survivor as closed: everything already in the ring is
  * still delivered, then recv and send return -EPIPE and the state is
- * CLOSED, within a second (asserted < 5 s for a loaded machine; the
- * measured time is printed). The survivor leaks no file descriptor; under
- * the ASan flavour LeakSanitizer checks its memory at exit.
+ * CLOSED, within a second of the kill (asserted; the measured time is
+ * printed). The survivor leaks no file descriptor; under the ASan flavour
+ * LeakSanitizer checks its memory at exit.
+ *
+ * Why a second is enough on a loaded 2-core machine: the news needs no
+ * timer on either backend (host: the dead process's socket hangs up as
+ * its files are closed; xen: the simulator fires @releaseDomain as soon
+ * as the domain's process is gone), so the delay is the kill itself plus
+ * a few scheduling rounds: well under 5 ms measured, host and simulated
+ * Xen, release and ASan. A backend that noticed the death on a timer of
+ * a second or more, or only at the next 1 s call timeout, fails.
  *
  *   integ_kill server   the child serves and sends; the parent (client)
  *                       receives, kills the child and keeps receiving
@@ -20,7 +28,7 @@
 
 #define MSG_SIZE 1000
 #define BEFORE_KILL 2000 /* messages moved before the kill */
-#define LIMIT_NS 5000000000ull
+#define LIMIT_NS 1000000000ull /* "within a second", from the kill */
 
 static uint8_t payload[MSG_SIZE];
 
@@ -54,13 +62,14 @@ static int victim_client(void *arg)
 }
 
 /* The survivor's operation until it reports the close. */
-static int step(vmsg_chan *c, bool sending)
+static int step(vmsg_chan *c, bool sending, int timeout_ms)
 {
 	uint8_t b[MSG_SIZE];
 
 	if (sending)
-		return vmsg_chan_send(c, INTEG_TYPE, payload, MSG_SIZE, 0, 1000);
-	return vmsg_chan_recv(c, NULL, b, sizeof(b), 1000);
+		return vmsg_chan_send(c, INTEG_TYPE, payload, MSG_SIZE, 0,
+				      timeout_ms);
+	return vmsg_chan_recv(c, NULL, b, sizeof(b), timeout_ms);
 }
 
 int main(int argc, char **argv)
@@ -91,13 +100,13 @@ int main(int argc, char **argv)
 
 	/* Mid-transfer: the victim is busy in send (ring full) or recv. */
 	for (n = 0; n < BEFORE_KILL; n++) {
-		r = step(c, !kill_server);
+		r = step(c, !kill_server, 10000);
 		if (r != MSG_SIZE)
 			VMSG_TEST_FAIL("transfer %d: %s", n, vmsg_strerror(r));
 	}
+	t0 = integ_now_ns(); /* from the kill: its own time counts */
 	ASSERT_EQ(kill(pid, SIGKILL), 0);
-	t0 = integ_now_ns();
-	for (n = 0; (r = step(c, !kill_server)) != -EPIPE; n++) {
+	for (n = 0; (r = step(c, !kill_server, 100)) != -EPIPE; n++) {
 		/* draining what was in flight, or waiting for the news */
 		if (r != MSG_SIZE && r != -ETIMEDOUT)
 			VMSG_TEST_FAIL("after kill: %s", vmsg_strerror(r));
@@ -108,8 +117,8 @@ int main(int argc, char **argv)
 	       "(%d more messages moved)\n", argv[1], (double)ns / 1e6, n);
 	ASSERT_LT(ns, LIMIT_NS);
 	ASSERT_EQ(vmsg_chan_state(c), VMSG_CHAN_CLOSED);
-	ASSERT_EQ(step(c, true), -EPIPE);
-	ASSERT_EQ(step(c, false), -EPIPE);
+	ASSERT_EQ(step(c, true, 1000), -EPIPE);
+	ASSERT_EQ(step(c, false, 1000), -EPIPE);
 	vmsg_chan_close(c);
 
 	ASSERT_EQ(integ_count_fds(), fds_before);

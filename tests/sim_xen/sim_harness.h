@@ -58,6 +58,30 @@ static inline void sim_kill_children(void)
 		closedir(d);
 }
 
+/* Does the simulator's log (xensimd's and its xenstored's stderr) hold
+ * a sanitizer's report? Prints the log if so. */
+static inline int sim_log_has_sanitizer_report(void)
+{
+	char path[600], line[1024];
+	snprintf(path, sizeof(path), "%s/xensimd.log", sim_dir);
+	FILE *f = fopen(path, "r");
+	int found = 0;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "ERROR: LeakSanitizer") ||
+			strstr(line, "ERROR: AddressSanitizer") ||
+			strstr(line, "runtime error:");
+	if (found) {
+		fprintf(stderr, "a sanitizer reported in the simulator's "
+				"daemons; their log:\n");
+		rewind(f);
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stderr);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static inline void sim_stop_daemon(void)
 {
 	if (!sim_dir[0] || getpid() != sim_driver_pid)
@@ -82,11 +106,17 @@ static inline void sim_stop_daemon(void)
 			for (int k = 0; k < 5; k++)
 				sim_kill_children();
 	}
+	/* The daemons have exited (`xensim stop` returns only then): what
+	 * the sanitizers found in them at exit, leaks included, is in the
+	 * daemon's log, and fails the test. */
+	int found = sim_log_has_sanitizer_report();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sim_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", sim_dir);
 	sim_dir[0] = 0;
+	if (found)
+		_exit(1);
 }
 
 static inline void sim_on_abort(int sig)

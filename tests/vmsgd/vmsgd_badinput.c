@@ -5,7 +5,8 @@
  *  - a flood of 5000 Opens: once over the request rate they are answered
  *    -EAGAIN "rate limited", and persisting gets its control channel reset
  *    (-EPIPE) long before the 5000th;
- *  - a raw garbage frame header breaks its channel: vmsgd resets it;
+ *  - a raw garbage frame header breaks its channel: vmsgd resets it and
+ *    says so at warn (docs/vmsgd.md, "Logging");
  *  - after a pause the guest connects again and is served (-EACCES for
  *    an Offer the policy does not allow: limited, not banned).
  * Meanwhile dom2 keeps exchanging checksummed messages with dom1 and opens
@@ -143,8 +144,11 @@ static const struct vt_role_fn roles[] = {
 int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
-	char buf[8192];
+	static char buf[1 << 20];
 	struct vt_role prov, cons, bad;
+	char logpath[700];
+	snprintf(logpath, sizeof logpath, "%s/vmsgd.log", sim_dir);
+	vt_vmsgd_log = logpath;
 	vt_start_with_echo(CONF, &prov);
 	vt_spawn(&cons, 2, "consumer", NULL);
 	sim_expect(cons.from, "streaming", buf, sizeof buf);
@@ -162,5 +166,15 @@ int main(int argc, char **argv)
 	sim_say(prov.to, "quit");
 	vt_role_done(&prov, 0);
 	vt_stop_vmsgd();
+
+	/* The garbage header's reset was logged at warn, naming the cause;
+	 * the guest's orderly closes at info. */
+	vt_read_vmsgd_log(buf, sizeof buf);
+	if (!strstr(buf, "vmsgd: warn: domain 3: resetting its control "
+			 "channel: it broke the channel protocol"))
+		VMSG_TEST_FAIL("no warning about the broken protocol; vmsgd "
+			       "logged:\n%s", buf);
+	ASSERT_TRUE(strstr(buf, "vmsgd: info: domain 3: disconnected") !=
+		    NULL);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* vmsgd_death: dom1 offers `echo`, dom2 opens it and talks; then dom1's
  * service process is killed with SIGKILL (its domain dies with it, as the
  * last process in it). vmsgd drops the service at once: `vmsgctl list
- * services` no longer shows it, `list domains` no longer shows dom1,
+ * services` no longer shows it, `list domains` no longer shows dom1 (both
+ * listed before the kill, so that their absence means something),
  * dom2's channel reports -EPIPE, and dom2's next open fails with -ENOENT
  * and "service 'echo' is not offered". vmsgd keeps serving and exits 0.
  * It leaks nothing: once both domains are gone it holds as many fds as
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
 	vt_spawn(&cons, 2, "consumer", NULL);
 	sim_expect(cons.from, "talking", buf, sizeof buf);
 	vt_ctl_wait("--json list services", "\"name\":\"echo\"", 1);
+	vt_ctl_wait("--json list domains", "{\"domid\":1,", 1);
+	vt_ctl_wait("--json list domains", "{\"domid\":2,", 1);
 	/* Each guest's control channel holds fds in vmsgd. */
 	ASSERT_GT(vt_fd_count(vpid), fds0);
 
@@ -66,14 +69,14 @@ int main(int argc, char **argv)
 	close(prov.to);
 	close(prov.from);
 	vt_ctl_wait("--json list services", "\"name\":\"echo\"", 0);
-	vt_ctl_wait("--json list domains", "\"domid\":1,", 0);
+	vt_ctl_wait("--json list domains", "{\"domid\":1,", 0);
 
 	sim_say(cons.to, "reopen");
 	sim_expect(cons.from, "refused: service 'echo' is not offered", buf,
 		   sizeof buf);
 	vt_role_done(&cons, 0);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list domains"), 0);
-	vt_ctl_wait("--json list domains", "\"domid\":2,", 0);
+	vt_ctl_wait("--json list domains", "{\"domid\":2,", 0);
 	vt_fd_count_wait(vpid, fds0);
 	vt_stop_vmsgd();
 	return 0;

@@ -45,17 +45,24 @@ static inline void vt_driver_init(void)
 	snprintf(vt_sock, sizeof vt_sock, "%s/vmsgd.sock", sim_dir);
 }
 
-/* Write the config: a [daemon] section naming our socket, then `body`. */
-static inline void vt_write_conf(const char *body)
+/* Write the config: a [daemon] section naming our socket, with the keys
+ * of `daemon` (lines, "" for none), then `body`. */
+static inline void vt_write_conf_daemon(const char *daemon, const char *body)
 {
 	char tmp[700];
 	snprintf(tmp, sizeof tmp, "%s.tmp", vt_conf);
 	FILE *f = fopen(tmp, "w");
 	ASSERT_TRUE(f != NULL);
-	fprintf(f, "[daemon]\nlog_level = debug\ncontrol_socket = %s\n\n%s",
-		vt_sock, body);
+	fprintf(f, "[daemon]\nlog_level = debug\ncontrol_socket = %s\n%s\n%s",
+		vt_sock, daemon, body);
 	ASSERT_EQ(fclose(f), 0);
 	ASSERT_EQ(rename(tmp, vt_conf), 0); /* a reload never sees half */
+}
+
+/* Write the config: a [daemon] section naming our socket, then `body`. */
+static inline void vt_write_conf(const char *body)
+{
+	vt_write_conf_daemon("", body);
 }
 
 /* Run vmsgctl ARGS; its stdout (and stderr) into out. Returns status. */
@@ -87,13 +94,40 @@ static inline void vt_ctl_wait(const char *args, const char *needle, int want)
 		       want ? "never appeared" : "never went", out);
 }
 
+/* Where vmsgd's stderr goes: the test's own stderr, or (a test that
+ * checks what vmsgd logged sets this before vt_start_vmsgd) a file. */
+static const char *vt_vmsgd_log;
+
 /* Start vmsgd as dom0 and wait until it answers vmsgctl. */
 static inline void vt_start_vmsgd(void)
 {
 	char *argv[] = {(char *)VMSGD_BIN, (char *)"--config", vt_conf,
 			(char *)"--foreground", NULL};
+	int saved = -1;
+	if (vt_vmsgd_log) {
+		int fd = open(vt_vmsgd_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		ASSERT_TRUE(fd >= 0);
+		saved = dup(2);
+		ASSERT_TRUE(saved >= 0);
+		ASSERT_EQ(dup2(fd, 2), 2);
+		close(fd);
+	}
 	vt_vmsgd = sim_spawn(0, argv);
+	if (saved >= 0) {
+		ASSERT_EQ(dup2(saved, 2), 2);
+		close(saved);
+	}
 	vt_ctl_wait("list domains", "DOMID", 1);
+}
+
+/* The vmsgd log file (vt_vmsgd_log) into buf; fails if unreadable. */
+static inline void vt_read_vmsgd_log(char *buf, size_t cap)
+{
+	FILE *f = fopen(vt_vmsgd_log, "r");
+	ASSERT_TRUE(f != NULL);
+	size_t n = fread(buf, 1, cap - 1, f);
+	buf[n] = 0;
+	fclose(f);
 }
 
 /* SIGTERM vmsgd (xensim run forwards it); it must exit 0. */

@@ -14,7 +14,6 @@
 #include <vmsg/host.h>
 #ifdef VMSG_CAT_XEN
 #include <vmsg/xen.h>
-#include <xenstore.h>
 #endif
 
 #define SLICE_MS 200 /* connect attempts, so that a signal is noticed */
@@ -105,32 +104,24 @@ static int fail(const struct cat_opts *o, const char *what, int r)
 /* Our own domain id: --my-domid, else the 'domid' key of our home. */
 static int self_domid(const struct cat_opts *o)
 {
-	struct xs_handle *xs;
-	unsigned len = 0;
-	char *s, *end;
-	long v = -1;
-
+	uint16_t v;
 	if (o->my_domid >= 0)
 		return o->my_domid;
-	if (!(xs = xs_open(0))) {
-		/* --path would not help: the channel needs xenstore too. */
-		cat_err("cannot open xenstore (%s): --xen needs a Xen domain, or "
-			"the simulator (`xensim run --domid N -- vmsg-cat ...`)",
-			strerror(errno));
+	int r = vmsg_xen_own_domid(&v);
+	if (r == -EIO) {
+		cat_err("our domain id in xenstore ('domid') is not one: "
+			"give --my-domid N");
 		return -1;
 	}
-	s = xs_read(xs, XBT_NULL, "domid", &len);
-	if (s) {
-		v = strtol(s, &end, 10);
-		if (end == s || *end || v < 0 || v >= 0x7ff0)
-			v = -1;
-		free(s);
+	if (r < 0) {
+		/* --path would not help: the channel needs xenstore too. */
+		cat_err("cannot read our domain id from xenstore (%s): --xen "
+			"needs a Xen domain, or the simulator (`xensim run "
+			"--domid N -- vmsg-cat ...`)",
+			vmsg_strerror(r));
+		return -1;
 	}
-	xs_close(xs);
-	if (v < 0)
-		cat_err("cannot read our domain id from xenstore ('domid'): "
-			"give --my-domid N");
-	return (int)v;
+	return v;
 }
 
 static int resolve_xen_path(const struct cat_opts *o)

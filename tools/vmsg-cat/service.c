@@ -55,7 +55,7 @@ static int open_ctl(const struct cat_opts *o, vmsg_ctl **ctl, int timeout)
 	int r = vmsg_ctl_open(ctl, timeout);
 
 	if (r < 0) {
-		cat_err("cannot reach vmsgd: %s", cat_strerror(r));
+		cat_err("cannot reach vmsgd: %s", vmsg_ctl_strerror(r));
 		return CAT_EXIT_FAIL;
 	}
 	cat_info(o, "control channel to vmsgd open (we are domain %d)",

@@ -20,6 +20,8 @@
 #include <vmsg/chan.h>
 #include <vmsg/platform.h>
 #include <vmsg/service.h>
+#include <vmsg/waitset.h>
+#include <vmsg/xen.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,14 +65,17 @@ void guest_get_stats(struct guest_stats *s);
 void *guest_alloc(size_t size);
 void guest_free(void *ptr, size_t size);
 
-/* ---- vmsg over Xen, as vmsg/xen.h on Linux. The platform serves or
- * connects one channel end at xenstore directory `path` with domain
- * `peer`. Server: grants and an unbound port, keys written with
- * permissions [us: none, peer: read]. Client: maps the server's grants
- * into free guest-physical space. Waiting is SCHEDOP_poll; fd() is
- * -ENOTSUP. */
-int guest_platform_new(struct vmsg_platform **out, uint16_t peer,
-		       const char *path, bool server);
+/* ---- channels: vmsg/xen.h is the unikernel's as much as Linux's
+ * (vmsg_xen_serve, vmsg_xen_connect, vmsg_xen_platform_new,
+ * vmsg_xen_path, vmsg_xen_own_domid: one implementation, lib/xenplat). A
+ * server grants its pages and allocates an unbound port, its keys written
+ * with permissions [us: none, peer: read]; a client maps the server's
+ * grants into free guest-physical space. Waiting is SCHEDOP_poll;
+ * vmsg_chan_fd() is -ENOTSUP. Many channels: vmsg/waitset.h.
+ *
+ * guest_serve/guest_connect: a channel on the platform the appliance runs
+ * on. In a unikernel, vmsg_xen_serve/connect; the Linux build of the SDK
+ * may put them on the host backend (docs/unikernel.md, host=DIR). */
 int guest_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
 		const struct vmsg_chan_opts *o);
 int guest_connect(vmsg_chan **out, uint16_t server_domid, const char *path,

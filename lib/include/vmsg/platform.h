@@ -18,6 +18,7 @@
  *           -> map(1 page, notify at cli_live)
  *           -> [validate orders and grants] -> map(ring pages)
  *   both:   notify / wait / fd / ack while connected; destroy at the end.
+ *   vmsg_waitset: wait_any over the platforms of many channels.
  *
  * "Notify at offset" is Xen's unmap notification: when this side unmaps the
  * page or dies, the byte at that offset of the first page is cleared and the
@@ -69,6 +70,14 @@ struct vmsg_platform_ops {
 	/* A file descriptor that polls readable when an event is pending, or
 	 * -ENOTSUP where the platform has none (unikernels). Optional. */
 	int (*fd)(struct vmsg_platform *p);
+	/* Block until the event of at least one of ps[0..n-1] (platforms of
+	 * this same family: the same wait_any) arrives or timeout_ms passes
+	 * (-1: forever, 0: just look). Consumes the events it reports and
+	 * sets fired[i] = 1 for each (fired zeroed by the caller); the same
+	 * housekeeping as wait. Returns how many fired, 0 on timeout.
+	 * n <= VMSG_WAITSET_MAX. Optional: vmsg/waitset.h needs it. */
+	int (*wait_any)(struct vmsg_platform *const *ps, unsigned n,
+			int timeout_ms, uint8_t *fired);
 
 	/* Server: advertise ring_ref and port to the peer at the address the
 	 * platform was created with, readable by the peer only. */

@@ -25,7 +25,15 @@
  * Direct mode: the provider's library serves each channel itself (under
  * /local/domain/<provider>/data/vmsg/svc/<id>) for the consumer that vmsgd
  * names, and the consumer's library connects to it; no data passes through
- * dom0.
+ * dom0. The library keeps a served channel until its consumer connects,
+ * and hands it to the application only then (vmsg_service_accept). One
+ * nobody connects to is closed (and vmsgd told) when vmsgd says the
+ * consumer closed it or went away, or at the latest by its connect
+ * deadline: the consumer's open wait as vmsgd passes it on (Serve's
+ * connect_timeout_ms: what was left of the wait plus 1 s), never more
+ * than VMSG_SERVICE_CONNECT_MAX_MS, also when vmsgd says nothing. So a
+ * consumer that opens and never connects costs the provider a served
+ * channel for that long at most.
  *
  * Threads: one handle is used by one thread at a time.
  */
@@ -53,6 +61,10 @@ extern "C" {
 
 /* Longest service name; names are [A-Za-z0-9._-]. */
 #define VMSG_SERVICE_NAME_MAX 64
+/* The longest a provider's library keeps a served channel that no
+ * consumer has connected to (ms). A consumer's library connects as soon
+ * as it hears Opened; this bounds what one that does not can hold. */
+#define VMSG_SERVICE_CONNECT_MAX_MS 30000
 /* Where vmsgd serves domain N's control channel: this prefix + "/N". */
 #define VMSG_CTL_PATH_PREFIX "/local/domain/0/data/vmsgd"
 
@@ -64,11 +76,20 @@ int vmsg_service_name_ok(const char *name);
 /* Connect to vmsgd: read our domid (xenstore key "domid"), connect to our
  * control channel (waiting up to timeout_ms for vmsgd to serve it; keys
  * that fail to connect, such as a killed vmsgd's, are retried every 100 ms
- * until the deadline), and exchange Hellos. Errors: -ENOENT (no vmsgd by
- * the deadline), -EBUSY (another process of this domain holds the control
- * channel, still at the deadline), the xen backend's and
- * vmsg_hello_exchange()'s (-ECONNREFUSED, -EPROTONOSUPPORT: at once). */
+ * until the deadline), and exchange Hellos. Errors, by the deadline:
+ * -ENOENT (no vmsgd serves this domain: none runs, it has not seen the
+ * domain yet, or there is no xenstore here at all), -EBUSY (another
+ * process of this domain holds the control channel), -ETIMEDOUT (vmsgd's
+ * keys are there but no Hello came back: vmsgd is stuck, or was killed and
+ * not restarted); at once: -ECONNREFUSED, -EPROTONOSUPPORT (vmsgd refused
+ * our Hello), -ENOMEM, -EMFILE. vmsg_ctl_strerror() says what each means
+ * to a person. */
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms);
+
+/* A text for a person about vmsg_ctl_open()'s error `err` that says what
+ * to do ("no vmsgd serves this domain: is vmsgd running in dom0 ...?");
+ * vmsg_strerror()'s for the errors it has nothing to add to. Static. */
+const char *vmsg_ctl_strerror(int err);
 
 /* Close the control channel (vmsgd then drops our offers and forgets our
  * channels) and every channel accepted but not yet returned. Channels
@@ -79,9 +100,10 @@ void vmsg_ctl_close(vmsg_ctl *ctl);
 int vmsg_ctl_domid(vmsg_ctl *ctl);
 
 /* A pollable fd, readable when vmsgd may have sent something (a serve
- * request for vmsg_service_accept(ctl, ..., 0)), and every 100 ms while
- * the control channel is down, so that such a poller drives the
- * reconnect. The same fd for the life of the handle (an epoll set the
+ * request for vmsg_service_accept(ctl, ..., 0)), when a consumer may have
+ * connected to a served channel or one's connect deadline has come, and
+ * every 100 ms while the control channel is down, so that such a poller
+ * drives the reconnect. The same fd for the life of the handle (an epoll set the
  * library owns; reconnects change what is inside it); do not close it. */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
 
@@ -106,16 +128,29 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms);
 int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 		      int timeout_ms);
 
-/* Who is on the other end of an accepted channel. */
+/* Who is on the other end of an accepted channel.
+ *
+ * WARNING: domid 0 does not mean dom0. vmsgd itself is the consumer of a
+ * relayed channel (the real consumer, any domain the policy lets open the
+ * service, talks to vmsgd) and of a listen bridge's connection (any
+ * process, or over TCP any host, that reaches the bridge's socket): the
+ * provider sees domid 0 for all of them. A provider that trusts domain 0
+ * gives dom0's rights to every one of them. Decide by the service, not by
+ * domid 0 (docs/vmsgd.md); until channel setup names the real consumer,
+ * only a direct channel's domid is the consumer's own. */
 struct vmsg_service_peer {
-	uint16_t domid;                            /* the consumer */
+	uint16_t domid; /* the consumer: 0 for relayed and bridged (above) */
 	char service[VMSG_SERVICE_NAME_MAX + 1];   /* the service opened */
 	uint32_t channel_id;
 };
 
-/* Provider: handle vmsgd's serve requests and return the next new channel
- * (served and published; the consumer is connecting: vmsg_chan_accept()
- * waits for it, and sends may start at once). `peer` may be NULL.
+/* Provider: handle vmsgd's serve requests and return the next channel
+ * whose consumer has connected (no vmsg_chan_accept() needed). It may
+ * already hold data, and even be closed by a consumer that sent and left
+ * (reads return the data, then -EPIPE): read it, with timeout 0, before
+ * waiting on its fd. Served
+ * channels wait inside the library until then; those nobody connects to
+ * are closed by it (see the top of this file). `peer` may be NULL.
  * While vmsgd is away it reconnects (see the top of this file): a call
  * with timeout 0 tries once (then waits at most ~2 s for the Hello and
  * the re-offers). Channels served for an earlier vmsgd that no consumer
@@ -127,7 +162,10 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 
 /* Close a channel from vmsg_service_open() or _accept() and tell vmsgd
  * (which counts channels against the policy's limits; not for a channel
- * an earlier vmsgd brokered, which the current one does not know). */
+ * an earlier vmsgd brokered, which the current one does not know). vmsgd
+ * counts a direct channel the consumer closed against the consumer until
+ * the provider has closed its end too (or at most ~30 s): providers
+ * should close with this call, not vmsg_chan_close(). */
 void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c);
 
 #ifdef __cplusplus

@@ -14,8 +14,11 @@
  * mode) as well as to another vmsg end. docs/protocol.md, "The Xen
  * handshake", has the details.
  *
- * Every call runs in the caller's domain as libxenstore and the Xen device
- * libraries see it (on the simulator: `xensim run --domid N`).
+ * The same calls work in a Linux domain (dom0 or a guest, over libxengnttab,
+ * libxenevtchn and libxenstore; on the simulator: `xensim run --domid N`)
+ * and in a unikernel built with guest/ (over its hypercalls and the
+ * xenstore ring): one implementation, lib/xenplat/, over a small layer per
+ * OS (docs/architecture.md). Every call runs in the caller's domain.
  */
 #ifndef VMSG_XEN_H
 #define VMSG_XEN_H
@@ -34,16 +37,28 @@ extern "C" {
 /* Longest xenstore path a platform accepts (Xen's absolute path limit). */
 #define VMSG_XEN_PATH_MAX 3072
 
+/* Domain ids at and above this are not domains: Xen reserves them
+ * (DOMID_FIRST_RESERVED: DOMID_SELF, DOMID_IO, ...). A valid domid is
+ * below it. */
+#define VMSG_DOMID_LIMIT 0x7ff0u
+
+/* Our own domain id, from xenstore (the key "domid" of our home,
+ * /local/domain/<us>). Errors: xenstore's (-ENOENT or -EACCES without
+ * Xen, -ESRCH outside a simulated domain), -EIO when the value is not a
+ * domid below VMSG_DOMID_LIMIT. */
+int vmsg_xen_own_domid(uint16_t *out);
+
 /* Create a Xen platform for one channel end. `peer_domid` is the other
  * end's domain; `path` the xenstore directory of the channel (conventionally
- * vmsg_xen_path()), copied. A server opens a grant-share handle, a client a
- * grant-map handle; both open an event-channel handle at once (xenstore is
- * opened only while publishing, withdrawing or looking up). Nothing blocks.
- * Freed through its destroy op, which vmsg_chan_close() calls.
- * Errors: -EINVAL (NULL, empty or relative path, peer_domid >= 0x7ff0),
- * -ENAMETOOLONG, -ENOMEM, and the libraries' errno when a handle cannot be
- * opened (-ENOENT or -EACCES without Xen devices, -ESRCH in a simulated
- * domain that is not running). */
+ * vmsg_xen_path()), copied. On Linux a server opens a grant-share handle, a
+ * client a grant-map handle, both an event-channel handle at once
+ * (xenstore is opened only while publishing, withdrawing or looking up).
+ * Nothing blocks. Freed through its destroy op, which vmsg_chan_close()
+ * calls. Its wait_any op makes its channels members of a vmsg_waitset.
+ * Errors: -EINVAL (NULL, empty or relative path, peer_domid >=
+ * VMSG_DOMID_LIMIT), -ENAMETOOLONG, -ENOMEM, and on Linux the libraries'
+ * errno when a handle cannot be opened (-ENOENT or -EACCES without Xen
+ * devices, -ESRCH in a simulated domain that is not running). */
 int vmsg_xen_platform_new(struct vmsg_platform **out, uint16_t peer_domid,
 			  const char *path, bool server);
 

@@ -1,0 +1,459 @@
+/* The Xen platform's Linux layer (lib/xenplat/xenplat_os.h): its hooks
+ * over Xen's own libraries.
+ *
+ *   grants      -> xengntshr_share_page_notify (the control page, with the
+ *                  unmap notification on our live byte, run by gntalloc
+ *                  also when we die) / xengntshr_share_pages;
+ *                  xengnttab_map_grant_ref_notify / map_domain_grant_refs
+ *   events      -> a xenevtchn handle per platform, its fd polled
+ *   xenstore    -> libxenstore, one connection per session
+ *
+ * Linux's evtchn device masks a port once it has fired; it stays masked,
+ * and further events on it are held, until xenevtchn_unmask(). So every
+ * consumed event is unmasked right after it is read, and an event that
+ * arrived in between is delivered again by that unmask: none is lost.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <xenstore.h>
+
+#include "vmsg_clock.h"
+#include "xen_internal.h"
+
+int vmsg__xen_err(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
+
+/* The libraries report through a logger; a library must not print, so
+ * ours discards everything (errors reach the caller as -errno). */
+static void quiet_vmessage(struct xentoollog_logger *l, xentoollog_level lv,
+			   int errnoval, const char *ctx, const char *fmt,
+			   va_list al)
+{
+	(void)l, (void)lv, (void)errnoval, (void)ctx, (void)fmt, (void)al;
+}
+
+static void quiet_progress(struct xentoollog_logger *l, const char *ctx,
+			   const char *what, int pct, unsigned long done,
+			   unsigned long total)
+{
+	(void)l, (void)ctx, (void)what, (void)pct, (void)done, (void)total;
+}
+
+static void quiet_destroy(struct xentoollog_logger *l)
+{
+	(void)l;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void lx_close(struct vmsg__xenplat *x)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	vmsg__xen_death_close(x);
+	if (l->evt)
+		xenevtchn_close(l->evt);
+	if (l->shr)
+		xengntshr_close(l->shr);
+	if (l->tab)
+		xengnttab_close(l->tab);
+	free(l);
+	x->os = NULL;
+}
+
+static int lx_open(struct vmsg__xenplat *x)
+{
+	struct vmsg__xen_linux *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	x->os = l;
+	l->evfd = l->xsfd = l->epfd = -1;
+	l->log.vmessage = quiet_vmessage;
+	l->log.progress = quiet_progress;
+	l->log.destroy = quiet_destroy;
+	l->evt = xenevtchn_open(&l->log, 0);
+	if (!l->evt)
+		return vmsg__xen_err();
+	l->evfd = xenevtchn_fd(l->evt);
+	if (l->evfd < 0)
+		return vmsg__xen_err();
+	/* Waits read events with the fd non-blocking: pending() then says
+	 * EAGAIN instead of sleeping when nothing is queued. */
+	int fl = fcntl(l->evfd, F_GETFL);
+	if (fl < 0 || fcntl(l->evfd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	if (x->server)
+		l->shr = xengntshr_open(&l->log, 0);
+	else
+		l->tab = xengnttab_open(&l->log, 0);
+	if (!l->shr && !l->tab)
+		return vmsg__xen_err();
+	vmsg__xen_death_open(x);
+	return 0;
+}
+
+/* ---- grants -------------------------------------------------------------- */
+
+static int lx_share(struct vmsg__xenplat *x, struct vmsg__xen_region *r,
+		    uint32_t *refs, int notify_off)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	void *a;
+	if (notify_off >= 0)
+		a = xengntshr_share_page_notify(l->shr, x->peer, refs, 1,
+						(uint32_t)notify_off,
+						(evtchn_port_t)x->port);
+	else
+		a = xengntshr_share_pages(l->shr, x->peer, (int)r->pages, refs,
+					  1);
+	if (!a)
+		return vmsg__xen_err();
+	/* gntalloc hands out fresh zeroed pages; clear them anyway so the
+	 * contract holds on any implementation (the peer cannot map them
+	 * before we publish the reference). */
+	memset(a, 0, (size_t)r->pages * VMSG_XEN_PAGE);
+	r->addr = a;
+	return 0;
+}
+
+static int lx_map(struct vmsg__xenplat *x, struct vmsg__xen_region *r,
+		  const uint32_t *refs, int notify_off)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	void *a;
+	if (notify_off >= 0) {
+		a = xengnttab_map_grant_ref_notify(
+			l->tab, x->peer, refs[0], PROT_READ | PROT_WRITE,
+			(uint32_t)notify_off, (evtchn_port_t)x->port);
+	} else {
+		/* The library's prototype takes a non-const list. */
+		uint32_t *copy = malloc((size_t)r->pages * sizeof *copy);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, refs, (size_t)r->pages * sizeof *copy);
+		a = xengnttab_map_domain_grant_refs(l->tab, r->pages, x->peer,
+						    copy, PROT_READ | PROT_WRITE);
+		int e = errno;
+		free(copy);
+		errno = e;
+	}
+	if (!a) {
+		/* gntdev fails the map with EINVAL when Xen refuses a grant:
+		 * the server named a reference that is not ours to map. */
+		if (errno == EINVAL)
+			return -EPROTO;
+		return vmsg__xen_err();
+	}
+	r->addr = a;
+	return 0;
+}
+
+static void lx_unmap(struct vmsg__xenplat *x, struct vmsg__xen_region *r)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	/* The drivers keep a page the peer still maps out of reuse. */
+	if (r->shared)
+		(void)xengntshr_unshare(l->shr, r->addr, r->pages);
+	else
+		(void)xengnttab_unmap(l->tab, r->addr, r->pages);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static int lx_evt_alloc_unbound(struct vmsg__xenplat *x, uint32_t *port)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	xenevtchn_port_or_error_t lp =
+		xenevtchn_bind_unbound_port(l->evt, x->peer);
+	if (lp < 0)
+		return vmsg__xen_err();
+	/* Ports start unmasked on Linux; say so anyway, as libxenvchan
+	 * does, so a recycled port cannot start masked. */
+	(void)xenevtchn_unmask(l->evt, (evtchn_port_t)lp);
+	*port = (uint32_t)lp;
+	return 0;
+}
+
+static int lx_evt_bind(struct vmsg__xenplat *x, uint32_t remote_port,
+		       uint32_t *port)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(
+		l->evt, x->peer, (evtchn_port_t)remote_port);
+	if (lp < 0)
+		return vmsg__xen_err();
+	(void)xenevtchn_unmask(l->evt, (evtchn_port_t)lp);
+	*port = (uint32_t)lp;
+	return 0;
+}
+
+static void lx_evt_close(struct vmsg__xenplat *x, uint32_t port)
+{
+	(void)xenevtchn_unbind(vmsg__xen_linux_of(x)->evt, (evtchn_port_t)port);
+}
+
+static int lx_evt_notify(struct vmsg__xenplat *x, uint32_t port)
+{
+	if (xenevtchn_notify(vmsg__xen_linux_of(x)->evt, (evtchn_port_t)port) < 0)
+		return vmsg__xen_err();
+	return 0;
+}
+
+/* Consume the queued event without blocking. 1 if there was one, 0 if
+ * none. One read is enough: the handle has one port, which the kernel
+ * masks when it fires, so nothing more is queued for it before the unmask
+ * below; an event after the unmask makes the fd readable again. (Reading
+ * on until EAGAIN would cost a system call per wake-up, a trap through the
+ * hypervisor in a PV domain.) */
+static int drain(struct vmsg__xen_linux *l)
+{
+	xenevtchn_port_or_error_t port;
+	do
+		port = xenevtchn_pending(l->evt);
+	while (port < 0 && errno == EINTR);
+	if (port < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0
+							       : vmsg__xen_err();
+	/* The port is masked since it fired: unmask it, or no event reaches
+	 * us again. An event held meanwhile comes back at once. */
+	if (xenevtchn_unmask(l->evt, (evtchn_port_t)port) < 0)
+		return vmsg__xen_err();
+	return 1;
+}
+
+static int lx_evt_take(struct vmsg__xenplat *x)
+{
+	int dead = vmsg__xen_death_check(x);
+	int r = drain(vmsg__xen_linux_of(x));
+	return r < 0 ? r : (r || dead);
+}
+
+static int lx_evt_fd(struct vmsg__xenplat *x)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	return l->epfd >= 0 ? l->epfd : l->evfd;
+}
+
+static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
+		       uint64_t deadline_ns, uint8_t *fired)
+{
+	struct pollfd pf[VMSG_WAITSET_MAX];
+	if (n > VMSG_WAITSET_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		pf[i] = (struct pollfd){.fd = lx_evt_fd(xs[i]),
+					.events = POLLIN};
+	for (;;) {
+		int t = -1;
+		if (deadline_ns != VMSG_XEN_FOREVER) {
+			uint64_t now = vmsg__clock_ns();
+			t = now >= deadline_ns
+				    ? 0
+				    : (int)((deadline_ns - now + 999999u) /
+					    1000000u);
+		}
+		int k = poll(pf, n, t);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		int count = 0;
+		for (unsigned i = 0; k > 0 && i < n; i++) {
+			if (!pf[i].revents)
+				continue;
+			int r = lx_evt_take(xs[i]);
+			if (r < 0)
+				return r;
+			if (r > 0) {
+				fired[i] = 1;
+				count++;
+			} else if (pf[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				return -EIO; /* the event device went away */
+			}
+		}
+		/* Nothing (or a readable fd with nothing queued): on with
+		 * the time that is left. */
+		if (count || t == 0)
+			return count;
+	}
+}
+
+/* ---- xenstore ------------------------------------------------------------ */
+
+static int lx_xs_open(void **s)
+{
+	struct xs_handle *xs = xs_open(0);
+	if (!xs)
+		return vmsg__xen_err();
+	*s = xs;
+	return 0;
+}
+
+static void lx_xs_close(void *s)
+{
+	xs_close(s);
+}
+
+static int lx_xs_read(void *s, uint32_t tx, const char *path, char *buf,
+		      size_t cap)
+{
+	unsigned len = 0;
+	char *v = xs_read(s, tx, path, &len);
+	if (!v)
+		return vmsg__xen_err();
+	int r = -ENAMETOOLONG;
+	if (len < cap) {
+		memcpy(buf, v, len);
+		buf[len] = 0;
+		r = (int)len;
+	}
+	free(v);
+	return r;
+}
+
+static int lx_xs_write(void *s, uint32_t tx, const char *path,
+		       const char *val, size_t len)
+{
+	return xs_write(s, tx, path, val, (unsigned)len) ? 0 : vmsg__xen_err();
+}
+
+static int lx_xs_rm(void *s, uint32_t tx, const char *path)
+{
+	return xs_rm(s, tx, path) ? 0 : vmsg__xen_err();
+}
+
+static int lx_xs_dir_empty(void *s, uint32_t tx, const char *path)
+{
+	unsigned num = 0;
+	char **dir = xs_directory(s, tx, path, &num);
+	if (!dir)
+		return vmsg__xen_err();
+	free(dir);
+	return num == 0;
+}
+
+static int lx_xs_set_perms(void *s, uint32_t tx, const char *path,
+			   const struct vmsg__xs_perm *perms, unsigned n)
+{
+	struct xs_permissions p[4];
+	if (n == 0 || n > 4)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		p[i].id = perms[i].domid;
+		switch (perms[i].perm) {
+		case VMSG_XS_PERM_NONE:
+			p[i].perms = XS_PERM_NONE;
+			break;
+		case VMSG_XS_PERM_READ:
+			p[i].perms = XS_PERM_READ;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return xs_set_permissions(s, tx, path, p, n) ? 0 : vmsg__xen_err();
+}
+
+static int lx_xs_txn_start(void *s, uint32_t *tx)
+{
+	xs_transaction_t t = xs_transaction_start(s);
+	if (t == XBT_NULL)
+		return vmsg__xen_err();
+	*tx = t;
+	return 0;
+}
+
+static int lx_xs_txn_end(void *s, uint32_t tx, bool commit)
+{
+	return xs_transaction_end(s, tx, !commit) ? 0 : vmsg__xen_err();
+}
+
+static int lx_xs_watch(void *s, const char *path)
+{
+	return xs_watch(s, path, "vmsg") ? 0 : vmsg__xen_err();
+}
+
+static void lx_xs_unwatch(void *s, const char *path)
+{
+	(void)xs_unwatch(s, path, "vmsg");
+}
+
+/* Wait for a watch event, then discard the queued ones (the core re-reads
+ * the keys after each). Without a watch none comes: a plain sleep. */
+static int lx_xs_wait_watch(void *s, uint64_t deadline_ns)
+{
+	uint64_t now = vmsg__clock_ns();
+	int t = now >= deadline_ns
+			? 0
+			: (int)((deadline_ns - now + 999999u) / 1000000u);
+	if (deadline_ns == VMSG_XEN_FOREVER)
+		t = -1;
+	struct pollfd pf = {.fd = xs_fileno(s), .events = POLLIN};
+	int k = poll(&pf, 1, t);
+	if (k <= 0)
+		return 0;
+	char **ev;
+	while ((ev = xs_check_watch(s)) != NULL)
+		free(ev);
+	return 1;
+}
+
+/* ---- the machine ----------------------------------------------------------- */
+
+static uint64_t lx_now_ns(void)
+{
+	return vmsg__clock_ns();
+}
+
+static void *lx_alloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+static void lx_free(void *ptr, size_t size)
+{
+	(void)size;
+	free(ptr);
+}
+
+const struct vmsg__xen_os vmsg__xen_os = {
+	.name = "linux",
+	.unmap_notifies = true,
+	.open = lx_open,
+	.close = lx_close,
+	.share = lx_share,
+	.map = lx_map,
+	.unmap = lx_unmap,
+	.evt_alloc_unbound = lx_evt_alloc_unbound,
+	.evt_bind = lx_evt_bind,
+	.evt_close = lx_evt_close,
+	.evt_notify = lx_evt_notify,
+	.evt_status = NULL, /* libxenevtchn cannot ask */
+	.evt_take = lx_evt_take,
+	.evt_wait = lx_evt_wait,
+	.evt_fd = lx_evt_fd,
+	.xs_open = lx_xs_open,
+	.xs_close = lx_xs_close,
+	.xs_read = lx_xs_read,
+	.xs_write = lx_xs_write,
+	.xs_rm = lx_xs_rm,
+	.xs_dir_empty = lx_xs_dir_empty,
+	.xs_set_perms = lx_xs_set_perms,
+	.xs_txn_start = lx_xs_txn_start,
+	.xs_txn_end = lx_xs_txn_end,
+	.xs_watch = lx_xs_watch,
+	.xs_unwatch = lx_xs_unwatch,
+	.xs_wait_watch = lx_xs_wait_watch,
+	.now_ns = lx_now_ns,
+	.alloc = lx_alloc,
+	.free = lx_free,
+};
