@@ -29,6 +29,13 @@ vmsg_add_test(guest_pages SOURCES guest/pages_test.c
               ${PROJECT_SOURCE_DIR}/guest/pages.c)
 target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 
+# The echo appliance's messages as records for `cksum` (tests/guest/
+# echo_pattern.c): the independent side of the appliance tests' checksums,
+# on the host and in dom0.
+add_executable(guest-echo-pattern guest/echo_pattern.c)
+set_target_properties(guest-echo-pattern PROPERTIES
+                      RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/guest)
+
 # dom0's side of the real-Xen check: programs that run inside dom0.
 if(VMSG_HAVE_XEN AND TARGET echo-unikernel)
   pkg_check_modules(GUEST_VCHAN IMPORTED_TARGET xenvchan)

@@ -32,3 +32,7 @@ if(TARGET xensim)
   # Needs Debian's vchan-socket-proxy (xen-utils-4.17); skips without it.
   vmsg_sim_test(sim_socket_proxy SOURCES sim_xen/sim_socket_proxy.c TIMEOUT 300)
 endif()
+if(TARGET xensim)
+  # kill -9 of `xensim run` ends its command and what that started.
+  vmsg_sim_test(sim_run_death SOURCES sim_xen/sim_run_death.c TIMEOUT 150)
+endif()

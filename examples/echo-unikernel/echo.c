@@ -29,6 +29,18 @@
  * MS milliseconds and open and exchange once more on the same control
  * channel (across a vmsgd restart, say).
  *
+ * The messages of role=client and open=NAME: message i (from 0) has type
+ * 0x100 + i % 16, length 1 + (i * 7919) % size (32-bit unsigned
+ * arithmetic) and byte k of it is (i * 31 + k) mod 256. The checksums are
+ * POSIX cksum's CRC (the `cksum` command's) of the message records, each
+ * record the type (2 bytes, little-endian), the length (4 bytes,
+ * little-endian) and the bytes, so that a test can compare them with
+ * `cksum` of the same records written by another program
+ * (tests/guest/echo_pattern.c). cksum=1 makes the echo side checksum the
+ * records it received likewise, per client or channel, and print them
+ * ("received cksum CRC LENGTH"): data that crossed the channel, checked
+ * by a test against that independent source.
+ *
  * The same source builds as a Linux program over the SDK's Linux target
  * (guest/linux/; the arguments are the cmdline), echo-appliance, e.g.
  * under `xensim run`.
@@ -77,9 +89,65 @@ static void put_uint(char **p, unsigned v)
 		*(*p)++ = t[--n];
 }
 
+/* POSIX cksum: CRC-32 with polynomial 0x04c11db7, most significant bit
+ * first, starting from 0, over the data and then its length (least
+ * significant byte first, as few bytes as it takes), complemented. */
+struct echo_sum {
+	uint32_t crc;
+	unsigned long long len;
+};
+
+static uint32_t crc_table[256];
+
+static void sum_init(struct echo_sum *s)
+{
+	if (!crc_table[1])
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i << 24;
+			for (int b = 0; b < 8; b++)
+				c = c & 0x80000000u ? (c << 1) ^ 0x04c11db7u : c << 1;
+			crc_table[i] = c;
+		}
+	s->crc = 0;
+	s->len = 0;
+}
+
+static uint32_t crc_bytes(uint32_t crc, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		crc = (crc << 8) ^ crc_table[(crc >> 24) ^ p[i]];
+	return crc;
+}
+
+/* One message record: type and length (little-endian), then the bytes. */
+static void sum_record(struct echo_sum *s, uint16_t type, const void *p,
+		       uint32_t len)
+{
+	uint8_t h[6] = { (uint8_t)type, (uint8_t)(type >> 8), (uint8_t)len,
+			 (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			 (uint8_t)(len >> 24) };
+	s->crc = crc_bytes(s->crc, h, sizeof h);
+	s->crc = crc_bytes(s->crc, p, len);
+	s->len += sizeof h + len;
+}
+
+static unsigned sum_final(const struct echo_sum *s)
+{
+	uint32_t crc = s->crc;
+	for (unsigned long long n = s->len; n; n >>= 8) {
+		uint8_t b = (uint8_t)n;
+		crc = crc_bytes(crc, &b, 1);
+	}
+	return ~crc;
+}
+
+/* cksum=1: the echo side checksums what it receives. */
+static bool g_cksum;
+
 struct echo_stats {
 	unsigned long long bytes, msgs;
 	bool first_seen;
+	struct echo_sum got; /* with g_cksum: this client's records */
 };
 
 static void first_message(struct echo_stats *st)
@@ -104,6 +172,8 @@ static int echo_msgs(vmsg_chan *c, struct echo_stats *st)
 			return 0;
 		}
 		first_message(st);
+		if (g_cksum)
+			sum_record(&st->got, m.type, m.data, (uint32_t)m.len);
 		/* m.data may point into the shared ring: send copies it out
 		 * before we release it, and the peer's later scribbles only
 		 * change what it gets back. */
@@ -139,18 +209,11 @@ static int echo_raw(vmsg_chan *c, struct echo_stats *st, char *buf)
 	}
 }
 
-/* FNV-1a, 64-bit: the checksum of what went each way. */
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* Send count typed messages of 1..maxlen bytes (type 0x100 + i % 16) on c
- * and check every echo: length, type and bytes, and a running checksum of
- * each direction. Prints "<label> ok ..." or why it stopped; a channel the
- * peer closed (or whose domain died) is reported as "<label> closed". */
+ * and check every echo: length, type and bytes; checksum (cksum) the
+ * records sent and received. Prints "<label> ok ..." with both checksums
+ * or why it stopped; a channel the peer closed (or whose domain died) is
+ * reported as "<label> closed". */
 static int exchange(vmsg_chan *c, const char *label, unsigned count,
 		    size_t maxlen)
 {
@@ -158,7 +221,9 @@ static int exchange(vmsg_chan *c, const char *label, unsigned count,
 	if (!out || !in)
 		return 1;
 	unsigned long long bytes = 0;
-	uint64_t sum_out = 0xcbf29ce484222325ull, sum_in = sum_out;
+	struct echo_sum sum_out, sum_in;
+	sum_init(&sum_out);
+	sum_init(&sum_in);
 	uint64_t t0 = guest_now_ns();
 	int rc = 0;
 	unsigned i = 0;
@@ -167,7 +232,7 @@ static int exchange(vmsg_chan *c, const char *label, unsigned count,
 		uint16_t type = (uint16_t)(0x100 + i % 16);
 		for (size_t k = 0; k < len; k++)
 			out[k] = (uint8_t)(i * 31u + k);
-		sum_out = fnv(sum_out, out, len);
+		sum_record(&sum_out, type, out, (uint32_t)len);
 		int r = vmsg_chan_send(c, type, out, len, 0, 60000);
 		uint16_t got = 0;
 		if (r >= 0)
@@ -185,7 +250,7 @@ static int exchange(vmsg_chan *c, const char *label, unsigned count,
 		if (i == 0)
 			guest_printf("%s first echo at uptime %lu us\n", label,
 				     (unsigned long)(guest_uptime_ns() / 1000));
-		sum_in = fnv(sum_in, in, (size_t)r);
+		sum_record(&sum_in, got, in, (uint32_t)r);
 		if ((size_t)r != len || got != type ||
 		    __builtin_memcmp(in, out, len) != 0) {
 			guest_printf("%s message %u: echo differs\n", label, i);
@@ -195,10 +260,10 @@ static int exchange(vmsg_chan *c, const char *label, unsigned count,
 		bytes += len;
 	}
 	if (rc == 0)
-		guest_printf("%s ok %u messages, %llu bytes, checksum %llx/%llx, "
-			     "%lu us per round trip\n", label, count, bytes,
-			     (unsigned long long)sum_out,
-			     (unsigned long long)sum_in,
+		guest_printf("%s ok %u messages, %llu bytes, sent cksum %u %llu, "
+			     "received cksum %u %llu, %lu us per round trip\n",
+			     label, count, bytes, sum_final(&sum_out),
+			     sum_out.len, sum_final(&sum_in), sum_in.len,
 			     (unsigned long)((guest_now_ns() - t0) / 1000 /
 					     (count ? count : 1)));
 	guest_free(out, maxlen);
@@ -294,7 +359,7 @@ static int offer_service(const char *name, unsigned clients)
 	}
 	guest_printf("ECHO offering '%s' through vmsgd (uptime %lu us)\n",
 		     name, (unsigned long)(guest_uptime_ns() / 1000));
-	struct echo_stats st = {0, 0, false};
+	struct echo_stats st = {0, 0, false, {0, 0}};
 	for (unsigned n = 1; !clients || n <= clients; n++) {
 		vmsg_chan *c;
 		struct vmsg_service_peer who;
@@ -315,10 +380,15 @@ static int offer_service(const char *name, unsigned clients)
 			     (unsigned)who.channel_id, (unsigned)who.domid,
 			     who.service);
 		unsigned long long b0 = st.bytes, m0 = st.msgs;
+		sum_init(&st.got);
 		int quit = echo_msgs(c, &st);
-		guest_printf("ECHO channel %u done: %llu bytes, %llu messages\n",
+		guest_printf("ECHO channel %u done: %llu bytes, %llu messages",
 			     (unsigned)who.channel_id, st.bytes - b0,
 			     st.msgs - m0);
+		if (g_cksum)
+			guest_printf(", received cksum %u %llu", sum_final(&st.got),
+				     st.got.len);
+		guest_printf("\n");
 		vmsg_service_close(ctl, c);
 		if (quit)
 			break;
@@ -443,6 +513,8 @@ int app_main(const char *cmdline)
 		clients = parse_uint(val, 0);
 	if (guest_cmdline_get("mode", val, sizeof(val)) > 0)
 		raw = val[0] == 'r';
+	if (guest_cmdline_get("cksum", val, sizeof(val)) > 0)
+		g_cksum = val[0] == '1';
 	if (guest_cmdline_get("role", val, sizeof(val)) > 0 &&
 	    val[0] == 'c') {
 		unsigned count = 100;
@@ -502,7 +574,7 @@ int app_main(const char *cmdline)
 	if (raw && !buf)
 		return 1;
 
-	struct echo_stats st = {0, 0, false};
+	struct echo_stats st = {0, 0, false, {0, 0}};
 	int quit = 0;
 	for (unsigned n = 1; !quit; n++) {
 		r = vmsg_chan_accept(c, -1);
@@ -522,15 +594,20 @@ int app_main(const char *cmdline)
 			struct guest_stats g0, g1;
 			guest_get_stats(&g0);
 			uint64_t t0 = guest_now_ns();
+			sum_init(&st.got);
 			quit = raw ? echo_raw(c, &st, buf) : echo_msgs(c, &st);
 			guest_get_stats(&g1);
 			guest_printf("ECHO client %u done: %llu bytes, %llu messages "
-				     "in %lu ms; %lu polls blocked %lu ms, %lu kicks\n",
+				     "in %lu ms; %lu polls blocked %lu ms, %lu kicks",
 				     n, st.bytes - b0, st.msgs - m0,
 				     (unsigned long)((guest_now_ns() - t0) / 1000000),
 				     (unsigned long)(g1.polls - g0.polls),
 				     (unsigned long)((g1.blocked_ns - g0.blocked_ns) / 1000000),
 				     (unsigned long)(g1.kicks - g0.kicks));
+			if (g_cksum && !raw)
+				guest_printf("; received cksum %u %llu",
+					     sum_final(&st.got), st.got.len);
+			guest_printf("\n");
 		}
 		if (clients && n >= clients)
 			break;

@@ -2,6 +2,7 @@
  *   xensim run --domid N [--] CMD...   run CMD as domain N
  *   xensim env --domid N               print the shell exports for domain N
  *   xensim start | stop | list         the daemon, the live domains */
+#include "run_guard.h"
 #include "xsim_proto.h"
 
 #include <vmsg/version.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +39,9 @@ static void usage(FILE *f)
 		"         XENSIM_DIR, XENSIM_DOMID, XENSTORED_PATH and an\n"
 		"         LD_LIBRARY_PATH that selects the simulator's libxengnttab,\n"
 		"         libxenevtchn and libxenctrl; children inherit them.\n"
+		"         Like a real domain's, the run's processes end with it:\n"
+		"         when CMD exits, or this wrapper dies (even by SIGKILL),\n"
+		"         whatever is left of CMD's process group is killed.\n"
 		"  env    print `export` lines to run Xen programs by hand as domain N\n"
 		"         (domain N > 0 must be running: use `run ... -- $SHELL`).\n"
 		"  start  start the daemon if it is not running\n"
@@ -162,6 +167,39 @@ static void forward(int sig)
 		kill(child_pid, sig);
 }
 
+/* Move the terminal's foreground to process group pgid, as a shell does
+ * for a job (a background group reading the terminal would be stopped). */
+static void set_foreground(pid_t pgid)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigaction(SIGTTOU, &ign, &old);
+	(void)tcsetpgrp(STDIN_FILENO, pgid);
+	sigaction(SIGTTOU, &old, NULL);
+}
+
+/* The command's side of the fork: a process group of its own (so that the
+ * run can end all of it: run_guard.h), in the terminal's foreground if the
+ * wrapper was, dying with the wrapper. Does not return. */
+__attribute__((noreturn)) static void run_child(char **cmd, pid_t wrapper,
+						int foreground)
+{
+	setpgid(0, 0);
+	if (foreground)
+		set_foreground(getpid());
+	/* Even if the wrapper is killed with SIGKILL; the guard ends the
+	 * rest of the group. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != wrapper) /* it died before prctl */
+		_exit(128 + SIGKILL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "xensim: %s: %s\n", cmd[0], strerror(errno));
+	_exit(127);
+}
+
 static int cmd_run(int domid, char **cmd)
 {
 	char dir[PATH_MAX];
@@ -186,24 +224,41 @@ static int cmd_run(int domid, char **cmd)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
+	int foreground = isatty(STDIN_FILENO) &&
+			 tcgetpgrp(STDIN_FILENO) == getpgrp();
+	pid_t self = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("xensim: fork");
 		return 1;
 	}
-	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "xensim: %s: %s\n", cmd[0], strerror(errno));
-		_exit(127);
-	}
+	if (pid == 0)
+		run_child(cmd, self, foreground);
 	child_pid = pid;
+	/* Also here: whichever of the two runs first, the group exists
+	 * before the guard may need it (EACCES once the child has exec'd:
+	 * it did it itself by then). */
+	(void)setpgid(pid, pid);
+	int guard = xsim_guard_start(pid);
+	if (guard < 0)
+		fprintf(stderr, "xensim: no guard for the run (%s): if this "
+			"wrapper is killed, the processes of the run may "
+			"survive it\n", strerror(-guard));
+
+	/* The command ended: end what it left in its group, while its zombie
+	 * (not yet reaped: WNOWAIT) keeps the group's id ours. */
+	siginfo_t si;
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 &&
+	       errno == EINTR)
+		;
+	kill(-pid, SIGKILL);
+	if (guard >= 0)
+		xsim_guard_stand_down(guard);
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if (foreground)
+		set_foreground(getpgrp());
 	/* Tell the daemon the domain's command ended and wait for it: when we
 	 * return, the domain's grants are revoked and its ports closed (if
 	 * we die instead, the hang-up does the same). */

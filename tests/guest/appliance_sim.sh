@@ -4,19 +4,26 @@
 # simulated Xen with vmsgd in dom0 (direct mode). Its vmsgd client is
 # lib/service, the one the unikernel links too (one client core, so one
 # test of it for both worlds; guest_xen runs the unikernel on real Xen):
-#   1. dom1 `vmsgd=1 svc=echo` offers echo through vmsgd; dom2 `open=echo`
-#      opens it and exchanges 300 typed messages of 1..40000 bytes, every
-#      echo checked and checksummed ("OPEN ok", both checksums equal); the
-#      provider reports the channel and names the consumer.
+#   1. dom1 `vmsgd=1 svc=echo cksum=1` offers echo through vmsgd; dom2
+#      `open=echo` opens it and exchanges 300 typed messages of 1..40000
+#      bytes, every echo checked ("OPEN ok"); the provider reports the
+#      channel and names the consumer. What crossed the channel is checked
+#      against an independent source: `cksum` of the records that
+#      guest-echo-pattern (tests/guest/echo_pattern.c) writes must equal
+#      the CRC the provider printed of the channel's records as it
+#      received them, and the CRC the consumer printed of the echoes.
 #   2. a second consumer (dom3) is refused by the policy with vmsgd's text.
-#   3. the provider is killed (SIGKILL) mid-stream of a long exchange: the
-#      consumer reports "OPEN closed" (it saw the close), not a hang.
+#   3. the provider process itself (not the `xensim run` in front of it) is
+#      killed (SIGKILL) mid-stream of a long exchange: its wrapper reports
+#      the kill (status 137), and the consumer reports "OPEN closed" (it
+#      saw the close), not a hang.
 # Then vmsgd is killed (SIGKILL) and started again while
 # the provider waits for consumers and a consumer pauses between two opens
 # on one control channel; the provider's vmsgd client reaches the new
 # vmsgd and offers echo again by itself (vmsgctl lists it), the consumer's
 # second open reaches the new vmsgd and checks out, and so does a new
 # consumer's.
+# No step is retried: a failure of the client is a failure.
 # usage: appliance_sim.sh BUILD_DIR
 set -uo pipefail
 build=$(cd "$1" && pwd)
@@ -24,7 +31,8 @@ xensim=$build/sim/bin/xensim
 vmsgd=$build/dom0/vmsgd
 vmsgctl=$build/dom0/vmsgctl
 app=$build/examples/echo-unikernel/echo-appliance
-for b in "$xensim" "$vmsgd" "$vmsgctl" "$app"; do
+pattern=$build/tests/guest/guest-echo-pattern
+for b in "$xensim" "$vmsgd" "$vmsgctl" "$app" "$pattern"; do
 	[ -x "$b" ] || { echo "appliance_sim: $b not built"; exit 1; }
 done
 [ -x "$build/sim/xenstored/vmsg-xenstored" ] || { echo "no vmsg-xenstored: skip"; exit 77; }
@@ -85,37 +93,70 @@ start_vmsgd() { # [LOG]
 }
 start_vmsgd
 
-# exchange CONSUMER LOG: 300 echoed messages, checksums equal ($sum).
+# The CRC and length of the 300 records an exchange sends, as `cksum`
+# prints them: the independent source the exchanges are checked against.
+want=$("$pattern" 300 40000 | cksum) || fail "guest-echo-pattern | cksum"
+
+# channels_done LOG: how many channels the provider has finished.
+channels_done() { grep -c '^ECHO channel .* done: ' "$1"; }
+
+# check_channel LOG N: the provider's Nth channel (from 1) carried the 300
+# records, as it received them.
+check_channel() {
+	local line
+	for _ in $(seq 300); do [ "$(channels_done "$1")" -ge "$2" ] && break; sleep 0.1; done
+	line=$(grep '^ECHO channel .* done: ' "$1" | sed -n "${2}p")
+	[[ $line == *" 300 messages, received cksum $want" ]] ||
+		fail "the provider's record of its channel $2: [$line], want 300 messages, cksum $want"
+}
+
+# check_echoes LOG: every "OPEN ok" of the consumer's LOG received the
+# 300 records back.
+check_echoes() {
+	local got
+	got=$(sed -n 's/^OPEN ok 300 messages.* received cksum \([0-9]* [0-9]*\),.*/\1/p' "$1" | sort -u)
+	[ "$got" = "$want" ] || fail "the echoes the consumer received: cksum [$got], want [$want]"
+}
+
+# exchange CONSUMER LOG PROVIDER_LOG: 300 echoed messages on a new channel;
+# both directions checked against $want.
 exchange() {
-	local st sums
+	local st n
+	n=$(($(channels_done "$3") + 1))
 	"$xensim" run --domid 2 -- "$1" open=echo count=300 size=40000 >"$2" 2>&1
 	st=$?
 	cat "$2"
 	[ "$st" -eq 0 ] || fail "consumer exited $st"
 	grep -q '^OPEN ok 300 messages' "$2" || fail "no OPEN ok"
-	sums=$(sed -n 's/.*checksum \([0-9a-f]*\)\/\([0-9a-f]*\).*/\1 \2/p' "$2")
-	set -- $sums
-	[ -n "${1:-}" ] && [ "$1" = "${2:-}" ] || fail "checksums differ: $sums"
-	sum=$1
+	check_echoes "$2"
+	check_channel "$3" "$n"
 }
 
-# start_provider PROGRAM LOG: offer echo from dom1; its pid in $ppid.
+# start_provider PROGRAM LOG: offer echo from dom1; the pid of its `xensim
+# run` in $ppid.
 start_provider() {
-	"$xensim" run --domid 1 -- "$1" vmsgd=1 svc=echo >"$2" 2>&1 &
+	"$xensim" run --domid 1 -- "$1" vmsgd=1 svc=echo cksum=1 >"$2" 2>&1 &
 	ppid=$!
 	pids+=($ppid)
 	wait_for "offering 'echo'" cat "$2"
 }
 
+# child_of PID: the process `xensim run` PID runs (its only child).
+child_of() {
+	local c
+	c=$(pgrep -P "$1") || { echo "xensim run $1 has no child" >&2; return 1; }
+	[ "$(echo "$c" | wc -l)" -eq 1 ] || { echo "xensim run $1 has children $c" >&2; return 1; }
+	echo "$c"
+}
+
 # scenario PROVIDER CONSUMER WHAT
 scenario() {
-	local prov=$1 cons=$2 what=$3 ppid cpid st prov_pid
+	local prov=$1 cons=$2 what=$3 ppid cpid st victim
 	# 1. provider and consumer, both the appliance's source.
 	start_provider "$prov" "$dir/provider.log"
-	exchange "$cons" "$dir/consumer.log"
-	wait_for "ECHO channel .* done: .* 300 messages" cat "$dir/provider.log"
+	exchange "$cons" "$dir/consumer.log" "$dir/provider.log"
 	grep -q "domain 2 opened 'echo'" "$dir/provider.log" || fail "provider did not name the consumer"
-	echo "appliance_sim: $what: exchange ok (checksum $sum)"
+	echo "appliance_sim: $what: exchange ok (both ways: cksum $want)"
 
 	# 2. the policy: dom3 may not open echo.
 	"$xensim" run --domid 3 -- "$cons" open=echo count=1 >"$dir/denied.log" 2>&1
@@ -127,15 +168,16 @@ scenario() {
 	"$xensim" run --domid 2 -- "$cons" open=echo count=1000000 size=4000 \
 		>"$dir/consumer2.log" 2>&1 &
 	cpid=$!
+	pids+=($cpid)
 	wait_for "first echo" cat "$dir/consumer2.log"
 	sleep 0.5
-	# The appliance itself, not the `xensim run` in front of it (SIGKILL
-	# is not forwarded: killing the wrapper left the provider running,
-	# orphaned, after the test).
-	prov_pid=$(pgrep -P "$ppid" -x echo-appliance) || fail "no provider under $ppid"
-	kill -KILL "$prov_pid"
-	wait "$ppid" 2>/dev/null
+	victim=$(child_of "$ppid") || fail "no provider process under its xensim run $ppid"
+	kill -KILL "$victim"
+	wait "$ppid"
+	st=$?
 	pids=("${pids[@]/$ppid/}")
+	[ "$st" -eq 137 ] || fail "the provider's xensim run exited $st, want 137 (its command killed by SIGKILL)"
+	! kill -0 "$victim" 2>/dev/null || fail "the provider ($victim) is still running"
 	for _ in $(seq 600); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$cpid" 2>/dev/null; then
 		kill "$cpid"
@@ -143,6 +185,7 @@ scenario() {
 	fi
 	wait "$cpid"
 	st=$?
+	pids=("${pids[@]/$cpid/}")
 	cat "$dir/consumer2.log"
 	grep -q '^OPEN closed at message' "$dir/consumer2.log" || fail "no OPEN closed"
 	[ "$st" -eq 3 ] || fail "consumer exit status $st, want 3 (closed)"
@@ -176,11 +219,14 @@ restart() {
 	[ "$st" -eq 0 ] || fail "consumer exited $st"
 	[ "$(grep -c '^OPEN ok 300 messages' "$dir/consumer3.log")" -eq 2 ] ||
 		fail "not two OPEN ok"
+	check_echoes "$dir/consumer3.log"
+	check_channel "$dir/provider3.log" 1
+	check_channel "$dir/provider3.log" 2
 	# The second open went through the new vmsgd (the old one was dead
 	# before the consumer's pause ended).
 	grep -q "domain 2 -> 'echo'" "$dir/vmsgd-restarted.log" ||
 		fail "the second open did not reach the restarted vmsgd"
-	exchange "$cons" "$dir/consumer4.log"
+	exchange "$cons" "$dir/consumer4.log" "$dir/provider3.log"
 	echo "appliance_sim: $what: vmsgd restarted; echo offered again, open sent again, both served"
 	kill -TERM "$ppid" 2>/dev/null
 	wait "$ppid" 2>/dev/null
