@@ -19,6 +19,8 @@ export LD_LIBRARY_PATH="$prefix/lib"
 # The sanitizer flavour's library needs the same flags in its programs.
 cc() { command cc $extra "\$@"; }
 doc_cleanup() {
+	# vmsgd detached (not a job of the shell): its pid file names it.
+	[ -f "$tmp/work/vmsgd.pid" ] && kill -TERM "\$(cat "$tmp/work/vmsgd.pid")" 2>/dev/null
 	XENSIM_DIR=$tmp/work/xensim xensim stop >/dev/null 2>&1 || true
 }
 PRELUDE
