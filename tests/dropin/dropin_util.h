@@ -60,20 +60,30 @@ static inline pid_t domain_child(pid_t run)
 static inline void check_lib(pid_t run, enum lib l)
 {
 	char path[64], line[1024];
-	pid_t pid = domain_child(run);
+	pid_t pid = 0;
 	int dropin = 0, debian = 0;
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	FILE *f = fopen(path, "r");
-	ASSERT_TRUE(f != NULL);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, "libxenvchan.so"))
+	/* `xensim run` forks its guard through a short-lived child, and the
+	 * command maps its libraries only once it has exec'd: look again
+	 * until some libxenvchan is mapped (or the wait is over). */
+	for (int tries = 0; tries < SIM_WAIT_MS / 10 && !dropin && !debian;
+	     tries++) {
+		if (tries)
+			usleep(10000);
+		pid = domain_child(run);
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
 			continue;
-		if (strstr(line, DROPIN_LIB_DIR))
-			dropin = 1;
-		else
-			debian = 1;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strstr(line, "libxenvchan.so"))
+				continue;
+			if (strstr(line, DROPIN_LIB_DIR))
+				dropin = 1;
+			else
+				debian = 1;
+		}
+		fclose(f);
 	}
-	fclose(f);
 	if (l == LIB_DROPIN ? !(dropin && !debian) : !(debian && !dropin))
 		VMSG_TEST_FAIL("pid %d: libxenvchan is not the %s one", (int)pid,
 			       lib_name[l]);
