@@ -9,6 +9,11 @@ if(VMSG_SANITIZE)
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+if(VMSG_FUZZ)
+  # Coverage feedback for libFuzzer in every object; the fuzz targets
+  # themselves link with -fsanitize=fuzzer (fuzz/CMakeLists.txt).
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 # What a program linked against this build's libvmsg must add to its own
 # compile and link lines (the install test's consumer, for one).
 set(VMSG_CONSUMER_FLAGS "")

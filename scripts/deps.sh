@@ -40,6 +40,8 @@ PACKAGES=(
 	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
 	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
 	spin                # model_ring: model-checks the ring protocol (tests/model/ring.pml)
+	clang               # the fuzz flavour: libFuzzer targets (fuzz/, scripts/fuzz.sh)
+	libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes (a Recommends of clang-14 only)
 )
 
 missing=()

@@ -8,8 +8,12 @@
 #   xen      the release build's real-Xen tests (label xen: Xen 4.17 booted
 #            in QEMU, tests/xen and tests/guest), after the release suite,
 #            one emulated machine at a time
+#   fuzz     build/fuzz: the libFuzzer targets (clang, -DVMSG_FUZZ=ON) only,
+#            each replaying its seed corpus once (label fuzz; fuzzing for
+#            real is scripts/fuzz.sh)
 #
-# Environment: VMSG_FLAVOURS="release asan" picks flavours (default both);
+# Environment: VMSG_FLAVOURS="release asan fuzz" picks flavours (default
+# all three);
 # VMSG_XEN_TESTS=0 leaves the real-Xen pass out, =1 runs it even when ctest
 # arguments are given (by default it runs only without them); VMSG_JOBS
 # sets build parallelism (default nproc). Arguments are passed to ctest,
@@ -19,7 +23,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-flavours=${VMSG_FLAVOURS:-release asan}
+flavours=${VMSG_FLAVOURS:-release asan fuzz}
 jobs=${VMSG_JOBS:-$(nproc)}
 
 "$root/scripts/deps.sh"
@@ -120,6 +124,26 @@ run_ctest() {
 	return "$rc"
 }
 
+# The fuzz flavour: build only the fuzz targets (and the reaper) with
+# clang, and replay every corpus (ctest label fuzz).
+run_fuzz() {
+	local dir=build/fuzz start=$SECONDS
+	echo
+	echo "==== fuzz: configure and build (clang, fuzz targets only) ===="
+	if ! "$root/scripts/fuzz-build.sh" "$jobs"; then
+		summary[fuzz]="FAILED to configure or build"
+		return 1
+	fi
+	# Arguments that select tests of other areas select none here.
+	if [ ${#ctest_args[@]} -gt 0 ] &&
+		! ctest --test-dir "$dir" -N -L fuzz "${ctest_args[@]}" |
+		grep -q '^Total Tests: [1-9]'; then
+		summary[fuzz]="not run (the ctest arguments select no fuzz test)"
+		return 0
+	fi
+	run_ctest fuzz "$dir" "$dir/ctest.log" "$start" -L fuzz "${ctest_args[@]}"
+}
+
 ctest_args=("$@")
 xen=${VMSG_XEN_TESTS:-}
 [ -n "$xen" ] || { [ $# -eq 0 ] && xen=1 || xen=0; }
@@ -151,8 +175,11 @@ for f in $flavours; do
 		LSAN_OPTIONS="suppressions=$root/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
 			run_flavour asan -DCMAKE_BUILD_TYPE=Debug -DVMSG_SANITIZE=ON || failed=1
 		;;
+	fuzz)
+		run_fuzz || failed=1
+		;;
 	*)
-		echo "test.sh: unknown flavour '$f' (release, asan)" >&2
+		echo "test.sh: unknown flavour '$f' (release, asan, fuzz)" >&2
 		exit 2
 		;;
 	esac
