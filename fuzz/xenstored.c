@@ -48,6 +48,16 @@ static struct xsd_conn *conn_new(struct xsd_server *s, unsigned domid,
 	return c;
 }
 
+/* Is c still one of the server's connections? (A connection can be
+ * closed, and freed, inside the loop: a failed write, say.) */
+static bool alive(const struct xsd_server *s, const struct xsd_conn *c)
+{
+	for (const struct xsd_conn *k = s->conns; k; k = k->next)
+		if (k == c)
+			return !k->closing;
+	return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -77,13 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct xsd_conn *c = conns[which];
 		/* A connection closes for good: like a peer that hung up, the
 		 * rest of its input is not sent. */
-		if (!c || c->closing || n == 0)
+		if (!c || n == 0)
 			continue;
 		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
 		got_data((uv_stream_t *)&c->pipe, (ssize_t)n, &b);
-		if (c->closing)
-			conns[which] = NULL; /* freed by the loop below */
 		uv_run(&loop, UV_RUN_NOWAIT);
+		for (int i = 0; i < 2; i++)
+			if (conns[i] && !alive(&srv, conns[i]))
+				conns[i] = NULL;
 	}
 	/* Stop as the daemon does: listeners (of introduced domains) and
 	 * connections closed, the loop run until they are gone. */
