@@ -210,6 +210,15 @@ def session_seeds():
            op(2, 1, u16(0x77) + u16(1) + b"x") + op(2, 3) + op(2, 0, u8(0) + u8(1) + u8(1) + u32(1) + u8(0)) +
            op(2, 3) + op(2, 2, u8(1) + u32(3)) + op(2, 3) + op(2, 3) + op(0, 6) + op(0, 6) + op(0, 3))
     write("vmsgd_session", "bad-input", bad)
+    # an open the provider never answers, then a closed one that lingers:
+    # time passes past both deadlines
+    late = (up + op(0, 0, u8(1) + u8(1) + u8(0)) + op(0, 3) +
+            op(1, 0, u8(2) + u8(2) + u8(0) + u8(0) + u32(5000)) + op(1, 3) +
+            op(1, 5, u32(6000)) + op(1, 4) +
+            op(2, 0, u8(2) + u8(3) + u8(0) + u8(1)) + op(2, 3) + op(0, 4) +
+            op(0, 0, u8(3) + u8(2) + u8(1) + u8(0)) + op(0, 3) + op(2, 4) +
+            op(2, 2, u8(0)) + op(2, 3) + op(0, 5, u32(400000)) + op(0, 4))
+    write("vmsgd_session", "deadlines", late)
 
 frame_seeds()
 pbwire_seeds()

@@ -23,11 +23,20 @@
  *   4 the guest reads what vmsgd sent: each message must decode with the
  *     guest library's codec (lib/wire), a cross-check of vmsgd's
  *     protobuf-c output;
- *   5 vmsgd's timer (deadlines);
+ *   5 [ms: 4] time passes (up to ~7 minutes), then vmsgd's timer runs
+ *     (deadlines: opens not answered, lingering channels);
  *   6 the domain dies (session_gone), or comes back if it had.
+ * vmsgd's clock (vmsgd_now_ms) is the harness's: it starts at the same
+ * value in every run and moves a millisecond per operation and as op 5
+ * says, so deadlines and rate limits are reached, and replays repeat.
  * Leaks are checked at the end of each run, after session_close_all. */
+#define _GNU_SOURCE
+#include <time.h>
+int fuzz_clock_gettime(clockid_t clk, struct timespec *ts);
 #define vmsg_xen_serve fuzz_xen_serve
+#define clock_gettime fuzz_clock_gettime
 #include "../dom0/vmsgd/session.c"
+#undef clock_gettime
 #undef vmsg_xen_serve
 
 #include <sys/eventfd.h>
@@ -43,6 +52,15 @@ static struct fuzz_peer peers[NDOM + 1]; /* by domid */
 static int efd[NDOM + 1];
 static uv_loop_t loop;
 static struct policy pol;
+static uint64_t now_ms;
+
+int fuzz_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	(void)clk;
+	ts->tv_sec = (time_t)(now_ms / 1000u);
+	ts->tv_nsec = (long)(now_ms % 1000u) * 1000000L;
+	return 0;
+}
 
 static const char policy_text[] =
 	"[service echo]\n"
@@ -279,6 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 		ready = true;
 	}
+	now_ms = 1000000;
 	memset(&d, 0, sizeof(d));
 	d.loop = &loop;
 	d.pol = pol; /* read only here */
@@ -322,8 +341,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (op == 4) {
 			guest_reads(fp);
 		} else {
+			now_ms += fuzz_u32(&in) % 420000u;
 			sessions_tick(&d);
 		}
+		now_ms++;
 		/* What a loop iteration does besides: closes and re-serves,
 		 * the backlog of guests over their budget. */
 		uv_run(&loop, UV_RUN_NOWAIT);
