@@ -6,7 +6,9 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 # Each target starts from its seed corpus (fuzz/corpus/TARGET, read only)
-# and keeps what it finds in a scratch corpus; crashes, leaks and
+# and from what earlier runs found (build/fuzz-corpus/TARGET, kept
+# between runs, so that runs add up), where it adds what it finds;
+# crashes, leaks and
 # timeouts are saved as files under the run's directory, which the script
 # names at the start and at the end with a table: target, seconds run,
 # executions, executions per second, findings. Exits non-zero if any
@@ -15,7 +17,8 @@
 # and turn it into a regression input: fuzz/corpus/TARGET/crash-WHAT.
 #
 # Environment: VMSG_FUZZ_DIR (default build/fuzz-runs/DATE-TIME) for the
-# run's directory; VMSG_JOBS build parallelism; VMSG_FUZZ_PARALLEL targets
+# run's directory; VMSG_FUZZ_CORPUS (default build/fuzz-corpus) for the
+# corpora found; VMSG_JOBS build parallelism; VMSG_FUZZ_PARALLEL targets
 # at a time (default 2).
 set -euo pipefail
 
@@ -32,6 +35,7 @@ par=${VMSG_FUZZ_PARALLEL:-2}
 out=${VMSG_FUZZ_DIR:-$root/build/fuzz-runs/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+corpus=${VMSG_FUZZ_CORPUS:-$root/build/fuzz-corpus}
 echo "fuzz: findings and logs go to $out"
 
 "$root/scripts/fuzz-build.sh" "$jobs"
@@ -46,13 +50,13 @@ fi
 # run_one TARGET: fuzz it for $secs seconds; its log is $out/TARGET.log.
 run_one() {
 	local t=$1 bin=build/fuzz/fuzz/fuzz_$1
-	mkdir -p "$out/$t/corpus" "$out/$t/findings"
-	# The scratch corpus first: new inputs are written there, never into
+	mkdir -p "$corpus/$t" "$out/$t/findings"
+	# The found corpus first: new inputs are written there, never into
 	# the committed seeds. -timeout: an input running over 10 s is a
 	# hang; -rss_limit_mb: one using over 2 GiB a runaway.
 	nice -n 10 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$out/$t/findings/" \
-		"$out/$t/corpus" "fuzz/corpus/$t" >"$out/$t.log" 2>&1 || true
+		"$corpus/$t" "fuzz/corpus/$t" >"$out/$t.log" 2>&1 || true
 }
 
 pids=()
