@@ -36,6 +36,12 @@ add_executable(guest-echo-pattern guest/echo_pattern.c)
 set_target_properties(guest-echo-pattern PROPERTIES
                       RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/guest)
 
+# guest_xen's `trap` check boots this one: it faults on purpose, and its
+# console must carry the exception report (guest/traps.c).
+if(TARGET echo-unikernel)
+  vmsg_add_unikernel(trap-unikernel SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/guest/trap_unikernel.c)
+endif()
+
 # dom0's side of the real-Xen check: programs that run inside dom0.
 if(VMSG_HAVE_XEN AND TARGET echo-unikernel)
   pkg_check_modules(GUEST_VCHAN IMPORTED_TARGET xenvchan)
