@@ -180,7 +180,7 @@ def xenstored_seeds():
 def chan_seeds():
     def send(t, b): return b"\x00" + u16(t) + u16(len(b)) + b
     recv = b"\x06" + u16(4096) + b"\x01"
-    big = bytes(range(256)) * 20  # 5120 bytes: fragmented in a 4 KiB ring
+    big = bytes(range(256)) * 10 + b"tail"  # 2564 bytes: fragmented in a 4 KiB ring
     msgs = (send(0x100, b"one") + recv + send(0x101, big) + recv + b"\x08\x00\x09" +
             b"\x0b" + u16(0x200) + u16(300) + b"\x01" + b"\x05" + b"\x0d" +
             send(0x102, b"") + b"\x06" + u16(0) + b"\x00")
