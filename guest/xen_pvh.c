@@ -238,8 +238,8 @@ static int pvh_xs_set_perms(void *s, uint32_t tx, const char *path,
 			    const struct vmsg__xs_perm *perms, unsigned n)
 {
 	(void)s;
-	struct guest_xs_perm p[4];
-	if (n == 0 || n > 4)
+	struct guest_xs_perm p[VMSG_XS_PERMS_MAX];
+	if (n == 0 || n > VMSG_XS_PERMS_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++)
 		p[i] = (struct guest_xs_perm){.domid = perms[i].domid,

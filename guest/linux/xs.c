@@ -12,6 +12,7 @@
 #include <vmsg/guest_xs.h>
 
 #include "vmsg_xs_linux.h"
+#include "xenplat_os.h"
 
 #define XS_TOKEN "vmsg-sdk"
 
@@ -75,28 +76,21 @@ int guest_xs_directory(uint32_t tx, const char *path, char *buf, size_t cap)
 	return vmsg__xs_dir_names(xs, tx, path, buf, cap);
 }
 
+/* The platform's Linux hook does it (one translation to libxenstore's
+ * permissions): the two structs carry the same letters. */
 int guest_xs_set_perms(uint32_t tx, const char *path,
 		       const struct guest_xs_perm *perms, unsigned n)
 {
-	struct xs_permissions p[16];
-	if (n == 0 || n > 16)
+	struct vmsg__xs_perm p[VMSG_XS_PERMS_MAX];
+	if (n == 0 || n > VMSG_XS_PERMS_MAX)
 		return -EINVAL;
-	for (unsigned i = 0; i < n; i++) {
-		p[i].id = perms[i].domid;
-		switch (perms[i].perm) {
-		case GUEST_XS_PERM_NONE: p[i].perms = XS_PERM_NONE; break;
-		case GUEST_XS_PERM_READ: p[i].perms = XS_PERM_READ; break;
-		case GUEST_XS_PERM_WRITE: p[i].perms = XS_PERM_WRITE; break;
-		case GUEST_XS_PERM_BOTH:
-			p[i].perms = XS_PERM_READ | XS_PERM_WRITE;
-			break;
-		default: return -EINVAL;
-		}
-	}
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (struct vmsg__xs_perm){.domid = perms[i].domid,
+					      .perm = perms[i].perm};
 	struct xs_handle *xs = conn();
 	if (!xs)
 		return fail();
-	return xs_set_permissions(xs, tx, path, p, n) ? 0 : fail();
+	return vmsg__xen_os.xs_set_perms(xs, tx, path, p, n);
 }
 
 int guest_xs_txn_start(uint32_t *tx)

@@ -404,8 +404,8 @@ static int lx_xs_dir_empty(void *s, uint32_t tx, const char *path)
 static int lx_xs_set_perms(void *s, uint32_t tx, const char *path,
 			   const struct vmsg__xs_perm *perms, unsigned n)
 {
-	struct xs_permissions p[4];
-	if (n == 0 || n > 4)
+	struct xs_permissions p[VMSG_XS_PERMS_MAX];
+	if (n == 0 || n > VMSG_XS_PERMS_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		p[i].id = perms[i].domid;
@@ -415,6 +415,12 @@ static int lx_xs_set_perms(void *s, uint32_t tx, const char *path,
 			break;
 		case VMSG_XS_PERM_READ:
 			p[i].perms = XS_PERM_READ;
+			break;
+		case VMSG_XS_PERM_WRITE:
+			p[i].perms = XS_PERM_WRITE;
+			break;
+		case VMSG_XS_PERM_BOTH:
+			p[i].perms = XS_PERM_READ | XS_PERM_WRITE;
 			break;
 		default:
 			return -EINVAL;

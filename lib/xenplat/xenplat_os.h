@@ -80,9 +80,14 @@ struct vmsg__xenplat {
 	void *os;                  /* the OS layer's per-platform state */
 };
 
-/* xenstore permissions, as Xen spells them in the protocol. */
+/* xenstore permissions, as Xen spells them in the protocol (and as
+ * vmsg/guest_xs.h's GUEST_XS_PERM_* do); at most VMSG_XS_PERMS_MAX in one
+ * xs_set_perms. */
 #define VMSG_XS_PERM_NONE 'n'
 #define VMSG_XS_PERM_READ 'r'
+#define VMSG_XS_PERM_WRITE 'w'
+#define VMSG_XS_PERM_BOTH 'b'
+#define VMSG_XS_PERMS_MAX 16
 struct vmsg__xs_perm {
 	uint16_t domid;
 	char perm; /* VMSG_XS_PERM_* */
