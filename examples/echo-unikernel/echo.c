@@ -43,7 +43,9 @@
  *
  * The same source builds as a Linux program over the SDK's Linux target
  * (guest/linux/; the arguments are the cmdline), echo-appliance, e.g.
- * under `xensim run`.
+ * under `xensim run`. Every word is checked first (echo_args.c): an
+ * unknown key, a key given twice or a bad value ends it with status 2 and
+ * a message; --help prints the usage.
  *
  * Prints its uptime when the first message arrives ("boot-to-first-
  * message"), and per client the bytes and messages it echoed.
@@ -53,6 +55,8 @@
 #include <vmsg/service.h>
 #include <vmsg/waitset.h>
 #include <vmsg/xen.h>
+
+#include "echo_args.h"
 
 #define ECHO_TYPE_QUIT 0x7e00u
 #define ECHO_MAX_MSG (1u << 20)
@@ -500,7 +504,10 @@ int app_main(const char *cmdline)
 	bool raw = false;
 	unsigned peer = 0, clients = 0;
 
-	(void)cmdline;
+	/* Every word checked first: a typo is an error, not a default. */
+	int a = echo_args_check(cmdline);
+	if (a != 0)
+		return a > 0 ? 0 : 2;
 	if (guest_cmdline_get("port", val, sizeof(val)) > 0) {
 		unsigned i = 0;
 		for (; val[i]; i++)
@@ -516,7 +523,7 @@ int app_main(const char *cmdline)
 	if (guest_cmdline_get("cksum", val, sizeof(val)) > 0)
 		g_cksum = val[0] == '1';
 	if (guest_cmdline_get("role", val, sizeof(val)) > 0 &&
-	    val[0] == 'c') {
+	    val[0] == 'c') { /* "client" (echo_args.c checked it) */
 		unsigned count = 100;
 		if (guest_cmdline_get("count", val, sizeof(val)) > 0)
 			count = parse_uint(val, 100);

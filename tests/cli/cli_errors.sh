@@ -147,6 +147,21 @@ done
 expect 1 "already has its client" \
 	"$cat" --connect --unix "$dir/busy.sock" --timeout 300
 
+# ---- echo-appliance (the echo unikernel's source as a Linux program)
+# (under timeout: before these checks a bad word was ignored and the
+# appliance served, waiting for a client for ever)
+app=(timeout 10 "$build/examples/echo-unikernel/echo-appliance")
+expect 0 "role=client" "${app[@]}" --help
+expect 2 "'role=clinet': the value must be one of server|client" "${app[@]}" role=clinet
+expect 2 "'mode=rwa': the value must be one of msg|raw" "${app[@]}" mode=rwa
+expect 2 "'prot=echo': unknown key (--help lists the arguments)" "${app[@]}" prot=echo
+expect 2 "'count=ten': not a number" "${app[@]}" open=echo count=ten
+expect 2 "'multi=17': out of range 1..16" "${app[@]}" multi=17
+expect 2 "'count=2': key given twice" "${app[@]}" open=echo count=1 count=2
+expect 2 "'serve': not a KEY=VALUE word" "${app[@]}" serve
+expect 2 "host=$dir/nowhere: not a directory (create it first" \
+	"${app[@]}" host="$dir/nowhere" clients=1
+
 # ---- xensim
 expect 2 "xensim: no command given" "$xensim"
 expect 2 "xensim run: --domid needs a value (0..32751)" "$xensim" run --domid
