@@ -85,6 +85,7 @@ def main():
         flags = {w for w in words[1:] if "=" not in w}
         if "file" in opts:
             path = os.path.join(work, opts["file"])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(body)
             print(f"{name}:{line}: wrote {opts['file']}")
