@@ -35,6 +35,9 @@ endif()
 if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET nbdkit-vmsg-plugin)
   vmsg_doc_test(docs_storage docs/storage.md 240 "sim;block")
 endif()
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET l2switch AND TARGET vmsg-tap)
+  vmsg_doc_test(docs_network docs/network.md 240 "sim;net;netns" --netns)
+endif()
 
 # docs/block.md's worked example (the block protocol's frames).
 add_executable(block_example docs/block_example.c)
