@@ -29,6 +29,7 @@ function(vmsg_doc_test name doc timeout labels)
                        SKIP_RETURN_CODE 77
                        ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
 endfunction()
+vmsg_doc_test(docs_readme README.md 120 docs)
 if(VMSG_HAVE_VMSGD AND TARGET xensim)
   vmsg_doc_test(docs_quickstart docs/quickstart.md 240 sim)
 endif()
