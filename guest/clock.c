@@ -1,19 +1,13 @@
 /* The monotonic clock: Xen's system time, from the time record Xen keeps
- * for vCPU 0 in shared_info, extrapolated with the TSC:
- *
- *   now = system_time + ((tsc - tsc_timestamp) << shift) * mul / 2^32
- *
- * (a negative shift shifts right). Xen bumps `version` to odd before it
- * rewrites the record and to even after, so a reader retries until it saw
- * one even version on both sides of its copy. SCHEDOP_poll deadlines are
- * in this same time.
- *
- * Under emulation the TSC can read behind the record's tsc_timestamp for a
- * while (the time then stands still until Xen's next update), so the
- * result is also clamped to never go below what was last returned.
+ * for vCPU 0 in shared_info, extrapolated with the TSC (time_record.h has
+ * the arithmetic). Xen bumps `version` to odd before it rewrites the
+ * record and to even after, so a reader retries until it saw one even
+ * version on both sides of its copy. SCHEDOP_poll deadlines are in this
+ * same time. The result never goes below what was last returned.
  */
 #include "guest_internal.h"
 
+#include "time_record.h"
 #include "vmsg_barrier.h"
 
 static uint64_t rdtsc(void)
@@ -22,16 +16,6 @@ static uint64_t rdtsc(void)
 	/* lfence: the TSC is read after the record, not speculated ahead. */
 	__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
 	return ((uint64_t)hi << 32) | lo;
-}
-
-static uint64_t scale(uint64_t delta, uint32_t mul, int8_t shift)
-{
-	if (shift < 0)
-		delta >>= -shift;
-	else
-		delta <<= shift;
-	/* 64 x 32 -> 96 bits, keep bits 32..95. */
-	return (uint64_t)(((unsigned __int128)delta * mul) >> 32);
 }
 
 uint64_t guest__now_ns(void)
@@ -54,7 +38,7 @@ uint64_t guest__now_ns(void)
 
 	static uint64_t last; /* one vCPU: no race */
 	uint64_t tsc = rdtsc();
-	uint64_t now = sys + (tsc > tsc_ts ? scale(tsc - tsc_ts, mul, shift) : 0);
+	uint64_t now = guest__time_at(tsc, tsc_ts, sys, mul, shift);
 	if (now < last)
 		now = last;
 	last = now;

@@ -1,6 +1,11 @@
-/* Output: every byte goes to I/O port 0xe9 (Xen prints it in its own log
- * as "(dN) ..." with guest_loglvl=all; a domU may not use console_io) and
- * to the PV console ring (xenconsoled: `xl console`, guest-NAME.log).
+/* Output goes to the PV console ring (xenconsoled: `xl console`,
+ * guest-NAME.log). Before the ring is known, and once the unikernel is
+ * crashing (guest__console_panic), every byte also goes to I/O port 0xe9:
+ * Xen prints it in its own log as "(dN) ..." with guest_loglvl=all (a domU
+ * may not use console_io). Not always: each OUT is a VM exit that Xen must
+ * emulate, a byte at a time, and QEMU's emulated SVM (tests/xen) gets an
+ * intercepted exit wrong now and then; a line a message was thousands of
+ * exits per run.
  *
  * The ring is ours to produce into (out_prod) and xenconsoled's to consume
  * (out_cons). When it is full we block on the console's event channel,
@@ -72,9 +77,17 @@ static void ring_write(const char *s, size_t n)
 	guest__evtchn_send(guest__m.cons_port);
 }
 
+static bool panicking;
+
+void guest__console_panic(void)
+{
+	panicking = true;
+}
+
 static void write_bytes(const char *s, size_t n)
 {
-	outb_e9(s, n);
+	if (!guest__m.cons || panicking)
+		outb_e9(s, n);
 	if (guest__m.cons)
 		ring_write(s, n);
 }

@@ -4,7 +4,10 @@
  *   arch/boot.S   PVH entry, page tables, long mode, stack
  *   start.c       bring-up order, cmdline, app_main, shutdown
  *   hypercall.c   the hypercall page and HVM parameters
- *   console.c     0xe9 + the PV console ring, printf
+ *   console.c     the PV console ring (+ 0xe9 early and when crashing),
+ *                 printf
+ *   arch/traps.S  exception entry stubs
+ *   traps.c       the IDT, and the report of a CPU exception
  *   pages.c       the page allocator
  *   clock.c       Xen system time from the shared_info time record
  *   physmap.c     free guest-physical space for foreign mappings
@@ -87,6 +90,13 @@ int guest__hvm_param(uint32_t index, uint64_t *value);
 /* console.c */
 void guest__console_init(void);
 void guest__console_flush(void);
+/* From now on output also goes to port 0xe9 (Xen's log): we are crashing. */
+void guest__console_panic(void);
+
+/* traps.c: the exception table (guest__trap reports and crashes). */
+void guest__traps_init(void);
+/* Power off as crashed at once, without flushing the console. */
+__attribute__((noreturn)) void guest__crash_now(void);
 
 /* clock.c */
 uint64_t guest__now_ns(void);

@@ -56,6 +56,7 @@ void guest_start(struct xen_hvm_start_info *si)
 {
 	struct guest_machine *m = &guest__m;
 
+	guest__traps_init();
 	if (guest__hypercall_init() < 0)
 		early_fail("vmsg guest: not running on Xen");
 	if (si->magic != XEN_HVM_START_MAGIC)
@@ -170,9 +171,8 @@ void guest_free(void *ptr, size_t size)
 	(void)guest_pages_free(&guest__m.pages, ptr, n ? n : 1);
 }
 
-void guest_shutdown(bool crash)
+static __attribute__((noreturn)) void shutdown_now(bool crash)
 {
-	guest__console_flush();
 	struct xen_sched_shutdown s = {
 		.reason = crash ? XEN_SHUTDOWN_crash : XEN_SHUTDOWN_poweroff};
 	for (;;) {
@@ -180,4 +180,15 @@ void guest_shutdown(bool crash)
 				       (uint64_t)(uintptr_t)&s, 0);
 		__asm__ __volatile__("cli; hlt");
 	}
+}
+
+void guest__crash_now(void)
+{
+	shutdown_now(true);
+}
+
+void guest_shutdown(bool crash)
+{
+	guest__console_flush();
+	shutdown_now(crash);
 }

@@ -3,6 +3,8 @@
 #                   has its PVH note; prints its size
 #   guest_xs_ring   the xenstore ring client, hosted, against a fake ring
 #   guest_pages     the page allocator, hosted
+#   guest_clock     the reading of Xen's time record, hosted, with records
+#                   seen on real Xen (a "negative" first stamp)
 #   guest_appliance_host  the echo appliance's source as two Linux processes
 #                   on the host backend (no Xen)
 #   guest_multi_sim  (label sim) the echo appliance serving 8 channels at
@@ -25,6 +27,8 @@ vmsg_add_test(guest_xs_ring SOURCES guest/xs_ring_test.c
               ${PROJECT_SOURCE_DIR}/guest/xs_ring.c
               LIBS Threads::Threads TIMEOUT 120)
 target_include_directories(guest_xs_ring PRIVATE ${PROJECT_SOURCE_DIR}/guest)
+vmsg_add_test(guest_clock SOURCES guest/clock_test.c)
+target_include_directories(guest_clock PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 vmsg_add_test(guest_pages SOURCES guest/pages_test.c
               ${PROJECT_SOURCE_DIR}/guest/pages.c)
 target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
@@ -35,6 +39,12 @@ target_include_directories(guest_pages PRIVATE ${PROJECT_SOURCE_DIR}/guest)
 add_executable(guest-echo-pattern guest/echo_pattern.c)
 set_target_properties(guest-echo-pattern PROPERTIES
                       RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/guest)
+
+# guest_xen's `trap` check boots this one: it faults on purpose, and its
+# console must carry the exception report (guest/traps.c).
+if(TARGET echo-unikernel)
+  vmsg_add_unikernel(trap-unikernel SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/guest/trap_unikernel.c)
+endif()
 
 # dom0's side of the real-Xen check: programs that run inside dom0.
 if(VMSG_HAVE_XEN AND TARGET echo-unikernel)

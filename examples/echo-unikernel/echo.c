@@ -21,7 +21,11 @@
  * and powers off when all N clients have come and gone ("MULTI done").
  *
  * vmsgd=1 offers service svc=NAME (echo) through vmsgd instead and echoes
- * on every channel vmsgd brokers to it (direct mode), one at a time.
+ * on every channel vmsgd brokers to it, up to 16 at once from one wait
+ * set; clients=N: power off after N channels have come and gone.
+ * forward=OTHER (with vmsgd=1) makes it a layer: each consumer's messages
+ * go on to a channel of service OTHER that it opens through vmsgd, and the
+ * replies come back (a provider and a consumer at once; echo_service.c).
  * open=NAME opens service NAME through vmsgd (the client of the former):
  * count=N (100) messages of 1..size=B (40000) bytes, typed, each echo
  * checked and both directions checksummed; prints "OPEN ok ..." or "OPEN
@@ -56,10 +60,9 @@
 #include <vmsg/waitset.h>
 #include <vmsg/xen.h>
 
+#include "echo.h"
 #include "echo_args.h"
 
-#define ECHO_TYPE_QUIT 0x7e00u
-#define ECHO_MAX_MSG (1u << 20)
 #define ECHO_RAW_BUF (64u * 1024u)
 
 static unsigned parse_uint(const char *s, unsigned dflt)
@@ -93,65 +96,10 @@ static void put_uint(char **p, unsigned v)
 		*(*p)++ = t[--n];
 }
 
-/* POSIX cksum: CRC-32 with polynomial 0x04c11db7, most significant bit
- * first, starting from 0, over the data and then its length (least
- * significant byte first, as few bytes as it takes), complemented. */
-struct echo_sum {
-	uint32_t crc;
-	unsigned long long len;
-};
-
-static uint32_t crc_table[256];
-
-static void sum_init(struct echo_sum *s)
-{
-	if (!crc_table[1])
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i << 24;
-			for (int b = 0; b < 8; b++)
-				c = c & 0x80000000u ? (c << 1) ^ 0x04c11db7u : c << 1;
-			crc_table[i] = c;
-		}
-	s->crc = 0;
-	s->len = 0;
-}
-
-static uint32_t crc_bytes(uint32_t crc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		crc = (crc << 8) ^ crc_table[(crc >> 24) ^ p[i]];
-	return crc;
-}
-
-/* One message record: type and length (little-endian), then the bytes. */
-static void sum_record(struct echo_sum *s, uint16_t type, const void *p,
-		       uint32_t len)
-{
-	uint8_t h[6] = { (uint8_t)type, (uint8_t)(type >> 8), (uint8_t)len,
-			 (uint8_t)(len >> 8), (uint8_t)(len >> 16),
-			 (uint8_t)(len >> 24) };
-	s->crc = crc_bytes(s->crc, h, sizeof h);
-	s->crc = crc_bytes(s->crc, p, len);
-	s->len += sizeof h + len;
-}
-
-static unsigned sum_final(const struct echo_sum *s)
-{
-	uint32_t crc = s->crc;
-	for (unsigned long long n = s->len; n; n >>= 8) {
-		uint8_t b = (uint8_t)n;
-		crc = crc_bytes(crc, &b, 1);
-	}
-	return ~crc;
-}
-
-/* cksum=1: the echo side checksums what it receives. */
-static bool g_cksum;
-
 struct echo_stats {
 	unsigned long long bytes, msgs;
 	bool first_seen;
-	struct echo_sum got; /* with g_cksum: this client's records */
+	struct echo_sum got; /* with echo_cksum: this client's records */
 };
 
 static void first_message(struct echo_stats *st)
@@ -176,8 +124,8 @@ static int echo_msgs(vmsg_chan *c, struct echo_stats *st)
 			return 0;
 		}
 		first_message(st);
-		if (g_cksum)
-			sum_record(&st->got, m.type, m.data, (uint32_t)m.len);
+		if (echo_cksum)
+			echo_sum_record(&st->got, m.type, m.data, (uint32_t)m.len);
 		/* m.data may point into the shared ring: send copies it out
 		 * before we release it, and the peer's later scribbles only
 		 * change what it gets back. */
@@ -213,68 +161,6 @@ static int echo_raw(vmsg_chan *c, struct echo_stats *st, char *buf)
 	}
 }
 
-/* Send count typed messages of 1..maxlen bytes (type 0x100 + i % 16) on c
- * and check every echo: length, type and bytes; checksum (cksum) the
- * records sent and received. Prints "<label> ok ..." with both checksums
- * or why it stopped; a channel the peer closed (or whose domain died) is
- * reported as "<label> closed". */
-static int exchange(vmsg_chan *c, const char *label, unsigned count,
-		    size_t maxlen)
-{
-	uint8_t *out = guest_alloc(maxlen), *in = guest_alloc(maxlen);
-	if (!out || !in)
-		return 1;
-	unsigned long long bytes = 0;
-	struct echo_sum sum_out, sum_in;
-	sum_init(&sum_out);
-	sum_init(&sum_in);
-	uint64_t t0 = guest_now_ns();
-	int rc = 0;
-	unsigned i = 0;
-	for (; i < count; i++) {
-		size_t len = 1 + (size_t)(i * 7919u) % maxlen;
-		uint16_t type = (uint16_t)(0x100 + i % 16);
-		for (size_t k = 0; k < len; k++)
-			out[k] = (uint8_t)(i * 31u + k);
-		sum_record(&sum_out, type, out, (uint32_t)len);
-		int r = vmsg_chan_send(c, type, out, len, 0, 60000);
-		uint16_t got = 0;
-		if (r >= 0)
-			r = vmsg_chan_recv(c, &got, in, maxlen, 60000);
-		if (r < 0) {
-			bool closed = vmsg_chan_state(c) == VMSG_CHAN_CLOSED;
-			guest_printf("%s %s at message %u after %llu bytes: %s "
-				     "(uptime %lu us)\n", label,
-				     closed ? "closed" : "failed", i, bytes,
-				     vmsg_strerror(r),
-				     (unsigned long)(guest_uptime_ns() / 1000));
-			rc = closed ? 3 : 1;
-			break;
-		}
-		if (i == 0)
-			guest_printf("%s first echo at uptime %lu us\n", label,
-				     (unsigned long)(guest_uptime_ns() / 1000));
-		sum_record(&sum_in, got, in, (uint32_t)r);
-		if ((size_t)r != len || got != type ||
-		    __builtin_memcmp(in, out, len) != 0) {
-			guest_printf("%s message %u: echo differs\n", label, i);
-			rc = 1;
-			break;
-		}
-		bytes += len;
-	}
-	if (rc == 0)
-		guest_printf("%s ok %u messages, %llu bytes, sent cksum %u %llu, "
-			     "received cksum %u %llu, %lu us per round trip\n",
-			     label, count, bytes, sum_final(&sum_out),
-			     sum_out.len, sum_final(&sum_in), sum_in.len,
-			     (unsigned long)((guest_now_ns() - t0) / 1000 /
-					     (count ? count : 1)));
-	guest_free(out, maxlen);
-	guest_free(in, maxlen);
-	return rc;
-}
-
 static int ping(unsigned server, const char *port, unsigned count)
 {
 	char path[160], *p = path;
@@ -298,109 +184,9 @@ static int ping(unsigned server, const char *port, unsigned count)
 	}
 	guest_printf("PING connected to %s (uptime %lu us)\n", path,
 		     (unsigned long)(guest_uptime_ns() / 1000));
-	r = exchange(c, "PING", count, 40000);
+	r = echo_exchange(c, "PING", count, 40000);
 	vmsg_chan_close(c);
 	return r;
-}
-
-/* Open service NAME on ctl and run the exchange. */
-static int open_once(vmsg_ctl *ctl, const char *name, unsigned count,
-		     size_t maxlen)
-{
-	vmsg_chan *c;
-	int r = vmsg_service_open(ctl, name, &c, 60000);
-	if (r < 0) {
-		guest_printf("OPEN '%s' refused: %s: %s\n", name,
-			     vmsg_strerror(r), vmsg_ctl_error(ctl));
-		return 1;
-	}
-	guest_printf("OPEN '%s' connected (uptime %lu us)\n", name,
-		     (unsigned long)(guest_uptime_ns() / 1000));
-	r = exchange(c, "OPEN", count, maxlen);
-	vmsg_service_close(ctl, c);
-	return r;
-}
-
-/* open=NAME: open service NAME through vmsgd and run the exchange; with
- * again_ms, once more after that pause. */
-static int open_service(const char *name, unsigned count, size_t maxlen,
-			unsigned again_ms)
-{
-	vmsg_ctl *ctl;
-	int r = vmsg_ctl_open(&ctl, 120000);
-	if (r < 0) {
-		guest_printf("OPEN cannot reach vmsgd: %s\n", vmsg_strerror(r));
-		return 1;
-	}
-	r = open_once(ctl, name, count, maxlen);
-	if (r == 0 && again_ms) {
-		guest_printf("OPEN again in %u ms\n", again_ms);
-		guest_sleep_ms(again_ms);
-		r = open_once(ctl, name, count, maxlen);
-	}
-	vmsg_ctl_close(ctl);
-	return r;
-}
-
-/* vmsgd=1: offer service NAME through vmsgd and echo on every channel
- * vmsgd brokers, one consumer at a time (one vCPU, one wait: a consumer
- * that opens while another is served waits until that one leaves, within
- * its open timeout). clients=N: stop after N. */
-static int offer_service(const char *name, unsigned clients)
-{
-	vmsg_ctl *ctl;
-	int r = vmsg_ctl_open(&ctl, 120000);
-	if (r < 0) {
-		guest_printf("ECHO cannot reach vmsgd: %s\n", vmsg_strerror(r));
-		return 1;
-	}
-	r = vmsg_service_offer(ctl, name, 30000);
-	if (r < 0) {
-		guest_printf("ECHO offer '%s' refused: %s: %s\n", name,
-			     vmsg_strerror(r), vmsg_ctl_error(ctl));
-		vmsg_ctl_close(ctl);
-		return 1;
-	}
-	guest_printf("ECHO offering '%s' through vmsgd (uptime %lu us)\n",
-		     name, (unsigned long)(guest_uptime_ns() / 1000));
-	struct echo_stats st = {0, 0, false, {0, 0}};
-	for (unsigned n = 1; !clients || n <= clients; n++) {
-		vmsg_chan *c;
-		struct vmsg_service_peer who;
-		r = vmsg_service_accept(ctl, &c, &who, -1);
-		if (r < 0) {
-			guest_printf("ECHO accept: %s\n", vmsg_strerror(r));
-			break;
-		}
-		r = vmsg_chan_accept(c, 60000);
-		if (r < 0) {
-			guest_printf("ECHO channel %u from domain %u never "
-				     "connected: %s\n", (unsigned)who.channel_id,
-				     (unsigned)who.domid, vmsg_strerror(r));
-			vmsg_service_close(ctl, c);
-			continue;
-		}
-		guest_printf("ECHO channel %u: domain %u opened '%s'\n",
-			     (unsigned)who.channel_id, (unsigned)who.domid,
-			     who.service);
-		unsigned long long b0 = st.bytes, m0 = st.msgs;
-		sum_init(&st.got);
-		int quit = echo_msgs(c, &st);
-		guest_printf("ECHO channel %u done: %llu bytes, %llu messages",
-			     (unsigned)who.channel_id, st.bytes - b0,
-			     st.msgs - m0);
-		if (g_cksum)
-			guest_printf(", received cksum %u %llu", sum_final(&st.got),
-				     st.got.len);
-		guest_printf("\n");
-		vmsg_service_close(ctl, c);
-		if (quit)
-			break;
-	}
-	vmsg_ctl_close(ctl);
-	guest_printf("ECHO done: %llu bytes, %llu messages\n", st.bytes,
-		     st.msgs);
-	return 0;
 }
 
 /* multi=N: N channels at once, at <path><i> for i in 0..N-1, each for one
@@ -521,7 +307,7 @@ int app_main(const char *cmdline)
 	if (guest_cmdline_get("mode", val, sizeof(val)) > 0)
 		raw = val[0] == 'r';
 	if (guest_cmdline_get("cksum", val, sizeof(val)) > 0)
-		g_cksum = val[0] == '1';
+		echo_cksum = val[0] == '1';
 	if (guest_cmdline_get("role", val, sizeof(val)) > 0 &&
 	    val[0] == 'c') { /* "client" (echo_args.c checked it) */
 		unsigned count = 100;
@@ -540,7 +326,7 @@ int app_main(const char *cmdline)
 			size = parse_uint(cnt, 40000);
 		if (size == 0 || size > ECHO_MAX_MSG)
 			size = 40000;
-		return open_service(val, count, size, again);
+		return echo_open(val, count, size, again);
 	}
 	if (guest_cmdline_get("vmsgd", val, sizeof(val)) > 0 &&
 	    val[0] == '1') {
@@ -550,7 +336,9 @@ int app_main(const char *cmdline)
 			put_str(&q, "echo");
 			*q = 0;
 		}
-		return offer_service(svc, clients);
+		char fwd[VMSG_SERVICE_NAME_MAX + 1];
+		bool forward = guest_cmdline_get("forward", fwd, sizeof(fwd)) > 0;
+		return echo_offer(svc, forward ? fwd : 0, clients);
 	}
 
 	char *p = path;
@@ -601,7 +389,7 @@ int app_main(const char *cmdline)
 			struct guest_stats g0, g1;
 			guest_get_stats(&g0);
 			uint64_t t0 = guest_now_ns();
-			sum_init(&st.got);
+			echo_sum_init(&st.got);
 			quit = raw ? echo_raw(c, &st, buf) : echo_msgs(c, &st);
 			guest_get_stats(&g1);
 			guest_printf("ECHO client %u done: %llu bytes, %llu messages "
@@ -611,9 +399,9 @@ int app_main(const char *cmdline)
 				     (unsigned long)(g1.polls - g0.polls),
 				     (unsigned long)((g1.blocked_ns - g0.blocked_ns) / 1000000),
 				     (unsigned long)(g1.kicks - g0.kicks));
-			if (g_cksum && !raw)
+			if (echo_cksum && !raw)
 				guest_printf("; received cksum %u %llu",
-					     sum_final(&st.got), st.got.len);
+					     echo_sum_final(&st.got), st.got.len);
 			guest_printf("\n");
 		}
 		if (clients && n >= clients)

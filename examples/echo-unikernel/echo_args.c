@@ -32,6 +32,7 @@ static const struct key keys[] = {
 	{"again", UINT, 3600000u, 0, 0},
 	{"vmsgd", WORDS, 0, 0, "0|1"},
 	{"svc", NAME, VMSG_SERVICE_NAME_MAX, 0, 0},
+	{"forward", NAME, VMSG_SERVICE_NAME_MAX, 0, 0},
 	{"multi", UINT, 16, 1, 0},
 	/* the SDK's own keys (guest/linux/sdk.c) */
 	{"host", NAME, 100, 0, 0},
@@ -51,7 +52,10 @@ static const char usage[] =
 	"be the client of an echo channel:\n"
 	"  role=client   connect to domain peer's port, send count=N messages\n"
 	"through vmsgd:\n"
-	"  vmsgd=1       offer service svc=NAME (echo) and echo on each channel\n"
+	"  vmsgd=1       offer service svc=NAME (echo) and echo on each channel,\n"
+	"                up to 16 at once; clients=N: stop after N channels;\n"
+	"                forward=OTHER: pass each consumer's messages on to\n"
+	"                service OTHER and its replies back (a layer)\n"
 	"  open=NAME     open service NAME: count=N (100) messages of 1..size=B\n"
 	"                (40000, at most 1048576) bytes, each echo checked;\n"
 	"                again=MS: once more after MS ms\n"

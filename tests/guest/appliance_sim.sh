@@ -23,6 +23,8 @@
 # vmsgd and offers echo again by itself (vmsgctl lists it), the consumer's
 # second open reaches the new vmsgd and checks out, and so does a new
 # consumer's.
+# Then fan-out: 8 consumers at once served by one provider from one wait
+# set, and a layer that is a provider and a consumer at once (fan_out).
 # No step is retried: a failure of the client is a failure.
 # usage: appliance_sim.sh BUILD_DIR
 set -uo pipefail
@@ -53,6 +55,20 @@ offer = 1
 open = 2
 mode = direct
 max_channels_per_domain = 2
+ring_size = 65536
+max_msg = 65536
+
+[service fan]
+offer = 1
+open = *
+mode = direct
+ring_size = 65536
+max_msg = 65536
+
+[service layer]
+offer = 4
+open = *
+mode = direct
 ring_size = 65536
 max_msg = 65536
 EOF
@@ -193,6 +209,52 @@ restart() {
 	sim_reap "$ppid" 2>/dev/null
 }
 
+# fan_out PROGRAM: one provider (dom1, service fan) and 8 consumers
+# (doms 10..17) at once, each 300 checked messages; the provider served
+# them from one wait set: several channels were open at the same time
+# (one at a time, as before, would never have two), and each of the 8
+# carried the 300 records. Then a layer (dom4, service layer, forward=fan)
+# is a provider and a consumer at once: dom18 opens layer, the layer opens
+# fan for it and passes every message on and every echo back.
+fan_out() {
+	local app=$1 i st line max=0 cur=0 fpid lpid cp=()
+	sim_run 1 "$dir/fan.log" "$app" vmsgd=1 svc=fan cksum=1 clients=9
+	fpid=$sim_pid
+	wait_for "offering 'fan'" cat "$dir/fan.log"
+	for i in $(seq 10 17); do
+		sim_run "$i" "$dir/fan-c$i.log" "$app" open=fan count=300 size=40000
+		cp+=($sim_pid)
+	done
+	for i in "${!cp[@]}"; do
+		sim_reap "${cp[i]}" || { cat "$dir/fan-c$((i + 10)).log"; fail "fan consumer $((i + 10)) failed"; }
+		check_echoes "$dir/fan-c$((i + 10)).log"
+	done
+	for i in $(seq 1 8); do check_channel "$dir/fan.log" "$i"; done
+	# The most channels the provider held at once, from its log's order.
+	while IFS= read -r line; do
+		case $line in
+		*" opened 'fan'") cur=$((cur + 1)); [ $cur -gt $max ] && max=$cur ;;
+		*" done: "*) cur=$((cur - 1)) ;;
+		esac
+	done < <(grep '^ECHO channel ' "$dir/fan.log")
+	[ "$max" -ge 2 ] || fail "the provider never held two channels at once (most: $max)"
+	echo "appliance_sim: fan-out: 8 consumers at once, each 300 records both ways (cksum $want); at most $max channels open together"
+
+	sim_run 4 "$dir/layer.log" "$app" vmsgd=1 svc=layer forward=fan cksum=1 clients=1
+	lpid=$sim_pid
+	wait_for "offering 'layer' through vmsgd, forwarding to fan" cat "$dir/layer.log"
+	"$xensim" run --domid 18 -- "$app" open=layer count=300 size=40000 >"$dir/layer-c.log" 2>&1 ||
+		{ cat "$dir/layer-c.log"; fail "the layer's consumer failed"; }
+	check_echoes "$dir/layer-c.log"
+	check_channel "$dir/layer.log" 1
+	check_channel "$dir/fan.log" 9
+	grep -q "domain 4 opened 'fan'" "$dir/fan.log" || fail "the layer did not open fan as domain 4"
+	sim_reap "$lpid" || fail "the layer exited $?"
+	sim_reap "$fpid" || fail "the fan provider exited $?"
+	echo "appliance_sim: layer: dom4 provider of layer and consumer of fan at once, 300 records through both (cksum $want)"
+}
+
 scenario "$app" "$app" "provider and consumer"
 restart "$app" "$app" "provider and consumer"
+fan_out "$app"
 echo "appliance_sim: ok"

@@ -3,7 +3,7 @@
 # emulation) and talk to it from dom0. The ctest test guest_xen runs it.
 #
 #   tests/guest/run-xen.sh --build-dir BUILD [--keep] [--timeout SECS]
-#                          [--only msg,vchan,client,multi,vmsgd]
+#                          [--only msg,vchan,client,multi,vmsgd,trap]
 #
 # Reuses the cached base image of tests/xen (tests/xen/base-image.sh: Xen,
 # the Debian kernel, the dom0 root) and appends an overlay with this
@@ -13,7 +13,7 @@
 # console, which this script logs and turns into the verdict: every check
 # of the groups asked for must print its PASS line, and none a FAIL line
 # (groups: msg = echo-msg, vchan = echo-vchan, client = uk-client, multi =
-# uk-multi, vmsgd = uk-vmsgd and uk-vmsgd-destroy).
+# uk-multi, vmsgd = uk-vmsgd and uk-vmsgd-destroy, trap = uk-trap).
 # Exit: 0 all passed; 1 a check failed or the boot did not finish; 77 skip
 # (no root, QEMU or the tools the base image needs), but 1 under CI=true.
 # QEMU is always stopped.
@@ -36,7 +36,7 @@ build=$(cd "$build" && pwd)
 # The PASS lines the verdict expects, from the groups asked for (dom0-init.sh
 # runs the same groups, and names its checks so).
 expected=()
-IFS=, read -r -a groups <<<"${only:-msg,vchan,client,multi,vmsgd}"
+IFS=, read -r -a groups <<<"${only:-trap,msg,vchan,client,multi,vmsgd}"
 for g in "${groups[@]}"; do
 	case $g in
 	msg) expected+=(echo-msg) ;;
@@ -44,7 +44,8 @@ for g in "${groups[@]}"; do
 	client) expected+=(uk-client) ;;
 	multi) expected+=(uk-multi) ;;
 	vmsgd) expected+=(uk-vmsgd uk-vmsgd-destroy) ;;
-	*) echo "run-xen: unknown group '$g' (msg, vchan, client, multi, vmsgd)" >&2; exit 2 ;;
+	trap) expected+=(uk-trap) ;;
+	*) echo "run-xen: unknown group '$g' (msg, vchan, client, multi, vmsgd, trap)" >&2; exit 2 ;;
 	esac
 done
 # What this needs that a plain build does not: without it, skip (77),
@@ -66,10 +67,11 @@ for tool in "$qemu" debootstrap cpio busybox; do
 	fi
 done
 elf=$build/examples/echo-unikernel/echo-unikernel.elf
+trap_elf=$build/tests/trap-unikernel.elf
 progs=("$build/tests/guest/guest-echo-client" "$build/tests/guest/guest-echo-server"
 	"$build/tests/guest/guest-vchan-echo-client")
 pattern=$build/tests/guest/guest-echo-pattern
-for f in "$elf" "${progs[@]}" "$pattern"; do
+for f in "$elf" "$trap_elf" "${progs[@]}" "$pattern"; do
 	[ -f "$f" ] || { echo "run-xen: $f missing (build first)" >&2; exit 1; }
 done
 cat_bin=$(find "$build/tools" -type f -name vmsg-cat -perm -u+x | head -n 1)
@@ -108,7 +110,7 @@ cp -a "$build"/lib/libvmsg.so* "$ovl/opt/vmsg/lib/"
 for lib in $(ldd "${progs[@]}" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
 	[ -e "$root$lib" ] || [ -e "$ovl/opt/vmsg/lib/$(basename "$lib")" ] || cp -L "$lib" "$ovl/opt/vmsg/lib/"
 done
-cp "$elf" "$ovl/boot/"
+cp "$elf" "$trap_elf" "$ovl/boot/"
 # uk-vmsgd's independent source: `cksum` of the records its consumer sends
 # (tests/guest/echo_pattern.c), computed here: Debian's cksum dies of SIGILL
 # in dom0 under QEMU's emulated CPU (its PCLMUL code path, XSAVE off).

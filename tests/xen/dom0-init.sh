@@ -60,8 +60,11 @@ scenario_name() {
 	echo "${b#[0-9][0-9]-}"
 }
 
+# $1 = name, $2 = script: without vmsg.only, every scenario that is not
+# marked "# optional:" (those run only when named).
 selected() {
-	[ -z "$only" ] && return 0
+	[ -z "$only" ] && ! grep -q '^# optional:' "$2" && return 0
+	[ -z "$only" ] && return 1
 	case ":$only:" in *":$1:"*) return 0 ;; esac
 	return 1
 }
@@ -77,7 +80,7 @@ cleanup_after() {
 
 scripts=()
 for s in /opt/vmsg/scenarios/[0-9][0-9]-*.sh; do
-	[ -f "$s" ] && selected "$(scenario_name "$s")" && scripts+=("$s")
+	[ -f "$s" ] && selected "$(scenario_name "$s")" "$s" && scripts+=("$s")
 done
 
 npass=0

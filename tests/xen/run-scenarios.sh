@@ -9,7 +9,8 @@
 #   --build-dir  a configured and built tree (its libvmsg and tests/xen/*)
 #   --keep       keep the work directory (serial log, images) and print the
 #                QEMU command that boots the same images with a dom0 shell
-#   --only a:b   run only the scenarios named a and b (names without NN-);
+#   --only a:b   run only the scenarios named a and b (names without NN-;
+#                a scenario marked "# optional:" runs only when named);
 #                the environment's VMSG_XEN_ONLY is the default (how
 #                scripts/mutants.sh picks scenarios through ctest)
 #   --timeout    wall-clock limit for the boot, default 1800 s (4.5 min
@@ -86,6 +87,11 @@ scenarios=()
 for s in "$here"/scenarios/[0-9][0-9]-*.sh; do
 	n=$(basename "$s" .sh)
 	n=${n#[0-9][0-9]-}
+	# An "# optional:" scenario runs only when --only names it
+	# (tests/xen/dom0-init.sh picks the same ones).
+	if [ -z "$only" ] && grep -q '^# optional:' "$s"; then
+		continue
+	fi
 	if [ -z "$only" ] || [[ ":$only:" == *":$n:"* ]]; then
 		scenarios+=("$n")
 	fi

@@ -24,7 +24,8 @@ BYTES=$((16 << 20))
 name=ukecho
 cfg=/tmp/$name.cfg
 # As tests/guest/dom0-init.sh boots it: PVH needs RDTSCP hidden under
-# QEMU's emulated SVM (lib.sh's guest_create says why).
+# QEMU's emulated SVM, and RDTSC unintercepted (lib.sh's guest_create says
+# why); a triple fault ends the domain rather than restarting it.
 cat >"$cfg" <<-EOF
 	name = "$name"
 	type = "pvh"
@@ -35,6 +36,8 @@ cat >"$cfg" <<-EOF
 	on_crash = "preserve"
 	on_reboot = "destroy"
 	cpuid = "host,rdtscp=0"
+	tsc_mode = "native"
+	on_reboot = "destroy"
 EOF
 rm -f "$CONSOLE_DIR/guest-$name.log"
 
