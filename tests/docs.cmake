@@ -19,15 +19,18 @@ endif()
 # The pages with commands, run as a reader would (tests/docs/doc.sh,
 # tests/docs/run_doc.py): every file and command block in order, in a
 # private directory where build/release is this build, with this build
-# also installed on PATH. vmsg_doc_test(NAME DOC TIMEOUT LABELS [--netns]).
+# also installed on PATH. vmsg_doc_test(NAME DOC TIMEOUT LABELS [--netns]);
+# run_doc.py stops a page 20 s before TIMEOUT (VMSG_DOC_TIMEOUT), so that
+# a page that hangs is stopped by the runner, which cleans up, not killed.
 function(vmsg_doc_test name doc timeout labels)
   add_test(NAME ${name}
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/doc.sh ${CMAKE_COMMAND}
                    ${CMAKE_BINARY_DIR} "${VMSG_CONSUMER_FLAGS}"
                    ${CMAKE_SOURCE_DIR}/${doc} ${ARGN})
+  math(EXPR page_timeout "${timeout} - 20")
   set_tests_properties(${name} PROPERTIES TIMEOUT ${timeout} LABELS "${labels}"
                        SKIP_RETURN_CODE 77
-                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD};VMSG_DOC_TIMEOUT=${page_timeout}")
 endfunction()
 vmsg_doc_test(docs_readme README.md 120 docs)
 if(VMSG_HAVE_VMSGD AND TARGET xensim)
@@ -40,7 +43,7 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim)
   vmsg_doc_test(docs_vmsg_cat docs/vmsg-cat.md 120 sim)
 endif()
 if(VMSG_HAVE_VMSGD)
-  vmsg_doc_test(docs_vmsgd docs/vmsgd.md 60 docs)
+  vmsg_doc_test(docs_vmsgd docs/vmsgd.md 120 docs)
 endif()
 if(TARGET xensim AND TARGET xenvchan_dropin)
   vmsg_doc_test(docs_libxenvchan docs/libxenvchan.md 120 sim)

@@ -61,7 +61,8 @@ doc_cleanup() {
 	return 0
 }
 PRELUDE
-run=(python3 "$src/tests/docs/run_doc.py" "$doc" "$work" --prelude "$tmp/prelude.sh")
+run=(python3 "$src/tests/docs/run_doc.py" "$doc" "$work" --prelude "$tmp/prelude.sh"
+	--timeout "${VMSG_DOC_TIMEOUT:-100}")
 if [ "$netns" = --netns ]; then
 	mkdir -p /run/netns
 	unshare --mount --propagation private -- sh -c \
