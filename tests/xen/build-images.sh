@@ -10,7 +10,7 @@
 #                 unpacks concatenated archives in order): /init, the
 #                 scenarios, /opt/vmsg/{bin,lib}, and /boot/{vmlinux,
 #                 domu.cpio} for the guests, /boot/echo-unikernel.elf
-#                 when the build has it (scenario unikernel)
+#                 when the build has it (scenarios unikernel, uk-service)
 #   domu.cpio     the guest image: busybox, xenstore tools, the Xen device
 #                 modules, /init, /opt/vmsg/{bin,lib,guest}
 # Only the overlay and the guest image are made afresh: a few seconds.
@@ -54,6 +54,9 @@ done
 # without them, as the vmsgd ones do without vmsgd).
 uk_elf=$build/examples/echo-unikernel/echo-unikernel.elf
 [ -x "$build/tests/guest/guest-echo-client" ] && progs+=("$build/tests/guest/guest-echo-client")
+# The echo appliance's Linux build (scenario uk-service: the Linux PV
+# guests among the unikernel's consumers).
+[ -x "$build/examples/echo-unikernel/echo-appliance" ] && progs+=("$build/examples/echo-unikernel/echo-appliance")
 for d in "$build/tools" "$build/dom0"; do
 	[ -d "$d" ] || continue
 	while IFS= read -r p; do
@@ -128,6 +131,12 @@ cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
 install -m 755 "$here/dom0-init.sh" "$ovl/init"
 ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
 [ -f "$uk_elf" ] && cp "$uk_elf" "$ovl/boot/"
+# uk-service's independent source: `cksum` of the records its consumers
+# send (tests/guest/echo_pattern.c), computed here: Debian's cksum dies of
+# SIGILL in dom0 under QEMU's emulated CPU (its PCLMUL path, XSAVE off).
+if [ -x "$build/tests/guest/guest-echo-pattern" ]; then
+	"$build/tests/guest/guest-echo-pattern" 300 40000 | cksum >"$ovl/opt/vmsg/echo-300x40000.cksum"
+fi
 cp "$out/domu.cpio" "$ovl/boot/domu.cpio"
 (cd "$ovl" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$out/dom0-overlay.cpio"
 cat "$base/dom0-base.cpio" "$out/dom0-overlay.cpio" >"$out/dom0.cpio"

@@ -7,7 +7,8 @@
 #
 # Guests: guest_create NAME TYPE JOB ARG... creates a paused guest (TYPE pv
 # or pvh) that runs /opt/vmsg/guest/JOB.sh with the ARGs (words without
-# ':' or spaces) and prints its domid; guest_unpause starts it;
+# ':' or spaces) and prints its domid (GUEST_MEM: MiB, 256 if unset);
+# guest_unpause starts it;
 # guest_wait NAME SECS waits for its "GUEST-DONE rc=N" console line and
 # returns N; guest_log prints its console; guest_destroy kills it.
 set -u
@@ -54,7 +55,7 @@ guest_create() {
 		kernel = "/boot/vmlinux"
 		ramdisk = "/boot/domu.cpio"
 		extra = "console=hvc0 loglevel=4 vmsg.job=$job vmsg.args=$args"
-		memory = 256
+		memory = ${GUEST_MEM:-256}
 		vcpus = 1
 		on_crash = "preserve"
 		on_reboot = "destroy"
