@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build both flavours, run the
-# whole suite in each, print a summary. Exits non-zero if anything failed.
+# The test command: install what is missing, build each flavour, run the
+# suite in each, print a summary. Exits non-zero if anything failed.
 #
 #   release  build/release  -O2 (CMAKE_BUILD_TYPE=Release), -Werror
 #   asan     build/asan     -O0 -g, AddressSanitizer + UBSan, leak checks, -Werror
@@ -19,6 +19,14 @@
 # sets build parallelism (default nproc). Arguments are passed to ctest,
 # e.g. ./scripts/test.sh -R chan_ or ./scripts/test.sh -L install.
 set -euo pipefail
+
+case ${1:-} in
+-h | --help)
+	# This file's header, without the comment marks.
+	sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 0
+	;;
+esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"

@@ -121,6 +121,9 @@ done
 expect 1 "already has its client" \
 	"$cat" --connect --unix "$dir/busy.sock" --timeout 300
 
+# ---- scripts/test.sh --help answers (it used to start a build)
+expect 0 "The test command" timeout 10 "$(cd "$(dirname "$0")/../.." && pwd)/scripts/test.sh" --help
+
 # ---- echo-appliance (the echo unikernel's source as a Linux program)
 # (under timeout: before these checks a bad word was ignored and the
 # appliance served, waiting for a client for ever)
