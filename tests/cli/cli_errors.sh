@@ -60,6 +60,8 @@ sed 's/^# \?\(\[\|[a-z_]* =\)/\1/' "$src/dom0/vmsgd.conf" | grep -v '^#' >"$dir/
 expect 0 "ok: 2 services, 1 bridge" "$vmsgd" --check-config "$dir/examples.conf"
 expect 2 "missing.conf:0: cannot open" "$vmsgd" --check-config "$dir/missing.conf"
 conf twice-key.conf "[service echo]" "mode = direct" "offer = 1" "offer = 2"
+conf badlimit.conf "[daemon]" "requests_burst = 0"
+expect 2 "badlimit.conf:2: requests_burst '0': expected 1..1000000" "$vmsgd" --check-config "$dir/badlimit.conf"
 expect 2 "twice-key.conf:4: [service echo]: 'offer' given twice (first at line 3)" \
 	"$vmsgd" --check-config "$dir/twice-key.conf"
 conf twice-section.conf "[service echo]" "mode = direct" "[service echo]" "offer = 1"
