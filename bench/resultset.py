@@ -4,8 +4,9 @@
 bench/block-run and bench/net/run.sh (shell scripts) write a records file
 as they run, plain `KEY VALUE` lines:
 
-  date 2026-12-02 20:30 UTC        (the start)
+  date 2026-12-02 20:30:01 UTC     (the start)
   loadavg_start 4.30 5.11 4.42
+  rev a08b525                      (git describe --always --dirty)
   seconds 2
   command bench/block-run --out bench/results build/release 2
   path b lib/block -> vmsg-blockd (host backend)      (block: a path ...)
@@ -122,14 +123,19 @@ def cpu_model():
     return "unknown"
 
 
-def build_id(build_dir=None):
-    """`git describe` of this source tree and the build's type."""
+def git_rev():
+    """`git describe` of this source tree (taken at the start of a run:
+    the tree may change while it runs)."""
     try:
-        rev = subprocess.run(["git", "-C", REPO, "describe", "--always",
-                              "--dirty"], capture_output=True, text=True,
-                             check=True).stdout.strip()
+        return subprocess.run(["git", "-C", REPO, "describe", "--always",
+                               "--dirty"], capture_output=True, text=True,
+                              check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        rev = "unknown"
+        return "unknown"
+
+
+def build_id(rev, build_dir=None):
+    """rev and the build's type."""
     btype = "?"
     if build_dir:
         try:
@@ -141,10 +147,10 @@ def build_id(build_dir=None):
     return "%s (%s)" % (rev, btype)
 
 
-def meta_now(date, la0, command, build_dir=None, **extra):
+def meta_now(date, la0, rev, command, build_dir=None, **extra):
     """The meta block: these fields from the run, the rest from here."""
     m = {"host": socket.gethostname().split(".")[0] or "host",
-         "date": date, "build": build_id(build_dir),
+         "date": date, "build": build_id(rev, build_dir),
          "ncpu": os.cpu_count() or 1, "cpu_model": cpu_model(),
          "loadavg_start": la0, "loadavg_end": loadavg(),
          "command": command}
@@ -205,7 +211,7 @@ def from_records(kind, path, build_dir):
             name, mbit, p50 = (rest.split() + ["-", "-"])[:3]
             paths.append({"path": name, "mbit_per_s": _num(mbit),
                           "ping_p50_us": _num(p50)})
-        elif key in ("date", "loadavg_start", "seconds", "command"):
+        elif key in ("date", "loadavg_start", "seconds", "command", "rev"):
             head[key] = rest
         elif kind == "block" and _BLK.match(line) and paths:
             m = _BLK.match(line)
@@ -221,7 +227,7 @@ def from_records(kind, path, build_dir):
             sys.exit("resultset: %s has no %s line" % (path, k))
     meta = meta_now(head["date"], [float(x) for x in
                                    head["loadavg_start"].split()[:3]],
-                    head["command"], build_dir)
+                    head.get("rev", "unknown"), head["command"], build_dir)
     if "seconds" in head:
         meta["seconds"] = float(head["seconds"])
     return {"tool": KINDS[kind], "schema": 1, "kind": kind, "meta": meta,
