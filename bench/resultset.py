@@ -428,7 +428,10 @@ def render_dropin(paths, files):
     name = os.path.basename(files[0])
     rows = dropin_rows(res)
     L = ["", _head(res, name, "one vmsg-bench call per subcommand, "
-                   "both libraries' rounds interleaved"), "",
+                   "both libraries' rounds interleaved"), "", "```"]
+    L += ["vmsg-bench " + " ".join(rep.get("argv", [rep["subcommand"]]))
+          for rep in res["reports"]]
+    L += ["```", "",
          "Median of the runs; ratio > 1: the drop-in is faster (Debian's "
          "p50 / the drop-in's, or the drop-in's msgs/s / Debian's); "
          "spread: the larger of the two sides' max/min over the runs (a "
