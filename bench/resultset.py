@@ -418,7 +418,7 @@ def dropin_rows(res):
                 out.append(("stream msgs/s, %s, batch %s"
                             % (wait, "on" if batch else "off"), size,
                             _rate(a), _rate(b), b / a if a else None, sp))
-    return out
+    return sorted(out, key=lambda r: (r[0], r[1]))
 
 
 def render_dropin(paths, files):
