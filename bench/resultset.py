@@ -173,12 +173,24 @@ def write(res, out_dir):
     path = os.path.join(out_dir, "%s-%s-%s.json" % (
         res["kind"], res["meta"]["host"], stamp.strftime("%Y%m%d-%H%M%S")))
     with open(path, "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
+        dump(res, f)
     print("resultset: wrote " + path, file=sys.stderr)
     if os.path.abspath(out_dir) == os.path.join(HERE, "results"):
         retarget(res["kind"], os.path.relpath(path, REPO))
     return path
+
+
+def dump(res, f):
+    """A result set as committed: compact, one line for the meta block and
+    one per path or report, so that a diff shows what changed."""
+    items = "paths" if "paths" in res else "reports"
+    head = {k: v for k, v in res.items() if k not in ("meta", items)}
+    f.write(json.dumps(head)[:-1] + ",\n \"meta\": ")
+    f.write(json.dumps(res["meta"], ensure_ascii=False))
+    f.write(",\n \"%s\": [\n " % items)
+    f.write(",\n ".join(json.dumps(x, separators=(",", ":"),
+                                   ensure_ascii=False) for x in res[items]))
+    f.write("]}\n")
 
 
 def retarget(kind, rel):
