@@ -2,9 +2,18 @@
 #     [MEMORY MiB] [CMDLINE "k=v ..."] [KERNEL_PATH /path/in/dom0])
 # makes NAME.elf (a bootable PVH ELF: the appliance, the guest platform and
 # lib/ring, lib/frame, lib/chan, lib/xenplat) and NAME.cfg (an xl config from
-# guest/xl.cfg.in) in the current binary directory, and prints the image
+# xl.cfg.in) in the current binary directory, and prints the image
 # size when it links. The target is NAME; the ELF's path is its property
 # VMSG_ELF.
+#
+# One file for two places. In the tree, guest/CMakeLists.txt includes it
+# and the headers are the tree's. Installed (<libdir>/vmsg-guest/, with
+# libvmsg_guest.a, boot.o, arch/link.ld, xl.cfg.in and image_size.cmake
+# beside it), `find_package(vmsg)` includes it for an appliance built
+# outside the tree, after setting VMSG_GUEST_INCLUDE_DIRS to the installed
+# include directory and the global properties VMSG_GUEST_ARCHIVE and
+# VMSG_GUEST_BOOT_OBJ to the installed files (tests/install/uk_sdk.sh).
+# x86-64 GCC only.
 
 # Global (CACHE INTERNAL), so that vmsg_add_unikernel() works from any
 # directory of the project, not only below guest/.
@@ -15,6 +24,14 @@ execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=include
 
 # No libc headers at all: GCC's own directory gives stdint.h, stddef.h,
 # stdbool.h (freestanding versions), nothing else is included.
+if(NOT VMSG_GUEST_INCLUDE_DIRS)
+  # In the tree: the public headers, and the private ones the platform's
+  # own sources use.
+  set(VMSG_GUEST_INCLUDE_DIRS ${PROJECT_SOURCE_DIR}/lib/include
+      ${PROJECT_SOURCE_DIR}/lib/internal ${PROJECT_SOURCE_DIR}/lib/xenplat
+      ${VMSG_GUEST_SOURCE_DIR}/include)
+endif()
+list(TRANSFORM VMSG_GUEST_INCLUDE_DIRS PREPEND "-I" OUTPUT_VARIABLE _vmsg_guest_incs)
 set(VMSG_GUEST_CFLAGS
     -std=gnu11 -O2 -ffreestanding -nostdinc -isystem ${VMSG_GUEST_GCC_INCLUDE}
     -fno-builtin -fno-pic -fno-pie -fno-stack-protector -fno-strict-aliasing
@@ -23,8 +40,7 @@ set(VMSG_GUEST_CFLAGS
     -ffunction-sections -fdata-sections
     -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
     -Wno-unused-parameter
-    -I${PROJECT_SOURCE_DIR}/lib/include -I${PROJECT_SOURCE_DIR}/lib/internal
-    -I${PROJECT_SOURCE_DIR}/lib/xenplat -I${VMSG_GUEST_SOURCE_DIR}/include)
+    ${_vmsg_guest_incs})
 if(VMSG_WERROR)
   list(APPEND VMSG_GUEST_CFLAGS -Werror)
 endif()
@@ -80,7 +96,9 @@ function(vmsg_add_unikernel name)
                      COMMENT "Linking unikernel ${name}.elf"
                      VERBATIM)
   add_custom_target(${name} ALL DEPENDS ${elf})
-  add_dependencies(${name} vmsg_guest_core)
+  if(TARGET vmsg_guest_core) # in the tree: the archive is built here
+    add_dependencies(${name} vmsg_guest_core)
+  endif()
   set_target_properties(${name} PROPERTIES VMSG_ELF ${elf})
   set(VMSG_UK_NAME ${name})
   set(VMSG_UK_KERNEL ${U_KERNEL_PATH})

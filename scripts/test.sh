@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build both flavours, run the
-# whole suite in each, print a summary. Exits non-zero if anything failed.
+# The test command: install what is missing, build each flavour, run the
+# suite in each, print a summary. Exits non-zero if anything failed.
 #
 #   release  build/release  -O2 (CMAKE_BUILD_TYPE=Release), -Werror
 #   asan     build/asan     -O0 -g, AddressSanitizer + UBSan, leak checks, -Werror
+#   tsan     build/tsan     -O2 -g, ThreadSanitizer, -Werror: the tests where
+#            both ends of a channel, or vmsgd's threads, live in one
+#            process (host_*, integ_host_*, bench_*, vmsgd_*), where it can
+#            see the ring's protocol; a report fails the test
 #
 #   xen      the release build's real-Xen tests (label xen: Xen 4.17 booted
 #            in QEMU, tests/xen and tests/guest), after the release suite,
@@ -12,18 +16,26 @@
 #            each replaying its seed corpus once (label fuzz; fuzzing for
 #            real is scripts/fuzz.sh)
 #
-# Environment: VMSG_FLAVOURS="release asan fuzz" picks flavours (default
-# all three);
+# Environment: VMSG_FLAVOURS="release asan tsan fuzz" picks flavours
+# (default all);
 # VMSG_XEN_TESTS=0 leaves the real-Xen pass out, =1 runs it even when ctest
 # arguments are given (by default it runs only without them); VMSG_JOBS
 # sets build parallelism (default nproc). Arguments are passed to ctest,
 # e.g. ./scripts/test.sh -R chan_ or ./scripts/test.sh -L install.
 set -euo pipefail
 
+case ${1:-} in
+-h | --help)
+	# This file's header, without the comment marks.
+	sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 0
+	;;
+esac
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-flavours=${VMSG_FLAVOURS:-release asan fuzz}
+flavours=${VMSG_FLAVOURS:-release asan tsan fuzz}
 jobs=${VMSG_JOBS:-$(nproc)}
 
 "$root/scripts/deps.sh"
@@ -53,7 +65,7 @@ run_flavour() {
 		summary[$name]="FAILED to build"
 		return 1
 	fi
-	run_ctest "$name" "$dir" "$log" "$start" -LE xen "${ctest_args[@]}"
+	run_ctest "$name" "$dir" "$log" "$start" -LE xen ${select:+-R "$select"} "${ctest_args[@]}"
 }
 
 # run_ctest NAME DIR LOG START CTEST_ARGS... : run ctest in DIR, summarise.
@@ -178,8 +190,16 @@ for f in $flavours; do
 	fuzz)
 		run_fuzz || failed=1
 		;;
+	tsan)
+		# A data race (or a lock-order inversion) is a report, and a
+		# report fails the test (TSan's exit code 66 at exit).
+		# (A -R among the command line's ctest arguments replaces it.)
+		TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1${TSAN_OPTIONS:+ $TSAN_OPTIONS}" \
+		select='^(host_|integ_host_|bench_|vmsgd_)' \
+			run_flavour tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMSG_TSAN=ON || failed=1
+		;;
 	*)
-		echo "test.sh: unknown flavour '$f' (release, asan, fuzz)" >&2
+		echo "test.sh: unknown flavour '$f' (release, asan, tsan, fuzz)" >&2
 		exit 2
 		;;
 	esac

@@ -44,4 +44,12 @@ if(VMSG_PYTHON3)
                    ${CMAKE_CURRENT_SOURCE_DIR}/bench/run_all_verdicts.py
                    ${CMAKE_SOURCE_DIR}/bench/run-all)
   set_tests_properties(bench_run_all_verdicts PROPERTIES TIMEOUT 120)
+  # The block, network and drop-in result sets (bench/resultset.py):
+  # records into sets the schema checks, the targets' verdicts on known
+  # figures, and an edited figure in their docs sections caught.
+  add_test(NAME bench_resultsets
+           COMMAND ${VMSG_PYTHON3}
+                   ${CMAKE_CURRENT_SOURCE_DIR}/bench/resultsets.py
+                   ${CMAKE_SOURCE_DIR})
+  set_tests_properties(bench_resultsets PROPERTIES TIMEOUT 60)
 endif()

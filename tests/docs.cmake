@@ -16,13 +16,43 @@ if(VMSG_PYTHON3)
   set_tests_properties(docs_figures PROPERTIES TIMEOUT 60)
 endif()
 
-# docs/quickstart.md, run as a reader would against an installed copy of
-# this build (tests/docs/quickstart.sh, tests/docs/run_doc.py).
+# The pages with commands, run as a reader would (tests/docs/doc.sh,
+# tests/docs/run_doc.py): every file and command block in order, in a
+# private directory where build/release is this build, with this build
+# also installed on PATH. vmsg_doc_test(NAME DOC TIMEOUT LABELS [--netns]);
+# run_doc.py stops a page 20 s before TIMEOUT (VMSG_DOC_TIMEOUT), so that
+# a page that hangs is stopped by the runner, which cleans up, not killed.
+function(vmsg_doc_test name doc timeout labels)
+  add_test(NAME ${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/doc.sh ${CMAKE_COMMAND}
+                   ${CMAKE_BINARY_DIR} "${VMSG_CONSUMER_FLAGS}"
+                   ${CMAKE_SOURCE_DIR}/${doc} ${ARGN})
+  math(EXPR page_timeout "${timeout} - 20")
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${timeout} LABELS "${labels}"
+                       SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD};VMSG_DOC_TIMEOUT=${page_timeout}")
+endfunction()
+vmsg_doc_test(docs_readme README.md 120 docs)
 if(VMSG_HAVE_VMSGD AND TARGET xensim)
-  add_test(NAME docs_quickstart
-           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/quickstart.sh
-                   ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR} "${VMSG_CONSUMER_FLAGS}")
-  set_tests_properties(docs_quickstart PROPERTIES TIMEOUT 240 LABELS sim)
+  vmsg_doc_test(docs_quickstart docs/quickstart.md 240 sim)
+endif()
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET nbdkit-vmsg-plugin)
+  vmsg_doc_test(docs_storage docs/storage.md 240 "sim;block")
+endif()
+if(VMSG_HAVE_VMSGD AND TARGET xensim)
+  vmsg_doc_test(docs_vmsg_cat docs/vmsg-cat.md 120 sim)
+endif()
+if(VMSG_HAVE_VMSGD)
+  vmsg_doc_test(docs_vmsgd docs/vmsgd.md 120 docs)
+endif()
+if(TARGET xensim AND TARGET xenvchan_dropin)
+  vmsg_doc_test(docs_libxenvchan docs/libxenvchan.md 120 sim)
+endif()
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET echo-appliance)
+  vmsg_doc_test(docs_unikernel docs/unikernel.md 180 sim)
+endif()
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET l2switch AND TARGET vmsg-tap)
+  vmsg_doc_test(docs_network docs/network.md 240 "sim;net;netns" --netns)
 endif()
 
 # docs/block.md's worked example (the block protocol's frames).

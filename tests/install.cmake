@@ -9,3 +9,13 @@ add_test(NAME install_pkgconfig
                  ${PKG_CONFIG_EXECUTABLE} "${VMSG_CONSUMER_FLAGS}")
 set_tests_properties(install_pkgconfig PROPERTIES TIMEOUT 180
                      SKIP_RETURN_CODE 77 LABELS install)
+
+# install_uk_sdk: the installed unikernel SDK builds an appliance outside
+# the tree (tests/install/uk_sdk.sh). x86-64 GCC builds only, as guest/.
+if(TARGET vmsg_guest_core)
+  add_test(NAME install_uk_sdk
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/install/uk_sdk.sh
+                   ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR} ${CMAKE_C_COMPILER}
+                   ${CMAKE_NM} ${CMAKE_READELF})
+  set_tests_properties(install_uk_sdk PROPERTIES TIMEOUT 300 LABELS install)
+endif()

@@ -5,7 +5,7 @@
 pkg_check_modules(XENSTORE IMPORTED_TARGET xenstore)
 if(XENSTORE_FOUND AND TARGET vmsg-xenstored)
   set(SIM_XS_COMMON sim_xenstore/xs_harness.c)
-  foreach(t basic perms txn watch hostile)
+  foreach(t basic perms txn watch hostile quota)
     vmsg_add_test(sim_xs_${t}
                   SOURCES sim_xenstore/xs_${t}.c ${SIM_XS_COMMON}
                   LIBS PkgConfig::XENSTORE

@@ -23,7 +23,10 @@ if(VMSG_HAVE_XEN AND XENQ_VCHAN_FOUND AND XENQ_GNTTAB_FOUND)
   add_executable(xen-grant-probe xen/xen_grant_probe.c)
   target_link_libraries(xen-grant-probe PRIVATE PkgConfig::XENQ_GNTTAB)
 
-  set_target_properties(vmsg-xen-stream vchan-xen-stream xen-grant-probe
+  # Scenario dropin-pv: the UNIX-socket ends of vchan-socket-proxy.
+  add_executable(unix-check xen/unix_check.c)
+
+  set_target_properties(vmsg-xen-stream vchan-xen-stream xen-grant-probe unix-check
                         PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${XENQ_OUT})
 
   # Boots QEMU (software emulation, 2 vCPUs): minutes, more on a cold image

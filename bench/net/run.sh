@@ -8,12 +8,28 @@
 #   firewall  vmsg-tap -> firewall (tcp=5201) -> vmsg-tap (host backend)
 #   switch-sim / firewall-sim  the same through vmsgd on the simulated Xen
 #             (appliance in dom1, bridges in dom2 and dom3; direct mode)
-# As root, from the build tree: bench/net/run.sh BUILD_DIR [SECONDS]
-# Prints one line per path; one run, same machine, same moment.
+# As root, from the build tree: bench/net/run.sh [--out DIR] BUILD_DIR [SECONDS]
+# Prints one line per path; one run, same machine, same moment. --out DIR
+# also writes the run as a result set, DIR/net-HOST-DATE.json
+# (bench/resultset.py; into the tree's bench/results/ it becomes what
+# docs/benchmarks.md's network section reads).
 set -euo pipefail
+cmdline="bench/net/run.sh $*"
+out=
+if [ "${1:-}" = --out ]; then out=$2; shift 2; fi
 B=$1 secs=${2:-10}
 A=benchA$$ Bn=benchB$$
+here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
+# The records bench/resultset.py reads: the start, then a line per path.
+rec=$work/records
+{
+	echo "date $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "rev $(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "seconds $secs"
+	echo "command $cmdline"
+} >"$rec"
 pids=()
 cleanup() {
 	for p in "${pids[@]}" ${vmsgd_pid:-}; do kill "$p" 2>/dev/null || true; done
@@ -58,6 +74,7 @@ measure() {
 	mbit=$(ip netns exec $A iperf3 -c 198.18.0.2 -p 5201 -t "$secs" -f m |
 		awk '/receiver/ { print $7 }')
 	printf "%-10s %8s Mbit/s   ping p50 %5s us\n" "$name" "$mbit" "$p50"
+	echo "net $name ${mbit:--} ${p50:--}" >>"$rec"
 }
 
 stop_all() { # what this path started (not vmsgd, which stays)
@@ -131,4 +148,7 @@ if [ -x "$B/sim/bin/xensim" ] && [ -x "$B/dom0/vmsgd" ]; then
 	done
 	kill "$vmsgd_pid" 2>/dev/null
 	wait "$vmsgd_pid" 2>/dev/null || true
+fi
+if [ -n "$out" ]; then
+	python3 "$here/resultset.py" net "$rec" --out "$out" --build "$B"
 fi

@@ -424,11 +424,17 @@ static const char *svc_mode(const struct policy_service *s)
 static void show_policy(struct vmsgd *d, struct sbuf *b)
 {
 	const struct policy *p = &d->pol;
+	const struct rl_limits *l = &p->limits;
 	sb_printf(b,
-		  "ok\nconfig %s\nlog_level %s\nbridge_flush_ms %u\n\n%-24s "
+		  "ok\nconfig %s\nlog_level %s\nbridge_flush_ms %u\n"
+		  "requests_per_s %u\nrequests_burst %u\nabuse_per_s %u\n"
+		  "abuse_burst %u\nlog_per_s %u\nlog_burst %u\n"
+		  "messages_per_wakeup %u\n\n%-24s "
 		  "%-16s %-16s %-6s %-8s %-10s %s\n",
 		  d->config, vmsgd_log_level_name(vmsgd_log_level),
-		  p->bridge_flush_ms, "SERVICE", "OFFER", "OPEN", "MODE",
+		  p->bridge_flush_ms, l->requests_per_s, l->requests_burst,
+		  l->abuse_per_s, l->abuse_burst, l->log_per_s, l->log_burst,
+		  l->messages_per_wakeup, "SERVICE", "OFFER", "OPEN", "MODE",
 		  "MAXCHAN", "RING", "MAX_MSG");
 	for (size_t i = 0; i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
@@ -460,6 +466,20 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 					 vmsgd_log_level))) &&
 		  vmsg__json_set(root, "bridge_flush_ms",
 				 vmsg__json_uint(p->bridge_flush_ms)) &&
+		  vmsg__json_set(root, "requests_per_s",
+				 vmsg__json_uint(p->limits.requests_per_s)) &&
+		  vmsg__json_set(root, "requests_burst",
+				 vmsg__json_uint(p->limits.requests_burst)) &&
+		  vmsg__json_set(root, "abuse_per_s",
+				 vmsg__json_uint(p->limits.abuse_per_s)) &&
+		  vmsg__json_set(root, "abuse_burst",
+				 vmsg__json_uint(p->limits.abuse_burst)) &&
+		  vmsg__json_set(root, "log_per_s",
+				 vmsg__json_uint(p->limits.log_per_s)) &&
+		  vmsg__json_set(root, "log_burst",
+				 vmsg__json_uint(p->limits.log_burst)) &&
+		  vmsg__json_set(root, "messages_per_wakeup",
+				 vmsg__json_uint(p->limits.messages_per_wakeup)) &&
 		  vmsg__json_set(root, "services", json_incref(svcs)) &&
 		  vmsg__json_set(root, "bridges", json_incref(brs));
 	for (size_t i = 0; ok && i < p->nsvc; i++) {

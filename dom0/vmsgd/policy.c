@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,29 @@ static bool parse_domlist(const char *v, struct domlist *l)
 	return ok;
 }
 
+/* The field of a [daemon] limit key (docs/vmsgd.md, "Rate limits"), or
+ * NULL for another key. */
+static uint32_t *limit_key(struct rl_limits *l, const char *name)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} keys[] = {
+		{"requests_per_s", offsetof(struct rl_limits, requests_per_s)},
+		{"requests_burst", offsetof(struct rl_limits, requests_burst)},
+		{"abuse_per_s", offsetof(struct rl_limits, abuse_per_s)},
+		{"abuse_burst", offsetof(struct rl_limits, abuse_burst)},
+		{"log_per_s", offsetof(struct rl_limits, log_per_s)},
+		{"log_burst", offsetof(struct rl_limits, log_burst)},
+		{"messages_per_wakeup",
+		 offsetof(struct rl_limits, messages_per_wakeup)},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (!strcmp(name, keys[i].name))
+			return (uint32_t *)((char *)l + keys[i].off);
+	return NULL;
+}
+
 static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 {
 	struct policy *p = ps->p;
@@ -175,6 +199,14 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			     v, sizeof p->control_socket - 1);
 			return 0;
 		}
+	} else if (limit_key(&p->limits, name)) {
+		uint32_t *field = limit_key(&p->limits, name);
+		uint64_t x;
+		if (!parse_u64(v, 1, RL_LIMIT_MAX, &x)) {
+			fail(ps, "%s '%s': expected 1..%u", name, v, RL_LIMIT_MAX);
+			return 0;
+		}
+		*field = (uint32_t)x;
 	} else if (!strcmp(name, "bridge_flush_ms")) {
 		uint64_t x;
 		if (!parse_u64(v, 0, BRIDGE_FLUSH_MAX_MS, &x)) {
@@ -549,7 +581,10 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 {
 	struct parse ps = {.file = file, .err = err, .cap = cap};
 	struct policy p = {.log_level = LOG_INFO,
-			   .bridge_flush_ms = BRIDGE_FLUSH_DEFAULT_MS};
+			   .bridge_flush_ms = BRIDGE_FLUSH_DEFAULT_MS,
+			   .limits = {RL_REQ_RATE, RL_REQ_BURST, RL_ABUSE_RATE,
+				      RL_ABUSE_BURST, RL_LOG_RATE, RL_LOG_BURST,
+				      RL_PER_WAKEUP}};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
 	ps.p = &p;
 	ps.f = fopen(file, "r");

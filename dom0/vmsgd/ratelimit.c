@@ -3,7 +3,9 @@
  * (malformed, unknown or oversized messages, protocol violations, and
  * requests refused for the rate), and one for the log lines such input
  * causes. A bucket holds at most `burst` tokens and refills at `rate` per
- * second; tokens are kept in thousandths so slow rates refill smoothly. */
+ * second (the policy's [daemon] limits, read at each call: a reload
+ * applies at once); tokens are kept in thousandths so slow rates refill
+ * smoothly. */
 #include <errno.h>
 
 #include "vmsgd.h"
@@ -35,23 +37,24 @@ bool rl_take(struct rl_bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
 	return true;
 }
 
-int rl_request(struct rl_state *r, uint64_t now)
+int rl_request(struct rl_state *r, const struct rl_limits *l, uint64_t now)
 {
-	if (rl_take(&r->req, RL_REQ_RATE, RL_REQ_BURST, now))
+	if (rl_take(&r->req, l->requests_per_s, l->requests_burst, now))
 		return 0;
 	r->limited++;
 	return -EAGAIN;
 }
 
-bool rl_abuse(struct rl_state *r, uint64_t now)
+bool rl_abuse(struct rl_state *r, const struct rl_limits *l, uint64_t now)
 {
 	r->bad++;
-	return !rl_take(&r->abuse, RL_ABUSE_RATE, RL_ABUSE_BURST, now);
+	return !rl_take(&r->abuse, l->abuse_per_s, l->abuse_burst, now);
 }
 
-bool rl_log(struct rl_state *r, uint64_t now, uint32_t *suppressed)
+bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
+	    uint32_t *suppressed)
 {
-	if (!rl_take(&r->log, RL_LOG_RATE, RL_LOG_BURST, now)) {
+	if (!rl_take(&r->log, l->log_per_s, l->log_burst, now)) {
 		r->suppressed++;
 		return false;
 	}

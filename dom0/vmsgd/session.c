@@ -334,7 +334,7 @@ static void drop_domain_state(struct vmsgd *d, uint16_t domid)
 static void log_denied(struct session *s, const char *text)
 {
 	uint32_t sup = 0;
-	if (!rl_log(&s->rl, vmsgd_now_ms(), &sup))
+	if (!rl_log(&s->rl, &s->d->pol.limits, vmsgd_now_ms(), &sup))
 		return;
 	char more[48] = "";
 	if (sup)
@@ -627,7 +627,7 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 }
 
 /* A bad message from the guest (malformed, unknown, oversized, out of
- * place): dropped, logged at most RL_LOG_RATE times a second per guest,
+ * place): dropped, logged at most log_per_s times a second per guest,
  * and counted; a guest that keeps sending them loses its control channel
  * (it may connect again, but its abuse bucket stays empty a while). Returns
  * false when the channel was reset. */
@@ -635,7 +635,7 @@ static bool bad_input(struct session *s, const char *what, uint16_t type)
 {
 	uint64_t now = vmsgd_now_ms();
 	uint32_t sup = 0;
-	if (rl_log(&s->rl, now, &sup)) {
+	if (rl_log(&s->rl, &s->d->pol.limits, now, &sup)) {
 		char more[48] = "";
 		if (sup)
 			snprintf(more, sizeof more, " (%u more not logged)", sup);
@@ -645,7 +645,7 @@ static bool bad_input(struct session *s, const char *what, uint16_t type)
 		vmsgd_log(LOG_WARN, "domain %u: %s%s dropped%s",
 			  (unsigned)s->domid, what, t, more);
 	}
-	if (rl_abuse(&s->rl, now)) {
+	if (rl_abuse(&s->rl, &s->d->pol.limits, now)) {
 		session_reset(s, "persistent bad input or flooding");
 		return false;
 	}
@@ -657,15 +657,15 @@ static bool bad_input(struct session *s, const char *what, uint16_t type)
 static bool rate_ok(struct session *s, uint32_t req_id)
 {
 	uint64_t now = vmsgd_now_ms();
-	if (rl_request(&s->rl, now) == 0)
+	if (rl_request(&s->rl, &s->d->pol.limits, now) == 0)
 		return true;
 	uint32_t sup = 0;
-	if (rl_log(&s->rl, now, &sup))
+	if (rl_log(&s->rl, &s->d->pol.limits, now, &sup))
 		vmsgd_log(LOG_WARN, "domain %u: rate limited (%llu requests "
 				    "refused so far)",
 			  (unsigned)s->domid, (unsigned long long)s->rl.limited);
 	send_result(s, req_id, -EAGAIN, "rate limited: too many requests");
-	if (s->polling && rl_abuse(&s->rl, now))
+	if (s->polling && rl_abuse(&s->rl, &s->d->pol.limits, now))
 		session_reset(s, "persistent flooding");
 	return false;
 }
@@ -728,12 +728,12 @@ static void on_idle(uv_idle_t *h)
 	sessions_backlog(h->data);
 }
 
-/* Handle at most RL_PER_WAKEUP of the guest's messages; if more may be
+/* Handle at most the policy's messages_per_wakeup of the guest's messages; if more may be
  * waiting, come back from the idle handle after the loop's other I/O, so
  * that one flooding guest cannot starve the others. */
 static void drain(struct session *s)
 {
-	unsigned budget = RL_PER_WAKEUP;
+	unsigned budget = s->d->pol.limits.messages_per_wakeup;
 	while (s->polling) {
 		if (budget-- == 0) {
 			struct vmsgd *d = s->d;

@@ -66,8 +66,19 @@ struct policy_bridge {
 	int port;       /* tcp; 0 (listen): the kernel picks */
 };
 
+/* A guest's limits on its control channel ([daemon] keys; docs/vmsgd.md,
+ * "Rate limits"): token buckets of `*_burst` tokens refilled at `*_per_s`,
+ * and the messages handled per wake-up. */
+struct rl_limits {
+	uint32_t requests_per_s, requests_burst; /* Offer/Open */
+	uint32_t abuse_per_s, abuse_burst;       /* bad or rate-limited input */
+	uint32_t log_per_s, log_burst;           /* warnings about one guest */
+	uint32_t messages_per_wakeup;
+};
+
 struct policy {
 	int log_level;
+	struct rl_limits limits;
 	char control_socket[108];
 	/* How long a bridge may take to hand its socket what the guest sent
 	 * before the channel closed; then the rest is dropped. */
@@ -93,7 +104,8 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 
 /* ---- rate limits (ratelimit.c) ------------------------------------------ */
 
-/* Per control channel (docs/vmsgd.md, "Rate limits"). */
+/* The defaults of struct rl_limits, per control channel (docs/vmsgd.md,
+ * "Rate limits"), and the most any of them may be set to. */
 #define RL_REQ_RATE 100    /* Offer/Open per second ... */
 #define RL_REQ_BURST 200   /* ... after a burst of this many */
 #define RL_ABUSE_RATE 10   /* bad or rate-limited messages per second ... */
@@ -101,6 +113,7 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 #define RL_LOG_RATE 1      /* warnings about one guest's input per s ... */
 #define RL_LOG_BURST 5     /* ... after this many */
 #define RL_PER_WAKEUP 32   /* messages handled per wake-up per guest */
+#define RL_LIMIT_MAX 1000000u
 
 struct rl_bucket {
 	bool init;
@@ -117,12 +130,13 @@ struct rl_state {
 
 bool rl_take(struct rl_bucket *b, uint32_t rate, uint32_t burst, uint64_t now);
 /* A request: 0, or -EAGAIN when over the rate. */
-int rl_request(struct rl_state *r, uint64_t now);
+int rl_request(struct rl_state *r, const struct rl_limits *l, uint64_t now);
 /* Count a bad message: true when the guest is over the abuse limit. */
-bool rl_abuse(struct rl_state *r, uint64_t now);
+bool rl_abuse(struct rl_state *r, const struct rl_limits *l, uint64_t now);
 /* May a warning about this guest's input be logged? *suppressed: how many
  * were not since the last one. */
-bool rl_log(struct rl_state *r, uint64_t now, uint32_t *suppressed);
+bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
+	    uint32_t *suppressed);
 
 /* ---- state -------------------------------------------------------------- */
 

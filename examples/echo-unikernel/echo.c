@@ -47,7 +47,9 @@
  *
  * The same source builds as a Linux program over the SDK's Linux target
  * (guest/linux/; the arguments are the cmdline), echo-appliance, e.g.
- * under `xensim run`.
+ * under `xensim run`. Every word is checked first (echo_args.c): an
+ * unknown key, a key given twice or a bad value ends it with status 2 and
+ * a message; --help prints the usage.
  *
  * Prints its uptime when the first message arrives ("boot-to-first-
  * message"), and per client the bytes and messages it echoed.
@@ -59,6 +61,7 @@
 #include <vmsg/xen.h>
 
 #include "echo.h"
+#include "echo_args.h"
 
 #define ECHO_RAW_BUF (64u * 1024u)
 
@@ -287,7 +290,10 @@ int app_main(const char *cmdline)
 	bool raw = false;
 	unsigned peer = 0, clients = 0;
 
-	(void)cmdline;
+	/* Every word checked first: a typo is an error, not a default. */
+	int a = echo_args_check(cmdline);
+	if (a != 0)
+		return a > 0 ? 0 : 2;
 	if (guest_cmdline_get("port", val, sizeof(val)) > 0) {
 		unsigned i = 0;
 		for (; val[i]; i++)
@@ -303,7 +309,7 @@ int app_main(const char *cmdline)
 	if (guest_cmdline_get("cksum", val, sizeof(val)) > 0)
 		echo_cksum = val[0] == '1';
 	if (guest_cmdline_get("role", val, sizeof(val)) > 0 &&
-	    val[0] == 'c') {
+	    val[0] == 'c') { /* "client" (echo_args.c checked it) */
 		unsigned count = 100;
 		if (guest_cmdline_get("count", val, sizeof(val)) > 0)
 			count = parse_uint(val, 100);

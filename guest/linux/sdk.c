@@ -14,6 +14,8 @@
  * backend instead (vmsg/host.h: memfd, eventfd and a UNIX socket in DIR
  * named after the xenstore path), for two plain processes with no Xen and
  * no simulator; guest_domid() is then 0 unless domid=N says otherwise.
+ * A DIR that is not a directory ends main() with status 2 and says so
+ * (it would otherwise read as "no such channel" much later).
  *
  * guest_get_stats() reports zeros: a Linux process does not count its
  * blocking. Named services are vmsg/service.h, libvmsg's: the same client
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <vmsg/guest.h>
@@ -178,6 +181,15 @@ int main(int argc, char **argv)
 		strcat(cl, argv[i]);
 	}
 	g_cmdline = cl;
+	char dir[128];
+	struct stat sb;
+	if (guest_cmdline_get("host", dir, sizeof dir) > 0 &&
+	    (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
+		fprintf(stderr, "%s: host=%s: not a directory (create it "
+			"first: the channels' sockets go there)\n", argv[0], dir);
+		free(cl);
+		return 2;
+	}
 	int r = app_main(cl);
 	fflush(stdout);
 	free(cl);

@@ -179,7 +179,19 @@ int xsimd_xenstore_start(struct xsimd *d, const char *dir)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		execl(bin, bin, "--dir", xsdir, "--foreground", (char *)NULL);
+		/* XENSIM_XENSTORED_ARGS: more options, split at blanks, as an
+		 * operator gives xenstored its own (XENSTORED_ARGS in Xen's
+		 * xencommons), e.g. the quotas: "--entry-nb 4000". */
+		char *argv[64] = { bin, "--dir", xsdir, "--foreground" };
+		size_t n = 4;
+		const char *env = getenv("XENSIM_XENSTORED_ARGS");
+		char *extra = env ? strdup(env) : NULL, *save = NULL;
+		for (char *w = extra ? strtok_r(extra, " \t\n", &save) : NULL;
+		     w && n < sizeof(argv) / sizeof(argv[0]) - 1;
+		     w = strtok_r(NULL, " \t\n", &save))
+			argv[n++] = w;
+		argv[n] = NULL;
+		execv(bin, argv);
 		_exit(127);
 	}
 	d->xenstored_pid = pid;

@@ -58,9 +58,35 @@ void xsd_conn_close(struct xsd_conn *c)
 	uv_close((uv_handle_t *)&c->pipe, conn_closed);
 }
 
+/* ---- the outstanding-requests quota ------------------------------------------ */
+
+static void on_resume(uv_idle_t *h);
+
+static bool must_wait(const struct xsd_conn *c)
+{
+	const struct xsd_server *s = c->srv;
+	/* Xen's domain_can_read: not while the quota is in flight. */
+	return !xsd_privileged(c->domid) &&
+	       s->acct[c->domid].outstanding >= s->st.q.outstanding;
+}
+
+void xsd_ref_put(struct xsd_server *s, struct xsd_ref *ref)
+{
+	if (--ref->n)
+		return;
+	struct xsd_dacct *a = &s->acct[ref->domid];
+	a->outstanding--;
+	free(ref);
+	/* Below the quota again: held connections may go on, from the loop
+	 * rather than from inside whatever delivered the last message. */
+	if (a->outstanding < s->st.q.outstanding && !s->stopping)
+		uv_idle_start(&s->resume, on_resume);
+}
+
 struct out {
 	uv_write_t req;
 	struct xsd_conn *c;
+	struct xsd_ref *ref;
 	size_t n;
 	char data[];
 };
@@ -71,11 +97,14 @@ static void written(uv_write_t *req, int status)
 	o->c->outq -= o->n;
 	if (status < 0 && status != UV_ECANCELED)
 		xsd_conn_close(o->c);
+	if (o->ref)
+		xsd_ref_put(o->c->srv, o->ref);
 	free(o);
 }
 
 void xsd_conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id,
-		   uint32_t tx_id, const void *payload, uint32_t len)
+		   uint32_t tx_id, const void *payload, uint32_t len,
+		   struct xsd_ref *ref)
 {
 	if (c->closing)
 		return;
@@ -99,6 +128,7 @@ void xsd_conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id,
 		memcpy(o->data + sizeof(h), payload, len);
 	o->c = c;
 	o->n = n;
+	o->ref = NULL;
 	uv_buf_t b = uv_buf_init(o->data, (unsigned)n);
 	if (uv_write(&o->req, (uv_stream_t *)&c->pipe, &b, 1, written) < 0) {
 		free(o);
@@ -106,6 +136,10 @@ void xsd_conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id,
 		return;
 	}
 	c->outq += n;
+	if (ref) {
+		o->ref = ref;
+		ref->n++;
+	}
 }
 
 static void alloc_in(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -115,17 +149,16 @@ static void alloc_in(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(c->rbuf, sizeof(c->rbuf));
 }
 
-static void got_data(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+/* Frames and handles the bytes at p; returns how many it consumed, fewer
+ * than len when the domain must wait for its outstanding requests first
+ * (checked before each new request, as Xen checks before reading one). */
+static size_t feed(struct xsd_conn *c, const unsigned char *p, size_t len)
 {
-	struct xsd_conn *c = st->data;
-	if (nread < 0) {
-		xsd_conn_close(c);
-		return;
-	}
-	const unsigned char *p = (const unsigned char *)buf->base;
-	size_t left = (size_t)nread;
+	size_t left = len;
 	const size_t hl = sizeof(struct xsd_sockmsg);
 	while (left && !c->closing) {
+		if (c->have == 0 && must_wait(c))
+			break;
 		/* The header first, then as much payload as it announces. */
 		size_t want = hl;
 		struct xsd_sockmsg hdr;
@@ -146,7 +179,7 @@ static void got_data(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 				xsd_log(c->srv, "dom%u: payload of %u bytes, "
 					"dropping", c->domid, hdr.len);
 				xsd_conn_close(c);
-				return;
+				break;
 			}
 		}
 		if (c->have < hl)
@@ -159,8 +192,49 @@ static void got_data(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			xsd_log(c->srv, "dom%u: malformed request, dropping",
 				c->domid);
 			xsd_conn_close(c);
-			return;
+			break;
 		}
+	}
+	return len - left;
+}
+
+static void got_data(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct xsd_conn *c = st->data;
+	if (nread < 0) {
+		xsd_conn_close(c);
+		return;
+	}
+	size_t k = feed(c, (const unsigned char *)buf->base, (size_t)nread);
+	if (k < (size_t)nread && !c->closing) {
+		/* buf is c->rbuf: keep the rest there, read no more. */
+		c->held = true;
+		c->hoff = (uint32_t)k;
+		c->hlen = (uint32_t)nread;
+		uv_read_stop(st);
+		xsd_log(c->srv, "dom%u: %u requests outstanding, waiting",
+			c->domid, c->srv->acct[c->domid].outstanding);
+	}
+}
+
+static void on_resume(uv_idle_t *h)
+{
+	struct xsd_server *s = h->data;
+	uv_idle_stop(h);
+	/* Connections are unlinked only in their close callbacks, and none
+	 * is added from here, so the list can be walked while handling. */
+	for (struct xsd_conn *c = s->conns; c; c = c->next) {
+		if (!c->held || c->closing || must_wait(c))
+			continue;
+		size_t k = feed(c, (const unsigned char *)c->rbuf + c->hoff,
+				c->hlen - c->hoff);
+		c->hoff += (uint32_t)k;
+		if (c->hoff < c->hlen || c->closing)
+			continue;
+		c->held = false;
+		if (uv_read_start((uv_stream_t *)&c->pipe, alloc_in,
+				  got_data) < 0)
+			xsd_conn_close(c);
 	}
 }
 
@@ -335,8 +409,11 @@ int xsd_server_init(struct xsd_server *s, uv_loop_t *loop, const char *dir)
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
 	s->dir = strdup(dir);
-	if (!s->dir)
+	s->acct = calloc(XSD_MAX_DOMID + 1, sizeof(*s->acct));
+	if (!s->dir || !s->acct)
 		return -ENOMEM;
+	uv_idle_init(loop, &s->resume);
+	s->resume.data = s;
 	int err = xsd_store_init(&s->st);
 	if (err)
 		return err;
@@ -356,6 +433,7 @@ int xsd_server_init(struct xsd_server *s, uv_loop_t *loop, const char *dir)
 void xsd_server_stop(struct xsd_server *s)
 {
 	s->stopping = true;
+	uv_close((uv_handle_t *)&s->resume, NULL);
 	while (s->listeners)
 		xsd_listener_close(s->listeners);
 	for (struct xsd_conn *c = s->conns; c; c = c->next)
@@ -367,4 +445,6 @@ void xsd_server_fini(struct xsd_server *s)
 	xsd_store_fini(&s->st);
 	free(s->dir);
 	s->dir = NULL;
+	free(s->acct);
+	s->acct = NULL;
 }

@@ -1,15 +1,18 @@
 /* vmsg-xenstored: the simulator's xenstore daemon.
  *
- *   vmsg-xenstored --dir DIR [--foreground] [--verbose]
+ *   vmsg-xenstored --dir DIR [--foreground] [--verbose] [QUOTA OPTIONS]
  *
  * Listens on DIR/dom0.sock for domain 0; XS_INTRODUCE of domain N opens
  * DIR/domN.sock. Without --foreground it daemonizes and the starting
  * process exits 0 only once DIR/dom0.sock accepts connections. SIGTERM or
- * SIGINT: close everything, remove the sockets, exit 0. */
+ * SIGINT: close everything, remove the sockets, exit 0. The quota options
+ * are xenstored's own (Xen 4.17), with its defaults. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: vmsg-xenstored --dir DIR [--foreground] [--verbose]\n"
+	      "                      [QUOTA OPTIONS]\n"
 	      "\n"
 	      "A xenstore daemon for the vmsg Xen simulator. Speaks Xen's\n"
 	      "xenstore wire protocol on UNIX sockets: DIR/dom0.sock is\n"
@@ -33,7 +37,18 @@ static void usage(FILE *f)
 	      "  --foreground   do not daemonize; log to stderr (detached,\n"
 	      "                 DIR/vmsg-xenstored.pid holds the pid)\n"
 	      "  --verbose      log connections and every request to stderr\n"
-	      "  --help         this text\n",
+	      "  --help         this text\n"
+	      "\n"
+	      "Quotas, as Xen 4.17's xenstored names them (per unprivileged\n"
+	      "domain; domain 0 is exempt; Xen's defaults in brackets):\n"
+	      "  -E, --entry-nb N       nodes a domain owns [1000]\n"
+	      "  -S, --entry-size N     bytes of one node's record [2048]\n"
+	      "  -W, --watch-nb N       watches [128]\n"
+	      "  -t, --transaction N    open transactions [10]\n"
+	      "  -A, --perm-nb N        permission entries of a node [5]\n"
+	      "  -Q, --quota outstanding=N        requests in flight [20]\n"
+	      "  -Q, --quota transaction-nodes=N  nodes one transaction\n"
+	      "                                   touches [1024]\n",
 	      f);
 }
 
@@ -75,6 +90,37 @@ static int daemonize(int *ready_fd)
 	return 0;
 }
 
+/* A quota value: a decimal in [0, INT_MAX], as xenstored accepts. */
+static bool quota_val(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 0 || v > INT_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* -Q WHAT=N */
+static bool quota_named(struct xsd_quota *q, const char *arg)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} named[] = {
+		{"outstanding=", offsetof(struct xsd_quota, outstanding)},
+		{"transaction-nodes=", offsetof(struct xsd_quota, txn_nodes)},
+	};
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		size_t n = strlen(named[i].name);
+		if (strncmp(arg, named[i].name, n) == 0)
+			return quota_val(arg + n,
+					 (uint32_t *)((char *)q + named[i].off));
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,18 +128,38 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
+		{"entry-nb", required_argument, NULL, 'E'},
+		{"entry-size", required_argument, NULL, 'S'},
+		{"watch-nb", required_argument, NULL, 'W'},
+		{"transaction", required_argument, NULL, 't'},
+		{"perm-nb", required_argument, NULL, 'A'},
+		{"quota", required_argument, NULL, 'Q'},
 		{NULL, 0, NULL, 0},
 	};
+	struct xsd_quota q = XSD_QUOTA_DEFAULTS;
 	const char *dir = NULL;
 	bool fg = false, verbose = false;
 	int o;
-	while ((o = getopt_long(argc, argv, "d:fvh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "d:fvhE:S:W:t:A:Q:", opts,
+				NULL)) != -1) {
+		bool ok = true;
 		switch (o) {
 		case 'd': dir = optarg; break;
 		case 'f': fg = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
+		case 'E': ok = quota_val(optarg, &q.nodes); break;
+		case 'S': ok = quota_val(optarg, &q.entry_size); break;
+		case 'W': ok = quota_val(optarg, &q.watches); break;
+		case 't': ok = quota_val(optarg, &q.txns); break;
+		case 'A': ok = quota_val(optarg, &q.perms); break;
+		case 'Q': ok = quota_named(&q, optarg); break;
 		default: usage(stderr); return 2;
+		}
+		if (!ok) {
+			fprintf(stderr, "vmsg-xenstored: bad value for -%c: %s\n",
+				o, optarg);
+			return 2;
 		}
 	}
 	if (!dir || optind != argc) {
@@ -116,6 +182,7 @@ int main(int argc, char **argv)
 	}
 	int err = xsd_server_init(&srv, &loop, dir);
 	srv.verbose = verbose;
+	srv.st.q = q;
 	if (err) {
 		fprintf(stderr, "vmsg-xenstored: cannot serve in %s: %s\n", dir,
 			err == -EADDRINUSE ? "a daemon is already running there"

@@ -28,7 +28,7 @@ static const char *err_string(int err)
 static void reply(struct req *r, const void *data, uint32_t len)
 {
 	xsd_conn_send(r->c, r->hdr->type, r->hdr->req_id, r->hdr->tx_id, data,
-		      len);
+		      len, r->c->srv->cur);
 }
 
 static void reply_ok(struct req *r)
@@ -40,7 +40,7 @@ static void reply_err(struct req *r, int err)
 {
 	const char *s = err_string(err);
 	xsd_conn_send(r->c, XS_ERROR, r->hdr->req_id, r->hdr->tx_id, s,
-		      (uint32_t)strlen(s) + 1);
+		      (uint32_t)strlen(s) + 1, r->c->srv->cur);
 }
 
 /* Splits the payload into nul-terminated strings that fill it exactly.
@@ -281,26 +281,38 @@ static int op_get_perms(struct req *r)
 
 static int op_set_perms(struct req *r)
 {
-	const char *a[1 + XSD_QUOTA_PERMS + 1];
 	struct xsd_view v;
-	int n = split(r, a, (int)(sizeof(a) / sizeof(a[0])));
-	if (n < 0) {
-		/* Either malformed, or more entries than the quota allows:
-		 * tell the two apart so a well-formed request gets a reply. */
-		if (r->len == 0 || r->pl[r->len - 1] != '\0')
-			return -1;
-		reply_err(r, -ENOSPC);
-		return 0;
-	}
+	/* "path\0perm\0perm\0...": count, then split. */
+	int n = 0;
+	if (r->len == 0 || r->pl[r->len - 1] != '\0')
+		return -1;
+	for (uint32_t i = 0; i < r->len; i++)
+		n += r->pl[i] == '\0';
 	if (n < 2) {
 		reply_err(r, -EINVAL);
 		return 0;
 	}
-	char *p = path_arg(r, a[0], &v);
-	if (!p)
+	/* Xen's permissions quota: entries after the path, for unprivileged
+	 * domains only. */
+	if (!xsd_privileged(r->c->domid) &&
+	    (uint32_t)(n - 1) > r->c->srv->st.q.perms) {
+		reply_err(r, -ENOSPC);
 		return 0;
+	}
+	const char **a = malloc((size_t)n * sizeof(*a));
+	if (!a) {
+		reply_err(r, -ENOMEM);
+		return 0;
+	}
+	(void)split(r, a, n);
+	char *p = path_arg(r, a[0], &v);
+	if (!p) {
+		free(a);
+		return 0;
+	}
 	struct xsd_perms np;
 	int err = xsd_perms_parse(&np, a + 1, (uint32_t)(n - 1));
+	free(a);
 	if (!err) {
 		struct xsd_changes ch;
 		err = xsd_store_set_perms(&v, r->c->domid, p, &np,
@@ -328,16 +340,20 @@ static int op_watch(struct req *r, bool add)
 		return 0;
 	}
 	reply_ok(r);
-	/* Xen fires a new watch once, after the reply. */
+	/* Xen fires a new watch once, after the reply, and does not count
+	 * that event against the request. */
 	if (w)
-		xsd_watch_send(r->c, w, w->path);
+		xsd_watch_send(r->c, w, w->path, NULL);
 	return 0;
 }
 
 static int op_txn_start(struct req *r)
 {
 	struct xsd_conn *c = r->c;
-	if (c->ntxns >= XSD_QUOTA_TXNS) {
+	struct xsd_dacct *acct = &c->srv->acct[c->domid];
+	/* Xen's check is `open > quota`, before this one opens: a domain
+	 * may hold one transaction more than the quota's number. */
+	if (!xsd_privileged(c->domid) && acct->txns > c->srv->st.q.txns) {
 		reply_err(r, -ENOSPC);
 		return 0;
 	}
@@ -352,7 +368,7 @@ static int op_txn_start(struct req *r)
 		if (!t)
 			break;
 	}
-	struct xsd_txn *t = xsd_txn_new(id);
+	struct xsd_txn *t = xsd_txn_new(id, c->domid);
 	if (!t) {
 		reply_err(r, -ENOMEM);
 		return 0;
@@ -360,6 +376,7 @@ static int op_txn_start(struct req *r)
 	t->next = c->txns;
 	c->txns = t;
 	c->ntxns++;
+	acct->txns++;
 	char buf[16];
 	int k = snprintf(buf, sizeof(buf), "%u", id);
 	reply(r, buf, (uint32_t)k + 1);
@@ -391,6 +408,7 @@ static int op_txn_end(struct req *r)
 	struct xsd_txn *t = *pp;
 	*pp = t->next;
 	c->ntxns--;
+	c->srv->acct[c->domid].txns--;
 	int err = 0;
 	if (commit) {
 		struct xsd_changes ch;
@@ -476,6 +494,7 @@ void xsd_conn_abort_txns(struct xsd_conn *c)
 		nx = t->next;
 		xsd_txn_free(t);
 	}
+	c->srv->acct[c->domid].txns -= c->ntxns;
 	c->txns = NULL;
 	c->ntxns = 0;
 }
@@ -495,14 +514,37 @@ static const char *const type_names[XS_TYPE_COUNT] = {
 	[XS_DIRECTORY_PART] = "DIRECTORY_PART",
 };
 
+static int handle(struct xsd_conn *c, const struct xsd_sockmsg *hdr,
+		  const char *payload);
+
 int xsd_ops_handle(struct xsd_conn *c, const struct xsd_sockmsg *hdr,
 		   const char *payload)
 {
-	struct req r = {.c = c, .hdr = hdr, .pl = payload, .len = hdr->len};
+	struct xsd_server *s = c->srv;
 	if (hdr->type < XS_TYPE_COUNT && type_names[hdr->type])
-		xsd_log(c->srv, "dom%u req %u %s tx %u len %u", c->domid,
+		xsd_log(s, "dom%u req %u %s tx %u len %u", c->domid,
 			hdr->req_id, type_names[hdr->type], hdr->tx_id,
 			hdr->len);
+	/* An unprivileged domain's request is outstanding from now until
+	 * its reply and its watch events are out (xsd_ref). */
+	struct xsd_ref *ref = NULL;
+	if (!xsd_privileged(c->domid) && (ref = malloc(sizeof(*ref)))) {
+		ref->domid = c->domid;
+		ref->n = 1; /* ours, dropped once handled */
+		s->acct[c->domid].outstanding++;
+	}
+	s->cur = ref;
+	int ret = handle(c, hdr, payload);
+	s->cur = NULL;
+	if (ref)
+		xsd_ref_put(s, ref);
+	return ret;
+}
+
+static int handle(struct xsd_conn *c, const struct xsd_sockmsg *hdr,
+		  const char *payload)
+{
+	struct req r = {.c = c, .hdr = hdr, .pl = payload, .len = hdr->len};
 	switch (hdr->type) {
 	case XS_READ: return op_read(&r);
 	case XS_WRITE: return op_write(&r, false);

@@ -29,8 +29,6 @@ int xsd_perms_parse(struct xsd_perms *out, const char *const *s, uint32_t n)
 {
 	if (n == 0)
 		return -EINVAL;
-	if (n > XSD_QUOTA_PERMS)
-		return -ENOSPC;
 	out->p = calloc(n, sizeof(*out->p));
 	if (!out->p)
 		return -ENOMEM;

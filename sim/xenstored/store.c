@@ -82,6 +82,7 @@ int xsd_node_add_kid(struct xsd_node *n, const char *name)
 	if (!s)
 		return -ENOMEM;
 	n->kids[n->nkids++] = s;
+	n->childlen += (uint32_t)strlen(name) + 1;
 	return 0;
 }
 
@@ -89,6 +90,7 @@ void xsd_node_del_kid(struct xsd_node *n, const char *name)
 {
 	for (uint32_t i = 0; i < n->nkids; i++) {
 		if (strcmp(n->kids[i], name) == 0) {
+			n->childlen -= (uint32_t)strlen(name) + 1;
 			free(n->kids[i]);
 			memmove(&n->kids[i], &n->kids[i + 1],
 				(n->nkids - i - 1) * sizeof(*n->kids));
@@ -129,6 +131,7 @@ static int add_root(struct xsd_store *st, const char *path)
 int xsd_store_init(struct xsd_store *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->q = (struct xsd_quota)XSD_QUOTA_DEFAULTS;
 	st->owned = calloc(XSD_MAX_DOMID + 1, sizeof(*st->owned));
 	if (!st->owned || xsd_map_init(&st->nodes) < 0)
 		return -ENOMEM;
@@ -255,6 +258,7 @@ int xsd_view_insert(struct xsd_view *v, struct xsd_node *n)
 	t->copy = n;
 	t->state = XSD_T_COPY;
 	v->tx->created++;
+	xsd_txn_account(v->tx, n->perms.p[0].id, 1);
 	return 0;
 }
 
@@ -268,6 +272,12 @@ int xsd_view_remove(struct xsd_view *v, const char *path)
 	struct xsd_tent *t = xsd_txn_touch(v->tx, v->st, path, &err);
 	if (!t)
 		return err;
+	const struct xsd_node *old = t->state == XSD_T_COPY ? t->copy
+				   : t->state == XSD_T_READ
+					 ? xsd_live_get(v->st, path)
+					 : NULL;
+	if (old)
+		xsd_txn_account(v->tx, old->perms.p[0].id, -1);
 	xsd_node_free(t->copy);
 	t->copy = NULL;
 	t->state = XSD_T_GONE;
@@ -339,18 +349,53 @@ static uint32_t depth(const char *p)
 	return d;
 }
 
+/* The quotas an unprivileged domain meets when it creates `path` and
+ * the missing ancestors below `a` (at path `anc`), as Xen's create_node
+ * checks them; every refusal is ENOSPC, and nothing is created then.
+ *
+ * Nodes: Xen refuses each new node while the creator's live count is at
+ * the quota, undoing the ones already made, so outside a transaction
+ * the request succeeds only if the domain ends owning at most the
+ * quota. Inside one, nodes the transaction created do not count yet (Xen
+ * keeps them apart until commit, which checks again: txn.c).
+ *
+ * Entry size: Xen writes every new node and the existing ancestor, whose
+ * list of children grows, and refuses a record of `entry_size` bytes or
+ * more (xsd_record_size). */
+static int create_quota(const struct xsd_view *v, unsigned domid,
+			const struct xsd_node *a, const char *anc,
+			const char *path, uint32_t len)
+{
+	const struct xsd_quota *q = &v->st->q;
+	if (xsd_privileged(domid))
+		return 0;
+	uint32_t missing = depth(path) - (strcmp(anc, "/") == 0 ? 0 : depth(anc));
+	uint64_t live = v->st->owned[domid];
+	if (v->tx ? live >= q->nodes : live + missing > q->nodes)
+		return -ENOSPC;
+	/* Each missing component is the child of the node above it. */
+	const char *name = path + (strcmp(anc, "/") == 0 ? 1 : strlen(anc) + 1);
+	uint32_t np = a->perms.n;
+	uint64_t sz = xsd_record_size(np, a->vlen,
+				      a->childlen + (uint32_t)strcspn(name, "/") + 1);
+	while (sz < q->entry_size) {
+		const char *slash = strchr(name, '/');
+		if (!slash) {
+			sz = xsd_record_size(np, len, 0); /* the new leaf */
+			break;
+		}
+		name = slash + 1;
+		sz = xsd_record_size(np, 0, (uint32_t)strcspn(name, "/") + 1);
+	}
+	return sz >= q->entry_size ? -ENOSPC : 0;
+}
+
 /* Creates `path` and any missing ancestors below the nearest existing one
  * (`anc`), each inheriting its parent's permissions; an unprivileged
  * creator becomes the owner of what it creates (Xen's rule). */
 static int create_chain(struct xsd_view *v, unsigned domid, const char *anc,
 			const char *path, const char *val, uint32_t len)
 {
-	uint32_t missing = depth(path) - (strcmp(anc, "/") == 0 ? 0 : depth(anc));
-	if (domid != 0) {
-		uint64_t have = v->st->owned[domid] + (v->tx ? v->tx->created : 0);
-		if (have + missing > XSD_QUOTA_NODES)
-			return -ENOSPC;
-	}
 	size_t plen = strlen(path);
 	char *cur = malloc(plen + 1);
 	if (!cur)
@@ -410,6 +455,11 @@ int xsd_store_write(struct xsd_view *v, unsigned domid, const char *path,
 			return -EACCES;
 		if (mkdir_only)
 			return 0;
+		/* Xen's entry-size quota on the record as written. */
+		if (!xsd_privileged(domid) &&
+		    xsd_record_size(n->perms.n, len, n->childlen) >=
+			    v->st->q.entry_size)
+			return -ENOSPC;
 		struct xsd_node *e = xsd_view_edit(v, path, &err);
 		if (!e)
 			return err;
@@ -439,7 +489,10 @@ int xsd_store_write(struct xsd_view *v, unsigned domid, const char *path,
 		free(anc);
 		return -EACCES;
 	}
-	err = create_chain(v, domid, anc, path, val, mkdir_only ? 0 : len);
+	err = create_quota(v, domid, a, anc, path, mkdir_only ? 0 : len);
+	if (!err)
+		err = create_chain(v, domid, anc, path, val,
+				   mkdir_only ? 0 : len);
 	free(anc);
 	if (err)
 		return err;
@@ -549,13 +602,16 @@ int xsd_store_set_perms(struct xsd_view *v, unsigned domid, const char *path,
 	int err = xsd_store_lookup(v, domid, path, XSD_ACC_W, &n);
 	if (err)
 		return err;
-	if (domid != 0) {
+	if (!xsd_privileged(domid)) {
 		/* Only the owner may change permissions, and it may not give
 		 * the node (and its quota) away. */
 		if (n->perms.p[0].id != domid)
 			return -EACCES;
 		if (np->p[0].id != domid)
 			return -EPERM;
+		if (xsd_record_size(np->n, n->vlen, n->childlen) >=
+		    v->st->q.entry_size)
+			return -ENOSPC;
 	}
 	struct xsd_perms copy;
 	err = xsd_perms_copy(&copy, np);
@@ -569,6 +625,9 @@ int xsd_store_set_perms(struct xsd_view *v, unsigned domid, const char *path,
 	if (!v->tx) {
 		v->st->owned[e->perms.p[0].id]--;
 		v->st->owned[copy.p[0].id]++;
+	} else if (e->perms.p[0].id != copy.p[0].id) {
+		xsd_txn_account(v->tx, e->perms.p[0].id, -1);
+		xsd_txn_account(v->tx, copy.p[0].id, 1);
 	}
 	xsd_perms_free(&e->perms);
 	e->perms = copy;

@@ -12,7 +12,7 @@
 
 #include "xsd.h"
 
-struct xsd_txn *xsd_txn_new(uint32_t id)
+struct xsd_txn *xsd_txn_new(uint32_t id, unsigned domid)
 {
 	struct xsd_txn *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -22,6 +22,7 @@ struct xsd_txn *xsd_txn_new(uint32_t id)
 		return NULL;
 	}
 	t->id = id;
+	t->domid = domid;
 	t->tailp = &t->first;
 	return t;
 }
@@ -38,6 +39,7 @@ void xsd_txn_free(struct xsd_txn *t)
 		free(e);
 	}
 	xsd_map_fini(&t->ents);
+	free(t->deltas);
 	free(t);
 }
 
@@ -47,7 +49,8 @@ struct xsd_tent *xsd_txn_touch(struct xsd_txn *t, struct xsd_store *st,
 	struct xsd_tent *e = (struct xsd_tent *)xsd_map_get(&t->ents, path);
 	if (e)
 		return e;
-	if (t->nents >= XSD_QUOTA_TXN_ENTRIES) {
+	/* Xen: a new node past `transaction-nodes` accessed ones. */
+	if (!xsd_privileged(t->domid) && t->nents >= st->q.txn_nodes) {
 		*err = -ENOSPC;
 		return NULL;
 	}
@@ -67,6 +70,49 @@ struct xsd_tent *xsd_txn_touch(struct xsd_txn *t, struct xsd_store *st,
 	return e;
 }
 
+void xsd_txn_account(struct xsd_txn *t, unsigned owner, int n)
+{
+	for (uint32_t i = 0; i < t->ndeltas; i++) {
+		if (t->deltas[i].domid == owner) {
+			t->deltas[i].n += n;
+			return;
+		}
+	}
+	if (t->ndeltas == t->cdeltas) {
+		uint32_t cap = t->cdeltas ? t->cdeltas * 2 : 4;
+		struct xsd_tdelta *d = realloc(t->deltas, cap * sizeof(*d));
+		if (!d) {
+			t->failed = true; /* as Xen: the commit fails */
+			return;
+		}
+		t->deltas = d;
+		t->cdeltas = cap;
+	}
+	t->deltas[t->ndeltas].domid = (uint16_t)owner;
+	t->deltas[t->ndeltas].n = n;
+	t->ndeltas++;
+}
+
+/* Xen's check at commit (transaction_fix_domains): only if the
+ * transaction created a node and is an unprivileged domain's, every
+ * unprivileged domain whose count it changed must end below the quota.
+ * Note the comparison: `>=`, where outside a transaction a domain may
+ * reach the quota itself, so through transactions a domain can own one
+ * node fewer. */
+static int check_node_quota(const struct xsd_txn *t,
+			    const struct xsd_store *st)
+{
+	if (!t->created || xsd_privileged(t->domid))
+		return 0;
+	for (uint32_t i = 0; i < t->ndeltas; i++) {
+		unsigned d = t->deltas[i].domid;
+		int64_t cnt = (int64_t)st->owned[d] + t->deltas[i].n;
+		if (!xsd_privileged(d) && cnt >= (int64_t)st->q.nodes)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
 static bool same_perms(const struct xsd_perms *a, const struct xsd_perms *b)
 {
 	if (a->n != b->n)
@@ -80,6 +126,13 @@ static bool same_perms(const struct xsd_perms *a, const struct xsd_perms *b)
 int xsd_txn_commit(struct xsd_txn *t, struct xsd_store *st,
 		   const struct xsd_changes *ch)
 {
+	/* Xen's order: a failed transaction, then the quota, then the
+	 * conflict check. */
+	if (t->failed)
+		return -ENOMEM;
+	int err = check_node_quota(t, st);
+	if (err)
+		return err;
 	for (struct xsd_tent *e = t->first; e; e = e->next) {
 		struct xsd_node *live = xsd_live_get(st, e->h.key);
 		if ((live ? live->gen : 0) != e->seen_gen)

@@ -39,7 +39,10 @@ int xsd_watch_add(struct xsd_conn *c, const char *path, const char *token,
 			return -EEXIST;
 		}
 	}
-	if (c->nwatches >= XSD_QUOTA_WATCHES) {
+	/* Xen counts a domain's watches and compares `> quota` before
+	 * adding: a domain may hold one watch more than the quota's number. */
+	struct xsd_dacct *acct = &c->srv->acct[c->domid];
+	if (!xsd_privileged(c->domid) && acct->watches > c->srv->st.q.watches) {
 		free(canon);
 		return -E2BIG;
 	}
@@ -54,6 +57,7 @@ int xsd_watch_add(struct xsd_conn *c, const char *path, const char *token,
 	w->next = c->watches;
 	c->watches = w;
 	c->nwatches++;
+	acct->watches++;
 	*out = w;
 	return 0;
 }
@@ -73,6 +77,7 @@ int xsd_watch_del(struct xsd_conn *c, const char *path, const char *token)
 			free(w->token);
 			free(w);
 			c->nwatches--;
+			c->srv->acct[c->domid].watches--;
 			free(canon);
 			return 0;
 		}
@@ -90,12 +95,13 @@ void xsd_watch_clear(struct xsd_conn *c)
 		free(w->token);
 		free(w);
 	}
+	c->srv->acct[c->domid].watches -= c->nwatches;
 	c->watches = NULL;
 	c->nwatches = 0;
 }
 
 void xsd_watch_send(struct xsd_conn *c, const struct xsd_watch *w,
-		    const char *path)
+		    const char *path, struct xsd_ref *ref)
 {
 	char home[32];
 	if (w->relative) {
@@ -114,7 +120,8 @@ void xsd_watch_send(struct xsd_conn *c, const struct xsd_watch *w,
 		return; /* cannot happen: both lengths are bounded */
 	memcpy(buf, path, pl + 1);
 	memcpy(buf + pl + 1, w->token, tl + 1);
-	xsd_conn_send(c, XS_WATCH_EVENT, 0, 0, buf, (uint32_t)(pl + tl + 2));
+	xsd_conn_send(c, XS_WATCH_EVENT, 0, 0, buf, (uint32_t)(pl + tl + 2),
+		      ref);
 }
 
 void xsd_watch_fire(struct xsd_server *s, const char *path,
@@ -130,14 +137,14 @@ void xsd_watch_fire(struct xsd_server *s, const char *path,
 			if (w->path[0] == '@')
 				continue;
 			if (xsd_path_under(path, w->path))
-				xsd_watch_send(c, w, path);
+				xsd_watch_send(c, w, path, s->cur);
 			else if (kind == XSD_CH_RM_TOP &&
 				 xsd_path_under(w->path, path) &&
 				 !xsd_live_get(&s->st, w->path))
 				/* A watched path that does not exist, inside
 				 * the removed subtree; one that exists hears
 				 * of its own removal. */
-				xsd_watch_send(c, w, w->path);
+				xsd_watch_send(c, w, w->path, s->cur);
 		}
 	}
 }
@@ -150,7 +157,7 @@ void xsd_watch_fire_special(struct xsd_server *s, const char *name)
 		for (struct xsd_watch *w = c->watches; w && !c->closing;
 		     w = w->next)
 			if (strcmp(w->path, name) == 0)
-				xsd_watch_send(c, w, name);
+				xsd_watch_send(c, w, name, s->cur);
 	}
 }
 

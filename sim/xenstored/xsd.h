@@ -33,19 +33,41 @@
 
 #include <xen/io/xs_wire.h>
 
-/* ---- limits (per xs_wire.h and modest quotas) ---------------------------- */
+/* ---- limits ---------------------------------------------------------------- */
 
 #define XSD_MAX_DOMID 0xffffu
 /* Domain ids that may be introduced: 1 .. DOMID_FIRST_RESERVED - 1. */
 #define XSD_DOMID_FIRST_RESERVED 0x7ff0u
-#define XSD_QUOTA_NODES 1000       /* nodes owned by one unprivileged domain */
-#define XSD_QUOTA_WATCHES 128      /* watches per connection */
-#define XSD_QUOTA_TXNS 10          /* open transactions per connection */
-#define XSD_QUOTA_TXN_ENTRIES 2048 /* nodes one transaction may touch */
-#define XSD_QUOTA_PERMS 16         /* entries in one permission list */
 #define XSD_QUOTA_CONNS_DOMU 64    /* connections on one domU socket */
 #define XSD_QUOTA_CONNS_DOM0 1024  /* connections on dom0's socket */
 #define XSD_OUTQ_MAX (1u << 20)    /* unsent reply/event bytes per connection */
+
+/* xenstored's per-domain quotas, with Xen 4.17's defaults and its option
+ * names (tools/xenstore/xenstored_core.c). Every one applies to
+ * unprivileged domains only: domain 0 is exempt. How each is counted, and
+ * the comparison Xen makes, is written where it is checked; a value of 0
+ * means what it means to Xen (for most: nothing allowed). */
+struct xsd_quota {
+	uint32_t nodes;       /* -E --entry-nb: nodes a domain owns (1000) */
+	uint32_t watches;     /* -W --watch-nb: watches of a domain (128) */
+	uint32_t txns;        /* -t --transaction: open transactions (10) */
+	uint32_t outstanding; /* -Q outstanding=: requests in flight (20) */
+	uint32_t entry_size;  /* -S --entry-size: node record bytes (2048) */
+	uint32_t perms;       /* -A --perm-nb: permission entries (5) */
+	uint32_t txn_nodes;   /* -Q transaction-nodes=: nodes per txn (1024) */
+};
+
+#define XSD_QUOTA_DEFAULTS                                                    \
+	{                                                                     \
+		.nodes = 1000, .watches = 128, .txns = 10, .outstanding = 20, \
+		.entry_size = 2048, .perms = 5, .txn_nodes = 1024,            \
+	}
+
+/* Domain 0 is the only privileged domain here (no --priv-domid). */
+static inline bool xsd_privileged(unsigned domid)
+{
+	return domid == 0;
+}
 
 /* ---- map.c: chained hash map keyed by a NUL-terminated string ------------ */
 
@@ -125,6 +147,7 @@ struct xsd_node {
 	struct xsd_perms perms;
 	char **kids; /* children's names, in creation order */
 	uint32_t nkids, kcap;
+	uint32_t childlen; /* sum of the children's names' lengths + 1 each */
 	/* Live nodes: the store generation of the last change to this node,
 	 * its value, permissions or list of children. Unique across delete
 	 * and re-create, which is what transaction validation relies on. */
@@ -137,6 +160,7 @@ struct xsd_store {
 	struct xsd_map nodes;
 	uint64_t gen;            /* last generation handed out */
 	uint32_t *owned;         /* nodes owned, indexed by domid */
+	struct xsd_quota q;      /* set before use; defaults from init */
 };
 
 /* Where an operation looks and writes: the live tree (tx == NULL) or a
@@ -155,6 +179,15 @@ void xsd_node_free(struct xsd_node *n);
 int xsd_node_add_kid(struct xsd_node *n, const char *name);
 void xsd_node_del_kid(struct xsd_node *n, const char *name);
 int xsd_node_set_value(struct xsd_node *n, const char *v, uint32_t len);
+/* The size of the node's record in Xen's database, which xenstored's
+ * entry-size quota bounds: a 24-byte header (generation, number of
+ * permissions, value length, children length), 8 bytes per permission,
+ * the value, and the children's names with their nuls. */
+static inline uint64_t xsd_record_size(uint32_t nperms, uint32_t vlen,
+				       uint32_t childlen)
+{
+	return 24u + 8u * (uint64_t)nperms + vlen + childlen;
+}
 
 /* Live-tree primitives that keep the ownership counts right. */
 struct xsd_node *xsd_live_get(struct xsd_store *st, const char *path);
@@ -216,20 +249,37 @@ struct xsd_tent {
 struct xsd_txn {
 	struct xsd_txn *next; /* in the connection's list */
 	uint32_t id;
+	unsigned domid; /* whose transaction */
 	struct xsd_map ents;
 	struct xsd_tent *first, **tailp;
 	uint32_t nents;
-	uint32_t created; /* nodes created, for the quota */
+	uint32_t created; /* nodes created (Xen checks the quota at commit
+			   * only when this is not 0) */
+	/* Change in nodes owned, per domain, as Xen's transaction keeps it
+	 * (created +1 for the owner, removed -1, owner changed -1/+1). */
+	struct xsd_tdelta {
+		uint16_t domid;
+		int32_t n;
+	} *deltas;
+	uint32_t ndeltas, cdeltas;
+	bool failed; /* out of memory while accounting: commit says ENOMEM */
 };
 
-struct xsd_txn *xsd_txn_new(uint32_t id);
+/* A transaction of domain `domid` (whose quotas apply to it). */
+struct xsd_txn *xsd_txn_new(uint32_t id, unsigned domid);
 void xsd_txn_free(struct xsd_txn *t);
 /* Entry for `path`, recording the live state the first time. NULL with
- * *err = -ENOSPC past XSD_QUOTA_TXN_ENTRIES, or -ENOMEM. */
+ * *err = -ENOSPC when an unprivileged domain's transaction would touch
+ * more than the transaction-nodes quota, or -ENOMEM. */
 struct xsd_tent *xsd_txn_touch(struct xsd_txn *t, struct xsd_store *st,
 			       const char *path, int *err);
-/* Validates and applies; -EAGAIN if anything the transaction touched
- * changed since. Reports applied changes through ch. Does not free t. */
+/* Records a change of `n` in the nodes `owner` owns, made inside t. */
+void xsd_txn_account(struct xsd_txn *t, unsigned owner, int n);
+/* Checks the node quota as Xen does at commit, then validates and
+ * applies: -ENOSPC if the transaction created a node and would leave an
+ * unprivileged domain owning the quota or more, -ENOMEM if its accounting
+ * failed, -EAGAIN if anything it touched changed since. Reports applied
+ * changes through ch. Does not free t. */
 int xsd_txn_commit(struct xsd_txn *t, struct xsd_store *st,
 		   const struct xsd_changes *ch);
 
@@ -256,6 +306,25 @@ struct xsd_listener {
 	bool closing;
 };
 
+/* What one domain holds, counted against its quotas (all its connections
+ * together: on Xen a domain has one connection, its ring, which every
+ * process of a Linux guest shares through the kernel). */
+struct xsd_dacct {
+	uint32_t watches;
+	uint32_t txns;
+	uint32_t outstanding;
+};
+
+/* A request of an unprivileged domain in flight. As in Xen, it counts as
+ * outstanding for its domain until its reply and every watch event it
+ * caused have been delivered (here: handed to the receiving socket);
+ * while a domain has the quota outstanding, no further request of it is
+ * read. Each queued message holding it is one reference. */
+struct xsd_ref {
+	unsigned domid;
+	uint32_t n;
+};
+
 struct xsd_conn {
 	uv_pipe_t pipe;
 	struct xsd_server *srv;
@@ -267,6 +336,10 @@ struct xsd_conn {
 	uint32_t have;
 	unsigned char in[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
 	char rbuf[16384];
+	/* Held: rbuf[hoff, hlen) was read but not handled, because the
+	 * domain had the outstanding quota in flight; reading is stopped. */
+	bool held;
+	uint32_t hoff, hlen;
 	size_t outq; /* bytes queued in uv_write requests */
 	struct xsd_watch *watches;
 	uint32_t nwatches;
@@ -281,6 +354,9 @@ struct xsd_server {
 	struct xsd_store st;
 	struct xsd_listener *listeners; /* dom0's first */
 	struct xsd_conn *conns;
+	struct xsd_dacct *acct; /* indexed by domid */
+	struct xsd_ref *cur;    /* the request being handled, if counted */
+	uv_idle_t resume;       /* feeds held connections again */
 	bool verbose;
 	bool stopping;
 };
@@ -294,16 +370,22 @@ int xsd_listener_open(struct xsd_server *s, unsigned domid, uint64_t mfn,
 void xsd_listener_close(struct xsd_listener *l);
 struct xsd_listener *xsd_listener_find(struct xsd_server *s, unsigned domid);
 void xsd_conn_close(struct xsd_conn *c);
-/* Queues a message; closes the connection if its queue is over the limit. */
+/* Queues a message; closes the connection if its queue is over the limit.
+ * A message queued with `ref` holds it until written (or dropped). */
 void xsd_conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id,
-		   uint32_t tx_id, const void *payload, uint32_t len);
+		   uint32_t tx_id, const void *payload, uint32_t len,
+		   struct xsd_ref *ref);
+/* Drops one reference; the last ends the request's outstanding count
+ * and lets its domain's held connections go on. */
+void xsd_ref_put(struct xsd_server *s, struct xsd_ref *ref);
 
 /* watch.c */
 int xsd_watch_add(struct xsd_conn *c, const char *path, const char *token,
 		  struct xsd_watch **out);
-/* Sends one event for `path` (absolute) to the watch's connection. */
+/* Sends one event for `path` (absolute) to the watch's connection; `ref`
+ * is the request that caused it (NULL: none, or not counted). */
 void xsd_watch_send(struct xsd_conn *c, const struct xsd_watch *w,
-		    const char *path);
+		    const char *path, struct xsd_ref *ref);
 int xsd_watch_del(struct xsd_conn *c, const char *path, const char *token);
 void xsd_watch_clear(struct xsd_conn *c);
 /* A node changed (perms: the ones that decide who hears of it). */

@@ -12,51 +12,19 @@
 #      within a second.
 # usage: nbd_sim.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-xensim=$build/sim/bin/xensim
-vmsgd=$build/dom0/vmsgd
-blockd=$build/dom0/vmsg-blockd
-plugin=$build/dom0/nbdkit-vmsg-plugin.so
-for b in "$xensim" "$vmsgd" "$blockd" "$plugin"; do
-	[ -e "$b" ] || { echo "nbd_sim: FAIL: $b not built"; exit 1; }
-done
+. "$(dirname "$0")/../lib/sim.sh"
 for t in nbdkit nbdcopy qemu-img; do
 	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
 done
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-nbdsim.XXXXXX")
-export XENSIM_DIR=$dir/xensim
-mkdir -p "$XENSIM_DIR"
-pids=()
-cleanup() {
-	local st=$?
-	# TERM: `xensim run` forwards it to its process (SIGKILL it cannot,
-	# and the process would outlive the test holding ctest's pipe). A
-	# process still there after 5 s is killed itself, and said so (the
-	# ASan flavour's nbdkit, with the ASan runtime preloaded, has been
-	# seen to deadlock in libc's exit handlers, in freelocale).
-	local p k
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		p=${pids[i]}
-		kill -TERM "$p" 2>/dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		if kill -0 "$p" 2>/dev/null; then
-			echo "nbd_sim: warning: $(ps -o args= -p "$p" | cut -c1-80) did not exit on SIGTERM: killed"
-			for k in $(pgrep -P "$p"); do kill -KILL "$k" 2>/dev/null || true; done
-		fi
-		wait "$p" 2>/dev/null || true
-	done
-	"$xensim" stop >/dev/null 2>&1 || true
-	if [ "$st" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "---- $(basename "$f")"; tail -n 20 "$f"; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# (sim.sh's cleanup ends each process with SIGTERM, which `xensim run`
+# forwards, and one still there after 5 s with SIGKILL: the ASan flavour's
+# nbdkit, with the ASan runtime preloaded, has been seen to deadlock in
+# libc's exit handlers, in freelocale.)
+sim_init nbd_sim "$1"
+blockd=$build/dom0/vmsg-blockd
+plugin=$build/dom0/nbdkit-vmsg-plugin.so
+sim_need "$xensim" "$vmsgd" "$blockd"
+[ -e "$plugin" ] || fail "$plugin not built"
 # The ASan flavour's plugin needs the ASan runtime loaded first; nbdkit's
 # own allocations are not ours to leak-check.
 NBDKIT=(nbdkit)
@@ -64,12 +32,8 @@ if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
 	NBDKIT=(env "LD_PRELOAD=$VMSG_NBDKIT_PRELOAD"
 		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" nbdkit)
 fi
-fail() { echo "nbd_sim: FAIL: $*"; exit 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_sock() {
-	for _ in $(seq 500); do [ -S "$1" ] && return 0; sleep 0.02; done
-	fail "no socket $1"
-}
+wait_sock() { sim_wait 10 test -S "$1" || fail "no socket $1"; }
 
 cat >"$dir/vmsgd.conf" <<EOF
 [daemon]
@@ -82,11 +46,8 @@ mode = direct
 ring_size = 1048576
 max_msg = 8388608
 EOF
-"$xensim" start >/dev/null || fail "xensim start"
-"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/vmsgd.conf" >"$dir/vmsgd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q ready "$dir/vmsgd.log" && break; sleep 0.1; done
-grep -q ready "$dir/vmsgd.log" || fail "vmsgd did not start"
+sim_start
+sim_vmsgd "$dir/vmsgd.conf"
 
 MiB=1048576
 head -c $((32 * MiB)) /dev/urandom >"$dir/disk.img"
@@ -94,15 +55,13 @@ head -c $((32 * MiB)) /dev/urandom >"$dir/other.img"
 cp "$dir/disk.img" "$dir/orig.img"
 
 start_provider() { # IMAGE
-	"$xensim" run --domid 1 -- "$blockd" --service disk "$1" >"$dir/blockd.log" 2>&1 &
-	BP=$!; pids+=($BP)
-	for _ in $(seq 100); do grep -q "offers disk" "$dir/blockd.log" && return 0; sleep 0.1; done
-	fail "vmsg-blockd did not offer disk"
+	sim_run 1 "$dir/blockd.log" "$blockd" --service disk "$1"
+	BP=$sim_pid
+	sim_wait 10 grep -q "offers disk" "$dir/blockd.log" || fail "vmsg-blockd did not offer disk"
 }
 start_nbdkit() { # DOMID NAME
-	"$xensim" run --domid "$1" -- "${NBDKIT[@]}" -f -U "$dir/$2.nbd" "$plugin" service=disk \
-		>"$dir/nbdkit-$2.log" 2>&1 &
-	NP=$!; pids+=($NP)
+	sim_run "$1" "$dir/nbdkit-$2.log" "${NBDKIT[@]}" -f -U "$dir/$2.nbd" "$plugin" service=disk
+	NP=$sim_pid
 	wait_sock "$dir/$2.nbd"
 }
 
@@ -133,7 +92,7 @@ grep -q "open service disk: .*polic" "$dir/nbdkit-c.log" || fail "dom3: no polic
 echo "ok: dom3 refused: $(grep -o 'open service disk: .*' "$dir/nbdkit-c.log" | head -1)"
 
 # the writes reached the file once the provider stops
-kill "$BP"; wait "$BP"
+kill "$BP"; sim_reap "$BP"
 cmp "$dir/disk.img" "$dir/other.img" || fail "the file is not what was written"
 echo "ok: the file holds the nbdcopy"
 
@@ -151,7 +110,7 @@ kill -0 "$CP" 2>/dev/null || fail "nbdcopy finished before the kill"
 daemon=$(pgrep -P "$BP" -x vmsg-blockd) || fail "no vmsg-blockd under $BP"
 t0=$(now_ms)
 kill -9 "$daemon"
-wait "$BP" 2>/dev/null || true
+sim_reap "$BP" 2>/dev/null
 # A hang fails the test below (too slow), with what each thread waits on.
 ( for _ in $(seq 100); do kill -0 "$CP" 2>/dev/null || exit 0; sleep 0.1; done
   if kill -0 "$CP" 2>/dev/null; then

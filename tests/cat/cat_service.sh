@@ -15,48 +15,13 @@
 #   5. SIGTERM ends `--offer echo -- cat` (status 143) and withdraws it.
 # usage: cat_service.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-xensim=$build/sim/bin/xensim
-vmsgd=$build/dom0/vmsgd
-vmsgctl=$build/dom0/vmsgctl
+. "$(dirname "$0")/../lib/sim.sh"
+sim_init cat_service "$1"
 cat=$build/tools/vmsg-cat/vmsg-cat
-for b in "$xensim" "$vmsgd" "$vmsgctl" "$cat" "$build/sim/xenstored/vmsg-xenstored"; do
-	[ -x "$b" ] || { echo "cat_service: FAIL: $b not built"; exit 1; }
-done
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-catsvc.XXXXXX")
-export XENSIM_DIR=$dir/xensim
-mkdir -p "$XENSIM_DIR"
-pids=()
-cleanup() {
-	local st=$?
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
-	# Whatever still names our directory (a pipeline's vmsg-cat) goes too.
-	pkill -TERM -f -- "$dir/" 2>/dev/null || true
-	"$xensim" stop >/dev/null 2>&1 || true
-	if [ "$st" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "---- $(basename "$f")"; tail -n 20 "$f"; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() { echo "cat_service: FAIL: $*"; exit 1; }
-ctl() { "$vmsgctl" --socket "$dir/vmsgd.sock" "$@"; }
+sim_need "$xensim" "$vmsgd" "$vmsgctl" "$cat" "$build/sim/xenstored/vmsg-xenstored"
 dom() { local d=$1; shift; "$xensim" run --domid "$d" -- "$@"; }
-offered() { # NAME: wait until vmsgctl lists it
-	for _ in $(seq 100); do
-		ctl list services | grep -q "^ *$1 " && return 0
-		sleep 0.1
-	done
-	fail "service $1 never offered"
-}
+listed() { ctl list services | grep -q "^ *$1 "; }
+offered() { sim_wait 10 listed "$1" || fail "service $1 never offered"; }
 
 cat >"$dir/vmsgd.conf" <<EOF
 [daemon]
@@ -77,18 +42,14 @@ offer = 5
 open = 2
 mode = direct
 EOF
-"$xensim" start >/dev/null || fail "xensim start"
-"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/vmsgd.conf" >"$dir/vmsgd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q ready "$dir/vmsgd.log" && break; sleep 0.1; done
-grep -q ready "$dir/vmsgd.log" || fail "vmsgd did not start"
+sim_start
+sim_vmsgd "$dir/vmsgd.conf"
 
 # 1. a command per consumer
-# Background domains run `xensim run` directly (not through dom()), so
-# that $! is the domain's wrapper: a signal to it reaches vmsg-cat.
-"$xensim" run --domid 1 -- "$cat" --offer echo -- cat >"$dir/offer-echo.log" 2>&1 &
-echo_pid=$!
-pids+=($echo_pid)
+# Background domains run through sim_run: $sim_pid is the domain's
+# `xensim run`, and a signal to it reaches vmsg-cat.
+sim_run 1 "$dir/offer-echo.log" "$cat" --offer echo -- cat
+echo_pid=$sim_pid
 offered echo
 for n in 1 2; do
 	head -c 200000 /dev/urandom >"$dir/in$n"
@@ -99,16 +60,16 @@ for n in 1 2; do
 done
 
 # 2. the command knows its consumer
-"$xensim" run --domid 4 -- "$cat" --offer who -- sh -c 'echo "peer=$VMSG_PEER_DOMID service=$VMSG_SERVICE"' \
-	>"$dir/offer-who.log" 2>&1 &
-pids+=($!)
+sim_run 4 "$dir/offer-who.log" \
+	"$cat" --offer who -- sh -c 'echo "peer=$VMSG_PEER_DOMID service=$VMSG_SERVICE"'
 offered who
 got=$(dom 2 "$cat" --service who --linger 2000 </dev/null) || fail "who: status $?"
 [ "$got" = "peer=2 service=who" ] || fail "who: got '$got'"
 echo "who: $got"
 
-# 3. the policy refuses dom3, with vmsgd's text
-out=$(dom 3 "$cat" --service echo </dev/null 2>&1)
+# 3. the policy refuses dom3, with vmsgd's text (under timeout: a dom3
+# let in would wait for the echo of nothing)
+out=$(timeout 20 "$xensim" run --domid 3 -- "$cat" --service echo </dev/null 2>&1)
 st=$?
 [ "$st" -eq 1 ] || fail "dom3: status $st, want 1 ($out)"
 grep -q "domain 3 may not open it (policy)" <<<"$out" || fail "dom3: '$out'"
@@ -120,33 +81,25 @@ head -c 70000 /dev/urandom >"$dir/cons-in"
 "$xensim" run --domid 5 -- "$cat" --offer once --linger 3000 <"$dir/prov-in" >"$dir/prov-out" \
 	2>"$dir/offer-once.log" &
 once_pid=$!
-pids+=($once_pid)
+sim_track "$once_pid"
 offered once
 dom 2 "$cat" --service once --linger 3000 <"$dir/cons-in" >"$dir/cons-out" \
 	2>"$dir/consumer-once.log" || fail "once consumer: status $?"
-wait "$once_pid"
+sim_reap "$once_pid"
 st=$?
 [ "$st" -eq 0 ] || fail "--offer once: status $st, want 0"
 cmp "$dir/prov-in" "$dir/cons-out" || fail "once: provider -> consumer differs"
 cmp "$dir/cons-in" "$dir/prov-out" || fail "once: consumer -> provider differs"
-for _ in $(seq 50); do
-	ctl list services | grep -q "^ *once " || break
-	sleep 0.1
-done
-ctl list services | grep -q "^ *once " && fail "once still offered after its exit"
+sim_wait 5 eval '! listed once' || fail "once still offered after its exit"
 echo "once: 50000 and 70000 bytes crossed, the provider exited 0 and withdrew"
 
 # 5. SIGTERM ends the command server and withdraws the offer
-ctl list services | grep -q "^ *echo " || fail "echo not listed before SIGTERM"
+listed echo || fail "echo not listed before SIGTERM"
 kill -TERM "$echo_pid"
-wait "$echo_pid"
+sim_reap "$echo_pid"
 st=$?
 # xensim run passes on the command's status: 128 + SIGTERM.
 [ "$st" -eq 143 ] || fail "--offer echo after SIGTERM: status $st, want 143"
-for _ in $(seq 50); do
-	ctl list services | grep -q "^ *echo " || break
-	sleep 0.1
-done
-ctl list services | grep -q "^ *echo " && fail "echo still offered after SIGTERM"
+sim_wait 5 eval '! listed echo' || fail "echo still offered after SIGTERM"
 echo "SIGTERM: status 143, echo withdrawn"
 echo "cat_service: ok"

@@ -5,29 +5,9 @@
 # simulator start one under a private XENSIM_DIR and stop it at the end.
 # usage: cli_errors.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-xensim=$build/sim/bin/xensim
-vmsgd=$build/dom0/vmsgd
-vmsgctl=$build/dom0/vmsgctl
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-cli.XXXXXX")
-export XENSIM_DIR=$dir/xensim
-mkdir -p "$XENSIM_DIR"
-pids=()
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	# Whatever still names our directory (a pipeline's vmsg-cat) goes too.
-	pkill -TERM -f -- "$dir/" 2>/dev/null || true
-	"$xensim" stop >/dev/null 2>&1 || true
-	rm -rf "$dir"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/../lib/sim.sh"
+SIM_LOG_LINES=0 # each case prints what it saw
+sim_init cli "$1"
 
 failures=0
 cases=0
@@ -56,13 +36,7 @@ conf() {
 	shift
 	printf '%s\n' "$@" >"$f"
 }
-wait_ready() { # LOG
-	for _ in $(seq 100); do
-		grep -q ready "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_ready() { sim_wait 10 grep -q ready "$1"; } # LOG
 
 # ---- --version: every command names itself and the project's version
 version=$(sed -n 's/^#define VMSG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' \
@@ -86,6 +60,8 @@ sed 's/^# \?\(\[\|[a-z_]* =\)/\1/' "$src/dom0/vmsgd.conf" | grep -v '^#' >"$dir/
 expect 0 "ok: 2 services, 1 bridge" "$vmsgd" --check-config "$dir/examples.conf"
 expect 2 "missing.conf:0: cannot open" "$vmsgd" --check-config "$dir/missing.conf"
 conf twice-key.conf "[service echo]" "mode = direct" "offer = 1" "offer = 2"
+conf badlimit.conf "[daemon]" "requests_burst = 0"
+expect 2 "badlimit.conf:2: requests_burst '0': expected 1..1000000" "$vmsgd" --check-config "$dir/badlimit.conf"
 expect 2 "twice-key.conf:4: [service echo]: 'offer' given twice (first at line 3)" \
 	"$vmsgd" --check-config "$dir/twice-key.conf"
 conf twice-section.conf "[service echo]" "mode = direct" "[service echo]" "offer = 1"
@@ -125,15 +101,15 @@ expect 1 "--xen needs a Xen domain, or the simulator" \
 # A framed side facing a raw peer: ask about --framed.
 (echo "plain bytes, not frames" | "$cat" --listen --unix "$dir/raw.sock" \
 	--linger 3000 >/dev/null 2>&1) &
-pids+=($!)
+sim_track $!
 expect 1 "does the peer use --framed too?" \
 	"$cat" --connect --unix "$dir/raw.sock" --framed --timeout 5000
 # A second client of a busy listener: not "nobody serves" alone.
 (sleep 3 | "$cat" --listen --unix "$dir/busy.sock" --linger 0 >/dev/null 2>&1) &
-pids+=($!)
+sim_track $!
 (sleep 3 | "$cat" --connect --unix "$dir/busy.sock" --timeout 5000 --linger 0 \
 	>/dev/null 2>&1) &
-pids+=($!)
+sim_track $!
 # The listener's socket appears, then goes once the first client is in.
 for _ in $(seq 100); do
 	[ -S "$dir/busy.sock" ] && break
@@ -146,6 +122,24 @@ done
 # (-EBUSY while the first client is coming in, else the hint of -ENOENT)
 expect 1 "already has its client" \
 	"$cat" --connect --unix "$dir/busy.sock" --timeout 300
+
+# ---- scripts/test.sh --help answers (it used to start a build)
+expect 0 "The test command" timeout 10 "$(cd "$(dirname "$0")/../.." && pwd)/scripts/test.sh" --help
+
+# ---- echo-appliance (the echo unikernel's source as a Linux program)
+# (under timeout: before these checks a bad word was ignored and the
+# appliance served, waiting for a client for ever)
+app=(timeout 10 "$build/examples/echo-unikernel/echo-appliance")
+expect 0 "role=client" "${app[@]}" --help
+expect 2 "'role=clinet': the value must be one of server|client" "${app[@]}" role=clinet
+expect 2 "'mode=rwa': the value must be one of msg|raw" "${app[@]}" mode=rwa
+expect 2 "'prot=echo': unknown key (--help lists the arguments)" "${app[@]}" prot=echo
+expect 2 "'count=ten': not a number" "${app[@]}" open=echo count=ten
+expect 2 "'multi=17': out of range 1..16" "${app[@]}" multi=17
+expect 2 "'count=2': key given twice" "${app[@]}" open=echo count=1 count=2
+expect 2 "'serve': not a KEY=VALUE word" "${app[@]}" serve
+expect 2 "host=$dir/nowhere: not a directory (create it first" \
+	"${app[@]}" host="$dir/nowhere" clients=1
 
 # ---- xensim
 expect 2 "xensim: no command given" "$xensim"
@@ -161,11 +155,9 @@ expect 1 "xensim env: no simulator runs in" "$xensim" env --domid 0
 
 # ---- vmsgd on the simulator: one per xenstore, dom0 only
 if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
-	"$xensim" start >/dev/null || { echo "FAIL: xensim start"; exit 1; }
-	"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/good.conf" \
-		>"$dir/vmsgd1.log" 2>&1 &
-	vm1=$!
-	pids+=($vm1)
+	sim_start
+	sim_run 0 "$dir/vmsgd1.log" "$vmsgd" --foreground --config "$dir/good.conf"
+	vm1=$sim_pid
 	wait_ready "$dir/vmsgd1.log" ||
 		{ echo "FAIL: first vmsgd not ready"; cat "$dir/vmsgd1.log"; exit 1; }
 	first=$(pgrep -P "$vm1" -x vmsgd || echo "$vm1")
@@ -221,10 +213,8 @@ if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 	expect 0 "DOMID" "$vmsgctl" --socket "$dir/vmsgd.sock" list domains
 	# Killed, its claim is stale: a new vmsgd takes over.
 	kill -KILL "$first" "$vm1" 2>/dev/null
-	wait "$vm1" 2>/dev/null
-	"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/second.conf" \
-		>"$dir/vmsgd2.log" 2>&1 &
-	pids+=($!)
+	sim_reap "$vm1" 2>/dev/null
+	sim_run 0 "$dir/vmsgd2.log" "$vmsgd" --foreground --config "$dir/second.conf"
 	cases=$((cases + 1))
 	if wait_ready "$dir/vmsgd2.log"; then
 		echo "ok: a vmsgd after a killed one serves"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run a document's examples, in order, as a reader would paste them.
 
-usage: run_doc.py DOC.md WORKDIR [--prelude FILE]
+usage: run_doc.py DOC.md WORKDIR [--prelude FILE] [--timeout SEC]
 
 Fenced blocks of DOC.md are taken by their info string:
   ```LANG file=NAME    written to WORKDIR/NAME
@@ -14,7 +14,10 @@ Every other block is prose. All run blocks share one shell, so exports and
 background jobs carry over; at the end the shell's jobs are stopped. The
 optional prelude (bash) runs first: it sets PATH, pkg-config and compiler
 flags for the build under test, and may define `doc_cleanup`.
-Exit 0 when every block did what it says, else 1 naming the block.
+Exit 0 when every block did what it says, else 1 naming the block. The
+whole page has --timeout seconds (100): a block that waits for what never
+comes (`until grep -q ready log`) is stopped, its shell cleaned up as at
+the end, and the run fails naming the last block that started.
 """
 import os
 import re
@@ -72,6 +75,11 @@ def main():
         i = args.index("--prelude")
         prelude = args[i + 1]
         del args[i:i + 2]
+    timeout = 100
+    if "--timeout" in args:
+        i = args.index("--timeout")
+        timeout = int(args[i + 1])
+        del args[i:i + 2]
     if len(args) != 2:
         sys.exit(__doc__)
     doc, work = args
@@ -85,6 +93,7 @@ def main():
         flags = {w for w in words[1:] if "=" not in w}
         if "file" in opts:
             path = os.path.join(work, opts["file"])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(body)
             print(f"{name}:{line}: wrote {opts['file']}")
@@ -131,9 +140,24 @@ def main():
     wrapper = ("set -u\n"
                "cleanup() { jobs -p | xargs -r kill -TERM 2>/dev/null; "
                "declare -F doc_cleanup >/dev/null && doc_cleanup; wait; }\n"
-               "trap cleanup EXIT\n" + full)
-    r = subprocess.run(["bash", "-c", wrapper], cwd=work)
-    return 0 if r.returncode == 0 else 1
+               "trap cleanup EXIT\n"
+               "trap 'exit 143' TERM\n" + full)
+    p = subprocess.Popen(["bash", "-c", wrapper], cwd=work)
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # TERM: the shell exits through its EXIT trap, which stops its
+        # jobs and runs doc_cleanup.
+        p.terminate()
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        print(f"{name}: timed out after {timeout} s in the last block "
+              "that started (above)")
+        return 1
+    return 0 if rc == 0 else 1
 
 
 if __name__ == "__main__":

@@ -9,61 +9,31 @@
 # real Xen (tests/guest/dom0-init.sh, uk-multi).
 # usage: appliance_multi_sim.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-xensim=$build/sim/bin/xensim
+. "$(dirname "$0")/../lib/sim.sh"
+[ -x "$1/sim/xenstored/vmsg-xenstored" ] || { echo "no vmsg-xenstored: skip"; exit 77; }
+SIM_LOG_LINES=25
+sim_init appliance_multi_sim "$1"
 app=$build/examples/echo-unikernel/echo-appliance
 client=$build/tests/guest/guest-echo-client
 n=8
-for b in "$xensim" "$app" "$client"; do
-	[ -x "$b" ] || { echo "appliance_multi_sim: $b not built"; exit 1; }
-done
-[ -x "$build/sim/xenstored/vmsg-xenstored" ] || { echo "no vmsg-xenstored: skip"; exit 77; }
+sim_need "$xensim" "$app" "$client"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-multi.XXXXXX")
-export XENSIM_DIR=$dir/xensim
-mkdir -p "$XENSIM_DIR"
-pids=()
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	"$xensim" stop >/dev/null 2>&1 || true
-	if [ "$st" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "---- $(basename "$f")"; tail -n 25 "$f"; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() { echo "appliance_multi_sim: FAIL: $*"; exit 1; }
-
-"$xensim" start >/dev/null || fail "xensim start"
-"$xensim" run --domid 1 -- "$app" multi=$n port=echo peer=0 >"$dir/app.log" 2>&1 &
-app_pid=$!
-pids+=($app_pid)
-for _ in $(seq 300); do
-	grep -q '^MULTI serving' "$dir/app.log" && break
-	sleep 0.1
-done
-grep -q '^MULTI serving' "$dir/app.log" || fail "the appliance does not serve"
+sim_start
+sim_run 1 "$dir/app.log" "$app" multi=$n port=echo peer=0
+app_pid=$sim_pid
+sim_wait 30 grep -q '^MULTI serving' "$dir/app.log" || fail "the appliance does not serve"
 
 cpids=()
 for i in $(seq 0 $((n - 1))); do
-	"$xensim" run --domid 0 -- "$client" 1 /local/domain/1/data/vchan/0/echo$i \
-		$((1 << 20)) >"$dir/client$i.log" 2>&1 &
-	cpids+=($!)
+	sim_run 0 "$dir/client$i.log" "$client" 1 /local/domain/1/data/vchan/0/echo$i \
+		$((1 << 20))
+	cpids+=($sim_pid)
 done
 for i in $(seq 0 $((n - 1))); do
-	wait "${cpids[i]}" || fail "client $i exited $?"
+	sim_reap "${cpids[i]}" || fail "client $i exited $?"
 	grep -q '^ECHO-CLIENT ok' "$dir/client$i.log" || fail "client $i: no ECHO-CLIENT ok"
 done
-wait "$app_pid"; st=$?
-pids=()
+sim_reap "$app_pid"; st=$?
 cat "$dir/app.log"
 [ "$st" -eq 0 ] || fail "the appliance exited $st"
 grep -q "^MULTI done: $n clients" "$dir/app.log" || fail "not all $n clients done"

@@ -28,40 +28,13 @@
 # No step is retried: a failure of the client is a failure.
 # usage: appliance_sim.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-xensim=$build/sim/bin/xensim
-vmsgd=$build/dom0/vmsgd
-vmsgctl=$build/dom0/vmsgctl
+. "$(dirname "$0")/../lib/sim.sh"
+[ -x "$1/sim/xenstored/vmsg-xenstored" ] || { echo "no vmsg-xenstored: skip"; exit 77; }
+SIM_LOG_LINES=25
+sim_init appliance_sim "$1"
 app=$build/examples/echo-unikernel/echo-appliance
 pattern=$build/tests/guest/guest-echo-pattern
-for b in "$xensim" "$vmsgd" "$vmsgctl" "$app" "$pattern"; do
-	[ -x "$b" ] || { echo "appliance_sim: $b not built"; exit 1; }
-done
-[ -x "$build/sim/xenstored/vmsg-xenstored" ] || { echo "no vmsg-xenstored: skip"; exit 77; }
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-appl.XXXXXX")
-export XENSIM_DIR=$dir/xensim
-mkdir -p "$XENSIM_DIR"
-pids=()
-cleanup() {
-	local st=$?
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
-	"$xensim" stop >/dev/null 2>&1 || true
-	if [ "$st" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "---- $(basename "$f")"; tail -n 25 "$f"; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() { echo "appliance_sim: FAIL: $*"; exit 1; }
-ctl() { "$vmsgctl" --socket "$dir/vmsgd.sock" "$@"; }
+sim_need "$xensim" "$vmsgd" "$vmsgctl" "$app" "$pattern"
 wait_for() { # PATTERN FILE-or-command...
 	local pat=$1
 	shift
@@ -99,12 +72,9 @@ mode = direct
 ring_size = 65536
 max_msg = 65536
 EOF
-"$xensim" start >/dev/null || fail "xensim start"
+sim_start
 start_vmsgd() { # [LOG]
-	"$xensim" run --domid 0 -- "$vmsgd" --config "$dir/vmsgd.conf" \
-		--foreground >"$dir/${1:-vmsgd.log}" 2>&1 &
-	vmsgd_pid=$!
-	pids+=($vmsgd_pid)
+	sim_vmsgd "$dir/vmsgd.conf" "${1:-vmsgd.log}"
 	wait_for DOMID ctl list domains
 }
 start_vmsgd
@@ -151,9 +121,8 @@ exchange() {
 # start_provider PROGRAM LOG: offer echo from dom1; the pid of its `xensim
 # run` in $ppid.
 start_provider() {
-	"$xensim" run --domid 1 -- "$1" vmsgd=1 svc=echo cksum=1 >"$2" 2>&1 &
-	ppid=$!
-	pids+=($ppid)
+	sim_run 1 "$2" "$1" vmsgd=1 svc=echo cksum=1
+	ppid=$sim_pid
 	wait_for "offering 'echo'" cat "$2"
 }
 
@@ -181,17 +150,14 @@ scenario() {
 	echo "appliance_sim: $what: dom3 refused by the policy"
 
 	# 3. the provider dies mid-stream; the consumer must see the close.
-	"$xensim" run --domid 2 -- "$cons" open=echo count=1000000 size=4000 \
-		>"$dir/consumer2.log" 2>&1 &
-	cpid=$!
-	pids+=($cpid)
+	sim_run 2 "$dir/consumer2.log" "$cons" open=echo count=1000000 size=4000
+	cpid=$sim_pid
 	wait_for "first echo" cat "$dir/consumer2.log"
 	sleep 0.5
 	victim=$(child_of "$ppid") || fail "no provider process under its xensim run $ppid"
 	kill -KILL "$victim"
-	wait "$ppid"
+	sim_reap "$ppid"
 	st=$?
-	pids=("${pids[@]/$ppid/}")
 	[ "$st" -eq 137 ] || fail "the provider's xensim run exited $st, want 137 (its command killed by SIGKILL)"
 	! kill -0 "$victim" 2>/dev/null || fail "the provider ($victim) is still running"
 	for _ in $(seq 600); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
@@ -199,9 +165,8 @@ scenario() {
 		kill "$cpid"
 		fail "the consumer did not see the provider's death within 60 s"
 	fi
-	wait "$cpid"
+	sim_reap "$cpid"
 	st=$?
-	pids=("${pids[@]/$cpid/}")
 	cat "$dir/consumer2.log"
 	grep -q '^OPEN closed at message' "$dir/consumer2.log" || fail "no OPEN closed"
 	[ "$st" -eq 3 ] || fail "consumer exit status $st, want 3 (closed)"
@@ -214,23 +179,19 @@ scenario() {
 restart() {
 	local prov=$1 cons=$2 what=$3 ppid cpid st daemon
 	start_provider "$prov" "$dir/provider3.log"
-	"$xensim" run --domid 2 -- "$cons" open=echo count=300 size=40000 \
-		again=6000 >"$dir/consumer3.log" 2>&1 &
-	cpid=$!
-	pids+=($cpid)
+	sim_run 2 "$dir/consumer3.log" "$cons" open=echo count=300 size=40000 again=6000
+	cpid=$sim_pid
 	wait_for "OPEN again in" cat "$dir/consumer3.log"
 	# vmsgd itself, not the `xensim run` in front of it (SIGKILL is not
 	# forwarded, and dom0 outlives its processes).
 	daemon=$(pgrep -P "$vmsgd_pid" -x vmsgd) || fail "no vmsgd under $vmsgd_pid"
 	kill -KILL "$daemon"
-	wait "$vmsgd_pid" 2>/dev/null
-	pids=("${pids[@]/$vmsgd_pid/}")
+	sim_reap "$vmsgd_pid" 2>/dev/null
 	start_vmsgd vmsgd-restarted.log
 	wait_for '"name":"echo","provider":1' ctl --json list services
 	kill -0 "$ppid" 2>/dev/null || fail "the provider exited when vmsgd went away"
-	wait "$cpid"
+	sim_reap "$cpid"
 	st=$?
-	pids=("${pids[@]/$cpid/}")
 	cat "$dir/consumer3.log"
 	[ "$st" -eq 0 ] || fail "consumer exited $st"
 	[ "$(grep -c '^OPEN ok 300 messages' "$dir/consumer3.log")" -eq 2 ] ||
@@ -245,8 +206,7 @@ restart() {
 	exchange "$cons" "$dir/consumer4.log" "$dir/provider3.log"
 	echo "appliance_sim: $what: vmsgd restarted; echo offered again, open sent again, both served"
 	kill -TERM "$ppid" 2>/dev/null
-	wait "$ppid" 2>/dev/null
-	pids=("${pids[@]/$ppid/}")
+	sim_reap "$ppid" 2>/dev/null
 }
 
 # fan_out PROGRAM: one provider (dom1, service fan) and 8 consumers
@@ -258,16 +218,15 @@ restart() {
 # fan for it and passes every message on and every echo back.
 fan_out() {
 	local app=$1 i st line max=0 cur=0 fpid lpid cp=()
-	"$xensim" run --domid 1 -- "$app" vmsgd=1 svc=fan cksum=1 clients=9 >"$dir/fan.log" 2>&1 &
-	fpid=$!
-	pids+=($fpid)
+	sim_run 1 "$dir/fan.log" "$app" vmsgd=1 svc=fan cksum=1 clients=9
+	fpid=$sim_pid
 	wait_for "offering 'fan'" cat "$dir/fan.log"
 	for i in $(seq 10 17); do
-		"$xensim" run --domid "$i" -- "$app" open=fan count=300 size=40000 >"$dir/fan-c$i.log" 2>&1 &
-		cp+=($!)
+		sim_run "$i" "$dir/fan-c$i.log" "$app" open=fan count=300 size=40000
+		cp+=($sim_pid)
 	done
 	for i in "${!cp[@]}"; do
-		wait "${cp[i]}" || { cat "$dir/fan-c$((i + 10)).log"; fail "fan consumer $((i + 10)) failed"; }
+		sim_reap "${cp[i]}" || { cat "$dir/fan-c$((i + 10)).log"; fail "fan consumer $((i + 10)) failed"; }
 		check_echoes "$dir/fan-c$((i + 10)).log"
 	done
 	for i in $(seq 1 8); do check_channel "$dir/fan.log" "$i"; done
@@ -281,9 +240,8 @@ fan_out() {
 	[ "$max" -ge 2 ] || fail "the provider never held two channels at once (most: $max)"
 	echo "appliance_sim: fan-out: 8 consumers at once, each 300 records both ways (cksum $want); at most $max channels open together"
 
-	"$xensim" run --domid 4 -- "$app" vmsgd=1 svc=layer forward=fan cksum=1 clients=1 >"$dir/layer.log" 2>&1 &
-	lpid=$!
-	pids+=($lpid)
+	sim_run 4 "$dir/layer.log" "$app" vmsgd=1 svc=layer forward=fan cksum=1 clients=1
+	lpid=$sim_pid
 	wait_for "offering 'layer' through vmsgd, forwarding to fan" cat "$dir/layer.log"
 	"$xensim" run --domid 18 -- "$app" open=layer count=300 size=40000 >"$dir/layer-c.log" 2>&1 ||
 		{ cat "$dir/layer-c.log"; fail "the layer's consumer failed"; }
@@ -291,10 +249,8 @@ fan_out() {
 	check_channel "$dir/layer.log" 1
 	check_channel "$dir/fan.log" 9
 	grep -q "domain 4 opened 'fan'" "$dir/fan.log" || fail "the layer did not open fan as domain 4"
-	wait "$lpid" || fail "the layer exited $?"
-	wait "$fpid" || fail "the fan provider exited $?"
-	pids=("${pids[@]/$lpid/}")
-	pids=("${pids[@]/$fpid/}")
+	sim_reap "$lpid" || fail "the layer exited $?"
+	sim_reap "$fpid" || fail "the fan provider exited $?"
 	echo "appliance_sim: layer: dom4 provider of layer and consumer of fan at once, 300 records through both (cksum $want)"
 }
 

@@ -9,53 +9,21 @@
 # does not let open the switch, gets no port.
 # usage: netns_vmsgd.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-xensim=$build/sim/bin/xensim
-vmsgd=$build/dom0/vmsgd
-tap=$build/tools/vmsg-tap/vmsg-tap
-l2switch=$build/examples/l2switch/l2switch
+. "$(dirname "$0")/../lib/sim.sh"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: network namespaces and TAP devices need root"
 	exit 77
 fi
-for b in "$xensim" "$vmsgd" "$tap" "$l2switch"; do
-	[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }
-done
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-netvmsgd.XXXXXX")
-export XENSIM_DIR=$dir/xensim
-mkdir -p "$XENSIM_DIR"
+sim_init net_ns_vmsgd "$1"
+tap=$build/tools/vmsg-tap/vmsg-tap
+l2switch=$build/examples/l2switch/l2switch
+sim_need "$xensim" "$vmsgd" "$tap" "$l2switch"
 A=vmsgvA$$ B=vmsgvB$$
-pids=()
-cleanup() {
-	local st=$?
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
-	ip netns pids $A 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	ip netns pids $B 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	"$xensim" stop >/dev/null 2>&1 || true
-	ip netns del $A 2>/dev/null || true
-	ip netns del $B 2>/dev/null || true
-	if [ "$st" -ne 0 ]; then
-		for f in "$dir"/*.log; do
-			[ -f "$f" ] && { echo "---- $(basename "$f")"; tail -n 20 "$f"; }
-		done
-	fi
-	rm -rf "$dir"
-	exit "$st"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() { echo "net_ns_vmsgd: FAIL: $*"; exit 1; }
-wait_for() { # SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.1
-	done
+sim_cleanup_hook() { # the namespaces, and anything left in them
+	ip netns pids $A 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns pids $B 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del $A 2>/dev/null
+	ip netns del $B 2>/dev/null
 }
 
 ip netns add $A || fail "ip netns add"
@@ -75,24 +43,20 @@ offer = 1
 open = 2,3
 mode = direct
 EOF
-"$xensim" start >/dev/null || fail "xensim start"
-"$xensim" run --domid 0 -- "$vmsgd" --foreground --config "$dir/vmsgd.conf" >"$dir/vmsgd.log" 2>&1 &
-pids+=($!)
-wait_for 10 grep -q ready "$dir/vmsgd.log" || fail "vmsgd did not start"
+sim_start
+sim_vmsgd "$dir/vmsgd.conf"
 
-"$xensim" run --domid 1 -- "$l2switch" service=switch ports=4 >"$dir/sw.log" 2>&1 &
-pids+=($!)
-sw_pid=$!
-wait_for 10 grep -q "offering switch" "$dir/sw.log" || fail "the switch offered nothing"
+sim_run 1 "$dir/sw.log" "$l2switch" service=switch ports=4
+sw_pid=$sim_pid
+sim_wait 10 grep -q "offering switch" "$dir/sw.log" || fail "the switch offered nothing"
 
 bridge() { # NAME DOMID NS ADDR
 	# A fixed MAC per domain, as a guest's vif has: the peer's ARP cache
 	# stays right when the bridge comes back with a new device.
-	"$xensim" run --domid "$2" -- "$tap" --service switch --netns "$3" --dev eth1 \
-		--mac "02:00:5e:00:00:0$2" >"$dir/$1.log" 2>&1 &
-	pids+=($!)
-	eval "pid_$1=$!"
-	wait_for 15 grep -q "link up" "$dir/$1.log" || fail "$1: link never up"
+	sim_run "$2" "$dir/$1.log" "$tap" --service switch --netns "$3" --dev eth1 \
+		--mac "02:00:5e:00:00:0$2"
+	eval "pid_$1=$sim_pid"
+	sim_wait 15 grep -q "link up" "$dir/$1.log" || fail "$1: link never up"
 	ip -n "$3" addr add "$4/24" dev eth1 || fail "no eth1 in $3"
 	# Both ends up (each judges on its own, docs/net.md): the switch's
 	# counters list the domain's port up.
@@ -113,22 +77,21 @@ bridge tapA 2 $A 198.18.0.1
 bridge tapB 3 $B 198.18.0.2
 pings
 ip netns exec $B iperf3 -s -1 -p 5201 >"$dir/iperf3s.log" 2>&1 &
-pids+=($!)
-wait_for 10 ip netns exec $B sh -c "ss -ltn | grep -q :5201" || fail "no iperf3 server"
+sim_track $!
+sim_wait 10 ip netns exec $B sh -c "ss -ltn | grep -q :5201" || fail "no iperf3 server"
 out=$(timeout 60 ip netns exec $A iperf3 -c 198.18.0.2 -p 5201 -t 2 -f m) || fail "iperf3: $out"
 echo "$out" | grep -E "sender|receiver"
 
 # B's bridge goes (its port with it) and comes back on a new channel.
 kill -TERM "$pid_tapB"
-wait "$pid_tapB" 2>/dev/null
+sim_reap "$pid_tapB" 2>/dev/null
 bridge tapB2 3 $B 198.18.0.2
 [ "$(grep -c 'domain 3' "$dir/sw.log")" -ge 2 ] || fail "the switch never took dom3's second channel"
 pings
 echo "dom3's bridge left and came back on a new channel: no loss"
 
 # dom4 may not open the switch: its bridge never gets a port.
-"$xensim" run --domid 4 -- "$tap" --service switch --dev vx4 --retry-ms 500 >"$dir/tap4.log" 2>&1 &
-pids+=($!)
+sim_run 4 "$dir/tap4.log" "$tap" --service switch --dev vx4 --retry-ms 500
 sleep 3
 grep -q "domain 4" "$dir/sw.log" && fail "dom4 got a port"
 grep -q "link up" "$dir/tap4.log" && fail "dom4's link came up"

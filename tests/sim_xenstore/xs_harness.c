@@ -40,6 +40,11 @@ void xsh_need_utils(void)
 
 void xsh_start(struct xsh *h, const char *bin)
 {
+	xsh_start_args(h, bin, NULL);
+}
+
+void xsh_start_args(struct xsh *h, const char *bin, const char *const *extra)
+{
 	const char *tmp = getenv("TMPDIR");
 	snprintf(h->dir, sizeof(h->dir), "%s/vmsg-xs-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
@@ -50,7 +55,12 @@ void xsh_start(struct xsh *h, const char *bin)
 		/* If the test dies (a failed assert aborts), so does the
 		 * daemon, removing its sockets on the way out. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(bin, bin, "--dir", h->dir, "--foreground", (char *)NULL);
+		const char *argv[32] = {bin, "--dir", h->dir, "--foreground"};
+		size_t n = 4;
+		for (; extra && *extra && n < 31; extra++)
+			argv[n++] = *extra;
+		argv[n] = NULL;
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	/* The socket's name appears only once it accepts connections. */

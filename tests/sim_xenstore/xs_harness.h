@@ -17,6 +17,8 @@ struct xsh {
 
 /* Starts the daemon (argv[1] of the test: its path). Aborts on failure. */
 void xsh_start(struct xsh *h, const char *bin);
+/* The same with more options (NULL-terminated; NULL for none). */
+void xsh_start_args(struct xsh *h, const char *bin, const char *const *extra);
 /* SIGTERM, wait, assert exit status 0 and that no socket is left; removes
  * the directory. */
 void xsh_stop(struct xsh *h);

@@ -2,7 +2,8 @@
  * disconnected, and the daemon keeps serving everyone else: a payload
  * longer than XENSTORE_PAYLOAD_MAX, an unknown type, a daemon-only type,
  * arguments without their terminating nul, garbage, a message cut short,
- * and a client that never reads its replies (bounded output queue). After
+ * and a client that never reads its replies (dom0: bounded output queue;
+ * a domU: Xen's outstanding-requests quota stops reading it). After
  * each, a libxenstore client still works; the daemon exits cleanly at the
  * end (run under ASan in the sanitizer build). */
 #define _GNU_SOURCE
@@ -82,6 +83,20 @@ static void expect_reply(int fd, uint32_t type, const char *payload)
 	ASSERT_LE(h.len, sizeof(buf));
 	ASSERT_EQ(recv(fd, buf, h.len, MSG_WAITALL), (ssize_t)h.len);
 	ASSERT_EQ(h.len, strlen(payload) + 1);
+	ASSERT_MEM_EQ(buf, payload, h.len);
+}
+
+/* The same for a request of any id; fails after 30 s without one. */
+static void expect_reply_any(int fd, uint32_t type, const char *payload)
+{
+	struct timeval tv = {.tv_sec = 30};
+	ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	struct xsd_sockmsg h;
+	ASSERT_EQ(recv(fd, &h, sizeof(h), MSG_WAITALL), (ssize_t)sizeof(h));
+	ASSERT_EQ(h.type, type);
+	char buf[XENSTORE_PAYLOAD_MAX];
+	ASSERT_EQ(h.len, strlen(payload) + 1);
+	ASSERT_EQ(recv(fd, buf, h.len, MSG_WAITALL), (ssize_t)h.len);
 	ASSERT_MEM_EQ(buf, payload, h.len);
 }
 
@@ -275,39 +290,62 @@ int main(int argc, char **argv)
 	expect_reply(fd, XS_GET_DOMAIN_PATH, "/local/domain/3");
 	close(fd);
 
-	/* 7. A client that sends requests and never reads the replies is
-	 * cut off once its queue is full, instead of growing the daemon. */
-	fd = dial(s3);
-	ASSERT_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-	unsigned char req[sizeof(struct xsd_sockmsg) + 32];
-	struct xsd_sockmsg rh = {.type = XS_GET_DOMAIN_PATH, .len = 2};
-	memcpy(req, &rh, sizeof(rh));
-	memcpy(req + sizeof(rh), "3", 2);
-	size_t rlen = sizeof(rh) + 2, sent = 0, off = 0;
-	int cut_off = 0;
-	for (long i = 0; i < 10000000 && !cut_off; i++) {
-		ssize_t w = send(fd, req + off, rlen - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd p = {.fd = fd, .events = POLLOUT};
-			(void)poll(&p, 1, 100);
-			continue;
+	/* 7. A client that sends requests and never reads the replies: from
+	 * dom0 it is cut off once its queue is full, instead of growing the
+	 * daemon; from a domU, Xen's outstanding-requests quota stops the
+	 * daemon reading it first (so its sends block), and it stays
+	 * connected. */
+	for (int dom = 0; dom < 2; dom++) {
+		fd = dial(dom == 0 ? s0 : s3);
+		ASSERT_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+		unsigned char req[sizeof(struct xsd_sockmsg) + 32];
+		struct xsd_sockmsg rh = {.type = XS_GET_DOMAIN_PATH, .len = 2};
+		memcpy(req, &rh, sizeof(rh));
+		memcpy(req + sizeof(rh), "3", 2);
+		size_t rlen = sizeof(rh) + 2, sent = 0, off = 0;
+		int cut_off = 0, blocked = 0;
+		for (long i = 0; i < 10000000 && !cut_off && !blocked; i++) {
+			ssize_t w = send(fd, req + off, rlen - off,
+					 MSG_NOSIGNAL);
+			if (w < 0 && errno == EAGAIN) {
+				struct pollfd p = {.fd = fd, .events = POLLOUT};
+				/* A domU's sends stay blocked for good. */
+				blocked = poll(&p, 1, dom ? 2000 : 100) == 0 &&
+					  dom;
+				continue;
+			}
+			if (w < 0) {
+				ASSERT_TRUE(errno == EPIPE ||
+					    errno == ECONNRESET);
+				cut_off = 1;
+				break;
+			}
+			off += (size_t)w;
+			if (off == rlen) {
+				off = 0;
+				sent++;
+			}
 		}
-		if (w < 0) {
-			ASSERT_TRUE(errno == EPIPE || errno == ECONNRESET);
-			cut_off = 1;
-			break;
+		if (dom == 0) {
+			ASSERT_TRUE(cut_off);
+			/* It took at least a queue's worth of replies. */
+			ASSERT_GT(sent * (sizeof(rh) + 16), (1u << 20));
+		} else {
+			ASSERT_TRUE(blocked);
+			ASSERT_TRUE(!cut_off);
+			/* Well short of the 1 MiB queue, which the domain
+			 * never reaches. */
+			ASSERT_LT(sent * (sizeof(rh) + 16), (1u << 20));
+			/* Reading lets it go on: every whole request sent
+			 * is answered. */
+			ASSERT_EQ(fcntl(fd, F_SETFL, 0), 0);
+			for (size_t k = 0; k < sent; k++)
+				expect_reply_any(fd, XS_GET_DOMAIN_PATH,
+						 "/local/domain/3");
 		}
-		off += (size_t)w;
-		if (off == rlen) {
-			off = 0;
-			sent++;
-		}
+		close(fd);
+		still_serving(good, round++);
 	}
-	ASSERT_TRUE(cut_off);
-	/* It took at least a queue's worth of replies. */
-	ASSERT_GT(sent * (sizeof(rh) + 16), (1u << 20));
-	close(fd);
-	still_serving(good, round++);
 
 	/* 8. Structured fuzz: requests of every type built from plausible
 	 * pieces (paths, numbers, perms, T/F) with random transaction ids,

@@ -126,15 +126,14 @@ int main(int argc, char **argv)
 	ASSERT_TRUE(xs_read(a, 12345, "/t/n", &len) == NULL);
 	ASSERT_EQ(errno, ENOENT);
 
-	/* At most 10 open transactions per connection. */
-	xs_transaction_t many[11];
-	for (int i = 0; i < 10; i++) {
+	/* dom0 is exempt from the transaction quota (a domU's is tested
+	 * in sim_xs_quota). */
+	xs_transaction_t many[30];
+	for (int i = 0; i < 30; i++) {
 		many[i] = xs_transaction_start(a);
 		ASSERT_NE(many[i], XBT_NULL);
 	}
-	ASSERT_EQ(xs_transaction_start(a), XBT_NULL);
-	ASSERT_EQ(errno, ENOSPC);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 30; i++)
 		ASSERT_TRUE(xs_transaction_end(a, many[i], true));
 
 	/* Closing a connection drops its open transactions. */

@@ -46,7 +46,7 @@ is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 7f454c4
 
 # The project's programs.
 progs=()
-for p in vmsg-xen-stream vchan-xen-stream xen-grant-probe; do
+for p in vmsg-xen-stream vchan-xen-stream xen-grant-probe unix-check; do
 	[ -x "$build/tests/xen/$p" ] || { echo "build-images: $build/tests/xen/$p missing (build first)" >&2; exit 1; }
 	progs+=("$build/tests/xen/$p")
 done
@@ -110,6 +110,14 @@ for t in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-chmod; 
 	cp -L "$root/usr/bin/$t" "$domu/usr/bin/$t"
 	xstools+=("$root/usr/bin/$t")
 done
+# Debian's vchan-socket-proxy on Debian's libxenvchan (scenario dropin-pv:
+# the guest's end, against the drop-in in dom0).
+proxy=usr/lib/xen-4.17/bin/vchan-socket-proxy
+if [ -x "$root/$proxy" ]; then
+	mkdir -p "$domu/$(dirname "$proxy")"
+	cp -L "$root/$proxy" "$domu/$proxy"
+	xstools+=("$root/$proxy")
+fi
 cp "$base"/xen-modules/{xen-evtchn,xen-gntdev,xen-gntalloc}.ko "$domu/lib/modules/"
 put_project "$domu"
 add_libs "$domu" 1 "${xstools[@]}" "${progs[@]}"
@@ -131,6 +139,12 @@ cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
 install -m 755 "$here/dom0-init.sh" "$ovl/init"
 ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
 [ -f "$uk_elf" ] && cp "$uk_elf" "$ovl/boot/"
+# The drop-in libxenvchan (dropin/) for dom0's vchan-socket-proxy
+# (scenario dropin-pv), apart from /opt/vmsg/lib: only what names it loads it.
+if [ -e "$build/dropin/lib/libxenvchan.so.4.17" ]; then
+	mkdir -p "$ovl/opt/vmsg/vchan-dropin"
+	cp -a "$build"/dropin/lib/libxenvchan.so* "$ovl/opt/vmsg/vchan-dropin/"
+fi
 # uk-service's independent source: `cksum` of the records its consumers
 # send (tests/guest/echo_pattern.c), computed here: Debian's cksum dies of
 # SIGILL in dom0 under QEMU's emulated CPU (its PCLMUL path, XSAVE off).

@@ -102,7 +102,9 @@ int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
 		      const struct vmsg_chan_opts *o, int timeout_ms);
 
 /* Server: wait until the client has connected. Returns 0 once open (also
- * when it already was), -EPIPE if the client came and went. */
+ * when it already was), -EPIPE if the client came and went: what it sent
+ * before it closed can still be received (vmsg_chan_recv/read return it,
+ * then -EPIPE), as on a channel it closed after the accept. */
 int vmsg_chan_accept(vmsg_chan *c, int timeout_ms);
 
 /* Server: after its client has gone (state CLOSED, or BROKEN by a client

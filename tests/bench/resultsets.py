@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""bench_resultsets: the block, network and drop-in result sets
+(bench/resultset.py) on known inputs, nothing measured:
+  records   records files as bench/block-run and bench/net/run.sh write
+            them become result sets that fit bench/resultset.schema.json;
+            sets with a wrong kind, a negative figure or a missing field
+            do not;
+  verdicts  each issue-13/14/18 target on both sides of its bound: "met in
+            this run" or "**not met** in this run", "not measured" when a
+            path is missing; the drop-in's ratios point the right way;
+  newest    a section that reads an older result set of its kind than
+            the newest one in bench/results/ is reported;
+  edited    a copy of docs/benchmarks.md's block, net and dropin sections
+            with the committed result sets renders back unchanged, and
+            with one figure edited by hand no longer does (what
+            docs_figures catches in the tree).
+
+usage: resultsets.py REPO"""
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+REPO = sys.argv[1]
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import gensections  # noqa: E402
+import resultset  # noqa: E402
+
+tmp = tempfile.mkdtemp(prefix="resultsets-")
+checks = 0
+
+
+def fail(msg):
+    print("bench_resultsets: FAIL: " + msg, file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(1)
+
+
+def expect(cond, msg):
+    global checks
+    checks += 1
+    if not cond:
+        fail(msg)
+
+
+HEAD = ("date 2026-12-02 20:30:01 UTC\nloadavg_start 4.30 5.11 4.42\n"
+        "rev abc1234\nseconds 2\ncommand test\n")
+
+
+def blk(name, iops, mbs, p50=None):
+    return "%-22s %10.0f IOPS %9.1f MB/s%s\n" % (
+        name, iops, mbs, "" if p50 is None else "   p50 %6.1f us" % p50)
+
+
+def block_records(a_qd32, b_qd32, a_p50, b_p50, c_d):
+    """Paths a to d: b's depth-32 IOPS and p50 against a's, c against d
+    at every workload by the factor c_d."""
+    out = HEAD
+    for key, qd32, p50, scale in (("a", a_qd32, a_p50, 1),
+                                  ("b", b_qd32, b_p50, 1),
+                                  ("c", 1000 * c_d, 20.0, c_d),
+                                  ("d", 1000, 15.0, 1)):
+        out += "path %s test path %s\n" % (key, key)
+        out += blk("randread-4k-qd1", 1000 * scale, 4 * scale, p50)
+        out += blk("randread-4k-qd32", qd32, 4)
+        out += blk("seqread-1m-qd8", 1000 * scale, 1000 * scale)
+        out += blk("seqwrite-1m-qd8", 1000 * scale, 1000 * scale)
+    return out
+
+
+def make(kind, text, name):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    res = resultset.from_records(kind, path, None)
+    return res, resultset.write(res, os.path.join(tmp, "out", name))
+
+
+MET, MISSED, NONE = "met in this run", "**not met** in this run", \
+    "not measured"
+
+# ---- records -----------------------------------------------------------------
+res, path = make("block", block_records(1000, 850, 1.0, 11.0, 0.9), "b1")
+expect(resultset.problems_of(json.load(open(path))) == [],
+       "a block result set from records does not fit the schema")
+expect(res["meta"]["build"] == "abc1234 (?)" and
+       res["meta"]["loadavg_start"] == [4.3, 5.11, 4.42] and
+       res["meta"]["seconds"] == 2.0, "block meta: %r" % res["meta"])
+expect([p["path"] for p in res["paths"]] == ["a", "b", "c", "d"] and
+       res["paths"][0]["workloads"][0]["p50_us"] == 1.0 and
+       res["paths"][0]["workloads"][1]["p50_us"] is None,
+       "block paths: %r" % res["paths"])
+net, npath = make("net", HEAD + "net veth 9000 20\nnet tapfwd 2000 50\n"
+                  "net switch 1600 70\nnet firewall 1440 90\n", "n1")
+expect(resultset.problems_of(net) == [], "a net result set does not fit")
+bad = json.loads(json.dumps(net))
+bad["paths"][0]["mbit_per_s"] = -1
+expect(resultset.problems_of(bad), "a negative throughput fits the schema")
+bad = json.loads(json.dumps(net))
+bad["kind"] = "block"
+expect(resultset.problems_of(bad), "a net set called block fits the schema")
+bad = json.loads(json.dumps(res))
+del bad["paths"][1]["workloads"][0]["iops"]
+expect(resultset.problems_of(bad), "a workload without IOPS fits")
+bad = json.loads(json.dumps(net))
+del bad["meta"]["loadavg_start"]
+expect(resultset.problems_of(bad), "a set without its load average fits")
+
+# ---- verdicts ----------------------------------------------------------------
+
+
+def verdicts(render, path):
+    text = render([path], ["bench/results/" + os.path.basename(path)])
+    return [line.rsplit("|", 2)[1].strip() for line in text.splitlines()
+            if line.startswith("| ") and line.rstrip().endswith(
+                ("run |", "measured |"))]
+
+
+# On the bounds: 85 %, +10 µs, 90 %: all met.
+expect(verdicts(resultset.render_block, path) == [MET, MET, MET],
+       "block on its bounds: %r" % verdicts(resultset.render_block, path))
+_, p = make("block", block_records(1000, 849, 1.0, 11.1, 0.89), "b2")
+expect(verdicts(resultset.render_block, p) == [MISSED, MISSED, MISSED],
+       "block past its bounds: %r" % verdicts(resultset.render_block, p))
+only_ab = "\n".join(block_records(1000, 900, 1.0, 2.0, 1).split(
+    "path c")[0].splitlines()) + "\n"
+_, p = make("block", only_ab, "b3")
+expect(verdicts(resultset.render_block, p) == [MET, MET, NONE],
+       "block without c and d: %r" % verdicts(resultset.render_block, p))
+# switch 80 % of tapfwd, p50 +20 µs, firewall 90 % of the switch: met.
+expect(verdicts(resultset.render_net, npath) == [MET, MET, MET],
+       "net on its bounds: %r" % verdicts(resultset.render_net, npath))
+_, p = make("net", HEAD + "net tapfwd 2000 50\nnet switch 1599 71\n"
+            "net firewall 1438 90\n", "n2")
+expect(verdicts(resultset.render_net, p) == [MISSED, MISSED, MISSED],
+       "net past its bounds: %r" % verdicts(resultset.render_net, p))
+_, p = make("net", HEAD + "net veth 9000 20\nnet switch - -\n", "n3")
+expect(verdicts(resultset.render_net, p) == [NONE, NONE, NONE],
+       "net without figures: %r" % verdicts(resultset.render_net, p))
+
+
+def run(tp, p50=None, mps=None):
+    m = {"ops": 1, "bytes": 1, "elapsed_ns": 1, "min_ns": 1, "p50_ns": p50
+         or 1, "p90_ns": 1, "p99_ns": 1, "p999_ns": 1, "max_ns": 1,
+         "mean_ns": 1, "msgs_per_s": mps or 1, "bytes_per_s": 1}
+    return {"transport": tp, "wait": "spin", "batch": True, "size": 64,
+            "ring": 65536, "error": None, "median": m,
+            "spread": {"metric": "p50_ns" if p50 else "msgs_per_s",
+                       "min": p50 or mps, "max": 2 * (p50 or mps)}}
+
+
+def report(cmd, results):
+    return {"tool": "vmsg-bench", "schema": 1, "subcommand": cmd,
+            "host": "h", "date": "d", "runs": 3, "cpus": [0, 1],
+            "clock": "c", "hist_rel_error": 0.01, "results": results,
+            "argv": [cmd, "--runs", "3"]}
+
+
+drop = {"tool": "bench/run-all --dropin", "schema": 1, "kind": "dropin",
+        "meta": dict(net["meta"], command="bench/run-all --dropin"),
+        "reports": [report("pingpong", [run(resultset.DEBIAN, p50=1000),
+                                        run(resultset.DROPIN, p50=800)]),
+                    report("stream", [run(resultset.DEBIAN, mps=2e6),
+                                      run(resultset.DROPIN, mps=1e6)])]}
+expect(resultset.problems_of(drop) == [], "a dropin set does not fit: %r"
+       % resultset.problems_of(drop))
+rows = resultset.dropin_rows(drop)
+expect([(r[0], round(r[4], 2)) for r in rows] ==
+       [("ping-pong p50, spin", 1.25), ("stream msgs/s, spin, batch on",
+                                        0.5)], "dropin rows: %r" % rows)
+dp = resultset.write(drop, os.path.join(tmp, "out"))
+text = resultset.render_dropin([dp], ["x.json"])
+expect("| 64 B | 1.00 µs | 0.80 µs | 1.25× | drop-in | 2.00× |" in text and
+       "| 2 M/s | 1 M/s | 0.50× | Debian |" in text and
+       "at 1 of the 2 points" in text, "dropin section:\n" + text)
+bad = json.loads(json.dumps(drop))
+del bad["reports"][0]["results"][0]["size"]
+expect(resultset.problems_of(bad), "a dropin report without size fits")
+
+# ---- newest ------------------------------------------------------------------
+root = os.path.join(tmp, "tree")
+os.makedirs(os.path.join(root, "bench", "results"))
+for name in ("net-h-20261201-100000.json", "net-h-20261202-090000.json"):
+    shutil.copy(npath, os.path.join(root, "bench", "results", name))
+old = ["bench/results/net-h-20261201-100000.json"]
+new = ["bench/results/net-h-20261202-090000.json"]
+got = resultset.check_tree(root, lambda k: [("d.md", old)] if k == "net"
+                           else [])
+expect(len(got) == 1 and "not the newest" in got[0],
+       "a section reading an older set: %r" % got)
+expect(resultset.check_tree(root, lambda k: [("d.md", new)] if k == "net"
+                            else []) == [], "the newest set is refused")
+
+# ---- edited ------------------------------------------------------------------
+doc = open(os.path.join(REPO, "docs", "benchmarks.md")).read()
+secs = [(kind, files, doc[a:b]) for a, b, kind, files in
+        gensections.sections(doc) if kind in resultset.RENDERERS]
+expect(sorted(k for k, _, _ in secs) == ["block", "dropin", "net"],
+       "docs/benchmarks.md's block, net and dropin sections: %r"
+       % [k for k, _, _ in secs])
+os.makedirs(os.path.join(root, "docs"))
+shutil.rmtree(os.path.join(root, "bench", "results"))
+os.makedirs(os.path.join(root, "bench", "results"))
+for _, files, _ in secs:
+    for f in files:
+        shutil.copy(os.path.join(REPO, f), os.path.join(root, f))
+copy = "\n\n".join(t for _, _, t in secs) + "\n"
+target = os.path.join(root, "docs", "benchmarks.md")
+with open(target, "w") as f:
+    f.write(copy)
+expect(gensections.check(root, resultset.RENDERERS) == [],
+       "the committed sections do not render back unchanged")
+for kind, _, text in secs:
+    # The first figure of the section's first table row, one higher.
+    m = re.search(r"^\| [^|]+ \| (\d+)", text.split("|---", 1)[1], re.M)
+    expect(m is not None, "no figure in the %s section" % kind)
+    edited = text.replace(m.group(0), m.group(0)[:-len(m.group(1))] +
+                          str(int(m.group(1)) + 1), 1)
+    with open(target, "w") as f:
+        f.write(copy.replace(text, edited))
+    got = gensections.check(root, resultset.RENDERERS)
+    expect(len(got) == 1 and "(from the data)" in got[0],
+           "an edited %s figure passes the check: %r" % (kind, got))
+
+shutil.rmtree(tmp, ignore_errors=True)
+print("bench_resultsets: %d checks passed" % checks)
