@@ -40,6 +40,8 @@ PACKAGES=(
 	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
 	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
 	spin                # model_ring: model-checks the ring protocol (tests/model/ring.pml)
+	libmicrohttpd-dev   # vmsgd's Prometheus endpoint ([daemon] metrics)
+	prometheus          # vmsgd_metrics: promtool check metrics, and a server that scrapes vmsgd
 )
 
 missing=()
