@@ -42,6 +42,8 @@ PACKAGES=(
 	spin                # model_ring: model-checks the ring protocol (tests/model/ring.pml)
 	clang               # the fuzz flavour: libFuzzer targets (fuzz/, scripts/fuzz.sh)
 	libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes (a Recommends of clang-14 only)
+	libmicrohttpd-dev   # vmsgd's Prometheus endpoint ([daemon] metrics)
+	prometheus          # vmsgd_metrics: promtool check metrics, and a server that scrapes vmsgd
 )
 
 missing=()

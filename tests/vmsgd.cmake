@@ -49,4 +49,12 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
     add_dependencies(vmsgd_ctlopen vmsg-kv vmsg-cat)
   endif()
   target_link_libraries(vmsgd_json PRIVATE PkgConfig::VT_JANSSON)
+  # The Prometheus endpoint, when vmsgd has it (libmicrohttpd):
+  # tests/vmsgd/metrics.sh, with promtool and a Prometheus server.
+  get_property(vt_metrics GLOBAL PROPERTY VMSGD_HAVE_METRICS)
+  if(vt_metrics AND TARGET echo-appliance)
+    add_test(NAME vmsgd_metrics
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd/metrics.sh ${CMAKE_BINARY_DIR})
+    set_tests_properties(vmsgd_metrics PROPERTIES TIMEOUT 180 LABELS sim)
+  endif()
 endif()

@@ -294,9 +294,7 @@ static const char *chan_state(const struct channel *c)
 				       : "pending";
 }
 
-/* Counters of vmsgd's own ends; false for direct channels, whose data
- * never passes dom0. */
-static bool counters_of(const struct channel *c, struct chan_counters *k)
+bool channel_counters(const struct channel *c, struct chan_counters *k)
 {
 	if (c->relay) {
 		relay_counters(c, k);
@@ -320,7 +318,7 @@ static void list_channels(struct vmsgd *d, struct sbuf *b)
 	for (struct channel *c = d->channels; c; c = c->next) {
 		struct chan_counters k;
 		char tp[40] = "-", tc[40] = "-", stl[40] = "-", ks[40] = "-";
-		if (counters_of(c, &k)) {
+		if (channel_counters(c, &k)) {
 			snprintf(tp, sizeof tp, "%llu/%llu",
 				 (unsigned long long)k.c2p_bytes,
 				 (unsigned long long)k.c2p_msgs);
@@ -400,7 +398,7 @@ static bool channel_json(json_t *arr, const struct channel *c)
 	struct chan_counters k;
 	if (ok)
 		ok = vmsg__json_set(o, "counters",
-				    counters_of(c, &k) ? counters_json(&k)
+				    channel_counters(c, &k) ? counters_json(&k)
 						       : json_null());
 	json_decref(o);
 	return ok;

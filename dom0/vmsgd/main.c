@@ -172,6 +172,7 @@ static void stop(struct vmsgd *d)
 	d->stopping = true;
 	vmsgd_log(LOG_INFO, "stopping");
 	ctlsock_stop(d);
+	metrics_stop(d);
 	xs_watch_stop(d);
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
@@ -330,7 +331,7 @@ int main(int argc, char **argv)
 
 	int rc = 0;
 	if (ctlsock_start(d) < 0 || xs_watch_start(d) < 0 ||
-	    bridges_init(d) < 0) {
+	    bridges_init(d) < 0 || metrics_start(d) < 0) {
 		rc = 1;
 		stop(d);
 	} else if (pid_file && (pid_err = vmsg_pidfile_write(pid_abs)) < 0) {

@@ -149,6 +149,20 @@ static bool parse_domlist(const char *v, struct domlist *l)
 	return ok;
 }
 
+static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
+		       char *why, size_t cap);
+
+/* The metrics endpoint shows what every guest does: loopback or a UNIX
+ * socket only (a remote Prometheus scrapes through an exporter or a
+ * tunnel the operator sets up on purpose). */
+static bool loopback(const struct policy_bridge *b)
+{
+	if (!b->is_tcp)
+		return true;
+	return b->ipv6 ? !strcmp(b->host, "::1")
+		       : !strncmp(b->host, "127.", 4);
+}
+
 /* The field of a [daemon] limit key (docs/vmsgd.md, "Rate limits"), or
  * NULL for another key. */
 static uint32_t *limit_key(struct rl_limits *l, const char *name)
@@ -199,6 +213,22 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			     v, sizeof p->control_socket - 1);
 			return 0;
 		}
+	} else if (!strcmp(name, "metrics")) {
+		char why[160];
+		if (!parse_addr(v, &p->metrics, true, why, sizeof why)) {
+			fail(ps, "metrics '%s': %s", v, why);
+			return 0;
+		}
+		if (!loopback(&p->metrics)) {
+			fail(ps, "metrics '%s': a TCP address must be loopback "
+				 "(127.x.x.x or [::1]); or use unix:PATH", v);
+			return 0;
+		}
+#ifndef VMSGD_HAVE_METRICS
+		fail(ps, "metrics: this vmsgd was built without libmicrohttpd");
+		return 0;
+#endif
+		p->has_metrics = true;
 	} else if (limit_key(&p->limits, name)) {
 		uint32_t *field = limit_key(&p->limits, name);
 		uint64_t x;

@@ -334,6 +334,7 @@ static void drop_domain_state(struct vmsgd *d, uint16_t domid)
 static void log_denied(struct session *s, const char *text)
 {
 	uint32_t sup = 0;
+	s->refused++;
 	if (!rl_log(&s->rl, &s->d->pol.limits, vmsgd_now_ms(), &sup))
 		return;
 	char more[48] = "";
@@ -876,6 +877,7 @@ static void session_reset(struct session *s, const char *why)
 		return;
 	vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: %s",
 		  (unsigned)s->domid, why);
+	s->resets++;
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
 	s->respawn = true;

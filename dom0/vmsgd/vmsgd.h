@@ -79,10 +79,14 @@ struct rl_limits {
 struct policy {
 	int log_level;
 	struct rl_limits limits;
+	/* [daemon] metrics: the Prometheus endpoint's address (metrics.c);
+	 * has_metrics false: none. Read at start only. */
+	bool has_metrics;
 	char control_socket[108];
 	/* How long a bridge may take to hand its socket what the guest sent
 	 * before the channel closed; then the rest is dropped. */
 	uint32_t bridge_flush_ms;
+	struct policy_bridge metrics; /* its addr, path, host, port */
 	struct policy_service *svc;
 	size_t nsvc;
 	struct policy_bridge *br;
@@ -154,7 +158,9 @@ struct session {
 	bool dying;   /* domain gone: free on close */
 	bool respawn; /* reset: serve anew on close */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
-	uint64_t connects;
+	uint64_t connects;   /* Hellos: its control channel came up */
+	uint64_t resets;     /* control channel reset by vmsgd */
+	uint64_t refused;    /* requests refused (policy, limits) */
 	struct rl_state rl;  /* ratelimit.c; kept across reconnects */
 	bool backlog;        /* messages left after a wake-up's budget */
 	struct vmsg_arena arena;
@@ -248,9 +254,19 @@ struct vmsgd {
 	uv_idle_t idle;
 	bool idle_active;
 	bool stopping;
+	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
 };
 
 uint64_t vmsgd_now_ms(void);
+
+/* metrics.c: the Prometheus endpoint of [daemon] metrics, if any (and
+ * if vmsgd was built with libmicrohttpd: VMSGD_HAVE_METRICS). */
+int metrics_start(struct vmsgd *d);
+void metrics_stop(struct vmsgd *d);
+
+/* Counters of vmsgd's own ends of c (ctlsock.c); false for a direct
+ * channel, whose data never passes dom0. */
+bool channel_counters(const struct channel *c, struct chan_counters *k);
 
 /* session.c */
 struct session *session_find(struct vmsgd *d, uint16_t domid);

@@ -23,23 +23,8 @@ BYTES=$((16 << 20))
 
 name=ukecho
 cfg=/tmp/$name.cfg
-# As tests/guest/dom0-init.sh boots it: PVH needs RDTSCP hidden under
-# QEMU's emulated SVM, and RDTSC unintercepted (lib.sh's guest_create says
-# why); a triple fault ends the domain rather than restarting it.
-cat >"$cfg" <<-EOF
-	name = "$name"
-	type = "pvh"
-	kernel = "$ELF"
-	cmdline = "port=echo peer=0 clients=1"
-	memory = 32
-	vcpus = 1
-	on_crash = "preserve"
-	on_reboot = "destroy"
-	cpuid = "host,rdtscp=0"
-	tsc_mode = "native"
-	on_reboot = "destroy"
-EOF
-rm -f "$CONSOLE_DIR/guest-$name.log"
+# As tests/guest/dom0-init.sh boots it (lib.sh's uk_cfg).
+uk_cfg "$name" "port=echo peer=0 clients=1"
 
 # True when the domain is gone or has shut itself down.
 uk_down() {

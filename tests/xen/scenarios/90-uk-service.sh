@@ -34,19 +34,7 @@ ctl() { vmsgctl --socket "$sock" "$@"; }
 
 # uk NAME CMDLINE: create a unikernel (paused); prints its domid.
 uk() {
-	cat >/tmp/$1.cfg <<-EOF
-		name = "$1"
-		type = "pvh"
-		kernel = "$ELF"
-		cmdline = "$2"
-		memory = 32
-		vcpus = 1
-		on_crash = "preserve"
-		on_reboot = "destroy"
-		cpuid = "host,rdtscp=0"
-		tsc_mode = "native"
-	EOF
-	rm -f "$CONSOLE_DIR/guest-$1.log"
+	uk_cfg "$1" "$2"
 	xl create -p /tmp/$1.cfg >/tmp/$1.create 2>&1 || { cat /tmp/$1.create >&2; return 1; }
 	xl domid "$1"
 }

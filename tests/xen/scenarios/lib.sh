@@ -77,6 +77,26 @@ guest_create() {
 	xl domid "$name"
 }
 
+# uk_cfg NAME CMDLINE [MEMORY]: /tmp/NAME.cfg for the echo unikernel
+# (/boot/echo-unikernel.elf) as a PVH guest, as guest_create does for
+# Linux PVH: RDTSCP hidden, RDTSC unintercepted (see above), a triple
+# fault the domain's end rather than a restart; its console log cleared.
+uk_cfg() {
+	cat >"/tmp/$1.cfg" <<-EOF
+		name = "$1"
+		type = "pvh"
+		kernel = "/boot/echo-unikernel.elf"
+		cmdline = "$2"
+		memory = ${3:-32}
+		vcpus = 1
+		on_crash = "preserve"
+		on_reboot = "destroy"
+		cpuid = "host,rdtscp=0"
+		tsc_mode = "native"
+	EOF
+	rm -f "$CONSOLE_DIR/guest-$1.log"
+}
+
 guest_unpause() { xl unpause "$1"; }
 
 guest_destroy() { xl destroy "$1" 2>/dev/null || true; }
