@@ -51,6 +51,12 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   target_link_libraries(vmsgd_json PRIVATE PkgConfig::VT_JANSSON)
   # The Prometheus endpoint, when vmsgd has it (libmicrohttpd):
   # tests/vmsgd/metrics.sh, with promtool and a Prometheus server.
+  # A domid re-created at once is served again (tests/vmsgd/domid_reuse.sh).
+  if(TARGET echo-appliance)
+    add_test(NAME vmsgd_domid_reuse
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd/domid_reuse.sh ${CMAKE_BINARY_DIR})
+    set_tests_properties(vmsgd_domid_reuse PROPERTIES TIMEOUT 300 LABELS sim)
+  endif()
   get_property(vt_metrics GLOBAL PROPERTY VMSGD_HAVE_METRICS)
   if(vt_metrics AND TARGET echo-appliance)
     add_test(NAME vmsgd_metrics

@@ -113,7 +113,10 @@ static int check_config(const char *file)
 
 static void on_tick(uv_timer_t *t)
 {
-	sessions_tick(t->data);
+	struct vmsgd *d = t->data;
+	sessions_tick(d);
+	if (d->rescan_retry)
+		xs_rescan(d);
 }
 
 /* Detach: fork; the parent waits for the child to be ready (or to fail)

@@ -850,13 +850,21 @@ static void on_poll_closed(uv_handle_t *h)
 			  (unsigned)s->domid);
 	}
 	if (s->dying) {
-		for (struct session **pp = &s->d->sessions; *pp;
+		struct vmsgd *d = s->d;
+		for (struct session **pp = &d->sessions; *pp;
 		     pp = &(*pp)->next)
 			if (*pp == s) {
 				*pp = s->next;
 				break;
 			}
 		free(s);
+		/* A domain re-created under this id while its predecessor's
+		 * session was closing was seen then (its @introduceDomain
+		 * came) but not served, the id being taken: look again now
+		 * that it is free. (The simulator reuses a domid at once;
+		 * Xen does so only after the id space wraps.) */
+		if (!d->stopping)
+			xs_rescan(d);
 	}
 }
 

@@ -255,6 +255,7 @@ struct vmsgd {
 	bool idle_active;
 	bool stopping;
 	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
+	bool rescan_retry; /* xs.c: a domain to serve again from the tick */
 };
 
 uint64_t vmsgd_now_ms(void);
@@ -348,6 +349,10 @@ int xs_watch_start(struct vmsgd *d);
 int owner_claim(struct vmsgd *d);
 void owner_release(struct vmsgd *d);
 void xs_watch_stop(struct vmsgd *d);
+/* Compare the sessions with the domains xenstore lists: end those of
+ * domains gone, serve those new (also run on @introduceDomain and
+ * @releaseDomain). */
+void xs_rescan(struct vmsgd *d);
 /* Mark (on) or unmark domain `domid` as one vmsgd serves: its folder
  * VMSG_CTL_PATH_PREFIX/<domid>, readable by that domain only, where its
  * control channel's keys are published. A guest tells "no vmsgd" (no

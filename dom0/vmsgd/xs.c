@@ -26,7 +26,7 @@ static int parse_domid(const char *s)
 	return (int)v;
 }
 
-static void rescan(struct vmsgd *d)
+void xs_rescan(struct vmsgd *d)
 {
 	unsigned num = 0;
 	char **dir = xs_directory(d->xs, XBT_NULL, "/local/domain", &num);
@@ -52,9 +52,22 @@ static void rescan(struct vmsgd *d)
 		if (!live[s->domid] && !s->dying)
 			session_gone(d, s->domid);
 	}
-	for (int id = 1; id < (int)VMSG_DOMID_LIMIT; id++)
-		if (live[id] && !session_find(d, (uint16_t)id))
-			(void)session_new(d, (uint16_t)id);
+	/* A domain whose control channel cannot be served yet (a domain
+	 * still being built: the simulator announces one before its event
+	 * channels take binds, say) is tried again from the tick: no later
+	 * xenstore event need come for it. */
+	d->rescan_retry = false;
+	for (int id = 1; id < (int)VMSG_DOMID_LIMIT; id++) {
+		if (!live[id] || session_find(d, (uint16_t)id))
+			continue;
+		int r = session_new(d, (uint16_t)id);
+		if (r < 0) {
+			vmsgd_log(LOG_DEBUG, "domain %d: cannot serve its "
+				  "control channel yet (%s); trying again",
+				  id, vmsg_strerror(r));
+			d->rescan_retry = true;
+		}
+	}
 	free(live);
 }
 
@@ -74,7 +87,7 @@ static void on_xs(uv_poll_t *h, int status, int events)
 		any = true;
 	}
 	if (any)
-		rescan(d);
+		xs_rescan(d);
 }
 
 int xs_watch_start(struct vmsgd *d)
@@ -131,7 +144,7 @@ int xs_watch_start(struct vmsgd *d)
 	d->xs_poll.data = d;
 	uv_poll_start(&d->xs_poll, UV_READABLE, on_xs);
 	d->xs_polling = true;
-	rescan(d);
+	xs_rescan(d);
 	return 0;
 }
 
