@@ -14,9 +14,11 @@
 #   vmlinux      the same kernel with its XZ payload unpacked (the guests':
 #                libxc would otherwise spend ~10 s unpacking it in dom0
 #                under emulation at every xl create)
-#   xen-modules/ the kernel's drivers/xen modules, for the guest image
-#   rootfs/      debootstrap minbase + xen-utils-4.17, xenstore-utils and
-#                the libraries the project's programs link, kernel modules
+#   xen-modules/ the kernel's drivers/xen modules and tun.ko, for the guest
+#                image
+#   rootfs/      debootstrap minbase + xen-utils-4.17, xenstore-utils,
+#                the NBD and network tools of the scenarios (DOM0_PACKAGES)
+#                and the libraries the project's programs link, kernel modules
 #                installed, a poweroff (minbase has none)
 #   dom0-base.cpio  rootfs/ as an uncompressed newc archive (a gunzip would
 #                cost seconds under emulation); the per-build overlay is
@@ -29,8 +31,10 @@ cache=${VMSG_XEN_CACHE:-/var/cache/vmsg-xen}
 log() { echo "xen-image: $*" >&2; }
 
 # Packages the dom0 root gets besides minbase: the Xen tools, and what the
-# project's programs and the scenario scripts use there.
-DOM0_PACKAGES=xen-utils-4.17,xenstore-utils,kmod,procps,libprotobuf-c1,libuv1
+# project's programs and the scenario scripts use there: the storage
+# scenario's NBD tools (nbdkit, qemu-img) and liburing, libnbd; the network
+# scenario's ip, ping and iperf3 (the guests take iperf3 from this root).
+DOM0_PACKAGES=xen-utils-4.17,xenstore-utils,kmod,procps,libprotobuf-c1,libuv1,nbdkit,qemu-utils,liburing2,libnbd0,iproute2,iputils-ping,iperf3
 
 candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'; }
 
@@ -92,6 +96,8 @@ tail -c +$((off + 1)) "$tmp/vmlinuz" | xz -dc --single-stream >"$tmp/vmlinux" 2>
 	{ log "unpacked vmlinux is not an ELF file"; exit 1; }
 mkdir -p "$tmp/xen-modules"
 cp "$tmp"/x/lib/modules/"$kv"/kernel/drivers/xen/*.ko "$tmp/xen-modules/"
+# TAP devices (vmsg-tap) in dom0 and in the guests.
+cp "$tmp"/x/lib/modules/"$kv"/kernel/drivers/net/tun.ko "$tmp/xen-modules/"
 echo "$kv" >"$tmp/kernel-version"
 
 # 2. The dom0 root.
@@ -105,6 +111,8 @@ rm -rf "$root"/usr/share/{doc,man,info,locale} "$root"/var/cache/apt/* \
 moddir=$root/lib/modules/$kv
 mkdir -p "$moddir/kernel/drivers"
 cp -a "$tmp/x/lib/modules/$kv/kernel/drivers/xen" "$moddir/kernel/drivers/"
+mkdir -p "$moddir/kernel/drivers/net"
+cp "$tmp/x/lib/modules/$kv/kernel/drivers/net/tun.ko" "$moddir/kernel/drivers/net/"
 cp "$tmp"/x/lib/modules/"$kv"/modules.{order,builtin,builtin.modinfo} "$moddir/" 2>/dev/null || true
 chroot "$root" depmod -a "$kv"
 # minbase has no poweroff(8): sysrq-o powers off (Xen -> ACPI S5 -> QEMU exits).
