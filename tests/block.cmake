@@ -27,3 +27,9 @@ if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND VMSG_HAVE_VMSGD AND TARG
   set_tests_properties(nbd_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
                        ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
 endif()
+if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND TARGET overlay-appliance AND TARGET xensim)
+  add_test(NAME storage_xen_sim
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/storage_xen_sim.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(storage_xen_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+endif()

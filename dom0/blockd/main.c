@@ -349,13 +349,16 @@ static int run(struct blockd *d, const sigset_t *orig)
 		if (ctl)
 			p[n++] = (struct pollfd){ .fd = vmsg_ctl_fd(ctl),
 						  .events = POLLIN };
-		/* A consumer's connect is looked for at least every 100 ms
-		 * too, whether or not its driver kicked the port. */
+		/* A listener to serve again (its consumer just went) or
+		 * waiting: a consumer's connect is looked for at least every
+		 * 100 ms too, whether or not its driver kicked the port. */
 		bool xen_waiting = false;
 		for (unsigned i = 0; i < n_xen; i++) {
-			if (!xen_ls[i].waiting)
+			if (xen_ls[i].busy)
 				continue;
 			xen_waiting = true;
+			if (!xen_ls[i].waiting)
+				continue;
 			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(xen_ls[i].waiting),
 						  .events = POLLIN };
 		}

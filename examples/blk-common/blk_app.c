@@ -283,6 +283,7 @@ static int serve_xen(const char *prog, const struct blk_addr *a,
 				     path, (unsigned)a->domid);
 		}
 		if (vmsg_chan_accept(c, -1) == 0) {
+			guest_printf("%s: consumer %u: connected\n", prog, n);
 			r = serve_one(ctx, c);
 			log_end(prog, n, r);
 			n++;
