@@ -12,6 +12,9 @@ vmsg_add_test(block_hostile SOURCES block/block_hostile.c LIBS pthread TIMEOUT 1
 if(TARGET vmsg-blockd)
   vmsg_add_test(block_blockd SOURCES block/block_blockd.c LIBS pthread TIMEOUT 180 LABELS block)
   target_compile_definitions(block_blockd PRIVATE BLOCKD_BIN="$<TARGET_FILE:vmsg-blockd>")
+  if(VMSG_HAVE_XEN) # vmsg-blockd --xen
+    target_compile_definitions(block_blockd PRIVATE BLOCKD_XEN)
+  endif()
   add_dependencies(block_blockd vmsg-blockd)
 endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)

@@ -497,7 +497,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmsg-blockd: %s\ntry 'vmsg-blockd --help'\n",
 			optind >= argc ? "no IMAGE given"
 			: optind < argc - 1 ? "one IMAGE only"
-			: listen_path && service ? "--listen or --service, not both"
+			: listen_path && service ? "one of --listen and --service, not both"
 					    : "give --listen PATH, --service NAME "
 					      "or --xen DOMID[:PORT]");
 		return 2;
