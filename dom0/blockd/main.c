@@ -32,6 +32,7 @@
 #define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
 #define MAX_CONNS 64u
 #define MAX_XEN 64u
+#define XEN_RING (256u * 1024u)
 
 static volatile sig_atomic_t stop_signal;
 
@@ -201,6 +202,10 @@ static int xen_accept(struct blockd *d)
 		if (!l->waiting) {
 			struct vmsg_chan_opts o;
 			chan_opts(d, &o);
+			/* dom0's grants come from gntalloc, whose default limit
+			 * is 1024 pages for all of dom0: 256 KiB rings (129
+			 * pages a channel) let several guests be served. */
+			o.rx_ring_size = o.tx_ring_size = XEN_RING;
 			int r = vmsg_xen_serve(&l->waiting, l->domid, l->path, &o);
 			if (r < 0) {
 				l->waiting = NULL;
