@@ -199,11 +199,17 @@ void blk_chan_opts(struct vmsg_chan_opts *o)
 	o->max_msg = BLK_APP_MAX_REQ + 64u;
 }
 
+/* The domain's one control channel to vmsgd (vmsgd takes one per domain:
+ * a second is refused as busy), shared by the base's open and the offer
+ * of an overlay layered over svc: onto svc:. */
+static vmsg_ctl *the_ctl;
+
 static int ctl_open(const char *prog, vmsg_ctl **ctl, int timeout_ms)
 {
-	int r = vmsg_ctl_open(ctl, timeout_ms);
+	int r = the_ctl ? 0 : vmsg_ctl_open(&the_ctl, timeout_ms);
 	if (r < 0)
 		guest_printf("%s: vmsgd: %s\n", prog, vmsg_strerror(r));
+	*ctl = the_ctl;
 	return r;
 }
 
@@ -320,7 +326,6 @@ static int serve_svc(const char *prog, const struct blk_addr *a,
 		guest_printf("%s: offer %s: %s%s%s\n", prog, a->name,
 			     vmsg_strerror(r), *vmsg_ctl_error(ctl) ? ": " : "",
 			     vmsg_ctl_error(ctl));
-		vmsg_ctl_close(ctl);
 		return r;
 	}
 	guest_printf("%s: offering service %s\n", prog, a->name);
@@ -340,7 +345,8 @@ static int serve_svc(const char *prog, const struct blk_addr *a,
 			break;
 		r = 0;
 	}
-	vmsg_ctl_close(ctl);
+	/* The control channel stays (the base may use it): it goes with
+	 * the appliance. */
 	return r;
 }
 

@@ -85,7 +85,8 @@ void blk_chan_opts(struct vmsg_chan_opts *o);
 struct blk_base {
 	vmsg_chan *c;
 	vmsg_blk_client *cl;
-	vmsg_ctl *ctl;  /* svc: the control channel (kept open) */
+	vmsg_ctl *ctl;  /* svc: the domain's control channel (shared with
+			 * blk_serve_loop's svc:, kept open) */
 };
 int blk_base_open(const char *prog, const struct blk_addr *a,
 		  uint32_t depth, int timeout_ms, struct blk_base *b);

@@ -12,8 +12,10 @@
 #      byte for byte (sha256 before and after);
 #   2. kill -9 of the overlay in the middle of a copy (nbdcopy, one
 #      connection, slowed by nbdkit's delay filter): the NBD client fails
-#      within a second, never hangs;
-#      vmsg-blockd serves a new overlay.
+#      within a second, never hangs; vmsg-blockd serves a new overlay;
+#   3. the same chain through vmsgd (base=svc:disk serve=svc:ovl, guests
+#      only); the RAM disk appliance's SDK build served to dom0's nbdkit;
+#   4. the appliances' cmdline checks.
 # usage: storage_xen_sim.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
@@ -116,4 +118,64 @@ sim_wait 10 grep -q "consumer 2: dom1 connected" "$dir/blockd.log" ||
 	fail "vmsg-blockd did not serve the new overlay"
 [ "$(sha256sum <"$dir/base.img")" = "$sum0" ] || fail "the base image changed"
 echo "ok: vmsg-blockd serves a new overlay; the base is still unchanged"
+# 3. Through vmsgd: base=svc: and serve=svc: (dom3 offers the image as
+# `disk`, dom4's overlay opens it and offers `ovl`, dom5's nbdkit opens
+# that); the RAM disk appliance on a direct channel (dom6).
+cat >"$dir/vmsgd.conf" <<EOF
+[daemon]
+control_socket = $dir/vmsgd.sock
+
+[service disk]
+offer = 3
+open = 4
+mode = direct
+ring_size = 262144
+max_msg = 8388608
+
+[service ovl]
+offer = 4
+open = 5
+mode = direct
+ring_size = 262144
+max_msg = 8388608
+EOF
+sim_need "$vmsgd" "$build/examples/blk-common/ramdisk-appliance"
+sim_vmsgd "$dir/vmsgd.conf"
+sim_run 3 "$dir/blockd-svc.log" "$blockd" --service disk "$dir/base.img"
+sim_wait 10 grep -q "offers disk" "$dir/blockd-svc.log" || fail "vmsg-blockd did not offer disk"
+sim_run 4 "$dir/overlay-svc.log" "$overlay" base=svc:disk serve=svc:ovl
+sim_wait 20 grep -q "offering service ovl" "$dir/overlay-svc.log" || fail "the overlay did not offer ovl"
+sim_run 5 "$dir/nbdkit-svc.log" "${NBDKIT[@]}" -f -U "$dir/svc.nbd" "$plugin" service=ovl
+sim_wait 10 test -S "$dir/svc.nbd" || fail "no nbdkit socket (service=ovl)"
+qemu-io -f raw "${writes[@]}" "nbd+unix:///?socket=$dir/svc.nbd" >/dev/null 2>"$dir/qemu-io-svc.log" ||
+	fail "qemu-io through vmsgd"
+qemu-img compare -q -f raw -F raw "$dir/expected.img" "nbd+unix:///?socket=$dir/svc.nbd" ||
+	fail "qemu-img compare through vmsgd"
+[ "$(sha256sum <"$dir/base.img")" = "$sum0" ] || fail "the base image changed (through vmsgd)"
+echo "ok: blockd (dom3) -> svc:disk -> overlay (dom4) -> svc:ovl -> nbdkit (dom5): writes, compare, base unchanged"
+
+sim_run 6 "$dir/ramdisk.log" "$build/examples/blk-common/ramdisk-appliance" size=8 serve=xen:0:rd
+sim_wait 20 grep -q "serving at /local/domain/6/data/vchan/0/rd" "$dir/ramdisk.log" || fail "the RAM disk does not serve dom0"
+sim_run 0 "$dir/nbdkit-rd.log" "${NBDKIT[@]}" -f -U "$dir/rd.nbd" "$plugin" xen=6 port=rd
+sim_wait 10 test -S "$dir/rd.nbd" || fail "no nbdkit socket (xen=6)"
+RD="nbd+unix:///?socket=$dir/rd.nbd"
+[ "$(nbdinfo --size "$RD")" = $((8 * MiB)) ] || fail "the RAM disk is not 8 MiB"
+qemu-io -f raw -c "write -P 0x42 1m 3m" "$RD" >/dev/null || fail "qemu-io write to the RAM disk"
+qemu-io -f raw -c "read -P 0x42 1m 3m" -c "read -P 0 0 1m" "$RD" >"$dir/rd-read.log" 2>&1 ||
+	fail "qemu-io read of the RAM disk"
+grep -q "Pattern verification failed" "$dir/rd-read.log" && { cat "$dir/rd-read.log"; fail "the RAM disk returned other bytes"; }
+echo "ok: ramdisk-appliance (dom6) served to dom0's nbdkit: 3 MiB written and read back, zeroes elsewhere"
+
+# 4. The appliances' cmdline: every word checked, status 2; --help 0.
+for args in "base=xen:0:b" "base=xen:0:b serve=xen:0:c colour=red" \
+	"base=xen:x:b serve=xen:0:c" "base=svc:a/b serve=svc:c" \
+	"base=xen:0:b serve=xen:0:c limit=0" "base=xen:0:b serve=xen:0:c base=svc:d"; do
+	rc=0; "$overlay" $args >"$dir/args.out" 2>&1 || rc=$?
+	[ $rc -eq 2 ] && grep -q "overlay-appliance: " "$dir/args.out" ||
+		fail "overlay-appliance $args: exit $rc: $(cat "$dir/args.out")"
+done
+rc=0; "$build/examples/blk-common/ramdisk-appliance" serve=xen:0:r size=0 >"$dir/args.out" 2>&1 || rc=$?
+[ $rc -eq 2 ] || fail "ramdisk-appliance size=0: exit $rc"
+"$overlay" --help | grep -q "^usage: overlay-appliance base=ADDR serve=ADDR" || fail "overlay-appliance --help"
+echo "ok: bad cmdline words end the appliances with status 2; --help prints the usage"
 exit 0
