@@ -66,6 +66,8 @@ int app_main(const char *cmdline)
 			       cmdline);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	char base_s[VMSG_SERVICE_NAME_MAX + 16]; /* for messages */
+	(void)guest_cmdline_get("base", base_s, sizeof(base_s));
 	(void)blk_arg_addr("base", &base);
 	(void)blk_arg_addr("serve", &serve);
 	unsigned clients = blk_arg_uint("clients", 0);
@@ -76,14 +78,14 @@ int app_main(const char *cmdline)
 		return 1;
 	ov.base = b.cl;
 	if ((r = overlay_init(&ov, BLK_APP_MAX_REQ, 64)) < 0) {
-		guest_printf(PROG ": base %s: %s\n", base.name, vmsg_strerror(r));
+		guest_printf(PROG ": base %s: %s\n", base_s, vmsg_strerror(r));
 		return 1;
 	}
 	uint64_t size = ov.info.size, blocks = size / ov.info.logical_block;
 	if (size > limit) {
 		guest_printf(PROG ": base %s is %llu bytes: over limit=%llu MiB "
 			     "(the overlay holds every written block in "
-			     "memory)\n", base.name, (unsigned long long)size,
+			     "memory)\n", base_s, (unsigned long long)size,
 			     (unsigned long long)(limit >> 20));
 		return 1;
 	}
@@ -96,13 +98,13 @@ int app_main(const char *cmdline)
 		guest_printf(PROG ": base %s is %llu bytes: this domain's "
 			     "memory cannot hold its overlay (%llu bytes and "
 			     "%llu for the block map); give it more memory or "
-			     "layer over a smaller base\n", base.name,
+			     "layer over a smaller base\n", base_s,
 			     (unsigned long long)size, (unsigned long long)size,
 			     (unsigned long long)blocks);
 		return 1;
 	}
 	guest_printf(PROG ": %llu bytes over %s (blocks %u, max_req %u)\n",
-		     (unsigned long long)size, base.name, ov.info.logical_block,
+		     (unsigned long long)size, base_s, ov.info.logical_block,
 		     ov.info.max_req);
 	r = blk_serve_loop(PROG, &serve, clients, serve_one, &ov, -EIO);
 	guest_printf(PROG ": done: %llu requests, %llu base reads%s\n",

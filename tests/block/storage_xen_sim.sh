@@ -15,7 +15,8 @@
 #      within a second, never hangs; vmsg-blockd serves a new overlay;
 #   3. the same chain through vmsgd (base=svc:disk serve=svc:ovl, guests
 #      only); the RAM disk appliance's SDK build served to dom0's nbdkit;
-#   4. the appliances' cmdline checks.
+#   4. the appliances' cmdline checks; a base over the overlay's memory
+#      limit refused at start.
 # usage: storage_xen_sim.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
@@ -178,4 +179,15 @@ rc=0; "$build/examples/blk-common/ramdisk-appliance" serve=xen:0:r size=0 >"$dir
 [ $rc -eq 2 ] || fail "ramdisk-appliance size=0: exit $rc"
 "$overlay" --help | grep -q "^usage: overlay-appliance base=ADDR serve=ADDR" || fail "overlay-appliance --help"
 echo "ok: bad cmdline words end the appliances with status 2; --help prints the usage"
+# A base the overlay's memory may not hold is refused at start, saying
+# why (on the host backend: host=DIR puts xen: addresses in DIR).
+mkdir -p "$dir/host"
+truncate -s 64M "$dir/big.img"
+"$blockd" --listen "$dir/host/local_domain_0_data_vchan_0_big" "$dir/big.img" 2>"$dir/blockd-big.log" &
+sim_track $!
+sim_wait 10 test -S "$dir/host/local_domain_0_data_vchan_0_big" || fail "no vmsg-blockd for the big base"
+rc=0; "$overlay" host="$dir/host" base=xen:0:big serve=xen:0:o >"$dir/big.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] && grep -q "base xen:0:big is 67108864 bytes: over limit=48 MiB" "$dir/big.out" ||
+	fail "a 64 MiB base: exit $rc: $(cat "$dir/big.out")"
+echo "ok: $(cat "$dir/big.out")"
 exit 0

@@ -6,7 +6,10 @@
 #     vmsg plugin in dom0 (xen=U port=ovl) on a UNIX socket. qemu-io
 #     writes through it; qemu-img compare of the export with the expected
 #     image (the same writes by qemu-io on a copy of the file) passes; the
-#     image file is unchanged, byte for byte.
+#     image file is unchanged, byte for byte. Then `xl destroy` of the
+#     overlay in the middle of qemu-io's reads: the plugin's NBD error
+#     within 30 s, qemu-io's reads fail and it ends (no hang), vmsg-blockd
+#     drops the consumer.
 #  2. a Linux PV guest reads and writes a disk of dom0's (a second
 #     vmsg-blockd, --xen P:disk) through lib/block (blk-check): the CRC of
 #     the half it read equals dom0's of the file's bytes, the half it
@@ -107,6 +110,45 @@ cmp /tmp/base.img /tmp/base.orig || bail "the base image file changed"
 mbs=$(awk -v t="$tc" 'BEGIN { if (t > 0) printf "%.1f", 32 / t; else print "inf" }')
 figure "chain writes_s=$tw compare_32MiB_s=$tc read_MBps=$mbs overlay_boot_s=$boot"
 info "chain: writes $tw s, qemu-img compare of 32 MiB $tc s (~$mbs MiB/s through blockd -> unikernel -> nbdkit); base unchanged"
+
+# xl destroy of the overlay in the middle of reads (one NBD connection,
+# 4 KiB requests, each held 2 ms by nbdkit's delay filter): the plugin
+# answers the NBD client's next read with an error within seconds (its log
+# says when), the client ends (every read left fails; no hang), and
+# vmsg-blockd drops its consumer.
+nbdkit -f -U /tmp/slow.nbd --filter=delay "$PLUGIN" xen="$U" port=ovl delay-read=2ms >/tmp/nbdkit-slow.log 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do [ -S /tmp/slow.nbd ] && break; sleep 0.2; done
+[ -S /tmp/slow.nbd ] || bail "no nbdkit socket (delay filter)"
+# (dom0 has qemu-io, not nbdcopy: 1000 reads of 4 KiB on one connection;
+# qemu-io prints its results, errors too, on stdout.)
+reads=()
+for ((i = 0; i < 1000; i++)); do reads+=(-c "read $((i * 4096)) 4k"); done
+qemu-io -f raw "${reads[@]}" "nbd+unix:///?socket=/tmp/slow.nbd" >/tmp/qemu-io-reads.log 2>&1 &
+cp=$!
+uk_wait ukovl "consumer 3: connected" 30 || bail "the reads did not reach the overlay"
+sleep 1
+kill -0 $cp 2>/dev/null || bail "the reads finished before the destroy"
+t3=$(now)
+xl destroy ukovl
+end=$((SECONDS + 30))
+until grep -q "error: vmsg: read" /tmp/nbdkit-slow.log; do
+	[ $SECONDS -lt $end ] || bail "no NBD error 30 s after xl destroy of the overlay"
+	sleep 0.1
+done
+te=$(elapsed "$t3")
+end=$((SECONDS + 90))
+while kill -0 $cp 2>/dev/null; do
+	[ $SECONDS -lt $end ] || { kill -9 $cp; bail "qemu-io still running 90 s after xl destroy of the overlay (a hang)"; }
+	sleep 0.2
+done
+rc=0; wait $cp || rc=$?
+td=$(elapsed "$t3")
+[ $rc -ne 0 ] && grep -q "read failed" /tmp/qemu-io-reads.log || bail "qemu-io's reads did not fail after the overlay was destroyed (exit $rc)"
+for ((i = 0; i < 50; i++)); do grep -q "consumer 1: \(closed\|dropped\)" /tmp/blockd.log && break; sleep 0.2; done
+grep -q "consumer 1: \(closed\|dropped\)" /tmp/blockd.log || bail "vmsg-blockd did not drop the destroyed overlay"
+figure "overlay_destroy nbd_error_s=$te client_end_s=$td"
+info "xl destroy of the overlay mid-read: the first NBD error after $te s ($(grep -m1 'error: vmsg: read' /tmp/nbdkit-slow.log | sed 's/.*error: //')), qemu-io ($(grep -c 'read failed' /tmp/qemu-io-reads.log) reads failed, exit $rc) ended after $td s; vmsg-blockd dropped the overlay"
 
 # ---- 2. a Linux PV guest on a disk of dom0's
 t2=$(now)
