@@ -189,6 +189,8 @@ struct xen_listener {
 	char path[256];
 	vmsg_chan *waiting; /* published, no consumer yet */
 	bool busy;          /* its consumer is a conn */
+	bool served;        /* published once: a later failure is retried */
+	bool warned;        /* ... and logged once */
 };
 static struct xen_listener xen_ls[MAX_XEN];
 static unsigned n_xen;
@@ -209,10 +211,21 @@ static int xen_accept(struct blockd *d)
 			int r = vmsg_xen_serve(&l->waiting, l->domid, l->path, &o);
 			if (r < 0) {
 				l->waiting = NULL;
-				fprintf(stderr, "vmsg-blockd: serve %s: %s\n",
-					l->path, vmsg_strerror(r));
-				return r;
+				/* At start: the command line cannot be served
+				 * (exit 1). Later (dom0 short of grants, say):
+				 * the others go on, this one is tried again
+				 * every tick. */
+				if (!l->served || !l->warned)
+					fprintf(stderr, "vmsg-blockd: serve %s: %s%s\n",
+						l->path, vmsg_strerror(r),
+						l->served ? " (trying again)" : "");
+				if (!l->served)
+					return r;
+				l->warned = true;
+				continue;
 			}
+			l->served = true;
+			l->warned = false;
 		}
 		(void)vmsg_chan_ack(l->waiting);
 		int r = vmsg_chan_accept(l->waiting, 0);
@@ -266,6 +279,9 @@ static bool xen_arg(const char *arg)
 	if (vmsg_xen_path(xen_ls[n_xen].path, sizeof(xen_ls[n_xen].path), us,
 			  (uint16_t)dom, port) < 0)
 		return false;
+	for (unsigned i = 0; i < n_xen; i++)
+		if (strcmp(xen_ls[i].path, xen_ls[n_xen].path) == 0)
+			return false; /* the same channel twice */
 	xen_ls[n_xen++].domid = (uint16_t)dom;
 	return true;
 }
@@ -435,7 +451,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vmsg-blockd: --xen %s: expected "
 					"DOMID[:PORT], a domain id and a port "
 					"name of [A-Za-z0-9._-] (at most %u "
-					"--xen)\n", optarg, MAX_XEN);
+					"--xen, each channel once)\n", optarg,
+					MAX_XEN);
 				return 2;
 			}
 #else

@@ -178,7 +178,10 @@ done
 rc=0; "$build/examples/blk-common/ramdisk-appliance" serve=xen:0:r size=0 >"$dir/args.out" 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "ramdisk-appliance size=0: exit $rc"
 "$overlay" --help | grep -q "^usage: overlay-appliance base=ADDR serve=ADDR" || fail "overlay-appliance --help"
-echo "ok: bad cmdline words end the appliances with status 2; --help prints the usage"
+rc=0; "$xensim" run --domid 0 -- "$blockd" --xen 1:a --xen 2 --xen 1:a "$dir/base.img" >"$dir/args.out" 2>&1 || rc=$?
+[ $rc -eq 2 ] && grep -q -- "--xen 1:a: expected DOMID\[:PORT\].*each channel once" "$dir/args.out" ||
+	fail "vmsg-blockd with a --xen channel twice: exit $rc: $(cat "$dir/args.out")"
+echo "ok: bad cmdline words end the appliances (and a --xen given twice, vmsg-blockd) with status 2; --help prints the usage"
 # A base the overlay's memory may not hold is refused at start, saying
 # why (on the host backend: host=DIR puts xen: addresses in DIR).
 mkdir -p "$dir/host"
