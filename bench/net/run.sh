@@ -131,9 +131,9 @@ if [ -x "$B/sim/bin/xensim" ] && [ -x "$B/dom0/vmsgd" ]; then
 	for app in switch firewall; do
 		setup_ns
 		if [ $app = switch ]; then
-			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/l2switch/l2switch" service=net 2>/dev/null &
+			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/netapp/l2switch-appliance" service=net >/dev/null 2>&1 &
 		else
-			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/firewall/firewall" service=net tcp=5201 2>/dev/null &
+			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/netapp/firewall-appliance" service=net tcp=5201 >/dev/null 2>&1 &
 		fi
 		pids+=($!)
 		sleep 1
