@@ -406,15 +406,13 @@ static void maybe_stats(struct drv *d)
 	netapp_stats(&d->app);
 }
 
-int app_main(const char *cmdline)
+/* Serve the ports until a failure (the loop has no other end: a
+ * unikernel runs until its domain is destroyed, the Linux program until
+ * it is killed). Returns 1. */
+static int run(struct drv *d)
 {
-	struct drv *d = guest_alloc(sizeof(*d));
 	int r;
 
-	if (!d)
-		return 1;
-	if ((r = configure(d, cmdline)) != 0)
-		return r == 1 ? 0 : r;
 	vmsg_waitset_init(&d->ws);
 	for (unsigned i = 0; i < NETAPP_MAX_PORTS; i++)
 		d->port[i].idx = i;
@@ -423,6 +421,7 @@ int app_main(const char *cmdline)
 			return 1;
 	if (d->service[0]) {
 		if ((r = vmsg_ctl_open(&d->ctl, 120000)) < 0) {
+			d->ctl = 0;
 			guest_printf("%s: vmsgd: %s\n", d->app.name,
 				     vmsg_strerror(r));
 			return 1;
@@ -465,8 +464,36 @@ int app_main(const char *cmdline)
 				     d->app.name, vmsg_strerror(r));
 			return 1;
 		}
-		if ((r = run_ports(d)) < 0)
+		if (run_ports(d) < 0)
 			return 1;
 		maybe_stats(d);
 	}
+}
+
+int app_main(const char *cmdline)
+{
+	struct drv *d = guest_alloc(sizeof(*d));
+	int r;
+
+	if (!d)
+		return 1;
+	r = configure(d, cmdline);
+	if (r == 1) {
+		r = 0; /* --help */
+	} else if (r == 0) {
+		r = run(d);
+		/* What it holds goes back (a Linux program's leak checker
+		 * looks; a unikernel powers off after this). */
+		for (unsigned i = 0; i < d->app.nports; i++) {
+			struct drv_port *p = &d->port[i];
+			if (p->kind == PORT_SVC)
+				vmsg_service_close(d->ctl, p->chan);
+			else if (p->kind == PORT_XEN && p->chan)
+				vmsg_chan_close(p->chan);
+		}
+		if (d->ctl)
+			vmsg_ctl_close(d->ctl);
+	}
+	guest_free(d, sizeof(*d));
+	return r;
 }

@@ -62,8 +62,12 @@ bridge() { # NAME DOMID NS ADDR
 	# says the domain's port is up, after it took the channel.
 	local port
 	port=$(grep "domain $2\$" "$dir/sw.log" | tail -1 | sed 's/.*port \([0-9]*\):.*/\1/')
-	sim_wait 10 sh -c "grep -A1000 'port $port: domain $2\$' '$dir/sw.log' |
-		grep -q 'port $port: link up'" || fail "the switch never saw port $port up"
+	# (after the last line that gave the port to this domain: a port
+	# given again says "link up" again)
+	sim_wait 10 awk -v took="port $port: domain $2" -v up="port $port: link up" '
+		index($0, took) && substr($0, length($0) - length(took) + 1) == took { seen = 1; ok = 0; next }
+		seen && index($0, up) { ok = 1 }
+		END { exit !ok }' "$dir/sw.log" || fail "the switch never saw port $port up"
 }
 pings() {
 	local out
@@ -96,7 +100,8 @@ pings
 echo "dom3's bridge left and came back on a new channel: no loss"
 
 # dom4 may not open the switch: its bridge never gets a port.
-sim_run 4 "$dir/tap4.log" "$tap" --service switch --dev vx4 --retry-ms 500
+# (its device is in the machine's namespace: a name of this run's own)
+sim_run 4 "$dir/tap4.log" "$tap" --service switch --dev vx$$ --retry-ms 500
 sleep 3
 grep -q "domain 4" "$dir/sw.log" && fail "dom4 got a port"
 grep -q "link up" "$dir/tap4.log" && fail "dom4's link came up"
