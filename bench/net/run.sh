@@ -7,7 +7,9 @@
 #   switch    vmsg-tap -> l2switch -> vmsg-tap (host backend)
 #   firewall  vmsg-tap -> firewall (tcp=5201) -> vmsg-tap (host backend)
 #   switch-sim / firewall-sim  the same through vmsgd on the simulated Xen
-#             (appliance in dom1, bridges in dom2 and dom3; direct mode)
+#             (the appliances' SDK builds, l2switch-appliance and
+#             firewall-appliance, in dom1, bridges in dom2 and dom3; direct
+#             mode)
 # As root, from the build tree: bench/net/run.sh [--out DIR] BUILD_DIR [SECONDS]
 # Prints one line per path; one run, same machine, same moment. --out DIR
 # also writes the run as a result set, DIR/net-HOST-DATE.json
