@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include <vmsg/service.h>
+#include <vmsg/xen.h> /* VMSG_DOMID_LIMIT, in GUEST_ARGS_SDK */
 
 #ifdef __cplusplus
 extern "C" {
