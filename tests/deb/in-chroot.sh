@@ -86,6 +86,10 @@ for so in libxengnttab.so.1 libxenevtchn.so.1; do
 done
 echo "    the simulator's and the drop-in's libraries: private directories only"
 in_root pkg-config --modversion vmsg | sed 's/^/    pkg-config --modversion vmsg: /'
+# nbdkit finds the plugin by its short name (in its plugin directory).
+in_root nbdkit vmsg --dump-plugin >"$work/nbdkit.log" 2>&1 ||
+	{ cat "$work/nbdkit.log"; fail "nbdkit does not load the plugin as 'vmsg'"; }
+grep -E '^(path|name)=' "$work/nbdkit.log" | sed 's/^/    nbdkit vmsg --dump-plugin: /'
 in_root vmsg-cat --version 2>/dev/null | sed 's/^/    /' || true
 
 echo
