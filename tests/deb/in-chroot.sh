@@ -85,7 +85,10 @@ for so in libxengnttab.so.1 libxenevtchn.so.1; do
 		fail "the loader does not find Debian's $so"
 done
 echo "    the simulator's and the drop-in's libraries: private directories only"
-in_root pkg-config --modversion vmsg | sed 's/^/    pkg-config --modversion vmsg: /'
+for pc in vmsg vmsg-uv; do
+	v=$(in_root pkg-config --modversion "$pc") || fail "pkg-config $pc"
+	echo "    pkg-config --modversion $pc: $v"
+done
 # nbdkit finds the plugin by its short name (in its plugin directory).
 in_root nbdkit vmsg --dump-plugin >"$work/nbdkit.log" 2>&1 ||
 	{ cat "$work/nbdkit.log"; fail "nbdkit does not load the plugin as 'vmsg'"; }
