@@ -72,6 +72,11 @@ in_root dpkg-query -W -f='${Conffiles}\n' vmsgd | grep -q '^ /etc/vmsg/vmsgd.con
 	fail "/etc/vmsg/vmsgd.conf is not a conffile of vmsgd"
 in_root vmsgd --check-config /etc/vmsg/vmsgd.conf || fail "vmsgd --check-config of the default policy"
 echo "    /etc/vmsg/vmsgd.conf: a conffile, accepted by vmsgd --check-config"
+# The unit names the installed daemon and policy (written at install time).
+unit=$root/lib/systemd/system/vmsgd.service
+grep -qx 'ExecStart=/usr/sbin/vmsgd --foreground --config /etc/vmsg/vmsgd.conf' "$unit" ||
+	{ grep '^Exec' "$unit" || true; fail "vmsgd.service does not run /usr/sbin/vmsgd on /etc/vmsg/vmsgd.conf"; }
+echo "    /lib/systemd/system/vmsgd.service: ExecStart=/usr/sbin/vmsgd --foreground --config /etc/vmsg/vmsgd.conf"
 # The simulator's libraries carry Xen's sonames: they must stay in their
 # private directory, and the loader must still find Debian's own.
 shadow=$(in_root dpkg -L vmsg-xensim vmsg-libxenvchan | grep -E '^/(usr/)?lib/([^/]+/)?libxen' || true)
