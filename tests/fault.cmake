@@ -1,0 +1,33 @@
+# Fault injection (label `fault`, docs/testing.md "Fault injection").
+# Allocation failure: failalloc.so, preloaded into the programs under test,
+# fails their Nth vmsg allocation for every N. A preloaded malloc cannot
+# sit under ASan's or TSan's (they own malloc), so those runs exist in the
+# plain builds only (the release flavour of scripts/test.sh).
+find_package(Threads REQUIRED)
+if(NOT VMSG_SANITIZE AND NOT VMSG_TSAN)
+  add_library(failalloc SHARED fault/failalloc.c)
+  target_link_libraries(failalloc PRIVATE ${CMAKE_DL_LIBS} Threads::Threads)
+  set_target_properties(failalloc PROPERTIES
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  add_executable(fault_chan fault/fault_chan.c)
+  target_link_libraries(fault_chan PRIVATE vmsg_internal)
+  if(VMSG_HAVE_XEN)
+    target_compile_definitions(fault_chan PRIVATE FAULT_HAVE_XEN=1)
+  endif()
+  add_test(NAME fault_alloc_host
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/failalloc_chan.sh
+                   ${CMAKE_BINARY_DIR} host)
+  set_tests_properties(fault_alloc_host PROPERTIES TIMEOUT 300 LABELS fault)
+  add_dependencies(fault_chan failalloc)
+  if(VMSG_HAVE_XEN AND TARGET xensim)
+    add_dependencies(fault_chan xensim)
+    if(TARGET vmsg-xenstored)
+      add_dependencies(fault_chan vmsg-xenstored)
+    endif()
+    add_test(NAME fault_alloc_xen
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/failalloc_chan.sh
+                     ${CMAKE_BINARY_DIR} xen)
+    set_tests_properties(fault_alloc_xen PROPERTIES TIMEOUT 300
+                         LABELS "fault;sim")
+  endif()
+endif()

@@ -1,0 +1,167 @@
+/* fault_chan: one channel's whole life, written to end cleanly whatever
+ * call fails: the program the allocation-failure driver
+ * (tests/fault/failalloc.sh) runs under failalloc.so for N = 1, 2, ...
+ *
+ *   fault_chan server host|xen PATH STOPFILE [CLIENT_DOMID]
+ *   fault_chan client host|xen PATH [SERVER_DOMID]
+ *
+ * The server serves PATH, prints "ready" once it can be connected to,
+ * accepts (giving up when STOPFILE appears: the driver creates it when
+ * the client has ended before connecting), then echoes every message
+ * back with its type + 1 until the client closes. The client connects,
+ * sends MSGS typed messages of sizes from 0 to several frames (the large
+ * ones go fragmented), checks each echo byte for byte, and closes.
+ *
+ * Every failure prints "fault_chan: ROLE: CALL: vmsg_strerror(err)" and
+ * ends the program with status 1 after closing what it had opened, by a
+ * return from main, so that failalloc's exit report sees the live
+ * allocations (none may remain). Success is status 0. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vmsg/chan.h>
+#include <vmsg/host.h>
+#ifdef FAULT_HAVE_XEN
+#include <vmsg/xen.h>
+#endif
+
+#define T 10000 /* ms: only reached when the other side has failed */
+#define MSGS 12
+#define BUFSZ (256 * 1024)
+
+static const char *role = "?";
+static unsigned char sbuf[BUFSZ], rbuf[BUFSZ];
+
+static int report(const char *call, int err)
+{
+	printf("fault_chan: %s: %s: %s\n", role, call, vmsg_strerror(err));
+	fflush(stdout);
+	return 1;
+}
+
+static void fill(unsigned char *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(seed * 131u + i * 7u + (i >> 8));
+}
+
+static size_t msg_len(vmsg_chan *c, unsigned i)
+{
+	size_t frame = (size_t)vmsg_chan_max_frame(c);
+	size_t max = (size_t)vmsg_chan_max_msg(c);
+	size_t sizes[] = { 0, 1, 100, frame - 1, frame, frame + 1,
+			   2 * frame + 7, 3 * frame, 4000, 65536, 5 * frame + 3,
+			   17 };
+	size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
+	if (n > max)
+		n = max;
+	return n > BUFSZ ? BUFSZ : n;
+}
+
+static int serve(const char *backend, const char *path, const char *stop,
+		 int peer)
+{
+	vmsg_chan *c;
+	int r;
+	role = "server";
+	if (!strcmp(backend, "host"))
+		r = vmsg_host_serve(&c, path, NULL);
+	else
+#ifdef FAULT_HAVE_XEN
+		r = vmsg_xen_serve(&c, (uint16_t)peer, path, NULL);
+#else
+		r = (void)peer, -ENOTSUP;
+#endif
+	if (r < 0)
+		return report("serve", r);
+	printf("ready\n");
+	fflush(stdout);
+	while ((r = vmsg_chan_accept(c, 100)) == -ETIMEDOUT ||
+	       r == -EAGAIN) {
+		if (access(stop, F_OK) == 0) {
+			printf("fault_chan: server: the client has gone\n");
+			vmsg_chan_close(c);
+			return 1;
+		}
+	}
+	if (r < 0) {
+		vmsg_chan_close(c);
+		return report("accept", r);
+	}
+	for (;;) {
+		uint16_t type;
+		r = vmsg_chan_recv(c, &type, rbuf, sizeof rbuf, T);
+		if (r == -EPIPE)
+			break; /* the client closed: done */
+		if (r < 0) {
+			vmsg_chan_close(c);
+			return report("recv", r);
+		}
+		int s = vmsg_chan_send(c, (uint16_t)(type + 1), rbuf, (size_t)r,
+				       0, T);
+		if (s < 0) {
+			vmsg_chan_close(c);
+			return report("send", s);
+		}
+	}
+	vmsg_chan_close(c);
+	return 0;
+}
+
+static int client(const char *backend, const char *path, int peer)
+{
+	vmsg_chan *c;
+	int r;
+	role = "client";
+	if (!strcmp(backend, "host"))
+		r = vmsg_host_connect(&c, path, NULL, T);
+	else
+#ifdef FAULT_HAVE_XEN
+		r = vmsg_xen_connect(&c, (uint16_t)peer, path, NULL, T);
+#else
+		r = (void)peer, -ENOTSUP;
+#endif
+	if (r < 0)
+		return report("connect", r);
+	for (unsigned i = 0; i < MSGS; i++) {
+		size_t n = msg_len(c, i);
+		uint16_t type = 0;
+		fill(sbuf, n, i);
+		r = vmsg_chan_send(c, (uint16_t)(100 + 2 * i), sbuf, n, 0, T);
+		if (r < 0) {
+			vmsg_chan_close(c);
+			return report("send", r);
+		}
+		r = vmsg_chan_recv(c, &type, rbuf, sizeof rbuf, T);
+		if (r < 0) {
+			vmsg_chan_close(c);
+			return report("recv", r);
+		}
+		if ((size_t)r != n || type != 101 + 2 * i ||
+		    memcmp(rbuf, sbuf, n) != 0) {
+			/* A wrong answer is no clean error: status 3. */
+			printf("fault_chan: client: message %u came back wrong "
+			       "(%d bytes, type %u)\n", i, r, type);
+			vmsg_chan_close(c);
+			return 3;
+		}
+	}
+	vmsg_chan_close(c);
+	printf("fault_chan: client: %d messages echoed\n", MSGS);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 5 && !strcmp(argv[1], "server"))
+		return serve(argv[2], argv[3], argv[4],
+			     argc > 5 ? atoi(argv[5]) : 0);
+	if (argc >= 4 && !strcmp(argv[1], "client"))
+		return client(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 0);
+	fprintf(stderr, "usage: fault_chan server host|xen PATH STOPFILE [DOMID]\n"
+			"       fault_chan client host|xen PATH [DOMID]\n");
+	return 2;
+}
