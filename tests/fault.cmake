@@ -31,3 +31,17 @@ if(NOT VMSG_SANITIZE AND NOT VMSG_TSAN)
                          LABELS "fault;sim")
   endif()
 endif()
+# vmsgd with the failure injected in it: refuses to start with a word, or
+# serves the guests after the failure (tests/fault/failalloc_vmsgd.sh).
+if(NOT VMSG_SANITIZE AND NOT VMSG_TSAN AND VMSG_HAVE_VMSGD
+   AND TARGET xensim AND TARGET vmsgd AND TARGET echo-appliance)
+  add_test(NAME fault_alloc_vmsgd
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/failalloc_vmsgd.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(fault_alloc_vmsgd PROPERTIES TIMEOUT 400
+                       LABELS "fault;sim")
+endif()
+# EINTR on every wait: a signal without SA_RESTART, thousands of times,
+# at the host backend's blocking calls and wait set (every flavour).
+vmsg_add_test(fault_eintr SOURCES fault/fault_eintr.c
+              LIBS Threads::Threads TIMEOUT 120 LABELS "fault;host")

@@ -24,7 +24,11 @@
  *                          failalloc: pid P prog NAME calls C injected I live L
  *                        then one "failalloc: live ..." line per vmsg
  *                        allocation still live (its caller as
- *                        object+offset, for addr2line, and its size).
+ *                        object+offset, for addr2line, and its size),
+ *                        after "failalloc: injected at OBJECT+OFFSET"
+ *                        when a failure was injected. The failure
+ *                        itself appends "failalloc: injecting call N
+ *                        in pid P" as it happens.
  *                        Unset: stderr.
  *
  * A forked child keeps its parent's count (the fork copies it), and
@@ -71,6 +75,7 @@ static int active;         /* set by the constructor when configured */
 static unsigned long fail_at; /* FAILALLOC_N */
 static unsigned long calls;   /* vmsg allocations seen */
 static unsigned long injected;
+static void *injected_at;     /* the failed call's return address */
 static unsigned long nlive;
 static int overflow;          /* the table filled up: live count unknown */
 static struct live *table;    /* mmap-ed, so that it is not itself a malloc */
@@ -178,14 +183,41 @@ static int untrack(void *p)
 	return 0;
 }
 
+/* Says at once, in the report, that the failure is being injected: a
+ * driver watching a daemon learns which of its steps came after it. */
+static void announce(unsigned long n)
+{
+	const char *path = getenv("FAILALLOC_REPORT");
+	if (!path)
+		return;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	char line[128];
+	int len = snprintf(line, sizeof line,
+			   "failalloc: injecting call %lu in pid %d\n", n,
+			   (int)getpid());
+	if (write(fd, line, (size_t)len) < 0) {
+		/* nothing to do: the exit report says it again */
+	}
+	close(fd);
+}
+
 /* Counts a vmsg allocation; 1 if this one must fail. */
-static int count_and_decide(void)
+static int count_and_decide(void *caller)
 {
 	pthread_mutex_lock(&lock);
 	int fail = ++calls == fail_at;
-	if (fail)
+	if (fail) {
 		injected++;
+		injected_at = caller;
+	}
 	pthread_mutex_unlock(&lock);
+	if (fail) {
+		inside++; /* getenv, open: no allocation counted meanwhile */
+		announce(fail_at);
+		inside--;
+	}
 	return fail;
 }
 
@@ -204,7 +236,7 @@ void *malloc(size_t size)
 	void *caller = __builtin_return_address(0);
 	if (!is_vmsg(caller))
 		return __libc_malloc(size);
-	if (count_and_decide()) {
+	if (count_and_decide(caller)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -216,7 +248,7 @@ void *calloc(size_t n, size_t size)
 	void *caller = __builtin_return_address(0);
 	if (!is_vmsg(caller))
 		return __libc_calloc(n, size);
-	if (count_and_decide()) {
+	if (count_and_decide(caller)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -226,7 +258,7 @@ void *calloc(size_t n, size_t size)
 static void *do_realloc(void *old, size_t size, void *caller)
 {
 	int mine = is_vmsg(caller);
-	if (mine && count_and_decide()) {
+	if (mine && count_and_decide(caller)) {
 		errno = ENOMEM;
 		return NULL; /* old stays valid, as realloc promises */
 	}
@@ -261,7 +293,7 @@ static void *do_memalign(size_t align, size_t size, void *caller)
 {
 	if (!is_vmsg(caller))
 		return __libc_memalign(align, size);
-	if (count_and_decide()) {
+	if (count_and_decide(caller)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -294,7 +326,7 @@ static char *dup_n(const char *s, size_t n, void *caller)
 	size_t len = strnlen(s, n);
 	char *p;
 	if (is_vmsg(caller)) {
-		if (count_and_decide()) {
+		if (count_and_decide(caller)) {
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -329,6 +361,20 @@ void free(void *p)
 	__libc_free(p);
 }
 
+/* "OBJECT+0xOFFSET (SYMBOL)" for addr2line -e OBJECT OFFSET. */
+static void where(char *buf, size_t cap, void *addr)
+{
+	Dl_info di;
+	const char *obj = "?", *sym = "?";
+	uintptr_t off = (uintptr_t)addr;
+	if (dladdr(addr, &di)) {
+		obj = di.dli_fname && di.dli_fname[0] ? di.dli_fname : "main";
+		sym = di.dli_sname ? di.dli_sname : "?";
+		off -= (uintptr_t)di.dli_fbase;
+	}
+	snprintf(buf, cap, "%s+0x%lx (%s)", obj, (unsigned long)off, sym);
+}
+
 /* The report: plain write(2)s into a stack buffer, no stdio (whose buffers
  * may already be gone at this point of exit). */
 __attribute__((destructor)) static void failalloc_report(void)
@@ -349,20 +395,20 @@ __attribute__((destructor)) static void failalloc_report(void)
 			 overflow ? " (table overflow)" : "");
 	if (write(fd, line, (size_t)n) < 0)
 		goto out;
+	char at[320];
+	if (injected_at) {
+		where(at, sizeof at, injected_at);
+		n = snprintf(line, sizeof line, "failalloc: injected at %s\n", at);
+		if (write(fd, line, (size_t)n) < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < TABLE_SIZE; i++) {
 		if (table[i].p == NULL || table[i].p == TOMB)
 			continue;
-		Dl_info di;
-		const char *obj = "?", *sym = "?";
-		uintptr_t off = (uintptr_t)table[i].caller;
-		if (dladdr(table[i].caller, &di)) {
-			obj = di.dli_fname && di.dli_fname[0] ? di.dli_fname : "main";
-			sym = di.dli_sname ? di.dli_sname : "?";
-			off -= (uintptr_t)di.dli_fbase;
-		}
+		where(at, sizeof at, table[i].caller);
 		n = snprintf(line, sizeof line,
-			     "failalloc: live %zu bytes from %s+0x%lx (%s)\n",
-			     table[i].size, obj, (unsigned long)off, sym);
+			     "failalloc: live %zu bytes from %s\n",
+			     table[i].size, at);
 		if (write(fd, line, (size_t)n) < 0)
 			break;
 	}

@@ -14,6 +14,14 @@
 # usage: failalloc_chan.sh BUILD_DIR host|xen
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
+# The source lines of the report's addresses (addr2line; function names
+# only in a build without -g).
+lines() {
+	sed -n 's/^failalloc: \(injected at\|live [0-9]* bytes from\) \([^ ]*\)+\(0x[0-9a-f]*\) .*/\2 \3/p' "$1" |
+		while read -r obj off; do
+			echo "  $off in $obj: $(addr2line -f -i -e "$obj" "$off" 2>/dev/null | paste -sd ' ')"
+		done
+}
 backend=$2
 sim_init "fault_alloc_$backend" "$1"
 prog=$build/tests/fault_chan
@@ -50,7 +58,7 @@ run_one() {
 	spid=$!
 	sim_track "$spid"
 	# The client starts once the server serves; not at all if it failed.
-	while ! grep -q '^ready' "$dir/srv.out" && kill -0 "$spid" 2>/dev/null; do
+	while ! grep -q '^ready' "$dir/srv.out" 2>/dev/null && kill -0 "$spid" 2>/dev/null; do
 		sleep 0.01
 	done
 	cli_st=-
@@ -68,6 +76,7 @@ show() { # the run's outputs, for a failure message
 	echo "--- server (status $srv_st):"; cat "$dir/srv.out"
 	echo "--- client (status $cli_st):"; cat "$dir/cli.out" 2>/dev/null
 	echo "--- failalloc report:"; cat "$dir/report" 2>/dev/null
+	lines "$dir/report"
 }
 
 check_run() { # N
@@ -92,6 +101,17 @@ check_run() { # N
 	fi
 }
 
+# The distinct call sites the injections hit (addr2line: function names).
+sites_summary() {
+	local nsites
+	nsites=$(awk '{ print $2 }' "$dir/sites" 2>/dev/null | sort -u | wc -l)
+	echo "$sim_name: $nsites distinct allocation sites failed:"
+	awk '{ print $2 }' "$dir/sites" 2>/dev/null | sort -u | while read -r at; do
+		echo "  $at $(addr2line -f -e "${at%+*}" "${at##*+}" 2>/dev/null | head -1)"
+	done
+	[ -z "${FAILALLOC_VERBOSE:-}" ] || cat "$dir/sites"
+}
+
 run_one 0
 [ -z "${FAILALLOC_VERBOSE:-}" ] || show
 [ "$srv_st" = 0 ] && [ "$cli_st" = 0 ] || { show; fail "N=0: the run without injection failed"; }
@@ -101,11 +121,13 @@ errors=0 clean=0
 for n in $(seq "$max_n"); do
 	run_one "$n"
 	check_run "$n"
+	sed -n "s/^failalloc: injected at \([^ ]*\) .*/N=$n \1/p" "$dir/report" >>"$dir/sites"
 	injected=$(awk '/^failalloc: pid/ { s += $9 } END { print s + 0 }' "$dir/report")
 	if [ "$injected" = 0 ]; then
 		echo "fault_alloc_$backend: N=1..$((n - 1)): every run ended cleanly" \
 			"($errors with an error exit, $clean completed despite the failure);" \
 			"vmsg allocations per process without injection:$calls"
+		sites_summary
 		exit 0
 	fi
 	if [ "$srv_st" = 0 ] && [ "$cli_st" = 0 ]; then
