@@ -4,16 +4,19 @@
 # sit under ASan's or TSan's (they own malloc), so those runs exist in the
 # plain builds only (the release flavour of scripts/test.sh).
 find_package(Threads REQUIRED)
+# One channel's life, ending cleanly whatever fails (the allocation and
+# xenstore scenarios' program).
+add_executable(fault_chan fault/fault_chan.c)
+target_link_libraries(fault_chan PRIVATE vmsg_internal)
+if(VMSG_HAVE_XEN)
+  target_compile_definitions(fault_chan PRIVATE FAULT_HAVE_XEN=1
+                             FAULT_HAVE_SERVICE=1)
+endif()
 if(NOT VMSG_SANITIZE AND NOT VMSG_TSAN)
   add_library(failalloc SHARED fault/failalloc.c)
   target_link_libraries(failalloc PRIVATE ${CMAKE_DL_LIBS} Threads::Threads)
   set_target_properties(failalloc PROPERTIES
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-  add_executable(fault_chan fault/fault_chan.c)
-  target_link_libraries(fault_chan PRIVATE vmsg_internal)
-  if(VMSG_HAVE_XEN)
-    target_compile_definitions(fault_chan PRIVATE FAULT_HAVE_XEN=1)
-  endif()
   add_test(NAME fault_alloc_host
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/failalloc_chan.sh
                    ${CMAKE_BINARY_DIR} host)
@@ -45,3 +48,31 @@ endif()
 # at the host backend's blocking calls and wait set (every flavour).
 vmsg_add_test(fault_eintr SOURCES fault/fault_eintr.c
               LIBS Threads::Threads TIMEOUT 120 LABELS "fault;host")
+# Short reads and writes on vmsgd's control socket and a listen bridge,
+# other guests served meanwhile (every flavour).
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
+  vmsg_add_test(fault_shortio SOURCES fault/fault_shortio.c TIMEOUT 300
+                LABELS "fault;sim")
+  target_compile_definitions(fault_shortio PRIVATE
+    XENSIM_BIN="${XENSIM_BIN_DIR}/xensim"
+    VMSGD_BIN="$<TARGET_FILE:vmsgd>"
+    VMSGCTL_BIN="$<TARGET_FILE:vmsgctl>")
+  target_include_directories(fault_shortio PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd)
+  add_dependencies(fault_shortio xensim vmsgd vmsgctl)
+  if(TARGET vmsg-xenstored)
+    add_dependencies(fault_shortio vmsg-xenstored)
+  endif()
+endif()
+# xenstore errors injected into one guest's requests by the simulated
+# xenstored (every flavour; the release build adds failalloc.so's count of
+# live vmsg memory at the guests' exit).
+if(VMSG_HAVE_VMSGD AND VMSG_HAVE_XEN AND TARGET xensim AND TARGET vmsgd
+   AND TARGET echo-appliance AND TARGET vmsg-xenstored)
+  add_test(NAME fault_xenstore
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/xsfail.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(fault_xenstore PROPERTIES TIMEOUT 600
+                       LABELS "fault;sim")
+  add_dependencies(fault_chan xensim vmsg-xenstored)
+endif()

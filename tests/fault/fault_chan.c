@@ -4,6 +4,7 @@
  *
  *   fault_chan server host|xen PATH STOPFILE [CLIENT_DOMID]
  *   fault_chan client host|xen PATH [SERVER_DOMID]
+ *   fault_chan open SERVICE       (a guest of vmsgd on the simulated Xen)
  *
  * The server serves PATH, prints "ready" once it can be connected to,
  * accepts (giving up when STOPFILE appears: the driver creates it when
@@ -11,6 +12,9 @@
  * back with its type + 1 until the client closes. The client connects,
  * sends MSGS typed messages of sizes from 0 to several frames (the large
  * ones go fragmented), checks each echo byte for byte, and closes.
+ * `open` is the same client on a channel of SERVICE opened through vmsgd
+ * (vmsg_ctl_open and vmsg_service_open, each with a 2 s deadline, so that
+ * a persistent error ends it quickly; vmsg/service.h).
  *
  * Every failure prints "fault_chan: ROLE: CALL: vmsg_strerror(err)" and
  * ends the program with status 1 after closing what it had opened, by a
@@ -27,12 +31,16 @@
 #ifdef FAULT_HAVE_XEN
 #include <vmsg/xen.h>
 #endif
+#ifdef FAULT_HAVE_SERVICE
+#include <vmsg/service.h>
+#endif
 
 #define T 10000 /* ms: only reached when the other side has failed */
 #define MSGS 12
 #define BUFSZ (256 * 1024)
 
 static const char *role = "?";
+static unsigned type_delta = 1; /* our server's echo: type + 1 */
 static unsigned char sbuf[BUFSZ], rbuf[BUFSZ];
 
 static int report(const char *call, int err)
@@ -111,6 +119,38 @@ static int serve(const char *backend, const char *path, const char *stop,
 	return 0;
 }
 
+/* The client's exchange on c; closes c. 0, 1 (an error) or 3. */
+static int exchange(vmsg_chan *c)
+{
+	int r;
+	for (unsigned i = 0; i < MSGS; i++) {
+		size_t n = msg_len(c, i);
+		uint16_t type = 0;
+		fill(sbuf, n, i);
+		r = vmsg_chan_send(c, (uint16_t)(100 + 2 * i), sbuf, n, 0, T);
+		if (r < 0) {
+			vmsg_chan_close(c);
+			return report("send", r);
+		}
+		r = vmsg_chan_recv(c, &type, rbuf, sizeof rbuf, T);
+		if (r < 0) {
+			vmsg_chan_close(c);
+			return report("recv", r);
+		}
+		if ((size_t)r != n || type != 100 + 2 * i + type_delta ||
+		    memcmp(rbuf, sbuf, n) != 0) {
+			/* A wrong answer is no clean error: status 3. */
+			printf("fault_chan: %s: message %u came back wrong "
+			       "(%d bytes, type %u)\n", role, i, r, type);
+			vmsg_chan_close(c);
+			return 3;
+		}
+	}
+	vmsg_chan_close(c);
+	printf("fault_chan: %s: %d messages echoed\n", role, MSGS);
+	return 0;
+}
+
 static int client(const char *backend, const char *path, int peer)
 {
 	vmsg_chan *c;
@@ -126,33 +166,31 @@ static int client(const char *backend, const char *path, int peer)
 #endif
 	if (r < 0)
 		return report("connect", r);
-	for (unsigned i = 0; i < MSGS; i++) {
-		size_t n = msg_len(c, i);
-		uint16_t type = 0;
-		fill(sbuf, n, i);
-		r = vmsg_chan_send(c, (uint16_t)(100 + 2 * i), sbuf, n, 0, T);
-		if (r < 0) {
-			vmsg_chan_close(c);
-			return report("send", r);
-		}
-		r = vmsg_chan_recv(c, &type, rbuf, sizeof rbuf, T);
-		if (r < 0) {
-			vmsg_chan_close(c);
-			return report("recv", r);
-		}
-		if ((size_t)r != n || type != 101 + 2 * i ||
-		    memcmp(rbuf, sbuf, n) != 0) {
-			/* A wrong answer is no clean error: status 3. */
-			printf("fault_chan: client: message %u came back wrong "
-			       "(%d bytes, type %u)\n", i, r, type);
-			vmsg_chan_close(c);
-			return 3;
-		}
-	}
-	vmsg_chan_close(c);
-	printf("fault_chan: client: %d messages echoed\n", MSGS);
-	return 0;
+	return exchange(c);
 }
+
+#ifdef FAULT_HAVE_SERVICE
+static int open_service(const char *name)
+{
+	vmsg_ctl *ctl;
+	vmsg_chan *c;
+	role = "open";
+	type_delta = 0; /* the echo appliance keeps the type */
+	int r = vmsg_ctl_open(&ctl, 2000);
+	if (r < 0)
+		return report("vmsg_ctl_open", r);
+	r = vmsg_service_open(ctl, name, &c, 2000);
+	if (r < 0) {
+		printf("fault_chan: open: vmsg_service_open: %s (%s)\n",
+		       vmsg_strerror(r), vmsg_ctl_error(ctl));
+		vmsg_ctl_close(ctl);
+		return 1;
+	}
+	r = exchange(c);
+	vmsg_ctl_close(ctl);
+	return r;
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -161,7 +199,12 @@ int main(int argc, char **argv)
 			     argc > 5 ? atoi(argv[5]) : 0);
 	if (argc >= 4 && !strcmp(argv[1], "client"))
 		return client(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 0);
+#ifdef FAULT_HAVE_SERVICE
+	if (argc >= 3 && !strcmp(argv[1], "open"))
+		return open_service(argv[2]);
+#endif
 	fprintf(stderr, "usage: fault_chan server host|xen PATH STOPFILE [DOMID]\n"
-			"       fault_chan client host|xen PATH [DOMID]\n");
+			"       fault_chan client host|xen PATH [DOMID]\n"
+		"       fault_chan open SERVICE\n");
 	return 2;
 }
