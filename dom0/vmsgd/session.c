@@ -128,6 +128,11 @@ static void send_result(struct session *s, uint32_t req_id, int code,
 	res.req_id = req_id;
 	res.code = code;
 	res.text = (char *)(text ? text : "");
+	/* The guest hears why; dom0's admin must too. */
+	if (code == -ENOMEM)
+		vmsgd_log(LOG_WARN, "domain %u: request %u refused: out of "
+				    "memory",
+			  (unsigned)s->domid, (unsigned)req_id);
 	(void)send_msg(s, VMSG_TYPE_SVC_RESULT, &res.base);
 }
 

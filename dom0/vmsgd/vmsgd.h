@@ -93,8 +93,9 @@ struct policy {
 	size_t nbr;
 };
 
-/* Parse `file` strictly. On failure returns -1 and writes
- * "FILE:LINE: what" into err. */
+/* Parse `file` strictly. On failure returns -1 (the file is wrong) or
+ * -ENOMEM (we are: "out of memory") and writes "FILE:LINE: what" into
+ * err. */
 int policy_load(const char *file, struct policy *out, char *err, size_t cap);
 void policy_free(struct policy *p);
 const struct policy_service *policy_find(const struct policy *p,
