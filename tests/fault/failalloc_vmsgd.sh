@@ -4,7 +4,8 @@
 # (tests/fault/failalloc.c), for N = 1, 2, ... until a run injects nothing.
 # Each run starts vmsgd, then up to three pairs of guests, one after the
 # other: pair k is domain 2k-1 offering `echo<k>` and domain 2k opening it
-# for 3 messages (the echo appliance), then SIGTERM. A third pair runs
+# for 3 messages (the echo appliance), then `vmsgctl --json list services`
+# (the control socket's allocations); then SIGTERM. A third pair runs
 # only when the failure hit the second: the N past the second pair's
 # allocations land in the shutdown. For every N:
 #  - vmsgd either refuses to start (status 1, having said "out of memory"
@@ -29,7 +30,7 @@ lines() {
 sim_init fault_alloc_vmsgd "$1"
 app=$build/examples/echo-unikernel/echo-appliance
 lib=$build/tests/libfailalloc.so
-sim_need "$xensim" "$vmsgd" "$app" "$lib"
+sim_need "$xensim" "$vmsgd" "$vmsgctl" "$app" "$lib"
 max_n=${FAILALLOC_MAX_N:-400}
 cat >"$dir/vmsgd.conf" <<EOF
 [daemon]
@@ -79,6 +80,19 @@ pair() {
 	if [ "$must" = 1 ]; then
 		[ "$st" = 0 ] && grep -q '^OPEN ok 3 messages' "$dir/c$c.log" ||
 			{ show; fail "N=$n: pair $k (after the failure) was not served"; }
+	fi
+	# The control socket's allocations too: vmsgctl's answer, or (the
+	# failure hit it) an error, never a hang.
+	timeout 20 "$vmsgctl" --socket "$dir/vmsgd.sock" --json list services \
+		>"$dir/ctl$k.log" 2>&1
+	st=$?
+	[ "$st" -lt 124 ] || { show; fail "N=$n: pair $k: vmsgctl: status $st"; }
+	if [ "$must" = 1 ]; then
+		[ "$st" = 0 ] && grep -q "\"echo$k\"" "$dir/ctl$k.log" ||
+			{ cat "$dir/ctl$k.log"; show; fail "N=$n: pair $k: vmsgctl after the failure"; }
+	elif [ "$st" != 0 ]; then
+		grep -qE "$oom" "$dir/ctl$k.log" ||
+			{ cat "$dir/ctl$k.log"; show; fail "N=$n: pair $k: vmsgctl failed without naming the failure"; }
 	fi
 }
 
