@@ -43,6 +43,13 @@ if(NOT VMSG_SANITIZE AND NOT VMSG_TSAN AND VMSG_HAVE_VMSGD
                    ${CMAKE_BINARY_DIR})
   set_tests_properties(fault_alloc_vmsgd PROPERTIES TIMEOUT 400
                        LABELS "fault;sim")
+  # The guest side of vmsgd's services (lib/service) with the failure
+  # injected in a consumer and a provider (tests/fault/failalloc_guest.sh).
+  add_test(NAME fault_alloc_guest
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/failalloc_guest.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(fault_alloc_guest PROPERTIES TIMEOUT 300
+                       LABELS "fault;sim")
 endif()
 # EINTR on every wait: a signal without SA_RESTART, thousands of times,
 # at the host backend's blocking calls and wait set (every flavour).

@@ -5,6 +5,7 @@
  *   fault_chan server host|xen PATH STOPFILE [CLIENT_DOMID]
  *   fault_chan client host|xen PATH [SERVER_DOMID]
  *   fault_chan open SERVICE       (a guest of vmsgd on the simulated Xen)
+ *   fault_chan offer SERVICE      (the same, a provider of one channel)
  *
  * The server serves PATH, prints "ready" once it can be connected to,
  * accepts (giving up when STOPFILE appears: the driver creates it when
@@ -14,7 +15,10 @@
  * ones go fragmented), checks each echo byte for byte, and closes.
  * `open` is the same client on a channel of SERVICE opened through vmsgd
  * (vmsg_ctl_open and vmsg_service_open, each with a 2 s deadline, so that
- * a persistent error ends it quickly; vmsg/service.h).
+ * a persistent error ends it quickly; vmsg/service.h). `offer` offers
+ * SERVICE, prints "offered", accepts one channel (3 s at most: a failure the library reported
+ * to vmsgd for it reaches the consumer, and us as that timeout), echoes
+ * its messages with their types until the consumer closes, and ends.
  *
  * Every failure prints "fault_chan: ROLE: CALL: vmsg_strerror(err)" and
  * ends the program with status 1 after closing what it had opened, by a
@@ -190,6 +194,46 @@ static int open_service(const char *name)
 	vmsg_ctl_close(ctl);
 	return r;
 }
+
+static int offer_service(const char *name)
+{
+	vmsg_ctl *ctl;
+	vmsg_chan *c;
+	role = "offer";
+	int r = vmsg_ctl_open(&ctl, 2000);
+	if (r < 0)
+		return report("vmsg_ctl_open", r);
+	r = vmsg_service_offer(ctl, name, 2000);
+	if (r < 0) {
+		printf("fault_chan: offer: vmsg_service_offer: %s (%s)\n",
+		       vmsg_strerror(r), vmsg_ctl_error(ctl));
+		vmsg_ctl_close(ctl);
+		return 1;
+	}
+	printf("offered\n");
+	fflush(stdout);
+	r = vmsg_service_accept(ctl, &c, NULL, 3000);
+	if (r < 0) {
+		vmsg_ctl_close(ctl);
+		return report("vmsg_service_accept", r);
+	}
+	for (;;) {
+		uint16_t type;
+		r = vmsg_chan_recv(c, &type, rbuf, sizeof rbuf, T);
+		if (r == -EPIPE)
+			break;
+		if (r >= 0)
+			r = vmsg_chan_send(c, type, rbuf, (size_t)r, 0, T);
+		if (r < 0) {
+			vmsg_service_close(ctl, c);
+			vmsg_ctl_close(ctl);
+			return report("echo", r);
+		}
+	}
+	vmsg_service_close(ctl, c);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
 #endif
 
 int main(int argc, char **argv)
@@ -202,9 +246,11 @@ int main(int argc, char **argv)
 #ifdef FAULT_HAVE_SERVICE
 	if (argc >= 3 && !strcmp(argv[1], "open"))
 		return open_service(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "offer"))
+		return offer_service(argv[2]);
 #endif
 	fprintf(stderr, "usage: fault_chan server host|xen PATH STOPFILE [DOMID]\n"
 			"       fault_chan client host|xen PATH [DOMID]\n"
-		"       fault_chan open SERVICE\n");
+		"       fault_chan open|offer SERVICE\n");
 	return 2;
 }
