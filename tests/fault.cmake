@@ -7,7 +7,7 @@ find_package(Threads REQUIRED)
 # One channel's life, ending cleanly whatever fails (the allocation and
 # xenstore scenarios' program).
 add_executable(fault_chan fault/fault_chan.c)
-target_link_libraries(fault_chan PRIVATE vmsg_internal)
+target_link_libraries(fault_chan PRIVATE vmsg_internal Threads::Threads)
 if(VMSG_HAVE_XEN)
   target_compile_definitions(fault_chan PRIVATE FAULT_HAVE_XEN=1
                              FAULT_HAVE_SERVICE=1)
@@ -52,9 +52,17 @@ if(NOT VMSG_SANITIZE AND NOT VMSG_TSAN AND VMSG_HAVE_VMSGD
                        LABELS "fault;sim")
 endif()
 # EINTR on every wait: a signal without SA_RESTART, thousands of times,
-# at the host backend's blocking calls and wait set (every flavour).
+# at the host backend's blocking calls and wait set, and at the Xen
+# backend's on the simulator (every flavour).
 vmsg_add_test(fault_eintr SOURCES fault/fault_eintr.c
               LIBS Threads::Threads TIMEOUT 120 LABELS "fault;host")
+if(VMSG_HAVE_XEN AND TARGET xensim)
+  add_test(NAME fault_eintr_xen
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/fault/eintr_xen.sh
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(fault_eintr_xen PROPERTIES TIMEOUT 180
+                       LABELS "fault;sim")
+endif()
 # Short reads and writes on vmsgd's control socket and a listen bridge,
 # other guests served meanwhile (every flavour).
 if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)

@@ -20,11 +20,21 @@
  * to vmsgd for it reaches the consumer, and us as that timeout), echoes
  * its messages with their types until the consumer closes, and ends.
  *
+ * FAULT_EINTR=1 in the environment: a thread sends the main thread
+ * SIGUSR1, caught by a handler installed without SA_RESTART, every 100
+ * us, so that every wait of the library is interrupted (vmsg/chan.h: no
+ * call may end for it); FAULT_MSGS=K: the client sends K messages (the
+ * sizes cycle) instead of 12. At the end each side prints how many
+ * signals it caught.
+ *
  * Every failure prints "fault_chan: ROLE: CALL: vmsg_strerror(err)" and
  * ends the program with status 1 after closing what it had opened, by a
  * return from main, so that failalloc's exit report sees the live
  * allocations (none may remain). Success is status 0. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +50,7 @@
 #endif
 
 #define T 10000 /* ms: only reached when the other side has failed */
-#define MSGS 12
+static unsigned MSGS = 12;
 #define BUFSZ (256 * 1024)
 
 static const char *role = "?";
@@ -151,7 +161,7 @@ static int exchange(vmsg_chan *c)
 		}
 	}
 	vmsg_chan_close(c);
-	printf("fault_chan: %s: %d messages echoed\n", role, MSGS);
+	printf("fault_chan: %s: %u messages echoed\n", role, MSGS);
 	return 0;
 }
 
@@ -236,7 +246,60 @@ static int offer_service(const char *name)
 }
 #endif
 
+static atomic_uint hits;
+static atomic_int stop_pinger;
+static pthread_t main_thread, pinger_thread;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&hits, 1);
+}
+
+static void *pinger(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, 100000};
+	while (!atomic_load(&stop_pinger)) {
+		pthread_kill(main_thread, SIGUSR1);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	const char *m = getenv("FAULT_MSGS");
+	if (m && atoi(m) > 0)
+		MSGS = (unsigned)atoi(m);
+	if (!getenv("FAULT_EINTR"))
+		return run(argc, argv);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: blocking syscalls end with EINTR */
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return 2;
+	/* Only the main thread takes it: block it here, in the pinger. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	main_thread = pthread_self();
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&pinger_thread, NULL, pinger, NULL) != 0)
+		return 2;
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	int r = run(argc, argv);
+	atomic_store(&stop_pinger, 1);
+	pthread_join(pinger_thread, NULL);
+	printf("fault_chan: %s: %u signals caught\n", role, atomic_load(&hits));
+	return r;
+}
+
+static int run(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "server"))
 		return serve(argv[2], argv[3], argv[4],
