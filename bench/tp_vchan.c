@@ -58,7 +58,8 @@ static int vc_wait(struct vc_end *e, uint64_t *since)
 		return 0;
 	if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 		return -errno;
-	return libxenvchan_wait(e->c) < 0 ? -EIO : 0;
+	/* The library's errno, not a generic -EIO: a failure says its cause. */
+	return libxenvchan_wait(e->c) < 0 ? (errno ? -errno : -EIO) : 0;
 }
 
 /* The library says -1 for a closed peer and for a request it cannot
@@ -91,14 +92,16 @@ static int vc_read_some(void *ctx, void *buf, size_t len)
 	int n, r;
 
 	for (;;) {
+		errno = 0;
 		if ((n = libxenvchan_read(e->c, buf, len)) > 0)
 			return n;
+		int err = errno;
 		/* Closed with nothing left: the end of the stream. */
 		if (libxenvchan_is_open(e->c) == 0 &&
 		    libxenvchan_data_ready(e->c) == 0)
 			return 0;
-		if (n < 0)
-			return -EIO;
+		if (n < 0) /* the library's cause (EPIPE: closed with data left) */
+			return err ? -err : -EIO;
 		if ((r = vc_wait(e, &since)) < 0)
 			return r;
 	}

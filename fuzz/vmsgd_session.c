@@ -7,8 +7,8 @@
  * session.c is included with vmsg_xen_serve redirected to an in-memory
  * platform (fuzz_peer.h): vmsgd serves each control channel on a page
  * the harness attaches to as the guest. Everything in session.c runs as
- * in the daemon, in a real libuv loop (its poll handles watch an eventfd
- * per guest; the harness calls the handler a readable fd would).
+ * in the daemon, in a real libuv loop (libvmsg-uv's poll handles watch an
+ * eventfd per guest, which the harness writes when the guest kicks).
  * Not here: xenstore (xs_mark_domain does nothing), and relay and bridge
  * ends (relay_start and bridge_open fail, saying so; a relayed open then
  * fails as a provider's failure would): those need a second channel end.
@@ -19,7 +19,8 @@
  *     (service names from a small table, so that the policy matches);
  *   1 a raw message: [type: 2][len: 2][bytes];
  *   2 the guest breaks the ring (rewrites an index) or its live byte;
- *   3 vmsgd handles the guest's channel (what its poll callback does);
+ *   3 the guest kicks vmsgd: its channel's fd polls readable at the next
+ *     loop turn and vmsgd handles it (libvmsg-uv, as in the daemon);
  *   4 the guest reads what vmsgd sent: each message must decode with the
  *     guest library's codec (lib/wire), a cross-check of vmsgd's
  *     protobuf-c output;
@@ -307,7 +308,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	d.loop = &loop;
 	d.pol = pol; /* read only here */
-	CHECK(uv_idle_init(&loop, &d.idle) == 0);
 	for (uint16_t dom = 1; dom <= NDOM; dom++)
 		CHECK(session_new(&d, dom) == 0);
 	guests_attach(&d);
@@ -340,10 +340,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else
 				fp->page->cli_live = what >> 1 & 3;
 		} else if (op == 3) {
-			if (s->polling) {
-				(void)vmsg_chan_ack(s->chan);
-				drain(s);
-			}
+			/* The guest kicks: the loop turn below finds the fd
+			 * readable and libvmsg-uv handles the channel. */
+			uint64_t one = 1;
+			CHECK(write(efd[dom], &one, sizeof one) == sizeof one);
 		} else if (op == 4) {
 			guest_reads(fp);
 		} else {
@@ -351,14 +351,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sessions_tick(&d);
 		}
 		now_ms++;
-		/* What a loop iteration does besides: closes and re-serves,
-		 * the backlog of guests over their budget. */
+		/* What a loop iteration does besides: the channels' wake-ups
+		 * (libvmsg-uv), closes and re-serves, the backlog of guests
+		 * over their budget. */
 		uv_run(&loop, UV_RUN_NOWAIT);
 		guests_attach(&d);
 	}
 	d.stopping = true;
 	session_close_all(&d);
-	uv_close((uv_handle_t *)&d.idle, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(d.sessions == NULL && d.channels == NULL);
 	while (d.services) {

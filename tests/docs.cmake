@@ -51,7 +51,8 @@ endif()
 if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET echo-appliance)
   vmsg_doc_test(docs_unikernel docs/unikernel.md 180 sim)
 endif()
-if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET l2switch AND TARGET vmsg-tap)
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET l2switch AND TARGET vmsg-tap AND
+   TARGET l2switch-appliance)
   vmsg_doc_test(docs_network docs/network.md 240 "sim;net;netns" --netns)
 endif()
 

@@ -24,15 +24,28 @@ vmsg_add_test(firewall_unit SOURCES net/firewall_unit.c
 
 # The switch as a service through vmsgd on the simulated Xen, bridges in
 # two other domains (tests/net/netns_vmsgd.sh).
-if(VMSG_HAVE_VMSGD AND TARGET xensim)
+if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET l2switch-appliance)
   add_test(NAME net_ns_vmsgd
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/net/netns_vmsgd.sh ${CMAKE_BINARY_DIR})
   set_tests_properties(net_ns_vmsgd PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
                        LABELS "net;netns;sim" RUN_SERIAL TRUE)
 endif()
 
+# The appliances' SDK builds with direct Xen channels to dom0's vmsg-tap
+# --xen bridges, on the simulated Xen (tests/net/netns_xen.sh).
+if(TARGET xensim AND TARGET l2switch-appliance)
+  add_test(NAME net_ns_xen
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/net/netns_xen.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(net_ns_xen PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77
+                       LABELS "net;netns;sim" RUN_SERIAL TRUE)
+endif()
+
 # The commands' usage errors and messages (tests/net/net_cli.sh).
+set(net_cli_sdk)
+if(TARGET l2switch-appliance)
+  set(net_cli_sdk $<TARGET_FILE:l2switch-appliance> $<TARGET_FILE:firewall-appliance>)
+endif()
 add_test(NAME net_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/net/net_cli.sh $<TARGET_FILE:vmsg-tap>
-                 $<TARGET_FILE:l2switch> $<TARGET_FILE:firewall>)
+                 $<TARGET_FILE:l2switch> $<TARGET_FILE:firewall> ${net_cli_sdk})
 set_tests_properties(net_cli PROPERTIES TIMEOUT 60 LABELS net)

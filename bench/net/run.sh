@@ -7,7 +7,9 @@
 #   switch    vmsg-tap -> l2switch -> vmsg-tap (host backend)
 #   firewall  vmsg-tap -> firewall (tcp=5201) -> vmsg-tap (host backend)
 #   switch-sim / firewall-sim  the same through vmsgd on the simulated Xen
-#             (appliance in dom1, bridges in dom2 and dom3; direct mode)
+#             (the appliances' SDK builds, l2switch-appliance and
+#             firewall-appliance, in dom1, bridges in dom2 and dom3; direct
+#             mode)
 # As root, from the build tree: bench/net/run.sh [--out DIR] BUILD_DIR [SECONDS]
 # Prints one line per path; one run, same machine, same moment. --out DIR
 # also writes the run as a result set, DIR/net-HOST-DATE.json
@@ -131,9 +133,9 @@ if [ -x "$B/sim/bin/xensim" ] && [ -x "$B/dom0/vmsgd" ]; then
 	for app in switch firewall; do
 		setup_ns
 		if [ $app = switch ]; then
-			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/l2switch/l2switch" service=net 2>/dev/null &
+			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/netapp/l2switch-appliance" service=net >/dev/null 2>&1 &
 		else
-			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/firewall/firewall" service=net tcp=5201 2>/dev/null &
+			"$B/sim/bin/xensim" run --domid 1 -- "$B/examples/netapp/firewall-appliance" service=net tcp=5201 >/dev/null 2>&1 &
 		fi
 		pids+=($!)
 		sleep 1

@@ -180,9 +180,6 @@ static void stop(struct vmsgd *d)
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
-	uv_idle_stop(&d->idle);
-	d->idle_active = false;
-	uv_close((uv_handle_t *)&d->idle, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -335,8 +332,6 @@ int main(int argc, char **argv)
 	uv_timer_init(d->loop, &d->timer);
 	d->timer.data = d;
 	uv_timer_start(&d->timer, on_tick, 500, 500);
-	uv_idle_init(d->loop, &d->idle);
-	d->idle.data = d;
 
 	int rc = 0;
 	if (ctlsock_start(d) < 0 || xs_watch_start(d) < 0 ||

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <vmsg/uv.h>
 #include <vmsg/vmsg_service.pb-c.h>
 #include <vmsg/xen.h>
 
@@ -48,7 +49,7 @@ struct session *session_find(struct vmsgd *d, uint16_t domid)
 	return NULL;
 }
 
-static void on_poll(uv_poll_t *h, int status, int events);
+static const struct vmsg_uv_callbacks ctl_callbacks;
 static void session_reset(struct session *s, const char *why);
 static void stop_poll(struct session *s);
 
@@ -68,14 +69,16 @@ static int serve(struct session *s)
 		s->chan = NULL;
 		return r;
 	}
-	int fd = vmsg_chan_fd(s->chan);
-	if (fd < 0 || uv_poll_init(s->d->loop, &s->poll, fd) < 0) {
+	/* libvmsg-uv does the fd's ack-and-drain rule, with the policy's
+	 * budget per wake-up (the rest after the loop's other I/O, so that
+	 * one flooding guest cannot starve the others). */
+	if ((r = vmsg_uv_start(&s->uv, s->d->loop, s->chan, &ctl_callbacks,
+			       s)) < 0) {
 		vmsg_chan_close(s->chan);
 		s->chan = NULL;
-		return -EIO;
+		return r;
 	}
-	s->poll.data = s;
-	uv_poll_start(&s->poll, UV_READABLE, on_poll);
+	(void)vmsg_uv_set_budget(s->uv, s->d->pol.limits.messages_per_wakeup);
 	s->polling = true;
 	s->state = SESS_WAITING;
 	vmsgd_log(LOG_DEBUG, "domain %u: control channel at %s",
@@ -729,121 +732,74 @@ static void client_left(struct session *s, int why)
 	stop_poll(s);
 }
 
-static void on_idle(uv_idle_t *h)
+/* The guest's process connected to its control channel: greet it. */
+static void on_connected(vmsg_uv *u)
 {
-	sessions_backlog(h->data);
+	struct session *s = vmsg_uv_data(u);
+	s->state = SESS_HELLO;
+	send_hello(s);
 }
 
-/* Handle at most the policy's messages_per_wakeup of the guest's messages; if more may be
- * waiting, come back from the idle handle after the loop's other I/O, so
- * that one flooding guest cannot starve the others. */
-static void drain(struct session *s)
+/* One message of the guest's, at the head of its ring. Every path
+ * consumes it (vmsg_proto_recv, or a release): one left unconsumed would
+ * pause the channel (vmsg/uv.h). */
+static void on_message(vmsg_uv *u, const struct vmsg_msg *msg)
 {
-	unsigned budget = s->d->pol.limits.messages_per_wakeup;
-	while (s->polling) {
-		if (budget-- == 0) {
-			struct vmsgd *d = s->d;
-			s->backlog = true;
-			if (!d->idle_active && !d->stopping) {
-				d->idle.data = d;
-				uv_idle_start(&d->idle, on_idle);
-				d->idle_active = true;
-			}
-			return;
-		}
-		int st = vmsg_chan_state(s->chan);
-		/* Our own state decides: a client that came in between two
-		 * wake-ups shows as OPEN before we ever accepted it. */
-		if (s->state == SESS_WAITING &&
-		    (st == VMSG_CHAN_WAITING || st == VMSG_CHAN_OPEN)) {
-			int r = vmsg_chan_accept(s->chan, 0);
-			if (r == -EAGAIN)
-				return;
-			if (r < 0) {
-				client_left(s, r);
-				continue;
-			}
-			s->state = SESS_HELLO;
-			send_hello(s);
-			continue;
-		}
-		if (st == VMSG_CHAN_CLOSED || st == VMSG_CHAN_BROKEN) {
-			client_left(s, st == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
-			continue;
-		}
-		struct vmsg_msg msg;
-		int r = vmsg_chan_peek(s->chan, &msg, 0);
-		if (r == -EAGAIN)
-			return;
-		if (r == -EMSGSIZE) {
-			(void)bad_input(s, "oversized message", 0);
-			continue;
-		}
-		if (r < 0) {
+	struct session *s = vmsg_uv_data(u);
+	/* A reload's new budget applies from the next wake-up on. */
+	(void)vmsg_uv_set_budget(u, s->d->pol.limits.messages_per_wakeup);
+	const ProtobufCMessageDescriptor *desc = desc_of(msg->type);
+	if (!desc) {
+		uint16_t t = msg->type;
+		int r = vmsg_chan_release(s->chan);
+		if (r < 0)
 			client_left(s, r);
-			continue;
-		}
-		const ProtobufCMessageDescriptor *desc = desc_of(msg.type);
-		if (!desc) {
-			if ((r = vmsg_chan_release(s->chan)) < 0)
-				client_left(s, r);
-			else
-				(void)bad_input(s, "unknown message type",
-						msg.type);
-			continue;
-		}
-		uint16_t type;
-		ProtobufCMessage *pm;
-		vmsg_arena_reset(&s->arena);
-		r = vmsg_proto_recv(s->chan, desc, &s->arena, &type, &pm, 0);
-		if (r == -EBADMSG || r == -ENOMEM) {
-			(void)bad_input(s, "malformed message", msg.type);
-			continue;
-		}
-		if (r < 0) {
-			client_left(s, r);
-			continue;
-		}
-		dispatch(s, type, pm);
-	}
-}
-
-void sessions_backlog(struct vmsgd *d)
-{
-	/* drain() may reset sessions but frees none: the list stays. Each
-	 * flag is cleared before its drain, so a pass ends. */
-	bool more = false;
-	for (struct session *s = d->sessions; s; s = s->next) {
-		if (!s->backlog)
-			continue;
-		s->backlog = false;
-		if (s->polling)
-			drain(s);
-		more |= s->backlog;
-	}
-	if (!more && d->idle_active) {
-		uv_idle_stop(&d->idle);
-		d->idle_active = false;
-	}
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	(void)events;
-	struct session *s = h->data;
-	if (status < 0) {
-		session_reset(s, uv_strerror(status));
+		else
+			(void)bad_input(s, "unknown message type", t);
 		return;
 	}
-	(void)vmsg_chan_ack(s->chan);
-	drain(s);
+	uint16_t type, peeked_type = msg->type;
+	ProtobufCMessage *pm;
+	vmsg_arena_reset(&s->arena);
+	int r = vmsg_proto_recv(s->chan, desc, &s->arena, &type, &pm, 0);
+	if (r == -EBADMSG || r == -ENOMEM) {
+		(void)bad_input(s, "malformed message", peeked_type);
+		return;
+	}
+	if (r < 0) {
+		client_left(s, r);
+		return;
+	}
+	dispatch(s, type, pm);
 }
+
+/* A message over CTL_MSG_MAX, dropped unread by the library. */
+static void on_dropped(vmsg_uv *u, int err)
+{
+	(void)err;
+	(void)bad_input(vmsg_uv_data(u), "oversized message", 0);
+}
+
+/* The guest closed its end (-EPIPE, after everything it sent), broke the
+ * channel (-EPROTO) or the channel failed. */
+static void on_ctl_closed(vmsg_uv *u, int err)
+{
+	client_left(vmsg_uv_data(u), err);
+}
+
+static const struct vmsg_uv_callbacks ctl_callbacks = {
+	.connected = on_connected,
+	.message = on_message,
+	.dropped = on_dropped,
+	.closed = on_ctl_closed,
+};
 
 /* ---- teardown ----------------------------------------------------------- */
 
-static void on_poll_closed(uv_handle_t *h)
+static void on_uv_closed(vmsg_uv *u)
 {
-	struct session *s = h->data;
+	struct session *s = vmsg_uv_data(u);
+	s->uv = NULL;
 	s->closing = false;
 	vmsg_chan_close(s->chan);
 	s->chan = NULL;
@@ -879,8 +835,7 @@ static void stop_poll(struct session *s)
 		return;
 	s->polling = false;
 	s->closing = true;
-	uv_poll_stop(&s->poll);
-	uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+	vmsg_uv_close(s->uv, on_uv_closed);
 }
 
 /* Throw the channel away and serve a fresh one (the guest sees -EPIPE). */
@@ -909,7 +864,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 	s->state = SESS_WAITING;
 	drop_domain_state(d, domid);
 	if (s->polling) {
-		stop_poll(s); /* on_poll_closed frees it */
+		stop_poll(s); /* on_uv_closed frees it */
 	} else if (!s->closing) {
 		/* A reset whose re-serve failed: nothing is held. */
 		for (struct session **pp = &d->sessions; *pp; pp = &(*pp)->next)

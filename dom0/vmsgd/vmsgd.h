@@ -153,9 +153,9 @@ struct session {
 	uint16_t domid;
 	int state;
 	vmsg_chan *chan;
-	uv_poll_t poll;
+	struct vmsg_uv *uv; /* libvmsg-uv's watch of chan */
 	bool polling;
-	bool closing; /* uv_close pending */
+	bool closing; /* vmsg_uv_close pending */
 	bool dying;   /* domain gone: free on close */
 	bool respawn; /* reset: serve anew on close */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
@@ -163,7 +163,6 @@ struct session {
 	uint64_t resets;     /* control channel reset by vmsgd */
 	uint64_t refused;    /* requests refused (policy, limits) */
 	struct rl_state rl;  /* ratelimit.c; kept across reconnects */
-	bool backlog;        /* messages left after a wake-up's budget */
 	struct vmsg_arena arena;
 	uint64_t arena_buf[2048];
 };
@@ -250,10 +249,6 @@ struct vmsgd {
 	struct relay *relays;
 	uv_signal_t sighup, sigterm, sigint;
 	uv_timer_t timer;
-	/* Guests with messages left over after their wake-up's budget:
-	 * handled again from this idle handle, after other I/O. */
-	uv_idle_t idle;
-	bool idle_active;
 	bool stopping;
 	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
 	bool rescan_retry; /* xs.c: a domain to serve again from the tick */
@@ -276,8 +271,6 @@ int session_new(struct vmsgd *d, uint16_t domid);
 void session_gone(struct vmsgd *d, uint16_t domid);
 void session_close_all(struct vmsgd *d);
 void sessions_tick(struct vmsgd *d);
-/* Handle the messages of guests left with a backlog (the idle handle). */
-void sessions_backlog(struct vmsgd *d);
 /* vmsgd's client end `end` of channel c, just connected to the provider:
  * 0 when its rings are within the policy's ring_size, else -EPROTO with
  * why filled (the caller refuses the channel). */

@@ -8,11 +8,9 @@
  * appliance's configuration, as a unikernel's command line would be.
  * Counters go to stderr on SIGUSR1 and at exit (SIGTERM, SIGINT).
  *
- * usage: APPLIANCE service=NAME [KEY=VALUE...]   (Xen builds)
- * Offers service NAME through vmsgd instead: every channel a consumer
- * opens (a vmsg-tap --service NAME in another domain, say) becomes a port
- * while it lasts, up to the appliance's ports; ports come and go as
- * consumers open and close.
+ * On Xen (direct channels, services through vmsgd) the same appliance
+ * source builds over the unikernel SDK instead (netapp_sdk.c): a PVH
+ * unikernel and a Linux program, NAME-unikernel and NAME-appliance.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,10 +24,6 @@
 
 #include <vmsg/host.h>
 #include <vmsg/version.h>
-
-#ifdef NETAPP_SERVICE
-#include <vmsg/service.h>
-#endif
 
 #include "netapp_app.h"
 
@@ -58,57 +52,11 @@ static void print_line(const char *line)
 static struct netapp app;
 static vmsg_chan *chans[NETAPP_MAX_PORTS];
 
-#ifdef NETAPP_SERVICE
-static vmsg_ctl *ctl;
 
-/* Take every channel vmsgd's consumers have opened: each gets a free
- * port, or is closed when there is none. */
-static void accept_ports(void)
-{
-	struct vmsg_service_peer peer;
-	vmsg_chan *c;
-
-	while (vmsg_service_accept(ctl, &c, &peer, 0) == 0) {
-		unsigned i = 0;
-		while (i < app.nports && chans[i])
-			i++;
-		if (i == app.nports) {
-			fprintf(stderr, "%s: no free port for domain %u\n",
-				app.name, peer.domid);
-			vmsg_service_close(ctl, c);
-			continue;
-		}
-		chans[i] = c;
-		netapp_attach(&app, i, c);
-		fprintf(stderr, "%s: port %u: domain %u\n", app.name, i,
-			peer.domid);
-	}
-}
-#endif
-
-static void port_ended_close(unsigned i)
-{
-#ifdef NETAPP_SERVICE
-	if (ctl) {
-		vmsg_service_close(ctl, chans[i]);
-		return;
-	}
-#endif
-	vmsg_chan_close(chans[i]);
-}
-
-/* Port i's channel has ended: a served path waits for its next client; a
- * channel from vmsgd is closed and the port freed. Returns 0 or -errno. */
+/* Port i's channel has ended: its path waits for the next client.
+ * Returns 0 or -errno. */
 static int port_ended(unsigned i)
 {
-#ifdef NETAPP_SERVICE
-	if (ctl) {
-		vmsg_service_close(ctl, chans[i]);
-		chans[i] = NULL;
-		netapp_detach(&app, i);
-		return 0;
-	}
-#endif
 	int e = vmsg_chan_reopen(chans[i]);
 	if (e < 0)
 		return e;
@@ -118,7 +66,7 @@ static int port_ended(unsigned i)
 
 int main(int argc, char **argv)
 {
-	const char *dir = NULL, *service = NULL;
+	const char *dir = NULL;
 	char *rest[64];
 	int nrest = 0, r;
 
@@ -134,26 +82,26 @@ int main(int argc, char **argv)
 		}
 		if (!strncmp(argv[i], "dir=", 4))
 			dir = argv[i] + 4;
-		else if (!strncmp(argv[i], "service=", 8))
-			service = argv[i] + 8;
-		else if (nrest < 64)
+		else if (!strncmp(argv[i], "service=", 8)) {
+			fprintf(stderr, "%s: service=: this is the host-backend "
+					"build; %s-appliance (or the unikernel) "
+					"offers services through vmsgd\n",
+				netapp_app.name, netapp_app.name);
+			return 2;
+		} else if (nrest < 64)
 			rest[nrest++] = argv[i];
+		else {
+			fprintf(stderr, "%s: too many arguments\n",
+				netapp_app.name);
+			return 2;
+		}
 	}
-	if ((!dir || !*dir) == (!service || !*service)) {
+	if (!dir || !*dir) {
 		fprintf(stderr, "%s: give dir=DIR (where the ports are served)"
-				" or service=NAME (offered through vmsgd)"
 				"\nusage: %s dir=DIR [KEY=VALUE...]\n",
 			netapp_app.name, netapp_app.name);
 		return 2;
 	}
-#ifndef NETAPP_SERVICE
-	if (service) {
-		fprintf(stderr, "%s: service=: this build has no Xen backend "
-				"(services through vmsgd need it)\n",
-			netapp_app.name);
-		return 2;
-	}
-#endif
 	char err[256] = "";
 	if (netapp_app.configure(&app, nrest, rest, err, sizeof err) < 0) {
 		fprintf(stderr, "%s: %s\nTry '%s --help'.\n", netapp_app.name,
@@ -171,25 +119,7 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-#ifdef NETAPP_SERVICE
-	if (service) {
-		if ((r = vmsg_ctl_open(&ctl, 10000)) < 0) {
-			fprintf(stderr, "%s: vmsgd: %s\n", app.name,
-				vmsg_ctl_strerror(r));
-			return 1;
-		}
-		if ((r = vmsg_service_offer(ctl, service, 10000)) < 0) {
-			fprintf(stderr, "%s: offering %s through vmsgd: %s%s%s\n",
-				app.name, service, vmsg_strerror(r),
-				*vmsg_ctl_error(ctl) ? ": " : "",
-				vmsg_ctl_error(ctl));
-			return 1;
-		}
-		fprintf(stderr, "%s: offering %s, up to %u ports\n", app.name,
-			service, app.nports);
-	}
-#endif
-	for (unsigned i = 0; !service && i < app.nports; i++) {
+	for (unsigned i = 0; i < app.nports; i++) {
 		char path[256];
 		struct vmsg_chan_opts o;
 		vmsg_chan_opts_init(&o);
@@ -204,8 +134,7 @@ int main(int argc, char **argv)
 		}
 		netapp_attach(&app, i, chans[i]);
 	}
-	if (!service)
-		fprintf(stderr, "%s: %u ports at %s/port0..%u\n", app.name,
+	fprintf(stderr, "%s: %u ports at %s/port0..%u\n", app.name,
 			app.nports, dir, app.nports - 1);
 
 	for (;;) {
@@ -216,11 +145,6 @@ int main(int argc, char **argv)
 				.fd = chans[i] ? vmsg_chan_fd(chans[i]) : -1,
 				.events = POLLIN};
 		nfds_t np = app.nports + 1;
-#ifdef NETAPP_SERVICE
-		if (ctl)
-			p[np++] = (struct pollfd){.fd = vmsg_ctl_fd(ctl),
-						  .events = POLLIN};
-#endif
 		/* A second's timeout drives the appliance's ageing. */
 		if (poll(p, np, 1000) < 0 && errno != EINTR) {
 			perror("poll");
@@ -239,10 +163,6 @@ int main(int argc, char **argv)
 				break;
 		}
 		app.now_ms = now_ms();
-#ifdef NETAPP_SERVICE
-		if (ctl)
-			accept_ports();
-#endif
 		bool more = true;
 		for (unsigned i = 0; i < app.nports; i++)
 			if (p[i + 1].revents)
@@ -274,10 +194,6 @@ int main(int argc, char **argv)
 	}
 	netapp_stats(&app);
 	for (unsigned i = 0; i < app.nports; i++)
-		if (chans[i])
-			port_ended_close(i);
-#ifdef NETAPP_SERVICE
-	vmsg_ctl_close(ctl);
-#endif
+		vmsg_chan_close(chans[i]);
 	return 0;
 }

@@ -126,4 +126,35 @@ LD_LIBRARY_PATH=$libdir "$tmp/cmake-build/consumer_cmake_shared" ||
 env -u LD_LIBRARY_PATH "$tmp/cmake-build/consumer_cmake_static" ||
 	fail "consumer_cmake_static exited $?"
 
+# libvmsg-uv (vmsg/uv.h), when this build has it: its example builds
+# against the install through pkg-config vmsg-uv and through the CMake
+# package's vmsg::vmsg_uv, and runs (--help).
+if [ -e "$libdir/libvmsg-uv.so.0" ]; then
+	uvsrc=$src/../../examples/uv-echo/uv_echo.c
+	# gnu11: libuv's <uv.h> needs POSIX's types (a strict c11 hides them).
+	# shellcheck disable=SC2046
+	$cc $extra -std=gnu11 -Wall -Wextra -Werror -o "$tmp/uv_echo_pc" "$uvsrc" \
+		$("$pkgconfig" --cflags --libs vmsg-uv) || fail "pkg-config vmsg-uv build"
+	LD_LIBRARY_PATH=$libdir "$tmp/uv_echo_pc" --help | grep -q "libvmsg-uv" ||
+		fail "uv-echo built against the install does not run"
+	mkdir -p "$tmp/cmake-uv"
+	cp "$uvsrc" "$tmp/cmake-uv/"
+	cat >"$tmp/cmake-uv/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(uvconsumer C)
+find_package(vmsg 0.1 REQUIRED)
+add_executable(uv_echo_cmake uv_echo.c)
+target_link_libraries(uv_echo_cmake PRIVATE vmsg::vmsg_uv)
+CMAKE
+	"$cmake" -S "$tmp/cmake-uv" -B "$tmp/cmake-uv-build" \
+		-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+		-DCMAKE_C_FLAGS="$extra -Wall -Wextra -Werror" \
+		>"$tmp/cmake-uv.log" 2>&1 &&
+		"$cmake" --build "$tmp/cmake-uv-build" >>"$tmp/cmake-uv.log" 2>&1 ||
+		{ cat "$tmp/cmake-uv.log" >&2; fail "CMake vmsg::vmsg_uv build"; }
+	LD_LIBRARY_PATH=$libdir "$tmp/cmake-uv-build/uv_echo_cmake" --help | grep -q "libvmsg-uv" ||
+		fail "uv-echo built with vmsg::vmsg_uv does not run"
+	step "libvmsg-uv: its example builds against the install (pkg-config, CMake) and runs"
+fi
+
 step "PASS"

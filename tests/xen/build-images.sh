@@ -10,7 +10,8 @@
 #                 unpacks concatenated archives in order): /init, the
 #                 scenarios, /opt/vmsg/{bin,lib}, and /boot/{vmlinux,
 #                 domu.cpio} for the guests, /boot/echo-unikernel.elf
-#                 when the build has it (scenarios unikernel, uk-service)
+#                 when the build has it (scenarios unikernel, uk-service),
+#                 /boot/{l2switch,firewall}-unikernel.elf (scenario network)
 #   domu.cpio     the guest image: busybox, xenstore tools, the Xen device
 #                 modules, /init, /opt/vmsg/{bin,lib,guest}
 # Only the overlay and the guest image are made afresh: a few seconds.
@@ -119,6 +120,12 @@ if [ -x "$root/$proxy" ]; then
 	xstools+=("$root/$proxy")
 fi
 cp "$base"/xen-modules/{xen-evtchn,xen-gntdev,xen-gntalloc}.ko "$domu/lib/modules/"
+# Scenario network: the guest's TAP bridge (tun.ko), busybox's ip and
+# ping, and Debian's iperf3 from the dom0 root (its libraries below).
+cp "$base/xen-modules/tun.ko" "$domu/lib/modules/"
+for a in ip ping; do ln -s busybox "$domu/bin/$a"; done
+cp -L "$root/usr/bin/iperf3" "$domu/usr/bin/iperf3"
+xstools+=("$root/usr/bin/iperf3")
 put_project "$domu"
 add_libs "$domu" 1 "${xstools[@]}" "${progs[@]}"
 # glibc loads libgcc_s at run time for pthread_cancel (libxenstore's
@@ -139,6 +146,10 @@ cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
 install -m 755 "$here/dom0-init.sh" "$ovl/init"
 ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
 [ -f "$uk_elf" ] && cp "$uk_elf" "$ovl/boot/"
+# The network appliances' unikernels (examples/netapp; scenario network).
+for e in "$build"/examples/netapp/{l2switch,firewall}-unikernel.elf; do
+	[ -f "$e" ] && cp "$e" "$ovl/boot/"
+done
 # The drop-in libxenvchan (dropin/) for dom0's vchan-socket-proxy
 # (scenario dropin-pv), apart from /opt/vmsg/lib: only what names it loads it.
 if [ -e "$build/dropin/lib/libxenvchan.so.4.17" ]; then

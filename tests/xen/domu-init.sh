@@ -28,6 +28,8 @@ done
 for m in xen-evtchn xen-gntdev xen-gntalloc; do
 	insmod /lib/modules/$m.ko || echo "GUEST insmod $m failed"
 done
+# The TAP device of scenario network's guest job (nettap.sh).
+[ -f /lib/modules/tun.ko ] && { insmod /lib/modules/tun.ko || echo "GUEST insmod tun failed"; }
 domid=$(xenstore-read domid)
 echo "GUEST-START job=$job domid=$domid uptime=$(cut -d' ' -f1 /proc/uptime)"
 

@@ -9,6 +9,8 @@
 struct tap_opts {
 	const char *path;   /* host-backend channel address */
 	const char *service; /* or: a service opened through vmsgd */
+	const char *port;   /* or: a direct Xen channel's name (--port) */
+	int xen_domid;      /* its server's domain (--xen), or -1 */
 	bool listen;        /* serve it (else connect to it) */
 	char dev[IFNAMSIZ]; /* TAP device name or template */
 	const char *netns;  /* network namespace, or NULL */

@@ -28,6 +28,7 @@
 
 #ifdef VMSG_TAP_SERVICE
 #include <vmsg/service.h>
+#include <vmsg/xen.h>
 #endif
 
 #include "bridge.h"
@@ -148,6 +149,30 @@ static int open_service(struct bridge *b)
 #endif
 }
 
+/* --xen DOMID --port NAME: connect to the channel domain DOMID serves us
+ * at the conventional path (vmsg_xen_path). Without waiting: the loop
+ * tries again after retry_ms. */
+static int connect_xen(struct bridge *b, const struct vmsg_chan_opts *co)
+{
+#ifdef VMSG_TAP_SERVICE
+	char path[160];
+	uint16_t us;
+	int r = vmsg_xen_own_domid(&us);
+	if (r < 0)
+		return r;
+	r = vmsg_xen_path(path, sizeof path, (uint16_t)b->o.xen_domid, us,
+			  b->o.port);
+	if (r < 0)
+		return r;
+	return vmsg_xen_connect(&b->chan, (uint16_t)b->o.xen_domid, path, co,
+				0);
+#else
+	(void)b;
+	(void)co;
+	return -ENOTSUP;
+#endif
+}
+
 /* vmsgd's text for the last refusal, or "". */
 static const char *ctl_text(struct bridge *b)
 {
@@ -183,6 +208,8 @@ static void try_connect(struct bridge *b)
 	co.max_msg = VMSG_NET_MAX_MSG;
 	if (b->o.service)
 		r = open_service(b);
+	else if (b->o.xen_domid >= 0)
+		r = connect_xen(b, &co);
 	else
 		r = vmsg_host_connect(&b->chan, b->o.path, &co, 0);
 	if (r < 0) {
@@ -353,13 +380,20 @@ int main(int argc, char **argv)
 	if (setup(&b) < 0)
 		return 1;
 #ifndef VMSG_TAP_SERVICE
-	if (b.o.service) {
-		fprintf(stderr, "vmsg-tap: --service: this build has no Xen "
-				"backend (services through vmsgd need it)\n");
+	if (b.o.service || b.o.xen_domid >= 0) {
+		fprintf(stderr, "vmsg-tap: --service, --xen: this build has no "
+				"Xen backend\n");
 		return 1;
 	}
 #endif
-	say(&b, "bridging %s", b.o.service ? b.o.service : b.o.path);
+	if (b.o.xen_domid >= 0) {
+		char what[96];
+		snprintf(what, sizeof what, "domain %d's port %s", b.o.xen_domid,
+			 b.o.port);
+		say(&b, "bridging %s", what);
+	} else {
+		say(&b, "bridging %s", b.o.service ? b.o.service : b.o.path);
+	}
 
 	for (;;) {
 		struct pollfd p[3];

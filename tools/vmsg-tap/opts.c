@@ -8,6 +8,7 @@
 
 #include <vmsg/net.h>
 #include <vmsg/version.h>
+#include <vmsg/xen.h>
 
 static const char help_text[] =
 	"vmsg-tap: bridge a TAP device to an Ethernet link over a vmsg\n"
@@ -17,8 +18,8 @@ static const char help_text[] =
 	"or its peer dies; a client connects again by itself, a server waits\n"
 	"for the next client.\n"
 	"\n"
-	"usage: vmsg-tap (--connect PATH | --listen PATH | --service NAME)\n"
-	"                [OPTIONS]\n"
+	"usage: vmsg-tap (--connect PATH | --listen PATH | --service NAME |\n"
+	"                 --xen DOMID --port NAME) [OPTIONS]\n"
 	"\n"
 	"  -c, --connect PATH    connect to the channel served at PATH (host\n"
 	"                        backend), e.g. a switch or firewall port\n"
@@ -27,6 +28,12 @@ static const char help_text[] =
 	"  -s, --service NAME    open service NAME through vmsgd (Xen backend,\n"
 	"                        e.g. under 'xensim run'); opened again after\n"
 	"                        it goes away\n"
+	"  -x, --xen DOMID       connect to the direct Xen channel domain DOMID\n"
+	"  -p, --port NAME       serves us at /local/domain/DOMID/data/vchan/\n"
+	"                        <our domid>/NAME (an appliance's\n"
+	"                        port=xen:<our domid>:NAME); connected again\n"
+	"                        after it goes. dom0 reaches guests this way:\n"
+	"                        vmsgd brokers services between guests only\n"
 	"  -d, --dev NAME        TAP device name (default vtap%d: the first free)\n"
 	"  -n, --netns NAME      create the device in network namespace NAME\n"
 	"                        (/run/netns/NAME, as made by 'ip netns add')\n"
@@ -44,14 +51,18 @@ static const char help_text[] =
 	"\n"
 	"example:  ip netns add red\n"
 	"          vmsg-tap --connect /run/vmsg/switch.port0 --netns red --dev "
-	"eth1\n";
+	"eth1\n"
+	"          vmsg-tap --xen 5 --port sw0 --netns red --dev eth1   (dom0)\n";
+
+#define ONE_WAY "give one of --connect, --listen, --service and --xen, once"
 
 static int usage(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "vmsg-tap: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nusage: vmsg-tap (--connect PATH | --listen PATH) "
-			"[OPTIONS]\nTry 'vmsg-tap --help' for more.\n");
+	fprintf(stderr, "\nusage: vmsg-tap (--connect PATH | --listen PATH | "
+			"--service NAME | --xen DOMID --port NAME) [OPTIONS]\n"
+			"Try 'vmsg-tap --help' for more.\n");
 	return -1;
 }
 
@@ -88,6 +99,8 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 		{"connect", required_argument, NULL, 'c'},
 		{"listen", required_argument, NULL, 'l'},
 		{"service", required_argument, NULL, 's'},
+		{"xen", required_argument, NULL, 'x'},
+		{"port", required_argument, NULL, 'p'},
 		{"dev", required_argument, NULL, 'd'},
 		{"netns", required_argument, NULL, 'n'},
 		{"mtu", required_argument, NULL, 'm'},
@@ -108,20 +121,34 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 	o->ring_size = 256u * 1024u;
 	o->batch = 64;
 	o->retry_ms = 200;
+	o->xen_domid = -1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:l:s:d:n:m:qhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:l:s:x:p:d:n:m:qhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (o->path || o->service)
-				return usage("%s", "give one of --connect, "
-						   "--listen and --service, once");
+			if (o->path || o->service || o->xen_domid >= 0)
+				return usage("%s", ONE_WAY);
 			o->service = optarg;
+			break;
+		case 'x':
+			if (o->path || o->service || o->xen_domid >= 0)
+				return usage("%s", ONE_WAY);
+			if (!parse_u32(optarg, 0, VMSG_DOMID_LIMIT - 1, &v))
+				return usage("bad domain '%s' (0..32751)", optarg);
+			o->xen_domid = (int)v;
+			break;
+		case 'p':
+			if (o->port)
+				return usage("%s", "give --port once");
+			if (!*optarg || strlen(optarg) > 63 || strchr(optarg, '/'))
+				return usage("port name '%s': 1..63 bytes, no '/'",
+					     optarg);
+			o->port = optarg;
 			break;
 		case 'c':
 		case 'l':
-			if (o->path || o->service)
-				return usage("%s", "give one of --connect, "
-						   "--listen and --service, once");
+			if (o->path || o->service || o->xen_domid >= 0)
+				return usage("%s", ONE_WAY);
 			o->path = optarg;
 			o->listen = c == 'l';
 			if (strlen(optarg) == 0 || strlen(optarg) > 107)
@@ -186,8 +213,10 @@ int tap_parse_opts(struct tap_opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage("unexpected argument '%s'", argv[optind]);
-	if (!o->path && !o->service)
-		return usage("%s", "give --connect PATH, --listen PATH or "
-				   "--service NAME");
+	if ((o->xen_domid >= 0) != (o->port != NULL))
+		return usage("%s", "--xen DOMID and --port NAME go together");
+	if (!o->path && !o->service && o->xen_domid < 0)
+		return usage("%s", "give --connect PATH, --listen PATH, "
+				   "--service NAME or --xen DOMID --port NAME");
 	return 0;
 }
