@@ -158,6 +158,7 @@ struct session {
 	bool closing; /* vmsg_uv_close pending */
 	bool dying;   /* domain gone: free on close */
 	bool respawn; /* reset: serve anew on close */
+	bool reserve; /* serving anew failed: again from the tick */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
 	uint64_t connects;   /* Hellos: its control channel came up */
 	uint64_t resets;     /* control channel reset by vmsgd */
