@@ -12,6 +12,9 @@ vmsg_add_test(block_hostile SOURCES block/block_hostile.c LIBS pthread TIMEOUT 1
 if(TARGET vmsg-blockd)
   vmsg_add_test(block_blockd SOURCES block/block_blockd.c LIBS pthread TIMEOUT 180 LABELS block)
   target_compile_definitions(block_blockd PRIVATE BLOCKD_BIN="$<TARGET_FILE:vmsg-blockd>")
+  if(VMSG_HAVE_XEN) # vmsg-blockd --xen
+    target_compile_definitions(block_blockd PRIVATE BLOCKD_XEN)
+  endif()
   add_dependencies(block_blockd vmsg-blockd)
 endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
@@ -25,5 +28,11 @@ endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND VMSG_HAVE_VMSGD AND TARGET xensim)
   add_test(NAME nbd_sim COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_sim.sh ${CMAKE_BINARY_DIR})
   set_tests_properties(nbd_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+endif()
+if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND TARGET overlay-appliance AND TARGET xensim)
+  add_test(NAME storage_xen_sim
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/storage_xen_sim.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(storage_xen_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
                        ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
 endif()

@@ -26,7 +26,12 @@ if(VMSG_HAVE_XEN AND XENQ_VCHAN_FOUND AND XENQ_GNTTAB_FOUND)
   # Scenario dropin-pv: the UNIX-socket ends of vchan-socket-proxy.
   add_executable(unix-check xen/unix_check.c)
 
-  set_target_properties(vmsg-xen-stream vchan-xen-stream xen-grant-probe unix-check
+  # Scenario storage: a PV guest's reads and writes of a dom0 disk
+  # through lib/block, checksummed.
+  add_executable(blk-check xen/blk_check.c)
+  target_link_libraries(blk-check PRIVATE vmsg)
+
+  set_target_properties(vmsg-xen-stream vchan-xen-stream xen-grant-probe unix-check blk-check
                         PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${XENQ_OUT})
 
   # Boots QEMU (software emulation, 2 vCPUs): minutes, more on a cold image

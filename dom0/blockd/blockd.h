@@ -33,7 +33,8 @@ struct conn {
 	vmsg_blk_server *srv;
 	void *srv_mem;
 	uint32_t id;        /* for the log */
-	uint16_t domid;     /* service mode; 0 in host mode */
+	uint16_t domid;     /* service and --xen modes; 0 in host mode */
+	void *owner;        /* the --xen listener it came from (main.c), or NULL */
 	bool hello;
 	bool closing;       /* the channel ended: free once inflight is 0 */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */

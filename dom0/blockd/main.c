@@ -1,6 +1,8 @@
 /* vmsg-blockd: offer an image file or block device as a vmsg block
- * service, through vmsgd (--service NAME) or on a host-backend path
- * (--listen PATH, no vmsgd: for tests, benchmarks and same-host use).
+ * service, through vmsgd (--service NAME), on direct Xen channels to
+ * chosen domains (--xen DOMID[:PORT]: how dom0 reaches guests, since vmsgd
+ * brokers guest domains only) or on a host-backend path (--listen PATH,
+ * no vmsgd: for tests, benchmarks and same-host use); --xen with either.
  * docs/storage.md has the command lines. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <vmsg/version.h>
 #ifdef BLOCKD_SERVICE
 #include <vmsg/service.h>
+#include <vmsg/xen.h>
 #endif
 
 #include "blockd.h"
@@ -28,6 +31,8 @@
 #define DEFAULT_DEPTH 64u
 #define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
 #define MAX_CONNS 64u
+#define MAX_XEN 64u
+#define XEN_RING (256u * 1024u)
 
 static volatile sig_atomic_t stop_signal;
 
@@ -39,7 +44,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: vmsg-blockd [options] (--listen PATH | --service NAME) IMAGE\n"
+"usage: vmsg-blockd [options] (--listen PATH | --service NAME |\n"
+"                              --xen DOMID[:PORT] ...) IMAGE\n"
 "\n"
 "Offer IMAGE (a regular file or a block device) as a vmsg block device\n"
 "(docs/block.md) to any number of consumers at once, with asynchronous\n"
@@ -49,7 +55,15 @@ static void usage(FILE *f)
 "  -l, --listen PATH       serve consumers on the host backend at PATH\n"
 "                          (a UNIX socket path; no vmsgd needed)\n"
 "  -s, --service NAME      offer service NAME through vmsgd (its policy\n"
-"                          decides who may open it)\n"
+"                          decides who may open it; in a guest: vmsgd\n"
+"                          brokers guest domains only)\n"
+"  -x, --xen DOMID[:PORT]  serve domain DOMID on a direct Xen channel at\n"
+"                          /local/domain/<us>/data/vchan/DOMID/PORT (PORT:\n"
+"                          disk), one consumer at a time, served again\n"
+"                          after each; repeatable (up to %u), alone or\n"
+"                          with --listen or --service. The command line\n"
+"                          is the policy: the domains named here, and no\n"
+"                          other, may connect\n"
 "  -r, --read-only         refuse writes (opens IMAGE read-only)\n"
 "  -b, --block-size N      logical block size, 512..65536 (default 512)\n"
 "  -d, --depth N           requests outstanding per consumer (default %u)\n"
@@ -62,7 +76,7 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE or the listen path or\n"
 "vmsgd unusable, 2 bad usage.\n",
-		DEFAULT_DEPTH, DEFAULT_MAX_REQ, MAX_CONNS);
+		MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ, MAX_CONNS);
 }
 
 static int open_disk(struct blockd *d, const char *image, bool ro,
@@ -164,6 +178,115 @@ static int host_accept(struct blockd *d)
 	return listen_next(d);
 }
 
+/* ---- consumers on direct Xen channels (--xen) ------------------------- */
+
+#ifdef BLOCKD_SERVICE
+/* One --xen DOMID[:PORT]: a channel served to that domain, one consumer
+ * at a time; when its consumer goes (on_close), the path is served
+ * afresh. */
+struct xen_listener {
+	uint16_t domid;
+	char path[256];
+	vmsg_chan *waiting; /* published, no consumer yet */
+	bool busy;          /* its consumer is a conn */
+	bool served;        /* published once: a later failure is retried */
+	bool warned;        /* ... and logged once */
+};
+static struct xen_listener xen_ls[MAX_XEN];
+static unsigned n_xen;
+
+static int xen_accept(struct blockd *d)
+{
+	for (unsigned i = 0; i < n_xen; i++) {
+		struct xen_listener *l = &xen_ls[i];
+		if (l->busy)
+			continue;
+		if (!l->waiting) {
+			struct vmsg_chan_opts o;
+			chan_opts(d, &o);
+			/* dom0's grants come from gntalloc, whose default limit
+			 * is 1024 pages for all of dom0: 256 KiB rings (129
+			 * pages a channel) let several guests be served. */
+			o.rx_ring_size = o.tx_ring_size = XEN_RING;
+			int r = vmsg_xen_serve(&l->waiting, l->domid, l->path, &o);
+			if (r < 0) {
+				l->waiting = NULL;
+				/* At start: the command line cannot be served
+				 * (exit 1). Later (dom0 short of grants, say):
+				 * the others go on, this one is tried again
+				 * every tick. */
+				if (!l->served || !l->warned)
+					fprintf(stderr, "vmsg-blockd: serve %s: %s%s\n",
+						l->path, vmsg_strerror(r),
+						l->served ? " (trying again)" : "");
+				if (!l->served)
+					return r;
+				l->warned = true;
+				continue;
+			}
+			l->served = true;
+			l->warned = false;
+		}
+		(void)vmsg_chan_ack(l->waiting);
+		int r = vmsg_chan_accept(l->waiting, 0);
+		if (r == -EAGAIN || r == -ETIMEDOUT)
+			continue;
+		if (r < 0) {
+			/* It came and went: serve the path afresh. */
+			vmsg_chan_close(l->waiting);
+			l->waiting = NULL;
+			continue;
+		}
+		vmsg_chan *c = l->waiting;
+		l->waiting = NULL;
+		if ((r = conn_add(d, c, l->domid)) < 0) {
+			fprintf(stderr, "vmsg-blockd: dom%u on %s refused: %s\n",
+				l->domid, l->path, vmsg_strerror(r));
+			vmsg_chan_close(c);
+			continue;
+		}
+		d->conns->owner = l; /* conn_add puts it first */
+		l->busy = true;
+		LOG(d, "consumer %u: dom%u connected on %s", d->next_id,
+		    l->domid, l->path);
+	}
+	return 0;
+}
+
+/* --xen DOMID[:PORT] into the next listener's domid and path. */
+static bool xen_arg(const char *arg)
+{
+	char *end;
+	const char *port = "disk";
+	errno = 0;
+	unsigned long dom = strtoul(arg, &end, 10);
+	if (errno || end == arg || dom >= VMSG_DOMID_LIMIT ||
+	    (*end && *end != ':') || n_xen == MAX_XEN)
+		return false;
+	if (*end == ':')
+		port = end + 1;
+	/* Ports take service names' alphabet: no '/', nothing xenstore
+	 * refuses. */
+	if (!vmsg_service_name_ok(port))
+		return false;
+	uint16_t us;
+	int r = vmsg_xen_own_domid(&us);
+	if (r < 0) {
+		fprintf(stderr, "vmsg-blockd: --xen: our domain id: %s\n",
+			vmsg_strerror(r));
+		exit(1);
+	}
+	if (vmsg_xen_path(xen_ls[n_xen].path, sizeof(xen_ls[n_xen].path), us,
+			  (uint16_t)dom, port) < 0)
+		return false;
+	for (unsigned i = 0; i < n_xen; i++)
+		if (strcmp(xen_ls[i].path, xen_ls[n_xen].path) == 0)
+			return false; /* the same channel twice */
+	xen_ls[n_xen++].domid = (uint16_t)dom;
+	return true;
+}
+#endif
+
 /* ---- consumers through vmsgd ------------------------------------------ */
 
 #ifdef BLOCKD_SERVICE
@@ -206,6 +329,12 @@ static void on_close(struct blockd *d, struct conn *k)
 		fprintf(stderr, "vmsg-blockd: consumer %u: dropped: %s\n",
 			k->id, vmsg_strerror(k->end));
 #ifdef BLOCKD_SERVICE
+	if (k->owner) {
+		/* xen_accept serves its path again. */
+		((struct xen_listener *)k->owner)->busy = false;
+		vmsg_chan_close(k->c);
+		return;
+	}
 	if (ctl) {
 		vmsg_service_close(ctl, k->c);
 		return;
@@ -216,7 +345,7 @@ static void on_close(struct blockd *d, struct conn *k)
 
 static int run(struct blockd *d, const sigset_t *orig)
 {
-	struct pollfd *p = calloc(d->max_conns + 2, sizeof(*p));
+	struct pollfd *p = calloc(d->max_conns + 2 + MAX_XEN, sizeof(*p));
 	int r = 0;
 
 	while (!stop_signal) {
@@ -228,6 +357,8 @@ static int run(struct blockd *d, const sigset_t *orig)
 				vmsg_strerror(r));
 			break;
 		}
+		if ((r = xen_accept(d)) < 0)
+			break;
 #endif
 		blockd_step(d, on_close);
 		nfds_t n = 0;
@@ -239,6 +370,21 @@ static int run(struct blockd *d, const sigset_t *orig)
 		if (ctl)
 			p[n++] = (struct pollfd){ .fd = vmsg_ctl_fd(ctl),
 						  .events = POLLIN };
+		/* A listener to serve again (its consumer just went) or
+		 * waiting: a consumer's connect is looked for at least every
+		 * 100 ms too, whether or not its driver kicked the port. */
+		bool xen_waiting = false;
+		for (unsigned i = 0; i < n_xen; i++) {
+			if (xen_ls[i].busy)
+				continue;
+			xen_waiting = true;
+			if (!xen_ls[i].waiting)
+				continue;
+			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(xen_ls[i].waiting),
+						  .events = POLLIN };
+		}
+#else
+		const bool xen_waiting = false;
 #endif
 		bool busy = false;
 		for (struct conn *k = d->conns; k; k = k->next) {
@@ -249,9 +395,10 @@ static int run(struct blockd *d, const sigset_t *orig)
 			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(k->c),
 						  .events = POLLIN };
 		}
-		const struct timespec zero = { 0, 0 };
+		const struct timespec zero = { 0, 0 }, tick = { 0, 100000000 };
 		/* Signals are blocked except inside ppoll: none is missed. */
-		if (ppoll(p, n, busy ? &zero : NULL, orig) < 0 && errno != EINTR) {
+		if (ppoll(p, n, busy ? &zero : xen_waiting ? &tick : NULL,
+			  orig) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}
@@ -281,6 +428,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"service", required_argument, NULL, 's'},
+		{"xen", required_argument, NULL, 'x'},
 		{"read-only", no_argument, NULL, 'r'},
 		{"block-size", required_argument, NULL, 'b'},
 		{"depth", required_argument, NULL, 'd'},
@@ -293,10 +441,26 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:s:x:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen_path = optarg; break;
 		case 's': service = optarg; break;
+		case 'x':
+#ifdef BLOCKD_SERVICE
+			if (!xen_arg(optarg)) {
+				fprintf(stderr, "vmsg-blockd: --xen %s: expected "
+					"DOMID[:PORT], a domain id and a port "
+					"name of [A-Za-z0-9._-] (at most %u "
+					"--xen, each channel once)\n", optarg,
+					MAX_XEN);
+				return 2;
+			}
+#else
+			fprintf(stderr, "vmsg-blockd: --xen: built without the "
+				"Xen backend\n");
+			return 2;
+#endif
+			break;
 		case 'r': ro = true; break;
 		case 'b':
 			if (!parse_u32(optarg, VMSG_BLK_MIN_BLOCK,
@@ -345,11 +509,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || !listen_path == !service) {
+#ifdef BLOCKD_SERVICE
+	bool xen = n_xen > 0;
+#else
+	const bool xen = false;
+#endif
+	if (optind != argc - 1 || (!listen_path && !service && !xen) ||
+	    (listen_path && service)) {
 		fprintf(stderr, "vmsg-blockd: %s\ntry 'vmsg-blockd --help'\n",
 			optind >= argc ? "no IMAGE given"
 			: optind < argc - 1 ? "one IMAGE only"
-					    : "give --listen PATH or --service NAME (one)");
+			: listen_path && service ? "one of --listen and --service, not both"
+					    : "give --listen PATH, --service NAME "
+					      "or --xen DOMID[:PORT]");
 		return 2;
 	}
 #ifndef BLOCKD_SERVICE
@@ -416,6 +588,12 @@ int main(int argc, char **argv)
 		    vmsg_ctl_domid(ctl), service);
 	}
 #endif
+#ifdef BLOCKD_SERVICE
+	for (unsigned i = 0; i < n_xen; i++)
+		LOG(&d, "%s: %llu bytes%s, serving dom%u at %s", argv[optind],
+		    (unsigned long long)d.info.size, ro ? ", read-only" : "",
+		    xen_ls[i].domid, xen_ls[i].path);
+#endif
 	r = run(&d, &orig);
 	if (stop_signal)
 		LOG(&d, "signal %d: stopping (%u consumers)", (int)stop_signal,
@@ -430,6 +608,11 @@ int main(int argc, char **argv)
 	}
 	if (waiting)
 		vmsg_chan_close(waiting);
+#ifdef BLOCKD_SERVICE
+	for (unsigned i = 0; i < n_xen; i++)
+		if (xen_ls[i].waiting)
+			vmsg_chan_close(xen_ls[i].waiting);
+#endif
 #ifdef BLOCKD_SERVICE
 	if (ctl)
 		vmsg_ctl_close(ctl);

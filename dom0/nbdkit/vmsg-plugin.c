@@ -5,6 +5,12 @@
  *
  *   nbdkit vmsg path=/run/disk.sock      a provider on a host-backend path
  *   nbdkit vmsg service=NAME             a service through vmsgd (Xen)
+ *   nbdkit vmsg xen=DOMID port=NAME      a direct Xen channel served by
+ *                                        domain DOMID at the conventional
+ *                                        path /local/domain/DOMID/data/
+ *                                        vchan/<us>/NAME (dom0's way to a
+ *                                        guest's disk: vmsgd brokers guest
+ *                                        domains only)
  *
  * Each NBD connection opens its own vmsg channel. nbdkit calls in from
  * several threads at once (the parallel thread model); lib/block's client
@@ -31,6 +37,7 @@
 #include <vmsg/version.h>
 #ifdef VMSG_PLUGIN_SERVICE
 #include <vmsg/service.h>
+#include <vmsg/xen.h>
 #endif
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -41,6 +48,11 @@
 
 static const char *path;
 static const char *service;
+static const char *xen_port;  /* port=NAME */
+static int xen_domid = -1;    /* xen=DOMID */
+#ifdef VMSG_PLUGIN_SERVICE
+static char xen_path[256];    /* the channel's path (config_complete) */
+#endif
 
 #ifdef VMSG_PLUGIN_SERVICE
 static pthread_mutex_t ctl_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -81,6 +93,32 @@ static int vmsg_config(const char *key, const char *value)
 			     "vmsgd client); use path=");
 		return -1;
 #endif
+	} else if (strcmp(key, "xen") == 0 || strcmp(key, "port") == 0) {
+#ifdef VMSG_PLUGIN_SERVICE
+		if (key[0] == 'p') {
+			/* Service names' alphabet: no '/' in a path. */
+			if (!vmsg_service_name_ok(value)) {
+				nbdkit_error("port=%s: names are 1..%d of "
+					     "[A-Za-z0-9._-]", value,
+					     VMSG_SERVICE_NAME_MAX);
+				return -1;
+			}
+			xen_port = value;
+			return 0;
+		}
+		char *end;
+		errno = 0;
+		unsigned long d = strtoul(value, &end, 10);
+		if (errno || end == value || *end || d >= VMSG_DOMID_LIMIT) {
+			nbdkit_error("xen=%s: expected a domain id", value);
+			return -1;
+		}
+		xen_domid = (int)d;
+#else
+		nbdkit_error("%s=: built without the Xen backend; use path=",
+			     key);
+		return -1;
+#endif
 	} else {
 		nbdkit_error("unknown parameter '%s' (see nbdkit vmsg --help)",
 			     key);
@@ -91,11 +129,33 @@ static int vmsg_config(const char *key, const char *value)
 
 static int vmsg_config_complete(void)
 {
-	if (!path == !service) {
-		nbdkit_error("give path=PATH (a provider on the host backend) "
-			     "or service=NAME (through vmsgd), one of them");
+	bool xen = xen_domid >= 0 || xen_port;
+	if ((path != NULL) + (service != NULL) + xen != 1) {
+		nbdkit_error("give path=PATH (a provider on the host backend), "
+			     "service=NAME (through vmsgd) or xen=DOMID "
+			     "port=NAME (a direct Xen channel), one of them");
 		return -1;
 	}
+	if (xen && (xen_domid < 0 || !xen_port)) {
+		nbdkit_error("xen=DOMID and port=NAME go together");
+		return -1;
+	}
+#ifdef VMSG_PLUGIN_SERVICE
+	if (xen) {
+		uint16_t us;
+		int r = vmsg_xen_own_domid(&us);
+		if (r < 0) {
+			nbdkit_error("xen=: our domain id: %s", vmsg_strerror(r));
+			return -1;
+		}
+		if (vmsg_xen_path(xen_path, sizeof(xen_path),
+				  (uint16_t)xen_domid, us, xen_port) < 0) {
+			nbdkit_error("xen=%d port=%s: no such path", xen_domid,
+				     xen_port);
+			return -1;
+		}
+	}
+#endif
 	return 0;
 }
 
@@ -127,6 +187,25 @@ static int open_chan(vmsg_chan **c)
 		return r;
 	}
 #ifdef VMSG_PLUGIN_SERVICE
+	if (xen_port) {
+		vmsg_chan_opts_init(&o);
+		o.max_msg = MAX_REQ + 64u;
+		/* A guest's server takes one consumer at a time: -EBUSY (its
+		 * event port taken) while it still has the previous one,
+		 * which it drops once that one's close reaches it. */
+		for (int tries = 0;; tries++) {
+			r = vmsg_xen_connect(c, (uint16_t)xen_domid, xen_path, &o,
+					     CONNECT_MS);
+			if (r != -EBUSY || tries == 500)
+				break;
+			struct timespec ts = { 0, 20000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (r < 0)
+			nbdkit_error("vmsg: connect to %s: %s", xen_path,
+				     vmsg_strerror(r));
+		return r;
+	}
 	pthread_mutex_lock(&ctl_mu);
 	r = 0;
 	if (!ctl && (r = vmsg_ctl_open(&ctl, CONNECT_MS)) < 0)
@@ -377,7 +456,10 @@ static struct nbdkit_plugin plugin = {
 	.config_complete = vmsg_config_complete,
 	.config_help =
 		"path=PATH      a provider on the host backend (vmsg-blockd --listen)\n"
-		"service=NAME   a block service offered through vmsgd",
+		"service=NAME   a block service offered through vmsgd\n"
+		"xen=DOMID      with port=NAME: a direct Xen channel served by\n"
+		"port=NAME      domain DOMID at /local/domain/DOMID/data/vchan/<us>/NAME\n"
+		"               (vmsg-blockd --xen, overlay-appliance serve=xen:...)",
 	.dump_plugin = vmsg_dump_plugin,
 	.open = vmsg_open,
 	.close = vmsg_close,

@@ -388,6 +388,12 @@ static void test_usage(void)
 		{ "--listen /x --service s img", 2, "one" },
 		{ "--depth 0 --listen /x img", 2, "--depth 0" },
 		{ "--block-size 1000 --listen /x img", 2, "power of two" },
+#ifdef BLOCKD_XEN
+		{ "--xen x img", 2, "--xen x: expected DOMID[:PORT]" },
+		{ "--xen 1:a/b img", 2, "--xen 1:a/b: expected DOMID[:PORT]" },
+		{ "--xen 32752 img", 2, "--xen 32752: expected" },
+		{ "--xen 1: img", 2, "--xen 1:: expected" },
+#endif
 		{ "--listen /nonexistent-dir/x /nonexistent-image", 1,
 		  "/nonexistent-image: No such file" },
 	};

@@ -11,6 +11,8 @@
 #                 scenarios, /opt/vmsg/{bin,lib}, and /boot/{vmlinux,
 #                 domu.cpio} for the guests, /boot/echo-unikernel.elf
 #                 when the build has it (scenarios unikernel, uk-service),
+#                 /boot/{ramdisk,overlay}-unikernel.elf and
+#                 /opt/vmsg/lib/nbdkit-vmsg-plugin.so (scenario storage),
 #                 /boot/{l2switch,firewall}-unikernel.elf (scenario network)
 #   domu.cpio     the guest image: busybox, xenstore tools, the Xen device
 #                 modules, /init, /opt/vmsg/{bin,lib,guest}
@@ -58,6 +60,8 @@ uk_elf=$build/examples/echo-unikernel/echo-unikernel.elf
 # The echo appliance's Linux build (scenario uk-service: the Linux PV
 # guests among the unikernel's consumers).
 [ -x "$build/examples/echo-unikernel/echo-appliance" ] && progs+=("$build/examples/echo-unikernel/echo-appliance")
+# The storage scenario's disk checker for the PV guest (scenario storage).
+[ -x "$build/tests/xen/blk-check" ] && progs+=("$build/tests/xen/blk-check")
 for d in "$build/tools" "$build/dom0"; do
 	[ -d "$d" ] || continue
 	while IFS= read -r p; do
@@ -146,6 +150,15 @@ cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
 install -m 755 "$here/dom0-init.sh" "$ovl/init"
 ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
 [ -f "$uk_elf" ] && cp "$uk_elf" "$ovl/boot/"
+# Scenario storage: the block appliances' unikernels (examples/blk-common)
+# and the nbdkit plugin (nbdkit loads it by path from /opt/vmsg/lib).
+for e in "$build"/examples/blk-common/*-unikernel.elf; do
+	if [ -f "$e" ]; then cp "$e" "$ovl/boot/"; fi
+done
+if [ -f "$build/dom0/nbdkit-vmsg-plugin.so" ]; then
+	cp "$build/dom0/nbdkit-vmsg-plugin.so" "$ovl/opt/vmsg/lib/"
+	add_libs "$ovl" 0 "$build/dom0/nbdkit-vmsg-plugin.so"
+fi
 # The network appliances' unikernels (examples/netapp; scenario network).
 for e in "$build"/examples/netapp/{l2switch,firewall}-unikernel.elf; do
 	[ -f "$e" ] && cp "$e" "$ovl/boot/"
