@@ -288,12 +288,36 @@ const struct bench_transport bench_tp_libxenvchan_sim = {
 
 /* The same program on the drop-in libxenvchan (dropin/, docs/
  * libxenvchan.md): both sides run with LD_LIBRARY_PATH naming its
- * directory (VMSG_DROPIN_DIR, or the build's), behind the simulator's
- * libraries, exactly as a user would run an existing program on it. */
+ * directory, behind the simulator's libraries, exactly as a user would run
+ * an existing program on it. The directory: VMSG_DROPIN_DIR, else found
+ * from this program's own, as find_xensim (sim.c) finds xensim: the build
+ * tree's <build>/dropin/lib beside <build>/bench/vmsg-bench, or the
+ * installed <libdir>/vmsg-vchan (BENCH_DROPIN_REL, relative to <bindir>).
+ * No absolute path is compiled in: the installed program must not name
+ * the directory it was built in. */
 static const char *dropin_dir(void)
 {
+	static char dir[PATH_MAX];
+	char self[PATH_MAX], lib[PATH_MAX + 32], *sl;
 	const char *d = getenv("VMSG_DROPIN_DIR");
-	return d && *d ? d : BENCH_DROPIN_DIR;
+	ssize_t n;
+
+	if (d && *d)
+		return d;
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return "(unknown: set VMSG_DROPIN_DIR)";
+	self[n] = 0;
+	if ((sl = strrchr(self, '/')))
+		*sl = 0;
+	snprintf(dir, sizeof(dir), "%.*s/../dropin/lib", PATH_MAX - 32, self);
+	snprintf(lib, sizeof(lib), "%s/libxenvchan.so.4.17", dir);
+	if (access(lib, R_OK) != 0)
+		snprintf(dir, sizeof(dir), "%.*s/%s", PATH_MAX - 64, self,
+			 BENCH_DROPIN_REL);
+	return dir;
 }
 
 static const char *vc_dropin_unavailable(void)

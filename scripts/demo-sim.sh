@@ -1,30 +1,54 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # The key-value demo on the simulated Xen (docs/sim.md), against a build
-# directory (default build/release):
+# directory (default build/release), or with --installed against the
+# installed programs (found on PATH: the packages of docs/packages.md,
+# which install this script as /usr/share/vmsg/examples/kv/demo-sim.sh,
+# or cmake --install):
 #   dom0: vmsgd with examples/kv/demo.conf, and a UNIX listen bridge
 #   dom1: vmsg-kv-server, offering `kv` (typed protobuf-c) and `kv.text`
 #   dom2: vmsg-kv puts and gets (allowed); dom3: vmsg-kv (denied)
 #   dom0: socat through the bridge to kv.text, vmsgctl, a latency figure
 # Everything runs in a private XENSIM_DIR and is stopped on exit (also on
 # failure or Ctrl-C). Lines starting with "demo:" are the results (the
-# demo_sim test checks them). Exit status 0 when every step worked.
+# demo_sim and deb_packages tests check them). Exit status 0 when every
+# step worked.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(cd "${1:-$root/build/release}" && pwd)
-
-xensim=$build/sim/bin/xensim
-vmsgd=$build/dom0/vmsgd
-vmsgctl=$build/dom0/vmsgctl
-server=$build/examples/kv/vmsg-kv-server
-client=$build/examples/kv/vmsg-kv
-for b in "$xensim" "$vmsgd" "$vmsgctl" "$server" "$client" \
-	"$build/sim/xenstored/vmsg-xenstored"; do
-	if [ ! -x "$b" ]; then
-		echo "demo: $b is not built" >&2
-		exit 1
-	fi
-done
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ "${1:-}" = --installed ]; then
+	# Installed, demo.conf is beside this script.
+	conf=$here/demo.conf
+	for c in xensim xensimd vmsg-xenstored vmsgd vmsgctl vmsg-kv-server vmsg-kv; do
+		if ! command -v "$c" >/dev/null; then
+			echo "demo: $c is not installed (on PATH)" >&2
+			exit 1
+		fi
+	done
+	xensim=$(command -v xensim)
+	vmsgd=$(command -v vmsgd)
+	vmsgctl=$(command -v vmsgctl)
+	server=$(command -v vmsg-kv-server)
+	client=$(command -v vmsg-kv)
+else
+	conf=$here/../examples/kv/demo.conf
+	build=$(cd "${1:-$here/../build/release}" && pwd)
+	xensim=$build/sim/bin/xensim
+	vmsgd=$build/dom0/vmsgd
+	vmsgctl=$build/dom0/vmsgctl
+	server=$build/examples/kv/vmsg-kv-server
+	client=$build/examples/kv/vmsg-kv
+	for b in "$xensim" "$vmsgd" "$vmsgctl" "$server" "$client" \
+		"$build/sim/xenstored/vmsg-xenstored"; do
+		if [ ! -x "$b" ]; then
+			echo "demo: $b is not built" >&2
+			exit 1
+		fi
+	done
+fi
+if [ ! -f "$conf" ]; then
+	echo "demo: $conf is missing" >&2
+	exit 1
+fi
 if ! command -v socat >/dev/null; then
 	echo "demo: socat is missing (scripts/deps.sh installs it)" >&2
 	exit 1
@@ -105,7 +129,7 @@ fail() {
 echo "==== vmsg key-value demo on the simulated Xen ===="
 echo "(private state in $dir; logs shown at the end if anything fails)"
 
-sed "s|@DIR@|$dir|g" "$root/examples/kv/demo.conf" >"$dir/vmsgd.conf"
+sed "s|@DIR@|$dir|g" "$conf" >"$dir/vmsgd.conf"
 mkdir -p "$XENSIM_DIR"
 "$xensim" start >/dev/null
 

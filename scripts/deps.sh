@@ -44,6 +44,10 @@ PACKAGES=(
 	libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes (a Recommends of clang-14 only)
 	libmicrohttpd-dev   # vmsgd's Prometheus endpoint ([daemon] metrics)
 	prometheus          # vmsgd_metrics: promtool check metrics, and a server that scrapes vmsgd
+	dpkg-dev            # deb_packages: dpkg-buildpackage builds vmsg's Debian packages (debian/)
+	debhelper           # deb_packages: dh with the CMake build system, compat 13
+	fakeroot            # deb_packages: dpkg-buildpackage's root for the packages' file owners
+	lintian             # deb_packages: the packages must pass it without errors or warnings
 )
 
 missing=()

@@ -2,7 +2,10 @@
 # The test command: install what is missing, build each flavour, run the
 # suite in each, print a summary. Exits non-zero if anything failed.
 #
-#   release  build/release  -O2 (CMAKE_BUILD_TYPE=Release), -Werror
+#   release  build/release  -O2 (CMAKE_BUILD_TYPE=Release), -Werror; also
+#            the Debian packages' test (deb_packages, label pkg: build,
+#            lintian, install into a chroot, the demo there; root only;
+#            registered in this flavour only, docs/packages.md)
 #   asan     build/asan     -O0 -g, AddressSanitizer + UBSan, leak checks, -Werror
 #   tsan     build/tsan     -O2 -g, ThreadSanitizer, -Werror: the tests where
 #            both ends of a channel, or vmsgd's threads, live in one

@@ -28,15 +28,30 @@ struct client {
 	char *out;
 };
 
+/* A connection we have no memory for is still served, from this one
+ * static client, with oom_answer: one left in the backlog would stop
+ * libuv from accepting any other (it waits for uv_accept), and every
+ * later vmsgctl would hang; one accepted and closed at once, before its
+ * request is read, would reach vmsgctl as a reset, not as our answer.
+ * While it is in use, a second one is left waiting (as before). */
+static struct client spare;
+static bool spare_busy;
+
 struct sbuf {
 	char *p;
 	size_t len, cap;
+	bool oom; /* a piece could not be added: the answer is incomplete */
 };
+
+/* What a client gets when its answer cannot be built (no allocation). */
+static const char oom_answer[] = "error: out of memory\n";
 
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
+	if (b->oom)
+		return;
 	for (;;) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -52,8 +67,12 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		}
 		size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
 		char *np = realloc(b->p, cap);
-		if (!np)
+		if (!np) {
+			/* Never an answer with a piece missing: the whole
+			 * answer becomes oom_answer (on_read). */
+			b->oom = true;
 			return;
+		}
 		b->p = np;
 		b->cap = cap;
 	}
@@ -557,7 +576,10 @@ static void on_client_closed(uv_handle_t *h)
 {
 	struct client *c = h->data;
 	free(c->out);
-	free(c);
+	if (c == &spare)
+		spare_busy = false;
+	else
+		free(c);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -595,16 +617,22 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	c->answered = true;
 	uv_read_stop(st);
 	struct sbuf b = {0};
-	if (!nl)
+	if (c == &spare)
+		b.oom = true; /* no memory for it: no answer but oom_answer */
+	else if (!nl)
 		sb_printf(&b, "error: request too long\n");
 	else
 		answer(c, &b);
-	if (!b.p) {
-		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
-		return;
+	uv_buf_t out;
+	if (b.oom || !b.p) {
+		vmsgd_log(LOG_WARN, "vmsgctl: cannot build the answer: out of "
+				    "memory");
+		free(b.p);
+		out = uv_buf_init((char *)oom_answer, sizeof oom_answer - 1);
+	} else {
+		c->out = b.p;
+		out = uv_buf_init(b.p, (unsigned)b.len);
 	}
-	c->out = b.p;
-	uv_buf_t out = uv_buf_init(b.p, (unsigned)b.len);
 	c->wr.data = c;
 	if (uv_write(&c->wr, st, &out, 1, on_written) < 0)
 		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
@@ -616,8 +644,15 @@ static void on_connection(uv_stream_t *server, int status)
 	if (status < 0)
 		return;
 	struct client *c = calloc(1, sizeof *c);
-	if (!c)
-		return;
+	if (!c) {
+		vmsgd_log(LOG_WARN, "vmsgctl: a client: out of memory%s",
+			  spare_busy ? "; left waiting" : "");
+		if (spare_busy)
+			return;
+		spare_busy = true;
+		c = &spare;
+		memset(c, 0, sizeof *c);
+	}
 	c->d = d;
 	uv_pipe_init(d->loop, &c->pipe, 0);
 	c->pipe.data = c;

@@ -211,8 +211,10 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct vmsgd *d = calloc(1, sizeof *d);
-	if (!d)
+	if (!d) {
+		fprintf(stderr, "vmsgd: %s\n", strerror(errno));
 		return 1;
+	}
 	const char *config = DEFAULT_CONFIG, *pid_file = NULL;
 	bool foreground = false, use_syslog = false;
 	d->cli_log_level = -1;
@@ -287,10 +289,14 @@ int main(int argc, char **argv)
 		snprintf(d->config, sizeof d->config, "%s", config);
 
 	char err[512];
-	if (policy_load(d->config, &d->pol, err, sizeof err) < 0) {
-		fprintf(stderr, "vmsgd: bad configuration: %s\n", err);
+	int perr = policy_load(d->config, &d->pol, err, sizeof err);
+	if (perr < 0) {
+		/* Status 2 blames the file; want of memory is a runtime
+		 * failure (1). */
+		fprintf(stderr, "vmsgd: %s configuration: %s\n",
+			perr == -ENOMEM ? "cannot load the" : "bad", err);
 		free(d);
-		return 2;
+		return perr == -ENOMEM ? 1 : 2;
 	}
 	vmsgd_log_level = d->cli_log_level >= 0 ? d->cli_log_level
 						: d->pol.log_level;

@@ -46,6 +46,7 @@ struct parse {
 	} keys[32];
 	size_t nkeys;
 	bool indented; /* the line just read starts with a blank */
+	bool oom;      /* failed for want of memory, not for the file */
 };
 
 static void fail(struct parse *ps, const char *fmt, ...)
@@ -62,6 +63,13 @@ static void fail(struct parse *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ps->err + n, ps->cap - (size_t)n, fmt, ap);
 	va_end(ap);
+}
+
+/* Out of memory: no fault of the file's, and policy_load says so. */
+static void fail_oom(struct parse *ps)
+{
+	fail(ps, "out of memory");
+	ps->oom = true;
 }
 
 /* inih's reader, counting lines so that the handler knows where it is. */
@@ -103,8 +111,9 @@ static bool parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 	return true;
 }
 
-/* "*" (every guest), "" or "none" (nobody), or comma-separated domids. */
-static bool parse_domlist(const char *v, struct domlist *l)
+/* "*" (every guest), "" or "none" (nobody), or comma-separated domids.
+ * 1: parsed; 0: not a list; -ENOMEM. */
+static int parse_domlist(const char *v, struct domlist *l)
 {
 	free(l->ids);
 	memset(l, 0, sizeof *l);
@@ -112,14 +121,14 @@ static bool parse_domlist(const char *v, struct domlist *l)
 		v++;
 	if (!strcmp(v, "*")) {
 		l->any = true;
-		return true;
+		return 1;
 	}
 	if (!*v || !strcmp(v, "none"))
-		return true;
+		return 1;
 	char *copy = strdup(v), *save = NULL;
 	if (!copy)
-		return false;
-	bool ok = true;
+		return -ENOMEM;
+	int ok = 1;
 	for (char *tok = strtok_r(copy, ",", &save); tok && ok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
@@ -130,19 +139,19 @@ static bool parse_domlist(const char *v, struct domlist *l)
 		uint64_t id;
 		/* Guests only: dom0 is vmsgd's own domain. */
 		if (!parse_u64(tok, 1, 0x7fef, &id)) {
-			ok = false;
+			ok = 0;
 			break;
 		}
 		uint16_t *n = realloc(l->ids, (l->n + 1) * sizeof *n);
 		if (!n) {
-			ok = false;
+			ok = -ENOMEM;
 			break;
 		}
 		l->ids = n;
 		l->ids[l->n++] = (uint16_t)id;
 	}
 	free(copy);
-	if (!ok) {
+	if (ok <= 0) {
 		free(l->ids);
 		memset(l, 0, sizeof *l);
 	}
@@ -257,8 +266,13 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 	struct policy_service *s = ps->cur;
 	uint64_t x;
 	if (!strcmp(name, "offer") || !strcmp(name, "open")) {
-		if (!parse_domlist(v, !strcmp(name, "offer") ? &s->offer
-							      : &s->open)) {
+		int r = parse_domlist(v, !strcmp(name, "offer") ? &s->offer
+								 : &s->open);
+		if (r == -ENOMEM) {
+			fail_oom(ps);
+			return 0;
+		}
+		if (r == 0) {
 			fail(ps, "%s = '%s': expected '*', 'none' or "
 				 "comma-separated guest domids (1..32751)",
 			     name, v);
@@ -459,7 +473,7 @@ static int on_section(struct parse *ps, const char *section)
 		struct policy_bridge *nb =
 			realloc(p->br, (p->nbr + 1) * sizeof *nb);
 		if (!nb) {
-			fail(ps, "out of memory");
+			fail_oom(ps);
 			return 0;
 		}
 		p->br = nb;
@@ -488,7 +502,7 @@ static int on_section(struct parse *ps, const char *section)
 	}
 	struct policy_service *n = realloc(p->svc, (p->nsvc + 1) * sizeof *n);
 	if (!n) {
-		fail(ps, "out of memory");
+		fail_oom(ps);
 		return 0;
 	}
 	p->svc = n;
@@ -646,7 +660,7 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 		check_bridges(&ps);
 	if (ps.failed) {
 		policy_free(&p);
-		return -1;
+		return ps.oom ? -ENOMEM : -1;
 	}
 	*out = p;
 	return 0;

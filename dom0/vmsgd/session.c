@@ -74,6 +74,9 @@ static int serve(struct session *s)
 	 * one flooding guest cannot starve the others). */
 	if ((r = vmsg_uv_start(&s->uv, s->d->loop, s->chan, &ctl_callbacks,
 			       s)) < 0) {
+		vmsgd_log(LOG_WARN, "domain %u: cannot watch its control "
+				    "channel: %s",
+			  (unsigned)s->domid, vmsg_strerror(r));
 		vmsg_chan_close(s->chan);
 		s->chan = NULL;
 		return r;
@@ -131,6 +134,11 @@ static void send_result(struct session *s, uint32_t req_id, int code,
 	res.req_id = req_id;
 	res.code = code;
 	res.text = (char *)(text ? text : "");
+	/* The guest hears why; dom0's admin must too. */
+	if (code == -ENOMEM)
+		vmsgd_log(LOG_WARN, "domain %u: request %u refused: out of "
+				    "memory",
+			  (unsigned)s->domid, (unsigned)req_id);
 	(void)send_msg(s, VMSG_TYPE_SVC_RESULT, &res.base);
 }
 
@@ -802,8 +810,12 @@ static void on_uv_closed(vmsg_uv *u)
 		s->respawn = false;
 		if (serve(s) == 0)
 			return;
-		vmsgd_log(LOG_ERROR, "domain %u: control channel lost",
+		/* serve() said why. Not given up: a guest reconnecting
+		 * later must find a channel (sessions_tick tries again). */
+		vmsgd_log(LOG_ERROR, "domain %u: control channel lost; "
+				     "serving it again from the tick",
 			  (unsigned)s->domid);
+		s->reserve = true;
 	}
 	if (s->dying) {
 		struct vmsgd *d = s->d;
@@ -900,6 +912,19 @@ void session_close_all(struct vmsgd *d)
 void sessions_tick(struct vmsgd *d)
 {
 	uint64_t now = vmsgd_now_ms();
+	/* Control channels whose re-serve failed (session_gone frees a
+	 * dying one: none of these is). */
+	for (struct session *s = d->sessions; s && !d->stopping; s = s->next) {
+		if (!s->reserve || s->dying)
+			continue;
+		s->reserve = false;
+		if (serve(s) < 0)
+			s->reserve = true;
+		else
+			vmsgd_log(LOG_INFO, "domain %u: control channel "
+					    "served again",
+				  (unsigned)s->domid);
+	}
 	for (struct channel *c = d->channels, *next; c; c = next) {
 		next = c->next;
 		if (now < c->deadline_ms)

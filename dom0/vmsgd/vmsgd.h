@@ -93,8 +93,9 @@ struct policy {
 	size_t nbr;
 };
 
-/* Parse `file` strictly. On failure returns -1 and writes
- * "FILE:LINE: what" into err. */
+/* Parse `file` strictly. On failure returns -1 (the file is wrong) or
+ * -ENOMEM (we are: "out of memory") and writes "FILE:LINE: what" into
+ * err. */
 int policy_load(const char *file, struct policy *out, char *err, size_t cap);
 void policy_free(struct policy *p);
 const struct policy_service *policy_find(const struct policy *p,
@@ -157,6 +158,7 @@ struct session {
 	bool closing; /* vmsg_uv_close pending */
 	bool dying;   /* domain gone: free on close */
 	bool respawn; /* reset: serve anew on close */
+	bool reserve; /* serving anew failed: again from the tick */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
 	uint64_t connects;   /* Hellos: its control channel came up */
 	uint64_t resets;     /* control channel reset by vmsgd */

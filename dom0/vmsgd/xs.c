@@ -37,6 +37,11 @@ void xs_rescan(struct vmsgd *d)
 	}
 	uint8_t *live = calloc(VMSG_DOMID_LIMIT, 1);
 	if (!live) {
+		/* The tick scans again: the domains just announced must not
+		 * wait for the next xenstore event. */
+		vmsgd_log(LOG_WARN, "cannot scan the domains: %s; trying again",
+			  strerror(errno));
+		d->rescan_retry = true;
 		free(dir);
 		return;
 	}
@@ -62,8 +67,11 @@ void xs_rescan(struct vmsgd *d)
 			continue;
 		int r = session_new(d, (uint16_t)id);
 		if (r < 0) {
-			vmsgd_log(LOG_DEBUG, "domain %d: cannot serve its "
-				  "control channel yet (%s); trying again",
+			/* Want of memory is worth a word; a domain being
+			 * built is the usual, expected, cause of the rest. */
+			vmsgd_log(r == -ENOMEM ? LOG_WARN : LOG_DEBUG,
+				  "domain %d: cannot serve its control channel "
+				  "yet (%s); trying again",
 				  id, vmsg_strerror(r));
 			d->rescan_retry = true;
 		}

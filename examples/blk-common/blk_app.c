@@ -10,188 +10,6 @@
  * buffer on a unikernel's stack. */
 #define BLK_PATH_MAX 192
 
-static bool same(const char *a, size_t al, const char *b)
-{
-	size_t i = 0;
-	for (; i < al && b[i]; i++)
-		if (a[i] != b[i])
-			return false;
-	return i == al && !b[i];
-}
-
-/* Digits only, at most max: the value into *out. */
-static bool parse_uint(const char *v, size_t vl, unsigned max, unsigned *out)
-{
-	unsigned long long n = 0;
-	if (vl == 0 || vl > 10)
-		return false;
-	for (size_t i = 0; i < vl; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-		n = n * 10 + (unsigned)(v[i] - '0');
-	}
-	if (n > max)
-		return false;
-	*out = (unsigned)n;
-	return true;
-}
-
-int blk_addr_parse(const char *v, size_t vl, struct blk_addr *a,
-		   const char **why)
-{
-	const char *name;
-	size_t nl;
-
-	if (vl > 4 && same(v, 4, "svc:")) {
-		a->kind = BLK_ADDR_SVC;
-		a->domid = 0;
-		name = v + 4;
-		nl = vl - 4;
-	} else if (vl > 4 && same(v, 4, "xen:")) {
-		size_t i = 4;
-		while (i < vl && v[i] != ':')
-			i++;
-		unsigned d;
-		if (i == vl) {
-			*why = "expected xen:DOMID:PORT";
-			return -EINVAL;
-		}
-		if (!parse_uint(v + 4, i - 4, VMSG_DOMID_LIMIT - 1, &d)) {
-			*why = "the DOMID of xen:DOMID:PORT is not a domain id";
-			return -EINVAL;
-		}
-		a->kind = BLK_ADDR_XEN;
-		a->domid = (uint16_t)d;
-		name = v + i + 1;
-		nl = vl - i - 1;
-	} else {
-		*why = "expected xen:DOMID:PORT or svc:NAME";
-		return -EINVAL;
-	}
-	if (nl == 0 || nl > VMSG_SERVICE_NAME_MAX) {
-		*why = "the PORT or NAME must be 1..64 characters";
-		return -EINVAL;
-	}
-	vmsg__memcpy(a->name, name, nl);
-	a->name[nl] = 0;
-	/* Service names' alphabet for ports too: no '/' in a path, nothing
-	 * xenstore would refuse. */
-	if (!vmsg_service_name_ok(a->name)) {
-		*why = "the PORT or NAME must be of [A-Za-z0-9._-]";
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void put_n(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		guest_printf("%c", s[i]);
-}
-
-static int bad(const char *prog, const char *w, size_t wl, const char *why)
-{
-	guest_printf("%s: '", prog);
-	put_n(w, wl);
-	guest_printf("': %s (--help lists the arguments)\n", why);
-	return -1;
-}
-
-static int check_value(const char *prog, const struct blk_key *k,
-		       const char *w, size_t wl, const char *v, size_t vl)
-{
-	const char *why = 0;
-	struct blk_addr a;
-	unsigned n;
-
-	switch (k->kind) {
-	case BLK_KEY_ADDR:
-		if (blk_addr_parse(v, vl, &a, &why) < 0)
-			return bad(prog, w, wl, why);
-		return 0;
-	case BLK_KEY_NAME:
-		if (vl < k->min || vl > k->max)
-			return bad(prog, w, wl, vl ? "value too long" : "empty value");
-		return 0;
-	case BLK_KEY_UINT:
-		if (!parse_uint(v, vl, k->max, &n) || n < k->min) {
-			guest_printf("%s: '", prog);
-			put_n(w, wl);
-			guest_printf("': expected a number in %u..%u (--help "
-				     "lists the arguments)\n", k->min, k->max);
-			return -1;
-		}
-		return 0;
-	}
-	return -1;
-}
-
-int blk_args_check(const char *prog, const char *usage,
-		   const struct blk_key *keys, unsigned n, const char *cmdline)
-{
-	unsigned char seen[32] = {0};
-
-	if (n > sizeof(seen))
-		return -1;
-	for (const char *s = cmdline; *s;) {
-		while (*s == ' ')
-			s++;
-		const char *w = s;
-		while (*s && *s != ' ')
-			s++;
-		size_t wl = (size_t)(s - w), kl = 0;
-		if (!wl)
-			break;
-		if (same(w, wl, "--help") || same(w, wl, "-h") ||
-		    same(w, wl, "help")) {
-			guest_printf("%s", usage);
-			return 1;
-		}
-		while (kl < wl && w[kl] != '=')
-			kl++;
-		if (kl == wl)
-			return bad(prog, w, wl, "not a KEY=VALUE word");
-		unsigned i = 0;
-		while (i < n && !same(w, kl, keys[i].name))
-			i++;
-		if (i == n)
-			return bad(prog, w, wl, "unknown key");
-		if (seen[i]++)
-			return bad(prog, w, wl, "key given twice");
-		if (check_value(prog, &keys[i], w, wl, w + kl + 1,
-				wl - kl - 1) < 0)
-			return -1;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (keys[i].required && !seen[i]) {
-			guest_printf("%s: %s= is required (--help lists the "
-				     "arguments)\n", prog, keys[i].name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int blk_arg_addr(const char *key, struct blk_addr *a)
-{
-	char v[VMSG_SERVICE_NAME_MAX + 16];
-	const char *why;
-	int l = guest_cmdline_get(key, v, sizeof(v));
-	if (l < 0)
-		return l;
-	return blk_addr_parse(v, (size_t)l, a, &why);
-}
-
-unsigned blk_arg_uint(const char *key, unsigned dflt)
-{
-	char v[16];
-	unsigned n;
-	int l = guest_cmdline_get(key, v, sizeof(v));
-	if (l < 0 || !parse_uint(v, (size_t)l, ~0u, &n))
-		return dflt;
-	return n;
-}
-
 void blk_chan_opts(struct vmsg_chan_opts *o)
 {
 	vmsg_chan_opts_init(o);
@@ -213,7 +31,7 @@ static int ctl_open(const char *prog, vmsg_ctl **ctl, int timeout_ms)
 	return r;
 }
 
-int blk_base_open(const char *prog, const struct blk_addr *a,
+int blk_base_open(const char *prog, const struct guest_addr *a,
 		  uint32_t depth, int timeout_ms, struct blk_base *b)
 {
 	struct vmsg_chan_opts o;
@@ -222,7 +40,7 @@ int blk_base_open(const char *prog, const struct blk_addr *a,
 
 	blk_chan_opts(&o);
 	b->ctl = 0;
-	if (a->kind == BLK_ADDR_XEN) {
+	if (a->kind == GUEST_ADDR_XEN) {
 		if ((r = vmsg_xen_path(path, sizeof(path), a->domid, guest_domid(),
 				  a->name)) < 0)
 			return r;
@@ -265,7 +83,7 @@ static void log_end(const char *prog, unsigned n, int r)
 }
 
 /* serve=xen:DOMID:PORT: one channel, served again after each consumer. */
-static int serve_xen(const char *prog, const struct blk_addr *a,
+static int serve_xen(const char *prog, const struct guest_addr *a,
 		     unsigned clients, int (*serve_one)(void *, vmsg_chan *),
 		     void *ctx, int stop_err)
 {
@@ -313,7 +131,7 @@ static int serve_xen(const char *prog, const struct blk_addr *a,
 }
 
 /* serve=svc:NAME: offered through vmsgd, its channels served in turn. */
-static int serve_svc(const char *prog, const struct blk_addr *a,
+static int serve_svc(const char *prog, const struct guest_addr *a,
 		     unsigned clients, int (*serve_one)(void *, vmsg_chan *),
 		     void *ctx, int stop_err)
 {
@@ -350,11 +168,11 @@ static int serve_svc(const char *prog, const struct blk_addr *a,
 	return r;
 }
 
-int blk_serve_loop(const char *prog, const struct blk_addr *a,
+int blk_serve_loop(const char *prog, const struct guest_addr *a,
 		   unsigned clients, int (*serve_one)(void *ctx, vmsg_chan *c),
 		   void *ctx, int stop_err)
 {
-	if (a->kind == BLK_ADDR_XEN)
+	if (a->kind == GUEST_ADDR_XEN)
 		return serve_xen(prog, a, clients, serve_one, ctx, stop_err);
 	return serve_svc(prog, a, clients, serve_one, ctx, stop_err);
 }

@@ -44,12 +44,12 @@ static const char usage[] =
 "  host=DIR      host backend: xen: channels are UNIX sockets in DIR\n"
 "  domid=N       the domain number to use with host=\n";
 
-static const struct blk_key keys[] = {
-	{"base", BLK_KEY_ADDR, 0, 0, true},
-	{"serve", BLK_KEY_ADDR, 0, 0, true},
-	{"clients", BLK_KEY_UINT, 0, 1000000000u, false},
-	{"limit", BLK_KEY_UINT, 1, 65536, false},
-	BLK_SDK_KEYS,
+static const struct guest_arg keys[] = {
+	{"base", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},
+	{"serve", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},
+	{"clients", GUEST_ARG_UINT, 0, 1000000000u, 0, 0},
+	{"limit", GUEST_ARG_UINT, 1, 65536, 0, 0},
+	GUEST_ARGS_SDK,
 };
 
 static int serve_one(void *ctx, vmsg_chan *c)
@@ -60,18 +60,18 @@ static int serve_one(void *ctx, vmsg_chan *c)
 int app_main(const char *cmdline)
 {
 	static struct overlay ov;
-	struct blk_addr base, serve;
+	struct guest_addr base, serve;
 	struct blk_base b;
-	int r = blk_args_check(PROG, usage, keys, sizeof(keys) / sizeof(keys[0]),
+	int r = guest_args_check(PROG, usage, keys, sizeof(keys) / sizeof(keys[0]),
 			       cmdline);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	char base_s[VMSG_SERVICE_NAME_MAX + 16]; /* for messages */
 	(void)guest_cmdline_get("base", base_s, sizeof(base_s));
-	(void)blk_arg_addr("base", &base);
-	(void)blk_arg_addr("serve", &serve);
-	unsigned clients = blk_arg_uint("clients", 0);
-	uint64_t limit = (uint64_t)blk_arg_uint("limit", LIMIT_MIB) << 20;
+	(void)guest_arg_addr("base", &base);
+	(void)guest_arg_addr("serve", &serve);
+	unsigned clients = guest_arg_uint("clients", 0);
+	uint64_t limit = (uint64_t)guest_arg_uint("limit", LIMIT_MIB) << 20;
 
 	/* The base is waited for a minute: it may start after us. */
 	if (blk_base_open(PROG, &base, 4, 60000, &b) < 0)

@@ -31,11 +31,11 @@ static const char usage[] =
 "  host=DIR      host backend: xen: channels are UNIX sockets in DIR\n"
 "  domid=N       the domain number to use with host=\n";
 
-static const struct blk_key keys[] = {
-	{"serve", BLK_KEY_ADDR, 0, 0, true},
-	{"size", BLK_KEY_UINT, 1, 65536, false},
-	{"clients", BLK_KEY_UINT, 0, 1000000000u, false},
-	BLK_SDK_KEYS,
+static const struct guest_arg keys[] = {
+	{"serve", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},
+	{"size", GUEST_ARG_UINT, 1, 65536, 0, 0},
+	{"clients", GUEST_ARG_UINT, 0, 1000000000u, 0, 0},
+	GUEST_ARGS_SDK,
 };
 
 static int serve_one(void *ctx, vmsg_chan *c)
@@ -46,14 +46,14 @@ static int serve_one(void *ctx, vmsg_chan *c)
 int app_main(const char *cmdline)
 {
 	static struct ramdisk rd;
-	struct blk_addr serve;
-	int r = blk_args_check(PROG, usage, keys, sizeof(keys) / sizeof(keys[0]),
+	struct guest_addr serve;
+	int r = guest_args_check(PROG, usage, keys, sizeof(keys) / sizeof(keys[0]),
 			       cmdline);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
-	(void)blk_arg_addr("serve", &serve);
-	unsigned mib = blk_arg_uint("size", 16);
-	unsigned clients = blk_arg_uint("clients", 0);
+	(void)guest_arg_addr("serve", &serve);
+	unsigned mib = guest_arg_uint("size", 16);
+	unsigned clients = guest_arg_uint("clients", 0);
 
 	rd.info = (struct vmsg_blk_info){
 		.size = (uint64_t)mib << 20, .logical_block = 512,

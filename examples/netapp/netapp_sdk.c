@@ -34,6 +34,7 @@
  */
 #include <vmsg/chan.h>
 #include <vmsg/guest.h>
+#include <vmsg/guest_args.h>
 #include <vmsg/service.h>
 #include <vmsg/waitset.h>
 #include <vmsg/xen.h>
@@ -44,7 +45,7 @@
 #define NETAPP_ACCEPT_MS 20
 #define NETAPP_WAIT_MS 1000 /* drives the appliance's ageing */
 #define NETAPP_WORDS 64
-#define NETAPP_NAME_MAX 63
+#define NETAPP_NAME_MAX VMSG_SERVICE_NAME_MAX
 #define NETAPP_RING (256u * 1024u)
 
 enum port_kind { PORT_NONE, PORT_XEN, PORT_SVC };
@@ -128,38 +129,24 @@ static bool parse_name(const char *s, size_t max, char *out)
 	return n > 0;
 }
 
-/* One "xen:DOMID:NAME" of a port= list (len bytes at s) into a new port. */
+/* One "xen:DOMID:NAME" of a port= list (len bytes at s) into a new port:
+ * the SDK's address (vmsg/guest_args.h), of the xen: kind. */
 static bool parse_xen_port(struct drv *d, unsigned *np, const char *s,
 			   size_t len)
 {
-	char tmp[96], num[8];
-	uint32_t domid;
-	size_t k = 0;
+	struct guest_addr a;
 	struct drv_port *p;
 
-	if (len >= sizeof tmp || *np >= NETAPP_MAX_PORTS)
-		return false;
-	__builtin_memcpy(tmp, s, len);
-	tmp[len] = 0;
-	if (tmp[0] != 'x' || tmp[1] != 'e' || tmp[2] != 'n' || tmp[3] != ':')
-		return false;
-	for (s = tmp + 4; *s && *s != ':'; s++) {
-		if (k + 1 >= sizeof num)
-			return false;
-		num[k++] = *s;
-	}
-	num[k] = 0;
-	if (*s != ':' || !netapp_parse_u32(num, 0, VMSG_DOMID_LIMIT - 1, &domid))
-		return false;
-	p = &d->port[*np];
-	if (!parse_name(s + 1, NETAPP_NAME_MAX, p->name))
+	if (*np >= NETAPP_MAX_PORTS || guest_addr_parse(s, len, &a, NULL) < 0 ||
+	    a.kind != GUEST_ADDR_XEN)
 		return false;
 	for (unsigned i = 0; i < *np; i++) /* one channel per path */
-		if (d->port[i].domid == domid &&
-		    streq(d->port[i].name, p->name))
+		if (d->port[i].domid == a.domid && streq(d->port[i].name, a.name))
 			return false;
+	p = &d->port[*np];
 	p->kind = PORT_XEN;
-	p->domid = (uint16_t)domid;
+	p->domid = a.domid;
+	__builtin_memcpy(p->name, a.name, sizeof a.name);
 	(*np)++;
 	return true;
 }

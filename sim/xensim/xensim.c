@@ -74,9 +74,10 @@ static void lib_dir(char *out, size_t len)
 		snprintf(out, len, "%s", e);
 		return;
 	}
-	/* Installed: <prefix>/bin/xensim, <prefix>/lib/xensim/; build tree:
-	 * sim/bin/xensim, sim/lib/. */
-	int w = snprintf(out, len, "%s/../lib/xensim", exe_dir);
+	/* Installed: <bindir>/xensim, <libdir>/xensim/ (XENSIM_LIBDIR_REL is
+	 * the second relative to the first); build tree: sim/bin/xensim,
+	 * sim/lib/. */
+	int w = snprintf(out, len, "%s/%s", exe_dir, XENSIM_LIBDIR_REL);
 	if (w > 0 && (size_t)w < len && stat(out, &st) == 0 && S_ISDIR(st.st_mode))
 		return;
 	w = snprintf(out, len, "%s/../lib", exe_dir);

@@ -153,6 +153,11 @@ static int op_write(struct req *r, bool mkdir_only)
 	struct xsd_changes ch;
 	int err = xsd_store_write(&v, r->c->domid, p, val, vlen, mkdir_only,
 				  changes_for(r, &v, &ch));
+	/* dom0's test rule for injected errors (fail.c); outside a
+	 * transaction only, so that it takes effect at once. */
+	if (!err && !mkdir_only && r->hdr->tx_id == 0 &&
+	    xsd_privileged(r->c->domid) && !strcmp(p, XSD_FAIL_NODE))
+		xsd_fail_set(r->c->srv, val, vlen);
 	if (err)
 		reply_err(r, err);
 	else
@@ -514,6 +519,20 @@ static const char *const type_names[XS_TYPE_COUNT] = {
 	[XS_DIRECTORY_PART] = "DIRECTORY_PART",
 };
 
+const char *xsd_type_name(uint32_t type)
+{
+	return type < XS_TYPE_COUNT && type_names[type] ? type_names[type]
+							: "?";
+}
+
+int xsd_type_of(const char *name)
+{
+	for (unsigned t = 0; t < XS_TYPE_COUNT; t++)
+		if (type_names[t] && !strcmp(type_names[t], name))
+			return (int)t;
+	return -1;
+}
+
 static int handle(struct xsd_conn *c, const struct xsd_sockmsg *hdr,
 		  const char *payload);
 
@@ -534,7 +553,14 @@ int xsd_ops_handle(struct xsd_conn *c, const struct xsd_sockmsg *hdr,
 		s->acct[c->domid].outstanding++;
 	}
 	s->cur = ref;
-	int ret = handle(c, hdr, payload);
+	int ret = 0, err = xsd_fail_check(s, c->domid, hdr->type);
+	if (err) {
+		struct req r = {.c = c, .hdr = hdr, .pl = payload,
+				.len = hdr->len};
+		reply_err(&r, err);
+	} else {
+		ret = handle(c, hdr, payload);
+	}
 	s->cur = NULL;
 	if (ref)
 		xsd_ref_put(s, ref);

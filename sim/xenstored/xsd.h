@@ -16,6 +16,7 @@
  *   ops.c    one handler per request type
  *   domain.c introduce / release, per-domain sockets
  *   conn.c   listeners, connections, message framing, output queues
+ *   fail.c   errors injected into one domain's requests, for tests
  *   main.c   arguments, daemon mode, signals
  *
  * Errors are negative errno values, turned into xs_wire.h's error strings
@@ -348,6 +349,15 @@ struct xsd_conn {
 	uint32_t next_txid;
 };
 
+/* The injected-error rule (fail.c). */
+#define XSD_FAIL_NODE "/tool/xenstored/fail"
+struct xsd_fail {
+	bool on;
+	unsigned domid, nth, count, seen;
+	int type; /* -1: any */
+	int err;  /* negative errno */
+};
+
 struct xsd_server {
 	uv_loop_t *loop;
 	char *dir;
@@ -359,7 +369,17 @@ struct xsd_server {
 	uv_idle_t resume;       /* feeds held connections again */
 	bool verbose;
 	bool stopping;
+	struct xsd_fail fail;
 };
+
+/* fail.c: set the rule from XSD_FAIL_NODE's new value (cleared when the
+ * value is not a rule); the error to answer a request of `domid` of
+ * `type` with, or 0 to handle it. */
+void xsd_fail_set(struct xsd_server *s, const char *val, uint32_t len);
+int xsd_fail_check(struct xsd_server *s, unsigned domid, uint32_t type);
+/* ops.c: a request type's name ("WRITE"), and back (-1: unknown). */
+const char *xsd_type_name(uint32_t type);
+int xsd_type_of(const char *name);
 
 /* conn.c */
 int xsd_server_init(struct xsd_server *s, uv_loop_t *loop, const char *dir);

@@ -21,6 +21,7 @@
 # Every wait is bounded; everything started is stopped; exit 77 (skip)
 # only when not root (namespaces and TAP devices need it).
 set -euo pipefail
+. "$(dirname "$0")/../lib/pings.sh"
 scenario=$1 tap=$2 l2switch=$3 firewall=$4 flood=$5
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -112,13 +113,6 @@ counter() {
 	stats "$1" | grep -e "${3:-.}" | tr ' ' '\n' | sed -n "s/^$2=//p" | tail -1
 }
 
-pings() { # pings COUNT: from A to B, every loss fails (-w: a late reply
-	# is waited for, up to 30 s, not counted lost as after -W)
-	local out
-	out=$(ip netns exec $A ping -c "$1" -i 0.01 -w 30 198.18.0.2) || fail "ping: $out"
-	echo "$out" | tail -2
-	echo "$out" | grep -q " 0% packet loss" || fail "ping lost packets: $out"
-}
 
 iperf() { # iperf PORT SECONDS: TCP from A to a server in B
 	start "iperf3s_$1" ip netns exec $B iperf3 -s -1 -p "$1"
@@ -137,7 +131,7 @@ switch)
 	wait_for 10 test -S "$work/port1" || fail "switch not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1
 	bridge tapB $B "$work/port1" 198.18.0.2
-	pings 100
+	pings $A 198.18.0.2 100
 	iperf 5201 3
 	mkdir "$work/www"
 	head -c 200000 /dev/urandom >"$work/www/page.bin"
@@ -159,7 +153,7 @@ firewall)
 	wait_for 10 test -S "$work/port1" || fail "firewall not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1 # outside
 	bridge tapB $B "$work/port1" 198.18.0.2 # inside
-	pings 20
+	pings $A 198.18.0.2 20
 	iperf 5201 3
 	before=$(counter fw drop_policy firewall)
 	start nc5202 ip netns exec $B python3 -c "
@@ -186,7 +180,7 @@ hostile)
 	bridge tapB $B "$work/port1" 198.18.0.2
 	start flood "$flood" "$work/port2" link 4
 	sleep 0.5
-	pings 100
+	pings $A 198.18.0.2 100
 	wait "$pid_flood" || fail "net_flood failed"
 	cat "$work/flood.log"
 	line=$(stats sw | grep "port2")
@@ -196,7 +190,7 @@ hostile)
 		[ "${v:-0}" -gt 0 ] || fail "port2: no $f drops counted"
 	done
 	[ "$(counter sw filtered l2switch)" -gt 0 ] || fail "nothing filtered"
-	pings 20
+	pings $A 198.18.0.2 20
 	# The firewall: a flood of broken IPv4 on the outside port.
 	kill "$pid_sw" "$pid_tapA" "$pid_tapB"
 	wait "$pid_sw" "$pid_tapA" "$pid_tapB" 2>/dev/null || true
@@ -218,7 +212,7 @@ hostile)
 	# A's bridge takes the outside port again: traffic flows.
 	wait_for 10 test -S "$work/port0" || fail "port0 not reopened"
 	bridge tapA2 $A "$work/port0" 198.18.0.1
-	pings 20
+	pings $A 198.18.0.2 20
 	;;
 restart)
 	app=sw
@@ -226,7 +220,7 @@ restart)
 	wait_for 10 test -S "$work/port1" || fail "switch not serving"
 	bridge tapA $A "$work/port0" 198.18.0.1
 	bridge tapB $B "$work/port1" 198.18.0.2
-	pings 20
+	pings $A 198.18.0.2 20
 	for round in 1 2; do
 		kill -9 "$pid_sw"
 		wait "$pid_sw" 2>/dev/null || true
@@ -247,7 +241,7 @@ restart)
 		done
 		port_up port0
 		port_up port1
-		pings 20
+		pings $A 198.18.0.2 20
 	done
 	kill -0 "$pid_tapA" "$pid_tapB" || fail "a bridge died"
 	echo "bridges $pid_tapA and $pid_tapB ran throughout"

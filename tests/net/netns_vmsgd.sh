@@ -10,6 +10,7 @@
 # usage: netns_vmsgd.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/pings.sh"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: network namespaces and TAP devices need root"
 	exit 77
@@ -69,15 +70,9 @@ bridge() { # NAME DOMID NS ADDR
 		seen && index($0, up) { ok = 1 }
 		END { exit !ok }' "$dir/sw.log" || fail "the switch never saw port $port up"
 }
-pings() {
-	local out
-	out=$(ip netns exec $A ping -c 20 -i 0.02 -w 30 198.18.0.2) || fail "ping: $out"
-	echo "$out" | tail -2
-	echo "$out" | grep -q " 0% packet loss" || fail "ping lost packets"
-}
 bridge tapA 2 $A 198.18.0.1
 bridge tapB 3 $B 198.18.0.2
-pings
+pings $A 198.18.0.2 20 0.02
 ip netns exec $B iperf3 -s -1 -p 5201 >"$dir/iperf3s.log" 2>&1 &
 sim_track $!
 sim_wait 10 ip netns exec $B sh -c "ss -ltn | grep -q :5201" || fail "no iperf3 server"
@@ -96,7 +91,7 @@ sim_reap "$pid_tapB" 2>/dev/null
 sim_wait 15 grep -q "domain 3: gone" "$dir/vmsgd.log" || fail "vmsgd did not see domain 3 end"
 bridge tapB2 3 $B 198.18.0.2
 [ "$(grep -c 'domain 3' "$dir/sw.log")" -ge 2 ] || fail "the switch never took dom3's second channel"
-pings
+pings $A 198.18.0.2 20 0.02
 echo "dom3's bridge left and came back on a new channel: no loss"
 
 # dom4 may not open the switch: its bridge never gets a port.

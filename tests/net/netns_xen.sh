@@ -16,6 +16,7 @@
 # usage: netns_xen.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/pings.sh"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: network namespaces and TAP devices need root"
 	exit 77
@@ -67,14 +68,6 @@ counter() {
 	grep -E "^(l2switch|firewall) [a-z]" "$dir/$1.log" | tail -1 | tr ' ' '\n' |
 		sed -n "s/^$2=//p"
 }
-pings() { # COUNT: from A to B; a loss fails; p50 of the round trips
-	local out
-	out=$(ip netns exec $A ping -c "$1" -i 0.02 -w 30 198.18.0.2) || fail "ping: $out"
-	echo "$out" | grep -q " 0% packet loss" || fail "ping lost packets: $out"
-	echo "$out" | tail -1
-	echo "ping p50: $(echo "$out" | sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -n |
-		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms"
-}
 iperf() { # PORT: 2 s of TCP from A to a server in B
 	ip netns exec $B iperf3 -s -1 -p "$1" >"$dir/iperf3s.log" 2>&1 &
 	sim_track $!
@@ -97,7 +90,7 @@ for x in "tapA $A 198.18.0.1 net0 1" "tapB $B 198.18.0.2 net1 2"; do
 	ip -n "$2" addr add "$3/24" dev eth1 || fail "no eth1 in $2"
 done
 links_up sw 1
-pings 50
+pings $A 198.18.0.2 50 0.02
 iperf 5201
 
 # B's bridge leaves and a new one comes: the switch serves net1 again at
@@ -112,7 +105,7 @@ sim_wait 15 grep -q "link up" "$dir/tapB2.log" || fail "tapB2: link never up"
 ip -n $B addr add 198.18.0.2/24 dev eth1 || fail "no eth1 in $B"
 sim_wait 15 sh -c "test \$(grep -c 'port 1: link up' '$dir/sw.log') -ge 2" ||
 	fail "the switch never saw port 1 up again"
-pings 20
+pings $A 198.18.0.2 20 0.02
 echo "B's bridge left and a new one came: net1 served again"
 
 # kill -9 of the switch: the bridges' links go down; a new switch at the
@@ -130,7 +123,7 @@ links_up sw2 1
 for t in tapA tapB2; do
 	sim_wait 15 sh -c "test \$(grep -c 'link up' '$dir/$t.log') -ge 2" || fail "$t never came back up"
 done
-pings 20
+pings $A 198.18.0.2 20 0.02
 echo "a new switch carries traffic; the bridges ran throughout"
 grep "^l2switch" "$dir/sw2.log" | tail -3
 
@@ -139,7 +132,7 @@ kill -TERM "$app_run"
 sim_reap "$app_run" 2>/dev/null
 appliance fw "$fw" tcp=5201
 links_up fw 1
-pings 20
+pings $A 198.18.0.2 20 0.02
 iperf 5201
 ip netns exec $B python3 -c "
 import socket, time

@@ -12,6 +12,9 @@
  *   -EAGAIN  timeout_ms was 0 and the call would have had to wait
  *   -ETIMEDOUT  timeout_ms > 0 passed
  * timeout_ms: -1 waits forever, 0 never waits, > 0 waits at most that long.
+ * Signals: a signal caught while a call waits (even by a handler installed
+ * without SA_RESTART) does not end the call: it waits on to the same
+ * deadline; no call returns -EINTR (tests/fault/fault_eintr.c).
  * A receiving call also stops when the peer keeps fragments of one message
  * coming: after a bounded amount of work (docs/protocol.md, section 4) it
  * looks at its deadline as if it had to wait, returns -EAGAIN (timeout 0)

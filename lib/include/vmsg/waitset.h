@@ -72,7 +72,8 @@ unsigned vmsg_waitset_count(const struct vmsg_waitset *ws);
 /* Block until at least one channel has an event, or timeout_ms passes (-1
  * forever, 0 just look). Fills ev[0..cap-1] with the channels that have,
  * in the order they were added; more than cap are kept for the next call.
- * Returns how many it filled, 0 on timeout (never -ETIMEDOUT). Errors:
+ * Returns how many it filled, 0 on timeout (never -ETIMEDOUT); a caught
+ * signal does not end the wait (never -EINTR: vmsg/chan.h). Errors:
  * -EINVAL (NULL or cap 0; an empty set with timeout -1, which would never
  * return), the platform's wait errors. An empty set returns 0 at once. */
 int vmsg_waitset_wait(struct vmsg_waitset *ws, struct vmsg_waitset_event *ev,
