@@ -1,22 +1,19 @@
 /* vmsg-blockd: offer an image file or block device, or an NBD server's
- * export (--nbd URI), as a vmsg block service, through vmsgd (--service NAME), on direct Xen channels to
- * chosen domains (--xen DOMID[:PORT]: how dom0 reaches guests, since vmsgd
- * brokers guest domains only) or on a host-backend path (--listen PATH,
- * no vmsgd: for tests, benchmarks and same-host use); --xen with either.
- * docs/storage.md has the command lines. */
+ * export (--nbd URI), as a vmsg block service: through vmsgd (--service
+ * NAME), on direct Xen channels to chosen domains (--xen DOMID[:PORT]: how
+ * dom0 reaches guests, since vmsgd brokers guest domains only) or on a
+ * host-backend path (--listen PATH, no vmsgd: for tests, benchmarks and
+ * same-host use); --xen with either. docs/storage.md has the command
+ * lines. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vmsg/host.h>
