@@ -38,7 +38,7 @@ PACKAGES=(
 	nbdkit-plugin-dev   # nbdkit-plugin.h: builds nbdkit-vmsg-plugin.so
 	qemu-utils          # the NBD tests: qemu-img compare against the image
 	libnbd-bin          # the NBD tests: nbdcopy and nbdinfo
-	libnbd-dev          # bench: vmsg-blk-bench speaks NBD through libnbd
+	libnbd-dev          # vmsg-blockd --nbd; bench: vmsg-blk-bench (NBD)
 	spin                # model_ring: model-checks the ring protocol (tests/model/ring.pml)
 	clang               # the fuzz flavour: libFuzzer targets (fuzz/, scripts/fuzz.sh)
 	libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes (a Recommends of clang-14 only)

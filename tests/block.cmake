@@ -17,12 +17,27 @@ if(TARGET vmsg-blockd)
   endif()
   add_dependencies(block_blockd vmsg-blockd)
 endif()
+# The same tests with the disk behind nbdkit's file plugin and
+# vmsg-blockd --nbd in front (the nbd backend, dom0/blockd/nbd.c).
+find_program(VMSG_NBDKIT_BIN nbdkit)
+if(TARGET vmsg-blockd AND VMSG_BLOCKD_NBD AND VMSG_NBDKIT_BIN)
+  vmsg_add_test(block_blockd_nbd SOURCES block/block_blockd.c LIBS pthread TIMEOUT 180 LABELS block)
+  target_compile_definitions(block_blockd_nbd PRIVATE BLOCKD_BIN="$<TARGET_FILE:vmsg-blockd>" BLOCKD_VIA_NBD)
+  add_dependencies(block_blockd_nbd vmsg-blockd)
+endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
   add_test(NAME nbd_chain
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_chain.sh
                    $<TARGET_FILE:vmsg-blockd> $<TARGET_FILE:nbdkit-vmsg-plugin>
                    $<TARGET_FILE:vmsg-ramdisk> $<TARGET_FILE:vmsg-overlay>)
   set_tests_properties(nbd_chain PROPERTIES TIMEOUT 180 LABELS block SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+endif()
+if(TARGET vmsg-blockd AND VMSG_BLOCKD_NBD AND TARGET nbdkit-vmsg-plugin)
+  add_test(NAME nbd_source
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_source.sh
+                   $<TARGET_FILE:vmsg-blockd> $<TARGET_FILE:nbdkit-vmsg-plugin>)
+  set_tests_properties(nbd_source PROPERTIES TIMEOUT 180 LABELS block SKIP_RETURN_CODE 77
                        ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
 endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND VMSG_HAVE_VMSGD AND TARGET xensim)

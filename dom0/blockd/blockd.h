@@ -1,7 +1,12 @@
-/* vmsg-blockd: a disk (image file or block device) offered as a vmsg block
- * service (docs/block.md, docs/storage.md). One thread: a poll loop over
- * the channels, the io_uring's eventfd and the way consumers arrive (a
- * host-backend path, or vmsgd). */
+/* vmsg-blockd: a disk offered as a vmsg block service (docs/block.md,
+ * docs/storage.md). One thread: a poll loop over the channels, the disk
+ * backend's descriptor and the way consumers arrive (a host-backend path,
+ * vmsgd, direct Xen channels).
+ *
+ * The disk is one of two backends behind struct backend_ops, with the
+ * conns' protocol code (conn.c) shared: an image file or block device
+ * through io_uring (file.c), or an NBD server through libnbd's
+ * asynchronous API (nbd.c). */
 #ifndef BLOCKD_H
 #define BLOCKD_H
 
@@ -22,6 +27,7 @@ struct bio {
 	struct vmsg_blk_request rq; /* rq.data is not kept (released) */
 	int32_t status;
 	uint32_t done;      /* bytes read/written so far (short transfers) */
+	bool nbd_pending;   /* nbd.c: issued, its completion not yet seen */
 	struct bio *next;   /* a conn's reply queue, or the backlog */
 	uint8_t *buf;
 };
@@ -38,21 +44,41 @@ struct conn {
 	bool hello;
 	bool closing;       /* the channel ended: free once inflight is 0 */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
-	unsigned inflight;  /* bios the kernel still holds */
+	unsigned inflight;  /* bios the backend still holds */
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */
 	uint64_t requests, bytes;
 	struct conn *next;
 };
 
+/* A disk backend. Each bio given to start ends with exactly one
+ * bio_done, from start itself or from a later step. */
+struct backend_ops {
+	/* Begin b's operation (its buffer stays b's until bio_done). */
+	void (*start)(struct blockd *d, struct bio *b);
+	/* Reap what has completed and move I/O on, without waiting. */
+	void (*step)(struct blockd *d);
+	/* Hand what start prepared to the disk (the end of a step). */
+	void (*submit)(struct blockd *d);
+	/* The descriptor and poll events that mean work for step, or -1
+	 * (nothing to wait for). */
+	int (*poll_fd)(struct blockd *d, short *events);
+	void (*fini)(struct blockd *d);
+};
+
 struct blockd {
-	int fd;                 /* the disk */
+	const struct backend_ops *be;
 	struct vmsg_blk_info info;
+	/* file backend */
+	int fd;                 /* the disk */
 	bool is_file;           /* TRIM by punching holes: regular files */
 	struct io_uring ring;
 	unsigned ring_entries;
 	int efd;                /* io_uring completions */
 	unsigned sq_pending;    /* prepared, not yet submitted */
 	struct bio *backlog, *backlog_tail; /* no SQE free when they came */
+	/* nbd backend */
+	struct nbd_handle *nbd;
+	bool nbd_lost;          /* the server went: every request gets -EIO */
 	struct conn *conns;
 	unsigned nconns, max_conns;
 	uint32_t next_id;
@@ -69,9 +95,23 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid);
 void blockd_step(struct blockd *d, void (*close_cb)(struct blockd *d,
 						    struct conn *k));
 
-/* Set up io_uring (entries) and its eventfd. */
-int blockd_io_init(struct blockd *d, unsigned entries);
-void blockd_io_fini(struct blockd *d);
+/* A backend's end of bio b: queue its reply with status (0 or -errno). */
+void bio_done(struct bio *b, int32_t status);
+
+/* The file backend: open image (regular file or block device; read-only
+ * if ro), fill d->info's size, block sizes and flags for block size bs,
+ * set up io_uring. Returns 0, or -1 with the reason printed. */
+int file_backend_open(struct blockd *d, const char *image, bool ro,
+		      uint32_t bs);
+
+/* The nbd backend: connect to the NBD server at uri (an NBD URI as
+ * nbd_connect_uri takes it) and fill d->info from what the server offers
+ * (size, block sizes, read-only, flush, FUA, trim, zero); the logical
+ * block is at least bs, requests at most d->info.max_req (set before).
+ * A server not yet there (no socket, connection refused) is tried again
+ * for up to wait_ms. Returns 0, or -1 with the reason printed. */
+int nbd_backend_open(struct blockd *d, const char *uri, bool ro,
+		     uint32_t bs, uint32_t wait_ms);
 
 #define LOG(d, ...)                                                  \
 	do {                                                         \

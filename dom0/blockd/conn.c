@@ -1,48 +1,22 @@
 /* vmsg-blockd's data path: requests from each consumer's channel become
- * io_uring operations on the disk, their completions become replies.
+ * operations of the disk backend (file.c, nbd.c), their completions
+ * (bio_done) become replies.
  *
- * Order of work in one step: reap completions (they free kernel-held
+ * Order of work in one step: reap completions (they free backend-held
  * buffers and queue replies), send queued replies, read new requests
  * (a conn keeps reading while its replies wait for room: the protocol
  * requires it, docs/block.md "Rules"; the server helper bounds it to the
  * depth granted), submit. A conn whose channel ended waits for its
- * requests in the kernel before its buffers are freed. */
+ * requests in the backend before its buffers are freed. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/falloc.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "blockd.h"
-
-int blockd_io_init(struct blockd *d, unsigned entries)
-{
-	int r = io_uring_queue_init(entries, &d->ring, 0);
-	if (r < 0)
-		return r;
-	d->ring_entries = entries;
-	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->efd < 0) {
-		r = -errno;
-		io_uring_queue_exit(&d->ring);
-		return r;
-	}
-	if ((r = io_uring_register_eventfd(&d->ring, d->efd)) < 0) {
-		close(d->efd);
-		io_uring_queue_exit(&d->ring);
-	}
-	return r;
-}
-
-void blockd_io_fini(struct blockd *d)
-{
-	io_uring_queue_exit(&d->ring);
-	close(d->efd);
-}
 
 static void bio_free(struct bio *b)
 {
@@ -63,64 +37,16 @@ static void reply(struct bio *b, int32_t status)
 	k->rq_tail = b;
 }
 
-/* Prepare the (next part of the) operation of b; false when the SQ is
- * full (b then waits in the backlog). */
-static bool prep(struct blockd *d, struct bio *b)
+void bio_done(struct bio *b, int32_t status)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
-	if (!sqe) {
-		io_uring_submit(&d->ring);
-		d->sq_pending = 0;
-		sqe = io_uring_get_sqe(&d->ring);
-	}
-	if (!sqe)
-		return false;
-	const struct vmsg_blk_req_hdr *h = &b->rq.h;
-	uint8_t *data = b->buf + VMSG_BLK_REPLY_HDR + b->done;
-	off_t off = (off_t)(h->offset + b->done);
-	unsigned len = h->length - b->done;
-	switch (h->op) {
-	case VMSG_BLK_OP_READ:
-		io_uring_prep_read(sqe, d->fd, data, len, (uint64_t)off);
-		break;
-	case VMSG_BLK_OP_WRITE:
-		io_uring_prep_write(sqe, d->fd, data, len, (uint64_t)off);
-		/* FUA: this write alone is durable when it completes. */
-		if (h->flags & VMSG_BLK_REQ_FUA)
-			sqe->rw_flags = RWF_DSYNC;
-		break;
-	case VMSG_BLK_OP_FLUSH:
-		/* Covers every write completed (so acknowledged, or about to
-		 * be) before this was submitted: docs/block.md, Rules. */
-		io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
-		break;
-	case VMSG_BLK_OP_TRIM:
-		io_uring_prep_fallocate(sqe, d->fd,
-					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					off, len);
-		break;
-	case VMSG_BLK_OP_WRITE_ZEROES:
-		io_uring_prep_fallocate(sqe, d->fd,
-					FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-					off, len);
-		break;
-	}
-	io_uring_sqe_set_data(sqe, b);
-	d->sq_pending++;
-	return true;
+	b->conn->inflight--;
+	reply(b, status);
 }
 
 static void start(struct blockd *d, struct bio *b)
 {
 	b->conn->inflight++;
-	if (d->backlog || !prep(d, b)) {
-		b->next = NULL;
-		if (d->backlog_tail)
-			d->backlog_tail->next = b;
-		else
-			d->backlog = b;
-		d->backlog_tail = b;
-	}
+	d->be->start(d, b);
 }
 
 /* Read every request there is now on k. */
@@ -174,7 +100,7 @@ static void read_requests(struct blockd *d, struct conn *k)
 			goto end;
 		}
 		/* The WRITE data: copied out of the ring (the peer may change
-		 * it there; the kernel must see one version). */
+		 * it there; the disk must see one version). */
 		if (data && h->op == VMSG_BLK_OP_WRITE)
 			memcpy(b->buf + VMSG_BLK_REPLY_HDR, b->rq.data, h->length);
 		b->rq.data = NULL;
@@ -190,49 +116,6 @@ static void read_requests(struct blockd *d, struct conn *k)
 end:
 	k->closing = true;
 	k->end = r;
-}
-
-/* Completions: short transfers go on, errors and successes are replied. */
-static void reap(struct blockd *d)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-	uint64_t v;
-
-	(void)!read(d->efd, &v, sizeof(v));
-	io_uring_for_each_cqe(&d->ring, head, cqe) {
-		struct bio *b = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-		n++;
-		uint16_t op = b->rq.h.op;
-		if (res >= 0 && (op == VMSG_BLK_OP_READ || op == VMSG_BLK_OP_WRITE)) {
-			if (res == 0) {
-				res = -EIO; /* the disk shrank under us */
-			} else {
-				b->done += (uint32_t)res;
-				if (b->done < b->rq.h.length) {
-					b->conn->inflight--;
-					start(d, b);
-					continue;
-				}
-				res = 0;
-			}
-		} else if (res > 0) {
-			res = 0;
-		}
-		b->conn->inflight--;
-		reply(b, res);
-	}
-	io_uring_cq_advance(&d->ring, n);
-	/* What waited for an SQE. */
-	while (d->backlog) {
-		struct bio *b = d->backlog;
-		if (!prep(d, b))
-			break;
-		d->backlog = b->next;
-		if (!d->backlog)
-			d->backlog_tail = NULL;
-	}
 }
 
 /* Send k's queued replies while there is room. */
@@ -298,7 +181,7 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid)
 void blockd_step(struct blockd *d,
 		 void (*close_cb)(struct blockd *d, struct conn *k))
 {
-	reap(d);
+	d->be->step(d);
 	for (struct conn *k = d->conns; k; k = k->next) {
 		(void)vmsg_chan_ack(k->c);
 		send_replies(k);
@@ -308,10 +191,7 @@ void blockd_step(struct blockd *d,
 		if (k->rq_head)
 			send_replies(k);
 	}
-	if (d->sq_pending) {
-		io_uring_submit(&d->ring);
-		d->sq_pending = 0;
-	}
+	d->be->submit(d);
 	/* Free what has ended and drained. */
 	for (struct conn **pk = &d->conns; *pk;) {
 		struct conn *k = *pk;

@@ -1,22 +1,19 @@
-/* vmsg-blockd: offer an image file or block device as a vmsg block
- * service, through vmsgd (--service NAME), on direct Xen channels to
- * chosen domains (--xen DOMID[:PORT]: how dom0 reaches guests, since vmsgd
- * brokers guest domains only) or on a host-backend path (--listen PATH,
- * no vmsgd: for tests, benchmarks and same-host use); --xen with either.
- * docs/storage.md has the command lines. */
+/* vmsg-blockd: offer an image file or block device, or an NBD server's
+ * export (--nbd URI), as a vmsg block service: through vmsgd (--service
+ * NAME), on direct Xen channels to chosen domains (--xen DOMID[:PORT]: how
+ * dom0 reaches guests, since vmsgd brokers guest domains only) or on a
+ * host-backend path (--listen PATH, no vmsgd: for tests, benchmarks and
+ * same-host use); --xen with either. docs/storage.md has the command
+ * lines. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vmsg/host.h>
@@ -45,13 +42,22 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: vmsg-blockd [options] (--listen PATH | --service NAME |\n"
-"                              --xen DOMID[:PORT] ...) IMAGE\n"
+"                              --xen DOMID[:PORT] ...) (IMAGE | --nbd URI)\n"
 "\n"
 "Offer IMAGE (a regular file or a block device) as a vmsg block device\n"
 "(docs/block.md) to any number of consumers at once, with asynchronous\n"
 "I/O through io_uring. FLUSH is an fdatasync of IMAGE; FUA writes are\n"
 "O_DSYNC writes.\n"
 "\n"
+"With --nbd URI, offer the export of an NBD server instead (qemu-nbd, nbdkit\n"
+"and its plugins, ...), through libnbd: size, block sizes, read-only and\n"
+"flush/FUA/trim/write-zeroes follow what the server offers. If the server\n"
+"goes away, every request is answered EIO (the daemon stays up; restart it\n"
+"to serve the source again).\n"
+"\n"
+"  -n, --nbd URI           the disk is the NBD export at URI, as libnbd's\n"
+"                          nbd_connect_uri takes it: nbd://HOST[:PORT]/EXPORT,\n"
+"                          nbd+unix:///EXPORT?socket=PATH, nbds://... (TLS)\n"
 "  -l, --listen PATH       serve consumers on the host backend at PATH\n"
 "                          (a UNIX socket path; no vmsgd needed)\n"
 "  -s, --service NAME      offer service NAME through vmsgd (its policy\n"
@@ -64,66 +70,23 @@ static void usage(FILE *f)
 "                          with --listen or --service. The command line\n"
 "                          is the policy: the domains named here, and no\n"
 "                          other, may connect\n"
-"  -r, --read-only         refuse writes (opens IMAGE read-only)\n"
-"  -b, --block-size N      logical block size, 512..65536 (default 512)\n"
+"  -r, --read-only         refuse writes (opens IMAGE read-only); with --nbd\n"
+"                          the disk is read-only also when the server is\n"
+"  -b, --block-size N      logical block size, 512..65536 (default 512; with\n"
+"                          --nbd, at least the server's minimum)\n"
 "  -d, --depth N           requests outstanding per consumer (default %u)\n"
-"  -m, --max-req BYTES     largest request (default %u)\n"
+"  -m, --max-req BYTES     largest request (default %u; with --nbd, at\n"
+"                          most the server's maximum)\n"
 "  -c, --max-conns N       consumers at once (default %u)\n"
-"  -w, --wait MS           how long to wait for vmsgd at start (10000)\n"
+"  -w, --wait MS           how long to wait for vmsgd, or the NBD server, at\n"
+"                          start (10000)\n"
 "  -q, --quiet             no log of consumers coming and going\n"
 "  -V, --version           the version\n"
 "  -h, --help              this text\n"
 "\n"
-"Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE or the listen path or\n"
-"vmsgd unusable, 2 bad usage.\n",
+"Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE, the NBD server, the listen\n"
+"path or vmsgd unusable, 2 bad usage.\n",
 		MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ, MAX_CONNS);
-}
-
-static int open_disk(struct blockd *d, const char *image, bool ro,
-		     uint32_t bs)
-{
-	struct stat st;
-	d->fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (d->fd < 0) {
-		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
-		return -1;
-	}
-	if (fstat(d->fd, &st) < 0) {
-		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
-		return -1;
-	}
-	uint64_t size;
-	if (S_ISREG(st.st_mode)) {
-		size = (uint64_t)st.st_size;
-		d->is_file = true;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(d->fd, BLKGETSIZE64, &size) < 0) {
-			fprintf(stderr, "vmsg-blockd: %s: BLKGETSIZE64: %s\n",
-				image, strerror(errno));
-			return -1;
-		}
-	} else {
-		fprintf(stderr, "vmsg-blockd: %s: neither a regular file nor "
-			"a block device\n", image);
-		return -1;
-	}
-	if (size < bs || size % bs) {
-		fprintf(stderr, "vmsg-blockd: %s: size %llu is not a positive "
-			"multiple of the block size %u\n", image,
-			(unsigned long long)size, bs);
-		return -1;
-	}
-	d->info.size = size;
-	d->info.logical_block = bs;
-	d->info.physical_block = bs > 4096 ? bs : 4096;
-	d->info.flags = VMSG_BLK_F_FLUSH | VMSG_BLK_F_FUA |
-			VMSG_BLK_F_WRITE_ZEROES;
-	/* Punching holes is what TRIM means for an image file. */
-	if (d->is_file)
-		d->info.flags |= VMSG_BLK_F_TRIM;
-	if (ro)
-		d->info.flags = VMSG_BLK_F_READ_ONLY | VMSG_BLK_F_FLUSH;
-	return 0;
 }
 
 static void chan_opts(const struct blockd *d, struct vmsg_chan_opts *o)
@@ -362,7 +325,10 @@ static int run(struct blockd *d, const sigset_t *orig)
 #endif
 		blockd_step(d, on_close);
 		nfds_t n = 0;
-		p[n++] = (struct pollfd){ .fd = d->efd, .events = POLLIN };
+		short ev;
+		int bfd = d->be->poll_fd(d, &ev);
+		if (bfd >= 0)
+			p[n++] = (struct pollfd){ .fd = bfd, .events = ev };
 		if (listen_path && waiting)
 			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(waiting),
 						  .events = POLLIN };
@@ -421,12 +387,13 @@ static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 int main(int argc, char **argv)
 {
 	static struct blockd d;
-	const char *service = NULL;
+	const char *service = NULL, *nbd_uri = NULL;
 	bool ro = false;
 	uint32_t bs = 512, depth = DEFAULT_DEPTH, max_req = DEFAULT_MAX_REQ;
 	uint32_t max_conns = MAX_CONNS, wait_ms = 10000;
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
+		{"nbd", required_argument, NULL, 'n'},
 		{"service", required_argument, NULL, 's'},
 		{"xen", required_argument, NULL, 'x'},
 		{"read-only", no_argument, NULL, 'r'},
@@ -441,9 +408,10 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:x:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:n:s:x:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen_path = optarg; break;
+		case 'n': nbd_uri = optarg; break;
 		case 's': service = optarg; break;
 		case 'x':
 #ifdef BLOCKD_SERVICE
@@ -514,16 +482,23 @@ int main(int argc, char **argv)
 #else
 	const bool xen = false;
 #endif
-	if (optind != argc - 1 || (!listen_path && !service && !xen) ||
+	if (optind != argc - !nbd_uri || (!listen_path && !service && !xen) ||
 	    (listen_path && service)) {
 		fprintf(stderr, "vmsg-blockd: %s\ntry 'vmsg-blockd --help'\n",
-			optind >= argc ? "no IMAGE given"
+			nbd_uri && optind < argc ? "IMAGE or --nbd URI, not both"
+			: optind >= argc ? "no IMAGE given (nor --nbd URI)"
 			: optind < argc - 1 ? "one IMAGE only"
 			: listen_path && service ? "one of --listen and --service, not both"
 					    : "give --listen PATH, --service NAME "
 					      "or --xen DOMID[:PORT]");
 		return 2;
 	}
+#ifndef BLOCKD_NBD
+	if (nbd_uri) {
+		fprintf(stderr, "vmsg-blockd: --nbd: built without libnbd\n");
+		return 2;
+	}
+#endif
 #ifndef BLOCKD_SERVICE
 	if (service) {
 		fprintf(stderr, "vmsg-blockd: --service: built without the Xen "
@@ -541,16 +516,21 @@ int main(int argc, char **argv)
 	if (max_req < bs)
 		max_req = bs;
 
-	if (open_disk(&d, argv[optind], ro, bs) < 0)
-		return 1;
 	d.info.depth = depth;
 	d.info.max_req = max_req;
 	d.max_conns = max_conns;
-	int r = blockd_io_init(&d, 256);
-	if (r < 0) {
-		fprintf(stderr, "vmsg-blockd: io_uring: %s\n", strerror(-r));
+	/* What the log calls the disk. */
+	const char *disk = nbd_uri ? nbd_uri : argv[optind];
+#ifdef BLOCKD_NBD
+	if (nbd_uri) {
+		if (nbd_backend_open(&d, nbd_uri, ro, bs, wait_ms) < 0)
+			return 1;
+		ro = d.info.flags & VMSG_BLK_F_READ_ONLY;
+	} else
+#endif
+	if (file_backend_open(&d, argv[optind], ro, bs) < 0)
 		return 1;
-	}
+	int r;
 
 	sigset_t block, orig;
 	sigemptyset(&block);
@@ -565,7 +545,7 @@ int main(int argc, char **argv)
 	if (listen_path) {
 		if (listen_next(&d) < 0)
 			return 1;
-		LOG(&d, "%s: %llu bytes%s, serving on %s", argv[optind],
+		LOG(&d, "%s: %llu bytes%s, serving on %s", disk,
 		    (unsigned long long)d.info.size, ro ? ", read-only" : "",
 		    listen_path);
 	}
@@ -583,14 +563,14 @@ int main(int argc, char **argv)
 			vmsg_ctl_close(ctl);
 			return 1;
 		}
-		LOG(&d, "%s: %llu bytes%s, dom%d offers %s", argv[optind],
+		LOG(&d, "%s: %llu bytes%s, dom%d offers %s", disk,
 		    (unsigned long long)d.info.size, ro ? ", read-only" : "",
 		    vmsg_ctl_domid(ctl), service);
 	}
 #endif
 #ifdef BLOCKD_SERVICE
 	for (unsigned i = 0; i < n_xen; i++)
-		LOG(&d, "%s: %llu bytes%s, serving dom%u at %s", argv[optind],
+		LOG(&d, "%s: %llu bytes%s, serving dom%u at %s", disk,
 		    (unsigned long long)d.info.size, ro ? ", read-only" : "",
 		    xen_ls[i].domid, xen_ls[i].path);
 #endif
@@ -600,7 +580,7 @@ int main(int argc, char **argv)
 		    d.nconns);
 	for (struct conn *k = d.conns; k; k = k->next)
 		k->closing = true;
-	/* Let the kernel finish what it holds, then free. */
+	/* Let the backend finish what it holds, then free. */
 	while (d.conns) {
 		blockd_step(&d, on_close);
 		if (d.conns)
@@ -617,7 +597,6 @@ int main(int argc, char **argv)
 	if (ctl)
 		vmsg_ctl_close(ctl);
 #endif
-	blockd_io_fini(&d);
-	close(d.fd);
+	d.be->fini(&d);
 	return r < 0 && !stop_signal ? 1 : 0;
 }

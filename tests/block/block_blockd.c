@@ -5,7 +5,14 @@
  * FLUSH); a read-only export answers -EROFS to writes and serves reads;
  * hostile consumers beside an honest one get errors or are dropped while
  * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
- * errors name their cause. */
+ * errors name their cause.
+ *
+ * Built a second time as block_blockd_nbd (BLOCKD_VIA_NBD): the same tests
+ * with the disk behind an NBD server, `nbdkit file IMAGE` on a UNIX
+ * socket, and vmsg-blockd --nbd in front of it: the nbd backend is held to
+ * what the file backend is held to. There test_kill kills the NBD server
+ * instead: outstanding requests end with -EIO within a second, later ones
+ * get -EIO at once, and vmsg-blockd stays up. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
@@ -19,25 +26,71 @@
 
 static char dir[256];
 
+static void wait_path(const char *path, const char *who)
+{
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+		if (stat(path, &st) == 0)
+			return;
+		usleep(10000);
+	}
+	VMSG_TEST_FAIL("%s did not listen on %s", who, path);
+}
+
+#ifdef BLOCKD_VIA_NBD
+static pid_t source_pid; /* the nbdkit serving the image */
+
+static void stop_source(void)
+{
+	if (source_pid > 0) {
+		kill(source_pid, SIGKILL);
+		waitpid(source_pid, NULL, 0);
+	}
+	source_pid = 0;
+}
+#endif
+
 static pid_t start_blockd(const char *path, const char *image, bool ro)
 {
+	const char *disk = image, *nbd = NULL;
+#ifdef BLOCKD_VIA_NBD
+	/* The image behind nbdkit's file plugin (read-only: nbdkit -r, so
+	 * that the read-only flag comes from the NBD server). */
+	char sock[320], uri[360], file[330];
+	snprintf(sock, sizeof(sock), "%s.nbd", path);
+	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s", sock);
+	snprintf(file, sizeof(file), "file=%s", image);
+	stop_source();
+	unlink(sock);
+	source_pid = fork();
+	ASSERT_GE(source_pid, 0);
+	if (source_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execlp("nbdkit", "nbdkit", "-f", ro ? "-r" : "-f", "-U", sock,
+		       "file", file, (char *)NULL);
+		_exit(127);
+	}
+	wait_path(sock, "nbdkit");
+	nbd = uri;
+	disk = NULL;
+	ro = false;
+#endif
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		/* Dies with the test, also when an assert aborts it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
-		      ro ? "--read-only" : "--depth=64", image, (char *)NULL);
+		if (nbd)
+			execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
+			      "--depth=64", "--nbd", nbd, (char *)NULL);
+		else
+			execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
+			      ro ? "--read-only" : "--depth=64", disk,
+			      (char *)NULL);
 		_exit(127);
 	}
-	/* Wait for the socket. */
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		if (stat(path, &st) == 0)
-			return pid;
-		usleep(10000);
-	}
-	VMSG_TEST_FAIL("vmsg-blockd did not listen on %s", path);
+	wait_path(path, "vmsg-blockd");
+	return pid;
 }
 
 static void fill(uint8_t *p, size_t n, uint64_t *seed)
@@ -198,6 +251,7 @@ static void test_ro(const char *image)
 	waitpid(pid, NULL, 0);
 }
 
+#ifndef BLOCKD_VIA_NBD
 /* kill -9 of the provider in the middle of I/O: every outstanding request
  * completes with -EPIPE within a second; a restarted provider serves new
  * consumers, and what was acknowledged and flushed before is on disk. */
@@ -265,6 +319,102 @@ static void test_kill(const char *image)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 }
+
+#else
+/* kill -9 of the NBD server in the middle of I/O at depth 32: every
+ * outstanding request ends within a second, with -EIO or (answered before
+ * the server died) with the right data; requests submitted after the kill
+ * get -EIO (no hang); vmsg-blockd stays up and still answers new
+ * consumers (with -EIO), and exits 0 on SIGTERM. Against a new server and
+ * provider, what was acknowledged and flushed before is there. */
+static void test_kill(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/kill", dir);
+	pid_t pid = start_blockd(path, image, false);
+	struct bt_client b;
+	static uint8_t bufs[32][65536], check[65536], want[32][65536];
+	bool busy[32] = { false };
+	uint64_t seed = 7;
+	ASSERT_EQ(bt_connect(&b, path, 32, BT_MAX_REQ), 0);
+	fill(bufs[0], sizeof(bufs[0]), &seed);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE, bufs[0], 65536,
+				     0, 0, 5000), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_FLUSH, NULL, 0, 0, 0,
+				     5000), 0);
+	memcpy(check, bufs[0], sizeof(check));
+	/* What the reads must see (slot i reads 64 KiB at 64 KiB * i). */
+	int fd = open(image, O_RDONLY);
+	ASSERT_EQ(pread(fd, want, sizeof(want), 0), (ssize_t)sizeof(want));
+	close(fd);
+	unsigned user = 0, eio = 0, after = 0;
+	uint64_t t_kill = 0, t_last = 0;
+	struct vmsg_blk_done done[32];
+	/* Go on until 200 requests submitted after the kill have ended. */
+	while (!t_kill || after < 200) {
+		for (unsigned i = 0; i < 32; i++) {
+			if (busy[i])
+				continue;
+			struct vmsg_blk_io io = { VMSG_BLK_OP_READ, 0, 65536,
+						  65536u * i, bufs[i],
+						  (t_kill ? 1u << 31 : 0) | i };
+			ASSERT_EQ(vmsg_blk_client_submit(b.cl, &io, 5000), 0);
+			busy[i] = true;
+			user++;
+		}
+		if (!t_kill && user > 2000) {
+			ASSERT_EQ(kill(source_pid, SIGKILL), 0);
+			t_kill = ht_now_ms();
+		}
+		int n = vmsg_blk_client_reap(b.cl, done, 32, 5000);
+		ASSERT_GT(n, 0);
+		for (int k = 0; k < n; k++) {
+			unsigned i = (unsigned)(done[k].user & 31);
+			busy[i] = false;
+			if (done[k].status == -EIO) {
+				eio++;
+				t_last = ht_now_ms();
+				after += (done[k].user >> 31) & 1;
+			} else {
+				/* Only before the kill, and never a read that
+				 * did not happen passed off as one. */
+				ASSERT_EQ(done[k].status, 0);
+				ASSERT_EQ(done[k].user >> 31, 0);
+				ASSERT_MEM_EQ(bufs[i], want[i], 65536);
+			}
+		}
+	}
+	uint64_t ms = t_last - t_kill;
+	printf("kill -9 of the NBD server: %u requests ended with -EIO, the "
+	       "last %llu ms after the kill\n", eio,
+	       (unsigned long long)ms);
+	ASSERT_LT(ms, 1000);
+	bt_close(&b);
+	waitpid(source_pid, NULL, 0);
+	source_pid = 0;
+	ASSERT_EQ(kill(pid, 0), 0); /* the provider is alive */
+	/* A new consumer: served, and told -EIO at once. */
+	ASSERT_EQ(bt_connect(&b, path, 32, BT_MAX_REQ), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, bufs[1], 65536, 0,
+				     0, 5000), -EIO);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_FLUSH, NULL, 0, 0, 0,
+				     5000), -EIO);
+	bt_close(&b);
+	ASSERT_EQ(kill(pid, SIGTERM), 0);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	pid = start_blockd(path, image, false);
+	ASSERT_EQ(bt_connect(&b, path, 32, BT_MAX_REQ), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, bufs[1], 65536, 0,
+				     0, 5000), 0);
+	ASSERT_MEM_EQ(bufs[1], check, sizeof(check));
+	bt_close(&b);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+#endif
 
 /* A hostile consumer beside an honest one: the hostile one's answerable
  * faults get error replies, its protocol breaks get it dropped, and the
@@ -385,6 +535,12 @@ static void test_usage(void)
 {
 	struct { const char *args; int code; const char *msg; } cases[] = {
 		{ "", 2, "no IMAGE given" },
+#ifdef BLOCKD_VIA_NBD
+		{ "--listen /x --nbd nbd://127.0.0.1/ img", 2,
+		  "IMAGE or --nbd URI, not both" },
+		{ "--wait 0 --listen /x --nbd nbd+unix:///?socket=/nonexistent-sock",
+		  1, "vmsg-blockd: nbd_connect_uri" },
+#endif
 		{ "--listen /x --service s img", 2, "one" },
 		{ "--depth 0 --listen /x img", 2, "--depth 0" },
 		{ "--block-size 1000 --listen /x img", 2, "power of two" },
@@ -432,6 +588,9 @@ int main(void)
 	test_ro(image);
 	test_hostile_neighbour(image);
 	test_kill(image);
+#ifdef BLOCKD_VIA_NBD
+	stop_source();
+#endif
 	ht_rmdir(dir);
 	printf("block_blockd: ok\n");
 	return 0;

@@ -1,0 +1,224 @@
+/* vmsg-blockd's file backend: an image file or block device, each request
+ * one io_uring operation (or several, for short transfers), completions
+ * noticed through an eventfd. FLUSH is an fdatasync, FUA an RWF_DSYNC
+ * write, TRIM a punched hole (regular files), WRITE_ZEROES a zeroed
+ * range. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blockd.h"
+
+#define RING_ENTRIES 256u
+
+/* Prepare the (next part of the) operation of b; false when the SQ is
+ * full (b then waits in the backlog). */
+static bool prep(struct blockd *d, struct bio *b)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+	if (!sqe) {
+		io_uring_submit(&d->ring);
+		d->sq_pending = 0;
+		sqe = io_uring_get_sqe(&d->ring);
+	}
+	if (!sqe)
+		return false;
+	const struct vmsg_blk_req_hdr *h = &b->rq.h;
+	uint8_t *data = b->buf + VMSG_BLK_REPLY_HDR + b->done;
+	off_t off = (off_t)(h->offset + b->done);
+	unsigned len = h->length - b->done;
+	switch (h->op) {
+	case VMSG_BLK_OP_READ:
+		io_uring_prep_read(sqe, d->fd, data, len, (uint64_t)off);
+		break;
+	case VMSG_BLK_OP_WRITE:
+		io_uring_prep_write(sqe, d->fd, data, len, (uint64_t)off);
+		/* FUA: this write alone is durable when it completes. */
+		if (h->flags & VMSG_BLK_REQ_FUA)
+			sqe->rw_flags = RWF_DSYNC;
+		break;
+	case VMSG_BLK_OP_FLUSH:
+		/* Covers every write completed (so acknowledged, or about to
+		 * be) before this was submitted: docs/block.md, Rules. */
+		io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case VMSG_BLK_OP_TRIM:
+		io_uring_prep_fallocate(sqe, d->fd,
+					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					off, len);
+		break;
+	case VMSG_BLK_OP_WRITE_ZEROES:
+		io_uring_prep_fallocate(sqe, d->fd,
+					FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+					off, len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, b);
+	d->sq_pending++;
+	return true;
+}
+
+static void file_start(struct blockd *d, struct bio *b)
+{
+	if (d->backlog || !prep(d, b)) {
+		b->next = NULL;
+		if (d->backlog_tail)
+			d->backlog_tail->next = b;
+		else
+			d->backlog = b;
+		d->backlog_tail = b;
+	}
+}
+
+/* Completions: short transfers go on, errors and successes are replied. */
+static void file_step(struct blockd *d)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	uint64_t v;
+
+	(void)!read(d->efd, &v, sizeof(v));
+	io_uring_for_each_cqe(&d->ring, head, cqe) {
+		struct bio *b = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		n++;
+		uint16_t op = b->rq.h.op;
+		if (res >= 0 && (op == VMSG_BLK_OP_READ || op == VMSG_BLK_OP_WRITE)) {
+			if (res == 0) {
+				res = -EIO; /* the disk shrank under us */
+			} else {
+				b->done += (uint32_t)res;
+				if (b->done < b->rq.h.length) {
+					file_start(d, b);
+					continue;
+				}
+				res = 0;
+			}
+		} else if (res > 0) {
+			res = 0;
+		}
+		bio_done(b, res);
+	}
+	io_uring_cq_advance(&d->ring, n);
+	/* What waited for an SQE. */
+	while (d->backlog) {
+		struct bio *b = d->backlog;
+		if (!prep(d, b))
+			break;
+		d->backlog = b->next;
+		if (!d->backlog)
+			d->backlog_tail = NULL;
+	}
+}
+
+static void file_submit(struct blockd *d)
+{
+	if (d->sq_pending) {
+		io_uring_submit(&d->ring);
+		d->sq_pending = 0;
+	}
+}
+
+static int file_poll_fd(struct blockd *d, short *events)
+{
+	*events = POLLIN;
+	return d->efd;
+}
+
+static void file_fini(struct blockd *d)
+{
+	io_uring_queue_exit(&d->ring);
+	close(d->efd);
+	close(d->fd);
+}
+
+static const struct backend_ops file_ops = {
+	.start = file_start,
+	.step = file_step,
+	.submit = file_submit,
+	.poll_fd = file_poll_fd,
+	.fini = file_fini,
+};
+
+/* io_uring with RING_ENTRIES entries and its eventfd. */
+static int io_init(struct blockd *d)
+{
+	int r = io_uring_queue_init(RING_ENTRIES, &d->ring, 0);
+	if (r < 0)
+		return r;
+	d->ring_entries = RING_ENTRIES;
+	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->efd < 0) {
+		r = -errno;
+		io_uring_queue_exit(&d->ring);
+		return r;
+	}
+	if ((r = io_uring_register_eventfd(&d->ring, d->efd)) < 0) {
+		close(d->efd);
+		io_uring_queue_exit(&d->ring);
+	}
+	return r;
+}
+
+int file_backend_open(struct blockd *d, const char *image, bool ro,
+		      uint32_t bs)
+{
+	struct stat st;
+	d->fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (d->fd < 0) {
+		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
+		return -1;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
+		return -1;
+	}
+	uint64_t size;
+	if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+		d->is_file = true;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(d->fd, BLKGETSIZE64, &size) < 0) {
+			fprintf(stderr, "vmsg-blockd: %s: BLKGETSIZE64: %s\n",
+				image, strerror(errno));
+			return -1;
+		}
+	} else {
+		fprintf(stderr, "vmsg-blockd: %s: neither a regular file nor "
+			"a block device\n", image);
+		return -1;
+	}
+	if (size < bs || size % bs) {
+		fprintf(stderr, "vmsg-blockd: %s: size %llu is not a positive "
+			"multiple of the block size %u\n", image,
+			(unsigned long long)size, bs);
+		return -1;
+	}
+	d->info.size = size;
+	d->info.logical_block = bs;
+	d->info.physical_block = bs > 4096 ? bs : 4096;
+	d->info.flags = VMSG_BLK_F_FLUSH | VMSG_BLK_F_FUA |
+			VMSG_BLK_F_WRITE_ZEROES;
+	/* Punching holes is what TRIM means for an image file. */
+	if (d->is_file)
+		d->info.flags |= VMSG_BLK_F_TRIM;
+	if (ro)
+		d->info.flags = VMSG_BLK_F_READ_ONLY | VMSG_BLK_F_FLUSH;
+	int r = io_init(d);
+	if (r < 0) {
+		fprintf(stderr, "vmsg-blockd: io_uring: %s\n", strerror(-r));
+		return -1;
+	}
+	d->be = &file_ops;
+	return 0;
+}
