@@ -24,6 +24,12 @@ for t in nbdkit nbdcopy qemu-io qemu-img sha256sum; do
 	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
 done
 sim_init storage_xen_sim "$1"
+# A failure shows the logs' tails (the programs of every domain).
+fail() {
+	echo "storage_xen_sim: FAIL: $*"
+	for f in "$dir"/*.log; do echo "---- $(basename "$f")"; tail -n 15 "$f"; done
+	exit 1
+}
 blockd=$build/dom0/vmsg-blockd
 plugin=$build/dom0/nbdkit-vmsg-plugin.so
 overlay=$build/examples/blk-common/overlay-appliance
@@ -150,6 +156,11 @@ sim_run 5 "$dir/nbdkit-svc.log" "${NBDKIT[@]}" -f -U "$dir/svc.nbd" "$plugin" se
 sim_wait 10 test -S "$dir/svc.nbd" || fail "no nbdkit socket (service=ovl)"
 qemu-io -f raw "${writes[@]}" "nbd+unix:///?socket=$dir/svc.nbd" >/dev/null 2>"$dir/qemu-io-svc.log" ||
 	fail "qemu-io through vmsgd"
+# The overlay serves one consumer at a time (docs/storage.md): the next
+# NBD connection's open reaches it once it has seen this one's channel
+# close (an open that came earlier would wait on the plugin's 10 s).
+sim_wait 20 grep -q "consumer 1: closed" "$dir/overlay-svc.log" ||
+	fail "the overlay never saw qemu-io's channel close"
 qemu-img compare -q -f raw -F raw "$dir/expected.img" "nbd+unix:///?socket=$dir/svc.nbd" ||
 	fail "qemu-img compare through vmsgd"
 [ "$(sha256sum <"$dir/base.img")" = "$sum0" ] || fail "the base image changed (through vmsgd)"
