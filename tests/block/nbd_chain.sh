@@ -18,38 +18,8 @@
 # usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO VMSG_RAMDISK VMSG_OVERLAY
 set -eu
 blockd=$1 plugin=$2 ramdisk=$3 overlay=$4
-for t in nbdkit nbdinfo nbdcopy qemu-img qemu-io; do
-	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
-done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-nbd.XXXXXX")
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-# The ASan flavour's plugin needs the ASan runtime loaded first; nbdkit's
-# own allocations are not ours to leak-check.
-# exec: started with &, the function runs in a subshell, and $! must be
-# nbdkit itself (an orphaned nbdkit would hold ctest's pipe open).
-nbdkit_() {
-	if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
-		LD_PRELOAD=$VMSG_NBDKIT_PRELOAD ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" exec nbdkit "$@"
-	else
-		exec nbdkit "$@"
-	fi
-}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-wait_for() { # path
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1)); [ $i -lt 500 ] || fail "no socket $1"
-		sleep 0.01
-	done
-}
+. "$(dirname "$0")/../lib/nbd.sh"
+nbd_init nbd nbdkit nbdinfo nbdcopy qemu-img qemu-io
 
 # start_chain NAME IMAGE [blockd options]: sets BP, NP and URI
 start_chain() {

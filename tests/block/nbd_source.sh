@@ -19,35 +19,8 @@
 # usage: nbd_source.sh VMSG_BLOCKD PLUGIN_SO
 set -eu
 blockd=$1 plugin=$2
-for t in nbdkit nbdinfo nbdcopy qemu-img qemu-io qemu-nbd; do
-	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
-done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-nbdsrc.XXXXXX")
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-# The ASan flavour's plugin needs the ASan runtime loaded first (see
-# nbd_chain.sh); exec so that $! is nbdkit itself.
-nbdkit_vmsg() {
-	if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
-		LD_PRELOAD=$VMSG_NBDKIT_PRELOAD ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" exec nbdkit "$@"
-	else
-		exec nbdkit "$@"
-	fi
-}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_for() { # path
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1)); [ $i -lt 500 ] || fail "no socket $1"
-		sleep 0.01
-	done
-}
+. "$(dirname "$0")/../lib/nbd.sh"
+nbd_init nbdsrc nbdkit nbdinfo nbdcopy qemu-img qemu-io qemu-nbd
 
 # front NAME SOURCE_URI [blockd options]: vmsg-blockd --nbd SOURCE_URI on
 # $tmp/NAME.vmsg, nbdkit vmsg in front on $tmp/NAME.nbd; sets BP, NP, URI.
@@ -56,7 +29,7 @@ front() {
 	"$blockd" --listen "$tmp/$name.vmsg" "$@" --nbd "$src" 2>"$tmp/$name.log" &
 	BP=$!; pids="$pids $BP"
 	wait_for "$tmp/$name.vmsg"
-	nbdkit_vmsg -f -U "$tmp/$name.nbd" "$plugin" path="$tmp/$name.vmsg" &
+	nbdkit_ -f -U "$tmp/$name.nbd" "$plugin" path="$tmp/$name.vmsg" &
 	NP=$!; pids="$pids $NP"
 	wait_for "$tmp/$name.nbd"
 	URI="nbd+unix:///?socket=$tmp/$name.nbd"
@@ -134,7 +107,7 @@ ops="-c 'write -P 0x77 5M 8M' -c 'write -z 30M 2M' -c 'write -P 0x12 60M 4k'"
 eval qemu-io -f raw $ops "\"$URI\"" >/dev/null || fail "qemu-io on the memory disk"
 eval qemu-io -f raw $ops "\"$tmp/mexpect.raw\"" >/dev/null
 # Two consumers of the one NBD connection at once.
-nbdkit_vmsg -f -U "$tmp/m2.nbd" "$plugin" path="$tmp/m.vmsg" &
+nbdkit_ -f -U "$tmp/m2.nbd" "$plugin" path="$tmp/m.vmsg" &
 N2=$!; pids="$pids $N2"
 wait_for "$tmp/m2.nbd"
 qemu-img compare -q -f raw -F raw "$tmp/mexpect.raw" "$URI" & C1=$!
@@ -174,7 +147,7 @@ grep -q "the NBD server went away" "$tmp/k.log" || fail "not logged: $(cat "$tmp
 # client, see stop_front): vmsg-blockd still opens it, and answers its
 # reads with errors at once.
 kill -9 "$NP" 2>/dev/null || true; wait "$NP" 2>/dev/null || true
-nbdkit_vmsg -f -U "$tmp/k2.nbd" "$plugin" path="$tmp/k.vmsg" &
+nbdkit_ -f -U "$tmp/k2.nbd" "$plugin" path="$tmp/k.vmsg" &
 NP=$!; pids="$pids $NP"
 wait_for "$tmp/k2.nbd"
 URI="nbd+unix:///?socket=$tmp/k2.nbd"
