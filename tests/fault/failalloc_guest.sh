@@ -23,39 +23,13 @@ lib=$build/tests/libfailalloc.so
 sim_need "$xensim" "$vmsgd" "$app" "$chan" "$lib"
 max_n=${FAILALLOC_MAX_N:-400}
 oom='out of memory|Cannot allocate memory'
-cat >"$dir/vmsgd.conf" <<EOF
-[daemon]
-control_socket = $dir/vmsgd.sock
-
-[service echo1]
-offer = 1
-open = 2,6
-mode = direct
-
-[service echo3]
-offer = 3
-open = 4
-mode = direct
-EOF
-sim_start
-sim_vmsgd "$dir/vmsgd.conf"
-sim_run 1 "$dir/p1.log" "$app" vmsgd=1 svc=echo1
-sim_wait 10 grep -q "offering 'echo1'" "$dir/p1.log" || fail "no provider"
+. "$(dirname "$0")/guests.sh"
+fault_guests_start
 
 inj() { # N PROG: the environment of a run under injection
 	echo "LD_PRELOAD=$lib FAILALLOC_N=$1 FAILALLOC_PROG=$2 FAILALLOC_REPORT=$dir/report"
 }
 
-other_start() {
-	timeout 30 "$xensim" run --domid 6 -- "$app" open=echo1 count=3 size=100 \
-		>"$dir/c6.log" 2>&1 &
-	other_pid=$!
-	sim_track "$other_pid"
-}
-other_done() {
-	sim_reap "$other_pid" && grep -q '^OPEN ok 3 messages' "$dir/c6.log" ||
-		{ cat "$dir/c6.log"; fail "$1: vmsgd did not serve dom6 meanwhile"; }
-}
 
 # check WHAT STATUS LOG [LOG2]: the rules of a run under injection; the
 # failure may be named in LOG2 (a provider's library that could not serve

@@ -32,24 +32,8 @@ chan=$build/tests/fault_chan
 lib=$build/tests/libfailalloc.so
 sim_need "$xensim" "$vmsgd" "$app" "$chan"
 max_n=${XSFAIL_MAX_N:-300}
-cat >"$dir/vmsgd.conf" <<EOF
-[daemon]
-control_socket = $dir/vmsgd.sock
-
-[service echo1]
-offer = 1
-open = 2,6
-mode = direct
-
-[service echo3]
-offer = 3
-open = 4
-mode = direct
-EOF
-sim_start
-sim_vmsgd "$dir/vmsgd.conf"
-sim_run 1 "$dir/p1.log" "$app" vmsgd=1 svc=echo1
-sim_wait 10 grep -q "offering 'echo1'" "$dir/p1.log" || fail "no provider"
+. "$(dirname "$0")/guests.sh"
+fault_guests_start
 
 # Release build: failalloc.so in counting mode (N=0) in the guests, for
 # its exit report; the asan build has LeakSanitizer instead.
@@ -79,18 +63,6 @@ check_report() { # WHAT: no vmsg memory live at a guest's exit
 	rm -f "$dir/report"
 }
 
-# The others are still served: dom6 opens echo1 while the guest under
-# the rule runs (started by other_start, checked by other_done).
-other_start() {
-	timeout 30 "$xensim" run --domid 6 -- "$app" open=echo1 count=3 size=100 \
-		>"$dir/c6.log" 2>&1 &
-	other_pid=$!
-	sim_track "$other_pid"
-}
-other_done() {
-	sim_reap "$other_pid" && grep -q '^OPEN ok 3 messages' "$dir/c6.log" ||
-		{ cat "$dir/c6.log"; fail "$1: vmsgd did not serve dom6 meanwhile"; }
-}
 
 consumer() { # WHAT
 	local st
