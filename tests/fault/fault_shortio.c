@@ -25,51 +25,7 @@ static char bridge_path[700];
 /* dom3: offer `raw`; echo every byte on every channel until it closes. */
 static int role_rawecho(void)
 {
-	static unsigned char buf[65536];
-	vmsg_ctl *ctl = vt_ctl_open();
-	ASSERT_EQ(vmsg_service_offer(ctl, "raw", SIM_WAIT_MS), 0);
-	sim_say(vt_out, "offered");
-	vmsg_chan *ch[8];
-	int n = 0;
-	for (;;) {
-		struct pollfd p[10];
-		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-		for (int i = 0; i < n; i++)
-			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), 200);
-		if (p[0].revents)
-			break;
-		vmsg_chan *c;
-		int r;
-		while ((r = vmsg_service_accept(ctl, &c, NULL, 0)) == 0) {
-			ASSERT_TRUE(n < 8);
-			ch[n++] = c;
-		}
-		ASSERT_EQ(r, -EAGAIN);
-		for (int i = 0; i < n; i++) {
-			(void)vmsg_chan_ack(ch[i]);
-			while ((r = vmsg_chan_read(ch[i], buf, sizeof buf, 0)) > 0)
-				for (int off = 0; off < r;) {
-					int w = vmsg_chan_write(ch[i], buf + off,
-								(size_t)(r - off),
-								SIM_WAIT_MS);
-					ASSERT_TRUE(w > 0);
-					off += w;
-				}
-			if (r == -EPIPE) {
-				vmsg_service_close(ctl, ch[i]);
-				ch[i--] = ch[--n];
-			} else {
-				ASSERT_EQ(r, -EAGAIN);
-			}
-		}
-	}
-	for (int i = 0; i < n; i++)
-		vmsg_service_close(ctl, ch[i]);
-	vmsg_ctl_close(ctl);
-	return 0;
+	return nb_raw_echo("raw", 0);
 }
 
 /* dom2: open `echo` through vmsgd, exchange 30 messages (one of them

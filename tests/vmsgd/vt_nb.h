@@ -103,4 +103,63 @@ static inline unsigned long long nb_counter(const char *json,
 	return strtoull(v + strlen(k), NULL, 10);
 }
 
+/* Offer `service`; echo every byte of every accepted channel (a raw
+ * stream) until the driver writes a line. A channel is closed when its
+ * client closes it, or once close_after bytes came (0: never). */
+static inline int nb_raw_echo(const char *service, size_t close_after)
+{
+	static unsigned char buf[65536];
+	vmsg_ctl *ctl = vt_ctl_open();
+	ASSERT_EQ(vmsg_service_offer(ctl, service, SIM_WAIT_MS), 0);
+	sim_say(vt_out, "offered");
+	vmsg_chan *ch[8];
+	size_t done[8];
+	int n = 0;
+	for (;;) {
+		struct pollfd p[10];
+		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
+		for (int i = 0; i < n; i++)
+			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
+						   .events = POLLIN};
+		poll(p, (nfds_t)(n + 2), 200);
+		if (p[0].revents)
+			break;
+		vmsg_chan *c;
+		int r;
+		while ((r = vmsg_service_accept(ctl, &c, NULL, 0)) == 0) {
+			ASSERT_TRUE(n < 8);
+			done[n] = 0;
+			ch[n++] = c;
+		}
+		ASSERT_EQ(r, -EAGAIN);
+		for (int i = 0; i < n; i++) {
+			(void)vmsg_chan_ack(ch[i]);
+			while ((r = vmsg_chan_read(ch[i], buf, sizeof buf, 0)) > 0) {
+				/* Blocking write: the peer drains it. */
+				for (int off = 0; off < r;) {
+					int w = vmsg_chan_write(ch[i], buf + off,
+								(size_t)(r - off),
+								SIM_WAIT_MS);
+					ASSERT_TRUE(w > 0);
+					off += w;
+				}
+				done[i] += (size_t)r;
+			}
+			if ((close_after && done[i] >= close_after) ||
+			    r == -EPIPE) {
+				vmsg_service_close(ctl, ch[i]);
+				done[i] = done[n - 1];
+				ch[i--] = ch[--n];
+			} else {
+				ASSERT_EQ(r, -EAGAIN);
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		vmsg_service_close(ctl, ch[i]);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 #endif
