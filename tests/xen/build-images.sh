@@ -62,10 +62,17 @@ uk_elf=$build/examples/echo-unikernel/echo-unikernel.elf
 [ -x "$build/examples/echo-unikernel/echo-appliance" ] && progs+=("$build/examples/echo-unikernel/echo-appliance")
 # The storage scenario's disk checker for the PV guest (scenario storage).
 [ -x "$build/tests/xen/blk-check" ] && progs+=("$build/tests/xen/blk-check")
+# The tools (vmsg-cat, vmsg-tap: guests run them too) and the dom0
+# programs (vmsgd, vmsgctl, vmsg-blockd: dom0 only). The guest image
+# leaves the latter out: it is unpacked into guests of 160 MiB, and
+# vmsg-blockd's libnbd alone brings some 40 MB of libraries (gnutls,
+# libxml2, ICU's data) that made it too big to unpack there.
+dom0progs=()
 for d in "$build/tools" "$build/dom0"; do
 	[ -d "$d" ] || continue
 	while IFS= read -r p; do
-		is_elf "$p" && progs+=("$p")
+		is_elf "$p" || continue
+		if [ "$d" = "$build/dom0" ]; then dom0progs+=("$p"); else progs+=("$p"); fi
 	done < <(find "$d" -maxdepth 3 -type f -name 'vmsg*' -perm -u+x ! -name '*.so*' | sort)
 done
 shopt -s nullglob
@@ -92,11 +99,13 @@ add_libs() {
 	done
 }
 
-# put_project TREE: /opt/vmsg/bin and /opt/vmsg/lib.
+# put_project TREE PROGRAM...: /opt/vmsg/bin and /opt/vmsg/lib.
 put_project() {
-	mkdir -p "$1/opt/vmsg/bin" "$1/opt/vmsg/lib"
-	cp -a "${vmsglibs[@]}" "$1/opt/vmsg/lib/"
-	cp "${progs[@]}" "$1/opt/vmsg/bin/"
+	local tree=$1
+	shift
+	mkdir -p "$tree/opt/vmsg/bin" "$tree/opt/vmsg/lib"
+	cp -a "${vmsglibs[@]}" "$tree/opt/vmsg/lib/"
+	cp "$@" "$tree/opt/vmsg/bin/"
 }
 
 work=$out/tree
@@ -130,7 +139,7 @@ cp "$base/xen-modules/tun.ko" "$domu/lib/modules/"
 for a in ip ping; do ln -s busybox "$domu/bin/$a"; done
 cp -L "$root/usr/bin/iperf3" "$domu/usr/bin/iperf3"
 xstools+=("$root/usr/bin/iperf3")
-put_project "$domu"
+put_project "$domu" "${progs[@]}"
 add_libs "$domu" 1 "${xstools[@]}" "${progs[@]}"
 # glibc loads libgcc_s at run time for pthread_cancel (libxenstore's
 # reader thread); ldd does not list it.
@@ -144,8 +153,8 @@ install -m 755 "$here/domu-init.sh" "$domu/init"
 # The dom0 overlay.
 ovl=$work/dom0
 mkdir -p "$ovl/boot" "$ovl/opt/vmsg/scenarios"
-put_project "$ovl"
-add_libs "$ovl" 0 "${progs[@]}"
+put_project "$ovl" "${progs[@]}" "${dom0progs[@]}"
+add_libs "$ovl" 0 "${progs[@]}" "${dom0progs[@]}"
 cp "$here"/scenarios/*.sh "$ovl/opt/vmsg/scenarios/"
 install -m 755 "$here/dom0-init.sh" "$ovl/init"
 ln "$base/vmlinux" "$ovl/boot/vmlinux" 2>/dev/null || cp "$base/vmlinux" "$ovl/boot/vmlinux"
@@ -183,4 +192,4 @@ rm -rf "$work"
 
 ln -sf "$base/xen" "$out/xen"
 ln -sf "$base/vmlinuz" "$out/vmlinuz"
-echo "build-images: $out (base $(basename "$base"), ${#progs[@]} programs)" >&2
+echo "build-images: $out (base $(basename "$base"), ${#progs[@]} programs in both images, ${#dom0progs[@]} in dom0 only; guest image $(($(stat -c %s "$out/domu.cpio") / 1048576)) MiB)" >&2
