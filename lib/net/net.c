@@ -88,6 +88,19 @@ int vmsg_net_init(struct vmsg_net *n, vmsg_chan *c,
 	return 0;
 }
 
+/* Up once both HELLOs have crossed. Checked as soon as ours is sent or
+ * the peer's is taken, not only at the end of a receive round: a round
+ * that takes the peer's HELLO and frames and then finds the channel
+ * closed would otherwise deliver frames on a link that never came up
+ * (and count a down without an up). */
+static void maybe_up(struct vmsg_net *n)
+{
+	if (!n->up && n->hello_sent && n->hello_seen) {
+		n->up = true;
+		n->st.link_ups++;
+	}
+}
+
 static void link_down(struct vmsg_net *n)
 {
 	if (n->up) {
@@ -148,6 +161,7 @@ static void take_hello(struct vmsg_net *n, const struct vmsg_msg *m)
 	n->mtu = mtu < mine ? mtu : mine;
 	vmsg__memcpy(n->peer_mac, mac, 6);
 	n->hello_seen = true;
+	maybe_up(n);
 }
 
 /* One received message: a frame for fn, a HELLO, or something dropped. */
@@ -219,10 +233,7 @@ int vmsg_net_rx(struct vmsg_net *n, vmsg_net_rx_fn fn, void *arg,
 		if ((r = vmsg_chan_release(n->chan)) < 0)
 			return closed(n, r);
 	}
-	if (!n->up && n->hello_sent && n->hello_seen) {
-		n->up = true;
-		n->st.link_ups++;
-	}
+	maybe_up(n);
 	return done;
 }
 
