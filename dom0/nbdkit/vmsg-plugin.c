@@ -13,17 +13,12 @@
  *                                        domains only)
  *
  * Each NBD connection opens its own vmsg channel. nbdkit calls in from
- * several threads at once (the parallel thread model: up to --threads
- * requests of one connection in the plugin at a time); lib/block's
- * client is single-threaded, so it is used under the handle's mutex.
- * Waiting is leader/followers: the one thread that polls the channel's
- * fd with the mutex released (the driver) reaps every completion and
- * wakes exactly the thread each one belongs to, on that thread's own
- * condition variable; when the driver's own request is done it hands the
- * driving to one thread still waiting. So one connection keeps as many
- * requests in flight as nbdkit has threads for it, and a completion costs
- * one wake-up, not one per waiting thread. */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
+ * several threads at once (the parallel thread model); lib/block's client
+ * is single-threaded, so it is used under the handle's mutex, and the
+ * thread waiting for a completion that nobody else is waiting on polls
+ * the channel's fd with the mutex released ("the driver"), hands out every
+ * completion it reaps and wakes the others. So one connection keeps as
+ * many requests in flight as nbdkit has threads for it. */
 #define NBDKIT_API_VERSION 2
 #include <errno.h>
 #include <inttypes.h>
@@ -71,18 +66,13 @@ struct handle {
 	vmsg_blk_client *cl;
 	void *mem;
 	bool driving; /* a thread is polling the channel */
-	struct waiter *waiting; /* submitted, not done (a list) */
-	unsigned room_waiters;  /* threads waiting on `room` */
-	pthread_cond_t room;    /* a submit found the client full */
 	const struct vmsg_blk_info *info;
 };
 
-/* One request's wait, on its thread's stack. */
+/* One request's wait. */
 struct waiter {
 	bool done;
 	int32_t status;
-	pthread_cond_t cv;   /* signalled when done, or to drive */
-	struct waiter *next, **prevp; /* h->waiting while not done */
 };
 
 static int vmsg_config(const char *key, const char *value)
@@ -270,16 +260,8 @@ static void *vmsg_open(int readonly)
 		return NULL;
 	}
 	h->info = vmsg_blk_client_info(h->cl);
-	/* Held for a submit or a reap (well under a microsecond): threads
-	 * that find it taken spin briefly before sleeping in the kernel
-	 * (glibc's adaptive mutex), which saves a futex sleep and wake-up
-	 * per contended request. */
-	pthread_mutexattr_t ma;
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
-	pthread_mutex_init(&h->mu, &ma);
-	pthread_mutexattr_destroy(&ma);
-	pthread_cond_init(&h->room, NULL);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
 	nbdkit_debug("vmsg: %" PRIu64 " bytes, blocks %u/%u, max_req %u, "
 		     "depth %u, flags 0x%x", h->info->size,
 		     h->info->logical_block, h->info->physical_block,
@@ -292,7 +274,7 @@ static void vmsg_close(void *hv)
 	struct handle *h = hv;
 	vmsg_blk_client_fini(h->cl);
 	close_chan(h->c);
-	pthread_cond_destroy(&h->room);
+	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 	free(h->mem);
 	free(h);
@@ -328,8 +310,7 @@ static int vmsg_block_size(void *hv, uint32_t *min, uint32_t *pref,
 	return 0;
 }
 
-/* Hand out what the client has completed, waking each completed
- * request's own thread (not every waiting thread). Under h->mu. */
+/* Hand out what the client has completed. Under h->mu. */
 static int dispatch(struct handle *h)
 {
 	struct vmsg_blk_done done[DEPTH];
@@ -338,20 +319,22 @@ static int dispatch(struct handle *h)
 		struct waiter *w = (struct waiter *)(uintptr_t)done[i].user;
 		w->status = done[i].status;
 		w->done = true;
-		*w->prevp = w->next;
-		if (w->next)
-			w->next->prevp = w->prevp;
-		pthread_cond_signal(&w->cv);
 	}
-	if (n > 0 && h->room_waiters)
-		pthread_cond_broadcast(&h->room);
+	if (n > 0)
+		pthread_cond_broadcast(&h->cv);
 	return n;
 }
 
-/* Poll the channel once with the mutex released, then hand out what
- * came. Under h->mu, by the one thread that set h->driving. */
-static void drive(struct handle *h)
+/* Wait (under h->mu) until `w` is done or, with w NULL, until something
+ * changed. One waiter at a time polls the channel with the mutex
+ * released; the others sleep on the condition variable. */
+static void wait_some(struct handle *h, struct waiter *w)
 {
+	if (h->driving) {
+		pthread_cond_wait(&h->cv, &h->mu);
+		return;
+	}
+	h->driving = true;
 	int fd = vmsg_chan_fd(h->c);
 	pthread_mutex_unlock(&h->mu);
 	/* The reap that found nothing asked the provider for a kick; a
@@ -361,51 +344,9 @@ static void drive(struct handle *h)
 	pthread_mutex_lock(&h->mu);
 	(void)vmsg_chan_ack(h->c);
 	(void)dispatch(h);
-}
-
-/* The driver stops: let one thread still waiting drive (the newest
- * request's, else a thread waiting for room). Under h->mu. */
-static void hand_off(struct handle *h)
-{
 	h->driving = false;
-	if (h->waiting)
-		pthread_cond_signal(&h->waiting->cv);
-	else if (h->room_waiters)
-		pthread_cond_broadcast(&h->room);
-}
-
-/* Wait (under h->mu) until the submitted request of `w` is done. */
-static void wait_done(struct handle *h, struct waiter *w)
-{
-	while (!w->done) {
-		if (!h->driving) {
-			h->driving = true;
-			drive(h);
-			h->driving = false; /* and drive again if not done */
-			continue;
-		}
-		pthread_cond_wait(&w->cv, &h->mu);
-	}
-	/* Leaving with nobody driving (we drove, or a hand-off reached us
-	 * after another thread's dispatch had completed our request): the
-	 * requests still waiting need a driver. */
-	if (!h->driving)
-		hand_off(h);
-}
-
-/* Wait (under h->mu) for a full client to make room: drive once, or
- * sleep until a completion or a hand-off. */
-static void wait_room(struct handle *h)
-{
-	if (!h->driving) {
-		h->driving = true;
-		drive(h);
-		hand_off(h);
-		return;
-	}
-	h->room_waiters++;
-	pthread_cond_wait(&h->room, &h->mu);
-	h->room_waiters--;
+	pthread_cond_broadcast(&h->cv);
+	(void)w;
 }
 
 /* One lib/block request of at most max_req bytes. Returns 0 or sets the
@@ -413,14 +354,13 @@ static void wait_room(struct handle *h)
 static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 	       uint64_t off, unsigned flags)
 {
-	struct waiter w = { .done = false, .status = 0 };
+	struct waiter w = { false, 0 };
 	struct vmsg_blk_io io = {
 		.op = (uint16_t)op, .flags = (uint16_t)flags, .length = len,
 		.offset = off, .buf = buf, .user = (uint64_t)(uintptr_t)&w,
 	};
 	int r;
 
-	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
 		r = vmsg_blk_client_submit(h->cl, &io, 0);
@@ -430,20 +370,14 @@ static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 			goto out;
 		/* Full (depth or ring): let completions make room. */
 		(void)dispatch(h);
-		wait_room(h);
+		wait_some(h, NULL);
 	}
-	/* On the list before anything can complete it. */
-	w.next = h->waiting;
-	w.prevp = &h->waiting;
-	if (h->waiting)
-		h->waiting->prevp = &w.next;
-	h->waiting = &w;
 	(void)dispatch(h); /* publishes the request, and takes what is in */
-	wait_done(h, &w);
+	while (!w.done)
+		wait_some(h, &w);
 	r = w.status;
 out:
 	pthread_mutex_unlock(&h->mu);
-	pthread_cond_destroy(&w.cv);
 	if (r < 0) {
 		nbdkit_error("vmsg: %s of %u bytes at %" PRIu64 ": %s",
 			     vmsg_blk_op_name(op), len, off, vmsg_strerror(r));
