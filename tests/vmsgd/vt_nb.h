@@ -16,6 +16,21 @@ static inline uint64_t nb_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Wait up to 200 ms for the driver's line, the control channel or any of
+ * the n channels (p has room for n + 2). Returns true when the driver
+ * wrote: the provider stops. */
+static inline bool nb_wait(struct pollfd *p, vmsg_ctl *ctl, vmsg_chan **ch,
+			   int n)
+{
+	p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
+	for (int i = 0; i < n; i++)
+		p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
+					   .events = POLLIN};
+	poll(p, (nfds_t)(n + 2), 200);
+	return p[0].revents != 0;
+}
+
 /* Offer each of the comma-separated `services`; echo every message of
  * every accepted channel (type and payload) except NB_SINK ones, without
  * ever blocking, until the driver writes a line. */
@@ -37,13 +52,7 @@ static inline int nb_provider(const char *services)
 	static struct pollfd p[NB_MAX + 2];
 	int n = 0;
 	for (;;) {
-		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-		for (int i = 0; i < n; i++)
-			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), 200);
-		if (p[0].revents)
+		if (nb_wait(p, ctl, ch, n))
 			break;
 		vmsg_chan *c;
 		int r;
@@ -117,13 +126,7 @@ static inline int nb_raw_echo(const char *service, size_t close_after)
 	int n = 0;
 	for (;;) {
 		struct pollfd p[10];
-		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-		for (int i = 0; i < n; i++)
-			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), 200);
-		if (p[0].revents)
+		if (nb_wait(p, ctl, ch, n))
 			break;
 		vmsg_chan *c;
 		int r;
