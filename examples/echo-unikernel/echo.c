@@ -26,6 +26,8 @@
  * forward=OTHER (with vmsgd=1) makes it a layer: each consumer's messages
  * go on to a channel of service OTHER that it opens through vmsgd, and the
  * replies come back (a provider and a consumer at once; echo_service.c).
+ * gate=N (with vmsgd=1, up to 16) echoes nothing until N channels are
+ * open at the same time ("ECHO gate open: N channels open at once").
  * open=NAME opens service NAME through vmsgd (the client of the former):
  * count=N (100) messages of 1..size=B (40000) bytes, typed, each echo
  * checked and both directions checksummed; prints "OPEN ok ..." or "OPEN
@@ -338,7 +340,10 @@ int app_main(const char *cmdline)
 		}
 		char fwd[VMSG_SERVICE_NAME_MAX + 1];
 		bool forward = guest_cmdline_get("forward", fwd, sizeof(fwd)) > 0;
-		return echo_offer(svc, forward ? fwd : 0, clients);
+		unsigned gate = 0;
+		if (guest_cmdline_get("gate", val, sizeof(val)) > 0)
+			gate = parse_uint(val, 0);
+		return echo_offer(svc, forward ? fwd : 0, clients, gate);
 	}
 
 	char *p = path;

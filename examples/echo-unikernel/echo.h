@@ -43,8 +43,10 @@ int echo_exchange(vmsg_chan *c, const char *label, unsigned count,
 /* vmsgd=1: offer service `name` and echo on every channel vmsgd brokers
  * (forward == NULL), or forward each consumer's messages to a channel of
  * service `forward` and its replies back. clients: stop after that many
- * channels (0: never). */
-int echo_offer(const char *name, const char *forward, unsigned clients);
+ * channels (0: never). gate: echo nothing until that many channels are
+ * open at once (0: no gate). */
+int echo_offer(const char *name, const char *forward, unsigned clients,
+	       unsigned gate);
 
 /* open=NAME: open service `name` and run the exchange; with again_ms,
  * once more after that pause on the same control channel. */

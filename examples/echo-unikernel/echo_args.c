@@ -25,6 +25,7 @@ static const struct guest_arg keys[] = {
 	{"svc", GUEST_ARG_NAME, 1, VMSG_SERVICE_NAME_MAX, 0, 0},
 	{"forward", GUEST_ARG_NAME, 1, VMSG_SERVICE_NAME_MAX, 0, 0},
 	{"multi", GUEST_ARG_UINT, 1, 16, 0, 0},
+	{"gate", GUEST_ARG_UINT, 1, 16, 0, 0},
 	GUEST_ARGS_SDK,
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -44,7 +45,9 @@ static const char usage[] =
 	"  vmsgd=1       offer service svc=NAME (echo) and echo on each channel,\n"
 	"                up to 16 at once; clients=N: stop after N channels;\n"
 	"                forward=OTHER: pass each consumer's messages on to\n"
-	"                service OTHER and its replies back (a layer)\n"
+	"                service OTHER and its replies back (a layer);\n"
+	"                gate=N: echo nothing until N channels are open at\n"
+	"                once (1..16)\n"
 	"  open=NAME     open service NAME: count=N (100) messages of 1..size=B\n"
 	"                (40000, at most 1048576) bytes, each echo checked;\n"
 	"                again=MS: once more after MS ms\n"

@@ -44,6 +44,7 @@ struct echo_svc {
 	struct vmsg_waitset ws;
 	struct echo_conn conn[ECHO_SVC_MAX];
 	unsigned open, done;
+	unsigned gate;		/* gate=N: echo nothing until N are open */
 	unsigned long long bytes, msgs;
 	bool first_seen;
 };
@@ -154,8 +155,27 @@ static int take_new(struct echo_svc *s)
 			conn_end(s, k, r);
 			continue;
 		}
+		if (s->gate)
+			continue; /* read when the gate opens */
 		/* It may hold messages already, and no event will say so. */
 		r = pump(s, k, c, k->up ? k->up : c);
+		if (r < 0)
+			conn_end(s, k, r);
+	}
+}
+
+/* gate=N: once N channels are open together, let the echoes go. */
+static void gate_check(struct echo_svc *s)
+{
+	if (!s->gate || s->open < s->gate)
+		return;
+	guest_printf("ECHO gate open: %u channels open at once\n", s->open);
+	s->gate = 0;
+	for (unsigned i = 0; i < ECHO_SVC_MAX; i++) {
+		struct echo_conn *k = &s->conn[i];
+		if (!k->used)
+			continue;
+		int r = pump(s, k, k->down, k->up ? k->up : k->down);
 		if (r < 0)
 			conn_end(s, k, r);
 	}
@@ -198,12 +218,16 @@ int echo_open(const char *name, unsigned count, size_t maxlen,
 	return r;
 }
 
-int echo_offer(const char *name, const char *forward, unsigned clients)
+int echo_offer(const char *name, const char *forward, unsigned clients,
+	       unsigned gate)
 {
 	struct echo_svc *s = guest_alloc(sizeof(*s));
-	if (!s)
+	if (!s) {
+		guest_printf("ECHO out of memory\n");
 		return 1;
+	}
 	s->forward = forward;
+	s->gate = gate;
 	vmsg_waitset_init(&s->ws);
 	int r = vmsg_ctl_open(&s->ctl, 120000);
 	if (r < 0) {
@@ -230,11 +254,12 @@ int echo_offer(const char *name, const char *forward, unsigned clients)
 			rc = 1;
 			break;
 		}
+		gate_check(s);
 		struct vmsg_waitset_event ev[8];
-		int n = vmsg_waitset_count(&s->ws)
+		int n = vmsg_waitset_count(&s->ws) && !s->gate
 				? vmsg_waitset_wait(&s->ws, ev, 8, ECHO_ACCEPT_MS)
 				: 0;
-		if (!vmsg_waitset_count(&s->ws))
+		if (!vmsg_waitset_count(&s->ws) || s->gate)
 			guest_sleep_ms(ECHO_ACCEPT_MS);
 		if (n < 0) {
 			guest_printf("ECHO wait: %s\n", vmsg_strerror(n));

@@ -211,14 +211,14 @@ restart() {
 
 # fan_out PROGRAM: one provider (dom1, service fan) and 8 consumers
 # (doms 10..17) at once, each 300 checked messages; the provider served
-# them from one wait set: several channels were open at the same time
-# (one at a time, as before, would never have two), and each of the 8
-# carried the 300 records. Then a layer (dom4, service layer, forward=fan)
+# them from one wait set, all 8 open at the same time (gate=8: it echoes
+# nothing until it holds 8, so no consumer can finish before the last
+# comes), and each of the 8 carried the 300 records. Then a layer (dom4, service layer, forward=fan)
 # is a provider and a consumer at once: dom18 opens layer, the layer opens
 # fan for it and passes every message on and every echo back.
 fan_out() {
 	local app=$1 i st line max=0 cur=0 fpid lpid cp=()
-	sim_run 1 "$dir/fan.log" "$app" vmsgd=1 svc=fan cksum=1 clients=9
+	sim_run 1 "$dir/fan.log" "$app" vmsgd=1 svc=fan cksum=1 clients=9 gate=8
 	fpid=$sim_pid
 	wait_for "offering 'fan'" cat "$dir/fan.log"
 	for i in $(seq 10 17); do
@@ -237,7 +237,9 @@ fan_out() {
 		*" done: "*) cur=$((cur - 1)) ;;
 		esac
 	done < <(grep '^ECHO channel ' "$dir/fan.log")
-	[ "$max" -ge 2 ] || fail "the provider never held two channels at once (most: $max)"
+	[ "$max" -eq 8 ] || fail "the provider never held the 8 channels at once (most: $max)"
+	grep -q '^ECHO gate open: 8 channels open at once$' "$dir/fan.log" ||
+		fail "the provider's gate did not open at 8 channels"
 	echo "appliance_sim: fan-out: 8 consumers at once, each 300 records both ways (cksum $want); at most $max channels open together"
 
 	sim_run 4 "$dir/layer.log" "$app" vmsgd=1 svc=layer forward=fan cksum=1 clients=1

@@ -3,8 +3,9 @@
 # as a PVH unikernel and, in the PV guests, as a Linux program over the
 # SDK's Linux target; one vmsgd client core, lib/service, in both):
 #  1. fan-out: vmsgd in dom0 (direct mode); unikernel `ukfan` offers fan
-#     (vmsgd=1 cksum=1) and serves its consumers from one wait set; 4 PV
-#     guests and 4 unikernels open fan at the same time and exchange 300
+#     (vmsgd=1 cksum=1 gate=8) and serves its consumers from one wait set,
+#     echoing nothing until it holds all 8 channels at once; 4 PV guests
+#     and 4 unikernels open fan at the same time and exchange 300
 #     typed messages of 1..40000 bytes each, every echo checked; each
 #     consumer's checksum of what it sent and got back, and the
 #     provider's of what each channel carried to it, must equal `cksum`
@@ -82,7 +83,7 @@ EOF
 start_vmsgd || { cleanup; fail "vmsgd did not answer vmsgctl"; }
 
 # ---- 1. fan-out
-dfan=$(uk ukfan "vmsgd=1 svc=fan cksum=1 clients=11") || { cleanup; fail "cannot create ukfan"; }
+dfan=$(uk ukfan "vmsgd=1 svc=fan cksum=1 clients=11 gate=8") || { cleanup; fail "cannot create ukfan"; }
 xl unpause ukfan
 uk_wait ukfan "^ECHO offering 'fan'" 120 || { why ukfan; cleanup; fail "ukfan did not offer fan"; }
 info "ukfan (domain $dfan) offers fan"
@@ -127,9 +128,10 @@ while IFS= read -r line; do
 	*" done: "*) cur=$((cur - 1)) ;;
 	esac
 done <<<"$(uk_log ukfan | grep -a '^ECHO channel ')" # (dom0 has no /dev/fd for <(...))
-# A figure, not a verdict: here how far the exchanges overlap depends on
-# how the guests' boots fall (a PV guest boots for seconds, an exchange
-# takes one); guest_appliance_sim asserts the overlap (8 at once).
+# gate=8 held every echo until the 8 were open, so none could finish
+# before the last came: the 8 were open together.
+[ "$max" -eq 8 ] && uk_log ukfan | grep -aq '^ECHO gate open: 8 channels open at once' ||
+	{ why ukfan; cleanup; fail "ukfan never held the 8 channels at once (most: $max)"; }
 figure "fan_out consumers=8 pv=4 unikernels=4 most_open_at_once=$max seconds=$(elapsed "$t0")"
 info "fan-out: 8 consumers (4 PV, 4 unikernels), every exchange cksum $want both ways; at most $max channels open together"
 
