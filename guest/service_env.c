@@ -20,9 +20,25 @@ static int pvh_xs_directory(const char *path, char *buf, size_t cap)
 	return guest_xs_directory(0, path, buf, cap);
 }
 
+static int pvh_serve(vmsg_chan **out, uint16_t client_domid,
+		     uint32_t peer_uid, const char *path,
+		     const struct vmsg_chan_opts *o)
+{
+	(void)peer_uid; /* host mode only */
+	return vmsg_xen_serve(out, client_domid, path, o);
+}
+
+static int pvh_connect(vmsg_chan **out, uint16_t server_domid,
+		       uint32_t peer_uid, const char *path,
+		       const struct vmsg_chan_opts *o, int timeout_ms)
+{
+	(void)peer_uid;
+	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
+}
+
 static const struct vmsg__svc_env pvh_env = {
-	.serve = vmsg_xen_serve,
-	.connect = vmsg_xen_connect,
+	.serve = pvh_serve,
+	.connect = pvh_connect,
 	.own_domid = pvh_own_domid,
 	.now_ms = pvh_now_ms,
 	.sleep_ms = guest_sleep_ms,
@@ -31,6 +47,13 @@ static const struct vmsg__svc_env pvh_env = {
 	.free = guest_free,
 	.poll = 0,
 };
+
+/* No host mode in a unikernel: the common texts. */
+const char *vmsg__svc_target_strerror(int err)
+{
+	(void)err;
+	return 0;
+}
 
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 {

@@ -31,7 +31,9 @@ static void usage(FILE *f)
 		"The vmsg service broker for dom0: serves a control channel for\n"
 		"every guest domain, lets guests offer and open named services\n"
 		"as the policy in FILE allows (default deny), and answers\n"
-		"vmsgctl on the policy's control_socket.\n"
+		"vmsgctl on the policy's control_socket. With [daemon]\n"
+		"backend = host it serves processes of this machine instead\n"
+		"(no Xen), met at host_dir/vmsgd.sock.\n"
 		"\n"
 		"  -c, --config FILE      policy file (default " DEFAULT_CONFIG ")\n"
 		"  -f, --foreground       do not detach; log to stderr unless\n"
@@ -66,6 +68,17 @@ int vmsgd_reload(struct vmsgd *d, char *err, size_t cap)
 		vmsgd_log(LOG_ERROR, "reload failed, keeping the old policy: "
 				     "%s",
 			  err);
+		return -1;
+	}
+	if (np.host != d->pol.host ||
+	    (np.host && strcmp(np.host_dir, d->pol.host_dir) != 0)) {
+		snprintf(err, cap, "%s: backend and host_dir change only at "
+				   "restart",
+			 d->config);
+		vmsgd_log(LOG_ERROR, "reload failed, keeping the old policy: "
+				     "%s",
+			  err);
+		policy_free(&np);
 		return -1;
 	}
 	if (strcmp(np.control_socket, d->pol.control_socket) != 0)
@@ -103,6 +116,9 @@ static int check_config(const char *file)
 	printf("%s: ok: %zu service%s, %zu bridge%s, control socket %s\n",
 	       file, p.nsvc, p.nsvc == 1 ? "" : "s", p.nbr,
 	       p.nbr == 1 ? "" : "s", p.control_socket);
+	if (p.host)
+		printf("%s: host mode: clients at %s/vmsgd.sock\n", file,
+		       p.host_dir);
 	if (!p.nsvc)
 		printf("%s: no [service NAME] section: every offer and open "
 		       "will be refused (default deny)\n",
@@ -177,6 +193,7 @@ static void stop(struct vmsgd *d)
 	ctlsock_stop(d);
 	metrics_stop(d);
 	xs_watch_stop(d);
+	host_stop(d);
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
@@ -334,7 +351,12 @@ int main(int argc, char **argv)
 	uv_timer_start(&d->timer, on_tick, 500, 500);
 
 	int rc = 0;
-	if (ctlsock_start(d) < 0 || xs_watch_start(d) < 0 ||
+	/* The one difference between the two worlds past this point is
+	 * d->sops and who starts sessions: xenstore's domains, or the
+	 * processes that come to host_dir/vmsgd.sock. */
+	d->sops = d->pol.host ? &host_session_ops : &xen_session_ops;
+	if (ctlsock_start(d) < 0 ||
+	    (d->pol.host ? host_start(d) : xs_watch_start(d)) < 0 ||
 	    bridges_init(d) < 0 || metrics_start(d) < 0) {
 		rc = 1;
 		stop(d);

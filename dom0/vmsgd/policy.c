@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -111,12 +112,32 @@ static bool parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 	return true;
 }
 
-/* "*" (every guest), "" or "none" (nobody), or comma-separated domids.
- * 1: parsed; 0: not a list; -ENOMEM. */
-static int parse_domlist(const char *v, struct domlist *l)
+/* A user name as useradd takes it. */
+static bool user_name_ok(const char *t)
+{
+	if (!((*t >= 'a' && *t <= 'z') || *t == '_'))
+		return false;
+	size_t n = 0;
+	for (; t[n]; n++)
+		if (n >= 32 || !((t[n] >= 'a' && t[n] <= 'z') ||
+				 (t[n] >= '0' && t[n] <= '9') || t[n] == '_' ||
+				 t[n] == '-' || t[n] == '.'))
+			return false;
+	return true;
+}
+
+/* "*" (everyone), "" or "none" (nobody), or comma-separated ids: guest
+ * domids, or in host mode uids and user names (each name looked up now,
+ * kept as its uid). Which of these the backend takes is checked once the
+ * whole file is read (check_lists): [daemon] may come last.
+ * 1: parsed; 0: not a list; -ENOENT: a user name no user has (*bad
+ * names it); -ENOMEM. */
+static int parse_domlist(const char *v, struct domlist *l, int line,
+			 char *bad, size_t badcap)
 {
 	free(l->ids);
 	memset(l, 0, sizeof *l);
+	l->line = line;
 	while (*v == ' ')
 		v++;
 	if (!strcmp(v, "*")) {
@@ -137,23 +158,33 @@ static int parse_domlist(const char *v, struct domlist *l)
 		while (e > tok && e[-1] == ' ')
 			*--e = '\0';
 		uint64_t id;
-		/* Guests only: dom0 is vmsgd's own domain. */
-		if (!parse_u64(tok, 1, 0x7fef, &id)) {
+		if (user_name_ok(tok)) {
+			struct passwd *pw = getpwnam(tok);
+			if (!pw) {
+				snprintf(bad, badcap, "%s", tok);
+				ok = -ENOENT;
+				break;
+			}
+			id = pw->pw_uid;
+			l->names = true;
+		} else if (!parse_u64(tok, 0, UINT32_MAX - 1u, &id)) {
 			ok = 0;
 			break;
 		}
-		uint16_t *n = realloc(l->ids, (l->n + 1) * sizeof *n);
+		uint32_t *n = realloc(l->ids, (l->n + 1) * sizeof *n);
 		if (!n) {
 			ok = -ENOMEM;
 			break;
 		}
 		l->ids = n;
-		l->ids[l->n++] = (uint16_t)id;
+		l->ids[l->n++] = (uint32_t)id;
 	}
 	free(copy);
 	if (ok <= 0) {
 		free(l->ids);
-		memset(l, 0, sizeof *l);
+		l->ids = NULL;
+		l->n = 0;
+		l->names = false;
 	}
 	return ok;
 }
@@ -222,6 +253,31 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			     v, sizeof p->control_socket - 1);
 			return 0;
 		}
+	} else if (!strcmp(name, "backend")) {
+		if (!strcmp(v, "xen")) {
+			p->host = false;
+		} else if (!strcmp(v, "host")) {
+			p->host = true;
+		} else {
+			fail(ps, "backend '%s': expected 'xen' (the default) or "
+				 "'host' (processes of this machine, no Xen)",
+			     v);
+			return 0;
+		}
+	} else if (!strcmp(name, "host_dir")) {
+		/* Relative: the policy file's neighbour, as control_socket. */
+		int n = v[0] == '/' || !*v
+				? snprintf(p->host_dir, sizeof p->host_dir,
+					   "%s", v)
+				: snprintf(p->host_dir, sizeof p->host_dir,
+					   "%s/%s", ps->dir, v);
+		if (!*v || n < 0 || (size_t)n >= sizeof p->host_dir) {
+			fail(ps, "host_dir '%s': expected a path of at most %d "
+				 "bytes (relative: to the policy file's "
+				 "directory), so that the sockets inside fit",
+			     v, HOST_DIR_MAX);
+			return 0;
+		}
 	} else if (!strcmp(name, "metrics")) {
 		char why[160];
 		if (!parse_addr(v, &p->metrics, true, why, sizeof why)) {
@@ -266,15 +322,24 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 	struct policy_service *s = ps->cur;
 	uint64_t x;
 	if (!strcmp(name, "offer") || !strcmp(name, "open")) {
+		char bad[40] = "";
 		int r = parse_domlist(v, !strcmp(name, "offer") ? &s->offer
-								 : &s->open);
+								 : &s->open,
+				      ps->line, bad, sizeof bad);
 		if (r == -ENOMEM) {
 			fail_oom(ps);
 			return 0;
 		}
+		if (r == -ENOENT) {
+			fail(ps, "%s = '%s': no user is called '%s' (host mode "
+				 "lists users by name or uid)",
+			     name, v, bad);
+			return 0;
+		}
 		if (r == 0) {
 			fail(ps, "%s = '%s': expected '*', 'none' or "
-				 "comma-separated guest domids (1..32751)",
+				 "comma-separated guest domids (1..32751); in "
+				 "host mode user names or uids",
 			     name, v);
 			return 0;
 		}
@@ -621,6 +686,47 @@ static void check_bridges(struct parse *ps)
 	}
 }
 
+/* Xen's lists hold guest domids only (dom0 is vmsgd's own domain); host
+ * mode's hold uids. Relayed services and bridges need Xen (vmsgd's own
+ * ends are Xen channels). Errors name the key's or the header's line. */
+static void check_backend(struct parse *ps)
+{
+	struct policy *p = ps->p;
+	for (size_t i = 0; i < p->nsvc && !ps->failed; i++) {
+		const struct policy_service *s = &p->svc[i];
+		const struct domlist *ls[2] = {&s->offer, &s->open};
+		for (int k = 0; k < 2 && !p->host; k++) {
+			bool bad = ls[k]->names;
+			for (size_t j = 0; j < ls[k]->n; j++)
+				bad |= ls[k]->ids[j] < 1 ||
+				       ls[k]->ids[j] > 0x7fef;
+			if (bad) {
+				ps->line = ls[k]->line;
+				fail(ps, "[service %s]: %s: expected '*', "
+					 "'none' or comma-separated guest "
+					 "domids (1..32751); user names and "
+					 "uids need [daemon] backend = host",
+				     s->name, k ? "open" : "offer");
+				return;
+			}
+		}
+		if (p->host && s->mode == MODE_RELAYED) {
+			ps->line = s->line;
+			fail(ps, "[service %s]: mode = relayed needs Xen: in "
+				 "host mode (backend = host) every service is "
+				 "direct",
+			     s->name);
+			return;
+		}
+	}
+	if (p->host && p->nbr && !ps->failed) {
+		ps->line = p->br[0].line;
+		fail(ps, "[bridge %s]: bridges need Xen: not available with "
+			 "backend = host",
+		     p->br[0].name);
+	}
+}
+
 int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 {
 	struct parse ps = {.file = file, .err = err, .cap = cap};
@@ -630,6 +736,7 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 				      RL_ABUSE_BURST, RL_LOG_RATE, RL_LOG_BURST,
 				      RL_PER_WAKEUP}};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
+	snprintf(p.host_dir, sizeof p.host_dir, "/run/vmsg");
 	ps.p = &p;
 	ps.f = fopen(file, "r");
 	if (!ps.f) {
@@ -658,6 +765,8 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 		end_section(&ps);
 	if (!ps.failed)
 		check_bridges(&ps);
+	if (!ps.failed)
+		check_backend(&ps);
 	if (ps.failed) {
 		policy_free(&p);
 		return ps.oom ? -ENOMEM : -1;
@@ -698,14 +807,12 @@ const struct policy_service *policy_find(const struct policy *p,
 	return NULL;
 }
 
-bool policy_allows(const struct domlist *l, uint16_t domid)
+bool policy_allows(const struct domlist *l, uint32_t id)
 {
-	if (domid == 0)
-		return false;
 	if (l->any)
 		return true;
 	for (size_t i = 0; i < l->n; i++)
-		if (l->ids[i] == domid)
+		if (l->ids[i] == id)
 			return true;
 	return false;
 }

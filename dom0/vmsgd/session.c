@@ -17,7 +17,7 @@
 #include "vmsgd.h"
 
 /* Control messages are small; a larger one is dropped unread. */
-#define CTL_MSG_MAX 4096
+#define CTL_MSG_MAX VMSG_CTL_MSG_MAX
 /* How long an open waits for the provider when the guest gives no
  * timeout, and the most it may ask for. */
 #define OPEN_DEFAULT_MS 30000u
@@ -56,16 +56,8 @@ static void stop_poll(struct session *s);
 static int serve(struct session *s)
 {
 	char path[128];
-	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
-		 (unsigned)s->domid);
-	struct vmsg_chan_opts o;
-	vmsg_chan_opts_init(&o);
-	o.max_msg = CTL_MSG_MAX;
-	int r = vmsg_xen_serve(&s->chan, s->domid, path, &o);
+	int r = s->d->sops->serve(s, &s->chan, path, sizeof path);
 	if (r < 0) {
-		vmsgd_log(LOG_WARN, "domain %u: cannot serve its control "
-				    "channel at %s: %s",
-			  (unsigned)s->domid, path, vmsg_strerror(r));
 		s->chan = NULL;
 		return r;
 	}
@@ -89,7 +81,7 @@ static int serve(struct session *s)
 	return 0;
 }
 
-int session_new(struct vmsgd *d, uint16_t domid)
+int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid)
 {
 	if (session_find(d, domid))
 		return 0;
@@ -98,17 +90,26 @@ int session_new(struct vmsgd *d, uint16_t domid)
 		return -ENOMEM;
 	s->d = d;
 	s->domid = domid;
+	s->uid = uid;
+	s->pid = pid;
+	s->born_ms = vmsgd_now_ms();
 	vmsg_arena_init(&s->arena, s->arena_buf, sizeof s->arena_buf);
-	xs_mark_domain(domid, true); /* before serve: its keys go inside */
-	int r = serve(s);
-	if (r < 0) {
-		xs_mark_domain(domid, false);
+	/* Before serve: the keys (Xen) go inside the mark. */
+	int r = d->sops->mark(s, true);
+	if (r < 0 || (r = serve(s)) < 0) {
+		if (r != -EACCES)
+			(void)d->sops->mark(s, false);
 		free(s);
 		return r;
 	}
 	s->next = d->sessions;
 	d->sessions = s;
-	vmsgd_log(LOG_INFO, "domain %u: up", (unsigned)domid);
+	if (d->pol.host)
+		vmsgd_log(LOG_INFO, "domain %u: up: host client, user %s "
+				    "(uid %u), pid %d",
+			  (unsigned)domid, s->user, (unsigned)uid, pid);
+	else
+		vmsgd_log(LOG_INFO, "domain %u: up", (unsigned)domid);
 	return 0;
 }
 
@@ -288,6 +289,9 @@ int channel_request_serve(struct vmsgd *d, struct channel *c,
 	uint64_t now = vmsgd_now_ms();
 	uint64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
 	sv.connect_timeout_ms = (uint32_t)(left + CONNECT_GRACE_MS);
+	/* Host mode: the provider's library lets only this uid in. */
+	struct session *cs = session_find(d, c->consumer);
+	sv.consumer_uid = cs ? cs->uid : 0;
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
 			     "(channel %u, %s)",
 		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
@@ -368,12 +372,21 @@ static const struct policy_service *permitted(struct session *s,
 		return NULL;
 	}
 	const struct policy_service *ps = policy_find(&s->d->pol, name);
-	if (ps && policy_allows(open ? &ps->open : &ps->offer, s->domid))
+	/* Host mode: the policy names users; a Xen policy, domains. */
+	bool host = s->d->pol.host;
+	if (ps && policy_allows(open ? &ps->open : &ps->offer,
+				host ? s->uid : s->domid))
 		return ps;
 	char text[200];
-	snprintf(text, sizeof text, "service '%s': domain %u may not %s it "
-				    "(policy)",
-		 name, (unsigned)s->domid, open ? "open" : "offer");
+	if (host)
+		snprintf(text, sizeof text, "service '%s': user %s (uid %u) "
+					    "may not %s it (policy)",
+			 name, s->user, (unsigned)s->uid,
+			 open ? "open" : "offer");
+	else
+		snprintf(text, sizeof text, "service '%s': domain %u may not "
+					    "%s it (policy)",
+			 name, (unsigned)s->domid, open ? "open" : "offer");
 	log_denied(s, text);
 	send_result(s, req_id, -EACCES, text);
 	return NULL;
@@ -456,8 +469,7 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 	uint32_t wait = m->timeout_ms ? m->timeout_ms : OPEN_DEFAULT_MS;
 	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
 							       : wait);
-	snprintf(c->path, sizeof c->path, "/local/domain/%u/data/vmsg/svc/%u",
-		 (unsigned)c->provider, c->id);
+	d->sops->chan_path(d, c->provider, c->id, c->path, sizeof c->path);
 	c->next = d->channels;
 	d->channels = c;
 
@@ -536,6 +548,9 @@ void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 	op.path = (char *)path;
 	op.max_msg = c->max_msg;
 	op.channel_id = c->id;
+	/* Host mode: the consumer's library accepts only this uid there. */
+	struct session *ps = session_find(d, c->provider);
+	op.provider_uid = ps ? ps->uid : 0;
 	c->state = CH_OPEN;
 	/* Where vmsgd serves the consumer's end, the consumer must connect
 	 * within the wait its Open asked for (its library connects at once
@@ -709,6 +724,22 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
 	}
 }
 
+/* Its process has left or was reset, its state dropped: a Xen domain
+ * gets a fresh control channel for its next process; a host client
+ * (one connection, one process) is forgotten: it comes back, if it does,
+ * through the rendezvous as a new client. */
+static void session_after(struct session *s)
+{
+	if (s->d->sops->respawn) {
+		s->respawn = true;
+		stop_poll(s);
+		return;
+	}
+	(void)s->d->sops->mark(s, false);
+	s->dying = true;
+	stop_poll(s); /* on_uv_closed frees it */
+}
+
 /* The guest's process has gone (its end closed or broke): forget what it
  * offered and opened, and serve a fresh channel for the next one. Not
  * vmsg_chan_reopen(): the old client's unmap notification may still be on
@@ -731,8 +762,7 @@ static void client_left(struct session *s, int why)
 					 : vmsg_strerror(why));
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
-	s->respawn = true;
-	stop_poll(s);
+	session_after(s);
 }
 
 /* The guest's process connected to its control channel: greet it. */
@@ -831,7 +861,7 @@ static void on_uv_closed(vmsg_uv *u)
 		 * came) but not served, the id being taken: look again now
 		 * that it is free. (The simulator reuses a domid at once;
 		 * Xen does so only after the id space wraps.) */
-		if (!d->stopping)
+		if (!d->stopping && !d->pol.host)
 			xs_rescan(d);
 	}
 }
@@ -855,8 +885,7 @@ static void session_reset(struct session *s, const char *why)
 	s->resets++;
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
-	s->respawn = true;
-	stop_poll(s);
+	session_after(s);
 }
 
 void session_gone(struct vmsgd *d, uint16_t domid)
@@ -866,7 +895,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 		return;
 	if (!d->stopping)
 		vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
-	xs_mark_domain(domid, false); /* with what is left inside */
+	(void)d->sops->mark(s, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
 	drop_domain_state(d, domid);
@@ -914,7 +943,18 @@ void sessions_tick(struct vmsgd *d)
 	uint64_t now = vmsgd_now_ms();
 	/* Control channels whose re-serve failed (session_gone frees a
 	 * dying one: none of these is). */
-	for (struct session *s = d->sessions; s && !d->stopping; s = s->next) {
+	for (struct session *s = d->sessions, *next; s && !d->stopping;
+	     s = next) {
+		next = s->next;
+		/* Host mode: a client that never came to its channel. */
+		if (d->pol.host && s->state == SESS_WAITING && !s->dying &&
+		    s->polling && now - s->born_ms > HOST_CONNECT_MS) {
+			vmsgd_log(LOG_INFO, "domain %u: never connected to its "
+					    "control channel (pid %d)",
+				  (unsigned)s->domid, s->pid);
+			session_gone(d, s->domid);
+			continue;
+		}
 		if (!s->reserve || s->dying)
 			continue;
 		s->reserve = false;

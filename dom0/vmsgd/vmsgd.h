@@ -30,14 +30,21 @@ bool vmsgd_log_is_syslog(void);
 /* ---- policy (policy.c) -------------------------------------------------- */
 
 #define POLICY_ANY 0xffffu /* in a domain list: every guest */
+/* [daemon] host_dir: at most this long, so that the channel paths inside
+ * it (DIR/c/<client>/<channel id>) fit a UNIX socket's 107 bytes. */
+#define HOST_DIR_MAX 80
 /* [daemon] bridge_flush_ms: default and most. */
 #define BRIDGE_FLUSH_DEFAULT_MS 10000u
 #define BRIDGE_FLUSH_MAX_MS 600000u
 
+/* Who may offer or open: guest domids (Xen), or in host mode users,
+ * written as names or uids and kept as uids. */
 struct domlist {
-	uint16_t *ids;
+	uint32_t *ids;
 	size_t n;
 	bool any;
+	bool names; /* a user name was written (host mode only) */
+	int line;   /* of its key, for the cross-section checks */
 };
 
 enum { MODE_DIRECT = 0, MODE_RELAYED = 1 };
@@ -78,6 +85,11 @@ struct rl_limits {
 
 struct policy {
 	int log_level;
+	/* [daemon] backend = host (docs/vmsgd.md, "Host mode"): clients are
+	 * processes of this machine, met at host_dir/vmsgd.sock; the lists
+	 * name users. Read at start only. */
+	bool host;
+	char host_dir[HOST_DIR_MAX + 1];
 	struct rl_limits limits;
 	/* [daemon] metrics: the Prometheus endpoint's address (metrics.c);
 	 * has_metrics false: none. Read at start only. */
@@ -100,7 +112,8 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap);
 void policy_free(struct policy *p);
 const struct policy_service *policy_find(const struct policy *p,
 					 const char *name);
-bool policy_allows(const struct domlist *l, uint16_t domid);
+/* Does list l name `id` (a guest's domid; in host mode a uid)? */
+bool policy_allows(const struct domlist *l, uint32_t id);
 /* The connect bridge that provides `service` from dom0, or NULL. */
 const struct policy_bridge *policy_bridge_connect(const struct policy *p,
 						  const char *service);
@@ -145,12 +158,22 @@ bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
 
 /* ---- state -------------------------------------------------------------- */
 
+/* Control messages are small; a larger one is dropped unread. */
+#define VMSG_CTL_MSG_MAX 4096
+
 enum sess_state { SESS_WAITING, SESS_HELLO, SESS_READY };
 
 struct session {
 	struct vmsgd *d;
 	struct session *next;
+	/* The guest's domid; in host mode the client's number (1..32751,
+	 * one per connection, in the protocol's domid fields). */
 	uint16_t domid;
+	/* Host mode: who connected (SO_PEERCRED), and when. */
+	uint32_t uid;
+	int pid;
+	char user[33]; /* the uid's name, or its number */
+	uint64_t born_ms;
 	int state;
 	vmsg_chan *chan;
 	struct vmsg_uv *uv; /* libvmsg-uv's watch of chan */
@@ -192,6 +215,30 @@ enum chan_mode {
 struct relay;
 struct bconn;
 
+/* What differs between vmsgd's two worlds (the way lib/service has its
+ * env table): xs.c's for Xen (a guest domain per session, served at
+ * VMSG_CTL_PATH_PREFIX/<domid>, found through xenstore), host.c's for
+ * host mode (a process per session, met on host_dir/vmsgd.sock). The
+ * control protocol (session.c) and the broker are the same. */
+struct session_ops {
+	/* Serve s's control channel into *out; path says where (for logs
+	 * and the host rendezvous's answer). 0 or -errno (logged here). */
+	int (*serve)(struct session *s, vmsg_chan **out, char *path,
+		     size_t cap);
+	/* Make (on) or remove what marks s as served: Xen, its xenstore
+	 * folder; host, its folder for the channels it serves. 0 or -errno
+	 * (logged here). */
+	int (*mark)(struct session *s, bool on);
+	/* Where the provider session `provider` serves channel `id`. */
+	void (*chan_path)(struct vmsgd *d, uint16_t provider, uint32_t id,
+			  char *buf, size_t cap);
+	/* After its process left (or was reset): true, serve the same
+	 * session anew (a Xen domain stays); false, forget it (in host mode
+	 * each connection is a client of its own). */
+	bool respawn;
+};
+extern const struct session_ops xen_session_ops, host_session_ops;
+
 struct channel {
 	struct channel *next;
 	uint32_t id;
@@ -228,6 +275,7 @@ struct chan_counters {
 
 struct vmsgd {
 	uv_loop_t *loop;
+	const struct session_ops *sops; /* xen_ or host_session_ops */
 	char config[4096];
 	int cli_log_level; /* -1: from the config */
 	struct policy pol;
@@ -253,6 +301,12 @@ struct vmsgd {
 	bool stopping;
 	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
 	bool rescan_retry; /* xs.c: a domain to serve again from the tick */
+	/* host mode (host.c) */
+	uv_pipe_t host_sock;
+	bool host_open;
+	char host_dir[HOST_DIR_MAX + 1]; /* the policy's, real path */
+	char host_sock_path[108];
+	uint16_t next_client;
 };
 
 uint64_t vmsgd_now_ms(void);
@@ -268,7 +322,12 @@ bool channel_counters(const struct channel *c, struct chan_counters *k);
 
 /* session.c */
 struct session *session_find(struct vmsgd *d, uint16_t domid);
-int session_new(struct vmsgd *d, uint16_t domid);
+/* A session for guest domain `domid` (Xen: uid and pid 0), or for host
+ * client number `domid`, a process of `uid` and `pid`. */
+int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid);
+/* Host mode: a client that has not connected to its control channel
+ * this long after it was served one is forgotten. */
+#define HOST_CONNECT_MS 10000u
 void session_gone(struct vmsgd *d, uint16_t domid);
 void session_close_all(struct vmsgd *d);
 void sessions_tick(struct vmsgd *d);
@@ -354,6 +413,10 @@ void xs_rescan(struct vmsgd *d);
  * folder) from "another process of the domain holds the channel" (the
  * folder without keys) by it: vmsg_ctl_open()'s -ENOENT and -EBUSY. */
 void xs_mark_domain(uint16_t domid, bool on);
+
+/* host.c: host mode's rendezvous (docs/vmsgd.md, "Host mode"). */
+int host_start(struct vmsgd *d); /* logs its error */
+void host_stop(struct vmsgd *d);
 
 /* ctlsock.c */
 int ctlsock_start(struct vmsgd *d);

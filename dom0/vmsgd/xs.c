@@ -65,7 +65,7 @@ void xs_rescan(struct vmsgd *d)
 	for (int id = 1; id < (int)VMSG_DOMID_LIMIT; id++) {
 		if (!live[id] || session_find(d, (uint16_t)id))
 			continue;
-		int r = session_new(d, (uint16_t)id);
+		int r = session_new(d, (uint16_t)id, 0, 0);
 		if (r < 0) {
 			/* Want of memory is worth a word; a domain being
 			 * built is the usual, expected, cause of the rest. */
@@ -214,3 +214,41 @@ void xs_mark_domain(uint16_t domid, bool on)
 			  path, strerror(errno));
 	xs_close(xs);
 }
+
+/* ---- the Xen world of a session (struct session_ops) */
+
+static int xen_serve(struct session *s, vmsg_chan **out, char *path,
+		     size_t cap)
+{
+	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = VMSG_CTL_MSG_MAX;
+	int r = vmsg_xen_serve(out, s->domid, path, &o);
+	if (r < 0)
+		vmsgd_log(LOG_WARN, "domain %u: cannot serve its control "
+				    "channel at %s: %s",
+			  (unsigned)s->domid, path, vmsg_strerror(r));
+	return r;
+}
+
+static int xen_mark(struct session *s, bool on)
+{
+	xs_mark_domain(s->domid, on);
+	return 0;
+}
+
+static void xen_chan_path(struct vmsgd *d, uint16_t provider, uint32_t id,
+			  char *buf, size_t cap)
+{
+	(void)d;
+	snprintf(buf, cap, "/local/domain/%u/data/vmsg/svc/%u",
+		 (unsigned)provider, id);
+}
+
+const struct session_ops xen_session_ops = {
+	.serve = xen_serve,
+	.mark = xen_mark,
+	.chan_path = xen_chan_path,
+	.respawn = true,
+};

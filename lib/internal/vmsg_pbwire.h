@@ -87,6 +87,7 @@ struct vmsg_pbw_opened {
 	char path[VMSG_PBW_PATH_CAP];
 	uint64_t max_msg;
 	uint32_t channel_id;
+	uint32_t provider_uid; /* host mode only */
 };
 struct vmsg_pbw_serve {
 	uint32_t serve_id;
@@ -97,6 +98,7 @@ struct vmsg_pbw_serve {
 	uint32_t tx_ring_size;
 	uint64_t max_msg;
 	uint32_t connect_timeout_ms;
+	uint32_t consumer_uid; /* host mode only */
 };
 struct vmsg_pbw_serve_result {
 	uint32_t serve_id;

@@ -39,16 +39,31 @@ struct vmsg__svc_poll_ops {
 	void (*drain)(void *os);
 };
 
-/* What the core needs from its world. Every member but poll is required. */
+/* What the core needs from its world. Every member but poll, ctl_connect
+ * and serve_prefix is required. */
 struct vmsg__svc_env {
-	/* Serve one channel end at xenstore `path` for `client_domid`, or
-	 * connect to one `server_domid` serves there: vmsg_xen_serve() and
-	 * vmsg_xen_connect() in both worlds (lib/xenplat), a test's own. */
-	int (*serve)(vmsg_chan **out, uint16_t client_domid, const char *path,
-		     const struct vmsg_chan_opts *o);
+	/* Serve one channel end at `path` for `client_domid`, or connect to
+	 * one `server_domid` serves there: vmsg_xen_serve() and
+	 * vmsg_xen_connect() in both Xen worlds (lib/xenplat), a test's own,
+	 * or the host backend in host mode (env_host.c). `peer_uid` is the
+	 * uid vmsgd says the peer's process runs as: only host mode uses it
+	 * (the host backend's SO_PEERCRED check, vmsg/host.h). */
+	int (*serve)(vmsg_chan **out, uint16_t client_domid, uint32_t peer_uid,
+		     const char *path, const struct vmsg_chan_opts *o);
 	int (*connect)(vmsg_chan **out, uint16_t server_domid,
-		       const char *path, const struct vmsg_chan_opts *o,
-		       int timeout_ms);
+		       uint32_t peer_uid, const char *path,
+		       const struct vmsg_chan_opts *o, int timeout_ms);
+	/* Optional (host mode): reach vmsgd by the target's own rendezvous
+	 * instead of the control channel at VMSG_CTL_PATH_PREFIX/<domid>.
+	 * Returns the control channel, connected, and the number vmsgd
+	 * gave this connection in *id (it changes at each reconnect).
+	 * Errors as vmsg_ctl_open()'s (-ENOENT: no vmsgd there). */
+	int (*ctl_connect)(vmsg_chan **out, uint16_t *id,
+			   const struct vmsg_chan_opts *o, int timeout_ms);
+	/* Optional (host mode): the prefix every path vmsgd asks us to serve
+	 * at must start with, for our number `id`, into buf; its length or
+	 * -ENAMETOOLONG. Without: "/local/domain/<id>/data/vmsg/". */
+	int (*serve_prefix)(char *buf, size_t cap, uint16_t id);
 	/* Our domain id (< VMSG_DOMID_LIMIT), or -errno. */
 	int (*own_domid)(void);
 	/* A monotonic clock in ms, and a pause. */
@@ -63,6 +78,10 @@ struct vmsg__svc_env {
 	void (*free)(void *p, size_t size);
 	const struct vmsg__svc_poll_ops *poll; /* optional */
 };
+
+/* The target's own text for vmsg_ctl_open()'s error err (host mode names
+ * its directory), or NULL for the common one. Each target defines it. */
+const char *vmsg__svc_target_strerror(int err);
 
 /* vmsg_ctl_open() over env (which must outlive the handle). */
 int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,

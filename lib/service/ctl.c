@@ -83,20 +83,33 @@ void vmsg__svc_drain(vmsg_ctl *ctl)
 		ctl->env->poll->drain(ctl->os);
 }
 
-/* One attempt: connect to our control channel, exchange Hellos. */
+/* One attempt: connect to our control channel, exchange Hellos. In host
+ * mode the target's rendezvous gives the channel and our number for this
+ * connection (a new one at each reconnect). */
 static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 {
-	char path[64];
-	vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
-		       (unsigned)ctl->domid);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = CTL_MSG_MAX;
 	vmsg_chan *c;
-	int r = ctl->env->connect(&c, 0, path, &o,
-				  vmsg__svc_left(ctl, timeout_ms, start));
-	if (r < 0)
-		return r;
+	int r;
+	if (ctl->env->ctl_connect) {
+		uint16_t id = 0;
+		r = ctl->env->ctl_connect(&c, &id, &o,
+					  vmsg__svc_left(ctl, timeout_ms,
+							 start));
+		if (r < 0)
+			return r;
+		ctl->domid = id;
+	} else {
+		char path[64];
+		vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+			       (unsigned)ctl->domid);
+		r = ctl->env->connect(&c, 0, 0, path, &o,
+				      vmsg__svc_left(ctl, timeout_ms, start));
+		if (r < 0)
+			return r;
+	}
 	/* A caller that may not wait still gets the Hello: vmsgd sends it
 	 * as soon as it sees us. */
 	int hs = timeout_ms == 0 ? CTL_HANDSHAKE_MS
@@ -242,7 +255,7 @@ int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 	ctl->domid = (uint16_t)r;
 	r = attach(ctl, timeout_ms, start);
 	if (r < 0 && !permanent(r))
-		r = vmsg__svc_why_not(ctl); /* what the header promises */
+		r = vmsg__svc_why_not(ctl, r); /* what the header promises */
 	if (r < 0)
 		goto fail;
 	*out = ctl;
@@ -308,10 +321,13 @@ static int has_dotdot(const char *s)
  * still checked: the path must lie under our own tree. */
 static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 {
-	char prefix[64];
-	int n = vmsg__snprintf(prefix, sizeof prefix,
-			       "/local/domain/%u/data/vmsg/",
-			       (unsigned)ctl->domid);
+	char prefix[VMSG_PBW_PATH_CAP];
+	int n = ctl->env->serve_prefix
+			? ctl->env->serve_prefix(prefix, sizeof prefix,
+						 ctl->domid)
+			: vmsg__snprintf(prefix, sizeof prefix,
+					 "/local/domain/%u/data/vmsg/",
+					 (unsigned)ctl->domid);
 	/* Something below the prefix, not the prefix itself. */
 	if (n <= 0 || (size_t)n >= sizeof prefix ||
 	    __builtin_strlen(s->path) <= (size_t)n ||
@@ -339,7 +355,8 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 		o.tx_ring_size = s->tx_ring_size;
 	o.max_msg = (size_t)s->max_msg;
 	vmsg_chan *c;
-	int r = ctl->env->serve(&c, (uint16_t)s->consumer_domid, s->path, &o);
+	int r = ctl->env->serve(&c, (uint16_t)s->consumer_domid,
+				s->consumer_uid, s->path, &o);
 	if (r < 0) {
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;

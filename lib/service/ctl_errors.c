@@ -20,8 +20,13 @@
 #include "vmsg_errno.h"
 #include "vmsg_fmt.h"
 
-int vmsg__svc_why_not(vmsg_ctl *ctl)
+int vmsg__svc_why_not(vmsg_ctl *ctl, int last)
 {
+	/* Host mode: the rendezvous said why itself (-ENOENT: nobody at the
+	 * socket; -EACCES: refused); anything else is a vmsgd that did not
+	 * get as far as a Hello in time. */
+	if (ctl->env->ctl_connect)
+		return last == -ENOENT || last == -EACCES ? last : -ETIMEDOUT;
 	char path[64], names[1024];
 	vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
 		       (unsigned)ctl->domid);
@@ -43,6 +48,9 @@ int vmsg__svc_why_not(vmsg_ctl *ctl)
 
 const char *vmsg_ctl_strerror(int err)
 {
+	const char *own = vmsg__svc_target_strerror(err);
+	if (own)
+		return own;
 	switch (err) {
 	case -ENOENT:
 		return "no vmsgd serves this domain: is vmsgd running in dom0 "

@@ -16,6 +16,7 @@
 
 #include <vmsg/xen.h>
 
+#include "env_linux.h"
 #include "service_private.h"
 #include "vmsg_clock.h"
 #include "vmsg_xs_linux.h"
@@ -61,24 +62,24 @@ static int linux_xs_directory(const char *path, char *buf, size_t cap)
 	return r;
 }
 
-static uint64_t linux_now_ms(void)
+uint64_t vmsg__svc_linux_now_ms(void)
 {
 	return vmsg__clock_ns() / 1000000u;
 }
 
-static void linux_sleep_ms(unsigned ms)
+void vmsg__svc_linux_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
-static void *linux_alloc(size_t size)
+void *vmsg__svc_linux_alloc(size_t size)
 {
 	return calloc(1, size);
 }
 
-static void linux_free(void *p, size_t size)
+void vmsg__svc_linux_free(void *p, size_t size)
 {
 	(void)size;
 	free(p);
@@ -218,7 +219,7 @@ static void poll_deadline(void *os, int ms)
 	(void)timerfd_settime(((struct ctl_poll *)os)->xfd, 0, &it, NULL);
 }
 
-static const struct vmsg__svc_poll_ops linux_poll = {
+const struct vmsg__svc_poll_ops vmsg__svc_linux_poll = {
 	.open = poll_open,
 	.close = poll_close,
 	.fd = poll_fd,
@@ -230,19 +231,38 @@ static const struct vmsg__svc_poll_ops linux_poll = {
 	.drain = poll_drain,
 };
 
+static int linux_serve(vmsg_chan **out, uint16_t client_domid,
+		       uint32_t peer_uid, const char *path,
+		       const struct vmsg_chan_opts *o)
+{
+	(void)peer_uid; /* Xen's grants name the domain */
+	return vmsg_xen_serve(out, client_domid, path, o);
+}
+
+static int linux_connect(vmsg_chan **out, uint16_t server_domid,
+			 uint32_t peer_uid, const char *path,
+			 const struct vmsg_chan_opts *o, int timeout_ms)
+{
+	(void)peer_uid;
+	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
+}
+
 static const struct vmsg__svc_env linux_env = {
-	.serve = vmsg_xen_serve,
-	.connect = vmsg_xen_connect,
+	.serve = linux_serve,
+	.connect = linux_connect,
 	.own_domid = linux_own_domid,
-	.now_ms = linux_now_ms,
-	.sleep_ms = linux_sleep_ms,
+	.now_ms = vmsg__svc_linux_now_ms,
+	.sleep_ms = vmsg__svc_linux_sleep_ms,
 	.xs_directory = linux_xs_directory,
-	.alloc = linux_alloc,
-	.free = linux_free,
-	.poll = &linux_poll,
+	.alloc = vmsg__svc_linux_alloc,
+	.free = vmsg__svc_linux_free,
+	.poll = &vmsg__svc_linux_poll,
 };
 
 int vmsg_ctl_open(vmsg_ctl **out, int timeout_ms)
 {
+	/* Host mode is chosen by the environment (vmsg/service.h). */
+	if (vmsg__svc_host_dir())
+		return vmsg__ctl_open(out, &vmsg__svc_host_env, timeout_ms);
 	return vmsg__ctl_open(out, &linux_env, timeout_ms);
 }

@@ -142,7 +142,8 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	vmsg_chan_opts_init(&o);
 	o.max_msg = (size_t)op.max_msg;
 	vmsg_chan *c;
-	r = ctl->env->connect(&c, (uint16_t)op.provider_domid, op.path, &o,
+	r = ctl->env->connect(&c, (uint16_t)op.provider_domid, op.provider_uid,
+			      op.path, &o,
 			      vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0) {
 		vmsg__svc_send_closed(ctl, op.channel_id);

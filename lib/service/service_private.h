@@ -172,9 +172,10 @@ int vmsg__svc_grow(vmsg_ctl *ctl, void **arr, size_t *cap, size_t n,
 		   size_t size);
 
 /* ctl_errors.c: after attaching failed by the deadline for a reason that
- * retrying could have cured, what stood in the way: -ENOENT (no vmsgd
+ * retrying could have cured (the last attempt's error: `last`), what
+ * stood in the way: -ENOENT (no vmsgd
  * serves our domain), -EBUSY (another process holds its control
  * channel) or -ETIMEDOUT. */
-int vmsg__svc_why_not(vmsg_ctl *ctl);
+int vmsg__svc_why_not(vmsg_ctl *ctl, int last);
 
 #endif

@@ -43,6 +43,7 @@ static const struct vmsg_pbw_field opened_f[] = {
 	F(3, VMSG_PBW_STR, struct vmsg_pbw_opened, path, VMSG_PBW_PATH_CAP),
 	F(4, VMSG_PBW_U64, struct vmsg_pbw_opened, max_msg, 0),
 	F(5, VMSG_PBW_U32, struct vmsg_pbw_opened, channel_id, 0),
+	F(6, VMSG_PBW_U32, struct vmsg_pbw_opened, provider_uid, 0),
 };
 static const struct vmsg_pbw_field serve_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_serve, serve_id, 0),
@@ -53,6 +54,7 @@ static const struct vmsg_pbw_field serve_f[] = {
 	F(6, VMSG_PBW_U32, struct vmsg_pbw_serve, tx_ring_size, 0),
 	F(7, VMSG_PBW_U64, struct vmsg_pbw_serve, max_msg, 0),
 	F(8, VMSG_PBW_U32, struct vmsg_pbw_serve, connect_timeout_ms, 0),
+	F(9, VMSG_PBW_U32, struct vmsg_pbw_serve, consumer_uid, 0),
 };
 static const struct vmsg_pbw_field serve_result_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_serve_result, serve_id, 0),
