@@ -57,6 +57,13 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
              COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd/domid_reuse.sh ${CMAKE_BINARY_DIR})
     set_tests_properties(vmsgd_domid_reuse PROPERTIES TIMEOUT 300 LABELS sim)
   endif()
+  # Host mode: vmsgd between processes of this machine, no Xen, no
+  # simulator (tests/vmsgd/host.sh; runs as root for a second uid).
+  if(TARGET vmsg-kv-server AND TARGET vmsg-cat)
+    add_test(NAME vmsgd_host
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd/host.sh ${CMAKE_BINARY_DIR})
+    set_tests_properties(vmsgd_host PROPERTIES TIMEOUT 180 LABELS host)
+  endif()
   get_property(vt_metrics GLOBAL PROPERTY VMSGD_HAVE_METRICS)
   if(vt_metrics AND TARGET echo-appliance)
     add_test(NAME vmsgd_metrics

@@ -119,16 +119,31 @@ static void count_domain(struct vmsgd *d, const struct session *s,
 
 static void list_domains(struct vmsgd *d, struct sbuf *b)
 {
-	sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %s\n", "DOMID", "STATE",
-		  "OFFERS", "CHANNELS", "CLIENT");
+	/* Host mode: each client is a process; say whose (its number
+	 * stands where a domid would). */
+	bool host = d->pol.host;
+	if (host)
+		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-16s %-8s %s\n", "DOMID",
+			  "STATE", "OFFERS", "CHANNELS", "USER", "PID",
+			  "CLIENT");
+	else
+		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %s\n", "DOMID", "STATE",
+			  "OFFERS", "CHANNELS", "CLIENT");
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (s->dying)
 			continue;
 		unsigned offers, chans;
 		count_domain(d, s, &offers, &chans);
-		sb_printf(b, "%-6u %-10s %-8u %-8u %s\n", (unsigned)s->domid,
-			  sess_state(s), offers, chans,
-			  s->state == SESS_READY ? s->peer_name : "-");
+		if (host)
+			sb_printf(b, "%-6u %-10s %-8u %-8u %-16s %-8d %s\n",
+				  (unsigned)s->domid, sess_state(s), offers,
+				  chans, s->user, s->pid,
+				  s->state == SESS_READY ? s->peer_name : "-");
+		else
+			sb_printf(b, "%-6u %-10s %-8u %-8u %s\n",
+				  (unsigned)s->domid, sess_state(s), offers,
+				  chans,
+				  s->state == SESS_READY ? s->peer_name : "-");
 	}
 }
 
@@ -154,6 +169,12 @@ static void list_domains_json(struct vmsgd *d, struct sbuf *b)
 				    vmsg__json_str(s->state == SESS_READY
 							   ? s->peer_name
 							   : ""));
+		/* Host mode: the kernel's word on who the client is. */
+		if (ok && d->pol.host)
+			ok = vmsg__json_set(o, "uid", vmsg__json_uint(s->uid)) &&
+			     vmsg__json_set(o, "pid",
+					    vmsg__json_uint((unsigned)s->pid)) &&
+			     vmsg__json_set(o, "user", vmsg__json_str(s->user));
 		json_decref(o);
 	}
 	json_decref(arr);

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# vmsgd_host: vmsgd in host mode (docs/vmsgd.md, "Host mode"): named
+# services, the policy and vmsgctl between plain processes of this machine,
+# no Xen and no simulator. Runs as root (it needs a second uid: nobody).
+# - --check-config: an unknown user, mode = relayed, a bridge, user names
+#   in a Xen policy: each refused with FILE:LINE;
+# - before vmsgd starts, a client is told "is vmsgd running in host mode
+#   at DIR?";
+# - root's vmsg-kv-server offers kv; two more root processes put a 1000-byte
+#   value and get it back identical (direct channels, end to end);
+# - nobody's open of kv is refused: "user nobody (uid 65534) may not open
+#   it (policy)"; nobody opens echo (root's `vmsg-cat --offer echo -- cat`)
+#   and gets its bytes back;
+# - vmsgctl lists the clients with user and pid (text and JSON), the
+#   services and the channel; nobody's client killed (-9) mid-session
+#   leaves vmsgctl, its channel too;
+# - 6 root providers offer at once, 6 root consumers open them at once
+#   (vmsg-cat --offer serves one consumer at a time: one each), each
+#   gets its own text back;
+# - SIGTERM: vmsgd exits 0 and removes its socket.
+# usage: host.sh BUILD_DIR
+set -uo pipefail
+. "$(dirname "$0")/../lib/sim.sh"
+sim_init vmsgd_host "$1"
+kv=$build/examples/kv/vmsg-kv
+kvd=$build/examples/kv/vmsg-kv-server
+cat=$build/tools/vmsg-cat/vmsg-cat
+sim_need "$vmsgd" "$vmsgctl" "$kv" "$kvd" "$cat"
+[ "$(id -u)" = 0 ] || { echo "vmsgd_host: needs root (a second uid)"; exit 1; }
+command -v setpriv >/dev/null || fail "setpriv (util-linux) not found"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+# The folder must be reachable by nobody (search only) and short enough
+# for the sockets inside: under TMPDIR if so, else a private one in /tmp.
+chmod 711 "$dir"
+hd=$dir/h
+if ! as_nobody test -x "$dir" || [ ${#hd} -gt 70 ]; then
+	hd=$(mktemp -d /tmp/vmsg-host.XXXXXX) || fail "mktemp"
+	chmod 711 "$hd"
+	sim_cleanup_hook() { rm -rf "$hd"; }
+	hd=$hd/h
+fi
+export VMSG_HOST_VMSGD=$hd
+
+# ---- the policy and its checks
+cat >"$dir/host.conf" <<EOF
+[daemon]
+backend = host
+host_dir = $hd
+control_socket = $dir/vmsgd.sock
+
+[service kv]
+offer = root
+open = root
+mode = direct
+
+[service kv.text]
+offer = 0
+open = none
+mode = direct
+
+[service echo]
+offer = root
+open = nobody
+mode = direct
+
+[service m1]
+offer = root
+open = root
+mode = direct
+
+[service m2]
+offer = root
+open = root
+mode = direct
+
+[service m3]
+offer = root
+open = root
+mode = direct
+
+[service m4]
+offer = root
+open = root
+mode = direct
+
+[service m5]
+offer = root
+open = root
+mode = direct
+
+[service m6]
+offer = root
+open = root
+mode = direct
+EOF
+out=$("$vmsgd" --check-config "$dir/host.conf") || fail "check-config: $out"
+grep -q "host mode: clients at $hd/vmsgd.sock" <<<"$out" || fail "check-config said: $out"
+
+bad() { # EXPECTED-TEXT: the policy on stdin must be refused with it
+	cat >"$dir/bad.conf"
+	local o st=0
+	o=$("$vmsgd" --check-config "$dir/bad.conf" 2>&1) || st=$?
+	[ "$st" = 2 ] || fail "bad config accepted (status $st): $o"
+	grep -qF -- "$1" <<<"$o" || fail "bad config: expected '$1', got: $o"
+}
+printf '[daemon]\nbackend = host\n[service a]\noffer = nosuchuser42\nopen = root\nmode = direct\n' |
+	bad "bad.conf:4: offer = 'nosuchuser42': no user is called 'nosuchuser42'"
+printf '[daemon]\nbackend = host\n[service a]\noffer = root\nopen = root\nmode = relayed\n' |
+	bad "bad.conf:3: [service a]: mode = relayed needs Xen"
+printf '[service a]\noffer = root\nopen = 1\nmode = direct\n[daemon]\nbackend = host\n[bridge b]\nservice = a\nlisten = unix:/x.sock\n' |
+	bad "bad.conf:7: [bridge b]: bridges need Xen"
+printf '[service a]\noffer = 1\nopen = root\nmode = direct\n' |
+	bad "bad.conf:3: [service a]: open: expected '*', 'none' or comma-separated guest domids (1..32751); user names and uids need [daemon] backend = host"
+printf '[daemon]\nbackend = hosted\n' | bad "bad.conf:2: backend 'hosted': expected 'xen'"
+
+# ---- no vmsgd yet
+st=0
+o=$("$kv" --timeout 300 get x 2>&1) || st=$?
+[ "$st" = 1 ] || fail "kv without vmsgd: status $st: $o"
+grep -qF "is vmsgd running in host mode at $hd?" <<<"$o" || fail "kv without vmsgd said: $o"
+
+# ---- vmsgd, and the key-value service between root's processes
+"$vmsgd" --foreground --config "$dir/host.conf" --log-level debug >"$dir/vmsgd.log" 2>&1 &
+vpid=$!
+sim_track "$vpid"
+sim_wait 10 grep -q ready "$dir/vmsgd.log" || fail "vmsgd did not start"
+[ -S "$hd/vmsgd.sock" ] || fail "no $hd/vmsgd.sock"
+
+"$kvd" >"$dir/kvd.log" 2>&1 &
+sim_track $!
+sim_wait 10 grep -q "offering kv" "$dir/kvd.log" || fail "kv-server did not offer"
+val=$(head -c 750 /dev/urandom | base64 -w0)
+"$kv" put big "$val" >"$dir/put.log" 2>&1 || fail "put: $(cat "$dir/put.log")"
+got=$("$kv" get big 2>"$dir/get.log") || fail "get: $(cat "$dir/get.log")"
+[ "$got" = "$val" ] || fail "get gave ${#got} bytes, not the ${#val} put"
+
+# ---- another user: refused for kv, served for echo
+st=0
+o=$(as_nobody "$kv" get big 2>&1) || st=$?
+[ "$st" = 1 ] || fail "nobody's get: status $st: $o"
+grep -qF "service 'kv': user nobody (uid 65534) may not open it (policy)" <<<"$o" ||
+	fail "nobody's refusal said: $o"
+"$cat" --offer echo -- cat >"$dir/echo.log" 2>&1 &
+sim_track $!
+sim_wait 10 sh -c "'$vmsgctl' --socket '$dir/vmsgd.sock' list services | grep -q '^echo '" ||
+	fail "echo not offered: $(cat "$dir/echo.log")"
+head -c 30000 /dev/urandom | base64 >"$dir/in.txt"
+as_nobody "$cat" --service echo --linger 5000 <"$dir/in.txt" >"$dir/out.txt" 2>"$dir/nobody.log" ||
+	fail "nobody's echo: $(cat "$dir/nobody.log")"
+cmp -s "$dir/in.txt" "$dir/out.txt" || fail "echo across users: $(wc -c <"$dir/out.txt") bytes back of $(wc -c <"$dir/in.txt")"
+
+# ---- vmsgctl, and a client that dies mid-session
+mkfifo "$dir/hold"
+setpriv --reuid=65534 --regid=65534 --clear-groups -- "$cat" --service echo <"$dir/hold" >"$dir/held.out" 2>"$dir/held.log" &
+held=$!
+sim_track "$held"
+exec 7>"$dir/hold"
+echo "still here" >&7
+sim_wait 10 grep -q "still here" "$dir/held.out" || fail "held channel: no echo"
+doms=$("$vmsgctl" --socket "$dir/vmsgd.sock" list domains) || fail "list domains"
+grep -Eq "^[0-9]+ +connected +0 +1 +nobody +$held " <<<"$doms" ||
+	fail "nobody's client (pid $held) not listed: $doms"
+[ "$(grep -c ' root ' <<<"$doms")" = 2 ] || fail "expected 2 root clients: $doms"
+json=$("$vmsgctl" --socket "$dir/vmsgd.sock" --json list domains) || fail "json"
+grep -q "\"uid\":65534,\"pid\":$held,\"user\":\"nobody\"" <<<"$json" || fail "json domains: $json"
+chans=$("$vmsgctl" --socket "$dir/vmsgd.sock" list channels) || fail "list channels"
+grep -Eq " echo .* open +direct .* $hd/c/[0-9]+/[0-9]+" <<<"$chans" || fail "channels: $chans"
+svcs=$("$vmsgctl" --socket "$dir/vmsgd.sock" list services) || fail "list services"
+for s in kv kv.text echo; do
+	grep -q "^$s " <<<"$svcs" || fail "service $s not listed: $svcs"
+done
+kill -KILL "$held"
+sim_reap "$held"
+exec 7>&-
+gone() {
+	! "$vmsgctl" --socket "$dir/vmsgd.sock" list domains | grep -q " nobody " &&
+		! "$vmsgctl" --socket "$dir/vmsgd.sock" list channels | grep -q " echo "
+}
+sim_wait 10 gone || fail "the killed client stays: $("$vmsgctl" --socket "$dir/vmsgd.sock" list domains)"
+grep -q "disconnected" "$dir/vmsgd.log" || fail "no disconnect logged"
+
+# ---- several processes of one user offering and opening at once
+for i in 1 2 3 4 5 6; do
+	"$cat" --offer "m$i" -- cat >"$dir/m$i.log" 2>&1 &
+	sim_track $!
+done
+sim_wait 10 sh -c "[ \$('$vmsgctl' --socket '$dir/vmsgd.sock' list services | grep -c '^m[1-6] ') = 6 ]" ||
+	fail "6 providers did not all offer: $("$vmsgctl" --socket "$dir/vmsgd.sock" list services)"
+pids=()
+for j in 1 2 3 4 5 6; do
+	i=$j
+	echo "consumer $j of m$i" | "$cat" --service "m$i" --linger 5000 >"$dir/c$j.out" 2>"$dir/c$j.log" &
+	pids+=($!)
+done
+for k in "${!pids[@]}"; do
+	wait "${pids[k]}" || fail "consumer $((k + 1)): $(cat "$dir/c$((k + 1)).log")"
+done
+for j in 1 2 3 4 5 6; do
+	i=$j
+	[ "$(cat "$dir/c$j.out")" = "consumer $j of m$i" ] || fail "consumer $j got: $(cat "$dir/c$j.out")"
+done
+
+# ---- stop
+kill -TERM "$vpid"
+st=0
+wait "$vpid" || st=$?
+sim_forget "$vpid"
+[ "$st" = 0 ] || fail "vmsgd exited $st"
+[ ! -e "$hd/vmsgd.sock" ] || fail "$hd/vmsgd.sock left behind"
+echo "vmsgd_host: ok (kv between root's processes, nobody refused and served, vmsgctl, a killed client cleaned up, 6 providers and 6 consumers at once)"
