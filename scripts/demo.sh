@@ -6,6 +6,10 @@
 #                                   vmsgd, a service in dom1, clients in dom2
 #                                   and dom3, socat through a socket bridge
 #                                   (scripts/demo-sim.sh)
+#   scripts/demo.sh --host          the key-value demo on the host
+#                                   backend: vmsgd in host mode between
+#                                   plain processes, no Xen and no
+#                                   simulator (scripts/demo-host.sh)
 #   scripts/demo.sh pingpong [ARG]  the ping-pong example between two
 #                                   processes over the host backend; ARGs,
 #                                   if any, replace the default runs and go
@@ -21,11 +25,12 @@ if [ $# -gt 0 ]; then
 	case $1 in
 	pingpong) what=pingpong; shift ;;
 	kv) what=kv; shift ;;
+	--host | host) what=host; shift ;;
 	-h | --help)
-		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
-		echo "demo: unknown demo '$1' (kv or pingpong; --help)" >&2
+		echo "demo: unknown demo '$1' (kv, --host or pingpong; --help)" >&2
 		exit 2 ;;
 	esac
 fi
@@ -39,6 +44,13 @@ if [ "$what" = kv ]; then
 		vmsgctl vmsg-kv-server vmsg-kv
 	echo
 	exec "$root/scripts/demo-sim.sh" "$dir"
+fi
+
+if [ "$what" = host ]; then
+	cmake --build "$dir" -j "$jobs" --target vmsgd vmsgctl vmsg-kv-server \
+		vmsg-kv
+	echo
+	exec "$root/scripts/demo-host.sh" "$dir"
 fi
 
 cmake --build "$dir" -j "$jobs" --target vmsg-pingpong

@@ -9,6 +9,14 @@ if(VMSG_HAVE_VMSGD AND TARGET vmsg-kv-server AND TARGET xensim)
                    ${CMAKE_SOURCE_DIR}/scripts/demo-sim.sh ${CMAKE_BINARY_DIR})
   set_tests_properties(demo_sim PROPERTIES TIMEOUT 300 LABELS sim)
 endif()
+# The same demo through vmsgd in host mode (scripts/demo-host.sh): no Xen,
+# no simulator.
+if(VMSG_HAVE_VMSGD AND TARGET vmsg-kv-server)
+  add_test(NAME demo_host
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/kv/demo_host_check.sh
+                   ${CMAKE_SOURCE_DIR}/scripts/demo-host.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(demo_host PROPERTIES TIMEOUT 120 LABELS host)
+endif()
 if(VMSG_HAVE_VMSGD AND TARGET vmsg-kv-server AND TARGET xensim)
   vmsg_add_test(kv_hostile SOURCES kv/kv_hostile.c LIBS kv_core TIMEOUT 300
                 LABELS sim)

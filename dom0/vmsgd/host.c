@@ -239,7 +239,7 @@ int host_start(struct vmsgd *d)
 			  errno ? strerror(errno) : "its real path is too long");
 		return -1;
 	}
-	snprintf(d->host_dir, sizeof d->host_dir, "%s", p);
+	memcpy(d->host_dir, p, strlen(p) + 1); /* fits: checked above */
 	const char *dir = d->host_dir;
 	snprintf(d->host_sock_path, sizeof d->host_sock_path, "%s/vmsgd.sock",
 		 dir);
