@@ -35,6 +35,21 @@
  * consumer that opens and never connects costs the provider a served
  * channel for that long at most.
  *
+ * Host mode (no Xen): with the environment variable VMSG_HOST_VMSGD=DIR
+ * set (not empty), vmsg_ctl_open() reaches a vmsgd that runs in host mode
+ * with host_dir DIR (docs/vmsgd.md, "Host mode") instead of looking in
+ * xenstore: processes of one machine offer and open services by name under
+ * vmsgd's policy, which names users (the uid the kernel reports for each
+ * process). Each vmsg_ctl_open() is a client of its own (several processes,
+ * or handles, of one user at once); its number stands where a domid
+ * stands (vmsg_ctl_domid(), vmsg_service_peer.domid) and changes at each
+ * reconnect. Channels are the host backend's (vmsg/host.h), direct between
+ * the two processes, and each end lets in only the uid vmsgd names.
+ * Errors: -ENOENT, "is vmsgd running in host mode at DIR?", when nothing
+ * answers at DIR/vmsgd.sock by the deadline; -EACCES when vmsgd or the
+ * folder refuses us; -ETIMEDOUT when vmsgd took the connection and did not
+ * answer. -EBUSY does not happen in host mode.
+ *
  * Both worlds: the same client (lib/service, freestanding) runs in a
  * Linux domain (libvmsg) and in a unikernel (guest/, docs/unikernel.md);
  * only vmsg_ctl_fd() differs (-ENOTSUP in a unikernel).
