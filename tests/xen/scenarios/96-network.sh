@@ -94,6 +94,17 @@ iperf() {
 	awk -v m="${mbits:-0}" 'BEGIN { exit !(m > 0) }' || die "iperf3 moved nothing"
 }
 
+# iperf_server NS TAG: a one-shot iperf3 server on 5201 in NS, listening.
+iperf_server() {
+	ip netns exec "$1" iperf3 -s -1 -p 5201 >"/tmp/iperf3-$2.log" 2>&1 &
+	pids+=($!)
+	for ((i = 0; i < 100; i++)); do
+		ip netns exec "$1" ss -ltn | grep -q :5201 && return 0
+		sleep 0.2
+	done
+	die "no iperf3 server in $1"
+}
+
 for ns in $A $B; do
 	ip netns add $ns || die "ip netns add $ns"
 	ip -n $ns link set lo up
@@ -111,13 +122,7 @@ bridge tapB $B 198.18.0.2 02:00:5e:00:03:02 --xen "$dsw" --port net1
 uk_wait uksw "port 1: link up" 30 || { why uksw; die "the switch never saw port 1 up"; }
 pings $A 198.18.0.2 20
 sw_p50=$p50
-ip netns exec $B iperf3 -s -1 -p 5201 >/tmp/iperf3-sw.log 2>&1 &
-pids+=($!)
-for ((i = 0; i < 100; i++)); do
-	ip netns exec $B ss -ltn | grep -q :5201 && break
-	sleep 0.2
-done
-ip netns exec $B ss -ltn | grep -q :5201 || die "no iperf3 server in $B"
+iperf_server $B sw
 iperf $A 198.18.0.2 5201
 sw_mbits=$mbits
 figure "switch_uk ping_p50_ms=$sw_p50 iperf3_mbits=$sw_mbits"
@@ -137,12 +142,7 @@ ip -n $V addr add 198.18.1.1/24 dev veth0 && ip -n $W addr add 198.18.1.2/24 dev
 ip -n $V link set veth0 up && ip -n $W link set veth1 up && ip -n $V link set lo up && ip -n $W link set lo up || die "veth up"
 pings $V 198.18.1.2 20
 ve_p50=$p50
-ip netns exec $W iperf3 -s -1 -p 5201 >/tmp/iperf3-veth.log 2>&1 &
-pids+=($!)
-for ((i = 0; i < 100; i++)); do
-	ip netns exec $W ss -ltn | grep -q :5201 && break
-	sleep 0.2
-done
+iperf_server $W veth
 iperf $V 198.18.1.2 5201
 figure "veth ping_p50_ms=$ve_p50 iperf3_mbits=$mbits"
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
