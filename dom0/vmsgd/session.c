@@ -96,9 +96,12 @@ int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid)
 	vmsg_arena_init(&s->arena, s->arena_buf, sizeof s->arena_buf);
 	/* Before serve: the keys (Xen) go inside the mark. */
 	int r = d->sops->mark(s, true);
-	if (r < 0 || (r = serve(s)) < 0) {
-		if (r != -EACCES)
-			(void)d->sops->mark(s, false);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	if ((r = serve(s)) < 0) {
+		(void)d->sops->mark(s, false);
 		free(s);
 		return r;
 	}
