@@ -59,6 +59,8 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   endif()
   # Host mode: vmsgd between processes of this machine, no Xen, no
   # simulator (tests/vmsgd/host.sh; runs as root for a second uid).
+  vmsg_add_test(vmsgd_host_env SOURCES vmsgd/vmsgd_host_env.c TIMEOUT 60
+                LABELS host)
   if(TARGET vmsg-kv-server AND TARGET vmsg-cat)
     add_test(NAME vmsgd_host
              COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd/host.sh ${CMAKE_BINARY_DIR})
