@@ -17,6 +17,9 @@
 # - 6 root providers offer at once, 6 root consumers open them at once
 #   (vmsg-cat --offer serves one consumer at a time: one each), each
 #   gets its own text back;
+# - the rendezvous answers "ok N DIR/ctl/N" (socat); a client that never
+#   connects to its control channel is listed waiting, then forgotten with
+#   its folder within 20 s (10 s by vmsgd's rule);
 # - SIGTERM: vmsgd exits 0 and removes its socket.
 # usage: host.sh BUILD_DIR
 set -uo pipefail
@@ -28,6 +31,7 @@ cat=$build/tools/vmsg-cat/vmsg-cat
 sim_need "$vmsgd" "$vmsgctl" "$kv" "$kvd" "$cat"
 [ "$(id -u)" = 0 ] || { echo "vmsgd_host: needs root (a second uid)"; exit 1; }
 command -v setpriv >/dev/null || fail "setpriv (util-linux) not found"
+command -v socat >/dev/null || fail "socat not found (scripts/deps.sh installs it)"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 
 # The folder must be reachable by nobody (search only) and short enough
@@ -200,6 +204,19 @@ for j in 1 2 3 4 5 6; do
 	i=$j
 	[ "$(cat "$dir/c$j.out")" = "consumer $j of m$i" ] || fail "consumer $j got: $(cat "$dir/c$j.out")"
 done
+
+# ---- the rendezvous as docs/protocol.md writes it, and a client that
+# never comes to its control channel (forgotten after 10 s)
+line=$(socat -u "UNIX-CONNECT:$hd/vmsgd.sock" - 2>&1) || fail "socat: $line"
+[[ $line =~ ^ok\ ([0-9]+)\ (.*)$ ]] || fail "rendezvous answered: $line"
+n=${BASH_REMATCH[1]}
+[ "${BASH_REMATCH[2]}" = "$(realpath "$hd")/ctl/$n" ] || fail "rendezvous path: $line"
+"$vmsgctl" --socket "$dir/vmsgd.sock" list domains | grep -Eq "^$n +waiting " ||
+	fail "client $n not listed as waiting: $("$vmsgctl" --socket "$dir/vmsgd.sock" list domains)"
+sim_wait 20 sh -c "! '$vmsgctl' --socket '$dir/vmsgd.sock' list domains | grep -Eq '^$n '" ||
+	fail "client $n that never connected is still listed"
+grep -q "domain $n: never connected to its control channel" "$dir/vmsgd.log" || fail "not logged"
+[ ! -e "$hd/c/$n" ] || fail "$hd/c/$n left behind"
 
 # ---- stop
 kill -TERM "$vpid"
