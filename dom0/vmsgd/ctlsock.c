@@ -474,11 +474,16 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 		  l->abuse_per_s, l->abuse_burst, l->log_per_s, l->log_burst,
 		  l->messages_per_wakeup, "SERVICE", "OFFER", "OPEN", "MODE",
 		  "MAXCHAN", "RING", "MAX_MSG");
+	/* Host mode: the lists name users (names where the uid has one). */
+	if (p->host)
+		sb_printf(b, "(backend host, host_dir %s: OFFER and OPEN name "
+			     "users)\n",
+			  d->host_dir);
 	for (size_t i = 0; i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
 		char off[128], opn[128];
-		policy_domlist_str(&s->offer, off, sizeof off);
-		policy_domlist_str(&s->open, opn, sizeof opn);
+		policy_domlist_str(&s->offer, p->host, off, sizeof off);
+		policy_domlist_str(&s->open, p->host, opn, sizeof opn);
 		sb_printf(b, "%-24s %-16s %-16s %-6s %-8u %-10u %llu\n",
 			  s->name, off, opn, svc_mode(s), s->max_channels,
 			  s->ring_size, (unsigned long long)s->max_msg);
@@ -518,13 +523,17 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 				 vmsg__json_uint(p->limits.log_burst)) &&
 		  vmsg__json_set(root, "messages_per_wakeup",
 				 vmsg__json_uint(p->limits.messages_per_wakeup)) &&
+		  vmsg__json_set(root, "backend",
+				 vmsg__json_str(p->host ? "host" : "xen")) &&
+		  (!p->host || vmsg__json_set(root, "host_dir",
+					      vmsg__json_str(d->host_dir))) &&
 		  vmsg__json_set(root, "services", json_incref(svcs)) &&
 		  vmsg__json_set(root, "bridges", json_incref(brs));
 	for (size_t i = 0; ok && i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
 		char off[128], opn[128];
-		policy_domlist_str(&s->offer, off, sizeof off);
-		policy_domlist_str(&s->open, opn, sizeof opn);
+		policy_domlist_str(&s->offer, p->host, off, sizeof off);
+		policy_domlist_str(&s->open, p->host, opn, sizeof opn);
 		json_t *o = json_object();
 		ok = vmsg__json_push(svcs, json_incref(o)) &&
 		     vmsg__json_set(o, "name", vmsg__json_str(s->name)) &&

@@ -817,7 +817,8 @@ bool policy_allows(const struct domlist *l, uint32_t id)
 	return false;
 }
 
-void policy_domlist_str(const struct domlist *l, char *buf, size_t cap)
+void policy_domlist_str(const struct domlist *l, bool users, char *buf,
+			size_t cap)
 {
 	if (l->any) {
 		snprintf(buf, cap, "*");
@@ -830,8 +831,11 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap)
 	size_t off = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < l->n && off < cap; i++) {
-		int n = snprintf(buf + off, cap - off, "%s%u", i ? "," : "",
-				 (unsigned)l->ids[i]);
+		struct passwd *pw = users ? getpwuid((uid_t)l->ids[i]) : NULL;
+		int n = pw ? snprintf(buf + off, cap - off, "%s%s",
+				      i ? "," : "", pw->pw_name)
+			   : snprintf(buf + off, cap - off, "%s%u",
+				      i ? "," : "", (unsigned)l->ids[i]);
 		if (n < 0)
 			break;
 		off += (size_t)n;

@@ -117,8 +117,10 @@ bool policy_allows(const struct domlist *l, uint32_t id);
 /* The connect bridge that provides `service` from dom0, or NULL. */
 const struct policy_bridge *policy_bridge_connect(const struct policy *p,
 						  const char *service);
-/* "1,2,3" / "*" / "-" into buf. */
-void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
+/* "1,2,3" / "*" / "none" into buf; with users (host mode) each uid that
+ * has a user name as that name ("alice,1002"). */
+void policy_domlist_str(const struct domlist *l, bool users, char *buf,
+			size_t cap);
 
 /* ---- rate limits (ratelimit.c) ------------------------------------------ */
 

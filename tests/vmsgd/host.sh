@@ -12,7 +12,7 @@
 #   it (policy)"; nobody opens echo (root's `vmsg-cat --offer echo -- cat`)
 #   and gets its bytes back;
 # - vmsgctl lists the clients with user and pid (text and JSON), the
-#   services and the channel; nobody's client killed (-9) mid-session
+#   services, the channel and the policy with user names; nobody's client killed (-9) mid-session
 #   leaves vmsgctl, its channel too;
 # - 6 root providers offer at once, 6 root consumers open them at once
 #   (vmsg-cat --offer serves one consumer at a time: one each), each
@@ -174,6 +174,11 @@ svcs=$("$vmsgctl" --socket "$dir/vmsgd.sock" list services) || fail "list servic
 for s in kv kv.text echo; do
 	grep -q "^$s " <<<"$svcs" || fail "service $s not listed: $svcs"
 done
+pol=$("$vmsgctl" --socket "$dir/vmsgd.sock" policy) || fail "policy"
+grep -Eq "^echo +root +nobody +direct " <<<"$pol" || fail "policy's users: $pol"
+grep -q "backend host, host_dir $(realpath "$hd")" <<<"$pol" || fail "policy's backend: $pol"
+pj=$("$vmsgctl" --socket "$dir/vmsgd.sock" --json policy) || fail "json policy"
+grep -q '"backend":"host"' <<<"$pj" || fail "json policy: $pj"
 kill -KILL "$held"
 sim_reap "$held"
 exec 7>&-
