@@ -34,11 +34,9 @@
 #define _GNU_SOURCE
 #include <time.h>
 int fuzz_clock_gettime(clockid_t clk, struct timespec *ts);
-#define vmsg_xen_serve fuzz_xen_serve
 #define clock_gettime fuzz_clock_gettime
 #include "../dom0/vmsgd/session.c"
 #undef clock_gettime
-#undef vmsg_xen_serve
 
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -85,6 +83,41 @@ int fuzz_xen_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
 	fp->fd = efd[client_domid];
 	return vmsg_chan_serve(out, &fp->plat, o);
 }
+
+/* The Xen world of a session (struct session_ops, as xs.c's), with the
+ * control channel served in memory. */
+static int fuzz_serve(struct session *s, vmsg_chan **out, char *path,
+		      size_t cap)
+{
+	struct vmsg_chan_opts o;
+
+	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
+	vmsg_chan_opts_init(&o);
+	o.max_msg = VMSG_CTL_MSG_MAX;
+	return fuzz_xen_serve(out, s->domid, path, &o);
+}
+
+static int fuzz_mark(struct session *s, bool on)
+{
+	(void)s;
+	(void)on;
+	return 0;
+}
+
+static void fuzz_chan_path(struct vmsgd *d, uint16_t provider, uint32_t id,
+			   char *buf, size_t cap)
+{
+	(void)d;
+	snprintf(buf, cap, "/local/domain/%u/data/vmsg/svc/%u",
+		 (unsigned)provider, id);
+}
+
+static const struct session_ops fuzz_ops = {
+	.serve = fuzz_serve,
+	.mark = fuzz_mark,
+	.chan_path = fuzz_chan_path,
+	.respawn = true,
+};
 
 /* ---- what session.c calls in the rest of vmsgd ------------------------- */
 
@@ -308,8 +341,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	d.loop = &loop;
 	d.pol = pol; /* read only here */
+	d.sops = &fuzz_ops;
 	for (uint16_t dom = 1; dom <= NDOM; dom++)
-		CHECK(session_new(&d, dom) == 0);
+		CHECK(session_new(&d, dom, 0, 0) == 0);
 	guests_attach(&d);
 
 	while (fuzz_in_left(&in)) {
@@ -322,7 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (op == 6) {
 			if (!s)
-				(void)session_new(&d, dom);
+				(void)session_new(&d, dom, 0, 0);
 			else
 				session_gone(&d, dom);
 		} else if (!s || !fp->attached) {

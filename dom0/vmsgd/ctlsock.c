@@ -482,8 +482,8 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 	for (size_t i = 0; i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
 		char off[128], opn[128];
-		policy_domlist_str(&s->offer, p->host, off, sizeof off);
-		policy_domlist_str(&s->open, p->host, opn, sizeof opn);
+		policy_domlist_str(&s->offer, off, sizeof off);
+		policy_domlist_str(&s->open, opn, sizeof opn);
 		sb_printf(b, "%-24s %-16s %-16s %-6s %-8u %-10u %llu\n",
 			  s->name, off, opn, svc_mode(s), s->max_channels,
 			  s->ring_size, (unsigned long long)s->max_msg);
@@ -532,8 +532,8 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 	for (size_t i = 0; ok && i < p->nsvc; i++) {
 		const struct policy_service *s = &p->svc[i];
 		char off[128], opn[128];
-		policy_domlist_str(&s->offer, p->host, off, sizeof off);
-		policy_domlist_str(&s->open, p->host, opn, sizeof opn);
+		policy_domlist_str(&s->offer, off, sizeof off);
+		policy_domlist_str(&s->open, opn, sizeof opn);
 		json_t *o = json_object();
 		ok = vmsg__json_push(svcs, json_incref(o)) &&
 		     vmsg__json_set(o, "name", vmsg__json_str(s->name)) &&

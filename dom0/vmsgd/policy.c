@@ -265,7 +265,10 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			return 0;
 		}
 	} else if (!strcmp(name, "host_dir")) {
-		/* Relative: the policy file's neighbour, as control_socket. */
+		/* Relative: the policy file's neighbour, as control_socket
+		 * ("./" dropped: every byte counts, see HOST_DIR_MAX). */
+		while (v[0] == '.' && v[1] == '/')
+			v += 2;
 		int n = v[0] == '/' || !*v
 				? snprintf(p->host_dir, sizeof p->host_dir,
 					   "%s", v)
@@ -693,7 +696,8 @@ static void check_backend(struct parse *ps)
 {
 	struct policy *p = ps->p;
 	for (size_t i = 0; i < p->nsvc && !ps->failed; i++) {
-		const struct policy_service *s = &p->svc[i];
+		struct policy_service *s = &p->svc[i];
+		s->offer.users = s->open.users = p->host;
 		const struct domlist *ls[2] = {&s->offer, &s->open};
 		for (int k = 0; k < 2 && !p->host; k++) {
 			bool bad = ls[k]->names;
@@ -809,6 +813,8 @@ const struct policy_service *policy_find(const struct policy *p,
 
 bool policy_allows(const struct domlist *l, uint32_t id)
 {
+	if (id == 0 && !l->users)
+		return false; /* dom0 is vmsgd's own domain */
 	if (l->any)
 		return true;
 	for (size_t i = 0; i < l->n; i++)
@@ -817,8 +823,7 @@ bool policy_allows(const struct domlist *l, uint32_t id)
 	return false;
 }
 
-void policy_domlist_str(const struct domlist *l, bool users, char *buf,
-			size_t cap)
+void policy_domlist_str(const struct domlist *l, char *buf, size_t cap)
 {
 	if (l->any) {
 		snprintf(buf, cap, "*");
@@ -831,7 +836,7 @@ void policy_domlist_str(const struct domlist *l, bool users, char *buf,
 	size_t off = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < l->n && off < cap; i++) {
-		struct passwd *pw = users ? getpwuid((uid_t)l->ids[i]) : NULL;
+		struct passwd *pw = l->users ? getpwuid((uid_t)l->ids[i]) : NULL;
 		int n = pw ? snprintf(buf + off, cap - off, "%s%s",
 				      i ? "," : "", pw->pw_name)
 			   : snprintf(buf + off, cap - off, "%s%u",

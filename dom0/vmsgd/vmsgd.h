@@ -30,9 +30,10 @@ bool vmsgd_log_is_syslog(void);
 /* ---- policy (policy.c) -------------------------------------------------- */
 
 #define POLICY_ANY 0xffffu /* in a domain list: every guest */
-/* [daemon] host_dir: at most this long, so that the channel paths inside
- * it (DIR/c/<client>/<channel id>) fit a UNIX socket's 107 bytes. */
-#define HOST_DIR_MAX 80
+/* [daemon] host_dir: at most this long, so that the longest path inside
+ * it, DIR/c/<client: 5 digits>/<channel id: 10 digits> (19 bytes more),
+ * fits a UNIX socket's 107 bytes. */
+#define HOST_DIR_MAX 88
 /* [daemon] bridge_flush_ms: default and most. */
 #define BRIDGE_FLUSH_DEFAULT_MS 10000u
 #define BRIDGE_FLUSH_MAX_MS 600000u
@@ -44,6 +45,8 @@ struct domlist {
 	size_t n;
 	bool any;
 	bool names; /* a user name was written (host mode only) */
+	bool users; /* host mode: uids (root, 0, may be named); else domids
+		       (0, dom0, is never allowed) */
 	int line;   /* of its key, for the cross-section checks */
 };
 
@@ -112,15 +115,14 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap);
 void policy_free(struct policy *p);
 const struct policy_service *policy_find(const struct policy *p,
 					 const char *name);
-/* Does list l name `id` (a guest's domid; in host mode a uid)? */
+/* Does list l name `id` (a guest's domid, never 0; in host mode a uid)? */
 bool policy_allows(const struct domlist *l, uint32_t id);
 /* The connect bridge that provides `service` from dom0, or NULL. */
 const struct policy_bridge *policy_bridge_connect(const struct policy *p,
 						  const char *service);
-/* "1,2,3" / "*" / "none" into buf; with users (host mode) each uid that
- * has a user name as that name ("alice,1002"). */
-void policy_domlist_str(const struct domlist *l, bool users, char *buf,
-			size_t cap);
+/* "1,2,3" / "*" / "none" into buf; in host mode each uid that has a user
+ * name as that name ("alice,1002"). */
+void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 
 /* ---- rate limits (ratelimit.c) ------------------------------------------ */
 
