@@ -28,6 +28,7 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_ringsize)
   vmsgd_test(vmsgd_flood)
   vmsgd_test(vmsgd_flush)
+  vmsgd_test(vmsgd_seqpacket)
   # The stock key-value server as the provider that unclaimed channels
   # must not fill up.
   if(TARGET vmsg-kv-server)

@@ -228,6 +228,11 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			fail(ps, "metrics '%s': %s", v, why);
 			return 0;
 		}
+		if (p->metrics.seqpacket) {
+			fail(ps, "metrics '%s': HTTP needs a stream: use "
+				 "unix:PATH or tcp:HOST:PORT", v);
+			return 0;
+		}
 		if (!loopback(&p->metrics)) {
 			fail(ps, "metrics '%s': a TCP address must be loopback "
 				 "(127.x.x.x or [::1]); or use unix:PATH", v);
@@ -315,8 +320,9 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 	return 1;
 }
 
-/* "unix:/abs/path" or "tcp:HOST:PORT" (HOST a numeric IPv4 address or
- * [IPv6]; no name lookups, which would block the loop). */
+/* "unix:/abs/path", "seqpacket:/abs/path" (a SOCK_SEQPACKET UNIX socket)
+ * or "tcp:HOST:PORT" (HOST a numeric IPv4 address or [IPv6]; no name
+ * lookups, which would block the loop). */
 static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
 		       char *why, size_t cap)
 {
@@ -325,8 +331,9 @@ static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
 		return false;
 	}
 	snprintf(b->addr, sizeof b->addr, "%s", v);
-	if (!strncmp(v, "unix:", 5)) {
-		const char *path = v + 5;
+	bool seq = !strncmp(v, "seqpacket:", 10);
+	if (seq || !strncmp(v, "unix:", 5)) {
+		const char *path = v + (seq ? 10 : 5);
 		if (path[0] != '/' || strlen(path) >= sizeof b->path) {
 			snprintf(why, cap, "a UNIX socket path must be absolute "
 					   "and at most %zu bytes",
@@ -334,11 +341,13 @@ static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
 			return false;
 		}
 		b->is_tcp = false;
+		b->seqpacket = seq;
 		snprintf(b->path, sizeof b->path, "%s", path);
 		return true;
 	}
 	if (strncmp(v, "tcp:", 4) != 0) {
-		snprintf(why, cap, "expected unix:PATH or tcp:HOST:PORT");
+		snprintf(why, cap, "expected unix:PATH, seqpacket:PATH or "
+				   "tcp:HOST:PORT");
 		return false;
 	}
 	const char *h = v + 4, *colon;
@@ -419,6 +428,15 @@ static int on_bridge_key(struct parse *ps, const char *name, const char *v)
 			fail(ps, "%s = '%s': %s", name, v, why);
 			return 0;
 		}
+	} else if (!strcmp(name, "msg_type")) {
+		uint64_t x;
+		/* Type 0 is not a message type (vmsg_chan_send: -EINVAL). */
+		if (!parse_u64(v, 1, 65535, &x)) {
+			fail(ps, "msg_type '%s': expected 1..65535", v);
+			return 0;
+		}
+		b->msg_type = (uint16_t)x;
+		b->has_msg_type = true;
 	} else {
 		fail(ps, "unknown key '%s' in [bridge %s]", name, b->name);
 		return 0;
@@ -592,6 +610,14 @@ static void check_bridges(struct parse *ps)
 	for (size_t i = 0; i < p->nbr && !ps->failed; i++) {
 		struct policy_bridge *b = &p->br[i];
 		ps->line = b->line;
+		if (b->has_msg_type && !b->seqpacket) {
+			fail(ps, "[bridge %s]: msg_type is for seqpacket: "
+				 "bridges only (a byte stream has no messages)",
+			     b->name);
+			return;
+		}
+		if (!b->has_msg_type)
+			b->msg_type = BRIDGE_MSG_TYPE_DEFAULT;
 		if (!policy_find(p, b->service)) {
 			fail(ps, "[bridge %s]: no [service %s] section says "
 				 "who may %s it",
@@ -601,9 +627,11 @@ static void check_bridges(struct parse *ps)
 		for (size_t j = 0; j < i; j++) {
 			const struct policy_bridge *o = &p->br[j];
 			/* Port 0: the kernel gives each its own port. */
+			/* unix: and seqpacket: of one path are one file. */
 			if (b->listen && o->listen && b->is_tcp == o->is_tcp &&
 			    !(b->is_tcp && b->port == 0) &&
-			    !strcmp(b->addr, o->addr)) {
+			    (b->is_tcp ? !strcmp(b->addr, o->addr)
+				       : !strcmp(b->path, o->path))) {
 				fail(ps, "[bridge %s]: listens on %s as "
 					 "[bridge %s] does",
 				     b->name, b->addr, o->name);

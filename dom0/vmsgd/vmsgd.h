@@ -30,6 +30,9 @@ bool vmsgd_log_is_syslog(void);
 /* ---- policy (policy.c) -------------------------------------------------- */
 
 #define POLICY_ANY 0xffffu /* in a domain list: every guest */
+/* [bridge] msg_type: the type a seqpacket bridge gives each message it
+ * makes of a datagram, unless the section says otherwise. */
+#define BRIDGE_MSG_TYPE_DEFAULT 1u
 /* [daemon] bridge_flush_ms: default and most. */
 #define BRIDGE_FLUSH_DEFAULT_MS 10000u
 #define BRIDGE_FLUSH_MAX_MS 600000u
@@ -59,9 +62,13 @@ struct policy_bridge {
 	int line; /* of its [bridge NAME] header */
 	char service[VMSG_SERVICE_NAME_MAX + 1];
 	bool listen;    /* else connect */
-	char addr[160]; /* as written: unix:PATH or tcp:HOST:PORT */
+	char addr[160]; /* as written: unix:PATH, seqpacket:PATH or
+			   tcp:HOST:PORT */
 	bool is_tcp, ipv6;
-	char path[108]; /* unix */
+	bool seqpacket;    /* a SOCK_SEQPACKET UNIX socket (bridge_dgram.c) */
+	uint16_t msg_type; /* seqpacket: the type of each datagram's message */
+	bool has_msg_type; /* msg_type was given */
+	char path[108]; /* unix, seqpacket */
 	char host[64];  /* tcp: numeric */
 	int port;       /* tcp; 0 (listen): the kernel picks */
 };
