@@ -8,8 +8,10 @@
  *   socket peer stops reading), once with dom1 not reading until they
  *   block (the guest stops reading): vmsgctl counts the stalls of each
  *   direction, and messages = datagrams exactly.
- * - a datagram one byte over max_msg ends the connection (EOF) with the
- *   log line naming both sizes.
+ * - a datagram one byte over max_msg ends the connection with the log
+ *   line naming both sizes; dom3's message of 6 MiB (sp.big, max_msg
+ *   8 MiB), over what the kernel takes as one datagram (about 4 MiB),
+ *   ends its connection with the log line naming its size.
  * - connect: dom0 offers `dom0.sp`, a seqpacket echo server in the driver;
  *   dom2 opens it and exchanges COUNT messages (types varied: they arrive
  *   back with msg_type 1, the default), the server not reading at first;
@@ -26,9 +28,10 @@
 #define COUNT 150u
 #define TAIL 20u
 #define LTYPE 0x321u /* the listen bridge's msg_type */
+#define BIG (6u << 20) /* over the kernel's largest datagram */
 
 /* UNIX socket paths: shorter than sun_path (the test's TMPDIR must be). */
-static char sp_path[100], srv_path[100], log_path[700];
+static char sp_path[100], srv_path[100], big_path[100], log_path[700];
 
 /* Message i: its size and bytes (the sequence number first, when it
  * fits). Messages from COUNT on (the tail) hold at least that. */
@@ -200,7 +203,36 @@ static int role_spdialer(void)
 	return 0;
 }
 
+/* dom3: offer sp.big; send one BIG message on the channel it accepts;
+ * vmsgd cannot pass it as one datagram and ends the channel. */
+static int role_bigsend(void)
+{
+	static unsigned char big[BIG];
+	vmsg_ctl *ctl = vt_ctl_open();
+	ASSERT_EQ(vmsg_service_offer(ctl, "sp.big", SIM_WAIT_MS), 0);
+	sim_say(vt_out, "offered");
+	vmsg_chan *c;
+	int r;
+	for (int i = 0; (r = vmsg_service_accept(ctl, &c, NULL, 0)) != 0; i++) {
+		ASSERT_EQ(r, -EAGAIN);
+		ASSERT_TRUE(i < SIM_WAIT_MS / 50);
+		usleep(50000);
+	}
+	ASSERT_EQ(vmsg_chan_send(c, 5, big, BIG, 0, SIM_WAIT_MS), (int)BIG);
+	uint16_t type;
+	r = vmsg_chan_recv(c, &type, big, BIG, SIM_WAIT_MS);
+	if (r != -EPIPE)
+		VMSG_TEST_FAIL("after the big message: %d, not -EPIPE", r);
+	sim_say(vt_out, "ended");
+	char line[64];
+	sim_expect(vt_in, "quit", line, sizeof line);
+	vmsg_service_close(ctl, c);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
+	{"bigsend", role_bigsend},
 	{"msgecho", role_msgecho},
 	{"spdialer", role_spdialer},
 	{NULL, NULL},
@@ -322,13 +354,18 @@ static unsigned exchange(int fd, bool hold_reads, struct vt_role *prov,
 	return blocked;
 }
 
-static int sp_connect(void)
+static int sp_connect_to(const char *path)
 {
 	int fd = sp_socket();
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof a.sun_path, "%s", sp_path);
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
 	ASSERT_EQ(connect(fd, (void *)&a, sizeof a), 0);
 	return fd;
+}
+
+static int sp_connect(void)
+{
+	return sp_connect_to(sp_path);
 }
 
 /* The dom0 server of the connect bridge: accept one connection; echo
@@ -420,8 +457,9 @@ int main(int argc, char **argv)
 	ASSERT_TRUE(strlen(sim_dir) + 10 < sizeof sp_path);
 	snprintf(sp_path, sizeof sp_path, "%.80s/sp.sock", sim_dir);
 	snprintf(srv_path, sizeof srv_path, "%.80s/srv.sock", sim_dir);
+	snprintf(big_path, sizeof big_path, "%.80s/big.sock", sim_dir);
 	snprintf(log_path, sizeof log_path, "%s/vmsgd.log", sim_dir);
-	char body[2048];
+	char body[3000];
 	snprintf(body, sizeof body,
 		 "[service sp.echo]\noffer = 1\nopen = none\nmode = direct\n"
 		 "max_msg = %u\n\n"
@@ -430,8 +468,11 @@ int main(int argc, char **argv)
 		 "[service dom0.sp]\noffer = none\nopen = 2\nmode = direct\n"
 		 "max_msg = %u\n\n"
 		 "[bridge sp-connect]\nservice = dom0.sp\n"
-		 "connect = seqpacket:%s\n",
-		 MAXM, sp_path, LTYPE, MAXM, srv_path);
+		 "connect = seqpacket:%s\n\n"
+		 "[service sp.big]\noffer = 3\nopen = none\nmode = direct\n"
+		 "max_msg = %u\n\n"
+		 "[bridge sp-big]\nservice = sp.big\nlisten = seqpacket:%s\n",
+		 MAXM, sp_path, LTYPE, MAXM, srv_path, 8u << 20, big_path);
 	vt_write_conf(body);
 	vt_vmsgd_log = log_path;
 	vt_start_vmsgd();
@@ -524,6 +565,36 @@ int main(int argc, char **argv)
 		if (!strstr(logb, want))
 			VMSG_TEST_FAIL("vmsgd did not log '%s'", want);
 		printf("over max_msg: the connection ended: %s\n", want);
+	}
+
+	/* A guest message the socket cannot take as one datagram ends the
+	 * connection, logged with its size. */
+	{
+		static unsigned char in[MAXM + 1];
+		struct vt_role bs;
+		vt_spawn(&bs, 3, "bigsend", NULL);
+		sim_expect(bs.from, "offered", buf, sizeof buf);
+		vt_ctl_wait("--json list services",
+			    "\"name\":\"sp.big\",\"provider\":3", 1);
+		fd = sp_connect_to(big_path);
+		sim_expect(bs.from, "ended", buf, sizeof buf);
+		wait_fd(fd, POLLIN, SIM_WAIT_MS);
+		ssize_t n = recv_one(fd, in);
+		if (n != -2)
+			VMSG_TEST_FAIL("after the big message: %zd (%s), "
+				       "expected EOF", n, gone(n));
+		close(fd);
+		static char logb[1 << 20];
+		vt_read_vmsgd_log(logb, sizeof logb);
+		const char *want = "the socket cannot take a message of "
+				   "6291456 bytes as one datagram";
+		const char *at = strstr(logb, want);
+		if (!at)
+			VMSG_TEST_FAIL("vmsgd did not log '%s'", want);
+		printf("too big for one datagram: %.*s\n",
+		       (int)strcspn(at, "\n"), at);
+		sim_say(bs.to, "quit");
+		vt_role_done(&bs, 0);
 	}
 
 	/* connect: dom2 -> the driver's seqpacket echo server */
