@@ -18,7 +18,8 @@
  *   then dom2 sends TAIL more and closes at once while the server is not
  *   reading: all TAIL arrive as datagrams, then EOF.
  * - empty_is_not_eof: the 0-byte messages above, both ways, are datagrams
- *   and not the socket's EOF. */
+ *   and not the socket's EOF.
+ * - a reload with msg_type on a unix: bridge is refused with FILE:LINE. */
 #include "vt_nb.h"
 
 #include <sys/socket.h>
@@ -459,7 +460,7 @@ int main(int argc, char **argv)
 	snprintf(srv_path, sizeof srv_path, "%.80s/srv.sock", sim_dir);
 	snprintf(big_path, sizeof big_path, "%.80s/big.sock", sim_dir);
 	snprintf(log_path, sizeof log_path, "%s/vmsgd.log", sim_dir);
-	char body[3000];
+	char body[3000] = "";
 	snprintf(body, sizeof body,
 		 "[service sp.echo]\noffer = 1\nopen = none\nmode = direct\n"
 		 "max_msg = %u\n\n"
@@ -609,6 +610,22 @@ int main(int argc, char **argv)
 	vt_role_done(&dial, 0);
 	vt_ctl_wait("--json list channels", "\"service\":\"dom0.sp\"", 0);
 	close(lfd);
+
+	/* msg_type is refused on a byte-stream bridge, with FILE:LINE; the
+	 * old bridges stay. */
+	char bad[3400];
+	snprintf(bad, sizeof bad,
+		 "%s\n[service kv]\noffer = 1\nopen = none\nmode = direct\n\n"
+		 "[bridge kv-unix]\nservice = kv\nlisten = unix:%s.u\n"
+		 "msg_type = 2\n",
+		 body, sp_path);
+	vt_write_conf(bad);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 1);
+	printf("bad reload: %s", buf);
+	ASSERT_TRUE(strstr(buf, "vmsgd.conf:") != NULL);
+	ASSERT_TRUE(strstr(buf, "msg_type is for seqpacket: bridges only") !=
+		    NULL);
+	ASSERT_EQ(access(sp_path, F_OK), 0);
 
 	sim_say(prov.to, "quit");
 	vt_role_done(&prov, 0);
