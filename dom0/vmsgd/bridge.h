@@ -58,6 +58,9 @@ struct listener {
 		uv_poll_t poll; /* seqpacket: the listening fd */
 	} u;
 	int fd; /* seqpacket: the listening socket, else -1 */
+	uv_timer_t pause; /* seqpacket: accept failed (EMFILE): retry later */
+	bool pause_init;
+	int closing; /* seqpacket: handles still closing */
 	char bound[160]; /* the address actually bound (tcp port 0) */
 };
 

@@ -37,6 +37,8 @@
 /* Beyond the largest datagram: the socket buffer's room for the kernel's
  * per-datagram overhead and a second, smaller datagram in flight. */
 #define SOCKBUF_SLACK (64u * 1024u)
+/* A listener whose accept failed for want of fds waits this long. */
+#define ACCEPT_PAUSE_MS 500u
 
 struct bdgram {
 	uv_poll_t poll;
@@ -445,6 +447,14 @@ const struct bsock_ops bridge_dgram_ops = {
 
 /* ---- the listener ------------------------------------------------------- */
 
+static void on_listen(uv_poll_t *h, int status, int events);
+
+static void on_pause_over(uv_timer_t *t)
+{
+	struct listener *l = t->data;
+	uv_poll_start(&l->u.poll, UV_READABLE, on_listen);
+}
+
 static void on_listen(uv_poll_t *h, int status, int events)
 {
 	(void)events;
@@ -455,10 +465,26 @@ static void on_listen(uv_poll_t *h, int status, int events)
 		int fd = accept4(l->fd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				vmsgd_log(LOG_WARN, "bridge %s: accept: %s",
-					  l->b.name, strerror(errno));
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			/* Out of fds (EMFILE, ENFILE) or memory: the socket
+			 * stays readable, so polling it again at once would
+			 * spin. Wait a while; the client waits in the
+			 * backlog meanwhile. */
+			vmsgd_log(LOG_WARN, "bridge %s: accept: %s: pausing "
+					    "the listener for %u ms",
+				  l->b.name, strerror(errno), ACCEPT_PAUSE_MS);
+			if (!l->pause_init &&
+			    uv_timer_init(l->d->loop, &l->pause) == 0) {
+				l->pause.data = l;
+				l->pause_init = true;
+			}
+			if (l->pause_init) {
+				uv_poll_stop(&l->u.poll);
+				uv_timer_start(&l->pause, on_pause_over,
+					       ACCEPT_PAUSE_MS, 0);
+			}
 			return;
 		}
 		struct bconn *b = bridge_conn_new(l->d, true, &bridge_dgram_ops);
@@ -524,6 +550,8 @@ int bridge_dgram_listen(struct listener *l)
 static void on_unlistened(uv_handle_t *h)
 {
 	struct listener *l = h->data;
+	if (--l->closing > 0)
+		return;
 	close(l->fd);
 	free(l);
 }
@@ -531,5 +559,8 @@ static void on_unlistened(uv_handle_t *h)
 void bridge_dgram_unlisten(struct listener *l)
 {
 	unlink(l->b.path);
+	l->closing = 1 + l->pause_init;
 	uv_close(&l->u.h, on_unlistened);
+	if (l->pause_init)
+		uv_close((uv_handle_t *)&l->pause, on_unlistened);
 }
