@@ -37,6 +37,10 @@
 /* Beyond the largest datagram: the socket buffer's room for the kernel's
  * per-datagram overhead and a second, smaller datagram in flight. */
 #define SOCKBUF_SLACK (64u * 1024u)
+/* About the largest datagram Linux builds (one kmalloc'ed buffer: 4 MiB
+ * passes, 16 MiB fails with ENOBUFS): a larger send buffer would only let
+ * a peer that does not read pin more of dom0's memory. */
+#define DGRAM_CEILING (4u << 20)
 /* A listener whose accept failed for want of fds waits this long. */
 #define ACCEPT_PAUSE_MS 500u
 
@@ -88,15 +92,16 @@ static void update(struct bconn *b)
 
 /* Both directions may send datagrams of up to max_msg: raise the buffers
  * (SO_SNDBUFFORCE as root, else as far as net.core.wmem_max allows; the
- * kernel refuses a datagram over the send buffer with EMSGSIZE). */
+ * kernel refuses a datagram over the send buffer with EMSGSIZE), to at
+ * most DGRAM_CEILING + SOCKBUF_SLACK (the kernel doubles it). */
 static void raise_bufs(struct bconn *b)
 {
 	struct bdgram *g = b->dg;
 	if (g->bufs_set || !b->c)
 		return;
 	g->bufs_set = true;
-	uint64_t want = max_msg(b) + SOCKBUF_SLACK;
-	int v = want > (uint64_t)(INT32_MAX / 2) ? INT32_MAX / 2 : (int)want;
+	uint64_t m = max_msg(b);
+	int v = (int)((m < DGRAM_CEILING ? m : DGRAM_CEILING) + SOCKBUF_SLACK);
 	if (setsockopt(g->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof v) < 0)
 		(void)setsockopt(g->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
 	if (setsockopt(g->fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0)
