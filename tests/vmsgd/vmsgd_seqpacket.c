@@ -17,6 +17,10 @@
  *   back with msg_type 1, the default), the server not reading at first;
  *   then dom2 sends TAIL more and closes at once while the server is not
  *   reading: all TAIL arrive as datagrams, then EOF.
+ * - lingering: dom2 goes without Closed while vmsgd holds a message the
+ *   server has no room for: the channel is listed lingering, and the
+ *   server gets the messages in order, the held one last (from vmsgd's
+ *   copy), then EOF.
  * - empty_is_not_eof: the 0-byte messages above, both ways, are datagrams
  *   and not the socket's EOF.
  * - out of fds: vmsgd's accept fails (EMFILE; its RLIMIT_NOFILE lowered
@@ -238,7 +242,41 @@ static int role_bigsend(void)
 	return 0;
 }
 
+/* dom2: open dom0.sp, send until the ring is full (the server does not
+ * read), then close the channel and the control channel without Closed,
+ * as a process that exits. */
+static int role_spabort(void)
+{
+	static unsigned char out[MAXM];
+	vmsg_ctl *ctl = vt_ctl_open();
+	vmsg_chan *c;
+	int r = vmsg_service_open(ctl, "dom0.sp", &c, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("open dom0.sp: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	unsigned sent = 0;
+	for (int quiet = 0; quiet < 3;) { /* full for 300 ms */
+		msg_fill(out, sent);
+		r = vmsg_chan_send(c, 1, out, msg_len(sent), 0, 0);
+		if (r == -EAGAIN) {
+			struct pollfd p = {.fd = vmsg_chan_fd(c), .events = POLLIN};
+			quiet = poll(&p, 1, 100) == 0 ? quiet + 1 : 0;
+			(void)vmsg_chan_ack(c);
+			continue;
+		}
+		ASSERT_EQ(r, (int)msg_len(sent));
+		sent++;
+	}
+	sim_say(vt_out, "full %u", sent);
+	char line[64];
+	sim_expect(vt_in, "exit", line, sizeof line);
+	vmsg_chan_close(c);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
+	{"spabort", role_spabort},
 	{"bigsend", role_bigsend},
 	{"msgecho", role_msgecho},
 	{"spdialer", role_spdialer},
@@ -668,6 +706,55 @@ int main(int argc, char **argv)
 	serve_connect(lfd, &dial);
 	vt_role_done(&dial, 0);
 	vt_ctl_wait("--json list channels", "\"service\":\"dom0.sp\"", 0);
+
+	/* The guest goes (no Closed) while vmsgd holds a message the socket
+	 * has no room for: the channel lingers, and once the server reads,
+	 * the message comes from vmsgd's copy (the ring is gone), in order
+	 * after the others, then EOF. */
+	{
+		static unsigned char in[MAXM + 1];
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		vt_spawn(&dial, 2, "spabort", NULL);
+		ASSERT_EQ(poll(&p, 1, SIM_WAIT_MS), 1);
+		int sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		ASSERT_TRUE(sfd >= 0);
+		int one = 1;
+		ASSERT_EQ(setsockopt(sfd, SOL_SOCKET, SO_PASSCRED, &one,
+				     sizeof one),
+			  0);
+		const char *n = sim_expect(dial.from, "full", buf, sizeof buf);
+		unsigned sent = (unsigned)atoi(n);
+		sim_say(dial.to, "exit");
+		vt_role_done(&dial, 0);
+		vt_ctl_wait("list channels", "lingering", 1);
+		unsigned got = 0;
+		for (;;) {
+			wait_fd(sfd, POLLIN, SIM_WAIT_MS);
+			ssize_t r = recv_one(sfd, in);
+			if (r == -2)
+				break;
+			if (r < 0)
+				VMSG_TEST_FAIL("lingering: after %u: %s", got,
+					       gone(r));
+			msg_check(in, (size_t)r, got, "dom0 server (linger)");
+			got++;
+		}
+		printf("the guest went with %u messages sent: %u came, the "
+		       "last from vmsgd's copy, then EOF\n", sent, got);
+		ASSERT_TRUE(got > 0 && got <= sent);
+		/* The one held when the guest went is the last that came. */
+		static char logb[1 << 20];
+		char want[200];
+		vt_read_vmsgd_log(logb, sizeof logb);
+		snprintf(want, sizeof want, "lingering: %zu bytes still go to "
+					    "seqpacket:",
+			 msg_len(got - 1));
+		if (!strstr(logb, want))
+			VMSG_TEST_FAIL("vmsgd did not log '%s'", want);
+		close(sfd);
+		vt_ctl_wait("--json list channels", "\"service\":\"dom0.sp\"",
+			    0);
+	}
 	close(lfd);
 
 	/* msg_type is refused on a byte-stream bridge, with FILE:LINE; the
