@@ -330,15 +330,16 @@ def render_xen_block(paths, files):
 
 def render_xen_net(paths, files):
     """docs/benchmarks.md: the network appliances on real Xen (scenario
-    `network`) beside a veth pair in the same boot."""
+    `network`) beside bench/net/tapfwd in the same boot."""
     res = json.load(open(paths[0]))
     name = os.path.basename(files[0])
-    ve = _labelled(res, "network", "veth")
+    ve = _labelled(res, "network", "tapfwd")
     L = ["", _xen_head(res, name), "",
-         "| path | ping p50 | iperf3 TCP | throughput against veth |",
+         "| path | ping p50 | iperf3 TCP | throughput against tapfwd |",
          "|---|---|---|---|"]
     for label, key in (
-            ("veth pair in dom0 (the kernel's own path)", "veth"),
+            ("tapfwd between two TAP devices in dom0 (the baseline)",
+             "tapfwd"),
             ("TAP bridge → switch unikernel (PVH) → TAP bridge, dom0 "
              "namespaces", "switch_uk"),
             ("dom0 namespace → firewall unikernel (PVH) → a Linux PV "

@@ -214,12 +214,12 @@ with open(fig, "w") as f:
             "FIGURE storage overlay_destroy nbd_error_s=0.4 "
             "after_return_s=0.12 client_end_s=3.5\n"
             "FIGURE network switch_uk ping_p50_ms=10.7 iperf3_mbits=76.0\n"
-            "FIGURE network veth ping_p50_ms=0.5 iperf3_mbits=304.0\n"
+            "FIGURE network tapfwd ping_p50_ms=0.5 iperf3_mbits=304.0\n"
             "FIGURE network firewall_uk ping_p50_ms=12 iperf3_mbits=38.0 "
             "drop_policy=3\n")
 xres = gensections.parse_xen_figures(fig)
 expect([f["label"] for f in xres["figures"]] ==
-       ["chain", "direct_nbd", "overlay_destroy", "switch_uk", "veth",
+       ["chain", "direct_nbd", "overlay_destroy", "switch_uk", "tapfwd",
         "firewall_uk"], "xen figure labels: %r" % xres["figures"])
 xp = os.path.join(tmp, "xen-h.json")
 with open(xp, "w") as f:

@@ -4,8 +4,9 @@
 #     channels to dom0); in dom0 two `vmsg-tap --xen <uksw> --port netN`
 #     bridges, each TAP device in a network namespace of its own
 #     (198.18.0.0/24, no route out); 20 pings (p50 a figure) and 2 s of
-#     iperf3 TCP across; then the same over a veth pair (the kernel's own
-#     path, a figure beside the switch's).
+#     iperf3 TCP across; then the same through bench/net/tapfwd between
+#     two TAP devices (the benchmark's baseline, a figure beside the
+#     switch's).
 #  2. the firewall between a Linux PV guest and dom0: unikernel `ukfw`
 #     (tcp=5201) has its outside on a direct channel to dom0 (a vmsg-tap
 #     --xen bridge in a namespace) and offers service fwin through vmsgd
@@ -62,8 +63,8 @@ cleanup() {
 	[ -f "$vlog" ] && sed 's/^/  [vmsgd] /' "$vlog" | tail -n 10
 	ip netns del $A 2>/dev/null
 	ip netns del $B 2>/dev/null
-	ip netns del vethA 2>/dev/null
-	ip netns del vethB 2>/dev/null
+	ip netns del tapfwdA 2>/dev/null
+	ip netns del tapfwdB 2>/dev/null
 	for d in uksw ukfw pvin; do xl destroy "$d" 2>/dev/null; done
 }
 die() { cleanup; fail "$*"; }
@@ -132,19 +133,29 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()
 
-# The kernel's own path in the same boot (issue 14's (a)): a veth pair
-# between two namespaces, the same pings and iperf3; under emulation
-# only the ratio to it says something.
-V=vethA W=vethB
-ip netns add $V && ip netns add $W || die "ip netns add $V $W"
-ip link add veth0 netns $V type veth peer name veth1 netns $W || die "ip link add veth"
-ip -n $V addr add 198.18.1.1/24 dev veth0 && ip -n $W addr add 198.18.1.2/24 dev veth1 || die "veth addresses"
-ip -n $V link set veth0 up && ip -n $W link set veth1 up && ip -n $V link set lo up && ip -n $W link set lo up || die "veth up"
+# The benchmark's baseline in the same boot (issue 14's "(b)": two TAP
+# devices and bench/net/tapfwd copying frames between them, the least any
+# TAP path costs), the same pings and iperf3: under emulation only the
+# ratio to it says something.
+command -v tapfwd >/dev/null || die "no tapfwd in dom0 (bench/ not built)"
+V=tapfwdA W=tapfwdB
+for ns in $V $W; do
+	ip netns add $ns && ip -n $ns link set lo up || die "ip netns add $ns"
+done
+tapfwd $V $W >/tmp/tapfwd.log 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do
+	ip -n $W link show eth1 2>/dev/null | grep -q UP && break
+	sleep 0.1
+done
+ip -n $V addr add 198.18.1.1/24 dev eth1 && ip -n $W addr add 198.18.1.2/24 dev eth1 ||
+	die "tapfwd's devices: $(cat /tmp/tapfwd.log)"
 pings $V 198.18.1.2 20
-ve_p50=$p50
-iperf_server $W veth
+tf_p50=$p50
+iperf_server $W tapfwd
 iperf $V 198.18.1.2 5201
-figure "veth ping_p50_ms=$ve_p50 iperf3_mbits=$mbits"
+figure "tapfwd ping_p50_ms=$tf_p50 iperf3_mbits=$mbits"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()
 ip netns del $V; ip netns del $W
