@@ -835,8 +835,13 @@ static int listener_start(struct vmsgd *d, const struct policy_bridge *pb,
 				struct sockaddr_un a = {.sun_family = AF_UNIX};
 				snprintf(a.sun_path, sizeof a.sun_path, "%s",
 					 pb->path);
-				bool live = s >= 0 &&
-					    connect(s, (void *)&a, sizeof a) == 0;
+				/* EPROTOTYPE: a live socket of another
+				 * type (a seqpacket: listener). */
+				int c = s >= 0 ? connect(s, (void *)&a,
+							 sizeof a)
+					       : -1;
+				bool live = c == 0 ||
+					    (s >= 0 && errno == EPROTOTYPE);
 				if (s >= 0)
 					close(s);
 				if (live)

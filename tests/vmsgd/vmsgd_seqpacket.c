@@ -27,7 +27,10 @@
  *   with prlimit): the listener pauses instead of spinning on its
  *   readable socket (under 0.5 s of CPU in 1.5 s), and once fds are back
  *   the waiting client is served.
- * - a reload with msg_type on a unix: bridge is refused with FILE:LINE. */
+ * - a reload with msg_type on a unix: bridge is refused with FILE:LINE,
+ *   and so is one that turns the seqpacket: listener into unix: on the
+ *   same path (which used to replace the live socket and then lose its
+ *   file). */
 #include "vt_nb.h"
 #include "vt_proc.h"
 
@@ -782,6 +785,32 @@ int main(int argc, char **argv)
 	ASSERT_TRUE(strstr(buf, "msg_type is for seqpacket: bridges only") !=
 		    NULL);
 	ASSERT_EQ(access(sp_path, F_OK), 0);
+	/* The listen bridge turned unix: on the same path is refused (the
+	 * new listener finds the path live), and the seqpacket listener
+	 * still serves: it was replaced and its file removed. */
+	char *at = strstr(body, "listen = seqpacket:");
+	ASSERT_TRUE(at != NULL);
+	const char *rest = strstr(at, "msg_type = "); /* stream: none */
+	ASSERT_TRUE(rest != NULL);
+	rest = strchr(rest, '\n') + 1;
+	snprintf(bad, sizeof bad, "%.*slisten = unix:%s\n%s", (int)(at - body),
+		 body, sp_path, rest);
+	vt_write_conf(bad);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 1);
+	printf("kind changed in place: %s", buf);
+	fflush(stdout);
+	ASSERT_TRUE(strstr(buf, "address already in use") != NULL ||
+		    strstr(buf, "already in use") != NULL);
+	{
+		static unsigned char in[MAXM + 1], out[MAXM];
+		fd = sp_connect();
+		msg_fill(out, 9);
+		ASSERT_EQ(send(fd, out, msg_len(9), 0), (ssize_t)msg_len(9));
+		msg_check(in, (size_t)recv_must(fd, in, "after the refused "
+							"reload"),
+			  9, "driver");
+		close(fd);
+	}
 
 	sim_say(prov.to, "quit");
 	vt_role_done(&prov, 0);
