@@ -12,8 +12,9 @@
  * non-blocking both ways, with backpressure:
  *   socket -> channel: one buffer; while it cannot all go into the ring,
  *     the socket is not read (uv_read_stop) until the ring's reader kicks.
- *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued the
- *     ring is not read until writes complete.
+ *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued,
+ *     or the guest's max_queued_bytes across all of vmsgd, the ring is not
+ *     read until writes complete.
  * Endings: EOF from the socket stops reading it, and the channel goes on
  * delivering to the socket until the channel closes, or until the guest has
  * sent nothing for EOF_LINGER_MS: a byte stream has no half-close, so a
@@ -70,6 +71,7 @@ struct bconn {
 	struct bconn *next; /* d->bconns */
 	struct channel *c;  /* NULL once detached */
 	bool in;            /* listen bridge: the socket is the consumer */
+	uint16_t guest;     /* the domain at the channel's other end */
 	vmsg_chan *ch;
 	uv_poll_t poll;
 	union {
@@ -90,8 +92,10 @@ struct bconn {
 	bool sock_ok;     /* accepted / connected */
 	bool reading, sock_eof, sock_err, closing;
 	bool in_stalled, out_stalled;
+	bool over;           /* out_stalled by the guest's max_queued_bytes */
 	size_t inlen, inoff; /* socket bytes not yet in the ring */
-	size_t wq;           /* bytes queued in uv_write */
+	size_t wq;           /* memory the uv_write queue holds: payloads
+				and their requests */
 	uint64_t sock_rx, sock_tx, in_chunks, out_chunks;
 	uint64_t in_stalls, out_stalls;
 	struct vmsg_chan_stats last; /* the channel end's, once it is closed */
@@ -317,11 +321,39 @@ void bridge_guest_closed(struct channel *c)
 static void pump_out(struct bconn *b);
 static void push_in(struct bconn *b);
 
+uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
+{
+	uint64_t n = 0;
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->guest == domid)
+			n += b->wq;
+	return n;
+}
+
+/* Resume the bridges of `guest` held back by its max_queued_bytes. */
+static void resume_guest(struct vmsgd *d, uint16_t guest)
+{
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->over && b->guest == guest && !b->closing &&
+		    guest_may_queue(d, guest)) {
+			b->over = false;
+			b->out_stalled = false;
+			pump_out(b); /* may end b: freed a loop turn later */
+		}
+}
+
+void bridges_tick(struct vmsgd *d)
+{
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->over)
+			resume_guest(d, b->guest);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct bconn *b = w->b;
-	b->wq -= w->len;
+	b->wq -= sizeof *w + w->len;
 	if (status == 0)
 		b->sock_tx += w->len;
 	free(w);
@@ -332,10 +364,11 @@ static void on_write(uv_write_t *req, int status)
 		end(b, "socket write failed");
 		return;
 	}
-	if (b->out_stalled && b->wq < WQ_MAX) {
+	if (b->out_stalled && !b->over && b->wq < WQ_MAX) {
 		b->out_stalled = false;
 		pump_out(b);
 	}
+	resume_guest(b->d, b->guest);
 }
 
 /* Ring -> socket, while the write queue is below its bound. */
@@ -343,7 +376,9 @@ static void pump_out(struct bconn *b)
 {
 	if (b->closing || !b->chan_ready || !b->sock_ok)
 		return;
-	while (b->wq < WQ_MAX) {
+	/* b->over: stopped for the guest's bound, not this queue's. */
+	while (b->wq < WQ_MAX &&
+	       !(b->over = !guest_may_queue(b->d, b->guest))) {
 		struct wreq *w = malloc(sizeof *w + CHUNK);
 		if (!w)
 			return; /* try again at the next event */
@@ -358,6 +393,12 @@ static void pump_out(struct bconn *b)
 					   : "the channel broke");
 			return;
 		}
+		/* Hold only what was read: a guest writing a byte at a time
+		 * to a socket that does not read would otherwise make each
+		 * byte cost a whole chunk. */
+		struct wreq *fit = realloc(w, sizeof *w + (size_t)n);
+		if (fit)
+			w = fit;
 		w->b = b;
 		w->len = (size_t)n;
 		uv_buf_t buf = uv_buf_init(w->data, (unsigned)n);
@@ -367,7 +408,7 @@ static void pump_out(struct bconn *b)
 			end(b, "socket write failed");
 			return;
 		}
-		b->wq += (size_t)n;
+		b->wq += sizeof *w + (size_t)n;
 		b->out_chunks++;
 		if (b->linger_init) /* the guest still talks: wait on */
 			uv_timer_again(&b->linger);
@@ -602,6 +643,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->consumer = 0;
 	c->state = CH_PENDING;
 	c->mode = CHM_BRIDGE_IN;
+	b->guest = v->provider;
 	c->max_msg = ps->max_msg;
 	c->ring_size = ps->ring_size;
 	c->deadline_ms = vmsgd_now_ms() + OPEN_MS;
@@ -699,6 +741,7 @@ int bridge_open(struct vmsgd *d, struct channel *c,
 	}
 	c->bconn = b;
 	b->c = c;
+	b->guest = c->consumer;
 	snprintf(c->bridge, sizeof c->bridge, "%s", br->name);
 	snprintf(c->sock, sizeof c->sock, "%s", br->addr);
 	snprintf(c->path, sizeof c->path, BRIDGE_PATH_PREFIX "/%u", c->id);
