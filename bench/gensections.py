@@ -22,6 +22,7 @@ bench/results/xen-<host>-<date>.json, read by the kinds `xen` and
 `unikernel`.
 """
 import difflib
+import itertools
 import json
 import os
 import re
@@ -156,8 +157,12 @@ def parse_xen_figures(path):
                 tail, note = tail.split("(", 1)
                 note = note.rstrip(")").strip()
             fields = dict(w.split("=", 1) for w in tail.split() if "=" in w)
-            figures.append({"scenario": scen, "fields": fields,
-                            "note": note})
+            # The words before the first KEY=VALUE name the measurement
+            # (`FIGURE storage chain writes_s=...`).
+            label = " ".join(itertools.takewhile(lambda w: "=" not in w,
+                                                 tail.split()))
+            figures.append({"scenario": scen, "label": label,
+                            "fields": fields, "note": note})
         else:
             meta[key] = rest
     return {"tool": "tests/xen/run-scenarios.sh", "schema": 1,
@@ -284,4 +289,64 @@ def render_unikernel(paths, files):
                         _ratio(uk.get("rtt_us"), pv.get("rtt_us"))),
          "| 16 MiB each way in 32 KiB messages, echoed (lock-step) | %s |"
          % _val(uk.get("echo_MiBps"), "MiB/s")]
+    return "\n".join(L) + "\n"
+
+
+def _labelled(res, scenario, label):
+    """The fields of a scenario's FIGURE line that starts with label
+    (`FIGURE storage chain writes_s=...`: label chain)."""
+    for f in res["figures"]:
+        if f["scenario"] == scenario and f.get("label") == label:
+            return f["fields"]
+    return {}
+
+
+def render_xen_block(paths, files):
+    """docs/benchmarks.md: the storage chain on real Xen (scenario
+    `storage`) beside nbdkit's file plugin in the same boot."""
+    res = json.load(open(paths[0]))
+    name = os.path.basename(files[0])
+    chain = _labelled(res, "storage", "chain")
+    direct = _labelled(res, "storage", "direct_nbd")
+    err = _labelled(res, "storage", "overlay_destroy").get("after_return_s")
+    L = ["", _xen_head(res, name), "",
+         "| path in dom0: `qemu-img compare` of a 32 MiB image after writes "
+         "| compare | read | against nbdkit file |", "|---|---|---|---|",
+         "| vmsg-blockd `--xen` → overlay unikernel (PVH) → nbdkit vmsg "
+         "`xen=` | %s | %s | %s |"
+         % (_val(chain.get("compare_32MiB_s"), "s"),
+            _val(chain.get("read_MBps"), "MiB/s"),
+            _ratio(chain.get("read_MBps"), direct.get("read_MBps"))),
+         "| nbdkit file (what users run today) | %s | %s | %s |"
+         % (_val(direct.get("compare_32MiB_s"), "s"),
+            _val(direct.get("read_MBps"), "MiB/s"),
+            _ratio(direct.get("read_MBps"), direct.get("read_MBps"))),
+         "",
+         "`xl destroy` of the overlay in the middle of reads: the first NBD "
+         "error %s after `xl destroy` returned (the scenario's limit: 3 s)."
+         % _val(err, "s")]
+    return "\n".join(L) + "\n"
+
+
+def render_xen_net(paths, files):
+    """docs/benchmarks.md: the network appliances on real Xen (scenario
+    `network`) beside bench/net/tapfwd in the same boot."""
+    res = json.load(open(paths[0]))
+    name = os.path.basename(files[0])
+    ve = _labelled(res, "network", "tapfwd")
+    L = ["", _xen_head(res, name), "",
+         "| path | ping p50 | iperf3 TCP | throughput against tapfwd |",
+         "|---|---|---|---|"]
+    for label, key in (
+            ("tapfwd between two TAP devices in dom0 (the baseline)",
+             "tapfwd"),
+            ("TAP bridge → switch unikernel (PVH) → TAP bridge, dom0 "
+             "namespaces", "switch_uk"),
+            ("dom0 namespace → firewall unikernel (PVH) → a Linux PV "
+             "guest's TAP bridge", "firewall_uk")):
+        f = _labelled(res, "network", key)
+        L.append("| %s | %s | %s | %s |"
+                 % (label, _val(f.get("ping_p50_ms"), "ms"),
+                    _val(f.get("iperf3_mbits"), "Mbit/s"),
+                    _ratio(f.get("iperf3_mbits"), ve.get("iperf3_mbits"))))
     return "\n".join(L) + "\n"

@@ -30,6 +30,7 @@ import argparse
 import datetime
 import glob
 import json
+import math
 import os
 import re
 import socket
@@ -175,6 +176,8 @@ def write(res, out_dir):
     with open(path, "w") as f:
         dump(res, f)
     print("resultset: wrote " + path, file=sys.stderr)
+    if res["kind"] in PLOTS:
+        plot(res, path)
     if os.path.abspath(out_dir) == os.path.join(HERE, "results"):
         retarget(res["kind"], os.path.relpath(path, REPO))
     return path
@@ -253,6 +256,83 @@ def _num(v):
         return None
 
 
+# ---- plots ------------------------------------------------------------------
+
+def png_of(path):
+    """The plot beside a block or net result set: the same name, .png."""
+    return path[:-len(".json")] + ".png"
+
+
+def _bars(title, ylabel, labels, series, log=False):
+    """A gnuplot clustered-histogram panel: series is [(name, [values])],
+    one value per label (None: not measured, drawn as nothing)."""
+    data = "\n".join(
+        '"%s" %s' % (lab, " ".join("NaN" if v[1][i] is None else repr(v[1][i])
+                                   for v in series))
+        for i, lab in enumerate(labels))
+    cols = " , ".join("$D using %d:xtic(1) title '%s'" % (i + 2, name)
+                      for i, (name, _) in enumerate(series))
+    yr = "set yrange [0:*]\n"
+    vals = [x for _, v in series for x in v if x]
+    if log and vals:  # from the decade below the smallest bar
+        yr = "set logscale y\nset yrange [%g:*]\n" % (
+            10 ** math.floor(math.log10(min(vals))))
+    return ("$D << EOD\n%s\nEOD\nset title '%s'\nset ylabel '%s'\n"
+            "set style data histogram\nset style histogram cluster gap 1\n"
+            "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+            "set xtics rotate by -30 left\n%splot %s\nunset logscale y\n"
+            % (data, title, ylabel, yr, cols))
+
+
+def plot(res, path):
+    """Draw a block or net result set beside its JSON (png_of(path)) with
+    gnuplot: the section that reads the set shows it. Returns the PNG's
+    path, or None (gnuplot missing or failing: said, not fatal)."""
+    png = png_of(path)
+    name = os.path.basename(path)
+    if res["kind"] == "block":
+        by = {p["path"]: {w["name"]: w for w in p["workloads"]}
+              for p in res["paths"]}
+        keys = [p["path"] for p in res["paths"]]
+        labels = [BLOCK_SHORT.get(k, k) for k in keys]
+
+        def col(load, key):
+            return [by[k].get(load, {}).get(key) for k in keys]
+        left = _bars("4 KiB random reads (IOPS, log scale)", "IOPS", labels,
+                     [("depth 1", col(BLOCK_LOADS[0], "iops")),
+                      ("depth 32", col(BLOCK_LOADS[1], "iops"))], log=True)
+        right = _bars("1 MiB sequential, depth 8 (MB/s)", "MB/s", labels,
+                      [("read", col(BLOCK_LOADS[2], "mb_per_s")),
+                       ("write", col(BLOCK_LOADS[3], "mb_per_s"))])
+    else:
+        keys = [p["path"] for p in res["paths"]]
+        left = _bars("iperf3 TCP (Mbit/s)", "Mbit/s", keys,
+                     [("throughput", [p["mbit_per_s"] for p in res["paths"]])])
+        right = _bars("ping p50 (µs)", "µs", keys,
+                      [("p50", [p["ping_p50_us"] for p in res["paths"]])])
+    gp = ("set terminal pngcairo size 1000,420 font 'DejaVu Sans,9'\n"
+          "set output '%s'\nset grid ytics\nset key top right\n"
+          "set multiplot layout 1,2 title '%s'\n%s%sunset multiplot\n"
+          % (png, name, left, right))
+    try:
+        p = subprocess.run(["gnuplot"], input=gp, text=True,
+                           capture_output=True)
+    except OSError as e:
+        print("resultset: no plot of %s: %s" % (name, e), file=sys.stderr)
+        return None
+    if p.returncode != 0 or not os.path.exists(png):
+        print("resultset: gnuplot failed for %s:\n%s" % (png, p.stderr),
+              file=sys.stderr)
+        return None
+    print("resultset: wrote " + png, file=sys.stderr)
+    return png
+
+
+def _plot_line(name, what):
+    """The section's link to the plot beside its result set."""
+    return "![%s](../bench/results/%s)" % (what, png_of(name))
+
+
 # ---- the docs' sections -----------------------------------------------------
 
 def _load(path, kind):
@@ -304,6 +384,8 @@ BLOCK_PATHS = {"a": "(a) the file directly",
                "d": "(d) NBD → nbdkit file"}
 BLOCK_LOADS = ("randread-4k-qd1", "randread-4k-qd32", "seqread-1m-qd8",
                "seqwrite-1m-qd8")
+BLOCK_SHORT = {"a": "(a) file", "b": "(b) vmsg-blockd", "b-sim":
+               "(b) sim, vmsgd", "c": "(c) nbdkit vmsg", "d": "(d) nbdkit file"}
 
 
 def render_block(paths, files):
@@ -346,6 +428,7 @@ def render_block(paths, files):
           % (", ".join(BLOCK_LOADS), ", ".join(
               "—" if x is None else "%.0f %%" % (100 * x) for x in cd),
              _verdict(None if None in cd else min(cd) >= 0.9))]
+    L += ["", _plot_line(name, "the block paths of this run: IOPS and MB/s")]
     return "\n".join(L) + "\n"
 
 
@@ -381,6 +464,8 @@ def render_net(paths, files):
           "| firewall ≥ 90 %% of the switch's throughput | %s | %s |"
           % ("—" if fw is None else "%.0f %%" % (100 * fw),
              _verdict(None if fw is None else fw >= 0.9))]
+    L += ["", _plot_line(name, "the network paths of this run: Mbit/s and "
+                         "ping p50")]
     return "\n".join(L) + "\n"
 
 
@@ -467,6 +552,7 @@ def render_dropin(paths, files):
 
 RENDERERS = {"block": render_block, "net": render_net,
              "dropin": render_dropin}
+PLOTS = ("block", "net")
 
 
 def newest(kind, results_dir):
@@ -490,6 +576,10 @@ def check_tree(root, sections_of):
                 bad = [str(e)]
             out += ["%s: %s" % (os.path.relpath(p, root), b) for b in bad]
         last = newest(kind, results)
+        if kind in PLOTS and last and not os.path.exists(png_of(last)):
+            out.append("%s: no plot beside it (bench/resultset.py plot %s "
+                       "draws it)" % (os.path.relpath(last, root),
+                                      os.path.relpath(last, root)))
         for doc, files in sections_of(kind):
             if last and files != [os.path.relpath(last, root)]:
                 out.append("%s: section '%s' reads %s, not the newest %s "
@@ -503,13 +593,25 @@ def main():
     ap = argparse.ArgumentParser(description="a records file of "
                                  "bench/block-run or bench/net/run.sh as a "
                                  "result set")
-    ap.add_argument("kind", choices=("block", "net"))
+    ap.add_argument("kind", choices=("block", "net", "plot"),
+                    help="block or net: make a result set of RECORDS; "
+                    "plot: draw the plot beside the result set RECORDS "
+                    "names (a .json), measuring nothing")
     ap.add_argument("records")
-    ap.add_argument("--out", required=True, help="the directory (the "
-                    "tree's bench/results also retargets the docs)")
+    ap.add_argument("--out", help="the directory (the tree's "
+                    "bench/results also retargets the docs); required "
+                    "for block and net")
     ap.add_argument("--build", help="the build directory that ran it")
     args = ap.parse_args()
     sys.path.insert(0, HERE)
+    if args.kind == "plot":
+        res = json.load(open(args.records))
+        if res.get("kind") not in PLOTS:
+            sys.exit("resultset: %s is not a block or net result set"
+                     % args.records)
+        return 0 if plot(res, args.records) else 1
+    if not args.out:
+        ap.error("--out is required for block and net")
     write(from_records(args.kind, args.records, args.build), args.out)
     return 0
 

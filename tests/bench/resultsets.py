@@ -182,8 +182,12 @@ expect(resultset.problems_of(bad), "a dropin report without size fits")
 # ---- newest ------------------------------------------------------------------
 root = os.path.join(tmp, "tree")
 os.makedirs(os.path.join(root, "bench", "results"))
+expect(os.path.exists(resultset.png_of(npath)),
+       "writing a net result set drew no plot beside it")
 for name in ("net-h-20261201-100000.json", "net-h-20261202-090000.json"):
-    shutil.copy(npath, os.path.join(root, "bench", "results", name))
+    dst = os.path.join(root, "bench", "results", name)
+    shutil.copy(npath, dst)
+    shutil.copy(resultset.png_of(npath), resultset.png_of(dst))
 old = ["bench/results/net-h-20261201-100000.json"]
 new = ["bench/results/net-h-20261202-090000.json"]
 got = resultset.check_tree(root, lambda k: [("d.md", old)] if k == "net"
@@ -192,6 +196,43 @@ expect(len(got) == 1 and "not the newest" in got[0],
        "a section reading an older set: %r" % got)
 expect(resultset.check_tree(root, lambda k: [("d.md", new)] if k == "net"
                             else []) == [], "the newest set is refused")
+os.remove(resultset.png_of(os.path.join(root, new[0])))
+got = resultset.check_tree(root, lambda k: [("d.md", new)] if k == "net"
+                           else [])
+expect(len(got) == 1 and "no plot beside it" in got[0],
+       "the newest set without its plot: %r" % got)
+
+# ---- real Xen: the storage and network scenarios' figures ------------------
+fig = os.path.join(tmp, "xen-figures.txt")
+with open(fig, "w") as f:
+    f.write("# run-scenarios.sh\ndate 2026-12-03 06:00 UTC\nhost h\n"
+            "boot_s 300\nqemu_cpu max\nloadavg 1 1 1\n"
+            "result PASS storage\nresult PASS network\n"
+            "FIGURE storage chain writes_s=0.4 compare_32MiB_s=1.6 "
+            "read_MBps=20.0 overlay_boot_s=0.7\n"
+            "FIGURE storage direct_nbd compare_32MiB_s=0.8 read_MBps=40.0\n"
+            "FIGURE storage overlay_destroy nbd_error_s=0.4 "
+            "after_return_s=0.12 client_end_s=3.5\n"
+            "FIGURE network switch_uk ping_p50_ms=10.7 iperf3_mbits=76.0\n"
+            "FIGURE network tapfwd ping_p50_ms=0.5 iperf3_mbits=304.0\n"
+            "FIGURE network firewall_uk ping_p50_ms=12 iperf3_mbits=38.0 "
+            "drop_policy=3\n")
+xres = gensections.parse_xen_figures(fig)
+expect([f["label"] for f in xres["figures"]] ==
+       ["chain", "direct_nbd", "overlay_destroy", "switch_uk", "tapfwd",
+        "firewall_uk"], "xen figure labels: %r" % xres["figures"])
+xp = os.path.join(tmp, "xen-h.json")
+with open(xp, "w") as f:
+    json.dump(xres, f)
+text = gensections.render_xen_block([xp], ["bench/results/xen-h.json"])
+expect("| 1.6 s | 20.0 MiB/s | 0.50× |" in text and
+       "| 0.8 s | 40.0 MiB/s | 1.00× |" in text and
+       "error 0.12 s after" in text, "xen-block section:\n" + text)
+text = gensections.render_xen_net([xp], ["bench/results/xen-h.json"])
+expect("| 0.5 ms | 304.0 Mbit/s | 1.00× |" in text and
+       "| 10.7 ms | 76.0 Mbit/s | 0.25× |" in text and
+       "| 12 ms | 38.0 Mbit/s | 0.12× |" in text,
+       "xen-net section:\n" + text)
 
 # ---- edited ------------------------------------------------------------------
 doc = open(os.path.join(REPO, "docs", "benchmarks.md")).read()

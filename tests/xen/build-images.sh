@@ -75,6 +75,9 @@ for d in "$build/tools" "$build/dom0"; do
 		if [ "$d" = "$build/dom0" ]; then dom0progs+=("$p"); else progs+=("$p"); fi
 	done < <(find "$d" -maxdepth 3 -type f -name 'vmsg*' -perm -u+x ! -name '*.so*' | sort)
 done
+# The network scenario's baseline in dom0: bench/net/tapfwd (issue 14's
+# "(b)", the least a TAP path costs), beside the switch in the same boot.
+[ -x "$build/bench/tapfwd" ] && dom0progs+=("$build/bench/tapfwd")
 shopt -s nullglob
 vmsglibs=("$build"/lib/libvmsg.so*)
 shopt -u nullglob

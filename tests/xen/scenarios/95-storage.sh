@@ -110,14 +110,33 @@ cmp /tmp/base.img /tmp/base.orig || bail "the base image file changed"
 mbs=$(awk -v t="$tc" 'BEGIN { if (t > 0) printf "%.1f", 32 / t; else print "inf" }')
 figure "chain writes_s=$tw compare_32MiB_s=$tc read_MBps=$mbs overlay_boot_s=$boot"
 info "chain: writes $tw s, qemu-img compare of 32 MiB $tc s (~$mbs MiB/s through blockd -> unikernel -> nbdkit); base unchanged"
+# The same compare against nbdkit's file plugin serving a copy of the
+# expected image in dom0 (what users run today, issue 13's (d)), in the
+# same boot: under emulation only this ratio says something.
+cp /tmp/expected.img /tmp/direct.img
+nbdkit -f -U /tmp/direct.nbd file /tmp/direct.img >/tmp/nbdkit-direct.log 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do [ -S /tmp/direct.nbd ] && break; sleep 0.2; done
+[ -S /tmp/direct.nbd ] || bail "no nbdkit socket (file plugin)"
+t1=$(now)
+qemu-img compare -f raw -F raw /tmp/expected.img "nbd+unix:///?socket=/tmp/direct.nbd" >/tmp/compare-direct.log 2>&1 ||
+	{ cat /tmp/compare-direct.log; bail "qemu-img compare against nbdkit file"; }
+td0=$(elapsed "$t1")
+dmbs=$(awk -v t="$td0" 'BEGIN { if (t > 0) printf "%.1f", 32 / t; else print "inf" }')
+figure "direct_nbd compare_32MiB_s=$td0 read_MBps=$dmbs"
+info "the same compare against nbdkit file in dom0: $td0 s (~$dmbs MiB/s)"
 
 # xl destroy of the overlay in the middle of reads (one NBD connection,
 # 4 KiB requests, each held 2 ms by nbdkit's delay filter): the plugin
-# answers the NBD client's next read with an error within a second of xl
-# destroy returning (the domain dies somewhere inside it, and xl destroy
-# alone can take seconds under emulation: the peer-death scenario's rule;
-# nbdkit's log says when), the client ends (every read left fails; no
-# hang), and vmsg-blockd drops its consumer.
+# answers the NBD client's next read with an error soon after xl destroy
+# returns (the domain dies somewhere inside it, and xl destroy alone can
+# take seconds under emulation: the peer-death scenario's rule; nbdkit's
+# log says when), the client ends (every read left fails; no hang), and
+# vmsg-blockd drops its consumer. The limit is 3 s, not the 1 s of
+# peer-death: the error crosses three processes (the plugin's completion,
+# nbdkit, qemu-io) under emulation, and took 2.2 s with the host at load
+# 6 (0.4 s from xl destroy's start on a quiet one); storage_xen_sim holds
+# the same chain to 1 s on the simulator.
 nbdkit -f -U /tmp/slow.nbd --filter=delay "$PLUGIN" xen="$U" port=ovl delay-read=2ms >/tmp/nbdkit-slow.log 2>&1 &
 pids+=($!)
 for ((i = 0; i < 100; i++)); do [ -S /tmp/slow.nbd ] && break; sleep 0.2; done
@@ -141,8 +160,8 @@ until grep -q "error: vmsg: read" /tmp/nbdkit-slow.log; do
 done
 te=$(elapsed "$t3")
 tr=$(awk -v a="$t4" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
-awk -v d="$tr" 'BEGIN { exit !(d < 1.0) }' ||
-	bail "the first NBD error came $tr s after xl destroy returned (limit 1 s)"
+awk -v d="$tr" 'BEGIN { exit !(d < 3.0) }' ||
+	bail "the first NBD error came $tr s after xl destroy returned (limit 3 s)"
 end=$((SECONDS + 90))
 while kill -0 $cp 2>/dev/null; do
 	[ $SECONDS -lt $end ] || { kill -9 $cp; bail "qemu-io still running 90 s after xl destroy of the overlay (a hang)"; }

@@ -4,7 +4,9 @@
 #     channels to dom0); in dom0 two `vmsg-tap --xen <uksw> --port netN`
 #     bridges, each TAP device in a network namespace of its own
 #     (198.18.0.0/24, no route out); 20 pings (p50 a figure) and 2 s of
-#     iperf3 TCP across.
+#     iperf3 TCP across; then the same through bench/net/tapfwd between
+#     two TAP devices (the benchmark's baseline, a figure beside the
+#     switch's).
 #  2. the firewall between a Linux PV guest and dom0: unikernel `ukfw`
 #     (tcp=5201) has its outside on a direct channel to dom0 (a vmsg-tap
 #     --xen bridge in a namespace) and offers service fwin through vmsgd
@@ -61,6 +63,8 @@ cleanup() {
 	[ -f "$vlog" ] && sed 's/^/  [vmsgd] /' "$vlog" | tail -n 10
 	ip netns del $A 2>/dev/null
 	ip netns del $B 2>/dev/null
+	ip netns del tapfwdA 2>/dev/null
+	ip netns del tapfwdB 2>/dev/null
 	for d in uksw ukfw pvin; do xl destroy "$d" 2>/dev/null; done
 }
 die() { cleanup; fail "$*"; }
@@ -91,6 +95,17 @@ iperf() {
 	awk -v m="${mbits:-0}" 'BEGIN { exit !(m > 0) }' || die "iperf3 moved nothing"
 }
 
+# iperf_server NS TAG: a one-shot iperf3 server on 5201 in NS, listening.
+iperf_server() {
+	ip netns exec "$1" iperf3 -s -1 -p 5201 >"/tmp/iperf3-$2.log" 2>&1 &
+	pids+=($!)
+	for ((i = 0; i < 100; i++)); do
+		ip netns exec "$1" ss -ltn | grep -q :5201 && return 0
+		sleep 0.2
+	done
+	die "no iperf3 server in $1"
+}
+
 for ns in $A $B; do
 	ip netns add $ns || die "ip netns add $ns"
 	ip -n $ns link set lo up
@@ -108,13 +123,7 @@ bridge tapB $B 198.18.0.2 02:00:5e:00:03:02 --xen "$dsw" --port net1
 uk_wait uksw "port 1: link up" 30 || { why uksw; die "the switch never saw port 1 up"; }
 pings $A 198.18.0.2 20
 sw_p50=$p50
-ip netns exec $B iperf3 -s -1 -p 5201 >/tmp/iperf3-sw.log 2>&1 &
-pids+=($!)
-for ((i = 0; i < 100; i++)); do
-	ip netns exec $B ss -ltn | grep -q :5201 && break
-	sleep 0.2
-done
-ip netns exec $B ss -ltn | grep -q :5201 || die "no iperf3 server in $B"
+iperf_server $B sw
 iperf $A 198.18.0.2 5201
 sw_mbits=$mbits
 figure "switch_uk ping_p50_ms=$sw_p50 iperf3_mbits=$sw_mbits"
@@ -123,6 +132,33 @@ uk_log uksw | grep -a "^l2switch forwarded=" | tail -n 1 | sed 's/^/  | /'
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()
+
+# The benchmark's baseline in the same boot (issue 14's "(b)": two TAP
+# devices and bench/net/tapfwd copying frames between them, the least any
+# TAP path costs), the same pings and iperf3: under emulation only the
+# ratio to it says something.
+command -v tapfwd >/dev/null || die "no tapfwd in dom0 (bench/ not built)"
+V=tapfwdA W=tapfwdB
+for ns in $V $W; do
+	ip netns add $ns && ip -n $ns link set lo up || die "ip netns add $ns"
+done
+tapfwd $V $W >/tmp/tapfwd.log 2>&1 &
+pids+=($!)
+for ((i = 0; i < 100; i++)); do
+	ip -n $W link show eth1 2>/dev/null | grep -q UP && break
+	sleep 0.1
+done
+ip -n $V addr add 198.18.1.1/24 dev eth1 && ip -n $W addr add 198.18.1.2/24 dev eth1 ||
+	die "tapfwd's devices: $(cat /tmp/tapfwd.log)"
+pings $V 198.18.1.2 20
+tf_p50=$p50
+iperf_server $W tapfwd
+iperf $V 198.18.1.2 5201
+figure "tapfwd ping_p50_ms=$tf_p50 iperf3_mbits=$mbits"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+pids=()
+ip netns del $V; ip netns del $W
 xl destroy uksw
 info "switch: ping and iperf3 across, bridges stopped"
 
