@@ -17,8 +17,9 @@
  * write). Copying is non-blocking both ways, with backpressure:
  *   socket -> channel: one buffer; while it cannot all go into the ring,
  *     the socket is not read (uv_read_stop) until the ring's reader kicks.
- *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued the
- *     ring is not read until writes complete.
+ *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued,
+ *     or the guest's max_queued_bytes across all of vmsgd, the ring is not
+ *     read until writes complete.
  * Endings: EOF from the socket stops reading it, and the channel goes on
  * delivering to the socket until the channel closes, or until the guest has
  * sent nothing for EOF_LINGER_MS: a byte stream has no half-close, so a
@@ -291,11 +292,39 @@ void bridge_guest_closed(struct channel *c)
 static void pump_out(struct bconn *b);
 static void push_in(struct bconn *b);
 
+uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
+{
+	uint64_t n = 0;
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->guest == domid)
+			n += b->wq;
+	return n;
+}
+
+/* Resume the bridges of `guest` held back by its max_queued_bytes. */
+static void resume_guest(struct vmsgd *d, uint16_t guest)
+{
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->over && b->guest == guest && !b->closing &&
+		    guest_may_queue(d, guest)) {
+			b->over = false;
+			b->out_stalled = false;
+			pump_out(b); /* may end b: freed a loop turn later */
+		}
+}
+
+void bridges_tick(struct vmsgd *d)
+{
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->over)
+			resume_guest(d, b->guest);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct bconn *b = w->b;
-	b->wq -= w->len;
+	b->wq -= sizeof *w + w->len;
 	if (status == 0)
 		b->sock_tx += w->len;
 	free(w);
@@ -306,10 +335,11 @@ static void on_write(uv_write_t *req, int status)
 		end(b, "socket write failed");
 		return;
 	}
-	if (b->out_stalled && b->wq < WQ_MAX) {
+	if (b->out_stalled && !b->over && b->wq < WQ_MAX) {
 		b->out_stalled = false;
 		pump_out(b);
 	}
+	resume_guest(b->d, b->guest);
 }
 
 /* Ring -> socket, while the write queue is below its bound. */
@@ -317,7 +347,9 @@ static void pump_out(struct bconn *b)
 {
 	if (b->closing || !b->chan_ready || !b->sock_ok)
 		return;
-	while (b->wq < WQ_MAX) {
+	/* b->over: stopped for the guest's bound, not this queue's. */
+	while (b->wq < WQ_MAX &&
+	       !(b->over = !guest_may_queue(b->d, b->guest))) {
 		struct wreq *w = malloc(sizeof *w + CHUNK);
 		if (!w)
 			return; /* try again at the next event */
@@ -332,6 +364,12 @@ static void pump_out(struct bconn *b)
 					   : "the channel broke");
 			return;
 		}
+		/* Hold only what was read: a guest writing a byte at a time
+		 * to a socket that does not read would otherwise make each
+		 * byte cost a whole chunk. */
+		struct wreq *fit = realloc(w, sizeof *w + (size_t)n);
+		if (fit)
+			w = fit;
 		w->b = b;
 		w->len = (size_t)n;
 		uv_buf_t buf = uv_buf_init(w->data, (unsigned)n);
@@ -341,7 +379,7 @@ static void pump_out(struct bconn *b)
 			end(b, "socket write failed");
 			return;
 		}
-		b->wq += (size_t)n;
+		b->wq += sizeof *w + (size_t)n;
 		b->out_chunks++;
 		bridge_guest_talks(b);
 	}
@@ -596,6 +634,7 @@ void bridge_accepted(struct listener *l, struct bconn *b, const char *peer)
 	c->consumer = 0;
 	c->state = CH_PENDING;
 	c->mode = CHM_BRIDGE_IN;
+	b->guest = v->provider;
 	c->max_msg = ps->max_msg;
 	c->ring_size = ps->ring_size;
 	c->deadline_ms = vmsgd_now_ms() + OPEN_MS;
@@ -725,6 +764,7 @@ int bridge_open(struct vmsgd *d, struct channel *c,
 	}
 	c->bconn = b;
 	b->c = c;
+	b->guest = c->consumer;
 	snprintf(c->bridge, sizeof c->bridge, "%s", br->name);
 	snprintf(c->sock, sizeof c->sock, "%s", br->addr);
 	snprintf(c->path, sizeof c->path, BRIDGE_PATH_PREFIX "/%u", c->id);

@@ -73,6 +73,7 @@ struct bconn {
 	struct channel *c;  /* NULL once detached */
 	const struct bsock_ops *ops;
 	bool in;            /* listen bridge: the socket is the consumer */
+	uint16_t guest;     /* the domain at the channel's other end */
 	vmsg_chan *ch;
 	uv_poll_t poll;
 	union {
@@ -94,8 +95,10 @@ struct bconn {
 	bool sock_ok;     /* accepted / connected */
 	bool reading, sock_eof, sock_err, closing;
 	bool in_stalled, out_stalled;
+	bool over;           /* out_stalled by the guest's max_queued_bytes */
 	size_t inlen, inoff; /* socket bytes not yet in the ring */
-	size_t wq;           /* bytes queued in uv_write */
+	size_t wq;           /* memory the uv_write queue holds: payloads
+				and their requests */
 	uint64_t sock_rx, sock_tx, in_chunks, out_chunks;
 	uint64_t in_stalls, out_stalls;
 	struct vmsg_chan_stats last; /* the channel end's, once it is closed */

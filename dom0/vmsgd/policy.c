@@ -172,26 +172,38 @@ static bool loopback(const struct policy_bridge *b)
 		       : !strncmp(b->host, "127.", 4);
 }
 
-/* The field of a [daemon] limit key (docs/vmsgd.md, "Rate limits"), or
- * NULL for another key. */
-static uint32_t *limit_key(struct rl_limits *l, const char *name)
+/* A [daemon] limit key (docs/vmsgd.md, "Limits"): its field and range. */
+struct limit_key {
+	const char *name;
+	size_t off;
+	uint32_t min, max;
+};
+
+/* The limit key `name`, or NULL for another key. */
+static const struct limit_key *limit_key(const char *name)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} keys[] = {
-		{"requests_per_s", offsetof(struct rl_limits, requests_per_s)},
-		{"requests_burst", offsetof(struct rl_limits, requests_burst)},
-		{"abuse_per_s", offsetof(struct rl_limits, abuse_per_s)},
-		{"abuse_burst", offsetof(struct rl_limits, abuse_burst)},
-		{"log_per_s", offsetof(struct rl_limits, log_per_s)},
-		{"log_burst", offsetof(struct rl_limits, log_burst)},
-		{"messages_per_wakeup",
-		 offsetof(struct rl_limits, messages_per_wakeup)},
+#define LK(key, field, lo, hi) {key, offsetof(struct rl_limits, field), lo, hi}
+	static const struct limit_key keys[] = {
+		LK("requests_per_s", requests_per_s, 1, RL_LIMIT_MAX),
+		LK("requests_burst", requests_burst, 1, RL_LIMIT_MAX),
+		LK("abuse_per_s", abuse_per_s, 1, RL_LIMIT_MAX),
+		LK("abuse_burst", abuse_burst, 1, RL_LIMIT_MAX),
+		LK("log_per_s", log_per_s, 1, RL_LIMIT_MAX),
+		LK("log_burst", log_burst, 1, RL_LIMIT_MAX),
+		LK("messages_per_wakeup", messages_per_wakeup, 1, RL_LIMIT_MAX),
+		/* 64 KiB: a bridge's socket read; 1 GiB: the largest max_msg */
+		LK("max_queued_bytes_per_domain", max_queued_bytes, 65536,
+		   1u << 30),
+		LK("max_pending_opens_per_domain", max_pending_opens, 1, 4096),
+		/* the tick looks every 500 ms */
+		LK("partial_message_ms", partial_message_ms, 500, 3600000),
+		LK("reset_backoff_ms", reset_backoff_ms, 1, 600000),
+		LK("reset_backoff_max_ms", reset_backoff_max_ms, 1, 3600000),
 	};
+#undef LK
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (!strcmp(name, keys[i].name))
-			return (uint32_t *)((char *)l + keys[i].off);
+			return &keys[i];
 	return NULL;
 }
 
@@ -243,14 +255,15 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 		return 0;
 #endif
 		p->has_metrics = true;
-	} else if (limit_key(&p->limits, name)) {
-		uint32_t *field = limit_key(&p->limits, name);
+	} else if (limit_key(name)) {
+		const struct limit_key *k = limit_key(name);
 		uint64_t x;
-		if (!parse_u64(v, 1, RL_LIMIT_MAX, &x)) {
-			fail(ps, "%s '%s': expected 1..%u", name, v, RL_LIMIT_MAX);
+		if (!parse_u64(v, k->min, k->max, &x)) {
+			fail(ps, "%s '%s': expected %u..%u", name, v, k->min,
+			     k->max);
 			return 0;
 		}
-		*field = (uint32_t)x;
+		*(uint32_t *)((char *)&p->limits + k->off) = (uint32_t)x;
 	} else if (!strcmp(name, "bridge_flush_ms")) {
 		uint64_t x;
 		if (!parse_u64(v, 0, BRIDGE_FLUSH_MAX_MS, &x)) {
@@ -656,7 +669,9 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 			   .bridge_flush_ms = BRIDGE_FLUSH_DEFAULT_MS,
 			   .limits = {RL_REQ_RATE, RL_REQ_BURST, RL_ABUSE_RATE,
 				      RL_ABUSE_BURST, RL_LOG_RATE, RL_LOG_BURST,
-				      RL_PER_WAKEUP}};
+				      RL_PER_WAKEUP, RL_QUEUED_BYTES,
+				      RL_PENDING_OPENS, RL_PARTIAL_MS,
+				      RL_BACKOFF_MS, RL_BACKOFF_MAX_MS}};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
 	ps.p = &p;
 	ps.f = fopen(file, "r");
