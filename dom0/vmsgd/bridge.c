@@ -295,9 +295,16 @@ static void push_in(struct bconn *b);
 uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
 {
 	uint64_t n = 0;
-	for (struct bconn *b = d->bconns; b; b = b->next)
-		if (b->guest == domid)
-			n += b->wq;
+	for (struct bconn *b = d->bconns; b; b = b->next) {
+		if (b->guest != domid)
+			continue;
+		/* A seqpacket: bridge's end collects the guest's fragmented
+		 * messages in vmsgd's memory (a byte stream's never). */
+		size_t held = 0;
+		if (b->ch && vmsg_chan_rx_partial(b->ch, &held) >= 0)
+			n += held;
+		n += b->wq;
+	}
 	return n;
 }
 
@@ -309,7 +316,7 @@ static void resume_guest(struct vmsgd *d, uint16_t guest)
 		    guest_may_queue(d, guest)) {
 			b->over = false;
 			b->out_stalled = false;
-			pump_out(b); /* may end b: freed a loop turn later */
+			b->ops->pump(b); /* may end b: freed a loop turn later */
 		}
 }
 

@@ -209,6 +209,13 @@ static void write_sock(struct bconn *b)
 				g->more_out = true;
 				return;
 			}
+			/* A fragmented message is collected in vmsgd's memory
+			 * by the peek: while the guest has its
+			 * max_queued_bytes here, leave its messages in the
+			 * ring (bridges_tick resumes; bounds.c). */
+			b->over = !guest_may_queue(b->d, b->guest);
+			if (b->over)
+				return;
 			int e = vmsg_chan_peek(b->ch, &g->m, 0);
 			if (e == -EAGAIN)
 				return;

@@ -21,6 +21,10 @@
  *   server has no room for: the channel is listed lingering, and the
  *   server gets the messages in order, the held one last (from vmsgd's
  *   copy), then EOF.
+ * - max_queued_bytes_per_domain (65536): dom2 filling 3 channels of the
+ *   connect bridge whose server never reads makes vmsgd hold at most the
+ *   bound plus a message and a ring (each would hold a 200000-byte
+ *   message).
  * - empty_is_not_eof: the 0-byte messages above, both ways, are datagrams
  *   and not the socket's EOF.
  * - out of fds: vmsgd's accept fails (EMFILE; its RLIMIT_NOFILE lowered
@@ -278,7 +282,44 @@ static int role_spabort(void)
 	return 0;
 }
 
+/* dom2: open dom0.sp NHOG times and send max_msg messages on each until
+ * every ring stays full (the server reads nothing); then close all. */
+#define NHOG 3
+static int role_sphog(void)
+{
+	static unsigned char out[MAXM];
+	vmsg_ctl *ctl = vt_ctl_open();
+	vmsg_chan *c[NHOG];
+	for (int i = 0; i < NHOG; i++) {
+		int r = vmsg_service_open(ctl, "dom0.sp", &c[i], SIM_WAIT_MS);
+		if (r < 0)
+			VMSG_TEST_FAIL("open dom0.sp: %s (%s)",
+				       vmsg_strerror(r), vmsg_ctl_error(ctl));
+	}
+	memset(out, 0x77, sizeof out);
+	for (int quiet = 0; quiet < 5;) { /* no room anywhere for 500 ms */
+		bool sent = false;
+		for (int i = 0; i < NHOG; i++) {
+			int r = vmsg_chan_send(c[i], 1, out, MAXM, 0, 0);
+			ASSERT_TRUE(r == (int)MAXM || r == -EAGAIN);
+			sent |= r == (int)MAXM;
+			(void)vmsg_chan_ack(c[i]);
+		}
+		quiet = sent ? 0 : quiet + 1;
+		if (!sent)
+			usleep(100000);
+	}
+	sim_say(vt_out, "full");
+	char line[64];
+	sim_expect(vt_in, "exit", line, sizeof line);
+	for (int i = 0; i < NHOG; i++)
+		vmsg_service_close(ctl, c[i]);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
+	{"sphog", role_sphog},
 	{"spabort", role_spabort},
 	{"bigsend", role_bigsend},
 	{"msgecho", role_msgecho},
@@ -767,6 +808,49 @@ int main(int argc, char **argv)
 		close(sfd);
 		vt_ctl_wait("--json list channels", "\"service\":\"dom0.sp\"",
 			    0);
+	}
+
+	/* max_queued_bytes_per_domain holds for seqpacket: bridges too: the
+	 * fragmented messages their ends collect count, and at the bound the
+	 * guest's messages stay in its rings. dom2 fills NHOG channels whose
+	 * server never reads; each would otherwise hold a max_msg message
+	 * (NHOG * 200000 bytes). */
+	{
+		vt_write_conf_daemon("max_queued_bytes_per_domain = 65536\n",
+				     body);
+		ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 0);
+		struct vt_role hog;
+		vt_spawn(&hog, 2, "sphog", NULL);
+		int sfd[NHOG];
+		for (int i = 0; i < NHOG; i++) {
+			struct pollfd p = {.fd = lfd, .events = POLLIN};
+			ASSERT_EQ(poll(&p, 1, SIM_WAIT_MS), 1);
+			sfd[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			ASSERT_TRUE(sfd[i] >= 0);
+		}
+		sim_expect(hog.from, "full", buf, sizeof buf);
+		ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list domains"), 0);
+		const char *q = strstr(buf, "{\"domid\":2,");
+		ASSERT_TRUE(q != NULL);
+		q = strstr(q, "\"queued_bytes\":");
+		ASSERT_TRUE(q != NULL);
+		unsigned long held =
+			strtoul(q + strlen("\"queued_bytes\":"), NULL, 10);
+		printf("max_queued_bytes_per_domain 65536: dom2's %d full "
+		       "channels hold %lu bytes in vmsgd\n",
+		       NHOG, held);
+		/* The bound, plus the message that crossed it, plus what one
+		 * more peek may collect (a ring). */
+		ASSERT_TRUE(held > 0);
+		ASSERT_TRUE(held <= 65536u + MAXM + 65536u);
+		sim_say(hog.to, "exit");
+		vt_role_done(&hog, 0);
+		for (int i = 0; i < NHOG; i++)
+			close(sfd[i]);
+		vt_ctl_wait("--json list channels", "\"service\":\"dom0.sp\"",
+			    0);
+		vt_write_conf(body);
+		ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 0);
 	}
 	close(lfd);
 
