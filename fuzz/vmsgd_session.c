@@ -153,6 +153,18 @@ void relays_close_all(struct vmsgd *d)
 {
 	(void)d;
 }
+uint64_t relay_queued(const struct channel *c, uint16_t domid)
+{
+	(void)c;
+	(void)domid;
+	return 0;
+}
+bool relay_tick(struct channel *c, uint64_t now)
+{
+	(void)c;
+	(void)now;
+	return false;
+}
 int bridge_open(struct vmsgd *d, struct channel *c,
 		const struct policy_bridge *b, char *why, size_t cap)
 {
@@ -181,6 +193,16 @@ void bridge_guest_closed(struct channel *c)
 	(void)c;
 }
 void bridges_stop(struct vmsgd *d)
+{
+	(void)d;
+}
+uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
+{
+	(void)d;
+	(void)domid;
+	return 0;
+}
+void bridges_tick(struct vmsgd *d)
 {
 	(void)d;
 }
@@ -341,6 +363,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	d.loop = &loop;
 	d.pol = pol; /* read only here */
+	CHECK(uv_timer_init(&loop, &d.backoff) == 0);
+	d.backoff.data = &d;
 	d.sops = &fuzz_ops;
 	for (uint16_t dom = 1; dom <= NDOM; dom++)
 		CHECK(session_new(&d, dom, 0, 0) == 0);
@@ -393,6 +417,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	d.stopping = true;
 	session_close_all(&d);
+	uv_close((uv_handle_t *)&d.backoff, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(d.sessions == NULL && d.channels == NULL);
 	while (d.services) {

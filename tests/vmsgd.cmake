@@ -24,10 +24,12 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_restart)
   vmsgd_test(vmsgd_badinput)
   vmsgd_test(vmsgd_limits)
+  vmsgd_test(vmsgd_bounds)
   vmsgd_test(vmsgd_noconnect)
   vmsgd_test(vmsgd_ringsize)
   vmsgd_test(vmsgd_flood)
   vmsgd_test(vmsgd_flush)
+  vmsgd_test(vmsgd_seqpacket)
   # The stock key-value server as the provider that unclaimed channels
   # must not fill up.
   if(TARGET vmsg-kv-server)

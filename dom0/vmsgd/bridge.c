@@ -8,12 +8,18 @@
  * <id> and connect a socket to the target; the guest hears Opened once the
  * socket is up, or the connect error (CHM_BRIDGE_OUT).
  *
- * The channel carries a raw byte stream (vmsg_chan_read/write). Copying is
- * non-blocking both ways, with backpressure:
+ * The socket side is behind struct bsock_ops (bridge.h): here the byte
+ * streams of unix: and tcp: bridges; bridge_dgram.c has the seqpacket:
+ * bridges, whose channel carries one typed message per datagram. The rest
+ * of this comment is about both, but for the copying.
+ *
+ * A stream bridge's channel carries a raw byte stream (vmsg_chan_read/
+ * write). Copying is non-blocking both ways, with backpressure:
  *   socket -> channel: one buffer; while it cannot all go into the ring,
  *     the socket is not read (uv_read_stop) until the ring's reader kicks.
- *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued the
- *     ring is not read until writes complete.
+ *   channel -> socket: chunks go to uv_write; above WQ_MAX bytes queued,
+ *     or the guest's max_queued_bytes across all of vmsgd, the ring is not
+ *     read until writes complete.
  * Endings: EOF from the socket stops reading it, and the channel goes on
  * delivering to the socket until the channel closes, or until the guest has
  * sent nothing for EOF_LINGER_MS: a byte stream has no half-close, so a
@@ -44,59 +50,12 @@
 
 #include <vmsg/xen.h>
 
-#include "vmsgd.h"
+#include "bridge.h"
 
 #define BRIDGE_PATH_PREFIX "/local/domain/0/data/vmsgd/bridge"
-#define CHUNK (64u * 1024u)   /* one ring read / socket read */
 #define WQ_MAX (256u * 1024u) /* socket write queue bound */
 #define OPEN_MS 30000u        /* a provider's answer, a socket's connect */
 #define EOF_LINGER_MS 2000u   /* after the socket's EOF, guest silence */
-
-struct listener {
-	struct listener *next;
-	struct vmsgd *d;
-	struct policy_bridge b;
-	union {
-		uv_handle_t h;
-		uv_stream_t s;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} u;
-	char bound[160]; /* the address actually bound (tcp port 0) */
-};
-
-struct bconn {
-	struct vmsgd *d;
-	struct bconn *next; /* d->bconns */
-	struct channel *c;  /* NULL once detached */
-	bool in;            /* listen bridge: the socket is the consumer */
-	vmsg_chan *ch;
-	uv_poll_t poll;
-	union {
-		uv_handle_t h;
-		uv_stream_t s;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} u;
-	uv_connect_t creq;
-	uv_shutdown_t sreq;
-	uv_timer_t linger; /* started at the socket's EOF */
-	uv_timer_t flush;  /* bounds the flush after the guest's close */
-	int handles;
-	bool poll_init, sock_init, linger_init, flush_init;
-	bool cut;          /* the flush limit passed: drop what is left */
-	bool chan_ready;  /* connected (in) / served (out) */
-	bool accepted;    /* out: the guest has connected */
-	bool sock_ok;     /* accepted / connected */
-	bool reading, sock_eof, sock_err, closing;
-	bool in_stalled, out_stalled;
-	size_t inlen, inoff; /* socket bytes not yet in the ring */
-	size_t wq;           /* bytes queued in uv_write */
-	uint64_t sock_rx, sock_tx, in_chunks, out_chunks;
-	uint64_t in_stalls, out_stalls;
-	struct vmsg_chan_stats last; /* the channel end's, once it is closed */
-	char inbuf[CHUNK];
-};
 
 struct wreq {
 	uv_write_t req;
@@ -117,7 +76,8 @@ void bridge_counters(const struct channel *c, struct chan_counters *k)
 	if (b->ch)
 		(void)vmsg_chan_stats(b->ch, &st);
 	/* socket -> ring is in_*, ring -> socket out_*. Messages of a byte
-	 * stream: the chunks passed (one read or write each). */
+	 * stream: the chunks passed (one read or write each); of a seqpacket
+	 * bridge: the datagrams (one message each). */
 	uint64_t s2r_b = st.tx_bytes, r2s_b = st.rx_bytes;
 	if (b->in) { /* consumer = socket */
 		k->c2p_bytes = s2r_b;
@@ -153,6 +113,17 @@ static void end(struct bconn *b, const char *why)
 		bconn_close(b);
 }
 
+void bridge_end(struct bconn *b, const char *why)
+{
+	end(b, why);
+}
+
+const char *bridge_chan_why(int e)
+{
+	return e == -EPIPE ? "the guest closed the channel"
+			   : "the channel broke";
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct bconn *b = h->data;
@@ -168,7 +139,14 @@ static void on_handle_closed(uv_handle_t *h)
 	/* Still attached only while lingering: the flush is over. */
 	if (b->c)
 		channel_forget(b->d, b->c);
+	if (b->ops->destroy)
+		b->ops->destroy(b);
 	free(b);
+}
+
+void bridge_handle_closed(uv_handle_t *h)
+{
+	on_handle_closed(h);
 }
 
 static void close_handle(uv_handle_t *h)
@@ -194,13 +172,17 @@ static void on_poll_closed(uv_handle_t *h)
 	on_handle_closed(h);
 }
 
+void bridge_flushed(struct bconn *b)
+{
+	b->ops->cut(b);
+	if (b->flush_init)
+		close_handle((uv_handle_t *)&b->flush);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
 	(void)status;
-	struct bconn *b = req->data;
-	close_handle(&b->u.h);
-	if (b->flush_init)
-		close_handle((uv_handle_t *)&b->flush);
+	bridge_flushed(req->data);
 }
 
 static void on_flush_timeout(uv_timer_t *t)
@@ -210,15 +192,15 @@ static void on_flush_timeout(uv_timer_t *t)
 	vmsgd_log(LOG_WARN, "channel %u: the socket did not take what the "
 			    "guest sent within %u ms: %zu bytes queued for it "
 			    "%s dropped",
-		  b->c ? b->c->id : 0, b->d->pol.bridge_flush_ms, b->wq,
+		  b->c ? b->c->id : 0, b->d->pol.bridge_flush_ms,
+		  b->ops->queued(b),
 		  b->closing ? "are" : "and the rest of the channel are");
 	if (!b->closing) { /* still reading the channel: end it now */
 		end(b, "the guest closed and the socket did not take the rest "
 		       "in time");
 		return;
 	}
-	close_handle(&b->u.h);
-	close_handle((uv_handle_t *)&b->flush);
+	bridge_flushed(b);
 }
 
 /* The guest has closed: from now on the socket gets bridge_flush_ms for
@@ -237,7 +219,8 @@ static void flush_start(struct bconn *b)
 /* Is there something queued that the socket may still take? */
 static bool must_flush(const struct bconn *b)
 {
-	return b->sock_init && b->sock_ok && b->wq > 0 && !b->sock_err &&
+	return b->sock_init && b->sock_ok && b->ops->queued(b) > 0 &&
+	       !b->sock_err &&
 	       !b->cut && !b->d->stopping;
 }
 
@@ -252,20 +235,11 @@ static void bconn_close(struct bconn *b)
 		chan_release(b);
 	if (b->linger_init)
 		uv_close((uv_handle_t *)&b->linger, on_handle_closed);
-	bool flushing = false;
-	if (b->sock_init) {
-		if (b->reading)
-			uv_read_stop(&b->u.s);
-		b->reading = false;
-		/* Flush what we queued for the socket, unless it failed, the
-		 * flush limit passed or vmsgd is stopping (a peer that never
-		 * reads must not hold the exit up). */
-		b->sreq.data = b;
-		flushing = must_flush(b) &&
-			   uv_shutdown(&b->sreq, &b->u.s, on_shutdown) == 0;
-		if (!flushing)
-			uv_close(&b->u.h, on_handle_closed);
-	}
+	/* Flush what we queued for the socket, unless it failed, the flush
+	 * limit passed or vmsgd is stopping (a peer that never reads must
+	 * not hold the exit up). The channel end closes after this (its
+	 * poll's close callback). */
+	bool flushing = b->sock_init && b->ops->close(b, must_flush(b));
 	if (flushing)
 		flush_start(b);
 	else if (b->flush_init)
@@ -293,7 +267,8 @@ bool bridge_detach(struct channel *c)
 	if (linger)
 		vmsgd_log(LOG_INFO, "channel %u: lingering: %zu bytes still go "
 				    "to %s (for at most %u ms)",
-			  c->id, b->wq, c->sock, b->d->pol.bridge_flush_ms);
+			  c->id, b->ops->queued(b), c->sock,
+			  b->d->pol.bridge_flush_ms);
 	if (!linger || b->closing) {
 		c->bconn = NULL;
 		b->c = NULL;
@@ -317,11 +292,46 @@ void bridge_guest_closed(struct channel *c)
 static void pump_out(struct bconn *b);
 static void push_in(struct bconn *b);
 
+uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
+{
+	uint64_t n = 0;
+	for (struct bconn *b = d->bconns; b; b = b->next) {
+		if (b->guest != domid)
+			continue;
+		/* A seqpacket: bridge's end collects the guest's fragmented
+		 * messages in vmsgd's memory (a byte stream's never). */
+		size_t held = 0;
+		if (b->ch && vmsg_chan_rx_partial(b->ch, &held) >= 0)
+			n += held;
+		n += b->wq;
+	}
+	return n;
+}
+
+/* Resume the bridges of `guest` held back by its max_queued_bytes. */
+static void resume_guest(struct vmsgd *d, uint16_t guest)
+{
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->over && b->guest == guest && !b->closing &&
+		    guest_may_queue(d, guest)) {
+			b->over = false;
+			b->out_stalled = false;
+			b->ops->pump(b); /* may end b: freed a loop turn later */
+		}
+}
+
+void bridges_tick(struct vmsgd *d)
+{
+	for (struct bconn *b = d->bconns; b; b = b->next)
+		if (b->over)
+			resume_guest(d, b->guest);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct bconn *b = w->b;
-	b->wq -= w->len;
+	b->wq -= sizeof *w + w->len;
 	if (status == 0)
 		b->sock_tx += w->len;
 	free(w);
@@ -332,10 +342,11 @@ static void on_write(uv_write_t *req, int status)
 		end(b, "socket write failed");
 		return;
 	}
-	if (b->out_stalled && b->wq < WQ_MAX) {
+	if (b->out_stalled && !b->over && b->wq < WQ_MAX) {
 		b->out_stalled = false;
 		pump_out(b);
 	}
+	resume_guest(b->d, b->guest);
 }
 
 /* Ring -> socket, while the write queue is below its bound. */
@@ -343,7 +354,9 @@ static void pump_out(struct bconn *b)
 {
 	if (b->closing || !b->chan_ready || !b->sock_ok)
 		return;
-	while (b->wq < WQ_MAX) {
+	/* b->over: stopped for the guest's bound, not this queue's. */
+	while (b->wq < WQ_MAX &&
+	       !(b->over = !guest_may_queue(b->d, b->guest))) {
 		struct wreq *w = malloc(sizeof *w + CHUNK);
 		if (!w)
 			return; /* try again at the next event */
@@ -358,6 +371,12 @@ static void pump_out(struct bconn *b)
 					   : "the channel broke");
 			return;
 		}
+		/* Hold only what was read: a guest writing a byte at a time
+		 * to a socket that does not read would otherwise make each
+		 * byte cost a whole chunk. */
+		struct wreq *fit = realloc(w, sizeof *w + (size_t)n);
+		if (fit)
+			w = fit;
 		w->b = b;
 		w->len = (size_t)n;
 		uv_buf_t buf = uv_buf_init(w->data, (unsigned)n);
@@ -367,10 +386,9 @@ static void pump_out(struct bconn *b)
 			end(b, "socket write failed");
 			return;
 		}
-		b->wq += (size_t)n;
+		b->wq += sizeof *w + (size_t)n;
 		b->out_chunks++;
-		if (b->linger_init) /* the guest still talks: wait on */
-			uv_timer_again(&b->linger);
+		bridge_guest_talks(b);
 	}
 	if (!b->out_stalled) {
 		b->out_stalled = true;
@@ -433,6 +451,24 @@ static void on_linger(uv_timer_t *t)
 	end(t->data, "the socket closed and the guest sent nothing more");
 }
 
+void bridge_sock_eof(struct bconn *b)
+{
+	/* The peer will send no more; it may still read. */
+	b->sock_eof = true;
+	if (b->linger_init || uv_timer_init(b->d->loop, &b->linger) != 0)
+		return;
+	b->linger.data = b;
+	b->linger_init = true;
+	b->handles++;
+	uv_timer_start(&b->linger, on_linger, EOF_LINGER_MS, EOF_LINGER_MS);
+}
+
+void bridge_guest_talks(struct bconn *b)
+{
+	if (b->linger_init) /* after the socket's EOF: wait on */
+		uv_timer_again(&b->linger);
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	(void)buf;
@@ -440,17 +476,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (b->closing || n == 0)
 		return;
 	if (n == UV_EOF) {
-		/* The peer will send no more; it may still read. */
-		b->sock_eof = true;
 		uv_read_stop(s);
 		b->reading = false;
-		if (uv_timer_init(b->d->loop, &b->linger) == 0) {
-			b->linger.data = b;
-			b->linger_init = true;
-			b->handles++;
-			uv_timer_start(&b->linger, on_linger, EOF_LINGER_MS,
-				       EOF_LINGER_MS);
-		}
+		bridge_sock_eof(b);
 		return;
 	}
 	if (n < 0) {
@@ -484,9 +512,7 @@ static void on_chan(uv_poll_t *h, int status, int events)
 			return;
 		}
 	}
-	if (b->inlen)
-		push_in(b);
-	pump_out(b);
+	b->ops->pump(b);
 }
 
 static int poll_chan(struct bconn *b)
@@ -502,13 +528,15 @@ static int poll_chan(struct bconn *b)
 	return 0;
 }
 
-static struct bconn *bconn_new(struct vmsgd *d, bool in)
+struct bconn *bridge_conn_new(struct vmsgd *d, bool in,
+			      const struct bsock_ops *ops)
 {
 	struct bconn *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
 	b->d = d;
 	b->in = in;
+	b->ops = ops;
 	b->next = d->bconns;
 	d->bconns = b;
 	return b;
@@ -535,13 +563,18 @@ static struct service *offered(struct vmsgd *d, const char *name)
 	return NULL;
 }
 
+void bridge_conn_close(struct bconn *b)
+{
+	bconn_close(b);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct listener *l = server->data;
 	struct vmsgd *d = l->d;
 	if (status < 0 || d->stopping)
 		return;
-	struct bconn *b = bconn_new(d, true);
+	struct bconn *b = bridge_conn_new(d, true, &bridge_stream_ops);
 	if (!b)
 		return;
 	sock_init(b, l->b.is_tcp);
@@ -571,6 +604,12 @@ static void on_connection(uv_stream_t *server, int status)
 			}
 		}
 	}
+	bridge_accepted(l, b, peer);
+}
+
+void bridge_accepted(struct listener *l, struct bconn *b, const char *peer)
+{
+	struct vmsgd *d = l->d;
 	const struct policy_service *ps = policy_find(&d->pol, l->b.service);
 	struct service *v = offered(d, l->b.service);
 	struct session *s = v ? session_find(d, v->provider) : NULL;
@@ -602,6 +641,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->consumer = 0;
 	c->state = CH_PENDING;
 	c->mode = CHM_BRIDGE_IN;
+	b->guest = v->provider;
 	c->max_msg = ps->max_msg;
 	c->ring_size = ps->ring_size;
 	c->deadline_ms = vmsgd_now_ms() + OPEN_MS;
@@ -658,15 +698,19 @@ void bridge_served(struct vmsgd *d, struct channel *c)
 	c->state = CH_OPEN;
 	vmsgd_log(LOG_INFO, "channel %u: %s -> '%s' (domain %u) at %s",
 		  c->id, c->sock, c->service, (unsigned)c->provider, c->path);
-	start_reading(b);
-	pump_out(b);
+	b->ops->start(b);
+	b->ops->pump(b);
 }
 
 /* ---- connect bridges: a guest's open connects a socket ------------------ */
 
 static void on_connect(uv_connect_t *req, int status)
 {
-	struct bconn *b = req->data;
+	bridge_connected(req->data, status);
+}
+
+void bridge_connected(struct bconn *b, int status)
+{
 	if (b->closing || !b->c)
 		return; /* given up on (timeout, the guest went) */
 	struct channel *c = b->c;
@@ -685,20 +729,49 @@ static void on_connect(uv_connect_t *req, int status)
 	 * failed); then b is closing. */
 	if (b->closing)
 		return;
-	start_reading(b);
-	pump_out(b);
+	b->ops->start(b);
+	b->ops->pump(b);
+}
+
+static int stream_connect(struct bconn *b, const struct policy_bridge *br,
+			  char *why, size_t cap)
+{
+	struct channel *c = b->c;
+	sock_init(b, br->is_tcp);
+	b->creq.data = b;
+	if (br->is_tcp) {
+		struct sockaddr_storage ss;
+		if (br->ipv6)
+			uv_ip6_addr(br->host, br->port, (void *)&ss);
+		else
+			uv_ip4_addr(br->host, br->port, (void *)&ss);
+		int e = uv_tcp_connect(&b->creq, &b->u.tcp, (void *)&ss,
+				       on_connect);
+		if (e < 0) {
+			snprintf(why, cap, "service '%s': dom0 cannot connect "
+					   "to %s: %s",
+				 c->service, br->addr, uv_strerror(e));
+			return e;
+		}
+	} else {
+		uv_pipe_connect(&b->creq, &b->u.pipe, br->path, on_connect);
+	}
+	return 0;
 }
 
 int bridge_open(struct vmsgd *d, struct channel *c,
 		const struct policy_bridge *br, char *why, size_t cap)
 {
-	struct bconn *b = bconn_new(d, false);
+	struct bconn *b = bridge_conn_new(d, false, br->seqpacket
+							? &bridge_dgram_ops
+							: &bridge_stream_ops);
 	if (!b) {
 		snprintf(why, cap, "vmsgd is out of memory");
 		return -ENOMEM;
 	}
 	c->bconn = b;
 	b->c = c;
+	b->guest = c->consumer;
 	snprintf(c->bridge, sizeof c->bridge, "%s", br->name);
 	snprintf(c->sock, sizeof c->sock, "%s", br->addr);
 	snprintf(c->path, sizeof c->path, BRIDGE_PATH_PREFIX "/%u", c->id);
@@ -718,25 +791,9 @@ int bridge_open(struct vmsgd *d, struct channel *c,
 		snprintf(why, cap, "vmsgd cannot poll the channel");
 		return -EIO;
 	}
-	sock_init(b, br->is_tcp);
-	b->creq.data = b;
-	if (br->is_tcp) {
-		struct sockaddr_storage ss;
-		if (br->ipv6)
-			uv_ip6_addr(br->host, br->port, (void *)&ss);
-		else
-			uv_ip4_addr(br->host, br->port, (void *)&ss);
-		e = uv_tcp_connect(&b->creq, &b->u.tcp, (void *)&ss,
-				   on_connect);
-		if (e < 0) {
-			snprintf(why, cap, "service '%s': dom0 cannot connect "
-					   "to %s: %s",
-				 c->service, br->addr, uv_strerror(e));
-			return e;
-		}
-	} else {
-		uv_pipe_connect(&b->creq, &b->u.pipe, br->path, on_connect);
-	}
+	e = b->ops->connect(b, br, why, cap);
+	if (e < 0)
+		return e;
 	vmsgd_log(LOG_DEBUG, "channel %u: bridge %s connecting to %s for "
 			     "domain %u",
 		  c->id, br->name, br->addr, (unsigned)c->consumer);
@@ -752,6 +809,10 @@ static void on_listener_closed(uv_handle_t *h)
 
 static void listener_close(struct listener *l)
 {
+	if (l->b.seqpacket) {
+		bridge_dgram_unlisten(l);
+		return;
+	}
 	if (!l->b.is_tcp)
 		unlink(l->b.path);
 	uv_close(&l->u.h, on_listener_closed);
@@ -767,8 +828,22 @@ static int listener_start(struct vmsgd *d, const struct policy_bridge *pb,
 	}
 	l->d = d;
 	l->b = *pb;
+	l->fd = -1;
 	int r;
-	if (pb->is_tcp) {
+	if (pb->seqpacket) {
+		snprintf(l->bound, sizeof l->bound, "%s", pb->addr);
+		r = bridge_dgram_listen(l);
+		if (r < 0) {
+			snprintf(err, cap, "%s:%d: [bridge %s]: cannot listen "
+					   "on %s: %s",
+				 d->config, pb->line, pb->name, pb->addr,
+				 r == -EEXIST ? "the path exists and is not a "
+						"socket"
+					      : strerror(-r));
+			free(l);
+			return -1;
+		}
+	} else if (pb->is_tcp) {
 		uv_tcp_init(d->loop, &l->u.tcp);
 		l->u.h.data = l;
 		struct sockaddr_storage ss;
@@ -807,8 +882,13 @@ static int listener_start(struct vmsgd *d, const struct policy_bridge *pb,
 				struct sockaddr_un a = {.sun_family = AF_UNIX};
 				snprintf(a.sun_path, sizeof a.sun_path, "%s",
 					 pb->path);
-				bool live = s >= 0 &&
-					    connect(s, (void *)&a, sizeof a) == 0;
+				/* EPROTOTYPE: a live socket of another
+				 * type (a seqpacket: listener). */
+				int c = s >= 0 ? connect(s, (void *)&a,
+							 sizeof a)
+					       : -1;
+				bool live = c == 0 ||
+					    (s >= 0 && errno == EPROTOTYPE);
 				if (s >= 0)
 					close(s);
 				if (live)
@@ -977,8 +1057,54 @@ void bridges_stop(struct vmsgd *d)
 	}
 	for (struct bconn *b = d->bconns; b; b = b->next) {
 		if (b->sock_init)
-			close_handle(&b->u.h);
+			b->ops->cut(b);
 		if (b->flush_init)
 			close_handle((uv_handle_t *)&b->flush);
 	}
 }
+
+/* ---- the byte stream's socket side --------------------------------------- */
+
+static void stream_start(struct bconn *b)
+{
+	start_reading(b);
+}
+
+static void stream_pump(struct bconn *b)
+{
+	if (b->inlen)
+		push_in(b);
+	pump_out(b);
+}
+
+static size_t stream_queued(const struct bconn *b)
+{
+	return b->wq;
+}
+
+static bool stream_close(struct bconn *b, bool flush)
+{
+	if (b->reading)
+		uv_read_stop(&b->u.s);
+	b->reading = false;
+	b->sreq.data = b;
+	bool flushing =
+		flush && uv_shutdown(&b->sreq, &b->u.s, on_shutdown) == 0;
+	if (!flushing)
+		uv_close(&b->u.h, on_handle_closed);
+	return flushing;
+}
+
+static void stream_cut(struct bconn *b)
+{
+	close_handle(&b->u.h);
+}
+
+const struct bsock_ops bridge_stream_ops = {
+	.connect = stream_connect,
+	.start = stream_start,
+	.pump = stream_pump,
+	.queued = stream_queued,
+	.close = stream_close,
+	.cut = stream_cut,
+};

@@ -80,9 +80,10 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 static const char *sess_state(const struct session *s)
 {
-	return s->state == SESS_READY ? "connected"
-	       : s->state == SESS_HELLO ? "greeting"
-					: "waiting";
+	return s->state == SESS_READY	 ? "connected"
+	       : s->state == SESS_HELLO	 ? "greeting"
+	       : session_backing_off(s) ? "backoff"
+					 : "waiting";
 }
 
 /* ---- JSON ----------------------------------------------------------------
@@ -123,26 +124,29 @@ static void list_domains(struct vmsgd *d, struct sbuf *b)
 	 * stands where a domid would). */
 	bool host = d->pol.host;
 	if (host)
-		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-16s %-8s %s\n", "DOMID",
-			  "STATE", "OFFERS", "CHANNELS", "USER", "PID",
-			  "CLIENT");
+		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-10s %-16s %-8s %s\n",
+			  "DOMID", "STATE", "OFFERS", "CHANNELS", "QUEUED",
+			  "USER", "PID", "CLIENT");
 	else
-		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %s\n", "DOMID", "STATE",
-			  "OFFERS", "CHANNELS", "CLIENT");
+		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-10s %s\n", "DOMID",
+			  "STATE", "OFFERS", "CHANNELS", "QUEUED", "CLIENT");
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (s->dying)
 			continue;
 		unsigned offers, chans;
 		count_domain(d, s, &offers, &chans);
 		if (host)
-			sb_printf(b, "%-6u %-10s %-8u %-8u %-16s %-8d %s\n",
-				  (unsigned)s->domid, sess_state(s), offers,
-				  chans, s->user, s->pid,
-				  s->state == SESS_READY ? s->peer_name : "-");
-		else
-			sb_printf(b, "%-6u %-10s %-8u %-8u %s\n",
+			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %-16s %-8d %s\n",
 				  (unsigned)s->domid, sess_state(s), offers,
 				  chans,
+				  (unsigned long long)guest_queued(d, s->domid),
+				  s->user, s->pid,
+				  s->state == SESS_READY ? s->peer_name : "-");
+		else
+			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %s\n",
+				  (unsigned)s->domid, sess_state(s), offers,
+				  chans,
+				  (unsigned long long)guest_queued(d, s->domid),
 				  s->state == SESS_READY ? s->peer_name : "-");
 	}
 }
@@ -165,6 +169,11 @@ static void list_domains_json(struct vmsgd *d, struct sbuf *b)
 				    vmsg__json_str(sess_state(s))) &&
 		     vmsg__json_set(o, "offers", vmsg__json_uint(offers)) &&
 		     vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
+		     vmsg__json_set(o, "queued_bytes",
+				    vmsg__json_uint(guest_queued(d, s->domid))) &&
+		     vmsg__json_set(o, "pending_opens",
+				    vmsg__json_uint(
+					    guest_pending_opens(d, s->domid))) &&
 		     vmsg__json_set(o, "client",
 				    vmsg__json_str(s->state == SESS_READY
 							   ? s->peer_name
@@ -467,12 +476,17 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 		  "ok\nconfig %s\nlog_level %s\nbridge_flush_ms %u\n"
 		  "requests_per_s %u\nrequests_burst %u\nabuse_per_s %u\n"
 		  "abuse_burst %u\nlog_per_s %u\nlog_burst %u\n"
-		  "messages_per_wakeup %u\n\n%-24s "
+		  "messages_per_wakeup %u\nmax_queued_bytes_per_domain %u\n"
+		  "max_pending_opens_per_domain %u\npartial_message_ms %u\n"
+		  "reset_backoff_ms %u\nreset_backoff_max_ms %u\n\n%-24s "
 		  "%-16s %-16s %-6s %-8s %-10s %s\n",
 		  d->config, vmsgd_log_level_name(vmsgd_log_level),
 		  p->bridge_flush_ms, l->requests_per_s, l->requests_burst,
 		  l->abuse_per_s, l->abuse_burst, l->log_per_s, l->log_burst,
-		  l->messages_per_wakeup, "SERVICE", "OFFER", "OPEN", "MODE",
+		  l->messages_per_wakeup, l->max_queued_bytes,
+		  l->max_pending_opens, l->partial_message_ms,
+		  l->reset_backoff_ms, l->reset_backoff_max_ms, "SERVICE",
+		  "OFFER", "OPEN", "MODE",
 		  "MAXCHAN", "RING", "MAX_MSG");
 	/* Host mode: the lists name users (names where the uid has one). */
 	if (p->host)
@@ -523,6 +537,17 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 				 vmsg__json_uint(p->limits.log_burst)) &&
 		  vmsg__json_set(root, "messages_per_wakeup",
 				 vmsg__json_uint(p->limits.messages_per_wakeup)) &&
+		  vmsg__json_set(root, "max_queued_bytes_per_domain",
+				 vmsg__json_uint(p->limits.max_queued_bytes)) &&
+		  vmsg__json_set(root, "max_pending_opens_per_domain",
+				 vmsg__json_uint(p->limits.max_pending_opens)) &&
+		  vmsg__json_set(root, "partial_message_ms",
+				 vmsg__json_uint(p->limits.partial_message_ms)) &&
+		  vmsg__json_set(root, "reset_backoff_ms",
+				 vmsg__json_uint(p->limits.reset_backoff_ms)) &&
+		  vmsg__json_set(root, "reset_backoff_max_ms",
+				 vmsg__json_uint(
+					 p->limits.reset_backoff_max_ms)) &&
 		  vmsg__json_set(root, "backend",
 				 vmsg__json_str(p->host ? "host" : "xen")) &&
 		  (!p->host || vmsg__json_set(root, "host_dir",

@@ -197,6 +197,7 @@ static void stop(struct vmsgd *d)
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
+	uv_close((uv_handle_t *)&d->backoff, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -349,6 +350,8 @@ int main(int argc, char **argv)
 	uv_timer_init(d->loop, &d->timer);
 	d->timer.data = d;
 	uv_timer_start(&d->timer, on_tick, 500, 500);
+	uv_timer_init(d->loop, &d->backoff);
+	d->backoff.data = d;
 
 	int rc = 0;
 	/* The one difference between the two worlds past this point is

@@ -203,26 +203,38 @@ static bool loopback(const struct policy_bridge *b)
 		       : !strncmp(b->host, "127.", 4);
 }
 
-/* The field of a [daemon] limit key (docs/vmsgd.md, "Rate limits"), or
- * NULL for another key. */
-static uint32_t *limit_key(struct rl_limits *l, const char *name)
+/* A [daemon] limit key (docs/vmsgd.md, "Limits"): its field and range. */
+struct limit_key {
+	const char *name;
+	size_t off;
+	uint32_t min, max;
+};
+
+/* The limit key `name`, or NULL for another key. */
+static const struct limit_key *limit_key(const char *name)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} keys[] = {
-		{"requests_per_s", offsetof(struct rl_limits, requests_per_s)},
-		{"requests_burst", offsetof(struct rl_limits, requests_burst)},
-		{"abuse_per_s", offsetof(struct rl_limits, abuse_per_s)},
-		{"abuse_burst", offsetof(struct rl_limits, abuse_burst)},
-		{"log_per_s", offsetof(struct rl_limits, log_per_s)},
-		{"log_burst", offsetof(struct rl_limits, log_burst)},
-		{"messages_per_wakeup",
-		 offsetof(struct rl_limits, messages_per_wakeup)},
+#define LK(key, field, lo, hi) {key, offsetof(struct rl_limits, field), lo, hi}
+	static const struct limit_key keys[] = {
+		LK("requests_per_s", requests_per_s, 1, RL_LIMIT_MAX),
+		LK("requests_burst", requests_burst, 1, RL_LIMIT_MAX),
+		LK("abuse_per_s", abuse_per_s, 1, RL_LIMIT_MAX),
+		LK("abuse_burst", abuse_burst, 1, RL_LIMIT_MAX),
+		LK("log_per_s", log_per_s, 1, RL_LIMIT_MAX),
+		LK("log_burst", log_burst, 1, RL_LIMIT_MAX),
+		LK("messages_per_wakeup", messages_per_wakeup, 1, RL_LIMIT_MAX),
+		/* 64 KiB: a bridge's socket read; 1 GiB: the largest max_msg */
+		LK("max_queued_bytes_per_domain", max_queued_bytes, 65536,
+		   1u << 30),
+		LK("max_pending_opens_per_domain", max_pending_opens, 1, 4096),
+		/* the tick looks every 500 ms */
+		LK("partial_message_ms", partial_message_ms, 500, 3600000),
+		LK("reset_backoff_ms", reset_backoff_ms, 1, 600000),
+		LK("reset_backoff_max_ms", reset_backoff_max_ms, 1, 3600000),
 	};
+#undef LK
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (!strcmp(name, keys[i].name))
-			return (uint32_t *)((char *)l + keys[i].off);
+			return &keys[i];
 	return NULL;
 }
 
@@ -287,6 +299,11 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 			fail(ps, "metrics '%s': %s", v, why);
 			return 0;
 		}
+		if (p->metrics.seqpacket) {
+			fail(ps, "metrics '%s': HTTP needs a stream: use "
+				 "unix:PATH or tcp:HOST:PORT", v);
+			return 0;
+		}
 		if (!loopback(&p->metrics)) {
 			fail(ps, "metrics '%s': a TCP address must be loopback "
 				 "(127.x.x.x or [::1]); or use unix:PATH", v);
@@ -297,14 +314,15 @@ static int on_daemon_key(struct parse *ps, const char *name, const char *v)
 		return 0;
 #endif
 		p->has_metrics = true;
-	} else if (limit_key(&p->limits, name)) {
-		uint32_t *field = limit_key(&p->limits, name);
+	} else if (limit_key(name)) {
+		const struct limit_key *k = limit_key(name);
 		uint64_t x;
-		if (!parse_u64(v, 1, RL_LIMIT_MAX, &x)) {
-			fail(ps, "%s '%s': expected 1..%u", name, v, RL_LIMIT_MAX);
+		if (!parse_u64(v, k->min, k->max, &x)) {
+			fail(ps, "%s '%s': expected %u..%u", name, v, k->min,
+			     k->max);
 			return 0;
 		}
-		*field = (uint32_t)x;
+		*(uint32_t *)((char *)&p->limits + k->off) = (uint32_t)x;
 	} else if (!strcmp(name, "bridge_flush_ms")) {
 		uint64_t x;
 		if (!parse_u64(v, 0, BRIDGE_FLUSH_MAX_MS, &x)) {
@@ -383,8 +401,9 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 	return 1;
 }
 
-/* "unix:/abs/path" or "tcp:HOST:PORT" (HOST a numeric IPv4 address or
- * [IPv6]; no name lookups, which would block the loop). */
+/* "unix:/abs/path", "seqpacket:/abs/path" (a SOCK_SEQPACKET UNIX socket)
+ * or "tcp:HOST:PORT" (HOST a numeric IPv4 address or [IPv6]; no name
+ * lookups, which would block the loop). */
 static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
 		       char *why, size_t cap)
 {
@@ -393,8 +412,9 @@ static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
 		return false;
 	}
 	snprintf(b->addr, sizeof b->addr, "%s", v);
-	if (!strncmp(v, "unix:", 5)) {
-		const char *path = v + 5;
+	bool seq = !strncmp(v, "seqpacket:", 10);
+	if (seq || !strncmp(v, "unix:", 5)) {
+		const char *path = v + (seq ? 10 : 5);
 		if (path[0] != '/' || strlen(path) >= sizeof b->path) {
 			snprintf(why, cap, "a UNIX socket path must be absolute "
 					   "and at most %zu bytes",
@@ -402,11 +422,13 @@ static bool parse_addr(const char *v, struct policy_bridge *b, bool listen,
 			return false;
 		}
 		b->is_tcp = false;
+		b->seqpacket = seq;
 		snprintf(b->path, sizeof b->path, "%s", path);
 		return true;
 	}
 	if (strncmp(v, "tcp:", 4) != 0) {
-		snprintf(why, cap, "expected unix:PATH or tcp:HOST:PORT");
+		snprintf(why, cap, "expected unix:PATH, seqpacket:PATH or "
+				   "tcp:HOST:PORT");
 		return false;
 	}
 	const char *h = v + 4, *colon;
@@ -487,6 +509,15 @@ static int on_bridge_key(struct parse *ps, const char *name, const char *v)
 			fail(ps, "%s = '%s': %s", name, v, why);
 			return 0;
 		}
+	} else if (!strcmp(name, "msg_type")) {
+		uint64_t x;
+		/* Type 0 is not a message type (vmsg_chan_send: -EINVAL). */
+		if (!parse_u64(v, 1, 65535, &x)) {
+			fail(ps, "msg_type '%s': expected 1..65535", v);
+			return 0;
+		}
+		b->msg_type = (uint16_t)x;
+		b->has_msg_type = true;
 	} else {
 		fail(ps, "unknown key '%s' in [bridge %s]", name, b->name);
 		return 0;
@@ -660,6 +691,14 @@ static void check_bridges(struct parse *ps)
 	for (size_t i = 0; i < p->nbr && !ps->failed; i++) {
 		struct policy_bridge *b = &p->br[i];
 		ps->line = b->line;
+		if (b->has_msg_type && !b->seqpacket) {
+			fail(ps, "[bridge %s]: msg_type is for seqpacket: "
+				 "bridges only (a byte stream has no messages)",
+			     b->name);
+			return;
+		}
+		if (!b->has_msg_type)
+			b->msg_type = BRIDGE_MSG_TYPE_DEFAULT;
 		if (!policy_find(p, b->service)) {
 			fail(ps, "[bridge %s]: no [service %s] section says "
 				 "who may %s it",
@@ -669,9 +708,11 @@ static void check_bridges(struct parse *ps)
 		for (size_t j = 0; j < i; j++) {
 			const struct policy_bridge *o = &p->br[j];
 			/* Port 0: the kernel gives each its own port. */
+			/* unix: and seqpacket: of one path are one file. */
 			if (b->listen && o->listen && b->is_tcp == o->is_tcp &&
 			    !(b->is_tcp && b->port == 0) &&
-			    !strcmp(b->addr, o->addr)) {
+			    (b->is_tcp ? !strcmp(b->addr, o->addr)
+				       : !strcmp(b->path, o->path))) {
 				fail(ps, "[bridge %s]: listens on %s as "
 					 "[bridge %s] does",
 				     b->name, b->addr, o->name);
@@ -738,7 +779,9 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 			   .bridge_flush_ms = BRIDGE_FLUSH_DEFAULT_MS,
 			   .limits = {RL_REQ_RATE, RL_REQ_BURST, RL_ABUSE_RATE,
 				      RL_ABUSE_BURST, RL_LOG_RATE, RL_LOG_BURST,
-				      RL_PER_WAKEUP}};
+				      RL_PER_WAKEUP, RL_QUEUED_BYTES,
+				      RL_PENDING_OPENS, RL_PARTIAL_MS,
+				      RL_BACKOFF_MS, RL_BACKOFF_MAX_MS}};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
 	snprintf(p.host_dir, sizeof p.host_dir, "/run/vmsg");
 	ps.p = &p;

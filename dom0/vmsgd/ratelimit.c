@@ -1,4 +1,4 @@
-/* Rate limits for guests (docs/vmsgd.md, "Rate limits"). Each control
+/* Rate limits for guests (docs/vmsgd.md, "Limits"). Each control
  * channel has token buckets: one for requests (Offer, Open), one for abuse
  * (malformed, unknown or oversized messages, protocol violations, and
  * requests refused for the rate), and one for the log lines such input

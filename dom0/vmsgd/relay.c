@@ -53,8 +53,11 @@ struct relay {
 				    peeked, not yet all in the destination */
 	bool dead[2];            /* this direction's destination is gone */
 	bool idling;
+	bool over[2];            /* held back: the source's writer has
+				    max_queued_bytes in vmsgd */
 	uint64_t stalls[2];
 	uint64_t dropped[2];     /* over max_msg: dropped by the source end */
+	struct partial_watch partial[2]; /* of each source end */
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -85,6 +88,44 @@ void relay_counters(const struct channel *c, struct chan_counters *k)
 	k->p2c_stalls = r->stalls[P2C];
 	k->kicks_sent = cs.kicks_sent + ps.kicks_sent;
 	k->kicks_suppressed = cs.kicks_suppressed + ps.kicks_suppressed;
+}
+
+/* The domain that writes into direction dir's source end. */
+static uint16_t writer(const struct relay *r, int dir)
+{
+	return dir == C2P ? r->c->consumer : r->c->provider;
+}
+
+uint64_t relay_queued(const struct channel *c, uint16_t domid)
+{
+	const struct relay *r = c->relay;
+	uint64_t n = 0;
+	for (int dir = 0; r && dir < 2; dir++) {
+		size_t held = 0;
+		if (writer(r, dir) == domid &&
+		    vmsg_chan_rx_partial(r->end[dir], &held) >= 0)
+			n += held;
+	}
+	return n;
+}
+
+bool relay_tick(struct channel *c, uint64_t now)
+{
+	struct relay *r = c->relay;
+	const struct rl_limits *l = &r->d->pol.limits;
+	for (int dir = 0; dir < 2; dir++) {
+		if (partial_expired(&r->partial[dir], r->end[dir],
+				    l->partial_message_ms, now))
+			return true;
+		if (r->over[dir] && guest_may_queue(r->d, writer(r, dir))) {
+			r->over[dir] = false;
+			if (!r->idling) {
+				uv_idle_start(&r->idle, on_idle);
+				r->idling = true;
+			}
+		}
+	}
+	return false;
 }
 
 static void unlink_relay(struct relay *r)
@@ -146,6 +187,14 @@ static int copy(struct relay *r, int dir)
 {
 	vmsg_chan *src = r->end[dir], *dst = r->end[!dir];
 	size_t bytes = 0;
+	/* A fragmented message is collected in vmsgd's memory before it is
+	 * passed on: while the writer has its max_queued_bytes here, leave
+	 * its messages in its ring (the tick resumes). Looked at once per
+	 * turn: a turn takes at most about 1 MiB more (the library's
+	 * receive budget, BUDGET_BYTES). */
+	r->over[dir] = !r->held[dir] && !guest_may_queue(r->d, writer(r, dir));
+	if (r->over[dir])
+		return GO_STALLED;
 	for (int n = 0;; n++) {
 		if (n >= BUDGET_MSGS || bytes >= BUDGET_BYTES)
 			return GO_MORE;

@@ -51,6 +51,8 @@ struct session *session_find(struct vmsgd *d, uint16_t domid)
 
 static const struct vmsg_uv_callbacks ctl_callbacks;
 static void session_reset(struct session *s, const char *why);
+static void backoff_note(struct session *s);
+static void arm_backoff(struct vmsgd *d);
 static void stop_poll(struct session *s);
 
 static int serve(struct session *s)
@@ -76,6 +78,8 @@ static int serve(struct session *s)
 	(void)vmsg_uv_set_budget(s->uv, s->d->pol.limits.messages_per_wakeup);
 	s->polling = true;
 	s->state = SESS_WAITING;
+	s->served_ms = vmsgd_now_ms();
+	s->partial.since_ms = 0;
 	vmsgd_log(LOG_DEBUG, "domain %u: control channel at %s",
 		  (unsigned)s->domid, path);
 	return 0;
@@ -454,6 +458,20 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 		send_result(s, m->req_id, -EUSERS, text);
 		return;
 	}
+	/* Each pending open holds a channel and, for the ends vmsgd serves,
+	 * event channels, grants and xenstore keys until it times out: a
+	 * guest opening many services at once, or one whose provider does
+	 * not answer, is bounded across services too. */
+	uint32_t pending = guest_pending_opens(d, s->domid);
+	if (pending >= d->pol.limits.max_pending_opens) {
+		snprintf(text, sizeof text,
+			 "domain %u has %u opens in progress, its limit "
+			 "(max_pending_opens_per_domain)",
+			 (unsigned)s->domid, pending);
+		log_denied(s, text);
+		send_result(s, m->req_id, -EBUSY, text);
+		return;
+	}
 	struct channel *c = calloc(1, sizeof *c);
 	if (!c) {
 		send_result(s, m->req_id, -ENOMEM, "vmsgd is out of memory");
@@ -763,6 +781,8 @@ static void client_left(struct session *s, int why)
 			  (unsigned)s->domid,
 			  why == -EPROTO ? "it broke the channel protocol"
 					 : vmsg_strerror(why));
+	if (why != -EPIPE)
+		backoff_note(s);
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
 	session_after(s);
@@ -830,6 +850,86 @@ static const struct vmsg_uv_callbacks ctl_callbacks = {
 	.closed = on_ctl_closed,
 };
 
+/* ---- back-off ----------------------------------------------------------- */
+
+/* vmsgd resets a guest's control channel (flooding, a protocol break, a
+ * message left incomplete...): a guest that reconnects at once and does it
+ * again must not cost vmsgd a fresh channel (grants, an event channel,
+ * xenstore keys) each time. The first reset serves the next channel at
+ * once; each further one in a row holds it back reset_backoff_ms,
+ * doubling up to reset_backoff_max_ms. A guest whose channel stays up
+ * that long without a reset starts over. */
+static void backoff_note(struct session *s)
+{
+	const struct rl_limits *l = &s->d->pol.limits;
+	uint64_t now = vmsgd_now_ms();
+	if (now - s->served_ms >= l->reset_backoff_max_ms)
+		s->backoff_level = 0;
+	uint32_t n = s->backoff_level;
+	if (s->backoff_level < 32)
+		s->backoff_level++;
+	s->serve_at_ms = 0;
+	if (n == 0)
+		return;
+	uint64_t ms = (uint64_t)l->reset_backoff_ms << (n - 1 < 31 ? n - 1 : 31);
+	if (ms > l->reset_backoff_max_ms)
+		ms = l->reset_backoff_max_ms;
+	s->serve_at_ms = now + ms;
+	uint32_t sup = 0;
+	if (rl_log(&s->rl, l, now, &sup)) {
+		char more[48] = "";
+		if (sup)
+			snprintf(more, sizeof more, " (%u more not logged)", sup);
+		vmsgd_log(LOG_WARN, "domain %u: reset %u times in a row: its "
+				    "next control channel in %llu ms (back-off)%s",
+			  (unsigned)s->domid, n + 1, (unsigned long long)ms,
+			  more);
+	}
+}
+
+bool session_backing_off(const struct session *s)
+{
+	return s->reserve && s->serve_at_ms > vmsgd_now_ms();
+}
+
+static void on_backoff(uv_timer_t *t)
+{
+	sessions_serve_due(t->data);
+}
+
+/* Start d->backoff for the earliest channel held back. */
+static void arm_backoff(struct vmsgd *d)
+{
+	uint64_t now = vmsgd_now_ms(), first = 0;
+	for (struct session *s = d->sessions; s; s = s->next)
+		if (s->reserve && !s->dying && s->serve_at_ms > now &&
+		    (!first || s->serve_at_ms < first))
+			first = s->serve_at_ms;
+	if (first)
+		uv_timer_start(&d->backoff, on_backoff, first - now, 0);
+}
+
+void sessions_serve_due(struct vmsgd *d)
+{
+	uint64_t now = vmsgd_now_ms();
+	/* Control channels whose back-off is over or whose re-serve failed
+	 * (session_gone frees a dying one: none of these is). */
+	for (struct session *s = d->sessions; s && !d->stopping; s = s->next) {
+		if (!s->reserve || s->dying || s->serve_at_ms > now)
+			continue;
+		s->reserve = false;
+		if (serve(s) < 0)
+			s->reserve = true;
+		else
+			vmsgd_log(s->serve_at_ms ? LOG_DEBUG : LOG_INFO,
+				  "domain %u: control channel served again",
+				  (unsigned)s->domid);
+		s->serve_at_ms = 0;
+	}
+	if (!d->stopping)
+		arm_backoff(d);
+}
+
 /* ---- teardown ----------------------------------------------------------- */
 
 static void on_uv_closed(vmsg_uv *u)
@@ -841,6 +941,12 @@ static void on_uv_closed(vmsg_uv *u)
 	s->chan = NULL;
 	if (s->respawn && !s->dying && !s->d->stopping) {
 		s->respawn = false;
+		if (s->serve_at_ms > vmsgd_now_ms()) {
+			/* Backing off: sessions_serve_due serves it. */
+			s->reserve = true;
+			arm_backoff(s->d);
+			return;
+		}
 		if (serve(s) == 0)
 			return;
 		/* serve() said why. Not given up: a guest reconnecting
@@ -886,6 +992,7 @@ static void session_reset(struct session *s, const char *why)
 	vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: %s",
 		  (unsigned)s->domid, why);
 	s->resets++;
+	backoff_note(s);
 	s->state = SESS_WAITING;
 	drop_domain_state(s->d, s->domid);
 	session_after(s);
@@ -944,32 +1051,46 @@ void session_close_all(struct vmsgd *d)
 void sessions_tick(struct vmsgd *d)
 {
 	uint64_t now = vmsgd_now_ms();
-	/* Control channels whose re-serve failed (session_gone frees a
-	 * dying one: none of these is). */
-	for (struct session *s = d->sessions, *next; s && !d->stopping;
-	     s = next) {
-		next = s->next;
-		/* Host mode: a client that never came to its channel. */
-		if (d->pol.host && s->state == SESS_WAITING && !s->dying &&
-		    s->polling && now - s->born_ms > HOST_CONNECT_MS) {
+	const uint32_t partial_ms = d->pol.limits.partial_message_ms;
+	sessions_serve_due(d);
+	/* Host mode: a client that never came to its control channel
+	 * (session_gone frees it later, from its close callback). */
+	for (struct session *s = d->sessions; s && d->pol.host && !d->stopping;
+	     s = s->next) {
+		if (s->state == SESS_WAITING && !s->dying && s->polling &&
+		    now - s->born_ms > HOST_CONNECT_MS) {
 			vmsgd_log(LOG_INFO, "domain %u: never connected to its "
 					    "control channel (pid %d)",
 				  (unsigned)s->domid, s->pid);
 			session_gone(d, s->domid);
-			continue;
 		}
-		if (!s->reserve || s->dying)
-			continue;
-		s->reserve = false;
-		if (serve(s) < 0)
-			s->reserve = true;
-		else
-			vmsgd_log(LOG_INFO, "domain %u: control channel "
-					    "served again",
-				  (unsigned)s->domid);
 	}
+	/* A message left incomplete on a control channel holds up the
+	 * guest's requests behind it and (up to 4096 bytes) vmsgd's memory;
+	 * the guest's library never does that. */
+	for (struct session *s = d->sessions; s; s = s->next) {
+		if (!s->polling ||
+		    !partial_expired(&s->partial, s->chan, partial_ms, now))
+			continue;
+		char why[96];
+		snprintf(why, sizeof why, "a message stayed incomplete for %u "
+					  "ms (partial_message_ms)",
+			 partial_ms);
+		session_reset(s, why);
+	}
+	bridges_tick(d);
 	for (struct channel *c = d->channels, *next; c; c = next) {
 		next = c->next;
+		if (c->relay && relay_tick(c, now)) {
+			char why[96];
+			snprintf(why, sizeof why, "a message stayed incomplete "
+						  "for %u ms "
+						  "(partial_message_ms)",
+				 partial_ms);
+			channel_end(d, c, why);
+			next = d->channels;
+			continue;
+		}
 		if (now < c->deadline_ms)
 			continue;
 		if (c->state == CH_LINGER) {

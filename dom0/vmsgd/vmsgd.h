@@ -34,6 +34,9 @@ bool vmsgd_log_is_syslog(void);
  * it, DIR/c/<client: 5 digits>/<channel id: 10 digits> (19 bytes more),
  * fits a UNIX socket's 107 bytes. */
 #define HOST_DIR_MAX 88
+/* [bridge] msg_type: the type a seqpacket bridge gives each message it
+ * makes of a datagram, unless the section says otherwise. */
+#define BRIDGE_MSG_TYPE_DEFAULT 1u
 /* [daemon] bridge_flush_ms: default and most. */
 #define BRIDGE_FLUSH_DEFAULT_MS 10000u
 #define BRIDGE_FLUSH_MAX_MS 600000u
@@ -69,21 +72,30 @@ struct policy_bridge {
 	int line; /* of its [bridge NAME] header */
 	char service[VMSG_SERVICE_NAME_MAX + 1];
 	bool listen;    /* else connect */
-	char addr[160]; /* as written: unix:PATH or tcp:HOST:PORT */
+	char addr[160]; /* as written: unix:PATH, seqpacket:PATH or
+			   tcp:HOST:PORT */
 	bool is_tcp, ipv6;
-	char path[108]; /* unix */
+	bool seqpacket;    /* a SOCK_SEQPACKET UNIX socket (bridge_dgram.c) */
+	uint16_t msg_type; /* seqpacket: the type of each datagram's message */
+	bool has_msg_type; /* msg_type was given */
+	char path[108]; /* unix, seqpacket */
 	char host[64];  /* tcp: numeric */
 	int port;       /* tcp; 0 (listen): the kernel picks */
 };
 
-/* A guest's limits on its control channel ([daemon] keys; docs/vmsgd.md,
- * "Rate limits"): token buckets of `*_burst` tokens refilled at `*_per_s`,
- * and the messages handled per wake-up. */
+/* A guest's limits ([daemon] keys; docs/vmsgd.md, "Limits"): token
+ * buckets of `*_burst` tokens refilled at `*_per_s` on its control
+ * channel, the messages handled per wake-up, and what it can make vmsgd
+ * hold: bytes, pending opens, time. */
 struct rl_limits {
 	uint32_t requests_per_s, requests_burst; /* Offer/Open */
 	uint32_t abuse_per_s, abuse_burst;       /* bad or rate-limited input */
 	uint32_t log_per_s, log_burst;           /* warnings about one guest */
 	uint32_t messages_per_wakeup;
+	uint32_t max_queued_bytes;  /* what vmsgd holds of the guest's data */
+	uint32_t max_pending_opens; /* its Opens not answered or connected */
+	uint32_t partial_message_ms; /* a fragmented message left incomplete */
+	uint32_t reset_backoff_ms, reset_backoff_max_ms; /* after resets */
 };
 
 struct policy {
@@ -127,7 +139,7 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 /* ---- rate limits (ratelimit.c) ------------------------------------------ */
 
 /* The defaults of struct rl_limits, per control channel (docs/vmsgd.md,
- * "Rate limits"), and the most any of them may be set to. */
+ * "Limits"), and the most any of them may be set to. */
 #define RL_REQ_RATE 100    /* Offer/Open per second ... */
 #define RL_REQ_BURST 200   /* ... after a burst of this many */
 #define RL_ABUSE_RATE 10   /* bad or rate-limited messages per second ... */
@@ -136,6 +148,11 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 #define RL_LOG_BURST 5     /* ... after this many */
 #define RL_PER_WAKEUP 32   /* messages handled per wake-up per guest */
 #define RL_LIMIT_MAX 1000000u
+#define RL_QUEUED_BYTES (16u << 20) /* bytes of a guest's data held */
+#define RL_PENDING_OPENS 32         /* a guest's opens in progress */
+#define RL_PARTIAL_MS 30000u        /* a fragmented message incomplete */
+#define RL_BACKOFF_MS 1000u         /* the delay after a second reset ... */
+#define RL_BACKOFF_MAX_MS 60000u    /* ... doubling up to this */
 
 struct rl_bucket {
 	bool init;
@@ -159,6 +176,32 @@ bool rl_abuse(struct rl_state *r, const struct rl_limits *l, uint64_t now);
  * were not since the last one. */
 bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
 	    uint32_t *suppressed);
+
+/* ---- bounds (bounds.c) -------------------------------------------------- */
+
+struct vmsgd;
+
+/* Watches one channel end for a fragmented message left incomplete. */
+struct partial_watch {
+	uint64_t since_ms; /* 0: none seen incomplete */
+	uint64_t msgs;     /* the end's rx_msgs then: a new one restarts */
+};
+
+/* Has one message on `ch` been incomplete for `limit_ms` or more? Called
+ * from the tick: a message seen incomplete at two looks with no message
+ * completed between them is the same one. */
+bool partial_expired(struct partial_watch *w, vmsg_chan *ch,
+		     uint32_t limit_ms, uint64_t now);
+/* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
+ * channels' ends keep of its fragmented messages, and its bridges' socket
+ * write queues. */
+uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
+/* May vmsgd read more of domain `domid`'s data (its queued bytes below
+ * max_queued_bytes)? dom0 (a listen bridge's socket) always may. */
+bool guest_may_queue(struct vmsgd *d, uint16_t domid);
+/* Domain `domid`'s Opens in progress: not answered, or answered with an
+ * end vmsgd serves that the guest has not connected to yet. */
+uint32_t guest_pending_opens(struct vmsgd *d, uint16_t domid);
 
 /* ---- state -------------------------------------------------------------- */
 
@@ -191,6 +234,11 @@ struct session {
 	uint64_t resets;     /* control channel reset by vmsgd */
 	uint64_t refused;    /* requests refused (policy, limits) */
 	struct rl_state rl;  /* ratelimit.c; kept across reconnects */
+	/* Back-off: resets in a row, when its channel was last served, and
+	 * (reserve) when to serve the next one. */
+	uint32_t backoff_level;
+	uint64_t served_ms, serve_at_ms;
+	struct partial_watch partial;
 	struct vmsg_arena arena;
 	uint64_t arena_buf[2048];
 };
@@ -302,6 +350,7 @@ struct vmsgd {
 	struct relay *relays;
 	uv_signal_t sighup, sigterm, sigint;
 	uv_timer_t timer;
+	uv_timer_t backoff; /* serves control channels held back (session.c) */
 	bool stopping;
 	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
 	bool rescan_retry; /* xs.c: a domain to serve again from the tick */
@@ -335,6 +384,11 @@ int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid);
 void session_gone(struct vmsgd *d, uint16_t domid);
 void session_close_all(struct vmsgd *d);
 void sessions_tick(struct vmsgd *d);
+/* Serve the control channels whose back-off is over (d->backoff's
+ * callback; also from the tick). */
+void sessions_serve_due(struct vmsgd *d);
+/* Is domain s's next control channel held back (vmsgctl: "backoff")? */
+bool session_backing_off(const struct session *s);
 /* vmsgd's client end `end` of channel c, just connected to the provider:
  * 0 when its rings are within the policy's ring_size, else -EPROTO with
  * why filled (the caller refuses the channel). */
@@ -368,6 +422,13 @@ void relay_detach(struct channel *c);
 /* Is vmsgd's end for the consumer still waiting for it? */
 bool relay_waiting(const struct channel *c);
 void relay_counters(const struct channel *c, struct chan_counters *k);
+/* The bytes of domain `domid`'s messages c's ends hold (fragmented ones,
+ * incomplete or waiting for room at the destination). */
+uint64_t relay_queued(const struct channel *c, uint16_t domid);
+/* Tick: has a message on one of c's ends stayed incomplete beyond the
+ * policy's partial_message_ms? (The caller ends the channel.) Also
+ * resumes a direction held back by its writer's max_queued_bytes. */
+bool relay_tick(struct channel *c, uint64_t now);
 void relays_close_all(struct vmsgd *d);
 
 /* bridge.c */
@@ -397,6 +458,11 @@ bool bridge_detach(struct channel *c);
  * ends). */
 void bridge_guest_closed(struct channel *c);
 void bridge_counters(const struct channel *c, struct chan_counters *k);
+/* The bytes vmsgd's socket write queues hold of domain `domid`'s data
+ * (every bridged connection, lingering ones too). */
+uint64_t bridges_queued(struct vmsgd *d, uint16_t domid);
+/* Tick: resume bridges held back by their guest's max_queued_bytes. */
+void bridges_tick(struct vmsgd *d);
 /* For vmsgctl: the listen address actually bound for bridge `name`. */
 const char *bridge_bound(struct vmsgd *d, const char *name);
 

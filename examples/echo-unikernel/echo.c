@@ -207,8 +207,17 @@ static int multi_serve(const char *base, unsigned peer, unsigned n)
 	unsigned left = n, waits = 0;
 	int rc = 0;
 
-	if (!ws || n == 0 || n > ECHO_MULTI_MAX)
+	if (n == 0 || n > ECHO_MULTI_MAX) {
+		guest_printf("MULTI needs 1..%u channels\n",
+			     (unsigned)ECHO_MULTI_MAX);
+		if (ws)
+			guest_free(ws, sizeof(*ws));
 		return 1;
+	}
+	if (!ws) {
+		guest_printf("MULTI out of memory\n");
+		return 1;
+	}
 	vmsg_chan_opts_init(&o);
 	o.max_msg = ECHO_MAX_MSG;
 	vmsg_waitset_init(ws);
@@ -371,8 +380,11 @@ int app_main(const char *cmdline)
 		     raw ? "bytes" : "messages", path, peer,
 		     (unsigned long)(guest_uptime_ns() / 1000));
 	char *buf = raw ? guest_alloc(ECHO_RAW_BUF) : 0;
-	if (raw && !buf)
+	if (raw && !buf) {
+		guest_printf("ECHO out of memory\n");
+		vmsg_chan_close(c);
 		return 1;
+	}
 
 	struct echo_stats st = {0, 0, false, {0, 0}};
 	int quit = 0;

@@ -65,8 +65,14 @@ int echo_exchange(vmsg_chan *c, const char *label, unsigned count,
 		  size_t maxlen)
 {
 	uint8_t *out = guest_alloc(maxlen), *in = guest_alloc(maxlen);
-	if (!out || !in)
+	if (!out || !in) {
+		guest_printf("%s out of memory\n", label);
+		if (out)
+			guest_free(out, maxlen);
+		if (in)
+			guest_free(in, maxlen);
 		return 1;
+	}
 	unsigned long long bytes = 0;
 	struct echo_sum sum_out, sum_in;
 	echo_sum_init(&sum_out);

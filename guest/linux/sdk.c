@@ -173,8 +173,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		n += strlen(argv[i]) + 1;
 	char *cl = calloc(1, n);
-	if (!cl)
+	if (!cl) {
+		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		return 1;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (i > 1)
 			strcat(cl, " ");

@@ -339,6 +339,18 @@ release_frame(struct vmsg_chan *c, const struct vmsg_frame *f, bool waited)
 	return 0;
 }
 
+int vmsg_chan_rx_partial(vmsg_chan *c, size_t *held)
+{
+	if (!c)
+		return -EINVAL;
+	if (held)
+		*held = c->reasm_buf && (c->reasm.active || (c->peeked &&
+							     c->cur_reassembled))
+				? c->reasm.len
+				: 0;
+	return collecting(c) ? 1 : 0;
+}
+
 int vmsg_chan_release(vmsg_chan *c)
 {
 	if (!c)

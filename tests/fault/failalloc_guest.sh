@@ -6,7 +6,10 @@
 #  - consumer: dom2 (fault_chan open) opens dom1's `echo1` and exchanges
 #    12 messages, some fragmented;
 #  - provider: dom3 (fault_chan offer) offers `echo3` and serves one
-#    channel, which dom4 (the echo appliance) opens.
+#    channel, which dom4 (the echo appliance) opens;
+#  - appliance: dom2 runs the echo appliance itself (guest/linux/sdk.c and
+#    examples/echo-unikernel) as a consumer of `echo1`: its own allocations
+#    (the command line, the echo buffers) fail too, and must be named.
 # For every N: the guest under injection ends with status 0, or 1 having
 # printed "out of memory" (or, for the provider, its consumer did: the
 # provider's library reports a channel it could not serve to vmsgd, and
@@ -80,6 +83,16 @@ provider() { # N
 	last=$st
 }
 
+appliance() { # N
+	local st
+	# shellcheck disable=SC2046
+	timeout 30 "$xensim" run --domid 2 -- env $(inj "$1" echo-appliance) \
+		"$app" open=echo1 count=12 size=3000 >"$dir/a2.log" 2>&1
+	st=$?
+	check "appliance N=$1" "$st" "$dir/a2.log"
+	last=$st
+}
+
 # sweep KIND: N = 0 (must succeed), 1, 2, ... until nothing is injected.
 sweep() {
 	local kind=$1 n errs=0 clean=0 calls
@@ -108,6 +121,7 @@ sweep() {
 
 sweep consumer
 sweep provider
+sweep appliance
 kill -TERM "$vmsgd_pid"
 sim_reap "$vmsgd_pid" || fail "vmsgd did not exit 0 on SIGTERM"
 echo "fault_alloc_guest: vmsgd served dom6 during every run"

@@ -26,7 +26,7 @@ need "demo: the client put and got back 'hello from a plain process'"
 need "demo: refused: vmsg-kv: open 'kv.text': permission denied: service 'kv.text': user $user (uid $(id -u)) may not open it (policy)"
 need "demo: latency: 500 get round trips"
 need "demo: result: ok"
-if ! grep -Eq "^ +[0-9]+ +connected +2 +0 +$user " "$out"; then
+if ! grep -Eq "^ +[0-9]+ +connected +2 +0 +[0-9]+ +$user " "$out"; then
 	echo "demo_host: vmsgctl did not list the server's client as $user" >&2
 	bad=1
 fi

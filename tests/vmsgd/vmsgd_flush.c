@@ -27,9 +27,6 @@
  * all they held, uncounted (vmsgd grew ~11 fds a round). */
 #include "vt_proc.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #define ROUNDS 40
 #define EXITS 10
 #define LEN (1u << 20)
@@ -142,31 +139,6 @@ static const struct vt_role_fn roles[] = {
 	{NULL, NULL},
 };
 
-/* The dom0 server: accept every connection, keep it, never read. */
-static pid_t start_sink(void)
-{
-	int s = socket(AF_UNIX, SOCK_STREAM, 0);
-	ASSERT_TRUE(s >= 0);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	ASSERT_TRUE(strlen(sink_path) < sizeof a.sun_path);
-	memcpy(a.sun_path, sink_path, strlen(sink_path) + 1);
-	unlink(sink_path); /* a dead server's */
-	ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	ASSERT_EQ(listen(s, 64), 0);
-	pid_t p = fork();
-	ASSERT_TRUE(p >= 0);
-	if (p == 0) {
-		for (;;) {
-			int c = accept(s, NULL, NULL);
-			if (c < 0 && errno != EINTR && errno != ECONNABORTED)
-				_exit(1);
-			/* kept open, never read (an fd leak by design) */
-		}
-	}
-	close(s);
-	return p;
-}
-
 /* Until dom2 says "done", sample vmsgd's fds: they must stay within a
  * few channels' worth of the baseline, and be back at it, with no sink
  * channel listed, within the flush limit after the last round. */
@@ -215,7 +187,7 @@ int main(int argc, char **argv)
 	char daemon[64];
 	snprintf(daemon, sizeof daemon, "bridge_flush_ms = %d\n", FLUSH_MS);
 	vt_write_conf_daemon(daemon, body);
-	pid_t sink = start_sink();
+	pid_t sink = vt_start_sink(sink_path);
 	vt_start_vmsgd();
 	const pid_t vpid = vt_child_of(vt_vmsgd);
 
@@ -260,7 +232,7 @@ int main(int argc, char **argv)
 	       base);
 
 	/* vmsgd stops with channels lingering: it cuts them and exits 0. */
-	sink = start_sink();
+	sink = vt_start_sink(sink_path);
 	sim_say(w.to, "again");
 	sim_expect(w.from, "full", buf, sizeof buf);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);

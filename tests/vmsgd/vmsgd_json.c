@@ -108,13 +108,17 @@ static json_t *domain_of(json_t *doms, unsigned domid)
 static void check_domain(json_t *doms, unsigned domid, const char *kept)
 {
 	json_t *d = domain_of(doms, domid);
-	ASSERT_EQ(json_object_size(d), 5u); /* nothing added */
+	/* nothing added: domid, state, offers, channels, queued_bytes,
+	 * pending_opens, client */
+	ASSERT_EQ(json_object_size(d), 7u);
 	const char *client = json_string_value(json_object_get(d, "client"));
 	ASSERT_TRUE(client != NULL);
 	if (strcmp(client, kept))
 		VMSG_TEST_FAIL("domain %u: client '%s', expected '%s'", domid,
 			       client, kept);
 	ASSERT_EQ(json_integer_value(json_object_get(d, "offers")), 0);
+	ASSERT_EQ(json_integer_value(json_object_get(d, "queued_bytes")), 0);
+	ASSERT_EQ(json_integer_value(json_object_get(d, "pending_opens")), 0);
 	ASSERT_EQ(strcmp(json_string_value(json_object_get(d, "state")),
 			 "connected"),
 		  0);

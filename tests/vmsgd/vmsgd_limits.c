@@ -1,5 +1,5 @@
 /* vmsgd_limits: a guest's limits are settings ([daemon] keys, docs/vmsgd.md
- * "Rate limits"), and the ones in the file are the ones applied.
+ * "Limits"), and the ones in the file are the ones applied.
  * With requests_burst = 3, requests_per_s = 1, abuse_burst = 4 and
  * abuse_per_s = 1 (the defaults are 200, 100, 100, 10), dom3 sends Offers
  * the policy refuses, one at a time, reading each answer: the first 3 (4

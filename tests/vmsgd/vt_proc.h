@@ -1,12 +1,15 @@
 /* Process helpers for the vmsgd tests: the pid of the program a `xensim
  * run` started (vmsgd itself, to SIGKILL it or count its fds), and the
- * number of fds a process holds. */
+ * number of fds a process holds, and a dom0 socket server that never
+ * reads. */
 #ifndef VT_PROC_H
 #define VT_PROC_H
 
 #include "vmsgd_test.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 /* The child of `xensim run` (pid `run`): the command it runs. */
 static inline pid_t vt_child_of(pid_t run)
@@ -56,6 +59,33 @@ static inline void vt_fd_count_wait(pid_t pid, int want)
 		usleep(50000);
 	}
 	VMSG_TEST_FAIL("vmsgd holds %d fds, expected %d", n, want);
+}
+
+/* A dom0 socket server at `sink_path` (a fresh UNIX socket; a dead one's
+ * file is replaced) that accepts every connection, keeps it and never
+ * reads: what a bridge queues for it stays queued. Returns its pid. */
+static inline pid_t vt_start_sink(const char *sink_path)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_TRUE(s >= 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	ASSERT_TRUE(strlen(sink_path) < sizeof a.sun_path);
+	memcpy(a.sun_path, sink_path, strlen(sink_path) + 1);
+	unlink(sink_path); /* a dead server's */
+	ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	ASSERT_EQ(listen(s, 64), 0);
+	pid_t p = fork();
+	ASSERT_TRUE(p >= 0);
+	if (p == 0) {
+		for (;;) {
+			int c = accept(s, NULL, NULL);
+			if (c < 0 && errno != EINTR && errno != ECONNABORTED)
+				_exit(1);
+			/* kept open, never read (an fd leak by design) */
+		}
+	}
+	close(s);
+	return p;
 }
 
 #endif

@@ -57,4 +57,17 @@ static inline int send_offer(vmsg_chan *c, uint32_t req, const char *name)
 			       SIM_WAIT_MS);
 }
 
+/* An Open of `name` that waits `timeout_ms` for the provider (0: vmsgd's
+ * default). */
+static inline int send_open(vmsg_chan *c, uint32_t req, const char *name,
+			    uint32_t timeout_ms)
+{
+	Vmsg__Service__Open o = VMSG__SERVICE__OPEN__INIT;
+	o.req_id = req;
+	o.service = (char *)name;
+	o.timeout_ms = timeout_ms;
+	return vmsg_proto_send(c, VMSG_TYPE_SVC_OPEN, &o.base, 0,
+			       SIM_WAIT_MS);
+}
+
 #endif

@@ -228,6 +228,17 @@ int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s);
  * for a NULL channel. */
 int vmsg_chan_ring_sizes(vmsg_chan *c, uint32_t *rx, uint32_t *tx);
 
+/* A fragmented message the peer is sending us: returns 1 while one is
+ * incomplete (its first fragment taken, not yet its last; also one being
+ * dropped for being over max_msg), else 0; -EINVAL for a NULL channel.
+ * *held (may be NULL): the payload bytes of a fragmented message this end
+ * keeps in private memory now, collected so far or whole and presented by
+ * vmsg_chan_peek() (0 for whole-frame messages, which stay in the ring, and
+ * for one being dropped). A receiver that must bound what a peer makes it
+ * hold (a broker relaying for guests) limits both: how long a message may
+ * stay incomplete, and these bytes. */
+int vmsg_chan_rx_partial(vmsg_chan *c, size_t *held);
+
 /* Orderly close: everything committed so far stays readable by the peer,
  * which sees the close only after it. Frees the channel and its platform.
  * NULL is ignored. */
