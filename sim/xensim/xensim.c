@@ -86,6 +86,41 @@ static void lib_dir(char *out, size_t len)
 
 /* Start xensimd unless it answers; the lock keeps two starters from
  * racing (the daemon removes a stale socket when it binds). */
+
+/* The last line xensimd logged (its reason for giving up, e.g. a socket
+ * path too long for the directory), without its "xensimd[pid] time: "
+ * prefix; "see the log" when there is none. */
+static const char *daemon_last_words(const char *dir, char *out, size_t cap)
+{
+	char path[PATH_MAX], buf[4096];
+	snprintf(out, cap, "see the log");
+	snprintf(path, sizeof(path), "%s/xensimd.log", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return out;
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t at = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, at);
+	close(fd);
+	if (n <= 0)
+		return out;
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = 0;
+	char *line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	char *msg = strstr(line, ": ");
+	if (strncmp(line, "xensimd[", 8) == 0 && msg)
+		line = msg + 2;
+	size_t k = strlen(line);
+	if (k >= cap)
+		k = cap - 1; /* a long reason is cut, not the message */
+	if (k) {
+		memcpy(out, line, k);
+		out[k] = 0;
+	}
+	return out;
+}
 static int ensure_daemon(const char *dir)
 {
 	char lockp[PATH_MAX + 32], bin[PATH_MAX + 32];
@@ -123,8 +158,9 @@ static int ensure_daemon(const char *dir)
 		;
 	close(lk);
 	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "xensim: xensimd failed to start (see %s/xensimd.log)\n",
-			dir);
+		char why[1024];
+		fprintf(stderr, "xensim: xensimd failed to start: %s (log: %s/xensimd.log)\n",
+			daemon_last_words(dir, why, sizeof why), dir);
 		return -EIO;
 	}
 	return 0;

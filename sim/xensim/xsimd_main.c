@@ -388,7 +388,11 @@ int main(int argc, char **argv)
 
 	d.listen_fd = listen_on(dir);
 	if (d.listen_fd < 0) {
-		xsimd_log("cannot listen in %s: %s", dir, strerror(-d.listen_fd));
+		xsimd_log("cannot listen in %s: %s%s", dir, strerror(-d.listen_fd),
+			  d.listen_fd == -ENAMETOOLONG
+				  ? " (a UNIX socket's path must fit 107 bytes: "
+				    "use a shorter XENSIM_DIR or TMPDIR)"
+				  : "");
 		return 1;
 	}
 	if (!no_xs && xsimd_xenstore_start(&d, dir) < 0) {

@@ -152,6 +152,12 @@ expect 2 "xensim stop: unexpected argument 'now'" "$xensim" stop now
 expect 2 "xensim list: unknown option '--domid'" "$xensim" list --domid 1
 expect 2 "unknown command 'strat'" "$xensim" strat
 expect 1 "xensim env: no simulator runs in" "$xensim" env --domid 0
+# A simulator directory too long for its sockets: the reason and the way
+# out, not only "failed to start (see the log)".
+long=$dir/$(printf 'd%.0s' $(seq 1 100))
+mkdir -p "$long"
+expect 1 "File name too long (a UNIX socket's path must fit 107 bytes: use a shorter XENSIM_DIR or TMPDIR)" \
+	env XENSIM_DIR="$long/xensim" "$xensim" start
 
 # ---- vmsgd on the simulator: one per xenstore, dom0 only
 if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
