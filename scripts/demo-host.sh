@@ -32,63 +32,27 @@ if [ ${#dir} -gt 60 ]; then
 	rmdir "$dir"
 	dir=$(mktemp -d /tmp/vmsg-demo-host.XXXXXX)
 fi
-pids=()
-failed=0
 user=$(id -un)
+demo_logs=(vmsgd.log server.log)
+. "$here/demo-lib.sh"
 
-show_logs() {
-	for f in vmsgd.log server.log; do
-		if [ -s "$dir/$f" ]; then
-			echo "---- $f (last lines)"
-			tail -n 30 "$dir/$f"
-		fi
-	done
-}
 cleanup() {
 	local st=$?
 	if [ "$st" -ne 0 ] && [ "$failed" -eq 0 ]; then
 		echo "demo: result: FAILED (exit status $st)"
 		show_logs
 	fi
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
+	kill_all
 	rm -rf "$dir"
 	exit "$st"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { printf '\n---- %s\n' "$*"; }
 # Show a command as typed, then run it.
 run() {
-	local shown=() a
-	for a in "$@"; do
-		case $a in
-		*' '*) shown+=("'$a'") ;;
-		*) shown+=("${a##*/}") ;;
-		esac
-	done
-	printf '$ %s\n' "${shown[*]}" >&2
+	shown '$' "$@"
 	"$@"
-}
-ctl() { "$vmsgctl" --socket "$dir/vmsgd.sock" "$@"; }
-wait_for() { # PATTERN CMD...: up to 20 s for CMD's output to match
-	local pat=$1
-	shift
-	for _ in $(seq 200); do
-		if "$@" 2>/dev/null | grep -q -- "$pat"; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "demo: timed out waiting for '$pat' from: $*" >&2
-	return 1
-}
-fail() {
-	echo "demo: FAILED: $*"
-	failed=1
 }
 
 echo "==== vmsg key-value demo on the host backend (no Xen, no simulator) ===="
@@ -149,19 +113,11 @@ echo "$bench"
 echo "demo: latency: $bench"
 
 say "stopping: the server, then vmsgd"
-for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-	kill -TERM "${pids[i]}"
-	st=0
-	wait "${pids[i]}" || st=$?
-	[ "$st" -eq 0 ] || fail "a process exited with status $st"
-done
-pids=()
+stop_all
 sed 's/^/    /' "$dir/server.log" | tail -n 3
 grep -c '' "$dir/vmsgd.log" | sed 's/^/    vmsgd logged /; s/$/ lines/'
 
-echo
-echo "==== summary ===="
-cat <<EOF
+result <<EOF
 - vmsgd in host mode brokered services between processes of this machine
   under a default-deny policy that names users;
 - vmsg-kv-server offered kv (typed protobuf-c) and kv.text (lines);
@@ -169,9 +125,3 @@ cat <<EOF
 - an open the policy does not allow was refused with a clear error;
 - vmsgctl listed clients, services and channels; everything stopped cleanly.
 EOF
-if [ "$failed" -ne 0 ]; then
-	echo "demo: result: FAILED"
-	show_logs
-	exit 1
-fi
-echo "demo: result: ok"

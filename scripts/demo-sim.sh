@@ -56,17 +56,9 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-demo.XXXXXX")
 export XENSIM_DIR=$dir/xensim
-pids=()
-failed=0
+demo_logs=(vmsgd.log server.log socat.err)
+. "$here/demo-lib.sh"
 
-show_logs() {
-	for f in vmsgd.log server.log socat.err; do
-		if [ -s "$dir/$f" ]; then
-			echo "---- $f (last lines)"
-			tail -n 30 "$dir/$f"
-		fi
-	done
-}
 cleanup() {
 	local st=$?
 	exec 3>&- 2>/dev/null || true
@@ -75,10 +67,7 @@ cleanup() {
 		show_logs
 	fi
 	# Servers first (they close their channels), then vmsgd, then the sim.
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
+	kill_all
 	"$xensim" stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
 	exit "$st"
@@ -86,44 +75,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { printf '\n---- %s\n' "$*"; }
 # Show a command as typed in domain N, then run it there.
 in_dom() {
 	local d=$1
 	shift
-	local shown=() a
-	for a in "$@"; do
-		case $a in
-		*' '*) shown+=("'$a'") ;;
-		*) shown+=("${a##*/}") ;;
-		esac
-	done
-	printf '[dom%s]$ %s\n' "$d" "${shown[*]}" >&2
+	shown "[dom$d]\$" "$@"
 	"$xensim" run --domid "$d" -- "$@"
-}
-ctl() { "$vmsgctl" --socket "$dir/vmsgd.sock" "$@"; }
-# Wait up to 20 s for CMD's output to contain PATTERN.
-wait_for() {
-	local pat=$1
-	shift
-	for _ in $(seq 200); do
-		if "$@" 2>/dev/null | grep -q -- "$pat"; then
-			return 0
-		fi
-		for p in "${pids[@]}"; do
-			if ! kill -0 "$p" 2>/dev/null; then
-				echo "demo: a background process exited early" >&2
-				return 1
-			fi
-		done
-		sleep 0.1
-	done
-	echo "demo: timed out waiting for '$pat' from: $*" >&2
-	return 1
-}
-fail() {
-	echo "demo: FAILED: $*"
-	failed=1
 }
 
 echo "==== vmsg key-value demo on the simulated Xen ===="
@@ -225,20 +182,12 @@ echo "$bench"
 echo "demo: latency: $bench"
 
 say "stopping: dom1's server, then vmsgd, then the simulator"
-for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-	kill -TERM "${pids[i]}"
-	st=0
-	wait "${pids[i]}" || st=$?
-	[ "$st" -eq 0 ] || fail "a process exited with status $st"
-done
-pids=()
+stop_all
 sed 's/^/    /' "$dir/server.log" | tail -n 4
 grep -c '' "$dir/vmsgd.log" | sed 's/^/    vmsgd logged /; s/$/ lines/'
 "$xensim" stop
 
-echo
-echo "==== summary ===="
-cat <<EOF
+result <<EOF
 - vmsgd (dom0) brokered services under a default-deny policy;
 - vmsg-kv-server (dom1) offered kv (typed protobuf-c) and kv.text (lines);
 - vmsg-kv (dom2) stored and read keys over a direct shared-memory channel;
@@ -246,9 +195,3 @@ cat <<EOF
 - socat in dom0 read and wrote the same store through a UNIX listen bridge;
 - vmsgctl listed domains, services and channels; everything stopped cleanly.
 EOF
-if [ "$failed" -ne 0 ]; then
-	echo "demo: result: FAILED"
-	show_logs
-	exit 1
-fi
-echo "demo: result: ok"

@@ -7,37 +7,17 @@
 # and the demo says ok. The demo removes its own directory and processes;
 # this checks that none of its sockets or processes are left either.
 set -uo pipefail
-demo=$1
-build=$2
-out=$(mktemp "${TMPDIR:-/tmp}/demo_sim.XXXXXX")
-trap 'rm -f "$out"' EXIT
-
-VMSG_DEMO_BENCH=500 "$demo" "$build" >"$out" 2>&1
-st=$?
-cat "$out"
-bad=0
-need() {
-	if ! grep -qF -- "$1" "$out"; then
-		echo "demo_sim: missing from the demo's output: $1" >&2
-		bad=1
-	fi
-}
+name=demo_sim
+. "$(dirname "$0")/demo_run.sh"
 need "demo: dom2 put and got back 'hello from dom2'"
 need "demo: dom3 denied: vmsg-kv: open 'kv': permission denied: service 'kv': domain 3 may not open it (policy)"
 need "demo: socat read 'hello from dom2' through the kv.text bridge"
 need "demo: dom2 read back the value dom0 wrote through the bridge"
 need "demo: latency: 500 get round trips"
 need "demo: result: ok"
-if ! grep -Eq '^ +[0-9]+ +kv\.text +1 +0 ' "$out"; then
-	echo "demo_sim: vmsgctl did not list the bridge's kv.text channel" >&2
-	bad=1
-fi
-if [ "$st" -ne 0 ]; then
-	echo "demo_sim: the demo exited with status $st" >&2
-	bad=1
-fi
+saw '^ +[0-9]+ +kv\.text +1 +0 ' "vmsgctl did not list the bridge's kv.text channel"
 if ls -d "${TMPDIR:-/tmp}"/vmsg-demo.* 2>/dev/null | grep -q .; then
 	# Another demo may run at the same time; only report.
 	echo "demo_sim: note: vmsg-demo.* directories exist in ${TMPDIR:-/tmp}" >&2
 fi
-exit "$bad"
+verdict
