@@ -91,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * rest of its input is not sent. */
 		if (!c || n == 0)
 			continue;
-		for (int i = 0; i < 16 && c->held && alive(&srv, c); i++)
+		/* alive() first: the loop may have closed and freed c. */
+		for (int i = 0; i < 16 && alive(&srv, c) && c->held; i++)
 			uv_run(&loop, UV_RUN_NOWAIT);
 		if (!alive(&srv, c)) {
 			conns[which] = NULL;
