@@ -20,25 +20,9 @@ static int pvh_xs_directory(const char *path, char *buf, size_t cap)
 	return guest_xs_directory(0, path, buf, cap);
 }
 
-static int pvh_serve(vmsg_chan **out, uint16_t client_domid,
-		     uint32_t peer_uid, const char *path,
-		     const struct vmsg_chan_opts *o)
-{
-	(void)peer_uid; /* host mode only */
-	return vmsg_xen_serve(out, client_domid, path, o);
-}
-
-static int pvh_connect(vmsg_chan **out, uint16_t server_domid,
-		       uint32_t peer_uid, const char *path,
-		       const struct vmsg_chan_opts *o, int timeout_ms)
-{
-	(void)peer_uid;
-	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
-}
-
 static const struct vmsg__svc_env pvh_env = {
-	.serve = pvh_serve,
-	.connect = pvh_connect,
+	.serve = vmsg__svc_xen_serve,
+	.connect = vmsg__svc_xen_connect,
 	.own_domid = pvh_own_domid,
 	.now_ms = pvh_now_ms,
 	.sleep_ms = guest_sleep_ms,

@@ -83,6 +83,27 @@ struct vmsg__svc_env {
  * its directory), or NULL for the common one. Each target defines it. */
 const char *vmsg__svc_target_strerror(int err);
 
+/* serve and connect for both Xen worlds (the Linux one, env_linux.c, and
+ * the PVH one, guest/service_env.c): vmsg_xen_serve()/_connect(), where
+ * Xen's grants name the peer's domain and peer_uid means nothing. */
+static inline int vmsg__svc_xen_serve(vmsg_chan **out, uint16_t client_domid,
+				      uint32_t peer_uid, const char *path,
+				      const struct vmsg_chan_opts *o)
+{
+	(void)peer_uid;
+	return vmsg_xen_serve(out, client_domid, path, o);
+}
+
+static inline int vmsg__svc_xen_connect(vmsg_chan **out,
+					uint16_t server_domid,
+					uint32_t peer_uid, const char *path,
+					const struct vmsg_chan_opts *o,
+					int timeout_ms)
+{
+	(void)peer_uid;
+	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
+}
+
 /* vmsg_ctl_open() over env (which must outlive the handle). */
 int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 		   int timeout_ms);

@@ -231,25 +231,9 @@ const struct vmsg__svc_poll_ops vmsg__svc_linux_poll = {
 	.drain = poll_drain,
 };
 
-static int linux_serve(vmsg_chan **out, uint16_t client_domid,
-		       uint32_t peer_uid, const char *path,
-		       const struct vmsg_chan_opts *o)
-{
-	(void)peer_uid; /* Xen's grants name the domain */
-	return vmsg_xen_serve(out, client_domid, path, o);
-}
-
-static int linux_connect(vmsg_chan **out, uint16_t server_domid,
-			 uint32_t peer_uid, const char *path,
-			 const struct vmsg_chan_opts *o, int timeout_ms)
-{
-	(void)peer_uid;
-	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
-}
-
 static const struct vmsg__svc_env linux_env = {
-	.serve = linux_serve,
-	.connect = linux_connect,
+	.serve = vmsg__svc_xen_serve,
+	.connect = vmsg__svc_xen_connect,
 	.own_domid = linux_own_domid,
 	.now_ms = vmsg__svc_linux_now_ms,
 	.sleep_ms = vmsg__svc_linux_sleep_ms,
