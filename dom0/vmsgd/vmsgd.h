@@ -230,6 +230,9 @@ struct session {
 	bool respawn; /* reset: serve anew on close */
 	bool reserve; /* serving anew failed: again from the tick */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
+	/* Its library set VMSG_FEATURE_SVC_SETUP_MSG in its Hello: it serves
+	 * and connects with grants and ports carried in the messages. */
+	bool setup_msg;
 	uint64_t connects;   /* Hellos: its control channel came up */
 	uint64_t resets;     /* control channel reset by vmsgd */
 	uint64_t refused;    /* requests refused (policy, limits) */
@@ -310,6 +313,11 @@ struct channel {
 	char relay_path[128]; /* relayed: where vmsgd serves the consumer */
 	char bridge[VMSG_SERVICE_NAME_MAX + 1]; /* bridges: its name */
 	char sock[160];       /* bridges: the socket's address */
+	/* Direct, set up by message (docs/protocol.md): Serve said
+	 * by_message, and the provider's ServeResult gave these, passed on
+	 * in Opened. */
+	bool by_msg;
+	uint32_t ring_ref, event_port;
 	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
 	struct bconn *bconn;  /* bridges, owned by bridge.c */
 };
