@@ -30,6 +30,11 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_flood)
   vmsgd_test(vmsgd_flush)
   vmsgd_test(vmsgd_seqpacket)
+  # Setup by message: a dom0 watcher of xenstore (libxenstore) sees no
+  # write per brokered channel.
+  pkg_check_modules(VT_XS REQUIRED IMPORTED_TARGET xenstore)
+  vmsgd_test(vmsgd_setupmsg)
+  target_link_libraries(vmsgd_setupmsg PRIVATE PkgConfig::VT_XS)
   # The stock key-value server as the provider that unclaimed channels
   # must not fill up.
   if(TARGET vmsg-kv-server)
