@@ -308,7 +308,8 @@ int channel_request_serve(struct vmsgd *d, struct channel *c,
 	sv.connect_timeout_ms = (uint32_t)(left + CONNECT_GRACE_MS);
 	/* Setup by message when both libraries announced it; a relayed or
 	 * bridged end (vmsgd's own, served at a path) keeps xenstore. */
-	c->by_msg = c->mode == CHM_DIRECT && consumer_domid == c->consumer &&
+	c->by_msg = c->mode == CHM_DIRECT && !c->setup_xenstore &&
+		    consumer_domid == c->consumer &&
 		    ps_sess && ps_sess->setup_msg && consumer_setup_msg(d, c);
 	sv.by_message = c->by_msg ? 1 : 0;
 	/* Host mode: the provider's library lets only this uid in. */
@@ -535,6 +536,7 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 	c->req_id = m->req_id;
 	c->max_msg = ps->max_msg;
 	c->ring_size = ps->ring_size;
+	c->setup_xenstore = ps->setup_xenstore;
 	uint32_t wait = m->timeout_ms ? m->timeout_ms : OPEN_DEFAULT_MS;
 	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
 							       : wait);

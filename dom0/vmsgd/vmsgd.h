@@ -63,6 +63,10 @@ struct policy_service {
 	uint32_t max_channels; /* per consumer domain */
 	uint32_t ring_size;
 	uint64_t max_msg;
+	/* setup = xenstore: direct channels publish at a xenstore path even
+	 * between libraries that can be set up by message (the default,
+	 * setup = message; docs/protocol.md, "Setup by message"). */
+	bool setup_xenstore;
 };
 
 /* [bridge NAME]: a guest's service on a dom0 socket (listen), or a dom0
@@ -317,6 +321,7 @@ struct channel {
 	 * by_message, and the provider's ServeResult gave these, passed on
 	 * in Opened. */
 	bool by_msg;
+	bool setup_xenstore; /* the policy's setup = xenstore */
 	uint32_t ring_ref, event_port;
 	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
 	struct bconn *bconn;  /* bridges, owned by bridge.c */
