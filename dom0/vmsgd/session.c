@@ -281,11 +281,11 @@ int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
 	return -EPROTO;
 }
 
-/* Did the consumer's library announce setup by message? */
-static bool consumer_setup_msg(struct vmsgd *d, const struct channel *c)
+bool channel_consumer_by_msg(struct vmsgd *d, const struct channel *c)
 {
 	struct session *cs = session_find(d, c->consumer);
-	return cs && cs->state == SESS_READY && cs->setup_msg;
+	return !c->setup_xenstore && cs && cs->state == SESS_READY &&
+	       cs->setup_msg;
 }
 
 int channel_request_serve(struct vmsgd *d, struct channel *c,
@@ -306,22 +306,25 @@ int channel_request_serve(struct vmsgd *d, struct channel *c,
 	uint64_t now = vmsgd_now_ms();
 	uint64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
 	sv.connect_timeout_ms = (uint32_t)(left + CONNECT_GRACE_MS);
-	/* Setup by message when both libraries announced it; a relayed or
-	 * bridged end (vmsgd's own, served at a path) keeps xenstore. */
-	c->by_msg = c->mode == CHM_DIRECT && !c->setup_xenstore &&
-		    consumer_domid == c->consumer &&
-		    ps_sess && ps_sess->setup_msg && consumer_setup_msg(d, c);
+	/* Setup by message when the provider's library announced it, and
+	 * for a direct channel the consumer's too; for a relayed one vmsgd
+	 * is the consumer and can. A listen bridge's end (bridge.c) keeps
+	 * xenstore. */
+	bool prov_msg = !c->setup_xenstore && ps_sess && ps_sess->setup_msg;
+	c->by_msg = prov_msg &&
+		    ((c->mode == CHM_DIRECT && consumer_domid == c->consumer &&
+		      channel_consumer_by_msg(d, c)) ||
+		     c->mode == CHM_RELAYED);
 	sv.by_message = c->by_msg ? 1 : 0;
 	/* Host mode: the provider's library lets only this uid in. */
 	struct session *cs = session_find(d, c->consumer);
 	sv.consumer_uid = cs ? cs->uid : 0;
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
-			     "(channel %u, %s)",
+			     "(channel %u, %s, %s)",
 		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
 		  c->id,
-		  c->mode != CHM_DIRECT ? "through dom0"
-		  : c->by_msg	      ? "direct, by message"
-				      : "direct, through xenstore");
+		  c->mode == CHM_DIRECT ? "direct" : "through dom0",
+		  c->by_msg ? "by message" : "through xenstore");
 	return send_msg(ps_sess, VMSG_TYPE_SVC_SERVE, &sv.base);
 }
 
@@ -612,8 +615,12 @@ static void on_serve_result(struct session *s,
 		return;
 	}
 	if (c->by_msg) {
-		c->ring_ref = m->ring_ref;
-		c->event_port = m->event_port;
+		c->prov_ref = m->ring_ref;
+		c->prov_port = m->event_port;
+		if (c->mode == CHM_DIRECT) {
+			c->ring_ref = m->ring_ref;
+			c->event_port = m->event_port;
+		}
 	}
 	if (c->mode == CHM_BRIDGE_IN) {
 		bridge_served(d, c);

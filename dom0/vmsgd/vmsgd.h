@@ -317,11 +317,14 @@ struct channel {
 	char relay_path[128]; /* relayed: where vmsgd serves the consumer */
 	char bridge[VMSG_SERVICE_NAME_MAX + 1]; /* bridges: its name */
 	char sock[160];       /* bridges: the socket's address */
-	/* Direct, set up by message (docs/protocol.md): Serve said
-	 * by_message, and the provider's ServeResult gave these, passed on
-	 * in Opened. */
+	/* Set up by message (docs/protocol.md, "Setup by message"). by_msg:
+	 * Serve said by_message (direct, relayed), and the provider's
+	 * ServeResult gave prov_ref and prov_port; ring_ref and event_port
+	 * are what Opened carries (direct: the provider's; relayed: those of
+	 * the end vmsgd serves the consumer, when that is by message too). */
 	bool by_msg;
 	bool setup_xenstore; /* the policy's setup = xenstore */
+	uint32_t prov_ref, prov_port;
 	uint32_t ring_ref, event_port;
 	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
 	struct bconn *bconn;  /* bridges, owned by bridge.c */
@@ -405,6 +408,9 @@ bool session_backing_off(const struct session *s);
 /* vmsgd's client end `end` of channel c, just connected to the provider:
  * 0 when its rings are within the policy's ring_size, else -EPROTO with
  * why filled (the caller refuses the channel). */
+/* May the consumer's end of c be set up by message (its library
+ * announced it, the policy does not say setup = xenstore)? */
+bool channel_consumer_by_msg(struct vmsgd *d, const struct channel *c);
 int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
 			size_t cap);
 /* Ask the provider to serve channel c (consumer_domid as given). */
