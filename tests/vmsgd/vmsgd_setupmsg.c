@@ -9,6 +9,8 @@
  *    Opened it gets has a path and no ring_ref), it connects through
  *    xenstore and talks, and the watcher does see the keys come and go,
  *    so its silence before means something.
+ *    The same for a relayed service (vmsgd's two ends by message; an old
+ *    consumer's end served at a relay path, which the watcher sees).
  * 2. An old provider (by hand, no feature bit) gets a Serve without
  *    by_message; it serves at the path and the library's consumer
  *    connects through xenstore.
@@ -39,15 +41,25 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* dom0: watch WATCHED; on "count", report the watch events for paths
- * below it seen since the last count (the event for WATCHED itself, which
- * every watch gets once, is not counted). */
+#define RELAYS "/local/domain/0/data/vmsgd/relay"
+
+/* Is this watch event for a node below one of the watched folders (not
+ * the folder itself, which every watch reports once when set)? */
+static bool below(const char *path)
+{
+	return strcmp(path, WATCHED) != 0 && strcmp(path, RELAYS) != 0;
+}
+
+/* dom0: watch WATCHED and RELAYS (where vmsgd serves relayed consumers
+ * through xenstore); on "count", report the watch events for paths below
+ * them seen since the last count. */
 static int role_watcher(void)
 {
 	char buf[64];
 	struct xs_handle *xs = xs_open(0);
 	ASSERT_TRUE(xs != NULL);
 	ASSERT_TRUE(xs_watch(xs, WATCHED, "w"));
+	ASSERT_TRUE(xs_watch(xs, RELAYS, "r"));
 	sim_say(vt_out, "watching");
 	unsigned seen = 0;
 	for (;;) {
@@ -58,7 +70,7 @@ static int role_watcher(void)
 			char **v = xs_check_watch(xs);
 			if (!v)
 				continue;
-			if (strcmp(v[XS_WATCH_PATH], WATCHED) != 0) {
+			if (below(v[XS_WATCH_PATH])) {
 				seen++;
 				fprintf(stderr, "watcher: %s\n",
 					v[XS_WATCH_PATH]);
@@ -76,7 +88,7 @@ static int role_watcher(void)
 			if (poll(&q, 1, 300) <= 0)
 				break;
 			char **v = xs_check_watch(xs);
-			if (v && strcmp(v[XS_WATCH_PATH], WATCHED) != 0)
+			if (v && below(v[XS_WATCH_PATH]))
 				seen++;
 			free(v);
 		}
@@ -407,6 +419,43 @@ static void no_xenstore(void)
 	vt_stop_vmsgd();
 }
 
+/* 1b: the same for a relayed service: vmsgd's two ends are set up by
+ * message too, and an old consumer's end is served at a path. */
+static void no_xenstore_relayed(void)
+{
+	char buf[256];
+	struct vt_role prov, w, cons;
+	vt_start_with_echo("[service echo]\noffer = 1\nopen = 2\n"
+			   "mode = relayed\n",
+			   &prov);
+	vt_spawn(&w, 0, "watcher", NULL);
+	sim_expect(w.from, "watching", buf, sizeof buf);
+	(void)count_events(&w);
+
+	vt_spawn(&cons, 2, "consumer3", NULL);
+	sim_expect(cons.from, "done", buf, sizeof buf);
+	vt_role_done(&cons, 0);
+	unsigned by_msg = count_events(&w);
+	fprintf(stderr, "relayed: xenstore writes, 3 opens by message: %u\n",
+		by_msg);
+	ASSERT_EQ(by_msg, 0u);
+
+	vt_spawn(&cons, 2, "old_consumer", NULL);
+	sim_expect(cons.from, "done", buf, sizeof buf);
+	vt_role_done(&cons, 0);
+	unsigned old = count_events(&w);
+	fprintf(stderr, "relayed: xenstore writes, 1 open by an old "
+			"consumer: %u\n",
+		old);
+	ASSERT_GT(old, 0u); /* vmsgd's end for it, at a relay path */
+
+	sim_say(w.to, "quit");
+	vt_role_done(&w, 0);
+	sim_say(prov.to, "quit");
+	vt_role_done(&prov, 0);
+	vt_stop_vmsgd();
+}
+
 /* 2: an old provider gets the xenstore path. */
 static void old_provider(void)
 {
@@ -515,6 +564,7 @@ int main(int argc, char **argv)
 	char logpath[700];
 	snprintf(logpath, sizeof logpath, "%s/vmsgd.log", sim_dir);
 	no_xenstore();
+	no_xenstore_relayed();
 	old_provider();
 	hostile_values();
 	vt_vmsgd_log = logpath;
