@@ -516,7 +516,13 @@ static int svc_open(int side, const struct bench_params *p, void **end,
 	} else {
 		if ((r = svc_ctl_ready()) < 0)
 			return r;
-		r = vmsg_service_open(svc_ctl, name, &c, BENCH_CONNECT_MS);
+		/* Ping-pong starts both sides at once: the provider may not
+		 * have offered yet ("not offered": try again a while). */
+		uint64_t until = bench_now_ns() + BENCH_CONNECT_MS * 1000000ull;
+		while ((r = vmsg_service_open(svc_ctl, name, &c,
+					      BENCH_CONNECT_MS)) == -ENOENT &&
+		       bench_now_ns() < until)
+			usleep(10000);
 	}
 	if (r < 0) {
 		fprintf(stderr, "vmsg-bench: %s: %s\n", name,
