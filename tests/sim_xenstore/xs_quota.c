@@ -3,7 +3,8 @@
  * domains only (domain 0 is exempt from each), and gives the room back
  * when a node is removed, a watch dropped or a transaction ended:
  *
- *   nodes        1000 owned, ENOSPC; 999 through a transaction's commit
+ *   nodes        1000 owned, ENOSPC; 999 through a transaction's commit,
+ *                whose check counts dom0 too
  *   entry size   node record (24 + 8/permission + value + children's
  *                names) below 2048 bytes, ENOSPC
  *   permissions  5 entries, ENOSPC
@@ -204,6 +205,57 @@ static void nodes(const struct xsh *h, struct xs_handle *x0)
 	ASSERT_TRUE(xs_rm(x5, XBT_NULL, "q"));
 	ok_write(x5, XBT_NULL, "q/again", "", 0);
 	xs_close(x5);
+}
+
+/* Xen 4.17's commit check counts every domain a domU's transaction
+ * changed, dom0 too (domain 7). */
+static void commit_counts_dom0(const struct xsh *h, struct xs_handle *x0)
+{
+	struct xs_handle *x7 = xsh_open(h, 7);
+	char p[64];
+	for (int i = 0; i < 1100; i++) {
+		snprintf(p, sizeof(p), "/tool/many/n%d", i);
+		ok_write(x0, XBT_NULL, p, "", 0);
+	}
+	/* A node of dom0's that domain 7 may write, and so remove. */
+	ok_write(x0, XBT_NULL, "/local/domain/7/z", "", 0);
+	struct xs_permissions pe[2] = {
+		{.id = 0, .perms = XS_PERM_NONE},
+		{.id = 7, .perms = XS_PERM_READ | XS_PERM_WRITE}};
+	ASSERT_TRUE(xs_set_permissions(x0, XBT_NULL, "/local/domain/7/z", pe,
+				       2));
+	/* Creating a node and removing dom0's: dom0 ends owning 1000 or
+	 * more, the commit fails. */
+	xs_transaction_t t = xs_transaction_start(x7);
+	ASSERT_NE(t, XBT_NULL);
+	ok_write(x7, t, "c1", "", 0);
+	ASSERT_TRUE(xs_rm(x7, t, "z"));
+	ASSERT_TRUE(!xs_transaction_end(x7, t, false));
+	ASSERT_EQ(errno, ENOSPC);
+	absent(x7, "/local/domain/7/c1");
+	unsigned len;
+	char *still = xs_read(x7, XBT_NULL, "z", &len);
+	ASSERT_TRUE(still != NULL);
+	free(still);
+	/* Removing alone creates nothing: no check. */
+	t = xs_transaction_start(x7);
+	ASSERT_NE(t, XBT_NULL);
+	ASSERT_TRUE(xs_rm(x7, t, "z"));
+	ASSERT_TRUE(xs_transaction_end(x7, t, false));
+	absent(x7, "/local/domain/7/z");
+	/* With dom0 below the quota, both in one transaction commit. */
+	ok_write(x0, XBT_NULL, "/local/domain/7/z", "", 0);
+	ASSERT_TRUE(xs_set_permissions(x0, XBT_NULL, "/local/domain/7/z", pe,
+				       2));
+	ASSERT_TRUE(xs_rm(x0, XBT_NULL, "/tool/many"));
+	t = xs_transaction_start(x7);
+	ASSERT_NE(t, XBT_NULL);
+	ok_write(x7, t, "c1", "", 0);
+	ASSERT_TRUE(xs_rm(x7, t, "z"));
+	ASSERT_TRUE(xs_transaction_end(x7, t, false));
+	absent(x7, "/local/domain/7/z");
+	ASSERT_TRUE(xs_rm(x7, XBT_NULL, "c1"));
+	xs_close(x7);
 }
 
 /* ---- entry size and permissions (domain 6) --------------------------------- */
@@ -679,6 +731,7 @@ int main(int argc, char **argv)
 	transactions(&h, x0);
 	outstanding(&h, x0);
 	paths(&h, x0);
+	commit_counts_dom0(&h, x0);
 
 	xs_close(x0);
 	xsh_stop(&h);
