@@ -280,16 +280,6 @@ int vmsg_ring_recv(struct vmsg_ring_end *e, void *buf, size_t len)
 
 void vmsg_ring_request_notify(struct vmsg_ring_end *e, unsigned bit)
 {
-	/* Still set from an earlier request: the peer has not taken it, and
-	 * when it does (its kick_needed) it kicks. Only the peer clears our
-	 * bit, and only with a kick, so a set bit already promises the wake-up
-	 * this request asks for, and nothing is stored that F1 would have to
-	 * order. A side that polls an empty ring (a non-blocking read in a
-	 * loop) then only reads the shared line instead of taking it for a
-	 * locked write on every look, which the peer's index updates on that
-	 * same line paid for. */
-	if (vmsg__read_once(e->want) & bit)
-		return;
 	vmsg__fetch_or(e->want, (uint8_t)bit);
 	/* F1: the bit is visible before the caller re-reads the peer's index;
 	 * pairs with F2 in the peer's kick_needed. Either the peer sees our

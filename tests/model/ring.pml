@@ -143,14 +143,8 @@ try_write:
 			fi;
 			if
 			:: !armed ->
-				/* vmsg_ring_request_notify: a plain read of the
-				 * bit; still set: nothing more; else fetch_or,
-				 * then F1 */
-				if
-				:: (want_w & NOTIFY_READ) != 0 -> armed = true
-				:: else ->
-					atomic { want_w = want_w | NOTIFY_READ; armed = true }
-				fi;
+				/* vmsg_ring_request_notify: fetch_or, then F1 */
+				atomic { want_w = want_w | NOTIFY_READ; armed = true };
 #ifdef MUT_NO_RECHECK
 				goto w_sleep;
 #endif
@@ -232,11 +226,7 @@ try_read:
 			fi;
 			if
 			:: !armed ->
-				if	/* vmsg_ring_request_notify, as in W */
-				:: (want_r & NOTIFY_WRITE) != 0 -> armed = true
-				:: else ->
-					atomic { want_r = want_r | NOTIFY_WRITE; armed = true }
-				fi;
+				atomic { want_r = want_r | NOTIFY_WRITE; armed = true };
 #ifdef MUT_NO_RECHECK
 				goto r_sleep;
 #endif

@@ -163,10 +163,8 @@ int vmsg_ring_read(struct vmsg_ring_end *e, void *buf, size_t len);
 int vmsg_ring_recv(struct vmsg_ring_end *e, void *buf, size_t len);
 
 /* Ask the peer for a kick (bit = VMSG_NOTIFY_WRITE to wait for data,
- * VMSG_NOTIFY_READ to wait for space): set the bit, then a full barrier;
- * nothing if the bit is still set from an earlier request (the peer
- * clears it only when it kicks). The caller must re-check the ring after
- * this and before sleeping. */
+ * VMSG_NOTIFY_READ to wait for space), followed by a full barrier. The
+ * caller must re-check the ring after this and before sleeping. */
 void vmsg_ring_request_notify(struct vmsg_ring_end *e, unsigned bit);
 
 /* After publishing (bit = VMSG_NOTIFY_WRITE) or consuming
