@@ -215,16 +215,8 @@ int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
 			return ended(d);
 		if (size <= (size_t)ready) /* all there: one read takes it */
 			return io_result(d, vmsg_chan_read(d->c, data, size, 0));
-		if (peer_done(d)) {
-			/* The peer may have written the rest just before it
-			 * closed, after our look above: what it wrote before
-			 * its close is visible now (peer_done's acquire of its
-			 * live byte), so look once more before giving up. */
-			ready = vmsg_ring_data_ready(e);
-			if (ready >= 0 && size <= (size_t)ready)
-				return io_result(d, vmsg_chan_read(d->c, data, size, 0));
+		if (peer_done(d))
 			return ended(d); /* what is left will never be whole */
-		}
 		if (!armed) {
 			vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
 			armed = true;
