@@ -96,10 +96,15 @@ static int vc_read_some(void *ctx, void *buf, size_t len)
 		if ((n = libxenvchan_read(e->c, buf, len)) > 0)
 			return n;
 		int err = errno;
-		/* Closed with nothing left: the end of the stream. */
-		if (libxenvchan_is_open(e->c) == 0 &&
-		    libxenvchan_data_ready(e->c) == 0)
-			return 0;
+		/* Closed with nothing left: the end of the stream. Debian's
+		 * libxenvchan_read looks at the ring before the live byte, so
+		 * a peer that writes its last bytes and closes in between
+		 * makes it say -1 (closed) with data still there: read on. */
+		if (libxenvchan_is_open(e->c) == 0) {
+			if (libxenvchan_data_ready(e->c) == 0)
+				return 0;
+			continue;
+		}
 		if (n < 0) /* the library's cause (EPIPE: closed with data left) */
 			return err ? -err : -EIO;
 		if ((r = vc_wait(e, &since)) < 0)
@@ -250,8 +255,10 @@ static int vc_recv(void *end, void *buf, size_t len)
 	if (e->bytes.batch || len > e->rd_ring)
 		return bench_bytes_recv(&e->bytes, buf, len);
 	for (;;) {
+		errno = 0;
 		if ((n = libxenvchan_recv(e->c, buf, len)) > 0)
 			return (int)len;
+		int err = errno;
 		if (libxenvchan_is_open(e->c) == 0) {
 			int left = libxenvchan_data_ready(e->c);
 
@@ -261,8 +268,8 @@ static int vc_recv(void *end, void *buf, size_t len)
 				return -EPIPE;
 			continue; /* the rest came with the close */
 		}
-		if (n < 0)
-			return -EIO;
+		if (n < 0) /* the library's cause, as vc_read_some says it */
+			return err ? -err : -EIO;
 		if ((r = vc_wait(e, &since)) < 0)
 			return r;
 	}

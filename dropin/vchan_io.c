@@ -215,8 +215,16 @@ int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
 			return ended(d);
 		if (size <= (size_t)ready) /* all there: one read takes it */
 			return io_result(d, vmsg_chan_read(d->c, data, size, 0));
-		if (peer_done(d))
-			return ended(d); /* what is left will never be whole */
+		if (peer_done(d)) {
+			/* The peer may have sent its last message and closed
+			 * since `ready` was read: its data precede its close
+			 * (peer_done's acquire), so one more look sees them.
+			 * Only then is what is left never whole. */
+			ready = vmsg_ring_data_ready(e);
+			if (ready >= 0 && size <= (size_t)ready)
+				return io_result(d, vmsg_chan_read(d->c, data, size, 0));
+			return ended(d);
+		}
 		if (!armed) {
 			vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
 			armed = true;

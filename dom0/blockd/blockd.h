@@ -62,6 +62,9 @@ struct backend_ops {
 	/* The descriptor and poll events that mean work for step, or -1
 	 * (nothing to wait for). */
 	int (*poll_fd)(struct blockd *d, short *events);
+	/* Optional: in how many ms step must run even if the descriptor
+	 * stays quiet (a deadline of its own), or -1 for none. */
+	int (*due_ms)(struct blockd *d);
 	void (*fini)(struct blockd *d);
 };
 
@@ -79,6 +82,9 @@ struct blockd {
 	/* nbd backend */
 	struct nbd_handle *nbd;
 	bool nbd_lost;          /* the server went: every request gets -EIO */
+	uint32_t nbd_timeout_ms; /* no answer for this long: hung (0: never) */
+	uint64_t nbd_progress_ms; /* the last issue into an idle handle, or
+				   * the last reply */
 	struct conn *conns;
 	unsigned nconns, max_conns;
 	uint32_t next_id;

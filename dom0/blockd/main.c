@@ -27,6 +27,8 @@
 
 #define DEFAULT_DEPTH 64u
 #define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
+/* How long a source may leave requests unanswered (--nbd-timeout). */
+#define DEFAULT_NBD_TIMEOUT_S 30u
 #define MAX_CONNS 64u
 #define MAX_XEN 64u
 #define XEN_RING (256u * 1024u)
@@ -52,12 +54,16 @@ static void usage(FILE *f)
 "With --nbd URI, offer the export of an NBD server instead (qemu-nbd, nbdkit\n"
 "and its plugins, ...), through libnbd: size, block sizes, read-only and\n"
 "flush/FUA/trim/write-zeroes follow what the server offers. If the server\n"
-"goes away, every request is answered EIO (the daemon stays up; restart it\n"
-"to serve the source again).\n"
+"goes away, or answers nothing for --nbd-timeout while requests wait,\n"
+"every request is answered EIO (the daemon stays up; restart it to serve\n"
+"the source again).\n"
 "\n"
 "  -n, --nbd URI           the disk is the NBD export at URI, as libnbd's\n"
 "                          nbd_connect_uri takes it: nbd://HOST[:PORT]/EXPORT,\n"
 "                          nbd+unix:///EXPORT?socket=PATH, nbds://... (TLS)\n"
+"  -T, --nbd-timeout SEC   with --nbd: requests in flight and no answer for\n"
+"                          SEC seconds means the server is gone (default\n"
+"                          %u; 0: wait for ever)\n"
 "  -l, --listen PATH       serve consumers on the host backend at PATH\n"
 "                          (a UNIX socket path; no vmsgd needed)\n"
 "  -s, --service NAME      offer service NAME through vmsgd (its policy\n"
@@ -86,7 +92,8 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE, the NBD server, the listen\n"
 "path or vmsgd unusable, 2 bad usage.\n",
-		MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ, MAX_CONNS);
+		DEFAULT_NBD_TIMEOUT_S, MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ,
+		MAX_CONNS);
 }
 
 static void chan_opts(const struct blockd *d, struct vmsg_chan_opts *o)
@@ -361,10 +368,15 @@ static int run(struct blockd *d, const sigset_t *orig)
 			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(k->c),
 						  .events = POLLIN };
 		}
-		const struct timespec zero = { 0, 0 }, tick = { 0, 100000000 };
+		/* The longest sleep: none when busy, 100 ms while a --xen
+		 * listener waits, until the backend's own deadline. */
+		int ms = busy ? 0 : xen_waiting ? 100 : -1;
+		int due = d->be->due_ms ? d->be->due_ms(d) : -1;
+		if (due >= 0 && (ms < 0 || due < ms))
+			ms = due;
+		const struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
 		/* Signals are blocked except inside ppoll: none is missed. */
-		if (ppoll(p, n, busy ? &zero : xen_waiting ? &tick : NULL,
-			  orig) < 0 && errno != EINTR) {
+		if (ppoll(p, n, ms >= 0 ? &t : NULL, orig) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}
@@ -391,9 +403,11 @@ int main(int argc, char **argv)
 	bool ro = false;
 	uint32_t bs = 512, depth = DEFAULT_DEPTH, max_req = DEFAULT_MAX_REQ;
 	uint32_t max_conns = MAX_CONNS, wait_ms = 10000;
+	uint32_t nbd_timeout_s = DEFAULT_NBD_TIMEOUT_S;
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"nbd", required_argument, NULL, 'n'},
+		{"nbd-timeout", required_argument, NULL, 'T'},
 		{"service", required_argument, NULL, 's'},
 		{"xen", required_argument, NULL, 'x'},
 		{"read-only", no_argument, NULL, 'r'},
@@ -408,10 +422,17 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "l:n:s:x:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:w:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen_path = optarg; break;
 		case 'n': nbd_uri = optarg; break;
+		case 'T':
+			if (!parse_u32(optarg, 0, 86400, &nbd_timeout_s)) {
+				fprintf(stderr, "vmsg-blockd: --nbd-timeout %s: "
+					"expected 0..86400 seconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 's': service = optarg; break;
 		case 'x':
 #ifdef BLOCKD_SERVICE
@@ -519,6 +540,7 @@ int main(int argc, char **argv)
 	d.info.depth = depth;
 	d.info.max_req = max_req;
 	d.max_conns = max_conns;
+	d.nbd_timeout_ms = nbd_timeout_s * 1000u;
 	/* What the log calls the disk. */
 	const char *disk = nbd_uri ? nbd_uri : argv[optind];
 #ifdef BLOCKD_NBD

@@ -16,13 +16,22 @@
  * daemon stays up (its consumers see errors, not a hang, and close
  * cleanly); it does not reconnect: what comes back at the same URI may be
  * another disk, and a disk that silently lost writes in between is worse
- * than one that fails. Restart vmsg-blockd to serve the source again. */
+ * than one that fails. Restart vmsg-blockd to serve the source again.
+ *
+ * A server that hangs without closing (a stuck qemu-nbd, a storage box
+ * behind a dead route: TCP may take many minutes to say) would leave every
+ * consumer waiting for ever. So when requests are in flight and none has
+ * been answered for --nbd-timeout, the server counts as gone: the socket
+ * is shut down, libnbd then completes everything in flight with an error,
+ * and the rules above apply. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -49,6 +58,13 @@ static int32_t status_of(int err)
 	}
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
 /* Notice, once, that the connection is dead. */
 static void check_lost(struct blockd *d)
 {
@@ -68,6 +84,7 @@ static int on_complete(void *user_data, int *error)
 {
 	struct bio *b = user_data;
 	b->nbd_pending = false;
+	b->conn->d->nbd_progress_ms = now_ms();
 	bio_done(b, status_of(*error));
 	return 1; /* retire the command: nothing waits on its cookie */
 }
@@ -86,6 +103,9 @@ static void nbd_start(struct blockd *d, struct bio *b)
 	void *data = b->buf + VMSG_BLK_REPLY_HDR;
 	int64_t r = -1;
 
+	/* The clock of the hang check starts when the handle gets work. */
+	if (nbd_aio_in_flight(d->nbd) <= 0)
+		d->nbd_progress_ms = now_ms();
 	b->nbd_pending = true;
 	switch (h->op) {
 	case VMSG_BLK_OP_READ:
@@ -113,10 +133,42 @@ static void nbd_start(struct blockd *d, struct bio *b)
 	check_lost(d);
 }
 
+/* ms until the hang check is due, or -1: nothing in flight (or no
+ * check). */
+static int nbd_due_ms(struct blockd *d)
+{
+	if (d->nbd_lost || !d->nbd_timeout_ms || nbd_aio_in_flight(d->nbd) <= 0)
+		return -1;
+	uint64_t due = d->nbd_progress_ms + d->nbd_timeout_ms, now = now_ms();
+	return due <= now ? 0 : (int)(due - now);
+}
+
+/* The server has answered nothing for the timeout with requests in
+ * flight: shut the socket down, so that the read below sees its end and
+ * libnbd completes what is in flight with an error. */
+static void check_hung(struct blockd *d)
+{
+	if (nbd_due_ms(d) != 0)
+		return;
+	d->nbd_lost = true;
+	/* Logged even with --quiet: the disk is gone. */
+	fprintf(stderr, "vmsg-blockd: the NBD server answered none of %lld "
+		"requests in flight for %u ms (--nbd-timeout): taken as gone, "
+		"every request is answered EIO from now on\n",
+		(long long)nbd_aio_in_flight(d->nbd), d->nbd_timeout_ms);
+	int fd = nbd_aio_get_fd(d->nbd);
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RDWR);
+	(void)nbd_aio_notify_read(d->nbd);
+}
+
 /* Move the connection on: what the socket is ready for, without waiting
  * (the poll loop woke us for it, or not: then nothing happens). */
 static void nbd_step(struct blockd *d)
 {
+	if (d->nbd_lost)
+		return;
+	check_hung(d);
 	if (d->nbd_lost)
 		return;
 	int fd = nbd_aio_get_fd(d->nbd);
@@ -174,6 +226,7 @@ static const struct backend_ops nbd_ops = {
 	.step = nbd_step,
 	.submit = nbd_submit,
 	.poll_fd = nbd_poll_fd,
+	.due_ms = nbd_due_ms,
 	.fini = nbd_fini,
 };
 

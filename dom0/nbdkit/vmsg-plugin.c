@@ -14,11 +14,15 @@
  *
  * Each NBD connection opens its own vmsg channel. nbdkit calls in from
  * several threads at once (the parallel thread model); lib/block's client
- * is single-threaded, so it is used under the handle's mutex, and the
- * thread waiting for a completion that nobody else is waiting on polls
- * the channel's fd with the mutex released ("the driver"), hands out every
- * completion it reaps and wakes the others. So one connection keeps as
- * many requests in flight as nbdkit has threads for it. */
+ * is single-threaded, so it is used under the handle's mutex, and one
+ * waiting thread at a time polls the channel's fd with the mutex released
+ * ("the driver"), hands out every completion it reaps and wakes exactly
+ * the threads whose requests completed (each waits on a condition of its
+ * own: a broadcast woke all of nbdkit's threads for every completion, and
+ * on two cores that cost 40 % of the depth-32 IOPS). A driver whose own
+ * request is done hands the driving to one thread still waiting. So one
+ * connection keeps as many requests in flight as nbdkit has threads for
+ * it. */
 #define NBDKIT_API_VERSION 2
 #include <errno.h>
 #include <inttypes.h>
@@ -59,20 +63,24 @@ static pthread_mutex_t ctl_mu = PTHREAD_MUTEX_INITIALIZER;
 static vmsg_ctl *ctl;
 #endif
 
+/* One request's wait, on the handle's list of requests in flight until
+ * it is done. */
+struct waiter {
+	bool done;
+	int32_t status;
+	pthread_cond_t cv; /* signalled when done, or to become the driver */
+	struct waiter *prev, *next;
+};
+
 struct handle {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t room; /* submitters waiting for depth or ring room */
 	vmsg_chan *c;
 	vmsg_blk_client *cl;
 	void *mem;
 	bool driving; /* a thread is polling the channel */
+	struct waiter *waiting; /* requests in flight, not yet done */
 	const struct vmsg_blk_info *info;
-};
-
-/* One request's wait. */
-struct waiter {
-	bool done;
-	int32_t status;
 };
 
 static int vmsg_config(const char *key, const char *value)
@@ -261,7 +269,7 @@ static void *vmsg_open(int readonly)
 	}
 	h->info = vmsg_blk_client_info(h->cl);
 	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->cv, NULL);
+	pthread_cond_init(&h->room, NULL);
 	nbdkit_debug("vmsg: %" PRIu64 " bytes, blocks %u/%u, max_req %u, "
 		     "depth %u, flags 0x%x", h->info->size,
 		     h->info->logical_block, h->info->physical_block,
@@ -274,7 +282,7 @@ static void vmsg_close(void *hv)
 	struct handle *h = hv;
 	vmsg_blk_client_fini(h->cl);
 	close_chan(h->c);
-	pthread_cond_destroy(&h->cv);
+	pthread_cond_destroy(&h->room);
 	pthread_mutex_destroy(&h->mu);
 	free(h->mem);
 	free(h);
@@ -310,7 +318,19 @@ static int vmsg_block_size(void *hv, uint32_t *min, uint32_t *pref,
 	return 0;
 }
 
-/* Hand out what the client has completed. Under h->mu. */
+static void unlist(struct handle *h, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		h->waiting = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+/* Hand out what the client has completed, waking each completed waiter
+ * alone. Under h->mu. */
 static int dispatch(struct handle *h)
 {
 	struct vmsg_blk_done done[DEPTH];
@@ -319,19 +339,21 @@ static int dispatch(struct handle *h)
 		struct waiter *w = (struct waiter *)(uintptr_t)done[i].user;
 		w->status = done[i].status;
 		w->done = true;
+		unlist(h, w);
+		pthread_cond_signal(&w->cv);
 	}
 	if (n > 0)
-		pthread_cond_broadcast(&h->cv);
+		pthread_cond_broadcast(&h->room);
 	return n;
 }
 
-/* Wait (under h->mu) until `w` is done or, with w NULL, until something
- * changed. One waiter at a time polls the channel with the mutex
- * released; the others sleep on the condition variable. */
+/* Wait (under h->mu) until `w` is done or, with w NULL, until there may be
+ * room to submit. One waiter at a time polls the channel with the mutex
+ * released; the others sleep on their own condition (or on h->room). */
 static void wait_some(struct handle *h, struct waiter *w)
 {
 	if (h->driving) {
-		pthread_cond_wait(&h->cv, &h->mu);
+		pthread_cond_wait(w ? &w->cv : &h->room, &h->mu);
 		return;
 	}
 	h->driving = true;
@@ -345,8 +367,15 @@ static void wait_some(struct handle *h, struct waiter *w)
 	(void)vmsg_chan_ack(h->c);
 	(void)dispatch(h);
 	h->driving = false;
-	pthread_cond_broadcast(&h->cv);
-	(void)w;
+	/* Someone must drive for the requests still in flight: a driver
+	 * whose request is not done goes on itself (its caller loops);
+	 * otherwise the first waiter takes over, and submitters waiting for
+	 * room look again (one of them drives if nobody is in flight). */
+	if (!w || w->done) {
+		if (h->waiting)
+			pthread_cond_signal(&h->waiting->cv);
+		pthread_cond_broadcast(&h->room);
+	}
 }
 
 /* One lib/block request of at most max_req bytes. Returns 0 or sets the
@@ -354,13 +383,14 @@ static void wait_some(struct handle *h, struct waiter *w)
 static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 	       uint64_t off, unsigned flags)
 {
-	struct waiter w = { false, 0 };
+	struct waiter w = { .done = false };
 	struct vmsg_blk_io io = {
 		.op = (uint16_t)op, .flags = (uint16_t)flags, .length = len,
 		.offset = off, .buf = buf, .user = (uint64_t)(uintptr_t)&w,
 	};
 	int r;
 
+	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
 		r = vmsg_blk_client_submit(h->cl, &io, 0);
@@ -372,12 +402,17 @@ static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 		(void)dispatch(h);
 		wait_some(h, NULL);
 	}
+	w.next = h->waiting;
+	if (w.next)
+		w.next->prev = &w;
+	h->waiting = &w;
 	(void)dispatch(h); /* publishes the request, and takes what is in */
 	while (!w.done)
 		wait_some(h, &w);
 	r = w.status;
 out:
 	pthread_mutex_unlock(&h->mu);
+	pthread_cond_destroy(&w.cv);
 	if (r < 0) {
 		nbdkit_error("vmsg: %s of %u bytes at %" PRIu64 ": %s",
 			     vmsg_blk_op_name(op), len, off, vmsg_strerror(r));

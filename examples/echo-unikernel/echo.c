@@ -33,7 +33,9 @@
  * checked and both directions checksummed; prints "OPEN ok ..." or "OPEN
  * closed ..." when the provider went away mid-stream. again=MS: then wait
  * MS milliseconds and open and exchange once more on the same control
- * channel (across a vmsgd restart, say).
+ * channel (across a vmsgd restart, say). wait=S (vmsgd=1 and open=): how
+ * long to wait for vmsgd at the start, 120 s by default (a guest may boot
+ * before dom0's vmsgd runs); it says so first, and why it gave up.
  *
  * The messages of role=client and open=NAME: message i (from 0) has type
  * 0x100 + i % 16, length 1 + (i * 7919) % size (32-bit unsigned
@@ -326,6 +328,9 @@ int app_main(const char *cmdline)
 			count = parse_uint(val, 100);
 		return ping(peer, port, count);
 	}
+	unsigned wait_s = 120;
+	if (guest_cmdline_get("wait", val, sizeof(val)) > 0)
+		wait_s = parse_uint(val, 120);
 	if (guest_cmdline_get("open", val, sizeof(val)) > 0) {
 		unsigned count = 100, size = 40000, again = 0;
 		char cnt[16];
@@ -337,7 +342,7 @@ int app_main(const char *cmdline)
 			size = parse_uint(cnt, 40000);
 		if (size == 0 || size > ECHO_MAX_MSG)
 			size = 40000;
-		return echo_open(val, count, size, again);
+		return echo_open(val, count, size, again, wait_s);
 	}
 	if (guest_cmdline_get("vmsgd", val, sizeof(val)) > 0 &&
 	    val[0] == '1') {
@@ -352,7 +357,7 @@ int app_main(const char *cmdline)
 		unsigned gate = 0;
 		if (guest_cmdline_get("gate", val, sizeof(val)) > 0)
 			gate = parse_uint(val, 0);
-		return echo_offer(svc, forward ? fwd : 0, clients, gate);
+		return echo_offer(svc, forward ? fwd : 0, clients, gate, wait_s);
 	}
 
 	char *p = path;

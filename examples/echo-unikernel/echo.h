@@ -44,13 +44,15 @@ int echo_exchange(vmsg_chan *c, const char *label, unsigned count,
  * (forward == NULL), or forward each consumer's messages to a channel of
  * service `forward` and its replies back. clients: stop after that many
  * channels (0: never). gate: echo nothing until that many channels are
- * open at once (0: no gate). */
+ * open at once (0: no gate). wait_s: how long to wait for vmsgd to serve
+ * our control channel. */
 int echo_offer(const char *name, const char *forward, unsigned clients,
-	       unsigned gate);
+	       unsigned gate, unsigned wait_s);
 
 /* open=NAME: open service `name` and run the exchange; with again_ms,
- * once more after that pause on the same control channel. */
+ * once more after that pause on the same control channel. wait_s: how
+ * long to wait for vmsgd to serve our control channel. */
 int echo_open(const char *name, unsigned count, size_t maxlen,
-	      unsigned again_ms);
+	      unsigned again_ms, unsigned wait_s);
 
 #endif

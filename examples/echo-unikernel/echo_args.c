@@ -26,6 +26,7 @@ static const struct guest_arg keys[] = {
 	{"forward", GUEST_ARG_NAME, 1, VMSG_SERVICE_NAME_MAX, 0, 0},
 	{"multi", GUEST_ARG_UINT, 1, 16, 0, 0},
 	{"gate", GUEST_ARG_UINT, 1, 16, 0, 0},
+	{"wait", GUEST_ARG_UINT, 1, 3600, 0, 0},
 	GUEST_ARGS_SDK,
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -51,6 +52,8 @@ static const char usage[] =
 	"  open=NAME     open service NAME: count=N (100) messages of 1..size=B\n"
 	"                (40000, at most 1048576) bytes, each echo checked;\n"
 	"                again=MS: once more after MS ms\n"
+	"  wait=S        with vmsgd=1 or open=: wait up to S s (1..3600, 120)\n"
+	"                for vmsgd to serve this domain's control channel\n"
 	"the Linux program (echo-appliance) also takes:\n"
 	"  host=DIR      host backend: channels are UNIX sockets in DIR\n"
 	"  domid=N       the domain number to report with host=\n";

@@ -199,15 +199,27 @@ static int open_once(vmsg_ctl *ctl, const char *name, unsigned count,
 	return r;
 }
 
+/* Reach vmsgd, saying first how long we wait: a guest started before
+ * vmsgd (or with none) would otherwise sit silent for the whole wait. The
+ * error is vmsg_ctl_strerror()'s, which names the cause (no vmsgd serves
+ * this domain, another process holds the channel, no answer). */
+static int ctl_reach(vmsg_ctl **ctl, const char *label, unsigned wait_s)
+{
+	guest_printf("%s waiting up to %u s for vmsgd\n", label, wait_s);
+	int r = vmsg_ctl_open(ctl, (int)(wait_s * 1000u));
+	if (r < 0)
+		guest_printf("%s cannot reach vmsgd: %s\n", label,
+			     vmsg_ctl_strerror(r));
+	return r;
+}
+
 int echo_open(const char *name, unsigned count, size_t maxlen,
-	      unsigned again_ms)
+	      unsigned again_ms, unsigned wait_s)
 {
 	vmsg_ctl *ctl;
-	int r = vmsg_ctl_open(&ctl, 120000);
-	if (r < 0) {
-		guest_printf("OPEN cannot reach vmsgd: %s\n", vmsg_strerror(r));
+	int r = ctl_reach(&ctl, "OPEN", wait_s);
+	if (r < 0)
 		return 1;
-	}
 	r = open_once(ctl, name, count, maxlen);
 	if (r == 0 && again_ms) {
 		guest_printf("OPEN again in %u ms\n", again_ms);
@@ -219,7 +231,7 @@ int echo_open(const char *name, unsigned count, size_t maxlen,
 }
 
 int echo_offer(const char *name, const char *forward, unsigned clients,
-	       unsigned gate)
+	       unsigned gate, unsigned wait_s)
 {
 	struct echo_svc *s = guest_alloc(sizeof(*s));
 	if (!s) {
@@ -229,9 +241,8 @@ int echo_offer(const char *name, const char *forward, unsigned clients,
 	s->forward = forward;
 	s->gate = gate;
 	vmsg_waitset_init(&s->ws);
-	int r = vmsg_ctl_open(&s->ctl, 120000);
+	int r = ctl_reach(&s->ctl, "ECHO", wait_s);
 	if (r < 0) {
-		guest_printf("ECHO cannot reach vmsgd: %s\n", vmsg_strerror(r));
 		guest_free(s, sizeof(*s));
 		return 1;
 	}

@@ -15,7 +15,11 @@
 #      within a second, vmsg-blockd stays up, logs it, answers a new
 #      consumer with errors at once, and exits 0 on SIGTERM;
 #   4. a read-only server (qemu-nbd -r): the vmsg disk is read-only, a
-#      write fails, the image is unchanged.
+#      write fails, the image is unchanged;
+#   5. a server that stops answering without closing (nbdkit's delay
+#      filter: every read takes 120 s): with --nbd-timeout 2 the read
+#      through the chain fails within 10 s, vmsg-blockd logs why, stays up
+#      and answers the next request with an error at once.
 # usage: nbd_source.sh VMSG_BLOCKD PLUGIN_SO
 set -eu
 blockd=$1 plugin=$2
@@ -177,4 +181,30 @@ stop_front
 wait "$QP" || true
 cmp "$tmp/orig.raw" "$tmp/ro.raw" || fail "the read-only image changed"
 echo "ok: a read-only source: read-only vmsg disk, writes refused"
+
+# 5. A source that hangs: it accepts requests and answers none.
+nbdkit -f -U "$tmp/hang.sock" --filter=delay memory 64M delay-read=120 &
+HP=$!; pids="$pids $HP"
+wait_for "$tmp/hang.sock"
+front h "nbd+unix:///?socket=$tmp/hang.sock" --nbd-timeout 2
+t0=$(now_ms)
+if timeout 30 qemu-io -f raw -c 'read 0 4k' "$URI" >"$tmp/hang.out" 2>&1; then
+	fail "a read from a hung source succeeded"
+fi
+t1=$(now_ms)
+[ $((t1 - t0)) -lt 10000 ] || fail "a read from a hung source took $((t1 - t0)) ms to fail (--nbd-timeout 2)"
+[ $((t1 - t0)) -ge 1500 ] || fail "a read failed after $((t1 - t0)) ms, before the 2 s timeout: $(cat "$tmp/hang.out")"
+hung_ms=$((t1 - t0))
+grep -q "answered none of 1 requests in flight for 2000 ms (--nbd-timeout)" "$tmp/h.log" ||
+	fail "the hang was not logged: $(cat "$tmp/h.log")"
+kill -0 "$BP" 2>/dev/null || fail "vmsg-blockd died with its hung source"
+t0=$(now_ms)
+if qemu-io -f raw -c 'read 0 4k' "$URI" >/dev/null 2>&1; then
+	fail "a read succeeded after the source was taken as gone"
+fi
+t1=$(now_ms)
+[ $((t1 - t0)) -lt 3000 ] || fail "the next read waited $((t1 - t0)) ms for its error"
+stop_front
+kill "$HP"; wait "$HP" || true
+echo "ok: a hung source: the read failed after $hung_ms ms (--nbd-timeout 2), the next after $((t1 - t0)) ms; vmsg-blockd stayed up"
 exit 0

@@ -162,6 +162,16 @@ expect 1 "File name too long (a UNIX socket's path must fit 107 bytes: use a sho
 # ---- vmsgd on the simulator: one per xenstore, dom0 only
 if [ -x "$xensim" ] && [ -x "$build/sim/xenstored/vmsg-xenstored" ]; then
 	sim_start
+	# The echo appliance with no vmsgd: it says that it waits and how
+	# long, then why it gave up (it used to sit silent for 120 s and then
+	# say "no such channel").
+	expect 1 "OPEN cannot reach vmsgd: no vmsgd serves this domain" \
+		"$xensim" run --domid 5 -- "${app[@]}" open=echo wait=1
+	expect 1 "OPEN waiting up to 1 s for vmsgd" \
+		"$xensim" run --domid 5 -- "${app[@]}" open=echo wait=1
+	expect 1 "ECHO cannot reach vmsgd: no vmsgd serves this domain" \
+		"$xensim" run --domid 5 -- "${app[@]}" vmsgd=1 wait=1
+	expect 2 "'wait=0': out of range 1..3600" "${app[@]}" open=echo wait=0
 	sim_run 0 "$dir/vmsgd1.log" "$vmsgd" --foreground --config "$dir/good.conf"
 	vm1=$sim_pid
 	wait_ready "$dir/vmsgd1.log" ||
