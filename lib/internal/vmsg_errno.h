@@ -36,7 +36,7 @@
 	X(ENFILE, 23, "too many open files in the system")                     \
 	X(EMFILE, 24, "too many open files")                                   \
 	X(ENOSPC, 28, "no space left (a table of grants, ports or pages is "   \
-		      "full)")                                                 \
+		      "full, or a xenstore quota of the domain is reached)")   \
 	X(EROFS, 30, "read-only")                                              \
 	X(EPIPE, 32, "the peer has closed the channel")                        \
 	X(ENAMETOOLONG, 36, "address too long")                                \

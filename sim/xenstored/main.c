@@ -46,6 +46,9 @@ static void usage(FILE *f)
 	      "  -W, --watch-nb N       watches [128]\n"
 	      "  -t, --transaction N    open transactions [10]\n"
 	      "  -A, --perm-nb N        permission entries of a node [5]\n"
+	      "  -M, --path-max N       path bytes after /local/domain/N/\n"
+	      "                         (or in all); every domain, dom0\n"
+	      "                         too; at most 2048 [2048]\n"
 	      "  -Q, --quota outstanding=N        requests in flight [20]\n"
 	      "  -Q, --quota transaction-nodes=N  nodes one transaction\n"
 	      "                                   touches [1024]\n",
@@ -133,6 +136,7 @@ int main(int argc, char **argv)
 		{"watch-nb", required_argument, NULL, 'W'},
 		{"transaction", required_argument, NULL, 't'},
 		{"perm-nb", required_argument, NULL, 'A'},
+		{"path-max", required_argument, NULL, 'M'},
 		{"quota", required_argument, NULL, 'Q'},
 		{NULL, 0, NULL, 0},
 	};
@@ -140,7 +144,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL;
 	bool fg = false, verbose = false;
 	int o;
-	while ((o = getopt_long(argc, argv, "d:fvhE:S:W:t:A:Q:", opts,
+	while ((o = getopt_long(argc, argv, "d:fvhE:S:W:t:A:M:Q:", opts,
 				NULL)) != -1) {
 		bool ok = true;
 		switch (o) {
@@ -153,6 +157,12 @@ int main(int argc, char **argv)
 		case 'W': ok = quota_val(optarg, &q.watches); break;
 		case 't': ok = quota_val(optarg, &q.txns); break;
 		case 'A': ok = quota_val(optarg, &q.perms); break;
+		case 'M':
+			/* As xenstored: never above XENSTORE_REL_PATH_MAX. */
+			ok = quota_val(optarg, &q.path_max);
+			if (q.path_max > XENSTORE_REL_PATH_MAX)
+				q.path_max = XENSTORE_REL_PATH_MAX;
+			break;
 		case 'Q': ok = quota_named(&q, optarg); break;
 		default: usage(stderr); return 2;
 		}

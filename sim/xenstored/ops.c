@@ -104,7 +104,8 @@ static char *path_arg(struct req *r, const char *arg, struct xsd_view *v)
 		reply_err(r, err);
 		return NULL;
 	}
-	char *p = xsd_path_canon(arg, r->c->domid, &err);
+	char *p = xsd_path_canon(arg, r->c->domid, r->c->srv->st.q.path_max,
+				 &err);
 	if (!p)
 		reply_err(r, err);
 	return p;

@@ -6,10 +6,29 @@
 
 #include "xsd.h"
 
-bool xsd_path_valid(const char *p)
+/* Length of a leading "/local/domain/<domid>/": Xen 4.17 measures a path
+ * from there (its sscanf of "/local/domain/%5u/": 1 to 5 digits, then a
+ * '/'), so that a domain's home does not eat its path quota; 0 without. */
+static size_t home_prefix_len(const char *p)
+{
+	static const char pre[] = "/local/domain/";
+	size_t n = sizeof pre - 1, d = 0;
+	if (strncmp(p, pre, n) != 0)
+		return 0;
+	while (d < 5 && p[n + d] >= '0' && p[n + d] <= '9')
+		d++;
+	if (d == 0 || p[n + d] != '/')
+		return 0;
+	return n + d + 1;
+}
+
+bool xsd_path_valid(const char *p, uint32_t path_max)
 {
 	size_t len = strlen(p);
-	if (len == 0 || p[0] != '/' || len > XENSTORE_ABS_PATH_MAX)
+	if (len == 0 || p[0] != '/')
+		return false;
+	/* Xen's path-max quota, applied to every domain, dom0 included. */
+	if (len > home_prefix_len(p) + path_max)
 		return false;
 	if (len > 1 && p[len - 1] == '/')
 		return false;
@@ -26,7 +45,8 @@ bool xsd_path_valid(const char *p)
 	return true;
 }
 
-char *xsd_path_canon(const char *in, unsigned domid, int *err)
+char *xsd_path_canon(const char *in, unsigned domid, uint32_t path_max,
+		     int *err)
 {
 	char *out;
 	if (in[0] == '/') {
@@ -46,7 +66,7 @@ char *xsd_path_canon(const char *in, unsigned domid, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	if (!xsd_path_valid(out)) {
+	if (!xsd_path_valid(out, path_max)) {
 		free(out);
 		*err = -EINVAL;
 		return NULL;

@@ -95,10 +95,12 @@ void xsd_txn_account(struct xsd_txn *t, unsigned owner, int n)
 
 /* Xen's check at commit (transaction_fix_domains): only if the
  * transaction created a node and is an unprivileged domain's, every
- * unprivileged domain whose count it changed must end below the quota.
- * Note the comparison: `>=`, where outside a transaction a domain may
- * reach the quota itself, so through transactions a domain can own one
- * node fewer. */
+ * domain whose count it changed must end below the quota. Every one:
+ * Xen 4.17 does not exempt dom0 there, so a domU transaction that
+ * creates a node and removes one of dom0's fails while dom0 owns the
+ * quota or more (it always may outside). Note the comparison: `>=`,
+ * where outside a transaction a domain may reach the quota itself, so
+ * through transactions a domain can own one node fewer. */
 static int check_node_quota(const struct xsd_txn *t,
 			    const struct xsd_store *st)
 {
@@ -107,7 +109,7 @@ static int check_node_quota(const struct xsd_txn *t,
 	for (uint32_t i = 0; i < t->ndeltas; i++) {
 		unsigned d = t->deltas[i].domid;
 		int64_t cnt = (int64_t)st->owned[d] + t->deltas[i].n;
-		if (!xsd_privileged(d) && cnt >= (int64_t)st->q.nodes)
+		if (cnt >= (int64_t)st->q.nodes)
 			return -ENOSPC;
 	}
 	return 0;

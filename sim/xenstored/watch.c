@@ -29,7 +29,8 @@ int xsd_watch_add(struct xsd_conn *c, const char *path, const char *token,
 			return -ENOMEM;
 	} else {
 		relative = path[0] != '/';
-		canon = xsd_path_canon(path, c->domid, &err);
+		canon = xsd_path_canon(path, c->domid, c->srv->st.q.path_max,
+				       &err);
 		if (!canon)
 			return err;
 	}
@@ -65,8 +66,14 @@ int xsd_watch_add(struct xsd_conn *c, const char *path, const char *token,
 int xsd_watch_del(struct xsd_conn *c, const char *path, const char *token)
 {
 	int err = 0;
-	char *canon = path[0] == '@' ? strdup(path)
-				     : xsd_path_canon(path, c->domid, &err);
+	char *canon = path[0] == '@'
+			      ? strdup(path)
+			      : xsd_path_canon(path, c->domid,
+					       c->srv->st.q.path_max, &err);
+	/* Xen does not check the name here: one no watch can have (bad, or
+	 * over path-max) just matches none. */
+	if (!canon && err == -EINVAL)
+		return -ENOENT;
 	if (!canon)
 		return err ? err : -ENOMEM;
 	for (struct xsd_watch **pp = &c->watches; *pp; pp = &(*pp)->next) {

@@ -56,12 +56,15 @@ struct xsd_quota {
 	uint32_t entry_size;  /* -S --entry-size: node record bytes (2048) */
 	uint32_t perms;       /* -A --perm-nb: permission entries (5) */
 	uint32_t txn_nodes;   /* -Q transaction-nodes=: nodes per txn (1024) */
+	uint32_t path_max;    /* -M --path-max: path bytes past a domain's
+			       * home (2048); for every domain, dom0 too */
 };
 
 #define XSD_QUOTA_DEFAULTS                                                    \
 	{                                                                     \
 		.nodes = 1000, .watches = 128, .txns = 10, .outstanding = 20, \
 		.entry_size = 2048, .perms = 5, .txn_nodes = 1024,            \
+		.path_max = XENSTORE_REL_PATH_MAX,                            \
 	}
 
 /* Domain 0 is the only privileged domain here (no --priv-domid). */
@@ -97,11 +100,15 @@ void xsd_map_each(const struct xsd_map *m,
 
 /* Turns a request's path into an absolute one: relative paths are under
  * /local/domain/<domid>. Returns a malloc'd string, or NULL with *err set
- * (-EINVAL for a name Xen would refuse, -ENOMEM). */
-char *xsd_path_canon(const char *in, unsigned domid, int *err);
+ * (-EINVAL for a name Xen would refuse, xsd_path_valid() with `path_max`;
+ * -ENOMEM). */
+char *xsd_path_canon(const char *in, unsigned domid, uint32_t path_max,
+		     int *err);
 /* Xen's node-name rules: absolute, [A-Za-z0-9/_@-], no "//", no trailing
- * '/' except for the root, at most XENSTORE_ABS_PATH_MAX bytes. */
-bool xsd_path_valid(const char *p);
+ * '/' except for the root, and at most `path_max` bytes (the path-max
+ * quota) after a leading "/local/domain/<1 to 5 digits>/", or in all
+ * where there is none. */
+bool xsd_path_valid(const char *p, uint32_t path_max);
 /* true when `p` is `anc` or below it. */
 bool xsd_path_under(const char *p, const char *anc);
 /* Length of the parent's path ("/a/b" -> 2, "/a" -> 1 meaning "/"). */

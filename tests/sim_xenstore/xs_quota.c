@@ -3,13 +3,16 @@
  * domains only (domain 0 is exempt from each), and gives the room back
  * when a node is removed, a watch dropped or a transaction ended:
  *
- *   nodes        1000 owned, ENOSPC; 999 through a transaction's commit
+ *   nodes        1000 owned, ENOSPC; 999 through a transaction's commit,
+ *                whose check counts dom0 too
  *   entry size   node record (24 + 8/permission + value + children's
  *                names) below 2048 bytes, ENOSPC
  *   permissions  5 entries, ENOSPC
  *   watches      129 (Xen compares `> 128` before adding), E2BIG
  *   transactions 11 open (`> 10`), ENOSPC
  *   outstanding  20 requests in flight: no error, the 21st waits
+ *   path length  2048 bytes after "/local/domain/<id>/", or in all
+ *                without that prefix, EINVAL; for dom0 too
  *
  * Each error is checked through libxenstore's errno and, for one request
  * per quota, as the XS_ERROR string on the wire. The last part starts a
@@ -202,6 +205,57 @@ static void nodes(const struct xsh *h, struct xs_handle *x0)
 	ASSERT_TRUE(xs_rm(x5, XBT_NULL, "q"));
 	ok_write(x5, XBT_NULL, "q/again", "", 0);
 	xs_close(x5);
+}
+
+/* Xen 4.17's commit check counts every domain a domU's transaction
+ * changed, dom0 too (domain 7). */
+static void commit_counts_dom0(const struct xsh *h, struct xs_handle *x0)
+{
+	struct xs_handle *x7 = xsh_open(h, 7);
+	char p[64];
+	for (int i = 0; i < 1100; i++) {
+		snprintf(p, sizeof(p), "/tool/many/n%d", i);
+		ok_write(x0, XBT_NULL, p, "", 0);
+	}
+	/* A node of dom0's that domain 7 may write, and so remove. */
+	ok_write(x0, XBT_NULL, "/local/domain/7/z", "", 0);
+	struct xs_permissions pe[2] = {
+		{.id = 0, .perms = XS_PERM_NONE},
+		{.id = 7, .perms = XS_PERM_READ | XS_PERM_WRITE}};
+	ASSERT_TRUE(xs_set_permissions(x0, XBT_NULL, "/local/domain/7/z", pe,
+				       2));
+	/* Creating a node and removing dom0's: dom0 ends owning 1000 or
+	 * more, the commit fails. */
+	xs_transaction_t t = xs_transaction_start(x7);
+	ASSERT_NE(t, XBT_NULL);
+	ok_write(x7, t, "c1", "", 0);
+	ASSERT_TRUE(xs_rm(x7, t, "z"));
+	ASSERT_TRUE(!xs_transaction_end(x7, t, false));
+	ASSERT_EQ(errno, ENOSPC);
+	absent(x7, "/local/domain/7/c1");
+	unsigned len;
+	char *still = xs_read(x7, XBT_NULL, "z", &len);
+	ASSERT_TRUE(still != NULL);
+	free(still);
+	/* Removing alone creates nothing: no check. */
+	t = xs_transaction_start(x7);
+	ASSERT_NE(t, XBT_NULL);
+	ASSERT_TRUE(xs_rm(x7, t, "z"));
+	ASSERT_TRUE(xs_transaction_end(x7, t, false));
+	absent(x7, "/local/domain/7/z");
+	/* With dom0 below the quota, both in one transaction commit. */
+	ok_write(x0, XBT_NULL, "/local/domain/7/z", "", 0);
+	ASSERT_TRUE(xs_set_permissions(x0, XBT_NULL, "/local/domain/7/z", pe,
+				       2));
+	ASSERT_TRUE(xs_rm(x0, XBT_NULL, "/tool/many"));
+	t = xs_transaction_start(x7);
+	ASSERT_NE(t, XBT_NULL);
+	ok_write(x7, t, "c1", "", 0);
+	ASSERT_TRUE(xs_rm(x7, t, "z"));
+	ASSERT_TRUE(xs_transaction_end(x7, t, false));
+	absent(x7, "/local/domain/7/z");
+	ASSERT_TRUE(xs_rm(x7, XBT_NULL, "c1"));
+	xs_close(x7);
 }
 
 /* ---- entry size and permissions (domain 6) --------------------------------- */
@@ -508,6 +562,90 @@ static void outstanding(const struct xsh *h, struct xs_handle *x0)
 	ASSERT_TRUE(xs_rm(x0, XBT_NULL, "/tool/fill"));
 }
 
+/* ---- path length (domain 7, and dom0) ------------------------------------- */
+
+/* prefix (ending in '/') then 'a's up to `total` bytes in all, a '/'
+ * after every 99 of them (components stay small: a parent's record holds
+ * its children's names), never at the end. */
+static const char *long_path(const char *prefix, size_t total)
+{
+	static char out[4096];
+	size_t plen = strlen(prefix), n = plen;
+	ASSERT_LT(total, sizeof(out));
+	memcpy(out, prefix, plen);
+	for (; n < total; n++)
+		out[n] = (n - plen) % 100 == 99 && n + 1 < total ? '/' : 'a';
+	out[n] = '\0';
+	return out;
+}
+
+/* Writes `path` (fails the test unless that gives `err`, 0 for success)
+ * and, on success, reads it back. */
+static void path_write(struct xs_handle *x, const char *path, int err)
+{
+	bool ok = xs_write(x, XBT_NULL, path, "v", 1);
+	if (ok != (err == 0))
+		VMSG_TEST_FAIL("write of a %zu-byte path: %s, expected %s",
+			       strlen(path), ok ? "written" : strerror(errno),
+			       err ? strerror(err) : "written");
+	if (!ok) {
+		ASSERT_EQ(errno, err);
+		return;
+	}
+	unsigned len;
+	char *v = xs_read(x, XBT_NULL, path, &len);
+	ASSERT_TRUE(v != NULL);
+	free(v);
+}
+
+static void paths(const struct xsh *h, struct xs_handle *x0)
+{
+	struct xs_handle *x7 = xsh_open(h, 7);
+	/* Relative: 2048 bytes fit, measured after /local/domain/7/. */
+	path_write(x7, long_path("data/", 2048), 0);
+	path_write(x7, long_path("data/", 2049), EINVAL);
+	/* The same absolute: the home prefix does not count. */
+	path_write(x7, long_path("/local/domain/7/data/", 16 + 2048), 0);
+	path_write(x7, long_path("/local/domain/7/data/", 16 + 2049), EINVAL);
+	/* Reading or watching one over the quota is EINVAL too (the read
+	 * also on the wire); unwatching one matches no watch: ENOENT. */
+	const char *over = long_path("data/", 2049);
+	unsigned len;
+	ASSERT_TRUE(xs_read(x7, XBT_NULL, over, &len) == NULL);
+	ASSERT_EQ(errno, EINVAL);
+	int fd = dial(xsh_sock(h, 7));
+	expect_wire_error(fd, XS_READ, over, (uint32_t)strlen(over) + 1,
+			  "EINVAL");
+	close(fd);
+	ASSERT_TRUE(!xs_watch(x7, over, "t"));
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(!xs_unwatch(x7, over, "t"));
+	ASSERT_EQ(errno, ENOENT);
+	const char *fits = long_path("data/", 2048);
+	ASSERT_TRUE(xs_watch(x7, fits, "t"));
+	ASSERT_TRUE(xs_unwatch(x7, fits, "t"));
+	ASSERT_TRUE(xs_rm(x7, XBT_NULL, "data"));
+
+	/* Not exempt: dom0 has the same limit, outside a home measured
+	 * from the root... */
+	path_write(x0, long_path("/tool/", 2048), 0);
+	path_write(x0, long_path("/tool/", 2049), EINVAL);
+	path_write(x0, long_path("/local/domain/0/", 16 + 2048), 0);
+	path_write(x0, long_path("/local/domain/0/", 16 + 2049), EINVAL);
+	/* ...and a home is "/local/domain/" with 1 to 5 digits: with 6,
+	 * the whole path counts. */
+	path_write(x0, long_path("/local/domain/12345/", 20 + 2048), 0);
+	path_write(x0, long_path("/local/domain/123456/", 2048), 0);
+	path_write(x0, long_path("/local/domain/123456/", 2049), EINVAL);
+	ASSERT_TRUE(xs_rm(x0, XBT_NULL, "/tool"));
+	char first[128];
+	snprintf(first, sizeof(first), "/local/domain/0/%s", long_path("", 99));
+	ASSERT_TRUE(xs_rm(x0, XBT_NULL, first));
+	ASSERT_TRUE(xs_rm(x0, XBT_NULL, "/local/domain/12345"));
+	ASSERT_TRUE(xs_rm(x0, XBT_NULL, "/local/domain/123456"));
+	xs_close(x7);
+}
+
 /* ---- the options ---------------------------------------------------------------- */
 
 static void options(const char *bin)
@@ -516,7 +654,7 @@ static void options(const char *bin)
 	const char *const args[] = {"--watch-nb", "3", "-t", "0",
 				    "--entry-nb", "5", "-S", "100",
 				    "-A", "1", "--quota", "outstanding=1",
-				    NULL};
+				    "--path-max", "100", NULL};
 	xsh_start_args(&h, bin, args);
 	struct xs_handle *x0 = xsh_open(&h, 0);
 	ASSERT_TRUE(xs_introduce_domain(x0, 5, 1005, 15));
@@ -544,7 +682,22 @@ static void options(const char *bin)
 				       {.id = 6, .perms = XS_PERM_READ}};
 	ASSERT_TRUE(!xs_set_permissions(x5, XBT_NULL, "v", pe, 2));
 	ASSERT_EQ(errno, ENOSPC);
+	/* --path-max 100, for dom0 too. */
+	path_write(x0, long_path("/tool/", 100), 0);
+	path_write(x0, long_path("/tool/", 101), EINVAL);
+	ASSERT_TRUE(xs_rm(x5, XBT_NULL, "v"));
+	path_write(x5, long_path("/local/domain/5/", 16 + 3), 0);
+	path_write(x5, long_path("/local/domain/5/", 16 + 101), EINVAL);
 	xs_close(x5);
+	xs_close(x0);
+	xsh_stop(&h);
+
+	/* Above 2048 it is 2048, as xenstored caps it. */
+	const char *const big[] = {"-M", "5000", NULL};
+	xsh_start_args(&h, bin, big);
+	x0 = xsh_open(&h, 0);
+	path_write(x0, long_path("/tool/", 2048), 0);
+	path_write(x0, long_path("/tool/", 2049), EINVAL);
 	xs_close(x0);
 	xsh_stop(&h);
 
@@ -570,12 +723,15 @@ int main(int argc, char **argv)
 	struct xs_handle *x0 = xsh_open(&h, 0);
 	ASSERT_TRUE(xs_introduce_domain(x0, 5, 1005, 15));
 	ASSERT_TRUE(xs_introduce_domain(x0, 6, 1006, 16));
+	ASSERT_TRUE(xs_introduce_domain(x0, 7, 1007, 17));
 
 	nodes(&h, x0);
 	entry_size(&h, x0);
 	watches(&h, x0);
 	transactions(&h, x0);
 	outstanding(&h, x0);
+	paths(&h, x0);
+	commit_counts_dom0(&h, x0);
 
 	xs_close(x0);
 	xsh_stop(&h);
