@@ -133,6 +133,11 @@ const char *bench_sim_unavailable(void);
 /* Parent: start the simulator once, and give l a fresh xenstore path
  * (l->path) for one channel; tag names the transport. */
 int bench_sim_prepare(struct bench_link *l, const char *tag);
+/* `xensim run --domid DOMID --` into argv (up to max): the count set, 0
+ * if it does not fit. For transports with domains of their own. */
+int bench_sim_wrap_dom(int domid, const char **argv, int max);
+/* The running simulator's XENSIM_DIR, NULL before bench_sim_prepare. */
+const char *bench_sim_dir(void);
 /* wrap_side for every sim transport: `xensim run --domid N --`. */
 int bench_sim_wrap(const struct bench_link *l, int side, const char **argv,
 		   int max);

@@ -219,3 +219,25 @@ int bench_sim_wrap(const struct bench_link *l, int side, const char **argv,
 	argv[4] = "--";
 	return 5;
 }
+
+int bench_sim_wrap_dom(int domid, const char **argv, int max)
+{
+	static char dom[4][8];
+	static int next;
+	char *d = dom[next++ % 4];
+
+	if (max < 5)
+		return 0;
+	snprintf(d, sizeof(dom[0]), "%d", domid);
+	argv[0] = xensim;
+	argv[1] = "run";
+	argv[2] = "--domid";
+	argv[3] = d;
+	argv[4] = "--";
+	return 5;
+}
+
+const char *bench_sim_dir(void)
+{
+	return state[0] ? state : NULL;
+}

@@ -337,4 +337,303 @@ const struct bench_transport bench_tp_vmsg_xen_sim_raw = {
 	.cleanup = xen_cleanup,
 	.wrap_side = bench_sim_wrap,
 };
+
+/* ---- channels brokered by vmsgd on the simulated Xen -------------------- */
+
+/* vmsgd runs as dom0 (started once, by the first prepare, with a policy of
+ * two services: bench-msg, set up by message, and bench-xs with setup =
+ * xenstore, the path of earlier versions); the provider is dom2 (side 1),
+ * the consumer dom1 (side 0). Each side holds one control channel for its
+ * whole life (opened by its first connection, a warmup one). A setup is
+ * vmsg_service_open() to the first byte: Open, vmsgd's Serve, the
+ * provider's serving, ServeResult, Opened, the consumer's connect, the
+ * provider's accept and its byte; a close is vmsg_service_close() at
+ * both ends, as an application does. */
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vmsg/service.h>
+
+#define SVC_CONSUMER_DOM 1
+#define SVC_PROVIDER_DOM 2
+
+static pid_t svc_vmsgd = -1; /* parent: `xensim run` of vmsgd */
+static vmsg_ctl *svc_ctl;    /* each side: its control channel */
+static bool svc_offered;
+
+static void svc_stop_vmsgd(void)
+{
+	int st;
+
+	if (svc_vmsgd <= 0)
+		return;
+	kill(svc_vmsgd, SIGTERM);
+	while (waitpid(svc_vmsgd, &st, 0) < 0 && errno == EINTR)
+		;
+	svc_vmsgd = -1;
+}
+
+/* vmsgd next to vmsg-bench (installed: bin/ or ../sbin/), or the build
+ * tree's dom0/vmsgd; "" if none. */
+static void svc_find_vmsgd(char *out, size_t cap)
+{
+	static const char *const rel[] = {"vmsgd", "../sbin/vmsgd",
+					  "../dom0/vmsgd"};
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *sl;
+
+	out[0] = 0;
+	if (n <= 0)
+		return;
+	self[n] = 0;
+	if (!(sl = strrchr(self, '/')))
+		return;
+	*sl = 0;
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(out, cap, "%.*s/%s", PATH_MAX - 32, self, rel[i]);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	out[0] = 0;
+}
+
+static const char *svc_unavailable(void)
+{
+	static char vmsgd[PATH_MAX];
+	const char *why = bench_sim_unavailable();
+
+	if (why)
+		return why;
+	svc_find_vmsgd(vmsgd, sizeof(vmsgd));
+	return vmsgd[0] ? NULL : "no vmsgd next to vmsg-bench";
+}
+
+static int svc_start_vmsgd(const struct bench_params *p)
+{
+	char vmsgd[PATH_MAX], conf[PATH_MAX], sock[PATH_MAX], log[PATH_MAX];
+	const char *dir = bench_sim_dir();
+	const char *argv[12];
+	FILE *f;
+	int n, fd;
+
+	if (svc_vmsgd > 0)
+		return 0;
+	svc_find_vmsgd(vmsgd, sizeof(vmsgd));
+	if (!dir || !vmsgd[0])
+		return -ENOENT;
+	snprintf(conf, sizeof(conf), "%.*s/vmsgd.conf", PATH_MAX - 16, dir);
+	snprintf(sock, sizeof(sock), "%.*s/vmsgd.sock", PATH_MAX - 16, dir);
+	snprintf(log, sizeof(log), "%.*s/vmsgd.log", PATH_MAX - 16, dir);
+	if (!(f = fopen(conf, "w")))
+		return -errno;
+	/* Opens as fast as the machine allows: over the default rate. */
+	fprintf(f, "[daemon]\nlog_level = warn\ncontrol_socket = %s\n"
+		"requests_per_s = 1000000\nrequests_burst = 1000000\n", sock);
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "[service bench-%s]\noffer = %d\nopen = %d\n"
+			"mode = direct\nsetup = %s\nring_size = %u\n"
+			"max_channels_per_domain = 64\n",
+			i ? "xs" : "msg", SVC_PROVIDER_DOM, SVC_CONSUMER_DOM,
+			i ? "xenstore" : "message", p->ring);
+	if (fclose(f) != 0)
+		return -EIO;
+	n = bench_sim_wrap_dom(0, argv, 8);
+	argv[n++] = vmsgd;
+	argv[n++] = "--config";
+	argv[n++] = conf;
+	argv[n++] = "--foreground";
+	argv[n] = NULL;
+	fflush(NULL);
+	if ((svc_vmsgd = fork()) < 0)
+		return -errno;
+	if (svc_vmsgd == 0) {
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	atexit(svc_stop_vmsgd);
+	/* Ready once its control socket exists. */
+	for (int i = 0; i < 1000; i++) {
+		struct stat st;
+		if (stat(sock, &st) == 0)
+			return 0;
+		if (waitpid(svc_vmsgd, NULL, WNOHANG) == svc_vmsgd) {
+			svc_vmsgd = -1;
+			fprintf(stderr, "vmsg-bench: vmsgd failed (log: %s)\n",
+				log);
+			return -EIO;
+		}
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int svc_prepare(struct bench_link *l, const struct bench_params *p)
+{
+	int r = bench_sim_prepare(l, "svc");
+
+	return r < 0 ? r : svc_start_vmsgd(p);
+}
+
+static int svc_ctl_ready(void)
+{
+	return svc_ctl ? 0 : vmsg_ctl_open(&svc_ctl, BENCH_CONNECT_MS);
+}
+
+/* Side 1: offer once (the service is the provider's for its life). */
+static int svc_listen(const char *name)
+{
+	int r;
+
+	if ((r = svc_ctl_ready()) < 0 || svc_offered)
+		return r;
+	/* The provider of the previous measurement (the same domain id)
+	 * may still hold the name until vmsgd has seen it go. */
+	uint64_t until = bench_now_ns() + BENCH_CONNECT_MS * 1000000ull;
+	while ((r = vmsg_service_offer(svc_ctl, name, BENCH_CONNECT_MS)) ==
+		       -EEXIST &&
+	       bench_now_ns() < until)
+		usleep(10000);
+	if (r < 0)
+		return r;
+	svc_offered = true;
+	return 0;
+}
+
+static int svc_open(int side, const struct bench_params *p, void **end,
+		    const char *name)
+{
+	vmsg_chan *c;
+	int r;
+
+	(void)p;
+	if (side == 1) {
+		if ((r = svc_listen(name)) < 0)
+			return r;
+		r = vmsg_service_accept(svc_ctl, &c, NULL, BENCH_CONNECT_MS);
+	} else {
+		if ((r = svc_ctl_ready()) < 0)
+			return r;
+		/* Ping-pong starts both sides at once: the provider may not
+		 * have offered yet ("not offered": try again a while). */
+		uint64_t until = bench_now_ns() + BENCH_CONNECT_MS * 1000000ull;
+		while ((r = vmsg_service_open(svc_ctl, name, &c,
+					      BENCH_CONNECT_MS)) == -ENOENT &&
+		       bench_now_ns() < until)
+			usleep(10000);
+	}
+	if (r < 0) {
+		fprintf(stderr, "vmsg-bench: %s: %s\n", name,
+			svc_ctl ? vmsg_ctl_error(svc_ctl) : "no vmsgd");
+		return r;
+	}
+	if ((r = end_wrap(end, c, VM_COPY, p->batch)) < 0)
+		return r;
+	/* The ends are the service's: closed with vmsg_service_close. */
+	return 0;
+}
+
+static void svc_close(void *end)
+{
+	struct vm_end *e = end;
+
+	if (!e)
+		return;
+	vmsg_service_close(svc_ctl, e->c);
+	bench_bytes_free(&e->raw);
+	free(e);
+}
+
+static void svc_cleanup(struct bench_link *l)
+{
+	(void)l;
+}
+
+static int svc_wrap(const struct bench_link *l, int side, const char **argv,
+		    int max)
+{
+	(void)l;
+	return bench_sim_wrap_dom(side ? SVC_PROVIDER_DOM : SVC_CONSUMER_DOM,
+				  argv, max);
+}
+
+static int svc_msg_listen(struct bench_link *l, const struct bench_params *p,
+			  void **end)
+{
+	(void)l, (void)p, (void)end;
+	return svc_listen("bench-msg");
+}
+
+static int svc_msg_open(struct bench_link *l, int side,
+			const struct bench_params *p, void **end)
+{
+	(void)l;
+	return svc_open(side, p, end, "bench-msg");
+}
+
+static int svc_xs_listen(struct bench_link *l, const struct bench_params *p,
+			 void **end)
+{
+	(void)l, (void)p, (void)end;
+	return svc_listen("bench-xs");
+}
+
+static int svc_xs_open(struct bench_link *l, int side,
+		       const struct bench_params *p, void **end)
+{
+	(void)l;
+	return svc_open(side, p, end, "bench-xs");
+}
+
+const struct bench_transport bench_tp_vmsgd_sim = {
+	.name = "vmsgd-sim",
+	.what = "vmsg typed messages on a channel brokered by vmsgd on the "
+		"simulated Xen, set up by message (dom2 provider, dom1 "
+		"consumer, vmsgd in dom0)",
+	.cmds = BENCH_CMD_BIT(BENCH_PINGPONG) | BENCH_CMD_BIT(BENCH_SETUP),
+	/* The library's channels: vmsgd and the library choose the
+	 * options, which sleep at once (spin_ns 0). */
+	.flags = BENCH_TP_BLOCK_ONLY,
+	.unavailable = svc_unavailable,
+	.prepare = svc_prepare,
+	.listen = svc_msg_listen,
+	.open = svc_msg_open,
+	.send = vm_send,
+	.flush = vm_flush,
+	.recv = vm_recv,
+	.close = svc_close,
+	.cleanup = svc_cleanup,
+	.wrap_side = svc_wrap,
+};
+
+const struct bench_transport bench_tp_vmsgd_sim_xs = {
+	.name = "vmsgd-sim-xs",
+	.what = "the same, the service's policy saying setup = xenstore (the "
+		"provider publishes at a xenstore path, as before setup by "
+		"message)",
+	.cmds = BENCH_CMD_BIT(BENCH_PINGPONG) | BENCH_CMD_BIT(BENCH_SETUP),
+	/* The library's channels: vmsgd and the library choose the
+	 * options, which sleep at once (spin_ns 0). */
+	.flags = BENCH_TP_BLOCK_ONLY,
+	.unavailable = svc_unavailable,
+	.prepare = svc_prepare,
+	.listen = svc_xs_listen,
+	.open = svc_xs_open,
+	.send = vm_send,
+	.flush = vm_flush,
+	.recv = vm_recv,
+	.close = svc_close,
+	.cleanup = svc_cleanup,
+	.wrap_side = svc_wrap,
+};
 #endif
+

@@ -32,11 +32,14 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_seqpacket)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
-  # itself to fill it).
+  # itself to fill it). Setup by message: a dom0 watcher of xenstore
+  # sees no write per brokered channel.
   pkg_check_modules(VT_XENSTORE IMPORTED_TARGET xenstore)
   if(VT_XENSTORE_FOUND)
     vmsgd_test(vmsgd_ceiling)
     target_link_libraries(vmsgd_ceiling PRIVATE PkgConfig::VT_XENSTORE)
+    vmsgd_test(vmsgd_setupmsg)
+    target_link_libraries(vmsgd_setupmsg PRIVATE PkgConfig::VT_XENSTORE)
   endif()
   # The stock key-value server as the provider that unclaimed channels
   # must not fill up.

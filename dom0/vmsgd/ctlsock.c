@@ -569,7 +569,12 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 				    vmsg__json_uint(s->max_channels)) &&
 		     vmsg__json_set(o, "ring_size",
 				    vmsg__json_uint(s->ring_size)) &&
-		     vmsg__json_set(o, "max_msg", vmsg__json_uint(s->max_msg));
+		     vmsg__json_set(o, "max_msg",
+				    vmsg__json_uint(s->max_msg)) &&
+		     vmsg__json_set(o, "setup",
+				    vmsg__json_str(s->setup_xenstore
+							   ? "xenstore"
+							   : "message"));
 		json_decref(o);
 	}
 	for (size_t i = 0; ok && i < p->nbr; i++) {

@@ -374,6 +374,16 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 			return 0;
 		}
 		ps->has_mode = true;
+	} else if (!strcmp(name, "setup")) {
+		if (!strcmp(v, "message")) {
+			s->setup_xenstore = false;
+		} else if (!strcmp(v, "xenstore")) {
+			s->setup_xenstore = true;
+		} else {
+			fail(ps, "setup '%s': expected 'message' or 'xenstore'",
+			     v);
+			return 0;
+		}
 	} else if (!strcmp(name, "max_channels_per_domain")) {
 		if (!parse_u64(v, 1, 4096, &x)) {
 			fail(ps, "max_channels_per_domain '%s': expected "

@@ -29,6 +29,7 @@
 
 #include <vmsg/xen.h>
 
+#include "vmsg_xen_msg.h"
 #include "vmsgd.h"
 
 #define RELAY_PATH_PREFIX "/local/domain/0/data/vmsgd/relay"
@@ -321,7 +322,13 @@ int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
 	o.rx_ring_size = o.tx_ring_size = c->ring_size;
 	/* We read each end until it has nothing: batch the releases. */
 	o.rx_batch = true;
-	int e = vmsg_xen_connect(&r->end[P2C], c->provider, c->path, &o, 0);
+	/* Each end by message where it was agreed (docs/protocol.md, "Setup
+	 * by message"), else through xenstore at its path. */
+	int e = c->by_msg ? vmsg__xen_connect_msg(&r->end[P2C], c->provider,
+						   c->path, c->prov_ref,
+						   c->prov_port, &o)
+			  : vmsg_xen_connect(&r->end[P2C], c->provider,
+					     c->path, &o, 0);
 	if (e < 0) {
 		snprintf(why, cap, "service '%s': cannot connect to provider "
 				   "domain %u's channel: %s",
@@ -338,7 +345,12 @@ int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
 	}
 	snprintf(c->relay_path, sizeof c->relay_path, RELAY_PATH_PREFIX "/%u",
 		 c->id);
-	e = vmsg_xen_serve(&r->end[C2P], c->consumer, c->relay_path, &o);
+	e = channel_consumer_by_msg(d, c)
+		    ? vmsg__xen_serve_msg(&r->end[C2P], c->consumer,
+					  c->relay_path, &o, &c->ring_ref,
+					  &c->event_port)
+		    : vmsg_xen_serve(&r->end[C2P], c->consumer, c->relay_path,
+				     &o);
 	if (e < 0) {
 		snprintf(why, cap, "service '%s': vmsgd cannot serve the "
 				   "relayed channel: %s",

@@ -33,6 +33,9 @@
  * deadline anyway; what a provider keeps longer (a channel its consumer
  * used) is its own doing, not the consumer's. */
 #define DIRECT_LINGER_MS VMSG_SERVICE_CONNECT_MAX_MS
+/* The largest event port a provider may answer (Xen's FIFO ABI limit,
+ * as the library's check of xenstore's event-channel key). */
+#define SETUP_PORT_MAX ((1u << 17) - 1)
 
 uint64_t vmsgd_now_ms(void)
 {
@@ -278,6 +281,13 @@ int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
 	return -EPROTO;
 }
 
+bool channel_consumer_by_msg(struct vmsgd *d, const struct channel *c)
+{
+	struct session *cs = session_find(d, c->consumer);
+	return !c->setup_xenstore && cs && cs->state == SESS_READY &&
+	       cs->setup_msg;
+}
+
 int channel_request_serve(struct vmsgd *d, struct channel *c,
 			  uint16_t consumer_domid)
 {
@@ -296,18 +306,50 @@ int channel_request_serve(struct vmsgd *d, struct channel *c,
 	uint64_t now = vmsgd_now_ms();
 	uint64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
 	sv.connect_timeout_ms = (uint32_t)(left + CONNECT_GRACE_MS);
+	/* Setup by message when the provider's library announced it, and
+	 * for a direct channel the consumer's too; for a relayed one vmsgd
+	 * is the consumer and can. A listen bridge's end (bridge.c) keeps
+	 * xenstore. */
+	bool prov_msg = !c->setup_xenstore && ps_sess && ps_sess->setup_msg;
+	c->by_msg = prov_msg &&
+		    ((c->mode == CHM_DIRECT && consumer_domid == c->consumer &&
+		      channel_consumer_by_msg(d, c)) ||
+		     c->mode == CHM_RELAYED);
+	sv.by_message = c->by_msg ? 1 : 0;
 	/* Host mode: the provider's library lets only this uid in. */
 	struct session *cs = session_find(d, c->consumer);
 	sv.consumer_uid = cs ? cs->uid : 0;
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
-			     "(channel %u, %s)",
+			     "(channel %u, %s, %s)",
 		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
-		  c->id, c->mode == CHM_DIRECT ? "direct" : "through dom0");
+		  c->id,
+		  c->mode == CHM_DIRECT ? "direct" : "through dom0",
+		  c->by_msg ? "by message" : "through xenstore");
 	return send_msg(ps_sess, VMSG_TYPE_SVC_SERVE, &sv.base);
 }
 
-/* Everything of domain `domid` goes: its offers and channels. */
-static void drop_domain_state(struct vmsgd *d, uint16_t domid)
+/* The provider of direct channel `id` is gone (its domain, or its
+ * control channel): tell the consumer, whose library marks the channel's
+ * peer gone. A destroyed domain runs no unmap notification, so without
+ * this a consumer would wait on the channel for ever. Old libraries skip
+ * it (they know no served channel of that id). */
+static void tell_consumer(struct vmsgd *d, uint16_t consumer, uint32_t id)
+{
+	struct session *cs = session_find(d, consumer);
+	if (d->stopping || !cs || cs->state != SESS_READY)
+		return;
+	vmsgd_log(LOG_DEBUG, "channel %u: telling domain %u its provider is "
+			     "gone",
+		  id, (unsigned)consumer);
+	Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
+	cl.channel_id = id;
+	(void)send_msg(cs, VMSG_TYPE_SVC_CLOSED, &cl.base);
+}
+
+/* Everything of domain `domid` goes: its offers and channels. `ended`:
+ * the domain or its control channel's process is gone (not a reset by
+ * vmsgd), and consumers of its open direct channels are told. */
+static void drop_domain_state(struct vmsgd *d, uint16_t domid, bool ended)
 {
 	for (struct service **pp = &d->services; *pp;) {
 		struct service *v = *pp;
@@ -346,7 +388,17 @@ static void drop_domain_state(struct vmsgd *d, uint16_t domid)
 		} else {
 			vmsgd_log(LOG_DEBUG, "channel %u of '%s' forgotten",
 				  c->id, c->service);
+			bool tell = ended && c->mode == CHM_DIRECT &&
+				    c->state == CH_OPEN &&
+				    c->provider == domid &&
+				    c->consumer != domid;
+			uint16_t consumer = c->consumer;
+			uint32_t id = c->id;
+			/* Forgotten first: a failed send resets the
+			 * consumer's session, which walks the list. */
 			channel_unlink(d, c);
+			if (tell)
+				tell_consumer(d, consumer, id);
 		}
 	}
 }
@@ -487,6 +539,7 @@ static void on_open(struct session *s, const Vmsg__Service__Open *m)
 	c->req_id = m->req_id;
 	c->max_msg = ps->max_msg;
 	c->ring_size = ps->ring_size;
+	c->setup_xenstore = ps->setup_xenstore;
 	uint32_t wait = m->timeout_ms ? m->timeout_ms : OPEN_DEFAULT_MS;
 	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
 							       : wait);
@@ -542,6 +595,33 @@ static void on_serve_result(struct session *s,
 		pending_fail(d, c, code, text);
 		return;
 	}
+	if (c->by_msg && !(m->ring_ref != 0 && m->event_port != 0 &&
+			   m->event_port <= SETUP_PORT_MAX)) {
+		/* The provider's library broke the protocol: the consumer gets
+		 * a clear error, not a mapping of garbage. What the provider
+		 * may hold, it is told to close. */
+		char text[240];
+		snprintf(text, sizeof text,
+			 "service '%s': provider domain %u answered setup by "
+			 "message with a bad grant reference (%u) or event "
+			 "port (%u)",
+			 c->service, (unsigned)c->provider, m->ring_ref,
+			 m->event_port);
+		uint32_t id = c->id;
+		pending_fail(d, c, -EPROTO, text);
+		Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
+		cl.channel_id = id;
+		(void)send_msg(s, VMSG_TYPE_SVC_CLOSED, &cl.base);
+		return;
+	}
+	if (c->by_msg) {
+		c->prov_ref = m->ring_ref;
+		c->prov_port = m->event_port;
+		if (c->mode == CHM_DIRECT) {
+			c->ring_ref = m->ring_ref;
+			c->event_port = m->event_port;
+		}
+	}
 	if (c->mode == CHM_BRIDGE_IN) {
 		bridge_served(d, c);
 		return;
@@ -569,6 +649,9 @@ void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 	op.path = (char *)path;
 	op.max_msg = c->max_msg;
 	op.channel_id = c->id;
+	/* Setup by message: the consumer maps and binds these directly. */
+	op.ring_ref = c->ring_ref;
+	op.event_port = c->event_port;
 	/* Host mode: the consumer's library accepts only this uid there. */
 	struct session *ps = session_find(d, c->provider);
 	op.provider_uid = ps ? ps->uid : 0;
@@ -645,7 +728,7 @@ static void send_hello(struct session *s)
 {
 	Vmsg__Control__Hello h = VMSG__CONTROL__HELLO__INIT;
 	h.version = VMSG_PROTO_VERSION;
-	h.features = VMSG_FEATURES_SUPPORTED;
+	h.features = VMSG_FEATURES_SUPPORTED | VMSG_FEATURE_SVC_SETUP_MSG;
 	h.max_msg = CTL_MSG_MAX;
 	h.name = (char *)"vmsgd";
 	int r = vmsg_proto_send(s->chan, VMSG_TYPE_HELLO, &h.base, 0, 0);
@@ -668,6 +751,7 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 		return;
 	}
 	vmsg__text_copy(s->peer_name, sizeof s->peer_name, h->name);
+	s->setup_msg = (h->features & VMSG_FEATURE_SVC_SETUP_MSG) != 0;
 	s->state = SESS_READY;
 	s->connects++;
 	vmsgd_log(LOG_INFO, "domain %u: connected ('%s')", (unsigned)s->domid,
@@ -784,7 +868,7 @@ static void client_left(struct session *s, int why)
 	if (why != -EPIPE)
 		backoff_note(s);
 	s->state = SESS_WAITING;
-	drop_domain_state(s->d, s->domid);
+	drop_domain_state(s->d, s->domid, why == -EPIPE);
 	session_after(s);
 }
 
@@ -994,7 +1078,7 @@ static void session_reset(struct session *s, const char *why)
 	s->resets++;
 	backoff_note(s);
 	s->state = SESS_WAITING;
-	drop_domain_state(s->d, s->domid);
+	drop_domain_state(s->d, s->domid, false);
 	session_after(s);
 }
 
@@ -1008,7 +1092,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 	(void)d->sops->mark(s, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
-	drop_domain_state(d, domid);
+	drop_domain_state(d, domid, true);
 	if (s->polling) {
 		stop_poll(s); /* on_uv_closed frees it */
 	} else if (!s->closing) {

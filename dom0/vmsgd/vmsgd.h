@@ -63,6 +63,10 @@ struct policy_service {
 	uint32_t max_channels; /* per consumer domain */
 	uint32_t ring_size;
 	uint64_t max_msg;
+	/* setup = xenstore: direct channels publish at a xenstore path even
+	 * between libraries that can be set up by message (the default,
+	 * setup = message; docs/protocol.md, "Setup by message"). */
+	bool setup_xenstore;
 };
 
 /* [bridge NAME]: a guest's service on a dom0 socket (listen), or a dom0
@@ -230,6 +234,9 @@ struct session {
 	bool respawn; /* reset: serve anew on close */
 	bool reserve; /* serving anew failed: again from the tick */
 	char peer_name[VMSG_HELLO_NAME_MAX + 1];
+	/* Its library set VMSG_FEATURE_SVC_SETUP_MSG in its Hello: it serves
+	 * and connects with grants and ports carried in the messages. */
+	bool setup_msg;
 	uint64_t connects;   /* Hellos: its control channel came up */
 	uint64_t resets;     /* control channel reset by vmsgd */
 	uint64_t refused;    /* requests refused (policy, limits) */
@@ -310,6 +317,15 @@ struct channel {
 	char relay_path[128]; /* relayed: where vmsgd serves the consumer */
 	char bridge[VMSG_SERVICE_NAME_MAX + 1]; /* bridges: its name */
 	char sock[160];       /* bridges: the socket's address */
+	/* Set up by message (docs/protocol.md, "Setup by message"). by_msg:
+	 * Serve said by_message (direct, relayed), and the provider's
+	 * ServeResult gave prov_ref and prov_port; ring_ref and event_port
+	 * are what Opened carries (direct: the provider's; relayed: those of
+	 * the end vmsgd serves the consumer, when that is by message too). */
+	bool by_msg;
+	bool setup_xenstore; /* the policy's setup = xenstore */
+	uint32_t prov_ref, prov_port;
+	uint32_t ring_ref, event_port;
 	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
 	struct bconn *bconn;  /* bridges, owned by bridge.c */
 };
@@ -392,6 +408,9 @@ bool session_backing_off(const struct session *s);
 /* vmsgd's client end `end` of channel c, just connected to the provider:
  * 0 when its rings are within the policy's ring_size, else -EPROTO with
  * why filled (the caller refuses the channel). */
+/* May the consumer's end of c be set up by message (its library
+ * announced it, the policy does not say setup = xenstore)? */
+bool channel_consumer_by_msg(struct vmsgd *d, const struct channel *c);
 int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
 			size_t cap);
 /* Ask the provider to serve channel c (consumer_domid as given). */

@@ -88,6 +88,8 @@ struct vmsg_pbw_opened {
 	uint64_t max_msg;
 	uint32_t channel_id;
 	uint32_t provider_uid; /* host mode only */
+	uint32_t ring_ref;     /* setup by message: both non-zero */
+	uint32_t event_port;
 };
 struct vmsg_pbw_serve {
 	uint32_t serve_id;
@@ -99,11 +101,14 @@ struct vmsg_pbw_serve {
 	uint64_t max_msg;
 	uint32_t connect_timeout_ms;
 	uint32_t consumer_uid; /* host mode only */
+	uint32_t by_message;   /* 1: serve without xenstore */
 };
 struct vmsg_pbw_serve_result {
 	uint32_t serve_id;
 	int32_t code;
 	char text[VMSG_PBW_TEXT_CAP];
+	uint32_t ring_ref;   /* by_message: the control page's grant */
+	uint32_t event_port; /* by_message: the unbound port */
 };
 struct vmsg_pbw_closed {
 	uint32_t channel_id;

@@ -13,6 +13,8 @@
 #include <vmsg/service.h>
 #include <vmsg/xen.h>
 
+#include "vmsg_xen_msg.h"
+
 /* A pollable fd for vmsg_ctl_fd(), where the target has one (Linux: an
  * epoll set holding the control channel's fd and a timer). All optional
  * as a whole: a target without sets vmsg__svc_env.poll to NULL and
@@ -53,6 +55,21 @@ struct vmsg__svc_env {
 	int (*connect)(vmsg_chan **out, uint16_t server_domid,
 		       uint32_t peer_uid, const char *path,
 		       const struct vmsg_chan_opts *o, int timeout_ms);
+	/* Optional, all three or none (docs/protocol.md, "Setup by
+	 * message"): serve a channel for `client_domid` without xenstore,
+	 * giving back the control page's grant and the unbound port; connect
+	 * to one with those; mark a connected channel's peer gone when vmsgd
+	 * says so. vmsg__xen_serve_msg()/_connect_msg()/_chan_peer_gone() in
+	 * both Xen worlds. Without them (host mode, a test's env) the
+	 * library does not announce VMSG_FEATURE_SVC_SETUP_MSG and vmsgd
+	 * uses xenstore paths with it. */
+	int (*serve_msg)(vmsg_chan **out, uint16_t client_domid,
+			 const char *name, const struct vmsg_chan_opts *o,
+			 uint32_t *ring_ref, uint32_t *port);
+	int (*connect_msg)(vmsg_chan **out, uint16_t server_domid,
+			   const char *name, uint32_t ring_ref, uint32_t port,
+			   const struct vmsg_chan_opts *o);
+	int (*peer_gone)(vmsg_chan *c);
 	/* Optional (host mode): reach vmsgd by the target's own rendezvous
 	 * instead of the control channel at VMSG_CTL_PATH_PREFIX/<domid>.
 	 * Returns the control channel, connected, and the number vmsgd

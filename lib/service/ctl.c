@@ -83,6 +83,11 @@ void vmsg__svc_drain(vmsg_ctl *ctl)
 		ctl->env->poll->drain(ctl->os);
 }
 
+static bool msg_capable(const struct vmsg__svc_env *env)
+{
+	return env->serve_msg && env->connect_msg && env->peer_gone;
+}
+
 /* One attempt: connect to our control channel, exchange Hellos. In host
  * mode the target's rendezvous gives the channel and our number for this
  * connection (a new one at each reconnect). */
@@ -114,9 +119,14 @@ static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 	 * as soon as it sees us. */
 	int hs = timeout_ms == 0 ? CTL_HANDSHAKE_MS
 				 : vmsg__svc_left(ctl, timeout_ms, start);
-	struct vmsg_hello_info peer;
+	struct vmsg_hello_info ours, peer;
+	vmsg_hello_info_init(&ours, "vmsg-service", vmsg_chan_max_msg(c));
+	/* Setup by message where this world can do it (docs/protocol.md):
+	 * vmsgd then never asks us for a xenstore path, nor hands us one. */
+	if (msg_capable(ctl->env))
+		ours.features |= VMSG_FEATURE_SVC_SETUP_MSG;
 	peer.error[0] = '\0';
-	r = vmsg_hello_exchange(c, "vmsg-service", &peer, hs);
+	r = vmsg_hello_exchange_ex(c, &ours, &peer, hs);
 	if (r == 0 && ctl->os)
 		r = ctl->env->poll->attached(ctl->os, c);
 	if (r < 0) {
@@ -125,6 +135,8 @@ static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 		return r;
 	}
 	ctl->chan = c;
+	ctl->by_msg = (ours.features & peer.features &
+		       VMSG_FEATURE_SVC_SETUP_MSG) != 0;
 	return 0;
 }
 
@@ -295,18 +307,26 @@ const char *vmsg_ctl_error(vmsg_ctl *ctl)
 
 /* ---- vmsgd's Serve requests */
 
-static void serve_reply(vmsg_ctl *ctl, uint32_t id, int code,
-			const char *text)
+static void serve_reply_msg(vmsg_ctl *ctl, uint32_t id, int code,
+			    const char *text, uint32_t ring_ref, uint32_t port)
 {
 	struct vmsg_pbw_serve_result sr;
 	vmsg__memset(&sr, 0, sizeof sr);
 	sr.serve_id = id;
 	sr.code = code;
+	sr.ring_ref = ring_ref;
+	sr.event_port = port;
 	(void)vmsg__text_copy(sr.text, sizeof sr.text, text);
 	/* Small, and vmsgd reads its control channels promptly; a full ring
 	 * means vmsgd is stuck, and the next call will see the error. */
 	(void)vmsg__pbw_send(ctl->chan, VMSG_TYPE_SVC_SERVE_RESULT,
 			     &vmsg__pbw_serve_result_desc, &sr, 5000);
+}
+
+static void serve_reply(vmsg_ctl *ctl, uint32_t id, int code,
+			const char *text)
+{
+	serve_reply_msg(ctl, id, code, text, 0, 0);
 }
 
 static int has_dotdot(const char *s)
@@ -354,9 +374,20 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	if (s->tx_ring_size)
 		o.tx_ring_size = s->tx_ring_size;
 	o.max_msg = (size_t)s->max_msg;
+	if (s->by_message > 1 ||
+	    (s->by_message && !(ctl->by_msg && msg_capable(ctl->env)))) {
+		/* Never asked of a library that did not announce it. */
+		serve_reply(ctl, s->serve_id, -EPROTO,
+			    "setup by message was not agreed");
+		return;
+	}
 	vmsg_chan *c;
-	int r = ctl->env->serve(&c, (uint16_t)s->consumer_domid,
-				s->consumer_uid, s->path, &o);
+	uint32_t ref = 0, port = 0;
+	int r = s->by_message
+			? ctl->env->serve_msg(&c, (uint16_t)s->consumer_domid,
+					      s->path, &o, &ref, &port)
+			: ctl->env->serve(&c, (uint16_t)s->consumer_domid,
+					  s->consumer_uid, s->path, &o);
 	if (r < 0) {
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
@@ -373,7 +404,7 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
 	}
-	serve_reply(ctl, s->serve_id, 0, "");
+	serve_reply_msg(ctl, s->serve_id, 0, "", ref, port);
 }
 
 /* ---- receiving */
@@ -394,6 +425,18 @@ static const struct vmsg_pbw_desc *desc_of(uint16_t type)
 	default:
 		return NULL;
 	}
+}
+
+/* vmsgd's Closed{id} for a channel we opened: its provider's domain or
+ * control channel is gone, which the channel may not see by itself (a
+ * destroyed domain runs no unmap notification). What is in the ring is
+ * still read; then the channel reads -EPIPE. */
+static void provider_gone(vmsg_ctl *ctl, uint32_t id)
+{
+	for (size_t i = 0; id && i < ctl->nlive; i++)
+		if (ctl->live[i].id == id && ctl->live[i].consumer &&
+		    ctl->env->peer_gone)
+			(void)ctl->env->peer_gone(ctl->live[i].c);
 }
 
 int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
@@ -419,9 +462,12 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 			if (type == VMSG_TYPE_SVC_SERVE) {
 				struct vmsg_pbw_serve s = ctl->in.serve;
 				handle_serve(ctl, &s);
-			} else { /* the consumer of a channel we served left */
-				vmsg__svc_served_closed(
-					ctl, ctl->in.closed.channel_id);
+			} else {
+				/* The consumer of a channel we served left,
+				 * or the provider of one we opened. */
+				uint32_t id = ctl->in.closed.channel_id;
+				vmsg__svc_served_closed(ctl, id);
+				provider_gone(ctl, id);
 			}
 			if (accept)
 				return 0; /* accept's pump: one step done */
@@ -440,12 +486,14 @@ void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id)
 			     &vmsg__pbw_closed_desc, &cl, 1000);
 }
 
-void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id)
+void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id,
+		     bool consumer)
 {
 	if (vmsg__svc_grow(ctl, (void **)&ctl->live, &ctl->caplive,
 			   ctl->nlive, sizeof ctl->live[0]) < 0)
 		return; /* only the count at vmsgd suffers */
 	ctl->live[ctl->nlive].c = c;
 	ctl->live[ctl->nlive].id = id;
+	ctl->live[ctl->nlive].consumer = consumer;
 	ctl->nlive++;
 }

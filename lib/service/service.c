@@ -142,14 +142,32 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	vmsg_chan_opts_init(&o);
 	o.max_msg = (size_t)op.max_msg;
 	vmsg_chan *c;
-	r = ctl->env->connect(&c, (uint16_t)op.provider_domid, op.provider_uid,
-			      op.path, &o,
-			      vmsg__svc_left(ctl, timeout_ms, start));
+	if (op.ring_ref || op.event_port) {
+		/* Setup by message: what the provider would have written to
+		 * xenstore came with Opened. Only from a vmsgd that agreed to
+		 * it, and checked before use (a vmsgd or provider that sends
+		 * garbage gets a clear refusal, not a mapping). */
+		if (!ctl->by_msg || !ctl->env->connect_msg)
+			r = -EPROTO;
+		else
+			r = ctl->env->connect_msg(&c,
+						  (uint16_t)op.provider_domid,
+						  op.path, op.ring_ref,
+						  op.event_port, &o);
+		if (r == -EPROTO || r == -EBUSY)
+			vmsg__svc_set_err(ctl, "vmsgd's Opened named a grant "
+					       "or event port that does not "
+					       "work (setup by message)");
+	} else {
+		r = ctl->env->connect(&c, (uint16_t)op.provider_domid,
+				      op.provider_uid, op.path, &o,
+				      vmsg__svc_left(ctl, timeout_ms, start));
+	}
 	if (r < 0) {
 		vmsg__svc_send_closed(ctl, op.channel_id);
 		return r;
 	}
-	vmsg__svc_track(ctl, c, op.channel_id);
+	vmsg__svc_track(ctl, c, op.channel_id, true);
 	*out = c;
 	return 0;
 }
@@ -171,7 +189,7 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 	for (;;) {
 		uint32_t id;
 		if (vmsg__svc_served_take(ctl, out, peer, &id) == 0) {
-			vmsg__svc_track(ctl, *out, id);
+			vmsg__svc_track(ctl, *out, id, false);
 			return 0;
 		}
 		int r = vmsg__svc_ensure(ctl, timeout_ms, start);

@@ -14,6 +14,7 @@
 #ifndef VMSG_SERVICE_PRIVATE_H
 #define VMSG_SERVICE_PRIVATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,7 @@ struct ctl_ready {
 struct ctl_live {
 	vmsg_chan *c;
 	uint32_t id; /* 0: brokered by an earlier vmsgd (no Closed to send) */
+	bool consumer; /* we opened it (vmsgd's Closed: the provider went) */
 };
 
 struct vmsg_ctl {
@@ -59,6 +61,9 @@ struct vmsg_ctl {
 	vmsg_chan *chan; /* NULL while vmsgd is away (reconnect pending) */
 	uint16_t domid;
 	uint64_t reconnects;
+	/* Both ends of the current control channel set
+	 * VMSG_FEATURE_SVC_SETUP_MSG in their Hello. */
+	bool by_msg;
 	/* Names this handle offered (vmsgd said yes), offered again after a
 	 * reconnect; grown as needed. */
 	char (*offers)[VMSG_SERVICE_NAME_MAX + 1];
@@ -161,7 +166,8 @@ void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl);
 void vmsg__svc_served_close_all(vmsg_ctl *ctl);
 
 /* Remember a channel handed to the caller (for vmsg_service_close). */
-void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
+void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id,
+		     bool consumer);
 
 /* Keep vmsgd's error text, sanitised, for vmsg_ctl_error(). */
 void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text);

@@ -44,6 +44,8 @@ static const struct vmsg_pbw_field opened_f[] = {
 	F(4, VMSG_PBW_U64, struct vmsg_pbw_opened, max_msg, 0),
 	F(5, VMSG_PBW_U32, struct vmsg_pbw_opened, channel_id, 0),
 	F(6, VMSG_PBW_U32, struct vmsg_pbw_opened, provider_uid, 0),
+	F(7, VMSG_PBW_U32, struct vmsg_pbw_opened, ring_ref, 0),
+	F(8, VMSG_PBW_U32, struct vmsg_pbw_opened, event_port, 0),
 };
 static const struct vmsg_pbw_field serve_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_serve, serve_id, 0),
@@ -55,11 +57,14 @@ static const struct vmsg_pbw_field serve_f[] = {
 	F(7, VMSG_PBW_U64, struct vmsg_pbw_serve, max_msg, 0),
 	F(8, VMSG_PBW_U32, struct vmsg_pbw_serve, connect_timeout_ms, 0),
 	F(9, VMSG_PBW_U32, struct vmsg_pbw_serve, consumer_uid, 0),
+	F(10, VMSG_PBW_U32, struct vmsg_pbw_serve, by_message, 0),
 };
 static const struct vmsg_pbw_field serve_result_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_serve_result, serve_id, 0),
 	F(2, VMSG_PBW_S32, struct vmsg_pbw_serve_result, code, 0),
 	F(3, VMSG_PBW_TEXT, struct vmsg_pbw_serve_result, text, VMSG_PBW_TEXT_CAP),
+	F(4, VMSG_PBW_U32, struct vmsg_pbw_serve_result, ring_ref, 0),
+	F(5, VMSG_PBW_U32, struct vmsg_pbw_serve_result, event_port, 0),
 };
 static const struct vmsg_pbw_field closed_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_closed, channel_id, 0),

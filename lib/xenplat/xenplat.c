@@ -418,6 +418,11 @@ static const struct vmsg_platform_ops xp_ops = {
 	.destroy = xp_destroy,
 };
 
+bool vmsg__xenplat_is(const struct vmsg_platform *p)
+{
+	return p && p->ops == &xp_ops;
+}
+
 int vmsg_xen_platform_new(struct vmsg_platform **out, uint16_t peer_domid,
 			  const char *path, bool server)
 {

@@ -66,6 +66,12 @@ struct vmsg__xenplat {
 	uint8_t *ctl_page;         /* that region: the control page */
 	struct vmsg__xen_region reg[VMSG_XEN_MAX_REGIONS];
 
+	/* Set up by message (xenplat_msg.c): publish keeps the reference
+	 * and port here instead of writing xenstore (server); lookup gives
+	 * the ones vmsgd carried (client). */
+	bool by_msg;
+	uint32_t msg_ref, msg_port;
+
 	/* Server: what publish wrote, for unpublish. */
 	bool published;
 	bool made_dir;             /* publish created <path> itself */
@@ -190,6 +196,8 @@ static inline struct vmsg__xenplat *vmsg__xenplat_of(struct vmsg_platform *p)
 /* The peer is gone without its unmap notification: clear its live byte
  * as the notification would have. 1 if done (a control page exists). */
 int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x);
+/* Is p a platform of this core (not the host backend's, nor a test's)? */
+bool vmsg__xenplat_is(const struct vmsg_platform *p);
 
 /* xenplat_store.c */
 int vmsg__xenplat_publish(struct vmsg_platform *p, uint32_t ring_ref,

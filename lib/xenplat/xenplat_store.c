@@ -114,6 +114,13 @@ int vmsg__xenplat_publish(struct vmsg_platform *p, uint32_t ring_ref,
 
 	if (!x->server)
 		return -EINVAL;
+	if (x->by_msg) {
+		/* Set up by message: the caller carries them (xenplat_msg.c);
+		 * xenstore never sees this channel. */
+		x->msg_ref = ring_ref;
+		x->msg_port = port;
+		return 0;
+	}
 	int r = OS->xs_open(&s);
 	if (r < 0)
 		return r;
@@ -215,6 +222,12 @@ int vmsg__xenplat_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	void *s;
 	if (!ring_ref || !port || x->server)
 		return -EINVAL;
+	if (x->by_msg) {
+		/* vmsgd told us (checked by vmsg__xen_connect_msg). */
+		*ring_ref = x->msg_ref;
+		*port = x->msg_port;
+		return 0;
+	}
 	int r = OS->xs_open(&s);
 	if (r < 0)
 		return r;

@@ -17,10 +17,13 @@
  *
  * Then the holder fills its own domain with xenstore nodes up to the
  * node quota (1000, refused with ENOSPC) and removes two: a publish
- * needs three. Opens of both services must now fail with -ENOSPC, the
- * provider's reason in vmsg_ctl_error(); once the holder removes its
- * nodes, both open again. The figures and the words a user sees go to
- * stderr ("ceiling ...", "refused ..."). */
+ * needs three. Opens of `cdx` and `crx`, the same services with the
+ * policy's setup = xenstore (the provider publishes), must now fail with
+ * -ENOSPC, the provider's reason in vmsg_ctl_error(), while `cd` and `cr`,
+ * set up by message (docs/protocol.md), still open: they need nothing
+ * of xenstore. Once the holder removes its nodes, cdx and crx open
+ * again. The figures and the words a user sees go to stderr ("ceiling
+ * ...", "refused ..."). */
 #include "vmsgd_test.h"
 
 #include <sys/resource.h>
@@ -104,12 +107,15 @@ static int role_consumer(void)
 	fill(ctl, "cd", cap_d);
 	fill(ctl, "cr", cap_r);
 	sim_expect(vt_in, "try", line, sizeof line);
-	refused(ctl, "cd");
-	refused(ctl, "cr");
-	sim_say(vt_out, "refused");
-	sim_expect(vt_in, "again", line, sizeof line);
+	refused(ctl, "cdx");
+	refused(ctl, "crx");
+	/* Set up by message: the provider's full quota is not in the way. */
 	open_once(ctl, "cd");
 	open_once(ctl, "cr");
+	sim_say(vt_out, "refused");
+	sim_expect(vt_in, "again", line, sizeof line);
+	open_once(ctl, "cdx");
+	open_once(ctl, "crx");
 	sim_say(vt_out, "reopened");
 	sim_expect(vt_in, "quit", line, sizeof line);
 	vmsg_ctl_close(ctl);
@@ -152,6 +158,8 @@ static int role_holder(void)
 	vmsg_ctl *ctl = vt_ctl_open();
 	ASSERT_EQ(vmsg_service_offer(ctl, "cd", SIM_WAIT_MS), 0);
 	ASSERT_EQ(vmsg_service_offer(ctl, "cr", SIM_WAIT_MS), 0);
+	ASSERT_EQ(vmsg_service_offer(ctl, "cdx", SIM_WAIT_MS), 0);
+	ASSERT_EQ(vmsg_service_offer(ctl, "crx", SIM_WAIT_MS), 0);
 	sim_say(vt_out, "offered");
 	int n = 0;
 	for (;;) {
@@ -250,7 +258,11 @@ int main(int argc, char **argv)
 		"[service cd]\noffer = 1\nopen = 2\nmode = direct\n"
 		"max_channels_per_domain = 4096\nring_size = 4096\n\n"
 		"[service cr]\noffer = 1\nopen = 2\nmode = relayed\n"
-		"max_channels_per_domain = 4096\nring_size = 4096\n");
+		"max_channels_per_domain = 4096\nring_size = 4096\n\n"
+		"[service cdx]\noffer = 1\nopen = 2\nmode = direct\n"
+		"setup = xenstore\nring_size = 4096\n\n"
+		"[service crx]\noffer = 1\nopen = 2\nmode = relayed\n"
+		"setup = xenstore\nring_size = 4096\n");
 	vt_start_vmsgd();
 	struct vt_role prov, cons;
 	vt_spawn(&prov, 1, "holder", NULL);

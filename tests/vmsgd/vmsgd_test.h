@@ -18,6 +18,7 @@
 #define ECHO_MAX_MSG (1u << 20)
 
 static int vt_in = -1, vt_out = -1; /* role side: pipes to the driver */
+static const char *vt_arg; /* role side: vt_spawn's arg, or NULL */
 static char vt_conf[600], vt_sock[600], vt_self[4096];
 static pid_t vt_vmsgd = -1; /* `xensim run` of vmsgd */
 
@@ -168,6 +169,7 @@ static inline void vt_role_init(char **argv)
 {
 	vt_in = atoi(argv[2]);
 	vt_out = atoi(argv[3]);
+	vt_arg = argv[4]; /* argv[argc] is NULL */
 }
 
 /* A test program is both the driver and its roles (vt_spawn runs it

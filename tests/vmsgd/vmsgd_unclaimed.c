@@ -15,7 +15,10 @@
  *    and tells vmsgd, which forgets it.
  * Before vmsgd told providers and the library expired served channels,
  * the server filled up with 64 channels in WAITING for good and refused
- * dom3. */
+ * dom3. Both run twice: dom2 as an old consumer (served through xenstore
+ * paths), then as one that announces setup by message (the provider
+ * serves without xenstore, Opened carries the grant and port): an
+ * unclaimed channel must cost nothing for good either way. */
 #include "vt_proc.h"
 #include "vt_raw.h"
 
@@ -37,6 +40,8 @@ static uint64_t now_ms(void)
 
 /* Send Open and read its answer: 0 with *id (Opened), or the Result's
  * code (a refusal). */
+static bool by_msg; /* dom2 announced setup by message */
+
 static int raw_open(vmsg_chan *c, uint32_t req, uint32_t wait_ms,
 		    uint32_t *id)
 {
@@ -68,6 +73,9 @@ static int raw_open(vmsg_chan *c, uint32_t req, uint32_t wait_ms,
 	const Vmsg__Service__Opened *op = (const void *)m;
 	ASSERT_EQ(op->req_id, req);
 	ASSERT_EQ(op->provider_domid, 1u); /* direct: the provider's */
+	/* Set up by message exactly when we announced it. */
+	ASSERT_EQ(op->ring_ref != 0, by_msg);
+	ASSERT_EQ(op->event_port != 0, by_msg);
 	*id = op->channel_id;
 	return 0;
 }
@@ -76,7 +84,9 @@ static int raw_open(vmsg_chan *c, uint32_t req, uint32_t wait_ms,
 static int role_hostile(void)
 {
 	char line[64];
-	vmsg_chan *c = vt_raw_connect(2);
+	by_msg = vt_arg && !strcmp(vt_arg, "msg");
+	vmsg_chan *c = vt_raw_connect_ex(2, by_msg ? VMSG_FEATURE_SVC_SETUP_MSG
+						   : 0);
 	uint32_t req = 1, id;
 	unsigned refused = 0;
 	for (int i = 0; i < ROUNDS; i++) {
@@ -169,46 +179,50 @@ int main(int argc, char **argv)
 	const int base = vt_fd_count(kv);
 	printf("vmsg-kv-server holds %d fds after offering\n", base);
 
-	struct vt_role h, l;
-	vt_spawn(&h, 2, "hostile", NULL);
-	sim_expect(h.from, "churned", buf, sizeof buf);
-	printf("dom2: %s\n", buf);
-	/* Told by vmsgd, not by the deadlines (20 s away). */
-	int n = fds_settle(kv, base, 5000);
-	if (n != base)
-		VMSG_TEST_FAIL("after %d unclaimed channels the server holds "
-			       "%d fds, %d before: dead channels left",
-			       ROUNDS, n, base);
-	vt_ctl_wait("--json list channels", "\"consumer\":2", 0);
-	printf("the server holds no dead channel; vmsgd counts none of dom2\n");
+	for (int round = 0; round < 2; round++) {
+		struct vt_role h, l;
+		printf("dom2 %s\n",
+		       round ? "set up by message" : "through xenstore");
+		vt_spawn(&h, 2, "hostile", round ? "msg" : "xs");
+		sim_expect(h.from, "churned", buf, sizeof buf);
+		printf("dom2: %s\n", buf);
+		/* Told by vmsgd, not by the deadlines (20 s away). */
+		int n = fds_settle(kv, base, 5000);
+		if (n != base)
+			VMSG_TEST_FAIL("after %d unclaimed channels the server holds "
+				       "%d fds, %d before: dead channels left",
+				       ROUNDS, n, base);
+		vt_ctl_wait("--json list channels", "\"consumer\":2", 0);
+		printf("the server holds no dead channel; vmsgd counts none of dom2\n");
 
-	vt_spawn(&l, 3, "legit", NULL);
-	sim_expect(l.from, "served", buf, sizeof buf);
-	vt_role_done(&l, 0);
-	printf("dom3 was served\n");
+		vt_spawn(&l, 3, "legit", NULL);
+		sim_expect(l.from, "served", buf, sizeof buf);
+		vt_role_done(&l, 0);
+		printf("dom3 was served\n");
 
-	/* lazy: the served channel must expire by the library's deadline */
-	sim_say(h.to, "lazy");
-	sim_expect(h.from, "opened", buf, sizeof buf);
-	const uint64_t t0 = now_ms();
-	ASSERT_TRUE(vt_fd_count(kv) > base); /* served and held, for now */
-	vt_ctl_wait("--json list channels", "\"consumer\":2", 1);
-	/* The deadline is the Open's wait plus 1 s after the serve; allow
-	 * as much again for a loaded machine. */
-	const int limit = 2 * (LAZY_WAIT_MS + 1000);
-	n = fds_settle(kv, base, limit);
-	const uint64_t t1 = now_ms();
-	if (n != base)
-		VMSG_TEST_FAIL("the unclaimed channel is still served after "
-			       "%llu ms (%d fds, %d before)",
-			       (unsigned long long)(t1 - t0), n, base);
-	printf("the unclaimed channel was closed %llu ms after Opened "
-	       "(deadline %d ms)\n",
-	       (unsigned long long)(t1 - t0), LAZY_WAIT_MS + 1000);
-	vt_ctl_wait("--json list channels", "\"consumer\":2", 0);
+		/* lazy: the served channel must expire by the library's deadline */
+		sim_say(h.to, "lazy");
+		sim_expect(h.from, "opened", buf, sizeof buf);
+		const uint64_t t0 = now_ms();
+		ASSERT_TRUE(vt_fd_count(kv) > base); /* served and held, for now */
+		vt_ctl_wait("--json list channels", "\"consumer\":2", 1);
+		/* The deadline is the Open's wait plus 1 s after the serve; allow
+		 * as much again for a loaded machine. */
+		const int limit = 2 * (LAZY_WAIT_MS + 1000);
+		n = fds_settle(kv, base, limit);
+		const uint64_t t1 = now_ms();
+		if (n != base)
+			VMSG_TEST_FAIL("the unclaimed channel is still served after "
+				       "%llu ms (%d fds, %d before)",
+				       (unsigned long long)(t1 - t0), n, base);
+		printf("the unclaimed channel was closed %llu ms after Opened "
+		       "(deadline %d ms)\n",
+		       (unsigned long long)(t1 - t0), LAZY_WAIT_MS + 1000);
+		vt_ctl_wait("--json list channels", "\"consumer\":2", 0);
 
-	sim_say(h.to, "quit");
-	vt_role_done(&h, 0);
+		sim_say(h.to, "quit");
+		vt_role_done(&h, 0);
+	}
 	ASSERT_EQ(kill(server, SIGTERM), 0);
 	ASSERT_EQ(sim_wait(server), 0);
 	vt_stop_vmsgd();

@@ -9,8 +9,10 @@
 #include <vmsg/proto.h>
 #include <vmsg/vmsg_service.pb-c.h>
 
-/* Connect to our control channel by hand and exchange Hellos. */
-static inline vmsg_chan *vt_raw_connect(unsigned domid)
+/* Connect to our control channel by hand and exchange Hellos, our Hello
+ * setting `features` besides the library's usual ones (e.g.
+ * VMSG_FEATURE_SVC_SETUP_MSG: an end that is set up by message). */
+static inline vmsg_chan *vt_raw_connect_ex(unsigned domid, uint64_t features)
 {
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
@@ -21,9 +23,17 @@ static inline vmsg_chan *vt_raw_connect(unsigned domid)
 	int r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
 	if (r < 0)
 		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
-	struct vmsg_hello_info peer;
-	ASSERT_EQ(vmsg_hello_exchange(c, "hostile", &peer, SIM_WAIT_MS), 0);
+	struct vmsg_hello_info ours, peer;
+	vmsg_hello_info_init(&ours, "hostile", vmsg_chan_max_msg(c));
+	ours.features |= features;
+	ASSERT_EQ(vmsg_hello_exchange_ex(c, &ours, &peer, SIM_WAIT_MS), 0);
 	return c;
+}
+
+/* The same, as an end that knows nothing of setup by message. */
+static inline vmsg_chan *vt_raw_connect(unsigned domid)
+{
+	return vt_raw_connect_ex(domid, 0);
 }
 
 /* Read one Result: 0 with its code, or the channel's error (-EAGAIN:

@@ -40,8 +40,15 @@ extern "C" {
  * both ends set it; unknown bits are ignored. */
 #define VMSG_FEATURE_FRAGMENTS (1ull << 0) /* reassembles fragmented
 					      messages (VMSG_FRAME_MORE) */
-/* Later bits (named services, ...) are added here, one per capability a
- * peer may lack; never reuse a retired bit. */
+/* On a control channel to vmsgd only (docs/protocol.md, "Setup by
+ * message"): the sender sets up brokered channels with grant references
+ * and ports carried in the service messages (Serve.by_message,
+ * ServeResult/Opened ring_ref and event_port) instead of xenstore. Not in
+ * VMSG_FEATURES_SUPPORTED: it is a property of a vmsgd client, not of
+ * every channel. */
+#define VMSG_FEATURE_SVC_SETUP_MSG (1ull << 1)
+/* Later bits are added here, one per capability a peer may lack; never
+ * reuse a retired bit. */
 /* Everything this version of the library implements. */
 #define VMSG_FEATURES_SUPPORTED VMSG_FEATURE_FRAGMENTS
 

@@ -22,10 +22,19 @@
  * at a time). The protocol is in docs/protocol.md, "Service control
  * protocol"; the daemon in docs/vmsgd.md.
  *
- * Direct mode: the provider's library serves each channel itself (under
- * /local/domain/<provider>/data/vmsg/svc/<id>) for the consumer that vmsgd
- * names, and the consumer's library connects to it; no data passes through
- * dom0. The library keeps a served channel until its consumer connects,
+ * Direct mode: the provider's library serves each channel itself for the
+ * consumer that vmsgd names, and the consumer's library connects to it;
+ * no data passes through dom0. Setup is by message (docs/protocol.md,
+ * "Setup by message"): the grant reference and event port travel in the
+ * service messages and nothing is written to xenstore; with a vmsgd or
+ * a peer library that does not know it (or a policy saying setup =
+ * xenstore), the provider publishes the channel under
+ * /local/domain/<provider>/data/vmsg/svc/<id> as libxenvchan does. When
+ * vmsgd says a consumer's provider is gone (its domain, or its control
+ * channel), the library marks that channel's peer gone as it reads its
+ * control channel (any call here; a poller of vmsg_ctl_fd() calls
+ * vmsg_service_accept(..., 0)): the channel then reads what is left and
+ * -EPIPE, also where no unmap notification came (a destroyed domain). The library keeps a served channel until its consumer connects,
  * and hands it to the application only then (vmsg_service_accept). One
  * nobody connects to is closed (and vmsgd told) when vmsgd says the
  * consumer closed it or went away, or at the latest by its connect

@@ -1,0 +1,43 @@
+/* Private: Xen channels set up by message instead of xenstore, for the
+ * vmsgd client (lib/service) in both Xen worlds (docs/protocol.md, "Setup
+ * by message"). lib/xenplat/xenplat_msg.c.
+ *
+ * The server shares the pages and allocates the unbound port exactly as
+ * vmsg_xen_serve() does, but writes nothing to xenstore: it hands back
+ * the control page's grant reference and the port, which vmsgd carries to
+ * the client in its service messages. The client binds and maps them as
+ * vmsg_xen_connect() would have after reading xenstore; everything it
+ * reads from the shared page is checked the same way (lib/chan). */
+#ifndef VMSG_XEN_MSG_H
+#define VMSG_XEN_MSG_H
+
+#include <stdint.h>
+
+#include <vmsg/chan.h>
+
+/* Serve one channel end for `client_domid` without xenstore; *ring_ref
+ * and *port receive what a client needs (both non-zero). `name` names
+ * the channel (an absolute path; nothing is written there). The channel
+ * is the caller's (vmsg_chan_close); it waits for its client as a
+ * vmsg_xen_serve() one does. -EINVAL, -ENOMEM, or Xen's errors. */
+int vmsg__xen_serve_msg(vmsg_chan **out, uint16_t client_domid,
+			const char *name, const struct vmsg_chan_opts *o,
+			uint32_t *ring_ref, uint32_t *port);
+
+/* Connect to the channel `server_domid` serves with control page grant
+ * `ring_ref` and unbound port `port`, as told by vmsgd. Untrusted values:
+ * a ring_ref of 0 or a port of 0 or over Xen's limit is -EPROTO before
+ * anything is tried; a grant we may not map is -EPROTO, a port not
+ * unbound for us -EBUSY (Xen's answers), and ring orders or grants on the
+ * page that make no sense -EPROTO (lib/chan). Never blocks on xenstore. */
+int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
+			  const char *name, uint32_t ring_ref, uint32_t port,
+			  const struct vmsg_chan_opts *o);
+
+/* vmsgd says the peer of Xen channel c is gone (its domain died, or its
+ * control channel): mark it as its unmap notification would have, and
+ * make an event pending so that a waiter (or a poller of its fd) looks.
+ * 1 if done, 0 if c is not a Xen channel with a mapped page. */
+int vmsg__xen_chan_peer_gone(vmsg_chan *c);
+
+#endif
