@@ -36,3 +36,10 @@ if(TARGET xensim)
   # kill -9 of `xensim run` ends its command and what that started.
   vmsg_sim_test(sim_run_death SOURCES sim_xen/sim_run_death.c TIMEOUT 150)
 endif()
+if(TARGET xensim)
+  # tests/lib/sim.sh's sim_run empties its LOG before it returns (a
+  # reused LOG's old lines fooled nbd_sim's wait for its second provider).
+  add_test(NAME sim_run_log
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen/sim_run_log.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(sim_run_log PROPERTIES TIMEOUT 120 LABELS sim)
+endif()

@@ -102,7 +102,8 @@ start_provider "$dir/big.img"
 start_nbdkit 5 k  # a domain of its own: one vmsgd client per domain
 nbdcopy "nbd+unix:///?socket=$dir/k.nbd" null: 2>"$dir/nbdcopy.err" & CP=$!
 for _ in $(seq 100); do grep -q "dom5 opened disk" "$dir/blockd.log" && break; sleep 0.05; done
-grep -q "dom5 opened disk" "$dir/blockd.log" || fail "dom5 never reached the provider"
+grep -q "dom5 opened disk" "$dir/blockd.log" ||
+	fail "dom5 never reached the provider (nbdcopy: $(kill -0 "$CP" 2>/dev/null && echo "still running" || echo "ended: $(cat "$dir/nbdcopy.err")"))"
 sleep 0.3 # in the middle of the copy
 kill -0 "$CP" 2>/dev/null || fail "nbdcopy finished before the kill"
 # vmsg-blockd itself, not the `xensim run` in front of it (SIGKILL is not

@@ -12,7 +12,8 @@
 #   sim_start                xensim start, or FAIL
 #   sim_run DOMID LOG CMD... CMD as domain DOMID in the background (its
 #                            `xensim run`, which passes signals on), output
-#                            to LOG; its pid in $sim_pid, stopped at exit
+#                            to LOG, emptied before sim_run returns; its
+#                            pid in $sim_pid, stopped at exit
 #   sim_track PID...         stop these too at exit; sim_forget PID: not
 #   sim_reap PID             wait for PID and forget it; its status (a
 #                            waited-for pid must leave the list: the
@@ -81,7 +82,14 @@ sim_reap() { # PID
 sim_run() { # DOMID LOG CMD...
 	local d=$1 log=$2
 	shift 2
-	"$xensim" run --domid "$d" -- "$@" >"$log" 2>&1 &
+	# Emptied here, not by a `>` of the background command: that one
+	# happens in the child whenever it gets to run, and a caller that
+	# waits for a line in LOG (sim_wait ... grep) could find, on a
+	# loaded machine, the line of a previous process that wrote the
+	# same LOG (nbd_sim's second provider, which then "offered" before
+	# it had even started).
+	: >"$log"
+	"$xensim" run --domid "$d" -- "$@" >>"$log" 2>&1 &
 	sim_pid=$!
 	sim_pids+=("$sim_pid")
 }
