@@ -79,6 +79,46 @@ void xs_rescan(struct vmsgd *d)
 	free(live);
 }
 
+/* Was domain `domid` released and created again under the same id, both
+ * between two of our scans (the simulator reuses an id at once)? The scan
+ * then sees it alive and would keep the old domain's session, whose
+ * control channel the new domain cannot use: on release, xenstored (Xen
+ * 4.17, and the simulator's) takes the dead domain out of every node's
+ * permissions, so the new one could not even read our keys. That is the
+ * sign looked for: our marker for the domain no longer names it. */
+static bool reincarnated(struct vmsgd *d, uint16_t domid)
+{
+	char path[64];
+	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
+		 (unsigned)domid);
+	unsigned num = 0;
+	struct xs_permissions *p = xs_get_permissions(d->xs, XBT_NULL, path,
+						      &num);
+	if (!p)
+		return false; /* not marked (yet): nothing to tell */
+	bool named = false;
+	for (unsigned i = 0; i < num; i++)
+		named = named || p[i].id == domid;
+	free(p);
+	return !named;
+}
+
+/* After a @releaseDomain: drop the session of every domain that was
+ * re-created under its id, so that the scan serves the new one afresh
+ * (once the old session is closed: on_uv_closed scans again). */
+static void drop_reincarnated(struct vmsgd *d)
+{
+	for (struct session *s = d->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!s->dying && reincarnated(d, s->domid)) {
+			vmsgd_log(LOG_INFO, "domain %u: released and created "
+					    "again under its id",
+				  (unsigned)s->domid);
+			session_gone(d, s->domid);
+		}
+	}
+}
+
 static void on_xs(uv_poll_t *h, int status, int events)
 {
 	(void)events;
@@ -87,13 +127,17 @@ static void on_xs(uv_poll_t *h, int status, int events)
 		vmsgd_log(LOG_ERROR, "xenstore watch: %s", uv_strerror(status));
 		return;
 	}
-	bool any = false;
+	bool any = false, released = false;
 	char **vec;
 	while ((vec = xs_check_watch(d->xs)) != NULL) {
 		vmsgd_log(LOG_DEBUG, "xenstore event %s", vec[XS_WATCH_PATH]);
+		released = released ||
+			   !strcmp(vec[XS_WATCH_PATH], "@releaseDomain");
 		free(vec);
 		any = true;
 	}
+	if (released)
+		drop_reincarnated(d);
 	if (any)
 		xs_rescan(d);
 }

@@ -10,7 +10,8 @@
 # flake, with or without that handling: it guards quick reuse as such.
 # dom1 offers echo; dom2 opens it and exchanges 3 messages, 25 times in a
 # row, each run a new domain 2 created right after the last one ended;
-# every run must succeed.
+# every run must succeed. Then the same three times while vmsgd is
+# stopped (the release and the new domain seen in one scan).
 # usage: domid_reuse.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
@@ -37,3 +38,29 @@ for i in $(seq 25); do
 	grep -q '^OPEN ok 3 messages' "$dir/run$i.log" || fail "run $i: no OPEN ok"
 done
 echo "vmsgd_domid_reuse: 25 domains 2 in a row, each served"
+
+# Released and re-created while vmsgd did not look: vmsgd is stopped
+# (SIGSTOP) while a domain 2 ends and a new one starts, so it reads both
+# events in one scan and sees domain 2 alive throughout. xenstored took
+# the old domain 2 out of the permissions of vmsgd's keys at its release,
+# so a kept session would leave the new one unable to reach vmsgd ("no
+# vmsgd serves this domain"); vmsgd must notice and serve it afresh.
+real=$(pgrep -P "$vmsgd_pid" -x vmsgd || echo "$vmsgd_pid")
+for i in 1 2 3; do
+	"$xensim" run --domid 2 -- sleep 60 >/dev/null 2>&1 &
+	old=$!
+	sim_wait 10 sh -c "\"$vmsgctl\" --socket \"$dir/vmsgd.sock\" list domains | grep -q '^ *2 '" ||
+		fail "stopped case $i: vmsgd never listed the first domain 2"
+	kill -STOP "$real"
+	kill "$old"; wait "$old" 2>/dev/null
+	timeout 60 "$xensim" run --domid 2 -- "$app" open=echo count=3 size=100 wait=20 \
+		>"$dir/stopped$i.log" 2>&1 &
+	new=$!
+	sleep 1
+	kill -CONT "$real"
+	wait "$new" || fail "stopped case $i: the re-created domain 2 was not served: $(tail -n 3 "$dir/stopped$i.log")"
+	grep -q '^OPEN ok 3 messages' "$dir/stopped$i.log" || fail "stopped case $i: no OPEN ok"
+done
+grep -q 'domain 2: released and created again under its id' "$dir/vmsgd.log" ||
+	fail "vmsgd did not say it saw domain 2 re-created"
+echo "vmsgd_domid_reuse: 3 domains 2 re-created while vmsgd was stopped, each served"
