@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <poll.h>
 
-#include <vmsg/platform.h>
 #include <vmsg/ring.h>
 
 #include "vmsg_barrier.h"
@@ -71,14 +70,13 @@ static int io_result(struct vchan_dropin *d, int r)
 	return fail(r);
 }
 
-/* libxenvchan_wait(): sleep until the channel's fd is readable (data,
- * space, a client, a close, the peer's death), then consume the event.
- * The fd may also be readable for an event the library made pending itself
- * (vmsg_chan_read stopping on its budget): then this returns with nothing
- * new, which libxenvchan's callers already take, since an event never
- * says what changed. A signal ends the wait with -1 (EINTR), as
- * libxenvchan's blocking read of the event does. Programs mostly call it
- * after select() said the fd is readable: the poll() returns at once. */
+/* Sleep until the next event of the channel (data, space, a client, a
+ * close, the peer's death) and consume it: poll the channel's fd, then
+ * ack it. The fd may also be readable for the platform's own business (a
+ * xenstore watch that looks for a destroyed peer): then this returns with
+ * nothing new, which libxenvchan's callers already take, since an event
+ * never says what changed. Blocking in the platform's own wait instead
+ * would sleep through such a wake-up after the event had gone. */
 static int wait_event(struct vchan_dropin *d)
 {
 	struct pollfd pf = { .fd = vmsg_chan_fd(d->c), .events = POLLIN };
@@ -87,17 +85,6 @@ static int wait_event(struct vchan_dropin *d)
 	if (poll(&pf, 1, -1) < 0)
 		return -1; /* EINTR: a signal ends the wait, as a read would */
 	int r = vmsg_chan_ack(d->c);
-	return r < 0 ? fail(r) : 0;
-}
-
-/* The blocking recv()/send() loops: sleep in the platform's own wait until
- * an event comes, as vmsg_chan_read/write do when they block. On Linux
- * that is one blocking read of the event device per wake-up (libxenvchan's
- * own cost), where poll() and then a read would be two. */
-static int sleep_event(struct vchan_dropin *d)
-{
-	struct vmsg_platform *p = vmsg__chan_platform(d->c);
-	int r = p->ops->wait(p, -1);
 	return r < 0 ? fail(r) : 0;
 }
 
@@ -234,7 +221,7 @@ int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
 			return 0;
 		if (size > d->rd_size)
 			return fail(-EMSGSIZE); /* can never be whole */
-		if (sleep_event(d) < 0)
+		if (wait_event(d) < 0)
 			return -1;
 		armed = false; /* a kick clears the peer's copy of our bit */
 	}
@@ -265,7 +252,7 @@ int libxenvchan_send(struct libxenvchan *ctrl, const void *data, size_t size)
 			return 0;
 		if (size > d->wr_size)
 			return fail(-EMSGSIZE);
-		if (sleep_event(d) < 0)
+		if (wait_event(d) < 0)
 			return -1;
 		armed = false;
 	}

@@ -9,8 +9,6 @@
 #ifndef VMSG_XEN_INTERNAL_H
 #define VMSG_XEN_INTERNAL_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,23 +23,15 @@ struct xs_handle;
 struct vmsg__xen_linux {
 	struct xentoollog_logger log; /* the handles keep a pointer to it */
 	xenevtchn_handle *evt;
-	int evfd;                  /* xenevtchn_fd(evt) */
-	int evfd_fl;               /* its file status flags, without O_NONBLOCK */
-	bool evfd_blocks;          /* O_NONBLOCK is clear (xen_linux.c) */
+	int evfd;                  /* xenevtchn_fd(evt), non-blocking */
 	xengntshr_handle *shr;     /* server */
 	xengnttab_handle *tab;     /* client */
 
-	/* A destroyed peer domain (xen_death.c): a watcher thread reads the
-	 * watch and turns it into an event on our own handle. */
+	/* A destroyed peer domain (xen_death.c). */
 	struct xs_handle *xsw;     /* dom0: watches @releaseDomain, or NULL */
 	int xsfd;                  /* its fd, or -1 */
-	int stopfd;                /* eventfd that ends the watcher, or -1 */
-	uint32_t loop_rx, loop_tx; /* loopback ports: tx notifies rx */
-	pthread_t watcher;         /* running while xsw is set */
-	atomic_int watch_fired;    /* set by the watcher, taken by check */
+	int epfd;                  /* evfd (+ xsfd, pendfd) for fd(), or -1 */
 	bool peer_seen;            /* its domain was seen alive */
-
-	int epfd;                  /* evfd (+ pendfd) for fd(), or -1 */
 
 	/* evt_pend(): an eventfd in epfd, made on first use, or -1. */
 	int pendfd;
@@ -56,10 +46,8 @@ static inline struct vmsg__xen_linux *vmsg__xen_linux_of(struct vmsg__xenplat *x
 int vmsg__xen_err(void);
 
 /* xen_death.c: a destroyed peer domain runs no unmap notification; dom0
- * watches @releaseDomain instead, in a thread that raises an event on our
- * own handle (so that a wait blocked in xenevtchn_pending wakes up).
- * death_check returns 1 when it found the peer gone and cleared its live
- * byte; death_close stops the thread (before the handle is closed). */
+ * watches @releaseDomain instead. death_check returns 1 when it found the
+ * peer gone and cleared its live byte. */
 void vmsg__xen_death_open(struct vmsg__xenplat *x);
 int vmsg__xen_death_check(struct vmsg__xenplat *x);
 void vmsg__xen_death_close(struct vmsg__xenplat *x);

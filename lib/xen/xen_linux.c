@@ -5,14 +5,10 @@
  *                  unmap notification on our live byte, run by gntalloc
  *                  also when we die) / xengntshr_share_pages;
  *                  xengnttab_map_grant_ref_notify / map_domain_grant_refs
- *   events      -> a xenevtchn handle per platform: an unbounded wait on
- *                  one platform sleeps in a blocking xenevtchn_pending(),
- *                  other waits poll its fd; the fd handed out is an epoll
- *                  fd over it (and evt_pend's eventfd once used), so that
- *                  its number never changes after a caller registered it.
- *                  dom0's death watch raises events on the same handle
- *                  (xen_death.c), so the handle's fd is all there is to
- *                  sleep on
+ *   events      -> a xenevtchn handle per platform, its fd polled; the
+ *                  fd handed out is an epoll fd over it (and the death
+ *                  watch, and evt_pend's eventfd once used), so that its
+ *                  number never changes after a caller registered it
  *   xenstore    -> libxenstore, one connection per session
  *
  * Linux's evtchn device masks a port once it has fired; it stays masked,
@@ -87,7 +83,7 @@ static int lx_open(struct vmsg__xenplat *x)
 	if (!l)
 		return -ENOMEM;
 	x->os = l;
-	l->evfd = l->xsfd = l->epfd = l->pendfd = l->stopfd = -1;
+	l->evfd = l->xsfd = l->epfd = l->pendfd = -1;
 	l->log.vmessage = quiet_vmessage;
 	l->log.progress = quiet_progress;
 	l->log.destroy = quiet_destroy;
@@ -97,12 +93,11 @@ static int lx_open(struct vmsg__xenplat *x)
 	l->evfd = xenevtchn_fd(l->evt);
 	if (l->evfd < 0)
 		return vmsg__xen_err();
-	/* Starts non-blocking (evfd_mode() below). */
+	/* Waits read events with the fd non-blocking: pending() then says
+	 * EAGAIN instead of sleeping when nothing is queued. */
 	int fl = fcntl(l->evfd, F_GETFL);
 	if (fl < 0 || fcntl(l->evfd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
-	l->evfd_fl = fl & ~O_NONBLOCK;
-	l->evfd_blocks = false;
 	if (x->server)
 		l->shr = xengntshr_open(&l->log, 0);
 	else
@@ -220,87 +215,45 @@ static int lx_evt_notify(struct vmsg__xenplat *x, uint32_t port)
 	return 0;
 }
 
-/* The event device's fd blocks (a wait sleeping in xenevtchn_pending) or
- * not (a read after poll, or an ack, which must not sleep). The mode is
- * switched only when the kind of wait changes, so a program that always
- * waits the same way pays no fcntl per wake-up. */
-static int evfd_mode(struct vmsg__xen_linux *l, bool block)
-{
-	if (l->evfd_blocks == block)
-		return 0;
-	if (fcntl(l->evfd, F_SETFL, block ? l->evfd_fl : l->evfd_fl | O_NONBLOCK) < 0)
-		return -errno;
-	l->evfd_blocks = block;
-	return 0;
-}
-
-/* Consume one queued event, sleeping for it if `block`, else not. 1 if
- * there was one for the channel, 0 if none (or only the death watch's,
- * which lx_evt_take and wait_forever hand to the death check). One read is enough: the channel's port is
- * masked by the kernel when it fires, so nothing more is queued for it
- * before the unmask below; an event after the unmask makes the fd readable
- * again. (Reading on until EAGAIN would cost a system call per wake-up, a
- * trap through the hypervisor in a PV domain.) In dom0 the handle also
- * holds the death watch's loopback port (xen_death.c): if both are queued,
- * the other one stays readable and ends the next wait at once. */
-static int read_event(struct vmsg__xen_linux *l, bool block)
+/* Consume the queued event without blocking. 1 if there was one, 0 if
+ * none. One read is enough: the handle has one port, which the kernel
+ * masks when it fires, so nothing more is queued for it before the unmask
+ * below; an event after the unmask makes the fd readable again. (Reading
+ * on until EAGAIN would cost a system call per wake-up, a trap through the
+ * hypervisor in a PV domain.) */
+static int drain(struct vmsg__xen_linux *l)
 {
 	xenevtchn_port_or_error_t port;
-	int r = evfd_mode(l, block);
-	if (r < 0)
-		return r;
 	do
 		port = xenevtchn_pending(l->evt);
 	while (port < 0 && errno == EINTR);
 	if (port < 0)
-		return !block && (errno == EAGAIN || errno == EWOULDBLOCK)
-			       ? 0
-			       : vmsg__xen_err();
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0
+							       : vmsg__xen_err();
 	/* The port is masked since it fired: unmask it, or no event reaches
 	 * us again. An event held meanwhile comes back at once. */
 	if (xenevtchn_unmask(l->evt, (evtchn_port_t)port) < 0)
 		return vmsg__xen_err();
-	/* The death watch's loopback ports say only "look": not an event of
-	 * the channel unless the check finds the peer gone. (loop_tx fires
-	 * too, once: Xen marks a port pending when it binds it.) */
-	return l->loop_rx == 0 ||
-	       ((uint32_t)port != l->loop_rx && (uint32_t)port != l->loop_tx);
+	return 1;
 }
 
 static int lx_evt_take(struct vmsg__xenplat *x)
 {
-	int r = read_event(vmsg__xen_linux_of(x), false);
-	/* After the read: the death watch's event (if that is what we read)
-	 * comes after its flag, which the check then sees. */
 	int dead = vmsg__xen_death_check(x);
+	int r = drain(vmsg__xen_linux_of(x));
 	return r < 0 ? r : (r || dead);
 }
 
-/* An unbounded wait on one platform: sleep in the read itself, as
- * libxenvchan does, one system call per wake-up where poll() and then a
- * read would be two. Only the handle can wake us: the core has reported
- * its own pended events before calling, and dom0's death watch comes
- * through the handle. */
-static int wait_forever(struct vmsg__xenplat *x)
-{
-	int r = read_event(vmsg__xen_linux_of(x), true);
-	if (r < 0)
-		return r;
-	int dead = vmsg__xen_death_check(x);
-	return r || dead; /* 0: the core sleeps again */
-}
-
-/* What our own bounded or multi-channel waits poll: the epoll fd when
- * there is one (a caller has the fd; it may hold evt_pend's eventfd),
- * else the event device. */
+/* What our own waits poll: the epoll fd when there is one (the death
+ * watch, a caller's fd), else the event device. */
 static int poll_fd(const struct vmsg__xen_linux *l)
 {
 	return l->epfd >= 0 ? l->epfd : l->evfd;
 }
 
-/* Always an epoll fd, made on the first call, so that evt_pend can add
- * its eventfd later without the fd changing under a caller that
- * registered it. */
+/* Always an epoll fd (made here unless the death watch made it), so that
+ * evt_pend can add its eventfd later without the fd changing under a
+ * caller that registered it. */
 static int lx_evt_fd(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
@@ -355,12 +308,6 @@ static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
 	struct pollfd pf[VMSG_WAITSET_MAX];
 	if (n > VMSG_WAITSET_MAX)
 		return -EINVAL;
-	if (n == 1 && deadline_ns == VMSG_XEN_FOREVER) {
-		int r = wait_forever(xs[0]);
-		if (r > 0)
-			fired[0] = 1;
-		return r;
-	}
 	for (unsigned i = 0; i < n; i++)
 		pf[i] = (struct pollfd){.fd = poll_fd(vmsg__xen_linux_of(xs[i])),
 					.events = POLLIN};
