@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,13 +40,56 @@ struct lport {
 	uint32_t peer_port, gen;
 };
 
+/* A handle's ports: the ones it ever bound, sorted by number. A handle
+ * usually binds one port; a table of all XSIM_EVT_PORTS (96 KiB) in every
+ * handle made each simulated channel cost ~100 KiB of heap, where Linux's
+ * libxenevtchn handle is a few dozen bytes (issue 15's memory per idle
+ * channel measures the guest's heap). An entry stays once made (unbound),
+ * so a pointer to one lives until the next bind under the lock. */
+struct lport_ent {
+	uint32_t port;
+	struct lport lp;
+};
+
 struct xenevtchn_handle {
 	int conn, rfd, wfd, memfd;
 	struct xsim_evt_slot *slots;
 	pthread_mutex_t lock;
 	struct peer *peers;
-	struct lport ports[XSIM_EVT_PORTS];
+	struct lport_ent *ports; /* sorted by port */
+	unsigned nports, cap;
 };
+
+/* Port `port` of h (lock held); NULL if it never bound it and `make` is
+ * false, or there is no memory for it. */
+static struct lport *lport_of(xenevtchn_handle *h, uint32_t port, bool make)
+{
+	unsigned lo = 0, hi = h->nports;
+	while (lo < hi) { /* the first entry >= port */
+		unsigned mid = (lo + hi) / 2;
+		if (h->ports[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < h->nports && h->ports[lo].port == port)
+		return &h->ports[lo].lp;
+	if (!make)
+		return NULL;
+	if (h->nports == h->cap) {
+		unsigned cap = h->cap ? 2 * h->cap : 2;
+		struct lport_ent *n = realloc(h->ports, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		h->ports = n;
+		h->cap = cap;
+	}
+	memmove(&h->ports[lo + 1], &h->ports[lo],
+		(h->nports - lo) * sizeof(h->ports[0]));
+	h->nports++;
+	h->ports[lo] = (struct lport_ent){ .port = port };
+	return &h->ports[lo].lp;
+}
 
 xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
 				 unsigned int flags)
@@ -117,6 +161,7 @@ int xenevtchn_close(xenevtchn_handle *xce)
 		close(p->sock);
 		free(p);
 	}
+	free(xce->ports);
 	munmap(xce->slots, XSIM_EVT_SLOTS_SIZE);
 	close(xce->memfd);
 	close(xce->rfd);
@@ -157,7 +202,7 @@ static void lport_forget(xenevtchn_handle *h, struct lport *lp)
  * send on an unbound port), or -errno. */
 static int lport_resolve(xenevtchn_handle *h, uint32_t port)
 {
-	struct lport *lp = &h->ports[port];
+	struct lport *lp = lport_of(h, port, false); /* bound: made */
 	struct xsim_msg m = { .op = XSIM_OP_EVT_PEER, .arg = { port } };
 	int fds[2], r;
 	unsigned nfds = 0;
@@ -219,8 +264,8 @@ int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
 		return -1;
 	}
 	pthread_mutex_lock(&xce->lock);
-	struct lport *lp = &xce->ports[port];
-	if (!lp->bound) {
+	struct lport *lp = lport_of(xce, port, false);
+	if (!lp || !lp->bound) {
 		r = -ENOTCONN; /* Linux: not a port of this handle */
 	} else if (lport_current(lp) || (r = lport_resolve(xce, port)) > 0) {
 		/* If the peer re-bound between resolve and now, the event
@@ -244,9 +289,18 @@ static xenevtchn_port_or_error_t bind_call(xenevtchn_handle *h, uint32_t op,
 
 	pthread_mutex_lock(&h->lock);
 	int r = xsim_call(h->conn, &m, NULL, NULL, 0, NULL, 0, NULL, 0, NULL);
-	if (r > 0 && (uint32_t)r < XSIM_EVT_PORTS) {
-		lport_forget(h, &h->ports[r]);
-		h->ports[r].bound = true;
+	struct lport *lp = NULL;
+	if (r > 0 && (uint32_t)r < XSIM_EVT_PORTS &&
+	    !(lp = lport_of(h, (uint32_t)r, true))) {
+		/* No memory for its entry: give the port back. */
+		struct xsim_msg u = { .op = XSIM_OP_EVT_UNBIND,
+				      .arg = { (uint32_t)r } };
+		(void)xsim_call(h->conn, &u, NULL, NULL, 0, NULL, 0, NULL, 0,
+				NULL);
+		r = -ENOMEM;
+	} else if (lp) {
+		lport_forget(h, lp);
+		lp->bound = true;
 	} else if (r >= 0) {
 		r = -EPROTO;
 	}
@@ -287,8 +341,8 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 		return -1;
 	}
 	pthread_mutex_lock(&xce->lock);
-	struct lport *lp = &xce->ports[port];
-	if (!lp->bound) {
+	struct lport *lp = lport_of(xce, port, false);
+	if (!lp || !lp->bound) {
 		r = -ENOTCONN;
 	} else {
 		struct xsim_msg m = { .op = XSIM_OP_EVT_UNBIND, .arg = { port } };
@@ -332,7 +386,8 @@ int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
 	/* Like Linux's evtchn write(): only this handle's ports, else a
 	 * silent no-op. */
 	pthread_mutex_lock(&xce->lock);
-	if (xce->ports[port].bound)
+	struct lport *lp = lport_of(xce, port, false);
+	if (lp && lp->bound)
 		xsim_evt_unmask(xce->slots, xce->wfd, port);
 	pthread_mutex_unlock(&xce->lock);
 	return 0;
