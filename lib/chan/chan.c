@@ -17,9 +17,6 @@ _Static_assert(__builtin_offsetof(struct vmsg_vchan_page, srv_live) ==
 
 /* At most 2 * 256 ring pages (two rings of order 20). */
 #define MAX_RING_PAGES (2u << (VMSG_RING_ORDER_MAX - 12))
-_Static_assert(sizeof(((struct vmsg_chan *)0)->refs) ==
-		       MAX_RING_PAGES * sizeof(uint32_t),
-	       "room for every ring page's reference");
 #define MAX_MSG_LIMIT 0x7fffffffu /* lengths are returned as int */
 
 void vmsg_chan_opts_init(struct vmsg_chan_opts *o)
@@ -75,6 +72,8 @@ static void chan_free(struct vmsg_chan *c)
 		p->ops->unmap(p, c->page, 1);
 	if (c->reasm_buf)
 		p->ops->free(p, c->reasm_buf, c->opts.max_msg);
+	if (c->refs)
+		p->ops->free(p, c->refs, c->nrefs * sizeof(*c->refs));
 	p->ops->free(p, c, sizeof(*c));
 	p->ops->destroy(p);
 }
@@ -145,6 +144,9 @@ static int handshake_server(struct vmsg_chan *c)
 	if (r < 0)
 		return r;
 	if (n) {
+		if (!(c->refs = p->ops->alloc(p, n * sizeof(*c->refs))))
+			return -ENOMEM;
+		c->nrefs = n;
 		if ((r = p->ops->share(p, n, &c->rings, c->refs, -1)) < 0)
 			return r;
 		c->ring_pages = n;

@@ -47,7 +47,13 @@ struct vmsg_chan {
 	 * peer's to scribble on. */
 	unsigned left_order, right_order;
 	uint32_t page_ref, port;
-	uint32_t refs[2u << (VMSG_RING_ORDER_MAX - 12)];
+	/* The ring pages' references (ring_pages of them, allocated with
+	 * the rings; NULL for a client, which never needs them again):
+	 * sized to what the rings use, not to the 512 of two 1 MiB rings,
+	 * which made every channel end 2 KiB larger (issue 15's memory
+	 * per idle channel). */
+	uint32_t *refs;
+	uint32_t nrefs; /* entries allocated at refs */
 };
 
 /* A waiting call's progress: see chan_wait.c. */
