@@ -16,6 +16,7 @@
 #include <vmsg/version.h>
 
 #include "vmsg_pidfile.h"
+#include "vmsg_xen_msg.h"
 #include "vmsgd.h"
 
 #define DEFAULT_CONFIG "/etc/vmsg/vmsgd.conf"
@@ -358,6 +359,10 @@ int main(int argc, char **argv)
 	 * d->sops and who starts sessions: xenstore's domains, or the
 	 * processes that come to host_dir/vmsgd.sock. */
 	d->sops = d->pol.host ? &host_session_ops : &xen_session_ops;
+	/* Our own @releaseDomain watch (xs.c) ends a dead domain's ends:
+	 * none of them needs a watch (and a thread) of its own. */
+	if (!d->pol.host)
+		vmsg__xen_death_watch_off();
 	if (ctlsock_start(d) < 0 ||
 	    (d->pol.host ? host_start(d) : xs_watch_start(d)) < 0 ||
 	    bridges_init(d) < 0 || metrics_start(d) < 0) {

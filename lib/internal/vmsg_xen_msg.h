@@ -40,4 +40,13 @@ int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
  * 1 if done, 0 if c is not a Xen channel with a mapped page. */
 int vmsg__xen_chan_peer_gone(vmsg_chan *c);
 
+/* For vmsgd alone, once, before its first channel: in dom0 every Xen
+ * channel end opened from now on in this process does without its own
+ * xenstore connection and @releaseDomain watch (lib/xen/xen_death.c),
+ * each of which costs a libxenstore reader thread, ~86 KiB of memory and
+ * fds: two of each for every relayed channel and one for every control
+ * channel. vmsgd watches @releaseDomain itself and closes a dead
+ * domain's ends (its sessions, relays and bridges). */
+void vmsg__xen_death_watch_off(void);
+
 #endif

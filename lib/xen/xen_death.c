@@ -21,7 +21,16 @@
 
 #include <xenstore.h>
 
+#include "vmsg_xen_msg.h"
 #include "xen_internal.h"
+
+/* vmsg__xen_death_watch_off(): set once by vmsgd before any channel. */
+static bool watch_off;
+
+void vmsg__xen_death_watch_off(void)
+{
+	watch_off = true;
+}
 
 /* 1: the peer's domain directory is there; 0: it is gone (ENOENT);
  * -1: the store did not say. */
@@ -43,8 +52,8 @@ void vmsg__xen_death_open(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
 	uint16_t self;
-	if (x->peer == 0)
-		return; /* dom0 is not destroyed under us */
+	if (x->peer == 0 || watch_off)
+		return; /* dom0 is not destroyed under us; vmsgd watches */
 	/* Only dom0 gets @releaseDomain events. */
 	if (vmsg_xen_own_domid(&self) < 0 || self != 0)
 		return;
