@@ -25,6 +25,16 @@
  * the server keep the channel open that long after the streams, before the
  * closing handshake, so that the scenario can look at it with vmsgctl.
  *
+ * --fan N (svc/NAME only), before the exchange, on the same control
+ * channel: the client opens N channels of service NAME.fan and holds them
+ * all at once, sends one typed message on each and checks its echo,
+ * prints "XS fan open n=N", waits --fan-hold SECS (default 5), closes
+ * them all, prints "XS fan closed n=N" and waits as long again (the
+ * scenario counts vmsgd's channels in both pauses). The server offers
+ * NAME.fan too, accepts N channels of it, echoes on each until its
+ * consumer closes it and prints "XS fan served n=N" once all N are gone;
+ * then the exchange on NAME goes on as without --fan.
+ *
  * Each stream is generated from a seeded PRNG; the receiver checks every
  * byte against the same generator (the first wrong offset fails the run)
  * and both ends print an FNV-1a checksum of what they sent or received, for
@@ -45,6 +55,7 @@
  * reason on stderr. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +90,7 @@ struct xs_opts {
 	uint64_t seed;
 	int wait_ms; /* client: how long to wait for the server's keys */
 	unsigned hold; /* server: seconds to keep the channel before closing */
+	unsigned fan, fan_hold; /* --fan N, --fan-hold SECS */
 #ifndef XS_VCHAN
 	vmsg_ctl *ctl; /* svc/ paths: our control channel to vmsgd */
 #endif
@@ -190,17 +202,131 @@ static const char *xs_err(int e)
 #else
 typedef vmsg_chan xs_chan;
 
+#define XS_FAN_MAX 1000u
+
+/* Client: open `o->fan` channels of `fan` (retrying while it is not
+ * offered yet), all held at once, one echoed message on each; hold, close
+ * them all, hold. */
+static int fan_client(struct xs_opts *o, const char *fan)
+{
+	static vmsg_chan *ch[XS_FAN_MAX];
+	double until = now_mono() + o->wait_ms / 1000.0, t0 = now_mono();
+	int r = 0;
+	unsigned n = 0;
+	for (; n < o->fan; n++) {
+		while ((r = vmsg_service_open(o->ctl, fan, &ch[n],
+					      o->wait_ms)) == -ENOENT &&
+		       n == 0 && now_mono() < until)
+			usleep(200 * 1000);
+		if (r < 0) {
+			fprintf(stderr, "open of %s channel %u: %s (%s)\n", fan,
+				n + 1, strerror(-r), vmsg_ctl_error(o->ctl));
+			break;
+		}
+	}
+	double opened = now_mono() - t0;
+	for (unsigned i = 0; r == 0 && i < n; i++) {
+		uint32_t v = 0xfa000000u + i, back = 0;
+		uint16_t t = 0;
+		r = vmsg_chan_send(ch[i], 2, &v, sizeof v, 0, o->wait_ms);
+		if (r >= 0)
+			r = vmsg_chan_recv(ch[i], &t, &back, sizeof back,
+					   o->wait_ms);
+		if (r >= 0 && (r != (int)sizeof v || t != 2 || back != v)) {
+			fprintf(stderr, "%s channel %u: a wrong echo\n", fan,
+				i + 1);
+			r = -EBADMSG;
+		}
+		if (r < 0 && r != -EBADMSG)
+			fprintf(stderr, "%s channel %u: %s\n", fan, i + 1,
+				strerror(-r));
+		r = r < 0 ? r : 0;
+	}
+	if (r == 0) {
+		printf("XS fan open n=%u secs=%.3f\n", n, opened);
+		sleep(o->fan_hold);
+	}
+	for (unsigned i = 0; i < n; i++)
+		vmsg_service_close(o->ctl, ch[i]);
+	if (r == 0) {
+		printf("XS fan closed n=%u\n", n);
+		sleep(o->fan_hold);
+	}
+	return r;
+}
+
+/* Server: accept `o->fan` channels of `fan`, echo on each until its
+ * consumer closes it; returns once all are accepted and closed. */
+static int fan_server(struct xs_opts *o)
+{
+	static vmsg_chan *ch[XS_FAN_MAX];
+	static struct pollfd p[XS_FAN_MAX + 1];
+	unsigned n = 0, taken = 0;
+	uint8_t buf[64];
+	while (taken < o->fan || n > 0) {
+		p[0] = (struct pollfd){.fd = vmsg_ctl_fd(o->ctl),
+				       .events = POLLIN};
+		for (unsigned i = 0; i < n; i++)
+			p[1 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
+						   .events = POLLIN};
+		poll(p, 1 + n, 200);
+		vmsg_chan *c;
+		int r = -EAGAIN;
+		while (taken < o->fan &&
+		       (r = vmsg_service_accept(o->ctl, &c, NULL, 0)) == 0) {
+			ch[n++] = c;
+			taken++;
+		}
+		if (taken < o->fan && r != -EAGAIN) {
+			fprintf(stderr, "fan accept: %s\n", strerror(-r));
+			return r;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			uint16_t t;
+			(void)vmsg_chan_ack(ch[i]);
+			while ((r = vmsg_chan_recv(ch[i], &t, buf, sizeof buf,
+						   0)) >= 0)
+				if ((r = vmsg_chan_send(ch[i], t, buf, (size_t)r,
+							0, o->wait_ms)) < 0)
+					break;
+			if (r == -EPIPE) {
+				vmsg_service_close(o->ctl, ch[i]);
+				ch[i--] = ch[--n];
+			} else if (r != -EAGAIN) {
+				fprintf(stderr, "fan echo: %s\n", strerror(-r));
+				return r;
+			}
+		}
+	}
+	printf("XS fan served n=%u\n", taken);
+	return 0;
+}
+
 /* svc/NAME: offer NAME and accept the first channel (server), or open it
  * (client), through vmsgd. The ring sizes and message limit are the
- * policy's. */
+ * policy's. --fan first: see the top. */
 static int svc_open(xs_chan **out, struct xs_opts *o, const char *name)
 {
 	int r = vmsg_ctl_open(&o->ctl, o->wait_ms);
 	if (r < 0)
 		return r;
 	struct vmsg_service_peer who = {0};
-	if (o->server) {
+	char fan[VMSG_SERVICE_NAME_MAX + 1];
+	if (o->fan && (size_t)snprintf(fan, sizeof fan, "%s.fan", name) >=
+			      sizeof fan)
+		r = -ENAMETOOLONG;
+	if (r == 0 && o->fan && o->server) {
+		r = vmsg_service_offer(o->ctl, fan, o->wait_ms);
+		if (r == 0)
+			r = vmsg_service_offer(o->ctl, name, o->wait_ms);
+		if (r == 0)
+			r = fan_server(o);
+	} else if (r == 0 && o->fan) {
+		r = fan_client(o, fan);
+	} else if (r == 0 && o->server) {
 		r = vmsg_service_offer(o->ctl, name, o->wait_ms);
+	}
+	if (o->server) {
 		if (r == 0)
 			r = vmsg_service_accept(o->ctl, out, &who, -1);
 		if (r == 0 && o->peer != 0 && who.domid != o->peer) {
@@ -214,7 +340,7 @@ static int svc_open(xs_chan **out, struct xs_opts *o, const char *name)
 			if (r < 0)
 				vmsg_service_close(o->ctl, *out);
 		}
-	} else {
+	} else if (r == 0) {
 		/* The provider may not have offered it yet. */
 		double until = now_mono() + o->wait_ms / 1000.0;
 		while ((r = vmsg_service_open(o->ctl, name, out, o->wait_ms)) ==
@@ -472,6 +598,7 @@ static int usage(void)
 		""
 #else
 		" [--msg]\n"
+		"       [--fan N] [--fan-hold SECS]\n"
 		"       PATH svc/NAME: service NAME through vmsgd"
 #endif
 	);
@@ -520,6 +647,7 @@ static int parse(struct xs_opts *o, int argc, char **argv)
 	o->chunk = 16384;
 	o->seed = 1;
 	o->wait_ms = 120000;
+	o->fan_hold = 5;
 	for (int i = 4; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--msg") == 0) {
@@ -548,10 +676,17 @@ static int parse(struct xs_opts *o, int argc, char **argv)
 			o->wait_ms = (int)v * 1000;
 		else if (strcmp(a, "--hold") == 0 && v <= 3600)
 			o->hold = (unsigned)v;
+#ifndef XS_VCHAN
+		else if (strcmp(a, "--fan") == 0 && v <= XS_FAN_MAX)
+			o->fan = (unsigned)v;
+		else if (strcmp(a, "--fan-hold") == 0 && v <= 600)
+			o->fan_hold = (unsigned)v;
+#endif
 		else
 			return -1;
 	}
-	return 0;
+	/* --fan: named services only. */
+	return o->fan && strncmp(o->path, "svc/", 4) != 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)

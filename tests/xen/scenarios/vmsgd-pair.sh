@@ -15,11 +15,19 @@
 #            (and more: the round trips) having passed each way.
 # Then B is destroyed (xl destroy) and vmsgctl must show its channel and its
 # domain gone; A ends cleanly; vmsgd exits 0 on SIGTERM.
+#
+# With FAN=N (70-vmsgd-direct.sh), before the exchange, on the same
+# control channels: B holds N channels of xs.stream.fan at once (1 KiB
+# rings: one page each, well inside gntalloc's default limit of 1024
+# pages), one echoed message on each (xen_stream --fan); vmsgctl must list
+# exactly N open channels of it, from A to B, while B holds them, and none
+# once B has closed them all.
 . /opt/vmsg/scenarios/lib.sh
 a=$SCENARIO-a
 b=$SCENARIO-b
 svc=xs.stream
 xsopts="--msg --rtt 200 --down 4M --up 4M"
+[ -n "${FAN:-}" ] && xsopts="$xsopts --fan $FAN --fan-hold 5"
 hold=25
 conf=/tmp/vmsgd.conf
 sock=/run/vmsgd.sock
@@ -41,6 +49,13 @@ cat >"$conf" <<-EOF
 	offer = $da
 	open = $db
 	mode = $MODE
+
+	[service $svc.fan]
+	offer = $da
+	open = $db
+	mode = $MODE
+	ring_size = 1024
+	max_channels_per_domain = $((${FAN:-1} + 8))
 EOF
 vmsgd --foreground --config "$conf" >"$vlog" 2>&1 &
 vpid=$!
@@ -59,6 +74,39 @@ info "guest A (provider) $da, guest B (consumer) $db; vmsgd up"
 t0=$(now)
 guest_unpause "$a"
 guest_unpause "$b"
+
+# count_fan: the channels of xs.stream.fan that vmsgctl lists.
+count_fan() { ctl --json list channels | grep -o "\"service\":\"$svc.fan\"" | wc -l; }
+if [ -n "${FAN:-}" ]; then
+	if ! wait_file_grep "$CONSOLE_DIR/guest-$b.log" '^XS fan open' 300; then
+		guest_log "$a"
+		guest_log "$b"
+		stop_vmsgd
+		fail "guest B did not get $FAN channels of $svc.fan open at once"
+	fi
+	n=$(count_fan)
+	held="\"service\":\"$svc.fan\",\"provider\":$da,\"consumer\":$db,\"state\":\"open\",\"mode\":\"$MODE\""
+	m=$(ctl --json list channels | grep -oF -- "$held" | wc -l)
+	fo=$(guest_grep "$b" '^XS fan open')
+	info "B holds $FAN channels of $svc.fan: vmsgctl lists $n ($m open, $MODE, A to B); $fo"
+	if [ "$n" -ne "$FAN" ] || [ "$m" -ne "$FAN" ]; then
+		stop_vmsgd
+		fail "vmsgctl lists $n channels of $svc.fan ($m open from $da to $db), not $FAN"
+	fi
+	if ! wait_file_grep "$CONSOLE_DIR/guest-$b.log" '^XS fan closed' 60; then
+		guest_log "$b"
+		stop_vmsgd
+		fail "guest B did not close its $FAN channels of $svc.fan"
+	fi
+	for ((i = 0; i < 40; i++)); do
+		n=$(count_fan)
+		[ "$n" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 0 ] || { stop_vmsgd; fail "vmsgctl still lists $n channels of $svc.fan after B closed them all"; }
+	info "B closed them: vmsgctl lists none"
+	figure "fan channels=$FAN open_s=$(xs_field "$fo" secs)"
+fi
 
 if ! wait_file_grep "$CONSOLE_DIR/guest-$a.log" '^XS holding' 300 ||
 	! wait_file_grep "$CONSOLE_DIR/guest-$b.log" '^XS sent .*dir=up' 30; then
