@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench_resultsets: the block, network and drop-in result sets
+"""bench_resultsets: the block, network, drop-in and chanmem result sets
 (bench/resultset.py) on known inputs, nothing measured:
   records   records files as bench/block-run and bench/net/run.sh write
             them become result sets that fit bench/resultset.schema.json;
@@ -8,9 +8,12 @@
   verdicts  each issue-13/14/18 target on both sides of its bound: "met in
             this run" or "**not met** in this run", "not measured" when a
             path is missing; the drop-in's ratios point the right way;
+            chanmem's 4 KiB of heap per channel met on the bound, not
+            one byte past it;
   newest    a section that reads an older result set of its kind than
             the newest one in bench/results/ is reported;
-  edited    a copy of docs/benchmarks.md's block, net and dropin sections
+  edited    a copy of docs/benchmarks.md's block, net, dropin and chanmem
+            sections
             with the committed result sets renders back unchanged, and
             with one figure edited by hand no longer does (what
             docs_figures catches in the tree).
@@ -179,6 +182,44 @@ bad = json.loads(json.dumps(drop))
 del bad["reports"][0]["results"][0]["size"]
 expect(resultset.problems_of(bad), "a dropin report without size fits")
 
+
+def proc(name, heap, anon, rings):
+    return {"process": name, "heap_bytes": heap, "rss_anon_bytes": anon,
+            "rss_shmem_pages": 20.0, "fds": 6.0, "maps": 4.0,
+            "ring_pages": rings}
+
+
+# chanmem: issue 15's 4 KiB of heap per channel, met exactly on the bound
+# and missed one byte past it; vmsgd's RssAnon stands for its heap.
+mem = {"tool": "bench/chanmem", "schema": 1, "kind": "chanmem",
+       "meta": dict(net["meta"], command="bench/chanmem build"),
+       "paths": [{"path": "direct", "channels": 1000, "ring_pages": 33,
+                  "processes": [proc("consumer", 4096.0, 4000.0, 33),
+                                proc("provider", 4097.0, 4100.0, 33),
+                                proc("vmsgd", None, 600.0, 0)]},
+                 {"path": "relayed", "channels": 500, "ring_pages": 33,
+                  "processes": [proc("consumer", 1000.0, 900.0, 33),
+                                proc("provider", 1000.0, -50.0, 33),
+                                proc("vmsgd", None, 4097.0, 66)]}]}
+expect(resultset.problems_of(mem) == [], "a chanmem set does not fit: %r"
+       % resultset.problems_of(mem))
+expect([r[8] for r in resultset.chanmem_rows(mem)] ==
+       [True, False, True, True, True, False],
+       "chanmem verdicts: %r" % resultset.chanmem_rows(mem))
+mp = resultset.write(mem, os.path.join(tmp, "out"))
+text = resultset.render_chanmem([mp], ["x.json"])
+expect("| direct, consumer (1000 channels) | 4096 B | 4000 B | 33 |" in text
+       and "| direct, vmsgd (1000 channels) | 600 B (its RssAnon) |" in text
+       and "| relayed, vmsgd (500 channels) | 4097 B (its RssAnon) | 4097 B "
+       "| 66 |" in text and "met in 4 of the 6 rows" in text,
+       "chanmem section:\n" + text)
+bad = json.loads(json.dumps(mem))
+bad["paths"][0]["processes"][2]["process"] = "dom0"
+expect(resultset.problems_of(bad), "a chanmem set with process dom0 fits")
+bad = json.loads(json.dumps(mem))
+del bad["paths"][1]["processes"][0]["heap_bytes"]
+expect(resultset.problems_of(bad), "a chanmem process without heap fits")
+
 # ---- newest ------------------------------------------------------------------
 root = os.path.join(tmp, "tree")
 os.makedirs(os.path.join(root, "bench", "results"))
@@ -238,8 +279,9 @@ expect("| 0.5 ms | 304.0 Mbit/s | 1.00× |" in text and
 doc = open(os.path.join(REPO, "docs", "benchmarks.md")).read()
 secs = [(kind, files, doc[a:b]) for a, b, kind, files in
         gensections.sections(doc) if kind in resultset.RENDERERS]
-expect(sorted(k for k, _, _ in secs) == ["block", "dropin", "net"],
-       "docs/benchmarks.md's block, net and dropin sections: %r"
+expect(sorted(k for k, _, _ in secs) == ["block", "chanmem", "dropin",
+                                         "net"],
+       "docs/benchmarks.md's block, net, dropin and chanmem sections: %r"
        % [k for k, _, _ in secs])
 os.makedirs(os.path.join(root, "docs"))
 shutil.rmtree(os.path.join(root, "bench", "results"))
