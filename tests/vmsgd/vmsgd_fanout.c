@@ -28,10 +28,11 @@
  * - vmsgd's channel count (`vmsgctl --json list channels`): none;
  * - the number of xenstore nodes (a dom0 walk of the whole tree): equal.
  *
- * Under ASan (allocations with full stacks are slow) the counts are
- * 4,000 and 1,000: still enough for a leak of a few bytes a channel to
- * pass HEAP_SLACK. VT_FANOUT="DIRECT RELAYED" overrides the counts (to
- * try a leak by hand). The rate and timings go to stderr ("fanout ..."). */
+ * Under ASan (allocations with full stacks are slow) and TSan the counts
+ * are 4,000 and 1,000: still enough for a leak of a few bytes a channel
+ * to pass HEAP_SLACK; what is said of ASan above holds for TSan too.
+ * VT_FANOUT="DIRECT RELAYED" overrides the counts (to try a leak by
+ * hand). The rate and timings go to stderr ("fanout ..."). */
 #include "vt_proc.h"
 
 #include <malloc.h>
@@ -39,16 +40,18 @@
 
 #include <xenstore.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VT_ASAN 1
+/* VT_SAN: under ASan or TSan, whose allocators keep the counts (and
+ * whose quarantine or shadow memory make resident memory no measure). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define VT_SAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VT_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define VT_SAN 1
 #endif
 #endif
-#ifdef VT_ASAN
-/* ASan's own count (sanitizer/allocator_interface.h, a header this
- * machine's compiler does not install). */
+#ifdef VT_SAN
+/* The sanitizer's own count (sanitizer/allocator_interface.h, a header
+ * this machine's compiler does not install). */
 size_t __sanitizer_get_current_allocated_bytes(void);
 #define N_DIRECT 4000u
 #define N_RELAYED 1000u
@@ -97,7 +100,7 @@ static unsigned long status_bytes(const char *pid, const char *key)
 /* Heap bytes this process has allocated and not freed. */
 static unsigned long heap_used(void)
 {
-#ifdef VT_ASAN
+#ifdef VT_SAN
 	return (unsigned long)__sanitizer_get_current_allocated_bytes();
 #else
 	struct mallinfo2 m = mallinfo2();
@@ -392,9 +395,9 @@ static void same_int(const char *what, const char *svc, int a, int b)
 		VMSG_TEST_FAIL("%s: %s went from %d to %d", svc, what, a, b);
 }
 
-/* Mappings: equal, but ASan's allocator maps more of its regions as its
- * quarantine fills; a ring left mapped is one or more per channel. */
-#ifdef VT_ASAN
+/* Mappings: equal, but a sanitizer's allocator maps more of its regions
+ * as it goes; a ring left mapped is one or more per channel. */
+#ifdef VT_SAN
 #define MAPS_SLACK 64
 #else
 #define MAPS_SLACK 0
@@ -445,10 +448,11 @@ static void phase(const char *svc, unsigned n, unsigned warm)
 		     HEAP_SLACK, chans);
 	grew_at_most("provider heap", svc, a.prov.heap, b.prov.heap,
 		     HEAP_SLACK, chans);
-#ifdef VT_ASAN
+#ifdef VT_SAN
 	fprintf(stderr, "fanout %s: vmsgd RssAnon %lu -> %lu bytes (not "
-			"checked under ASan: its quarantine holds freed "
-			"memory; LeakSanitizer checks vmsgd at its exit)\n",
+			"checked under a sanitizer: ASan's quarantine holds "
+			"freed memory, LeakSanitizer checks vmsgd at its "
+			"exit)\n",
 		svc, a.vmsgd.anon, b.vmsgd.anon);
 #else
 	grew_at_most("vmsgd RssAnon", svc, a.vmsgd.anon, b.vmsgd.anon,
