@@ -7,7 +7,7 @@
 #ifndef VMSGD_BRIDGE_H
 #define VMSGD_BRIDGE_H
 
-#include "vmsgd.h"
+#include "broker.h"
 
 #define CHUNK (64u * 1024u) /* stream: one ring read / socket read */
 

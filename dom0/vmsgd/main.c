@@ -16,7 +16,7 @@
 #include <vmsg/version.h>
 
 #include "vmsg_pidfile.h"
-#include "vmsgd.h"
+#include "broker.h"
 
 #define DEFAULT_CONFIG "/etc/vmsg/vmsgd.conf"
 
@@ -131,6 +131,8 @@ static void on_tick(uv_timer_t *t)
 {
 	struct vmsgd *d = t->data;
 	sessions_tick(d);
+	bridges_tick(d);
+	broker_tick(d);
 	if (d->rescan_retry)
 		xs_rescan(d);
 }
@@ -194,6 +196,13 @@ static void stop(struct vmsgd *d)
 	metrics_stop(d);
 	xs_watch_stop(d);
 	host_stop(d);
+	/* In order: first every pending open is answered; then the channels
+	 * vmsgd holds ends of, each closed in order (what it passed on stays
+	 * readable), and the bridges' listeners; then the control
+	 * channels. */
+	broker_fail_pending(d);
+	relays_close_all(d);
+	bridges_stop(d);
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
@@ -330,14 +339,18 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Channel ids start at a random point: the channels an earlier
-	 * (killed) vmsgd brokered live on with their ids in their paths
-	 * (/local/domain/P/data/vmsg/svc/ID), and a new channel must not be
-	 * published over one of them. */
-	if (getrandom(&d->next_id, sizeof d->next_id, 0) !=
-	    (ssize_t)sizeof d->next_id)
-		d->next_id = (uint32_t)time(NULL) * 2654435761u;
-	d->next_id &= 0x7fffffffu;
+	static const struct transport *const transports[CHM_COUNT] = {
+		[CHM_DIRECT] = &direct_transport,
+		[CHM_RELAYED] = &relay_transport,
+		[CHM_BRIDGE_IN] = &bridge_in_transport,
+		[CHM_BRIDGE_OUT] = &bridge_out_transport,
+	};
+	if (broker_init(d, &session_notify, transports) < 0) {
+		vmsgd_log(LOG_ERROR, "out of memory");
+		policy_free(&d->pol);
+		free(d);
+		return 1;
+	}
 
 	d->loop = uv_default_loop();
 	uv_signal_init(d->loop, &d->sighup);
@@ -381,14 +394,7 @@ int main(int argc, char **argv)
 	if (pid_file)
 		vmsg_pidfile_remove(pid_abs);
 	policy_free(&d->pol);
-	for (struct service *v = d->services, *n; v; v = n) {
-		n = v->next;
-		free(v);
-	}
-	for (struct channel *c = d->channels, *n; c; c = n) {
-		n = c->next;
-		free(c);
-	}
+	broker_free(d);
 	if (rc == 0)
 		vmsgd_log(LOG_INFO, "stopped");
 	free(d);
