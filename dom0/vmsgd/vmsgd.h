@@ -396,7 +396,8 @@ void host_stop(struct vmsgd *d);
 int ctlsock_start(struct vmsgd *d);
 void ctlsock_stop(struct vmsgd *d);
 
-/* main.c */
+/* reload.c: read the policy again (a failure keeps the old one; err says
+ * why). */
 int vmsgd_reload(struct vmsgd *d, char *err, size_t cap);
 
 #endif
