@@ -8,6 +8,12 @@
  * <id> and connect a socket to the target; the guest hears Opened once the
  * socket is up, or the connect error (CHM_BRIDGE_OUT).
  *
+ * This file is a connection's life and the listen bridges' transport
+ * (bridge_in_transport); the listeners, dom0's services, the socket kind a
+ * connection takes and bridge_out_transport are bridges.c's, and the
+ * channel itself is the broker's (broker.c): a connection asks it to
+ * admit, open, fail, end or forget its channel.
+ *
  * The socket side is behind struct bsock_ops (bridge.h): here the byte
  * streams of unix: and tcp: bridges; bridge_dgram.c has the seqpacket:
  * bridges, whose channel carries one typed message per datagram. The rest

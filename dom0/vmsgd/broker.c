@@ -7,10 +7,11 @@
  *
  * Dependency direction, chosen so that no two files call each other:
  *
- *     main.c ─┬─> session.c ─┐
- *             ├─> relay.c  ──┼─> broker.c ─> policy.c, log.c
- *             ├─> bridge.c ──┤
- *             └─> direct.c ──┘
+ *     main.c ─┬─> session.c ─────────────┐
+ *             ├─> relay.c ──> bounds.c ──┤
+ *             ├─> bridges.c ─> bridge.c ─┼─> broker.c ─> policy.c, log.c
+ *             ├─> direct.c ──────────────┤
+ *             └─> ctlsock.c, metrics.c ──┘
  *
  * Callers name the broker; the broker names none of them. What differs
  * by mode it asks of the channel's struct transport (c->tp), and what a

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <vmsg/uv.h>
 #include <vmsg/vmsg_service.pb-c.h>
@@ -23,6 +22,7 @@
 /* A send to a guest that has left no room in a 64 KiB ring: the guest is
  * not reading its control channel; it is reset rather than waited for. */
 #define SEND_TIMEOUT_MS 0
+
 struct session *session_find(struct vmsgd *d, uint16_t domid)
 {
 	for (struct session *s = d->sessions; s; s = s->next)
