@@ -160,6 +160,12 @@ static int notify_serve(struct vmsgd *d, const struct channel *c,
 	sv.serve_id = c->id;
 	sv.service = (char *)c->service;
 	sv.consumer_domid = consumer_domid;
+	/* The real consumer where vmsgd connects in its place (a relayed
+	 * channel), so that the provider never mistakes it for dom0
+	 * (vmsg_service_peer.domid). A listen bridge's consumer is dom0's
+	 * socket: none (0). */
+	if (consumer_domid != c->consumer)
+		sv.relayed_for = c->consumer;
 	sv.path = (char *)c->path;
 	sv.rx_ring_size = c->ring_size;
 	sv.tx_ring_size = c->ring_size;
