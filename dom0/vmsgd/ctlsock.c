@@ -413,8 +413,7 @@ static bool channel_json(json_t *arr, const struct channel *c)
 	if (ok && c->tp->shows_relay_path)
 		ok = vmsg__json_set(o, "relay_path",
 				    vmsg__json_str(c->relay_path));
-	if (ok &&
-	    (c->bconn || c->tp->shows_bridge))
+	if (ok && c->tp->shows_bridge)
 		ok = vmsg__json_set(o, "bridge", vmsg__json_str(c->bridge)) &&
 		     vmsg__json_set(o, "socket", vmsg__json_str(c->sock));
 	struct chan_counters k;
