@@ -70,6 +70,24 @@ static int io_result(struct vchan_dropin *d, int r)
 	return fail(r);
 }
 
+/* Ask the peer for a kick (`bit`), unless our request is still pending:
+ * only the peer clears our bit, and only together with the kick it then
+ * sends (libxenvchan's send_notify, vmsg's kick_needed: an atomic
+ * fetch-and-clear, a kick if the bit was set), so a bit still set already
+ * promises the wake-up asked for, and there is nothing new to order
+ * before the caller's next look at the ring. A program polling an empty
+ * ring (non-blocking calls in a loop, as vchan programs and vmsg-bench's
+ * spin mode do) then only reads the shared line, where a locked write on
+ * every look took the line from the peer between its index store and its
+ * look at our bit, at every message. A peer that clears the bit without a
+ * kick can withhold kicks anyway; the next request sets it again. */
+static void request(struct vmsg_ring_end *e, unsigned bit)
+{
+	if (vmsg__read_once(e->want) & bit)
+		return;
+	vmsg_ring_request_notify(e, bit);
+}
+
 /* Sleep until the next event of the channel (data, space, a client, a
  * close, the peer's death) and consume it: poll the channel's fd, then
  * ack it. The fd may also be readable for the platform's own business (a
@@ -117,7 +135,7 @@ int libxenvchan_is_open(struct libxenvchan *ctrl)
 int libxenvchan_data_ready(struct libxenvchan *ctrl)
 {
 	struct vmsg_ring_end *e = vchan_of(ctrl)->e;
-	vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
+	request(e, VMSG_NOTIFY_WRITE);
 	int n = vmsg__rx_ready(e);
 	return n < 0 ? 0 : n;
 }
@@ -125,7 +143,7 @@ int libxenvchan_data_ready(struct libxenvchan *ctrl)
 int libxenvchan_buffer_space(struct libxenvchan *ctrl)
 {
 	struct vmsg_ring_end *e = vchan_of(ctrl)->e;
-	vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
+	request(e, VMSG_NOTIFY_READ);
 	int n = vmsg__tx_space(e);
 	return n < 0 ? 0 : n;
 }
@@ -135,9 +153,10 @@ int libxenvchan_buffer_space(struct libxenvchan *ctrl)
  * libxenvchan does whenever a call finds less than it wanted: vmsg's own
  * calls ask only when they find nothing. So read() and write() look at
  * the ring first and, finding less than asked for, ask before the copy,
- * whose own look at the peer's index then follows the request (which ends
- * with a full barrier: either the peer sees our bit after it publishes,
- * or that look sees what it published). One request and one copy per
+ * whose own look at the peer's index then follows the request (a new one
+ * ends with a full barrier: either the peer sees our bit after it
+ * publishes, or that look sees what it published; one still pending
+ * promises the kick by itself, see request()). One request and one copy per
  * call, as libxenvchan's; a second request, and a second look through
  * vmsg's waiting code, cost every partial call of a batched stream a
  * locked write to the shared line more.
@@ -149,9 +168,9 @@ static int more_read(struct vchan_dropin *d, char *buf, size_t size, int got)
 {
 	if (got <= 0 || (size_t)got >= size)
 		return got;
-	vmsg_ring_request_notify(d->e, VMSG_NOTIFY_WRITE);
+	request(d->e, VMSG_NOTIFY_WRITE);
 	if (vmsg__rx_ready(d->e) == 0)
-		return got; /* (an error shows at the next call) */
+		return got; /* (a broken index: the read below records it) */
 	int r = vmsg_chan_read(d->c, buf + got, size - (size_t)got, 0);
 	return r > 0 ? got + r : got;
 }
@@ -166,7 +185,7 @@ static int first_look(struct vchan_dropin *d, int have, size_t size,
 {
 	if (have < 0 || (size_t)have >= size)
 		return 1; /* enough, or broken: the copy says which */
-	vmsg_ring_request_notify(d->e, bit);
+	request(d->e, bit);
 	if (have > 0 || block)
 		return 1;
 	have = bit == VMSG_NOTIFY_WRITE ? vmsg__rx_ready(d->e)
@@ -214,8 +233,9 @@ int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
 
 /* recv and send move exactly `size` bytes or none. Each loop asks the
  * peer for a kick before its last check, so the wait that follows cannot
- * miss the peer's progress (the request ends with a full barrier: the
- * peer sees our bit after its publish, or we see what it published).
+ * miss the peer's progress (a new request ends with a full barrier: the
+ * peer sees our bit after its publish, or we see what it published; a
+ * pending one, request(), promises the kick).
  * recv looks at the peer's liveness only once the ring is seen short
  * twice (before and after the request): once per call that finds too
  * little, as libxenvchan's is_open() look. */
@@ -234,7 +254,7 @@ int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
 		if (size <= (size_t)ready) /* all there: one read takes it */
 			return io_result(d, vmsg_chan_read(d->c, data, size, 0));
 		if (!armed) {
-			vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
+			request(e, VMSG_NOTIFY_WRITE);
 			armed = true;
 			continue;
 		}
@@ -275,7 +295,7 @@ int libxenvchan_send(struct libxenvchan *ctrl, const void *data, size_t size)
 		if (size <= (size_t)space) /* fits: one write takes it all */
 			return io_result(d, vmsg_chan_write(d->c, data, size, 0));
 		if (!armed) {
-			vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
+			request(e, VMSG_NOTIFY_READ);
 			armed = true;
 			continue;
 		}
