@@ -51,3 +51,10 @@ if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND TARGET overlay-appliance
   set_tests_properties(storage_xen_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
                        ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
 endif()
+# The mirror appliance over two vmsg-blockd legs, one killed, then the other.
+if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin AND TARGET mirror-appliance AND TARGET xensim)
+  add_test(NAME mirror_sim
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/mirror_sim.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(mirror_sim PROPERTIES TIMEOUT 240 LABELS "block;sim" SKIP_RETURN_CODE 77
+                       ENVIRONMENT "VMSG_NBDKIT_PRELOAD=${VMSG_NBDKIT_PRELOAD}")
+endif()

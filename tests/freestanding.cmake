@@ -21,7 +21,8 @@ add_test(NAME freestanding_block
                  ${VMSG_RING_SOURCES} ${VMSG_FRAME_SOURCES}
                  ${VMSG_CHAN_FS_SOURCES} ${VMSG_BLOCK_SOURCES}
                  ${PROJECT_SOURCE_DIR}/examples/blk-ramdisk/ramdisk.c
-                 ${PROJECT_SOURCE_DIR}/examples/blk-overlay/overlay.c)
+                 ${PROJECT_SOURCE_DIR}/examples/blk-overlay/overlay.c
+                 ${PROJECT_SOURCE_DIR}/examples/blk-mirror/mirror.c)
 set_tests_properties(freestanding_block PROPERTIES TIMEOUT 120 LABELS block)
 
 # freestanding_net: lib/net compiles the same way and needs, beyond those

@@ -43,3 +43,9 @@ if(TARGET xensim)
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen/sim_run_log.sh ${CMAKE_BINARY_DIR})
   set_tests_properties(sim_run_log PROPERTIES TIMEOUT 120 LABELS sim)
 endif()
+if(TARGET xensim)
+  # xensimd out of descriptors: says so, does not spin, recovers.
+  add_test(NAME sim_fd_limit
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sim_xen/sim_fd_limit.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(sim_fd_limit PROPERTIES TIMEOUT 60 LABELS sim SKIP_RETURN_CODE 77)
+endif()

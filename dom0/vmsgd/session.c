@@ -296,6 +296,10 @@ int channel_request_serve(struct vmsgd *d, struct channel *c,
 	sv.serve_id = c->id;
 	sv.service = c->service;
 	sv.consumer_domid = consumer_domid;
+	/* The real consumer of a relayed channel, so that the provider
+	 * never mistakes it for dom0 (vmsg_service_peer.domid). */
+	if (c->mode == CHM_RELAYED)
+		sv.relayed_for = c->consumer;
 	sv.path = c->path;
 	sv.rx_ring_size = c->ring_size;
 	sv.tx_ring_size = c->ring_size;

@@ -353,6 +353,8 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	    __builtin_strlen(s->path) <= (size_t)n ||
 	    __builtin_memcmp(s->path, prefix, (size_t)n) != 0 ||
 	    has_dotdot(s->path) || s->consumer_domid >= VMSG_DOMID_LIMIT ||
+	    s->relayed_for >= VMSG_DOMID_LIMIT ||
+	    (s->relayed_for && s->consumer_domid != 0) ||
 	    !vmsg_service_name_ok(s->service) || s->max_msg == 0 ||
 	    s->max_msg > (1u << 30)) {
 		serve_reply(ctl, s->serve_id, -EINVAL, "bad serve request");
@@ -394,7 +396,10 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	}
 	struct vmsg_service_peer peer;
 	vmsg__memset(&peer, 0, sizeof peer);
-	peer.domid = (uint16_t)s->consumer_domid;
+	/* A relayed channel's end is vmsgd's (domain 0), but vmsgd names
+	 * the domain it relays for: that is who the provider serves. */
+	peer.domid = (uint16_t)(s->relayed_for ? s->relayed_for
+					       : s->consumer_domid);
 	peer.channel_id = s->serve_id;
 	vmsg__memcpy(peer.service, s->service, sizeof peer.service);
 	r = vmsg__svc_served_add(ctl, c, &peer, s->serve_id,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -252,11 +253,58 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
+/* Every domain's handle is a connection, and a channel takes several:
+ * thousands of channels need more descriptors than a shell's default
+ * soft limit. Take the hard limit, and as root raise that too (up to
+ * the kernel's nr_open, at most 1 << 20). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = rl.rlim_max;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	unsigned long nr_open = 0;
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > (1ul << 20))
+		nr_open = 1ul << 20;
+	if (geteuid() == 0 && nr_open > want) {
+		struct rlimit up = { nr_open, nr_open };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Out of descriptors, a pending connection cannot be taken and the
+ * listening socket stays readable: leave it out of poll for 100 ms at a
+ * time instead of spinning, and say why (every 10 s at most), since the
+ * clients only see their calls time out. */
+static void say_exhausted(size_t conns)
+{
+	static time_t last;
+	time_t now = time(NULL);
+	if (now - last >= 10) {
+		last = now;
+		xsimd_log("cannot take a new connection: %s (%zu open); raise "
+			  "the open-file limit (ulimit -n) of whoever starts "
+			  "xensimd", strerror(errno), conns);
+	}
+}
+
 static void run_loop(struct xsimd *d)
 {
 	struct pollfd *pf = NULL;
 	uint32_t *ids = NULL;
 	size_t cap = 0;
+	bool exhausted = false;
 
 	while (!d->stopping && !got_signal) {
 		size_t n = 1;
@@ -271,13 +319,14 @@ static void run_loop(struct xsimd *d)
 				exit(1);
 			}
 		}
-		pf[0] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+		pf[0] = (struct pollfd){ .fd = exhausted ? -1 : d->listen_fd,
+					 .events = POLLIN };
 		n = 1;
 		for (struct xsimd_conn *c = d->conns; c; c = c->next, n++) {
 			pf[n] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 			ids[n] = c->id;
 		}
-		if (poll(pf, n, -1) < 0) {
+		if (poll(pf, n, exhausted ? 100 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			xsimd_log("poll: %s", strerror(errno));
@@ -292,8 +341,13 @@ static void run_loop(struct xsimd *d)
 			if (c && !conn_serve(d, c))
 				xsimd_conn_drop(d, c);
 		}
+		exhausted = false; /* try again */
 		if (pf[0].revents & POLLIN) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+				say_exhausted(n - 1);
+				exhausted = true;
+			}
 			struct xsimd_conn *c = fd >= 0 ? calloc(1, sizeof(*c)) : NULL;
 			if (c) {
 				c->fd = fd;
@@ -381,6 +435,7 @@ int main(int argc, char **argv)
 		setvbuf(stderr, NULL, _IOLBF, 0);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

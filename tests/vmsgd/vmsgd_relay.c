@@ -5,7 +5,8 @@
  * 64 KiB rings both ways), checksummed; `vmsgctl --json list channels`
  * shows the channel as relayed with counters at least what was sent.
  * Closes propagate both ways: dom2 closes `echo` and dom1's end sees
- * -EPIPE (the channel leaves vmsgctl); dom3 offers `bye`, sends five
+ * -EPIPE (the channel leaves vmsgctl); dom3 offers `bye`, learns that
+ * dom2 (not domain 0, vmsgd's end) is its consumer, sends five
  * messages (two fragmented) and closes at once: dom2 still receives all
  * five in order, then -EPIPE. Last, relayed vs direct round trip and
  * throughput are measured once and printed (not asserted). Then vmsgd is
@@ -36,7 +37,12 @@ static int role_byer(void)
 	ASSERT_EQ(vmsg_service_offer(ctl, "bye", SIM_WAIT_MS), 0);
 	sim_say(vt_out, "offered");
 	vmsg_chan *c;
-	ASSERT_EQ(vmsg_service_accept(ctl, &c, NULL, SIM_WAIT_MS), 0);
+	struct vmsg_service_peer peer;
+	ASSERT_EQ(vmsg_service_accept(ctl, &c, &peer, SIM_WAIT_MS), 0);
+	/* vmsgd is this end's peer, but the provider learns the domain it
+	 * relays for, never a domid 0 that could pass for dom0. */
+	ASSERT_EQ(peer.domid, 2);
+	ASSERT_EQ(strcmp(peer.service, "bye"), 0);
 	uint16_t t;
 	ASSERT_EQ(vmsg_chan_recv(c, &t, buf, sizeof buf, SIM_WAIT_MS), 2);
 	ASSERT_EQ(memcmp(buf, "hi", 2), 0);

@@ -159,16 +159,17 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 
 /* Who is on the other end of an accepted channel.
  *
+ * `domid` is the consumer's domain (host mode: its client number), for a
+ * relayed channel too: vmsgd's own end is connected, but vmsgd names the
+ * domain it relays for (an older vmsgd does not: 0).
+ *
  * WARNING: domid 0 does not mean dom0. vmsgd itself is the consumer of a
- * relayed channel (the real consumer, any domain the policy lets open the
- * service, talks to vmsgd) and of a listen bridge's connection (any
- * process, or over TCP any host, that reaches the bridge's socket): the
- * provider sees domid 0 for all of them. A provider that trusts domain 0
- * gives dom0's rights to every one of them. Decide by the service, not by
- * domid 0 (docs/vmsgd.md); until channel setup names the real consumer,
- * only a direct channel's domid is the consumer's own. */
+ * listen bridge's connection (any process, or over TCP any host, that
+ * reaches the bridge's socket): the provider sees domid 0 for every one
+ * of them. A provider that trusts domain 0 gives dom0's rights to all of
+ * them. Decide by the service, not by domid 0 (docs/vmsgd.md). */
 struct vmsg_service_peer {
-	uint16_t domid; /* the consumer: 0 for relayed and bridged (above) */
+	uint16_t domid; /* the consumer; 0 for a bridged one (above) */
 	char service[VMSG_SERVICE_NAME_MAX + 1];   /* the service opened */
 	uint32_t channel_id;
 };
