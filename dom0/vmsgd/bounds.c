@@ -1,9 +1,10 @@
 /* What one guest can make vmsgd hold (docs/vmsgd.md, "Limits"): the bytes
  * of its data queued in vmsgd (max_queued_bytes_per_domain), its opens in
  * progress (max_pending_opens_per_domain) and how long a fragmented message
- * may stay incomplete (partial_message_ms). The back-off after resets is
- * session.c's. */
-#include "vmsgd.h"
+ * may stay incomplete (partial_message_ms). The pending opens are counted
+ * by the broker (broker_pending_opens), the back-off after resets by
+ * session.c. */
+#include "broker.h"
 
 bool partial_expired(struct partial_watch *w, vmsg_chan *ch,
 		     uint32_t limit_ms, uint64_t now)
@@ -27,10 +28,10 @@ bool partial_expired(struct partial_watch *w, vmsg_chan *ch,
 
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid)
 {
-	uint64_t n = bridges_queued(d, domid);
-	for (struct channel *c = d->channels; c; c = c->next)
-		if (c->relay)
-			n += relay_queued(c, domid);
+	uint64_t n = 0;
+	for (const struct channel *c = broker_channels(d); c; c = c->next)
+		if (c->tp->queued)
+			n += c->tp->queued(c, domid);
 	return n;
 }
 
@@ -38,17 +39,4 @@ bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 {
 	return domid == 0 ||
 	       guest_queued(d, domid) < d->pol.limits.max_queued_bytes;
-}
-
-uint32_t guest_pending_opens(struct vmsgd *d, uint16_t domid)
-{
-	uint32_t n = 0;
-	for (struct channel *c = d->channels; c; c = c->next)
-		if (c->consumer == domid &&
-		    (c->state == CH_PENDING ||
-		     (c->state == CH_OPEN &&
-		      ((c->mode == CHM_RELAYED && relay_waiting(c)) ||
-		       (c->mode == CHM_BRIDGE_OUT && bridge_waiting(c))))))
-			n++;
-	return n;
 }

@@ -8,6 +8,12 @@
  * <id> and connect a socket to the target; the guest hears Opened once the
  * socket is up, or the connect error (CHM_BRIDGE_OUT).
  *
+ * This file is a connection's life and the listen bridges' transport
+ * (bridge_in_transport); the listeners, dom0's services, the socket kind a
+ * connection takes and bridge_out_transport are bridges.c's, and the
+ * channel itself is the broker's (broker.c): a connection asks it to
+ * admit, open, fail, end or forget its channel.
+ *
  * The socket side is behind struct bsock_ops (bridge.h): here the byte
  * streams of unix: and tcp: bridges; bridge_dgram.c has the seqpacket:
  * bridges, whose channel carries one typed message per datagram. The rest
@@ -52,9 +58,7 @@
 
 #include "bridge.h"
 
-#define BRIDGE_PATH_PREFIX "/local/domain/0/data/vmsgd/bridge"
 #define WQ_MAX (256u * 1024u) /* socket write queue bound */
-#define OPEN_MS 30000u        /* a provider's answer, a socket's connect */
 #define EOF_LINGER_MS 2000u   /* after the socket's EOF, guest silence */
 
 struct wreq {
@@ -66,12 +70,12 @@ struct wreq {
 
 /* ---- counters ----------------------------------------------------------- */
 
-void bridge_counters(const struct channel *c, struct chan_counters *k)
+bool bridge_counters(const struct channel *c, struct chan_counters *k)
 {
 	memset(k, 0, sizeof *k);
 	struct bconn *b = c->bconn;
 	if (!b)
-		return;
+		return false;
 	struct vmsg_chan_stats st = b->last;
 	if (b->ch)
 		(void)vmsg_chan_stats(b->ch, &st);
@@ -99,6 +103,7 @@ void bridge_counters(const struct channel *c, struct chan_counters *k)
 	k->has_sock = true;
 	k->sock_rx_bytes = b->sock_rx;
 	k->sock_tx_bytes = b->sock_tx;
+	return true;
 }
 
 /* ---- one connection ----------------------------------------------------- */
@@ -108,7 +113,7 @@ static void bconn_close(struct bconn *b);
 static void end(struct bconn *b, const char *why)
 {
 	if (b->c)
-		channel_end(b->d, b->c, why); /* detaches: bconn_close */
+		broker_end(b->d, b->c, why); /* detaches: bconn_close */
 	else
 		bconn_close(b);
 }
@@ -137,8 +142,12 @@ static void on_handle_closed(uv_handle_t *h)
 			break;
 		}
 	/* Still attached only while lingering: the flush is over. */
-	if (b->c)
-		channel_forget(b->d, b->c);
+	if (b->c) {
+		struct channel *c = b->c;
+		c->bconn = NULL;
+		b->c = NULL;
+		broker_forget(b->d, c);
+	}
 	if (b->ops->destroy)
 		b->ops->destroy(b);
 	free(b);
@@ -251,11 +260,17 @@ static void bconn_close(struct bconn *b)
 	}
 }
 
+/* Bridge out: is vmsgd's end for the guest still waiting for it? */
 bool bridge_waiting(const struct channel *c)
 {
 	return c->bconn && !c->bconn->in && !c->bconn->accepted;
 }
 
+/* The channel is being forgotten: close the channel end and the socket.
+ * Returns true when the socket still has to take what the guest sent:
+ * the bridge keeps c (then lingering) and calls broker_forget(c) when it
+ * is done, within the policy's bridge_flush_ms; false: c->bconn is
+ * cleared and c can go. */
 bool bridge_detach(struct channel *c)
 {
 	struct bconn *b = c->bconn;
@@ -278,6 +293,9 @@ bool bridge_detach(struct channel *c)
 	return linger;
 }
 
+/* The guest's end of an open bridged channel says Closed: the channel
+ * lingers (the rest goes to the socket within bridge_flush_ms, then it
+ * ends). */
 void bridge_guest_closed(struct channel *c)
 {
 	struct bconn *b = c->bconn;
@@ -292,19 +310,19 @@ void bridge_guest_closed(struct channel *c)
 static void pump_out(struct bconn *b);
 static void push_in(struct bconn *b);
 
-uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
+/* The bytes vmsgd's socket write queue holds of domain `domid`'s data
+ * (lingering connections too: they stay attached to their channel). */
+uint64_t bridge_queued(const struct channel *c, uint16_t domid)
 {
-	uint64_t n = 0;
-	for (struct bconn *b = d->bconns; b; b = b->next) {
-		if (b->guest != domid)
-			continue;
-		/* A seqpacket: bridge's end collects the guest's fragmented
-		 * messages in vmsgd's memory (a byte stream's never). */
-		size_t held = 0;
-		if (b->ch && vmsg_chan_rx_partial(b->ch, &held) >= 0)
-			n += held;
-		n += b->wq;
-	}
+	const struct bconn *b = c->bconn;
+	if (!b || b->guest != domid)
+		return 0;
+	/* A seqpacket: bridge's end collects the guest's fragmented
+	 * messages in vmsgd's memory (a byte stream's never). */
+	size_t held = 0;
+	uint64_t n = b->wq;
+	if (b->ch && vmsg_chan_rx_partial(b->ch, &held) >= 0)
+		n += held;
 	return n;
 }
 
@@ -542,7 +560,7 @@ struct bconn *bridge_conn_new(struct vmsgd *d, bool in,
 	return b;
 }
 
-static void sock_init(struct bconn *b, bool tcp)
+void bridge_sock_init(struct bconn *b, bool tcp)
 {
 	if (tcp)
 		uv_tcp_init(b->d->loop, &b->u.tcp);
@@ -555,121 +573,57 @@ static void sock_init(struct bconn *b, bool tcp)
 
 /* ---- listen bridges: a connection opens the guest's service -------------- */
 
-static struct service *offered(struct vmsgd *d, const char *name)
-{
-	for (struct service *v = d->services; v; v = v->next)
-		if (!strcmp(v->name, name))
-			return v;
-	return NULL;
-}
-
 void bridge_conn_close(struct bconn *b)
 {
 	bconn_close(b);
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct listener *l = server->data;
-	struct vmsgd *d = l->d;
-	if (status < 0 || d->stopping)
-		return;
-	struct bconn *b = bridge_conn_new(d, true, &bridge_stream_ops);
-	if (!b)
-		return;
-	sock_init(b, l->b.is_tcp);
-	if (uv_accept(server, &b->u.s) < 0) {
-		bconn_close(b);
-		return;
-	}
-	b->sock_ok = true;
-	char peer[160];
-	snprintf(peer, sizeof peer, "%s", l->bound);
-	if (l->b.is_tcp) {
-		struct sockaddr_storage ss;
-		int len = sizeof ss;
-		char ip[64] = "?";
-		if (uv_tcp_getpeername(&b->u.tcp, (struct sockaddr *)&ss,
-				       &len) == 0) {
-			int port = 0;
-			if (ss.ss_family == AF_INET6) {
-				uv_ip6_name((void *)&ss, ip, sizeof ip);
-				port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-				snprintf(peer, sizeof peer, "tcp:[%s]:%d", ip,
-					 port);
-			} else {
-				uv_ip4_name((void *)&ss, ip, sizeof ip);
-				port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-				snprintf(peer, sizeof peer, "tcp:%s:%d", ip, port);
-			}
-		}
-	}
-	bridge_accepted(l, b, peer);
-}
+/* What a listen bridge's connection hands its channel's start. */
+struct accepted {
+	struct listener *l;
+	struct bconn *b;
+	const char *peer;
+};
 
 void bridge_accepted(struct listener *l, struct bconn *b, const char *peer)
 {
-	struct vmsgd *d = l->d;
-	const struct policy_service *ps = policy_find(&d->pol, l->b.service);
-	struct service *v = offered(d, l->b.service);
-	struct session *s = v ? session_find(d, v->provider) : NULL;
-	if (!ps || !v || v->provider == 0 || !s || s->state != SESS_READY) {
-		vmsgd_log(LOG_WARN, "bridge %s: connection from %s refused: "
-				    "service '%s' is not offered",
-			  l->b.name, peer, l->b.service);
+	struct accepted a = {.l = l, .b = b, .peer = peer};
+	char text[200];
+	int r = broker_open(l->d, NULL, l->b.service, 0, 0, &a, text,
+			    sizeof text);
+	if (r < 0) {
+		vmsgd_log(LOG_WARN, "bridge %s: connection from %s refused: %s",
+			  l->b.name, peer, text);
 		bconn_close(b);
-		return;
-	}
-	uint32_t mine = 0;
-	for (struct channel *c = d->channels; c; c = c->next)
-		mine += c->consumer == 0 && !strcmp(c->service, ps->name);
-	if (mine >= ps->max_channels) {
-		vmsgd_log(LOG_WARN, "bridge %s: connection from %s refused: "
-				    "service '%s' has its limit of %u channels",
-			  l->b.name, peer, ps->name, ps->max_channels);
-		bconn_close(b);
-		return;
-	}
-	struct channel *c = calloc(1, sizeof *c);
-	if (!c) {
-		bconn_close(b);
-		return;
-	}
-	c->id = channel_new_id(d);
-	snprintf(c->service, sizeof c->service, "%s", ps->name);
-	c->provider = v->provider;
-	c->consumer = 0;
-	c->state = CH_PENDING;
-	c->mode = CHM_BRIDGE_IN;
-	b->guest = v->provider;
-	c->max_msg = ps->max_msg;
-	c->ring_size = ps->ring_size;
-	c->deadline_ms = vmsgd_now_ms() + OPEN_MS;
-	snprintf(c->path, sizeof c->path, "/local/domain/%u/data/vmsg/svc/%u",
-		 (unsigned)c->provider, c->id);
-	snprintf(c->bridge, sizeof c->bridge, "%s", l->b.name);
-	snprintf(c->sock, sizeof c->sock, "%s", peer);
-	c->bconn = b;
-	b->c = c;
-	c->next = d->channels;
-	d->channels = c;
-	vmsgd_log(LOG_INFO, "bridge %s: connection from %s opens '%s' "
-			    "(channel %u)",
-		  l->b.name, peer, c->service, c->id);
-	uint32_t id = c->id;
-	if (channel_request_serve(d, c, 0) < 0) {
-		c = channel_lookup(d, id); /* the reset may have failed it */
-		if (c)
-			channel_fail(d, c, -EHOSTDOWN,
-				     "the provider is not reachable");
 	}
 }
 
-void bridge_served(struct vmsgd *d, struct channel *c)
+/* The broker admitted the connection's channel: b is its end. */
+static int bridge_in_start(struct vmsgd *d, struct channel *c, void *arg,
+			   char *why, size_t cap)
+{
+	(void)d;
+	(void)why;
+	(void)cap;
+	struct accepted *a = arg;
+	struct bconn *b = a->b;
+	b->guest = c->provider;
+	snprintf(c->bridge, sizeof c->bridge, "%s", a->l->b.name);
+	snprintf(c->sock, sizeof c->sock, "%s", a->peer);
+	c->bconn = b;
+	b->c = c;
+	vmsgd_log(LOG_INFO, "bridge %s: connection from %s opens '%s' "
+			    "(channel %u)",
+		  a->l->b.name, a->peer, c->service, c->id);
+	return 0;
+}
+
+/* A listen bridge's channel was served by the provider: connect. */
+static void bridge_served(struct vmsgd *d, struct channel *c)
 {
 	struct bconn *b = c->bconn;
 	if (!b) {
-		channel_end(d, c, "its socket is gone");
+		broker_end(d, c, "its socket is gone");
 		return;
 	}
 	struct vmsg_chan_opts o;
@@ -683,16 +637,16 @@ void bridge_served(struct vmsgd *d, struct channel *c)
 					  "channel: %s",
 			 vmsg_strerror(e));
 		b->ch = NULL;
-		channel_end(d, c, why);
+		broker_end(d, c, why);
 		return;
 	}
 	char why[200]; /* the rings the provider laid out, as in relay.c */
-	if (channel_check_rings(c, b->ch, why, sizeof why) < 0) {
-		channel_end(d, c, why);
+	if (broker_check_rings(c, b->ch, why, sizeof why) < 0) {
+		broker_end(d, c, why);
 		return;
 	}
 	if (poll_chan(b) < 0) {
-		channel_end(d, c, "cannot poll the channel");
+		broker_end(d, c, "cannot poll the channel");
 		return;
 	}
 	c->state = CH_OPEN;
@@ -720,12 +674,12 @@ void bridge_connected(struct bconn *b, int status)
 					    "to %s: %s",
 			 c->service, c->sock, uv_strerror(status));
 		/* libuv's codes are negative errno values on Linux. */
-		channel_fail(b->d, c, status >= -4095 ? status : -EIO, text);
+		broker_fail(b->d, c, status >= -4095 ? status : -EIO, text);
 		return;
 	}
 	b->sock_ok = true;
-	channel_opened(b->d, c, 0, c->path);
-	/* channel_opened may have dropped it (the guest's control channel
+	broker_opened(b->d, c, 0, c->path);
+	/* broker_opened may have dropped it (the guest's control channel
 	 * failed); then b is closing. */
 	if (b->closing)
 		return;
@@ -737,7 +691,7 @@ static int stream_connect(struct bconn *b, const struct policy_bridge *br,
 			  char *why, size_t cap)
 {
 	struct channel *c = b->c;
-	sock_init(b, br->is_tcp);
+	bridge_sock_init(b, br->is_tcp);
 	b->creq.data = b;
 	if (br->is_tcp) {
 		struct sockaddr_storage ss;
@@ -759,12 +713,11 @@ static int stream_connect(struct bconn *b, const struct policy_bridge *br,
 	return 0;
 }
 
-int bridge_open(struct vmsgd *d, struct channel *c,
-		const struct policy_bridge *br, char *why, size_t cap)
+int bridge_out_serve(struct vmsgd *d, struct channel *c,
+		     const struct policy_bridge *br,
+		     const struct bsock_ops *ops, char *why, size_t cap)
 {
-	struct bconn *b = bridge_conn_new(d, false, br->seqpacket
-							? &bridge_dgram_ops
-							: &bridge_stream_ops);
+	struct bconn *b = bridge_conn_new(d, false, ops);
 	if (!b) {
 		snprintf(why, cap, "vmsgd is out of memory");
 		return -ENOMEM;
@@ -785,7 +738,7 @@ int bridge_open(struct vmsgd *d, struct channel *c,
 		snprintf(why, cap, "service '%s': vmsgd cannot serve the "
 				   "channel: %s",
 			 c->service, vmsg_strerror(e));
-		return e; /* the caller's channel_fail detaches b */
+		return e; /* the broker's broker_fail detaches b */
 	}
 	if (poll_chan(b) < 0) {
 		snprintf(why, cap, "vmsgd cannot poll the channel");
@@ -800,260 +753,17 @@ int bridge_open(struct vmsgd *d, struct channel *c,
 	return 0;
 }
 
-/* ---- listeners ---------------------------------------------------------- */
-
-static void on_listener_closed(uv_handle_t *h)
+void bridge_conns_stop(struct vmsgd *d)
 {
-	free(h->data);
-}
-
-static void listener_close(struct listener *l)
-{
-	if (l->b.seqpacket) {
-		bridge_dgram_unlisten(l);
-		return;
-	}
-	if (!l->b.is_tcp)
-		unlink(l->b.path);
-	uv_close(&l->u.h, on_listener_closed);
-}
-
-static int listener_start(struct vmsgd *d, const struct policy_bridge *pb,
-			  struct listener **out, char *err, size_t cap)
-{
-	struct listener *l = calloc(1, sizeof *l);
-	if (!l) {
-		snprintf(err, cap, "out of memory");
-		return -1;
-	}
-	l->d = d;
-	l->b = *pb;
-	l->fd = -1;
-	int r;
-	if (pb->seqpacket) {
-		snprintf(l->bound, sizeof l->bound, "%s", pb->addr);
-		r = bridge_dgram_listen(l);
-		if (r < 0) {
-			snprintf(err, cap, "%s:%d: [bridge %s]: cannot listen "
-					   "on %s: %s",
-				 d->config, pb->line, pb->name, pb->addr,
-				 r == -EEXIST ? "the path exists and is not a "
-						"socket"
-					      : strerror(-r));
-			free(l);
-			return -1;
-		}
-	} else if (pb->is_tcp) {
-		uv_tcp_init(d->loop, &l->u.tcp);
-		l->u.h.data = l;
-		struct sockaddr_storage ss;
-		if (pb->ipv6)
-			uv_ip6_addr(pb->host, pb->port, (void *)&ss);
-		else
-			uv_ip4_addr(pb->host, pb->port, (void *)&ss);
-		r = uv_tcp_bind(&l->u.tcp, (void *)&ss, 0);
-		if (r == 0)
-			r = uv_listen(&l->u.s, 64, on_connection);
-		if (r == 0) {
-			int len = sizeof ss;
-			r = uv_tcp_getsockname(&l->u.tcp, (void *)&ss, &len);
-		}
-		if (r == 0) {
-			int port = ntohs(pb->ipv6
-				? ((struct sockaddr_in6 *)&ss)->sin6_port
-				: ((struct sockaddr_in *)&ss)->sin_port);
-			snprintf(l->bound, sizeof l->bound,
-				 pb->ipv6 ? "tcp:[%s]:%d" : "tcp:%s:%d",
-				 pb->host, port);
-		}
-	} else {
-		uv_pipe_init(d->loop, &l->u.pipe, 0);
-		l->u.h.data = l;
-		snprintf(l->bound, sizeof l->bound, "%s", pb->addr);
-		/* A stale socket of a dead vmsgd is replaced; a live one, or
-		 * anything that is not a socket, is not touched. */
-		struct stat sb;
-		r = 0;
-		if (lstat(pb->path, &sb) == 0) {
-			if (!S_ISSOCK(sb.st_mode)) {
-				r = UV_EEXIST;
-			} else {
-				int s = socket(AF_UNIX, SOCK_STREAM, 0);
-				struct sockaddr_un a = {.sun_family = AF_UNIX};
-				snprintf(a.sun_path, sizeof a.sun_path, "%s",
-					 pb->path);
-				/* EPROTOTYPE: a live socket of another
-				 * type (a seqpacket: listener). */
-				int c = s >= 0 ? connect(s, (void *)&a,
-							 sizeof a)
-					       : -1;
-				bool live = c == 0 ||
-					    (s >= 0 && errno == EPROTOTYPE);
-				if (s >= 0)
-					close(s);
-				if (live)
-					r = UV_EADDRINUSE;
-				else
-					unlink(pb->path);
-			}
-		}
-		if (r == 0) {
-			/* root and root's group: the socket is as open as
-			 * the service behind it. */
-			mode_t old = umask(0117);
-			r = uv_pipe_bind(&l->u.pipe, pb->path);
-			umask(old);
-		}
-		if (r == 0)
-			r = uv_listen(&l->u.s, 64, on_connection);
-		if (r < 0 && r != UV_EEXIST && r != UV_EADDRINUSE)
-			unlink(pb->path);
-	}
-	if (r < 0) {
-		snprintf(err, cap, "%s:%d: [bridge %s]: cannot listen on %s: %s",
-			 d->config, pb->line, pb->name, pb->addr,
-			 r == UV_EEXIST ? "the path exists and is not a socket"
-					: uv_strerror(r));
-		uv_close(&l->u.h, on_listener_closed);
-		return -1;
-	}
-	vmsgd_log(LOG_INFO, "bridge %s: '%s' on %s", pb->name, pb->service,
-		  l->bound);
-	*out = l;
-	return 0;
-}
-
-const char *bridge_bound(struct vmsgd *d, const char *name)
-{
-	for (struct listener *l = d->listeners; l; l = l->next)
-		if (!strcmp(l->b.name, name))
-			return l->bound;
-	return NULL;
-}
-
-/* ---- starting, reloading, stopping ------------------------------------- */
-
-static struct listener *listener_at(struct vmsgd *d, const char *addr)
-{
-	for (struct listener *l = d->listeners; l; l = l->next)
-		if (!strcmp(l->b.addr, addr))
-			return l;
-	return NULL;
-}
-
-int bridges_apply(struct vmsgd *d, const struct policy *np, char *err,
-		  size_t cap)
-{
-	/* A new connect bridge cannot take a name a guest offers. */
-	for (size_t i = 0; i < np->nbr; i++) {
-		const struct policy_bridge *b = &np->br[i];
-		struct service *v = b->listen ? NULL : offered(d, b->service);
-		if (v && v->provider != 0) {
-			snprintf(err, cap, "%s:%d: [bridge %s]: service '%s' "
-					   "is offered by domain %u now",
-				 d->config, b->line, b->name, b->service,
-				 (unsigned)v->provider);
-			return -1;
-		}
-	}
-	/* New listeners first: if one fails, drop those and change
-	 * nothing. */
-	struct listener *added = NULL;
-	for (size_t i = 0; i < np->nbr; i++) {
-		const struct policy_bridge *b = &np->br[i];
-		if (!b->listen || listener_at(d, b->addr))
-			continue;
-		struct listener *l;
-		if (listener_start(d, b, &l, err, cap) < 0) {
-			while (added) {
-				struct listener *n = added->next;
-				listener_close(added);
-				added = n;
-			}
-			return -1;
-		}
-		l->next = added;
-		added = l;
-	}
-	/* Old listeners: kept (with the new section's name and service) or
-	 * closed. Their connections stay, as channels do on a reload. */
-	for (struct listener **pp = &d->listeners; *pp;) {
-		struct listener *l = *pp;
-		const struct policy_bridge *keep = NULL;
-		for (size_t i = 0; i < np->nbr && !keep; i++)
-			if (np->br[i].listen && !strcmp(np->br[i].addr, l->b.addr))
-				keep = &np->br[i];
-		if (keep) {
-			l->b = *keep;
-			pp = &l->next;
-			continue;
-		}
-		vmsgd_log(LOG_INFO, "bridge %s: no longer listening on %s",
-			  l->b.name, l->bound);
-		*pp = l->next;
-		listener_close(l);
-	}
-	while (added) {
-		struct listener *n = added->next;
-		added->next = d->listeners;
-		d->listeners = added;
-		added = n;
-	}
-	/* dom0's services: those of connect bridges. */
-	for (struct service **pp = &d->services; *pp;) {
-		struct service *v = *pp;
-		if (v->provider == 0 && !policy_bridge_connect(np, v->name)) {
-			vmsgd_log(LOG_INFO, "service '%s' of dom0 removed",
-				  v->name);
-			*pp = v->next;
-			free(v);
-		} else {
-			pp = &v->next;
-		}
-	}
-	for (size_t i = 0; i < np->nbr; i++) {
-		const struct policy_bridge *b = &np->br[i];
-		if (b->listen || offered(d, b->service))
-			continue;
-		struct service *v = calloc(1, sizeof *v);
-		if (!v)
-			continue; /* not offered; logged below */
-		snprintf(v->name, sizeof v->name, "%s", b->service);
-		v->provider = 0;
-		v->next = d->services;
-		d->services = v;
-		vmsgd_log(LOG_INFO, "bridge %s: '%s' offered by dom0 (%s)",
-			  b->name, b->service, b->addr);
-	}
-	return 0;
-}
-
-int bridges_init(struct vmsgd *d)
-{
-	char err[512];
-	if (bridges_apply(d, &d->pol, err, sizeof err) < 0) {
-		vmsgd_log(LOG_ERROR, "%s", err);
-		return -1;
-	}
-	return 0;
-}
-
-void bridges_stop(struct vmsgd *d)
-{
-	while (d->listeners) {
-		struct listener *l = d->listeners;
-		d->listeners = l->next;
-		listener_close(l);
-	}
 	/* Each bridged channel ends (pending ones included); connections
 	 * still flushing are cut, so that vmsgd can exit. */
 	for (;;) {
-		struct channel *c = d->channels;
+		struct channel *c = broker_channels(d);
 		while (c && !c->bconn)
 			c = c->next;
 		if (!c)
 			break;
-		channel_end(d, c, "vmsgd is stopping");
+		broker_end(d, c, "vmsgd is stopping");
 	}
 	for (struct bconn *b = d->bconns; b; b = b->next) {
 		if (b->sock_init)
@@ -1107,4 +817,22 @@ const struct bsock_ops bridge_stream_ops = {
 	.queued = stream_queued,
 	.close = stream_close,
 	.cut = stream_cut,
+};
+
+/* ---- the transports ------------------------------------------------------ */
+
+const struct transport bridge_in_transport = {
+	.name = "bridge-in",
+	.metric = "bridge_listen",
+	.holds_end = true,
+	.asks_provider = true,
+	.serve_dom0 = true,
+	.shows_bridge = true,
+	.start = bridge_in_start,
+	.served = bridge_served,
+	.detach = bridge_detach,
+	.waiting = bridge_waiting,
+	.counters = bridge_counters,
+	.guest_closed = bridge_guest_closed,
+	.queued = bridge_queued,
 };

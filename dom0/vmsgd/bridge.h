@@ -7,9 +7,11 @@
 #ifndef VMSGD_BRIDGE_H
 #define VMSGD_BRIDGE_H
 
-#include "vmsgd.h"
+#include "broker.h"
 
 #define CHUNK (64u * 1024u) /* stream: one ring read / socket read */
+/* Where vmsgd serves a connect bridge's channel for the guest. */
+#define BRIDGE_PATH_PREFIX "/local/domain/0/data/vmsgd/bridge"
 
 struct bconn;
 
@@ -131,6 +133,24 @@ void bridge_handle_closed(uv_handle_t *h);
 /* The end of the channel's words: "the guest closed the channel" for
  * -EPIPE, else "the channel broke". */
 const char *bridge_chan_why(int e);
+
+/* Serve the guest's end of a connect bridge's channel c and start
+ * connecting br's socket with `ops` (bridges.c picks them). 0, or -errno
+ * with why (the broker fails c, which detaches what was made). */
+int bridge_out_serve(struct vmsgd *d, struct channel *c,
+		     const struct policy_bridge *br,
+		     const struct bsock_ops *ops, char *why, size_t cap);
+/* Set up b's stream socket handle (uv_tcp or uv_pipe). */
+void bridge_sock_init(struct bconn *b, bool tcp);
+/* vmsgd stops: end every bridged channel, cut the flushes. */
+void bridge_conns_stop(struct vmsgd *d);
+/* The hooks of struct transport both bridge transports share (broker.h
+ * says what each does). */
+bool bridge_waiting(const struct channel *c);
+bool bridge_detach(struct channel *c);
+void bridge_guest_closed(struct channel *c);
+uint64_t bridge_queued(const struct channel *c, uint16_t domid);
+bool bridge_counters(const struct channel *c, struct chan_counters *k);
 
 /* bridge_dgram.c: a seqpacket listener on l->b.path (the stale-socket
  * rule of unix: listeners), and its close. */

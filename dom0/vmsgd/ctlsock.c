@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "vmsg_json.h"
-#include "vmsgd.h"
+#include "broker.h"
 
 #define REQ_MAX 256
 
@@ -112,9 +112,9 @@ static void count_domain(struct vmsgd *d, const struct session *s,
 			 unsigned *offers, unsigned *chans)
 {
 	*offers = *chans = 0;
-	for (struct service *v = d->services; v; v = v->next)
+	for (const struct service *v = broker_services(d); v; v = v->next)
 		*offers += v->provider == s->domid;
-	for (struct channel *c = d->channels; c; c = c->next)
+	for (struct channel *c = broker_channels(d); c; c = c->next)
 		*chans += c->provider == s->domid || c->consumer == s->domid;
 }
 
@@ -173,7 +173,7 @@ static void list_domains_json(struct vmsgd *d, struct sbuf *b)
 				    vmsg__json_uint(guest_queued(d, s->domid))) &&
 		     vmsg__json_set(o, "pending_opens",
 				    vmsg__json_uint(
-					    guest_pending_opens(d, s->domid))) &&
+					    broker_pending_opens(d, s->domid))) &&
 		     vmsg__json_set(o, "client",
 				    vmsg__json_str(s->state == SESS_READY
 							   ? s->peer_name
@@ -251,7 +251,7 @@ static json_t *bridges_json(struct vmsgd *d, const char *service)
 static bool unoffered_bridge(struct vmsgd *d, size_t i)
 {
 	const struct policy_bridge *br = &d->pol.br[i];
-	for (struct service *v = d->services; v; v = v->next)
+	for (const struct service *v = broker_services(d); v; v = v->next)
 		if (!strcmp(v->name, br->service))
 			return false;
 	for (size_t j = 0; j < i; j++)
@@ -263,7 +263,7 @@ static bool unoffered_bridge(struct vmsgd *d, size_t i)
 static unsigned service_chans(struct vmsgd *d, const char *name)
 {
 	unsigned n = 0;
-	for (struct channel *c = d->channels; c; c = c->next)
+	for (struct channel *c = broker_channels(d); c; c = c->next)
 		n += !strcmp(c->service, name);
 	return n;
 }
@@ -272,7 +272,7 @@ static void list_services(struct vmsgd *d, struct sbuf *b)
 {
 	sb_printf(b, "ok\n%-24s %-8s %-8s %-8s %s\n", "SERVICE", "PROVIDER",
 		  "MODE", "CHANNELS", "BRIDGES");
-	for (struct service *v = d->services; v; v = v->next) {
+	for (const struct service *v = broker_services(d); v; v = v->next) {
 		sb_printf(b, "%-24s %-8u %-8s %-8u ", v->name,
 			  (unsigned)v->provider, mode_name(d, v->name),
 			  service_chans(d, v->name));
@@ -313,7 +313,7 @@ static void list_services_json(struct vmsgd *d, struct sbuf *b)
 {
 	json_t *root = json_object(), *arr = json_array();
 	bool ok = root && vmsg__json_set(root, "services", json_incref(arr));
-	for (struct service *v = d->services; ok && v; v = v->next)
+	for (const struct service *v = broker_services(d); ok && v; v = v->next)
 		ok = service_json(d, arr, v->name, v->provider);
 	for (size_t i = 0; ok && i < d->pol.nbr; i++)
 		if (unoffered_bridge(d, i))
@@ -322,38 +322,11 @@ static void list_services_json(struct vmsgd *d, struct sbuf *b)
 	json_answer(b, root, ok);
 }
 
-static const char *chan_mode_name(const struct channel *c)
-{
-	switch (c->mode) {
-	case CHM_RELAYED:
-		return "relayed";
-	case CHM_BRIDGE_IN:
-		return "bridge-in";
-	case CHM_BRIDGE_OUT:
-		return "bridge-out";
-	default:
-		return "direct";
-	}
-}
-
 static const char *chan_state(const struct channel *c)
 {
 	return c->state == CH_OPEN     ? "open"
 	       : c->state == CH_LINGER ? "lingering"
 				       : "pending";
-}
-
-bool channel_counters(const struct channel *c, struct chan_counters *k)
-{
-	if (c->relay) {
-		relay_counters(c, k);
-		return true;
-	}
-	if (c->bconn) {
-		bridge_counters(c, k);
-		return true;
-	}
-	return false;
 }
 
 static void list_channels(struct vmsgd *d, struct sbuf *b)
@@ -364,10 +337,10 @@ static void list_channels(struct vmsgd *d, struct sbuf *b)
 		  "ID", "SERVICE", "PROV", "CONS", "STATE", "MODE",
 		  "TO-PROV B/MSGS", "TO-CONS B/MSGS", "STALLS",
 		  "KICKS SENT/SUP", "PATH");
-	for (struct channel *c = d->channels; c; c = c->next) {
+	for (struct channel *c = broker_channels(d); c; c = c->next) {
 		struct chan_counters k;
 		char tp[40] = "-", tc[40] = "-", stl[40] = "-", ks[40] = "-";
-		if (channel_counters(c, &k)) {
+		if (broker_counters(c, &k)) {
 			snprintf(tp, sizeof tp, "%llu/%llu",
 				 (unsigned long long)k.c2p_bytes,
 				 (unsigned long long)k.c2p_msgs);
@@ -386,8 +359,8 @@ static void list_channels(struct vmsgd *d, struct sbuf *b)
 			  "%-9s %-13s %s\n",
 			  c->id, c->service, (unsigned)c->provider,
 			  (unsigned)c->consumer,
-			  chan_state(c), chan_mode_name(c), tp, tc, stl, ks,
-			  c->mode == CHM_RELAYED ? c->relay_path
+			  chan_state(c), c->tp->name, tp, tc, stl, ks,
+			  c->tp->shows_relay_path ? c->relay_path
 			  : c->sock[0]		 ? c->sock
 						 : c->path);
 	}
@@ -435,19 +408,18 @@ static bool channel_json(json_t *arr, const struct channel *c)
 		vmsg__json_set(o, "provider", vmsg__json_uint(c->provider)) &&
 		vmsg__json_set(o, "consumer", vmsg__json_uint(c->consumer)) &&
 		vmsg__json_set(o, "state", vmsg__json_str(chan_state(c))) &&
-		vmsg__json_set(o, "mode", vmsg__json_str(chan_mode_name(c))) &&
+		vmsg__json_set(o, "mode", vmsg__json_str(c->tp->name)) &&
 		vmsg__json_set(o, "path", vmsg__json_str(c->path));
-	if (ok && c->mode == CHM_RELAYED)
+	if (ok && c->tp->shows_relay_path)
 		ok = vmsg__json_set(o, "relay_path",
 				    vmsg__json_str(c->relay_path));
-	if (ok &&
-	    (c->bconn || c->mode == CHM_BRIDGE_IN || c->mode == CHM_BRIDGE_OUT))
+	if (ok && c->tp->shows_bridge)
 		ok = vmsg__json_set(o, "bridge", vmsg__json_str(c->bridge)) &&
 		     vmsg__json_set(o, "socket", vmsg__json_str(c->sock));
 	struct chan_counters k;
 	if (ok)
 		ok = vmsg__json_set(o, "counters",
-				    channel_counters(c, &k) ? counters_json(&k)
+				    broker_counters(c, &k) ? counters_json(&k)
 						       : json_null());
 	json_decref(o);
 	return ok;
@@ -457,7 +429,7 @@ static void list_channels_json(struct vmsgd *d, struct sbuf *b)
 {
 	json_t *root = json_object(), *arr = json_array();
 	bool ok = root && vmsg__json_set(root, "channels", json_incref(arr));
-	for (struct channel *c = d->channels; ok && c; c = c->next)
+	for (struct channel *c = broker_channels(d); ok && c; c = c->next)
 		ok = channel_json(arr, c);
 	json_decref(arr);
 	json_answer(b, root, ok);

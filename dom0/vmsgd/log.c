@@ -1,11 +1,13 @@
 /* Leveled log lines, on stderr ("vmsgd: LEVEL: text") or to syslog
  * (facility daemon; error, warn, info and debug map to LOG_ERR,
- * LOG_WARNING, LOG_INFO and LOG_DEBUG). */
+ * LOG_WARNING, LOG_INFO and LOG_DEBUG); and the clock they and every
+ * deadline go by. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 /* <syslog.h> names its priorities LOG_INFO and LOG_DEBUG as vmsgd.h names
  * its levels: take its values here, then let vmsgd.h have the names. */
@@ -14,6 +16,13 @@ static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 #undef LOG_DEBUG
 
 #include "vmsgd.h"
+
+uint64_t vmsgd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 int vmsgd_log_level = LOG_INFO;
 static bool to_syslog;

@@ -9,14 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <vmsg/version.h>
 
 #include "vmsg_pidfile.h"
-#include "vmsgd.h"
+#include "broker.h"
 
 #define DEFAULT_CONFIG "/etc/vmsg/vmsgd.conf"
 
@@ -61,49 +59,6 @@ static void usage(FILE *f)
 		"usage or configuration. See docs/vmsgd.md.\n");
 }
 
-int vmsgd_reload(struct vmsgd *d, char *err, size_t cap)
-{
-	struct policy np;
-	if (policy_load(d->config, &np, err, cap) < 0) {
-		vmsgd_log(LOG_ERROR, "reload failed, keeping the old policy: "
-				     "%s",
-			  err);
-		return -1;
-	}
-	if (np.host != d->pol.host ||
-	    (np.host && strcmp(np.host_dir, d->pol.host_dir) != 0)) {
-		snprintf(err, cap, "%s: backend and host_dir change only at "
-				   "restart",
-			 d->config);
-		vmsgd_log(LOG_ERROR, "reload failed, keeping the old policy: "
-				     "%s",
-			  err);
-		policy_free(&np);
-		return -1;
-	}
-	if (strcmp(np.control_socket, d->pol.control_socket) != 0)
-		vmsgd_log(LOG_WARN, "reload: control_socket changes only at "
-				    "restart (still %s)",
-			  d->ctl_path);
-	/* Bridges follow the new policy (listeners started or stopped);
-	 * one that cannot start rejects the reload as a whole. */
-	if (bridges_apply(d, &np, err, cap) < 0) {
-		vmsgd_log(LOG_ERROR, "reload failed, keeping the old policy: "
-				     "%s",
-			  err);
-		policy_free(&np);
-		return -1;
-	}
-	policy_free(&d->pol);
-	d->pol = np;
-	vmsgd_log_level = d->cli_log_level >= 0 ? d->cli_log_level
-						: d->pol.log_level;
-	/* Existing channels stay: policy is checked at offer and open. */
-	vmsgd_log(LOG_INFO, "policy reloaded from %s (%zu services)",
-		  d->config, d->pol.nsvc);
-	return 0;
-}
-
 /* --check-config: what a start would read, without starting. */
 static int check_config(const char *file)
 {
@@ -131,6 +86,8 @@ static void on_tick(uv_timer_t *t)
 {
 	struct vmsgd *d = t->data;
 	sessions_tick(d);
+	bridges_tick(d);
+	broker_tick(d);
 	if (d->rescan_retry)
 		xs_rescan(d);
 }
@@ -194,6 +151,13 @@ static void stop(struct vmsgd *d)
 	metrics_stop(d);
 	xs_watch_stop(d);
 	host_stop(d);
+	/* In order: first every pending open is answered; then the channels
+	 * vmsgd holds ends of, each closed in order (what it passed on stays
+	 * readable), and the bridges' listeners; then the control
+	 * channels. */
+	broker_fail_pending(d);
+	relays_close_all(d);
+	bridges_stop(d);
 	session_close_all(d);
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
@@ -330,14 +294,18 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Channel ids start at a random point: the channels an earlier
-	 * (killed) vmsgd brokered live on with their ids in their paths
-	 * (/local/domain/P/data/vmsg/svc/ID), and a new channel must not be
-	 * published over one of them. */
-	if (getrandom(&d->next_id, sizeof d->next_id, 0) !=
-	    (ssize_t)sizeof d->next_id)
-		d->next_id = (uint32_t)time(NULL) * 2654435761u;
-	d->next_id &= 0x7fffffffu;
+	static const struct transport *const transports[CHM_COUNT] = {
+		[CHM_DIRECT] = &direct_transport,
+		[CHM_RELAYED] = &relay_transport,
+		[CHM_BRIDGE_IN] = &bridge_in_transport,
+		[CHM_BRIDGE_OUT] = &bridge_out_transport,
+	};
+	if (broker_init(d, &session_notify, transports) < 0) {
+		vmsgd_log(LOG_ERROR, "out of memory");
+		policy_free(&d->pol);
+		free(d);
+		return 1;
+	}
 
 	d->loop = uv_default_loop();
 	uv_signal_init(d->loop, &d->sighup);
@@ -381,14 +349,7 @@ int main(int argc, char **argv)
 	if (pid_file)
 		vmsg_pidfile_remove(pid_abs);
 	policy_free(&d->pol);
-	for (struct service *v = d->services, *n; v; v = n) {
-		n = v->next;
-		free(v);
-	}
-	for (struct channel *c = d->channels, *n; c; c = n) {
-		n = c->next;
-		free(c);
-	}
+	broker_free(d);
 	if (rc == 0)
 		vmsgd_log(LOG_INFO, "stopped");
 	free(d);

@@ -12,7 +12,7 @@
  * or a loopback TCP port (policy.c refuses any other address); port 0
  * picks a free one, which the "metrics on" log line names.
  */
-#include "vmsgd.h"
+#include "broker.h"
 
 #ifdef VMSGD_HAVE_METRICS
 #include <errno.h>
@@ -44,16 +44,6 @@ struct metrics {
 	char bound[160];
 };
 
-static const char *mode_name(int mode)
-{
-	switch (mode) {
-	case CHM_DIRECT: return "direct";
-	case CHM_RELAYED: return "relayed";
-	case CHM_BRIDGE_IN: return "bridge_listen";
-	default: return "bridge_connect";
-	}
-}
-
 static void family(FILE *f, const char *name, const char *type,
 		   const char *help)
 {
@@ -69,30 +59,28 @@ static void render(struct vmsgd *d, FILE *f)
 	fprintf(f, "vmsgd_build_info{version=\"%s\"} 1\n", vmsg_version());
 
 	unsigned nsvc = 0;
-	for (const struct service *v = d->services; v; v = v->next)
+	for (const struct service *v = broker_services(d); v; v = v->next)
 		nsvc++;
 	family(f, "vmsgd_services", "gauge", "Services offered now.");
 	fprintf(f, "vmsgd_services %u\n", nsvc);
 	family(f, "vmsgd_service_channels", "gauge",
 	       "Channels of each offered service now.");
-	for (const struct service *v = d->services; v; v = v->next) {
+	for (const struct service *v = broker_services(d); v; v = v->next) {
 		unsigned n = 0;
-		for (const struct channel *c = d->channels; c; c = c->next)
+		for (const struct channel *c = broker_channels(d); c; c = c->next)
 			n += !strcmp(c->service, v->name);
 		fprintf(f, "vmsgd_service_channels{service=\"%s\",provider=\"%u\"} %u\n",
 			v->name, (unsigned)v->provider, n);
 	}
 
-	static const int modes[] = {CHM_DIRECT, CHM_RELAYED, CHM_BRIDGE_IN,
-				    CHM_BRIDGE_OUT};
 	family(f, "vmsgd_channels", "gauge",
 	       "Channels vmsgd has brokered and still knows, by mode.");
-	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+	for (int i = 0; i < CHM_COUNT; i++) {
+		const struct transport *t = broker_transport(d, i);
 		unsigned n = 0;
-		for (const struct channel *c = d->channels; c; c = c->next)
-			n += c->mode == modes[i];
-		fprintf(f, "vmsgd_channels{mode=\"%s\"} %u\n",
-			mode_name(modes[i]), n);
+		for (const struct channel *c = broker_channels(d); c; c = c->next)
+			n += c->tp == t;
+		fprintf(f, "vmsgd_channels{mode=\"%s\"} %u\n", t->metric, n);
 	}
 
 	/* Per channel, for the channels whose data passes vmsgd (relayed
@@ -106,14 +94,14 @@ static void render(struct vmsgd *d, FILE *f)
 	       "Times a copy stopped on a full destination, by direction.");
 	family(f, "vmsgd_channel_kicks_total", "counter",
 	       "Event notifications vmsgd sent, or saved (suppressed).");
-	for (const struct channel *c = d->channels; c; c = c->next) {
+	for (const struct channel *c = broker_channels(d); c; c = c->next) {
 		struct chan_counters k;
-		if (!channel_counters(c, &k))
+		if (!broker_counters(c, &k))
 			continue;
 		char lb[160];
 		snprintf(lb, sizeof lb,
 			 "channel=\"%u\",service=\"%s\",mode=\"%s\"", c->id,
-			 c->service, mode_name(c->mode));
+			 c->service, c->tp->metric);
 		fprintf(f,
 			"vmsgd_channel_bytes_total{%s,direction=\"to_provider\"} %llu\n"
 			"vmsgd_channel_bytes_total{%s,direction=\"to_consumer\"} %llu\n"

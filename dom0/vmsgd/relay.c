@@ -30,7 +30,7 @@
 #include <vmsg/xen.h>
 
 #include "vmsg_xen_msg.h"
-#include "vmsgd.h"
+#include "broker.h"
 
 #define RELAY_PATH_PREFIX "/local/domain/0/data/vmsgd/relay"
 /* Per wake-up and direction: then let the loop serve the others (an idle
@@ -64,17 +64,17 @@ struct relay {
 static void on_poll(uv_poll_t *h, int status, int events);
 static void on_idle(uv_idle_t *h);
 
-bool relay_waiting(const struct channel *c)
+static bool relay_waiting(const struct channel *c)
 {
 	return c->relay && !c->relay->accepted;
 }
 
-void relay_counters(const struct channel *c, struct chan_counters *k)
+static bool relay_counters(const struct channel *c, struct chan_counters *k)
 {
 	memset(k, 0, sizeof *k);
 	struct relay *r = c->relay;
 	if (!r)
-		return;
+		return false;
 	struct vmsg_chan_stats cs, ps;
 	memset(&cs, 0, sizeof cs);
 	memset(&ps, 0, sizeof ps);
@@ -89,6 +89,7 @@ void relay_counters(const struct channel *c, struct chan_counters *k)
 	k->p2c_stalls = r->stalls[P2C];
 	k->kicks_sent = cs.kicks_sent + ps.kicks_sent;
 	k->kicks_suppressed = cs.kicks_suppressed + ps.kicks_suppressed;
+	return true;
 }
 
 /* The domain that writes into direction dir's source end. */
@@ -97,7 +98,9 @@ static uint16_t writer(const struct relay *r, int dir)
 	return dir == C2P ? r->c->consumer : r->c->provider;
 }
 
-uint64_t relay_queued(const struct channel *c, uint16_t domid)
+/* The bytes of domain `domid`'s messages c's ends hold (fragmented ones,
+ * incomplete or waiting for room at the destination). */
+static uint64_t relay_queued(const struct channel *c, uint16_t domid)
 {
 	const struct relay *r = c->relay;
 	uint64_t n = 0;
@@ -110,9 +113,14 @@ uint64_t relay_queued(const struct channel *c, uint16_t domid)
 	return n;
 }
 
-bool relay_tick(struct channel *c, uint64_t now)
+/* Has a message on one of c's ends stayed incomplete beyond the policy's
+ * partial_message_ms? Also resumes a direction held back by its writer's
+ * max_queued_bytes. */
+static bool relay_tick(struct channel *c, uint64_t now)
 {
 	struct relay *r = c->relay;
+	if (!r)
+		return false; /* pending: not served yet */
 	const struct rl_limits *l = &r->d->pol.limits;
 	for (int dir = 0; dir < 2; dir++) {
 		if (partial_expired(&r->partial[dir], r->end[dir],
@@ -154,12 +162,13 @@ static void on_closed(uv_handle_t *h)
 	free(r);
 }
 
-void relay_detach(struct channel *c)
+/* The channel is being forgotten: close both ends (orderly). */
+static bool relay_detach(struct channel *c)
 {
 	struct relay *r = c->relay;
 	c->relay = NULL;
 	if (!r)
-		return;
+		return false;
 	r->c = NULL;
 	/* Publish what is committed now: the handles close a loop turn
 	 * later. */
@@ -171,13 +180,14 @@ void relay_detach(struct channel *c)
 			uv_close((uv_handle_t *)&r->poll[i], on_closed);
 	if (!uv_is_closing((uv_handle_t *)&r->idle))
 		uv_close((uv_handle_t *)&r->idle, on_closed);
+	return false;
 }
 
 /* The relay is over: forget the channel (which detaches and closes). */
 static void finish(struct relay *r, const char *why)
 {
 	if (r->c)
-		channel_end(r->d, r->c, why);
+		broker_end(r->d, r->c, why);
 }
 
 enum { GO_IDLE, GO_MORE, GO_STALLED, SRC_CLOSED, BROKEN };
@@ -308,7 +318,10 @@ static void on_idle(uv_idle_t *h)
 	pump(h->data);
 }
 
-int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
+/* The provider has served a relayed channel: connect to it, serve the
+ * consumer's end. 0, or -errno with why filled. */
+static int relay_start(struct vmsgd *d, struct channel *c, char *why,
+		       size_t cap)
 {
 	struct relay *r = calloc(1, sizeof *r);
 	if (!r) {
@@ -338,14 +351,14 @@ int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
 	}
 	/* A client takes the rings the provider laid out: hold it to the
 	 * policy. */
-	if ((e = channel_check_rings(c, r->end[P2C], why, cap)) < 0) {
+	if ((e = broker_check_rings(c, r->end[P2C], why, cap)) < 0) {
 		vmsg_chan_close(r->end[P2C]);
 		free(r);
 		return e;
 	}
 	snprintf(c->relay_path, sizeof c->relay_path, RELAY_PATH_PREFIX "/%u",
 		 c->id);
-	e = channel_consumer_by_msg(d, c)
+	e = broker_consumer_by_msg(d, c)
 		    ? vmsg__xen_serve_msg(&r->end[C2P], c->consumer,
 					  c->relay_path, &o, &c->ring_ref,
 					  &c->event_port)
@@ -395,6 +408,42 @@ int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
 	return 0;
 }
 
+static void relay_served(struct vmsgd *d, struct channel *c)
+{
+	char why[200];
+	int r = relay_start(d, c, why, sizeof why);
+	if (r < 0) {
+		broker_fail(d, c, r, why);
+		return;
+	}
+	broker_opened(d, c, 0, c->relay_path);
+}
+
+/* vmsgd is the provider's consumer: it can always be set up by message;
+ * the consumer's end is, where its library can (relay_start). */
+static bool relay_by_msg(struct vmsgd *d, const struct channel *c)
+{
+	(void)d;
+	(void)c;
+	return true;
+}
+
+const struct transport relay_transport = {
+	.name = "relayed",
+	.metric = "relayed",
+	.holds_end = true,
+	.asks_provider = true,
+	.serve_dom0 = true,
+	.shows_relay_path = true,
+	.by_msg = relay_by_msg,
+	.served = relay_served,
+	.detach = relay_detach,
+	.waiting = relay_waiting,
+	.tick = relay_tick,
+	.counters = relay_counters,
+	.queued = relay_queued,
+};
+
 void relays_close_all(struct vmsgd *d)
 {
 	/* Oldest last in the list: close newest first, each in order. */
@@ -407,6 +456,6 @@ void relays_close_all(struct vmsgd *d)
 		/* Pass on what has arrived (as much as fits), then close. */
 		pump(r);
 		if (r->c)
-			channel_end(d, r->c, "vmsgd is stopping");
+			broker_end(d, r->c, "vmsgd is stopping");
 	}
 }

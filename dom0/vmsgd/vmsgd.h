@@ -198,14 +198,11 @@ bool partial_expired(struct partial_watch *w, vmsg_chan *ch,
 		     uint32_t limit_ms, uint64_t now);
 /* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
  * channels' ends keep of its fragmented messages, and its bridges' socket
- * write queues. */
+ * write queues (each transport's queued hook, broker.h). */
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
 /* May vmsgd read more of domain `domid`'s data (its queued bytes below
  * max_queued_bytes)? dom0 (a listen bridge's socket) always may. */
 bool guest_may_queue(struct vmsgd *d, uint16_t domid);
-/* Domain `domid`'s Opens in progress: not answered, or answered with an
- * end vmsgd serves that the guest has not connected to yet. */
-uint32_t guest_pending_opens(struct vmsgd *d, uint16_t domid);
 
 /* ---- state -------------------------------------------------------------- */
 
@@ -250,29 +247,6 @@ struct session {
 	uint64_t arena_buf[2048];
 };
 
-struct service {
-	struct service *next;
-	char name[VMSG_SERVICE_NAME_MAX + 1];
-	uint16_t provider; /* 0: a connect bridge of dom0 */
-};
-
-/* CH_LINGER: the consumer has closed (or gone), but an end of the
- * channel is still held: a direct channel's provider has not said it
- * closed its end yet, or a bridge is still handing the socket what the
- * guest sent. A lingering channel is listed (vmsgctl: "lingering") and
- * counts against the consumer's max_channels_per_domain until it ends. */
-enum chan_state { CH_PENDING, CH_OPEN, CH_LINGER };
-
-/* How a channel's data flows. */
-enum chan_mode {
-	CHM_DIRECT,     /* guest to guest; vmsgd only brokered it */
-	CHM_RELAYED,    /* vmsgd holds both ends and copies messages */
-	CHM_BRIDGE_IN,  /* a listen bridge's socket is the consumer */
-	CHM_BRIDGE_OUT, /* a guest is the consumer of a dom0 socket */
-};
-
-struct relay;
-struct bconn;
 
 /* What differs between vmsgd's two worlds (the way lib/service has its
  * env table): xs.c's for Xen (a guest domain per session, served at
@@ -280,6 +254,9 @@ struct bconn;
  * host mode (a process per session, met on host_dir/vmsgd.sock). The
  * control protocol (session.c) and the broker are the same. */
 struct session_ops {
+	/* After a session was freed (its domid free again): xs.c looks for a
+	 * domain re-created under it. NULL: nothing. */
+	void (*freed)(struct vmsgd *d);
 	/* Serve s's control channel into *out; path says where (for logs
 	 * and the host rendezvous's answer). 0 or -errno (logged here). */
 	int (*serve)(struct session *s, vmsg_chan **out, char *path,
@@ -297,38 +274,6 @@ struct session_ops {
 	bool respawn;
 };
 extern const struct session_ops xen_session_ops, host_session_ops;
-
-struct channel {
-	struct channel *next;
-	uint32_t id;
-	char service[VMSG_SERVICE_NAME_MAX + 1];
-	uint16_t provider, consumer; /* 0: dom0 (a bridge's socket) */
-	int state;
-	int mode;             /* enum chan_mode */
-	uint32_t req_id;      /* the consumer's Open */
-	uint64_t deadline_ms; /* pending: give up then; open with vmsgd's
-				 end served: the consumer must be in by then;
-				 lingering direct: forgotten then, said the
-				 provider so or not */
-	uint64_t max_msg;
-	uint32_t ring_size;
-	char path[128];       /* where the provider serves (direct, relayed,
-				 bridge in) or vmsgd does (bridge out) */
-	char relay_path[128]; /* relayed: where vmsgd serves the consumer */
-	char bridge[VMSG_SERVICE_NAME_MAX + 1]; /* bridges: its name */
-	char sock[160];       /* bridges: the socket's address */
-	/* Set up by message (docs/protocol.md, "Setup by message"). by_msg:
-	 * Serve said by_message (direct, relayed), and the provider's
-	 * ServeResult gave prov_ref and prov_port; ring_ref and event_port
-	 * are what Opened carries (direct: the provider's; relayed: those of
-	 * the end vmsgd serves the consumer, when that is by message too). */
-	bool by_msg;
-	bool setup_xenstore; /* the policy's setup = xenstore */
-	uint32_t prov_ref, prov_port;
-	uint32_t ring_ref, event_port;
-	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
-	struct bconn *bconn;  /* bridges, owned by bridge.c */
-};
 
 /* Per-channel counters of vmsgd's own ends (relays and bridges; direct
  * channels never pass dom0). c2p: consumer to provider; p2c: back. */
@@ -348,9 +293,7 @@ struct vmsgd {
 	int cli_log_level; /* -1: from the config */
 	struct policy pol;
 	struct session *sessions;
-	struct service *services;
-	struct channel *channels;
-	uint32_t next_id;
+	struct broker *broker; /* broker.c's: services and channels */
 	/* xenstore */
 	struct xs_handle *xs;
 	bool owner_claimed; /* owner.c wrote our claim */
@@ -378,6 +321,7 @@ struct vmsgd {
 	uint16_t next_client;
 };
 
+/* The monotonic clock in ms (log.c). */
 uint64_t vmsgd_now_ms(void);
 
 /* metrics.c: the Prometheus endpoint of [daemon] metrics, if any (and
@@ -385,11 +329,9 @@ uint64_t vmsgd_now_ms(void);
 int metrics_start(struct vmsgd *d);
 void metrics_stop(struct vmsgd *d);
 
-/* Counters of vmsgd's own ends of c (ctlsock.c); false for a direct
- * channel, whose data never passes dom0. */
-bool channel_counters(const struct channel *c, struct chan_counters *k);
-
-/* session.c */
+/* session.c: the control protocol, one session per guest domain (or
+ * host client). It hands requests to the broker (broker.h) and sends
+ * what the broker tells it through session_notify. */
 struct session *session_find(struct vmsgd *d, uint16_t domid);
 /* A session for guest domain `domid` (Xen: uid and pid 0), or for host
  * client number `domid`, a process of `uid` and `pid`. */
@@ -398,88 +340,31 @@ int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid);
  * this long after it was served one is forgotten. */
 #define HOST_CONNECT_MS 10000u
 void session_gone(struct vmsgd *d, uint16_t domid);
+/* vmsgd stops: every control channel is closed (after the broker has
+ * answered the pending opens and the transports have closed). */
 void session_close_all(struct vmsgd *d);
+/* The sessions' tick: back-off, host clients that never came, control
+ * messages left incomplete. */
 void sessions_tick(struct vmsgd *d);
 /* Serve the control channels whose back-off is over (d->backoff's
  * callback; also from the tick). */
 void sessions_serve_due(struct vmsgd *d);
 /* Is domain s's next control channel held back (vmsgctl: "backoff")? */
 bool session_backing_off(const struct session *s);
-/* vmsgd's client end `end` of channel c, just connected to the provider:
- * 0 when its rings are within the policy's ring_size, else -EPROTO with
- * why filled (the caller refuses the channel). */
-/* May the consumer's end of c be set up by message (its library
- * announced it, the policy does not say setup = xenstore)? */
-bool channel_consumer_by_msg(struct vmsgd *d, const struct channel *c);
-int channel_check_rings(const struct channel *c, vmsg_chan *end, char *why,
-			size_t cap);
-/* Ask the provider to serve channel c (consumer_domid as given). */
-int channel_request_serve(struct vmsgd *d, struct channel *c,
-			  uint16_t consumer_domid);
-/* A new channel id, path-safe and never 0. */
-uint32_t channel_new_id(struct vmsgd *d);
-struct channel *channel_lookup(struct vmsgd *d, uint32_t id);
-/* Tell the consumer where to connect (bridge out, once its socket is up). */
-void channel_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
-		    const char *path);
-/* A pending channel fails: answer the consumer, forget it. */
-void channel_fail(struct vmsgd *d, struct channel *c, int code,
-		  const char *text);
-/* A relay or bridge has ended: log, forget the channel (closing what it
- * holds through relay_detach / bridge_detach; a bridge that still
- * flushes its socket keeps it listed as lingering, see bridge_detach). */
-void channel_end(struct vmsgd *d, struct channel *c, const char *why);
-/* A lingering bridge is done with its socket: forget the channel. */
-void channel_forget(struct vmsgd *d, struct channel *c);
 
-/* relay.c */
-/* The provider has served a relayed channel: connect to it, serve the
- * consumer's end. 0, or -errno with why filled. */
-int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap);
-/* The channel is being forgotten: close both ends (orderly). */
-void relay_detach(struct channel *c);
-/* Is vmsgd's end for the consumer still waiting for it? */
-bool relay_waiting(const struct channel *c);
-void relay_counters(const struct channel *c, struct chan_counters *k);
-/* The bytes of domain `domid`'s messages c's ends hold (fragmented ones,
- * incomplete or waiting for room at the destination). */
-uint64_t relay_queued(const struct channel *c, uint16_t domid);
-/* Tick: has a message on one of c's ends stayed incomplete beyond the
- * policy's partial_message_ms? (The caller ends the channel.) Also
- * resumes a direction held back by its writer's max_queued_bytes. */
-bool relay_tick(struct channel *c, uint64_t now);
+/* relay.c: relayed channels (relay_transport, broker.h). */
+/* vmsgd stops: pass on what has arrived, then end every relay. */
 void relays_close_all(struct vmsgd *d);
 
-/* bridge.c */
+/* bridge.c: socket bridges (bridge_in_transport, bridge_out_transport). */
 /* Start the listeners and register the connect services of d->pol. */
 int bridges_init(struct vmsgd *d); /* logs its error */
 /* Reload: make the bridges those of `np` (listeners started or stopped).
  * On failure nothing changed and err says why. */
 int bridges_apply(struct vmsgd *d, const struct policy *np, char *err,
 		  size_t cap);
+/* vmsgd stops: close the listeners, end every bridged channel. */
 void bridges_stop(struct vmsgd *d);
-/* A listen bridge's channel was served by the provider: connect. */
-void bridge_served(struct vmsgd *d, struct channel *c);
-/* Bridge out: is vmsgd's end for the guest still waiting for it? */
-bool bridge_waiting(const struct channel *c);
-/* A guest opens a connect bridge's service: serve, connect the socket;
- * the answer comes when the socket is up. 0 or -errno (why filled). */
-int bridge_open(struct vmsgd *d, struct channel *c,
-		const struct policy_bridge *b, char *why, size_t cap);
-/* The channel is being forgotten: close the channel end and the socket.
- * Returns true when the socket still has to take what the guest sent:
- * the bridge keeps c (then lingering) and calls channel_forget(c) when it
- * is done, within the policy's bridge_flush_ms; false: c->bconn is
- * cleared and c can go. */
-bool bridge_detach(struct channel *c);
-/* The guest's end of an open bridged channel says Closed: the channel
- * lingers (the rest goes to the socket within bridge_flush_ms, then it
- * ends). */
-void bridge_guest_closed(struct channel *c);
-void bridge_counters(const struct channel *c, struct chan_counters *k);
-/* The bytes vmsgd's socket write queues hold of domain `domid`'s data
- * (every bridged connection, lingering ones too). */
-uint64_t bridges_queued(struct vmsgd *d, uint16_t domid);
 /* Tick: resume bridges held back by their guest's max_queued_bytes. */
 void bridges_tick(struct vmsgd *d);
 /* For vmsgctl: the listen address actually bound for bridge `name`. */
@@ -511,7 +396,8 @@ void host_stop(struct vmsgd *d);
 int ctlsock_start(struct vmsgd *d);
 void ctlsock_stop(struct vmsgd *d);
 
-/* main.c */
+/* reload.c: read the policy again (a failure keeps the old one; err says
+ * why). */
 int vmsgd_reload(struct vmsgd *d, char *err, size_t cap);
 
 #endif

@@ -294,5 +294,8 @@ const struct session_ops xen_session_ops = {
 	.serve = xen_serve,
 	.mark = xen_mark,
 	.chan_path = xen_chan_path,
+	/* The simulator reuses a domid at once; Xen does so only after the
+	 * id space wraps. */
+	.freed = xs_rescan,
 	.respawn = true,
 };

@@ -1,0 +1,743 @@
+/* The broker: the one owner of vmsgd's services and channels (broker.h).
+ *
+ * Admission (name, policy, per-consumer and pending-open limits, ids) is
+ * written here once, for a guest's Open and for a listen bridge's
+ * connection alike; so is the channel's state machine (pending -> open ->
+ * lingering -> forgotten) and its deadlines.
+ *
+ * Dependency direction, chosen so that no two files call each other:
+ *
+ *     main.c ─┬─> session.c ─────────────┐
+ *             ├─> relay.c ──> bounds.c ──┤
+ *             ├─> bridges.c ─> bridge.c ─┼─> broker.c ─> policy.c, log.c
+ *             ├─> direct.c ──────────────┤
+ *             └─> ctlsock.c, metrics.c ──┘
+ *
+ * Callers name the broker; the broker names none of them. What differs
+ * by mode it asks of the channel's struct transport (c->tp), and what a
+ * guest must hear it hands to struct broker_notify (session.c's, which
+ * builds and sends the control message). Both tables reach it through
+ * broker_init() from main.c. A call back through them may change the
+ * lists (a failed send resets that guest's session, which drops its
+ * state here): each such call is followed by a lookup, never by a use
+ * of what was held before it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "broker.h"
+
+/* How long an open waits for the provider when the guest gives no
+ * timeout, and the most it may ask for. A listen bridge's connection
+ * waits the default. */
+#define OPEN_DEFAULT_MS 30000u
+#define OPEN_MAX_MS 300000u
+/* The least a consumer gets to connect to vmsgd's end after Opened. */
+#define CONNECT_GRACE_MS 1000u
+/* A direct channel the consumer closed stays counted until its provider
+ * says it closed its end too, or this long: the provider's library closes
+ * a channel nobody connected to at once when told, and by its connect
+ * deadline anyway; what a provider keeps longer (a channel its consumer
+ * used) is its own doing, not the consumer's. */
+#define DIRECT_LINGER_MS VMSG_SERVICE_CONNECT_MAX_MS
+/* The largest event port a provider may answer (Xen's FIFO ABI limit,
+ * as the library's check of xenstore's event-channel key). */
+#define SETUP_PORT_MAX ((1u << 17) - 1)
+
+struct broker {
+	struct service *services;
+	struct channel *channels;
+	uint32_t next_id;
+	const struct broker_notify *notify;
+	const struct transport *tp[CHM_COUNT];
+};
+
+int broker_init(struct vmsgd *d, const struct broker_notify *n,
+		const struct transport *const tp[CHM_COUNT])
+{
+	struct broker *b = calloc(1, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	b->notify = n;
+	for (int i = 0; i < CHM_COUNT; i++)
+		b->tp[i] = tp[i];
+	/* Channel ids start at a random point: the channels an earlier
+	 * (killed) vmsgd brokered live on with their ids in their paths
+	 * (/local/domain/P/data/vmsg/svc/ID), and a new channel must not be
+	 * published over one of them. */
+	if (getrandom(&b->next_id, sizeof b->next_id, 0) !=
+	    (ssize_t)sizeof b->next_id)
+		b->next_id = (uint32_t)time(NULL) * 2654435761u;
+	b->next_id &= 0x7fffffffu;
+	d->broker = b;
+	return 0;
+}
+
+void broker_free(struct vmsgd *d)
+{
+	struct broker *b = d->broker;
+	if (!b)
+		return;
+	for (struct service *v = b->services, *n; v; v = n) {
+		n = v->next;
+		free(v);
+	}
+	for (struct channel *c = b->channels, *n; c; c = n) {
+		n = c->next;
+		free(c);
+	}
+	free(b);
+	d->broker = NULL;
+}
+
+/* ---- lookup and iteration ----------------------------------------------- */
+
+const struct service *broker_services(const struct vmsgd *d)
+{
+	return d->broker->services;
+}
+
+struct channel *broker_channels(const struct vmsgd *d)
+{
+	return d->broker->channels;
+}
+
+static struct service *service_find(struct vmsgd *d, const char *name)
+{
+	for (struct service *v = d->broker->services; v; v = v->next)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+const struct service *broker_service_find(const struct vmsgd *d,
+					  const char *name)
+{
+	return service_find((struct vmsgd *)d, name);
+}
+
+struct channel *broker_lookup(struct vmsgd *d, uint32_t id)
+{
+	for (struct channel *c = d->broker->channels; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+const struct transport *broker_transport(const struct vmsgd *d, int mode)
+{
+	return d->broker->tp[mode];
+}
+
+bool broker_counters(const struct channel *c, struct chan_counters *k)
+{
+	return c->tp->counters && c->tp->counters(c, k);
+}
+
+static bool waiting(const struct channel *c)
+{
+	return c->tp->waiting && c->tp->waiting(c);
+}
+
+uint32_t broker_pending_opens(struct vmsgd *d, uint16_t domid)
+{
+	uint32_t n = 0;
+	for (struct channel *c = d->broker->channels; c; c = c->next)
+		if (c->consumer == domid &&
+		    (c->state == CH_PENDING ||
+		     (c->state == CH_OPEN && waiting(c))))
+			n++;
+	return n;
+}
+
+/* A new channel id, path-safe and never 0; ids still in use (after a
+ * wrap) are skipped. */
+static uint32_t new_id(struct vmsgd *d)
+{
+	struct broker *b = d->broker;
+	do {
+		if (++b->next_id == 0)
+			b->next_id = 1;
+	} while (broker_lookup(d, b->next_id));
+	return b->next_id;
+}
+
+static bool peer(struct vmsgd *d, uint16_t domid, struct broker_peer *p)
+{
+	memset(p, 0, sizeof *p);
+	return d->broker->notify->peer(d, domid, p);
+}
+
+/* ---- the channel state machine ------------------------------------------ */
+
+/* Forget a channel; what its transport holds is released (orderly: what
+ * vmsgd's ends committed stays readable). A transport that still drains
+ * an end keeps the channel, lingering, until broker_forget. */
+static void unlink_channel(struct vmsgd *d, struct channel *c)
+{
+	if (c->tp->detach && c->tp->detach(c)) {
+		c->state = CH_LINGER;
+		return;
+	}
+	for (struct channel **pp = &d->broker->channels; *pp;
+	     pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			free(c);
+			return;
+		}
+}
+
+void broker_end(struct vmsgd *d, struct channel *c, const char *why)
+{
+	vmsgd_log(LOG_INFO, "channel %u of '%s' (domain %u -> %u) ended: %s",
+		  c->id, c->service, (unsigned)c->consumer,
+		  (unsigned)c->provider, why);
+	unlink_channel(d, c);
+}
+
+void broker_forget(struct vmsgd *d, struct channel *c)
+{
+	vmsgd_log(LOG_DEBUG, "channel %u of '%s': no longer lingering", c->id,
+		  c->service);
+	unlink_channel(d, c);
+}
+
+void broker_fail(struct vmsgd *d, struct channel *c, int code,
+		 const char *text)
+{
+	vmsgd_log(LOG_INFO, "open of '%s' by domain %u failed: %s", c->service,
+		  (unsigned)c->consumer, text);
+	uint16_t consumer = c->consumer;
+	uint32_t req = c->req_id;
+	unlink_channel(d, c);
+	d->broker->notify->result(d, consumer, req, code, text);
+}
+
+void broker_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
+		   const char *path)
+{
+	struct broker_peer pp;
+	(void)peer(d, c->provider, &pp); /* its uid, up or not */
+	uint32_t provider_uid = pp.uid;
+	c->state = CH_OPEN;
+	/* Where vmsgd serves the consumer's end, the consumer must connect
+	 * within the wait its Open asked for (its library connects at once
+	 * and gives up then), with a little grace after this answer. */
+	uint64_t grace = vmsgd_now_ms() + CONNECT_GRACE_MS;
+	if (c->deadline_ms < grace)
+		c->deadline_ms = grace;
+	vmsgd_log(LOG_INFO, "channel %u: domain %u -> '%s' (domain %u) at %s",
+		  c->id, (unsigned)c->consumer, c->service,
+		  (unsigned)c->provider, path);
+	uint32_t id = c->id;
+	if (d->broker->notify->opened(d, c, at_domid, path, provider_uid) <
+	    0) {
+		c = broker_lookup(d, id);
+		if (c)
+			unlink_channel(d, c);
+	}
+}
+
+int broker_check_rings(const struct channel *c, vmsg_chan *end, char *why,
+		       size_t cap)
+{
+	uint32_t rx = 0, tx = 0;
+	if (vmsg_chan_ring_sizes(end, &rx, &tx) < 0)
+		return -EPROTO;
+	if (rx <= c->ring_size && tx <= c->ring_size)
+		return 0;
+	/* Serve asked for ring_size each way; a provider that lays out more
+	 * (up to 1 MiB) makes vmsgd hold and copy more than the policy says,
+	 * per channel it opens. */
+	snprintf(why, cap,
+		 "service '%s': provider domain %u laid out rings of %u and "
+		 "%u bytes, over the policy's ring_size %u",
+		 c->service, (unsigned)c->provider, rx, tx, c->ring_size);
+	return -EPROTO;
+}
+
+bool broker_consumer_by_msg(struct vmsgd *d, const struct channel *c)
+{
+	struct broker_peer p;
+	return !c->setup_xenstore && peer(d, c->consumer, &p) && p.setup_msg;
+}
+
+/* Ask the provider to serve channel c: for its consumer, or for vmsgd
+ * (domain 0) where vmsgd holds the consumer's end. 0, or -errno when the
+ * provider's session failed (c may be gone). */
+static int request_serve(struct vmsgd *d, struct channel *c)
+{
+	uint16_t consumer_domid = c->tp->serve_dom0 ? 0 : c->consumer;
+	/* The provider keeps the channel for a consumer that does not come
+	 * as long as the consumer's open may still connect: what is left of
+	 * its wait, and the grace after Opened (as for vmsgd's own ends). */
+	uint64_t now = vmsgd_now_ms();
+	uint64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
+	/* Setup by message when the provider's library announced it and
+	 * the transport can (a direct channel's consumer too; vmsgd, as a
+	 * relayed channel's consumer, can; a listen bridge keeps
+	 * xenstore). */
+	struct broker_peer pp, cp;
+	(void)peer(d, c->provider, &pp); /* up or not: Serve finds out */
+	bool prov_msg = !c->setup_xenstore && pp.setup_msg;
+	c->by_msg = prov_msg && c->tp->by_msg && c->tp->by_msg(d, c);
+	/* Host mode: the provider's library lets only this uid in. */
+	(void)peer(d, c->consumer, &cp);
+	uint32_t consumer_uid = cp.uid;
+	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
+			     "(channel %u, %s, %s)",
+		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
+		  c->id, c->tp->holds_end ? "through dom0" : "direct",
+		  c->by_msg ? "by message" : "through xenstore");
+	return d->broker->notify->serve(d, c, consumer_domid,
+					(uint32_t)(left + CONNECT_GRACE_MS),
+					consumer_uid);
+}
+
+/* The consumer of a direct channel closed it or went away. Its provider
+ * may still hold its end, served and perhaps never connected to: tell it
+ * (Closed{id}; its library closes such a channel and answers Closed), and
+ * keep counting the channel against the consumer until it answers or
+ * DIRECT_LINGER_MS pass. The channel may be gone on return (a failed send
+ * resets the provider's session). */
+static void direct_linger(struct vmsgd *d, struct channel *c)
+{
+	struct broker_peer p;
+	if (d->stopping || !peer(d, c->provider, &p)) {
+		unlink_channel(d, c); /* nobody holds the other end */
+		return;
+	}
+	c->state = CH_LINGER;
+	c->deadline_ms = vmsgd_now_ms() + DIRECT_LINGER_MS;
+	d->broker->notify->closed(d, c->provider, c->id);
+}
+
+/* The provider of direct channel `id` is gone (its domain, or its
+ * control channel): tell the consumer, whose library marks the channel's
+ * peer gone. A destroyed domain runs no unmap notification, so without
+ * this a consumer would wait on the channel for ever. Old libraries skip
+ * it (they know no served channel of that id). */
+static void tell_consumer(struct vmsgd *d, uint16_t consumer, uint32_t id)
+{
+	struct broker_peer p;
+	if (d->stopping || !peer(d, consumer, &p))
+		return;
+	vmsgd_log(LOG_DEBUG, "channel %u: telling domain %u its provider is "
+			     "gone",
+		  id, (unsigned)consumer);
+	d->broker->notify->closed(d, consumer, id);
+}
+
+void broker_drop_domain(struct vmsgd *d, uint16_t domid, bool ended)
+{
+	struct broker *b = d->broker;
+	for (struct service **pp = &b->services; *pp;) {
+		struct service *v = *pp;
+		if (v->provider == domid) {
+			vmsgd_log(LOG_INFO, "service '%s' of domain %u removed",
+				  v->name, (unsigned)domid);
+			*pp = v->next;
+			free(v);
+		} else {
+			pp = &v->next;
+		}
+	}
+	/* Failing a pending open sends to its consumer, and a failed send
+	 * resets that session, which changes the list: start over each time.
+	 * What lingers stays (it ends by itself), except a direct channel
+	 * whose provider is the one going: its end goes with it. */
+	for (;;) {
+		struct channel *c = b->channels;
+		while (c && !((c->provider == domid || c->consumer == domid) &&
+			      (c->state != CH_LINGER ||
+			       (!c->tp->holds_end && c->provider == domid))))
+			c = c->next;
+		if (!c)
+			break;
+		if (c->state != CH_LINGER && !c->tp->holds_end &&
+		    c->consumer == domid && c->provider != domid) {
+			/* Open, or asked of the provider: it may serve. */
+			direct_linger(d, c);
+		} else if (c->state == CH_PENDING && c->provider == domid &&
+			   c->consumer != domid) {
+			char text[160];
+			snprintf(text, sizeof text,
+				 "service '%s': provider domain %u went away",
+				 c->service, (unsigned)domid);
+			broker_fail(d, c, -EHOSTDOWN, text);
+		} else {
+			vmsgd_log(LOG_DEBUG, "channel %u of '%s' forgotten",
+				  c->id, c->service);
+			bool tell = ended && !c->tp->holds_end &&
+				    c->state == CH_OPEN &&
+				    c->provider == domid &&
+				    c->consumer != domid;
+			uint16_t consumer = c->consumer;
+			uint32_t id = c->id;
+			/* Forgotten first: a failed send resets the
+			 * consumer's session, which walks the list. */
+			unlink_channel(d, c);
+			if (tell)
+				tell_consumer(d, consumer, id);
+		}
+	}
+}
+
+/* ---- admission ------------------------------------------------------------ */
+
+/* A valid name, and the policy's offer or open list allowing w. The
+ * service's policy, or NULL with text and -errno in *err. */
+static const struct policy_service *permitted(struct vmsgd *d,
+					     const struct broker_who *w,
+					     const char *name, bool open,
+					     int *err, char *text, size_t cap)
+{
+	if (!vmsg_service_name_ok(name)) {
+		snprintf(text, cap, "bad service name");
+		*err = -EINVAL;
+		return NULL;
+	}
+	const struct policy_service *ps = policy_find(&d->pol, name);
+	/* Host mode: the policy names users; a Xen policy, domains. */
+	bool host = d->pol.host;
+	if (ps && policy_allows(open ? &ps->open : &ps->offer,
+				host ? w->uid : w->domid))
+		return ps;
+	if (host)
+		snprintf(text, cap, "service '%s': user %s (uid %u) may not "
+				    "%s it (policy)",
+			 name, w->user, (unsigned)w->uid,
+			 open ? "open" : "offer");
+	else
+		snprintf(text, cap, "service '%s': domain %u may not %s it "
+				    "(policy)",
+			 name, (unsigned)w->domid, open ? "open" : "offer");
+	*err = -EACCES;
+	return NULL;
+}
+
+int broker_offer(struct vmsgd *d, const struct broker_who *w,
+		 const char *name, char *text, size_t cap)
+{
+	int err = 0;
+	if (!permitted(d, w, name, false, &err, text, cap))
+		return err;
+	struct service *v = service_find(d, name);
+	if (v) {
+		snprintf(text, cap, "service '%s' is already offered by domain "
+				    "%u",
+			 name, (unsigned)v->provider);
+		return -EEXIST;
+	}
+	v = calloc(1, sizeof *v);
+	if (!v) {
+		snprintf(text, cap, "vmsgd is out of memory");
+		return -ENOMEM;
+	}
+	snprintf(v->name, sizeof v->name, "%s", name);
+	v->provider = w->domid;
+	v->next = d->broker->services;
+	d->broker->services = v;
+	vmsgd_log(LOG_INFO, "service '%s' offered by domain %u", v->name,
+		  (unsigned)w->domid);
+	return 0;
+}
+
+/* Which transport a new channel of v takes: a listen bridge's socket
+ * (consumer 0) opens a guest's service; a guest opens dom0's (a connect
+ * bridge) or a guest's, direct or relayed as the policy says. -1: not
+ * offered to this consumer. */
+static int mode_of(struct vmsgd *d, const struct service *v,
+		   const struct policy_service *ps, bool bridge_in)
+{
+	struct broker_peer p;
+	if (v->provider == 0)
+		return !bridge_in && policy_bridge_connect(&d->pol, v->name)
+			       ? CHM_BRIDGE_OUT
+			       : -1;
+	if (!peer(d, v->provider, &p))
+		return -1;
+	if (bridge_in)
+		return CHM_BRIDGE_IN;
+	return ps->mode == MODE_RELAYED ? CHM_RELAYED : CHM_DIRECT;
+}
+
+int broker_open(struct vmsgd *d, const struct broker_who *w,
+		const char *name, uint32_t req_id, uint32_t timeout_ms,
+		void *arg, char *text, size_t cap)
+{
+	int err = 0;
+	uint16_t consumer = w ? w->domid : 0;
+	const struct policy_service *ps =
+		w ? permitted(d, w, name, true, &err, text, cap)
+		  : policy_find(&d->pol, name);
+	if (w && !ps)
+		return err;
+	struct service *v = service_find(d, name);
+	int mode = v && ps ? mode_of(d, v, ps, !w) : -1;
+	if (mode < 0) {
+		snprintf(text, cap, "service '%s' is not offered", name);
+		return -ENOENT;
+	}
+	uint32_t mine = 0;
+	for (struct channel *c = d->broker->channels; c; c = c->next)
+		mine += c->consumer == consumer && !strcmp(c->service, name);
+	if (mine >= ps->max_channels) {
+		if (w)
+			snprintf(text, cap, "service '%s': domain %u has its "
+					    "limit of %u channels",
+				 name, (unsigned)consumer, ps->max_channels);
+		else
+			snprintf(text, cap, "service '%s' has its limit of %u "
+					    "channels",
+				 name, ps->max_channels);
+		return -EUSERS;
+	}
+	/* Each pending open holds a channel and, for the ends vmsgd serves,
+	 * event channels, grants and xenstore keys until it times out: a
+	 * guest opening many services at once, or one whose provider does
+	 * not answer, is bounded across services too. (A listen bridge's
+	 * connections are bounded by max_channels alone.) */
+	uint32_t pending = w ? broker_pending_opens(d, consumer) : 0;
+	if (w && pending >= d->pol.limits.max_pending_opens) {
+		snprintf(text, cap, "domain %u has %u opens in progress, its "
+				    "limit (max_pending_opens_per_domain)",
+			 (unsigned)consumer, pending);
+		return -EBUSY;
+	}
+	struct channel *c = calloc(1, sizeof *c);
+	if (!c) {
+		snprintf(text, cap, "vmsgd is out of memory");
+		return -ENOMEM;
+	}
+	c->id = new_id(d);
+	snprintf(c->service, sizeof c->service, "%s", name);
+	c->provider = v->provider;
+	c->consumer = consumer;
+	c->state = CH_PENDING;
+	c->tp = d->broker->tp[mode];
+	c->req_id = req_id;
+	c->max_msg = ps->max_msg;
+	c->ring_size = ps->ring_size;
+	c->setup_xenstore = ps->setup_xenstore;
+	uint32_t wait = timeout_ms ? timeout_ms : OPEN_DEFAULT_MS;
+	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
+							       : wait);
+	d->sops->chan_path(d, c->provider, c->id, c->path, sizeof c->path);
+	c->next = d->broker->channels;
+	d->broker->channels = c;
+
+	char why[300];
+	int r = c->tp->start ? c->tp->start(d, c, arg, why, sizeof why) : 0;
+	if (r < 0) {
+		broker_fail(d, c, r, why);
+		return 0;
+	}
+	uint32_t id = c->id;
+	if (c->tp->asks_provider && request_serve(d, c) < 0) {
+		/* The reset may already have failed it. */
+		c = broker_lookup(d, id);
+		if (c)
+			broker_fail(d, c, -EHOSTDOWN,
+				    "the provider is not reachable");
+	}
+	return 0;
+}
+
+/* ---- the provider's answers ---------------------------------------------- */
+
+void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
+			 int code, const char *text, uint32_t ring_ref,
+			 uint32_t event_port)
+{
+	struct channel *c = broker_lookup(d, id);
+	/* The consumer left while its open was pending: if the provider
+	 * could not serve, it holds nothing (else it answers our Closed). */
+	if (c && c->provider == provider && c->state == CH_LINGER &&
+	    !c->tp->holds_end && code != 0) {
+		unlink_channel(d, c);
+		return;
+	}
+	/* Only the provider it was asked of may answer, once. */
+	if (!c || c->provider != provider || c->state != CH_PENDING) {
+		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
+			  (unsigned)provider, id);
+		return;
+	}
+	if (code != 0) {
+		char msg[240];
+		snprintf(msg, sizeof msg,
+			 "service '%s': provider domain %u could not serve: %s",
+			 c->service, (unsigned)c->provider, text);
+		broker_fail(d, c, (code < 0 && code >= -4095) ? code : -EIO,
+			    msg);
+		return;
+	}
+	if (c->by_msg && !(ring_ref != 0 && event_port != 0 &&
+			   event_port <= SETUP_PORT_MAX)) {
+		/* The provider's library broke the protocol: the consumer gets
+		 * a clear error, not a mapping of garbage. What the provider
+		 * may hold, it is told to close. */
+		char msg[240];
+		snprintf(msg, sizeof msg,
+			 "service '%s': provider domain %u answered setup by "
+			 "message with a bad grant reference (%u) or event "
+			 "port (%u)",
+			 c->service, (unsigned)c->provider, ring_ref,
+			 event_port);
+		broker_fail(d, c, -EPROTO, msg);
+		d->broker->notify->closed(d, provider, id);
+		return;
+	}
+	if (c->by_msg) {
+		c->prov_ref = ring_ref;
+		c->prov_port = event_port;
+	}
+	c->tp->served(d, c);
+}
+
+void broker_closed(struct vmsgd *d, uint16_t domid, uint32_t id)
+{
+	struct channel *c = broker_lookup(d, id);
+	if (!c || (c->provider != domid && c->consumer != domid) ||
+	    c->state == CH_PENDING)
+		return;
+	if (c->tp->holds_end) {
+		/* vmsgd holds an end: it sees the close on the channel itself,
+		 * after everything sent before it has been passed on. A
+		 * bridge's socket then gets a bounded time for the rest. */
+		vmsgd_log(LOG_DEBUG, "channel %u: domain %u says it closed",
+			  c->id, (unsigned)domid);
+		if (c->tp->guest_closed && c->state == CH_OPEN)
+			c->tp->guest_closed(c);
+		return;
+	}
+	if (c->provider == domid) {
+		/* The provider's end is gone: nothing is held any more. */
+		vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u "
+				    "(provider)",
+			  c->id, c->service, (unsigned)domid);
+		unlink_channel(d, c);
+		return;
+	}
+	if (c->state == CH_LINGER)
+		return;
+	vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u", c->id,
+		  c->service, (unsigned)domid);
+	direct_linger(d, c);
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+void broker_tick(struct vmsgd *d)
+{
+	uint64_t now = vmsgd_now_ms();
+	const uint32_t partial_ms = d->pol.limits.partial_message_ms;
+	for (struct channel *c = d->broker->channels, *next; c; c = next) {
+		next = c->next;
+		if (c->tp->tick && c->tp->tick(c, now)) {
+			char why[96];
+			snprintf(why, sizeof why, "a message stayed incomplete "
+						  "for %u ms "
+						  "(partial_message_ms)",
+				 partial_ms);
+			broker_end(d, c, why);
+			next = d->broker->channels;
+			continue;
+		}
+		if (now < c->deadline_ms)
+			continue;
+		if (c->state == CH_LINGER) {
+			/* A transport's linger ends on its own timer. */
+			if (!c->tp->holds_end) {
+				vmsgd_log(LOG_INFO, "channel %u of '%s': "
+						    "domain %u never said it "
+						    "closed its end",
+					  c->id, c->service,
+					  (unsigned)c->provider);
+				unlink_channel(d, c);
+			}
+			continue;
+		}
+		if (c->state == CH_OPEN) {
+			if (waiting(c)) {
+				broker_end(d, c, "the consumer never connected");
+				next = d->broker->channels;
+			}
+			continue;
+		}
+		char text[160];
+		snprintf(text, sizeof text,
+			 "service '%s': provider domain %u did not answer",
+			 c->service, (unsigned)c->provider);
+		broker_fail(d, c, -ETIMEDOUT, text);
+		/* the list may have changed under us */
+		next = d->broker->channels;
+	}
+}
+
+void broker_fail_pending(struct vmsgd *d)
+{
+	for (;;) {
+		struct channel *c = d->broker->channels;
+		while (c && c->state != CH_PENDING)
+			c = c->next;
+		if (!c)
+			break;
+		broker_fail(d, c, -ESHUTDOWN, "vmsgd is stopping");
+	}
+}
+
+/* ---- dom0's services ------------------------------------------------------ */
+
+int broker_bridges_check(struct vmsgd *d, const struct policy *np, char *err,
+			 size_t cap)
+{
+	/* A new connect bridge cannot take a name a guest offers. */
+	for (size_t i = 0; i < np->nbr; i++) {
+		const struct policy_bridge *b = &np->br[i];
+		struct service *v = b->listen ? NULL : service_find(d, b->service);
+		if (v && v->provider != 0) {
+			snprintf(err, cap, "%s:%d: [bridge %s]: service '%s' "
+					   "is offered by domain %u now",
+				 d->config, b->line, b->name, b->service,
+				 (unsigned)v->provider);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void broker_bridges_sync(struct vmsgd *d, const struct policy *np)
+{
+	for (struct service **pp = &d->broker->services; *pp;) {
+		struct service *v = *pp;
+		if (v->provider == 0 && !policy_bridge_connect(np, v->name)) {
+			vmsgd_log(LOG_INFO, "service '%s' of dom0 removed",
+				  v->name);
+			*pp = v->next;
+			free(v);
+		} else {
+			pp = &v->next;
+		}
+	}
+	for (size_t i = 0; i < np->nbr; i++) {
+		const struct policy_bridge *b = &np->br[i];
+		if (b->listen || service_find(d, b->service))
+			continue;
+		struct service *v = calloc(1, sizeof *v);
+		if (!v)
+			continue; /* not offered; logged below */
+		snprintf(v->name, sizeof v->name, "%s", b->service);
+		v->provider = 0;
+		v->next = d->broker->services;
+		d->broker->services = v;
+		vmsgd_log(LOG_INFO, "bridge %s: '%s' offered by dom0 (%s)",
+			  b->name, b->service, b->addr);
+	}
+}
