@@ -62,6 +62,7 @@ void vchan__fill_public(struct vchan_dropin *d, int is_server)
 {
 	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
 
+	d->e = e; /* stable: the channel's own, as long as the handle lives */
 	d->pub.is_server = is_server ? 1 : 0;
 	d->pub.server_persist = 0;
 	/* Non-blocking until the program says otherwise (it sets the field:

@@ -24,6 +24,7 @@
 
 #include "vmsg_barrier.h"
 #include "vmsg_chan_internal.h"
+#include "vmsg_ring_inline.h"
 
 #define IO_MAX ((size_t)INT_MAX) /* counts are returned as int */
 
@@ -48,13 +49,24 @@ static bool peer_done(struct vchan_dropin *d)
 		return true;
 	/* Acquire: pairs with the peer's (or the platform's, at its death)
 	 * store-release of its live byte, as vmsg_chan_state's own read. */
-	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
-	return vmsg__load_acquire(e->peer_live) == VMSG_LIVE_GONE;
+	return vmsg__load_acquire(d->e->peer_live) == VMSG_LIVE_GONE;
+}
+
+/* A broken index found by one of our own looks (vmsg__rx_ready,
+ * vmsg__tx_space) is so far the ring end's error only: hand it to the
+ * channel, whose state is_open() and every later call report. Its read
+ * returns the ring end's error before it touches anything, and keeps it. */
+static void note_broken(struct vchan_dropin *d)
+{
+	char b;
+	if (d->e->error)
+		(void)vmsg_chan_read(d->c, &b, 1, 0);
 }
 
 /* The error to report for a stream that ended: EPROTO if it broke. */
 static int ended(struct vchan_dropin *d)
 {
+	note_broken(d);
 	return fail(vmsg_chan_state(d->c) == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
 }
 
@@ -68,6 +80,24 @@ static int io_result(struct vchan_dropin *d, int r)
 	if (r == -EPIPE)
 		return ended(d);
 	return fail(r);
+}
+
+/* Ask the peer for a kick (`bit`), unless our request is still pending:
+ * only the peer clears our bit, and only together with the kick it then
+ * sends (libxenvchan's send_notify, vmsg's kick_needed: an atomic
+ * fetch-and-clear, a kick if the bit was set), so a bit still set already
+ * promises the wake-up asked for, and there is nothing new to order
+ * before the caller's next look at the ring. A program polling an empty
+ * ring (non-blocking calls in a loop, as vchan programs and vmsg-bench's
+ * spin mode do) then only reads the shared line, where a locked write on
+ * every look took the line from the peer between its index store and its
+ * look at our bit, at every message. A peer that clears the bit without a
+ * kick can withhold kicks anyway; the next request sets it again. */
+static void request(struct vmsg_ring_end *e, unsigned bit)
+{
+	if (vmsg__read_once(e->want) & bit)
+		return;
+	vmsg_ring_request_notify(e, bit);
 }
 
 /* Sleep until the next event of the channel (data, space, a client, a
@@ -116,53 +146,83 @@ int libxenvchan_is_open(struct libxenvchan *ctrl)
  * ring reports 0 (is_open() then says 0, and I/O fails with EPROTO). */
 int libxenvchan_data_ready(struct libxenvchan *ctrl)
 {
-	struct vmsg_ring_end *e = vmsg__chan_ring(vchan_of(ctrl)->c);
-	vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
-	int n = vmsg_ring_data_ready(e);
+	struct vmsg_ring_end *e = vchan_of(ctrl)->e;
+	request(e, VMSG_NOTIFY_WRITE);
+	int n = vmsg__rx_ready(e);
+	if (n < 0)
+		note_broken(vchan_of(ctrl));
 	return n < 0 ? 0 : n;
 }
 
 int libxenvchan_buffer_space(struct libxenvchan *ctrl)
 {
-	struct vmsg_ring_end *e = vmsg__chan_ring(vchan_of(ctrl)->c);
-	vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
-	int n = vmsg_ring_buffer_space(e);
+	struct vmsg_ring_end *e = vchan_of(ctrl)->e;
+	request(e, VMSG_NOTIFY_READ);
+	int n = vmsg__tx_space(e);
+	if (n < 0)
+		note_broken(vchan_of(ctrl));
 	return n < 0 ? 0 : n;
 }
 
 /* A partial read or write leaves the program waiting on fd_for_select()
  * for the rest, so it must have asked the peer for that kick, as
  * libxenvchan does whenever a call finds less than it wanted: vmsg's own
- * calls ask only when they find nothing. Ask, then look once more, so
- * that what the peer did between our look and our request is not missed
- * (the request ends with a full barrier: either the peer sees the bit
- * after it publishes, or this look sees what it published). */
+ * calls ask only when they find nothing. So read() and write() look at
+ * the ring first and, finding less than asked for, ask before the copy,
+ * whose own look at the peer's index then follows the request (a new one
+ * ends with a full barrier: either the peer sees our bit after it
+ * publishes, or that look sees what it published; one still pending
+ * promises the kick by itself, see request()). One request and one copy per
+ * call, as libxenvchan's; a second request, and a second look through
+ * vmsg's waiting code, cost every partial call of a batched stream a
+ * locked write to the shared line more.
+ *
+ * A call that found nothing and waited inside vmsg_chan_read (blocking)
+ * was woken by a kick, which cleared the request: more_read asks again
+ * and takes what came meanwhile. */
 static int more_read(struct vchan_dropin *d, char *buf, size_t size, int got)
 {
 	if (got <= 0 || (size_t)got >= size)
 		return got;
-	vmsg_ring_request_notify(vmsg__chan_ring(d->c), VMSG_NOTIFY_WRITE);
+	request(d->e, VMSG_NOTIFY_WRITE);
+	if (vmsg__rx_ready(d->e) == 0)
+		return got; /* (a broken index: the read below records it) */
 	int r = vmsg_chan_read(d->c, buf + got, size - (size_t)got, 0);
-	return r > 0 ? got + r : got; /* an error shows at the next call */
+	return r > 0 ? got + r : got;
 }
 
-static int more_write(struct vchan_dropin *d, const char *buf, size_t size, int put)
+/* The first look of read() and write(): `have` bytes (ready, or space)
+ * against the `size` asked for. Short: ask for a kick (`bit`). Nothing
+ * at all in a non-blocking call: look once more after the request and,
+ * still nothing with the peer there, 0 at once, without vmsg's waiting
+ * code (which would ask again). Returns 0 for that, 1 to go on. */
+static int first_look(struct vchan_dropin *d, int have, size_t size,
+		      unsigned bit, bool block)
 {
-	if (put <= 0 || (size_t)put >= size)
-		return put;
-	vmsg_ring_request_notify(vmsg__chan_ring(d->c), VMSG_NOTIFY_READ);
-	int r = vmsg_chan_write(d->c, buf + put, size - (size_t)put, 0);
-	return r > 0 ? put + r : put;
+	if (have < 0 || (size_t)have >= size)
+		return 1; /* enough, or broken: the copy says which */
+	request(d->e, bit);
+	if (have > 0 || block)
+		return 1;
+	have = bit == VMSG_NOTIFY_WRITE ? vmsg__rx_ready(d->e)
+					: vmsg__tx_space(d->e);
+	/* Peer gone (or broken): vmsg's calls give the data sent before the
+	 * close, EPIPE once drained, or the error. */
+	return have != 0 || peer_done(d);
 }
 
 int libxenvchan_read(struct libxenvchan *ctrl, void *data, size_t size)
 {
 	struct vchan_dropin *d = vchan_of(ctrl);
+	bool block = blocking(ctrl);
 	if (size > IO_MAX)
 		size = IO_MAX;
+	int ready = vmsg__rx_ready(d->e);
+	if (!first_look(d, ready, size, VMSG_NOTIFY_WRITE, block))
+		return 0;
 	/* At least one byte, waiting for it when blocking. */
-	int r = io_result(d, vmsg_chan_read(d->c, data, size, blocking(ctrl) ? -1 : 0));
-	return more_read(d, data, size, r);
+	int r = io_result(d, vmsg_chan_read(d->c, data, size, block ? -1 : 0));
+	return ready == 0 ? more_read(d, data, size, r) : r;
 }
 
 int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
@@ -170,9 +230,12 @@ int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
 	struct vchan_dropin *d = vchan_of(ctrl);
 	if (size > IO_MAX)
 		size = IO_MAX;
-	if (!blocking(ctrl))
-		return more_write(d, data, size,
-				  io_result(d, vmsg_chan_write(d->c, data, size, 0)));
+	if (!blocking(ctrl)) {
+		if (!first_look(d, vmsg__tx_space(d->e), size, VMSG_NOTIFY_READ,
+				false))
+			return 0;
+		return io_result(d, vmsg_chan_write(d->c, data, size, 0));
+	}
 	/* Blocking: all of it, as libxenvchan's blocking write does. */
 	size_t pos = 0;
 	while (pos < size) {
@@ -186,36 +249,40 @@ int libxenvchan_write(struct libxenvchan *ctrl, const void *data, size_t size)
 
 /* recv and send move exactly `size` bytes or none. Each loop asks the
  * peer for a kick before its last check, so the wait that follows cannot
- * miss the peer's progress (the request ends with a full barrier: the
- * peer sees our bit after its publish, or we see what it published). */
+ * miss the peer's progress (a new request ends with a full barrier: the
+ * peer sees our bit after its publish, or we see what it published; a
+ * pending one, request(), promises the kick).
+ * recv looks at the peer's liveness only once the ring is seen short
+ * twice (before and after the request): once per call that finds too
+ * little, as libxenvchan's is_open() look. */
 int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
 {
 	struct vchan_dropin *d = vchan_of(ctrl);
-	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
+	struct vmsg_ring_end *e = d->e;
 	bool armed = false;
 
 	if (size > IO_MAX)
 		return fail(-EMSGSIZE);
 	for (;;) {
-		int ready = vmsg_ring_data_ready(e);
+		int ready = vmsg__rx_ready(e);
 		if (ready < 0)
 			return ended(d);
 		if (size <= (size_t)ready) /* all there: one read takes it */
 			return io_result(d, vmsg_chan_read(d->c, data, size, 0));
+		if (!armed) {
+			request(e, VMSG_NOTIFY_WRITE);
+			armed = true;
+			continue;
+		}
 		if (peer_done(d)) {
 			/* The peer may have sent its last message and closed
 			 * since `ready` was read: its data precede its close
 			 * (peer_done's acquire), so one more look sees them.
 			 * Only then is what is left never whole. */
-			ready = vmsg_ring_data_ready(e);
+			ready = vmsg__rx_ready(e);
 			if (ready >= 0 && size <= (size_t)ready)
 				return io_result(d, vmsg_chan_read(d->c, data, size, 0));
 			return ended(d);
-		}
-		if (!armed) {
-			vmsg_ring_request_notify(e, VMSG_NOTIFY_WRITE);
-			armed = true;
-			continue;
 		}
 		if (!blocking(ctrl))
 			return 0;
@@ -230,7 +297,7 @@ int libxenvchan_recv(struct libxenvchan *ctrl, void *data, size_t size)
 int libxenvchan_send(struct libxenvchan *ctrl, const void *data, size_t size)
 {
 	struct vchan_dropin *d = vchan_of(ctrl);
-	struct vmsg_ring_end *e = vmsg__chan_ring(d->c);
+	struct vmsg_ring_end *e = d->e;
 	bool armed = false;
 
 	if (size > IO_MAX)
@@ -238,13 +305,13 @@ int libxenvchan_send(struct libxenvchan *ctrl, const void *data, size_t size)
 	for (;;) {
 		if (peer_done(d))
 			return ended(d);
-		int space = vmsg_ring_buffer_space(e);
+		int space = vmsg__tx_space(e);
 		if (space < 0)
 			return ended(d);
 		if (size <= (size_t)space) /* fits: one write takes it all */
 			return io_result(d, vmsg_chan_write(d->c, data, size, 0));
 		if (!armed) {
-			vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
+			request(e, VMSG_NOTIFY_READ);
 			armed = true;
 			continue;
 		}

@@ -13,10 +13,13 @@
 #include <libxenvchan.h>
 
 #include <vmsg/chan.h>
+#include <vmsg/ring.h>
 
 struct vchan_dropin {
 	struct libxenvchan pub; /* first: the pointer programs hold */
 	vmsg_chan *c;           /* the raw byte stream underneath */
+	struct vmsg_ring_end *e; /* its ring end (vmsg__chan_ring), looked at
+				  * directly by the calls' first looks */
 	unsigned rd_size;       /* private copies of the ring sizes */
 	unsigned wr_size;
 };

@@ -297,6 +297,8 @@ static const ProtobufCMessageDescriptor *desc_of(uint16_t type)
 	}
 }
 
+static void client_left(struct session *s, int why);
+
 static void send_hello(struct session *s)
 {
 	Vmsg__Control__Hello h = VMSG__CONTROL__HELLO__INIT;
@@ -305,7 +307,11 @@ static void send_hello(struct session *s)
 	h.max_msg = CTL_MSG_MAX;
 	h.name = (char *)"vmsgd";
 	int r = vmsg_proto_send(s->chan, VMSG_TYPE_HELLO, &h.base, 0, 0);
-	if (r < 0)
+	/* -EPIPE: the process connected and left before we greeted it; it
+	 * left like any other (no reset, no back-off). */
+	if (r == -EPIPE)
+		client_left(s, r);
+	else if (r < 0)
 		session_reset(s, "cannot send Hello");
 }
 

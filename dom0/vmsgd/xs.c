@@ -265,6 +265,14 @@ static int xen_serve(struct session *s, vmsg_chan **out, char *path,
 		     size_t cap)
 {
 	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
+	/* Mark the domain again with each channel served: a channel served
+	 * again (after a process of the domain left) once the domain was
+	 * released and re-created under its id is the new domain's, with
+	 * keys it may read; the marker must say so, or the @releaseDomain
+	 * check (reincarnated) drops the session the new domain is already
+	 * connecting on. Served before the release, both lose the domain's
+	 * name together and the check drops it, as it should. */
+	xs_mark_domain(s->domid, true);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_CTL_MSG_MAX;

@@ -13,6 +13,9 @@
  *   tx cons ahead   the cons of the ring it writes ahead of its prod
  *   tx cons behind  that cons more than a ring behind its prod
  *   live garbage    the peer's live byte a value no state has (7)
+ *   rx ahead, recv  rx prod ahead under a blocking recv (all or nothing)
+ *   tx ahead, send  tx cons ahead under a blocking send (the ring filled
+ *                   first by a non-blocking write)
  * and first a control round, where the peer honestly writes 100 bytes to a
  * victim reading: both libraries must return them (so a hang counted
  * below is the attack's doing, not the harness's).
@@ -32,10 +35,12 @@
 #define HANG_MS 3000
 #define PATH_FMT "/local/domain/0/data/vchan/1/hostile-%d"
 
-enum attack { HONEST, RX_AHEAD, RX_BEHIND, TX_AHEAD, TX_BEHIND, LIVE_BAD, N_ATTACKS };
+enum attack { HONEST, RX_AHEAD, RX_BEHIND, TX_AHEAD, TX_BEHIND, LIVE_BAD,
+	      RX_AHEAD_RECV, TX_AHEAD_SEND, N_ATTACKS };
 static const char *const attack_name[] = { "none (control)", "rx prod ahead", "rx prod behind",
 					    "tx cons ahead", "tx cons behind",
-					    "live garbage" };
+					    "live garbage", "rx ahead, recv",
+					    "tx ahead, send" };
 
 /* ---- the victim: a libxenvchan program -------------------------------- */
 
@@ -58,10 +63,18 @@ static int victim(int server, const char *path, enum attack a, int out_fd)
 	sim_say(out_fd, "ready");
 	int r;
 	errno = 0;
-	if (a == TX_AHEAD || a == TX_BEHIND)
+	if (a == TX_AHEAD || a == TX_BEHIND) {
 		r = libxenvchan_write(c, buf, sizeof(buf)); /* fills the ring */
-	else
+	} else if (a == RX_AHEAD_RECV) {
+		r = libxenvchan_recv(c, buf, 100); /* the all-or-nothing calls */
+	} else if (a == TX_AHEAD_SEND) {
+		c->blocking = 0;
+		libxenvchan_write(c, buf, sizeof(buf)); /* fills the ring */
+		c->blocking = 1;
+		r = libxenvchan_send(c, buf, 100);
+	} else {
 		r = libxenvchan_read(c, buf, sizeof(buf));
+	}
 	int e = errno;
 	sim_say(out_fd, "result %d %d %d", r, r < 0 ? e : 0, libxenvchan_is_open(c));
 	libxenvchan_close(c);
@@ -104,12 +117,14 @@ static int hostile(int server, const char *path, enum attack a, int in_fd, int o
 					     "01234567890123456789", 100, 0), 100);
 		break;
 	case RX_AHEAD:
+	case RX_AHEAD_RECV:
 		vmsg__store_release(&e->tx.sh->prod, txp + e->tx.size + 100);
 		break;
 	case RX_BEHIND:
 		vmsg__store_release(&e->tx.sh->prod, txp - 100);
 		break;
 	case TX_AHEAD: /* the victim filled our rx ring: prod = rxc + size */
+	case TX_AHEAD_SEND:
 		vmsg__store_release(&e->rx.sh->cons, rxc + 3 * e->rx.size);
 		break;
 	case TX_BEHIND:

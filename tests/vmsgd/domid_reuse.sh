@@ -12,6 +12,8 @@
 # row, each run a new domain 2 created right after the last one ended;
 # every run must succeed. Then the same three times while vmsgd is
 # stopped (the release and the new domain seen in one scan).
+# Last, a process of domain 3 that connects and leaves while vmsgd is
+# stopped: it left (info), it was not reset (warn, back-off).
 # usage: domid_reuse.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
@@ -64,3 +66,26 @@ done
 grep -q 'domain 2: released and created again under its id' "$dir/vmsgd.log" ||
 	fail "vmsgd did not say it saw domain 2 re-created"
 echo "vmsgd_domid_reuse: 3 domains 2 re-created while vmsgd was stopped, each served"
+
+# A process that connects to its domain's control channel and leaves
+# before vmsgd greets it (vmsgd stopped meanwhile) has left, as one that
+# closes later does: an info line, no reset at warn, no back-off (a
+# reset counts toward it and would delay the domain's next process).
+cat=$build/tools/vmsg-cat/vmsg-cat
+sim_need "$cat"
+"$xensim" run --domid 3 -- sleep 60 >/dev/null 2>&1 &
+keep=$!
+sim_wait 10 sh -c "\"$vmsgctl\" --socket \"$dir/vmsgd.sock\" list domains | grep -q '^ *3 '" ||
+	fail "vmsgd never listed domain 3"
+kill -STOP "$real"
+timeout 20 "$xensim" run --domid 3 -- "$cat" -c -x -d 0 -p /local/domain/0/data/vmsgd/3 --linger 0 </dev/null >"$dir/cat.log" 2>&1 ||
+	{ kill -CONT "$real"; fail "vmsg-cat could not connect to domain 3's control channel: $(cat "$dir/cat.log")"; }
+kill -CONT "$real"
+sim_wait 10 grep -q "domain 3: disconnected" "$dir/vmsgd.log" ||
+	fail "vmsgd did not say domain 3's process left"
+grep -E "domain 3: (resetting|.*Hello)" "$dir/vmsgd.log" &&
+	fail "a process that left before the Hello was taken for a reset"
+timeout 30 "$xensim" run --domid 3 -- "$cat" -c -x -d 0 -p /local/domain/0/data/vmsgd/3 --linger 0 </dev/null >"$dir/cat2.log" 2>&1 ||
+	fail "domain 3's next process could not connect: $(cat "$dir/cat2.log")"
+kill "$keep"; wait "$keep" 2>/dev/null
+echo "vmsgd_domid_reuse: a process gone before vmsgd's Hello left at info, without back-off"
