@@ -479,8 +479,12 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 			  "KIND", "ADDRESS");
 	for (size_t i = 0; i < p->nbr; i++) {
 		const struct policy_bridge *br = &p->br[i];
-		sb_printf(b, "%-24s %-24s %-8s %s\n", br->name, br->service,
-			  br->listen ? "listen" : "connect", br->addr);
+		char mt[32] = "";
+		if (br->seqpacket)
+			snprintf(mt, sizeof mt, " msg_type %u",
+				 (unsigned)br->msg_type);
+		sb_printf(b, "%-24s %-24s %-8s %s%s\n", br->name, br->service,
+			  br->listen ? "listen" : "connect", br->addr, mt);
 	}
 }
 
@@ -557,7 +561,10 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 		     vmsg__json_set(o, "service",
 				    vmsg__json_str(br->service)) &&
 		     vmsg__json_set(o, br->listen ? "listen" : "connect",
-				    vmsg__json_str(br->addr));
+				    vmsg__json_str(br->addr)) &&
+		     (!br->seqpacket ||
+		      vmsg__json_set(o, "msg_type",
+				     vmsg__json_uint(br->msg_type)));
 		json_decref(o);
 	}
 	json_decref(svcs);

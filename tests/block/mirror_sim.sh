@@ -17,26 +17,14 @@
 # usage: mirror_sim.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
-for t in nbdkit nbdcopy qemu-io qemu-img; do
-	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
-done
+. "$(dirname "$0")/../lib/sim_nbd.sh"
+sim_nbd_tools nbdkit nbdcopy qemu-io qemu-img
 sim_init mirror_sim "$1"
-fail() {
-	echo "mirror_sim: FAIL: $*"
-	for f in "$dir"/*.log; do echo "---- $(basename "$f")"; tail -n 15 "$f"; done
-	exit 1
-}
 blockd=$build/dom0/vmsg-blockd
 plugin=$build/dom0/nbdkit-vmsg-plugin.so
 mirror=$build/examples/blk-common/mirror-appliance
 sim_need "$xensim" "$blockd" "$mirror"
 [ -e "$plugin" ] || fail "$plugin not built"
-NBDKIT=(nbdkit)
-if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
-	NBDKIT=(env "LD_PRELOAD=$VMSG_NBDKIT_PRELOAD"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" nbdkit)
-fi
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 sim_start
 
 MiB=1048576

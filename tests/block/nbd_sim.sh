@@ -13,9 +13,8 @@
 # usage: nbd_sim.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
-for t in nbdkit nbdcopy qemu-img; do
-	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
-done
+. "$(dirname "$0")/../lib/sim_nbd.sh"
+sim_nbd_tools nbdkit nbdcopy qemu-img
 # (sim.sh's cleanup ends each process with SIGTERM, which `xensim run`
 # forwards, and one still there after 5 s with SIGKILL: the ASan flavour's
 # nbdkit, with the ASan runtime preloaded, has been seen to deadlock in
@@ -25,14 +24,6 @@ blockd=$build/dom0/vmsg-blockd
 plugin=$build/dom0/nbdkit-vmsg-plugin.so
 sim_need "$xensim" "$vmsgd" "$blockd"
 [ -e "$plugin" ] || fail "$plugin not built"
-# The ASan flavour's plugin needs the ASan runtime loaded first; nbdkit's
-# own allocations are not ours to leak-check.
-NBDKIT=(nbdkit)
-if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
-	NBDKIT=(env "LD_PRELOAD=$VMSG_NBDKIT_PRELOAD"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" nbdkit)
-fi
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 wait_sock() { sim_wait 10 test -S "$1" || fail "no socket $1"; }
 
 cat >"$dir/vmsgd.conf" <<EOF

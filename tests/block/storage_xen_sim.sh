@@ -20,29 +20,14 @@
 # usage: storage_xen_sim.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
-for t in nbdkit nbdcopy qemu-io qemu-img sha256sum; do
-	command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }
-done
+. "$(dirname "$0")/../lib/sim_nbd.sh"
+sim_nbd_tools nbdkit nbdcopy qemu-io qemu-img sha256sum
 sim_init storage_xen_sim "$1"
-# A failure shows the logs' tails (the programs of every domain).
-fail() {
-	echo "storage_xen_sim: FAIL: $*"
-	for f in "$dir"/*.log; do echo "---- $(basename "$f")"; tail -n 15 "$f"; done
-	exit 1
-}
 blockd=$build/dom0/vmsg-blockd
 plugin=$build/dom0/nbdkit-vmsg-plugin.so
 overlay=$build/examples/blk-common/overlay-appliance
 sim_need "$xensim" "$blockd" "$overlay"
 [ -e "$plugin" ] || fail "$plugin not built"
-# The ASan flavour's plugin needs the ASan runtime loaded first (as in
-# nbd_sim.sh); nbdkit's own allocations are not ours to leak-check.
-NBDKIT=(nbdkit)
-if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
-	NBDKIT=(env "LD_PRELOAD=$VMSG_NBDKIT_PRELOAD"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" nbdkit)
-fi
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 sim_start
 
 MiB=1048576

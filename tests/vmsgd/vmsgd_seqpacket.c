@@ -596,6 +596,17 @@ int main(int argc, char **argv)
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list services"), 0);
 	printf("vmsgctl list services:\n%s", buf);
 	ASSERT_TRUE(strstr(buf, "listen sp-listen seqpacket:") != NULL);
+	/* vmsgctl policy shows each seqpacket: bridge's msg_type (the
+	 * default 1 too), in text and JSON. */
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "policy"), 0);
+	ASSERT_TRUE(strstr(buf, "seqpacket:") != NULL);
+	ASSERT_TRUE(strstr(buf, " msg_type 801\n") != NULL);
+	ASSERT_TRUE(strstr(buf, " msg_type 1\n") != NULL);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json policy"), 0);
+	ASSERT_TRUE(strstr(buf, "\"name\":\"sp-listen\"") != NULL);
+	ASSERT_TRUE(strstr(buf, "\"msg_type\":801") != NULL);
+	ASSERT_TRUE(strstr(buf, "\"msg_type\":1}") != NULL ||
+		    strstr(buf, "\"msg_type\":1,") != NULL);
 
 	/* empty_is_not_eof: an empty datagram is a message (echoed as an
 	 * empty datagram), not the socket's EOF: the next one follows. */
