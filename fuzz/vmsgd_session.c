@@ -9,9 +9,11 @@
  * the harness attaches to as the guest. Everything in session.c runs as
  * in the daemon, in a real libuv loop (libvmsg-uv's poll handles watch an
  * eventfd per guest, which the harness writes when the guest kicks).
- * Not here: xenstore (xs_mark_domain does nothing), and relay and bridge
- * ends (relay_start and bridge_open fail, saying so; a relayed open then
- * fails as a provider's failure would): those need a second channel end.
+ * The broker (broker.c) and the direct transport (direct.c) are vmsgd's
+ * own. Not here: xenstore (the session_ops mark nothing), and relay and
+ * bridge ends (their transports fail at start, saying so; a relayed open
+ * then fails as a provider's failure would): those need a second channel
+ * end.
  *
  * Input: operations [domain: 1][op: 1]...:
  *   0 a control message built from the input: [kind: 1] picks Hello,
@@ -119,93 +121,38 @@ static const struct session_ops fuzz_ops = {
 	.respawn = true,
 };
 
-/* ---- what session.c calls in the rest of vmsgd ------------------------- */
+/* ---- the transports: direct is vmsgd's own (direct.c); relays and
+ * bridges need a second channel end, so theirs fail at start, saying so
+ * (a relayed open then fails as a provider's failure would). */
 
-void xs_mark_domain(uint16_t domid, bool on)
-{
-	(void)domid;
-	(void)on;
-}
-
-/* The domains are the input's guests: nothing to look up in xenstore. */
-void xs_rescan(struct vmsgd *d)
-{
-	(void)d;
-}
-
-int relay_start(struct vmsgd *d, struct channel *c, char *why, size_t cap)
+static int no_start(struct vmsgd *d, struct channel *c, void *arg, char *why,
+		    size_t cap)
 {
 	(void)d;
 	(void)c;
-	snprintf(why, cap, "no relays in the fuzz harness");
+	(void)arg;
+	snprintf(why, cap, "no relays or bridges in the fuzz harness");
 	return -ENOTSUP;
 }
-void relay_detach(struct channel *c)
-{
-	CHECK(c->relay == NULL);
-}
-bool relay_waiting(const struct channel *c)
-{
-	(void)c;
-	return false;
-}
-void relays_close_all(struct vmsgd *d)
-{
-	(void)d;
-}
-uint64_t relay_queued(const struct channel *c, uint16_t domid)
-{
-	(void)c;
-	(void)domid;
-	return 0;
-}
-bool relay_tick(struct channel *c, uint64_t now)
-{
-	(void)c;
-	(void)now;
-	return false;
-}
-int bridge_open(struct vmsgd *d, struct channel *c,
-		const struct policy_bridge *b, char *why, size_t cap)
-{
-	(void)d;
-	(void)c;
-	(void)b;
-	snprintf(why, cap, "no bridges in the fuzz harness");
-	return -ENOTSUP;
-}
-void bridge_served(struct vmsgd *d, struct channel *c)
-{
-	channel_fail(d, c, -ENOTSUP, "no bridges in the fuzz harness");
-}
-bool bridge_waiting(const struct channel *c)
-{
-	(void)c;
-	return false;
-}
-bool bridge_detach(struct channel *c)
-{
-	CHECK(c->bconn == NULL);
-	return false;
-}
-void bridge_guest_closed(struct channel *c)
-{
-	(void)c;
-}
-void bridges_stop(struct vmsgd *d)
-{
-	(void)d;
-}
-uint64_t bridges_queued(struct vmsgd *d, uint16_t domid)
-{
-	(void)d;
-	(void)domid;
-	return 0;
-}
-void bridges_tick(struct vmsgd *d)
-{
-	(void)d;
-}
+
+static const struct transport fuzz_relay = {
+	.name = "relayed", .metric = "relayed", .holds_end = true,
+	.asks_provider = true, .serve_dom0 = true, .start = no_start,
+};
+static const struct transport fuzz_bridge_in = {
+	.name = "bridge-in", .metric = "bridge_in", .holds_end = true,
+	.asks_provider = true, .serve_dom0 = true, .start = no_start,
+};
+static const struct transport fuzz_bridge_out = {
+	.name = "bridge-out", .metric = "bridge_out", .holds_end = true,
+	.start = no_start,
+};
+static const struct transport *const transports[CHM_COUNT] = {
+	[CHM_DIRECT] = &direct_transport,
+	[CHM_RELAYED] = &fuzz_relay,
+	[CHM_BRIDGE_IN] = &fuzz_bridge_in,
+	[CHM_BRIDGE_OUT] = &fuzz_bridge_out,
+};
 
 /* ---- the guests --------------------------------------------------------- */
 
@@ -366,6 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(uv_timer_init(&loop, &d.backoff) == 0);
 	d.backoff.data = &d;
 	d.sops = &fuzz_ops;
+	CHECK(broker_init(&d, &session_notify, transports) == 0);
 	for (uint16_t dom = 1; dom <= NDOM; dom++)
 		CHECK(session_new(&d, dom, 0, 0) == 0);
 	guests_attach(&d);
@@ -419,12 +367,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	session_close_all(&d);
 	uv_close((uv_handle_t *)&d.backoff, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	CHECK(d.sessions == NULL && d.channels == NULL);
-	while (d.services) {
-		struct service *v = d.services;
-		d.services = v->next;
-		free(v);
-	}
+	CHECK(d.sessions == NULL && broker_channels(&d) == NULL);
+	broker_free(&d); /* the services left (leaks are checked) */
 	for (int i = 1; i <= NDOM; i++)
 		fuzz_peer_fini(&peers[i]);
 	return 0;
