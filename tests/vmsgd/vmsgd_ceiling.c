@@ -181,29 +181,8 @@ static int role_holder(void)
 				break; /* "quit" */
 			}
 		}
-		vmsg_chan *c;
-		int r;
-		while ((r = vmsg_service_accept(ctl, &c, NULL, 0)) == 0) {
-			ASSERT_TRUE(n < (int)(sizeof ch / sizeof ch[0]));
-			ch[n++] = c;
-		}
-		if (r != -EAGAIN)
-			VMSG_TEST_FAIL("accept: %s", vmsg_strerror(r));
-		for (int i = 0; i < n; i++) {
-			(void)vmsg_chan_ack(ch[i]);
-			uint16_t t;
-			while ((r = vmsg_chan_recv(ch[i], &t, buf, sizeof buf,
-						   0)) >= 0)
-				ASSERT_EQ(vmsg_chan_send(ch[i], t, buf, (size_t)r,
-							 0, SIM_WAIT_MS),
-					  r);
-			if (r == -EPIPE) {
-				vmsg_service_close(ctl, ch[i]);
-				ch[i--] = ch[--n];
-			} else if (r != -EAGAIN) {
-				VMSG_TEST_FAIL("recv: %s", vmsg_strerror(r));
-			}
-		}
+		vt_echo_pump_n(ctl, ch, &n, (int)(sizeof ch / sizeof ch[0]),
+			       NULL, buf, sizeof buf);
 	}
 	for (int i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);

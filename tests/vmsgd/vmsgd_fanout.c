@@ -219,45 +219,24 @@ static int role_provider(void)
 	ASSERT_EQ(vmsg_service_offer(ctl, "fo", SIM_WAIT_MS), 0);
 	ASSERT_EQ(vmsg_service_offer(ctl, "fr", SIM_WAIT_MS), 0);
 	sim_say(vt_out, "offered");
-	unsigned n = 0;
+	int n = 0;
 	for (;;) {
 		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-		for (unsigned i = 0; i < n; i++)
+		for (int i = 0; i < n; i++)
 			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
 						   .events = POLLIN};
-		poll(p, 2 + n, 200);
+		poll(p, 2 + (nfds_t)n, 200);
 		if (p[0].revents) {
 			sim_hear(vt_in, line, sizeof line);
 			if (strcmp(line, "stats") != 0)
 				break; /* "quit" */
-			say_stats("stats", n);
+			say_stats("stats", (unsigned)n);
 		}
-		vmsg_chan *c;
-		int r;
-		while ((r = vmsg_service_accept(ctl, &c, NULL, 0)) == 0) {
-			ASSERT_TRUE(n < sizeof ch / sizeof ch[0]);
-			ch[n++] = c;
-		}
-		if (r != -EAGAIN)
-			VMSG_TEST_FAIL("accept: %s", vmsg_strerror(r));
-		for (unsigned i = 0; i < n; i++) {
-			(void)vmsg_chan_ack(ch[i]);
-			uint16_t t;
-			while ((r = vmsg_chan_recv(ch[i], &t, buf, sizeof buf,
-						   0)) >= 0)
-				ASSERT_EQ(vmsg_chan_send(ch[i], t, buf, (size_t)r,
-							 0, SIM_WAIT_MS),
-					  r);
-			if (r == -EPIPE) {
-				vmsg_service_close(ctl, ch[i]);
-				ch[i--] = ch[--n];
-			} else if (r != -EAGAIN) {
-				VMSG_TEST_FAIL("recv: %s", vmsg_strerror(r));
-			}
-		}
+		vt_echo_pump_n(ctl, ch, &n, (int)(sizeof ch / sizeof ch[0]),
+			       NULL, buf, sizeof buf);
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);
 	vmsg_ctl_close(ctl);
 	return 0;

@@ -226,17 +226,20 @@ static inline void vt_start_with_echo(const char *conf, struct vt_role *prov)
 	vt_ctl_wait("list services", "echo", 1);
 }
 
-/* Provider side: take the channels vmsgd brokered (into ch[*n]), echo
- * every message on each, and close those whose consumer closed. */
-static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
-				unsigned char *buf, size_t cap)
+/* Provider side: take the channels vmsgd brokered (into ch[*n], at most
+ * max; of service `service`, any when NULL), echo every message on each,
+ * and close those whose consumer closed. */
+static inline void vt_echo_pump_n(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
+				  int max, const char *service,
+				  unsigned char *buf, size_t cap)
 {
 	vmsg_chan *c;
 	struct vmsg_service_peer peer;
 	int r;
 	while ((r = vmsg_service_accept(ctl, &c, &peer, 0)) == 0) {
-		ASSERT_TRUE(*n < VT_MAX_CHANS);
-		ASSERT_EQ(strcmp(peer.service, "echo"), 0);
+		ASSERT_TRUE(*n < max);
+		if (service)
+			ASSERT_EQ(strcmp(peer.service, service), 0);
 		ch[(*n)++] = c;
 	}
 	if (r != -EAGAIN)
@@ -255,6 +258,13 @@ static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 			VMSG_TEST_FAIL("echo recv: %s", vmsg_strerror(r));
 		}
 	}
+}
+
+/* The same for the echo provider's `echo` channels. */
+static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
+				unsigned char *buf, size_t cap)
+{
+	vt_echo_pump_n(ctl, ch, n, VT_MAX_CHANS, "echo", buf, cap);
 }
 
 /* The echo provider: offer `echo`, then pump until the driver says quit.
