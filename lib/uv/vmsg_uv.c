@@ -68,8 +68,14 @@ static void pump(vmsg_uv *u)
 	(void)vmsg_chan_ack(u->c);
 	if (!u->accepted) {
 		int r = vmsg_chan_accept(u->c, 0);
-		if (r == -EAGAIN)
-			return; /* the client kicks us when it arrives */
+		if (r == -EAGAIN) {
+			/* The client kicks us when it arrives. The idle handle
+			 * (on from the start) goes off: left on, a server that
+			 * waits would spin the loop until its client came
+			 * (vmsgd, with a domain's spare control channel). */
+			idle(u, false);
+			return;
+		}
 		/* -EPIPE: it came and went, but what it sent is delivered
 		 * first, as on a channel it closed after the accept. */
 		if (r < 0 && r != -EPIPE) {
