@@ -93,10 +93,10 @@ static int fuzz_serve(struct session *s, vmsg_chan **out, char *path,
 {
 	struct vmsg_chan_opts o;
 
-	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
+	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->dom);
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_CTL_MSG_MAX;
-	return fuzz_xen_serve(out, s->domid, path, &o);
+	return fuzz_xen_serve(out, s->dom, path, &o);
 }
 
 static int fuzz_mark(struct session *s, bool on)
@@ -310,6 +310,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	d.loop = &loop;
 	d.pol = pol; /* read only here */
+	/* One in-memory guest per domain: no spare control channel for a
+	 * domain's next process (tests/vmsgd/vmsgd_multiproc has those). */
+	d.pol.limits.max_sessions = 1;
 	CHECK(uv_timer_init(&loop, &d.backoff) == 0);
 	d.backoff.data = &d;
 	d.sops = &fuzz_ops;

@@ -40,6 +40,10 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
     target_link_libraries(vmsgd_ceiling PRIVATE PkgConfig::VT_XENSTORE)
     vmsgd_test(vmsgd_setupmsg)
     target_link_libraries(vmsgd_setupmsg PRIVATE PkgConfig::VT_XENSTORE)
+    # Several processes of one domain at once, each on a control channel
+    # of its own (its loser of a claim reads vmsgd's keys itself).
+    vmsgd_test(vmsgd_multiproc)
+    target_link_libraries(vmsgd_multiproc PRIVATE PkgConfig::VT_XENSTORE)
     # 10,000 channels opened and closed one after another, no leak
     # (its dom0 role counts xenstore's nodes).
     vmsgd_test(vmsgd_fanout)

@@ -166,10 +166,11 @@ static uint32_t new_id(struct vmsgd *d)
 	return b->next_id;
 }
 
-static bool peer(struct vmsgd *d, uint16_t domid, struct broker_peer *p)
+/* Session `sess` (0: dom0, nobody's). */
+static bool peer(struct vmsgd *d, uint16_t sess, struct broker_peer *p)
 {
 	memset(p, 0, sizeof *p);
-	return d->broker->notify->peer(d, domid, p);
+	return sess != 0 && d->broker->notify->peer(d, sess, p);
 }
 
 /* ---- the channel state machine ------------------------------------------ */
@@ -212,17 +213,18 @@ void broker_fail(struct vmsgd *d, struct channel *c, int code,
 {
 	vmsgd_log(LOG_INFO, "open of '%s' by domain %u failed: %s", c->service,
 		  (unsigned)c->consumer, text);
-	uint16_t consumer = c->consumer;
+	uint16_t consumer = c->cons_sess;
 	uint32_t req = c->req_id;
 	unlink_channel(d, c);
-	d->broker->notify->result(d, consumer, req, code, text);
+	if (consumer)
+		d->broker->notify->result(d, consumer, req, code, text);
 }
 
 void broker_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 		   const char *path)
 {
 	struct broker_peer pp;
-	(void)peer(d, c->provider, &pp); /* its uid, up or not */
+	(void)peer(d, c->prov_sess, &pp); /* its uid, up or not */
 	uint32_t provider_uid = pp.uid;
 	c->state = CH_OPEN;
 	/* Where vmsgd serves the consumer's end, the consumer must connect
@@ -264,7 +266,7 @@ int broker_check_rings(const struct channel *c, vmsg_chan *end, char *why,
 bool broker_consumer_by_msg(struct vmsgd *d, const struct channel *c)
 {
 	struct broker_peer p;
-	return !c->setup_xenstore && peer(d, c->consumer, &p) && p.setup_msg;
+	return !c->setup_xenstore && peer(d, c->cons_sess, &p) && p.setup_msg;
 }
 
 /* Ask the provider to serve channel c: for its consumer, or for vmsgd
@@ -283,11 +285,11 @@ static int request_serve(struct vmsgd *d, struct channel *c)
 	 * relayed channel's consumer, can; a listen bridge keeps
 	 * xenstore). */
 	struct broker_peer pp, cp;
-	(void)peer(d, c->provider, &pp); /* up or not: Serve finds out */
+	(void)peer(d, c->prov_sess, &pp); /* up or not: Serve finds out */
 	bool prov_msg = !c->setup_xenstore && pp.setup_msg;
 	c->by_msg = prov_msg && c->tp->by_msg && c->tp->by_msg(d, c);
 	/* Host mode: the provider's library lets only this uid in. */
-	(void)peer(d, c->consumer, &cp);
+	(void)peer(d, c->cons_sess, &cp);
 	uint32_t consumer_uid = cp.uid;
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
 			     "(channel %u, %s, %s)",
@@ -308,39 +310,43 @@ static int request_serve(struct vmsgd *d, struct channel *c)
 static void direct_linger(struct vmsgd *d, struct channel *c)
 {
 	struct broker_peer p;
-	if (d->stopping || !peer(d, c->provider, &p)) {
+	if (d->stopping || !peer(d, c->prov_sess, &p)) {
 		unlink_channel(d, c); /* nobody holds the other end */
 		return;
 	}
 	c->state = CH_LINGER;
 	c->deadline_ms = vmsgd_now_ms() + DIRECT_LINGER_MS;
-	d->broker->notify->closed(d, c->provider, c->id);
+	d->broker->notify->closed(d, c->prov_sess, c->id);
 }
 
 /* The provider of direct channel `id` is gone (its domain, or its
- * control channel): tell the consumer, whose library marks the channel's
- * peer gone. A destroyed domain runs no unmap notification, so without
- * this a consumer would wait on the channel for ever. Old libraries skip
- * it (they know no served channel of that id). */
-static void tell_consumer(struct vmsgd *d, uint16_t consumer, uint32_t id)
+ * process's control channel): tell the consumer's session, whose library
+ * marks the channel's peer gone. A destroyed domain runs no unmap
+ * notification, so without this a consumer would wait on the channel for
+ * ever. Old libraries skip it (they know no served channel of that id). */
+static void tell_consumer(struct vmsgd *d, uint16_t consumer,
+			  uint16_t consumer_dom, uint32_t id)
 {
 	struct broker_peer p;
 	if (d->stopping || !peer(d, consumer, &p))
 		return;
 	vmsgd_log(LOG_DEBUG, "channel %u: telling domain %u its provider is "
 			     "gone",
-		  id, (unsigned)consumer);
+		  id, (unsigned)consumer_dom);
 	d->broker->notify->closed(d, consumer, id);
 }
 
-void broker_drop_domain(struct vmsgd *d, uint16_t domid, bool ended)
+/* Session `sess` goes. Everything below compares sessions, not domains:
+ * two processes of one domain are two sessions, and a channel between
+ * them (one offers, the other opens) is a channel between two peers. */
+void broker_drop_session(struct vmsgd *d, uint16_t sess, bool ended)
 {
 	struct broker *b = d->broker;
 	for (struct service **pp = &b->services; *pp;) {
 		struct service *v = *pp;
-		if (v->provider == domid) {
+		if (v->prov_sess == sess) {
 			vmsgd_log(LOG_INFO, "service '%s' of domain %u removed",
-				  v->name, (unsigned)domid);
+				  v->name, (unsigned)v->provider);
 			*pp = v->next;
 			free(v);
 		} else {
@@ -353,37 +359,39 @@ void broker_drop_domain(struct vmsgd *d, uint16_t domid, bool ended)
 	 * whose provider is the one going: its end goes with it. */
 	for (;;) {
 		struct channel *c = b->channels;
-		while (c && !((c->provider == domid || c->consumer == domid) &&
-			      (c->state != CH_LINGER ||
-			       (!c->tp->holds_end && c->provider == domid))))
+		while (c &&
+		       !((c->prov_sess == sess || c->cons_sess == sess) &&
+			 (c->state != CH_LINGER ||
+			  (!c->tp->holds_end && c->prov_sess == sess))))
 			c = c->next;
 		if (!c)
 			break;
 		if (c->state != CH_LINGER && !c->tp->holds_end &&
-		    c->consumer == domid && c->provider != domid) {
+		    c->cons_sess == sess && c->prov_sess != sess) {
 			/* Open, or asked of the provider: it may serve. */
 			direct_linger(d, c);
-		} else if (c->state == CH_PENDING && c->provider == domid &&
-			   c->consumer != domid) {
+		} else if (c->state == CH_PENDING && c->prov_sess == sess &&
+			   c->cons_sess != sess) {
 			char text[160];
 			snprintf(text, sizeof text,
 				 "service '%s': provider domain %u went away",
-				 c->service, (unsigned)domid);
+				 c->service, (unsigned)c->provider);
 			broker_fail(d, c, -EHOSTDOWN, text);
 		} else {
 			vmsgd_log(LOG_DEBUG, "channel %u of '%s' forgotten",
 				  c->id, c->service);
 			bool tell = ended && !c->tp->holds_end &&
 				    c->state == CH_OPEN &&
-				    c->provider == domid &&
-				    c->consumer != domid;
-			uint16_t consumer = c->consumer;
+				    c->prov_sess == sess &&
+				    c->cons_sess != sess;
+			uint16_t consumer = c->cons_sess;
+			uint16_t consumer_dom = c->consumer;
 			uint32_t id = c->id;
 			/* Forgotten first: a failed send resets the
 			 * consumer's session, which walks the list. */
 			unlink_channel(d, c);
 			if (tell)
-				tell_consumer(d, consumer, id);
+				tell_consumer(d, consumer, consumer_dom, id);
 		}
 	}
 }
@@ -441,6 +449,7 @@ int broker_offer(struct vmsgd *d, const struct broker_who *w,
 	}
 	snprintf(v->name, sizeof v->name, "%s", name);
 	v->provider = w->domid;
+	v->prov_sess = w->sess;
 	v->next = d->broker->services;
 	d->broker->services = v;
 	vmsgd_log(LOG_INFO, "service '%s' offered by domain %u", v->name,
@@ -460,7 +469,7 @@ static int mode_of(struct vmsgd *d, const struct service *v,
 		return !bridge_in && policy_bridge_connect(&d->pol, v->name)
 			       ? CHM_BRIDGE_OUT
 			       : -1;
-	if (!peer(d, v->provider, &p))
+	if (!peer(d, v->prov_sess, &p))
 		return -1;
 	if (bridge_in)
 		return CHM_BRIDGE_IN;
@@ -518,7 +527,9 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 	c->id = new_id(d);
 	snprintf(c->service, sizeof c->service, "%s", name);
 	c->provider = v->provider;
+	c->prov_sess = v->prov_sess;
 	c->consumer = consumer;
+	c->cons_sess = w ? w->sess : 0;
 	c->state = CH_PENDING;
 	c->tp = d->broker->tp[mode];
 	c->req_id = req_id;
@@ -558,13 +569,13 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	struct channel *c = broker_lookup(d, id);
 	/* The consumer left while its open was pending: if the provider
 	 * could not serve, it holds nothing (else it answers our Closed). */
-	if (c && c->provider == provider && c->state == CH_LINGER &&
+	if (c && c->prov_sess == provider && c->state == CH_LINGER &&
 	    !c->tp->holds_end && code != 0) {
 		unlink_channel(d, c);
 		return;
 	}
 	/* Only the provider it was asked of may answer, once. */
-	if (!c || c->provider != provider || c->state != CH_PENDING) {
+	if (!c || c->prov_sess != provider || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
 			  (unsigned)provider, id);
 		return;
@@ -601,10 +612,10 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	c->tp->served(d, c);
 }
 
-void broker_closed(struct vmsgd *d, uint16_t domid, uint32_t id)
+void broker_closed(struct vmsgd *d, uint16_t sess, uint32_t id)
 {
 	struct channel *c = broker_lookup(d, id);
-	if (!c || (c->provider != domid && c->consumer != domid) ||
+	if (!c || (c->prov_sess != sess && c->cons_sess != sess) ||
 	    c->state == CH_PENDING)
 		return;
 	if (c->tp->holds_end) {
@@ -612,23 +623,25 @@ void broker_closed(struct vmsgd *d, uint16_t domid, uint32_t id)
 		 * after everything sent before it has been passed on. A
 		 * bridge's socket then gets a bounded time for the rest. */
 		vmsgd_log(LOG_DEBUG, "channel %u: domain %u says it closed",
-			  c->id, (unsigned)domid);
+			  c->id,
+			  (unsigned)(c->prov_sess == sess ? c->provider
+							  : c->consumer));
 		if (c->tp->guest_closed && c->state == CH_OPEN)
 			c->tp->guest_closed(c);
 		return;
 	}
-	if (c->provider == domid) {
+	if (c->prov_sess == sess) {
 		/* The provider's end is gone: nothing is held any more. */
 		vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u "
 				    "(provider)",
-			  c->id, c->service, (unsigned)domid);
+			  c->id, c->service, (unsigned)c->provider);
 		unlink_channel(d, c);
 		return;
 	}
 	if (c->state == CH_LINGER)
 		return;
 	vmsgd_log(LOG_INFO, "channel %u of '%s' closed by domain %u", c->id,
-		  c->service, (unsigned)domid);
+		  c->service, (unsigned)c->consumer);
 	direct_linger(d, c);
 }
 
@@ -735,6 +748,7 @@ void broker_bridges_sync(struct vmsgd *d, const struct policy *np)
 			continue; /* not offered; logged below */
 		snprintf(v->name, sizeof v->name, "%s", b->service);
 		v->provider = 0;
+		v->prov_sess = 0;
 		v->next = d->broker->services;
 		d->broker->services = v;
 		vmsgd_log(LOG_INFO, "bridge %s: '%s' offered by dom0 (%s)",

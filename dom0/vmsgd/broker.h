@@ -9,7 +9,19 @@
  * The broker calls nobody back by name: the transports through struct
  * transport and the sessions through struct broker_notify, both given
  * to broker_init() by main.c. So calls go one way only (docs/vmsgd.md,
- * "Inside vmsgd"); tests/vmsgd/callgraph.sh checks it. */
+ * "Inside vmsgd"); tests/vmsgd/callgraph.sh checks it.
+ *
+ * Which session, which domain. A domain may hold several control
+ * channels at once (one per process: struct session's domid is the
+ * session's number, its dom the domain). The broker keeps both apart:
+ *   - "which session": prov_sess, cons_sess and broker_who's sess say whom
+ *     to tell (struct broker_notify), whose requests match (ServeResult,
+ *     Closed) and what goes when one session ends (broker_drop_session);
+ *   - "which domain": provider, consumer and broker_who's domid are real
+ *     domids: for grants and event channels (the transports), xenstore
+ *     paths, the policy, the per-domain limits (max_channels,
+ *     max_pending_opens, max_queued_bytes) and what peers are told.
+ * In host mode both are the client's number. */
 #ifndef VMSGD_BROKER_H
 #define VMSGD_BROKER_H
 
@@ -20,7 +32,8 @@
 struct service {
 	struct service *next; /* read-only outside broker.c */
 	char name[VMSG_SERVICE_NAME_MAX + 1];
-	uint16_t provider; /* 0: a connect bridge of dom0 */
+	uint16_t provider;  /* its domain; 0: a connect bridge of dom0 */
+	uint16_t prov_sess; /* the session that offered it; 0: dom0 */
 };
 
 /* CH_LINGER: the consumer has closed (or gone), but an end of the
@@ -47,7 +60,8 @@ struct channel {
 	struct channel *next; /* read-only outside broker.c */
 	uint32_t id;
 	char service[VMSG_SERVICE_NAME_MAX + 1];
-	uint16_t provider, consumer; /* 0: dom0 (a bridge's socket) */
+	uint16_t provider, consumer; /* domains; 0: dom0 (a bridge's socket) */
+	uint16_t prov_sess, cons_sess; /* their sessions; 0: dom0 */
 	int state;
 	const struct transport *tp; /* how its data flows */
 	uint32_t req_id;      /* the consumer's Open */
@@ -136,24 +150,25 @@ struct broker_peer {
 };
 
 struct broker_notify {
-	/* Is domain `domid`'s control channel up (greeted)? *p is filled
-	 * whenever it has a session, up or not. */
-	bool (*peer)(struct vmsgd *d, uint16_t domid, struct broker_peer *p);
-	/* Answer request req_id of `domid` (nothing if it is not up). */
-	void (*result)(struct vmsgd *d, uint16_t domid, uint32_t req_id,
+	/* Is session `sess`'s control channel up (greeted)? *p is filled
+	 * whenever the session exists, up or not. */
+	bool (*peer)(struct vmsgd *d, uint16_t sess, struct broker_peer *p);
+	/* Answer request req_id of session `sess` (nothing if it is not
+	 * up). */
+	void (*result)(struct vmsgd *d, uint16_t sess, uint32_t req_id,
 		       int code, const char *text);
-	/* Serve{c} to c->provider, for consumer_domid. 0 or -errno (the
+	/* Serve{c} to c->prov_sess, for consumer_domid. 0 or -errno (the
 	 * provider's session was reset: c may be gone). */
 	int (*serve)(struct vmsgd *d, const struct channel *c,
 		     uint16_t consumer_domid, uint32_t connect_timeout_ms,
 		     uint32_t consumer_uid);
-	/* Opened{c} to c->consumer: at `at_domid`'s `path`. 0 or -errno (as
-	 * serve). */
+	/* Opened{c} to c->cons_sess: at `at_domid`'s `path`. 0 or -errno
+	 * (as serve). */
 	int (*opened)(struct vmsgd *d, const struct channel *c,
 		      uint16_t at_domid, const char *path,
 		      uint32_t provider_uid);
-	/* Closed{id} to `domid`. Its session may be reset. */
-	void (*closed)(struct vmsgd *d, uint16_t domid, uint32_t id);
+	/* Closed{id} to session `sess`. It may be reset. */
+	void (*closed)(struct vmsgd *d, uint16_t sess, uint32_t id);
 };
 
 extern const struct broker_notify session_notify; /* session.c */
@@ -181,10 +196,11 @@ bool broker_counters(const struct channel *c, struct chan_counters *k);
  * end vmsgd serves that the guest has not connected to yet. */
 uint32_t broker_pending_opens(struct vmsgd *d, uint16_t domid);
 
-/* Who asks: a guest's domid (a host client's number), its uid and user
- * name (host mode's policy names users). */
+/* Who asks: a guest's domid (a host client's number) and its session's
+ * number, its uid and user name (host mode's policy names users). */
 struct broker_who {
 	uint16_t domid;
+	uint16_t sess;
 	uint32_t uid;
 	const char *user;
 };
@@ -204,14 +220,16 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 		void *arg, char *text, size_t cap);
 
 /* The control protocol's other requests. */
+/* provider, domid: the session that sent it. */
 void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 			 int code, const char *text, uint32_t ring_ref,
 			 uint32_t event_port);
 void broker_closed(struct vmsgd *d, uint16_t domid, uint32_t id);
-/* Everything of domain `domid` goes: its offers and channels. `ended`:
- * the domain or its control channel's process is gone (not a reset by
- * vmsgd), and consumers of its open direct channels are told. */
-void broker_drop_domain(struct vmsgd *d, uint16_t domid, bool ended);
+/* Everything of session `sess` goes: its offers and channels (those of
+ * the domain's other sessions stay). `ended`: the domain or the
+ * session's process is gone (not a reset by vmsgd), and consumers of its
+ * open direct channels are told. */
+void broker_drop_session(struct vmsgd *d, uint16_t sess, bool ended);
 
 /* The channel state machine, for the transports. */
 /* Tell the consumer where to connect; c is open. */

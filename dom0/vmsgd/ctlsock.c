@@ -113,9 +113,9 @@ static void count_domain(struct vmsgd *d, const struct session *s,
 {
 	*offers = *chans = 0;
 	for (const struct service *v = broker_services(d); v; v = v->next)
-		*offers += v->provider == s->domid;
+		*offers += v->prov_sess == s->domid;
 	for (struct channel *c = broker_channels(d); c; c = c->next)
-		*chans += c->provider == s->domid || c->consumer == s->domid;
+		*chans += c->prov_sess == s->domid || c->cons_sess == s->domid;
 }
 
 static void list_domains(struct vmsgd *d, struct sbuf *b)
@@ -137,16 +137,16 @@ static void list_domains(struct vmsgd *d, struct sbuf *b)
 		count_domain(d, s, &offers, &chans);
 		if (host)
 			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %-16s %-8d %s\n",
-				  (unsigned)s->domid, sess_state(s), offers,
+				  (unsigned)s->dom, sess_state(s), offers,
 				  chans,
-				  (unsigned long long)guest_queued(d, s->domid),
+				  (unsigned long long)guest_queued(d, s->dom),
 				  s->user, s->pid,
 				  s->state == SESS_READY ? s->peer_name : "-");
 		else
 			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %s\n",
-				  (unsigned)s->domid, sess_state(s), offers,
+				  (unsigned)s->dom, sess_state(s), offers,
 				  chans,
-				  (unsigned long long)guest_queued(d, s->domid),
+				  (unsigned long long)guest_queued(d, s->dom),
 				  s->state == SESS_READY ? s->peer_name : "-");
 	}
 }
@@ -164,20 +164,23 @@ static void list_domains_json(struct vmsgd *d, struct sbuf *b)
 		/* The Hello name is the guest's word: a string, never
 		 * anything else. */
 		ok = vmsg__json_push(arr, json_incref(o)) &&
-		     vmsg__json_set(o, "domid", vmsg__json_uint(s->domid)) &&
+		     vmsg__json_set(o, "domid", vmsg__json_uint(s->dom)) &&
 		     vmsg__json_set(o, "state",
 				    vmsg__json_str(sess_state(s))) &&
 		     vmsg__json_set(o, "offers", vmsg__json_uint(offers)) &&
 		     vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
 		     vmsg__json_set(o, "queued_bytes",
-				    vmsg__json_uint(guest_queued(d, s->domid))) &&
+				    vmsg__json_uint(guest_queued(d, s->dom))) &&
 		     vmsg__json_set(o, "pending_opens",
 				    vmsg__json_uint(
-					    broker_pending_opens(d, s->domid))) &&
+					    broker_pending_opens(d, s->dom))) &&
 		     vmsg__json_set(o, "client",
 				    vmsg__json_str(s->state == SESS_READY
 							   ? s->peer_name
-							   : ""));
+							   : "")) &&
+		     /* A domain's control channels, one per process: the
+		      * session's number tells them apart. */
+		     vmsg__json_set(o, "session", vmsg__json_uint(s->domid));
 		/* Host mode: the kernel's word on who the client is. */
 		if (ok && d->pol.host)
 			ok = vmsg__json_set(o, "uid", vmsg__json_uint(s->uid)) &&
@@ -450,14 +453,16 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 		  "abuse_burst %u\nlog_per_s %u\nlog_burst %u\n"
 		  "messages_per_wakeup %u\nmax_queued_bytes_per_domain %u\n"
 		  "max_pending_opens_per_domain %u\npartial_message_ms %u\n"
-		  "reset_backoff_ms %u\nreset_backoff_max_ms %u\n\n%-24s "
+		  "reset_backoff_ms %u\nreset_backoff_max_ms %u\n"
+		  "max_sessions_per_domain %u\n\n%-24s "
 		  "%-16s %-16s %-6s %-8s %-10s %s\n",
 		  d->config, vmsgd_log_level_name(vmsgd_log_level),
 		  p->bridge_flush_ms, l->requests_per_s, l->requests_burst,
 		  l->abuse_per_s, l->abuse_burst, l->log_per_s, l->log_burst,
 		  l->messages_per_wakeup, l->max_queued_bytes,
 		  l->max_pending_opens, l->partial_message_ms,
-		  l->reset_backoff_ms, l->reset_backoff_max_ms, "SERVICE",
+		  l->reset_backoff_ms, l->reset_backoff_max_ms,
+		  l->max_sessions, "SERVICE",
 		  "OFFER", "OPEN", "MODE",
 		  "MAXCHAN", "RING", "MAX_MSG");
 	/* Host mode: the lists name users (names where the uid has one). */
@@ -524,6 +529,8 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 		  vmsg__json_set(root, "reset_backoff_max_ms",
 				 vmsg__json_uint(
 					 p->limits.reset_backoff_max_ms)) &&
+		  vmsg__json_set(root, "max_sessions_per_domain",
+				 vmsg__json_uint(p->limits.max_sessions)) &&
 		  vmsg__json_set(root, "backend",
 				 vmsg__json_str(p->host ? "host" : "xen")) &&
 		  (!p->host || vmsg__json_set(root, "host_dir",

@@ -230,6 +230,8 @@ static const struct limit_key *limit_key(const char *name)
 		LK("partial_message_ms", partial_message_ms, 500, 3600000),
 		LK("reset_backoff_ms", reset_backoff_ms, 1, 600000),
 		LK("reset_backoff_max_ms", reset_backoff_max_ms, 1, 3600000),
+		/* each costs dom0 a granted page and an event channel */
+		LK("max_sessions_per_domain", max_sessions, 1, 64),
 	};
 #undef LK
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -791,7 +793,8 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 				      RL_ABUSE_BURST, RL_LOG_RATE, RL_LOG_BURST,
 				      RL_PER_WAKEUP, RL_QUEUED_BYTES,
 				      RL_PENDING_OPENS, RL_PARTIAL_MS,
-				      RL_BACKOFF_MS, RL_BACKOFF_MAX_MS}};
+				      RL_BACKOFF_MS, RL_BACKOFF_MAX_MS,
+				      RL_SESSIONS}};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
 	snprintf(p.host_dir, sizeof p.host_dir, "/run/vmsg");
 	ps.p = &p;

@@ -1,4 +1,6 @@
-/* One control channel per guest domain: serve it, greet the guest, and
+/* A control channel per process of a guest domain (up to
+ * max_sessions_per_domain; "several processes of a domain" below): serve
+ * it, greet the guest, and
  * hand its requests (offer, open, serve results, closes) to the broker
  * (broker.c, which owns the services and channels); send what the broker
  * tells a guest (session_notify). The guest is untrusted: every message is
@@ -10,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmsg/platform.h>
 #include <vmsg/uv.h>
 #include <vmsg/vmsg_service.pb-c.h>
 #include <vmsg/xen.h>
 
+#include "vmsg_chan_internal.h"
 #include "vmsg_text.h"
 #include "broker.h"
 
@@ -29,6 +33,30 @@ struct session *session_find(struct vmsgd *d, uint16_t domid)
 		if (s->domid == domid)
 			return s;
 	return NULL;
+}
+
+bool session_domain_served(struct vmsgd *d, uint16_t domid)
+{
+	for (struct session *s = d->sessions; s; s = s->next)
+		if (s->dom == domid)
+			return true;
+	return false;
+}
+
+/* How logs name a session: its domain, and where the domain holds more
+ * than one control channel, the session's number after a slash
+ * ("5/32769"). Two buffers: one log line may name two sessions. */
+static const char *sname(const struct session *s)
+{
+	static char buf[2][16];
+	static int k;
+	k ^= 1;
+	if (s->domid == s->dom)
+		snprintf(buf[k], sizeof buf[k], "%u", (unsigned)s->dom);
+	else
+		snprintf(buf[k], sizeof buf[k], "%u/%u", (unsigned)s->dom,
+			 (unsigned)s->domid);
+	return buf[k];
 }
 
 static const struct vmsg_uv_callbacks ctl_callbacks;
@@ -50,9 +78,9 @@ static int serve(struct session *s)
 	 * one flooding guest cannot starve the others). */
 	if ((r = vmsg_uv_start(&s->uv, s->d->loop, s->chan, &ctl_callbacks,
 			       s)) < 0) {
-		vmsgd_log(LOG_WARN, "domain %u: cannot watch its control "
+		vmsgd_log(LOG_WARN, "domain %s: cannot watch its control "
 				    "channel: %s",
-			  (unsigned)s->domid, vmsg_strerror(r));
+			  sname(s), vmsg_strerror(r));
 		vmsg_chan_close(s->chan);
 		s->chan = NULL;
 		return r;
@@ -62,20 +90,21 @@ static int serve(struct session *s)
 	s->state = SESS_WAITING;
 	s->served_ms = vmsgd_now_ms();
 	s->partial.since_ms = 0;
-	vmsgd_log(LOG_DEBUG, "domain %u: control channel at %s",
-		  (unsigned)s->domid, path);
+	vmsgd_log(LOG_DEBUG, "domain %s: control channel at %s",
+		  sname(s), path);
 	return 0;
 }
 
-int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid)
+/* A session numbered `num` of domain `dom`, served. */
+static int session_make(struct vmsgd *d, uint16_t num, uint16_t dom,
+			uint32_t uid, int pid)
 {
-	if (session_find(d, domid))
-		return 0;
 	struct session *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
-	s->domid = domid;
+	s->domid = num;
+	s->dom = dom;
 	s->uid = uid;
 	s->pid = pid;
 	s->born_ms = vmsgd_now_ms();
@@ -96,10 +125,98 @@ int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid)
 	if (d->pol.host)
 		vmsgd_log(LOG_INFO, "domain %u: up: host client, user %s "
 				    "(uid %u), pid %d",
-			  (unsigned)domid, s->user, (unsigned)uid, pid);
+			  (unsigned)num, s->user, (unsigned)uid, pid);
+	else if (num == dom)
+		vmsgd_log(LOG_INFO, "domain %u: up", (unsigned)dom);
 	else
-		vmsgd_log(LOG_INFO, "domain %u: up", (unsigned)domid);
+		vmsgd_log(LOG_INFO, "domain %s: up (another control channel of "
+				    "the domain, for its next process)",
+			  sname(s));
 	return 0;
+}
+
+int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid)
+{
+	if (session_find(d, domid))
+		return 0;
+	return session_make(d, domid, domid, uid, pid);
+}
+
+/* ---- several processes of a domain (Xen) ---------------------------------
+ *
+ * A control channel is one process's: the library claims the client end
+ * (lib/chan: cli_live WAITING -> UP, before its unmap notification), and a
+ * second process of the domain cannot share it. So once a domain's
+ * process has been greeted on its channel, vmsgd serves the domain
+ * another one, a spare, at the same path, under a new session number
+ * (SESS_EXTRA_FIRST up): the domain's next process finds it there. At
+ * most one channel of a domain waits at a time (a path holds one set of
+ * keys), and at most max_sessions_per_domain are served at once (each
+ * costs dom0 a granted page and an event channel); with all in use, a
+ * further process finds the domain's folder without keys and its library
+ * says so at its deadline (-EBUSY). When a process leaves and a spare
+ * waits already, its session goes; else it is served again, as before. */
+
+/* A free number for a further session: from SESS_EXTRA_FIRST up, going
+ * round, so that a new one seldom gets the number a recent one had. */
+static int extra_number(struct vmsgd *d)
+{
+	const unsigned span = 0x10000u - SESS_EXTRA_FIRST;
+	for (unsigned i = 0; i < span; i++) {
+		d->next_extra = (uint16_t)(d->next_extra + 1);
+		if (d->next_extra < SESS_EXTRA_FIRST)
+			d->next_extra = SESS_EXTRA_FIRST;
+		if (!session_find(d, d->next_extra))
+			return d->next_extra;
+	}
+	return -EUSERS;
+}
+
+/* Another session of s's domain whose channel waits for a process (or is
+ * being served again): the domain's next process will find it. */
+static struct session *waiting_sibling(const struct session *s)
+{
+	for (struct session *o = s->d->sessions; o; o = o->next)
+		if (o != s && o->dom == s->dom && !o->dying &&
+		    o->state != SESS_READY)
+			return o;
+	return NULL;
+}
+
+/* Serve domain `dom` a spare control channel if none of its channels
+ * waits and it has fewer than max_sessions_per_domain. Xen only (a host
+ * client is one process: its next one comes through the rendezvous). */
+static void spare_check(struct vmsgd *d, uint16_t dom)
+{
+	if (!d->sops->respawn || d->stopping)
+		return;
+	unsigned n = 0;
+	struct session *any = NULL;
+	for (struct session *s = d->sessions; s; s = s->next) {
+		if (s->dom != dom || s->dying)
+			continue;
+		if (s->state != SESS_READY)
+			return; /* one waits already, or is held back */
+		n++;
+		any = s;
+	}
+	if (!any)
+		return; /* the domain is not served */
+	if (n >= d->pol.limits.max_sessions) {
+		vmsgd_log(LOG_DEBUG, "domain %u: %u control channels in use, "
+				     "its limit (max_sessions_per_domain)",
+			  (unsigned)dom, n);
+		return;
+	}
+	int num = extra_number(d);
+	int r = num < 0 ? num : session_make(d, (uint16_t)num, dom, 0, 0);
+	if (r < 0) {
+		vmsgd_log(r == -ENOMEM ? LOG_WARN : LOG_DEBUG,
+			  "domain %u: cannot serve another control channel yet "
+			  "(%s); trying again",
+			  (unsigned)dom, vmsg_strerror(r));
+		d->spare_retry = true;
+	}
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -110,8 +227,8 @@ static int send_msg(struct session *s, uint16_t type, const ProtobufCMessage *m)
 		return -ENOTCONN;
 	int r = vmsg_proto_send(s->chan, type, m, 0, SEND_TIMEOUT_MS);
 	if (r < 0) {
-		vmsgd_log(LOG_WARN, "domain %u: send failed (%s)",
-			  (unsigned)s->domid, vmsg_strerror(r));
+		vmsgd_log(LOG_WARN, "domain %s: send failed (%s)",
+			  sname(s), vmsg_strerror(r));
 		session_reset(s, "control channel stuck or broken");
 	}
 	return r;
@@ -126,9 +243,9 @@ static void send_result(struct session *s, uint32_t req_id, int code,
 	res.text = (char *)(text ? text : "");
 	/* The guest hears why; dom0's admin must too. */
 	if (code == -ENOMEM)
-		vmsgd_log(LOG_WARN, "domain %u: request %u refused: out of "
+		vmsgd_log(LOG_WARN, "domain %s: request %u refused: out of "
 				    "memory",
-			  (unsigned)s->domid, (unsigned)req_id);
+			  sname(s), (unsigned)req_id);
 	(void)send_msg(s, VMSG_TYPE_SVC_RESULT, &res.base);
 }
 
@@ -166,6 +283,8 @@ static int notify_serve(struct vmsgd *d, const struct channel *c,
 	 * socket: none (0). */
 	if (consumer_domid != c->consumer)
 		sv.relayed_for = c->consumer;
+	/* (c->consumer is the domain: a process of the provider's own
+	 * domain is its consumer as any other.) */
 	sv.path = (char *)c->path;
 	sv.rx_ring_size = c->ring_size;
 	sv.tx_ring_size = c->ring_size;
@@ -173,7 +292,7 @@ static int notify_serve(struct vmsgd *d, const struct channel *c,
 	sv.connect_timeout_ms = connect_timeout_ms;
 	sv.by_message = c->by_msg ? 1 : 0;
 	sv.consumer_uid = consumer_uid;
-	return send_msg(session_find(d, c->provider), VMSG_TYPE_SVC_SERVE,
+	return send_msg(session_find(d, c->prov_sess), VMSG_TYPE_SVC_SERVE,
 			&sv.base);
 }
 
@@ -192,7 +311,7 @@ static int notify_opened(struct vmsgd *d, const struct channel *c,
 	op.event_port = c->event_port;
 	/* Host mode: the consumer's library accepts only this uid there. */
 	op.provider_uid = provider_uid;
-	return send_msg(session_find(d, c->consumer), VMSG_TYPE_SVC_OPENED,
+	return send_msg(session_find(d, c->cons_sess), VMSG_TYPE_SVC_OPENED,
 			&op.base);
 }
 
@@ -230,8 +349,10 @@ static void log_denied(struct session *s, const char *text)
 /* What the broker needs to know of who asks. */
 static struct broker_who who(const struct session *s)
 {
-	return (struct broker_who){
-		.domid = s->domid, .uid = s->uid, .user = s->user};
+	return (struct broker_who){.domid = s->dom,
+				   .sess = s->domid,
+				   .uid = s->uid,
+				   .user = s->user};
 }
 
 /* The broker's answer to a request: 0 (it answers later, or now: ok),
@@ -333,8 +454,10 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 	s->setup_msg = (h->features & VMSG_FEATURE_SVC_SETUP_MSG) != 0;
 	s->state = SESS_READY;
 	s->connects++;
-	vmsgd_log(LOG_INFO, "domain %u: connected ('%s')", (unsigned)s->domid,
+	vmsgd_log(LOG_INFO, "domain %s: connected ('%s')", sname(s),
 		  s->peer_name);
+	/* The domain's next process needs a channel of its own. */
+	spare_check(s->d, s->dom);
 }
 
 /* A bad message from the guest (malformed, unknown, oversized, out of
@@ -353,8 +476,8 @@ static bool bad_input(struct session *s, const char *what, uint16_t type)
 		char t[24] = "";
 		if (type)
 			snprintf(t, sizeof t, " (type 0x%04x)", type);
-		vmsgd_log(LOG_WARN, "domain %u: %s%s dropped%s",
-			  (unsigned)s->domid, what, t, more);
+		vmsgd_log(LOG_WARN, "domain %s: %s%s dropped%s",
+			  sname(s), what, t, more);
 	}
 	if (rl_abuse(&s->rl, &s->d->pol.limits, now)) {
 		session_reset(s, "persistent bad input or flooding");
@@ -372,9 +495,9 @@ static bool rate_ok(struct session *s, uint32_t req_id)
 		return true;
 	uint32_t sup = 0;
 	if (rl_log(&s->rl, &s->d->pol.limits, now, &sup))
-		vmsgd_log(LOG_WARN, "domain %u: rate limited (%llu requests "
+		vmsgd_log(LOG_WARN, "domain %s: rate limited (%llu requests "
 				    "refused so far)",
-			  (unsigned)s->domid, (unsigned long long)s->rl.limited);
+			  sname(s), (unsigned long long)s->rl.limited);
 	send_result(s, req_id, -EAGAIN, "rate limited: too many requests");
 	if (s->polling && rl_abuse(&s->rl, &s->d->pol.limits, now))
 		session_reset(s, "persistent flooding");
@@ -415,6 +538,53 @@ static void dispatch(struct session *s, uint16_t type, ProtobufCMessage *m)
 static void session_after(struct session *s)
 {
 	if (s->d->sops->respawn) {
+		struct session *w = waiting_sibling(s);
+		if (s->serve_at_ms > vmsgd_now_ms()) {
+			/* Held back: the domain gets no channel before then,
+			 * not even a spare that waits already (a process that
+			 * keeps breaking its channel would take it and be
+			 * served another at once). Channels a process has
+			 * connected to are left alone. */
+			for (struct session *o = s->d->sessions; o; o = o->next)
+				if (o != s && o->dom == s->dom && !o->dying &&
+				    o->state == SESS_WAITING && o->polling &&
+				    !o->respawn) {
+					vmsgd_log(LOG_DEBUG, "domain %s: spare "
+							     "control channel "
+							     "withdrawn "
+							     "(back-off)",
+						  sname(o));
+					/* Its keys go now: its close comes
+					 * after this one's (libuv closes in
+					 * reverse), and the process, seeing
+					 * its channel closed, would find
+					 * them in between. */
+					struct vmsg_platform *pf =
+						vmsg__chan_platform(o->chan);
+					pf->ops->unpublish(pf);
+					o->dying = true;
+					stop_poll(o);
+				}
+		} else if (w) {
+			/* The domain's next process has a channel already:
+			 * this session goes (the domain stays marked). Its
+			 * resets in a row go on counting there. */
+			if (w->backoff_level < s->backoff_level)
+				w->backoff_level = s->backoff_level;
+			/* So do its counters and rate limits (vmsgctl's and
+			 * the metrics' per domain): a domain used by one
+			 * process at a time sees them add up as before. */
+			w->connects += s->connects;
+			w->resets += s->resets;
+			w->refused += s->refused;
+			struct rl_state rl = s->rl;
+			rl.limited += w->rl.limited;
+			rl.bad += w->rl.bad;
+			w->rl = rl;
+			s->dying = true;
+			stop_poll(s); /* on_uv_closed frees it */
+			return;
+		}
 		s->respawn = true;
 		stop_poll(s);
 		return;
@@ -436,18 +606,18 @@ static void client_left(struct session *s, int why)
 	 * -EPROTO) or one we could not serve, and docs/vmsgd.md promises
 	 * such resets at warn. */
 	if (why == -EPIPE)
-		vmsgd_log(LOG_INFO, "domain %u: disconnected",
-			  (unsigned)s->domid);
+		vmsgd_log(LOG_INFO, "domain %s: disconnected",
+			  sname(s));
 	else
-		vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: "
+		vmsgd_log(LOG_WARN, "domain %s: resetting its control channel: "
 				    "%s",
-			  (unsigned)s->domid,
+			  sname(s),
 			  why == -EPROTO ? "it broke the channel protocol"
 					 : vmsg_strerror(why));
 	if (why != -EPIPE)
 		backoff_note(s);
 	s->state = SESS_WAITING;
-	broker_drop_domain(s->d, s->domid, why == -EPIPE);
+	broker_drop_session(s->d, s->domid, why == -EPIPE);
 	session_after(s);
 }
 
@@ -543,9 +713,9 @@ static void backoff_note(struct session *s)
 		char more[48] = "";
 		if (sup)
 			snprintf(more, sizeof more, " (%u more not logged)", sup);
-		vmsgd_log(LOG_WARN, "domain %u: reset %u times in a row: its "
+		vmsgd_log(LOG_WARN, "domain %s: reset %u times in a row: its "
 				    "next control channel in %llu ms (back-off)%s",
-			  (unsigned)s->domid, n + 1, (unsigned long long)ms,
+			  sname(s), n + 1, (unsigned long long)ms,
 			  more);
 	}
 }
@@ -585,8 +755,8 @@ void sessions_serve_due(struct vmsgd *d)
 			s->reserve = true;
 		else
 			vmsgd_log(s->serve_at_ms ? LOG_DEBUG : LOG_INFO,
-				  "domain %u: control channel served again",
-				  (unsigned)s->domid);
+				  "domain %s: control channel served again",
+				  sname(s));
 		s->serve_at_ms = 0;
 	}
 	if (!d->stopping)
@@ -614,9 +784,9 @@ static void on_uv_closed(vmsg_uv *u)
 			return;
 		/* serve() said why. Not given up: a guest reconnecting
 		 * later must find a channel (sessions_tick tries again). */
-		vmsgd_log(LOG_ERROR, "domain %u: control channel lost; "
+		vmsgd_log(LOG_ERROR, "domain %s: control channel lost; "
 				     "serving it again from the tick",
-			  (unsigned)s->domid);
+			  sname(s));
 		s->reserve = true;
 	}
 	if (s->dying) {
@@ -627,6 +797,18 @@ static void on_uv_closed(vmsg_uv *u)
 				*pp = s->next;
 				break;
 			}
+		/* The domain's own number goes to the channel that waits for
+		 * its next process (no broker state is kept under a number
+		 * that is not up), so that a domain used by one process at a
+		 * time is known by its domid, as before. */
+		struct session *w = s->domid == s->dom && !d->stopping
+					    ? waiting_sibling(s)
+					    : NULL;
+		if (w && !session_find(d, s->dom)) {
+			vmsgd_log(LOG_DEBUG, "domain %s: numbered %u now",
+				  sname(w), (unsigned)s->dom);
+			w->domid = s->dom;
+		}
 		free(s);
 		/* A domain re-created under this id while its predecessor's
 		 * session was closing was seen then (its @introduceDomain
@@ -651,26 +833,22 @@ static void session_reset(struct session *s, const char *why)
 {
 	if (!s->polling)
 		return;
-	vmsgd_log(LOG_WARN, "domain %u: resetting its control channel: %s",
-		  (unsigned)s->domid, why);
+	vmsgd_log(LOG_WARN, "domain %s: resetting its control channel: %s",
+		  sname(s), why);
 	s->resets++;
 	backoff_note(s);
 	s->state = SESS_WAITING;
-	broker_drop_domain(s->d, s->domid, false);
+	broker_drop_session(s->d, s->domid, false);
 	session_after(s);
 }
 
-void session_gone(struct vmsgd *d, uint16_t domid)
+/* One session of a domain that is gone (or of vmsgd stopping). */
+static void one_gone(struct vmsgd *d, struct session *s)
 {
-	struct session *s = session_find(d, domid);
-	if (!s || s->dying)
-		return;
-	if (!d->stopping)
-		vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
 	(void)d->sops->mark(s, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
-	broker_drop_domain(d, domid, true);
+	broker_drop_session(d, s->domid, true);
 	if (s->polling) {
 		stop_poll(s); /* on_uv_closed frees it */
 	} else if (!s->closing) {
@@ -685,17 +863,37 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 	}
 }
 
+void session_gone(struct vmsgd *d, uint16_t domid)
+{
+	bool said = false;
+	/* Each pass ends one session; what that does (sends to other
+	 * sessions, frees) may change the list: start over. */
+	for (;;) {
+		struct session *s = d->sessions;
+		while (s && (s->dom != domid || s->dying))
+			s = s->next;
+		if (!s)
+			return;
+		if (!said && !d->stopping)
+			vmsgd_log(LOG_INFO, "domain %u: gone", (unsigned)domid);
+		said = true;
+		one_gone(d, s);
+	}
+}
+
 void session_close_all(struct vmsgd *d)
 {
 	/* The broker has answered every pending open, and the transports
 	 * have closed the channels vmsgd holds ends of (main.c's stop):
-	 * each domain's channel is closed now (the guest sees an orderly
+	 * each domain's channels are closed now (the guests see an orderly
 	 * -EPIPE). */
-	struct session *s = d->sessions;
-	while (s) {
-		struct session *next = s->next;
-		session_gone(d, s->domid);
-		s = next;
+	for (;;) {
+		struct session *s = d->sessions;
+		while (s && s->dying)
+			s = s->next;
+		if (!s)
+			return;
+		session_gone(d, s->dom);
 	}
 }
 
@@ -704,16 +902,23 @@ void sessions_tick(struct vmsgd *d)
 	uint64_t now = vmsgd_now_ms();
 	const uint32_t partial_ms = d->pol.limits.partial_message_ms;
 	sessions_serve_due(d);
+	/* Spares that could not be served (Xen). */
+	if (d->spare_retry && !d->stopping) {
+		d->spare_retry = false;
+		for (struct session *s = d->sessions; s; s = s->next)
+			if (!s->dying && s->state == SESS_READY)
+				spare_check(d, s->dom);
+	}
 	/* Host mode: a client that never came to its control channel
 	 * (session_gone frees it later, from its close callback). */
 	for (struct session *s = d->sessions; s && d->pol.host && !d->stopping;
 	     s = s->next) {
 		if (s->state == SESS_WAITING && !s->dying && s->polling &&
 		    now - s->born_ms > HOST_CONNECT_MS) {
-			vmsgd_log(LOG_INFO, "domain %u: never connected to its "
+			vmsgd_log(LOG_INFO, "domain %s: never connected to its "
 					    "control channel (pid %d)",
-				  (unsigned)s->domid, s->pid);
-			session_gone(d, s->domid);
+				  sname(s), s->pid);
+			session_gone(d, s->dom);
 		}
 	}
 	/* A message left incomplete on a control channel holds up the

@@ -1,5 +1,5 @@
-/* vmsgd: the dom0 service broker. One libuv loop; one control channel per
- * guest domain; services offered and opened by name under a default-deny
+/* vmsgd: the dom0 service broker. One libuv loop; a control channel per
+ * process of a guest domain that uses vmsgd; services offered and opened by name under a default-deny
  * policy; vmsgctl over a UNIX socket. docs/vmsgd.md describes it. */
 #ifndef VMSGD_H
 #define VMSGD_H
@@ -100,6 +100,9 @@ struct rl_limits {
 	uint32_t max_pending_opens; /* its Opens not answered or connected */
 	uint32_t partial_message_ms; /* a fragmented message left incomplete */
 	uint32_t reset_backoff_ms, reset_backoff_max_ms; /* after resets */
+	/* Xen: a domain's control channels at once, so its processes each
+	 * attach (session.c, "several processes of a domain"). */
+	uint32_t max_sessions;
 };
 
 struct policy {
@@ -157,6 +160,7 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 #define RL_PARTIAL_MS 30000u        /* a fragmented message incomplete */
 #define RL_BACKOFF_MS 1000u         /* the delay after a second reset ... */
 #define RL_BACKOFF_MAX_MS 60000u    /* ... doubling up to this */
+#define RL_SESSIONS 4               /* a domain's control channels */
 
 struct rl_bucket {
 	bool init;
@@ -214,9 +218,16 @@ enum sess_state { SESS_WAITING, SESS_HELLO, SESS_READY };
 struct session {
 	struct vmsgd *d;
 	struct session *next;
-	/* The guest's domid; in host mode the client's number (1..32751,
-	 * one per connection, in the protocol's domid fields). */
+	/* The session's number, its key (broker.h: "which session"). Xen:
+	 * the first control channel of a domain is numbered by its domid,
+	 * each further one at the same time (another process of the domain)
+	 * by a number from SESS_EXTRA_FIRST up, which no domid reaches. Host
+	 * mode: the client's number (1..32751, one per connection, in the
+	 * protocol's domid fields). */
 	uint16_t domid;
+	/* Its domain (Xen: grants, paths, policy, per-domain limits, what
+	 * peers are told); host mode: the number again. */
+	uint16_t dom;
 	/* Host mode: who connected (SO_PEERCRED), and when. */
 	uint32_t uid;
 	int pid;
@@ -313,6 +324,10 @@ struct vmsgd {
 	bool stopping;
 	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
 	bool rescan_retry; /* xs.c: a domain to serve again from the tick */
+	/* session.c: a spare control channel to serve again from the tick,
+	 * and the last number given to a further session of a domain. */
+	bool spare_retry;
+	uint16_t next_extra;
 	/* host mode (host.c) */
 	uv_pipe_t host_sock;
 	bool host_open;
@@ -329,17 +344,26 @@ uint64_t vmsgd_now_ms(void);
 int metrics_start(struct vmsgd *d);
 void metrics_stop(struct vmsgd *d);
 
-/* session.c: the control protocol, one session per guest domain (or
- * host client). It hands requests to the broker (broker.h) and sends
+/* Xen: the numbers of a domain's further sessions (vmsgd.h, struct
+ * session's domid): above every domid (VMSG_DOMID_LIMIT is 0x7ff0). */
+#define SESS_EXTRA_FIRST 0x8000u
+
+/* session.c: the control protocol, one session per control channel: a
+ * guest domain's processes (up to max_sessions_per_domain at once), or a
+ * host client. It hands requests to the broker (broker.h) and sends
  * what the broker tells it through session_notify. */
 struct session *session_find(struct vmsgd *d, uint16_t domid);
-/* A session for guest domain `domid` (Xen: uid and pid 0), or for host
+/* The first session of guest domain `domid` (Xen: uid and pid 0; the
+ * further ones come as its processes attach), or the session of host
  * client number `domid`, a process of `uid` and `pid`. */
 int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid);
 /* Host mode: a client that has not connected to its control channel
  * this long after it was served one is forgotten. */
 #define HOST_CONNECT_MS 10000u
+/* Every session of domain `domid` goes (host mode: client `domid`). */
 void session_gone(struct vmsgd *d, uint16_t domid);
+/* Does domain `domid` have a session (Xen)? */
+bool session_domain_served(struct vmsgd *d, uint16_t domid);
 /* vmsgd stops: every control channel is closed (after the broker has
  * answered the pending opens and the transports have closed). */
 void session_close_all(struct vmsgd *d);

@@ -51,11 +51,15 @@ void xs_rescan(struct vmsgd *d)
 			live[id] = 1;
 	}
 	free(dir);
-	/* Gone first, so that a re-created domain id starts afresh. */
-	for (struct session *s = d->sessions, *next; s; s = next) {
-		next = s->next;
-		if (!live[s->domid] && !s->dying)
-			session_gone(d, s->domid);
+	/* Gone first, so that a re-created domain id starts afresh. All of
+	 * a domain's sessions go at once; the list changes: start over. */
+	for (struct session *s = d->sessions; s;) {
+		if (!live[s->dom] && !s->dying) {
+			session_gone(d, s->dom);
+			s = d->sessions;
+		} else {
+			s = s->next;
+		}
 	}
 	/* A domain whose control channel cannot be served yet (a domain
 	 * still being built: the simulator announces one before its event
@@ -63,7 +67,7 @@ void xs_rescan(struct vmsgd *d)
 	 * xenstore event need come for it. */
 	d->rescan_retry = false;
 	for (int id = 1; id < (int)VMSG_DOMID_LIMIT; id++) {
-		if (!live[id] || session_find(d, (uint16_t)id))
+		if (!live[id] || session_domain_served(d, (uint16_t)id))
 			continue;
 		int r = session_new(d, (uint16_t)id, 0, 0);
 		if (r < 0) {
@@ -108,13 +112,15 @@ static bool reincarnated(struct vmsgd *d, uint16_t domid)
  * (once the old session is closed: on_uv_closed scans again). */
 static void drop_reincarnated(struct vmsgd *d)
 {
-	for (struct session *s = d->sessions, *next; s; s = next) {
-		next = s->next;
-		if (!s->dying && reincarnated(d, s->domid)) {
+	for (struct session *s = d->sessions; s;) {
+		if (!s->dying && reincarnated(d, s->dom)) {
 			vmsgd_log(LOG_INFO, "domain %u: released and created "
 					    "again under its id",
-				  (unsigned)s->domid);
-			session_gone(d, s->domid);
+				  (unsigned)s->dom);
+			session_gone(d, s->dom); /* all its sessions */
+			s = d->sessions;
+		} else {
+			s = s->next;
 		}
 	}
 }
@@ -264,7 +270,10 @@ void xs_mark_domain(uint16_t domid, bool on)
 static int xen_serve(struct session *s, vmsg_chan **out, char *path,
 		     size_t cap)
 {
-	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
+	/* Every control channel of the domain at the same path, one at a
+	 * time (session.c: a spare is served only once the last one's
+	 * process is in, its keys withdrawn). */
+	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->dom);
 	/* Mark the domain again with each channel served: a channel served
 	 * again (after a process of the domain left) once the domain was
 	 * released and re-created under its id is the new domain's, with
@@ -272,21 +281,21 @@ static int xen_serve(struct session *s, vmsg_chan **out, char *path,
 	 * check (reincarnated) drops the session the new domain is already
 	 * connecting on. Served before the release, both lose the domain's
 	 * name together and the check drops it, as it should. */
-	xs_mark_domain(s->domid, true);
+	xs_mark_domain(s->dom, true);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_CTL_MSG_MAX;
-	int r = vmsg_xen_serve(out, s->domid, path, &o);
+	int r = vmsg_xen_serve(out, s->dom, path, &o);
 	if (r < 0)
 		vmsgd_log(LOG_WARN, "domain %u: cannot serve its control "
 				    "channel at %s: %s",
-			  (unsigned)s->domid, path, vmsg_strerror(r));
+			  (unsigned)s->dom, path, vmsg_strerror(r));
 	return r;
 }
 
 static int xen_mark(struct session *s, bool on)
 {
-	xs_mark_domain(s->domid, on);
+	xs_mark_domain(s->dom, on);
 	return 0;
 }
 

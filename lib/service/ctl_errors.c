@@ -2,15 +2,17 @@
  * Freestanding, as the rest of the client: the folder is read through the
  * target's table (vmsg_service_env.h), so a unikernel learns the same.
  *
- * Seen from a guest, "no vmsgd" and "another process of this domain holds
- * the control channel" look alike at the xenstore level: in both cases no
+ * Seen from a guest, "no vmsgd" and "other processes of this domain hold
+ * every control channel vmsgd serves it" look alike at the xenstore level: in both cases no
  * keys can be read (vmsg's server removes them once its client is live).
  * vmsgd therefore keeps a folder per domain it serves,
  * VMSG_CTL_PATH_PREFIX/<domid>, readable by that domain, and publishes the
  * channel's keys inside it (docs/protocol.md, "Service control
  * protocol"). At the deadline:
  *   no folder                  -> -ENOENT    (no vmsgd serves this domain)
- *   the folder, no keys        -> -EBUSY     (another process holds it)
+ *   the folder, no keys        -> -EBUSY     (other processes hold all:
+ *                                 vmsgd serves the next one when a
+ *                                 process is in, up to its limit)
  *   the folder and its keys    -> -ETIMEDOUT (keys we could not use, or a
  *                                 Hello that did not come in time)
  * A vmsgd killed without a restart leaves its folders and keys behind:
@@ -57,9 +59,10 @@ const char *vmsg_ctl_strerror(int err)
 		       "(and is this a Xen domain, or a process under `xensim "
 		       "run --domid N`)?";
 	case -EBUSY:
-		return "another process of this domain holds vmsgd's control "
-		       "channel (one at a time): wait for it to close, or use "
-		       "its handle";
+		return "other processes of this domain hold every control "
+		       "channel vmsgd serves it (max_sessions_per_domain in "
+		       "vmsgd's policy, 4 by default): wait for one to close, "
+		       "or raise the limit";
 	case -ETIMEDOUT:
 		return "vmsgd did not answer in time: it may be overloaded, or "
 		       "was killed and not restarted; try again, with a "

@@ -3,9 +3,11 @@
  * vmsg-kv says what to do:
  *  - no vmsgd (before it starts, and after it stopped): -ENOENT, "no vmsgd
  *    serves this domain: is vmsgd running in dom0 ...";
- *  - another process of the domain holds the control channel: -EBUSY,
- *    "another process of this domain holds vmsgd's control channel ...";
- *    once it lets go, the next open works;
+ *  - other processes of the domain hold every control channel vmsgd
+ *    serves it (max_sessions_per_domain, 1 here): -EBUSY, "other
+ *    processes of this domain hold every control channel vmsgd serves it
+ *    (max_sessions_per_domain ..."; once one lets go, the next open
+ *    works;
  *  - vmsgd is there but does not answer (stopped with SIGSTOP): -ETIMEDOUT,
  *    "vmsgd did not answer in time ..."; once it runs again, opens work.
  * Each returned code is checked in a guest process, and vmsg-kv's line on
@@ -128,8 +130,9 @@ static void expect_cat(int domid, const char *want)
 
 #define NO_VMSGD "vmsg-kv: cannot reach vmsgd: no vmsgd serves this domain: " \
 		 "is vmsgd running in dom0"
-#define HELD "vmsg-kv: cannot reach vmsgd: another process of this "       \
-	     "domain holds vmsgd's control channel"
+#define HELD "vmsg-kv: cannot reach vmsgd: other processes of this "      \
+	     "domain hold every control channel vmsgd serves it "              \
+	     "(max_sessions_per_domain"
 #define STUCK "vmsg-kv: cannot reach vmsgd: vmsgd did not answer in time"
 
 int main(int argc, char **argv)
@@ -143,10 +146,11 @@ int main(int argc, char **argv)
 	expect_kv(5, NO_VMSGD);
 	expect_cat(5, NO_VMSGD);
 
-	vt_write_conf(CONF);
+	vt_write_conf_daemon("max_sessions_per_domain = 1\n", CONF);
 	vt_start_vmsgd();
 
-	/* Domain 3: one process holds the channel, another wants it. */
+	/* Domain 3: one process holds the only channel it may have, another
+	 * wants one. */
 	struct vt_role holder, idle;
 	vt_spawn(&holder, 3, "hold", "ctl");
 	sim_expect(holder.from, "holding", buf, sizeof buf);

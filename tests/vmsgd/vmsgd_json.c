@@ -99,7 +99,11 @@ static json_t *domain_of(json_t *doms, unsigned domid)
 	{
 		json_t *id = json_object_get(d, "domid");
 		ASSERT_TRUE(json_is_integer(id));
-		if (json_integer_value(id) == (json_int_t)domid)
+		/* The process's control channel, not the spare vmsgd serves
+		 * the domain's next process. */
+		const char *st = json_string_value(json_object_get(d, "state"));
+		if (json_integer_value(id) == (json_int_t)domid && st &&
+		    !strcmp(st, "connected"))
 			return d;
 	}
 	VMSG_TEST_FAIL("domain %u is not listed", domid);
@@ -109,8 +113,9 @@ static void check_domain(json_t *doms, unsigned domid, const char *kept)
 {
 	json_t *d = domain_of(doms, domid);
 	/* nothing added: domid, state, offers, channels, queued_bytes,
-	 * pending_opens, client */
-	ASSERT_EQ(json_object_size(d), 7u);
+	 * pending_opens, client, session */
+	ASSERT_EQ(json_object_size(d), 8u);
+	ASSERT_TRUE(json_is_integer(json_object_get(d, "session")));
 	const char *client = json_string_value(json_object_get(d, "client"));
 	ASSERT_TRUE(client != NULL);
 	if (strcmp(client, kept))
@@ -149,7 +154,18 @@ int main(int argc, char **argv)
 	json_t *j = ctl_json("list domains");
 	json_t *doms = json_object_get(j, "domains");
 	ASSERT_TRUE(json_is_array(doms));
-	ASSERT_EQ(json_array_size(doms), 2u); /* no domain 0 */
+	/* Each domain's process's channel and its spare; no domain 0. */
+	ASSERT_EQ(json_array_size(doms), 4u);
+	{
+		size_t i;
+		json_t *d;
+		json_array_foreach(doms, i, d)
+		{
+			json_int_t id =
+				json_integer_value(json_object_get(d, "domid"));
+			ASSERT_TRUE(id == 3 || id == 4);
+		}
+	}
 	check_domain(doms, 3, FORGE);
 	check_domain(doms, 4, odd_kept);
 	json_decref(j);

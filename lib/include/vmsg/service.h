@@ -106,8 +106,10 @@ int vmsg_service_name_ok(const char *name);
  * that fail to connect, such as a killed vmsgd's, are retried every 100 ms
  * until the deadline), and exchange Hellos. Errors, by the deadline:
  * -ENOENT (no vmsgd serves this domain: none runs, it has not seen the
- * domain yet, or there is no xenstore here at all), -EBUSY (another
- * process of this domain holds the control channel), -ETIMEDOUT (vmsgd's
+ * domain yet, or there is no xenstore here at all), -EBUSY (every
+ * control channel vmsgd serves this domain is another process's: vmsgd
+ * serves a domain's processes one each, up to its policy's
+ * max_sessions_per_domain, 4 by default), -ETIMEDOUT (vmsgd's
  * keys are there but no Hello came back: vmsgd is stuck, or was killed and
  * not restarted); at once: -ECONNREFUSED, -EPROTONOSUPPORT (vmsgd refused
  * our Hello), -ENOMEM, -EMFILE. vmsg_ctl_strerror() says what each means
