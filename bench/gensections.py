@@ -118,13 +118,15 @@ def check(root, renderers, write=False):
     return problems
 
 
-def retarget(path, kind, files, render):
+def retarget(path, kind, files, render, other=None):
     """Point every section of KIND in the document at files (a new result
-    set) and render it. Returns whether there was one."""
+    set) and render it, except those for which other(their files) says
+    they show another sort of run (bench/resultset.py: another CPU
+    placement). Returns whether there was one."""
     text = open(path).read()
     out, at, hit = [], 0, False
-    for a, b, k, _old in sections(text):
-        if k != kind:
+    for a, b, k, old in sections(text):
+        if k != kind or (other and other(old)):
             continue
         out.append(text[at:a])
         out.append(wrap(kind, files, render(files)))

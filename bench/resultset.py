@@ -9,6 +9,7 @@ as they run, plain `KEY VALUE` lines:
   rev a08b525                      (git describe --always --dirty)
   seconds 2
   command bench/block-run --out bench/results build/release 2
+  cpus 0                           (--cpus: every process on these CPUs)
   path b lib/block -> vmsg-blockd (host backend)      (block: a path ...)
   randread-4k-qd1 152264 IOPS 623.7 MB/s   p50 5.7 us (... vmsg-blk-bench's lines)
   net switch 1652 145                      (net: path, Mbit/s, ping p50 µs)
@@ -63,7 +64,8 @@ def _type_ok(v, t):
 
 def validate(v, s, root, path="$"):
     """The problems of v against schema s (the keywords the two schemas
-    use: $ref, type, enum, minimum, required, properties, items)."""
+    use: $ref, type, enum, minimum, pattern, required, properties,
+    items)."""
     if "$ref" in s:
         node = root
         for part in s["$ref"].lstrip("#/").split("/"):
@@ -78,6 +80,9 @@ def validate(v, s, root, path="$"):
         out.append("%s: %r not in %s" % (path, v, s["enum"]))
     if "minimum" in s and _type_ok(v, "number") and v < s["minimum"]:
         out.append("%s: %r below %s" % (path, v, s["minimum"]))
+    if "pattern" in s and isinstance(v, str) and \
+            not re.search(s["pattern"], v):
+        out.append("%s: %r does not match %s" % (path, v, s["pattern"]))
     if isinstance(v, dict):
         out += ["%s: missing %s" % (path, k) for k in s.get("required", [])
                 if k not in v]
@@ -198,12 +203,27 @@ def dump(res, f):
     f.write("]}\n")
 
 
+def placement(path):
+    """Where a result set's processes ran: the CPU list its run was given
+    (`--cpus`, meta "cpus"), or None when the scheduler placed them. A
+    run pinned to one CPU and a spread one answer different questions
+    (docs/benchmarks.md, "Where the processes run"), so each has its own
+    docs section and its own newest set."""
+    try:
+        return json.load(open(path))["meta"].get("cpus")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def retarget(kind, rel):
-    """Point every docs section of kind at the result set rel."""
+    """Point every docs section of kind that shows runs placed as rel's
+    at the result set rel."""
     import gensections
+    cpus = placement(os.path.join(REPO, rel))
     for doc in gensections.documents(REPO):
         if gensections.retarget(doc, kind, [rel], lambda fs: RENDERERS[kind](
-                [os.path.join(REPO, f) for f in fs], fs)):
+                [os.path.join(REPO, f) for f in fs], fs),
+                lambda old: placement(os.path.join(REPO, old[0])) != cpus):
             print("resultset: updated %s (%s)" % (doc, kind),
                   file=sys.stderr)
 
@@ -228,7 +248,8 @@ def from_records(kind, path, build_dir):
             name, mbit, p50 = (rest.split() + ["-", "-"])[:3]
             paths.append({"path": name, "mbit_per_s": _num(mbit),
                           "ping_p50_us": _num(p50)})
-        elif key in ("date", "loadavg_start", "seconds", "command", "rev"):
+        elif key in ("date", "loadavg_start", "seconds", "command", "rev",
+                     "cpus"):
             head[key] = rest
         elif kind == "block" and _BLK.match(line) and paths:
             m = _BLK.match(line)
@@ -247,6 +268,8 @@ def from_records(kind, path, build_dir):
                     head.get("rev", "unknown"), head["command"], build_dir)
     if "seconds" in head:
         meta["seconds"] = float(head["seconds"])
+    if head.get("cpus"):
+        meta["cpus"] = head["cpus"]
     return {"tool": KINDS[kind], "schema": 1, "kind": kind, "meta": meta,
             "paths": paths}
 
@@ -350,6 +373,10 @@ def _la(v):
 
 def _head(res, name, what):
     m = res["meta"]
+    if m.get("cpus") is not None:
+        what += "; every process on CPU %s (taskset)" % m["cpus"]
+    else:
+        what += "; processes placed by the scheduler"
     return ("One run of `%s` (%s) on host `%s` (%d CPUs, %s), started %s, "
             "build %s. Load average %s at the start, %s at the end (1, 5 "
             "and 15 minutes; the machine is shared with other builds, tests "
@@ -620,9 +647,11 @@ RENDERERS = {"block": render_block, "net": render_net,
 PLOTS = ("block", "net")
 
 
-def newest(kind, results_dir):
-    """The newest result set of kind (by the stamp its name ends with)."""
-    found = glob.glob(os.path.join(results_dir, kind + "-*.json"))
+def newest(kind, results_dir, cpus=None):
+    """The newest result set of kind (by the stamp its name ends with)
+    among those placed on cpus (placement())."""
+    found = [p for p in glob.glob(os.path.join(results_dir, kind + "-*.json"))
+             if placement(p) == cpus]
     return max(found, key=lambda p: os.path.basename(p)[-20:]) \
         if found else None
 
@@ -640,12 +669,16 @@ def check_tree(root, sections_of):
             except (ValueError, KeyError) as e:
                 bad = [str(e)]
             out += ["%s: %s" % (os.path.relpath(p, root), b) for b in bad]
-        last = newest(kind, results)
-        if kind in PLOTS and last and not os.path.exists(png_of(last)):
-            out.append("%s: no plot beside it (bench/resultset.py plot %s "
-                       "draws it)" % (os.path.relpath(last, root),
-                                      os.path.relpath(last, root)))
+        placements = {placement(p) for p in
+                      glob.glob(os.path.join(results, kind + "-*.json"))}
+        for last in sorted(newest(kind, results, c) for c in placements):
+            if kind in PLOTS and not os.path.exists(png_of(last)):
+                out.append("%s: no plot beside it (bench/resultset.py plot "
+                           "%s draws it)" % (os.path.relpath(last, root),
+                                             os.path.relpath(last, root)))
         for doc, files in sections_of(kind):
+            last = newest(kind, results,
+                          placement(os.path.join(root, files[0])))
             if last and files != [os.path.relpath(last, root)]:
                 out.append("%s: section '%s' reads %s, not the newest %s "
                            "result set %s" % (doc, kind, " ".join(files),

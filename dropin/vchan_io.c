@@ -52,21 +52,9 @@ static bool peer_done(struct vchan_dropin *d)
 	return vmsg__load_acquire(d->e->peer_live) == VMSG_LIVE_GONE;
 }
 
-/* A broken index found by one of our own looks (vmsg__rx_ready,
- * vmsg__tx_space) is so far the ring end's error only: hand it to the
- * channel, whose state is_open() and every later call report. Its read
- * returns the ring end's error before it touches anything, and keeps it. */
-static void note_broken(struct vchan_dropin *d)
-{
-	char b;
-	if (d->e->error)
-		(void)vmsg_chan_read(d->c, &b, 1, 0);
-}
-
 /* The error to report for a stream that ended: EPROTO if it broke. */
 static int ended(struct vchan_dropin *d)
 {
-	note_broken(d);
 	return fail(vmsg_chan_state(d->c) == VMSG_CHAN_BROKEN ? -EPROTO : -EPIPE);
 }
 
@@ -149,8 +137,7 @@ int libxenvchan_data_ready(struct libxenvchan *ctrl)
 	struct vmsg_ring_end *e = vchan_of(ctrl)->e;
 	request(e, VMSG_NOTIFY_WRITE);
 	int n = vmsg__rx_ready(e);
-	if (n < 0)
-		note_broken(vchan_of(ctrl));
+	/* A broken index stays in the ring end: is_open() says 0 from now. */
 	return n < 0 ? 0 : n;
 }
 
@@ -159,8 +146,6 @@ int libxenvchan_buffer_space(struct libxenvchan *ctrl)
 	struct vmsg_ring_end *e = vchan_of(ctrl)->e;
 	request(e, VMSG_NOTIFY_READ);
 	int n = vmsg__tx_space(e);
-	if (n < 0)
-		note_broken(vchan_of(ctrl));
 	return n < 0 ? 0 : n;
 }
 

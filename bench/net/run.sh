@@ -10,7 +10,11 @@
 #             (the appliances' SDK builds, l2switch-appliance and
 #             firewall-appliance, in dom1, bridges in dom2 and dom3; direct
 #             mode)
-# As root, from the build tree: bench/net/run.sh [--out DIR] BUILD_DIR [SECONDS]
+# As root, from the build tree:
+#   bench/net/run.sh [--out DIR] [--cpus LIST] BUILD_DIR [SECONDS]
+# --cpus LIST pins every process of the run (and the kernel work done in
+# their system calls) to those CPUs, e.g. --cpus 0: see docs/benchmarks.md,
+# "Where the processes run".
 # Prints one line per path; one run, same machine, same moment. --out DIR
 # also writes the run as a result set, DIR/net-HOST-DATE.json
 # (bench/resultset.py; into the tree's bench/results/ it becomes what
@@ -18,7 +22,19 @@
 set -euo pipefail
 cmdline="bench/net/run.sh $*"
 out=
-if [ "${1:-}" = --out ]; then out=$2; shift 2; fi
+cpus=
+while [ $# -gt 1 ]; do
+	case $1 in
+	--out) out=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+if [ -n "$cpus" ]; then
+	# Every process started from here on inherits this shell's CPUs.
+	case $cpus in *[!0-9,-]*) echo "run.sh: --cpus $cpus: not a CPU list (0 or 0,1 or 0-1)" >&2; exit 2 ;; esac
+	taskset -pc "$cpus" $$ >/dev/null || { echo "run.sh: --cpus $cpus: taskset refused it" >&2; exit 2; }
+fi
 B=$1 secs=${2:-10}
 A=benchA$$ Bn=benchB$$
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +47,7 @@ rec=$work/records
 	echo "rev $(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "seconds $secs"
 	echo "command $cmdline"
+	[ -z "$cpus" ] || echo "cpus $cpus"
 } >"$rec"
 pids=()
 cleanup() {

@@ -1,4 +1,4 @@
-/* What the block appliances (examples/blk-ramdisk, examples/blk-overlay)
+/* What the block appliances (examples/blk-ramdisk, blk-overlay, blk-mirror)
  * share as SDK programs: one source each that builds as a PVH unikernel
  * (vmsg_add_unikernel) and as a Linux program over the SDK's Linux target
  * (vmsg_sdk_linux). This file has their cmdline check, their addresses
@@ -31,6 +31,19 @@
  * more is negotiated down), 256 KiB rings each way. */
 #define BLK_APP_MAX_REQ (1u << 20)
 #define BLK_APP_RING (256u * 1024u)
+
+/* The ends of the appliances' usage texts, written once so that the
+ * three say the same: what an ADDR is, and the Linux program's own keys. */
+#define BLK_APP_ADDR_USAGE \
+"ADDR: xen:DOMID:PORT  a direct Xen channel (a device: served by DOMID at\n" \
+"                      /local/domain/DOMID/data/vchan/<us>/PORT; serve:\n" \
+"                      to DOMID at /local/domain/<us>/data/vchan/DOMID/PORT,\n" \
+"                      served again after each consumer)\n" \
+"      svc:NAME        a service through vmsgd (opened / offered)\n"
+#define BLK_APP_LINUX_USAGE \
+"the Linux program also takes:\n" \
+"  host=DIR      host backend: xen: channels are UNIX sockets in DIR\n" \
+"  domid=N       the domain number to use with host=\n"
 
 /* Channel options for the appliances' channels (BLK_APP_RING rings,
  * messages up to a request and its header). */

@@ -33,14 +33,8 @@ static const char usage[] =
 "  leg2=ADDR     the second device, the same size as the first\n"
 "  serve=ADDR    where to offer the mirror\n"
 "  clients=N     stop after N consumers (default 0: never)\n"
-"ADDR: xen:DOMID:PORT  a direct Xen channel (leg: served by DOMID at\n"
-"                      /local/domain/DOMID/data/vchan/<us>/PORT; serve:\n"
-"                      to DOMID at /local/domain/<us>/data/vchan/DOMID/PORT,\n"
-"                      served again after each consumer)\n"
-"      svc:NAME        a service through vmsgd (opened / offered)\n"
-"the Linux program also takes:\n"
-"  host=DIR      host backend: xen: channels are UNIX sockets in DIR\n"
-"  domid=N       the domain number to use with host=\n";
+BLK_APP_ADDR_USAGE
+BLK_APP_LINUX_USAGE;
 
 static const struct guest_arg keys[] = {
 	{"leg1", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},

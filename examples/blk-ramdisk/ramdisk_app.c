@@ -27,9 +27,7 @@ static const char usage[] =
 "  size=MIB      the disk's size (default 16; the unikernel has 64 MiB\n"
 "                of memory, ~4 MiB of it for itself)\n"
 "  clients=N     stop after N consumers (default 0: never)\n"
-"the Linux program also takes:\n"
-"  host=DIR      host backend: xen: channels are UNIX sockets in DIR\n"
-"  domid=N       the domain number to use with host=\n";
+BLK_APP_LINUX_USAGE;
 
 static const struct guest_arg keys[] = {
 	{"serve", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},

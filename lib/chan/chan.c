@@ -320,6 +320,11 @@ int vmsg_chan_state(vmsg_chan *c)
 {
 	if (!c)
 		return -EINVAL;
+	/* An impossible index seen by any look at the ring (the inline ones
+	 * of the frame layer and of the drop-in libxenvchan included) is the
+	 * ring end's sticky error: it breaks the channel, for good. */
+	if (!c->error && c->end.error)
+		c->error = c->end.error;
 	if (c->error)
 		return VMSG_CHAN_BROKEN;
 	int st = vmsg__peer_state(c);

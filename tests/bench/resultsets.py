@@ -11,7 +11,10 @@
             chanmem's 4 KiB of heap per channel met on the bound, not
             one byte past it;
   newest    a section that reads an older result set of its kind than
-            the newest one in bench/results/ is reported;
+            the newest one in bench/results/ is reported; a run pinned
+            with --cpus is newest among the runs pinned alike only, and
+            a new result set retargets the sections of its placement
+            only;
   edited    a copy of docs/benchmarks.md's block, net, dropin and chanmem
             sections
             with the committed result sets renders back unchanged, and
@@ -110,6 +113,16 @@ expect(resultset.problems_of(bad), "a workload without IOPS fits")
 bad = json.loads(json.dumps(net))
 del bad["meta"]["loadavg_start"]
 expect(resultset.problems_of(bad), "a set without its load average fits")
+pinned, ppath = make("net", HEAD + "cpus 0\nnet veth 9000 20\n", "n0")
+expect(pinned["meta"].get("cpus") == "0" and "cpus" not in net["meta"],
+       "the cpus record: %r, %r" % (pinned["meta"], net["meta"]))
+expect("every process on CPU 0 (taskset)" in
+       resultset.render_net([ppath], ["x.json"]) and
+       "placed by the scheduler" in resultset.render_net([npath], ["x.json"]),
+       "the section does not say where the processes ran")
+bad = json.loads(json.dumps(pinned))
+bad["meta"]["cpus"] = "0; rm"
+expect(resultset.problems_of(bad), "a cpus field that is no CPU list fits")
 
 # ---- verdicts ----------------------------------------------------------------
 
@@ -242,6 +255,35 @@ got = resultset.check_tree(root, lambda k: [("d.md", new)] if k == "net"
                            else [])
 expect(len(got) == 1 and "no plot beside it" in got[0],
        "the newest set without its plot: %r" % got)
+
+# A pinned set newer than every spread one: the spread section still reads
+# the newest spread set, the pinned section must read the pinned one.
+pin = os.path.join(root, "bench", "results", "net-h-20261203-090000.json")
+shutil.copy(ppath, pin)
+shutil.copy(resultset.png_of(ppath), resultset.png_of(pin))
+shutil.copy(resultset.png_of(npath), resultset.png_of(os.path.join(root,
+                                                                   new[0])))
+pinrel = ["bench/results/net-h-20261203-090000.json"]
+expect(resultset.check_tree(root, lambda k: [("d.md", new), ("d.md", pinrel)]
+                            if k == "net" else []) == [],
+       "a pinned and a spread section, each reading its newest, refused")
+got = resultset.check_tree(root, lambda k: [("d.md", new), ("d.md", new)]
+                           if k == "net" else [])
+expect(got == [], "the newest spread set refused beside a newer pinned one: "
+       "%r" % got)
+expect(resultset.newest("net", os.path.join(root, "bench", "results"), "0")
+       == pin, "the newest pinned set is not the pinned one")
+doc = os.path.join(tmp, "two.md")
+with open(doc, "w") as f:
+    f.write(gensections.wrap("net", new, "spread\n") + "\n" +
+            gensections.wrap("net", pinrel, "pinned\n") + "\n")
+gensections.retarget(doc, "net", ["n.json"], lambda fs: "redone\n",
+                     lambda old: old == new)
+text = open(doc).read()
+expect(text.count("redone") == 1 and "spread" in text and
+       "pinned" not in text,
+       "retarget did not leave the other placement's section alone:\n"
+       + text)
 
 # ---- real Xen: the storage and network scenarios' figures ------------------
 fig = os.path.join(tmp, "xen-figures.txt")
