@@ -171,6 +171,10 @@ static int nbd_wait(struct eng *e, int *tags, int max)
 	}
 }
 
+/* --spin-us: the vmsg channel's spin budget (opts.spin_ns): lib/block's
+ * client then spins in its wait set before it sleeps. */
+static uint64_t spin_ns;
+
 static void open_eng(struct eng *e, const char *target)
 {
 	memset(e, 0, sizeof(*e));
@@ -188,6 +192,7 @@ static void open_eng(struct eng *e, const char *target)
 		struct vmsg_chan_opts o;
 		vmsg_chan_opts_init(&o);
 		o.max_msg = 4u * 1024 * 1024 + 64;
+		o.spin_ns = spin_ns;
 		int r;
 		if (target[0] == 'v') {
 			r = vmsg_host_connect(&e->c, target + 5, &o, 10000);
@@ -197,6 +202,8 @@ static void open_eng(struct eng *e, const char *target)
 			r = vmsg_ctl_open(&ctl, 10000);
 			if (r == 0)
 				r = vmsg_service_open(ctl, target + 4, &e->c, 10000);
+			if (r == 0) /* a brokered channel comes with defaults */
+				r = vmsg_chan_set_spin(e->c, spin_ns);
 #else
 			r = -ENOTSUP;
 #endif
@@ -306,11 +313,27 @@ int main(int argc, char **argv)
 {
 	struct eng e;
 	double secs = 3.0;
+	if (argc >= 3 && !strcmp(argv[1], "--spin-us")) {
+		char *end;
+		unsigned long us = strtoul(argv[2], &end, 10);
+		if (*end || end == argv[2] || us > 1000000) {
+			fprintf(stderr, "vmsg-blk-bench: --spin-us %s: not "
+				"0..1000000\n", argv[2]);
+			return 2;
+		}
+		spin_ns = (uint64_t)us * 1000u;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2 || argc > 3 || !strcmp(argv[1], "--help")) {
-		printf("usage: vmsg-blk-bench file:PATH|vmsg:PATH|svc:NAME|nbd:URI [SECONDS]\n"
+		printf("usage: vmsg-blk-bench [--spin-us N] "
+		       "file:PATH|vmsg:PATH|svc:NAME|nbd:URI [SECONDS]\n"
 		       "4 KiB random reads at depth 1 and 32, 1 MiB sequential "
 		       "reads and writes\nat depth 8 (writes: the first 256 MiB). "
-		       "SECONDS per workload (3).\n");
+		       "SECONDS per workload (3).\n"
+		       "--spin-us N: vmsg:/svc: only, lib/block's client spins N "
+		       "microseconds before\nit sleeps (the channel's "
+		       "opts.spin_ns).\n");
 		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	if (argc == 3)

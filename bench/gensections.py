@@ -121,8 +121,8 @@ def check(root, renderers, write=False):
 def retarget(path, kind, files, render, other=None):
     """Point every section of KIND in the document at files (a new result
     set) and render it, except those for which other(their files) says
-    they show another sort of run (bench/resultset.py: another CPU
-    placement). Returns whether there was one."""
+    they show another sort of run (bench/resultset.py's variant(): another
+    CPU placement or spin budget). Returns whether there was one."""
     text = open(path).read()
     out, at, hit = [], 0, False
     for a, b, k, old in sections(text):

@@ -10,6 +10,7 @@ as they run, plain `KEY VALUE` lines:
   seconds 2
   command bench/block-run --out bench/results build/release 2
   cpus 0                           (--cpus: every process on these CPUs)
+  spin_us 50                       (--spin-us: block's vmsg ends spin)
   path b lib/block -> vmsg-blockd (host backend)      (block: a path ...)
   randread-4k-qd1 152264 IOPS 623.7 MB/s   p50 5.7 us (... vmsg-blk-bench's lines)
   net switch 1652 145                      (net: path, Mbit/s, ping p50 µs)
@@ -203,27 +204,29 @@ def dump(res, f):
     f.write("]}\n")
 
 
-def placement(path):
-    """Where a result set's processes ran: the CPU list its run was given
-    (`--cpus`, meta "cpus"), or None when the scheduler placed them. A
-    run pinned to one CPU and a spread one answer different questions
-    (docs/benchmarks.md, "Where the processes run"), so each has its own
-    docs section and its own newest set."""
+def variant(path):
+    """How a result set's run was made, beyond its kind: the CPU list its
+    processes were pinned to (`--cpus`, meta "cpus"; None when the
+    scheduler placed them) and their spin budget (`--spin-us`, meta
+    "spin_us"; None: they slept at once). Runs made differently answer
+    different questions (docs/benchmarks.md, "Where the processes run"),
+    so each variant has its own docs section and its own newest set."""
     try:
-        return json.load(open(path))["meta"].get("cpus")
+        m = json.load(open(path))["meta"]
+        return (m.get("cpus"), m.get("spin_us"))
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return (None, None)
 
 
 def retarget(kind, rel):
-    """Point every docs section of kind that shows runs placed as rel's
+    """Point every docs section of kind that shows runs of rel's variant
     at the result set rel."""
     import gensections
-    cpus = placement(os.path.join(REPO, rel))
+    v = variant(os.path.join(REPO, rel))
     for doc in gensections.documents(REPO):
         if gensections.retarget(doc, kind, [rel], lambda fs: RENDERERS[kind](
                 [os.path.join(REPO, f) for f in fs], fs),
-                lambda old: placement(os.path.join(REPO, old[0])) != cpus):
+                lambda old: variant(os.path.join(REPO, old[0])) != v):
             print("resultset: updated %s (%s)" % (doc, kind),
                   file=sys.stderr)
 
@@ -249,7 +252,7 @@ def from_records(kind, path, build_dir):
             paths.append({"path": name, "mbit_per_s": _num(mbit),
                           "ping_p50_us": _num(p50)})
         elif key in ("date", "loadavg_start", "seconds", "command", "rev",
-                     "cpus"):
+                     "cpus", "spin_us"):
             head[key] = rest
         elif kind == "block" and _BLK.match(line) and paths:
             m = _BLK.match(line)
@@ -270,6 +273,8 @@ def from_records(kind, path, build_dir):
         meta["seconds"] = float(head["seconds"])
     if head.get("cpus"):
         meta["cpus"] = head["cpus"]
+    if head.get("spin_us"):
+        meta["spin_us"] = float(head["spin_us"])
     return {"tool": KINDS[kind], "schema": 1, "kind": kind, "meta": meta,
             "paths": paths}
 
@@ -377,6 +382,9 @@ def _head(res, name, what):
         what += "; every process on CPU %s (taskset)" % m["cpus"]
     else:
         what += "; processes placed by the scheduler"
+    if m.get("spin_us") is not None:
+        what += ("; vmsg's ends spin %g µs before they sleep (--spin-us)"
+                 % m["spin_us"])
     return ("One run of `%s` (%s) on host `%s` (%d CPUs, %s), started %s, "
             "build %s. Load average %s at the start, %s at the end (1, 5 "
             "and 15 minutes; the machine is shared with other builds, tests "
@@ -647,11 +655,11 @@ RENDERERS = {"block": render_block, "net": render_net,
 PLOTS = ("block", "net")
 
 
-def newest(kind, results_dir, cpus=None):
+def newest(kind, results_dir, v=(None, None)):
     """The newest result set of kind (by the stamp its name ends with)
-    among those placed on cpus (placement())."""
+    among those of variant v (variant())."""
     found = [p for p in glob.glob(os.path.join(results_dir, kind + "-*.json"))
-             if placement(p) == cpus]
+             if variant(p) == v]
     return max(found, key=lambda p: os.path.basename(p)[-20:]) \
         if found else None
 
@@ -669,16 +677,16 @@ def check_tree(root, sections_of):
             except (ValueError, KeyError) as e:
                 bad = [str(e)]
             out += ["%s: %s" % (os.path.relpath(p, root), b) for b in bad]
-        placements = {placement(p) for p in
-                      glob.glob(os.path.join(results, kind + "-*.json"))}
-        for last in sorted(newest(kind, results, c) for c in placements):
+        variants = {variant(p) for p in
+                    glob.glob(os.path.join(results, kind + "-*.json"))}
+        for last in sorted(newest(kind, results, v) for v in variants):
             if kind in PLOTS and not os.path.exists(png_of(last)):
                 out.append("%s: no plot beside it (bench/resultset.py plot "
                            "%s draws it)" % (os.path.relpath(last, root),
                                              os.path.relpath(last, root)))
         for doc, files in sections_of(kind):
             last = newest(kind, results,
-                          placement(os.path.join(root, files[0])))
+                          variant(os.path.join(root, files[0])))
             if last and files != [os.path.relpath(last, root)]:
                 out.append("%s: section '%s' reads %s, not the newest %s "
                            "result set %s" % (doc, kind, " ".join(files),

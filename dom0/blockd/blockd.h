@@ -89,6 +89,10 @@ struct blockd {
 	unsigned nconns, max_conns;
 	uint32_t next_id;
 	bool quiet;
+	/* --spin-us: after a request read or a reply sent, keep looking for
+	 * this long without sleeping (0: sleep at once) */
+	uint64_t spin_ns;
+	uint64_t moved;         /* requests read and replies sent, ever */
 };
 
 /* Take over an open channel as a new consumer (the channel becomes the

@@ -106,6 +106,7 @@ static void read_requests(struct blockd *d, struct conn *k)
 		b->rq.data = NULL;
 		vmsg_chan_release(k->c);
 		k->requests++;
+		d->moved++;
 		k->bytes += b->rq.status ? 0 : h->length;
 		if (b->rq.status)
 			reply(b, b->rq.status);
@@ -140,6 +141,7 @@ static void send_replies(struct conn *k)
 				continue; /* drop the queue below */
 			}
 			(void)vmsg_blk_server_done(k->srv, b->rq.h.id);
+			k->d->moved++;
 		}
 		k->rq_head = b->next;
 		if (!k->rq_head)

@@ -367,6 +367,14 @@ int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s)
 	return 0;
 }
 
+int vmsg_chan_set_spin(vmsg_chan *c, uint64_t spin_ns)
+{
+	if (!c)
+		return -EINVAL;
+	c->opts.spin_ns = spin_ns; /* read at the start of each wait */
+	return 0;
+}
+
 int vmsg_chan_ring_sizes(vmsg_chan *c, uint32_t *rx, uint32_t *tx)
 {
 	if (!c || !c->page)

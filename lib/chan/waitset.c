@@ -1,5 +1,7 @@
-/* One blocking wait for many channels (vmsg/waitset.h): the platforms'
- * wait_any op, over the platforms of the set's channels. Freestanding.
+/* One blocking wait for many channels (vmsg/waitset.h): a spin over the
+ * channels' rings for the largest of their spin budgets, then the
+ * platforms' wait_any op, over the platforms of the set's channels.
+ * Freestanding.
  *
  * Events the platform consumed but the caller had no room for stay in
  * fired[] and are handed out by the next call before it waits again, so
@@ -9,6 +11,7 @@
 
 #include "chan_private.h"
 
+#include "vmsg_barrier.h"
 #include "vmsg_errno.h"
 #include "vmsg_string.h"
 
@@ -87,6 +90,68 @@ static int report(struct vmsg_waitset *ws, struct vmsg_waitset_event *ev,
 	return (int)k;
 }
 
+/* Rounds of looking at the rings between two reads of the clock. */
+#define SPIN_ROUNDS_PER_CLOCK 32u
+
+/* Before sleeping: watch the rings for up to the largest spin budget
+ * (opts.spin_ns) of the set's channels, bounded by the timeout, and mark
+ * fired the channels whose peer published or consumed meanwhile (what
+ * its kick, if we asked for one, would say). A ring's count that changes
+ * to an error (-EPROTO) counts too: the caller's next call reports it.
+ * Returns 1 when some fired, 0 when the budget ran out (a close or
+ * anything else the rings do not show is then left to the sleep), or the
+ * platform's error. */
+static int spin(struct vmsg_waitset *ws, int timeout_ms, uint64_t *spent)
+{
+	*spent = 0;
+	uint64_t budget = 0;
+	for (unsigned i = 0; i < ws->n; i++)
+		if (ws->chan[i]->opts.spin_ns > budget)
+			budget = ws->chan[i]->opts.spin_ns;
+	if (budget == 0 || timeout_ms == 0)
+		return 0;
+	if (timeout_ms > 0 && budget > (uint64_t)timeout_ms * 1000000u)
+		budget = (uint64_t)timeout_ms * 1000000u;
+	/* An event may have come between the caller's last look and now,
+	 * its data already in the counts taken below, where no change would
+	 * show it: take what is pending first (no sleep). */
+	vmsg__memset(ws->scratch, 0, ws->n);
+	int r = ws->plat[0]->ops->wait_any(ws->plat, ws->n, 0, ws->scratch);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		for (unsigned i = 0; i < ws->n; i++)
+			ws->fired[i] |= ws->scratch[i];
+		return 1;
+	}
+	int rx0[VMSG_WAITSET_MAX], tx0[VMSG_WAITSET_MAX];
+	for (unsigned i = 0; i < ws->n; i++) {
+		rx0[i] = vmsg_ring_data_ready(&ws->chan[i]->end);
+		tx0[i] = vmsg_ring_buffer_space(&ws->chan[i]->end);
+	}
+	struct vmsg_platform *p = ws->plat[0];
+	uint64_t start = p->ops->now_ns(p);
+	for (unsigned round = 1;; round++) {
+		bool moved = false;
+		for (unsigned i = 0; i < ws->n; i++) {
+			struct vmsg_ring_end *e = &ws->chan[i]->end;
+			if (vmsg_ring_data_ready(e) != rx0[i] ||
+			    vmsg_ring_buffer_space(e) != tx0[i]) {
+				ws->fired[i] = 1;
+				moved = true;
+			}
+		}
+		if (moved)
+			return 1;
+		if (round % SPIN_ROUNDS_PER_CLOCK == 0) {
+			*spent = p->ops->now_ns(p) - start;
+			if (*spent >= budget)
+				return 0;
+		}
+		vmsg__cpu_relax();
+	}
+}
+
 int vmsg_waitset_wait(struct vmsg_waitset *ws, struct vmsg_waitset_event *ev,
 		      unsigned cap, int timeout_ms)
 {
@@ -95,9 +160,23 @@ int vmsg_waitset_wait(struct vmsg_waitset *ws, struct vmsg_waitset_event *ev,
 	int k = report(ws, ev, cap);
 	if (k > 0 || ws->n == 0)
 		return k;
+	uint64_t spent;
+	int r = spin(ws, timeout_ms, &spent);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return report(ws, ev, cap);
+	if (timeout_ms > 0) { /* the spin came out of the timeout */
+		uint64_t left = (uint64_t)timeout_ms * 1000000u;
+		if (spent >= left)
+			return 0;
+		timeout_ms = (int)((left - spent + 999999u) / 1000000u);
+	}
 	vmsg__memset(ws->scratch, 0, ws->n);
+	for (unsigned i = 0; i < ws->n; i++)
+		ws->chan[i]->st.sleeps++;
 	const struct vmsg_platform_ops *ops = ws->plat[0]->ops;
-	int r = ops->wait_any(ws->plat, ws->n, timeout_ms, ws->scratch);
+	r = ops->wait_any(ws->plat, ws->n, timeout_ms, ws->scratch);
 	if (r <= 0)
 		return r;
 	for (unsigned i = 0; i < ws->n; i++)

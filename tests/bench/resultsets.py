@@ -12,9 +12,9 @@
             one byte past it;
   newest    a section that reads an older result set of its kind than
             the newest one in bench/results/ is reported; a run pinned
-            with --cpus is newest among the runs pinned alike only, and
-            a new result set retargets the sections of its placement
-            only;
+            with --cpus (or spinning with --spin-us) is newest among the
+            runs made alike only, and a new result set retargets the
+            sections of its variant only;
   edited    a copy of docs/benchmarks.md's block, net, dropin and chanmem
             sections
             with the committed result sets renders back unchanged, and
@@ -123,6 +123,18 @@ expect("every process on CPU 0 (taskset)" in
 bad = json.loads(json.dumps(pinned))
 bad["meta"]["cpus"] = "0; rm"
 expect(resultset.problems_of(bad), "a cpus field that is no CPU list fits")
+spun, spath = make("net", HEAD + "cpus 0\nspin_us 50\nnet veth 9000 20\n",
+                   "n5")
+expect(spun["meta"].get("spin_us") == 50.0 and
+       resultset.variant(spath) == ("0", 50.0) and
+       resultset.variant(ppath) == ("0", None) and
+       resultset.variant(npath) == (None, None),
+       "variants: %r %r %r" % (resultset.variant(spath),
+                               resultset.variant(ppath),
+                               resultset.variant(npath)))
+expect("spin 50 µs before they sleep" in
+       resultset.render_net([spath], ["x.json"]),
+       "the section does not say the run spun")
 
 # ---- verdicts ----------------------------------------------------------------
 
@@ -271,8 +283,9 @@ got = resultset.check_tree(root, lambda k: [("d.md", new), ("d.md", new)]
                            if k == "net" else [])
 expect(got == [], "the newest spread set refused beside a newer pinned one: "
        "%r" % got)
-expect(resultset.newest("net", os.path.join(root, "bench", "results"), "0")
-       == pin, "the newest pinned set is not the pinned one")
+expect(resultset.newest("net", os.path.join(root, "bench", "results"),
+                        ("0", None)) == pin,
+       "the newest pinned set is not the pinned one")
 doc = os.path.join(tmp, "two.md")
 with open(doc, "w") as f:
     f.write(gensections.wrap("net", new, "spread\n") + "\n" +
@@ -321,10 +334,14 @@ expect("| 0.5 ms | 304.0 Mbit/s | 1.00× |" in text and
 doc = open(os.path.join(REPO, "docs", "benchmarks.md")).read()
 secs = [(kind, files, doc[a:b]) for a, b, kind, files in
         gensections.sections(doc) if kind in resultset.RENDERERS]
-expect(sorted(k for k, _, _ in secs) == ["block", "chanmem", "dropin",
-                                         "net"],
+# One section per kind, and for block and net one per variant (spread,
+# pinned, ...), each of its own variant.
+expect(set(k for k, _, _ in secs) == {"block", "chanmem", "dropin", "net"},
        "docs/benchmarks.md's block, net, dropin and chanmem sections: %r"
        % [k for k, _, _ in secs])
+seen = [(k, resultset.variant(os.path.join(REPO, f[0]))) for k, f, _ in secs]
+expect(len(seen) == len(set(seen)),
+       "two sections of one kind and variant: %r" % seen)
 os.makedirs(os.path.join(root, "docs"))
 shutil.rmtree(os.path.join(root, "bench", "results"))
 os.makedirs(os.path.join(root, "bench", "results"))

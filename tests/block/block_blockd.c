@@ -5,7 +5,7 @@
  * FLUSH); a read-only export answers -EROFS to writes and serves reads;
  * hostile consumers beside an honest one get errors or are dropped while
  * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
- * errors name their cause.
+ * errors name their cause. test_rw runs again with --spin-us.
  *
  * Built a second time as block_blockd_nbd (BLOCKD_VIA_NBD): the same tests
  * with the disk behind an NBD server, `nbdkit file IMAGE` on a UNIX
@@ -50,6 +50,9 @@ static void stop_source(void)
 }
 #endif
 
+/* vmsg-blockd's --spin-us for the next start_blockd (NULL: none). */
+static const char *spin_opt;
+
 static pid_t start_blockd(const char *path, const char *image, bool ro)
 {
 	const char *disk = image, *nbd = NULL;
@@ -80,12 +83,13 @@ static pid_t start_blockd(const char *path, const char *image, bool ro)
 	if (pid == 0) {
 		/* Dies with the test, also when an assert aborts it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		const char *q = spin_opt ? spin_opt : "-q";
 		if (nbd)
-			execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
-			      "--depth=64", "--nbd", nbd, (char *)NULL);
+			execl(BLOCKD_BIN, "vmsg-blockd", "-q", q, "--listen",
+			      path, "--depth=64", "--nbd", nbd, (char *)NULL);
 		else
-			execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
-			      ro ? "--read-only" : "--depth=64", disk,
+			execl(BLOCKD_BIN, "vmsg-blockd", "-q", q, "--listen",
+			      path, ro ? "--read-only" : "--depth=64", disk,
 			      (char *)NULL);
 		_exit(127);
 	}
@@ -544,6 +548,9 @@ static void test_usage(void)
 		{ "--listen /x --service s img", 2, "one" },
 		{ "--depth 0 --listen /x img", 2, "--depth 0" },
 		{ "--block-size 1000 --listen /x img", 2, "power of two" },
+		{ "--spin-us 1000001 --listen /x img", 2,
+		  "--spin-us 1000001: not 0..1000000" },
+		{ "--spin-us x --listen /x img", 2, "--spin-us x: not" },
 #ifdef BLOCKD_XEN
 		{ "--xen x img", 2, "--xen x: expected DOMID[:PORT]" },
 		{ "--xen 1:a/b img", 2, "--xen 1:a/b: expected DOMID[:PORT]" },
@@ -585,6 +592,12 @@ int main(void)
 	free(init);
 	test_usage();
 	test_rw(image);
+	/* The same with vmsg-blockd spinning 200 us after each request or
+	 * reply (--spin-us): nothing lost or reordered, and SIGTERM still
+	 * ends it with status 0. */
+	spin_opt = "--spin-us=200";
+	test_rw(image);
+	spin_opt = NULL;
 	test_ro(image);
 	test_hostile_neighbour(image);
 	test_kill(image);

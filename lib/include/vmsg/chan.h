@@ -60,7 +60,8 @@ struct vmsg_chan_opts {
 	 * -EMSGSIZE by the receiving call. Also the size of the private
 	 * reassembly buffer, allocated on the first fragmented message. */
 	size_t max_msg;
-	/* Nanoseconds to spin before sleeping on an event (0: sleep at once). */
+	/* Nanoseconds to spin before sleeping on an event (0: sleep at once);
+	 * a wait set spins for the largest budget of its channels. */
 	uint64_t spin_ns;
 	/* Batched release (typed messages; on by default): a released
 	 * message's space is announced to the peer every quarter ring, when
@@ -214,11 +215,17 @@ struct vmsg_chan_stats {
 	uint64_t kicks_sent;       /* events sent to the peer */
 	uint64_t kicks_suppressed; /* publishes the peer did not ask to hear of */
 	uint64_t tx_full_waits;    /* times a sender had to wait for space */
-	uint64_t sleeps;           /* times this end slept on its event */
+	uint64_t sleeps;           /* times this end slept on its event (in
+				      its own waits or a wait set's) */
 };
 
 /* Copy the channel's counters into *s. */
 int vmsg_chan_stats(vmsg_chan *c, struct vmsg_chan_stats *s);
+
+/* Set the channel's spin budget (opts.spin_ns) from now on: for a channel
+ * whose options the caller did not choose, one vmsg_service_open() or
+ * vmsg_service_accept() handed over. Returns 0; -EINVAL for NULL. */
+int vmsg_chan_set_spin(vmsg_chan *c, uint64_t spin_ns);
 
 /* The sizes in bytes of the channel's rings: *rx carries the peer's
  * messages to us, *tx ours to the peer (either pointer may be NULL). On a

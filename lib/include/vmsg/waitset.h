@@ -70,7 +70,13 @@ int vmsg_waitset_remove(struct vmsg_waitset *ws, vmsg_chan *c);
 unsigned vmsg_waitset_count(const struct vmsg_waitset *ws);
 
 /* Block until at least one channel has an event, or timeout_ms passes (-1
- * forever, 0 just look). Fills ev[0..cap-1] with the channels that have,
+ * forever, 0 just look). A wait that would sleep first spins for the
+ * largest spin budget (opts.spin_ns, vmsg/chan.h) of the set's channels,
+ * within the timeout, watching their rings: a channel whose peer published
+ * or consumed meanwhile is reported without sleeping (worth it where a
+ * sleep and its wake-up cost more than the spin, say two processes on two
+ * CPUs of a VM whose idle CPUs halt; docs/benchmarks.md). No budget in the
+ * set: no spin. Fills ev[0..cap-1] with the channels that have,
  * in the order they were added; more than cap are kept for the next call.
  * Returns how many it filled, 0 on timeout (never -ETIMEDOUT); a caught
  * signal does not end the wait (never -EINTR: vmsg/chan.h). Errors:
