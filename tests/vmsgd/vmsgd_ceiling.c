@@ -163,13 +163,7 @@ static int role_holder(void)
 	sim_say(vt_out, "offered");
 	int n = 0;
 	for (;;) {
-		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-		for (int i = 0; i < n; i++)
-			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), 200);
-		if (p[0].revents) {
+		if (vt_provider_wait(p, vmsg_ctl_fd(ctl), ch, n, 200)) {
 			sim_hear(vt_in, line, sizeof line);
 			if (!strcmp(line, "crowd")) {
 				unsigned made = crowd(x, 2);

@@ -54,13 +54,7 @@ static int role_offer(void)
 	int n = 0;
 	for (;;) {
 		struct pollfd p[VT_MAX_CHANS + 2];
-		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-		for (int i = 0; i < n; i++)
-			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), 200);
-		if (p[0].revents)
+		if (vt_provider_wait(p, vmsg_ctl_fd(ctl), ch, n, 200))
 			break;
 		/* New channels first, with who opened them. */
 		vmsg_chan *c;

@@ -267,6 +267,22 @@ static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 	vt_echo_pump_n(ctl, ch, n, VT_MAX_CHANS, "echo", buf, cap);
 }
 
+/* A provider's wait: up to timeout_ms for the driver's line (p[0]), the
+ * control channel's fd ctl_fd (p[1]) or any of the n channels (p has
+ * room for n + 2). Returns true when the driver wrote: the provider
+ * stops. */
+static inline bool vt_provider_wait(struct pollfd *p, int ctl_fd,
+				    vmsg_chan **ch, int n, int timeout_ms)
+{
+	p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
+	for (int i = 0; i < n; i++)
+		p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
+					   .events = POLLIN};
+	poll(p, (nfds_t)(n + 2), timeout_ms);
+	return p[0].revents != 0;
+}
+
 /* The echo provider: offer `echo`, then pump until the driver says quit.
  * With `fixed_fd`, poll the ctl fd taken once at the start and check it
  * never changes (reconnects must keep it). */
@@ -285,14 +301,8 @@ static inline int vt_echo_provider(bool fixed_fd)
 	int n = 0;
 	for (;;) {
 		struct pollfd p[VT_MAX_CHANS + 2];
-		p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = fixed_fd ? cfd : vmsg_ctl_fd(ctl),
-				       .events = POLLIN};
-		for (int i = 0; i < n; i++)
-			p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-						   .events = POLLIN};
-		poll(p, (nfds_t)(n + 2), fixed_fd ? 1000 : 200);
-		if (p[0].revents)
+		if (vt_provider_wait(p, fixed_fd ? cfd : vmsg_ctl_fd(ctl), ch,
+				     n, fixed_fd ? 1000 : 200))
 			break; /* "quit" or the driver's end closed */
 		vt_echo_pump(ctl, ch, &n, buf, sizeof buf);
 		if (fixed_fd)

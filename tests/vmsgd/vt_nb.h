@@ -22,13 +22,7 @@ static inline uint64_t nb_now_ns(void)
 static inline bool nb_wait(struct pollfd *p, vmsg_ctl *ctl, vmsg_chan **ch,
 			   int n)
 {
-	p[0] = (struct pollfd){.fd = vt_in, .events = POLLIN};
-	p[1] = (struct pollfd){.fd = vmsg_ctl_fd(ctl), .events = POLLIN};
-	for (int i = 0; i < n; i++)
-		p[2 + i] = (struct pollfd){.fd = vmsg_chan_fd(ch[i]),
-					   .events = POLLIN};
-	poll(p, (nfds_t)(n + 2), 200);
-	return p[0].revents != 0;
+	return vt_provider_wait(p, vmsg_ctl_fd(ctl), ch, n, 200);
 }
 
 /* Offer each of the comma-separated `services`; echo every message of
