@@ -144,9 +144,10 @@ int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid)
 
 /* ---- several processes of a domain (Xen) ---------------------------------
  *
- * A control channel is one process's: the library claims the client end
- * (lib/chan: cli_live WAITING -> UP, before its unmap notification), and a
- * second process of the domain cannot share it. So once a domain's
+ * A control channel is one process's: its event channel's port binds
+ * once, so a second process of the domain that finds the same keys fails
+ * at the bind, before it maps anything (the cli_live compare-and-swap is
+ * a second guard; docs/protocol.md), and cannot share it. So once a domain's
  * process has been greeted on its channel, vmsgd serves the domain
  * another one, a spare, at the same path, under a new session number
  * (SESS_EXTRA_FIRST up): the domain's next process finds it there. At
