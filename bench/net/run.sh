@@ -20,6 +20,10 @@
 # (bench/resultset.py; into the tree's bench/results/ it becomes what
 # docs/benchmarks.md's network section reads).
 set -euo pipefail
+case ${1:-} in
+-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+"" | -*) [ $# -gt 1 ] || { echo "usage: bench/net/run.sh [--out DIR] [--cpus LIST] BUILD_DIR [SECONDS]" >&2; exit 2; } ;;
+esac
 cmdline="bench/net/run.sh $*"
 out=
 cpus=

@@ -28,6 +28,7 @@ struct bio {
 	int32_t status;
 	uint32_t done;      /* bytes read/written so far (short transfers) */
 	bool nbd_pending;   /* nbd.c: issued, its completion not yet seen */
+	bool pooled;        /* buf is of the pool's size (conn.c) */
 	struct bio *next;   /* a conn's reply queue, or the backlog */
 	uint8_t *buf;
 };
@@ -93,6 +94,8 @@ struct blockd {
 	 * this long without sleeping (0: sleep at once) */
 	uint64_t spin_ns;
 	uint64_t moved;         /* requests read and replies sent, ever */
+	struct bio *pool;       /* bios to reuse (conn.c) */
+	unsigned npool;
 };
 
 /* Take over an open channel as a new consumer (the channel becomes the
@@ -104,6 +107,9 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid);
  * I/O has drained (calling close_cb for each). */
 void blockd_step(struct blockd *d, void (*close_cb)(struct blockd *d,
 						    struct conn *k));
+
+/* Free the bios kept for reuse (at exit). */
+void blockd_pool_free(struct blockd *d);
 
 /* A backend's end of bio b: queue its reply with status (0 or -errno). */
 void bio_done(struct bio *b, int32_t status);

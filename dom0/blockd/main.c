@@ -652,5 +652,6 @@ int main(int argc, char **argv)
 		vmsg_ctl_close(ctl);
 #endif
 	d.be->fini(&d);
+	blockd_pool_free(&d);
 	return r < 0 && !stop_signal ? 1 : 0;
 }

@@ -54,6 +54,7 @@ static const char *path;
 static const char *service;
 static const char *xen_port;  /* port=NAME */
 static int xen_domid = -1;    /* xen=DOMID */
+static uint64_t spin_ns;      /* spin-us=N, in ns */
 #ifdef VMSG_PLUGIN_SERVICE
 static char xen_path[256];    /* the channel's path (config_complete) */
 #endif
@@ -101,6 +102,17 @@ static int vmsg_config(const char *key, const char *value)
 			     "vmsgd client); use path=");
 		return -1;
 #endif
+	} else if (strcmp(key, "spin-us") == 0) {
+		char *end;
+		errno = 0;
+		unsigned long us = strtoul(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-' ||
+		    us > 1000000) {
+			nbdkit_error("spin-us=%s: expected 0..1000000 "
+				     "microseconds", value);
+			return -1;
+		}
+		spin_ns = (uint64_t)us * 1000u;
 	} else if (strcmp(key, "xen") == 0 || strcmp(key, "port") == 0) {
 #ifdef VMSG_PLUGIN_SERVICE
 		if (key[0] == 'p') {
@@ -318,6 +330,13 @@ static int vmsg_block_size(void *hv, uint32_t *min, uint32_t *pref,
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void unlist(struct handle *h, struct waiter *w)
 {
 	if (w->prev)
@@ -362,7 +381,17 @@ static void wait_some(struct handle *h, struct waiter *w)
 	/* The reap that found nothing asked the provider for a kick; a
 	 * provider that died makes the fd readable too. */
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	(void)poll(&p, 1, 1000);
+	/* spin-us: look without sleeping first. A reply from a provider on
+	 * another CPU comes within microseconds; a sleep costs a wake-up of
+	 * an idle CPU, tens of microseconds where idle CPUs halt
+	 * (docs/benchmarks.md, "Where the processes run"). */
+	if (spin_ns) {
+		uint64_t end = now_ns() + spin_ns;
+		while (poll(&p, 1, 0) == 0 && now_ns() < end)
+			;
+	}
+	if (!(p.revents & (POLLIN | POLLERR | POLLHUP)))
+		(void)poll(&p, 1, 1000);
 	pthread_mutex_lock(&h->mu);
 	(void)vmsg_chan_ack(h->c);
 	(void)dispatch(h);
@@ -494,7 +523,10 @@ static struct nbdkit_plugin plugin = {
 		"service=NAME   a block service offered through vmsgd\n"
 		"xen=DOMID      with port=NAME: a direct Xen channel served by\n"
 		"port=NAME      domain DOMID at /local/domain/DOMID/data/vchan/<us>/NAME\n"
-		"               (vmsg-blockd --xen, overlay-appliance serve=xen:...)",
+		"               (vmsg-blockd --xen, overlay-appliance serve=xen:...)\n"
+		"spin-us=N      wait for the provider's replies by looking for N\n"
+		"               microseconds before sleeping (default 0: sleep at\n"
+		"               once; docs/storage.md)",
 	.dump_plugin = vmsg_dump_plugin,
 	.open = vmsg_open,
 	.close = vmsg_close,

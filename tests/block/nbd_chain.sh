@@ -14,20 +14,26 @@
 #   6. the chain of the issue: base image -> vmsg-blockd --read-only ->
 #      vmsg-overlay (copy-on-write) -> nbdkit vmsg -> qemu-io writes and
 #      qemu-img compare against the expected image; the base file is
-#      unchanged, byte for byte.
+#      unchanged, byte for byte;
+#   7. both vmsg ends spinning (vmsg-blockd --spin-us, the plugin's
+#      spin-us=): an nbdcopy and qemu-io writes compare equal; a kill -9 of
+#      the provider while the plugin spins fails nbdcopy within a second;
+#      a bad spin-us= is refused with its reason.
 # usage: nbd_chain.sh VMSG_BLOCKD PLUGIN_SO VMSG_RAMDISK VMSG_OVERLAY
 set -eu
 blockd=$1 plugin=$2 ramdisk=$3 overlay=$4
 . "$(dirname "$0")/../lib/nbd.sh"
 nbd_init nbd nbdkit nbdinfo nbdcopy qemu-img qemu-io
 
-# start_chain NAME IMAGE [blockd options]: sets BP, NP and URI
+# start_chain NAME IMAGE [blockd options]: sets BP, NP and URI; the
+# plugin gets $plugin_args too
+plugin_args=
 start_chain() {
 	name=$1 img=$2; shift 2
 	"$blockd" -q --listen "$tmp/$name.vmsg" "$@" "$img" &
 	BP=$!; pids="$pids $BP"
 	wait_for "$tmp/$name.vmsg"
-	nbdkit_ -f -U "$tmp/$name.nbd" "$plugin" path="$tmp/$name.vmsg" &
+	nbdkit_ -f -U "$tmp/$name.nbd" "$plugin" path="$tmp/$name.vmsg" $plugin_args &
 	NP=$!; pids="$pids $NP"
 	wait_for "$tmp/$name.nbd"
 	URI="nbd+unix:///?socket=$tmp/$name.nbd"
@@ -77,9 +83,11 @@ stop_chain
 cmp "$tmp/disk.img" "$tmp/before.img" || fail "read-only export changed the file"
 echo "ok: read-only"
 
-# 4. kill -9 of the provider mid-I/O.
+# 4. kill -9 of the provider mid-I/O (kill_mid_copy NAME [blockd options]).
 truncate -s 8G "$tmp/big.img"
-start_chain kill "$tmp/big.img"
+kill_mid_copy() {
+name=$1; shift
+start_chain "$name" "$tmp/big.img" "$@"
 nbdcopy "$URI" null: 2>"$tmp/nbdcopy.err" &
 CP=$!; pids="$pids $CP"
 sleep 0.5
@@ -99,6 +107,9 @@ t1=$(now_ms)
 [ "$rc" -ne 0 ] || fail "nbdcopy succeeded after the provider died"
 echo "ok: nbdcopy failed (exit $rc) $((t1 - t0)) ms after kill -9: $(head -1 "$tmp/nbdcopy.err")"
 [ $((t1 - t0)) -lt 1000 ] || fail "nbdcopy took $((t1 - t0)) ms to fail"
+kill "$NP" 2>/dev/null || true; wait "$NP" 2>/dev/null || true
+}
+kill_mid_copy kill
 
 # 5. The RAM disk appliance.
 "$ramdisk" --listen "$tmp/ram.vmsg" --size 64 2>"$tmp/ram.log" &
@@ -137,4 +148,26 @@ qemu-img compare -q -f raw -F raw "$tmp/ov-expect.img" "$URI" ||
 	fail "qemu-img compare through the overlay"
 cmp "$tmp/orig.img" "$tmp/base.img" || fail "the overlay wrote to its base"
 echo "ok: image -> vmsg-blockd -> vmsg-overlay -> nbdkit: writes compare, the base unchanged"
+
+# 7. Spinning ends.
+plugin_args="spin-us=200"
+start_chain spin "$tmp/disk.img" --spin-us=200
+nbdcopy "$tmp/orig.img" "$URI" || fail "nbdcopy into the spinning chain"
+cp "$tmp/orig.img" "$tmp/spin-expect.img"
+qemu-io -f raw -c 'write -P 0x44 7M 1M' -c 'write -P 0x45 60M 4k' -c flush "$URI" >/dev/null ||
+	fail "qemu-io through the spinning chain"
+qemu-io -f raw -c 'write -P 0x44 7M 1M' -c 'write -P 0x45 60M 4k' "$tmp/spin-expect.img" >/dev/null
+qemu-img compare -q -f raw -F raw "$tmp/spin-expect.img" "$URI" ||
+	fail "qemu-img compare through the spinning chain"
+stop_chain
+cmp "$tmp/disk.img" "$tmp/spin-expect.img" || fail "the file is not what was written (spin)"
+echo "ok: spinning plugin and provider: nbdcopy and qemu-io writes compare"
+kill_mid_copy spinkill --spin-us=200
+plugin_args=
+rc=0
+out=$(nbdkit_ -f -U "$tmp/bad.nbd" "$plugin" path="$tmp/none.vmsg" spin-us=x 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "nbdkit took spin-us=x"
+echo "$out" | grep -q "spin-us=x: expected 0..1000000 microseconds" ||
+	fail "spin-us=x: $out"
+echo "ok: spin-us=x refused"
 exit 0
