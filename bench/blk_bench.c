@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <libnbd.h>
 #include <liburing.h>
@@ -309,35 +310,66 @@ static void run(struct eng *e, const char *name, bool write, bool seq,
 	fflush(stdout);
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vmsg-blk-bench [--spin-us N] "
+		   "file:PATH|vmsg:PATH|svc:NAME|nbd:URI [SECONDS]\n"
+		   "4 KiB random reads at depth 1 and 32, 1 MiB sequential "
+		   "reads and writes\nat depth 8 (writes: the first 256 MiB). "
+		   "SECONDS per workload (3).\n"
+		   "--spin-us N: vmsg:/svc: only, lib/block's client spins N "
+		   "microseconds before\nit sleeps (the channel's "
+		   "opts.spin_ns).\n");
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{"spin-us", required_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
 	struct eng e;
 	double secs = 3.0;
-	if (argc >= 3 && !strcmp(argv[1], "--spin-us")) {
-		char *end;
-		unsigned long us = strtoul(argv[2], &end, 10);
-		if (*end || end == argv[2] || us > 1000000) {
-			fprintf(stderr, "vmsg-blk-bench: --spin-us %s: not "
-				"0..1000000\n", argv[2]);
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': {
+			errno = 0;
+			unsigned long us = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' ||
+			    us > 1000000) {
+				fprintf(stderr, "vmsg-blk-bench: --spin-us %s: "
+					"not 0..1000000\n", optarg);
+				return 2;
+			}
+			spin_ns = (uint64_t)us * 1000u;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
 			return 2;
 		}
-		spin_ns = (uint64_t)us * 1000u;
-		argc -= 2;
-		argv += 2;
 	}
-	if (argc < 2 || argc > 3 || !strcmp(argv[1], "--help")) {
-		printf("usage: vmsg-blk-bench [--spin-us N] "
-		       "file:PATH|vmsg:PATH|svc:NAME|nbd:URI [SECONDS]\n"
-		       "4 KiB random reads at depth 1 and 32, 1 MiB sequential "
-		       "reads and writes\nat depth 8 (writes: the first 256 MiB). "
-		       "SECONDS per workload (3).\n"
-		       "--spin-us N: vmsg:/svc: only, lib/block's client spins N "
-		       "microseconds before\nit sleeps (the channel's "
-		       "opts.spin_ns).\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (argc < 2 || argc > 3) {
+		usage(stderr);
+		return 2;
 	}
-	if (argc == 3)
-		secs = atof(argv[2]);
+	if (argc == 3) {
+		secs = strtod(argv[2], &end);
+		if (*end || end == argv[2] || !(secs > 0 && secs <= 3600)) {
+			fprintf(stderr, "vmsg-blk-bench: SECONDS %s: not a "
+				"number of seconds in (0, 3600]\n", argv[2]);
+			return 2;
+		}
+	}
 	open_eng(&e, argv[1]);
 	run(&e, "randread-4k-qd1", false, false, 4096, 1, secs);
 	run(&e, "randread-4k-qd32", false, false, 4096, 32, secs);

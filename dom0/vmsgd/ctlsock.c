@@ -113,9 +113,9 @@ static void count_domain(struct vmsgd *d, const struct session *s,
 {
 	*offers = *chans = 0;
 	for (const struct service *v = broker_services(d); v; v = v->next)
-		*offers += v->prov_sess == s->domid;
+		*offers += v->prov_sess == s->num;
 	for (struct channel *c = broker_channels(d); c; c = c->next)
-		*chans += c->prov_sess == s->domid || c->cons_sess == s->domid;
+		*chans += c->prov_sess == s->num || c->cons_sess == s->num;
 }
 
 static void list_domains(struct vmsgd *d, struct sbuf *b)
@@ -137,16 +137,16 @@ static void list_domains(struct vmsgd *d, struct sbuf *b)
 		count_domain(d, s, &offers, &chans);
 		if (host)
 			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %-16s %-8d %s\n",
-				  (unsigned)s->dom, sess_state(s), offers,
+				  (unsigned)s->domid, sess_state(s), offers,
 				  chans,
-				  (unsigned long long)guest_queued(d, s->dom),
+				  (unsigned long long)guest_queued(d, s->domid),
 				  s->user, s->pid,
 				  s->state == SESS_READY ? s->peer_name : "-");
 		else
 			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %s\n",
-				  (unsigned)s->dom, sess_state(s), offers,
+				  (unsigned)s->domid, sess_state(s), offers,
 				  chans,
-				  (unsigned long long)guest_queued(d, s->dom),
+				  (unsigned long long)guest_queued(d, s->domid),
 				  s->state == SESS_READY ? s->peer_name : "-");
 	}
 }
@@ -164,23 +164,23 @@ static void list_domains_json(struct vmsgd *d, struct sbuf *b)
 		/* The Hello name is the guest's word: a string, never
 		 * anything else. */
 		ok = vmsg__json_push(arr, json_incref(o)) &&
-		     vmsg__json_set(o, "domid", vmsg__json_uint(s->dom)) &&
+		     vmsg__json_set(o, "domid", vmsg__json_uint(s->domid)) &&
 		     vmsg__json_set(o, "state",
 				    vmsg__json_str(sess_state(s))) &&
 		     vmsg__json_set(o, "offers", vmsg__json_uint(offers)) &&
 		     vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
 		     vmsg__json_set(o, "queued_bytes",
-				    vmsg__json_uint(guest_queued(d, s->dom))) &&
+				    vmsg__json_uint(guest_queued(d, s->domid))) &&
 		     vmsg__json_set(o, "pending_opens",
 				    vmsg__json_uint(
-					    broker_pending_opens(d, s->dom))) &&
+					    broker_pending_opens(d, s->domid))) &&
 		     vmsg__json_set(o, "client",
 				    vmsg__json_str(s->state == SESS_READY
 							   ? s->peer_name
 							   : "")) &&
 		     /* A domain's control channels, one per process: the
 		      * session's number tells them apart. */
-		     vmsg__json_set(o, "session", vmsg__json_uint(s->domid));
+		     vmsg__json_set(o, "session", vmsg__json_uint(s->num));
 		/* Host mode: the kernel's word on who the client is. */
 		if (ok && d->pol.host)
 			ok = vmsg__json_set(o, "uid", vmsg__json_uint(s->uid)) &&

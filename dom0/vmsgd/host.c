@@ -87,7 +87,7 @@ static int host_serve(struct session *s, vmsg_chan **out, char *path,
 		      size_t cap)
 {
 	struct vmsgd *d = s->d;
-	snprintf(path, cap, "%s/ctl/%u", d->host_dir, (unsigned)s->domid);
+	snprintf(path, cap, "%s/ctl/%u", d->host_dir, (unsigned)s->num);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_CTL_MSG_MAX;
@@ -99,7 +99,7 @@ static int host_serve(struct session *s, vmsg_chan **out, char *path,
 	if (r < 0)
 		vmsgd_log(LOG_WARN, "domain %u: cannot serve its control "
 				    "channel at %s: %s",
-			  (unsigned)s->domid, path, vmsg_strerror(r));
+			  (unsigned)s->num, path, vmsg_strerror(r));
 	return r;
 }
 
@@ -108,7 +108,7 @@ static int host_mark(struct session *s, bool on)
 {
 	struct vmsgd *d = s->d;
 	char p[PATH_MAX];
-	snprintf(p, sizeof p, "%s/c/%u", d->host_dir, (unsigned)s->domid);
+	snprintf(p, sizeof p, "%s/c/%u", d->host_dir, (unsigned)s->num);
 	if (!on) {
 		clear_dir(p, 0);
 		(void)rmdir(p);

@@ -139,11 +139,11 @@ static void render(struct vmsgd *d, FILE *f)
 			"vmsgd_guest_refused_total{domain=\"%u\"} %llu\n"
 			"vmsgd_guest_rate_limited_total{domain=\"%u\"} %llu\n"
 			"vmsgd_guest_bad_messages_total{domain=\"%u\"} %llu\n",
-			(unsigned)s->domid, (unsigned long long)s->connects,
-			(unsigned)s->domid, (unsigned long long)s->resets,
-			(unsigned)s->domid, (unsigned long long)s->refused,
-			(unsigned)s->domid, (unsigned long long)s->rl.limited,
-			(unsigned)s->domid, (unsigned long long)s->rl.bad);
+			(unsigned)s->num, (unsigned long long)s->connects,
+			(unsigned)s->num, (unsigned long long)s->resets,
+			(unsigned)s->num, (unsigned long long)s->refused,
+			(unsigned)s->num, (unsigned long long)s->rl.limited,
+			(unsigned)s->num, (unsigned long long)s->rl.bad);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,

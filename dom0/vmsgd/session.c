@@ -30,7 +30,7 @@
 struct session *session_find(struct vmsgd *d, uint16_t domid)
 {
 	for (struct session *s = d->sessions; s; s = s->next)
-		if (s->domid == domid)
+		if (s->num == domid)
 			return s;
 	return NULL;
 }
@@ -38,7 +38,7 @@ struct session *session_find(struct vmsgd *d, uint16_t domid)
 bool session_domain_served(struct vmsgd *d, uint16_t domid)
 {
 	for (struct session *s = d->sessions; s; s = s->next)
-		if (s->dom == domid)
+		if (s->domid == domid)
 			return true;
 	return false;
 }
@@ -51,11 +51,11 @@ static const char *sname(const struct session *s)
 	static char buf[2][16];
 	static int k;
 	k ^= 1;
-	if (s->domid == s->dom)
-		snprintf(buf[k], sizeof buf[k], "%u", (unsigned)s->dom);
+	if (s->num == s->domid)
+		snprintf(buf[k], sizeof buf[k], "%u", (unsigned)s->domid);
 	else
-		snprintf(buf[k], sizeof buf[k], "%u/%u", (unsigned)s->dom,
-			 (unsigned)s->domid);
+		snprintf(buf[k], sizeof buf[k], "%u/%u", (unsigned)s->domid,
+			 (unsigned)s->num);
 	return buf[k];
 }
 
@@ -103,8 +103,8 @@ static int session_make(struct vmsgd *d, uint16_t num, uint16_t dom,
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
-	s->domid = num;
-	s->dom = dom;
+	s->num = num;
+	s->domid = dom;
 	s->uid = uid;
 	s->pid = pid;
 	s->born_ms = vmsgd_now_ms();
@@ -178,7 +178,7 @@ static int extra_number(struct vmsgd *d)
 static struct session *waiting_sibling(const struct session *s)
 {
 	for (struct session *o = s->d->sessions; o; o = o->next)
-		if (o != s && o->dom == s->dom && !o->dying &&
+		if (o != s && o->domid == s->domid && !o->dying &&
 		    o->state != SESS_READY)
 			return o;
 	return NULL;
@@ -194,7 +194,7 @@ static void spare_check(struct vmsgd *d, uint16_t dom)
 	unsigned n = 0;
 	struct session *any = NULL;
 	for (struct session *s = d->sessions; s; s = s->next) {
-		if (s->dom != dom || s->dying)
+		if (s->domid != dom || s->dying)
 			continue;
 		if (s->state != SESS_READY)
 			return; /* one waits already, or is held back */
@@ -350,8 +350,8 @@ static void log_denied(struct session *s, const char *text)
 /* What the broker needs to know of who asks. */
 static struct broker_who who(const struct session *s)
 {
-	return (struct broker_who){.domid = s->dom,
-				   .sess = s->domid,
+	return (struct broker_who){.domid = s->domid,
+				   .sess = s->num,
 				   .uid = s->uid,
 				   .user = s->user};
 }
@@ -390,13 +390,13 @@ static void on_serve_result(struct session *s,
 	char why[100] = "";
 	if (m->code != 0)
 		vmsg__text_copy(why, sizeof why, m->text);
-	broker_serve_result(s->d, s->domid, m->serve_id, m->code, why,
+	broker_serve_result(s->d, s->num, m->serve_id, m->code, why,
 			    m->ring_ref, m->event_port);
 }
 
 static void on_closed(struct session *s, const Vmsg__Service__Closed *m)
 {
-	broker_closed(s->d, s->domid, m->channel_id);
+	broker_closed(s->d, s->num, m->channel_id);
 }
 
 static const ProtobufCMessageDescriptor *desc_of(uint16_t type)
@@ -458,7 +458,7 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 	vmsgd_log(LOG_INFO, "domain %s: connected ('%s')", sname(s),
 		  s->peer_name);
 	/* The domain's next process needs a channel of its own. */
-	spare_check(s->d, s->dom);
+	spare_check(s->d, s->domid);
 }
 
 /* A bad message from the guest (malformed, unknown, oversized, out of
@@ -547,7 +547,7 @@ static void session_after(struct session *s)
 			 * served another at once). Channels a process has
 			 * connected to are left alone. */
 			for (struct session *o = s->d->sessions; o; o = o->next)
-				if (o != s && o->dom == s->dom && !o->dying &&
+				if (o != s && o->domid == s->domid && !o->dying &&
 				    o->state == SESS_WAITING && o->polling &&
 				    !o->respawn) {
 					vmsgd_log(LOG_DEBUG, "domain %s: spare "
@@ -618,7 +618,7 @@ static void client_left(struct session *s, int why)
 	if (why != -EPIPE)
 		backoff_note(s);
 	s->state = SESS_WAITING;
-	broker_drop_session(s->d, s->domid, why == -EPIPE);
+	broker_drop_session(s->d, s->num, why == -EPIPE);
 	session_after(s);
 }
 
@@ -802,13 +802,13 @@ static void on_uv_closed(vmsg_uv *u)
 		 * its next process (no broker state is kept under a number
 		 * that is not up), so that a domain used by one process at a
 		 * time is known by its domid, as before. */
-		struct session *w = s->domid == s->dom && !d->stopping
+		struct session *w = s->num == s->domid && !d->stopping
 					    ? waiting_sibling(s)
 					    : NULL;
-		if (w && !session_find(d, s->dom)) {
+		if (w && !session_find(d, s->domid)) {
 			vmsgd_log(LOG_DEBUG, "domain %s: numbered %u now",
-				  sname(w), (unsigned)s->dom);
-			w->domid = s->dom;
+				  sname(w), (unsigned)s->domid);
+			w->num = s->domid;
 		}
 		free(s);
 		/* A domain re-created under this id while its predecessor's
@@ -839,7 +839,7 @@ static void session_reset(struct session *s, const char *why)
 	s->resets++;
 	backoff_note(s);
 	s->state = SESS_WAITING;
-	broker_drop_session(s->d, s->domid, false);
+	broker_drop_session(s->d, s->num, false);
 	session_after(s);
 }
 
@@ -849,7 +849,7 @@ static void one_gone(struct vmsgd *d, struct session *s)
 	(void)d->sops->mark(s, false); /* with what is left inside */
 	s->dying = true;
 	s->state = SESS_WAITING;
-	broker_drop_session(d, s->domid, true);
+	broker_drop_session(d, s->num, true);
 	if (s->polling) {
 		stop_poll(s); /* on_uv_closed frees it */
 	} else if (!s->closing) {
@@ -871,7 +871,7 @@ void session_gone(struct vmsgd *d, uint16_t domid)
 	 * sessions, frees) may change the list: start over. */
 	for (;;) {
 		struct session *s = d->sessions;
-		while (s && (s->dom != domid || s->dying))
+		while (s && (s->domid != domid || s->dying))
 			s = s->next;
 		if (!s)
 			return;
@@ -894,7 +894,7 @@ void session_close_all(struct vmsgd *d)
 			s = s->next;
 		if (!s)
 			return;
-		session_gone(d, s->dom);
+		session_gone(d, s->domid);
 	}
 }
 
@@ -908,7 +908,7 @@ void sessions_tick(struct vmsgd *d)
 		d->spare_retry = false;
 		for (struct session *s = d->sessions; s; s = s->next)
 			if (!s->dying && s->state == SESS_READY)
-				spare_check(d, s->dom);
+				spare_check(d, s->domid);
 	}
 	/* Host mode: a client that never came to its control channel
 	 * (session_gone frees it later, from its close callback). */
@@ -919,7 +919,7 @@ void sessions_tick(struct vmsgd *d)
 			vmsgd_log(LOG_INFO, "domain %s: never connected to its "
 					    "control channel (pid %d)",
 				  sname(s), s->pid);
-			session_gone(d, s->dom);
+			session_gone(d, s->domid);
 		}
 	}
 	/* A message left incomplete on a control channel holds up the

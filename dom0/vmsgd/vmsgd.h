@@ -224,10 +224,10 @@ struct session {
 	 * by a number from SESS_EXTRA_FIRST up, which no domid reaches. Host
 	 * mode: the client's number (1..32751, one per connection, in the
 	 * protocol's domid fields). */
-	uint16_t domid;
+	uint16_t num;
 	/* Its domain (Xen: grants, paths, policy, per-domain limits, what
 	 * peers are told); host mode: the number again. */
-	uint16_t dom;
+	uint16_t domid;
 	/* Host mode: who connected (SO_PEERCRED), and when. */
 	uint32_t uid;
 	int pid;

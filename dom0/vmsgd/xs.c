@@ -54,8 +54,8 @@ void xs_rescan(struct vmsgd *d)
 	/* Gone first, so that a re-created domain id starts afresh. All of
 	 * a domain's sessions go at once; the list changes: start over. */
 	for (struct session *s = d->sessions; s;) {
-		if (!live[s->dom] && !s->dying) {
-			session_gone(d, s->dom);
+		if (!live[s->domid] && !s->dying) {
+			session_gone(d, s->domid);
 			s = d->sessions;
 		} else {
 			s = s->next;
@@ -113,11 +113,11 @@ static bool reincarnated(struct vmsgd *d, uint16_t domid)
 static void drop_reincarnated(struct vmsgd *d)
 {
 	for (struct session *s = d->sessions; s;) {
-		if (!s->dying && reincarnated(d, s->dom)) {
+		if (!s->dying && reincarnated(d, s->domid)) {
 			vmsgd_log(LOG_INFO, "domain %u: released and created "
 					    "again under its id",
-				  (unsigned)s->dom);
-			session_gone(d, s->dom); /* all its sessions */
+				  (unsigned)s->domid);
+			session_gone(d, s->domid); /* all its sessions */
 			s = d->sessions;
 		} else {
 			s = s->next;
@@ -273,7 +273,7 @@ static int xen_serve(struct session *s, vmsg_chan **out, char *path,
 	/* Every control channel of the domain at the same path, one at a
 	 * time (session.c: a spare is served only once the last one's
 	 * process is in, its keys withdrawn). */
-	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->dom);
+	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
 	/* Mark the domain again with each channel served: a channel served
 	 * again (after a process of the domain left) once the domain was
 	 * released and re-created under its id is the new domain's, with
@@ -281,21 +281,21 @@ static int xen_serve(struct session *s, vmsg_chan **out, char *path,
 	 * check (reincarnated) drops the session the new domain is already
 	 * connecting on. Served before the release, both lose the domain's
 	 * name together and the check drops it, as it should. */
-	xs_mark_domain(s->dom, true);
+	xs_mark_domain(s->domid, true);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_CTL_MSG_MAX;
-	int r = vmsg_xen_serve(out, s->dom, path, &o);
+	int r = vmsg_xen_serve(out, s->domid, path, &o);
 	if (r < 0)
 		vmsgd_log(LOG_WARN, "domain %u: cannot serve its control "
 				    "channel at %s: %s",
-			  (unsigned)s->dom, path, vmsg_strerror(r));
+			  (unsigned)s->domid, path, vmsg_strerror(r));
 	return r;
 }
 
 static int xen_mark(struct session *s, bool on)
 {
-	xs_mark_domain(s->dom, on);
+	xs_mark_domain(s->domid, on);
 	return 0;
 }
 

@@ -38,6 +38,8 @@ conf() {
 }
 wait_ready() { sim_wait 10 grep -q ready "$1"; } # LOG
 
+src=$(cd "$(dirname "$0")/../.." && pwd)
+
 # ---- --version: every command names itself and the project's version
 version=$(sed -n 's/^#define VMSG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' \
 	"$(dirname "$0")/../../lib/include/vmsg/version.h" | paste -sd.)
@@ -47,13 +49,26 @@ for cmd in dom0/vmsgd dom0/vmsgctl tools/vmsg-cat/vmsg-cat bench/vmsg-bench \
 	expect 0 "$(basename "$cmd") $version" "$build/$cmd" --version
 done
 
+# ---- the benchmarks' commands: usage and bad values, before any run
+bb=$build/bench/vmsg-blk-bench
+if [ -x "$bb" ]; then
+	expect 0 "usage: vmsg-blk-bench [--spin-us N]" "$bb" --help
+	expect 2 "usage: vmsg-blk-bench" "$bb"
+	expect 2 "--spin-us x: not 0..1000000" "$bb" --spin-us x file:/nonexistent
+	expect 2 "--spin-us 1000001: not 0..1000000" "$bb" file:/nonexistent --spin-us 1000001
+	expect 2 "SECONDS abc: not a number of seconds" "$bb" file:/nonexistent abc
+fi
+expect 0 "block-run: the storage benchmark of issue 13" "$src/bench/block-run" --help
+expect 2 "usage: bench/block-run" "$src/bench/block-run"
+expect 0 "The network benchmark of issue 14" "$src/bench/net/run.sh" --help
+expect 2 "usage: bench/net/run.sh" "$src/bench/net/run.sh"
+
 # ---- vmsgd: usage and the policy file (no simulator needed)
 expect 2 "unexpected argument 'extra'" "$vmsgd" extra
 conf good.conf "[daemon]" "control_socket = $dir/vmsgd.sock" \
 	"[service echo]" "mode = direct" "offer = 1" "open = 2"
 expect 0 "ok: 1 service, 0 bridges" "$vmsgd" --check-config "$dir/good.conf"
 # The installed default: deny-all, and its commented examples are valid.
-src=$(cd "$(dirname "$0")/../.." && pwd)
 expect 0 "every offer and open will be refused (default deny)" \
 	"$vmsgd" --check-config "$src/dom0/vmsgd.conf"
 sed 's/^# \?\(\[\|[a-z_]* =\)/\1/' "$src/dom0/vmsgd.conf" | grep -v '^#' >"$dir/examples.conf"
