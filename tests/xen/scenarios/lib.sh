@@ -37,6 +37,29 @@ info() {
 
 now() { date +%s.%N; }
 
+# vmsgd_start CONF SOCK LOG: start vmsgd in dom0 with CONF, its output in
+# LOG, and wait up to 20 s for vmsgctl to get an answer on SOCK; without
+# one the scenario fails, with vmsgd's log. stop_vmsgd: SIGTERM to it, its
+# exit status in $vrc, its log printed.
+vmsgd_start() {
+	local i
+	vlog=$3
+	vmsgd --foreground --config "$1" >"$vlog" 2>&1 &
+	vpid=$!
+	for ((i = 0; i < 100; i++)); do
+		vmsgctl --socket "$2" list domains >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	stop_vmsgd
+	fail "vmsgd did not answer vmsgctl"
+}
+stop_vmsgd() {
+	kill "$vpid" 2>/dev/null
+	vrc=0
+	wait "$vpid" || vrc=$?
+	sed 's/^/  [vmsgd] /' "$vlog"
+}
+
 # elapsed T0: seconds since T0 (from now), 1 decimal.
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 

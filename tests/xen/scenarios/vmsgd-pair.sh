@@ -57,19 +57,7 @@ cat >"$conf" <<-EOF
 	ring_size = 1024
 	max_channels_per_domain = $((${FAN:-1} + 8))
 EOF
-vmsgd --foreground --config "$conf" >"$vlog" 2>&1 &
-vpid=$!
-stop_vmsgd() {
-	kill "$vpid" 2>/dev/null
-	vrc=0
-	wait "$vpid" || vrc=$?
-	sed 's/^/  [vmsgd] /' "$vlog"
-}
-for ((i = 0; i < 100; i++)); do
-	ctl list domains >/dev/null 2>&1 && break
-	sleep 0.2
-done
-ctl list domains >/dev/null 2>&1 || { stop_vmsgd; fail "vmsgd did not answer vmsgctl"; }
+vmsgd_start "$conf" "$sock" "$vlog"
 info "guest A (provider) $da, guest B (consumer) $db; vmsgd up"
 t0=$(now)
 guest_unpause "$a"
