@@ -93,10 +93,10 @@ static int fuzz_serve(struct session *s, vmsg_chan **out, char *path,
 {
 	struct vmsg_chan_opts o;
 
-	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->dom);
+	snprintf(path, cap, VMSG_CTL_PATH_PREFIX "/%u", (unsigned)s->domid);
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_CTL_MSG_MAX;
-	return fuzz_xen_serve(out, s->dom, path, &o);
+	return fuzz_xen_serve(out, s->domid, path, &o);
 }
 
 static int fuzz_mark(struct session *s, bool on)
