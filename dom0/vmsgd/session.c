@@ -27,10 +27,10 @@
  * not reading its control channel; it is reset rather than waited for. */
 #define SEND_TIMEOUT_MS 0
 
-struct session *session_find(struct vmsgd *d, uint16_t domid)
+struct session *session_find(struct vmsgd *d, uint16_t num)
 {
 	for (struct session *s = d->sessions; s; s = s->next)
-		if (s->num == domid)
+		if (s->num == num)
 			return s;
 	return NULL;
 }
@@ -252,9 +252,9 @@ static void send_result(struct session *s, uint32_t req_id, int code,
 
 /* ---- what the broker tells guests (struct broker_notify) ----------------- */
 
-static bool peer_of(struct vmsgd *d, uint16_t domid, struct broker_peer *p)
+static bool peer_of(struct vmsgd *d, uint16_t sess, struct broker_peer *p)
 {
-	struct session *s = session_find(d, domid);
+	struct session *s = session_find(d, sess);
 	if (!s)
 		return false;
 	p->uid = s->uid;
@@ -262,10 +262,10 @@ static bool peer_of(struct vmsgd *d, uint16_t domid, struct broker_peer *p)
 	return s->state == SESS_READY;
 }
 
-static void notify_result(struct vmsgd *d, uint16_t domid, uint32_t req_id,
+static void notify_result(struct vmsgd *d, uint16_t sess, uint32_t req_id,
 			  int code, const char *text)
 {
-	struct session *s = session_find(d, domid);
+	struct session *s = session_find(d, sess);
 	if (s)
 		send_result(s, req_id, code, text);
 }
@@ -316,11 +316,11 @@ static int notify_opened(struct vmsgd *d, const struct channel *c,
 			&op.base);
 }
 
-static void notify_closed(struct vmsgd *d, uint16_t domid, uint32_t id)
+static void notify_closed(struct vmsgd *d, uint16_t sess, uint32_t id)
 {
 	Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
 	cl.channel_id = id;
-	(void)send_msg(session_find(d, domid), VMSG_TYPE_SVC_CLOSED, &cl.base);
+	(void)send_msg(session_find(d, sess), VMSG_TYPE_SVC_CLOSED, &cl.base);
 }
 
 const struct broker_notify session_notify = {

@@ -345,14 +345,14 @@ int metrics_start(struct vmsgd *d);
 void metrics_stop(struct vmsgd *d);
 
 /* Xen: the numbers of a domain's further sessions (vmsgd.h, struct
- * session's domid): above every domid (VMSG_DOMID_LIMIT is 0x7ff0). */
+ * session's num): above every domid (VMSG_DOMID_LIMIT is 0x7ff0). */
 #define SESS_EXTRA_FIRST 0x8000u
 
 /* session.c: the control protocol, one session per control channel: a
  * guest domain's processes (up to max_sessions_per_domain at once), or a
  * host client. It hands requests to the broker (broker.h) and sends
  * what the broker tells it through session_notify. */
-struct session *session_find(struct vmsgd *d, uint16_t domid);
+struct session *session_find(struct vmsgd *d, uint16_t num);
 /* The first session of guest domain `domid` (Xen: uid and pid 0; the
  * further ones come as its processes attach), or the session of host
  * client number `domid`, a process of `uid` and `pid`. */
