@@ -5,8 +5,8 @@
 # flavour (VMSG_NBDKIT_PRELOAD; nbdkit's own allocations are not ours to
 # leak-check). It execs: started with &, the function runs in a subshell,
 # and $! must be nbdkit itself (an orphaned nbdkit would hold ctest's pipe
-# open). wait_for PATH: a UNIX socket appears within 5 s. now_ms: the
-# clock in ms.
+# open). wait_for PATH: a UNIX socket appears within 5 s. now_ms and
+# copy_fails: tests/lib/copy_fails.sh.
 nbd_init() {
 	name=$1; shift
 	for t in "$@"; do
@@ -29,7 +29,7 @@ nbdkit_() {
 	fi
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+. "$(dirname "$0")/../lib/copy_fails.sh"
 wait_for() {
 	i=0
 	while [ ! -S "$1" ]; do

@@ -5,7 +5,7 @@
 #                          with the ASan runtime loaded first (the plugin
 #                          needs it; VMSG_NBDKIT_PRELOAD), nbdkit's own
 #                          allocations not leak-checked
-#   now_ms                 the clock in ms
+#   now_ms, copy_fails     tests/lib/copy_fails.sh
 sim_nbd_tools() {
 	local t
 	for t in "$@"; do
@@ -17,4 +17,4 @@ if [ -n "${VMSG_NBDKIT_PRELOAD:-}" ]; then
 	NBDKIT=(env "LD_PRELOAD=$VMSG_NBDKIT_PRELOAD"
 		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" nbdkit)
 fi
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+. "$(dirname "${BASH_SOURCE[0]}")/copy_fails.sh"
