@@ -22,8 +22,15 @@
  *    Xen binds an unbound port once, so the loser maps nothing, and its
  *    unmap notification cannot clear the winner's live byte), and the
  *    winner stays connected (vmsgd never logs it "disconnected").
+ *  - a spare that cannot be served at first: with dom0's SET_PERMS
+ *    failing in the simulated xenstored (its injected errors,
+ *    sim/xenstored/fail.c), a process of dom5 attaches; vmsgd logs that
+ *    it cannot serve dom5 another channel and tries again from its tick
+ *    (more than once while the errors last); once they stop, a second
+ *    process of dom5 attaches.
  * Without the spare channel (session.c) P2 cannot attach, and the racers
- * wait for each other's exit. */
+ * wait for each other's exit; without the retry, dom5's second process is
+ * refused (-EBUSY). */
 #include "vt_proc.h"
 
 #include <xenstore.h>
@@ -34,7 +41,8 @@
 	"[service b]\noffer = 3\nopen = 2,3\nmode = direct\n\n"               \
 	"[service r0]\noffer = 4\nopen = none\nmode = direct\n\n"                            \
 	"[service r1]\noffer = 4\nopen = none\nmode = direct\n\n"                            \
-	"[service r2]\noffer = 4\nopen = none\nmode = direct\n"
+	"[service r2]\noffer = 4\nopen = none\nmode = direct\n\n"                            \
+	"[service s5]\noffer = 5\nopen = none\nmode = direct\n"
 #define SHORT_MS 1500
 #define RACERS 3
 #define ROUNDS 6
@@ -184,10 +192,24 @@ static int role_stale(void)
 	return 0;
 }
 
+/* Role (dom0): set the simulated xenstored's injected-error rule to
+ * vt_arg ("off" clears it) and say "done". */
+static int role_xsrule(void)
+{
+	struct xs_handle *xs = xs_open(0);
+	ASSERT_TRUE(xs != NULL);
+	ASSERT_TRUE(xs_write(xs, XBT_NULL, "/tool/xenstored/fail", vt_arg,
+			     strlen(vt_arg)));
+	xs_close(xs);
+	sim_say(vt_out, "done");
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
 	{"offer", role_offer},	 {"user", role_user},
 	{"attach", role_attach}, {"racer", role_racer},
-	{"stale", role_stale},	 {NULL, NULL},
+	{"stale", role_stale},	 {"xsrule", role_xsrule},
+	{NULL, NULL},
 };
 
 /* How many times `needle` occurs in `hay`. */
@@ -227,12 +249,61 @@ static int channels_of(int domid, const char *state)
 	return count(out, needle);
 }
 
-/* vmsgd's log lines of a process leaving its control channel. */
-static int disconnections(void)
+/* How many of vmsgd's log lines hold `needle`. */
+static int log_count(const char *needle)
 {
 	static char log[1 << 22];
 	vt_read_vmsgd_log(log, sizeof log);
-	return count(log, ": disconnected");
+	return count(log, needle);
+}
+
+/* vmsgd's log lines of a process leaving its control channel. */
+static int disconnections(void)
+{
+	return log_count(": disconnected");
+}
+
+static void xs_rule(const char *rule)
+{
+	char buf[64];
+	struct vt_role r;
+	vt_spawn(&r, 0, "xsrule", rule);
+	sim_expect(r.from, "done", buf, sizeof buf);
+	vt_role_done(&r, 0);
+}
+
+/* A spare that cannot be served is served from vmsgd's tick later. */
+static void spare_retry(void)
+{
+	static const char *const busy =
+		"domain 5: cannot serve another control channel yet";
+	char buf[256];
+	struct vt_role h;
+	vt_spawn(&h, 5, "racer", "s5");
+	sim_expect(h.from, "ready", buf, sizeof buf);
+	vt_ctl_wait("list domains", "5      waiting", 1);
+	/* From here, every SET_PERMS of dom0 fails (a spare's keys must be
+	 * readable by its domain: vmsgd cannot serve one). */
+	xs_rule("0 1 EACCES 0 SET_PERMS");
+	sim_say(h.to, "go");
+	sim_expect(h.from, "attached", buf, sizeof buf);
+	/* Tried at the greeting, then again from the tick (every 500 ms). */
+	int n = 0;
+	for (int i = 0; i < SIM_WAIT_MS / 50 && (n = log_count(busy)) < 3; i++)
+		usleep(50000);
+	if (n < 3)
+		VMSG_TEST_FAIL("vmsgd logged '%s' %d times, expected it at the "
+			       "greeting and again from its tick", busy, n);
+	ASSERT_EQ(channels_of(5, "waiting"), 0);
+	xs_rule("off");
+	vt_ctl_wait("--json list domains", "{\"domid\":5,\"state\":\"waiting\"",
+		    1);
+	int r = attach_in(5, buf, sizeof buf);
+	printf("spare retry: '%s' %d times, then a second process of dom5 "
+	       "attached: %d %s\n", busy, n, r, buf);
+	ASSERT_EQ(r, 0);
+	sim_say(h.to, "quit");
+	vt_role_done(&h, 0);
 }
 
 static void race(void)
@@ -375,6 +446,8 @@ int main(int argc, char **argv)
 	vt_role_done(&q, 0);
 	sim_say(p2.to, "quit");
 	vt_role_done(&p2, 0);
+
+	spare_retry();
 	vt_stop_vmsgd();
 	return 0;
 }
