@@ -17,6 +17,7 @@ if(VMSG_HAVE_XEN AND COMMAND vmsg_sim_test AND TARGET xensim)
   vmsg_xen_test(xen_waitset SOURCES xen_backend/xen_waitset.c TIMEOUT 300)
   vmsg_xen_test(xen_publish_again SOURCES xen_backend/xen_publish_again.c
                 TIMEOUT 120)
+  vmsg_xen_test(xen_lookup SOURCES xen_backend/xen_lookup.c TIMEOUT 120)
   vmsg_xen_test(xen_quota SOURCES xen_backend/xen_quota.c TIMEOUT 120)
   if(XENB_VCHAN_FOUND)
     vmsg_xen_test(xen_interop_vmsg_server SOURCES xen_backend/xen_interop.c

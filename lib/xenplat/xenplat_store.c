@@ -11,8 +11,8 @@
  * Unpublish removes both keys, and the directory too when publish created
  * it and it is empty.
  *
- * Client: read both keys, waiting for them with a watch on <path> up to the
- * caller's timeout. Values are parsed strictly: they come from another
+ * Client: read both keys; while they are missing, wait for them with a
+ * watch on <path> up to the caller's timeout. Values are parsed strictly: they come from another
  * domain and decide what we map and bind.
  *
  * Each call opens its own xenstore session and closes it before
@@ -235,9 +235,12 @@ int vmsg__xenplat_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	uint64_t deadline = VMSG_XEN_FOREVER;
 	if (timeout_ms >= 0)
 		deadline = OS->now_ns() + (uint64_t)timeout_ms * 1000000u;
-	/* The watch fires once at once, and on every change below <path>
-	 * that we may read. Without it (refused), we poll. */
-	bool watching = timeout_ms != 0 && OS->xs_watch(s, x->path) == 0;
+	/* The keys are usually there already: one look, no watch (a watch
+	 * costs xenstore two requests and, in libxenstore, a thread). If
+	 * not, the watch, set before the next look, fires once at once and
+	 * on every change below <path> that we may read, so a write between
+	 * the two looks is not missed. Without it (refused), we poll. */
+	bool watching = false, tried = false;
 	for (;;) {
 		r = read_keys(x, s, ring_ref, port);
 		/* Absent, or not readable yet: Xen may answer EACCES for a
@@ -250,6 +253,12 @@ int vmsg__xenplat_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 		uint64_t now = OS->now_ns();
 		if (now >= deadline)
 			break;
+		if (!tried) {
+			tried = true;
+			watching = OS->xs_watch(s, x->path) == 0;
+			if (watching)
+				continue; /* look again, now watched */
+		}
 		uint64_t until = now + XS_LOOKUP_POLL_MS * 1000000ull;
 		if (until > deadline)
 			until = deadline;
