@@ -26,6 +26,8 @@ if(VMSG_HAVE_XEN AND COMMAND vmsg_sim_test AND TARGET xensim)
                   LIBS PkgConfig::XENB_VCHAN TIMEOUT 1200 ARGS vmsg-client)
     vmsg_xen_test(xen_perms SOURCES xen_backend/xen_perms.c
                   LIBS PkgConfig::XENB_VCHAN TIMEOUT 300)
+    vmsg_xen_test(xen_dom0_death SOURCES xen_backend/xen_dom0_death.c
+                  LIBS PkgConfig::XENB_VCHAN TIMEOUT 120)
     vmsg_xen_test(xen_throughput SOURCES xen_backend/xen_throughput.c
                   LIBS PkgConfig::XENB_VCHAN TIMEOUT 900)
   endif()

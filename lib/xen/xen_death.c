@@ -12,11 +12,25 @@
  * xenstored, so it does not watch (a unikernel asks Xen about its port
  * instead: lib/xenplat/xenplat.c). Anything failing here leaves the channel
  * as it was (notification only).
+ *
+ * One watch per process, shared by its channels: a xenstore connection and
+ * a watch each cost xenstored a connection and a watch of the domain's
+ * quota, and libxenstore a thread, so a dom0 process with a thousand
+ * channels held a thousand of each. The handle is opened by the first
+ * channel that needs it and closed with the last (a child after fork()
+ * forgets the parent's and opens its own).
+ * Every channel's epoll fd holds the handle's fd and an eventfd of its own,
+ * its "news": whichever channel finds watch events drains them all and
+ * raises every channel's news, so none sleeps through them (the shared fd
+ * alone would not do: once drained it no longer wakes a waiter that had
+ * not looked yet).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -32,15 +46,59 @@ void vmsg__xen_death_watch_off(void)
 	watch_off = true;
 }
 
+/* The process's @releaseDomain watch and the channels that use it. */
+static struct {
+	pthread_mutex_t mu;
+	struct xs_handle *xs; /* NULL until the first channel needs it */
+	int fd;		      /* xs_fileno(xs) */
+	struct vmsg__xen_linux *users;
+} dw = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+static pthread_once_t dw_once = PTHREAD_ONCE_INIT;
+
+/* In a child after fork(): the handle's reader thread did not come along,
+ * so the handle is unusable here; forget it (and the parent's channels). */
+static void dw_forget(void)
+{
+	pthread_mutex_init(&dw.mu, NULL);
+	dw.xs = NULL;
+	dw.fd = -1;
+	dw.users = NULL;
+}
+
+static void dw_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, dw_forget);
+}
+
+/* The shared handle, opened and watching; call with dw.mu held. */
+static struct xs_handle *dw_handle(void)
+{
+	if (dw.xs)
+		return dw.xs;
+	struct xs_handle *xs = xs_open(0);
+	if (!xs)
+		return NULL;
+	int fd = -1;
+	if (!xs_watch(xs, "@releaseDomain", "vmsg") || (fd = xs_fileno(xs)) < 0) {
+		xs_close(xs);
+		return NULL;
+	}
+	dw.xs = xs;
+	dw.fd = fd;
+	return xs;
+}
+
 /* 1: the peer's domain directory is there; 0: it is gone (ENOENT);
  * -1: the store did not say. */
 static int peer_exists(struct vmsg__xenplat *x)
 {
-	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
 	char dir[32];
 	snprintf(dir, sizeof dir, "/local/domain/%u", (unsigned)x->peer);
 	unsigned len = 0;
-	char *s = (l->xsw ? xs_read(l->xsw, XBT_NULL, dir, &len) : NULL);
+	pthread_mutex_lock(&dw.mu);
+	struct xs_handle *xs = dw.xs;
+	pthread_mutex_unlock(&dw.mu);
+	char *s = xs ? xs_read(xs, XBT_NULL, dir, &len) : NULL;
 	if (s) {
 		free(s);
 		return 1;
@@ -57,44 +115,69 @@ void vmsg__xen_death_open(struct vmsg__xenplat *x)
 	/* Only dom0 gets @releaseDomain events. */
 	if (vmsg_xen_own_domid(&self) < 0 || self != 0)
 		return;
-	struct xs_handle *xs = xs_open(0);
-	if (!xs)
-		return;
-	if (!xs_watch(xs, "@releaseDomain", "vmsg"))
-		goto off;
-	l->xsfd = xs_fileno(xs);
-	if (l->xsfd < 0)
-		goto off;
+	(void)pthread_once(&dw_once, dw_init);
+	l->newsfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd < 0)
+	if (l->newsfd < 0 || l->epfd < 0)
 		goto off;
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) < 0 ||
-	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->xsfd, &ev) < 0)
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->newsfd, &ev) < 0)
 		goto off;
-	l->xsw = xs;
+	pthread_mutex_lock(&dw.mu);
+	bool ok = dw_handle() &&
+		  epoll_ctl(l->epfd, EPOLL_CTL_ADD, dw.fd, &ev) == 0;
+	if (ok) {
+		l->next = dw.users;
+		dw.users = l;
+		l->watching = true;
+	}
+	pthread_mutex_unlock(&dw.mu);
+	if (!ok)
+		goto off;
 	l->peer_seen = peer_exists(x) > 0;
 	return;
 off:
 	if (l->epfd >= 0)
 		close(l->epfd);
-	l->epfd = l->xsfd = -1;
-	xs_close(xs);
+	if (l->newsfd >= 0)
+		close(l->newsfd);
+	l->epfd = l->newsfd = -1;
+}
+
+/* Drain the watch's events; if there were any, raise every channel's news.
+ * Then take ours. Call with dw.mu held. */
+static bool take_news(struct vmsg__xen_linux *l)
+{
+	bool any = false;
+	char **w;
+	while (dw.xs && (w = xs_check_watch(dw.xs)) != NULL) {
+		free(w);
+		any = true;
+	}
+	for (struct vmsg__xen_linux *u = dw.users; any && u; u = u->next)
+		if (!u->news) {
+			u->news = true;
+			uint64_t one = 1;
+			(void)!write(u->newsfd, &one, sizeof one);
+		}
+	if (!l->news)
+		return false;
+	l->news = false;
+	uint64_t v;
+	(void)!read(l->newsfd, &v, sizeof v); /* raised with news set */
+	return true;
 }
 
 int vmsg__xen_death_check(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
-	if (!l->xsw)
+	if (!l->watching)
 		return 0;
-	/* Consume the queued events (never blocks), then look once. */
-	bool any = false;
-	char **w;
-	while ((w = xs_check_watch(l->xsw)) != NULL) {
-		free(w);
-		any = true;
-	}
-	if (!any)
+	pthread_mutex_lock(&dw.mu);
+	bool news = take_news(l);
+	pthread_mutex_unlock(&dw.mu);
+	if (!news)
 		return 0;
 	/* Gone only if we saw it alive first: a domain still being built
 	 * (its directory not yet written) is not a dead peer. */
@@ -110,10 +193,26 @@ int vmsg__xen_death_check(struct vmsg__xenplat *x)
 void vmsg__xen_death_close(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	if (l->watching) {
+		pthread_mutex_lock(&dw.mu);
+		for (struct vmsg__xen_linux **pp = &dw.users; *pp;
+		     pp = &(*pp)->next)
+			if (*pp == l) {
+				*pp = l->next;
+				break;
+			}
+		if (!dw.users && dw.xs) {
+			/* The last one: an idle process holds nothing. */
+			xs_close(dw.xs);
+			dw.xs = NULL;
+			dw.fd = -1;
+		}
+		pthread_mutex_unlock(&dw.mu);
+		l->watching = false;
+	}
 	if (l->epfd >= 0)
 		close(l->epfd);
-	if (l->xsw)
-		xs_close(l->xsw);
-	l->epfd = l->xsfd = -1;
-	l->xsw = NULL;
+	if (l->newsfd >= 0)
+		close(l->newsfd);
+	l->epfd = l->newsfd = -1;
 }

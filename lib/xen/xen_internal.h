@@ -27,10 +27,14 @@ struct vmsg__xen_linux {
 	xengntshr_handle *shr;     /* server */
 	xengnttab_handle *tab;     /* client */
 
-	/* A destroyed peer domain (xen_death.c). */
-	struct xs_handle *xsw;     /* dom0: watches @releaseDomain, or NULL */
-	int xsfd;                  /* its fd, or -1 */
-	int epfd;                  /* evfd (+ xsfd, pendfd) for fd(), or -1 */
+	/* A destroyed peer domain (xen_death.c): in dom0, one of the
+	 * channels of the process's shared @releaseDomain watch. */
+	bool watching;             /* in that list */
+	struct vmsg__xen_linux *next; /* the list's next, under its lock */
+	bool news;                 /* watch events came since we looked */
+	int newsfd;                /* eventfd raised with news, or -1 */
+	int epfd;                  /* evfd (+ watch fd, newsfd, pendfd) for
+				      fd(), or -1 */
 	bool peer_seen;            /* its domain was seen alive */
 
 	/* evt_pend(): an eventfd in epfd, made on first use, or -1. */

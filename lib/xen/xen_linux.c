@@ -83,7 +83,7 @@ static int lx_open(struct vmsg__xenplat *x)
 	if (!l)
 		return -ENOMEM;
 	x->os = l;
-	l->evfd = l->xsfd = l->epfd = l->pendfd = -1;
+	l->evfd = l->newsfd = l->epfd = l->pendfd = -1;
 	l->log.vmessage = quiet_vmessage;
 	l->log.progress = quiet_progress;
 	l->log.destroy = quiet_destroy;
