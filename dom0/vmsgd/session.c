@@ -559,10 +559,13 @@ static void session_after(struct session *s)
 					 * after this one's (libuv closes in
 					 * reverse), and the process, seeing
 					 * its channel closed, would find
-					 * them in between. */
+					 * them in between. (The ack: the
+					 * Xen platform withdraws at its next
+					 * wait, ack or destroy.) */
 					struct vmsg_platform *pf =
 						vmsg__chan_platform(o->chan);
 					pf->ops->unpublish(pf);
+					(void)pf->ops->ack(pf);
 					o->dying = true;
 					stop_poll(o);
 				}

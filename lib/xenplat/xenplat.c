@@ -213,7 +213,11 @@ static int xp_notify(struct vmsg_platform *p)
 	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
 	if (!x->has_port)
 		return 0; /* no port yet: nobody to kick */
-	return OS->evt_notify(x, x->port);
+	int r = OS->evt_notify(x, x->port);
+	/* After the kick, so that the message it announces is on its way:
+	 * a server that never sleeps still takes its keys down. */
+	vmsg__xenplat_withdraw(x);
+	return r;
 }
 
 int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x)
@@ -266,6 +270,8 @@ static int take_pended(struct vmsg__xenplat *x)
 static int wait_xs(struct vmsg__xenplat *const *xs, unsigned n,
 		   int timeout_ms, uint8_t *fired)
 {
+	for (unsigned i = 0; i < n; i++)
+		vmsg__xenplat_withdraw(xs[i]);
 	/* Our own events first: nothing to wait for then. */
 	int own = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -327,6 +333,7 @@ static int xp_wait_any(struct vmsg_platform *const *ps, unsigned n,
 static int xp_ack(struct vmsg_platform *p)
 {
 	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
+	vmsg__xenplat_withdraw(x); /* a poller of the fd: its sleep */
 	int pended = take_pended(x);
 	int r = OS->evt_take(x);
 	return r < 0 ? r : (r || pended);
@@ -383,6 +390,7 @@ static void xp_destroy(struct vmsg_platform *p)
 	 * mappings (the unmap notification tells the peer), and only then
 	 * close the port that notification signals. */
 	vmsg__xenplat_unpublish(p);
+	vmsg__xenplat_withdraw(x);
 	for (int i = 0; i < VMSG_XEN_MAX_REGIONS; i++)
 		if (x->reg[i].addr)
 			region_release(x, &x->reg[i]);

@@ -75,6 +75,9 @@ struct vmsg__xenplat {
 	/* Server: what publish wrote, for unpublish. */
 	bool published;
 	bool made_dir;             /* publish created <path> itself */
+	uint32_t pub_ref, pub_port; /* what the keys hold while published */
+	bool withdraw;             /* unpublish asked: done at the next
+				      kick, wait, ack or destroy */
 
 	/* pend(): an event of our own, not yet reported by wait/ack. */
 	bool pended;
@@ -203,6 +206,8 @@ bool vmsg__xenplat_is(const struct vmsg_platform *p);
 int vmsg__xenplat_publish(struct vmsg_platform *p, uint32_t ring_ref,
 			  uint32_t port);
 void vmsg__xenplat_unpublish(struct vmsg_platform *p);
+/* Take the keys down if unpublish asked for it (a no-op otherwise). */
+void vmsg__xenplat_withdraw(struct vmsg__xenplat *x);
 int vmsg__xenplat_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 			 uint32_t *port, int timeout_ms);
 

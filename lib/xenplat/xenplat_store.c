@@ -55,16 +55,22 @@ static void key_path(char *buf, const struct vmsg__xenplat *x,
 }
 
 /* One key as a decimal in [lo, hi]. */
-static int read_u32(void *s, const char *key, uint32_t lo, uint32_t hi,
-		    uint32_t *out)
+static int read_u32_tx(void *s, uint32_t tx, const char *key, uint32_t lo,
+		       uint32_t hi, uint32_t *out)
 {
 	char v[XS_VAL_MAX];
-	int n = OS->xs_read(s, 0, key, v, sizeof(v));
+	int n = OS->xs_read(s, tx, key, v, sizeof(v));
 	if (n == -ENAMETOOLONG)
 		return -EPROTO; /* no decimal we accept is that long */
 	if (n < 0)
 		return n;
 	return vmsg__parse_u32(v, (size_t)n, lo, hi, out);
+}
+
+static int read_u32(void *s, const char *key, uint32_t lo, uint32_t hi,
+		    uint32_t *out)
+{
+	return read_u32_tx(s, 0, key, lo, hi, out);
 }
 
 static int own_domid(void *s, uint16_t *out)
@@ -156,6 +162,9 @@ int vmsg__xenplat_publish(struct vmsg_platform *p, uint32_t ring_ref,
 		if (r == 0) {
 			x->published = true;
 			x->made_dir = made_dir;
+			x->pub_ref = ring_ref;
+			x->pub_port = port;
+			x->withdraw = false; /* these keys are to stay */
 			break;
 		}
 		if (r != -EAGAIN)
@@ -166,12 +175,27 @@ out:
 	return r;
 }
 
+/* Unpublish only asks: the keys go at the platform's next kick (after it),
+ * wait, ack or destroy (vmsg__xenplat_withdraw). lib/chan unpublishes the moment it sees
+ * its client in, and the removal, a xenstore transaction (about 200 us on
+ * the simulated Xen, more than libxenvchan's whole setup there), then
+ * delayed the server's first message by that much. A second client
+ * meanwhile gets nothing: Xen binds the port once. */
 void vmsg__xenplat_unpublish(struct vmsg_platform *p)
 {
 	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
+	if (x->published)
+		x->withdraw = true;
+}
+
+void vmsg__xenplat_withdraw(struct vmsg__xenplat *x)
+{
 	char ref_key[XS_KEY_MAX], evt_key[XS_KEY_MAX];
 	void *s;
 
+	if (!x->withdraw)
+		return;
+	x->withdraw = false;
 	if (!x->published)
 		return;
 	x->published = false;
@@ -183,6 +207,17 @@ void vmsg__xenplat_unpublish(struct vmsg_platform *p)
 		uint32_t tx;
 		if (OS->xs_txn_start(s, &tx) < 0)
 			break;
+		/* Only keys that are still ours: by now (our next wait) the
+		 * owner may have served another channel at the same path
+		 * (vmsgd's next control channel for a domain does, and so
+		 * does a persistent server). */
+		uint32_t ref = 0, port = 0;
+		if (read_u32_tx(s, tx, ref_key, 0, UINT32_MAX, &ref) < 0 ||
+		    read_u32_tx(s, tx, evt_key, 0, UINT32_MAX, &port) < 0 ||
+		    ref != x->pub_ref || port != x->pub_port) {
+			(void)OS->xs_txn_end(s, tx, false);
+			break;
+		}
 		(void)OS->xs_rm(s, tx, ref_key);
 		(void)OS->xs_rm(s, tx, evt_key);
 		/* Ours and now empty: leave no litter. Something another

@@ -160,18 +160,14 @@ static int role_bare(void)
 
 int main(int argc, char **argv)
 {
+	static const struct xt_role_fn roles[] = {
+		{"server", role_server},
+		{"client", role_client},
+		{"bare", role_bare},
+		{NULL, NULL},
+	};
 	char self[4096], buf[128];
-	if (argc >= 5) {
-		xt_in = atoi(argv[3]);
-		xt_out = atoi(argv[4]);
-		if (!strcmp(argv[1], "server"))
-			return role_server();
-		if (!strcmp(argv[1], "client"))
-			return role_client();
-		if (!strcmp(argv[1], "bare"))
-			return role_bare();
-		return 2;
-	}
+	xt_dispatch(argc, argv, roles);
 	xt_driver_init(self, sizeof self, 120);
 	struct xt_role s, c1, c2, c3;
 	xt_spawn(&s, 0, self, "server", "-", NULL, NULL);

@@ -26,8 +26,10 @@ static int role_server(void)
 		unsigned ref, port;
 		if (sscanf(line, "publish %u %u", &ref, &port) == 2)
 			ASSERT_EQ(p->ops->publish(p, ref, port), 0);
-		else if (!strcmp(line, "unpublish"))
+		else if (!strcmp(line, "unpublish")) {
 			p->ops->unpublish(p);
+			(void)p->ops->ack(p); /* the keys go here */
+		}
 		else
 			break; /* quit */
 		sim_say(xt_out, "done");
@@ -89,16 +91,13 @@ static void lookup(struct xt_role *c, struct xt_role *s, int timeout,
 
 int main(int argc, char **argv)
 {
+	static const struct xt_role_fn roles[] = {
+		{"server", role_server},
+		{"client", role_client},
+		{NULL, NULL},
+	};
 	char self[4096], ans[128];
-	if (argc >= 5) {
-		xt_in = atoi(argv[3]);
-		xt_out = atoi(argv[4]);
-		if (!strcmp(argv[1], "server"))
-			return role_server();
-		if (!strcmp(argv[1], "client"))
-			return role_client();
-		return 2;
-	}
+	xt_dispatch(argc, argv, roles);
 	xt_driver_init(self, sizeof self, 120);
 	struct xt_role s, c;
 	xt_spawn(&s, 0, self, "server", "-", NULL, NULL);

@@ -58,6 +58,28 @@ static inline void xt_spawn(struct xt_role *r, int domid, const char *self,
 	r->from = out[0];
 }
 
+/* A role of a re-executed test program: its name and its body. */
+struct xt_role_fn {
+	const char *name;
+	int (*fn)(void);
+};
+
+/* In a re-executed role (argc >= 5), run the role named by argv[1] (its
+ * pipes set up) and exit with its status; 2 for an unknown one. In the
+ * driver, return. */
+static inline void xt_dispatch(int argc, char **argv,
+			       const struct xt_role_fn *roles)
+{
+	if (argc < 5)
+		return;
+	xt_in = atoi(argv[3]);
+	xt_out = atoi(argv[4]);
+	for (; roles->name; roles++)
+		if (!strcmp(argv[1], roles->name))
+			exit(roles->fn());
+	exit(2);
+}
+
 static inline void xt_role_done(struct xt_role *r, int expect_status)
 {
 	ASSERT_EQ(sim_wait(r->pid), expect_status);

@@ -108,7 +108,11 @@ int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
 /* Server: wait until the client has connected. Returns 0 once open (also
  * when it already was), -EPIPE if the client came and went: what it sent
  * before it closed can still be received (vmsg_chan_recv/read return it,
- * then -EPIPE), as on a channel it closed after the accept. */
+ * then -EPIPE), as on a channel it closed after the accept. On Xen the
+ * xenstore keys are withdrawn right after the channel's next kick of its
+ * peer (a send), sleep, vmsg_chan_ack() or close, so that the first message
+ * need not wait for it (a second
+ * client is refused meanwhile all the same: Xen binds the port once). */
 int vmsg_chan_accept(vmsg_chan *c, int timeout_ms);
 
 /* Server: after its client has gone (state CLOSED, or BROKEN by a client

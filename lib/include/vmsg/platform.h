@@ -94,7 +94,10 @@ struct vmsg_platform_ops {
 	int (*publish)(struct vmsg_platform *p, uint32_t ring_ref,
 		       uint32_t port);
 	/* Server: withdraw what publish advertised (once the client is in,
-	 * and at close). */
+	 * and at close). A platform may do it at its next notify (after the
+	 * kick), wait, wait_any, ack or destroy instead of at once, so that the server's first message
+	 * does not wait for it (Xen's does: the removal is a xenstore
+	 * transaction); a publish in between keeps what it wrote. */
 	void (*unpublish)(struct vmsg_platform *p);
 	/* Client: read the server's ring_ref and port. May block up to
 	 * timeout_ms for the server to appear. -ENOENT when there is none. */
