@@ -55,14 +55,24 @@ static struct {
 } dw = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 static pthread_once_t dw_once = PTHREAD_ONCE_INIT;
 
+/* Is this process in dom0? 0: not asked yet (or the store did not say),
+ * 1: yes, 2: no. Asked once per process, not per channel end: the
+ * question is a xenstore connection and a read, and a brokered channel
+ * is to cost xenstore nothing. A domain stays dom0 or not for its life
+ * (a migrated domU may get a new domid, never 0). */
+static int dom0_known;
+
 /* In a child after fork(): the handle's reader thread did not come along,
- * so the handle is unusable here; forget it (and the parent's channels). */
+ * so the handle is unusable here; forget it (and the parent's channels).
+ * Forget what we knew of our domain too: the simulated Xen's tests move a
+ * forked child to another domain (XENSIM_DOMID) before it opens a handle. */
 static void dw_forget(void)
 {
 	pthread_mutex_init(&dw.mu, NULL);
 	dw.xs = NULL;
 	dw.fd = -1;
 	dw.users = NULL;
+	dom0_known = 0;
 }
 
 static void dw_init(void)
@@ -106,16 +116,28 @@ static int peer_exists(struct vmsg__xenplat *x)
 	return errno == ENOENT ? 0 : -1;
 }
 
+static bool in_dom0(void)
+{
+	int k = __atomic_load_n(&dom0_known, __ATOMIC_RELAXED);
+	if (k == 0) {
+		uint16_t self;
+		if (vmsg_xen_own_domid(&self) < 0)
+			return false; /* ask again next time */
+		k = self == 0 ? 1 : 2;
+		__atomic_store_n(&dom0_known, k, __ATOMIC_RELAXED);
+	}
+	return k == 1;
+}
+
 void vmsg__xen_death_open(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
-	uint16_t self;
 	if (x->peer == 0 || watch_off)
 		return; /* dom0 is not destroyed under us; vmsgd watches */
+	(void)pthread_once(&dw_once, dw_init); /* before we learn anything */
 	/* Only dom0 gets @releaseDomain events. */
-	if (vmsg_xen_own_domid(&self) < 0 || self != 0)
+	if (!in_dom0())
 		return;
-	(void)pthread_once(&dw_once, dw_init);
 	l->newsfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->newsfd < 0 || l->epfd < 0)
@@ -145,25 +167,26 @@ off:
 	l->epfd = l->newsfd = -1;
 }
 
-/* Drain the watch's events; if there were any, raise every channel's news.
- * Then take ours. Call with dw.mu held. */
-static bool take_news(struct vmsg__xen_linux *l)
+/* Drain the watch's events (`w`, one already taken, or NULL); if there
+ * were any, raise every channel's news. Then take ours. Call with dw.mu
+ * held. */
+static bool take_news(struct vmsg__xen_linux *l, char **w)
 {
-	bool any = false;
-	char **w;
-	while (dw.xs && (w = xs_check_watch(dw.xs)) != NULL) {
+	bool any = w != NULL;
+	free(w);
+	while ((w = xs_check_watch(dw.xs)) != NULL) {
 		free(w);
 		any = true;
 	}
 	for (struct vmsg__xen_linux *u = dw.users; any && u; u = u->next)
-		if (!u->news) {
-			u->news = true;
+		if (!__atomic_load_n(&u->news, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&u->news, true, __ATOMIC_RELEASE);
 			uint64_t one = 1;
 			(void)!write(u->newsfd, &one, sizeof one);
 		}
-	if (!l->news)
+	if (!__atomic_load_n(&l->news, __ATOMIC_RELAXED))
 		return false;
-	l->news = false;
+	__atomic_store_n(&l->news, false, __ATOMIC_RELAXED);
 	uint64_t v;
 	(void)!read(l->newsfd, &v, sizeof v); /* raised with news set */
 	return true;
@@ -174,8 +197,14 @@ int vmsg__xen_death_check(struct vmsg__xenplat *x)
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
 	if (!l->watching)
 		return 0;
+	/* Every wake-up of a watching end comes here: the process-wide lock
+	 * only when there is something to share. libxenstore's check takes
+	 * its own lock, and dw.xs stays open while we are one of its users. */
+	char **w = xs_check_watch(dw.xs);
+	if (!w && !__atomic_load_n(&l->news, __ATOMIC_ACQUIRE))
+		return 0;
 	pthread_mutex_lock(&dw.mu);
-	bool news = take_news(l);
+	bool news = take_news(l, w);
 	pthread_mutex_unlock(&dw.mu);
 	if (!news)
 		return 0;

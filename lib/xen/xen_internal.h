@@ -31,7 +31,8 @@ struct vmsg__xen_linux {
 	 * channels of the process's shared @releaseDomain watch. */
 	bool watching;             /* in that list */
 	struct vmsg__xen_linux *next; /* the list's next, under its lock */
-	bool news;                 /* watch events came since we looked */
+	bool news;                 /* watch events came since we looked
+				      (__atomic: read without the lock) */
 	int newsfd;                /* eventfd raised with news, or -1 */
 	int epfd;                  /* evfd (+ watch fd, newsfd, pendfd) for
 				      fd(), or -1 */

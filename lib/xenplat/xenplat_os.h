@@ -206,8 +206,14 @@ bool vmsg__xenplat_is(const struct vmsg_platform *p);
 int vmsg__xenplat_publish(struct vmsg_platform *p, uint32_t ring_ref,
 			  uint32_t port);
 void vmsg__xenplat_unpublish(struct vmsg_platform *p);
-/* Take the keys down if unpublish asked for it (a no-op otherwise). */
-void vmsg__xenplat_withdraw(struct vmsg__xenplat *x);
+/* Take the keys down if unpublish asked for it (a no-op otherwise): a
+ * flag test inline, since the kick and the waits call it every time. */
+void vmsg__xenplat_withdraw_keys(struct vmsg__xenplat *x);
+static inline void vmsg__xenplat_withdraw(struct vmsg__xenplat *x)
+{
+	if (x->withdraw)
+		vmsg__xenplat_withdraw_keys(x);
+}
 int vmsg__xenplat_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 			 uint32_t *port, int timeout_ms);
 

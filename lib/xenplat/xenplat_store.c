@@ -188,13 +188,11 @@ void vmsg__xenplat_unpublish(struct vmsg_platform *p)
 		x->withdraw = true;
 }
 
-void vmsg__xenplat_withdraw(struct vmsg__xenplat *x)
+void vmsg__xenplat_withdraw_keys(struct vmsg__xenplat *x)
 {
 	char ref_key[XS_KEY_MAX], evt_key[XS_KEY_MAX];
 	void *s;
 
-	if (!x->withdraw)
-		return;
 	x->withdraw = false;
 	if (!x->published)
 		return;
