@@ -532,8 +532,9 @@ static int svc_open(int side, const struct bench_params *p, void **end,
 			usleep(10000);
 	}
 	if (r < 0) {
-		fprintf(stderr, "vmsg-bench: %s: %s\n", name,
-			svc_ctl ? vmsg_ctl_error(svc_ctl) : "no vmsgd");
+		const char *why = svc_ctl ? vmsg_ctl_error(svc_ctl) : "no vmsgd";
+		fprintf(stderr, "vmsg-bench: %s: %s: %s\n", name,
+			side ? "accept" : "open", why[0] ? why : vmsg_strerror(r));
 		return r;
 	}
 	if ((r = end_wrap(end, c, VM_COPY, p->batch)) < 0)

@@ -6,6 +6,7 @@
 #ifndef VMSG_SERVICE_ENV_H
 #define VMSG_SERVICE_ENV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,12 @@ struct vmsg__svc_env {
 			   const char *name, uint32_t ring_ref, uint32_t port,
 			   const struct vmsg_chan_opts *o);
 	int (*peer_gone)(vmsg_chan *c);
+	/* Optional, both or none: open the handles of our role's next
+	 * channel end (server: a provider's; client: a consumer's) while we
+	 * wait anyway, so that its setup does not wait for them; close them
+	 * if no end took them. vmsg__xen_prepare()/_unprepare() on Linux. */
+	int (*prepare)(bool server);
+	void (*unprepare)(bool server);
 	/* Optional (host mode): reach vmsgd by the target's own rendezvous
 	 * instead of the control channel at VMSG_CTL_PATH_PREFIX/<domid>.
 	 * Returns the control channel, connected, and the number vmsgd

@@ -11,6 +11,7 @@
 #ifndef VMSG_XEN_MSG_H
 #define VMSG_XEN_MSG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <vmsg/chan.h>
@@ -48,5 +49,14 @@ int vmsg__xen_chan_peer_gone(vmsg_chan *c);
  * channel. vmsgd watches @releaseDomain itself and closes a dead
  * domain's ends (its sessions, relays and bridges). */
 void vmsg__xen_death_watch_off(void);
+
+/* Open the handles of one channel end of a role (server: shares, client:
+ * maps) ahead of it: the process's next end of that role takes them
+ * instead of opening its own, one set per role at most. For a process
+ * about to wait anyway (a consumer whose Open is on its way, a provider
+ * between two channels), so a channel's setup does not wait for them.
+ * Linux only; 0 or -errno. unprepare closes a set nobody took. */
+int vmsg__xen_prepare(bool server);
+void vmsg__xen_unprepare(bool server);
 
 #endif

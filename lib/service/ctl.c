@@ -234,6 +234,10 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 static void ctl_free(vmsg_ctl *ctl)
 {
 	const struct vmsg__svc_env *env = ctl->env;
+	if (env->unprepare) { /* an idle process holds nothing */
+		env->unprepare(true);
+		env->unprepare(false);
+	}
 	if (ctl->os)
 		env->poll->close(ctl->os);
 	if (ctl->offers)

@@ -148,8 +148,11 @@ int vmsg__svc_served_wait_ms(vmsg_ctl *ctl)
 	int best = -1;
 	for (unsigned i = 0; i < ctl->qlen; i++) {
 		struct ctl_ready *e = at(ctl, i);
+		/* Its consumer came since the caller's take looked: no
+		 * wait, or it would sleep through that (the event is
+		 * consumed). */
 		if (!waiting(e))
-			continue;
+			return 0;
 		uint64_t left = e->expires_ms > now ? e->expires_ms - now : 0;
 		if (best < 0 || left < (uint64_t)best)
 			best = (int)left;
@@ -169,9 +172,16 @@ void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms)
 	vmsg_waitset_init(ws);
 	if (ctl->chan)
 		(void)vmsg_waitset_add(ws, ctl->chan, NULL);
-	for (unsigned i = 0; i < ctl->qlen; i++)
-		if (waiting(at(ctl, i)))
-			(void)vmsg_waitset_add(ws, at(ctl, i)->c, NULL);
+	for (unsigned i = 0; i < ctl->qlen; i++) {
+		/* A consumer that came since the caller looked: its event may
+		 * be gone already (consumed by a look at the state), so a
+		 * wait without the channel would sleep through it. */
+		if (!waiting(at(ctl, i))) {
+			vmsg_waitset_init(ws);
+			return;
+		}
+		(void)vmsg_waitset_add(ws, at(ctl, i)->c, NULL);
+	}
 	struct vmsg_waitset_event ev[8];
 	/* Events are consumed by the wait; the caller looks at the states
 	 * (and reads the control channel with timeout 0) after it, so no

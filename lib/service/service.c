@@ -112,6 +112,9 @@ static int open_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 			       vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0)
 		return r;
+	/* While vmsgd and the provider work: our end's handles. */
+	if (ctl->by_msg && ctl->env->prepare)
+		(void)ctl->env->prepare(false);
 	r = await(ctl, req.req_id, 1, timeout_ms, start);
 	return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
 }
@@ -130,8 +133,11 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 			return r;
 		r = open_once(ctl, name, timeout_ms, start);
 	} while (again(ctl, r, timeout_ms, start));
-	if (r < 0)
+	if (r < 0) {
+		if (ctl->env->unprepare)
+			ctl->env->unprepare(false);
 		return r;
+	}
 
 	/* Copy out before anything else is received. */
 	const struct vmsg_pbw_opened op = ctl->in.opened;
@@ -197,13 +203,16 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		if (r < 0)
 			return r;
+		/* Before we wait: the handles of the channel we serve next. */
+		if (ctl->by_msg && ctl->noffers && ctl->env->prepare)
+			(void)ctl->env->prepare(true);
 		/* With served channels waiting for their consumers, wait on
 		 * them and their deadlines too, not on vmsgd alone. */
 		int served = vmsg__svc_served_wait_ms(ctl);
 		int left = vmsg__svc_left(ctl, timeout_ms, start);
 		r = vmsg__svc_pump(ctl, 1, served >= 0 ? 0 : left);
-		if (r >= 0)
-			continue;
+		if (r >= 0 || (r == -EAGAIN && served == 0))
+			continue; /* a message, or a channel to take or drop */
 		if (r == -EAGAIN && served >= 0 && timeout_ms != 0) {
 			if (vmsg__svc_expired(ctl, timeout_ms, start))
 				return -ETIMEDOUT;

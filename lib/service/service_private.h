@@ -145,8 +145,9 @@ int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
  * channel if nobody has connected to it, and tell vmsgd it is gone. */
 void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id);
 
-/* Ms until the next connect deadline (0: one has passed), or -1 when no
- * queued channel waits for its consumer. */
+/* Ms until the next connect deadline (0: one has passed, or a queued
+ * channel's consumer came since vmsg__svc_served_take looked), or -1 when
+ * no queued channel waits for its consumer. */
 int vmsg__svc_served_wait_ms(vmsg_ctl *ctl);
 
 /* Consume the pending events of the queued channels and the deadline

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include <xenstore.h>
 
 #include "vmsg_clock.h"
+#include "vmsg_xen_msg.h"
 #include "xen_internal.h"
 
 int vmsg__xen_err(void)
@@ -61,28 +63,14 @@ static void quiet_destroy(struct xentoollog_logger *l)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-static void lx_close(struct vmsg__xenplat *x)
-{
-	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
-	vmsg__xen_death_close(x); /* and epfd, whoever made it */
-	if (l->pendfd >= 0)
-		close(l->pendfd);
-	if (l->evt)
-		xenevtchn_close(l->evt);
-	if (l->shr)
-		xengntshr_close(l->shr);
-	if (l->tab)
-		xengnttab_close(l->tab);
-	free(l);
-	x->os = NULL;
-}
-
-static int lx_open(struct vmsg__xenplat *x)
+/* A platform's handles: an event-channel handle, and a grant handle of its
+ * role's kind (a server shares, a client maps). */
+static int handles_open(struct vmsg__xen_linux **out, bool server)
 {
 	struct vmsg__xen_linux *l = calloc(1, sizeof *l);
+	*out = l;
 	if (!l)
 		return -ENOMEM;
-	x->os = l;
 	l->evfd = l->newsfd = l->epfd = l->pendfd = -1;
 	l->log.vmessage = quiet_vmessage;
 	l->log.progress = quiet_progress;
@@ -98,12 +86,116 @@ static int lx_open(struct vmsg__xenplat *x)
 	int fl = fcntl(l->evfd, F_GETFL);
 	if (fl < 0 || fcntl(l->evfd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
-	if (x->server)
+	if (server)
 		l->shr = xengntshr_open(&l->log, 0);
 	else
 		l->tab = xengnttab_open(&l->log, 0);
 	if (!l->shr && !l->tab)
 		return vmsg__xen_err();
+	return 0;
+}
+
+static void handles_close(struct vmsg__xen_linux *l)
+{
+	if (l->pendfd >= 0)
+		close(l->pendfd);
+	if (l->evt)
+		xenevtchn_close(l->evt);
+	if (l->shr)
+		xengntshr_close(l->shr);
+	if (l->tab)
+		xengnttab_close(l->tab);
+	free(l);
+}
+
+/* Handles opened ahead of the channel that takes them (vmsg__xen_prepare),
+ * one set per role: opening them costs a channel's setup the most after
+ * its mappings on the simulated Xen (a daemon round trip each), and a
+ * process can do it while it waits anyway. */
+static struct {
+	pthread_mutex_t mu;
+	struct vmsg__xen_linux *set[2]; /* [server] */
+	/* A child after fork() must not use its parent's (the simulated
+	 * Xen's handles are connections to its daemon); they stay reachable
+	 * here, unused. */
+	struct vmsg__xen_linux *parents[2];
+} ready = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t ready_once = PTHREAD_ONCE_INIT;
+
+static void ready_forget(void)
+{
+	pthread_mutex_init(&ready.mu, NULL);
+	for (int i = 0; i < 2; i++) {
+		if (ready.set[i])
+			ready.parents[i] = ready.set[i];
+		ready.set[i] = NULL;
+	}
+}
+
+static void ready_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, ready_forget);
+}
+
+static struct vmsg__xen_linux *ready_take(bool server)
+{
+	(void)pthread_once(&ready_once, ready_init);
+	pthread_mutex_lock(&ready.mu);
+	struct vmsg__xen_linux *l = ready.set[server];
+	ready.set[server] = NULL;
+	pthread_mutex_unlock(&ready.mu);
+	return l;
+}
+
+int vmsg__xen_prepare(bool server)
+{
+	struct vmsg__xen_linux *l;
+	(void)pthread_once(&ready_once, ready_init);
+	pthread_mutex_lock(&ready.mu);
+	bool have = ready.set[server] != NULL;
+	pthread_mutex_unlock(&ready.mu);
+	if (have)
+		return 0;
+	int r = handles_open(&l, server);
+	if (r < 0) {
+		if (l)
+			handles_close(l);
+		return r;
+	}
+	pthread_mutex_lock(&ready.mu);
+	if (!ready.set[server]) {
+		ready.set[server] = l;
+		l = NULL;
+	}
+	pthread_mutex_unlock(&ready.mu);
+	if (l)
+		handles_close(l); /* another thread was quicker */
+	return 0;
+}
+
+void vmsg__xen_unprepare(bool server)
+{
+	struct vmsg__xen_linux *l = ready_take(server);
+	if (l)
+		handles_close(l);
+}
+
+static void lx_close(struct vmsg__xenplat *x)
+{
+	if (!vmsg__xen_linux_of(x))
+		return; /* handles_open() found no memory */
+	vmsg__xen_death_close(x); /* and epfd, whoever made it */
+	handles_close(vmsg__xen_linux_of(x));
+	x->os = NULL;
+}
+
+static int lx_open(struct vmsg__xenplat *x)
+{
+	struct vmsg__xen_linux *l = ready_take(x->server);
+	int r = l ? 0 : handles_open(&l, x->server);
+	x->os = l; /* on failure too: lx_close() undoes it */
+	if (r < 0)
+		return r;
 	vmsg__xen_death_open(x);
 	return 0;
 }

@@ -202,6 +202,9 @@ static inline void sim_say(int fd, const char *fmt, ...)
 	ASSERT_EQ(write(fd, buf, (size_t)n), n);
 }
 
+/* What sim_expect waits for, for sim_hear's complaint. */
+static const char *sim_expecting = "";
+
 /* Read one line (without the newline); fails the test on timeout/EOF. */
 static inline void sim_hear(int fd, char *buf, size_t len)
 {
@@ -210,8 +213,11 @@ static inline void sim_hear(int fd, char *buf, size_t len)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int r = poll(&p, 1, SIM_WAIT_MS);
 		if (r == 0)
-			VMSG_TEST_FAIL("pid %d: no message within %d ms", (int)getpid(),
-				       SIM_WAIT_MS);
+			VMSG_TEST_FAIL("pid %d: no message within %d ms%s%s%s",
+				       (int)getpid(), SIM_WAIT_MS,
+				       *sim_expecting ? " (waiting for '" : "",
+				       sim_expecting,
+				       *sim_expecting ? "')" : "");
 		if (r < 0 && errno == EINTR)
 			continue;
 		char c;
@@ -230,7 +236,9 @@ static inline void sim_hear(int fd, char *buf, size_t len)
 /* Read a line that must start with `word`; returns the rest. */
 static inline const char *sim_expect(int fd, const char *word, char *buf, size_t len)
 {
+	sim_expecting = word;
 	sim_hear(fd, buf, len);
+	sim_expecting = "";
 	size_t w = strlen(word);
 	if (strncmp(buf, word, w) != 0)
 		VMSG_TEST_FAIL("expected '%s', got '%s'", word, buf);

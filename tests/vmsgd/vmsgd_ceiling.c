@@ -176,7 +176,7 @@ static int role_holder(void)
 			}
 		}
 		vt_echo_pump_n(ctl, ch, &n, (int)(sizeof ch / sizeof ch[0]),
-			       NULL, buf, sizeof buf);
+			       NULL, NULL, buf, sizeof buf);
 	}
 	for (int i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);

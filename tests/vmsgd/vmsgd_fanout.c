@@ -234,7 +234,7 @@ static int role_provider(void)
 			say_stats("stats", (unsigned)n);
 		}
 		vt_echo_pump_n(ctl, ch, &n, (int)(sizeof ch / sizeof ch[0]),
-			       NULL, buf, sizeof buf);
+			       NULL, NULL, buf, sizeof buf);
 	}
 	for (int i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);

@@ -24,6 +24,13 @@
  *    (Closed), whose library marks the channel's peer gone, so recv reads
  *    -EPIPE where it would have waited; then a provider whose domain dies
  *    is reported to its consumer the same way (vmsgd's log says so).
+ * 5. A provider that blocks in vmsg_service_accept gets each channel as
+ *    its consumer connects, ROUNDS times in a row (open, a byte, close, as
+ *    vmsg-bench's setup does): a consumer that came while accept was
+ *    between its look at the served channel and its wait made that wait
+ *    sleep through it, to its timeout (ETIMEDOUT), until the wait asked
+ *    again (the window held a round trip to the simulator's daemon once
+ *    accept opened the next channel's handles there).
  */
 #include "vt_raw.h"
 
@@ -364,7 +371,64 @@ static int role_watcher_consumer(void)
 	return 0;
 }
 
+#define ROUNDS 500
+/* A wait that sleeps through its consumer sleeps until the first of the
+ * accept's timeout and the served channel's connect deadline (the Open's
+ * SIM_WAIT_MS): the opener's wait for its byte, far shorter, then fails,
+ * where a working accept answers in milliseconds even on a loaded
+ * machine. */
+#define ACCEPT_MS 60000
+#define BYTE_MS 10000
+
+/* dom1: offer echo, then ROUNDS blocking accepts, each answered with a
+ * byte; the consumer closes first. */
+static int role_acceptor(void)
+{
+	vmsg_ctl *ctl = vt_ctl_open();
+	ASSERT_EQ(vmsg_service_offer(ctl, "echo", SIM_WAIT_MS), 0);
+	sim_say(vt_out, "offered");
+	for (int i = 0; i < ROUNDS; i++) {
+		vmsg_chan *c;
+		int r = vmsg_service_accept(ctl, &c, NULL, ACCEPT_MS);
+		if (r < 0)
+			VMSG_TEST_FAIL("accept %d of %d: %s", i + 1, ROUNDS,
+				       vmsg_strerror(r));
+		uint8_t b = (uint8_t)i, got;
+		uint16_t type;
+		ASSERT_EQ(vmsg_chan_send(c, 7, &b, 1, 0, SIM_WAIT_MS), 1);
+		ASSERT_EQ(vmsg_chan_recv(c, &type, &got, 1, SIM_WAIT_MS),
+			  -EPIPE);
+		vmsg_service_close(ctl, c);
+	}
+	sim_say(vt_out, "accepted %d", ROUNDS);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
+/* dom2: ROUNDS opens, each reading the provider's byte. */
+static int role_opener(void)
+{
+	vmsg_ctl *ctl = vt_ctl_open();
+	for (int i = 0; i < ROUNDS; i++) {
+		vmsg_chan *c = lib_open(ctl);
+		uint8_t b;
+		uint16_t type;
+		int r = vmsg_chan_recv(c, &type, &b, 1, BYTE_MS);
+		if (r != 1)
+			VMSG_TEST_FAIL("open %d of %d: no byte from the provider "
+				       "(%s)", i + 1, ROUNDS,
+				       r < 0 ? vmsg_strerror(r) : "short");
+		ASSERT_EQ(b, (uint8_t)i);
+		vmsg_service_close(ctl, c);
+	}
+	sim_say(vt_out, "opened %d", ROUNDS);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
+	{"acceptor", role_acceptor},
+	{"opener", role_opener},
 	{"watcher", role_watcher},
 	{"consumer3", role_consumer3},
 	{"old_consumer", role_old_consumer},
@@ -558,6 +622,26 @@ static void provider_gone(void)
 		    NULL);
 }
 
+/* 5: a blocking accept takes every channel as its consumer comes. */
+static void blocking_accept(void)
+{
+	char buf[128];
+	struct vt_role prov, cons;
+	/* Opens as fast as they come: over the default rate. */
+	vt_write_conf_daemon("requests_per_s = 100000\n"
+			     "requests_burst = 100000\n",
+			     CONF);
+	vt_start_vmsgd();
+	vt_spawn(&prov, 1, "acceptor", NULL);
+	sim_expect(prov.from, "offered", buf, sizeof buf);
+	vt_spawn(&cons, 2, "opener", NULL);
+	sim_expect(cons.from, "opened", buf, sizeof buf);
+	sim_expect(prov.from, "accepted", buf, sizeof buf);
+	vt_role_done(&cons, 0);
+	vt_role_done(&prov, 0);
+	vt_stop_vmsgd();
+}
+
 int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
@@ -569,5 +653,6 @@ int main(int argc, char **argv)
 	hostile_values();
 	vt_vmsgd_log = logpath;
 	provider_gone();
+	blocking_accept();
 	return 0;
 }

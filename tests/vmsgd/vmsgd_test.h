@@ -227,10 +227,12 @@ static inline void vt_start_with_echo(const char *conf, struct vt_role *prov)
 }
 
 /* Provider side: take the channels vmsgd brokered (into ch[*n], at most
- * max; of service `service`, any when NULL), echo every message on each,
- * and close those whose consumer closed. */
+ * max; of service `service`, any when NULL; each one's peer to `seen`
+ * when not NULL), echo every message on each, and close those whose
+ * consumer closed. */
 static inline void vt_echo_pump_n(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 				  int max, const char *service,
+				  void (*seen)(const struct vmsg_service_peer *),
 				  unsigned char *buf, size_t cap)
 {
 	vmsg_chan *c;
@@ -240,6 +242,8 @@ static inline void vt_echo_pump_n(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 		ASSERT_TRUE(*n < max);
 		if (service)
 			ASSERT_EQ(strcmp(peer.service, service), 0);
+		if (seen)
+			seen(&peer);
 		ch[(*n)++] = c;
 	}
 	if (r != -EAGAIN)
@@ -264,7 +268,7 @@ static inline void vt_echo_pump_n(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 				unsigned char *buf, size_t cap)
 {
-	vt_echo_pump_n(ctl, ch, n, VT_MAX_CHANS, "echo", buf, cap);
+	vt_echo_pump_n(ctl, ch, n, VT_MAX_CHANS, "echo", NULL, buf, cap);
 }
 
 /* A provider's wait: up to timeout_ms for the driver's line (p[0]), the

@@ -123,7 +123,9 @@ const char *vmsg_ctl_strerror(int err);
 
 /* Close the control channel (vmsgd then drops our offers and forgets our
  * channels) and every channel accepted but not yet returned. Channels
- * already returned stay open and are the caller's. NULL is ignored. */
+ * already returned stay open and are the caller's. Also closes the
+ * handles kept ready for a next channel (vmsg_service_accept). NULL is
+ * ignored. */
 void vmsg_ctl_close(vmsg_ctl *ctl);
 
 /* Our domain id. */
@@ -186,9 +188,13 @@ struct vmsg_service_peer {
  * While vmsgd is away it reconnects (see the top of this file): a call
  * with timeout 0 tries once (then waits at most ~2 s for the Hello and
  * the re-offers). Channels served for an earlier vmsgd that no consumer
- * took are closed after a reconnect. Errors: -EAGAIN (timeout 0, nothing
- * yet, or vmsgd not back), -ETIMEDOUT (likewise, by the deadline),
- * channel errors. */
+ * took are closed after a reconnect. Before it waits (Linux, Xen, setup
+ * by message) it opens the next channel's handles (an event channel and a
+ * grant handle: two fds), so that channel's setup does not wait for them;
+ * they are the process's, one set at most, until a channel takes them or
+ * vmsg_ctl_close(). (vmsg_service_open opens its end's while vmsgd and
+ * the provider work.) Errors: -EAGAIN (timeout 0, nothing yet, or vmsgd
+ * not back), -ETIMEDOUT (likewise, by the deadline), channel errors. */
 int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 			struct vmsg_service_peer *peer, int timeout_ms);
 
