@@ -149,8 +149,8 @@ int vmsg__svc_served_wait_ms(vmsg_ctl *ctl)
 	for (unsigned i = 0; i < ctl->qlen; i++) {
 		struct ctl_ready *e = at(ctl, i);
 		/* Its consumer came since the caller's take looked: no
-		 * wait, or it would sleep through that (the event is
-		 * consumed). */
+		 * wait (the caller's would leave the channel out and sleep
+		 * through it). */
 		if (!waiting(e))
 			return 0;
 		uint64_t left = e->expires_ms > now ? e->expires_ms - now : 0;
@@ -173,9 +173,9 @@ void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms)
 	if (ctl->chan)
 		(void)vmsg_waitset_add(ws, ctl->chan, NULL);
 	for (unsigned i = 0; i < ctl->qlen; i++) {
-		/* A consumer that came since the caller looked: its event may
-		 * be gone already (consumed by a look at the state), so a
-		 * wait without the channel would sleep through it. */
+		/* A consumer that came since the caller looked: a wait that
+		 * left its channel out would sleep through it (to the next
+		 * deadline); the caller takes it instead. */
 		if (!waiting(at(ctl, i))) {
 			vmsg_waitset_init(ws);
 			return;
