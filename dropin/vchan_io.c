@@ -25,6 +25,7 @@
 #include "vmsg_barrier.h"
 #include "vmsg_chan_internal.h"
 #include "vmsg_ring_inline.h"
+#include "xenplat_os.h"
 
 #define IO_MAX ((size_t)INT_MAX) /* counts are returned as int */
 
@@ -89,20 +90,28 @@ static void request(struct vmsg_ring_end *e, unsigned bit)
 }
 
 /* Sleep until the next event of the channel (data, space, a client, a
- * close, the peer's death) and consume it: poll the channel's fd, then
- * ack it. The fd may also be readable for the platform's own business (a
- * xenstore watch that looks for a destroyed peer): then this returns with
- * nothing new, which libxenvchan's callers already take, since an event
- * never says what changed. Blocking in the platform's own wait instead
- * would sleep through such a wake-up after the event had gone. */
+ * close, the peer's death) and consume it. Where the channel's fd carries
+ * its events alone, in one read of the event device, as libxenvchan's own
+ * wait (vmsg__xenplat_sleep). Where it also carries the platform's own
+ * business (dom0's xenstore watch for a destroyed peer), by polling the fd
+ * and then acking it: that returns after a wake-up with nothing new,
+ * which libxenvchan's callers already take, since an event never says
+ * what changed; the platform's sleep would instead sleep on through it,
+ * and a program that saw the fd readable in select() and called
+ * libxenvchan_wait() would hang there until the peer's next event. */
 static int wait_event(struct vchan_dropin *d)
 {
+	int r = vmsg__xenplat_sleep(vmsg__chan_platform(d->c));
+	if (r == -EINTR)
+		return fail(r); /* a signal ends the wait, as a read would */
+	if (r != -EAGAIN)
+		return r < 0 ? fail(r) : 0;
 	struct pollfd pf = { .fd = vmsg_chan_fd(d->c), .events = POLLIN };
 	if (pf.fd < 0)
 		return fail(pf.fd);
 	if (poll(&pf, 1, -1) < 0)
 		return -1; /* EINTR: a signal ends the wait, as a read would */
-	int r = vmsg_chan_ack(d->c);
+	r = vmsg_chan_ack(d->c);
 	return r < 0 ? fail(r) : 0;
 }
 

@@ -64,6 +64,9 @@ integ_test(kill_client SOURCES integration/integ_kill.c ARGS client
 integ_test(close_delivers SOURCES integration/integ_close_delivers.c
            TIMEOUT 120)
 integ_test(nonblock_fd SOURCES integration/integ_nonblock_fd.c TIMEOUT 180)
+# One end waits in every way in turn (no deadline, a deadline, an event
+# loop, a poll without ack): on Xen the first sleeps in a blocking read.
+integ_test(wait_styles SOURCES integration/integ_wait_styles.c TIMEOUT 120)
 # Also over xen: the hostile peer rewrites the shared page and rings from
 # the other domain (through the channel's internals, whatever the backend).
 integ_test(hostile_peer SOURCES integration/integ_hostile_peer.c TIMEOUT 300)

@@ -23,6 +23,7 @@
 	X(EPERM, 1, "operation not permitted")                                 \
 	X(ENOENT, 2, "no such channel (nobody serves at that address)")        \
 	X(ESRCH, 3, "no such domain")                                          \
+	X(EINTR, 4, "interrupted by a signal")                                 \
 	X(EIO, 5, "input/output error")                                        \
 	X(E2BIG, 7, "argument list too long")                                  \
 	X(EAGAIN, 11, "would block (no data or no space now)")                 \

@@ -23,7 +23,10 @@ struct xs_handle;
 struct vmsg__xen_linux {
 	struct xentoollog_logger log; /* the handles keep a pointer to it */
 	xenevtchn_handle *evt;
-	int evfd;                  /* xenevtchn_fd(evt), non-blocking */
+	int evfd;                  /* xenevtchn_fd(evt), non-blocking but
+				      while evt_sleep reads it */
+	int evfl;                  /* its status flags, O_NONBLOCK set */
+	bool evblock;              /* O_NONBLOCK is clear (evt_sleep) */
 	xengntshr_handle *shr;     /* server */
 	xengnttab_handle *tab;     /* client */
 

@@ -86,6 +86,7 @@ static int handles_open(struct vmsg__xen_linux **out, bool server)
 	int fl = fcntl(l->evfd, F_GETFL);
 	if (fl < 0 || fcntl(l->evfd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
+	l->evfl = fl | O_NONBLOCK;
 	if (server)
 		l->shr = xengntshr_open(&l->log, 0);
 	else
@@ -307,6 +308,19 @@ static int lx_evt_notify(struct vmsg__xenplat *x, uint32_t port)
 	return 0;
 }
 
+/* The event device's O_NONBLOCK: clear while lx_evt_sleep reads it, set
+ * for every other read. Changed only when a program goes from one way of
+ * waiting to the other, not at every wait. */
+static int set_blocking(struct vmsg__xen_linux *l, bool on)
+{
+	if (l->evblock == on)
+		return 0;
+	if (fcntl(l->evfd, F_SETFL, on ? l->evfl & ~O_NONBLOCK : l->evfl) < 0)
+		return -errno;
+	l->evblock = on;
+	return 0;
+}
+
 /* Consume the queued event without blocking. 1 if there was one, 0 if
  * none. One read is enough: the handle has one port, which the kernel
  * masks when it fires, so nothing more is queued for it before the unmask
@@ -316,6 +330,9 @@ static int lx_evt_notify(struct vmsg__xenplat *x, uint32_t port)
 static int drain(struct vmsg__xen_linux *l)
 {
 	xenevtchn_port_or_error_t port;
+	int r = set_blocking(l, false);
+	if (r < 0)
+		return r;
 	do
 		port = xenevtchn_pending(l->evt);
 	while (port < 0 && errno == EINTR);
@@ -392,6 +409,31 @@ static int lx_evt_pend(struct vmsg__xenplat *x, bool raise)
 	if (write(l->pendfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
+}
+
+/* Sleep in the read of the event itself, as libxenvchan does: one system
+ * call per wake-up where poll() and then the read take two (in a PV
+ * guest, each a trap through the hypervisor). Only while the port is all
+ * that can wake this end: a dom0 end on the shared @releaseDomain watch
+ * must also wake for the watch, so it polls its epoll set (-EAGAIN). A
+ * caller's fd (the epoll set) stays truthful: it polls readable for as
+ * long as the event is queued, and this read is what consumes it, as
+ * drain() would. */
+static int lx_evt_sleep(struct vmsg__xenplat *x)
+{
+	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
+	if (l->watching)
+		return -EAGAIN;
+	int r = set_blocking(l, true);
+	if (r < 0)
+		return r;
+	xenevtchn_port_or_error_t port = xenevtchn_pending(l->evt);
+	if (port < 0)
+		return errno == EINTR ? -EINTR : vmsg__xen_err();
+	/* Masked since it fired, as in drain(). */
+	if (xenevtchn_unmask(l->evt, (evtchn_port_t)port) < 0)
+		return vmsg__xen_err();
+	return 1;
 }
 
 static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
@@ -598,6 +640,7 @@ const struct vmsg__xen_os vmsg__xen_os = {
 	.evt_status = NULL, /* libxenevtchn cannot ask */
 	.evt_take = lx_evt_take,
 	.evt_wait = lx_evt_wait,
+	.evt_sleep = lx_evt_sleep,
 	.evt_fd = lx_evt_fd,
 	.evt_pend = lx_evt_pend,
 	.xs_open = lx_xs_open,

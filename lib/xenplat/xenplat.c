@@ -286,6 +286,18 @@ static int wait_xs(struct vmsg__xenplat *const *xs, unsigned n,
 		any_port |= xs[i]->has_port;
 	if (!any_port)
 		return 0; /* nothing can fire */
+	/* One platform, no deadline: the OS's one-call sleep if it can. */
+	if (n == 1 && timeout_ms < 0 && OS->evt_sleep) {
+		int r;
+		do
+			r = OS->evt_sleep(xs[0]);
+		while (r == -EINTR);
+		if (r != -EAGAIN) {
+			if (r > 0)
+				fired[0] = 1;
+			return r;
+		}
+	}
 	uint64_t now = OS->now_ns();
 	uint64_t deadline = timeout_ms < 0
 				    ? VMSG_XEN_FOREVER
@@ -318,6 +330,19 @@ static int xp_wait(struct vmsg_platform *p, int timeout_ms)
 	uint8_t fired = 0;
 	int r = wait_xs(&x, 1, timeout_ms, &fired);
 	return r < 0 ? r : r > 0;
+}
+
+int vmsg__xenplat_sleep(struct vmsg_platform *p)
+{
+	if (!p || !vmsg__xenplat_is(p) || !OS->evt_sleep)
+		return -EAGAIN;
+	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
+	vmsg__xenplat_withdraw(x);
+	if (take_pended(x))
+		return 1;
+	if (!x->has_port)
+		return -EAGAIN;
+	return OS->evt_sleep(x);
 }
 
 static int xp_wait_any(struct vmsg_platform *const *ps, unsigned n,

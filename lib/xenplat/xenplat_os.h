@@ -150,6 +150,12 @@ struct vmsg__xen_os {
 	 * a platform without a port never fires. */
 	int (*evt_wait)(struct vmsg__xenplat *const *xs, unsigned n,
 			uint64_t deadline_ns, uint8_t *fired);
+	/* Optional: block until x's event fires and consume it, in one
+	 * system call where evt_wait takes two (poll, then the read). 1 when
+	 * it fired, -EINTR on a signal, -EAGAIN when x's port is not all
+	 * that can wake it (Linux dom0: the @releaseDomain watch shares its
+	 * fd), which evt_wait must then do. */
+	int (*evt_sleep)(struct vmsg__xenplat *x);
 	/* A pollable fd for vmsg_chan_fd(), or NULL (none: -ENOTSUP). Once
 	 * handed out, the same fd for the platform's life. */
 	int (*evt_fd)(struct vmsg__xenplat *x);
@@ -201,6 +207,11 @@ static inline struct vmsg__xenplat *vmsg__xenplat_of(struct vmsg_platform *p)
 int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x);
 /* Is p a platform of this core (not the host backend's, nor a test's)? */
 bool vmsg__xenplat_is(const struct vmsg_platform *p);
+/* For the drop-in libxenvchan's wait: sleep until p's next event, in the
+ * OS's one-call wait (evt_sleep), and consume it. 1 when it fired (or an
+ * event of our own was pending), -EINTR on a signal, -EAGAIN when p cannot
+ * sleep that way (then poll its fd and ack). */
+int vmsg__xenplat_sleep(struct vmsg_platform *p);
 
 /* xenplat_store.c */
 int vmsg__xenplat_publish(struct vmsg_platform *p, uint32_t ring_ref,
