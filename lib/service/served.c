@@ -142,17 +142,26 @@ void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id)
 	 * vmsg_service_close) or already closed and told. */
 }
 
+/* Has a consumer come since the caller's take looked? Then there must be
+ * no wait: one that left its channel out (a channel that has come is no
+ * longer watched as waiting) would sleep through it, to the next
+ * deadline. The caller takes it instead. */
+static bool one_came(vmsg_ctl *ctl)
+{
+	for (unsigned i = 0; i < ctl->qlen; i++)
+		if (!waiting(at(ctl, i)))
+			return true;
+	return false;
+}
+
 int vmsg__svc_served_wait_ms(vmsg_ctl *ctl)
 {
+	if (one_came(ctl))
+		return 0;
 	const uint64_t now = ctl->env->now_ms();
 	int best = -1;
 	for (unsigned i = 0; i < ctl->qlen; i++) {
 		struct ctl_ready *e = at(ctl, i);
-		/* Its consumer came since the caller's take looked: no
-		 * wait (the caller's would leave the channel out and sleep
-		 * through it). */
-		if (!waiting(e))
-			return 0;
 		uint64_t left = e->expires_ms > now ? e->expires_ms - now : 0;
 		if (best < 0 || left < (uint64_t)best)
 			best = (int)left;
@@ -169,19 +178,13 @@ void vmsg__svc_served_ack(vmsg_ctl *ctl)
 void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms)
 {
 	struct vmsg_waitset *ws = &ctl->ws;
+	if (one_came(ctl))
+		return;
 	vmsg_waitset_init(ws);
 	if (ctl->chan)
 		(void)vmsg_waitset_add(ws, ctl->chan, NULL);
-	for (unsigned i = 0; i < ctl->qlen; i++) {
-		/* A consumer that came since the caller looked: a wait that
-		 * left its channel out would sleep through it (to the next
-		 * deadline); the caller takes it instead. */
-		if (!waiting(at(ctl, i))) {
-			vmsg_waitset_init(ws);
-			return;
-		}
+	for (unsigned i = 0; i < ctl->qlen; i++)
 		(void)vmsg_waitset_add(ws, at(ctl, i)->c, NULL);
-	}
 	struct vmsg_waitset_event ev[8];
 	/* Events are consumed by the wait; the caller looks at the states
 	 * (and reads the control channel with timeout 0) after it, so no

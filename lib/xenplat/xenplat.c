@@ -411,11 +411,11 @@ static void xp_destroy(struct vmsg_platform *p)
 	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
 	if (!x)
 		return;
-	/* Withdraw the keys first so no new client finds us, then undo the
-	 * mappings (the unmap notification tells the peer), and only then
-	 * close the port that notification signals. */
-	vmsg__xenplat_unpublish(p);
-	vmsg__xenplat_withdraw(x);
+	/* Withdraw the keys first (now, published or asked to withdraw) so
+	 * no new client finds us, then undo the mappings (the unmap
+	 * notification tells the peer), and only then close the port that
+	 * notification signals. */
+	vmsg__xenplat_withdraw_keys(x);
 	for (int i = 0; i < VMSG_XEN_MAX_REGIONS; i++)
 		if (x->reg[i].addr)
 			region_release(x, &x->reg[i]);
