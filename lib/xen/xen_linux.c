@@ -321,29 +321,40 @@ static int set_blocking(struct vmsg__xen_linux *l, bool on)
 	return 0;
 }
 
-/* Consume the queued event without blocking. 1 if there was one, 0 if
- * none. One read is enough: the handle has one port, which the kernel
+/* Read the queued event, sleeping for one if `block` (lx_evt_sleep), and
+ * unmask its port. 1 if there was one, 0 if none (not blocking), -EINTR,
+ * -errno. One read is enough: the handle has one port, which the kernel
  * masks when it fires, so nothing more is queued for it before the unmask
  * below; an event after the unmask makes the fd readable again. (Reading
  * on until EAGAIN would cost a system call per wake-up, a trap through the
  * hypervisor in a PV domain.) */
-static int drain(struct vmsg__xen_linux *l)
+static int take_event(struct vmsg__xen_linux *l, bool block)
 {
-	xenevtchn_port_or_error_t port;
-	int r = set_blocking(l, false);
+	int r = set_blocking(l, block);
 	if (r < 0)
 		return r;
-	do
-		port = xenevtchn_pending(l->evt);
-	while (port < 0 && errno == EINTR);
-	if (port < 0)
+	xenevtchn_port_or_error_t port = xenevtchn_pending(l->evt);
+	if (port < 0) {
+		if (errno == EINTR)
+			return -EINTR;
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0
 							       : vmsg__xen_err();
+	}
 	/* The port is masked since it fired: unmask it, or no event reaches
 	 * us again. An event held meanwhile comes back at once. */
 	if (xenevtchn_unmask(l->evt, (evtchn_port_t)port) < 0)
 		return vmsg__xen_err();
 	return 1;
+}
+
+/* Consume the queued event without blocking: 1 there was one, 0 not. */
+static int drain(struct vmsg__xen_linux *l)
+{
+	int r;
+	do
+		r = take_event(l, false);
+	while (r == -EINTR);
+	return r;
 }
 
 static int lx_evt_take(struct vmsg__xenplat *x)
@@ -418,22 +429,11 @@ static int lx_evt_pend(struct vmsg__xenplat *x, bool raise)
  * must also wake for the watch, so it polls its epoll set (-EAGAIN). A
  * caller's fd (the epoll set) stays truthful: it polls readable for as
  * long as the event is queued, and this read is what consumes it, as
- * drain() would. */
+ * drain()'s would. */
 static int lx_evt_sleep(struct vmsg__xenplat *x)
 {
 	struct vmsg__xen_linux *l = vmsg__xen_linux_of(x);
-	if (l->watching)
-		return -EAGAIN;
-	int r = set_blocking(l, true);
-	if (r < 0)
-		return r;
-	xenevtchn_port_or_error_t port = xenevtchn_pending(l->evt);
-	if (port < 0)
-		return errno == EINTR ? -EINTR : vmsg__xen_err();
-	/* Masked since it fired, as in drain(). */
-	if (xenevtchn_unmask(l->evt, (evtchn_port_t)port) < 0)
-		return vmsg__xen_err();
-	return 1;
+	return l->watching ? -EAGAIN : take_event(l, true);
 }
 
 static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
