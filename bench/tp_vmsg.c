@@ -341,8 +341,9 @@ const struct bench_transport bench_tp_vmsg_xen_sim_raw = {
 /* ---- channels brokered by vmsgd on the simulated Xen -------------------- */
 
 /* vmsgd runs as dom0 (started once, by the first prepare, with a policy of
- * two services: bench-msg, set up by message, and bench-xs with setup =
- * xenstore, the path of earlier versions); the provider is dom2 (side 1),
+ * three services: bench-msg, set up by message, bench-spare, the same with
+ * spare = yes, and bench-xs with setup = xenstore, the path of earlier
+ * versions); the provider is dom2 (side 1),
  * the consumer dom1 (side 0). Each side holds one control channel for its
  * whole life (opened by its first connection, a warmup one). A setup is
  * vmsg_service_open() to the first byte: Open, vmsgd's Serve, the
@@ -435,12 +436,17 @@ static int svc_start_vmsgd(const struct bench_params *p)
 	/* Opens as fast as the machine allows: over the default rate. */
 	fprintf(f, "[daemon]\nlog_level = warn\ncontrol_socket = %s\n"
 		"requests_per_s = 1000000\nrequests_burst = 1000000\n", sock);
-	for (int i = 0; i < 2; i++)
+	static const char *const svc[3][3] = {
+		{"msg", "message", "no"},
+		{"spare", "message", "yes"},
+		{"xs", "xenstore", "no"},
+	};
+	for (int i = 0; i < 3; i++)
 		fprintf(f, "[service bench-%s]\noffer = %d\nopen = %d\n"
-			"mode = direct\nsetup = %s\nring_size = %u\n"
-			"max_channels_per_domain = 64\n",
-			i ? "xs" : "msg", SVC_PROVIDER_DOM, SVC_CONSUMER_DOM,
-			i ? "xenstore" : "message", p->ring);
+			"mode = direct\nsetup = %s\nspare = %s\n"
+			"ring_size = %u\nmax_channels_per_domain = 64\n",
+			svc[i][0], SVC_PROVIDER_DOM, SVC_CONSUMER_DOM,
+			svc[i][1], svc[i][2], p->ring);
 	if (fclose(f) != 0)
 		return -EIO;
 	n = bench_sim_wrap_dom(0, argv, 8);
@@ -567,74 +573,51 @@ static int svc_wrap(const struct bench_link *l, int side, const char **argv,
 				  argv, max);
 }
 
-static int svc_msg_listen(struct bench_link *l, const struct bench_params *p,
-			  void **end)
-{
-	(void)l, (void)p, (void)end;
-	return svc_listen("bench-msg");
-}
+/* The three transports differ in the service they open (its policy in
+ * svc_start_vmsgd) and nothing else. The library's channels: vmsgd and
+ * the library choose the options, which sleep at once (spin_ns 0). */
+#define SVC_TRANSPORT(var, tname, svc, desc)                                  \
+	static int var##_listen(struct bench_link *l,                         \
+				const struct bench_params *p, void **end)     \
+	{                                                                     \
+		(void)l, (void)p, (void)end;                                  \
+		return svc_listen(svc);                                       \
+	}                                                                     \
+	static int var##_open(struct bench_link *l, int side,                 \
+			      const struct bench_params *p, void **end)       \
+	{                                                                     \
+		(void)l;                                                      \
+		return svc_open(side, p, end, svc);                           \
+	}                                                                     \
+	const struct bench_transport var = {                                  \
+		.name = tname,                                                \
+		.what = desc,                                                 \
+		.cmds = BENCH_CMD_BIT(BENCH_PINGPONG) |                       \
+			BENCH_CMD_BIT(BENCH_SETUP),                           \
+		.flags = BENCH_TP_BLOCK_ONLY,                                 \
+		.unavailable = svc_unavailable,                               \
+		.prepare = svc_prepare,                                       \
+		.listen = var##_listen,                                       \
+		.open = var##_open,                                           \
+		.send = vm_send,                                              \
+		.flush = vm_flush,                                            \
+		.recv = vm_recv,                                              \
+		.close = svc_close,                                           \
+		.cleanup = svc_cleanup,                                       \
+		.wrap_side = svc_wrap,                                        \
+	}
 
-static int svc_msg_open(struct bench_link *l, int side,
-			const struct bench_params *p, void **end)
-{
-	(void)l;
-	return svc_open(side, p, end, "bench-msg");
-}
-
-static int svc_xs_listen(struct bench_link *l, const struct bench_params *p,
-			 void **end)
-{
-	(void)l, (void)p, (void)end;
-	return svc_listen("bench-xs");
-}
-
-static int svc_xs_open(struct bench_link *l, int side,
-		       const struct bench_params *p, void **end)
-{
-	(void)l;
-	return svc_open(side, p, end, "bench-xs");
-}
-
-const struct bench_transport bench_tp_vmsgd_sim = {
-	.name = "vmsgd-sim",
-	.what = "vmsg typed messages on a channel brokered by vmsgd on the "
-		"simulated Xen, set up by message (dom2 provider, dom1 "
-		"consumer, vmsgd in dom0)",
-	.cmds = BENCH_CMD_BIT(BENCH_PINGPONG) | BENCH_CMD_BIT(BENCH_SETUP),
-	/* The library's channels: vmsgd and the library choose the
-	 * options, which sleep at once (spin_ns 0). */
-	.flags = BENCH_TP_BLOCK_ONLY,
-	.unavailable = svc_unavailable,
-	.prepare = svc_prepare,
-	.listen = svc_msg_listen,
-	.open = svc_msg_open,
-	.send = vm_send,
-	.flush = vm_flush,
-	.recv = vm_recv,
-	.close = svc_close,
-	.cleanup = svc_cleanup,
-	.wrap_side = svc_wrap,
-};
-
-const struct bench_transport bench_tp_vmsgd_sim_xs = {
-	.name = "vmsgd-sim-xs",
-	.what = "the same, the service's policy saying setup = xenstore (the "
-		"provider publishes at a xenstore path, as before setup by "
-		"message)",
-	.cmds = BENCH_CMD_BIT(BENCH_PINGPONG) | BENCH_CMD_BIT(BENCH_SETUP),
-	/* The library's channels: vmsgd and the library choose the
-	 * options, which sleep at once (spin_ns 0). */
-	.flags = BENCH_TP_BLOCK_ONLY,
-	.unavailable = svc_unavailable,
-	.prepare = svc_prepare,
-	.listen = svc_xs_listen,
-	.open = svc_xs_open,
-	.send = vm_send,
-	.flush = vm_flush,
-	.recv = vm_recv,
-	.close = svc_close,
-	.cleanup = svc_cleanup,
-	.wrap_side = svc_wrap,
-};
+SVC_TRANSPORT(bench_tp_vmsgd_sim, "vmsgd-sim", "bench-msg",
+	      "vmsg typed messages on a channel brokered by vmsgd on the "
+	      "simulated Xen, set up by message (dom2 provider, dom1 "
+	      "consumer, vmsgd in dom0)");
+SVC_TRANSPORT(bench_tp_vmsgd_sim_spare, "vmsgd-sim-spare", "bench-spare",
+	      "the same, the service's policy saying spare = yes (each open "
+	      "takes a channel the provider served in advance for the "
+	      "consumer, after the first)");
+SVC_TRANSPORT(bench_tp_vmsgd_sim_xs, "vmsgd-sim-xs", "bench-xs",
+	      "the same, the service's policy saying setup = xenstore (the "
+	      "provider publishes at a xenstore path, as before setup by "
+	      "message)");
 #endif
 

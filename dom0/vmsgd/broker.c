@@ -47,6 +47,15 @@
 /* The largest event port a provider may answer (Xen's FIFO ABI limit,
  * as the library's check of xenstore's event-channel key). */
 #define SETUP_PORT_MAX ((1u << 17) - 1)
+/* Spare channels (the policy's spare = yes). vmsgd retires a spare
+ * nobody took after SPARE_MS, well inside the provider's own connect
+ * deadline for it (Serve asks VMSG_SERVICE_CONNECT_MAX_MS, 30 s): a taken
+ * spare leaves its consumer at least 10 s to connect. A provider holds at
+ * most SPARES_PER_PROVIDER of them (per control channel), a few of the 32
+ * served channels its library keeps (CTL_QUEUE), so that spares never
+ * crowd out the channels consumers ask for. */
+#define SPARE_MS 20000u
+#define SPARES_PER_PROVIDER 4u
 
 struct broker {
 	struct service *services;
@@ -166,6 +175,13 @@ static uint32_t new_id(struct vmsgd *d)
 	return b->next_id;
 }
 
+/* When an Open that asked to wait timeout_ms (0: the default) gives up. */
+static uint64_t open_deadline(uint32_t timeout_ms)
+{
+	uint32_t wait = timeout_ms ? timeout_ms : OPEN_DEFAULT_MS;
+	return vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS : wait);
+}
+
 /* Session `sess` (0: dom0, nobody's). */
 static bool peer(struct vmsgd *d, uint16_t sess, struct broker_peer *p)
 {
@@ -220,6 +236,8 @@ void broker_fail(struct vmsgd *d, struct channel *c, int code,
 		d->broker->notify->result(d, consumer, req, code, text);
 }
 
+static void make_spare(struct vmsgd *d, const struct channel *c);
+
 void broker_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 		   const char *path)
 {
@@ -242,7 +260,11 @@ void broker_opened(struct vmsgd *d, struct channel *c, uint16_t at_domid,
 		c = broker_lookup(d, id);
 		if (c)
 			unlink_channel(d, c);
+		return;
 	}
+	/* After the answer: the consumer connects while the provider
+	 * serves the next one. */
+	make_spare(d, c);
 }
 
 int broker_check_rings(const struct channel *c, vmsg_chan *end, char *why,
@@ -299,6 +321,123 @@ static int request_serve(struct vmsgd *d, struct channel *c)
 	return d->broker->notify->serve(d, c, consumer_domid,
 					(uint32_t)(left + CONNECT_GRACE_MS),
 					consumer_uid);
+}
+
+/* ---- spare channels -------------------------------------------------------- */
+
+/* Forget spare c and tell its provider (Closed: its library closes what it
+ * serves and answers Closed, which finds nothing). c is gone on return; a
+ * failed send resets the provider's session. */
+static void retire_spare(struct vmsgd *d, struct channel *c, const char *why)
+{
+	uint16_t prov = c->prov_sess;
+	uint32_t id = c->id;
+	vmsgd_log(LOG_DEBUG, "spare channel %u of '%s' for domain %u retired: "
+			     "%s",
+		  id, c->service, (unsigned)c->consumer, why);
+	unlink_channel(d, c);
+	struct broker_peer p;
+	if (!d->stopping && peer(d, prov, &p))
+		d->broker->notify->closed(d, prov, id);
+}
+
+static struct channel *spare_of(struct vmsgd *d, uint16_t cons_sess,
+				const char *service)
+{
+	for (struct channel *c = d->broker->channels; c; c = c->next)
+		if (c->state == CH_SPARE && c->cons_sess == cons_sess &&
+		    !strcmp(c->service, service))
+			return c;
+	return NULL;
+}
+
+/* The channels of `service` domain `domid` holds as its consumer (a spare
+ * is not its yet). */
+static uint32_t consumer_channels(struct vmsgd *d, uint16_t domid,
+				  const char *service)
+{
+	uint32_t n = 0;
+	for (struct channel *c = d->broker->channels; c; c = c->next)
+		n += c->consumer == domid && c->state != CH_SPARE &&
+		     !strcmp(c->service, service);
+	return n;
+}
+
+/* Direct channel c has just opened, set up by message. If its service's
+ * policy says spare = yes, have the provider serve the next one for the
+ * same consumer session now, while nobody waits for it: that session's
+ * next Open is then answered at once. Bounded: one per consumer session
+ * and service, SPARES_PER_PROVIDER per provider session, and none for a
+ * consumer at its max_channels_per_domain (counting c). */
+static void make_spare(struct vmsgd *d, const struct channel *c)
+{
+	if (c->tp->holds_end || !c->tp->asks_provider || !c->by_msg ||
+	    !c->cons_sess || d->stopping)
+		return;
+	const struct policy_service *ps = policy_find(&d->pol, c->service);
+	if (!ps || !ps->spare || ps->setup_xenstore ||
+	    ps->mode != MODE_DIRECT || spare_of(d, c->cons_sess, c->service))
+		return;
+	uint32_t held = 0;
+	for (struct channel *x = d->broker->channels; x; x = x->next)
+		held += x->state == CH_SPARE && x->prov_sess == c->prov_sess;
+	if (held >= SPARES_PER_PROVIDER ||
+	    consumer_channels(d, c->consumer, c->service) >= ps->max_channels)
+		return;
+	struct channel *s = calloc(1, sizeof *s);
+	if (!s)
+		return; /* only a spare */
+	s->id = new_id(d);
+	memcpy(s->service, c->service, sizeof s->service);
+	s->provider = c->provider;
+	s->prov_sess = c->prov_sess;
+	s->consumer = c->consumer;
+	s->cons_sess = c->cons_sess;
+	s->state = CH_SPARE;
+	s->tp = c->tp;
+	s->max_msg = ps->max_msg;
+	s->ring_size = ps->ring_size;
+	s->by_msg = true;
+	s->spare_after = c->id;
+	s->deadline_ms = vmsgd_now_ms() + SPARE_MS;
+	d->sops->chan_path(d, s->provider, s->id, s->path, sizeof s->path);
+	s->next = d->broker->channels;
+	d->broker->channels = s;
+	vmsgd_log(LOG_DEBUG, "asking domain %u for spare channel %u of '%s' "
+			     "for domain %u",
+		  (unsigned)s->provider, s->id, s->service,
+		  (unsigned)s->consumer);
+	uint32_t id = s->id;
+	/* The provider keeps it as long as it may; vmsgd retires it first
+	 * (SPARE_MS). */
+	if (d->broker->notify->serve(d, s, s->consumer,
+				     VMSG_SERVICE_CONNECT_MAX_MS, 0) < 0) {
+		s = broker_lookup(d, id);
+		if (s)
+			unlink_channel(d, s);
+	}
+}
+
+/* The spare session w holds of service v, if this Open can take it: by
+ * the provider that offers v, under the policy as it is. One that no
+ * longer fits (a reload, a re-offer) is left to the next tick to retire
+ * (retiring it here could reset the provider's session, and v with it);
+ * this Open takes the usual path. */
+static struct channel *take_spare(struct vmsgd *d, const struct broker_who *w,
+				  const struct service *v,
+				  const struct policy_service *ps)
+{
+	struct channel *s = spare_of(d, w->sess, v->name);
+	if (!s)
+		return NULL;
+	if (s->prov_sess != v->prov_sess || !ps->spare ||
+	    ps->setup_xenstore || ps->mode != MODE_DIRECT ||
+	    s->ring_size != ps->ring_size || s->max_msg != ps->max_msg ||
+	    !broker_consumer_by_msg(d, s)) {
+		s->deadline_ms = 0;
+		return NULL;
+	}
+	return s;
 }
 
 /* The consumer of a direct channel closed it or went away. Its provider
@@ -366,8 +505,13 @@ void broker_drop_session(struct vmsgd *d, uint16_t sess, bool ended)
 			c = c->next;
 		if (!c)
 			break;
-		if (c->state != CH_LINGER && !c->tp->holds_end &&
-		    c->cons_sess == sess && c->prov_sess != sess) {
+		if (c->state == CH_SPARE) {
+			if (c->prov_sess == sess)
+				unlink_channel(d, c); /* gone with it */
+			else
+				retire_spare(d, c, "its consumer went away");
+		} else if (c->state != CH_LINGER && !c->tp->holds_end &&
+			   c->cons_sess == sess && c->prov_sess != sess) {
 			/* Open, or asked of the provider: it may serve. */
 			direct_linger(d, c);
 		} else if (c->state == CH_PENDING && c->prov_sess == sess &&
@@ -493,9 +637,7 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 		snprintf(text, cap, "service '%s' is not offered", name);
 		return -ENOENT;
 	}
-	uint32_t mine = 0;
-	for (struct channel *c = d->broker->channels; c; c = c->next)
-		mine += c->consumer == consumer && !strcmp(c->service, name);
+	uint32_t mine = consumer_channels(d, consumer, name);
 	if (mine >= ps->max_channels) {
 		if (w)
 			snprintf(text, cap, "service '%s': domain %u has its "
@@ -519,7 +661,25 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 			 (unsigned)consumer, pending);
 		return -EBUSY;
 	}
-	struct channel *c = calloc(1, sizeof *c);
+	struct channel *c = mode == CHM_DIRECT && w ? take_spare(d, w, v, ps)
+						    : NULL;
+	if (c) {
+		/* This Open's channel from here on. Served already: answered
+		 * at once, as if the provider had just done it for this Open;
+		 * else when its ServeResult comes, as any pending open (the
+		 * provider has it in hand, earlier than a new Serve). */
+		vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: takes spare "
+				     "channel %u%s",
+			  name, (unsigned)consumer, c->id,
+			  c->spare_served ? "" : " (not served yet)");
+		c->state = CH_PENDING;
+		c->req_id = req_id;
+		c->deadline_ms = open_deadline(timeout_ms);
+		if (c->spare_served)
+			c->tp->served(d, c);
+		return 0;
+	}
+	c = calloc(1, sizeof *c);
 	if (!c) {
 		snprintf(text, cap, "vmsgd is out of memory");
 		return -ENOMEM;
@@ -536,9 +696,7 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 	c->max_msg = ps->max_msg;
 	c->ring_size = ps->ring_size;
 	c->setup_xenstore = ps->setup_xenstore;
-	uint32_t wait = timeout_ms ? timeout_ms : OPEN_DEFAULT_MS;
-	c->deadline_ms = vmsgd_now_ms() + (wait > OPEN_MAX_MS ? OPEN_MAX_MS
-							       : wait);
+	c->deadline_ms = open_deadline(timeout_ms);
 	d->sops->chan_path(d, c->provider, c->id, c->path, sizeof c->path);
 	c->next = d->broker->channels;
 	d->broker->channels = c;
@@ -562,11 +720,36 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 
 /* ---- the provider's answers ---------------------------------------------- */
 
+/* What a provider's library answers for a channel set up by message:
+ * a grant reference and a port it could have read from xenstore (the
+ * library checks xenstore's keys the same way). */
+static bool setup_values_ok(uint32_t ring_ref, uint32_t event_port)
+{
+	return ring_ref != 0 && event_port != 0 &&
+	       event_port <= SETUP_PORT_MAX;
+}
+
 void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 			 int code, const char *text, uint32_t ring_ref,
 			 uint32_t event_port)
 {
 	struct channel *c = broker_lookup(d, id);
+	if (c && c->prov_sess == provider && c->state == CH_SPARE &&
+	    !c->spare_served) {
+		if (code != 0) {
+			vmsgd_log(LOG_DEBUG, "spare channel %u of '%s': not "
+					     "served: %s",
+				  id, c->service, text);
+			unlink_channel(d, c); /* it holds nothing */
+		} else if (!setup_values_ok(ring_ref, event_port)) {
+			retire_spare(d, c, "a bad grant reference or port");
+		} else {
+			c->prov_ref = ring_ref;
+			c->prov_port = event_port;
+			c->spare_served = true;
+		}
+		return;
+	}
 	/* The consumer left while its open was pending: if the provider
 	 * could not serve, it holds nothing (else it answers our Closed). */
 	if (c && c->prov_sess == provider && c->state == CH_LINGER &&
@@ -589,8 +772,7 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 			    msg);
 		return;
 	}
-	if (c->by_msg && !(ring_ref != 0 && event_port != 0 &&
-			   event_port <= SETUP_PORT_MAX)) {
+	if (c->by_msg && !setup_values_ok(ring_ref, event_port)) {
 		/* The provider's library broke the protocol: the consumer gets
 		 * a clear error, not a mapping of garbage. What the provider
 		 * may hold, it is told to close. */
@@ -615,8 +797,11 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 void broker_closed(struct vmsgd *d, uint16_t sess, uint32_t id)
 {
 	struct channel *c = broker_lookup(d, id);
+	/* (A spare is the consumer's only once taken: nothing of its to
+	 * close before.) */
 	if (!c || (c->prov_sess != sess && c->cons_sess != sess) ||
-	    c->state == CH_PENDING)
+	    c->state == CH_PENDING ||
+	    (c->state == CH_SPARE && c->prov_sess != sess))
 		return;
 	if (c->tp->holds_end) {
 		/* vmsgd holds an end: it sees the close on the channel itself,
@@ -665,6 +850,12 @@ void broker_tick(struct vmsgd *d)
 		}
 		if (now < c->deadline_ms)
 			continue;
+		if (c->state == CH_SPARE) {
+			retire_spare(d, c, "nobody took it, or it no longer "
+					   "fits the policy");
+			next = d->broker->channels;
+			continue;
+		}
 		if (c->state == CH_LINGER) {
 			/* A transport's linger ends on its own timer. */
 			if (!c->tp->holds_end) {

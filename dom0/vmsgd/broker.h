@@ -41,7 +41,14 @@ struct service {
  * closed its end yet, or a bridge is still handing the socket what the
  * guest sent. A lingering channel is listed (vmsgctl: "lingering") and
  * counts against the consumer's max_channels_per_domain until it ends. */
-enum chan_state { CH_PENDING, CH_OPEN, CH_LINGER };
+/* CH_SPARE: a direct channel set up by message that vmsgd had the
+ * provider serve before anyone asked, for the consumer session that
+ * opened the service last (the policy's spare = yes). That session's
+ * next Open of the service takes it (docs/protocol.md, "Spare
+ * channels"); until then it is not the consumer's: not counted against
+ * its limits, retired (Closed to the provider) after SPARE_MS or when
+ * either session goes. */
+enum chan_state { CH_PENDING, CH_OPEN, CH_LINGER, CH_SPARE };
 
 /* How a channel's data flows: the index of its transport. */
 enum chan_mode {
@@ -85,6 +92,9 @@ struct channel {
 	bool setup_xenstore; /* the policy's setup = xenstore */
 	uint32_t prov_ref, prov_port;
 	uint32_t ring_ref, event_port;
+	bool spare_served; /* CH_SPARE: the provider's ServeResult came */
+	uint32_t spare_after; /* CH_SPARE: Serve's `after`, the channel
+				 whose connect it must not hold up */
 	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
 	struct bconn *bconn;  /* bridges, owned by bridge.c */
 };

@@ -329,6 +329,8 @@ static const char *chan_state(const struct channel *c)
 {
 	return c->state == CH_OPEN     ? "open"
 	       : c->state == CH_LINGER ? "lingering"
+	       : c->state == CH_SPARE  ? (c->spare_served ? "spare"
+						      : "spare-asked")
 				       : "pending";
 }
 
@@ -557,7 +559,9 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 		     vmsg__json_set(o, "setup",
 				    vmsg__json_str(s->setup_xenstore
 							   ? "xenstore"
-							   : "message"));
+							   : "message")) &&
+		     vmsg__json_set(o, "spare",
+				    vmsg__json_str(s->spare ? "yes" : "no"));
 		json_decref(o);
 	}
 	for (size_t i = 0; ok && i < p->nbr; i++) {

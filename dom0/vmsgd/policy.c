@@ -386,6 +386,15 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 			     v);
 			return 0;
 		}
+	} else if (!strcmp(name, "spare")) {
+		if (!strcmp(v, "yes")) {
+			s->spare = true;
+		} else if (!strcmp(v, "no")) {
+			s->spare = false;
+		} else {
+			fail(ps, "spare '%s': expected 'yes' or 'no'", v);
+			return 0;
+		}
 	} else if (!strcmp(name, "max_channels_per_domain")) {
 		if (!parse_u64(v, 1, 4096, &x)) {
 			fail(ps, "max_channels_per_domain '%s': expected "

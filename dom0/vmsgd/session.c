@@ -293,6 +293,7 @@ static int notify_serve(struct vmsgd *d, const struct channel *c,
 	sv.connect_timeout_ms = connect_timeout_ms;
 	sv.by_message = c->by_msg ? 1 : 0;
 	sv.consumer_uid = consumer_uid;
+	sv.after = c->state == CH_SPARE ? c->spare_after : 0;
 	return send_msg(session_find(d, c->prov_sess), VMSG_TYPE_SVC_SERVE,
 			&sv.base);
 }

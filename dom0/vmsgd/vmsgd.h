@@ -67,6 +67,10 @@ struct policy_service {
 	 * between libraries that can be set up by message (the default,
 	 * setup = message; docs/protocol.md, "Setup by message"). */
 	bool setup_xenstore;
+	/* spare = yes: after each direct channel set up by message, the
+	 * provider serves the next one for the same consumer process ahead
+	 * of its Open (docs/protocol.md, "Spare channels"). */
+	bool spare;
 };
 
 /* [bridge NAME]: a guest's service on a dom0 socket (listen), or a dom0

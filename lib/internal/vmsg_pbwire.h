@@ -103,6 +103,8 @@ struct vmsg_pbw_serve {
 	uint32_t consumer_uid; /* host mode only */
 	uint32_t by_message;   /* 1: serve without xenstore */
 	uint32_t relayed_for;  /* relayed: the real consumer (else 0) */
+	uint32_t after;        /* a spare: serve once channel `after` has
+				  its consumer (else 0: at once) */
 };
 struct vmsg_pbw_serve_result {
 	uint32_t serve_id;

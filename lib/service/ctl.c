@@ -222,6 +222,7 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 		/* Channels served for the old vmsgd whose consumer never
 		 * came will not get one now (vmsgd forgot them). */
 		vmsg__svc_served_drop_unclaimed(ctl);
+		ctl->nparked = 0;
 		r = reoffer(ctl, timeout_ms, start);
 		if (r == 0)
 			return 0;
@@ -416,6 +417,51 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	serve_reply_msg(ctl, s->serve_id, 0, "", ref, port);
 }
 
+/* ---- spare Serves (docs/protocol.md, "Spare channels") */
+
+/* A spare asked right after channel `after` opened is served once that
+ * channel has left the queue (its consumer came and it was taken, or it
+ * was closed): its grants and port are then not set up while that
+ * consumer connects, a wait the consumer would see. */
+static void serve_or_park(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
+{
+	if (s->after && ctl->nparked < CTL_PARKED &&
+	    vmsg__svc_served_holds(ctl, s->after)) {
+		ctl->parked[ctl->nparked++] = *s;
+		return;
+	}
+	handle_serve(ctl, s);
+}
+
+void vmsg__svc_unpark(vmsg_ctl *ctl)
+{
+	bool served = false;
+	for (unsigned i = 0; i < ctl->nparked;) {
+		if (vmsg__svc_served_holds(ctl, ctl->parked[i].after)) {
+			i++;
+			continue;
+		}
+		struct vmsg_pbw_serve s = ctl->parked[i];
+		ctl->parked[i] = ctl->parked[--ctl->nparked];
+		handle_serve(ctl, &s);
+		served = true;
+	}
+	/* And the handles of the channel after it, while nobody waits
+	 * (accept would open them before its wait: during an open). */
+	if (served && ctl->env->prepare)
+		(void)ctl->env->prepare(true);
+}
+
+/* vmsgd retired spare `id` before we served it: forget it. */
+static void unpark_retired(vmsg_ctl *ctl, uint32_t id)
+{
+	for (unsigned i = 0; i < ctl->nparked; i++)
+		if (ctl->parked[i].serve_id == id) {
+			ctl->parked[i] = ctl->parked[--ctl->nparked];
+			return;
+		}
+}
+
 /* ---- receiving */
 
 static const struct vmsg_pbw_desc *desc_of(uint16_t type)
@@ -470,12 +516,13 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 		    type == VMSG_TYPE_SVC_CLOSED) {
 			if (type == VMSG_TYPE_SVC_SERVE) {
 				struct vmsg_pbw_serve s = ctl->in.serve;
-				handle_serve(ctl, &s);
+				serve_or_park(ctl, &s);
 			} else {
 				/* The consumer of a channel we served left,
 				 * or the provider of one we opened. */
 				uint32_t id = ctl->in.closed.channel_id;
 				vmsg__svc_served_closed(ctl, id);
+				unpark_retired(ctl, id);
 				provider_gone(ctl, id);
 			}
 			if (accept)

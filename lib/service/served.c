@@ -124,6 +124,14 @@ int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 	return r;
 }
 
+bool vmsg__svc_served_holds(vmsg_ctl *ctl, uint32_t id)
+{
+	for (unsigned i = 0; id && i < ctl->qlen; i++)
+		if (at(ctl, i)->id == id)
+			return true;
+	return false;
+}
+
 void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id)
 {
 	for (unsigned i = 0; i < ctl->qlen; i++) {

@@ -86,6 +86,7 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
 		return -EINVAL;
 	const uint64_t start = ctl->env->now_ms();
 	int r;
+	vmsg__svc_unpark(ctl);
 	do {
 		ctl->err[0] = '\0';
 		r = vmsg__svc_ensure(ctl, timeout_ms, start);
@@ -126,6 +127,7 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 		return -EINVAL;
 	const uint64_t start = ctl->env->now_ms();
 	int r;
+	vmsg__svc_unpark(ctl);
 	do {
 		ctl->err[0] = '\0';
 		r = vmsg__svc_ensure(ctl, timeout_ms, start);
@@ -198,6 +200,7 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 			vmsg__svc_track(ctl, *out, id, false);
 			return 0;
 		}
+		vmsg__svc_unpark(ctl);
 		int r = vmsg__svc_ensure(ctl, timeout_ms, start);
 		if (r == -ENOTCONN) /* vmsgd is not back (yet) */
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
@@ -234,14 +237,24 @@ void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
 {
 	if (!c)
 		return;
+	bool opened = false;
 	for (size_t i = 0; ctl && i < ctl->nlive; i++) {
 		if (ctl->live[i].c != c)
 			continue;
 		/* Best effort: vmsgd also forgets our channels when our
 		 * control channel goes. Id 0: an earlier vmsgd's channel. */
 		vmsg__svc_send_closed(ctl, ctl->live[i].id);
+		opened = ctl->live[i].consumer;
 		ctl->live[i] = ctl->live[--ctl->nlive];
 		break;
 	}
 	vmsg_chan_close(c);
+	if (!ctl)
+		return;
+	/* A process that closes a channel it opened tends to open the next
+	 * one soon (a channel per request): its end's handles now, off the
+	 * time of that open. */
+	if (opened && ctl->by_msg && ctl->env->prepare)
+		(void)ctl->env->prepare(false);
+	vmsg__svc_unpark(ctl);
 }

@@ -29,6 +29,9 @@
  * their consumer, or connected and not yet taken). A provider that never
  * accepts gets -EBUSY answers to further serve requests. */
 #define CTL_QUEUE 32
+/* Spare Serves (Serve.after) held back until the channel they follow has
+ * its consumer; more than this are served at once. */
+#define CTL_PARKED 4
 /* The least connect deadline a Serve may set (a smaller one is raised). */
 #define CTL_CONNECT_MIN_MS 1000
 /* Largest control message we take from vmsgd; larger ones are dropped. */
@@ -72,6 +75,8 @@ struct vmsg_ctl {
 	char err[CTL_ERR_MAX];
 	struct ctl_ready q[CTL_QUEUE]; /* served.c */
 	unsigned qhead, qlen;
+	struct vmsg_pbw_serve parked[CTL_PARKED]; /* ctl.c: spare Serves */
+	unsigned nparked;
 	uint64_t xnext; /* the deadline env->poll was last armed for, 0 none */
 	/* A blocking accept's wait on the control channel and the served
 	 * channels waiting for their consumers (served.c). */
@@ -122,6 +127,11 @@ void vmsg__svc_drain(vmsg_ctl *ctl);
 int vmsg__svc_offer_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 			 uint64_t start);
 
+/* Serve the spares (Serve.after) held back for a channel that no longer
+ * waits in the queue: called where a caller has nothing urgent to do (the
+ * start of an offer or an open, an accept that found nothing, a close). */
+void vmsg__svc_unpark(vmsg_ctl *ctl);
+
 /* Send Closed for channel id (best effort, no answer). */
 void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id);
 
@@ -140,6 +150,9 @@ int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
  * their deadline are closed first, and vmsgd told. */
 int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 			  struct vmsg_service_peer *peer, uint32_t *id);
+
+/* Is channel id (not 0) queued: served and not yet taken or closed? */
+bool vmsg__svc_served_holds(vmsg_ctl *ctl, uint32_t id);
 
 /* vmsgd's Closed{id}: the consumer closed or left. Close that served
  * channel if nobody has connected to it, and tell vmsgd it is gone. */

@@ -83,16 +83,6 @@ static int role_offer(void)
 	return 0;
 }
 
-static vmsg_chan *open_or_fail(vmsg_ctl *ctl, const char *name)
-{
-	vmsg_chan *c;
-	int r = vmsg_service_open(ctl, name, &c, SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("open %s: %s (%s)", name, vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
-	return c;
-}
-
 /* Role: open a and b, talk on both; after "after-kill" (vt_arg "same":
  * we are in a's provider's domain and a is gone) check what is left. */
 static int role_user(void)
@@ -100,7 +90,7 @@ static int role_user(void)
 	static unsigned char in[ECHO_MAX_MSG];
 	char line[64];
 	vmsg_ctl *ctl = vt_ctl_open();
-	vmsg_chan *a = open_or_fail(ctl, "a"), *b = open_or_fail(ctl, "b");
+	vmsg_chan *a = vt_open(ctl, "a"), *b = vt_open(ctl, "b");
 	vt_echo_exchange(a, 10, false);
 	vt_echo_exchange(b, 10, true);
 	sim_say(vt_out, "talking");
@@ -113,7 +103,7 @@ static int role_user(void)
 	ASSERT_EQ(vmsg_service_open(ctl, "a", &c, SIM_WAIT_MS), -ENOENT);
 	/* b and its provider (the same domain as a's) live on. */
 	vt_echo_exchange(b, 20, true);
-	vmsg_chan *b2 = open_or_fail(ctl, "b");
+	vmsg_chan *b2 = vt_open(ctl, "b");
 	vt_echo_exchange(b2, 5, false);
 	vmsg_service_close(ctl, b2);
 	sim_say(vt_out, "still talking");

@@ -106,22 +106,12 @@ static int role_watcher(void)
 	return 0;
 }
 
-static vmsg_chan *lib_open(vmsg_ctl *ctl)
-{
-	vmsg_chan *c;
-	int r = vmsg_service_open(ctl, "echo", &c, SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("open: %s (%s)", vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
-	return c;
-}
-
 /* dom2, the library: three opens, each talked over and closed. */
 static int role_consumer3(void)
 {
 	vmsg_ctl *ctl = vt_ctl_open();
 	for (int i = 0; i < 3; i++) {
-		vmsg_chan *c = lib_open(ctl);
+		vmsg_chan *c = vt_open(ctl, "echo");
 		vt_echo_exchange(c, 5, false);
 		vmsg_service_close(ctl, c);
 	}
@@ -251,7 +241,7 @@ static int role_old_provider(void)
 static int role_consumer1(void)
 {
 	vmsg_ctl *ctl = vt_ctl_open();
-	vmsg_chan *c = lib_open(ctl);
+	vmsg_chan *c = vt_open(ctl, "echo");
 	vt_echo_exchange(c, 5, false);
 	vmsg_service_close(ctl, c);
 	sim_say(vt_out, "done");
@@ -352,7 +342,7 @@ static int role_watcher_consumer(void)
 	static unsigned char in[ECHO_MAX_MSG];
 	char line[64];
 	vmsg_ctl *ctl = vt_ctl_open();
-	vmsg_chan *c = lib_open(ctl);
+	vmsg_chan *c = vt_open(ctl, "echo");
 	vt_echo_exchange(c, 5, false);
 	sim_say(vt_out, "talking");
 	sim_expect(vt_in, "check", line, sizeof line);
@@ -410,7 +400,7 @@ static int role_opener(void)
 {
 	vmsg_ctl *ctl = vt_ctl_open();
 	for (int i = 0; i < ROUNDS; i++) {
-		vmsg_chan *c = lib_open(ctl);
+		vmsg_chan *c = vt_open(ctl, "echo");
 		uint8_t b;
 		uint16_t type;
 		int r = vmsg_chan_recv(c, &type, &b, 1, BYTE_MS);

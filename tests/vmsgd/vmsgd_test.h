@@ -209,6 +209,17 @@ static inline vmsg_ctl *vt_ctl_open(void)
 	return ctl;
 }
 
+/* Open service `name` through the library, or fail the test saying why. */
+static inline vmsg_chan *vt_open(vmsg_ctl *ctl, const char *name)
+{
+	vmsg_chan *c;
+	int r = vmsg_service_open(ctl, name, &c, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("open %s: %s (%s)", name, vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	return c;
+}
+
 /* ---- the echo provider: offers `echo`, echoes every message on every
  * channel it accepts until the driver says "quit". -------------------- */
 

@@ -42,7 +42,11 @@
  * connect_timeout_ms: what was left of the wait plus 1 s), never more
  * than VMSG_SERVICE_CONNECT_MAX_MS, also when vmsgd says nothing. So a
  * consumer that opens and never connects costs the provider a served
- * channel for that long at most.
+ * channel for that long at most. Where the policy says spare = yes,
+ * vmsgd also asks for a channel before any open (a spare for the
+ * consumer process that opened last, docs/protocol.md, "Spare
+ * channels"): the library serves it at its next call once the channel it
+ * follows has been taken, and keeps it as any other served channel.
  *
  * Host mode (no Xen): with the environment variable VMSG_HOST_VMSGD=DIR
  * set (not empty), vmsg_ctl_open() reaches a vmsgd that runs in host mode
