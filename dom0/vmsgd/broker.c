@@ -675,6 +675,7 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 		c->state = CH_PENDING;
 		c->req_id = req_id;
 		c->deadline_ms = open_deadline(timeout_ms);
+		v->spare_opens++;
 		if (c->spare_served)
 			c->tp->served(d, c);
 		return 0;

@@ -34,6 +34,7 @@ struct service {
 	char name[VMSG_SERVICE_NAME_MAX + 1];
 	uint16_t provider;  /* its domain; 0: a connect bridge of dom0 */
 	uint16_t prov_sess; /* the session that offered it; 0: dom0 */
+	uint64_t spare_opens; /* opens that took a spare (vmsgctl) */
 };
 
 /* CH_LINGER: the consumer has closed (or gone), but an end of the

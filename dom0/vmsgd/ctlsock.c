@@ -294,8 +294,9 @@ static void list_services(struct vmsgd *d, struct sbuf *b)
 }
 
 /* One service object; provider < 0: nobody offers it (null). */
+/* provider -1: a listen bridge's service nobody offers (v NULL). */
 static bool service_json(struct vmsgd *d, json_t *arr, const char *name,
-			 int provider)
+			 int provider, const struct service *v)
 {
 	json_t *o = json_object();
 	json_t *prov = provider < 0 ? json_null()
@@ -306,7 +307,9 @@ static bool service_json(struct vmsgd *d, json_t *arr, const char *name,
 		  vmsg__json_set(o, "provider", json_incref(prov)) &&
 		  vmsg__json_set(o, "mode", vmsg__json_str(mode_name(d, name))) &&
 		  vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
-		  vmsg__json_set(o, "bridges", bridges_json(d, name));
+		  vmsg__json_set(o, "bridges", bridges_json(d, name)) &&
+		  vmsg__json_set(o, "spare_opens",
+				 vmsg__json_uint(v ? v->spare_opens : 0));
 	json_decref(prov);
 	json_decref(o);
 	return ok;
@@ -317,10 +320,11 @@ static void list_services_json(struct vmsgd *d, struct sbuf *b)
 	json_t *root = json_object(), *arr = json_array();
 	bool ok = root && vmsg__json_set(root, "services", json_incref(arr));
 	for (const struct service *v = broker_services(d); ok && v; v = v->next)
-		ok = service_json(d, arr, v->name, v->provider);
+		ok = service_json(d, arr, v->name, v->provider, v);
 	for (size_t i = 0; ok && i < d->pol.nbr; i++)
 		if (unoffered_bridge(d, i))
-			ok = service_json(d, arr, d->pol.br[i].service, -1);
+			ok = service_json(d, arr, d->pol.br[i].service, -1,
+					  NULL);
 	json_decref(arr);
 	json_answer(b, root, ok);
 }

@@ -422,10 +422,13 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 /* A spare asked right after channel `after` opened is served once that
  * channel has left the queue (its consumer came and it was taken, or it
  * was closed): its grants and port are then not set up while that
- * consumer connects, a wait the consumer would see. */
+ * consumer connects, a wait the consumer would see. Only in a blocking
+ * accept, whose caller comes back: a poller that took its one channel
+ * and went back to poll would leave the spare unserved, and the open
+ * that takes it waiting. */
 static void serve_or_park(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 {
-	if (s->after && ctl->nparked < CTL_PARKED &&
+	if (s->after && ctl->may_park && ctl->nparked < CTL_PARKED &&
 	    vmsg__svc_served_holds(ctl, s->after)) {
 		ctl->parked[ctl->nparked++] = *s;
 		return;

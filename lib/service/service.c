@@ -180,11 +180,9 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	return 0;
 }
 
-int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
-			struct vmsg_service_peer *peer, int timeout_ms)
+static int accept_loop(vmsg_ctl *ctl, vmsg_chan **out,
+		       struct vmsg_service_peer *peer, int timeout_ms)
 {
-	if (!ctl || !out)
-		return -EINVAL;
 	const uint64_t start = ctl->env->now_ms();
 	if (timeout_ms == 0) {
 		/* A poller woke us: clear what woke it. */
@@ -231,6 +229,17 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 		if (broke++ && vmsg__svc_expired(ctl, timeout_ms, start))
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 	}
+}
+
+int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
+			struct vmsg_service_peer *peer, int timeout_ms)
+{
+	if (!ctl || !out)
+		return -EINVAL;
+	ctl->may_park = timeout_ms != 0;
+	int r = accept_loop(ctl, out, peer, timeout_ms);
+	ctl->may_park = false;
+	return r;
 }
 
 void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)

@@ -77,6 +77,10 @@ struct vmsg_ctl {
 	unsigned qhead, qlen;
 	struct vmsg_pbw_serve parked[CTL_PARKED]; /* ctl.c: spare Serves */
 	unsigned nparked;
+	/* In a blocking vmsg_service_accept: the application calls the
+	 * library again once it has the channel, so spares may be held back
+	 * (a poller that takes one channel per wake-up might not). */
+	bool may_park;
 	uint64_t xnext; /* the deadline env->poll was last armed for, 0 none */
 	/* A blocking accept's wait on the control channel and the served
 	 * channels waiting for their consumers (served.c). */

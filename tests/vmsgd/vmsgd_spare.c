@@ -10,7 +10,8 @@
  *    serve a spare for that process, listed "spare" once served; the next
  *    open is that very channel (its id is the spare's, now "open") and
  *    talks, and a new spare follows; the fourth channel takes the third
- *    spare and none follows (the process is at its limit).
+ *    spare and none follows (the process is at its limit). `vmsgctl
+ *    --json list services` counts the three opens a spare answered.
  * 3. A second process of dom2 opens once and goes (closes its channel and
  *    its control channel): its spare is retired (no longer listed; vmsgd
  *    logs why), while the first process's channels carry on.
@@ -175,6 +176,10 @@ int main(int argc, char **argv)
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
 	printf("vmsgctl list channels:\n%s", buf);
 	ASSERT_TRUE(strstr(buf, "spare") == NULL);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list services"), 0);
+	if (!strstr(buf, "\"spare_opens\":3"))
+		VMSG_TEST_FAIL("vmsgctl does not count 3 opens from a spare: %s",
+			       buf);
 
 	sim_say(chain.to, "close");
 	vt_role_done(&chain, 0);

@@ -21,7 +21,10 @@
 # rings: one page each, well inside gntalloc's default limit of 1024
 # pages), one echoed message on each (xen_stream --fan); vmsgctl must list
 # exactly N open channels of it, from A to B, while B holds them, and none
-# once B has closed them all.
+# once B has closed them all. The service has spare = yes and a limit of
+# exactly N: each open after the first takes the spare A's library served
+# ahead of it (vmsgctl counts N - 1 such opens), and none is left over
+# once B holds N.
 . /opt/vmsg/scenarios/lib.sh
 a=$SCENARIO-a
 b=$SCENARIO-b
@@ -55,7 +58,8 @@ cat >"$conf" <<-EOF
 	open = $db
 	mode = $MODE
 	ring_size = 1024
-	max_channels_per_domain = $((${FAN:-1} + 8))
+	max_channels_per_domain = ${FAN:-9}
+	spare = $([ -n "${FAN:-}" ] && echo yes || echo no)
 EOF
 vmsgd_start "$conf" "$sock" "$vlog"
 info "guest A (provider) $da, guest B (consumer) $db; vmsgd up"
@@ -80,6 +84,13 @@ if [ -n "${FAN:-}" ]; then
 	if [ "$n" -ne "$FAN" ] || [ "$m" -ne "$FAN" ]; then
 		stop_vmsgd
 		fail "vmsgctl lists $n channels of $svc.fan ($m open from $da to $db), not $FAN"
+	fi
+	spares=$(ctl --json list services | grep -o "\"name\":\"$svc.fan\"[^}]*" |
+		grep -o '"spare_opens":[0-9]*' | cut -d: -f2)
+	info "opens of $svc.fan that took a spare: ${spares:-none}"
+	if [ "${spares:-0}" -ne $((FAN - 1)) ]; then
+		stop_vmsgd
+		fail "vmsgctl counts ${spares:-no} opens of $svc.fan from a spare, not $((FAN - 1))"
 	fi
 	if ! wait_file_grep "$CONSOLE_DIR/guest-$b.log" '^XS fan closed' 60; then
 		guest_log "$b"
