@@ -204,7 +204,7 @@ if [ -n "$figures" ]; then
 	# (Empty when that scenario did not run, e.g. under --only: not an
 	# error, which set -e and pipefail would make of grep's status.)
 	fig() { echo "$figures" | grep -- "$1" | head -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p" || true; }
-	for k in rtt_us down_MiBps up_MiBps; do
+	for k in setup_us rtt_us down_MiBps up_MiBps; do
 		a=$(fig 'lib=vmsg guest=pv mode=raw' $k)
 		b=$(fig 'lib=vchan guest=pv mode=raw' $k)
 		[ -n "$a" ] && [ -n "$b" ] &&

@@ -35,6 +35,12 @@
  * consumer closes it and prints "XS fan served n=N" once all N are gone;
  * then the exchange on NAME goes on as without --fan.
  *
+ * --setup N (paths of our own, both libraries), before everything else:
+ * N channels at PATH-s0, PATH-s1, ... one after another; the client's
+ * clock runs from its connect to the server's first byte on each (the
+ * server publishes the next one off the clock, after the client has
+ * answered), and it prints the median and the least of all but the first.
+ *
  * Each stream is generated from a seeded PRNG; the receiver checks every
  * byte against the same generator (the first wrong offset fails the run)
  * and both ends print an FNV-1a checksum of what they sent or received, for
@@ -43,6 +49,7 @@
  * streams as typed messages of --chunk bytes instead.
  *
  * Output (stdout, one line each, parsed by the scenario scripts):
+ *   XS setup lib=L n=N p50_us=US min_us=US   (--setup, client)
  *   XS connected role=R lib=L after=SECONDS
  *   XS rtt lib=L n=N us=MICROSECONDS
  *   XS sent|recv dir=down|up bytes=N fnv=HEX secs=S MiBps=X
@@ -91,6 +98,7 @@ struct xs_opts {
 	int wait_ms; /* client: how long to wait for the server's keys */
 	unsigned hold; /* server: seconds to keep the channel before closing */
 	unsigned fan, fan_hold; /* --fan N, --fan-hold SECS */
+	unsigned setup; /* --setup N */
 #ifndef XS_VCHAN
 	vmsg_ctl *ctl; /* svc/ paths: our control channel to vmsgd */
 #endif
@@ -154,24 +162,45 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 #ifdef XS_VCHAN
 typedef struct libxenvchan xs_chan;
 
-static int xs_open(xs_chan **out, struct xs_opts *o)
+/* Server: publish at path (64 KiB each way, as vmsg's default rings). */
+static int xs_publish(xs_chan **out, const struct xs_opts *o, const char *path)
 {
-	struct libxenvchan *c;
-	if (o->server) /* 64 KiB each way, as vmsg's default rings */
-		c = libxenvchan_server_init(NULL, (int)o->peer, o->path, 65536,
-					    65536);
-	else
-		c = libxenvchan_client_init(NULL, (int)o->peer, o->path);
+	struct libxenvchan *c = libxenvchan_server_init(NULL, (int)o->peer,
+							path, 65536, 65536);
 	if (!c)
 		return errno ? -errno : -EIO;
 	c->blocking = 1;
-	if (o->server) {
-		while (libxenvchan_is_open(c) == 2)
-			if (libxenvchan_wait(c) < 0)
-				return -EIO;
-	}
 	*out = c;
 	return 0;
+}
+
+/* Server: wait for the client. */
+static int xs_accept(xs_chan *c)
+{
+	while (libxenvchan_is_open(c) == 2)
+		if (libxenvchan_wait(c) < 0)
+			return -EIO;
+	return 0;
+}
+
+/* Client: connect at path (no waiting for the keys: -ENOENT and such). */
+static int xs_connect(xs_chan **out, const struct xs_opts *o, const char *path)
+{
+	struct libxenvchan *c = libxenvchan_client_init(NULL, (int)o->peer,
+							path);
+	if (!c)
+		return errno ? -errno : -EIO;
+	c->blocking = 1;
+	*out = c;
+	return 0;
+}
+
+static int xs_open(xs_chan **out, struct xs_opts *o)
+{
+	if (!o->server)
+		return xs_connect(out, o, o->path);
+	int r = xs_publish(out, o, o->path);
+	return r < 0 ? r : xs_accept(*out);
 }
 
 /* Write all of buf. */
@@ -192,6 +221,11 @@ static int xs_read(xs_chan *c, void *buf, size_t cap, bool msg)
 static void xs_close(xs_chan *c, struct xs_opts *o)
 {
 	(void)o;
+	libxenvchan_close(c);
+}
+
+static void xs_drop(xs_chan *c)
+{
 	libxenvchan_close(c);
 }
 
@@ -362,21 +396,42 @@ static int svc_open(xs_chan **out, struct xs_opts *o, const char *name)
 	return 0;
 }
 
+static void chan_opts(struct vmsg_chan_opts *co, const struct xs_opts *o)
+{
+	vmsg_chan_opts_init(co);
+	if (o->msg && co->max_msg < o->chunk)
+		co->max_msg = o->chunk;
+}
+
+static int xs_publish(xs_chan **out, const struct xs_opts *o, const char *path)
+{
+	struct vmsg_chan_opts co;
+	chan_opts(&co, o);
+	return vmsg_xen_serve(out, (uint16_t)o->peer, path, &co);
+}
+
+static int xs_accept(xs_chan *c)
+{
+	return vmsg_chan_accept(c, -1);
+}
+
+static int xs_connect(xs_chan **out, const struct xs_opts *o, const char *path)
+{
+	struct vmsg_chan_opts co;
+	chan_opts(&co, o);
+	return vmsg_xen_connect(out, (uint16_t)o->peer, path, &co, o->wait_ms);
+}
+
 static int xs_open(xs_chan **out, struct xs_opts *o)
 {
 	if (strncmp(o->path, XS_SVC_PREFIX, strlen(XS_SVC_PREFIX)) == 0)
 		return svc_open(out, o, o->path + strlen(XS_SVC_PREFIX));
-	struct vmsg_chan_opts co;
-	vmsg_chan_opts_init(&co);
-	if (o->msg && co.max_msg < o->chunk)
-		co.max_msg = o->chunk;
 	if (!o->server)
-		return vmsg_xen_connect(out, (uint16_t)o->peer, o->path, &co,
-					o->wait_ms);
-	int r = vmsg_xen_serve(out, (uint16_t)o->peer, o->path, &co);
+		return xs_connect(out, o, o->path);
+	int r = xs_publish(out, o, o->path);
 	if (r < 0)
 		return r;
-	r = vmsg_chan_accept(*out, -1);
+	r = xs_accept(*out);
 	if (r < 0)
 		vmsg_chan_close(*out);
 	return r;
@@ -419,6 +474,11 @@ static void xs_close(xs_chan *c, struct xs_opts *o)
 		o->ctl = NULL;
 		return;
 	}
+	vmsg_chan_close(c);
+}
+
+static void xs_drop(xs_chan *c)
+{
 	vmsg_chan_close(c);
 }
 
@@ -471,6 +531,89 @@ static int phase_rtt(xs_chan *c, const struct xs_opts *o)
 		printf("XS rtt lib=%s n=%" PRIu64 " us=%.1f\n", XS_LIB, o->rtt,
 		       (now_mono() - t0) * 1e6 / (double)o->rtt);
 	return 0;
+}
+
+/* --setup N, before the exchange: N channels one after another at PATH-sI.
+ * The client's clock runs from its connect to the server's first byte, as
+ * vmsg-bench setup's; then it answers a byte, the server publishes channel
+ * I+1 (off the clock, as vmsg-bench's server publishes before the clock
+ * starts) and says so with a last byte, and the client closes. The first
+ * is left out (the client may have started before the server). */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Client: connect at path, retrying up to --wait while the server is not
+ * there yet (libxenvchan's client does not wait; vmsg's does, itself). */
+static int connect_retry(xs_chan **out, const struct xs_opts *o,
+			 const char *path)
+{
+	double t0 = now_mono();
+	int r;
+	while ((r = xs_connect(out, o, path)) < 0 &&
+	       now_mono() - t0 < o->wait_ms / 1e3)
+		usleep(10000);
+	return r;
+}
+
+static int phase_setup(const struct xs_opts *o)
+{
+	char path[2][256];
+	double *us = calloc(o->setup, sizeof *us);
+	xs_chan *c = NULL, *next = NULL;
+	int r = us ? 0 : -ENOMEM;
+	for (unsigned i = 0; r == 0 && i < o->setup; i++) {
+		snprintf(path[i & 1], sizeof path[0], "%s-s%u", o->path, i);
+		snprintf(path[!(i & 1)], sizeof path[0], "%s-s%u", o->path,
+			 i + 1);
+		uint8_t b = 0x5a;
+		if (o->server) {
+			if (i == 0)
+				r = xs_publish(&next, o, path[0]);
+			c = next;
+			next = NULL;
+			if (r == 0)
+				r = xs_accept(c);
+			if (r == 0)
+				r = xs_write(c, &b, 1, false);
+			if (r == 0)
+				r = read_full(c, &b, 1, false);
+			if (r == 0 && i + 1 < o->setup)
+				r = xs_publish(&next, o, path[!(i & 1)]);
+			if (r == 0)
+				r = xs_write(c, &b, 1, false);
+			/* Until the client has closed. */
+			while (r == 0 && xs_read(c, &b, 1, false) > 0)
+				;
+		} else {
+			double t0 = now_mono();
+			r = i == 0 ? connect_retry(&c, o, path[0])
+				   : xs_connect(&c, o, path[i & 1]);
+			if (r == 0)
+				r = read_full(c, &b, 1, false);
+			us[i] = (now_mono() - t0) * 1e6;
+			if (r == 0)
+				r = xs_write(c, &b, 1, false);
+			if (r == 0) /* the next one is up */
+				r = read_full(c, &b, 1, false);
+		}
+		if (c)
+			xs_drop(c);
+		c = NULL;
+		if (r < 0)
+			fprintf(stderr, "setup %u: %s\n", i, xs_err(r));
+	}
+	if (next)
+		xs_drop(next);
+	if (r == 0 && !o->server && o->setup > 1) {
+		qsort(us + 1, o->setup - 1, sizeof *us, cmp_double);
+		printf("XS setup lib=%s n=%u p50_us=%.1f min_us=%.1f\n", XS_LIB,
+		       o->setup - 1, us[1 + (o->setup - 1) / 2], us[1]);
+	}
+	free(us);
+	return r;
 }
 
 static void report(const char *what, const char *dir, uint64_t bytes,
@@ -592,7 +735,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: %s-xen-stream server|client PEER-DOMID PATH [--rtt N]\n"
 		"       [--down BYTES] [--up BYTES|inf] [--chunk BYTES] [--seed N]\n"
-		"       [--wait SECS] [--hold SECS]%s\n",
+		"       [--wait SECS] [--hold SECS] [--setup N]%s\n",
 		XS_LIB,
 #ifdef XS_VCHAN
 		""
@@ -676,6 +819,8 @@ static int parse(struct xs_opts *o, int argc, char **argv)
 			o->wait_ms = (int)v * 1000;
 		else if (strcmp(a, "--hold") == 0 && v <= 3600)
 			o->hold = (unsigned)v;
+		else if (strcmp(a, "--setup") == 0 && v <= 10000)
+			o->setup = (unsigned)v;
 #ifndef XS_VCHAN
 		else if (strcmp(a, "--fan") == 0 && v <= XS_FAN_MAX)
 			o->fan = (unsigned)v;
@@ -685,8 +830,9 @@ static int parse(struct xs_opts *o, int argc, char **argv)
 		else
 			return -1;
 	}
-	/* --fan: named services only. */
-	return o->fan && strncmp(o->path, "svc/", 4) != 0 ? -1 : 0;
+	/* --fan: named services only; --setup: paths of our own. */
+	bool svc = strncmp(o->path, "svc/", 4) == 0;
+	return (o->fan && !svc) || (o->setup && svc) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -700,8 +846,14 @@ int main(int argc, char **argv)
 	if (!buf)
 		return 1;
 	xs_chan *c = NULL;
+	if (o.setup > 0 && phase_setup(&o) < 0) {
+		free(buf);
+		return 1;
+	}
 	double t0 = now_mono();
-	int r = xs_open(&c, &o);
+	/* After --setup the client may be first at the main path too. */
+	int r = o.setup > 0 && !o.server ? connect_retry(&c, &o, o.path)
+					 : xs_open(&c, &o);
 	if (r < 0) {
 		fprintf(stderr, "%s %s: %s\n", o.server ? "serve" : "connect",
 			o.path, xs_err(r));

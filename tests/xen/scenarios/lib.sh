@@ -267,10 +267,12 @@ stream_pair() {
 # stream_figures LABEL: one FIGURE line from the last stream_pair: round
 # trip (as the server timed it), and each stream's rate at its receiver.
 stream_figures() {
-	local all rtt down up
+	local all rtt down up setup
 	all=$(cat "$SP_DOM0" "$SP_GUEST")
 	rtt=$(xs_field "$(echo "$all" | grep '^XS rtt ')" us)
 	down=$(xs_field "$(echo "$all" | grep '^XS recv .*dir=down ')" MiBps)
 	up=$(xs_field "$(echo "$all" | grep '^XS recv .*dir=up ')" MiBps)
-	figure "$1 rtt_us=${rtt:-?} down_MiBps=${down:-?} up_MiBps=${up:-?}"
+	# --setup: the client's median setup (connect to first byte).
+	setup=$(xs_field "$(echo "$all" | grep '^XS setup ')" p50_us)
+	figure "$1 rtt_us=${rtt:-?} down_MiBps=${down:-?} up_MiBps=${up:-?}${setup:+ setup_us=$setup}"
 }
