@@ -209,9 +209,14 @@ int vmsg__xen_death_check(struct vmsg__xenplat *x)
 	if (!news)
 		return 0;
 	/* Gone only if we saw it alive first: a domain still being built
-	 * (its directory not yet written) is not a dead peer. */
+	 * (its directory not yet written) is not a dead peer. Alive is its
+	 * directory there at an earlier event, or its live byte up: a peer
+	 * that connected existed. Without the second, a channel served
+	 * before its peer's domain was built, whose only event (the watch's
+	 * first) came while the domain was being built, never saw its peer
+	 * alive and missed its death. */
 	int e = peer_exists(x);
-	if (e > 0)
+	if (e > 0 || vmsg__xenplat_peer_up(x))
 		l->peer_seen = true;
 	if (e != 0 || !l->peer_seen || !x->ctl_page)
 		return 0;

@@ -220,18 +220,30 @@ static int xp_notify(struct vmsg_platform *p)
 	return r;
 }
 
+/* Where the peer's live byte is on the control page. */
+static size_t peer_live_off(const struct vmsg__xenplat *x)
+{
+	return x->server ? __builtin_offsetof(struct vmsg_vchan_page, cli_live)
+			 : __builtin_offsetof(struct vmsg_vchan_page, srv_live);
+}
+
 int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x)
 {
 	if (!x->ctl_page)
 		return 0;
-	size_t off = x->server
-			     ? __builtin_offsetof(struct vmsg_vchan_page, cli_live)
-			     : __builtin_offsetof(struct vmsg_vchan_page, srv_live);
 	/* Release: our reads of the ring stay ordered before the channel's
 	 * acquire of this byte sees the close. A peer that closed in order
 	 * cleared it already; clearing it again changes nothing. */
-	vmsg__store_release(&x->ctl_page[off], (uint8_t)VMSG_LIVE_GONE);
+	vmsg__store_release(&x->ctl_page[peer_live_off(x)],
+			    (uint8_t)VMSG_LIVE_GONE);
 	return 1;
+}
+
+bool vmsg__xenplat_peer_up(const struct vmsg__xenplat *x)
+{
+	return x->ctl_page &&
+	       vmsg__load_acquire(&x->ctl_page[peer_live_off(x)]) ==
+		       VMSG_LIVE_UP;
 }
 
 /* Has the peer's domain gone without a word? Asked of Xen at most every

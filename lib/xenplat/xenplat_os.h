@@ -205,6 +205,9 @@ static inline struct vmsg__xenplat *vmsg__xenplat_of(struct vmsg_platform *p)
 /* The peer is gone without its unmap notification: clear its live byte
  * as the notification would have. 1 if done (a control page exists). */
 int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x);
+/* Is the peer's live byte up: it connected and has not closed (or has
+ * died without its unmap notification)? */
+bool vmsg__xenplat_peer_up(const struct vmsg__xenplat *x);
 /* Is p a platform of this core (not the host backend's, nor a test's)? */
 bool vmsg__xenplat_is(const struct vmsg_platform *p);
 /* For the drop-in libxenvchan's wait: sleep until p's next event, in the

@@ -12,7 +12,12 @@
  * shared watch's fd; one libxenstore thread for the three). After dom2's end, the receive on dom2's channel must
  * end with -EPIPE within its 10 s (the watch's work: nothing else can end
  * it), and the threads of dom1 and dom3, woken by the same watch event,
- * must go on waiting and then get what their clients send. */
+ * must go on waiting and then get what their clients send.
+ *
+ * dom2 and dom3 come up only once dom1 is in and the server waits for
+ * dom2, after the watch's first event: dom2's end has looked for dom2's
+ * domain before it existed, and must still count it alive once dom2
+ * connected (it missed the death before that was so). */
 #include "xen_test.h"
 
 #include <dirent.h>
@@ -172,10 +177,16 @@ int main(int argc, char **argv)
 	struct xt_role s, c1, c2, c3;
 	xt_spawn(&s, 0, self, "server", "-", NULL, NULL);
 	sim_expect(s.from, "served", buf, sizeof buf);
+	/* dom2's domain comes only once the server waits for it, after the
+	 * watch's first event: the end to dom2 has then looked for its
+	 * peer's domain before it existed, and must still count it alive
+	 * once it connected (it used to miss its death, now and then, when
+	 * the three domains came in this order by chance). */
 	xt_spawn(&c1, 1, self, "client", "-", NULL, NULL);
+	sim_expect(c1.from, "in", buf, sizeof buf);
+	usleep(300000);
 	xt_spawn(&c2, 2, self, "bare", "-", NULL, NULL);
 	xt_spawn(&c3, 3, self, "client", "-", NULL, NULL);
-	sim_expect(c1.from, "in", buf, sizeof buf);
 	sim_expect(c2.from, "in", buf, sizeof buf);
 	sim_expect(c3.from, "in", buf, sizeof buf);
 	sim_expect(s.from, "open", buf, sizeof buf);
