@@ -323,6 +323,34 @@ static int request_serve(struct vmsgd *d, struct channel *c)
 					consumer_uid);
 }
 
+/* A new channel of service `service` (its policy ps) from the provider's
+ * session to the consumer's, listed, with a fresh id and its path; or
+ * NULL (out of memory). The caller sets what differs. */
+static struct channel *channel_new(struct vmsgd *d, const char *service,
+				   const struct policy_service *ps,
+				   uint16_t provider, uint16_t prov_sess,
+				   uint16_t consumer, uint16_t cons_sess,
+				   const struct transport *tp, int state)
+{
+	struct channel *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->id = new_id(d);
+	snprintf(c->service, sizeof c->service, "%s", service);
+	c->provider = provider;
+	c->prov_sess = prov_sess;
+	c->consumer = consumer;
+	c->cons_sess = cons_sess;
+	c->state = state;
+	c->tp = tp;
+	c->max_msg = ps->max_msg;
+	c->ring_size = ps->ring_size;
+	d->sops->chan_path(d, c->provider, c->id, c->path, sizeof c->path);
+	c->next = d->broker->channels;
+	d->broker->channels = c;
+	return c;
+}
+
 /* ---- spare channels -------------------------------------------------------- */
 
 /* Forget spare c and tell its provider (Closed: its library closes what it
@@ -384,25 +412,14 @@ static void make_spare(struct vmsgd *d, const struct channel *c)
 	if (held >= SPARES_PER_PROVIDER ||
 	    consumer_channels(d, c->consumer, c->service) >= ps->max_channels)
 		return;
-	struct channel *s = calloc(1, sizeof *s);
+	struct channel *s = channel_new(d, c->service, ps, c->provider,
+					c->prov_sess, c->consumer, c->cons_sess,
+					c->tp, CH_SPARE);
 	if (!s)
 		return; /* only a spare */
-	s->id = new_id(d);
-	memcpy(s->service, c->service, sizeof s->service);
-	s->provider = c->provider;
-	s->prov_sess = c->prov_sess;
-	s->consumer = c->consumer;
-	s->cons_sess = c->cons_sess;
-	s->state = CH_SPARE;
-	s->tp = c->tp;
-	s->max_msg = ps->max_msg;
-	s->ring_size = ps->ring_size;
 	s->by_msg = true;
 	s->spare_after = c->id;
 	s->deadline_ms = vmsgd_now_ms() + SPARE_MS;
-	d->sops->chan_path(d, s->provider, s->id, s->path, sizeof s->path);
-	s->next = d->broker->channels;
-	d->broker->channels = s;
 	vmsgd_log(LOG_DEBUG, "asking domain %u for spare channel %u of '%s' "
 			     "for domain %u",
 		  (unsigned)s->provider, s->id, s->service,
@@ -680,27 +697,15 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 			c->tp->served(d, c);
 		return 0;
 	}
-	c = calloc(1, sizeof *c);
+	c = channel_new(d, name, ps, v->provider, v->prov_sess, consumer,
+			w ? w->sess : 0, d->broker->tp[mode], CH_PENDING);
 	if (!c) {
 		snprintf(text, cap, "vmsgd is out of memory");
 		return -ENOMEM;
 	}
-	c->id = new_id(d);
-	snprintf(c->service, sizeof c->service, "%s", name);
-	c->provider = v->provider;
-	c->prov_sess = v->prov_sess;
-	c->consumer = consumer;
-	c->cons_sess = w ? w->sess : 0;
-	c->state = CH_PENDING;
-	c->tp = d->broker->tp[mode];
 	c->req_id = req_id;
-	c->max_msg = ps->max_msg;
-	c->ring_size = ps->ring_size;
 	c->setup_xenstore = ps->setup_xenstore;
 	c->deadline_ms = open_deadline(timeout_ms);
-	d->sops->chan_path(d, c->provider, c->id, c->path, sizeof c->path);
-	c->next = d->broker->channels;
-	d->broker->channels = c;
 
 	char why[300];
 	int r = c->tp->start ? c->tp->start(d, c, arg, why, sizeof why) : 0;
