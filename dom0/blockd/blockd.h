@@ -75,6 +75,7 @@ struct blockd {
 	/* file backend */
 	int fd;                 /* the disk */
 	bool is_file;           /* TRIM by punching holes: regular files */
+	bool no_nowait;         /* preadv2 refused RWF_NOWAIT: reads queue */
 	struct io_uring ring;
 	unsigned ring_entries;
 	int efd;                /* io_uring completions */

@@ -5,7 +5,8 @@
  * FLUSH); a read-only export answers -EROFS to writes and serves reads;
  * hostile consumers beside an honest one get errors or are dropped while
  * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
- * errors name their cause. test_rw runs again with --spin-us.
+ * errors name their cause. test_rw runs again with --spin-us. Reads whose
+ * pages are cold, partly cached or cached return the file (test_cold).
  *
  * Built a second time as block_blockd_nbd (BLOCKD_VIA_NBD): the same tests
  * with the disk behind an NBD server, `nbdkit file IMAGE` on a UNIX
@@ -14,8 +15,11 @@
  * instead: outstanding requests end with -EIO within a second, later ones
  * get -EIO at once, and vmsg-blockd stays up. */
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 
 #include "block_test_util.h"
@@ -210,6 +214,81 @@ static void test_rw(const char *image)
 	close(fd);
 	free(file);
 	free(mirror);
+}
+
+/* Reads whose pages are not all in the page cache. vmsg-blockd serves a
+ * read from the cache at once (preadv2 RWF_NOWAIT) and hands the rest of
+ * one that is not (all) there to io_uring, which goes on from where the
+ * first copy stopped. Per MiB of the disk: every third cold, every third
+ * with only its first 64 KiB cached (the copy stops there), every third
+ * cached; reads of 1 MiB, 4 MiB and 4 KiB must all return the file. */
+#define MIB (1024u * 1024u)
+static unsigned resident_pages(int fd, size_t len)
+{
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(m != MAP_FAILED);
+	size_t n = len / 4096;
+	unsigned char *v = malloc(n);
+	ASSERT_EQ(mincore(m, len, v), 0);
+	unsigned in = 0;
+	for (size_t i = 0; i < n; i++)
+		in += v[i] & 1;
+	free(v);
+	munmap(m, len);
+	return in;
+}
+
+static void chill(int fd, uint8_t *scratch)
+{
+	ASSERT_EQ(fdatasync(fd), 0);
+	ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	/* No readahead on our warming reads: only what we read gets in. */
+	ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0);
+	for (unsigned i = 0; i < DISK / MIB; i++) {
+		size_t warm = i % 3 == 0 ? 0 : i % 3 == 1 ? 65536 : MIB;
+		if (warm)
+			ASSERT_EQ(pread(fd, scratch, warm, (off_t)i * MIB),
+				  (ssize_t)warm);
+	}
+}
+
+static void test_cold(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/cold", dir);
+	uint8_t *want = malloc(DISK), *got = malloc(4 * MIB);
+	int fd = open(image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(pread(fd, want, DISK, 0), (ssize_t)DISK);
+	pid_t pid = start_blockd(path, image, true);
+	struct bt_client b;
+	ASSERT_EQ(bt_connect(&b, path, 8, BT_MAX_REQ), 0);
+	struct statfs sf;
+	ASSERT_EQ(fstatfs(fd, &sf), 0);
+	static const uint32_t sizes[] = { MIB, 4 * MIB, 4096 };
+	for (unsigned k = 0; k < 3; k++) {
+		chill(fd, got);
+		unsigned in = resident_pages(fd, DISK);
+		/* tmpfs keeps every page: there this is all the fast path. */
+		if (sf.f_type != TMPFS_MAGIC)
+			ASSERT_LT(in, DISK / 4096 * 3 / 4);
+		for (uint64_t off = 0; off < DISK; off += sizes[k]) {
+			uint32_t len = sizes[k];
+			if (len == 4096) /* 4 KiB reads: a spread of them */
+				off += 61440;
+			if (off + len > DISK)
+				break;
+			ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, got,
+						     len, off, 0, 10000), 0);
+			ASSERT_MEM_EQ(got, want + off, len);
+		}
+	}
+	bt_close(&b);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	close(fd);
+	free(got);
+	free(want);
 }
 
 static void test_ro(const char *image)
@@ -598,6 +677,7 @@ int main(void)
 	spin_opt = "--spin-us=200";
 	test_rw(image);
 	spin_opt = NULL;
+	test_cold(image);
 	test_ro(image);
 	test_hostile_neighbour(image);
 	test_kill(image);
