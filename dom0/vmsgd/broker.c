@@ -688,12 +688,12 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 		vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: takes spare "
 				     "channel %u%s",
 			  name, (unsigned)consumer, c->id,
-			  c->spare_served ? "" : " (not served yet)");
+			  spare_served(c) ? "" : " (not served yet)");
 		c->state = CH_PENDING;
 		c->req_id = req_id;
 		c->deadline_ms = open_deadline(timeout_ms);
 		v->spare_opens++;
-		if (c->spare_served)
+		if (spare_served(c))
 			c->tp->served(d, c);
 		return 0;
 	}
@@ -741,7 +741,7 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 {
 	struct channel *c = broker_lookup(d, id);
 	if (c && c->prov_sess == provider && c->state == CH_SPARE &&
-	    !c->spare_served) {
+	    !spare_served(c)) {
 		if (code != 0) {
 			vmsgd_log(LOG_DEBUG, "spare channel %u of '%s': not "
 					     "served: %s",
@@ -752,7 +752,6 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 		} else {
 			c->prov_ref = ring_ref;
 			c->prov_port = event_port;
-			c->spare_served = true;
 		}
 		return;
 	}

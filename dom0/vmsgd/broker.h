@@ -91,14 +91,20 @@ struct channel {
 	 * the end vmsgd serves the consumer, when that is by message too). */
 	bool by_msg;
 	bool setup_xenstore; /* the policy's setup = xenstore */
-	uint32_t prov_ref, prov_port;
+	uint32_t prov_ref, prov_port; /* 0 until served (never 0 after) */
 	uint32_t ring_ref, event_port;
-	bool spare_served; /* CH_SPARE: the provider's ServeResult came */
 	uint32_t spare_after; /* CH_SPARE: Serve's `after`, the channel
 				 whose connect it must not hold up */
 	struct relay *relay;  /* CHM_RELAYED, owned by relay.c */
 	struct bconn *bconn;  /* bridges, owned by bridge.c */
 };
+
+/* A spare (CH_SPARE) is served once its provider's ServeResult gave a
+ * grant reference, which setup_values_ok never lets be 0. */
+static inline bool spare_served(const struct channel *c)
+{
+	return c->prov_ref != 0;
+}
 
 /* ---- the transport interface --------------------------------------------- */
 

@@ -333,7 +333,7 @@ static const char *chan_state(const struct channel *c)
 {
 	return c->state == CH_OPEN     ? "open"
 	       : c->state == CH_LINGER ? "lingering"
-	       : c->state == CH_SPARE  ? (c->spare_served ? "spare"
+	       : c->state == CH_SPARE  ? (spare_served(c) ? "spare"
 						      : "spare-asked")
 				       : "pending";
 }
