@@ -48,6 +48,7 @@ struct conn {
 	unsigned inflight;  /* bios the backend still holds */
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */
 	uint64_t requests, bytes;
+	unsigned unsent;    /* requests read since replies were last sent */
 	struct conn *next;
 };
 

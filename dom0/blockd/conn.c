@@ -26,6 +26,13 @@
 #define POOL_DATA (64u * 1024u)
 #define POOL_MAX 64u
 
+/* Replies are published at least every this many requests read (see
+ * read_requests). 4 KiB random reads at depth 32, lib/block's client,
+ * host backend, two rounds each: 1: 328/424 k IOPS, 2: 487/450 k,
+ * 4: 499/517 k, 8: 387/356 k, 16: 457/430 k, only at the end of a
+ * step: 275/273 k. */
+#define EARLY_REPLIES 4u
+
 static struct bio *bio_get(struct blockd *d, uint32_t data)
 {
 	struct bio *b = d->pool;
@@ -97,6 +104,8 @@ static void start(struct blockd *d, struct bio *b)
 	d->be->start(d, b);
 }
 
+static void send_replies(struct conn *k);
+
 /* Read every request there is now on k. */
 static void read_requests(struct blockd *d, struct conn *k)
 {
@@ -155,6 +164,13 @@ static void read_requests(struct blockd *d, struct conn *k)
 			reply(b, b->rq.status);
 		else
 			start(d, b);
+		/* Replies go out every EARLY_REPLIES requests, not only at
+		 * the end of the step: a client asleep since its last submit
+		 * wakes on the first of them and submits again while we read
+		 * on. One flush per step kept the two ends in lock-step, each
+		 * asleep while the other worked through a batch. */
+		if (k->rq_head && ++k->unsent >= EARLY_REPLIES)
+			send_replies(k);
 	}
 	return;
 end:
@@ -165,6 +181,7 @@ end:
 /* Send k's queued replies while there is room. */
 static void send_replies(struct conn *k)
 {
+	k->unsent = 0;
 	while (k->rq_head) {
 		struct bio *b = k->rq_head;
 		if (!k->closing) {
