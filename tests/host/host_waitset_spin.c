@@ -9,8 +9,13 @@
  *          kick pending) is reported at once, not after the budget: the
  *          spin takes what is pending before it watches the rings
  *          (the budget set here with vmsg_chan_set_spin()).
- * Nothing here depends on timing but the `early` bound, which is the
- * budget (30 s) against an answer that takes microseconds. */
+ *   race   a spinning peer echoes each message at once, so its reply often
+ *          lands while the set begins its wait (after the caller looked,
+ *          before the spin's first counts): no wait of 500 rounds may last
+ *          half the budget (2 s), where the set used to wait it out (it
+ *          then failed in two runs of three on a quiet 2-CPU machine).
+ * Nothing here depends on timing but the `early` and `race` bounds, each
+ * the budget or half of it against answers that take microseconds. */
 #include "host_test_util.h"
 
 #include <poll.h>
@@ -20,6 +25,8 @@
 
 #define BUDGET_NS (30ull * 1000 * 1000 * 1000)
 #define T 20000
+#define RACE_BUDGET_NS (2ull * 1000 * 1000 * 1000)
+#define RACE_ROUNDS 500
 
 /* The peer: connect, wait for the test's word on `go`, then `delay_ms`,
  * send "ping", wait for "bye". */
@@ -96,6 +103,71 @@ static uint64_t round_of(const char *dir, const char *name, uint64_t spin_ns,
 	return s1.sleeps - s0.sleeps;
 }
 
+/* race: the peer echoes 500 messages at once, spinning between them. */
+static void echo_peer(const char *path)
+{
+	struct vmsg_chan_opts o;
+	vmsg_chan *c;
+	char buf[8];
+	uint16_t type;
+	vmsg_chan_opts_init(&o);
+	o.spin_ns = RACE_BUDGET_NS;
+	ASSERT_EQ(vmsg_host_connect(&c, path, &o, T), 0);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		int n = vmsg_chan_recv(c, &type, buf, sizeof buf, T);
+		ASSERT_EQ(n, 4);
+		ASSERT_EQ(vmsg_chan_send(c, 1, buf, 4, 0, T), 4);
+	}
+	vmsg_chan_close(c);
+}
+
+static void test_race(const char *dir)
+{
+	char path[300], buf[8];
+	uint16_t type;
+	struct vmsg_chan_opts o;
+	vmsg_chan *c;
+	snprintf(path, sizeof path, "%s/race", dir);
+	vmsg_chan_opts_init(&o);
+	o.spin_ns = RACE_BUDGET_NS;
+	ASSERT_EQ(vmsg_host_serve(&c, path, &o), 0);
+	pid_t kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		echo_peer(path);
+		_exit(0);
+	}
+	ASSERT_EQ(vmsg_chan_accept(c, T), 0);
+	struct vmsg_waitset ws;
+	struct vmsg_waitset_event ev;
+	vmsg_waitset_init(&ws);
+	ASSERT_EQ(vmsg_waitset_add(&ws, c, NULL), 0);
+	uint64_t longest = 0, waits = 0;
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		ASSERT_EQ(vmsg_chan_send(c, 1, &i, 4, 0, T), 4);
+		/* As a wait set's caller: look (asking for a kick), then
+		 * wait if nothing was there. */
+		int n;
+		while ((n = vmsg_chan_recv(c, &type, buf, sizeof buf, 0)) ==
+		       -EAGAIN) {
+			uint64_t t0 = ht_now_ms();
+			ASSERT_EQ(vmsg_waitset_wait(&ws, &ev, 1, T), 1);
+			uint64_t took = ht_now_ms() - t0;
+			/* Not the budget waited out. */
+			ASSERT_TRUE(took < RACE_BUDGET_NS / 2000000u);
+			longest = took > longest ? took : longest;
+			waits++;
+		}
+		ASSERT_EQ(n, 4);
+		ASSERT_TRUE(memcmp(buf, &i, 4) == 0);
+	}
+	printf("race: %llu waits, the longest %llu ms\n",
+	       (unsigned long long)waits, (unsigned long long)longest);
+	ht_reap_ok(kid);
+	ASSERT_EQ(vmsg_waitset_remove(&ws, c), 0);
+	vmsg_chan_close(c);
+}
+
 int main(void)
 {
 	char dir[256];
@@ -118,6 +190,8 @@ int main(void)
 	       (unsigned long long)took);
 	ASSERT_TRUE(took < 10000); /* not the 30 s budget */
 	ASSERT_EQ(slept, 0);       /* taken while spinning: the budget set */
+
+	test_race(dir);
 
 	ht_rmdir(dir);
 	printf("host_waitset_spin: ok\n");
