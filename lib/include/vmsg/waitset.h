@@ -73,7 +73,8 @@ unsigned vmsg_waitset_count(const struct vmsg_waitset *ws);
  * forever, 0 just look). A wait that would sleep first spins for the
  * largest spin budget (opts.spin_ns, vmsg/chan.h) of the set's channels,
  * within the timeout, watching their rings: a channel whose peer published
- * or consumed meanwhile is reported without sleeping (worth it where a
+ * or consumed meanwhile, or kicked (having published before the spin
+ * began), is reported without sleeping (worth it where a
  * sleep and its wake-up cost more than the spin, say two processes on two
  * CPUs of a VM whose idle CPUs halt; docs/benchmarks.md). No budget in the
  * set: no spin. Fills ev[0..cap-1] with the channels that have,
