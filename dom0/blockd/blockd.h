@@ -81,7 +81,6 @@ struct blockd {
 	unsigned ring_entries;
 	int efd;                /* io_uring completions */
 	unsigned sq_pending;    /* prepared, not yet submitted */
-	unsigned uring_busy;    /* prepared, not yet completed */
 	struct bio *backlog, *backlog_tail; /* no SQE free when they came */
 	/* nbd backend */
 	struct nbd_handle *nbd;

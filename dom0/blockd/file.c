@@ -67,7 +67,6 @@ static bool prep(struct blockd *d, struct bio *b)
 	}
 	io_uring_sqe_set_data(sqe, b);
 	d->sq_pending++;
-	d->uring_busy++;
 	return true;
 }
 
@@ -119,16 +118,11 @@ static void file_step(struct blockd *d)
 	unsigned head, n = 0;
 	uint64_t v;
 
-	/* Nothing in io_uring (reads served from the cache by read_now):
-	 * no completion to look for, and no system call for the eventfd. */
-	if (!d->uring_busy)
-		return;
 	(void)!read(d->efd, &v, sizeof(v));
 	io_uring_for_each_cqe(&d->ring, head, cqe) {
 		struct bio *b = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		n++;
-		d->uring_busy--;
 		uint16_t op = b->rq.h.op;
 		if (res >= 0 && (op == VMSG_BLK_OP_READ || op == VMSG_BLK_OP_WRITE)) {
 			if (res == 0) {

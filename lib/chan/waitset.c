@@ -121,10 +121,12 @@ static int take_pending(struct vmsg_waitset *ws)
  * counts and our request bytes (which the peer clears as it kicks) are
  * taken first, then the events already pending; a kick whose bit was
  * cleared before our counts but whose event lands after that look is
- * caught by the looks at the events while spinning. (Taking the events
- * first left a reply published in between to wait out the whole budget:
- * lib/block's depth-1 reads against a server that answers within a
- * microsecond or two then took 60 us instead of 5.) */
+ * caught by the looks at the events while spinning. Our request bytes
+ * are in the shared page: a peer that writes them at will only makes us
+ * report a channel with nothing new, as a stray kick would. (Taking the
+ * events first left a reply published in between to wait out the whole
+ * budget: lib/block's depth-1 reads against a server that answers within
+ * a microsecond or two then took 60 us instead of 5.) */
 static int spin(struct vmsg_waitset *ws, int timeout_ms, uint64_t *spent)
 {
 	*spent = 0;
