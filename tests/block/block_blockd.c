@@ -6,7 +6,8 @@
  * hostile consumers beside an honest one get errors or are dropped while
  * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
  * errors name their cause. test_rw runs again with --spin-us. Reads whose
- * pages are cold, partly cached or cached return the file (test_cold).
+ * pages are cold, partly cached or cached return the file (test_cold);
+ * an idle daemon with a silent consumer uses next to no CPU (test_idle).
  *
  * Built a second time as block_blockd_nbd (BLOCKD_VIA_NBD): the same tests
  * with the disk behind an NBD server, `nbdkit file IMAGE` on a UNIX
@@ -289,6 +290,57 @@ static void test_cold(const char *image)
 	close(fd);
 	free(got);
 	free(want);
+}
+
+/* CPU time (user + system) pid has used, in clock ticks. */
+static unsigned long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_GT(n, 0);
+	buf[n] = '\0';
+	/* After the command's closing parenthesis: state is field 3, utime
+	 * and stime fields 14 and 15. */
+	char *p = strrchr(buf, ')');
+	ASSERT_TRUE(p != NULL);
+	unsigned long long ut = 0, st = 0;
+	ASSERT_EQ(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu", &ut, &st), 2);
+	return ut + st;
+}
+
+/* An idle daemon sleeps: after I/O (the read of the cache and the write
+ * through io_uring both), with its consumer still there and silent, a
+ * second costs it next to no CPU time. A descriptor left readable (say
+ * io_uring's eventfd) would make its loop return at once for ever. */
+static void test_idle(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/idle", dir);
+	pid_t pid = start_blockd(path, image, false);
+	struct bt_client b;
+	uint8_t buf[65536];
+	ASSERT_EQ(bt_connect(&b, path, 8, 65536), 0);
+	for (unsigned i = 0; i < 64; i++) {
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, buf,
+					     sizeof(buf), i * 65536u, 0, 10000), 0);
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_WRITE, buf,
+					     sizeof(buf), i * 65536u, 0, 10000), 0);
+	}
+	usleep(200000); /* let it settle */
+	unsigned long long t0 = cpu_ticks(pid);
+	sleep(1);
+	unsigned long long used = cpu_ticks(pid) - t0;
+	long hz = sysconf(_SC_CLK_TCK);
+	printf("idle: vmsg-blockd used %llu of %ld ticks in 1 s\n", used, hz);
+	ASSERT_TRUE(used * 4 < (unsigned long long)hz); /* under 250 ms */
+	bt_close(&b);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
 }
 
 static void test_ro(const char *image)
@@ -678,6 +730,7 @@ int main(void)
 	test_rw(image);
 	spin_opt = NULL;
 	test_cold(image);
+	test_idle(image);
 	test_ro(image);
 	test_hostile_neighbour(image);
 	test_kill(image);
