@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #define VMSG_TEST_SKIP 77
 
@@ -70,5 +72,28 @@ static inline uint64_t vmsg_test_fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 #define VMSG_TEST_FNV_INIT 0xcbf29ce484222325ULL
+
+/* CPU time (user + system) process pid has used, in seconds: a daemon
+ * that should be asleep is checked not to spin. */
+static inline double vmsg_test_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	ASSERT_TRUE(f != NULL);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* after the command's name */
+	ASSERT_TRUE(p != NULL);
+	unsigned long ut = 0, st = 0;
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime */
+	ASSERT_EQ(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%lu %lu",
+			 &ut, &st),
+		  2);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 
 #endif

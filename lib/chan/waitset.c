@@ -95,11 +95,14 @@ static int report(struct vmsg_waitset *ws, struct vmsg_waitset_event *ev,
 /* Reads of the clock between two looks at the events (a system call). */
 #define SPIN_CLOCKS_PER_EVENTS 16u
 
-/* Take the events already pending (no sleep) into ws->fired; 1 if any. */
-static int take_pending(struct vmsg_waitset *ws)
+/* Wait up to timeout_ms (0: only take what is pending) for the
+ * platforms' events and add them to ws->fired; 1 if any, 0 if none, or
+ * the platform's error. */
+static int take_events(struct vmsg_waitset *ws, int timeout_ms)
 {
 	vmsg__memset(ws->scratch, 0, ws->n);
-	int r = ws->plat[0]->ops->wait_any(ws->plat, ws->n, 0, ws->scratch);
+	int r = ws->plat[0]->ops->wait_any(ws->plat, ws->n, timeout_ms,
+					   ws->scratch);
 	if (r <= 0)
 		return r;
 	for (unsigned i = 0; i < ws->n; i++)
@@ -146,7 +149,7 @@ static int spin(struct vmsg_waitset *ws, int timeout_ms, uint64_t *spent)
 		rx0[i] = vmsg_ring_data_ready(e);
 		tx0[i] = vmsg_ring_buffer_space(e);
 	}
-	int r = take_pending(ws);
+	int r = take_events(ws, 0);
 	if (r != 0)
 		return r;
 	struct vmsg_platform *p = ws->plat[0];
@@ -170,7 +173,7 @@ static int spin(struct vmsg_waitset *ws, int timeout_ms, uint64_t *spent)
 				return 0;
 			unsigned clocks = round / SPIN_ROUNDS_PER_CLOCK;
 			if (clocks % SPIN_CLOCKS_PER_EVENTS == 0 &&
-			    (r = take_pending(ws)) != 0)
+			    (r = take_events(ws, 0)) != 0)
 				return r;
 		}
 		vmsg__cpu_relax();
@@ -197,14 +200,8 @@ int vmsg_waitset_wait(struct vmsg_waitset *ws, struct vmsg_waitset_event *ev,
 			return 0;
 		timeout_ms = (int)((left - spent + 999999u) / 1000000u);
 	}
-	vmsg__memset(ws->scratch, 0, ws->n);
 	for (unsigned i = 0; i < ws->n; i++)
 		ws->chan[i]->st.sleeps++;
-	const struct vmsg_platform_ops *ops = ws->plat[0]->ops;
-	r = ops->wait_any(ws->plat, ws->n, timeout_ms, ws->scratch);
-	if (r <= 0)
-		return r;
-	for (unsigned i = 0; i < ws->n; i++)
-		ws->fired[i] |= ws->scratch[i];
-	return report(ws, ev, cap);
+	r = take_events(ws, timeout_ms);
+	return r <= 0 ? r : report(ws, ev, cap);
 }

@@ -457,28 +457,6 @@ static int sp_connect(void)
 	return sp_connect_to(sp_path);
 }
 
-/* CPU time (user + system) process pid has used, in seconds. */
-static double cpu_s(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	ASSERT_TRUE(f != NULL);
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	const char *p = strrchr(buf, ')'); /* after the command's name */
-	ASSERT_TRUE(p != NULL);
-	unsigned long ut = 0, st = 0;
-	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime */
-	ASSERT_EQ(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				"%lu %lu",
-			 &ut, &st),
-		  2);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The dom0 server of the connect bridge: accept one connection; echo
  * COUNT datagrams (reading nothing until dom2 says its sends blocked),
  * then expect TAIL and EOF. */
@@ -670,9 +648,9 @@ int main(int argc, char **argv)
 		low.rlim_cur = 3; /* stdio only: every new fd fails */
 		ASSERT_EQ(prlimit(vp, RLIMIT_NOFILE, &low, NULL), 0);
 		fd = sp_connect(); /* waits in the backlog */
-		double c0 = cpu_s(vp);
+		double c0 = vmsg_test_cpu_s(vp);
 		usleep(1500000);
-		double used = cpu_s(vp) - c0;
+		double used = vmsg_test_cpu_s(vp) - c0;
 		ASSERT_EQ(prlimit(vp, RLIMIT_NOFILE, &old, NULL), 0);
 		printf("out of fds: vmsgd used %.2f s of CPU in 1.5 s\n", used);
 		ASSERT_TRUE(used < 0.5);
