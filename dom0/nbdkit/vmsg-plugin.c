@@ -17,22 +17,32 @@
  * is single-threaded, so it is used under the handle's mutex, and one
  * waiting thread at a time polls the channel's fd with the mutex released
  * ("the driver"), hands out every completion it reaps and wakes exactly
- * the threads whose requests completed (each waits on a condition of its
- * own: a broadcast woke all of nbdkit's threads for every completion, and
- * on two cores that cost 40 % of the depth-32 IOPS). A driver whose own
- * request is done hands the driving to one thread still waiting. So one
+ * the threads whose requests completed. A driver whose own request is
+ * done hands the driving to one thread still waiting ("the heir"). So one
  * connection keeps as many requests in flight as nbdkit has threads for
- * it. */
+ * it.
+ *
+ * A waiting thread sleeps on a futex word of its own, woken after the
+ * mutex is released, and one whose request is done returns without
+ * taking the mutex again. (A broadcast condition woke all of nbdkit's
+ * threads for every completion, 40 % of the depth-32 IOPS on two cores; a
+ * condition per thread, signalled under the mutex, made each woken thread
+ * block at once on the mutex its waker still held: at depth 32 a sixth
+ * of nbdkit's time went to that convoy, docs/benchmarks.md.) */
 #define NBDKIT_API_VERSION 2
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nbdkit-plugin.h>
 
@@ -64,12 +74,16 @@ static pthread_mutex_t ctl_mu = PTHREAD_MUTEX_INITIALIZER;
 static vmsg_ctl *ctl;
 #endif
 
+/* What a waiting thread is told (struct waiter's state). */
+enum { W_WAIT, W_DRIVE, W_DONE };
+
 /* One request's wait, on the handle's list of requests in flight until
  * it is done. */
 struct waiter {
-	bool done;
+	/* W_*: written under h->mu, read by its own thread without it (a
+	 * futex word). W_DONE is final: status is set before it (release). */
+	_Atomic uint32_t state;
 	int32_t status;
-	pthread_cond_t cv; /* signalled when done, or to become the driver */
 	struct waiter *prev, *next;
 };
 
@@ -80,8 +94,16 @@ struct handle {
 	vmsg_blk_client *cl;
 	void *mem;
 	bool driving; /* a thread is polling the channel */
+	struct waiter *heir; /* told W_DRIVE, not yet back under h->mu */
 	struct waiter *waiting; /* requests in flight, not yet done */
 	const struct vmsg_blk_info *info;
+};
+
+/* Threads to wake once h->mu is released: the completions of a reap or
+ * two, and an heir or two. */
+struct wakes {
+	unsigned n;
+	struct waiter *w[DEPTH + 4];
 };
 
 static int vmsg_config(const char *key, const char *value)
@@ -348,36 +370,82 @@ static void unlist(struct handle *h, struct waiter *w)
 	w->prev = w->next = NULL;
 }
 
-/* Hand out what the client has completed, waking each completed waiter
- * alone. Under h->mu. */
-static int dispatch(struct handle *h)
+static uint32_t state_of(struct waiter *w)
+{
+	return atomic_load_explicit(&w->state, memory_order_acquire);
+}
+
+static void do_wakes(struct wakes *wk);
+
+/* Tell `w` (under h->mu) and wake it later (do_wakes). */
+static void tell(struct wakes *wk, struct waiter *w, uint32_t state)
+{
+	atomic_store_explicit(&w->state, state, memory_order_release);
+	if (wk->n == sizeof wk->w / sizeof wk->w[0])
+		do_wakes(wk); /* never in practice; correct, only slower */
+	wk->w[wk->n++] = w;
+}
+
+/* Outside h->mu where it can be. A waiter told W_DONE may already have seen it and
+ * returned, its struct gone with its stack frame: FUTEX_WAKE only uses
+ * the address as a key and touches no memory there, and a futex that
+ * later lives at that address takes the stray wake-up as spurious, which
+ * every futex loop (ours below, glibc's) allows. */
+static void do_wakes(struct wakes *wk)
+{
+	for (unsigned i = 0; i < wk->n; i++)
+		(void)syscall(SYS_futex, &wk->w[i]->state, FUTEX_WAKE_PRIVATE,
+			      1, NULL, NULL, 0);
+	wk->n = 0;
+}
+
+/* Sleep (outside h->mu) until w's state is no longer W_WAIT. */
+static void sleep_while_waiting(struct waiter *w)
+{
+	while (state_of(w) == W_WAIT)
+		(void)syscall(SYS_futex, &w->state, FUTEX_WAIT_PRIVATE, W_WAIT,
+			      NULL, NULL, 0);
+}
+
+/* Hand out what the client has completed (under h->mu): each completed
+ * waiter is told W_DONE and woken alone, later. */
+static void dispatch(struct handle *h, struct wakes *wk)
 {
 	struct vmsg_blk_done done[DEPTH];
 	int n = vmsg_blk_client_reap(h->cl, done, DEPTH, 0);
 	for (int i = 0; i < n; i++) {
 		struct waiter *w = (struct waiter *)(uintptr_t)done[i].user;
 		w->status = done[i].status;
-		w->done = true;
 		unlist(h, w);
-		pthread_cond_signal(&w->cv);
+		if (h->heir == w)
+			h->heir = NULL;
+		tell(wk, w, W_DONE);
 	}
 	if (n > 0)
 		pthread_cond_broadcast(&h->room);
-	return n;
 }
 
-/* Wait (under h->mu) until `w` is done or, with w NULL, until there may be
- * room to submit. One waiter at a time polls the channel with the mutex
- * released; the others sleep on their own condition (or on h->room). */
-static void wait_some(struct handle *h, struct waiter *w)
+/* Under h->mu, by a thread that will neither drive nor sleep waiting for
+ * a request of its own: someone must drive for the requests still in
+ * flight. The first waiter is told to, unless a driver or an heir is on
+ * its way. */
+static void hand_drive(struct handle *h, struct wakes *wk)
 {
-	if (h->driving) {
-		pthread_cond_wait(w ? &w->cv : &h->room, &h->mu);
+	if (h->driving || h->heir || !h->waiting)
 		return;
-	}
+	h->heir = h->waiting;
+	tell(wk, h->heir, W_DRIVE);
+}
+
+/* Under h->mu, with nobody driving: poll the channel with the mutex
+ * released, then hand out what came. w: the driver's own request (NULL:
+ * a submitter waiting for room). */
+static void drive(struct handle *h, struct waiter *w, struct wakes *wk)
+{
 	h->driving = true;
 	int fd = vmsg_chan_fd(h->c);
 	pthread_mutex_unlock(&h->mu);
+	do_wakes(wk);
 	/* The reap that found nothing asked the provider for a kick; a
 	 * provider that died makes the fd readable too. */
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -394,17 +462,64 @@ static void wait_some(struct handle *h, struct waiter *w)
 		(void)poll(&p, 1, 1000);
 	pthread_mutex_lock(&h->mu);
 	(void)vmsg_chan_ack(h->c);
-	(void)dispatch(h);
+	dispatch(h, wk);
 	h->driving = false;
-	/* Someone must drive for the requests still in flight: a driver
-	 * whose request is not done goes on itself (its caller loops);
-	 * otherwise the first waiter takes over, and submitters waiting for
-	 * room look again (one of them drives if nobody is in flight). */
-	if (!w || w->done) {
-		if (h->waiting)
-			pthread_cond_signal(&h->waiting->cv);
+	/* A driver whose request is not done goes on itself (its caller
+	 * loops); otherwise the driving passes on, and submitters waiting
+	 * for room look again (one of them drives if nobody is in flight). */
+	if (!w || state_of(w) == W_DONE) {
+		hand_drive(h, wk);
 		pthread_cond_broadcast(&h->room);
 	}
+}
+
+/* Submit io (under h->mu), waiting while the client is full. */
+static int submit(struct handle *h, struct vmsg_blk_io *io, struct wakes *wk)
+{
+	for (;;) {
+		int r = vmsg_blk_client_submit(h->cl, io, 0);
+		if (r != -EBUSY && r != -EAGAIN)
+			return r;
+		/* Full (depth or ring): let completions make room. */
+		dispatch(h, wk);
+		if (h->driving) {
+			do_wakes(wk); /* under the mutex: a rare path */
+			pthread_cond_wait(&h->room, &h->mu);
+		} else {
+			drive(h, NULL, wk);
+		}
+	}
+}
+
+/* Wait until w, submitted and on the list, is done: entered under h->mu,
+ * returns without it. */
+static void await_done(struct handle *h, struct waiter *w, struct wakes *wk)
+{
+	while (state_of(w) != W_DONE) {
+		if (!h->driving) {
+			drive(h, w, wk);
+			continue;
+		}
+		/* Someone drives: sleep until told. */
+		pthread_mutex_unlock(&h->mu);
+		do_wakes(wk);
+		sleep_while_waiting(w);
+		/* Done: return without the mutex. Whoever told us so drives
+		 * on or hands the driving on. */
+		if (state_of(w) == W_DONE)
+			return;
+		pthread_mutex_lock(&h->mu);
+		/* W_DRIVE: back under the mutex, no longer the heir; drive if
+		 * nobody took it meanwhile, or wait again. */
+		if (h->heir == w)
+			h->heir = NULL;
+		if (state_of(w) == W_DRIVE)
+			atomic_store_explicit(&w->state, W_WAIT,
+					      memory_order_relaxed);
+	}
+	hand_drive(h, wk);
+	pthread_mutex_unlock(&h->mu);
+	do_wakes(wk);
 }
 
 /* One lib/block request of at most max_req bytes. Returns 0 or sets the
@@ -412,36 +527,28 @@ static void wait_some(struct handle *h, struct waiter *w)
 static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 	       uint64_t off, unsigned flags)
 {
-	struct waiter w = { .done = false };
+	struct waiter w = { .state = W_WAIT };
+	struct wakes wk = { .n = 0 };
 	struct vmsg_blk_io io = {
 		.op = (uint16_t)op, .flags = (uint16_t)flags, .length = len,
 		.offset = off, .buf = buf, .user = (uint64_t)(uintptr_t)&w,
 	};
-	int r;
 
-	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		r = vmsg_blk_client_submit(h->cl, &io, 0);
-		if (r == 0)
-			break;
-		if (r != -EBUSY && r != -EAGAIN)
-			goto out;
-		/* Full (depth or ring): let completions make room. */
-		(void)dispatch(h);
-		wait_some(h, NULL);
+	int r = submit(h, &io, &wk);
+	if (r == 0) {
+		w.next = h->waiting;
+		if (w.next)
+			w.next->prev = &w;
+		h->waiting = &w;
+		dispatch(h, &wk); /* publishes it, and takes what is in */
+		await_done(h, &w, &wk);
+		r = w.status;
+	} else {
+		hand_drive(h, &wk);
+		pthread_mutex_unlock(&h->mu);
+		do_wakes(&wk);
 	}
-	w.next = h->waiting;
-	if (w.next)
-		w.next->prev = &w;
-	h->waiting = &w;
-	(void)dispatch(h); /* publishes the request, and takes what is in */
-	while (!w.done)
-		wait_some(h, &w);
-	r = w.status;
-out:
-	pthread_mutex_unlock(&h->mu);
-	pthread_cond_destroy(&w.cv);
 	if (r < 0) {
 		nbdkit_error("vmsg: %s of %u bytes at %" PRIu64 ": %s",
 			     vmsg_blk_op_name(op), len, off, vmsg_strerror(r));
