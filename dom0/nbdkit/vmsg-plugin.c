@@ -465,12 +465,11 @@ static void drive(struct handle *h, struct waiter *w, struct wakes *wk)
 	dispatch(h, wk);
 	h->driving = false;
 	/* A driver whose request is not done goes on itself (its caller
-	 * loops); otherwise the driving passes on, and submitters waiting
-	 * for room look again (one of them drives if nobody is in flight). */
-	if (!w || state_of(w) == W_DONE) {
-		hand_drive(h, wk);
+	 * loops); one whose request is done hands the driving on as it
+	 * leaves (await_done). Submitters waiting for room look again (one
+	 * of them drives if nobody does). */
+	if (!w || state_of(w) == W_DONE)
 		pthread_cond_broadcast(&h->room);
-	}
 }
 
 /* Submit io (under h->mu), waiting while the client is full. */
