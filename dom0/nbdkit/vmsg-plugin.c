@@ -386,11 +386,11 @@ static void tell(struct wakes *wk, struct waiter *w, uint32_t state)
 	wk->w[wk->n++] = w;
 }
 
-/* Outside h->mu where it can be. A waiter told W_DONE may already have seen it and
- * returned, its struct gone with its stack frame: FUTEX_WAKE only uses
- * the address as a key and touches no memory there, and a futex that
- * later lives at that address takes the stray wake-up as spurious, which
- * every futex loop (ours below, glibc's) allows. */
+/* Outside h->mu where it can be. A waiter told W_DONE may already have
+ * seen it and returned, its struct gone with its stack frame: FUTEX_WAKE
+ * only uses the address as a key and touches no memory there, and a
+ * futex that later lives at that address takes the stray wake-up as
+ * spurious, which every futex loop (ours below, glibc's) allows. */
 static void do_wakes(struct wakes *wk)
 {
 	for (unsigned i = 0; i < wk->n; i++)
@@ -425,10 +425,11 @@ static void dispatch(struct handle *h, struct wakes *wk)
 		pthread_cond_broadcast(&h->room);
 }
 
-/* Under h->mu, by a thread that will neither drive nor sleep waiting for
- * a request of its own: someone must drive for the requests still in
+/* Under h->mu, by a thread leaving the plugin's wait (its request done,
+ * or never submitted): someone must drive for the requests still in
  * flight. The first waiter is told to, unless a driver or an heir is on
- * its way. */
+ * its way. (A thread woken with W_DONE leaves without the mutex: whoever
+ * told it so drives on, or leaves through here.) */
 static void hand_drive(struct handle *h, struct wakes *wk)
 {
 	if (h->driving || h->heir || !h->waiting)
