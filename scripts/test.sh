@@ -9,7 +9,8 @@
 #   asan     build/asan     -O0 -g, AddressSanitizer + UBSan, leak checks, -Werror
 #   tsan     build/tsan     -O2 -g, ThreadSanitizer, -Werror: the tests where
 #            both ends of a channel, or vmsgd's threads, live in one
-#            process (host_*, integ_host_*, bench_*, vmsgd_*), where it can
+#            process (host_*, integ_host_*, bench_*, vmsgd_*), and the
+#            nbdkit plugin's threads (nbd_plugin_threads), where it can
 #            see the ring's protocol; a report fails the test
 #
 #   xen      the release build's real-Xen tests (label xen: Xen 4.17 booted
@@ -198,7 +199,7 @@ for f in $flavours; do
 		# report fails the test (TSan's exit code 66 at exit).
 		# (A -R among the command line's ctest arguments replaces it.)
 		TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1${TSAN_OPTIONS:+ $TSAN_OPTIONS}" \
-		select='^(host_|integ_host_|bench_|vmsgd_)' \
+		select='^(host_|integ_host_|bench_|vmsgd_|nbd_plugin_threads$)' \
 			run_flavour tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMSG_TSAN=ON || failed=1
 		;;
 	*)
