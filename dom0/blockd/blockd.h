@@ -101,8 +101,11 @@ struct blockd {
 };
 
 /* Take over an open channel as a new consumer (the channel becomes the
- * conn's; closed by conn_free). Returns 0 or -ENOMEM / -EUSERS. */
-int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid);
+ * conn's; closed by conn_free). multi_conn: others may come at the same
+ * address at once (a host path, a service), so INFO says MULTI_CONN: every
+ * consumer is served from the one backend, whose FLUSH covers them all.
+ * Returns 0 or -ENOMEM / -EUSERS. */
+int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid, bool multi_conn);
 
 /* Do all the work there is on every conn without waiting: read requests,
  * start their I/O, reap completions, send replies; free ended conns whose

@@ -214,7 +214,7 @@ static void send_replies(struct conn *k)
 		(void)vmsg_chan_flush(k->c);
 }
 
-int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid)
+int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid, bool multi_conn)
 {
 	if (d->nconns >= d->max_conns)
 		return -EUSERS;
@@ -225,7 +225,10 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid)
 		free(k);
 		return -ENOMEM;
 	}
-	int r = vmsg_blk_server_init(&k->srv, mem, sz, &d->info);
+	struct vmsg_blk_info info = d->info;
+	if (multi_conn)
+		info.flags |= VMSG_BLK_F_MULTI_CONN;
+	int r = vmsg_blk_server_init(&k->srv, mem, sz, &info);
 	if (r < 0) {
 		free(mem);
 		free(k);

@@ -144,7 +144,7 @@ static int host_accept(struct blockd *d)
 	}
 	vmsg_chan *c = waiting;
 	waiting = NULL;
-	if ((r = conn_add(d, c, 0)) < 0) {
+	if ((r = conn_add(d, c, 0, true)) < 0) {
 		fprintf(stderr, "vmsg-blockd: consumer refused: %s\n",
 			vmsg_strerror(r));
 		vmsg_chan_close(c);
@@ -215,7 +215,9 @@ static int xen_accept(struct blockd *d)
 		}
 		vmsg_chan *c = l->waiting;
 		l->waiting = NULL;
-		if ((r = conn_add(d, c, l->domid)) < 0) {
+		/* One consumer at a time here: no MULTI_CONN, or an NBD
+		 * client in that domain would open more and be refused. */
+		if ((r = conn_add(d, c, l->domid, false)) < 0) {
 			fprintf(stderr, "vmsg-blockd: dom%u on %s refused: %s\n",
 				l->domid, l->path, vmsg_strerror(r));
 			vmsg_chan_close(c);
@@ -278,7 +280,7 @@ static int service_accept(struct blockd *d)
 			return 0;
 		if (r < 0)
 			return r;
-		if ((r = conn_add(d, c, peer.domid)) < 0) {
+		if ((r = conn_add(d, c, peer.domid, true)) < 0) {
 			fprintf(stderr, "vmsg-blockd: channel %u from dom%u "
 				"refused: %s\n", peer.channel_id, peer.domid,
 				vmsg_strerror(r));

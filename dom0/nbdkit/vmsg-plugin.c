@@ -337,6 +337,14 @@ static int vmsg_can_flush(void *hv) { return flag(hv, VMSG_BLK_F_FLUSH); }
 static int vmsg_can_trim(void *hv) { return flag(hv, VMSG_BLK_F_TRIM); }
 static int vmsg_can_zero(void *hv) { return flag(hv, VMSG_BLK_F_WRITE_ZEROES); }
 
+/* Each NBD connection is a channel of its own to the provider: several
+ * see one disk where the provider says so (vmsg-blockd on a host path or
+ * a service), and NBD clients may then spread their requests over them. */
+static int vmsg_can_multi_conn(void *hv)
+{
+	return flag(hv, VMSG_BLK_F_MULTI_CONN);
+}
+
 static int vmsg_can_fua(void *hv)
 {
 	return flag(hv, VMSG_BLK_F_FUA) ? NBDKIT_FUA_NATIVE : NBDKIT_FUA_EMULATE;
@@ -643,6 +651,7 @@ static struct nbdkit_plugin plugin = {
 	.can_trim = vmsg_can_trim,
 	.can_zero = vmsg_can_zero,
 	.can_fua = vmsg_can_fua,
+	.can_multi_conn = vmsg_can_multi_conn,
 	.block_size = vmsg_block_size,
 	.pread = vmsg_pread,
 	.pwrite = vmsg_pwrite,

@@ -1,16 +1,20 @@
 #!/bin/sh
 # nbd_chain: image file -> vmsg-blockd (host backend) -> nbdkit vmsg plugin
 # on a UNIX socket -> the standard NBD tools:
-#   1. nbdinfo sees the size and the flags; qemu-img compare: identical;
-#   2. nbdcopy of another image into the export, and qemu-io writes of
-#      patterns: qemu-img compare against the expected image, and after the
-#      chain stops the file itself is byte for byte the expected image;
+#   1. nbdinfo sees the size and the flags (multi-conn among them: every
+#      consumer of vmsg-blockd sees one disk); qemu-img compare: identical;
+#   2. nbdcopy of another image into the export over four NBD connections
+#      (four channels, vmsg-blockd's log counts them), and qemu-io writes
+#      of patterns from another: qemu-img compare against the expected
+#      image, and after the chain stops the file itself is byte for byte
+#      the expected image;
 #   3. a read-only export refuses writes (qemu-io fails, the file unchanged);
 #   4. kill -9 of the provider in the middle of an nbdcopy: nbdcopy fails
 #      within a second, it does not hang;
 #   5. the RAM disk appliance (vmsg-ramdisk) behind the same plugin: an
 #      image copied in with nbdcopy and qemu-io writes compare equal to the
 #      expected image, also from a second NBD connection after the first;
+#      no multi-conn (the appliance serves one consumer at a time);
 #   6. the chain of the issue: base image -> vmsg-blockd --read-only ->
 #      vmsg-overlay (copy-on-write) -> nbdkit vmsg -> qemu-io writes and
 #      qemu-img compare against the expected image; the base file is
@@ -28,9 +32,9 @@ nbd_init nbd nbdkit nbdinfo nbdcopy qemu-img qemu-io
 # start_chain NAME IMAGE [blockd options]: sets BP, NP and URI; the
 # plugin gets $plugin_args too
 plugin_args=
-start_chain() {
+start_chain() { # NAME IMAGE [vmsg-blockd options]; its log: $tmp/NAME.log
 	name=$1 img=$2; shift 2
-	"$blockd" -q --listen "$tmp/$name.vmsg" "$@" "$img" &
+	"$blockd" --listen "$tmp/$name.vmsg" "$@" "$img" 2>"$tmp/$name.log" &
 	BP=$!; pids="$pids $BP"
 	wait_for "$tmp/$name.vmsg"
 	nbdkit_ -f -U "$tmp/$name.nbd" "$plugin" path="$tmp/$name.vmsg" $plugin_args &
@@ -54,12 +58,16 @@ info=$(nbdinfo "$URI")
 echo "$info" | grep -q "export-size: $((64 * MiB))" || fail "nbdinfo: $info"
 echo "$info" | grep -q "can_flush: true" || fail "nbdinfo flush: $info"
 echo "$info" | grep -q "block_size_minimum: 512" || fail "nbdinfo block: $info"
+echo "$info" | grep -q "can_multi_conn: true" || fail "nbdinfo multi-conn: $info"
 qemu-img compare -q -f raw -F raw "$tmp/orig.img" "$URI" ||
 	fail "qemu-img compare: the export differs from the image"
 echo "ok: nbdinfo, qemu-img compare"
 
-# 2. Writes through the chain.
-nbdcopy "$tmp/other.img" "$URI" || fail "nbdcopy into the export"
+# 2. Writes through the chain, nbdcopy's over four connections at once.
+before=$(grep -c "connected on" "$tmp/rw.log" || true)
+nbdcopy --connections=4 --threads=4 "$tmp/other.img" "$URI" || fail "nbdcopy into the export"
+conns=$(( $(grep -c "connected on" "$tmp/rw.log") - before ))
+[ "$conns" -eq 4 ] || fail "nbdcopy --connections=4 --threads=4 made $conns channels (multi-conn)"
 cp "$tmp/other.img" "$tmp/expect.img"
 qemu-io -f raw -c 'write -P 0x55 1M 64k' -c 'write -P 0xaa 10M 4M' \
 	-c 'write -z 20M 1M' -c flush "$URI" >/dev/null || fail "qemu-io"
@@ -69,7 +77,7 @@ qemu-img compare -q -f raw -F raw "$tmp/expect.img" "$URI" ||
 	fail "qemu-img compare after writes"
 stop_chain
 cmp "$tmp/disk.img" "$tmp/expect.img" || fail "the file is not what was written"
-echo "ok: nbdcopy and qemu-io writes landed in the file"
+echo "ok: nbdcopy over 4 connections and qemu-io writes landed in the file"
 
 # 3. Read-only.
 cp "$tmp/disk.img" "$tmp/before.img"
@@ -107,6 +115,8 @@ nbdkit_ -f -U "$tmp/ram.nbd" "$plugin" path="$tmp/ram.vmsg" &
 NP=$!; pids="$pids $NP"
 wait_for "$tmp/ram.nbd"
 URI="nbd+unix:///?socket=$tmp/ram.nbd"
+nbdinfo "$URI" | grep -q "can_multi_conn: false" ||
+	fail "the RAM disk (one consumer at a time) offers multi-conn"
 nbdcopy "$tmp/orig.img" "$URI" || fail "nbdcopy into the RAM disk"
 cp "$tmp/orig.img" "$tmp/ram-expect.img"
 qemu-io -f raw -c 'write -P 0x77 5M 8M' -c 'write -z 30M 2M' "$URI" >/dev/null ||

@@ -3,8 +3,9 @@
 #   dom1: vmsg-blockd --service disk (an image file)
 #   dom2: nbdkit vmsg service=disk on a UNIX socket
 #   1. qemu-img compare: the export is the image; nbdcopy of another image
-#      into it and qemu-img compare again; after the chain stops the file
-#      holds it, byte for byte;
+#      into it over four NBD connections (four channels through vmsgd:
+#      vmsg-blockd says multi-conn) and qemu-img compare again; after the
+#      chain stops the file holds it, byte for byte;
 #   2. a second consumer domain (dom4) at the same time reads it too;
 #   3. dom3, which the policy does not let open `disk`, gets no export:
 #      nbdkit logs vmsgd's policy refusal and the NBD client fails;
@@ -61,7 +62,7 @@ start_provider "$dir/disk.img"
 start_nbdkit 2 a
 A="nbd+unix:///?socket=$dir/a.nbd"
 qemu-img compare -q -f raw -F raw "$dir/orig.img" "$A" || fail "compare with the image"
-nbdcopy "$dir/other.img" "$A" || fail "nbdcopy into the export"
+nbdcopy --connections=4 --threads=4 "$dir/other.img" "$A" || fail "nbdcopy into the export"
 qemu-img compare -q -f raw -F raw "$dir/other.img" "$A" || fail "compare after nbdcopy"
 echo "ok: dom2 through vmsgd: compare, nbdcopy in, compare"
 

@@ -73,7 +73,12 @@ extern "C" {
 #define VMSG_BLK_F_FUA 0x0004u
 #define VMSG_BLK_F_TRIM 0x0008u
 #define VMSG_BLK_F_WRITE_ZEROES 0x0010u
-#define VMSG_BLK_F_KNOWN 0x001fu
+/* Consumers that the provider admits at once see one disk: what one
+ * writes, another reads once the write is acknowledged, and a FLUSH by any
+ * makes durable every write acknowledged to any of them (NBD's
+ * multi-conn). */
+#define VMSG_BLK_F_MULTI_CONN 0x0020u
+#define VMSG_BLK_F_KNOWN 0x003fu
 
 /* Limits every implementation keeps. */
 #define VMSG_BLK_MIN_BLOCK 512u
