@@ -31,6 +31,7 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_flush)
   vmsgd_test(vmsgd_seqpacket)
   vmsgd_test(vmsgd_spare)
+  vmsgd_test(vmsgd_prepared)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
   # itself to fill it). Setup by message: a dom0 watcher of xenstore

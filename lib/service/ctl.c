@@ -232,10 +232,19 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 	return 0;
 }
 
+/* Control handles open in this process: the Xen handles prepared ahead
+ * of channels (env->prepare) are the process's, shared by all of them. */
+static unsigned ctls_open;
+
 static void ctl_free(vmsg_ctl *ctl)
 {
 	const struct vmsg__svc_env *env = ctl->env;
-	if (env->unprepare) { /* an idle process holds nothing */
+	/* An idle process holds nothing: the last handle to close drops the
+	 * prepared handles of both roles; an earlier one leaves them to the
+	 * others, whose next channel would otherwise open its own on the
+	 * clock. */
+	if (__atomic_sub_fetch(&ctls_open, 1, __ATOMIC_ACQ_REL) == 0 &&
+	    env->unprepare) {
 		env->unprepare(true);
 		env->unprepare(false);
 	}
@@ -257,6 +266,7 @@ int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 	vmsg_ctl *ctl = env->alloc(sizeof *ctl); /* zeroed */
 	if (!ctl)
 		return -ENOMEM;
+	(void)__atomic_add_fetch(&ctls_open, 1, __ATOMIC_ACQ_REL);
 	ctl->env = env;
 	ctl->next_req = 1;
 	int r = env->poll ? env->poll->open(&ctl->os) : 0;
