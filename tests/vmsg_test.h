@@ -4,6 +4,7 @@
 #ifndef VMSG_TEST_H
 #define VMSG_TEST_H
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,19 @@ static inline uint64_t vmsg_test_fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 #define VMSG_TEST_FNV_INIT 0xcbf29ce484222325ULL
+
+/* Open fds of this process (the listing's own not counted): a test that
+ * ends with what it started with leaked none. */
+static inline int vmsg_test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	ASSERT_TRUE(d != NULL);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
 
 /* CPU time (user + system) process pid has used, in seconds: a daemon
  * that should be asleep is checked not to spin. */

@@ -66,7 +66,7 @@ int main(void)
 	char dir[256], path[300];
 	ht_mkdtemp(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/sock", dir);
-	int fds0 = ht_count_fds();
+	int fds0 = vmsg_test_count_fds();
 	vmsg_chan *c;
 	char b[16];
 
@@ -92,7 +92,7 @@ int main(void)
 	vmsg_chan_close(c);
 	struct stat st;
 	ASSERT_EQ(lstat(path, &st), -1); /* the socket file went with it */
-	ASSERT_EQ(ht_count_fds(), fds0);
+	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 
 	/* Round 2: the server closes first. */
 	pid = fork();
@@ -105,7 +105,7 @@ int main(void)
 		put(c, (uint16_t)(400 + i), 100 + i * 700, 30 + i);
 	vmsg_chan_close(c);
 	ht_reap_ok(pid);
-	ASSERT_EQ(ht_count_fds(), fds0);
+	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 
 	ht_rmdir(dir);
 	return 0;

@@ -47,7 +47,7 @@ int main(void)
 
 	ht_mkdtemp(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/persistent.sock", dir);
-	int fds = ht_count_fds();
+	int fds = vmsg_test_count_fds();
 	ASSERT_EQ(vmsg_host_serve(&s, path, NULL), 0);
 	ASSERT_EQ(vmsg_chan_reopen(s), 0); /* already waiting: a no-op */
 
@@ -87,7 +87,7 @@ int main(void)
 	ASSERT_EQ(vmsg_chan_reopen(NULL), -EINVAL);
 
 	vmsg_chan_close(s);
-	ASSERT_EQ(ht_count_fds(), fds);
+	ASSERT_EQ(vmsg_test_count_fds(), fds);
 	ht_rmdir(dir);
 	puts("a persistent server took three clients in turn");
 	return 0;

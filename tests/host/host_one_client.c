@@ -190,7 +190,7 @@ int main(void)
 	char dir[256], path[300], file[300];
 	ht_mkdtemp(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/sock", dir);
-	int fds0 = ht_count_fds();
+	int fds0 = vmsg_test_count_fds();
 
 	bad_args(dir);
 	no_server(dir);
@@ -298,7 +298,7 @@ int main(void)
 	a->ops->unmap(a, page, 1);
 	a->ops->destroy(a);
 	ASSERT_EQ(lstat(path, &st), -1); /* destroy unpublished */
-	ASSERT_EQ(ht_count_fds(), fds0);
+	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 	ht_rmdir(dir);
 	return 0;
 }

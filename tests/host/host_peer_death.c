@@ -50,7 +50,7 @@ static struct vmsg_platform *join(const char *path, void **page)
 /* The client dies; the server survives. */
 static void client_killed(const char *path)
 {
-	int fds0 = ht_count_fds();
+	int fds0 = vmsg_test_count_fds();
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -80,13 +80,13 @@ static void client_killed(const char *path)
 
 	p->ops->unmap(p, page, 1);
 	p->ops->destroy(p);
-	ASSERT_EQ(ht_count_fds(), fds0);
+	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 }
 
 /* The server dies; the client survives. */
 static void server_killed(const char *path)
 {
-	int fds0 = ht_count_fds();
+	int fds0 = vmsg_test_count_fds();
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -115,7 +115,7 @@ static void server_killed(const char *path)
 
 	p->ops->unmap(p, page, 1);
 	p->ops->destroy(p);
-	ASSERT_EQ(ht_count_fds(), fds0);
+	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 	/* The dead server's socket file stays behind (stale). */
 	struct stat st;
 	ASSERT_EQ(lstat(path, &st), 0);

@@ -89,7 +89,7 @@ int main(void)
 	char dir[256], path[300];
 	ht_mkdtemp(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/sock", dir);
-	int fds0 = ht_count_fds();
+	int fds0 = vmsg_test_count_fds();
 
 	pid_t pid = fork();
 	ASSERT_GE(pid, 0);
@@ -155,7 +155,7 @@ int main(void)
 	p->ops->unmap(p, a1, 4);
 	p->ops->unmap(p, a0, 1);
 	p->ops->destroy(p);
-	ASSERT_EQ(ht_count_fds(), fds0);
+	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 	ht_rmdir(dir);
 	return 0;
 }

@@ -28,20 +28,6 @@ static inline uint64_t ht_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Open fds of this process (the listing's own fd not counted). */
-static inline int ht_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	ASSERT_TRUE(d != NULL);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
-
 /* Make a fresh temp dir under $TMPDIR (or /tmp) into dir. */
 static inline void ht_mkdtemp(char *dir, size_t cap)
 {

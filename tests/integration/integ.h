@@ -77,8 +77,6 @@ pid_t integ_fork(int (*fn)(void *), void *arg);
 int integ_reap(pid_t pid);
 
 uint64_t integ_now_ns(void);
-/* Open file descriptors of this process (entries of /proc/self/fd). */
-int integ_count_fds(void);
 
 /* Fast 64-bit streaming hash, independent of how the bytes are chunked:
  * eight bytes per multiply. Not cryptographic; enough to catch loss,

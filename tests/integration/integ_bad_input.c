@@ -218,16 +218,16 @@ int main(int argc, char **argv)
 
 	strerror_all();
 	integ_tmp_make(&tmp);
-	fds = integ_count_fds();
+	fds = vmsg_test_count_fds();
 	null_channel(tmp.path);
 	host_args(tmp.path);
-	ASSERT_EQ(integ_count_fds(), fds);
+	ASSERT_EQ(vmsg_test_count_fds(), fds);
 
 	ASSERT_EQ(pipe(go), 0);
 	ch = (struct child){ .path = tmp.path, .go_rd = go[0] };
 	pid = integ_fork(peer, &ch);
 	close(go[0]);
-	fds = integ_count_fds();
+	fds = vmsg_test_count_fds();
 	vmsg_chan_opts_init(&o);
 	o.max_msg = MAX_MSG;
 	if ((r = vmsg_host_serve(&c, tmp.path, &o)) < 0)
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 		VMSG_TEST_FAIL("accept: %s", vmsg_strerror(r));
 	live_channel(c, tmp.path);
 	vmsg_chan_close(c);
-	ASSERT_EQ(integ_count_fds(), fds);
+	ASSERT_EQ(vmsg_test_count_fds(), fds);
 	ASSERT_EQ(integ_reap(pid), 0);
 	close(go[1]);
 	integ_tmp_drop(&tmp);

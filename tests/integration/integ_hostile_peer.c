@@ -823,7 +823,7 @@ static void run_round(struct round *rd, unsigned n)
 	pid_t pid;
 
 	integ_tmp_make(&tmp);
-	fds = integ_count_fds();
+	fds = vmsg_test_count_fds();
 	ASSERT_EQ(pipe(ready), 0);
 	ASSERT_EQ(pipe(go), 0);
 	ASSERT_EQ(pipe(report), 0);
@@ -874,7 +874,7 @@ static void run_round(struct round *rd, unsigned n)
 	close(ready[0]);
 	close(report[0]);
 	close(go[1]);
-	ASSERT_EQ(integ_count_fds(), fds);
+	ASSERT_EQ(vmsg_test_count_fds(), fds);
 	integ_tmp_drop(&tmp);
 
 	printf("round %2u %-7s victim=%-6s ring=%-6u seed=%016llx: ok %u "

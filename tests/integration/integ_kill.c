@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 	integ_tmp_make(&tmp);
 	pid = integ_fork(kill_server ? victim_server : victim_client, tmp.path);
 
-	fds_before = integ_count_fds();
+	fds_before = vmsg_test_count_fds();
 	if (kill_server) {
 		r = integ_connect(&c, tmp.path, NULL, 20000);
 	} else if ((r = integ_serve(&c, tmp.path, NULL)) >= 0) {
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	ASSERT_EQ(step(c, false, 1000), -EPIPE);
 	vmsg_chan_close(c);
 
-	ASSERT_EQ(integ_count_fds(), fds_before);
+	ASSERT_EQ(vmsg_test_count_fds(), fds_before);
 	/* a server withdraws its socket or xenstore keys at the latest at
 	 * close */
 	if (!kill_server)

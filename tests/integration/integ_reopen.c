@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	int r;
 
 	integ_tmp_make(&tmp);
-	int fds = integ_count_fds();
+	int fds = vmsg_test_count_fds();
 	if ((r = integ_serve(&s, tmp.path, NULL)) < 0)
 		VMSG_TEST_FAIL("serve: %s", vmsg_strerror(r));
 	ASSERT_EQ(vmsg_chan_reopen(s), 0); /* already waiting: no-op */
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 		serve_round(s, &a);
 	}
 	vmsg_chan_close(s);
-	ASSERT_EQ(integ_count_fds(), fds);
+	ASSERT_EQ(vmsg_test_count_fds(), fds);
 	integ_tmp_drop(&tmp);
 	printf("%s: one server end took %d clients in turn\n",
 	       integ_backend_name(), ROUNDS);

@@ -12,42 +12,29 @@
  *
  * Descriptors are counted in /proc/self/fd: on the simulated Xen each
  * prepared handle is a connection to the simulator's daemon. */
-#include <dirent.h>
-
 #include "vmsgd_test.h"
 
 #define CONF "[service echo]\noffer = 1\nopen = 2\nmode = direct\n"
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	ASSERT_TRUE(d != NULL);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the DIR's own */
-}
-
 /* dom2: two control handles; the counts as they go. */
 static int role_two(void)
 {
-	int n0 = count_fds();
+	int n0 = vmsg_test_count_fds();
 	vmsg_ctl *b = vt_ctl_open();
-	int nb = count_fds() - n0;
+	int nb = vmsg_test_count_fds() - n0;
 	vmsg_ctl *a = vt_ctl_open();
 	vmsg_chan *c = vt_open(a, "echo");
 	vt_echo_exchange(c, 5, false);
 	vmsg_service_close(a, c); /* prepares the next channel's handles */
-	int n1 = count_fds();
+	int n1 = vmsg_test_count_fds();
 	vmsg_ctl_close(b);
-	int n2 = count_fds();
+	int n2 = vmsg_test_count_fds();
 	/* A's next channel, on the handles still prepared. */
 	c = vt_open(a, "echo");
 	vt_echo_exchange(c, 5, false);
 	vmsg_service_close(a, c);
 	vmsg_ctl_close(a);
-	int n3 = count_fds();
+	int n3 = vmsg_test_count_fds();
 	sim_say(vt_out, "fds %d %d %d %d %d", n0, nb, n1, n2, n3);
 	return 0;
 }
