@@ -383,17 +383,6 @@ static uint32_t state_of(struct waiter *w)
 	return atomic_load_explicit(&w->state, memory_order_acquire);
 }
 
-static void do_wakes(struct wakes *wk);
-
-/* Tell `w` (under h->mu) and wake it later (do_wakes). */
-static void tell(struct wakes *wk, struct waiter *w, uint32_t state)
-{
-	atomic_store_explicit(&w->state, state, memory_order_release);
-	if (wk->n == sizeof wk->w / sizeof wk->w[0])
-		do_wakes(wk); /* never in practice; correct, only slower */
-	wk->w[wk->n++] = w;
-}
-
 /* Outside h->mu where it can be. A waiter told W_DONE may already have
  * seen it and returned, its struct gone with its stack frame: FUTEX_WAKE
  * only uses the address as a key and touches no memory there, and a
@@ -405,6 +394,15 @@ static void do_wakes(struct wakes *wk)
 		(void)syscall(SYS_futex, &wk->w[i]->state, FUTEX_WAKE_PRIVATE,
 			      1, NULL, NULL, 0);
 	wk->n = 0;
+}
+
+/* Tell `w` (under h->mu) and wake it later (do_wakes). */
+static void tell(struct wakes *wk, struct waiter *w, uint32_t state)
+{
+	atomic_store_explicit(&w->state, state, memory_order_release);
+	if (wk->n == sizeof wk->w / sizeof wk->w[0])
+		do_wakes(wk); /* never in practice; correct, only slower */
+	wk->w[wk->n++] = w;
 }
 
 /* Sleep (outside h->mu) until w's state is no longer W_WAIT. */
