@@ -374,8 +374,10 @@ static void same_int(const char *what, const char *svc, int a, int b)
 		VMSG_TEST_FAIL("%s: %s went from %d to %d", svc, what, a, b);
 }
 
-/* Mappings: equal, but a sanitizer's allocator maps more of its regions
- * as it goes; a ring left mapped is one or more per channel. */
+/* Mappings: equal, but a sanitizer's runtime maps more of its regions as
+ * it goes, and merges or returns some (TSan's provider once went from 215
+ * to 213 lines of /proc/PID/maps, 5 December); a ring left mapped is one
+ * or more per channel, so only growth beyond the slack is a leak there. */
 #ifdef VT_SAN
 #define MAPS_SLACK 64
 #else
@@ -385,9 +387,9 @@ static void same_int(const char *what, const char *svc, int a, int b)
 static void maps_same(const char *what, const char *svc, int a, int b)
 {
 	fprintf(stderr, "fanout %s: %s %d after the warm-up, %d at the end "
-			"(at most %d more)\n",
+			"(at most %d more or fewer)\n",
 		svc, what, a, b, MAPS_SLACK);
-	if (b < a || b > a + MAPS_SLACK)
+	if (b < a - MAPS_SLACK || b > a + MAPS_SLACK)
 		VMSG_TEST_FAIL("%s: %s went from %d to %d", svc, what, a, b);
 }
 
