@@ -14,12 +14,29 @@
 
 #define VMSG_TEST_SKIP 77
 
+/* A harness's cleanup for a failed assertion (sim_harness.h: dump the
+ * simulator's log, stop its daemons), run by vmsg_test_abort() before it
+ * aborts. It runs in the failing code's own context: done from a SIGABRT
+ * handler instead, its fork, stdio and malloc are unsafe (ThreadSanitizer
+ * reports them, and a handler that interrupted a lock holder can hang).
+ * Weak: one pointer however many of a test's files include this. */
+__attribute__((weak)) void (*vmsg_test_on_fail)(void);
+
+static inline _Noreturn void vmsg_test_abort(void)
+{
+	void (*f)(void) = vmsg_test_on_fail;
+	vmsg_test_on_fail = NULL; /* an assertion inside it aborts plainly */
+	if (f)
+		f();
+	abort();
+}
+
 #define VMSG_TEST_FAIL(...)                                                    \
 	do {                                                                   \
 		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                \
 		fprintf(stderr, __VA_ARGS__);                                  \
 		fputc('\n', stderr);                                           \
-		abort();                                                       \
+		vmsg_test_abort();                                             \
 	} while (0)
 
 #define ASSERT_TRUE(c)                                                         \

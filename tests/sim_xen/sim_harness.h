@@ -119,16 +119,34 @@ static inline void sim_stop_daemon(void)
 		_exit(1);
 }
 
-static inline void sim_on_abort(int sig)
+/* A failure: dump the daemon's log (it says what the simulator saw) and
+ * stop the simulator. */
+static inline void sim_on_fail(void)
 {
-	/* Dump the daemon's log: it says what the simulator saw. */
+	if (!sim_dir[0] || getpid() != sim_driver_pid)
+		return;
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "cat '%s/xensimd.log' >&2", sim_dir);
 	if (system(cmd) != 0)
 		fputs("(no daemon log)\n", stderr);
 	sim_stop_daemon();
+}
+
+/* The same from a signal: an alarm (a test's own time limit) or an abort
+ * that no assertion made (a failed assertion runs sim_on_fail before it
+ * aborts, through vmsg_test_on_fail, and this handler is then gone). Not
+ * async-signal-safe; a best effort where the process is ending anyway. */
+static inline void sim_on_abort(int sig)
+{
+	sim_on_fail();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+static inline void sim_fail_hook(void)
+{
+	signal(SIGABRT, SIG_DFL);
+	sim_on_fail();
 }
 
 /* Make a private state dir and arrange for cleanup. */
@@ -145,6 +163,7 @@ static inline void sim_setup(int with_xenstore)
 		setenv("XENSIM_NO_XENSTORE", "1", 1);
 	sim_driver_pid = getpid();
 	ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	vmsg_test_on_fail = sim_fail_hook;
 	signal(SIGABRT, sim_on_abort);
 	signal(SIGALRM, sim_on_abort);
 	signal(SIGPIPE, SIG_IGN);
