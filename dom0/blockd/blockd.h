@@ -44,6 +44,8 @@ struct conn {
 	void *owner;        /* the --xen listener it came from (main.c), or NULL */
 	bool hello;
 	bool closing;       /* the channel ended: free once inflight is 0 */
+	bool more;          /* requests left unread at the step's budget:
+			     * look again without sleeping (conn.c) */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
 	unsigned inflight;  /* bios the backend still holds */
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */

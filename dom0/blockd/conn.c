@@ -35,6 +35,15 @@
  * both spinning 50 us 550,525 / 574,557 / 459,523. */
 #define EARLY_REPLIES 16u
 
+/* At most this many requests are read from one conn in one step; then
+ * the others get their turn, and the conn is looked at again without a
+ * sleep (k->more). A consumer's ring holds tens of thousands of small
+ * requests, and one that writes them as fast as they are read (requests
+ * answered at once: errors, reads from the page cache; or a hostile one
+ * that rewrites the ring's indices) would otherwise keep the loop on its
+ * conn for as long as it liked, every other consumer stalled. */
+#define READ_BUDGET 64u
+
 static struct bio *bio_get(struct blockd *d, uint32_t data)
 {
 	struct bio *b = d->pool;
@@ -114,7 +123,12 @@ static void read_requests(struct blockd *d, struct conn *k)
 	struct vmsg_msg m;
 	int r;
 
-	while (!k->closing) {
+	k->more = false;
+	for (unsigned n = 0; !k->closing; n++) {
+		if (n == READ_BUDGET) {
+			k->more = true;
+			return;
+		}
 		r = vmsg_chan_peek(k->c, &m, 0);
 		if (r == -EAGAIN)
 			return;

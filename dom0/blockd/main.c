@@ -375,10 +375,12 @@ static int run(struct blockd *d, const sigset_t *orig)
 				busy = busy || k->inflight == 0;
 				continue;
 			}
+			busy = busy || k->more;
 			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(k->c),
 						  .events = POLLIN };
 		}
-		/* The longest sleep: none when busy, 100 ms while a --xen
+		/* The longest sleep: none when busy (a conn to free, or one
+		 * with requests left at its budget), 100 ms while a --xen
 		 * listener waits, until the backend's own deadline. */
 		int ms = busy ? 0 : xen_waiting ? 100 : -1;
 		int due = d->be->due_ms ? d->be->due_ms(d) : -1;

@@ -4,7 +4,9 @@
  * the file then holds exactly what they wrote (checked with pread after
  * FLUSH); a read-only export answers -EROFS to writes and serves reads;
  * hostile consumers beside an honest one get errors or are dropped while
- * the honest one's I/O goes on; kill -9 and restart; the daemon's usage
+ * the honest one's I/O goes on; a consumer that keeps its ring full of
+ * requests does not stall another's (test_flood_neighbour); kill -9 and
+ * restart; the daemon's usage
  * errors name their cause. test_rw runs again with --spin-us. Reads whose
  * pages are cold, partly cached or cached return the file (test_cold);
  * an idle daemon with a silent consumer uses next to no CPU (test_idle).
@@ -24,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "block_test_util.h"
+#include "vmsg_chan_internal.h"
 
 #define DISK (48u * 1024u * 1024u)
 #define CLIENTS 3
@@ -643,6 +646,146 @@ static void test_hostile_neighbour(const char *image)
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* A consumer measuring how long each of its requests takes while
+ * another one misbehaves: the other must not hold up its I/O. */
+struct bystander {
+	const char *path;
+	volatile int stop;
+	unsigned ops;
+	uint64_t max_ms; /* the slowest request */
+	pthread_t th;
+};
+
+static void *bystander_thread(void *arg)
+{
+	struct bystander *v = arg;
+	struct bt_client b;
+	static uint8_t buf[4096];
+	ASSERT_EQ(bt_connect(&b, v->path, 8, 65536), 0);
+	v->ops = 1; /* connected: the misbehaviour may begin */
+	while (!v->stop) {
+		uint64_t t0 = ht_now_ms();
+		ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, buf,
+					     sizeof(buf), 4096u * (v->ops % 64),
+					     0, 20000), 0);
+		uint64_t ms = ht_now_ms() - t0;
+		if (ms > v->max_ms)
+			v->max_ms = ms;
+		v->ops++;
+		usleep(1000);
+	}
+	bt_close(&b);
+	return NULL;
+}
+
+static void bystander_start(struct bystander *v, const char *path)
+{
+	*v = (struct bystander){ .path = path };
+	ASSERT_EQ(pthread_create(&v->th, NULL, bystander_thread, v), 0);
+	while (!__atomic_load_n(&v->ops, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void bystander_stop(struct bystander *v, const char *what)
+{
+	v->stop = 1;
+	pthread_join(v->th, NULL);
+	printf("%s: the other consumer did %u reads, the slowest took %llu "
+	       "ms\n", what, v->ops, (unsigned long long)v->max_ms);
+	ASSERT_LT(v->max_ms, 500);
+}
+
+/* A consumer that keeps its request ring full must not keep vmsg-blockd
+ * from the others: it once read "every request there is" on one channel
+ * before looking at any other, so a consumer that wrote as fast as it was
+ * read held the daemon for as long as it liked. An honest one can come
+ * close (requests answered at once with an error status, replies read as
+ * fast as they come); this one makes it certain and costs itself nothing:
+ * once two turns of its ring hold 32-byte requests (an unknown operation:
+ * -EOPNOTSUPP at once, no I/O), it only moves the ring's indices, the
+ * producer index of its requests a ring ahead of what the daemon has read
+ * (the same bytes, read again) and the consumer index of the replies to
+ * their producer's. It never has more requests unanswered than granted:
+ * a reply goes out every few requests, and the ring for them never
+ * fills. */
+static void test_flood_neighbour(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/flood", dir);
+	pid_t pid = start_blockd(path, image, false);
+	struct bystander v;
+	bystander_start(&v, path);
+
+	struct vmsg_chan_opts o;
+	vmsg_chan *c;
+	uint8_t m[VMSG_BLK_INFO_SIZE];
+	int r;
+	bt_opts(&o);
+	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
+		usleep(2000);
+	ASSERT_EQ(r, 0);
+	vmsg_blk_put_hello(m, 64, 65536);
+	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
+	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
+	struct vmsg_ring_end *e = vmsg__chan_ring(c);
+	ASSERT_TRUE(e != NULL);
+	uint32_t size = e->tx.size;
+	/* Two turns and a bit of requests through the library, their replies
+	 * read: the ring then holds request frames at every 32 bytes. */
+	uint64_t id = 0;
+	while (id < 2u * (size / 32u) + 1024u) {
+		struct vmsg_msg msg;
+		while ((r = vmsg_chan_peek(c, &msg, 0)) == 0)
+			vmsg_chan_release(c);
+		ASSERT_EQ(r, -EAGAIN);
+		for (int i = 0; i < 1024; i++) {
+			uint8_t q[VMSG_BLK_REQ_HDR];
+			struct vmsg_blk_req_hdr h = { id, 0, 512, 77, 0 };
+			vmsg_blk_put_req(q, &h);
+			r = vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, q, sizeof(q),
+					   VMSG_SEND_MORE, 0);
+			if (r == -EAGAIN)
+				break;
+			ASSERT_GE(r, 0);
+			id++;
+		}
+		ASSERT_EQ(vmsg_chan_flush(c), 0);
+	}
+	/* Now the indices alone, for 2 s (the library's view of them is
+	 * stale from here: the channel is only closed after). */
+	struct vmsg_platform *pl = vmsg__chan_platform(c);
+	uint64_t end = ht_now_ms() + 2000, answered = 0;
+	uint32_t last = __atomic_load_n(&e->page->right.prod, __ATOMIC_ACQUIRE);
+	while (ht_now_ms() < end) {
+		for (int i = 0; i < 1000; i++) {
+			uint32_t cons = __atomic_load_n(&e->page->left.cons,
+							__ATOMIC_ACQUIRE);
+			__atomic_store_n(&e->page->left.prod, cons + size,
+					 __ATOMIC_RELEASE);
+			uint32_t prod = __atomic_load_n(&e->page->right.prod,
+							__ATOMIC_ACQUIRE);
+			__atomic_store_n(&e->page->right.cons, prod,
+					 __ATOMIC_RELEASE);
+			answered += prod - last; /* modulo 2^32, as the ring */
+			last = prod;
+		}
+		pl->ops->notify(pl);
+		usleep(100);
+	}
+	/* Replies of 24 ring bytes each. */
+	printf("flood: %llu requests answered in 2 s\n",
+	       (unsigned long long)(answered / 24u));
+	/* It was served all along (not dropped): its flood went on. */
+	ASSERT_GT(answered / 24u, 100000u);
+	bystander_stop(&v, "flood");
+	vmsg_chan_close(c);
+	ASSERT_EQ(kill(pid, 0), 0);
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* Usage errors name their cause and exit 2; a missing image exits 1. */
 static void test_usage(void)
 {
@@ -711,6 +854,7 @@ int main(void)
 	test_idle(image);
 	test_ro(image);
 	test_hostile_neighbour(image);
+	test_flood_neighbour(image);
 	test_kill(image);
 #ifdef BLOCKD_VIA_NBD
 	stop_source();
