@@ -183,6 +183,16 @@ int vmsg_chan_reopen(vmsg_chan *c)
 	 * (its live byte cleared when it unmaps) may come after we saw it
 	 * close, and must land on the old page, not on the next client's. */
 	struct vmsg_platform *p = c->p;
+	/* A client that came and went between two looks at its live byte
+	 * (never seen UP: vmsg__peer_state withdraws the address then) left
+	 * the address published. Withdraw it before publishing again: the
+	 * host platform refuses a second publish, and kept the old listening
+	 * socket, which turned every later client away as if the gone one
+	 * were still there (-EBUSY, for ever). */
+	if (c->published) {
+		p->ops->unpublish(p);
+		c->published = false;
+	}
 	p->ops->unmap(p, c->page, 1);
 	c->page = NULL;
 	int r = p->ops->share(p, 1, &c->page, &c->page_ref, SRV_LIVE_OFF);

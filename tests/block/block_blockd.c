@@ -5,7 +5,9 @@
  * FLUSH); a read-only export answers -EROFS to writes and serves reads;
  * hostile consumers beside an honest one get errors or are dropped while
  * the honest one's I/O goes on; a consumer that keeps its ring full of
- * requests does not stall another's (test_flood_neighbour); kill -9 and
+ * requests does not stall another's (test_flood_neighbour); consumers
+ * that connect and close at once leave the path open to the next
+ * (test_come_and_go); kill -9 and
  * restart; the daemon's usage
  * errors name their cause. test_rw runs again with --spin-us. Reads whose
  * pages are cold, partly cached or cached return the file (test_cold);
@@ -786,6 +788,40 @@ static void test_flood_neighbour(const char *image)
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* Consumers that connect and close at once, before vmsg-blockd has seen
+ * them arrive: each is forgotten, and the path takes the next consumer.
+ * The listening channel, reopened after such a one, once stayed
+ * published with the gone consumer counted as its client, and every later
+ * connect heard -EBUSY for ever. */
+static void test_come_and_go(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/comego", dir);
+	pid_t pid = start_blockd(path, image, false);
+	for (int round = 0; round < 20; round++) {
+		struct vmsg_chan_opts o;
+		vmsg_chan *c;
+		int r, tries = 0;
+		bt_opts(&o);
+		/* -EBUSY while it takes the one before: 2 s of it at most. */
+		while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY &&
+		       tries++ < 1000)
+			usleep(2000);
+		ASSERT_EQ(r, 0);
+		vmsg_chan_close(c);
+	}
+	struct bt_client b;
+	uint8_t buf[4096];
+	ASSERT_EQ(bt_connect(&b, path, 8, 65536), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, buf, sizeof(buf),
+				     0, 0, 5000), 0);
+	bt_close(&b);
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* Usage errors name their cause and exit 2; a missing image exits 1. */
 static void test_usage(void)
 {
@@ -855,6 +891,7 @@ int main(void)
 	test_ro(image);
 	test_hostile_neighbour(image);
 	test_flood_neighbour(image);
+	test_come_and_go(image);
 	test_kill(image);
 #ifdef BLOCKD_VIA_NBD
 	stop_source();
