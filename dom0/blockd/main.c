@@ -325,6 +325,10 @@ static int run(struct blockd *d, const sigset_t *orig)
 {
 	struct pollfd *p = calloc(d->max_conns + 2 + MAX_XEN, sizeof(*p));
 	int r = 0;
+	if (!p) {
+		fprintf(stderr, "vmsg-blockd: %s\n", vmsg_strerror(-ENOMEM));
+		return -ENOMEM;
+	}
 
 	uint64_t last_move = 0;
 	while (!stop_signal) {
