@@ -104,6 +104,27 @@ static inline int vmsg_test_count_fds(void)
 	return n - 1;
 }
 
+/* A "Key: N kB" line of /proc/PID/status (pid "self" for ours), in
+ * bytes: RssAnon, RssShmem, ... */
+static inline unsigned long vmsg_test_proc_status(const char *pid,
+						  const char *key)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%s/status", pid);
+	FILE *f = fopen(path, "r");
+	ASSERT_TRUE(f != NULL);
+	unsigned long kb = 0;
+	int found = 0;
+	size_t k = strlen(key);
+	while (!found && fgets(line, sizeof line, f))
+		found = strncmp(line, key, k) == 0 && line[k] == ':' &&
+			sscanf(line + k + 1, "%lu", &kb) == 1;
+	fclose(f);
+	if (!found)
+		VMSG_TEST_FAIL("no %s in %s", key, path);
+	return kb * 1024;
+}
+
 /* CPU time (user + system) process pid has used, in seconds: a daemon
  * that should be asleep is checked not to spin. */
 static inline double vmsg_test_cpu_s(pid_t pid)

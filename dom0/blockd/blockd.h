@@ -29,6 +29,7 @@ struct bio {
 	uint32_t done;      /* bytes read/written so far (short transfers) */
 	bool nbd_pending;   /* nbd.c: issued, its completion not yet seen */
 	bool pooled;        /* buf is of the pool's size (conn.c) */
+	uint32_t held;      /* data bytes of buf, counted in conn's held */
 	struct bio *next;   /* a conn's reply queue, or the backlog */
 	uint8_t *buf;
 };
@@ -47,6 +48,7 @@ struct conn {
 	bool more;          /* requests left unread at the step's budget:
 			     * look again without sleeping (conn.c) */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
+	uint64_t held;      /* data buffer bytes its requests hold now */
 	unsigned inflight;  /* bios the backend still holds */
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */
 	uint64_t requests, bytes;
@@ -92,6 +94,9 @@ struct blockd {
 				   * the last reply */
 	struct conn *conns;
 	unsigned nconns, max_conns;
+	/* --max-buffered: a conn whose requests hold this many bytes of data
+	 * buffers reads no more of them until replies free some (conn.c) */
+	uint64_t max_held;
 	uint32_t next_id;
 	bool quiet;
 	/* --spin-us: after a request read or a reply sent, keep looking for

@@ -129,6 +129,14 @@ static void read_requests(struct blockd *d, struct conn *k)
 			k->more = true;
 			return;
 		}
+		/* dom0's memory: the data buffers of a conn's requests stay
+		 * ours until their replies are in its ring, and a consumer
+		 * that never reads its replies would hold depth x max-req of
+		 * them (256 MiB with the defaults) for as long as it stayed.
+		 * Past --max-buffered its requests wait in its ring; the
+		 * replies it takes (or the disk's completions) bring us back. */
+		if (k->held >= d->max_held)
+			return;
 		r = vmsg_chan_peek(k->c, &m, 0);
 		if (r == -EAGAIN)
 			return;
@@ -166,6 +174,8 @@ static void read_requests(struct blockd *d, struct conn *k)
 		}
 		b->conn = k;
 		b->rq = rq;
+		b->held = data ? h->length : 0;
+		k->held += b->held;
 		h = &b->rq.h;
 		/* The WRITE data: copied out of the ring (the peer may change
 		 * it there; the disk must see one version). */
@@ -222,6 +232,7 @@ static void send_replies(struct conn *k)
 		k->rq_head = b->next;
 		if (!k->rq_head)
 			k->rq_tail = NULL;
+		k->held -= b->held;
 		bio_free(k->d, b);
 	}
 	if (!k->closing)

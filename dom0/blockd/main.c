@@ -28,6 +28,7 @@
 
 #define DEFAULT_DEPTH 64u
 #define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
+#define DEFAULT_MAX_BUFFERED (32u * 1024u * 1024u)
 /* How long a source may leave requests unanswered (--nbd-timeout). */
 #define DEFAULT_NBD_TIMEOUT_S 30u
 #define MAX_CONNS 64u
@@ -85,6 +86,13 @@ static void usage(FILE *f)
 "  -m, --max-req BYTES     largest request (default %u; with --nbd, at\n"
 "                          most the server's maximum)\n"
 "  -c, --max-conns N       consumers at once (default %u)\n"
+"  -B, --max-buffered BYTES\n"
+"                          data buffers one consumer's requests may hold in\n"
+"                          this process at once, 65536..4294967295 (default\n"
+"                          %u): past it, its next requests wait in its\n"
+"                          ring until its replies go out, so a consumer\n"
+"                          that never reads them costs about this plus\n"
+"                          --max-req, not depth x max-req\n"
 "  -w, --wait MS           how long to wait for vmsgd, or the NBD server, at\n"
 "                          start (10000)\n"
 "  -S, --spin-us N         after each request or reply, look for the next\n"
@@ -99,7 +107,7 @@ static void usage(FILE *f)
 "Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE, the NBD server, the listen\n"
 "path or vmsgd unusable, 2 bad usage.\n",
 		DEFAULT_NBD_TIMEOUT_S, MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ,
-		MAX_CONNS);
+		MAX_CONNS, DEFAULT_MAX_BUFFERED);
 }
 
 static void chan_opts(const struct blockd *d, struct vmsg_chan_opts *o)
@@ -432,6 +440,7 @@ int main(int argc, char **argv)
 	bool ro = false;
 	uint32_t bs = 512, depth = DEFAULT_DEPTH, max_req = DEFAULT_MAX_REQ;
 	uint32_t max_conns = MAX_CONNS, wait_ms = 10000;
+	uint32_t max_buffered = DEFAULT_MAX_BUFFERED;
 	uint32_t nbd_timeout_s = DEFAULT_NBD_TIMEOUT_S;
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -444,6 +453,7 @@ int main(int argc, char **argv)
 		{"depth", required_argument, NULL, 'd'},
 		{"max-req", required_argument, NULL, 'm'},
 		{"max-conns", required_argument, NULL, 'c'},
+		{"max-buffered", required_argument, NULL, 'B'},
 		{"wait", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"spin-us", required_argument, NULL, 'S'},
@@ -452,7 +462,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:w:S:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:B:w:S:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen_path = optarg; break;
 		case 'n': nbd_uri = optarg; break;
@@ -510,6 +520,15 @@ int main(int argc, char **argv)
 			if (!parse_u32(optarg, 1, 4096, &max_conns)) {
 				fprintf(stderr, "vmsg-blockd: --max-conns %s: "
 					"expected 1..4096\n", optarg);
+				return 2;
+			}
+			break;
+		case 'B':
+			if (!parse_u32(optarg, 65536, UINT32_MAX,
+				       &max_buffered)) {
+				fprintf(stderr, "vmsg-blockd: --max-buffered %s: "
+					"expected 65536..4294967295 bytes\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -580,6 +599,7 @@ int main(int argc, char **argv)
 	d.info.depth = depth;
 	d.info.max_req = max_req;
 	d.max_conns = max_conns;
+	d.max_held = max_buffered;
 	d.nbd_timeout_ms = nbd_timeout_s * 1000u;
 	/* What the log calls the disk. */
 	const char *disk = nbd_uri ? nbd_uri : argv[optind];

@@ -79,24 +79,6 @@ static int maps_count(const char *pid)
 	return n;
 }
 
-/* A "Key: N kB" line of /proc/PID/status, in bytes. */
-static unsigned long status_bytes(const char *pid, const char *key)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%s/status", pid);
-	FILE *f = fopen(path, "r");
-	ASSERT_TRUE(f != NULL);
-	unsigned long kb = 0;
-	bool found = false;
-	size_t k = strlen(key);
-	while (!found && fgets(line, sizeof line, f))
-		found = strncmp(line, key, k) == 0 && line[k] == ':' &&
-			sscanf(line + k + 1, "%lu", &kb) == 1;
-	fclose(f);
-	ASSERT_TRUE(found);
-	return kb * 1024;
-}
-
 /* Heap bytes this process has allocated and not freed. */
 static unsigned long heap_used(void)
 {
@@ -114,7 +96,8 @@ static void say_stats(const char *word, unsigned extra)
 {
 	sim_say(vt_out, "%s %u %lu %d %d %lu %lu", word, extra, heap_used(),
 		vt_fd_count(getpid()), maps_count("self"),
-		status_bytes("self", "RssAnon"), status_bytes("self", "RssShmem"));
+		vmsg_test_proc_status("self", "RssAnon"),
+		vmsg_test_proc_status("self", "RssShmem"));
 }
 
 /* One round trip on c (the provider echoes). */
@@ -330,9 +313,9 @@ static void read_vmsgd(struct pstat *v)
 	v->fds = fds;
 	v->maps = maps;
 	v->heap = 0; /* not ours to ask */
-	v->anon = status_bytes(pid, "RssAnon");
-	v->threads = (int)(status_bytes(pid, "Threads") / 1024);
-	v->shmem = status_bytes(pid, "RssShmem");
+	v->anon = vmsg_test_proc_status(pid, "RssAnon");
+	v->threads = (int)(vmsg_test_proc_status(pid, "Threads") / 1024);
+	v->shmem = vmsg_test_proc_status(pid, "RssShmem");
 }
 
 /* Ask the provider until it holds `want` channels; its reading into *p. */
