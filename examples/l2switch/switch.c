@@ -80,17 +80,20 @@ static void learn(struct sw *s, const uint8_t *mac, unsigned port,
 			e->seen_ms = now;
 			return;
 		}
-		if (!free && !live(s, e, now)) {
-			if (e->used)
-				s->c.aged++;
+		if (!free && !live(s, e, now))
 			free = e;
-		}
 		if (e->seen_ms < oldest->seen_ms)
 			oldest = e;
 	}
 	if (!free) {
 		free = oldest;
 		s->c.evicted++;
+	} else if (free->used) {
+		/* A stale entry is counted aged when its slot is taken, not
+		 * when the search passes it: the address may be found
+		 * further on, and then the stale one stays, to be passed
+		 * (and was counted) again at every frame from its set. */
+		s->c.aged++;
 	}
 	__builtin_memcpy(free->mac, mac, 6);
 	free->port = (uint8_t)port;

@@ -3,8 +3,9 @@
  * would go: learning, forwarding to the learnt port, flooding unknown,
  * broadcast and multicast destinations to every other up port, filtering
  * a frame whose destination is on its own port, a station moving ports,
- * ageing (an address unseen for age= seconds is flooded to again), and a
- * port's addresses forgotten when its link goes down. */
+ * ageing (an address unseen for age= seconds is flooded to again, and
+ * counted aged once), and a port's addresses forgotten when its link goes
+ * down. */
 #include <stdio.h>
 #include <string.h>
 
@@ -99,6 +100,34 @@ int main(void)
 		app.ops->frame(&app, i % 4, g, sizeof g);
 	}
 	ASSERT_GT(the_switch.c.evicted, 0);
+
+	/* Ageing is counted once per address: X and Y share a set of the
+	 * table, both go stale, Y comes back and sends again and again.
+	 * Only Y's renewal counts, then X's slot taken by Z; X passed over
+	 * while Y is looked for is not counted at every frame (it was). */
+	ASSERT_EQ(netapp_app.configure(&app, 2, args, err, sizeof err), 0);
+	app.now_ms = 1000;
+	uint8_t x[6] = {0x02, 0x30, 0, 0, 0, 0}, y[6], z[6];
+	unsigned found = 0;
+	for (unsigned i = 1; found < 2; i++) {
+		uint8_t m[6] = {0x02, 0x30, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
+		if (sw_hash(m) == sw_hash(x))
+			memcpy(found++ ? z : y, m, 6);
+	}
+	uint8_t g[60] = {0x02, 0, 0, 0, 0, 1};
+	g[12] = 0x08;
+	memcpy(g + 6, x, 6);
+	app.ops->frame(&app, 0, g, sizeof g);
+	memcpy(g + 6, y, 6);
+	app.ops->frame(&app, 1, g, sizeof g);
+	app.now_ms += 10001;
+	for (unsigned i = 0; i < 3; i++, app.now_ms++)
+		app.ops->frame(&app, 1, g, sizeof g);
+	ASSERT_EQ(the_switch.c.aged, 1);
+	memcpy(g + 6, z, 6);
+	app.ops->frame(&app, 2, g, sizeof g);
+	ASSERT_EQ(the_switch.c.aged, 2);
+	ASSERT_EQ(the_switch.c.learnt, 3);
 	printf("switch_unit: ok\n");
 	return 0;
 }
