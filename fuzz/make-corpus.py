@@ -235,6 +235,182 @@ def session_seeds():
             op(2, 2, u8(0)) + op(2, 3) + op(0, 5, u32(400000)) + op(0, 4))
     write("vmsgd_session", "deadlines", late)
 
+# ---- the network appliances (fuzz/firewall.c, fuzz/l2switch.c)
+def be16(v): return struct.pack(">H", v & 0xffff)
+def inet_sum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(">%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+MAC_OUT, MAC_IN = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02"
+def eth(dst, src, type_, payload): return dst + src + be16(type_) + payload
+def ip4(src, dst, proto, l4, flags_frag=0, ihl=5, ttl=64):
+    opts = b"\0" * (ihl * 4 - 20)
+    h = (bytes([0x40 | ihl, 0]) + be16(ihl * 4 + len(l4)) + be16(1) + be16(flags_frag) +
+         bytes([ttl, proto]) + b"\0\0" + bytes(src) + bytes(dst) + opts)
+    return h[:10] + be16(inet_sum(h)) + h[12:] + l4
+def pseudo(src, dst, proto, n): return bytes(src) + bytes(dst) + bytes([0, proto]) + be16(n)
+def tcp_seg(src, dst, sp, dp, flags, data=b""):
+    t = be16(sp) + be16(dp) + u32(1) + u32(0) + bytes([0x50, flags]) + be16(65535) + b"\0\0\0\0" + data
+    return t[:16] + be16(inet_sum(pseudo(src, dst, 6, len(t)) + t)) + t[18:]
+def udp_dgram(src, dst, sp, dp, data=b"", nosum=False):
+    u = be16(sp) + be16(dp) + be16(8 + len(data)) + b"\0\0" + data
+    s = 0 if nosum else (inet_sum(pseudo(src, dst, 17, len(u)) + u) or 0xffff)
+    return u[:6] + be16(s) + u[8:]
+def icmp_echo(type_, data=b"ping" * 8):
+    m = bytes([type_, 0]) + b"\0\0" + be16(7) + be16(1) + data
+    return m[:2] + be16(inet_sum(m)) + m[4:]
+OUT_IP, IN_IP = (198, 18, 0, 1), (198, 18, 0, 2)
+def tcp_frame(src, dst, sp, dp, flags, data=b""):
+    return eth(MAC_IN, MAC_OUT, 0x0800, ip4(src, dst, 6, tcp_seg(src, dst, sp, dp, flags, data)))
+def udp_frame(src, dst, sp, dp, data=b"q", nosum=False):
+    return eth(MAC_IN, MAC_OUT, 0x0800, ip4(src, dst, 17, udp_dgram(src, dst, sp, dp, data, nosum)))
+def echo_frame(src, dst, type_=8):
+    return eth(MAC_IN, MAC_OUT, 0x0800, ip4(src, dst, 1, icmp_echo(type_)))
+ARP_REQ = eth(b"\xff" * 6, MAC_OUT, 0x0806, be16(1) + be16(0x0800) + b"\x06\x04" + be16(1) +
+              MAC_OUT + bytes(OUT_IP) + b"\0" * 6 + bytes(IN_IP))
+
+# fuzz/firewall.c: [config] then [op][len - 14: 2][bytes] (ops 0, 1), [op]
+# (2: the previous frame turned round, 3: again); op bit 0 the port,
+# bits 1-3 the time that passes.
+FW_RULES0, FW_RULES1, FW_UDP_ONLY, FW_EDGES = 0, 1, 2, 3
+FW_ICMP, FW_OUT_OPEN, FW_MTU9000, FW_MTU68 = 4, 8, 0x10, 0x20
+T_NONE, T_1MS, T_1S, T_MS, T_S, T_60S, T_60S_1, T_300S_1 = range(8)
+def fw(port, data, t=T_NONE, fix=False, t_arg=b""):
+    return u8(port | t << 1 | (0x10 if fix else 0)) + t_arg + u16(len(data) - 14) + data
+def fw_turn(port, t=T_NONE, t_arg=b""): return u8(port | t << 1 | 0x20) + t_arg
+def fw_again(port, t=T_NONE, t_arg=b""): return u8(port | t << 1 | 0x30) + t_arg
+
+def firewall_seeds():
+    std = FW_RULES0 | FW_ICMP
+    write("firewall", "ping", u8(std) + fw(0, echo_frame(OUT_IP, IN_IP)) + fw_turn(1, T_1MS) +
+          fw(1, echo_frame(IN_IP, OUT_IP)) + fw_turn(0))
+    write("firewall", "ping-refused", u8(FW_RULES0) + fw(0, echo_frame(OUT_IP, IN_IP)) +
+          fw(1, echo_frame(IN_IP, OUT_IP, 13)))
+    # SYN to 5201, SYN-ACK back, ACK, data; 300.001 s idle: the return refused
+    syn = tcp_frame(OUT_IP, IN_IP, 40000, 5201, 0x02)
+    write("firewall", "tcp-allowed", u8(std) + fw(0, syn) + fw_turn(1, T_1MS) +
+          fw(0, tcp_frame(OUT_IP, IN_IP, 40000, 5201, 0x10), T_1MS) +
+          fw(1, tcp_frame(IN_IP, OUT_IP, 5201, 40000, 0x18, b"data" * 10), T_1S) +
+          fw(1, tcp_frame(IN_IP, OUT_IP, 5201, 40000, 0x10), T_300S_1))
+    write("firewall", "tcp-refused", u8(std) + fw(0, tcp_frame(OUT_IP, IN_IP, 40001, 5202, 0x02)) +
+          fw_turn(1) + fw(1, tcp_frame(IN_IP, OUT_IP, 5201, 40009, 0x12)) +
+          fw(0, tcp_frame(OUT_IP, IN_IP, 40002, 443, 0x02)))
+    write("firewall", "tcp-rules1", u8(FW_RULES1) + fw(0, tcp_frame(OUT_IP, IN_IP, 40002, 443, 0x02)) +
+          fw_turn(1) + fw(1, udp_frame(IN_IP, OUT_IP, 123, 123)) + fw_turn(0))
+    # a UDP query and its answer; 60 s later still live, 60.001 s after not
+    q = udp_frame(IN_IP, OUT_IP, 33333, 53, b"query")
+    write("firewall", "udp-query-answer", u8(std) + fw(1, q) + fw_turn(0, T_1MS) +
+          fw_again(0, T_60S) + fw_again(0, T_60S_1) +
+          fw(1, udp_frame(IN_IP, OUT_IP, 33334, 53, b"nosum", nosum=True)) + fw_turn(0))
+    write("firewall", "udp-only", u8(FW_UDP_ONLY) + fw(0, udp_frame(OUT_IP, IN_IP, 1, 53)) +
+          fw(0, tcp_frame(OUT_IP, IN_IP, 40000, 5201, 0x02)))
+    write("firewall", "edges", u8(FW_EDGES | FW_ICMP) + fw(0, tcp_frame(OUT_IP, IN_IP, 65535, 1, 0x02)) +
+          fw_turn(1) + fw(0, udp_frame(OUT_IP, IN_IP, 0, 65535)) + fw_turn(1) +
+          fw(0, tcp_frame(OUT_IP, OUT_IP, 7, 65535, 0x02)) + fw_turn(0))
+    bad_arp = ARP_REQ[:14] + be16(9) + ARP_REQ[16:]
+    write("firewall", "arp", u8(std) + fw(0, ARP_REQ) + fw_turn(1) + fw(0, bad_arp) +
+          fw(0, ARP_REQ[:30]) + fw(1, ARP_REQ[:14] + ARP_REQ[14:20] + be16(3) + ARP_REQ[22:]))
+    good = tcp_frame(OUT_IP, IN_IP, 40000, 5201, 0x10)
+    def poke(f, off, b): return f[:off] + b + f[off + len(b):]
+    write("firewall", "runts", u8(std) + fw(0, good[:14]) + fw(0, good[:30]) +
+          fw(0, eth(MAC_IN, MAC_OUT, 0x0800, ip4(OUT_IP, IN_IP, 6, b"\0" * 12)), fix=True) +
+          fw(0, eth(MAC_IN, MAC_OUT, 0x0800, ip4(OUT_IP, IN_IP, 17, b"\0" * 6)), fix=True) +
+          fw(0, eth(MAC_IN, MAC_OUT, 0x0800, ip4(OUT_IP, IN_IP, 1, b"\x08\0\0\0")), fix=True))
+    write("firewall", "bad-header", u8(std) + fw(0, poke(good, 14, b"\x44")) +
+          fw(0, poke(good, 14, b"\x4f")) + fw(0, poke(good, 14, b"\x55")) +
+          fw(0, good[:-1]) + fw(0, poke(good, 34 + 12, b"\x40"), fix=True) +
+          fw(0, poke(good, 16, be16(10)), fix=True) +
+          fw(0, eth(MAC_IN, MAC_OUT, 0x0800, ip4(OUT_IP, IN_IP, 6, tcp_seg(OUT_IP, IN_IP, 1, 5201, 2), ihl=6)), fix=True) +
+          fw(0, poke(udp_frame(OUT_IP, IN_IP, 1, 53), 38, be16(200)), fix=True))
+    write("firewall", "fragments", u8(std) +
+          fw(1, eth(MAC_IN, MAC_OUT, 0x0800, ip4(IN_IP, OUT_IP, 17, udp_dgram(IN_IP, OUT_IP, 1, 53), 0x2000))) +
+          fw(1, eth(MAC_IN, MAC_OUT, 0x0800, ip4(IN_IP, OUT_IP, 17, b"rest of it", 0x0010))) +
+          fw(1, eth(MAC_IN, MAC_OUT, 0x0800, ip4(IN_IP, OUT_IP, 17, udp_dgram(IN_IP, OUT_IP, 1, 53), 0x4000))))
+    write("firewall", "bad-checksums", u8(std) + fw(0, poke(good, 14 + 8, b"\x3f")) +
+          fw(0, poke(good, 34 + 14, b"\x00")) +
+          fw(0, poke(udp_frame(OUT_IP, IN_IP, 1, 53), 42, b"Q")) +
+          fw(0, poke(echo_frame(OUT_IP, IN_IP), 40, b"\xff")) +
+          fw(0, echo_frame(OUT_IP, IN_IP) + b"\0" * 6))
+    write("firewall", "ethertypes", u8(std) + fw(0, eth(MAC_IN, MAC_OUT, 0x86dd, b"\x60" + b"\0" * 39)) +
+          fw(0, eth(MAC_IN, MAC_OUT, 0x8100, b"\0\x01\x08\x00" + good[14:])))
+    write("firewall", "out-open", u8(FW_RULES0 | FW_OUT_OPEN) +
+          fw(1, tcp_frame(IN_IP, OUT_IP, 41000, 8080, 0x02)) + fw_turn(0) +
+          fw(0, tcp_frame(OUT_IP, IN_IP, 41001, 8080, 0x02)) +
+          fw(1, echo_frame(IN_IP, OUT_IP)) + fw_turn(0) + fw(0, echo_frame(OUT_IP, IN_IP)) +
+          fw(1, udp_frame(IN_IP, OUT_IP, 5000, 9999)) + fw_turn(0, T_S, u16(59)))
+    # many flows at once, some sets full, time passing between them
+    many = b"".join(fw(i & 1, udp_frame(IN_IP, (10, 0, i >> 8, i & 0xff), 1024 + i, 53), T_MS, t_arg=u16(i * 50))
+                    for i in range(60))
+    write("firewall", "many-flows", u8(FW_EDGES) + many + fw_turn(0) + fw_again(0, T_60S_1))
+    # six UDP flows in one set of the flow table (four ways): the fifth
+    # and sixth evict the oldest; firewall.c's flow_set() reckoned here
+    def flow_set(a, ap, b, bp, proto):
+        a, b = struct.unpack(">I", bytes(a))[0], struct.unpack(">I", bytes(b))[0]
+        if a > b or (a == b and ap > bp):
+            a, ap, b, bp = b, bp, a, ap
+        m = 0xffffffff
+        h = ((a * 2654435761) & m) ^ ((b * 2246822519) & m) ^ ((((ap << 16) | bp) * 3266489917) & m) ^ proto
+        return (h ^ (h >> 15)) % 1024
+    target, ports = flow_set(IN_IP, 20000, OUT_IP, 53, 17), []
+    sp = 20000
+    while len(ports) < 6:
+        if flow_set(IN_IP, sp, OUT_IP, 53, 17) == target:
+            ports.append(sp)
+        sp += 1
+    evict = b"".join(fw(1, udp_frame(IN_IP, OUT_IP, p, 53), T_1S) for p in ports)
+    write("firewall", "flows-evicted", u8(FW_RULES0) + evict + fw_turn(0) +
+          fw(0, udp_frame(OUT_IP, IN_IP, 53, ports[0])) + fw(0, udp_frame(OUT_IP, IN_IP, 53, ports[5])))
+    big = tcp_frame(OUT_IP, IN_IP, 40000, 5201, 0x02, b"J" * 8900)
+    write("firewall", "jumbo", u8(std | FW_MTU9000) + fw(0, big) + fw_turn(1))
+    write("firewall", "mtu68", u8(std | FW_MTU68) + fw(0, echo_frame(OUT_IP, IN_IP)[:14 + 68], fix=True) +
+          fw(0, tcp_frame(OUT_IP, IN_IP, 40000, 5201, 0x02)))
+
+# fuzz/l2switch.c: [config][links up: 2] then [op] with op bits 0-1: 0 a
+# frame [port][dst][src][len - 14: 2][bytes after the MACs], 1 the last
+# one turned round [port], 2 a link changes [port], 3 time only; bits
+# 2-4 the time that passes. A MAC byte < 0x80 picks one of fuzz/l2switch.c's
+# 32 addresses (0-7 in one set of the table, 28 broadcast, 29 and 30
+# multicast, 31 zero), >= 0x80 is followed by 6 bytes of MAC.
+SW_T = {"none": 0, "1ms": 1, "999ms": 2, "1s": 3, "age": 4, "age+1": 5, "ms": 6, "s": 7}
+SW_AGE1, SW_AGE10, SW_AGE300, SW_AGE3600, SW_MTU9000 = 0, 0x10, 0x20, 0x30, 0x40
+BCAST, MCAST4, MCAST6, ZERO = 28, 29, 30, 31
+def sw_cfg(ports, flags=0, up=0xffff): return u8((ports - 2) | flags) + u16(up)
+def swf(port, dst, src, payload=b"\x08\x00" + b"p" * 46, t="none", t_arg=b""):
+    """A frame: payload is what follows the MACs (EtherType first)."""
+    def mac(m): return u8(m) if isinstance(m, int) else b"\x80" + m
+    return (u8(0 | SW_T[t] << 2) + t_arg + u8(port) + mac(dst) + mac(src) +
+            u16(len(payload) - 2) + payload)
+def sw_turn(port, t="none", t_arg=b""): return u8(1 | SW_T[t] << 2) + t_arg + u8(port)
+def sw_link(port, t="none", t_arg=b""): return u8(2 | SW_T[t] << 2) + t_arg + u8(port)
+def sw_time(t, t_arg=b""): return u8(3 | SW_T[t] << 2) + t_arg
+
+def l2switch_seeds():
+    A, B, C = 8, 9, 10
+    write("l2switch", "broadcast", sw_cfg(4, SW_AGE300) + swf(0, BCAST, A, ARP_REQ[12:]) +
+          sw_turn(1) + swf(2, MCAST4, C) + swf(3, MCAST6, B) + swf(1, A, MCAST4))
+    write("l2switch", "unicast-learning", sw_cfg(4, SW_AGE300) + swf(0, B, A) + swf(1, A, B) +
+          swf(0, B, A, t="1ms") + sw_turn(1) + swf(0, A, C) + swf(3, A, A) + swf(1, A, B) +
+          swf(0, ZERO, ZERO) + swf(1, b"\x02\x11\x22\x33\x44\x55", b"\x04\0\0\0\0\x01"))
+    write("l2switch", "ageing", sw_cfg(3, SW_AGE1) + swf(0, B, A) + swf(1, A, B) +
+          swf(1, A, B, t="age") + swf(1, A, B, t="age+1") + swf(0, B, A) +
+          sw_time("s", u16(5)) + swf(2, A, C) + swf(2, B, C, t="999ms"))
+    write("l2switch", "link-down-up", sw_cfg(4, SW_AGE300, 0b0111) + swf(0, B, A) + swf(1, A, B) +
+          swf(2, A, C) + sw_link(1) + swf(0, B, A) + sw_link(3) + swf(0, B, A) + sw_link(1) +
+          swf(1, A, B) + swf(0, B, A))
+    # eight stations of one set of the table (four ways) from four ports,
+    # with time between them: eviction, and ageing within the set
+    s = sw_cfg(4, SW_AGE10)
+    for i in range(8):
+        s += swf(i % 4, A, i, t="1s")
+    s += swf(1, 0, 7, t="age+1") + swf(2, 6, 1, t="1ms") + swf(2, 6, 1, t="1ms") + swf(3, 1, 5)
+    write("l2switch", "set-full", s)
+    write("l2switch", "ports16-jumbo", sw_cfg(16, SW_AGE3600 | SW_MTU9000) +
+          swf(15, BCAST, A, b"\x08\x00" + b"J" * 8998) + swf(7, A, B) + sw_link(15) + swf(7, A, B))
+
 frame_seeds()
 pbwire_seeds()
 block_seeds()
@@ -243,3 +419,5 @@ policy_seeds()
 xenstored_seeds()
 chan_seeds()
 session_seeds()
+firewall_seeds()
+l2switch_seeds()
