@@ -107,6 +107,15 @@ static pid_t start_blockd(const char *path, const char *image, bool ro)
 	return pid;
 }
 
+/* SIGTERM vmsg-blockd, which must then exit 0. */
+static void stop_blockd(pid_t pid)
+{
+	ASSERT_EQ(kill(pid, SIGTERM), 0);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void fill(uint8_t *p, size_t n, uint64_t *seed)
 {
 	for (size_t i = 0; i < n; i += 8) {
@@ -213,10 +222,7 @@ static void test_rw(const char *image)
 	uint8_t *file = malloc(DISK);
 	ASSERT_EQ(pread(fd, file, DISK, 0), (ssize_t)DISK);
 	ASSERT_MEM_EQ(file, mirror, DISK);
-	ASSERT_EQ(kill(pid, SIGTERM), 0);
-	int st;
-	ASSERT_EQ(waitpid(pid, &st, 0), pid);
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_blockd(pid);
 	close(fd);
 	free(file);
 	free(mirror);
@@ -518,10 +524,7 @@ static void test_kill(const char *image)
 	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_FLUSH, NULL, 0, 0, 0,
 				     5000), -EIO);
 	bt_close(&b);
-	ASSERT_EQ(kill(pid, SIGTERM), 0);
-	int st;
-	ASSERT_EQ(waitpid(pid, &st, 0), pid);
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_blockd(pid);
 
 	pid = start_blockd(path, image, false);
 	ASSERT_EQ(bt_connect(&b, path, 32, BT_MAX_REQ), 0);
@@ -565,17 +568,23 @@ static void *honest_thread(void *arg)
 	return NULL;
 }
 
-static vmsg_chan *hostile_connect(const char *path)
+/* A consumer that speaks the protocol by hand: connected, HELLO asking
+ * for depth and max_req (its channel takes messages that large), INFO
+ * read; the rest is the caller's. */
+static vmsg_chan *raw_consumer(const char *path, uint32_t depth,
+			       uint32_t max_req)
 {
 	struct vmsg_chan_opts o;
 	vmsg_chan *c;
 	uint8_t m[VMSG_BLK_INFO_SIZE];
 	int r;
 	bt_opts(&o);
+	if (o.max_msg < max_req + 64u)
+		o.max_msg = max_req + 64u;
 	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
 		usleep(2000);
 	ASSERT_EQ(r, 0);
-	vmsg_blk_put_hello(m, 4, 65536);
+	vmsg_blk_put_hello(m, depth, max_req);
 	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
 	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
 	return c;
@@ -590,7 +599,7 @@ static void test_hostile_neighbour(const char *image)
 	ASSERT_EQ(pthread_create(&h.th, NULL, honest_thread, &h), 0);
 	uint64_t seed = 5;
 	for (int round = 0; round < 30; round++) {
-		vmsg_chan *c = hostile_connect(path);
+		vmsg_chan *c = raw_consumer(path, 4, 65536);
 		uint8_t m[VMSG_BLK_REQ_HDR + 4096];
 		/* Answerable faults first: each gets its error status. */
 		struct vmsg_blk_req_hdr bad[] = {
@@ -642,10 +651,7 @@ static void test_hostile_neighbour(const char *image)
 	       "the honest one did %u checked write+read pairs\n", h.ops);
 	ASSERT_GT(h.ops, before); /* still going at the end */
 	ASSERT_EQ(kill(pid, 0), 0); /* the provider is alive */
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_blockd(pid);
 }
 
 /* A consumer measuring how long each of its requests takes while
@@ -724,17 +730,8 @@ static void test_flood_neighbour(const char *image)
 	struct bystander v;
 	bystander_start(&v, path);
 
-	struct vmsg_chan_opts o;
-	vmsg_chan *c;
-	uint8_t m[VMSG_BLK_INFO_SIZE];
+	vmsg_chan *c = raw_consumer(path, 64, 65536);
 	int r;
-	bt_opts(&o);
-	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
-		usleep(2000);
-	ASSERT_EQ(r, 0);
-	vmsg_blk_put_hello(m, 64, 65536);
-	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
-	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
 	struct vmsg_ring_end *e = vmsg__chan_ring(c);
 	ASSERT_TRUE(e != NULL);
 	uint32_t size = e->tx.size;
@@ -788,10 +785,7 @@ static void test_flood_neighbour(const char *image)
 	bystander_stop(&v, "flood");
 	vmsg_chan_close(c);
 	ASSERT_EQ(kill(pid, 0), 0);
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_blockd(pid);
 }
 
 /* A consumer that sends large reads and never takes their replies: each
@@ -807,18 +801,8 @@ static void test_hoarder(const char *image)
 	pid_t pid = start_blockd(path, image, false);
 	const uint32_t max_req = 4u * 1024u * 1024u, n = 64;
 
-	struct vmsg_chan_opts o;
-	vmsg_chan *c;
-	uint8_t m[VMSG_BLK_INFO_SIZE];
+	vmsg_chan *c = raw_consumer(path, n, max_req);
 	int r;
-	bt_opts(&o);
-	o.max_msg = max_req + 64u;
-	while ((r = vmsg_host_connect(&c, path, &o, 5000)) == -EBUSY)
-		usleep(2000);
-	ASSERT_EQ(r, 0);
-	vmsg_blk_put_hello(m, n, max_req);
-	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_HELLO, m, 16, 0, 5000), 0);
-	ASSERT_EQ(vmsg_chan_recv(c, NULL, m, sizeof(m), 5000), 40);
 	char pids[16];
 	snprintf(pids, sizeof(pids), "%d", (int)pid);
 	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
@@ -868,10 +852,7 @@ static void test_hoarder(const char *image)
 	ASSERT_EQ(seen, ~0ull);
 	free(buf);
 	vmsg_chan_close(c);
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_blockd(pid);
 }
 
 /* Consumers that connect and close at once, before vmsg-blockd has seen
@@ -903,10 +884,7 @@ static void test_come_and_go(const char *image)
 	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, buf, sizeof(buf),
 				     0, 0, 5000), 0);
 	bt_close(&b);
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	stop_blockd(pid);
 }
 
 /* Usage errors name their cause and exit 2; a missing image exits 1. */
