@@ -35,6 +35,13 @@ if(TARGET nbdkit-vmsg-plugin)
   target_link_options(nbd_plugin_threads PRIVATE
                       -Wl,--dynamic-list=${CMAKE_CURRENT_SOURCE_DIR}/block/nbdkit_calls.list)
   add_dependencies(nbd_plugin_threads nbdkit-vmsg-plugin)
+  # timeout= against a silent provider and a slow one, the same way.
+  vmsg_add_test(nbd_plugin_timeout SOURCES block/nbd_plugin_timeout.c LIBS pthread ${CMAKE_DL_LIBS}
+                TIMEOUT 120 LABELS block)
+  target_compile_definitions(nbd_plugin_timeout PRIVATE PLUGIN_SO="$<TARGET_FILE:nbdkit-vmsg-plugin>")
+  target_link_options(nbd_plugin_timeout PRIVATE
+                      -Wl,--dynamic-list=${CMAKE_CURRENT_SOURCE_DIR}/block/nbdkit_calls.list)
+  add_dependencies(nbd_plugin_timeout nbdkit-vmsg-plugin)
 endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
   add_test(NAME nbd_chain

@@ -65,6 +65,9 @@ static const char *service;
 static const char *xen_port;  /* port=NAME */
 static int xen_domid = -1;    /* xen=DOMID */
 static uint64_t spin_ns;      /* spin-us=N, in ns */
+/* timeout=SEC, in ns: requests waiting and no reply for this long fail
+ * with EIO (0: wait for ever) */
+static uint64_t timeout_ns = 30u * 1000000000ull;
 #ifdef VMSG_PLUGIN_SERVICE
 static char xen_path[256];    /* the channel's path (config_complete) */
 #endif
@@ -96,6 +99,8 @@ struct handle {
 	bool driving; /* a thread is polling the channel */
 	struct waiter *heir; /* told W_DRIVE, not yet back under h->mu */
 	struct waiter *waiting; /* requests in flight, not yet done */
+	uint64_t progress_ns; /* the last reply, or the first request sent
+				 while none was in flight (timeout=) */
 	const struct vmsg_blk_info *info;
 };
 
@@ -135,6 +140,17 @@ static int vmsg_config(const char *key, const char *value)
 			return -1;
 		}
 		spin_ns = (uint64_t)us * 1000u;
+	} else if (strcmp(key, "timeout") == 0) {
+		char *end;
+		errno = 0;
+		unsigned long sec = strtoul(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-' ||
+		    sec > 86400) {
+			nbdkit_error("timeout=%s: expected 0..86400 seconds",
+				     value);
+			return -1;
+		}
+		timeout_ns = (uint64_t)sec * 1000000000u;
 	} else if (strcmp(key, "xen") == 0 || strcmp(key, "port") == 0) {
 #ifdef VMSG_PLUGIN_SERVICE
 		if (key[0] == 'p') {
@@ -419,6 +435,8 @@ static void dispatch(struct handle *h, struct wakes *wk)
 {
 	struct vmsg_blk_done done[DEPTH];
 	int n = vmsg_blk_client_reap(h->cl, done, DEPTH, 0);
+	if (n > 0 && timeout_ns)
+		h->progress_ns = now_ns();
 	for (int i = 0; i < n; i++) {
 		struct waiter *w = (struct waiter *)(uintptr_t)done[i].user;
 		w->status = done[i].status;
@@ -442,6 +460,24 @@ static void hand_drive(struct handle *h, struct wakes *wk)
 		return;
 	h->heir = h->waiting;
 	tell(wk, h->heir, W_DRIVE);
+}
+
+/* Under h->mu, by the driver: a provider that is still connected but has
+ * answered nothing for timeout= while requests wait (hung, or hostile)
+ * would hold the NBD client's requests, and nbdkit's threads, for ever:
+ * they fail instead (EIO), and so does everything after on this
+ * connection, as when the provider goes away. */
+static void give_up_if_silent(struct handle *h, struct wakes *wk)
+{
+	if (!timeout_ns || !vmsg_blk_client_outstanding(h->cl) ||
+	    now_ns() - h->progress_ns < timeout_ns)
+		return;
+	nbdkit_error("vmsg: the provider has answered nothing for %" PRIu64
+		     " s with %u requests waiting: failing them",
+		     timeout_ns / 1000000000u,
+		     vmsg_blk_client_outstanding(h->cl));
+	(void)vmsg_blk_client_abort(h->cl, -ETIMEDOUT);
+	dispatch(h, wk);
 }
 
 /* Under h->mu, with nobody driving: poll the channel with the mutex
@@ -470,6 +506,7 @@ static void drive(struct handle *h, struct waiter *w, struct wakes *wk)
 	pthread_mutex_lock(&h->mu);
 	(void)vmsg_chan_ack(h->c);
 	dispatch(h, wk);
+	give_up_if_silent(h, wk);
 	h->driving = false;
 	/* A driver whose request is not done goes on itself (its caller
 	 * loops); one whose request is done hands the driving on as it
@@ -541,8 +578,11 @@ static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 	};
 
 	pthread_mutex_lock(&h->mu);
+	bool idle = vmsg_blk_client_outstanding(h->cl) == 0;
 	int r = submit(h, &io, &wk);
 	if (r == 0) {
+		if (idle && timeout_ns)
+			h->progress_ns = now_ns(); /* the wait starts now */
 		w.next = h->waiting;
 		if (w.next)
 			w.next->prev = &w;
@@ -559,7 +599,8 @@ static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 		nbdkit_error("vmsg: %s of %u bytes at %" PRIu64 ": %s",
 			     vmsg_blk_op_name(op), len, off, vmsg_strerror(r));
 		/* The provider went away: an I/O error for the NBD client. */
-		nbdkit_set_error(r == -EPIPE || r == -EPROTO ? EIO : -r);
+		nbdkit_set_error(r == -EPIPE || r == -EPROTO || r == -ETIMEDOUT
+					 ? EIO : -r);
 		return -1;
 	}
 	return 0;
@@ -639,7 +680,11 @@ static struct nbdkit_plugin plugin = {
 		"               (vmsg-blockd --xen, overlay-appliance serve=xen:...)\n"
 		"spin-us=N      wait for the provider's replies by looking for N\n"
 		"               microseconds before sleeping (default 0: sleep at\n"
-		"               once; docs/storage.md)",
+		"               once; docs/storage.md)\n"
+		"timeout=SEC    requests waiting and no reply from the provider\n"
+		"               for SEC seconds: they fail with EIO, and so does\n"
+		"               the connection from then on (default 30; 0: wait\n"
+		"               for ever)",
 	.dump_plugin = vmsg_dump_plugin,
 	.open = vmsg_open,
 	.close = vmsg_close,

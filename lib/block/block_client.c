@@ -34,7 +34,7 @@ struct vmsg_blk_client {
 	struct vmsg_blk_info info;
 	uint32_t cap;        /* slots in memory (the depth we asked for) */
 	uint32_t max_req;    /* what we asked for (staging size) */
-	int error;           /* sticky: -EPIPE or -EPROTO */
+	int error;           /* sticky: -EPIPE, -EPROTO, or an abort's */
 	uint32_t gen;
 	unsigned outstanding; /* submitted, not reaped */
 	/* A request larger than one frame whose send the channel has begun:
@@ -495,6 +495,13 @@ int vmsg_blk_client_io(vmsg_blk_client *cl, unsigned op, void *buf,
 		    r != -EPIPE && r != -EPROTO)
 			return r; /* -ETIMEDOUT: it completes into reap */
 	}
+}
+
+int vmsg_blk_client_abort(vmsg_blk_client *cl, int err)
+{
+	if (!cl || err >= 0)
+		return -EINVAL;
+	return fail_all(cl, err);
 }
 
 void vmsg_blk_client_fini(vmsg_blk_client *cl)

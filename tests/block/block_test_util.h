@@ -28,6 +28,9 @@ struct bt_disk {
 	struct vmsg_blk_info info;
 	uint8_t *data;
 	unsigned batch;   /* requests collected before replying (reversed) */
+	unsigned delay_ms; /* a slow disk: this long before each batch's
+			      replies */
+	bool silent;      /* a hung one: reads requests, answers none */
 	int result;       /* what serve() ended with */
 	uint64_t served;  /* requests answered */
 	pthread_t th;
@@ -99,7 +102,14 @@ static inline int bt_serve_chan(struct bt_disk *d, vmsg_chan *c)
 			vmsg_chan_release(c);
 			n++;
 		}
+		if (d->delay_ms)
+			usleep(d->delay_ms * 1000u);
 		while (n--) {
+			if (d->silent) {
+				free(pend[n].msg);
+				pend[n].msg = NULL;
+				continue;
+			}
 			r = vmsg_blk_server_reply(s, c, &pend[n].rq,
 						  pend[n].rq.status,
 						  pend[n].msg, -1);

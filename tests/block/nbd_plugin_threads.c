@@ -13,19 +13,13 @@
  * thread owns a region of the disk), so a completion handed to the wrong
  * thread fails it too. */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#define NBDKIT_API_VERSION 2
-#include <nbdkit-plugin.h>
-
-#include "vmsg_test.h"
 #include "block/block_test_util.h"
+#include "block/nbdkit_stubs.h"
 
 #define THREADS 24
 #define OPS 1500
@@ -36,19 +30,6 @@
  * to drive the channel while the last ones wait, and each completion must
  * be handed on from thread to thread alone. */
 #define BARRIER_EVERY 8
-
-/* What nbdkit gives a plugin; the plugin's three calls into nbdkit. */
-static __thread int last_error;
-void nbdkit_error(const char *fs, ...)
-{
-	va_list ap;
-	va_start(ap, fs);
-	vfprintf(stderr, fs, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-void nbdkit_debug(const char *fs, ...) { (void)fs; }
-void nbdkit_set_error(int err) { last_error = err; }
 
 static struct nbdkit_plugin *plugin;
 static void *handle;
@@ -126,13 +107,8 @@ int main(void)
 	ASSERT_TRUE(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof path, "%s/disk", dir);
 
-	void *so = dlopen(PLUGIN_SO, RTLD_NOW | RTLD_LOCAL);
-	if (!so)
-		VMSG_TEST_FAIL("dlopen %s: %s", PLUGIN_SO, dlerror());
-	struct nbdkit_plugin *(*init)(void) =
-		(struct nbdkit_plugin *(*)(void))dlsym(so, "plugin_init");
-	ASSERT_TRUE(init != NULL);
-	plugin = init();
+	void *so;
+	plugin = nbdkit_stub_load(PLUGIN_SO, &so);
 	ASSERT_EQ(plugin->_thread_model, NBDKIT_THREAD_MODEL_PARALLEL);
 
 	struct bt_disk d;

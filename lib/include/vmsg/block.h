@@ -196,6 +196,15 @@ int vmsg_blk_client_io(vmsg_blk_client *cl, unsigned op, void *buf,
 		       uint32_t length, uint64_t offset, unsigned flags,
 		       int timeout_ms);
 
+/* End the client as its channel's end would, with `err` (a negative
+ * errno: -ETIMEDOUT for a provider that is connected but has answered
+ * nothing for longer than the caller will wait): every outstanding request
+ * completes with err, reaped as usual, and later submits fail with it. A
+ * client that had ended already keeps its first error. Replies that come
+ * afterwards are never read: close the channel after fini. Returns the
+ * client's error, or -EINVAL. */
+int vmsg_blk_client_abort(vmsg_blk_client *cl, int err);
+
 /* Forget the client (mem is the caller's again; the channel too). */
 void vmsg_blk_client_fini(vmsg_blk_client *cl);
 
