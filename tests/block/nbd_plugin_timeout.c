@@ -4,8 +4,9 @@
  * once on a silent provider all fail with EIO (the NBD client's I/O
  * error), and a read after them fails at once; without the timeout they
  * would wait for ever (the watchdog fails the test). A slow provider that
- * answers each request 400 ms after it came, eight in a row, is not cut
- * off by timeout=2: the limit is on silence, not on a request's life.
+ * answers one request every 400 ms, with THREADS x 3 reads kept waiting
+ * on it (4.8 s of them), is not cut off by timeout=2: the limit is on
+ * silence, not on how long requests have been waiting.
  * Bad values are refused at config time. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -81,6 +82,15 @@ static void silent_provider(const char *path)
 	printf("silent provider: %u reads failed with EIO\n", failed);
 }
 
+static void *slow_reader(void *arg)
+{
+	static __thread uint8_t buf[4096];
+	uint64_t off = (uint64_t)(uintptr_t)arg * sizeof(buf);
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(plugin->pread(handle, buf, sizeof(buf), off, 0), 0);
+	return NULL;
+}
+
 static void slow_provider(const char *path)
 {
 	struct bt_disk d;
@@ -91,13 +101,17 @@ static void slow_provider(const char *path)
 	ASSERT_EQ(plugin->config_complete(), 0);
 	handle = plugin->open(0);
 	ASSERT_TRUE(handle != NULL);
-	uint8_t buf[4096];
-	for (int i = 0; i < 8; i++)
-		ASSERT_EQ(plugin->pread(handle, buf, sizeof(buf), 0, 0), 0);
+	pthread_t th[THREADS];
+	for (uintptr_t i = 0; i < THREADS; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, slow_reader, (void *)i),
+			  0);
+	for (unsigned i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
 	plugin->close(handle);
 	bt_disk_stop(&d);
-	ASSERT_EQ(d.served, 8u);
-	printf("slow provider: 8 reads of 400 ms each under timeout=2\n");
+	ASSERT_EQ(d.served, THREADS * 3u);
+	printf("slow provider: %u reads answered one per 400 ms under "
+	       "timeout=2\n", THREADS * 3u);
 }
 
 int main(void)
