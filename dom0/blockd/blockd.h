@@ -10,7 +10,6 @@
 #ifndef BLOCKD_H
 #define BLOCKD_H
 
-#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,21 +76,12 @@ struct backend_ops {
 struct blockd {
 	const struct backend_ops *be;
 	struct vmsg_blk_info info;
-	/* file backend */
-	int fd;                 /* the disk */
-	bool is_file;           /* TRIM by punching holes: regular files */
-	bool no_nowait;         /* preadv2 refused RWF_NOWAIT: reads queue */
-	struct io_uring ring;
-	unsigned ring_entries;
-	int efd;                /* io_uring completions */
-	unsigned sq_pending;    /* prepared, not yet submitted */
-	struct bio *backlog, *backlog_tail; /* no SQE free when they came */
-	/* nbd backend */
-	struct nbd_handle *nbd;
-	bool nbd_lost;          /* the server went: every request gets -EIO */
-	uint32_t nbd_timeout_ms; /* no answer for this long: hung (0: never) */
-	uint64_t nbd_progress_ms; /* the last issue into an idle handle, or
-				   * the last reply */
+	/* The backend's own state (file.c's struct file_disk, nbd.c's struct
+	 * nbd_disk), made by its open and freed by its fini: none of it is
+	 * conn.c's, which builds without liburing and libnbd (fuzz/blockd.c
+	 * gives it a backend of its own). */
+	void *be_state;
+	uint32_t nbd_timeout_ms; /* --nbd-timeout (nbd.c; 0: never) */
 	struct conn *conns;
 	unsigned nconns, max_conns;
 	/* --max-buffered: a conn whose requests hold this many bytes of data

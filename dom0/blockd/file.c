@@ -19,7 +19,21 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "blockd.h"
+
+/* The file backend's part of struct blockd (be_state). */
+struct file_disk {
+	int fd;                 /* the disk */
+	bool is_file;           /* TRIM by punching holes: regular files */
+	bool no_nowait;         /* preadv2 refused RWF_NOWAIT: reads queue */
+	struct io_uring ring;
+	unsigned ring_entries;
+	int efd;                /* io_uring completions */
+	unsigned sq_pending;    /* prepared, not yet submitted */
+	struct bio *backlog, *backlog_tail; /* no SQE free when they came */
+};
 
 #define RING_ENTRIES 256u
 
@@ -27,11 +41,12 @@
  * full (b then waits in the backlog). */
 static bool prep(struct blockd *d, struct bio *b)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+	struct file_disk *f = d->be_state;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
 	if (!sqe) {
-		io_uring_submit(&d->ring);
-		d->sq_pending = 0;
-		sqe = io_uring_get_sqe(&d->ring);
+		io_uring_submit(&f->ring);
+		f->sq_pending = 0;
+		sqe = io_uring_get_sqe(&f->ring);
 	}
 	if (!sqe)
 		return false;
@@ -41,10 +56,10 @@ static bool prep(struct blockd *d, struct bio *b)
 	unsigned len = h->length - b->done;
 	switch (h->op) {
 	case VMSG_BLK_OP_READ:
-		io_uring_prep_read(sqe, d->fd, data, len, (uint64_t)off);
+		io_uring_prep_read(sqe, f->fd, data, len, (uint64_t)off);
 		break;
 	case VMSG_BLK_OP_WRITE:
-		io_uring_prep_write(sqe, d->fd, data, len, (uint64_t)off);
+		io_uring_prep_write(sqe, f->fd, data, len, (uint64_t)off);
 		/* FUA: this write alone is durable when it completes. */
 		if (h->flags & VMSG_BLK_REQ_FUA)
 			sqe->rw_flags = RWF_DSYNC;
@@ -52,21 +67,21 @@ static bool prep(struct blockd *d, struct bio *b)
 	case VMSG_BLK_OP_FLUSH:
 		/* Covers every write completed (so acknowledged, or about to
 		 * be) before this was submitted: docs/block.md, Rules. */
-		io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
 		break;
 	case VMSG_BLK_OP_TRIM:
-		io_uring_prep_fallocate(sqe, d->fd,
+		io_uring_prep_fallocate(sqe, f->fd,
 					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					off, len);
 		break;
 	case VMSG_BLK_OP_WRITE_ZEROES:
-		io_uring_prep_fallocate(sqe, d->fd,
+		io_uring_prep_fallocate(sqe, f->fd,
 					FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
 					off, len);
 		break;
 	}
 	io_uring_sqe_set_data(sqe, b);
-	d->sq_pending++;
+	f->sq_pending++;
 	return true;
 }
 
@@ -78,16 +93,17 @@ static bool prep(struct blockd *d, struct bio *b)
  * where b continues from what this copied. */
 static bool read_now(struct blockd *d, struct bio *b)
 {
+	struct file_disk *f = d->be_state;
 	const struct vmsg_blk_req_hdr *h = &b->rq.h;
-	if (h->op != VMSG_BLK_OP_READ || d->no_nowait)
+	if (h->op != VMSG_BLK_OP_READ || f->no_nowait)
 		return false;
 	struct iovec iov = {.iov_base = b->buf + VMSG_BLK_REPLY_HDR + b->done,
 			    .iov_len = h->length - b->done};
-	ssize_t n = preadv2(d->fd, &iov, 1, (off_t)(h->offset + b->done),
+	ssize_t n = preadv2(f->fd, &iov, 1, (off_t)(h->offset + b->done),
 			    RWF_NOWAIT);
 	if (n < 0) {
 		if (errno == EOPNOTSUPP || errno == EINVAL)
-			d->no_nowait = true; /* ask no more */
+			f->no_nowait = true; /* ask no more */
 		return false;
 	}
 	b->done += (uint32_t)n;
@@ -99,27 +115,29 @@ static bool read_now(struct blockd *d, struct bio *b)
 
 static void file_start(struct blockd *d, struct bio *b)
 {
+	struct file_disk *f = d->be_state;
 	if (read_now(d, b))
 		return;
-	if (d->backlog || !prep(d, b)) {
+	if (f->backlog || !prep(d, b)) {
 		b->next = NULL;
-		if (d->backlog_tail)
-			d->backlog_tail->next = b;
+		if (f->backlog_tail)
+			f->backlog_tail->next = b;
 		else
-			d->backlog = b;
-		d->backlog_tail = b;
+			f->backlog = b;
+		f->backlog_tail = b;
 	}
 }
 
 /* Completions: short transfers go on, errors and successes are replied. */
 static void file_step(struct blockd *d)
 {
+	struct file_disk *f = d->be_state;
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	uint64_t v;
 
-	(void)!read(d->efd, &v, sizeof(v));
-	io_uring_for_each_cqe(&d->ring, head, cqe) {
+	(void)!read(f->efd, &v, sizeof(v));
+	io_uring_for_each_cqe(&f->ring, head, cqe) {
 		struct bio *b = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		n++;
@@ -140,37 +158,42 @@ static void file_step(struct blockd *d)
 		}
 		bio_done(b, res);
 	}
-	io_uring_cq_advance(&d->ring, n);
+	io_uring_cq_advance(&f->ring, n);
 	/* What waited for an SQE. */
-	while (d->backlog) {
-		struct bio *b = d->backlog;
+	while (f->backlog) {
+		struct bio *b = f->backlog;
 		if (!prep(d, b))
 			break;
-		d->backlog = b->next;
-		if (!d->backlog)
-			d->backlog_tail = NULL;
+		f->backlog = b->next;
+		if (!f->backlog)
+			f->backlog_tail = NULL;
 	}
 }
 
 static void file_submit(struct blockd *d)
 {
-	if (d->sq_pending) {
-		io_uring_submit(&d->ring);
-		d->sq_pending = 0;
+	struct file_disk *f = d->be_state;
+	if (f->sq_pending) {
+		io_uring_submit(&f->ring);
+		f->sq_pending = 0;
 	}
 }
 
 static int file_poll_fd(struct blockd *d, short *events)
 {
+	struct file_disk *f = d->be_state;
 	*events = POLLIN;
-	return d->efd;
+	return f->efd;
 }
 
 static void file_fini(struct blockd *d)
 {
-	io_uring_queue_exit(&d->ring);
-	close(d->efd);
-	close(d->fd);
+	struct file_disk *f = d->be_state;
+	io_uring_queue_exit(&f->ring);
+	close(f->efd);
+	close(f->fd);
+	free(f);
+	d->be_state = NULL;
 }
 
 static const struct backend_ops file_ops = {
@@ -184,19 +207,20 @@ static const struct backend_ops file_ops = {
 /* io_uring with RING_ENTRIES entries and its eventfd. */
 static int io_init(struct blockd *d)
 {
-	int r = io_uring_queue_init(RING_ENTRIES, &d->ring, 0);
+	struct file_disk *f = d->be_state;
+	int r = io_uring_queue_init(RING_ENTRIES, &f->ring, 0);
 	if (r < 0)
 		return r;
-	d->ring_entries = RING_ENTRIES;
-	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->efd < 0) {
+	f->ring_entries = RING_ENTRIES;
+	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->efd < 0) {
 		r = -errno;
-		io_uring_queue_exit(&d->ring);
+		io_uring_queue_exit(&f->ring);
 		return r;
 	}
-	if ((r = io_uring_register_eventfd(&d->ring, d->efd)) < 0) {
-		close(d->efd);
-		io_uring_queue_exit(&d->ring);
+	if ((r = io_uring_register_eventfd(&f->ring, f->efd)) < 0) {
+		close(f->efd);
+		io_uring_queue_exit(&f->ring);
 	}
 	return r;
 }
@@ -205,21 +229,27 @@ int file_backend_open(struct blockd *d, const char *image, bool ro,
 		      uint32_t bs)
 {
 	struct stat st;
-	d->fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (d->fd < 0) {
+	struct file_disk *f = calloc(1, sizeof(*f));
+	if (!f) {
+		fprintf(stderr, "vmsg-blockd: %s\n", strerror(errno));
+		return -1;
+	}
+	d->be_state = f;
+	f->fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (f->fd < 0) {
 		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
 		return -1;
 	}
-	if (fstat(d->fd, &st) < 0) {
+	if (fstat(f->fd, &st) < 0) {
 		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
 		return -1;
 	}
 	uint64_t size;
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
-		d->is_file = true;
+		f->is_file = true;
 	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(d->fd, BLKGETSIZE64, &size) < 0) {
+		if (ioctl(f->fd, BLKGETSIZE64, &size) < 0) {
 			fprintf(stderr, "vmsg-blockd: %s: BLKGETSIZE64: %s\n",
 				image, strerror(errno));
 			return -1;
@@ -241,7 +271,7 @@ int file_backend_open(struct blockd *d, const char *image, bool ro,
 	d->info.flags = VMSG_BLK_F_FLUSH | VMSG_BLK_F_FUA |
 			VMSG_BLK_F_WRITE_ZEROES;
 	/* Punching holes is what TRIM means for an image file. */
-	if (d->is_file)
+	if (f->is_file)
 		d->info.flags |= VMSG_BLK_F_TRIM;
 	if (ro)
 		d->info.flags = VMSG_BLK_F_READ_ONLY | VMSG_BLK_F_FLUSH;

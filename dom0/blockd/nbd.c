@@ -38,6 +38,14 @@
 
 #include "blockd.h"
 
+/* The nbd backend's part of struct blockd (be_state). */
+struct nbd_disk {
+	struct nbd_handle *h;
+	bool lost;              /* the server went: every request gets -EIO */
+	uint64_t progress_ms;   /* the last issue into an idle handle, or
+				 * the last reply */
+};
+
 /* The status for an NBD error: the errors an NBD server can send pass
  * through; connection-level ones (the server gone) are -EIO. */
 static int32_t status_of(int err)
@@ -68,9 +76,10 @@ static uint64_t now_ms(void)
 /* Notice, once, that the connection is dead. */
 static void check_lost(struct blockd *d)
 {
-	if (d->nbd_lost || !(nbd_aio_is_dead(d->nbd) || nbd_aio_is_closed(d->nbd)))
+	struct nbd_disk *n = d->be_state;
+	if (n->lost || !(nbd_aio_is_dead(n->h) || nbd_aio_is_closed(n->h)))
 		return;
-	d->nbd_lost = true;
+	n->lost = true;
 	const char *why = nbd_get_error();
 	/* Logged even with --quiet: the disk is gone. */
 	fprintf(stderr, "vmsg-blockd: the NBD server went away (%s): every "
@@ -84,14 +93,16 @@ static int on_complete(void *user_data, int *error)
 {
 	struct bio *b = user_data;
 	b->nbd_pending = false;
-	b->conn->d->nbd_progress_ms = now_ms();
+	struct nbd_disk *n = b->conn->d->be_state;
+	n->progress_ms = now_ms();
 	bio_done(b, status_of(*error));
 	return 1; /* retire the command: nothing waits on its cookie */
 }
 
 static void nbd_start(struct blockd *d, struct bio *b)
 {
-	if (d->nbd_lost) {
+	struct nbd_disk *n = d->be_state;
+	if (n->lost) {
 		bio_done(b, -EIO);
 		return;
 	}
@@ -104,24 +115,24 @@ static void nbd_start(struct blockd *d, struct bio *b)
 	int64_t r = -1;
 
 	/* The clock of the hang check starts when the handle gets work. */
-	if (nbd_aio_in_flight(d->nbd) <= 0)
-		d->nbd_progress_ms = now_ms();
+	if (nbd_aio_in_flight(n->h) <= 0)
+		n->progress_ms = now_ms();
 	b->nbd_pending = true;
 	switch (h->op) {
 	case VMSG_BLK_OP_READ:
-		r = nbd_aio_pread(d->nbd, data, h->length, h->offset, cb, 0);
+		r = nbd_aio_pread(n->h, data, h->length, h->offset, cb, 0);
 		break;
 	case VMSG_BLK_OP_WRITE:
-		r = nbd_aio_pwrite(d->nbd, data, h->length, h->offset, cb, fl);
+		r = nbd_aio_pwrite(n->h, data, h->length, h->offset, cb, fl);
 		break;
 	case VMSG_BLK_OP_FLUSH:
-		r = nbd_aio_flush(d->nbd, cb, 0);
+		r = nbd_aio_flush(n->h, cb, 0);
 		break;
 	case VMSG_BLK_OP_TRIM:
-		r = nbd_aio_trim(d->nbd, h->length, h->offset, cb, fl);
+		r = nbd_aio_trim(n->h, h->length, h->offset, cb, fl);
 		break;
 	case VMSG_BLK_OP_WRITE_ZEROES:
-		r = nbd_aio_zero(d->nbd, h->length, h->offset, cb, fl);
+		r = nbd_aio_zero(n->h, h->length, h->offset, cb, fl);
 		break;
 	}
 	/* Not issued: whether libnbd called back then is not promised by
@@ -137,9 +148,10 @@ static void nbd_start(struct blockd *d, struct bio *b)
  * check). */
 static int nbd_due_ms(struct blockd *d)
 {
-	if (d->nbd_lost || !d->nbd_timeout_ms || nbd_aio_in_flight(d->nbd) <= 0)
+	struct nbd_disk *n = d->be_state;
+	if (n->lost || !d->nbd_timeout_ms || nbd_aio_in_flight(n->h) <= 0)
 		return -1;
-	uint64_t due = d->nbd_progress_ms + d->nbd_timeout_ms, now = now_ms();
+	uint64_t due = n->progress_ms + d->nbd_timeout_ms, now = now_ms();
 	return due <= now ? 0 : (int)(due - now);
 }
 
@@ -148,31 +160,33 @@ static int nbd_due_ms(struct blockd *d)
  * libnbd completes what is in flight with an error. */
 static void check_hung(struct blockd *d)
 {
+	struct nbd_disk *n = d->be_state;
 	if (nbd_due_ms(d) != 0)
 		return;
-	d->nbd_lost = true;
+	n->lost = true;
 	/* Logged even with --quiet: the disk is gone. */
 	fprintf(stderr, "vmsg-blockd: the NBD server answered none of %lld "
 		"requests in flight for %u ms (--nbd-timeout): taken as gone, "
 		"every request is answered EIO from now on\n",
-		(long long)nbd_aio_in_flight(d->nbd), d->nbd_timeout_ms);
-	int fd = nbd_aio_get_fd(d->nbd);
+		(long long)nbd_aio_in_flight(n->h), d->nbd_timeout_ms);
+	int fd = nbd_aio_get_fd(n->h);
 	if (fd >= 0)
 		(void)shutdown(fd, SHUT_RDWR);
-	(void)nbd_aio_notify_read(d->nbd);
+	(void)nbd_aio_notify_read(n->h);
 }
 
 /* Move the connection on: what the socket is ready for, without waiting
  * (the poll loop woke us for it, or not: then nothing happens). */
 static void nbd_step(struct blockd *d)
 {
-	if (d->nbd_lost)
+	struct nbd_disk *n = d->be_state;
+	if (n->lost)
 		return;
 	check_hung(d);
-	if (d->nbd_lost)
+	if (n->lost)
 		return;
-	int fd = nbd_aio_get_fd(d->nbd);
-	unsigned dir = nbd_aio_get_direction(d->nbd);
+	int fd = nbd_aio_get_fd(n->h);
+	unsigned dir = nbd_aio_get_direction(n->h);
 	if (fd < 0) {
 		check_lost(d);
 		return;
@@ -187,10 +201,10 @@ static void nbd_step(struct blockd *d)
 	/* A hang-up or error is read too: the read sees the end and kills
 	 * the handle, which completes what is in flight. */
 	if (p.revents & (POLLIN | POLLHUP | POLLERR))
-		(void)nbd_aio_notify_read(d->nbd);
-	if ((p.revents & POLLOUT) && !nbd_aio_is_dead(d->nbd) &&
-	    (nbd_aio_get_direction(d->nbd) & LIBNBD_AIO_DIRECTION_WRITE))
-		(void)nbd_aio_notify_write(d->nbd);
+		(void)nbd_aio_notify_read(n->h);
+	if ((p.revents & POLLOUT) && !nbd_aio_is_dead(n->h) &&
+	    (nbd_aio_get_direction(n->h) & LIBNBD_AIO_DIRECTION_WRITE))
+		(void)nbd_aio_notify_write(n->h);
 	check_lost(d);
 }
 
@@ -203,22 +217,25 @@ static void nbd_submit(struct blockd *d)
 
 static int nbd_poll_fd(struct blockd *d, short *events)
 {
-	if (d->nbd_lost)
+	struct nbd_disk *n = d->be_state;
+	if (n->lost)
 		return -1;
-	unsigned dir = nbd_aio_get_direction(d->nbd);
+	unsigned dir = nbd_aio_get_direction(n->h);
 	*events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
 			  ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0));
-	return nbd_aio_get_fd(d->nbd);
+	return nbd_aio_get_fd(n->h);
 }
 
 static void nbd_fini(struct blockd *d)
 {
+	struct nbd_disk *n = d->be_state;
 	/* Every conn has drained: nothing is in flight. A polite NBD_CMD_DISC
 	 * to a live server, then the socket closes. */
-	if (!d->nbd_lost)
-		(void)nbd_shutdown(d->nbd, 0);
-	nbd_close(d->nbd);
-	d->nbd = NULL;
+	if (!n->lost)
+		(void)nbd_shutdown(n->h, 0);
+	nbd_close(n->h);
+	free(n);
+	d->be_state = NULL;
 }
 
 static const struct backend_ops nbd_ops = {
@@ -325,7 +342,13 @@ int nbd_backend_open(struct blockd *d, const char *uri, bool ro, uint32_t bs,
 	}
 	if (fl)
 		d->info.flags |= VMSG_BLK_F_FLUSH;
-	d->nbd = h;
+	struct nbd_disk *n = calloc(1, sizeof(*n));
+	if (!n) {
+		fprintf(stderr, "vmsg-blockd: %s\n", strerror(errno));
+		goto fail;
+	}
+	n->h = h;
+	d->be_state = n;
 	d->be = &nbd_ops;
 	return 0;
 fail:
