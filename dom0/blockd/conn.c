@@ -278,10 +278,18 @@ void blockd_step(struct blockd *d,
 		(void)vmsg_chan_ack(k->c);
 		send_replies(k);
 		read_requests(d, k);
-		/* Answers that needed no I/O (error statuses) go now: nothing
-		 * else would wake us for them. */
+		bool full = k->held >= d->max_held;
+		/* Answers that needed no I/O (error statuses, reads done at
+		 * once) go now: nothing else would wake us for them. */
 		if (k->rq_head)
 			send_replies(k);
+		/* Those replies may have freed the buffers that stopped
+		 * read_requests at --max-buffered: then look again without
+		 * sleeping. No kick would come for the requests already in
+		 * the ring (the consumer waits for their replies), so the
+		 * daemon slept with them unread for good (fuzz_blockd). */
+		if (full && k->held < d->max_held && !k->closing)
+			k->more = true;
 	}
 	d->be->submit(d);
 	/* Free what has ended and drained. */

@@ -60,8 +60,9 @@ static void stop_source(void)
 }
 #endif
 
-/* vmsg-blockd's --spin-us for the next start_blockd (NULL: none). */
-static const char *spin_opt;
+/* One more option for the next start_blockd (--spin-us,
+ * --max-buffered; NULL: none). */
+static const char *extra_opt;
 
 static pid_t start_blockd(const char *path, const char *image, bool ro)
 {
@@ -93,7 +94,7 @@ static pid_t start_blockd(const char *path, const char *image, bool ro)
 	if (pid == 0) {
 		/* Dies with the test, also when an assert aborts it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		const char *q = spin_opt ? spin_opt : "-q";
+		const char *q = extra_opt ? extra_opt : "-q";
 		if (nbd)
 			execl(BLOCKD_BIN, "vmsg-blockd", "-q", q, "--listen",
 			      path, "--depth=64", "--nbd", nbd, (char *)NULL);
@@ -855,6 +856,64 @@ static void test_hoarder(const char *image)
 	stop_blockd(pid);
 }
 
+/* Requests waiting in the ring at --max-buffered, whose buffers are freed
+ * in the same step that stopped on them: READs found in the page cache
+ * are done at once, and their replies fit the ring at once. vmsg-blockd
+ * then slept with the other requests unread, and nothing woke it: the
+ * consumer, waiting for their replies, sent nothing more (found by
+ * fuzz_blockd). With --max-buffered of one request, each of the eight
+ * READs sent at once must be answered, with the image's bytes. */
+static void test_refill(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/refill", dir);
+	const uint32_t len = 65536, n = 8;
+	uint8_t *want = malloc((size_t)n * len), *buf = malloc(len + 64u);
+	ASSERT_TRUE(want != NULL && buf != NULL);
+	/* Read here first: in the page cache, the daemon's reads of it are
+	 * done at once (preadv2 RWF_NOWAIT, without io_uring). */
+	int fd = open(image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(pread(fd, want, (size_t)n * len, 0), (ssize_t)n * len);
+	close(fd);
+	extra_opt = "--max-buffered=65536";
+	pid_t pid = start_blockd(path, image, false);
+	extra_opt = NULL;
+
+	vmsg_chan *c = raw_consumer(path, n, len);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t q[VMSG_BLK_REQ_HDR];
+		struct vmsg_blk_req_hdr h = { i, (uint64_t)i * len, len,
+					      VMSG_BLK_OP_READ, 0 };
+		vmsg_blk_put_req(q, &h);
+		/* All published at once, with one kick. */
+		ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, q, sizeof(q),
+					 VMSG_SEND_MORE, 5000), 0);
+	}
+	ASSERT_EQ(vmsg_chan_flush(c), 0);
+	unsigned seen = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t type;
+		/* Before the fix: the first reply, then -ETIMEDOUT. */
+		int r = vmsg_chan_recv(c, &type, buf, len + 64u, 5000);
+		ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + len));
+		ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+		uint64_t id;
+		int32_t status;
+		memcpy(&id, buf, 8); /* little-endian, as this host */
+		memcpy(&status, buf + 8, 4);
+		ASSERT_EQ(status, 0);
+		ASSERT_LT(id, n);
+		ASSERT_MEM_EQ(buf + VMSG_BLK_REPLY_HDR, want + id * len, len);
+		seen |= 1u << id;
+	}
+	ASSERT_EQ(seen, (1u << n) - 1);
+	free(want);
+	free(buf);
+	vmsg_chan_close(c);
+	stop_blockd(pid);
+}
+
 /* Consumers that connect and close at once, before vmsg-blockd has seen
  * them arrive: each is forgotten, and the path takes the next consumer.
  * The listening channel, reopened after such a one, once stayed
@@ -948,15 +1007,16 @@ int main(void)
 	/* The same with vmsg-blockd spinning 200 us after each request or
 	 * reply (--spin-us): nothing lost or reordered, and SIGTERM still
 	 * ends it with status 0. */
-	spin_opt = "--spin-us=200";
+	extra_opt = "--spin-us=200";
 	test_rw(image);
-	spin_opt = NULL;
+	extra_opt = NULL;
 	test_cold(image);
 	test_idle(image);
 	test_ro(image);
 	test_hostile_neighbour(image);
 	test_flood_neighbour(image);
 	test_hoarder(image);
+	test_refill(image);
 	test_come_and_go(image);
 	test_kill(image);
 #ifdef BLOCKD_VIA_NBD
