@@ -411,6 +411,96 @@ def l2switch_seeds():
     write("l2switch", "ports16-jumbo", sw_cfg(16, SW_AGE3600 | SW_MTU9000) +
           swf(15, BCAST, A, b"\x08\x00" + b"J" * 8998) + swf(7, A, B) + sw_link(15) + swf(7, A, B))
 
+# ---- blockd: vmsg-blockd's conn.c against hostile consumers (fuzz/blockd.c)
+BD_RO, BD_FLUSH, BD_FUA, BD_TRIM, BD_WZ, BD_MULTI = 1, 2, 4, 8, 16, 0x80
+def bd_cfg(blocks=64, flags=BD_FLUSH | BD_FUA | BD_TRIM | BD_WZ, depth=16,
+           max_req_blocks=8, held_blocks=64, conns=3, orders=2, fail=0):
+    return (u8(blocks - 1) + u8(flags) + u8(depth - 1) + u8(max_req_blocks - 1) +
+            u8(held_blocks - 1) + u8(conns - 1) + u8(orders) + u8(fail))
+def bd_open(): return u8(0)
+def bd_hello(slot=0, variant=0, depth=16, max_req_blocks=8):
+    return u8(1) + u8(slot) + u8(variant) + u8(depth - 1) + u8(max_req_blocks - 1)
+BD_READ, BD_WRITE, BD_FLUSHOP, BD_TRIMOP, BD_WZOP = 1, 2, 3, 4, 5
+def bd_req(slot, id_, op, off_blocks=0, len_blocks=0, flags=0, tweak=0):
+    """id_ 0..7 from the small set, or any 64 bits (then with 0x80)."""
+    ids = id_ if id_ < 8 else 0x80
+    s = (u8(2) + u8(slot) + u8(ids) + u8(op) + u8(flags) + u16(off_blocks) +
+         u16(len_blocks) + u8(tweak))
+    if id_ >= 8:
+        s += u32(id_ >> 32) + u32(id_)
+    return s
+def bd_raw(slot, type_, payload): return u8(3) + u8(slot) + u16(type_) + u16(len(payload)) + payload
+def bd_take(slot): return u8(4) + u8(slot)
+def bd_step(n=0, pick=0, at_once=0xff): return u8(5) + u8(n) + u8(pick) + u8(at_once)
+def bd_close(slot): return u8(6) + u8(slot)
+def bd_flood(slot, n, kind=0): return u8(7) + u8(slot) + u8(n) + u8(kind)
+def bd_settle(): return u8(8)
+
+def blockd_seeds():
+    # one consumer, every operation, some held by the disk for a later step
+    s = bd_cfg(orders=7) + bd_open() + bd_hello() + bd_step() + bd_take(0)
+    s += bd_req(0, 1, BD_WRITE, 0, 8) + bd_step() + bd_take(0)
+    s += bd_req(0, 2, BD_READ, 0, 8) + bd_req(0, 3, BD_FLUSHOP) + bd_step(at_once=0)
+    s += bd_req(0, 4, BD_TRIMOP, 8, 4) + bd_req(0, 5, BD_WZOP, 16, 2, flags=1)
+    s += bd_req(0, 0x100000006, BD_WRITE, 62, 2, flags=1) + bd_step(at_once=0b0101)
+    s += bd_take(0) + bd_step(10, 3) + bd_take(0) + bd_req(0, 6, BD_READ, 60, 4)
+    s += bd_step() + bd_take(0) + bd_settle()
+    write("blockd", "clean", s)
+    # past the read budget: 120 requests at once, reads then ones answered
+    # without I/O (misaligned)
+    s = bd_cfg(depth=128, orders=7) + bd_open() + bd_hello(depth=128) + bd_step() + bd_take(0)
+    s += bd_flood(0, 120, 0) + bd_step() + bd_step() + (bd_take(0) + bd_step()) * 6
+    s += bd_flood(0, 120, 2) + bd_step() + bd_take(0) + bd_step() + bd_take(0) + bd_settle()
+    write("blockd", "flood", s)
+    # reads of max_req past --max-buffered, the replies not read
+    s = bd_cfg(held_blocks=2, orders=0) + bd_open() + bd_hello() + bd_step() + bd_take(0)
+    s += bd_flood(0, 14, 1) + bd_step() + bd_step() + bd_step(at_once=0) + bd_step(4, 1)
+    s += bd_step(4, 2) + bd_take(0) + bd_step() + bd_step() + bd_take(0) + bd_settle()
+    write("blockd", "hoarder", s)
+    # an id twice while the first is held (a break), and again once it
+    # was answered (fine) on a second consumer
+    s = bd_cfg() + bd_open() + bd_open() + bd_hello(0) + bd_hello(1) + bd_step() + bd_take(0) + bd_take(1)
+    s += bd_req(1, 3, BD_READ, 0, 1) + bd_step() + bd_take(1) + bd_req(1, 3, BD_READ, 1, 1)
+    s += bd_req(0, 3, BD_READ, 0, 1) + bd_step(at_once=0) + bd_req(0, 3, BD_READ, 2, 1)
+    s += bd_step(at_once=0) + bd_step(8, 0) + bd_take(0) + bd_take(1) + bd_settle()
+    write("blockd", "duplicate-ids", s)
+    # every kind of bad request the daemon answers, then a WRITE whose
+    # size is not its header's (a break)
+    s = bd_cfg(blocks=32, max_req_blocks=4) + bd_open() + bd_hello(max_req_blocks=4) + bd_step() + bd_take(0)
+    s += bd_req(0, 0, BD_READ, 3, 1, tweak=1)        # offset not a block multiple
+    s += bd_req(0, 1, BD_READ, 0, 700, tweak=2)      # length likewise
+    s += bd_req(0, 2, BD_READ, 0, 0)                 # length 0
+    s += bd_req(0, 3, BD_READ, 0, 8)                 # over max_req
+    s += bd_req(0, 4, BD_READ, 31, 2)                # past the end
+    s += bd_req(0, 5, BD_READ, 1, 1, tweak=0x40)     # offset + length overflows
+    s += bd_req(0, 6, BD_READ, 0, 1, flags=1)        # FUA on a READ
+    s += bd_req(0, 7, BD_WRITE, 0, 1, flags=0x82)    # unknown flags
+    s += bd_step() + bd_take(0)
+    s += bd_req(0, 0, 7, 0, 1)                       # unknown operation
+    s += bd_req(0, 1, BD_FLUSHOP, 1, 1, tweak=4)     # FLUSH with a range
+    s += bd_step() + bd_take(0)
+    s += bd_req(0, 2, BD_WRITE, 0, 1, tweak=8) + bd_step() + bd_take(0) + bd_settle()
+    write("blockd", "bad-requests", s)
+    # a consumer closes with requests held by the disk; the other goes on
+    s = bd_cfg(fail=0x10, orders=7) + bd_open() + bd_open() + bd_hello(0) + bd_hello(1) + bd_step() + bd_take(0) + bd_take(1)
+    s += bd_req(0, 1, BD_WRITE, 4, 4) + bd_req(0, 2, BD_READ, 4, 4) + bd_req(0, 4, BD_READ, 0, 2)
+    s += bd_req(1, 1, BD_READ, 8, 2) + bd_step(at_once=0)
+    s += bd_close(0) + bd_step(1, 0) + bd_req(1, 2, BD_WRITE, 8, 2) + bd_step(1, 1)
+    s += bd_take(1) + bd_step(8, 0) + bd_take(1) + bd_req(1, 3, BD_READ, 4, 4) + bd_step() + bd_take(1) + bd_settle()
+    write("blockd", "close-mid-io", s)
+    # HELLOs: wrong magic; a request first; a second HELLO; a raw INFO
+    s = bd_cfg() + bd_open() + bd_open() + bd_open()
+    s += bd_hello(0, variant=1) + bd_req(1, 0, BD_READ, 0, 1) + bd_hello(2) + bd_step() + bd_take(2)
+    s += bd_hello(2) + bd_step() + bd_settle()
+    write("blockd", "bad-hellos", s)
+    s = bd_cfg(conns=1) + bd_open() + bd_hello() + bd_raw(0, 0x0b01, b"\0" * 40) + bd_open() + bd_step() + bd_settle()
+    write("blockd", "wrong-type-one-conn", s)
+    # a read-only disk, writes refused
+    s = bd_cfg(flags=BD_RO | BD_FLUSH | BD_TRIM | BD_MULTI) + bd_open() + bd_hello() + bd_step()
+    s += bd_req(0, 1, BD_WRITE, 0, 1) + bd_req(0, 2, BD_TRIMOP, 0, 1) + bd_req(0, 3, BD_WZOP, 0, 1)
+    s += bd_req(0, 4, BD_READ, 0, 1) + bd_req(0, 5, BD_FLUSHOP) + bd_step() + bd_take(0) + bd_settle()
+    write("blockd", "read-only", s)
+
 frame_seeds()
 pbwire_seeds()
 block_seeds()
@@ -421,3 +511,4 @@ chan_seeds()
 session_seeds()
 firewall_seeds()
 l2switch_seeds()
+blockd_seeds()
