@@ -2,6 +2,13 @@
 vmsg_add_test(net_link SOURCES net/net_link.c TIMEOUT 60 LABELS host net)
 vmsg_add_test(net_hostile SOURCES net/net_hostile.c TIMEOUT 60 LABELS host net)
 
+# vmsg-tap keeps hearing its signals while the peer floods the link
+# (tests/net/net_tap_flood.c): root, /dev/net/tun, ip(8).
+if(TARGET vmsg-tap)
+  vmsg_add_test(net_tap_flood SOURCES net/net_tap_flood.c TIMEOUT 90
+                LABELS net netns ARGS $<TARGET_FILE:vmsg-tap>)
+endif()
+
 # Network namespaces, TAP bridges and the appliances, with real tools
 # (tests/net/netns.sh): root, iproute2, ping, iperf3, curl, python3.
 add_executable(net_flood net/net_flood.c)

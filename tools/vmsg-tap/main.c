@@ -4,6 +4,10 @@
  * signal pipe. Both directions go in batches: up to --batch frames read
  * from the device, then one flush (one kick); up to --batch frames taken
  * from the link and written to the device, then the space announced once.
+ * One batch each way per turn of the loop: a peer that keeps the link's
+ * ring full (it fills it faster than the device takes frames, a write(2)
+ * each) gets a batch a turn like the device and the signals, and cannot
+ * hold the loop.
  *
  * Backpressure, bounded: when the link's ring is full, the one frame in
  * hand is kept and the device is not read again until the channel says
@@ -44,6 +48,8 @@ struct bridge {
 	bool was_up;
 	uint8_t buf[TAP_BUF]; /* the frame in hand from the device */
 	size_t held;          /* its length, when the ring was full */
+	bool rx_more;         /* the link had a whole batch: look again at
+				 the next turn, without waiting */
 	uint64_t next_try_ms; /* client: next connection attempt */
 	int last_err;         /* client: why the last attempt failed */
 #ifdef VMSG_TAP_SERVICE
@@ -240,6 +246,7 @@ static void channel_gone(struct bridge *b, int err)
 	link_changed(b);
 	say(b, "channel: %s", why);
 	b->held = 0;
+	b->rx_more = false;
 	if (b->o.listen) {
 		int r = vmsg_chan_reopen(b->chan);
 		if (r < 0) {
@@ -269,22 +276,26 @@ static void to_device(void *arg, const uint8_t *frame, size_t len)
 		b->tap_tx_drop++;
 }
 
-/* Link -> device, in batches, until the ring is empty. */
+/* Link -> device, one batch. A whole batch may mean more in the ring:
+ * b->rx_more asks the loop to come back at its next turn, after the
+ * device and the signals (the event was consumed: no kick comes for what
+ * is already there). */
 static void link_to_device(struct bridge *b)
 {
 	int r;
 
+	b->rx_more = false;
 	if (!b->chan)
 		return;
 	vmsg_chan_ack(b->chan);
-	while ((r = vmsg_net_rx(&b->net, to_device, b, b->o.batch)) ==
-	       (int)b->o.batch)
-		;
+	r = vmsg_net_rx(&b->net, to_device, b, b->o.batch);
 	vmsg_net_flush(&b->net); /* announce the space, send the HELLO */
-	if (r < 0)
+	if (r < 0) {
 		channel_gone(b, r);
-	else
-		link_changed(b);
+		return;
+	}
+	b->rx_more = r == (int)b->o.batch;
+	link_changed(b);
 }
 
 /* Device -> link: the frame in hand first, then up to a batch more;
@@ -412,6 +423,8 @@ int main(int argc, char **argv)
 		} else {
 			timeout = (int)b.o.retry_ms;
 		}
+		if (b.rx_more)
+			timeout = 0; /* the rest of the link's ring */
 		/* Read the device only with room to send: a held frame
 		 * means the ring was full (backpressure). While the link is
 		 * down the carrier is off and the stack sends little; what it
@@ -436,7 +449,7 @@ int main(int argc, char **argv)
 			if (stop)
 				break;
 		}
-		if (chan_i >= 0 && p[chan_i].revents)
+		if (chan_i >= 0 && (p[chan_i].revents || b.rx_more))
 			link_to_device(&b);
 		if (b.chan && (b.held || (tap_i >= 0 && p[tap_i].revents)))
 			device_to_link(&b);
