@@ -766,6 +766,17 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	if (!c || c->prov_sess != provider || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
 			  (unsigned)provider, id);
+		/* Forgotten while its Serve was on the way (the consumer went
+		 * with its open pending, a listen bridge's socket closed, the
+		 * open timed out): nobody will connect to what the provider
+		 * served, and its library would keep it, one of the few it
+		 * holds, until its connect deadline, counted against no one.
+		 * A consumer that opens and leaves could so fill the queue
+		 * and have every other consumer refused. Tell it to close
+		 * it. (An id still listed is left alone: another session's,
+		 * or a second answer.) */
+		if (!c && code == 0)
+			d->broker->notify->closed(d, provider, id);
 		return;
 	}
 	if (code != 0) {
