@@ -22,6 +22,8 @@
 #include <vmsg/host.h>
 #include <vmsg/net.h>
 
+#include "net_csum.h"
+
 static const uint8_t me[6] = {0x02, 0xba, 0xd0, 0, 0, 1};
 static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -30,18 +32,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
 }
 
 static size_t eth(uint8_t *f, const uint8_t *dst, uint16_t type)
@@ -66,7 +56,7 @@ static void ipv4(uint8_t *f, uint16_t total, uint8_t proto)
 	ip[9] = proto;
 	memcpy(ip + 12, (uint8_t[]){198, 18, 0, 66}, 4);
 	memcpy(ip + 16, (uint8_t[]){198, 18, 0, 2}, 4);
-	uint16_t c = csum(ip, 20);
+	uint16_t c = net_csum(ip, 20);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 }
@@ -78,7 +68,7 @@ static void refix(uint8_t *f)
 	if (ihl < 20)
 		ihl = 20;
 	ip[10] = ip[11] = 0;
-	uint16_t c = csum(ip, ihl);
+	uint16_t c = net_csum(ip, ihl);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 }

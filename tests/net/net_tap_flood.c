@@ -12,6 +12,7 @@
  * usage: net_tap_flood VMSG_TAP. Root, /dev/net/tun and ip(8); else skip
  * (77). */
 #include "net_test_util.h"
+#include "net_csum.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -77,18 +78,6 @@ static unsigned log_count(const char *what)
  * (198.18.0.1) in f[0..len): the stack answers each one, which makes a
  * frame cost vmsg-tap's write(2) a whole IPv4 receive and send (a few
  * microseconds), while it costs the flood a copy into the ring. */
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 static void echo_frame(uint8_t *f, size_t len, const uint8_t *dst,
 		       const uint8_t *src)
 {
@@ -106,14 +95,14 @@ static void echo_frame(uint8_t *f, size_t len, const uint8_t *dst,
 	ip[9] = 1; /* ICMP */
 	memcpy(ip + 12, from, 4);
 	memcpy(ip + 16, to, 4);
-	uint16_t c = csum(ip, 20);
+	uint16_t c = net_csum(ip, 20);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	uint8_t *icmp = ip + 20;
 	icmp[0] = 8; /* echo request */
 	icmp[4] = 0x12;
 	icmp[5] = 0x34;
-	c = csum(icmp, ip_len - 20);
+	c = net_csum(icmp, ip_len - 20);
 	icmp[2] = (uint8_t)(c >> 8);
 	icmp[3] = (uint8_t)c;
 }
