@@ -25,23 +25,20 @@ if(TARGET vmsg-blockd AND VMSG_BLOCKD_NBD AND VMSG_NBDKIT_BIN)
   target_compile_definitions(block_blockd_nbd PRIVATE BLOCKD_BIN="$<TARGET_FILE:vmsg-blockd>" BLOCKD_VIA_NBD)
   add_dependencies(block_blockd_nbd vmsg-blockd)
 endif()
-# The plugin's threads without nbdkit: loaded with dlopen, called from 24
-# threads at once on one handle; nbdkit_error and friends come from the
-# test (exported to the plugin, and nothing else: --dynamic-list).
+# The plugin without nbdkit: loaded with dlopen and called as nbdkit
+# would (nbd_plugin_threads: 24 threads at once on one handle;
+# nbd_plugin_timeout: timeout= against a silent and a slow provider);
+# nbdkit_error and friends come from the test (exported to the plugin, and
+# nothing else: --dynamic-list).
 if(TARGET nbdkit-vmsg-plugin)
-  vmsg_add_test(nbd_plugin_threads SOURCES block/nbd_plugin_threads.c LIBS pthread ${CMAKE_DL_LIBS}
-                TIMEOUT 120 LABELS block)
-  target_compile_definitions(nbd_plugin_threads PRIVATE PLUGIN_SO="$<TARGET_FILE:nbdkit-vmsg-plugin>")
-  target_link_options(nbd_plugin_threads PRIVATE
-                      -Wl,--dynamic-list=${CMAKE_CURRENT_SOURCE_DIR}/block/nbdkit_calls.list)
-  add_dependencies(nbd_plugin_threads nbdkit-vmsg-plugin)
-  # timeout= against a silent provider and a slow one, the same way.
-  vmsg_add_test(nbd_plugin_timeout SOURCES block/nbd_plugin_timeout.c LIBS pthread ${CMAKE_DL_LIBS}
-                TIMEOUT 120 LABELS block)
-  target_compile_definitions(nbd_plugin_timeout PRIVATE PLUGIN_SO="$<TARGET_FILE:nbdkit-vmsg-plugin>")
-  target_link_options(nbd_plugin_timeout PRIVATE
-                      -Wl,--dynamic-list=${CMAKE_CURRENT_SOURCE_DIR}/block/nbdkit_calls.list)
-  add_dependencies(nbd_plugin_timeout nbdkit-vmsg-plugin)
+  foreach(t nbd_plugin_threads nbd_plugin_timeout)
+    vmsg_add_test(${t} SOURCES block/${t}.c LIBS pthread ${CMAKE_DL_LIBS}
+                  TIMEOUT 120 LABELS block)
+    target_compile_definitions(${t} PRIVATE PLUGIN_SO="$<TARGET_FILE:nbdkit-vmsg-plugin>")
+    target_link_options(${t} PRIVATE
+                        -Wl,--dynamic-list=${CMAKE_CURRENT_SOURCE_DIR}/block/nbdkit_calls.list)
+    add_dependencies(${t} nbdkit-vmsg-plugin)
+  endforeach()
 endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
   add_test(NAME nbd_chain
