@@ -126,6 +126,25 @@ static int fp_wait(struct vmsg_platform *p, int timeout_ms)
 	return r > 0 ? 1 : 0;
 }
 
+/* A wait set's wait (lib/block's client sleeps in one): the peers' turn,
+ * as fp_wait gives it (the harness drives every channel of the set from
+ * one input, so the first platform's hook stands for all); then every
+ * channel is reported fired, and the library looks at each ring again. */
+static int fp_wait_any(struct vmsg_platform *const *ps, unsigned n,
+		       int timeout_ms, uint8_t *fired)
+{
+	if (n == 0)
+		return 0;
+	if (fp_wait(ps[0], timeout_ms) == 0) {
+		for (unsigned i = 1; i < n; i++)
+			FP(ps[i])->now_ns = FP(ps[0])->now_ns;
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++)
+		fired[i] = 1;
+	return (int)n;
+}
+
 /* The event a kick left on the fd (an eventfd the harness writes), as
  * an event channel's is consumed. */
 static int fp_ack(struct vmsg_platform *p)
@@ -203,6 +222,7 @@ static const struct vmsg_platform_ops fp_ops = {
 	.ack = fp_ack,
 	.fd = fp_fd,
 	.pend = fp_pend,
+	.wait_any = fp_wait_any,
 	.publish = fp_publish,
 	.unpublish = fp_unpublish,
 	.lookup = fp_lookup,
