@@ -501,6 +501,111 @@ def blockd_seeds():
     s += bd_req(0, 4, BD_READ, 0, 1) + bd_req(0, 5, BD_FLUSHOP) + bd_step() + bd_take(0) + bd_settle()
     write("blockd", "read-only", s)
 
+# ---- blkapp: the overlay and the mirror between a consumer and their
+# lower disks (fuzz/blkapp.c's operations)
+BA_RO, BA_FLUSH, BA_FUA, BA_TRIM, BA_WZ = 1, 2, 4, 8, 16
+BA_ALL = BA_FLUSH | BA_FUA | BA_TRIM | BA_WZ
+BA_READ, BA_WRITE, BA_FLUSHOP, BA_TRIMOP, BA_WZOP = 1, 2, 3, 4, 5
+def ba_leg(flags=BA_ALL, lb1024=False, max_blocks=32, depth=4, orders=7):
+    """max_blocks: the granted max_req in logical blocks."""
+    return u8(flags << 1 | int(lb1024)) + u8(max_blocks - 1) + u8(depth - 1) + u8(orders)
+def ba_cfg(mirror=False, size_kib=16, legs=None, max_blocks=32, depth=64, orders=7):
+    legs = legs or [ba_leg()] * (2 if mirror else 1)
+    return (u8(int(mirror)) + u8(size_kib - 1) + b"".join(legs) +
+            u8(max_blocks - 1) + u8(depth - 1) + u8(orders))
+def ba_hello(variant=0, depth=64, max_blocks=32):
+    return u8(0) + u8(variant) + u8(depth - 1) + u8(max_blocks - 1)
+def ba_req(id_, op, off_blocks, len_blocks, flags=0, tweak=0):
+    """off and len in 512-byte units; id_ 0..7, or any 64 bits."""
+    s = u8(1) + u8(id_ if id_ < 8 else 200)
+    if id_ >= 8:
+        s += struct.pack(">Q", id_)
+    # ops 1..5 as op - 1; others by a byte from 240 up (taken % 9);
+    # flags 0 or FUA (1), or any other: the byte 202 (unknown bits)
+    opb = op - 1 if 1 <= op <= 5 else 240 + (op - 6) % 9
+    return s + u8(opb) + u8(202 if flags > 1 else flags) + \
+        u8(off_blocks) + u8(len_blocks) + u8(tweak)
+def ba_raw(type_, payload): return u8(2) + u16(type_) + u8(len(payload)) + payload
+def ba_take(hold=0): return u8(3) + u8(hold)
+def ba_close(): return u8(4)
+def ba_flood(n, writes=False): return u8(5) + u8(n) + u8(int(writes))
+def ba_answer(leg=0, pick=0): return u8(6) + u8(leg) + u8(pick)
+def ba_all(leg=0): return u8(7) + u8(leg)
+def ba_garbage(leg, kind, x=0): return u8(8) + u8(leg) + u8(kind) + u8(x)
+def ba_error(leg, which=0): return u8(9) + u8(leg) + u8(which)
+def ba_die(leg): return u8(10) + u8(leg)
+def ba_quiet(): return u8(11)
+
+def blkapp_seeds():
+    # the overlay over a read-only base: reads through, writes kept, a
+    # read across both, TRIM, WRITE_ZEROES (FUA), FLUSH
+    s = ba_cfg(legs=[ba_leg(BA_RO | BA_FLUSH)]) + ba_hello()
+    s += ba_req(0, BA_READ, 0, 8) + ba_all() + ba_req(1, BA_WRITE, 2, 4)
+    s += ba_req(2, BA_READ, 0, 8) + ba_all() + ba_all() + ba_req(3, BA_TRIMOP, 12, 2)
+    s += ba_req(4, BA_WZOP, 20, 4, flags=1) + ba_req(5, BA_FLUSHOP, 0, 0)
+    s += ba_req(6, BA_READ, 10, 16) + ba_all() + ba_all() + ba_take()
+    write("blkapp", "overlay-clean", s)
+    # its base answers errors, then garbage: the read fails, -EIO ends it
+    s = ba_cfg(legs=[ba_leg(BA_RO, depth=2)]) + ba_hello() + ba_req(0, BA_READ, 0, 4)
+    s += ba_error(0, 1) + ba_req(1, BA_WRITE, 0, 2) + ba_req(2, BA_READ, 0, 4)
+    s += ba_quiet() + ba_garbage(0, 0) + ba_req(3, BA_READ, 0, 2) + ba_take()
+    write("blkapp", "overlay-base-fails", s)
+    s = ba_cfg(legs=[ba_leg(BA_RO, orders=7)]) + ba_hello() + ba_req(0, BA_WRITE, 0, 32)
+    s += ba_req(1, BA_READ, 0, 32) + ba_req(2, BA_READ, 16, 32) + ba_die(0) + ba_take()
+    write("blkapp", "overlay-base-dies", s)
+    # every bad request; a WRITE whose size is not its header's (a break)
+    s = ba_cfg(size_kib=8, legs=[ba_leg(0)], max_blocks=8) + ba_hello(max_blocks=4)
+    s += ba_req(0, BA_READ, 0, 1, tweak=1) + ba_req(1, BA_READ, 0, 1, tweak=2)
+    s += ba_req(2, BA_READ, 0, 0) + ba_req(3, BA_READ, 0, 8) + ba_req(4, BA_READ, 15, 2)
+    s += ba_req(5, BA_READ, 1, 1, tweak=0x40) + ba_req(6, BA_READ, 0, 1, flags=1)
+    s += ba_req(7, BA_WRITE, 0, 1, flags=0x82) + ba_req(0, 0, 0, 1) + ba_req(1, 7, 0, 1)
+    s += ba_req(2, BA_FLUSHOP, 1, 1, tweak=4) + ba_req(0x123456789, BA_READ, 0, 1) + ba_all()
+    s += ba_take() + ba_req(3, BA_WRITE, 0, 1, tweak=0x80) + ba_req(4, BA_READ, 0, 1)
+    write("blkapp", "overlay-bad-requests", s)
+    s = ba_cfg() + ba_hello(variant=1) + ba_req(0, BA_READ, 0, 1)
+    write("blkapp", "overlay-bad-hello", s)
+    s = ba_cfg() + ba_req(0, BA_READ, 0, 1) + ba_hello()
+    write("blkapp", "overlay-request-first", s)
+    s = ba_cfg() + ba_hello() + ba_take() + ba_raw(0x0b00, b"") + ba_req(0, BA_READ, 0, 1)
+    write("blkapp", "overlay-second-hello", s)
+    # replies not read while the consumer floods; then a close mid-flood
+    s = ba_cfg(orders=0) + ba_hello() + ba_take(1) + ba_flood(20, True) + ba_flood(40)
+    s += (ba_all() + ba_quiet()) * 8 + ba_take(1) + ba_flood(30) + ba_all() + ba_close()
+    write("blkapp", "overlay-flood", s)
+    # the mirror: legs of 512- and 1024-byte blocks, every operation
+    legs = [ba_leg(BA_ALL), ba_leg(BA_ALL, lb1024=True, max_blocks=8, orders=3)]
+    s = ba_cfg(mirror=True, legs=legs) + ba_hello() + ba_req(0, BA_WRITE, 2, 4, flags=1)
+    s += ba_all(0) + ba_all(1) + ba_req(1, BA_READ, 0, 8) + ba_all(0) + ba_req(2, BA_READ, 0, 8)
+    s += ba_all(1) + ba_req(3, BA_TRIMOP, 4, 2) + ba_answer(1) + ba_answer(0)
+    s += ba_req(4, BA_WZOP, 8, 2) + ba_all(0) + ba_all(1) + ba_req(5, BA_FLUSHOP, 0, 0)
+    s += ba_all(0) + ba_all(1) + ba_req(6, BA_READ, 2, 8) + ba_all(0) + ba_all(1) + ba_take()
+    write("blkapp", "mirror-clean", s)
+    # a leg answers a WRITE with an error: dropped, the other carries on
+    s = ba_cfg(mirror=True) + ba_hello() + ba_req(0, BA_WRITE, 0, 4) + ba_error(0)
+    s += ba_all(1) + ba_req(1, BA_READ, 0, 4) + ba_all(1) + ba_req(2, BA_READ, 0, 4)
+    s += ba_all(1) + ba_req(3, BA_WRITE, 4, 4) + ba_all(1) + ba_take()
+    write("blkapp", "mirror-leg-error", s)
+    # a leg sends garbage while a READ waits; the other dies mid-WRITE
+    s = ba_cfg(mirror=True, legs=[ba_leg(BA_FLUSH), ba_leg(BA_FLUSH, orders=5)]) + ba_hello()
+    s += ba_req(0, BA_READ, 0, 4) + ba_garbage(0, 1) + ba_all(1) + ba_req(1, BA_WRITE, 0, 2)
+    s += ba_die(1) + ba_req(2, BA_READ, 0, 2) + ba_req(3, BA_FLUSHOP, 0, 0) + ba_take()
+    write("blkapp", "mirror-both-fail", s)
+    # garbage of every kind on one leg while idle, the other answers
+    for k in range(6):
+        s = ba_cfg(mirror=True) + ba_hello() + ba_req(0, BA_WRITE, 0, 2) + ba_all(0)
+        s += ba_all(1) + ba_garbage(1, k, 3) + ba_req(1, BA_WRITE, 2, 2) + ba_all(0)
+        s += ba_all(1) + ba_req(2, BA_READ, 0, 4) + ba_all(0) + ba_all(1) + ba_take()
+        write("blkapp", "mirror-garbage-%d" % k, s)
+    # a read-only leg makes the mirror read-only
+    s = ba_cfg(mirror=True, legs=[ba_leg(BA_RO | BA_ALL), ba_leg()]) + ba_hello()
+    s += ba_req(0, BA_WRITE, 0, 1) + ba_req(1, BA_TRIMOP, 0, 1) + ba_req(2, BA_READ, 0, 1)
+    s += ba_all(0) + ba_all(1) + ba_take()
+    write("blkapp", "mirror-read-only", s)
+    # FUA on one leg only: not offered, a FUA write refused
+    s = ba_cfg(mirror=True, legs=[ba_leg(), ba_leg(BA_FLUSH | BA_TRIM | BA_WZ)]) + ba_hello()
+    s += ba_req(0, BA_WRITE, 0, 1, flags=1) + ba_req(1, BA_WRITE, 0, 1) + ba_all(0) + ba_all(1) + ba_take()
+    write("blkapp", "mirror-fua-one-leg", s)
+
 frame_seeds()
 pbwire_seeds()
 block_seeds()
@@ -512,3 +617,4 @@ session_seeds()
 firewall_seeds()
 l2switch_seeds()
 blockd_seeds()
+blkapp_seeds()
