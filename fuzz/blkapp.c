@@ -78,6 +78,7 @@
 
 #include <vmsg/block.h>
 
+#include "blk_oracle.h"
 #include "fuzz_peer.h"
 #include "mirror.h"
 #include "overlay.h"
@@ -90,10 +91,6 @@
 #define MAX_EV 2048u /* more than a 4 KiB input can make */
 #define END_TURNS 20000u     /* turns after the input, at most */
 
-#define E_INVAL 1u
-#define E_NOSPC 2u
-#define E_OPNOTSUPP 4u
-#define E_ROFS 8u
 
 /* Error statuses a disk may answer with (valid on the wire). */
 static const int32_t disk_errs[] = {-EIO, -ENOSPC, -EINVAL, -EROFS, -ENOMEM,
@@ -484,11 +481,7 @@ static void got_reply(const uint8_t *p, size_t len)
 	CHECK(len == VMSG_BLK_REPLY_HDR + (size_t)dlen);
 	CHECK(!g.eio_seen); /* the overlay ends at its base's -EIO */
 	if (e.errs) {
-		static const int32_t ok[4] = {-EINVAL, -ENOSPC, -EOPNOTSUPP, -EROFS};
-		bool match = false;
-		for (unsigned b = 0; b < 4; b++)
-			match |= (e.errs >> b & 1) && status == ok[b];
-		CHECK(match);
+		CHECK(blk_oracle_match(e.errs, status));
 		return;
 	}
 	/* Misbehaviours of the lower disks while this one was served. */
@@ -607,40 +600,7 @@ static void model(uint16_t type, const uint8_t *p, size_t n, uint32_t seq)
 	CHECK(g.nq < CMAXQ);
 	struct ent e = {.id = h.id, .off = h.offset, .len = h.length,
 			.op = h.op, .flags = h.flags, .seq = seq};
-	uint32_t fl = g.ai->flags;
-	switch (h.op) {
-	case VMSG_BLK_OP_READ:
-		break;
-	case VMSG_BLK_OP_WRITE:
-		e.errs |= fl & VMSG_BLK_F_READ_ONLY ? E_ROFS : 0;
-		break;
-	case VMSG_BLK_OP_FLUSH:
-		e.errs |= fl & VMSG_BLK_F_FLUSH ? 0 : E_OPNOTSUPP;
-		e.errs |= h.offset || h.length || h.flags ? E_INVAL : 0;
-		break;
-	case VMSG_BLK_OP_TRIM:
-	case VMSG_BLK_OP_WRITE_ZEROES:
-		e.errs |= fl & (h.op == VMSG_BLK_OP_TRIM ? VMSG_BLK_F_TRIM
-							 : VMSG_BLK_F_WRITE_ZEROES)
-				  ? 0 : E_OPNOTSUPP;
-		e.errs |= fl & VMSG_BLK_F_READ_ONLY ? E_ROFS : 0;
-		break;
-	default:
-		e.errs = E_OPNOTSUPP;
-	}
-	if (h.op >= VMSG_BLK_OP_READ && h.op <= VMSG_BLK_OP_WRITE_ZEROES &&
-	    h.op != VMSG_BLK_OP_FLUSH) {
-		bool fua_ok = (h.op == VMSG_BLK_OP_WRITE ||
-			       h.op == VMSG_BLK_OP_WRITE_ZEROES) &&
-			      (fl & VMSG_BLK_F_FUA);
-		if ((h.flags & ~VMSG_BLK_REQ_FUA) ||
-		    ((h.flags & VMSG_BLK_REQ_FUA) && !fua_ok) ||
-		    h.length == 0 || h.length % lb || h.offset % lb ||
-		    h.length > g.gmax)
-			e.errs |= E_INVAL;
-		if (h.offset > g.size || h.length > g.size - h.offset)
-			e.errs |= E_NOSPC;
-	}
+	e.errs = blk_oracle_errs(&h, g.ai->flags, lb, g.gmax, g.size);
 	g.q[g.nq++] = e;
 }
 

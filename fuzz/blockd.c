@@ -64,6 +64,7 @@
 
 #include <vmsg/block.h>
 
+#include "blk_oracle.h"
 #include "blockd.h"
 #include "fuzz_peer.h"
 
@@ -80,12 +81,6 @@
  * least) per step, and MAXQ replies of MAX_REQ_MAX take 4096 of them. */
 #define SETTLE_ROUNDS 10000
 
-/* Errors a request may be answered with (a set: docs/block.md does not
- * say which of two applies). */
-#define E_INVAL 1u
-#define E_NOSPC 2u
-#define E_OPNOTSUPP 4u
-#define E_ROFS 8u
 
 struct ent {
 	uint64_t id;
@@ -349,11 +344,7 @@ static void got_reply(struct slot *s, const uint8_t *p, size_t len)
 	s->nq--;
 	CHECK(status <= 0 && status >= -4095);
 	if (e.errs) {
-		int32_t ok[4] = {-EINVAL, -ENOSPC, -EOPNOTSUPP, -EROFS};
-		bool match = false;
-		for (unsigned b = 0; b < 4; b++)
-			match |= (e.errs >> b & 1) && status == ok[b];
-		CHECK(match);
+		CHECK(blk_oracle_match(e.errs, status));
 	} else {
 		CHECK(status == disk_status(e.id));
 	}
@@ -527,40 +518,8 @@ static void model(struct slot *s, uint16_t type, const uint8_t *p, size_t n,
 	for (unsigned i = 0; i < s->nq; i++)
 		s->maybe |= s->q[i].id == h.id;
 	s->maybe |= s->nq >= s->gdepth;
-	uint32_t fl = g.d.info.flags;
-	switch (h.op) {
-	case VMSG_BLK_OP_READ:
-		break;
-	case VMSG_BLK_OP_WRITE:
-		e.errs |= fl & VMSG_BLK_F_READ_ONLY ? E_ROFS : 0;
-		break;
-	case VMSG_BLK_OP_FLUSH:
-		e.errs |= fl & VMSG_BLK_F_FLUSH ? 0 : E_OPNOTSUPP;
-		e.errs |= h.offset || h.length || h.flags ? E_INVAL : 0;
-		break;
-	case VMSG_BLK_OP_TRIM:
-	case VMSG_BLK_OP_WRITE_ZEROES:
-		e.errs |= fl & (h.op == VMSG_BLK_OP_TRIM ? VMSG_BLK_F_TRIM
-							 : VMSG_BLK_F_WRITE_ZEROES)
-				  ? 0 : E_OPNOTSUPP;
-		e.errs |= fl & VMSG_BLK_F_READ_ONLY ? E_ROFS : 0;
-		break;
-	default:
-		e.errs = E_OPNOTSUPP;
-	}
-	if (h.op >= VMSG_BLK_OP_READ && h.op <= VMSG_BLK_OP_WRITE_ZEROES &&
-	    h.op != VMSG_BLK_OP_FLUSH) {
-		bool fua_ok = (h.op == VMSG_BLK_OP_WRITE ||
-			       h.op == VMSG_BLK_OP_WRITE_ZEROES) &&
-			      (fl & VMSG_BLK_F_FUA);
-		if ((h.flags & ~VMSG_BLK_REQ_FUA) ||
-		    ((h.flags & VMSG_BLK_REQ_FUA) && !fua_ok) ||
-		    h.length == 0 || h.length % LB || h.offset % LB ||
-		    h.length > s->gmax)
-			e.errs |= E_INVAL;
-		if (h.offset > g.d.info.size || h.length > g.d.info.size - h.offset)
-			e.errs |= E_NOSPC;
-	}
+	e.errs = blk_oracle_errs(&h, g.d.info.flags, LB, s->gmax,
+				 g.d.info.size);
 	/* Reads and writes to the same range at once: the read's data is not
 	 * checked. */
 	bool modifies = !e.errs && write_like(e.op) && disk_status(e.id) == 0;
