@@ -44,8 +44,7 @@ struct conn {
 	void *owner;        /* the --xen listener it came from (main.c), or NULL */
 	bool hello;
 	bool closing;       /* the channel ended: free once inflight is 0 */
-	bool more;          /* requests left unread at the step's budget, or
-			     * at --max-buffered with buffers freed since:
+	bool more;          /* requests left unread at the step's budget:
 			     * look again without sleeping (conn.c) */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
 	uint64_t held;      /* data buffer bytes its requests hold now */

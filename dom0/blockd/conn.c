@@ -133,9 +133,15 @@ static void read_requests(struct blockd *d, struct conn *k)
 		 * ours until their replies are in its ring, and a consumer
 		 * that never reads its replies would hold depth x max-req of
 		 * them (256 MiB with the defaults) for as long as it stayed.
-		 * Past --max-buffered its requests wait in its ring; the
-		 * replies it takes (or the disk's completions) bring us back. */
-		if (k->held >= d->max_held)
+		 * Past --max-buffered its requests wait in its ring. Replies
+		 * ready now go first: they may free enough, and nothing
+		 * would wake us for the requests already there (the
+		 * consumer waits for those replies; fuzz_blockd). Otherwise
+		 * the replies it takes, or the disk's completions, bring us
+		 * back. */
+		if (k->held >= d->max_held && k->rq_head)
+			send_replies(k); /* may end the conn */
+		if (k->held >= d->max_held || k->closing)
 			return;
 		r = vmsg_chan_peek(k->c, &m, 0);
 		if (r == -EAGAIN)
@@ -278,18 +284,10 @@ void blockd_step(struct blockd *d,
 		(void)vmsg_chan_ack(k->c);
 		send_replies(k);
 		read_requests(d, k);
-		bool full = k->held >= d->max_held;
 		/* Answers that needed no I/O (error statuses, reads done at
 		 * once) go now: nothing else would wake us for them. */
 		if (k->rq_head)
 			send_replies(k);
-		/* Those replies may have freed the buffers that stopped
-		 * read_requests at --max-buffered: then look again without
-		 * sleeping. No kick would come for the requests already in
-		 * the ring (the consumer waits for their replies), so the
-		 * daemon slept with them unread for good (fuzz_blockd). */
-		if (full && k->held < d->max_held && !k->closing)
-			k->more = true;
 	}
 	d->be->submit(d);
 	/* Free what has ended and drained. */

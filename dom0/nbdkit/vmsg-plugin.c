@@ -111,6 +111,19 @@ struct wakes {
 	struct waiter *w[DEPTH + 4];
 };
 
+/* A decimal number 0..max (no sign), the parameters' one syntax. */
+static bool parse_num(const char *value, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 static int vmsg_config(const char *key, const char *value)
 {
 	if (strcmp(key, "path") == 0) {
@@ -130,22 +143,16 @@ static int vmsg_config(const char *key, const char *value)
 		return -1;
 #endif
 	} else if (strcmp(key, "spin-us") == 0) {
-		char *end;
-		errno = 0;
-		unsigned long us = strtoul(value, &end, 10);
-		if (errno || end == value || *end || value[0] == '-' ||
-		    us > 1000000) {
+		unsigned long us;
+		if (!parse_num(value, 1000000, &us)) {
 			nbdkit_error("spin-us=%s: expected 0..1000000 "
 				     "microseconds", value);
 			return -1;
 		}
 		spin_ns = (uint64_t)us * 1000u;
 	} else if (strcmp(key, "timeout") == 0) {
-		char *end;
-		errno = 0;
-		unsigned long sec = strtoul(value, &end, 10);
-		if (errno || end == value || *end || value[0] == '-' ||
-		    sec > 86400) {
+		unsigned long sec;
+		if (!parse_num(value, 86400, &sec)) {
 			nbdkit_error("timeout=%s: expected 0..86400 seconds",
 				     value);
 			return -1;
