@@ -94,6 +94,13 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
                        TIMEOUT 60 SKIP_RETURN_CODE 77)
   vmsg_add_test(vmsgd_host_env SOURCES vmsgd/vmsgd_host_env.c TIMEOUT 60
                 LABELS host)
+  # A user's rendezvous connections are bounded (max_clients_per_user,
+  # max_host_clients); runs as root for a second uid.
+  vmsg_add_test(vmsgd_host_users SOURCES vmsgd/vmsgd_host_users.c
+                TIMEOUT 180 LABELS host)
+  target_compile_definitions(vmsgd_host_users PRIVATE
+    VMSGD_BIN="$<TARGET_FILE:vmsgd>" VMSGCTL_BIN="$<TARGET_FILE:vmsgctl>")
+  add_dependencies(vmsgd_host_users vmsgd vmsgctl)
   if(TARGET vmsg-kv-server AND TARGET vmsg-cat)
     add_test(NAME vmsgd_host
              COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vmsgd/host.sh ${CMAKE_BINARY_DIR})

@@ -460,7 +460,8 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 		  "messages_per_wakeup %u\nmax_queued_bytes_per_domain %u\n"
 		  "max_pending_opens_per_domain %u\npartial_message_ms %u\n"
 		  "reset_backoff_ms %u\nreset_backoff_max_ms %u\n"
-		  "max_sessions_per_domain %u\n\n%-24s "
+		  "max_sessions_per_domain %u\nmax_clients_per_user %u\n"
+		  "max_host_clients %u\n\n%-24s "
 		  "%-16s %-16s %-6s %-8s %-10s %s\n",
 		  d->config, vmsgd_log_level_name(vmsgd_log_level),
 		  p->bridge_flush_ms, l->requests_per_s, l->requests_burst,
@@ -468,7 +469,8 @@ static void show_policy(struct vmsgd *d, struct sbuf *b)
 		  l->messages_per_wakeup, l->max_queued_bytes,
 		  l->max_pending_opens, l->partial_message_ms,
 		  l->reset_backoff_ms, l->reset_backoff_max_ms,
-		  l->max_sessions, "SERVICE",
+		  l->max_sessions, l->max_clients_per_user,
+		  l->max_host_clients, "SERVICE",
 		  "OFFER", "OPEN", "MODE",
 		  "MAXCHAN", "RING", "MAX_MSG");
 	/* Host mode: the lists name users (names where the uid has one). */
@@ -537,6 +539,11 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 					 p->limits.reset_backoff_max_ms)) &&
 		  vmsg__json_set(root, "max_sessions_per_domain",
 				 vmsg__json_uint(p->limits.max_sessions)) &&
+		  vmsg__json_set(root, "max_clients_per_user",
+				 vmsg__json_uint(
+					 p->limits.max_clients_per_user)) &&
+		  vmsg__json_set(root, "max_host_clients",
+				 vmsg__json_uint(p->limits.max_host_clients)) &&
 		  vmsg__json_set(root, "backend",
 				 vmsg__json_str(p->host ? "host" : "xen")) &&
 		  (!p->host || vmsg__json_set(root, "host_dir",

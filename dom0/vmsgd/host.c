@@ -5,7 +5,10 @@
  * the kernel gives (SO_PEERCRED), and the policy names users. vmsgd serves
  * its control channel on the host backend at host_dir/ctl/<n> (only that
  * uid may connect), answers "ok <n> <path>\n" and closes the connection;
- * lib/service/env_host.c is the other side. A provider serves its
+ * lib/service/env_host.c is the other side. Each client costs vmsgd
+ * fds until it goes, connected or not: a user holds at most
+ * max_clients_per_user of them, all users max_host_clients (room_for);
+ * one more is answered "error -EUSERS <why>". A provider serves its
  * channels inside host_dir/c/<n>, a folder vmsgd makes for it: its own
  * and mode 0711, so nobody else can put a socket there and a consumer
  * reaches a path it is told without listing the folder.
@@ -72,13 +75,19 @@ static int own_dir(const char *p, mode_t mode)
 	return chmod(p, mode) < 0 ? -errno : 0;
 }
 
+/* The name of user `uid`, or its number. */
+static void user_name(uint32_t uid, char *buf, size_t cap)
+{
+	struct passwd *pw = getpwuid((uid_t)uid);
+	if (pw && strlen(pw->pw_name) < cap)
+		snprintf(buf, cap, "%s", pw->pw_name);
+	else
+		snprintf(buf, cap, "%u", (unsigned)uid);
+}
+
 static void user_of(struct session *s)
 {
-	struct passwd *pw = getpwuid((uid_t)s->uid);
-	if (pw && strlen(pw->pw_name) < sizeof s->user)
-		snprintf(s->user, sizeof s->user, "%s", pw->pw_name);
-	else
-		snprintf(s->user, sizeof s->user, "%u", (unsigned)s->uid);
+	user_name(s->uid, s->user, sizeof s->user);
 }
 
 /* ---- the host world of a session (struct session_ops) */
@@ -172,6 +181,52 @@ static int new_number(struct vmsgd *d)
 	return -EUSERS;
 }
 
+/* Room for one more client of user `uid` (docs/vmsgd.md, "Limits"): 0,
+ * or -EUSERS and, in why, the limit it would pass. What counts is every
+ * client vmsgd holds, those whose control channel still waits for them
+ * too: each costs vmsgd a socket and more fds (RL_HOST_CLIENTS) until it
+ * goes, and a user that connects here in a loop must not take them all.
+ * The user's own limit first: a user who floods is told of its own. */
+static int room_for(struct vmsgd *d, uint32_t uid, char *why, size_t cap)
+{
+	const struct rl_limits *l = &d->pol.limits;
+	uint32_t mine, all;
+	session_count_clients(d, uid, &mine, &all);
+	if (mine >= l->max_clients_per_user) {
+		snprintf(why, cap, "uid %u has %u clients on vmsgd, its limit "
+				   "(max_clients_per_user)",
+			 (unsigned)uid, (unsigned)mine);
+		return -EUSERS;
+	}
+	if (all >= l->max_host_clients) {
+		snprintf(why, cap, "vmsgd has %u clients, its limit "
+				   "(max_host_clients)",
+			 (unsigned)all);
+		return -EUSERS;
+	}
+	return 0;
+}
+
+/* A refusal at the rendezvous, logged within the log budget (log_burst,
+ * then log_per_s lines), whoever it was: a client refused connects again
+ * at once (its library retries until its deadline, a hostile one in a
+ * loop), and each time would be a line. The next line logged says how
+ * many were not. */
+static void log_refusal(struct vmsgd *d, const struct ucred *cred,
+			const char *why)
+{
+	uint32_t sup = 0;
+	if (!rl_log(&d->host_rl, &d->pol.limits, vmsgd_now_ms(), &sup))
+		return;
+	char more[48] = "", user[33];
+	if (sup)
+		snprintf(more, sizeof more, " (%u more not logged)", sup);
+	user_name(cred->uid, user, sizeof user);
+	vmsgd_log(LOG_WARN, "host client (user %s, uid %u, pid %d) refused: "
+			    "%s%s",
+		  user, (unsigned)cred->uid, (int)cred->pid, why, more);
+}
+
 /* One line to the client, on a socket with an empty buffer: it fits. */
 static void answer(int fd, const char *line)
 {
@@ -202,16 +257,17 @@ static void on_client(uv_stream_t *srv, int status)
 		uv_close((uv_handle_t *)c, (uv_close_cb)free);
 		return;
 	}
-	int r = new_number(d);
-	if (r > 0) {
+	char why[160] = "";
+	int r = room_for(d, cred.uid, why, sizeof why);
+	if (r == 0 && (r = new_number(d)) > 0) {
 		n = r;
 		r = session_new(d, (uint16_t)n, cred.uid, cred.pid);
 	}
 	if (r < 0) {
-		vmsgd_log(LOG_WARN, "host client (uid %u, pid %d) refused: %s",
-			  (unsigned)cred.uid, (int)cred.pid, vmsg_strerror(r));
-		snprintf(line, sizeof line, "error %d %s\n", r,
-			 vmsg_strerror(r));
+		if (!why[0]) /* not a limit: no number, or not served */
+			snprintf(why, sizeof why, "%s", vmsg_strerror(r));
+		log_refusal(d, &cred, why);
+		snprintf(line, sizeof line, "error %d %s\n", r, why);
 	} else {
 		snprintf(line, sizeof line, "ok %d %s/ctl/%d\n", n,
 			 d->host_dir, n);

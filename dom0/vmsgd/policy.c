@@ -232,6 +232,9 @@ static const struct limit_key *limit_key(const char *name)
 		LK("reset_backoff_max_ms", reset_backoff_max_ms, 1, 3600000),
 		/* each costs dom0 a granted page and an event channel */
 		LK("max_sessions_per_domain", max_sessions, 1, 64),
+		/* host mode; the most client numbers there are */
+		LK("max_clients_per_user", max_clients_per_user, 1, 32751),
+		LK("max_host_clients", max_host_clients, 1, 32751),
 	};
 #undef LK
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -803,7 +806,8 @@ int policy_load(const char *file, struct policy *out, char *err, size_t cap)
 				      RL_PER_WAKEUP, RL_QUEUED_BYTES,
 				      RL_PENDING_OPENS, RL_PARTIAL_MS,
 				      RL_BACKOFF_MS, RL_BACKOFF_MAX_MS,
-				      RL_SESSIONS}};
+				      RL_SESSIONS, RL_CLIENTS_PER_USER,
+				      RL_HOST_CLIENTS}};
 	snprintf(p.control_socket, sizeof p.control_socket, "/run/vmsgd.sock");
 	snprintf(p.host_dir, sizeof p.host_dir, "/run/vmsg");
 	ps.p = &p;

@@ -35,6 +35,18 @@ struct session *session_find(struct vmsgd *d, uint16_t num)
 	return NULL;
 }
 
+void session_count_clients(struct vmsgd *d, uint32_t uid, uint32_t *user,
+			   uint32_t *all)
+{
+	*user = *all = 0;
+	for (struct session *s = d->sessions; s; s = s->next) {
+		if (s->dying)
+			continue;
+		(*all)++;
+		*user += s->uid == uid;
+	}
+}
+
 bool session_domain_served(struct vmsgd *d, uint16_t domid)
 {
 	for (struct session *s = d->sessions; s; s = s->next)

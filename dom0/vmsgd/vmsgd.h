@@ -107,6 +107,11 @@ struct rl_limits {
 	/* Xen: a domain's control channels at once, so its processes each
 	 * attach (session.c, "several processes of a domain"). */
 	uint32_t max_sessions;
+	/* Host mode: the clients (sessions, connected to their control
+	 * channel or not yet) one user holds at once, and all users
+	 * together (host.c, on_client). */
+	uint32_t max_clients_per_user;
+	uint32_t max_host_clients;
 };
 
 struct policy {
@@ -165,6 +170,12 @@ void policy_domlist_str(const struct domlist *l, char *buf, size_t cap);
 #define RL_BACKOFF_MS 1000u         /* the delay after a second reset ... */
 #define RL_BACKOFF_MAX_MS 60000u    /* ... doubling up to this */
 #define RL_SESSIONS 4               /* a domain's control channels */
+/* Host mode: each client costs vmsgd 4 or 5 fds (a listening or
+ * connected socket, a memfd, an epoll fd, eventfds), so the clients of
+ * all users fit the usual soft limit of 1024 fds with room to spare for
+ * vmsgctl and vmsgd's own; one user gets a third of them. */
+#define RL_CLIENTS_PER_USER 64      /* a user's host clients */
+#define RL_HOST_CLIENTS 192         /* every user's host clients */
 
 struct rl_bucket {
 	bool init;
@@ -338,6 +349,10 @@ struct vmsgd {
 	char host_dir[HOST_DIR_MAX + 1]; /* the policy's, real path */
 	char host_sock_path[108];
 	uint16_t next_client;
+	/* Its refusals' log lines: log_burst, then log_per_s (only the log
+	 * bucket is used), so a client that reconnects in a loop cannot
+	 * flood the log. */
+	struct rl_state host_rl;
 };
 
 /* The monotonic clock in ms (log.c). */
@@ -366,6 +381,10 @@ int session_new(struct vmsgd *d, uint16_t domid, uint32_t uid, int pid);
 #define HOST_CONNECT_MS 10000u
 /* Every session of domain `domid` goes (host mode: client `domid`). */
 void session_gone(struct vmsgd *d, uint16_t domid);
+/* Host mode: the live sessions (not going away) of user `uid` into
+ * *user, and of every user into *all. */
+void session_count_clients(struct vmsgd *d, uint32_t uid, uint32_t *user,
+			   uint32_t *all);
 /* Does domain `domid` have a session (Xen)? */
 bool session_domain_served(struct vmsgd *d, uint16_t domid);
 /* vmsgd stops: every control channel is closed (after the broker has

@@ -25,10 +25,13 @@
 int vmsg__svc_why_not(vmsg_ctl *ctl, int last)
 {
 	/* Host mode: the rendezvous said why itself (-ENOENT: nobody at the
-	 * socket; -EACCES: refused); anything else is a vmsgd that did not
-	 * get as far as a Hello in time. */
+	 * socket; -EACCES: refused; -EUSERS: our user, or all users, hold as
+	 * many clients as vmsgd's policy allows); anything else is a vmsgd
+	 * that did not get as far as a Hello in time. */
 	if (ctl->env->ctl_connect)
-		return last == -ENOENT || last == -EACCES ? last : -ETIMEDOUT;
+		return last == -ENOENT || last == -EACCES || last == -EUSERS
+			       ? last
+			       : -ETIMEDOUT;
 	char path[64], names[1024];
 	vmsg__snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u",
 		       (unsigned)ctl->domid);

@@ -203,7 +203,7 @@ const struct vmsg__svc_env vmsg__svc_host_env = {
 
 const char *vmsg__svc_target_strerror(int err)
 {
-	static __thread char text[320];
+	static __thread char text[512];
 	const char *dir = vmsg__svc_host_dir();
 	if (!dir)
 		return NULL;
@@ -227,6 +227,15 @@ const char *vmsg__svc_target_strerror(int err)
 		snprintf(text, sizeof text,
 			 "vmsgd in host mode at %s did not answer in time: it "
 			 "may be overloaded or stopped (SIGSTOP); try again",
+			 dir);
+		return text;
+	case -EUSERS:
+		snprintf(text, sizeof text,
+			 "vmsgd in host mode at %s refused us: our user has "
+			 "as many clients on it as its policy allows "
+			 "(max_clients_per_user, 64 by default), or all users "
+			 "together have (max_host_clients, 192): wait for some "
+			 "to close, or raise the limit",
 			 dir);
 		return text;
 	default:

@@ -60,8 +60,11 @@
  * the two processes, and each end lets in only the uid vmsgd names.
  * Errors: -ENOENT, "is vmsgd running in host mode at DIR?", when nothing
  * answers at DIR/vmsgd.sock by the deadline; -EACCES when vmsgd or the
- * folder refuses us; -ETIMEDOUT when vmsgd took the connection and did not
- * answer. -EBUSY does not happen in host mode.
+ * folder refuses us; -EUSERS when our user holds as many clients of
+ * vmsgd as its policy allows (max_clients_per_user, 64 by default), or
+ * all users together do (max_host_clients, 192), until the deadline;
+ * -ETIMEDOUT when vmsgd took the connection and did not answer. -EBUSY
+ * does not happen in host mode.
  *
  * Both worlds: the same client (lib/service, freestanding) runs in a
  * Linux domain (libvmsg) and in a unikernel (guest/, docs/unikernel.md);
