@@ -17,8 +17,9 @@
 #            in QEMU, tests/xen and tests/guest), after the release suite,
 #            one emulated machine at a time
 #   fuzz     build/fuzz: the libFuzzer targets (clang, -DVMSG_FUZZ=ON) only,
-#            each replaying its seed corpus once (label fuzz; fuzzing for
-#            real is scripts/fuzz.sh)
+#            each replaying its seed corpus once, which must reach the
+#            target's floor of edges in fuzz/coverage-floors (label fuzz;
+#            fuzzing for real is scripts/fuzz.sh)
 #
 # Environment: VMSG_FLAVOURS="release asan tsan fuzz" picks flavours
 # (default all);
