@@ -40,6 +40,18 @@ if(TARGET nbdkit-vmsg-plugin)
     add_dependencies(${t} nbdkit-vmsg-plugin)
   endforeach()
 endif()
+# The appliances' limit on a silent lower disk (timeout=, vmsg-overlay
+# --timeout): the overlays over a silent and a slow base, the mirror with
+# a silent and a slow leg, on the host backend.
+if(TARGET overlay-appliance AND TARGET mirror-appliance AND TARGET vmsg-overlay)
+  vmsg_add_test(blk_app_timeout SOURCES block/blk_app_timeout.c LIBS pthread
+                TIMEOUT 180 LABELS block)
+  target_compile_definitions(blk_app_timeout PRIVATE
+                             OVERLAY_APPLIANCE="$<TARGET_FILE:overlay-appliance>"
+                             MIRROR_APPLIANCE="$<TARGET_FILE:mirror-appliance>"
+                             VMSG_OVERLAY="$<TARGET_FILE:vmsg-overlay>")
+  add_dependencies(blk_app_timeout overlay-appliance mirror-appliance vmsg-overlay)
+endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
   add_test(NAME nbd_chain
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_chain.sh

@@ -8,8 +8,8 @@ add_test(NAME freestanding_nm
                  ${VMSG_RING_SOURCES} ${VMSG_FRAME_SOURCES})
 set_tests_properties(freestanding_nm PROPERTIES TIMEOUT 120)
 
-# freestanding_block: lib/block (and the RAM disk appliance's core, which
-# is to become a unikernel) compiles as a unikernel would and, linked
+# freestanding_block: lib/block (and the appliances' cores, with the
+# lower disks' limit on silence, blk_lower.c) compiles as a unikernel would and, linked
 # with the layers below it (ring, frame, chan), needs nothing from the
 # world but memcpy/memmove/memset either (its clock and memory come from
 # the platform table and the caller).
@@ -22,8 +22,10 @@ add_test(NAME freestanding_block
                  ${VMSG_CHAN_FS_SOURCES} ${VMSG_BLOCK_SOURCES}
                  ${PROJECT_SOURCE_DIR}/examples/blk-ramdisk/ramdisk.c
                  ${PROJECT_SOURCE_DIR}/examples/blk-overlay/overlay.c
-                 ${PROJECT_SOURCE_DIR}/examples/blk-mirror/mirror.c)
-set_tests_properties(freestanding_block PROPERTIES TIMEOUT 120 LABELS block)
+                 ${PROJECT_SOURCE_DIR}/examples/blk-mirror/mirror.c
+                 ${PROJECT_SOURCE_DIR}/examples/blk-common/blk_lower.c)
+set_tests_properties(freestanding_block PROPERTIES TIMEOUT 120 LABELS block
+                     ENVIRONMENT "VMSG_NM_INCLUDES=${PROJECT_SOURCE_DIR}/examples/blk-common")
 
 # freestanding_net: lib/net compiles the same way and needs, beyond those
 # three, only the channel layer it runs on.

@@ -14,8 +14,8 @@ static uint32_t max32(uint32_t a, uint32_t b)
 
 int mirror_init(struct mirror *m, uint32_t max_req, uint32_t depth)
 {
-	const struct vmsg_blk_info *a = vmsg_blk_client_info(m->leg[0].cl);
-	const struct vmsg_blk_info *b = vmsg_blk_client_info(m->leg[1].cl);
+	const struct vmsg_blk_info *a = vmsg_blk_client_info(m->leg[0].lower.cl);
+	const struct vmsg_blk_info *b = vmsg_blk_client_info(m->leg[1].lower.cl);
 	if (a->size != b->size)
 		return -EINVAL;
 	struct vmsg_blk_info i = *a;
@@ -55,17 +55,13 @@ static void drop(struct mirror *m, unsigned i, int err)
 		m->leg_failed(m, i, m->leg[i].failed);
 }
 
-/* The completion of the one request outstanding on cl. */
-static int wait_one(vmsg_blk_client *cl)
+/* The completion of the one request outstanding on leg l (-ETIMEDOUT: it
+ * said nothing for its limit). */
+static int wait_one(struct blk_lower *l)
 {
-	struct vmsg_blk_done d;
-	for (;;) {
-		int n = vmsg_blk_client_reap(cl, &d, 1, -1);
-		if (n < 0)
-			return n;
-		if (n == 1)
-			return d.status;
-	}
+	int32_t st;
+	int r = blk_lower_wait(l, &st);
+	return r < 0 ? r : st;
 }
 
 /* A READ: from one leg, the other when it fails. */
@@ -76,8 +72,8 @@ static int32_t do_read(struct mirror *m, const struct vmsg_blk_req_hdr *h,
 		unsigned i = (m->next_read + k) % 2;
 		if (m->leg[i].failed)
 			continue;
-		int r = vmsg_blk_client_io(m->leg[i].cl, VMSG_BLK_OP_READ, buf,
-					   h->length, h->offset, 0, -1);
+		int r = blk_lower_io(&m->leg[i].lower, VMSG_BLK_OP_READ, buf,
+				     h->length, h->offset, 0);
 		if (r == 0) {
 			m->leg[i].reads++;
 			m->next_read = i ^ 1u;
@@ -100,7 +96,7 @@ static int32_t do_update(struct mirror *m, const struct vmsg_blk_req_hdr *h,
 		if (m->leg[i].failed)
 			continue;
 		const struct vmsg_blk_info *li =
-			vmsg_blk_client_info(m->leg[i].cl);
+			vmsg_blk_client_info(m->leg[i].lower.cl);
 		if (h->op == VMSG_BLK_OP_FLUSH &&
 		    !(li->flags & VMSG_BLK_F_FLUSH)) {
 			done++; /* nothing a flush could make durable there */
@@ -111,7 +107,7 @@ static int32_t do_update(struct mirror *m, const struct vmsg_blk_req_hdr *h,
 			.offset = h->offset,
 			.buf = h->op == VMSG_BLK_OP_WRITE ? buf : 0, .user = 1,
 		};
-		int r = vmsg_blk_client_submit(m->leg[i].cl, &io, -1);
+		int r = blk_lower_submit(&m->leg[i].lower, &io);
 		if (r < 0)
 			drop(m, i, r);
 		else
@@ -120,7 +116,7 @@ static int32_t do_update(struct mirror *m, const struct vmsg_blk_req_hdr *h,
 	for (unsigned i = 0; i < 2; i++) {
 		if (!sent[i])
 			continue;
-		int r = wait_one(m->leg[i].cl);
+		int r = wait_one(&m->leg[i].lower);
 		if (r == 0)
 			done++;
 		else

@@ -2,7 +2,8 @@
  * consumer at a time, kept on two others (its legs, each through
  * lib/block's client): every write, TRIM, WRITE_ZEROES and FLUSH goes to
  * both legs, reads alternate between them. A leg that fails (its channel
- * ends, or it answers an error) is dropped and the disk carries on on the
+ * ends, it answers an error, or it says nothing for its limit while a
+ * request waits: blk_lower.h) is dropped and the disk carries on on the
  * other, degraded; when both have failed every request gets -EIO and the
  * disk is gone. A dropped leg is never taken back (no resync): restart
  * the appliance over legs made equal again. The legs must start equal.
@@ -17,8 +18,11 @@
 
 #include <vmsg/block.h>
 
+#include "blk_lower.h"
+
 struct mirror_leg {
-	vmsg_blk_client *cl; /* open, negotiated; the caller's */
+	struct blk_lower lower; /* open, negotiated, with its limit on
+				 * silence (blk_lower_init); the caller's */
 	int failed;          /* 0 while in use; then why it was dropped */
 	uint64_t reads;      /* reads it answered */
 };

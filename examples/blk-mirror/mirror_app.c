@@ -8,6 +8,8 @@
  *   leg2=xen:DOMID:PORT | svc:NAME   the second (the same size)
  *   serve=xen:DOMID:PORT | svc:NAME  where to offer the mirror
  *   clients=N                        stop after N consumers (0: never)
+ *   timeout=SEC                      a leg silent this long while a
+ *                                    request waits is dropped (30; 0: never)
  *
  * Both legs must be there at start (each is waited for a minute): a
  * mirror that started on one leg would not be one. A leg that fails
@@ -33,6 +35,10 @@ static const char usage[] =
 "  leg2=ADDR     the second device, the same size as the first\n"
 "  serve=ADDR    where to offer the mirror\n"
 "  clients=N     stop after N consumers (default 0: never)\n"
+"  timeout=SEC   a leg that answers nothing for SEC seconds while a request\n"
+"                waits on it has failed: dropped like a leg that died\n"
+"                (default 30; 0: wait for ever; the clock starts again at\n"
+"                each reply, so a slow leg is never cut off)\n"
 BLK_APP_ADDR_USAGE
 BLK_APP_LINUX_USAGE;
 
@@ -41,6 +47,7 @@ static const struct guest_arg keys[] = {
 	{"leg2", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},
 	{"serve", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},
 	{"clients", GUEST_ARG_UINT, 0, 1000000000u, 0, 0},
+	{"timeout", GUEST_ARG_UINT, 0, BLK_LOWER_TIMEOUT_MAX_S, 0, 0},
 	GUEST_ARGS_SDK,
 };
 
@@ -49,10 +56,16 @@ static char leg_s[2][VMSG_SERVICE_NAME_MAX + 16];
 
 static void leg_failed(struct mirror *m, unsigned leg, int err)
 {
-	guest_printf(PROG ": leg%u %s failed (%s): dropped; %s\n", leg + 1,
-		     leg_s[leg], vmsg_strerror(err),
-		     mirror_legs_up(m) ? "carrying on on the other leg"
-				       : "no leg left");
+	const char *left = mirror_legs_up(m) ? "carrying on on the other leg"
+					     : "no leg left";
+	if (err == -ETIMEDOUT)
+		guest_printf(PROG ": leg%u %s failed (it answered nothing for "
+			     "%llu s): dropped; %s\n", leg + 1, leg_s[leg],
+			     (unsigned long long)(m->leg[leg].lower.timeout_ns /
+						  1000000000u), left);
+	else
+		guest_printf(PROG ": leg%u %s failed (%s): dropped; %s\n",
+			     leg + 1, leg_s[leg], vmsg_strerror(err), left);
 }
 
 static void report(const struct mirror *m)
@@ -94,6 +107,7 @@ int app_main(const char *cmdline)
 	(void)guest_arg_addr("leg2", &addr[1]);
 	(void)guest_arg_addr("serve", &serve);
 	unsigned clients = guest_arg_uint("clients", 0);
+	unsigned timeout = guest_arg_uint("timeout", BLK_LOWER_TIMEOUT_S);
 
 	/* Each leg is waited for a minute: they may start after us. */
 	if (blk_base_open(PROG, &addr[0], 4, 60000, &b[0]) < 0)
@@ -102,8 +116,8 @@ int app_main(const char *cmdline)
 		close_leg(&b[0]);
 		return 1;
 	}
-	m.leg[0].cl = b[0].cl;
-	m.leg[1].cl = b[1].cl;
+	blk_lower_init(&m.leg[0].lower, b[0].cl, b[0].c, timeout);
+	blk_lower_init(&m.leg[1].lower, b[1].cl, b[1].c, timeout);
 	m.leg_failed = leg_failed;
 	const struct vmsg_blk_info *i0 = vmsg_blk_client_info(b[0].cl);
 	const struct vmsg_blk_info *i1 = vmsg_blk_client_info(b[1].cl);

@@ -8,7 +8,7 @@
 
 int overlay_init(struct overlay *o, uint32_t max_req, uint32_t depth)
 {
-	const struct vmsg_blk_info *b = vmsg_blk_client_info(o->base);
+	const struct vmsg_blk_info *b = vmsg_blk_client_info(o->base.cl);
 	o->info = *b;
 	if (max_req < b->max_req)
 		o->info.max_req = max_req & ~(b->logical_block - 1);
@@ -45,11 +45,15 @@ static int32_t read_range(struct overlay *o, uint8_t *dst, uint64_t off,
 			vmsg__memcpy(to, o->data + blk * bs, n);
 		} else {
 			/* n <= our max_req <= the base's. */
-			int r = vmsg_blk_client_io(o->base, VMSG_BLK_OP_READ, to,
-						   n, blk * bs, 0, -1);
+			int r = blk_lower_io(&o->base, VMSG_BLK_OP_READ, to, n,
+					     blk * bs, 0);
 			o->base_reads++;
+			/* Its channel ended, or it said nothing for too long:
+			 * the base is gone. */
+			if (r == -EPIPE || r == -EPROTO || r == -ETIMEDOUT)
+				return -EIO;
 			if (r < 0)
-				return r == -EPIPE || r == -EPROTO ? -EIO : r;
+				return r;
 		}
 		blk = run;
 	}

@@ -14,8 +14,11 @@
 
 #include <vmsg/block.h>
 
+#include "blk_lower.h"
+
 struct overlay {
-	vmsg_blk_client *base;      /* open, negotiated */
+	struct blk_lower base;      /* open, negotiated, with its limit on
+				     * silence (blk_lower_init) */
 	struct vmsg_blk_info info;  /* what we offer: set by overlay_init */
 	uint8_t *data;              /* info.size bytes: the written blocks */
 	uint8_t *written;           /* one byte per logical block: 1 = ours */
@@ -32,8 +35,9 @@ int overlay_init(struct overlay *o, uint32_t max_req, uint32_t depth);
 
 /* Serve the consumer of the open channel `c` until it goes. Returns
  * -EPIPE when it closed, -EPROTO when it broke the protocol, -EIO when
- * the base failed (the consumer got -EIO replies first), or another
- * channel error. */
+ * the base failed (its channel ended, it answered -EIO, or it stayed
+ * silent for its limit while a read waited: the consumer got an -EIO
+ * reply first), or another channel error. */
 int overlay_serve(struct overlay *o, vmsg_chan *c);
 
 #endif

@@ -8,6 +8,8 @@
  *   serve=xen:DOMID:PORT | svc:NAME  where to offer the overlay
  *   clients=N                        stop after N consumers (0: never)
  *   limit=MIB                        largest base accepted (48)
+ *   timeout=SEC                      a base silent this long while a
+ *                                    read waits is gone (30; 0: never)
  *
  * The overlay keeps every written block in memory, so the whole base's
  * size is taken up front (plus a byte per block for the map): a base over
@@ -35,6 +37,11 @@ static const char usage[] =
 "  clients=N     stop after N consumers (default 0: never)\n"
 "  limit=MIB     largest base accepted, MiB (default 48); the memory must\n"
 "                hold it and ~4 MiB more (the unikernel has 64 MiB)\n"
+"  timeout=SEC   a base that answers nothing for SEC seconds while a read\n"
+"                waits on it is gone: that read gets -EIO and the appliance\n"
+"                exits 1, as when the base dies (default 30; 0: wait for\n"
+"                ever; the clock starts again at each reply, so a slow base\n"
+"                is never cut off)\n"
 BLK_APP_ADDR_USAGE
 BLK_APP_LINUX_USAGE;
 
@@ -43,6 +50,7 @@ static const struct guest_arg keys[] = {
 	{"serve", GUEST_ARG_ADDR, 0, 0, 0, GUEST_ARG_REQUIRED},
 	{"clients", GUEST_ARG_UINT, 0, 1000000000u, 0, 0},
 	{"limit", GUEST_ARG_UINT, 1, 65536, 0, 0},
+	{"timeout", GUEST_ARG_UINT, 0, BLK_LOWER_TIMEOUT_MAX_S, 0, 0},
 	GUEST_ARGS_SDK,
 };
 
@@ -66,11 +74,12 @@ int app_main(const char *cmdline)
 	(void)guest_arg_addr("serve", &serve);
 	unsigned clients = guest_arg_uint("clients", 0);
 	uint64_t limit = (uint64_t)guest_arg_uint("limit", LIMIT_MIB) << 20;
+	unsigned timeout = guest_arg_uint("timeout", BLK_LOWER_TIMEOUT_S);
 
 	/* The base is waited for a minute: it may start after us. */
 	if (blk_base_open(PROG, &base, 4, 60000, &b) < 0)
 		return 1;
-	ov.base = b.cl;
+	blk_lower_init(&ov.base, b.cl, b.c, timeout);
 	if ((r = overlay_init(&ov, BLK_APP_MAX_REQ, 64)) < 0) {
 		guest_printf(PROG ": base %s: %s\n", base_s, vmsg_strerror(r));
 		return 1;
@@ -101,10 +110,12 @@ int app_main(const char *cmdline)
 		     (unsigned long long)size, base_s, ov.info.logical_block,
 		     ov.info.max_req);
 	r = blk_serve_loop(PROG, &serve, clients, serve_one, &ov, -EIO);
-	guest_printf(PROG ": done: %llu requests, %llu base reads%s\n",
+	guest_printf(PROG ": done: %llu requests, %llu base reads%s%s\n",
 		     (unsigned long long)ov.requests,
 		     (unsigned long long)ov.base_reads,
-		     r == -EIO ? "; the base is gone" : "");
+		     r == -EIO ? "; the base is gone" : "",
+		     r == -EIO && ov.base.silent
+			     ? " (it answered nothing for timeout=)" : "");
 	vmsg_blk_client_fini(b.cl);
 	if (b.ctl)
 		vmsg_service_close(b.ctl, b.c);

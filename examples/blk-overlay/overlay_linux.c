@@ -29,6 +29,11 @@ static void usage(FILE *f)
 "  -b, --base PATH     the base device's host-backend path\n"
 "  -l, --listen PATH   the host-backend path to serve the overlay on\n"
 "  -n, --clients N     exit after N consumers (default 0: never)\n"
+"  -t, --timeout SEC   a base that answers nothing for SEC seconds while a\n"
+"                      read waits on it is gone: that read gets -EIO and\n"
+"                      the overlay exits 1, as when the base dies (default\n"
+"                      30; 0: wait for ever; the clock starts again at each\n"
+"                      reply, so a slow base is never cut off)\n"
 "  -V, --version       the version\n"
 "  -h, --help          this text\n");
 }
@@ -39,16 +44,17 @@ int main(int argc, char **argv)
 		{"base", required_argument, NULL, 'b'},
 		{"listen", required_argument, NULL, 'l'},
 		{"clients", required_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *base = NULL, *path = NULL;
-	unsigned long clients = 0;
+	unsigned long clients = 0, timeout = BLK_LOWER_TIMEOUT_S;
 	char *end;
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "b:l:n:hV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "b:l:n:t:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b': base = optarg; break;
 		case 'l': path = optarg; break;
@@ -57,6 +63,16 @@ int main(int argc, char **argv)
 			if (*end) {
 				fprintf(stderr, "vmsg-overlay: --clients %s: "
 					"expected a number\n", optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			timeout = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || *optarg == '-' ||
+			    timeout > BLK_LOWER_TIMEOUT_MAX_S) {
+				fprintf(stderr, "vmsg-overlay: --timeout %s: "
+					"expected 0..%u seconds\n", optarg,
+					BLK_LOWER_TIMEOUT_MAX_S);
 				return 2;
 			}
 			break;
@@ -92,14 +108,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static struct overlay ov;
+	vmsg_blk_client *bcl;
 	size_t csz = vmsg_blk_client_size(8, MAX_REQ);
 	void *cmem = aligned_alloc(8, (csz + 7) & ~(size_t)7);
-	if (!cmem || (r = vmsg_blk_client_init(&ov.base, cmem, csz, bc, 8,
+	if (!cmem || (r = vmsg_blk_client_init(&bcl, cmem, csz, bc, 8,
 					       MAX_REQ, 10000)) < 0) {
 		fprintf(stderr, "vmsg-overlay: base %s: negotiation: %s\n", base,
 			vmsg_strerror(cmem ? r : -ENOMEM));
 		return 1;
 	}
+	blk_lower_init(&ov.base, bcl, bc, (unsigned)timeout);
 	if ((r = overlay_init(&ov, MAX_REQ, 64)) < 0) {
 		fprintf(stderr, "vmsg-overlay: base %s: %s\n", base,
 			vmsg_strerror(r));
@@ -137,7 +155,9 @@ int main(int argc, char **argv)
 			(unsigned long long)ov.requests,
 			(unsigned long long)ov.base_reads);
 		if (r == -EIO) {
-			fprintf(stderr, "vmsg-overlay: the base is gone\n");
+			fprintf(stderr, "vmsg-overlay: the base is gone%s\n",
+				ov.base.silent ? " (it answered nothing for "
+						 "--timeout)" : "");
 			status = 1;
 			break;
 		}
@@ -145,7 +165,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	vmsg_chan_close(c);
-	vmsg_blk_client_fini(ov.base);
+	vmsg_blk_client_fini(ov.base.cl);
 	vmsg_chan_close(bc);
 	return status;
 }

@@ -4,7 +4,9 @@
 # compiler's own stdint/stddef/stdbool remain), no libc (-nostdlib) -- and
 # fail unless the only undefined symbols are memcpy, memmove and memset,
 # and what VMSG_NM_ALLOW names (shell patterns, space-separated: lib/net
-# may call the channel layer, vmsg_chan_*).
+# may call the channel layer, vmsg_chan_*). VMSG_NM_INCLUDES: more include
+# directories (space-separated), for sources that share a header of their
+# own (the block appliances' examples/blk-common).
 #
 # usage: check_nm.sh CC NM SOURCE_ROOT source.c...
 set -eu
@@ -26,15 +28,21 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmsg-freestanding.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+incs=""
+for d in ${VMSG_NM_INCLUDES:-}; do
+	incs="$incs -I $d"
+done
+
 fail=0
 i=0
 objs=""
 for src in "$@"; do
 	i=$((i + 1))
 	obj="$tmp/$i.o"
+	# shellcheck disable=SC2086
 	if ! "$cc" -std=gnu11 -ffreestanding -nostdlib -nostdinc \
 		-isystem "$gccinc" -I "$root/lib/include" -I "$root/lib/internal" \
-		-O2 -c "$src" -o "$obj"; then
+		$incs -O2 -c "$src" -o "$obj"; then
 		echo "FAIL: $src does not compile freestanding"
 		fail=1
 		continue
