@@ -42,7 +42,10 @@
  *     of another type, or a second reply to an answered request
  *   9 a disk answers a request it holds with an error [leg][which]
  *  10 a disk dies (its channel's live byte goes) [leg]
- *  11 silence: nothing happens (the appliance's wait times out a round)
+ *  11 silence: nothing happens (the appliance's wait times out a round:
+ *     its clock, the waiting channel's, moves on by the whole timeout;
+ *     on a lower disk the appliance waits for, that is the rest of the
+ *     silence it allows, LTIMEOUT_S, blk_lower.h)
  *
  * Checked, besides sanitizers and leaks (the overlay's memory is exactly
  * the disk's size and a byte per block, as its app allocates it within
@@ -62,7 +65,11 @@
  *  - mirror: a valid request is answered 0 while a leg was up, -EIO when
  *    both had been dropped; a leg is dropped (leg_failed, once) only when
  *    it misbehaved, and always when it misbehaved on a request the mirror
- *    was waiting for, before that request's reply; every request a leg
+ *    was waiting for, before that request's reply (silence counts as
+ *    misbehaviour only once the disk's clock has run LTIMEOUT_S past the
+ *    last reply it sent whole: a drop for silence, -ETIMEDOUT, before
+ *    that fails, and so does an overlay that gives its base up earlier;
+ *    -EIO from the overlay after it is allowed); every request a leg
  *    gets is the consumer's (op, range, flags, a WRITE's very bytes),
  *    inside the leg and within what it offers; an acknowledged WRITE,
  *    TRIM or WRITE_ZEROES is on every leg still up when it was answered;
@@ -90,6 +97,8 @@
 #define CMAXQ 256u           /* requests the consumer has unanswered */
 #define MAX_EV 2048u /* more than a 4 KiB input can make */
 #define END_TURNS 20000u     /* turns after the input, at most */
+#define LTIMEOUT_S 30u       /* the lower disks' limit on silence (the
+				appliances' default) */
 
 
 /* Error statuses a disk may answer with (valid on the wire). */
@@ -126,6 +135,11 @@ struct lower {
 	unsigned npend;
 	uint64_t last_id; /* the last request it answered */
 	bool answered;
+	/* Its clock when a reply of its last went out whole (or at start):
+	 * the appliance hears nothing later than that, so it may give the
+	 * disk up for silence only LTIMEOUT_S after it. */
+	uint64_t heard_ns;
+	bool silence_seen; /* that long silent at some point */
 	int64_t drop_n;   /* mirror: requests answered when it was dropped */
 };
 
@@ -225,6 +239,25 @@ static void add_ev(unsigned leg, int32_t status)
 
 /* ---- the lower disks ------------------------------------------------ */
 
+/* Has lower disk l said nothing for the appliance's limit (its clock, the
+ * one the appliance's waits on it use)? Then it misbehaved: the
+ * appliance may drop it (mirror) or answer -EIO (overlay). Looked at
+ * before anything the harness does in a turn, and before each check that
+ * needs it, so that a reply sent later does not hide it. */
+static bool silent_long(struct lower *l)
+{
+	return l->used && l->fp.now_ns - l->heard_ns >= LTIMEOUT_S * 1000000000ull;
+}
+
+static void note_silence(void)
+{
+	for (unsigned i = 0; i < g.nl; i++) {
+		struct lower *l = &g.l[i];
+		if (silent_long(l))
+			l->silence_seen = l->bad_ever = true;
+	}
+}
+
 /* A request from the appliance to lower disk li: check it, hold it. */
 static void lower_req(unsigned li, const uint8_t *p, size_t n)
 {
@@ -289,8 +322,11 @@ static void lower_pull(unsigned li)
 	int r;
 	if (!l->used || l->dead)
 		return;
-	/* The rest of a message in parts (garbage included). */
-	(void)fuzz_peer_pump(&l->fp);
+	/* The rest of a message in parts (garbage included): a reply is
+	 * heard once all of it is out. */
+	bool parts = l->fp.frag_busy;
+	if (fuzz_peer_pump(&l->fp) == 1 && parts && !l->broken)
+		l->heard_ns = l->fp.now_ns;
 	if (l->broken)
 		return;
 	for (unsigned n = 0; n < 4096 && (r = vmsg_frame_peek(&l->fp.end, &f)) != 0; n++) {
@@ -331,6 +367,8 @@ static bool lower_answer(struct lower *l, unsigned k, int32_t status)
 		memset(l->ram + q->h.offset, 0, len);
 	l->last_id = q->h.id;
 	l->answered = true;
+	if (!l->fp.frag_busy)
+		l->heard_ns = l->fp.now_ns; /* else once the rest is out */
 	memmove(&l->pend[k], &l->pend[k + 1], (l->npend - k - 1) * sizeof(l->pend[0]));
 	l->npend--;
 	return true;
@@ -480,6 +518,7 @@ static void got_reply(const uint8_t *p, size_t len)
 	CHECK(dlen == (data ? e.len : 0));
 	CHECK(len == VMSG_BLK_REPLY_HDR + (size_t)dlen);
 	CHECK(!g.eio_seen); /* the overlay ends at its base's -EIO */
+	note_silence();
 	if (e.errs) {
 		CHECK(blk_oracle_match(e.errs, status));
 		return;
@@ -743,6 +782,7 @@ static int end_turn(struct fuzz_peer *fp)
 
 static int turn(struct fuzz_peer *fp)
 {
+	note_silence(); /* before a reply the disks send now hides it */
 	for (unsigned i = 0; i < g.nl; i++)
 		lower_pull(i);
 	if (!g.closed)
@@ -792,6 +832,12 @@ static void leg_failed(struct mirror *m, unsigned leg, int err)
 	(void)m;
 	CHECK(leg < 2 && err < 0 && g.l[leg].drop_n < 0);
 	g.l[leg].drop_n = (int64_t)g.mi.requests;
+	/* Silence: only after the limit (the harness has had no turn since
+	 * the mirror's wait ended, so nothing has been sent meanwhile). */
+	if (err == -ETIMEDOUT) {
+		CHECK(silent_long(&g.l[leg]));
+		g.l[leg].silence_seen = g.l[leg].bad_ever = true;
+	}
 	CHECK(g.l[leg].bad_ever);
 }
 
@@ -827,6 +873,7 @@ static void lower_open(unsigned i)
 	CHECK(l->clmem);
 	CHECK(vmsg_blk_client_init(&l->cl, l->clmem, sz, l->c, LDEPTH, LMAX,
 				   1000) == 0);
+	l->heard_ns = l->fp.now_ns;
 	/* Its HELLO. */
 	struct vmsg_frame f;
 	CHECK(vmsg_frame_peek(&l->fp.end, &f) == 1);
@@ -866,8 +913,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t *srv_size;
 	int r;
 	if (g.mirror) {
-		g.mi.leg[0].cl = g.l[0].cl;
-		g.mi.leg[1].cl = g.l[1].cl;
+		blk_lower_init(&g.mi.leg[0].lower, g.l[0].cl, g.l[0].c,
+			       LTIMEOUT_S);
+		blk_lower_init(&g.mi.leg[1].lower, g.l[1].cl, g.l[1].c,
+			       LTIMEOUT_S);
 		g.mi.leg_failed = leg_failed;
 		r = mirror_init(&g.mi, amax, adepth);
 		g.ai = &g.mi.info;
@@ -876,7 +925,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		srv_size = &g.mi.srv_size;
 		stage = (void **)&g.mi.stage;
 	} else {
-		g.ov.base = g.l[0].cl;
+		blk_lower_init(&g.ov.base, g.l[0].cl, g.l[0].c, LTIMEOUT_S);
 		r = overlay_init(&g.ov, amax, adepth);
 		g.ai = &g.ov.info;
 		g.nreq = &g.ov.requests;
@@ -908,6 +957,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		r = g.mirror ? mirror_serve(&g.mi, g.c) : overlay_serve(&g.ov, g.c);
 
+		note_silence();
 		check_legs();
 		if (!g.closed)
 			take_replies();
@@ -930,6 +980,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					CHECK(!leg_up_at(g.ev[i].leg, g.ev[i].n));
 		} else {
 			CHECK(r != -EIO || g.l[0].bad_ever);
+			/* Given up for silence only after the limit. */
+			CHECK(!g.ov.base.silent || g.l[0].silence_seen);
 		}
 		vmsg_chan_close(g.c);
 		fuzz_peer_fini(&g.fp);

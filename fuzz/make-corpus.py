@@ -546,10 +546,18 @@ def blkapp_seeds():
     s += ba_req(6, BA_READ, 10, 16) + ba_all() + ba_all() + ba_take()
     write("blkapp", "overlay-clean", s)
     # its base answers errors, then garbage: the read fails, -EIO ends it
+    # (no quiet turn while the base owes a read: that would be silence)
     s = ba_cfg(legs=[ba_leg(BA_RO, depth=2)]) + ba_hello() + ba_req(0, BA_READ, 0, 4)
     s += ba_error(0, 1) + ba_req(1, BA_WRITE, 0, 2) + ba_req(2, BA_READ, 0, 4)
-    s += ba_quiet() + ba_garbage(0, 0) + ba_req(3, BA_READ, 0, 2) + ba_take()
+    s += ba_garbage(0, 0) + ba_req(3, BA_READ, 0, 2) + ba_take()
     write("blkapp", "overlay-base-fails", s)
+    # its base says nothing while a read waits (a quiet turn: the rest of
+    # the appliance's limit on silence passes): that read gets -EIO, the
+    # overlay ends; a write before it was answered
+    s = ba_cfg(legs=[ba_leg(BA_RO)]) + ba_hello() + ba_req(0, BA_WRITE, 0, 2)
+    s += ba_req(1, BA_READ, 0, 4) + ba_all() + ba_req(2, BA_READ, 4, 4) + ba_quiet()
+    s += ba_req(3, BA_READ, 8, 2) + ba_take()
+    write("blkapp", "overlay-base-silent", s)
     s = ba_cfg(legs=[ba_leg(BA_RO, orders=7)]) + ba_hello() + ba_req(0, BA_WRITE, 0, 32)
     s += ba_req(1, BA_READ, 0, 32) + ba_req(2, BA_READ, 16, 32) + ba_die(0) + ba_take()
     write("blkapp", "overlay-base-dies", s)
@@ -570,7 +578,7 @@ def blkapp_seeds():
     write("blkapp", "overlay-second-hello", s)
     # replies not read while the consumer floods; then a close mid-flood
     s = ba_cfg(orders=0) + ba_hello() + ba_take(1) + ba_flood(20, True) + ba_flood(40)
-    s += (ba_all() + ba_quiet()) * 8 + ba_take(1) + ba_flood(30) + ba_all() + ba_close()
+    s += ba_all() * 16 + ba_take(1) + ba_flood(30) + ba_all() + ba_close()
     write("blkapp", "overlay-flood", s)
     # the mirror: legs of 512- and 1024-byte blocks, every operation
     legs = [ba_leg(BA_ALL), ba_leg(BA_ALL, lb1024=True, max_blocks=8, orders=3)]
@@ -585,6 +593,13 @@ def blkapp_seeds():
     s += ba_all(1) + ba_req(1, BA_READ, 0, 4) + ba_all(1) + ba_req(2, BA_READ, 0, 4)
     s += ba_all(1) + ba_req(3, BA_WRITE, 4, 4) + ba_all(1) + ba_take()
     write("blkapp", "mirror-leg-error", s)
+    # a leg says nothing while a WRITE waits on both: dropped once the
+    # limit has passed (a quiet turn), the write done on the other; the
+    # reads after come from the other
+    s = ba_cfg(mirror=True) + ba_hello() + ba_req(0, BA_WRITE, 0, 4) + ba_all(0)
+    s += ba_quiet() + ba_req(1, BA_READ, 0, 4) + ba_all(0) + ba_req(2, BA_READ, 0, 4)
+    s += ba_all(0) + ba_take()
+    write("blkapp", "mirror-leg-silent", s)
     # a leg sends garbage while a READ waits; the other dies mid-WRITE
     s = ba_cfg(mirror=True, legs=[ba_leg(BA_FLUSH), ba_leg(BA_FLUSH, orders=5)]) + ba_hello()
     s += ba_req(0, BA_READ, 0, 4) + ba_garbage(0, 1) + ba_all(1) + ba_req(1, BA_WRITE, 0, 2)
