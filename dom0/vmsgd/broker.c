@@ -152,12 +152,20 @@ static bool waiting(const struct channel *c)
 	return c->tp->waiting && c->tp->waiting(c);
 }
 
+/* Lingering only until its provider answers Serve: the consumer of a
+ * channel whose end vmsgd would hold (relayed, listen bridge) left while
+ * it was asked (serve_linger). */
+static bool awaits_serve(const struct channel *c)
+{
+	return c->state == CH_LINGER && c->asked && c->tp->holds_end;
+}
+
 uint32_t broker_pending_opens(struct vmsgd *d, uint16_t domid)
 {
 	uint32_t n = 0;
 	for (struct channel *c = d->broker->channels; c; c = c->next)
 		if (c->consumer == domid &&
-		    (c->state == CH_PENDING ||
+		    (c->state == CH_PENDING || awaits_serve(c) ||
 		     (c->state == CH_OPEN && waiting(c))))
 			n++;
 	return n;
@@ -209,12 +217,19 @@ static void unlink_channel(struct vmsgd *d, struct channel *c)
 		}
 }
 
+static void serve_linger(struct vmsgd *d, struct channel *c);
+
 void broker_end(struct vmsgd *d, struct channel *c, const char *why)
 {
 	vmsgd_log(LOG_INFO, "channel %u of '%s' (domain %u -> %u) ended: %s",
 		  c->id, c->service, (unsigned)c->consumer,
 		  (unsigned)c->provider, why);
-	unlink_channel(d, c);
+	/* A listen bridge's socket closed while the provider had the
+	 * Serve. */
+	if (c->state == CH_PENDING && c->asked && c->tp->holds_end)
+		serve_linger(d, c);
+	else
+		unlink_channel(d, c);
 }
 
 void broker_forget(struct vmsgd *d, struct channel *c)
@@ -313,6 +328,7 @@ static int request_serve(struct vmsgd *d, struct channel *c)
 	/* Host mode: the provider's library lets only this uid in. */
 	(void)peer(d, c->cons_sess, &cp);
 	uint32_t consumer_uid = cp.uid;
+	c->asked = true;
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
 			     "(channel %u, %s, %s)",
 		  c->service, (unsigned)c->consumer, (unsigned)c->provider,
@@ -475,6 +491,51 @@ static void direct_linger(struct vmsgd *d, struct channel *c)
 	d->broker->notify->closed(d, c->prov_sess, c->id);
 }
 
+/* The consumer of pending channel c, whose end vmsgd would hold (relayed,
+ * a listen bridge's), is gone while its Serve is still with the
+ * provider. The provider may serve it yet, and its library then keeps
+ * the channel (one of the few it holds) for a consumer that will not
+ * come: so c stays listed, lingering, and counted against the consumer
+ * (its channels and its opens in progress), until the ServeResult comes
+ * (served: the provider is told Closed) or the open's deadline passes
+ * (the provider is told Closed then). Without that, a guest that opens
+ * and leaves, again and again, has the provider hold Serve after Serve
+ * that no limit of its counts. What the transport holds goes now. */
+static void serve_linger(struct vmsgd *d, struct channel *c)
+{
+	struct broker_peer p;
+	if (d->stopping || !peer(d, c->prov_sess, &p)) {
+		unlink_channel(d, c); /* nobody will answer */
+		return;
+	}
+	c->state = CH_LINGER;
+	/* A pending channel's transport holds no data to drain (a listen
+	 * bridge's socket has not been read from): detach never keeps it. */
+	if (c->tp->detach)
+		(void)c->tp->detach(c);
+	c->cons_sess = 0; /* nobody to answer any more */
+	vmsgd_log(LOG_DEBUG, "channel %u of '%s': its consumer left; "
+			     "lingering until domain %u answers Serve",
+		  c->id, c->service, (unsigned)c->provider);
+}
+
+/* Forget lingering channel c whose Serve is still unanswered (its open's
+ * deadline passed, or the provider answered: code is its answer), and
+ * tell the provider to close what it serves or may yet serve for it (its
+ * library drops a Serve it has not answered, closes one it served, and
+ * ignores an id it does not know). Not after an error: the provider
+ * holds nothing. c is gone on return; a failed send resets the
+ * provider's session. */
+static void serve_unlinger(struct vmsgd *d, struct channel *c, int code)
+{
+	uint16_t prov = c->prov_sess;
+	uint32_t id = c->id;
+	unlink_channel(d, c);
+	struct broker_peer p;
+	if (code == 0 && !d->stopping && peer(d, prov, &p))
+		d->broker->notify->closed(d, prov, id);
+}
+
 /* The provider of direct channel `id` is gone (its domain, or its
  * process's control channel): tell the consumer's session, whose library
  * marks the channel's peer gone. A destroyed domain runs no unmap
@@ -512,13 +573,17 @@ void broker_drop_session(struct vmsgd *d, uint16_t sess, bool ended)
 	/* Failing a pending open sends to its consumer, and a failed send
 	 * resets that session, which changes the list: start over each time.
 	 * What lingers stays (it ends by itself), except a direct channel
-	 * whose provider is the one going: its end goes with it. */
+	 * whose provider is the one going, or one that waits for its
+	 * ServeResult: the provider's end goes with it. A pending channel
+	 * vmsgd holds an end of, whose consumer is going, lingers until its
+	 * provider answers (serve_linger). */
 	for (;;) {
 		struct channel *c = b->channels;
 		while (c &&
 		       !((c->prov_sess == sess || c->cons_sess == sess) &&
 			 (c->state != CH_LINGER ||
-			  (!c->tp->holds_end && c->prov_sess == sess))))
+			  ((!c->tp->holds_end || awaits_serve(c)) &&
+			   c->prov_sess == sess))))
 			c = c->next;
 		if (!c)
 			break;
@@ -531,6 +596,10 @@ void broker_drop_session(struct vmsgd *d, uint16_t sess, bool ended)
 			   c->cons_sess == sess && c->prov_sess != sess) {
 			/* Open, or asked of the provider: it may serve. */
 			direct_linger(d, c);
+		} else if (c->state == CH_PENDING && c->asked &&
+			   c->tp->holds_end && c->cons_sess == sess &&
+			   c->prov_sess != sess) {
+			serve_linger(d, c);
 		} else if (c->state == CH_PENDING && c->prov_sess == sess &&
 			   c->cons_sess != sess) {
 			char text[160];
@@ -762,23 +831,32 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 		unlink_channel(d, c);
 		return;
 	}
+	/* The consumer left while the provider had the Serve: nobody will
+	 * connect to what it served. */
+	if (c && c->prov_sess == provider && awaits_serve(c)) {
+		vmsgd_log(LOG_DEBUG, "channel %u of '%s': its consumer left "
+				     "before domain %u answered",
+			  id, c->service, (unsigned)c->provider);
+		serve_unlinger(d, c, code);
+		return;
+	}
 	/* Only the provider it was asked of may answer, once. */
 	if (!c || c->prov_sess != provider || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
 			  (unsigned)provider, id);
-		/* Forgotten while its Serve was on the way (the consumer went
-		 * with its open pending, a listen bridge's socket closed, the
-		 * open timed out): nobody will connect to what the provider
+		/* Forgotten while its Serve was on the way (the open timed
+		 * out, or lingered past its deadline after its consumer left
+		 * (serve_unlinger told the provider already: a second Closed
+		 * does no harm)): nobody will connect to what the provider
 		 * served, and its library would keep it, one of the few it
 		 * holds, until its connect deadline, counted against no one.
-		 * A consumer that opens and leaves could so fill the queue
-		 * and have every other consumer refused. Tell it to close
-		 * it. (An id still listed is left alone: another session's,
-		 * or a second answer.) */
+		 * Tell it to close it. (An id still listed is left alone:
+		 * another session's, or a second answer.) */
 		if (!c && code == 0)
 			d->broker->notify->closed(d, provider, id);
 		return;
 	}
+	c->asked = false;
 	if (code != 0) {
 		char msg[240];
 		snprintf(msg, sizeof msg,
@@ -869,6 +947,14 @@ void broker_tick(struct vmsgd *d)
 		if (c->state == CH_SPARE) {
 			retire_spare(d, c, "nobody took it, or it no longer "
 					   "fits the policy");
+			next = d->broker->channels;
+			continue;
+		}
+		if (awaits_serve(c)) {
+			vmsgd_log(LOG_INFO, "channel %u of '%s': domain %u "
+					    "never answered Serve",
+				  c->id, c->service, (unsigned)c->provider);
+			serve_unlinger(d, c, 0);
 			next = d->broker->channels;
 			continue;
 		}

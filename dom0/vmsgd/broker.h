@@ -39,9 +39,13 @@ struct service {
 
 /* CH_LINGER: the consumer has closed (or gone), but an end of the
  * channel is still held: a direct channel's provider has not said it
- * closed its end yet, or a bridge is still handing the socket what the
- * guest sent. A lingering channel is listed (vmsgctl: "lingering") and
- * counts against the consumer's max_channels_per_domain until it ends. */
+ * closed its end yet, a bridge is still handing the socket what the
+ * guest sent, or (asked set: a relayed channel, a listen bridge's) the
+ * consumer left while its Serve was still with the provider, who may
+ * serve it yet. A lingering channel is listed (vmsgctl: "lingering") and
+ * counts against the consumer's max_channels_per_domain until it ends;
+ * one still asked of the provider also counts as an open in progress
+ * (max_pending_opens_per_domain): it is, for the provider. */
 /* CH_SPARE: a direct channel set up by message that vmsgd had the
  * provider serve before anyone asked, for the consumer session that
  * opened the service last (the policy's spare = yes). That session's
@@ -76,7 +80,9 @@ struct channel {
 	uint64_t deadline_ms; /* pending: give up then; open with vmsgd's
 				 end served: the consumer must be in by then;
 				 lingering direct: forgotten then, said the
-				 provider so or not */
+				 provider so or not; lingering asked: the
+				 open's, then forgotten (the provider told
+				 Closed) */
 	uint64_t max_msg;
 	uint32_t ring_size;
 	char path[128];       /* where the provider serves (direct, relayed,
@@ -90,6 +96,7 @@ struct channel {
 	 * are what Opened carries (direct: the provider's; relayed: those of
 	 * the end vmsgd serves the consumer, when that is by message too). */
 	bool by_msg;
+	bool asked;          /* Serve sent, its ServeResult not come yet */
 	bool setup_xenstore; /* the policy's setup = xenstore */
 	uint32_t prov_ref, prov_port; /* 0 until served (never 0 after) */
 	uint32_t ring_ref, event_port;
@@ -210,7 +217,8 @@ const struct transport *broker_transport(const struct vmsgd *d, int mode);
 /* vmsgd's ends' counters of c; false for a direct channel. */
 bool broker_counters(const struct channel *c, struct chan_counters *k);
 /* Domain `domid`'s Opens in progress: not answered, or answered with an
- * end vmsgd serves that the guest has not connected to yet. */
+ * end vmsgd serves that the guest has not connected to yet, or left by
+ * the guest while the provider still has their Serve (lingering). */
 uint32_t broker_pending_opens(struct vmsgd *d, uint16_t domid);
 
 /* Who asks: a guest's domid (a host client's number) and its session's

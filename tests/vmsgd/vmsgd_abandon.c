@@ -4,9 +4,11 @@
  * for at most 30 s). dom2, by hand, 40 times: connects its control
  * channel, sends Open (a 30 s wait) and closes the channel at once. vmsgd
  * reads the Open first (the close is orderly), asks dom1 to serve, then
- * sees dom2 go and forgets the pending channel, so the ServeResult that
- * follows finds nothing. vmsgd must then tell dom1 to close what it
- * served (Closed): nobody will connect to it. Then dom3 opens `echo`
+ * sees dom2 go: the channel lingers until the ServeResult, which vmsgd
+ * must answer by telling dom1 to close what it served (Closed): nobody
+ * will connect to it. (dom2's lingering opens count against its
+ * max_pending_opens_per_domain, 32: its later Opens are refused; see
+ * vmsgd_relaylinger.) Then dom3 opens `echo`
  * through the library and exchanges 20 messages. dom1 may read dom3's
  * Serve in the same pass as dom2's (before vmsgd's Closed messages) and
  * refuse it: an open refused -EBUSY is tried again, every 100 ms, until
