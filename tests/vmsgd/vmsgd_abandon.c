@@ -37,37 +37,12 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* vt_raw_connect, retried as the library does: the keys a process finds
- * just after its previous channel closed may still be that channel's
- * (-EBUSY: it has its client) until vmsgd has withdrawn them. */
-static vmsg_chan *connect_again(void)
-{
-	struct vmsg_chan_opts o;
-	vmsg_chan_opts_init(&o);
-	vmsg_chan *c;
-	char path[128];
-	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/2");
-	int r;
-	for (int tries = 0;; tries++) {
-		r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
-		if (r != -EBUSY || tries == 300)
-			break;
-		usleep(10000);
-	}
-	if (r < 0)
-		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
-	struct vmsg_hello_info ours, peer;
-	vmsg_hello_info_init(&ours, "hostile", vmsg_chan_max_msg(c));
-	ASSERT_EQ(vmsg_hello_exchange_ex(c, &ours, &peer, SIM_WAIT_MS), 0);
-	return c;
-}
-
 static int role_abandon(void)
 {
 	char line[64];
 	const uint64_t t0 = now_ms();
 	for (unsigned i = 0; i < ROUNDS; i++) {
-		vmsg_chan *c = connect_again();
+		vmsg_chan *c = vt_raw_reconnect(2);
 		ASSERT_TRUE(send_open(c, i + 1, "echo", 30000) > 0);
 		vmsg_chan_close(c); /* gone before any answer */
 	}

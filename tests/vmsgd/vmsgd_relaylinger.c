@@ -190,31 +190,6 @@ static int role_hold(void)
 
 /* ---- dom2: the consumer, by hand, then through the library ------------ */
 
-/* vt_raw_connect, retried while the keys are still those of our previous
- * control channel (-EBUSY) until vmsgd has withdrawn them (as in
- * vmsgd_abandon). */
-static vmsg_chan *connect_again(void)
-{
-	struct vmsg_chan_opts o;
-	vmsg_chan_opts_init(&o);
-	vmsg_chan *c;
-	char path[128];
-	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/2");
-	int r;
-	for (int tries = 0;; tries++) {
-		r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
-		if (r != -EBUSY || tries == 300)
-			break;
-		usleep(10000);
-	}
-	if (r < 0)
-		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
-	struct vmsg_hello_info ours, peer;
-	vmsg_hello_info_init(&ours, "hostile", vmsg_chan_max_msg(c));
-	ASSERT_EQ(vmsg_hello_exchange_ex(c, &ours, &peer, SIM_WAIT_MS), 0);
-	return c;
-}
-
 static int role_abuse(void)
 {
 	char line[64], text[200];
@@ -223,7 +198,7 @@ static int role_abuse(void)
 		sim_expect(vt_in, "", line, sizeof line);
 		if (!strncmp(line, "quit", 4))
 			break;
-		vmsg_chan *c = connect_again();
+		vmsg_chan *c = vt_raw_reconnect(2);
 		if (!strncmp(line, "short", 5)) {
 			ASSERT_TRUE(send_open(c, next_req++, "echo",
 					      SHORT_MS) > 0);

@@ -11,8 +11,14 @@
 
 /* Connect to our control channel by hand and exchange Hellos, our Hello
  * setting `features` besides the library's usual ones (e.g.
- * VMSG_FEATURE_SVC_SETUP_MSG: an end that is set up by message). */
-static inline vmsg_chan *vt_raw_connect_ex(unsigned domid, uint64_t features)
+ * VMSG_FEATURE_SVC_SETUP_MSG: an end that is set up by message). A
+ * connect refused with -EBUSY is tried again `busy_tries` times, 10 ms
+ * apart, as the library does: the keys a process finds just after its
+ * previous channel closed may still be that channel's (it has its
+ * client) until vmsgd has withdrawn them. */
+static inline vmsg_chan *vt_raw_connect_tries(unsigned domid,
+					      uint64_t features,
+					      int busy_tries)
 {
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
@@ -20,7 +26,13 @@ static inline vmsg_chan *vt_raw_connect_ex(unsigned domid, uint64_t features)
 	vmsg_chan *c;
 	char path[128];
 	snprintf(path, sizeof path, VMSG_CTL_PATH_PREFIX "/%u", domid);
-	int r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
+	int r;
+	for (int tries = 0;; tries++) {
+		r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
+		if (r != -EBUSY || tries >= busy_tries)
+			break;
+		usleep(10000);
+	}
 	if (r < 0)
 		VMSG_TEST_FAIL("connect: %s", vmsg_strerror(r));
 	struct vmsg_hello_info ours, peer;
@@ -28,6 +40,17 @@ static inline vmsg_chan *vt_raw_connect_ex(unsigned domid, uint64_t features)
 	ours.features |= features;
 	ASSERT_EQ(vmsg_hello_exchange_ex(c, &ours, &peer, SIM_WAIT_MS), 0);
 	return c;
+}
+
+static inline vmsg_chan *vt_raw_connect_ex(unsigned domid, uint64_t features)
+{
+	return vt_raw_connect_tries(domid, features, 0);
+}
+
+/* Connect again at once after closing our previous control channel. */
+static inline vmsg_chan *vt_raw_reconnect(unsigned domid)
+{
+	return vt_raw_connect_tries(domid, 0, 300);
 }
 
 /* The same, as an end that knows nothing of setup by message. */
