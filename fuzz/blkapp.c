@@ -97,8 +97,8 @@
 #define CMAXQ 256u           /* requests the consumer has unanswered */
 #define MAX_EV 2048u /* more than a 4 KiB input can make */
 #define END_TURNS 20000u     /* turns after the input, at most */
-#define LTIMEOUT_S 30u       /* the lower disks' limit on silence (the
-				appliances' default) */
+/* The lower disks' limit on silence: the appliances' default. */
+#define LTIMEOUT_S BLK_LOWER_TIMEOUT_S
 
 
 /* Error statuses a disk may answer with (valid on the wire). */

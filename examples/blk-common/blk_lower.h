@@ -33,11 +33,12 @@
 struct blk_lower {
 	vmsg_blk_client *cl;     /* open, negotiated; the caller's */
 	uint64_t timeout_ns;     /* silence allowed; 0: wait for ever */
+	bool silent;             /* given up on for silence: the client is
+				  * aborted (read by the apps' reports) */
 	/* Private (blk_lower.c). */
 	struct vmsg_platform *p; /* the channel's: its clock */
 	uint64_t heard_ns;       /* the last reply, or the request that
 				  * found the client idle */
-	bool silent;             /* given up on: the client is aborted */
 };
 
 /* Take on client cl of channel c with a limit of timeout_s seconds of
