@@ -35,8 +35,22 @@ uint64_t guest_queued(struct vmsgd *d, uint16_t domid)
 	return n;
 }
 
+void guests_trim(struct vmsgd *d)
+{
+	for (const struct channel *c = broker_channels(d); c; c = c->next)
+		if (c->tp->trim)
+			c->tp->trim(c);
+}
+
 bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 {
-	return domid == 0 ||
-	       guest_queued(d, domid) < d->pol.limits.max_queued_bytes;
+	uint64_t lim = d->pol.limits.max_queued_bytes;
+	if (domid == 0 || guest_queued(d, domid) < lim)
+		return true;
+	/* A reassembly buffer keeps the pages of the largest message it
+	 * collected, and counts them, until it is freed: free the idle ones
+	 * before holding a guest back (a stream of messages each larger
+	 * than the bound would otherwise go one per tick). */
+	guests_trim(d);
+	return guest_queued(d, domid) < lim;
 }

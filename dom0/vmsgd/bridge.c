@@ -319,11 +319,17 @@ uint64_t bridge_queued(const struct channel *c, uint16_t domid)
 		return 0;
 	/* A seqpacket: bridge's end collects the guest's fragmented
 	 * messages in vmsgd's memory (a byte stream's never). */
-	size_t held = 0;
+	size_t kept = 0;
 	uint64_t n = b->wq;
-	if (b->ch && vmsg_chan_rx_partial(b->ch, &held) >= 0)
-		n += held;
+	if (b->ch && vmsg_chan_rx_kept(b->ch, false, &kept) >= 0)
+		n += kept;
 	return n;
+}
+
+void bridge_trim(const struct channel *c)
+{
+	if (c->bconn && c->bconn->ch)
+		(void)vmsg_chan_rx_kept(c->bconn->ch, true, NULL);
 }
 
 /* Resume the bridges of `guest` held back by its max_queued_bytes. */
@@ -835,4 +841,5 @@ const struct transport bridge_in_transport = {
 	.counters = bridge_counters,
 	.guest_closed = bridge_guest_closed,
 	.queued = bridge_queued,
+	.trim = bridge_trim,
 };

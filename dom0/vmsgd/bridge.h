@@ -150,6 +150,7 @@ bool bridge_waiting(const struct channel *c);
 bool bridge_detach(struct channel *c);
 void bridge_guest_closed(struct channel *c);
 uint64_t bridge_queued(const struct channel *c, uint16_t domid);
+void bridge_trim(const struct channel *c);
 bool bridge_counters(const struct channel *c, struct chan_counters *k);
 
 /* bridge_dgram.c: a seqpacket listener on l->b.path (the stale-socket

@@ -157,6 +157,9 @@ struct transport {
 	void (*guest_closed)(struct channel *c);
 	/* The bytes of domain `domid`'s data c's ends hold in vmsgd. */
 	uint64_t (*queued)(const struct channel *c, uint16_t domid);
+	/* Free c's ends' reassembly buffers that hold nothing now (their
+	 * written pages count in queued until then; guests_trim). */
+	void (*trim)(const struct channel *c);
 };
 
 extern const struct transport direct_transport;       /* direct.c */

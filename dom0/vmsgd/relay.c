@@ -98,19 +98,26 @@ static uint16_t writer(const struct relay *r, int dir)
 	return dir == C2P ? r->c->consumer : r->c->provider;
 }
 
-/* The bytes of domain `domid`'s messages c's ends hold (fragmented ones,
- * incomplete or waiting for room at the destination). */
+/* The bytes of domain `domid`'s messages c's ends hold: their reassembly
+ * buffers' written bytes (a fragmented message incomplete, waiting for
+ * room at the destination, or passed on but its pages not yet freed). */
 static uint64_t relay_queued(const struct channel *c, uint16_t domid)
 {
 	const struct relay *r = c->relay;
 	uint64_t n = 0;
 	for (int dir = 0; r && dir < 2; dir++) {
-		size_t held = 0;
+		size_t kept = 0;
 		if (writer(r, dir) == domid &&
-		    vmsg_chan_rx_partial(r->end[dir], &held) >= 0)
-			n += held;
+		    vmsg_chan_rx_kept(r->end[dir], false, &kept) >= 0)
+			n += kept;
 	}
 	return n;
+}
+
+static void relay_trim(const struct channel *c)
+{
+	for (int dir = 0; c->relay && dir < 2; dir++)
+		(void)vmsg_chan_rx_kept(c->relay->end[dir], true, NULL);
 }
 
 /* Has a message on one of c's ends stayed incomplete beyond the policy's
@@ -442,6 +449,7 @@ const struct transport relay_transport = {
 	.tick = relay_tick,
 	.counters = relay_counters,
 	.queued = relay_queued,
+	.trim = relay_trim,
 };
 
 void relays_close_all(struct vmsgd *d)

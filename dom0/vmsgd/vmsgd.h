@@ -216,12 +216,17 @@ struct partial_watch {
 bool partial_expired(struct partial_watch *w, vmsg_chan *ch,
 		     uint32_t limit_ms, uint64_t now);
 /* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
- * channels' ends keep of its fragmented messages, and its bridges' socket
- * write queues (each transport's queued hook, broker.h). */
+ * and seqpacket channels' ends keep for its fragmented messages (the
+ * reassembly buffers' written bytes, vmsg_chan_rx_kept), and its bridges'
+ * socket write queues (each transport's queued hook, broker.h). */
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
 /* May vmsgd read more of domain `domid`'s data (its queued bytes below
- * max_queued_bytes)? dom0 (a listen bridge's socket) always may. */
+ * max_queued_bytes, once the idle reassembly buffers are freed)? dom0 (a
+ * listen bridge's socket) always may. */
 bool guest_may_queue(struct vmsgd *d, uint16_t domid);
+/* Free every channel end's reassembly buffer that holds nothing now: from
+ * the tick, and when a guest reaches max_queued_bytes. */
+void guests_trim(struct vmsgd *d);
 
 /* ---- state -------------------------------------------------------------- */
 

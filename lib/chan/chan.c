@@ -176,8 +176,10 @@ int vmsg_chan_reopen(vmsg_chan *c)
 	c->frag_busy = false;
 	c->peeked = false;
 	c->rx_quiet = 0;
-	if (c->reasm_buf)
+	if (c->reasm_buf) {
+		vmsg__reasm_forget(c); /* its pages stay written */
 		vmsg_reasm_init(&c->reasm, c->reasm_buf, c->opts.max_msg);
+	}
 
 	/* A fresh control page: on Xen the old client's unmap notification
 	 * (its live byte cleared when it unmaps) may come after we saw it

@@ -361,10 +361,37 @@ int vmsg_chan_release(vmsg_chan *c)
 	if (c->cur_reassembled) {
 		c->st.rx_msgs++;
 		c->st.rx_bytes += c->reasm.len;
-		c->reasm.len = 0;
+		vmsg__reasm_forget(c);
 		return 0;
 	}
 	return release_frame(c, &c->cur, c->cur_waited);
+}
+
+void vmsg__reasm_forget(struct vmsg_chan *c)
+{
+	if (c->reasm.len > c->reasm_hw)
+		c->reasm_hw = c->reasm.len;
+	c->reasm.len = 0;
+}
+
+int vmsg_chan_rx_kept(vmsg_chan *c, bool trim, size_t *kept)
+{
+	if (!c)
+		return -EINVAL;
+	/* Nothing in the buffer is wanted any more: no message is being
+	 * collected in it (or skipped) and none is presented from it. */
+	if (trim && c->reasm_buf && !collecting(c) &&
+	    !(c->peeked && c->cur_reassembled)) {
+		c->p->ops->free(c->p, c->reasm_buf, c->opts.max_msg);
+		c->reasm_buf = NULL;
+		c->reasm_hw = 0;
+	}
+	if (kept) {
+		size_t n = c->reasm.len > c->reasm_hw ? c->reasm.len
+						      : c->reasm_hw;
+		*kept = c->reasm_buf ? n : 0;
+	}
+	return 0;
 }
 
 /* A whole-frame message that fits the caller's buffer, taken straight out

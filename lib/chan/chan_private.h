@@ -33,6 +33,8 @@ struct vmsg_chan {
 	struct vmsg_frame cur;     /* ... or this frame in the ring */
 	struct vmsg_reasm reasm;
 	void *reasm_buf;           /* opts.max_msg bytes, allocated on first use */
+	size_t reasm_hw;           /* its bytes written so far: the largest
+				      message collected in it (vmsg_chan_rx_kept) */
 	uint32_t rx_quiet;         /* bytes released but not yet announced */
 
 	struct vmsg_chan_stats st;
@@ -137,6 +139,10 @@ int vmsg__wait(struct vmsg_chan *c, struct vmsg__wait *w, unsigned bit);
 
 /* Kick the peer if it asked (`needed` from the ring/frame layer). */
 void vmsg__kick(struct vmsg_chan *c, bool needed);
+
+/* The reassembled message is gone (released, or its sender replaced):
+ * empty the reassembly buffer, remembering how much of it was written. */
+void vmsg__reasm_forget(struct vmsg_chan *c);
 
 /* Announce the space of batch-released messages (opts.rx_batch). */
 void vmsg__rx_announce(struct vmsg_chan *c);

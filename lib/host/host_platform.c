@@ -30,6 +30,7 @@
 #include "host_internal.h"
 #include "vmsg_barrier.h"
 #include "vmsg_clock.h"
+#include "vmsg_linux_alloc.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -470,12 +471,12 @@ static int host_wait_any(struct vmsg_platform *const *ps, unsigned n,
 
 static void *host_alloc(struct vmsg_platform *p, size_t size)
 {
-	return calloc(1, size ? size : 1);
+	return vmsg__linux_alloc(size);
 }
 
 static void host_free(struct vmsg_platform *p, void *ptr, size_t size)
 {
-	free(ptr);
+	vmsg__linux_free(ptr, size);
 }
 
 static uint64_t host_now_ns(struct vmsg_platform *p)

@@ -32,6 +32,7 @@
 #include <xenstore.h>
 
 #include "vmsg_clock.h"
+#include "vmsg_linux_alloc.h"
 #include "vmsg_xen_msg.h"
 #include "xen_internal.h"
 
@@ -616,13 +617,12 @@ static uint64_t lx_now_ns(void)
 
 static void *lx_alloc(size_t size)
 {
-	return calloc(1, size);
+	return vmsg__linux_alloc(size);
 }
 
 static void lx_free(void *ptr, size_t size)
 {
-	(void)size;
-	free(ptr);
+	vmsg__linux_free(ptr, size);
 }
 
 const struct vmsg__xen_os vmsg__xen_os = {

@@ -215,17 +215,6 @@ static void want_policy(const char *const *want, size_t n)
 }
 
 /* dom2's "queued_bytes" in vmsgctl --json list domains. */
-static unsigned long queued_of_dom2(void)
-{
-	static char buf[1 << 16];
-	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list domains"), 0);
-	const char *p = strstr(buf, "{\"domid\":2,");
-	ASSERT_TRUE(p != NULL);
-	p = strstr(p, "\"queued_bytes\":");
-	ASSERT_TRUE(p != NULL);
-	return strtoul(p + strlen("\"queued_bytes\":"), NULL, 10);
-}
-
 int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
@@ -349,7 +338,7 @@ int main(int argc, char **argv)
 	/* Queued bytes. */
 	sim_say(opener.to, "fill");
 	printf("dom2: %s\n", sim_expect(opener.from, "full: ", buf, sizeof buf));
-	unsigned long q = queued_of_dom2();
+	unsigned long q = vt_queued_of(2);
 	printf("vmsgd holds %lu bytes of dom2's data (bound %d)\n", q, QUEUED);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list domains"), 0);
 	printf("%s", buf);

@@ -209,6 +209,21 @@ static inline vmsg_ctl *vt_ctl_open(void)
 	return ctl;
 }
 
+/* Domain `domid`'s queued bytes, as `vmsgctl --json list domains` gives
+ * them. */
+static inline unsigned long long vt_queued_of(unsigned domid)
+{
+	static char buf[1 << 16];
+	char key[32];
+	snprintf(key, sizeof key, "{\"domid\":%u,", domid);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list domains"), 0);
+	const char *p = strstr(buf, key);
+	ASSERT_TRUE(p != NULL);
+	p = strstr(p, "\"queued_bytes\":");
+	ASSERT_TRUE(p != NULL);
+	return strtoull(p + strlen("\"queued_bytes\":"), NULL, 10);
+}
+
 /* Open service `name` through the library, or fail the test saying why. */
 static inline vmsg_chan *vt_open(vmsg_ctl *ctl, const char *name)
 {

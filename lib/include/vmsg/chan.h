@@ -250,6 +250,20 @@ int vmsg_chan_ring_sizes(vmsg_chan *c, uint32_t *rx, uint32_t *tx);
  * stay incomplete, and these bytes. */
 int vmsg_chan_rx_partial(vmsg_chan *c, size_t *held);
 
+/* The private memory this end keeps for the peer's fragmented messages:
+ * the reassembly buffer (opts.max_msg bytes), allocated at the first one
+ * that does not go straight into a caller's buffer (vmsg_chan_peek()
+ * always collects into it) and kept for the next. *kept (may be NULL):
+ * its bytes written so far, the largest message collected in it, at
+ * least *held of vmsg_chan_rx_partial() (0 with no buffer). With `trim`,
+ * a buffer that holds nothing wanted (no message incomplete, none
+ * presented by vmsg_chan_peek()) is freed first, and the next fragmented
+ * message allocates it again. A receiver that must bound what a peer
+ * makes it hold (a broker relaying for guests) counts these bytes, and
+ * trims when they are over its bound and now and then. Returns 0;
+ * -EINVAL for a NULL channel. */
+int vmsg_chan_rx_kept(vmsg_chan *c, bool trim, size_t *kept);
+
 /* Orderly close: everything committed so far stays readable by the peer,
  * which sees the close only after it. Frees the channel and its platform.
  * NULL is ignored. */
