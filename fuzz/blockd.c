@@ -11,7 +11,9 @@
  *               bit 7: conns are added as multi_conn
  *   [depth: 1]  the most the daemon grants, 1 + depth % 128
  *   [max_req: 1] likewise, 512 * (1 + max_req % 16) bytes
- *   [held: 1]   --max-buffered, 512 * (1 + held) bytes
+ *   [held: 1]   --max-buffered, 512 * (1 + held) bytes, and
+ *               --max-buffered-total the same: one conn meets its own
+ *               bound first, two or three meet the total
  *   [conns: 1]  --max-conns, 1 + conns % 3
  *   [orders: 1] the channels' ring orders (fuzz_peer_orders)
  *   [fail: 1]   the RAM disk fails (-EIO) a request whose id % 8 is a set
@@ -48,10 +50,14 @@
  *  - the disk is given only requests that passed the checks, never more
  *    at once per conn than its granted depth (with the replies queued);
  *    k->held is the data buffers of its requests, under --max-buffered +
- *    max_req, 0 with none; at most 64 requests read per conn per step;
- *  - after each step, a conn that may read on (under --max-buffered, not
- *    at its budget: k->more) has no whole request left unread in its
- *    ring: main.c would sleep, and nothing would wake it for them;
+ *    max_req, 0 with none; d->held_total is the sum of the conns' held,
+ *    under --max-buffered-total + max_req per conn; at most 64 requests
+ *    read per conn per step;
+ *  - after each step, a conn that may read on (under --max-buffered, and
+ *    under --max-buffered-total or holding nothing; not at its budget:
+ *    k->more) has no whole request left unread in its ring: main.c would
+ *    sleep, and nothing would wake it for them (a conn parked at the
+ *    total when others freed under it included);
  *  - after a settle, a conn whose consumer closed or sent what breaks the
  *    protocol (docs/block.md, "Bad input") is gone, and one that did
  *    neither is still there with every request answered (others are
@@ -434,6 +440,12 @@ static void step(void)
 	for (unsigned i = 0; i < NSLOT; i++)
 		pends[i] = g.s[i].fp.pends;
 	blockd_step(&g.d, on_close);
+	uint64_t total = 0;
+	unsigned nconns = 0;
+	for (const struct conn *k = g.d.conns; k; k = k->next, nconns++)
+		total += k->held;
+	CHECK(g.d.held_total == total);
+	CHECK(total < g.d.max_held_total + (uint64_t)nconns * g.d.info.max_req);
 	for (unsigned i = 0; i < NSLOT; i++) {
 		struct slot *s = &g.s[i];
 		if (!s->open)
@@ -449,7 +461,9 @@ static void step(void)
 		 * when it waits for replies), and no event of the channel's
 		 * own is pending (fp.pends: the library's budget). */
 		const struct vmsg_vchan_page *pg = s->fp.page;
-		if (!k->closing && !k->more && k->held < g.d.max_held &&
+		bool may = k->held < g.d.max_held &&
+			   (k->held == 0 || g.d.held_total < g.d.max_held_total);
+		if (!k->closing && !k->more && may &&
 		    !s->fp.frag_busy && s->fp.pends == pends[i])
 			CHECK(pg->right.prod == pg->right.cons);
 	}
@@ -772,6 +786,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d->info.depth = 1u + fuzz_u8(&in) % MAX_DEPTH;
 	d->info.max_req = LB * (1u + fuzz_u8(&in) % 16u);
 	d->max_held = LB * (1u + (uint64_t)fuzz_u8(&in));
+	d->max_held_total = d->max_held;
 	d->max_conns = 1u + fuzz_u8(&in) % NSLOT;
 	g.orders = fuzz_u8(&in);
 	g.fail = fuzz_u8(&in);

@@ -46,6 +46,8 @@ struct conn {
 	bool closing;       /* the channel ended: free once inflight is 0 */
 	bool more;          /* requests left unread at the step's budget:
 			     * look again without sleeping (conn.c) */
+	bool parked;        /* stopped at --max-buffered-total, under its
+			     * own --max-buffered (conn.c) */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
 	uint64_t held;      /* data buffer bytes its requests hold now */
 	unsigned inflight;  /* bios the backend still holds */
@@ -87,6 +89,11 @@ struct blockd {
 	/* --max-buffered: a conn whose requests hold this many bytes of data
 	 * buffers reads no more of them until replies free some (conn.c) */
 	uint64_t max_held;
+	/* --max-buffered-total: the same for all conns together (held_total
+	 * is the sum of their held); past it, a conn reads on only while it
+	 * holds nothing, so each gets one request at a time (conn.c) */
+	uint64_t max_held_total, held_total;
+	bool parked;            /* some conn is parked (conn.c) */
 	uint32_t next_id;
 	bool quiet;
 	/* --spin-us: after a request read or a reply sent, keep looking for

@@ -117,6 +117,32 @@ static void start(struct blockd *d, struct bio *b)
 
 static void send_replies(struct conn *k);
 
+/* May k read another request, whose data buffer would then be ours? Two
+ * bounds on dom0's memory (the buffers of a conn's requests stay ours
+ * until their replies are in its ring, see read_requests):
+ *
+ * --max-buffered, per conn: k->held under it.
+ *
+ * --max-buffered-total, for the daemon: without it, every consumer that
+ * never reads its replies holds its --max-buffered, and as many of them
+ * as --max-conns lets in hold that many times over (64 x 32 MiB with the
+ * defaults). The total alone would be unfair: a few such consumers fill
+ * it and hold it for as long as they stay, and an honest one, whose
+ * replies are taken, would wait behind them for ever. So under the total
+ * every conn reads as before, and past it a conn reads on only while it
+ * holds nothing: each still has one request at a time at the disk, the
+ * next read as soon as the reply to the last is in its ring. The total
+ * is then passed by less than one request per conn (the one read while
+ * it held nothing, or the one read just under the total):
+ * held_total < max_held_total + nconns x max_req (docs/storage.md). Splitting the total into shares would be
+ * fairer to honest consumers at the cap, but a share changes whenever one
+ * comes or goes and the hoarders keep what they hold anyway. */
+static bool may_buffer(const struct blockd *d, const struct conn *k)
+{
+	return k->held < d->max_held &&
+	       (k->held == 0 || d->held_total < d->max_held_total);
+}
+
 /* Read every request there is now on k. */
 static void read_requests(struct blockd *d, struct conn *k)
 {
@@ -124,6 +150,7 @@ static void read_requests(struct blockd *d, struct conn *k)
 	int r;
 
 	k->more = false;
+	k->parked = false;
 	for (unsigned n = 0; !k->closing; n++) {
 		if (n == READ_BUDGET) {
 			k->more = true;
@@ -133,16 +160,23 @@ static void read_requests(struct blockd *d, struct conn *k)
 		 * ours until their replies are in its ring, and a consumer
 		 * that never reads its replies would hold depth x max-req of
 		 * them (256 MiB with the defaults) for as long as it stayed.
-		 * Past --max-buffered its requests wait in its ring. Replies
-		 * ready now go first: they may free enough, and nothing
-		 * would wake us for the requests already there (the
-		 * consumer waits for those replies; fuzz_blockd). Otherwise
-		 * the replies it takes, or the disk's completions, bring us
-		 * back. */
-		if (k->held >= d->max_held && k->rq_head)
+		 * Past --max-buffered, or --max-buffered-total (may_buffer),
+		 * its requests wait in its ring. Replies ready now go first:
+		 * they may free enough, and nothing would wake us for the
+		 * requests already there (the consumer waits for those
+		 * replies; fuzz_blockd). Otherwise the replies it takes, or
+		 * the disk's completions, bring us back; and a conn parked
+		 * at the total is looked at again once others free enough
+		 * (blockd_step). */
+		if (!may_buffer(d, k) && k->rq_head)
 			send_replies(k); /* may end the conn */
-		if (k->held >= d->max_held || k->closing)
+		if (k->closing)
 			return;
+		if (!may_buffer(d, k)) {
+			if (k->held < d->max_held)
+				k->parked = d->parked = true;
+			return;
+		}
 		r = vmsg_chan_peek(k->c, &m, 0);
 		if (r == -EAGAIN)
 			return;
@@ -182,6 +216,7 @@ static void read_requests(struct blockd *d, struct conn *k)
 		b->rq = rq;
 		b->held = data ? h->length : 0;
 		k->held += b->held;
+		d->held_total += b->held;
 		h = &b->rq.h;
 		/* The WRITE data: copied out of the ring (the peer may change
 		 * it there; the disk must see one version). */
@@ -239,6 +274,7 @@ static void send_replies(struct conn *k)
 		if (!k->rq_head)
 			k->rq_tail = NULL;
 		k->held -= b->held;
+		k->d->held_total -= b->held;
 		bio_free(k->d, b);
 	}
 	if (!k->closing)
@@ -306,5 +342,15 @@ void blockd_step(struct blockd *d,
 			continue;
 		}
 		pk = &k->next;
+	}
+	/* Conns parked at --max-buffered-total, if enough is free now (the
+	 * others' replies went out, or their conns ended): read them at the
+	 * next step, without sleeping. Nothing else might wake us for them:
+	 * their consumers wait for replies to what is in their rings. */
+	if (d->parked && d->held_total < d->max_held_total) {
+		d->parked = false;
+		for (struct conn *k = d->conns; k; k = k->next)
+			if (k->parked && !k->closing)
+				k->more = true;
 	}
 }

@@ -29,6 +29,11 @@
 #define DEFAULT_DEPTH 64u
 #define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
 #define DEFAULT_MAX_BUFFERED (32u * 1024u * 1024u)
+/* --max-buffered-total, unless given: this many times --max-buffered
+ * (256 MiB with the defaults). Eight consumers may each use all of their
+ * own bound before any is held to one request at a time (docs/storage.md
+ * argues the figure). */
+#define DEFAULT_TOTAL_TIMES 8u
 /* How long a source may leave requests unanswered (--nbd-timeout). */
 #define DEFAULT_NBD_TIMEOUT_S 30u
 #define MAX_CONNS 64u
@@ -93,6 +98,14 @@ static void usage(FILE *f)
 "                          ring until its replies go out, so a consumer\n"
 "                          that never reads them costs about this plus\n"
 "                          --max-req, not depth x max-req\n"
+"  -M, --max-buffered-total BYTES\n"
+"                          data buffers all consumers' requests may hold\n"
+"                          at once, at least 65536 (default %u x\n"
+"                          --max-buffered, %u MiB): past it, a consumer's\n"
+"                          next requests wait in its ring while it holds\n"
+"                          any, so each has one request at a time, and\n"
+"                          the daemon holds at most this plus one request\n"
+"                          per consumer\n"
 "  -w, --wait MS           how long to wait for vmsgd, or the NBD server, at\n"
 "                          start (10000)\n"
 "  -S, --spin-us N         after each request or reply, look for the next\n"
@@ -107,7 +120,8 @@ static void usage(FILE *f)
 "Exit status: 0 after SIGTERM/SIGINT, 1 IMAGE, the NBD server, the listen\n"
 "path or vmsgd unusable, 2 bad usage.\n",
 		DEFAULT_NBD_TIMEOUT_S, MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ,
-		MAX_CONNS, DEFAULT_MAX_BUFFERED);
+		MAX_CONNS, DEFAULT_MAX_BUFFERED, DEFAULT_TOTAL_TIMES,
+		DEFAULT_TOTAL_TIMES * (DEFAULT_MAX_BUFFERED >> 20));
 }
 
 static void chan_opts(const struct blockd *d, struct vmsg_chan_opts *o)
@@ -422,6 +436,20 @@ static int run(struct blockd *d, const sigset_t *orig)
 	return r;
 }
 
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	/* strtoull takes "-1" as ULLONG_MAX: no sign. */
+	if (s[strspn(s, " \t")] == '-')
+		return false;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end || end == s || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
 static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
 	char *end;
@@ -441,6 +469,7 @@ int main(int argc, char **argv)
 	uint32_t bs = 512, depth = DEFAULT_DEPTH, max_req = DEFAULT_MAX_REQ;
 	uint32_t max_conns = MAX_CONNS, wait_ms = 10000;
 	uint32_t max_buffered = DEFAULT_MAX_BUFFERED;
+	uint64_t max_total = 0; /* 0: DEFAULT_TOTAL_TIMES x max_buffered */
 	uint32_t nbd_timeout_s = DEFAULT_NBD_TIMEOUT_S;
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -454,6 +483,7 @@ int main(int argc, char **argv)
 		{"max-req", required_argument, NULL, 'm'},
 		{"max-conns", required_argument, NULL, 'c'},
 		{"max-buffered", required_argument, NULL, 'B'},
+		{"max-buffered-total", required_argument, NULL, 'M'},
 		{"wait", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"spin-us", required_argument, NULL, 'S'},
@@ -462,7 +492,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:B:w:S:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:B:M:w:S:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen_path = optarg; break;
 		case 'n': nbd_uri = optarg; break;
@@ -528,6 +558,14 @@ int main(int argc, char **argv)
 				       &max_buffered)) {
 				fprintf(stderr, "vmsg-blockd: --max-buffered %s: "
 					"expected 65536..4294967295 bytes\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'M':
+			if (!parse_u64(optarg, 65536, UINT64_MAX, &max_total)) {
+				fprintf(stderr, "vmsg-blockd: --max-buffered-total "
+					"%s: expected at least 65536 bytes\n",
 					optarg);
 				return 2;
 			}
@@ -600,6 +638,8 @@ int main(int argc, char **argv)
 	d.info.max_req = max_req;
 	d.max_conns = max_conns;
 	d.max_held = max_buffered;
+	d.max_held_total = max_total ? max_total
+				     : (uint64_t)DEFAULT_TOTAL_TIMES * max_buffered;
 	d.nbd_timeout_ms = nbd_timeout_s * 1000u;
 	/* What the log calls the disk. */
 	const char *disk = nbd_uri ? nbd_uri : argv[optind];

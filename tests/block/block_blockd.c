@@ -8,7 +8,11 @@
  * requests does not stall another's (test_flood_neighbour); consumers
  * that connect and close at once leave the path open to the next
  * (test_come_and_go); one that never takes its replies holds no more of
- * the daemon's memory than --max-buffered allows (test_hoarder); kill -9
+ * the daemon's memory than --max-buffered allows (test_hoarder), and
+ * several such hold no more than --max-buffered-total allows while an
+ * honest one is served all along (test_hoard_total); a consumer stopped
+ * at that total reads on once another frees buffers (test_total_resume);
+ * kill -9
  * and restart; the daemon's usage errors name their cause. test_rw runs again with --spin-us. Reads whose
  * pages are cold, partly cached or cached return the file (test_cold);
  * an idle daemon with a silent consumer uses next to no CPU (test_idle).
@@ -914,6 +918,264 @@ static void test_refill(const char *image)
 	stop_blockd(pid);
 }
 
+/* The image's bytes now, all of it (a buffer to free). */
+static uint8_t *image_bytes(const char *image)
+{
+	uint8_t *want = malloc(DISK);
+	ASSERT_TRUE(want != NULL);
+	int fd = open(image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(pread(fd, want, DISK, 0), (ssize_t)DISK);
+	close(fd);
+	return want;
+}
+
+/* Take one READ reply of len bytes from c, whole: status 0, an id below
+ * n not seen before (marked in *seen), the image's bytes (want) at the
+ * offset off(id). */
+static void take_read_reply(vmsg_chan *c, uint8_t *buf, uint32_t len,
+			    uint32_t n, uint64_t *seen, const uint8_t *want,
+			    uint64_t (*off)(uint64_t id, uint32_t len))
+{
+	uint16_t type;
+	int r = vmsg_chan_recv(c, &type, buf, len + 64u, 20000);
+	ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + len));
+	ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+	uint64_t id;
+	int32_t status;
+	memcpy(&id, buf, 8); /* little-endian, as this host */
+	memcpy(&status, buf + 8, 4);
+	ASSERT_EQ(status, 0);
+	ASSERT_LT(id, n);
+	ASSERT_EQ(*seen & (1ull << id), 0u);
+	*seen |= 1ull << id;
+	ASSERT_MEM_EQ(buf + VMSG_BLK_REPLY_HDR, want + off(id, len), len);
+}
+
+static uint64_t hoard_off(uint64_t id, uint32_t len)
+{
+	return (id % (DISK / len)) * len;
+}
+
+/* Until the daemon's RssAnon holds still for half a second (at most 20
+ * s): what it has read is all it will (test_hoarder). In KiB. */
+static long rss_settled(const char *pids)
+{
+	long now = 0, last = -1;
+	for (int still = 0, i = 0; still < 5 && i < 200; i++) {
+		usleep(100000);
+		now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		still = now == last ? still + 1 : 0;
+		last = now;
+	}
+	return now;
+}
+
+/* Several consumers that each hoard up to --max-buffered (test_hoarder):
+ * the bound was per consumer only, so the daemon held as many times 32
+ * MiB as consumers came (64 of them with the default --max-conns: 2 GiB
+ * of dom0). At --max-buffered-total (64 MiB here) the hoarders' next
+ * requests wait in their rings; a consumer holding nothing still has one
+ * request read at a time, so an honest one that comes while they hold
+ * it, and takes its replies, is served (twenty reads, the slowest under
+ * 500 ms: bystander_stop).
+ * The hoarders then take their replies: every one arrives, whole. */
+#define HOARDERS 5u
+static void test_hoard_total(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/hoardall", dir);
+	const uint32_t max_req = 4u * 1024u * 1024u, n = 16;
+	const long total_mib = 64;
+	uint8_t *want = image_bytes(image);
+	extra_opt = "--max-buffered-total=67108864";
+	pid_t pid = start_blockd(path, image, false);
+	extra_opt = NULL;
+	char pids[16];
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+
+	vmsg_chan *c[HOARDERS];
+	for (unsigned k = 0; k < HOARDERS; k++) {
+		c[k] = raw_consumer(path, n, max_req);
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t q[VMSG_BLK_REQ_HDR];
+			struct vmsg_blk_req_hdr h = { i, hoard_off(i, max_req),
+						      max_req, VMSG_BLK_OP_READ, 0 };
+			vmsg_blk_put_req(q, &h);
+			ASSERT_GE(vmsg_chan_send(c[k], VMSG_TYPE_BLK_REQ, q,
+						 sizeof(q), 0, 5000), 0);
+		}
+	}
+	(void)rss_settled(pids);
+	/* The honest consumer comes while the hoarders hold all that, and
+	 * is served: its INFO, then twenty reads (at most 10 s; it does one
+	 * every few ms). Not before: while the hoarders' reads fill the
+	 * total, the disk is theirs too (behind --nbd, one connection). */
+	struct bystander v;
+	bystander_start(&v, path);
+	for (int i = 0; i < 1000 && __atomic_load_n(&v.ops, __ATOMIC_ACQUIRE) <
+				    20; i++)
+		usleep(10000);
+	ASSERT_GE(__atomic_load_n(&v.ops, __ATOMIC_ACQUIRE), 20u);
+	long grew = rss_settled(pids) - before;
+	printf("hoard total: vmsg-blockd's RssAnon grew by %ld KiB with %u "
+	       "consumers each sending %u reads of 4 MiB and taking no "
+	       "reply\n", grew, HOARDERS, n);
+	/* The total, one request past it for each consumer (the hoarders
+	 * and the honest one: what a consumer holding nothing may read) and
+	 * 8 MiB for the rest, as test_hoarder. Before the total: each
+	 * hoarder's 32 MiB, 160 MiB. */
+	ASSERT_LT(grew, (total_mib + (HOARDERS + 1) * 4 + 8) * 1024);
+	/* Its slowest read, all of them while the hoarders held the total
+	 * (not while they drain: their 4 MiB reads are at the disk again). */
+	bystander_stop(&v, "hoard total");
+
+	/* The replies, taken now: every one answered, whole. */
+	uint8_t *buf = malloc(max_req + 64u);
+	ASSERT_TRUE(buf != NULL);
+	for (unsigned k = 0; k < HOARDERS; k++) {
+		uint64_t seen = 0;
+		for (uint32_t i = 0; i < n; i++)
+			take_read_reply(c[k], buf, max_req, n, &seen, want,
+					hoard_off);
+		ASSERT_EQ(seen, (1ull << n) - 1);
+		vmsg_chan_close(c[k]);
+	}
+	free(buf);
+	free(want);
+	stop_blockd(pid);
+}
+
+/* Until c's replies have begun to arrive in its ring (the daemon has
+ * read its requests and answers them), at most 10 s: the ring's index,
+ * not the channel, so nothing is taken. */
+static void wait_replying(vmsg_chan *c, uint32_t prod0)
+{
+	struct vmsg_ring_end *e = vmsg__chan_ring(c);
+	ASSERT_TRUE(e != NULL);
+	for (int i = 0; i < 10000 &&
+			__atomic_load_n(&e->page->right.prod, __ATOMIC_ACQUIRE) == prod0;
+	     i++)
+		usleep(1000);
+	ASSERT_NE(__atomic_load_n(&e->page->right.prod, __ATOMIC_ACQUIRE), prod0);
+}
+
+static uint32_t reply_prod(vmsg_chan *c)
+{
+	struct vmsg_ring_end *e = vmsg__chan_ring(c);
+	ASSERT_TRUE(e != NULL);
+	return __atomic_load_n(&e->page->right.prod, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t resume_off(uint64_t id, uint32_t len)
+{
+	(void)id;
+	(void)len;
+	return 0;
+}
+
+/* A consumer stopped at --max-buffered-total must read on when another
+ * consumer's buffers are freed, even when that is the last thing that
+ * happens: nothing of its own would wake the daemon (its consumer waits
+ * for replies). At a total of 4 MiB: H's 4 MiB READ, its reply too large
+ * for its ring, holds the total; then P sends a 2 MiB READ A (read: P
+ * holds nothing) and a WRITE B with it (stopped: P holds A, whose reply
+ * cannot fit its ring either, and the total is past). H takes its reply,
+ * and sends nothing more: its buffer is freed in a step that looked at P
+ * first (the newest conn comes first), and B must reach the disk then,
+ * while P still takes nothing. */
+static void test_total_resume(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/resume", dir);
+	const uint32_t hlen = 4u * 1024u * 1024u, alen = 2u * 1024u * 1024u;
+	const uint32_t blen = 65536;
+	const uint64_t boff = DISK - blen;
+	uint8_t *want = image_bytes(image);
+	uint8_t *buf = malloc(hlen + 64u);
+	uint8_t *q = malloc(VMSG_BLK_REQ_HDR + blen), *now = malloc(blen);
+	ASSERT_TRUE(buf != NULL && q != NULL && now != NULL);
+	extra_opt = "--max-buffered-total=4194304";
+	pid_t pid = start_blockd(path, image, false);
+	extra_opt = NULL;
+
+	vmsg_chan *h = raw_consumer(path, 1, hlen);
+	uint32_t prod0 = reply_prod(h);
+	struct vmsg_blk_req_hdr rq = { 0, 4u * 1024u * 1024u, hlen,
+				       VMSG_BLK_OP_READ, 0 };
+	vmsg_blk_put_req(q, &rq);
+	ASSERT_GE(vmsg_chan_send(h, VMSG_TYPE_BLK_REQ, q, VMSG_BLK_REQ_HDR, 0,
+				 5000), 0);
+	wait_replying(h, prod0);
+
+	vmsg_chan *p = raw_consumer(path, 2, alen);
+	prod0 = reply_prod(p);
+	rq = (struct vmsg_blk_req_hdr){ 0, 0, alen, VMSG_BLK_OP_READ, 0 };
+	vmsg_blk_put_req(q, &rq);
+	ASSERT_GE(vmsg_chan_send(p, VMSG_TYPE_BLK_REQ, q, VMSG_BLK_REQ_HDR,
+				 VMSG_SEND_MORE, 5000), 0);
+	rq = (struct vmsg_blk_req_hdr){ 1, boff, blen, VMSG_BLK_OP_WRITE, 0 };
+	vmsg_blk_put_req(q, &rq);
+	uint64_t seed = 77;
+	fill(q + VMSG_BLK_REQ_HDR, blen, &seed);
+	ASSERT_NE(memcmp(q + VMSG_BLK_REQ_HDR, want + boff, blen), 0);
+	/* A and B published at once: the step that reads A sees B. */
+	ASSERT_GE(vmsg_chan_send(p, VMSG_TYPE_BLK_REQ, q,
+				 VMSG_BLK_REQ_HDR + blen, VMSG_SEND_MORE, 5000), 0);
+	ASSERT_EQ(vmsg_chan_flush(p), 0);
+	wait_replying(p, prod0);
+
+	int fd = open(image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	/* B waits in P's ring (were it read, its write could still be on
+	 * its way: this catches a total not kept only sometimes). */
+	ASSERT_EQ(pread(fd, now, blen, boff), (ssize_t)blen);
+	ASSERT_MEM_EQ(now, want + boff, blen);
+
+	/* H's reply, taken whole: its buffer is freed. */
+	uint64_t seen = 0;
+	take_read_reply(h, buf, hlen, 1, &seen, want + 4u * 1024u * 1024u,
+			resume_off);
+	/* B on the disk within 10 s (before the daemon looked again at a
+	 * conn stopped at the total when another freed: never). */
+	int i;
+	for (i = 0; i < 1000; i++) {
+		ASSERT_EQ(pread(fd, now, blen, boff), (ssize_t)blen);
+		if (memcmp(now, q + VMSG_BLK_REQ_HDR, blen) == 0)
+			break;
+		usleep(10000);
+	}
+	if (i == 1000)
+		VMSG_TEST_FAIL("the WRITE stopped at --max-buffered-total was "
+			       "not read within 10 s of another's buffer freed");
+	close(fd);
+	printf("total resume: the WRITE waiting at the total was read %d ms "
+	       "after the other consumer's buffer was freed (at most)\n",
+	       i * 10);
+
+	/* Then P's replies: A whole, B's status 0. */
+	seen = 0;
+	take_read_reply(p, buf, alen, 1, &seen, want, resume_off);
+	uint16_t type;
+	ASSERT_EQ(vmsg_chan_recv(p, &type, buf, hlen + 64u, 20000),
+		  (int)VMSG_BLK_REPLY_HDR);
+	ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+	uint64_t id;
+	int32_t status;
+	memcpy(&id, buf, 8);
+	memcpy(&status, buf + 8, 4);
+	ASSERT_EQ(id, 1u);
+	ASSERT_EQ(status, 0);
+	vmsg_chan_close(p);
+	vmsg_chan_close(h);
+	free(want);
+	free(buf);
+	free(q);
+	free(now);
+	stop_blockd(pid);
+}
+
 /* Consumers that connect and close at once, before vmsg-blockd has seen
  * them arrive: each is forgotten, and the path takes the next consumer.
  * The listening channel, reopened after such a one, once stayed
@@ -963,6 +1225,10 @@ static void test_usage(void)
 		{ "--spin-us 1000001 --listen /x img", 2,
 		  "--spin-us 1000001: not 0..1000000" },
 		{ "--spin-us x --listen /x img", 2, "--spin-us x: not" },
+		{ "--max-buffered-total 65535 --listen /x img", 2,
+		  "--max-buffered-total 65535: expected at least 65536" },
+		{ "--max-buffered-total -1 --listen /x img", 2,
+		  "--max-buffered-total -1: expected" },
 #ifdef BLOCKD_XEN
 		{ "--xen x img", 2, "--xen x: expected DOMID[:PORT]" },
 		{ "--xen 1:a/b img", 2, "--xen 1:a/b: expected DOMID[:PORT]" },
@@ -1017,6 +1283,8 @@ int main(void)
 	test_flood_neighbour(image);
 	test_hoarder(image);
 	test_refill(image);
+	test_hoard_total(image);
+	test_total_resume(image);
 	test_come_and_go(image);
 	test_kill(image);
 #ifdef BLOCKD_VIA_NBD
