@@ -367,10 +367,19 @@ int vmsg_chan_release(vmsg_chan *c)
 	return release_frame(c, &c->cur, c->cur_waited);
 }
 
+/* The bytes the reassembly buffer holds now: a message being collected or
+ * presented. (A message being skipped counts its bytes in reasm.len too,
+ * but none of them reach the buffer.) */
+static size_t reasm_written(const struct vmsg_chan *c)
+{
+	return c->reasm_buf && !c->reasm.skipping ? c->reasm.len : 0;
+}
+
 void vmsg__reasm_forget(struct vmsg_chan *c)
 {
-	if (c->reasm.len > c->reasm_hw)
-		c->reasm_hw = c->reasm.len;
+	size_t n = reasm_written(c);
+	if (n > c->reasm_hw)
+		c->reasm_hw = n;
 	c->reasm.len = 0;
 }
 
@@ -387,9 +396,8 @@ int vmsg_chan_rx_kept(vmsg_chan *c, bool trim, size_t *kept)
 		c->reasm_hw = 0;
 	}
 	if (kept) {
-		size_t n = c->reasm.len > c->reasm_hw ? c->reasm.len
-						      : c->reasm_hw;
-		*kept = c->reasm_buf ? n : 0;
+		size_t n = reasm_written(c);
+		*kept = c->reasm_buf ? (n > c->reasm_hw ? n : c->reasm_hw) : 0;
 	}
 	return 0;
 }

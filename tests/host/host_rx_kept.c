@@ -1,9 +1,13 @@
 /* host_rx_kept: vmsg_chan_rx_kept() counts and frees the reassembly
  * buffer a receiving end keeps for the peer's fragmented messages.
  *
- * The client (a child) sends a 200000-byte message (fragmented through
- * the default 64 KiB rings), a small one, a 150000-byte one, and closes.
- * The server peeks each:
+ * The server takes messages of up to MAX_MSG bytes. The client (a child)
+ * sends a 300000-byte message (over the limit), a 200000-byte one
+ * (fragmented through the default 64 KiB rings), a small one, a
+ * 150000-byte one, and closes. The server peeks each:
+ *  - the first is dropped (-EMSGSIZE): its bytes, counted while it is
+ *    skipped, never reach the buffer: 0 kept (it said a fragment's worth
+ *    before, and more than MAX_MSG by the end of the message);
  *  - no buffer before the first: 0 kept;
  *  - the first presented: 200000 kept; a trim while it is presented frees
  *    nothing and its bytes stay intact;
@@ -23,8 +27,10 @@
 #define BIG1 200000u
 #define SMALL 100u
 #define BIG2 150000u
+#define OVER 300000u
+#define MAX_MSG 250000u
 
-static unsigned char buf[BIG1];
+static unsigned char buf[OVER];
 
 static void fill(unsigned char *b, size_t len, unsigned seed)
 {
@@ -36,6 +42,8 @@ static int client(const char *path)
 {
 	vmsg_chan *c;
 	ASSERT_EQ(vmsg_host_connect(&c, path, NULL, T), 0);
+	fill(buf, OVER, 9);
+	ASSERT_EQ(vmsg_chan_send(c, 9, buf, OVER, 0, T), (int)OVER);
 	const size_t len[3] = {BIG1, SMALL, BIG2};
 	for (unsigned i = 0; i < 3; i++) {
 		fill(buf, len[i], i);
@@ -77,11 +85,19 @@ int main(void)
 	vmsg_chan *c;
 	struct vmsg_msg m;
 	size_t held;
-	ASSERT_EQ(vmsg_host_serve(&c, path, NULL), 0);
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	o.max_msg = MAX_MSG;
+	ASSERT_EQ(vmsg_host_serve(&c, path, &o), 0);
 	ASSERT_EQ(vmsg_chan_accept(c, T), 0);
 	ASSERT_EQ(vmsg_chan_rx_kept(NULL, false, NULL), -EINVAL);
 	ASSERT_EQ(kept(c, false), 0);
 	ASSERT_EQ(kept(c, true), 0);
+
+	ASSERT_EQ(vmsg_chan_peek(c, &m, T), -EMSGSIZE);
+	ASSERT_EQ(vmsg_chan_rx_partial(c, &held), 1); /* being skipped */
+	ASSERT_EQ(held, 0);
+	ASSERT_EQ(kept(c, false), 0);
 
 	peek(c, 0, BIG1);
 	ASSERT_EQ(kept(c, false), BIG1);
