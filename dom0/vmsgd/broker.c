@@ -44,6 +44,16 @@
  * deadline anyway; what a provider keeps longer (a channel its consumer
  * used) is its own doing, not the consumer's. */
 #define DIRECT_LINGER_MS VMSG_SERVICE_CONNECT_MAX_MS
+/* An open nobody waits for any more (its consumer left, or its wait
+ * ended) whose Serve the provider has not answered stays counted against
+ * its consumer until the answer, or this long past the open's deadline.
+ * A provider's library answers a Serve as soon as it reads it: one that
+ * has not by then is not reading its control channel, and the Closed
+ * vmsgd sends it then waits in its ring behind the Serve. So a consumer
+ * whose opens ask tiny waits (or that leaves at once) puts at most
+ * max_pending_opens_per_domain Serves in front of a stalled provider per
+ * SERVE_GRACE_MS, where it could put one per Open. */
+#define SERVE_GRACE_MS 10000u
 /* The largest event port a provider may answer (Xen's FIFO ABI limit,
  * as the library's check of xenstore's event-channel key). */
 #define SETUP_PORT_MAX ((1u << 17) - 1)
@@ -153,8 +163,8 @@ static bool waiting(const struct channel *c)
 }
 
 /* Lingering only until its provider answers Serve: the consumer of a
- * channel whose end vmsgd would hold (relayed, listen bridge) left while
- * it was asked (serve_linger). */
+ * channel whose end vmsgd would hold (relayed, listen bridge) left, or
+ * its open timed out, while it was asked (serve_linger). */
 static bool awaits_serve(const struct channel *c)
 {
 	return c->state == CH_LINGER && c->asked && c->tp->holds_end;
@@ -239,16 +249,27 @@ void broker_forget(struct vmsgd *d, struct channel *c)
 	unlink_channel(d, c);
 }
 
-void broker_fail(struct vmsgd *d, struct channel *c, int code,
-		 const char *text)
+/* Open c fails with code for its consumer; c is forgotten, or (linger)
+ * kept until its Serve is answered (serve_linger). */
+static void fail_open(struct vmsgd *d, struct channel *c, int code,
+		      const char *text, bool linger)
 {
 	vmsgd_log(LOG_INFO, "open of '%s' by domain %u failed: %s", c->service,
 		  (unsigned)c->consumer, text);
 	uint16_t consumer = c->cons_sess;
 	uint32_t req = c->req_id;
-	unlink_channel(d, c);
+	if (linger)
+		serve_linger(d, c);
+	else
+		unlink_channel(d, c);
 	if (consumer)
 		d->broker->notify->result(d, consumer, req, code, text);
+}
+
+void broker_fail(struct vmsgd *d, struct channel *c, int code,
+		 const char *text)
+{
+	fail_open(d, c, code, text, false);
 }
 
 static void make_spare(struct vmsgd *d, const struct channel *c);
@@ -492,15 +513,17 @@ static void direct_linger(struct vmsgd *d, struct channel *c)
 }
 
 /* The consumer of pending channel c, whose end vmsgd would hold (relayed,
- * a listen bridge's), is gone while its Serve is still with the
- * provider. The provider may serve it yet, and its library then keeps
- * the channel (one of the few it holds) for a consumer that will not
- * come: so c stays listed, lingering, and counted against the consumer
- * (its channels and its opens in progress), until the ServeResult comes
- * (served: the provider is told Closed) or the open's deadline passes
- * (the provider is told Closed then). Without that, a guest that opens
- * and leaves, again and again, has the provider hold Serve after Serve
- * that no limit of its counts. What the transport holds goes now. */
+ * a listen bridge's), is gone, or its open timed out (the consumer was
+ * told), while its Serve is still with the provider. The provider may
+ * serve it yet, and its library then keeps the channel (one of the few
+ * it holds) for a consumer that will not come: so c stays listed,
+ * lingering, and counted against the consumer (its channels and its
+ * opens in progress), until the ServeResult comes (served: the provider
+ * is told Closed) or SERVE_GRACE_MS past the open's deadline (the
+ * provider is told Closed then). Without that, a guest that opens and
+ * leaves, or opens with a wait of 1 ms, again and again, has the
+ * provider hold Serve after Serve that no limit of its counts. What the
+ * transport holds goes now. */
 static void serve_linger(struct vmsgd *d, struct channel *c)
 {
 	struct broker_peer p;
@@ -514,13 +537,15 @@ static void serve_linger(struct vmsgd *d, struct channel *c)
 	if (c->tp->detach)
 		(void)c->tp->detach(c);
 	c->cons_sess = 0; /* nobody to answer any more */
-	vmsgd_log(LOG_DEBUG, "channel %u of '%s': its consumer left; "
+	c->deadline_ms += SERVE_GRACE_MS;
+	vmsgd_log(LOG_DEBUG, "channel %u of '%s': nobody waits for it; "
 			     "lingering until domain %u answers Serve",
 		  c->id, c->service, (unsigned)c->provider);
 }
 
 /* Forget lingering channel c whose Serve is still unanswered (its open's
- * deadline passed, or the provider answered: code is its answer), and
+ * deadline and SERVE_GRACE_MS passed, or the provider answered: code is
+ * its answer), and
  * tell the provider to close what it serves or may yet serve for it (its
  * library drops a Serve it has not answered, closes one it served, and
  * ignores an id it does not know). Not after an error: the provider
@@ -834,8 +859,8 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	/* The consumer left while the provider had the Serve: nobody will
 	 * connect to what it served. */
 	if (c && c->prov_sess == provider && awaits_serve(c)) {
-		vmsgd_log(LOG_DEBUG, "channel %u of '%s': its consumer left "
-				     "before domain %u answered",
+		vmsgd_log(LOG_DEBUG, "channel %u of '%s': nobody waited for "
+				     "it when domain %u answered",
 			  id, c->service, (unsigned)c->provider);
 		serve_unlinger(d, c, code);
 		return;
@@ -844,10 +869,10 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	if (!c || c->prov_sess != provider || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
 			  (unsigned)provider, id);
-		/* Forgotten while its Serve was on the way (the open timed
-		 * out, or lingered past its deadline after its consumer left
-		 * (serve_unlinger told the provider already: a second Closed
-		 * does no harm)): nobody will connect to what the provider
+		/* Forgotten while its Serve was on the way (a direct open
+		 * that timed out, or one that lingered past its deadline and
+		 * SERVE_GRACE_MS (serve_unlinger told the provider already:
+		 * a second Closed does no harm)): nobody will connect to what the provider
 		 * served, and its library would keep it, one of the few it
 		 * holds, until its connect deadline, counted against no one.
 		 * Tell it to close it. (An id still listed is left alone:
@@ -981,7 +1006,10 @@ void broker_tick(struct vmsgd *d)
 		snprintf(text, sizeof text,
 			 "service '%s': provider domain %u did not answer",
 			 c->service, (unsigned)c->provider);
-		broker_fail(d, c, -ETIMEDOUT, text);
+		/* Its Serve still out (relayed, a listen bridge's): the
+		 * consumer hears it now, the channel lingers. */
+		fail_open(d, c, -ETIMEDOUT, text,
+			  c->asked && c->tp->holds_end);
 		/* the list may have changed under us */
 		next = d->broker->channels;
 	}

@@ -41,8 +41,8 @@ struct service {
  * channel is still held: a direct channel's provider has not said it
  * closed its end yet, a bridge is still handing the socket what the
  * guest sent, or (asked set: a relayed channel, a listen bridge's) the
- * consumer left while its Serve was still with the provider, who may
- * serve it yet. A lingering channel is listed (vmsgctl: "lingering") and
+ * consumer left, or its open timed out, while its Serve was still with
+ * the provider, who may serve it yet. A lingering channel is listed (vmsgctl: "lingering") and
  * counts against the consumer's max_channels_per_domain until it ends;
  * one still asked of the provider also counts as an open in progress
  * (max_pending_opens_per_domain): it is, for the provider. */
@@ -81,8 +81,8 @@ struct channel {
 				 end served: the consumer must be in by then;
 				 lingering direct: forgotten then, said the
 				 provider so or not; lingering asked: the
-				 open's, then forgotten (the provider told
-				 Closed) */
+				 open's plus SERVE_GRACE_MS, then forgotten
+				 (the provider told Closed) */
 	uint64_t max_msg;
 	uint32_t ring_size;
 	char path[128];       /* where the provider serves (direct, relayed,

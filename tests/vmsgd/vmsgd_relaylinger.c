@@ -1,6 +1,7 @@
-/* vmsgd_relaylinger: a relayed open whose consumer left before the
- * provider answered Serve still counts against the consumer, until the
- * provider answers or the open's deadline passes.
+/* vmsgd_relaylinger: a relayed open whose consumer left, or whose wait
+ * ended, before the provider answered Serve still counts against the
+ * consumer, until the provider answers or GRACE_MS past the open's
+ * deadline.
  *
  * max_pending_opens_per_domain = 2. dom1 offers relayed `echo` by hand and
  * holds every Serve without answering. dom2, by hand, ROUNDS times:
@@ -16,188 +17,84 @@
  *
  * Then dom1 answers: the first with an error (forgotten, no Closed), the
  * rest served (each is told Closed); nothing is left listed. A lingering
- * one that is never answered goes at its open's deadline (5 s here): dom1
- * is told Closed, and told so again when it answers late. Last, dom1's
- * stock echo provider replaces the raw one and dom2 opens `echo` through
- * the library and exchanges messages. */
-#include <stdlib.h>
+ * one that is never answered goes GRACE_MS past its open's deadline (2 s
+ * here): dom1 is told Closed, and told so again when it answers late.
+ *
+ * dom2 that stays connected does the same with waits of 1 ms: ROUNDS
+ * times it sends OPENS Opens on one control channel and reads all their
+ * Results. Each admitted one times out (-ETIMEDOUT) at vmsgd's next tick,
+ * while dom1 still holds its Serve. Before the fix vmsgd forgot it then,
+ * and each round left dom1 2 more Serves (16 after 8); now it lingers,
+ * counted, so dom2's later opens are refused -EBUSY, dom1 holds 2, and
+ * those go GRACE_MS after their deadline (dom1 told Closed, and again
+ * after its late answers).
+ *
+ * Last, dom1's stock echo provider replaces the raw one and dom2 opens
+ * `echo` through the library and exchanges messages. */
+#include <time.h>
 
-#include "vt_raw.h"
+#include "vt_hold.h"
 
 #define CONF                                                                 \
 	"[service echo]\noffer = 1\nopen = 2\nmode = relayed\n"
 #define PENDING 2u    /* max_pending_opens_per_domain */
 #define OPENS 4u      /* per round: more than PENDING */
 #define ROUNDS 8u
-#define SHORT_MS 5000u /* the open whose deadline passes */
-#define HELD 64u
+#define SHORT_MS 2000u /* the open whose deadline passes */
+#define GRACE_MS 10000u /* vmsgd's SERVE_GRACE_MS (broker.c) */
 
-/* ---- dom1: the provider, by hand -------------------------------------- */
-
-static vmsg_chan *prov_ctl;
-static struct {
-	uint32_t id;
-	char path[128];
-} held[HELD];
-static unsigned nheld, nclosed;
-static uint32_t closed_ids[HELD];
-static uint32_t failed_ids[HELD]; /* answered with an error */
-static unsigned nfailed;
-
-/* Take one control message (timeout_ms: 0 polls): a Serve is held, a
- * Closed noted. 1: taken; 0: none came. */
-static int prov_take(int timeout_ms)
+static uint64_t now_ms(void)
 {
-	uint64_t abuf[512];
-	struct vmsg_arena a;
-	vmsg_arena_init(&a, abuf, sizeof abuf);
-	/* Its type first: Serve has no built-in decoder. */
-	struct vmsg_msg pk;
-	int r = vmsg_chan_peek(prov_ctl, &pk, timeout_ms);
-	if (r == -EAGAIN || r == -ETIMEDOUT)
-		return 0;
-	if (r < 0)
-		VMSG_TEST_FAIL("dom1: peek: %s", vmsg_strerror(r));
-	const ProtobufCMessageDescriptor *desc =
-		pk.type == VMSG_TYPE_SVC_SERVE ? &vmsg__service__serve__descriptor
-					       : &vmsg__service__closed__descriptor;
-	uint16_t type;
-	ProtobufCMessage *m;
-	r = vmsg_proto_recv(prov_ctl, desc, &a, &type, &m, 0);
-	if (r < 0)
-		VMSG_TEST_FAIL("dom1: recv: %s", vmsg_strerror(r));
-	if (type == VMSG_TYPE_SVC_SERVE) {
-		const Vmsg__Service__Serve *sv = (const void *)m;
-		ASSERT_LT(nheld, HELD);
-		held[nheld].id = sv->serve_id;
-		snprintf(held[nheld].path, sizeof held[nheld].path, "%s",
-			 sv->path);
-		nheld++;
-	} else if (type == VMSG_TYPE_SVC_CLOSED) {
-		const Vmsg__Service__Closed *cl = (const void *)m;
-		for (unsigned i = 0; i < nfailed; i++)
-			if (failed_ids[i] == cl->channel_id)
-				VMSG_TEST_FAIL("dom1: Closed for channel %u, "
-					       "which it could not serve",
-					       cl->channel_id);
-		ASSERT_LT(nclosed, HELD);
-		closed_ids[nclosed++] = cl->channel_id;
-	} else {
-		VMSG_TEST_FAIL("dom1: unexpected message type %#x",
-			       (unsigned)type);
-	}
-	return 1;
-}
-
-static bool was_closed(uint32_t id)
-{
-	for (unsigned i = 0; i < nclosed; i++)
-		if (closed_ids[i] == id) {
-			closed_ids[i] = closed_ids[--nclosed]; /* once */
-			return true;
-		}
-	return false;
-}
-
-static void send_serve_result(uint32_t id, int code)
-{
-	Vmsg__Service__ServeResult sr = VMSG__SERVICE__SERVE_RESULT__INIT;
-	sr.serve_id = id;
-	sr.code = code;
-	sr.text = (char *)(code ? "no room" : "");
-	ASSERT_TRUE(vmsg_proto_send(prov_ctl, VMSG_TYPE_SVC_SERVE_RESULT,
-				    &sr.base, 0, SIM_WAIT_MS) > 0);
-}
-
-/* Answer every held Serve: the first `errors` with an error, the rest
- * served (for domain 0); then wait for each served one's Closed. */
-static void prov_answer(unsigned errors)
-{
-	vmsg_chan *served[HELD];
-	uint32_t ids[HELD];
-	unsigned n = 0;
-	for (unsigned i = 0; i < nheld; i++) {
-		if (i < errors) {
-			failed_ids[nfailed++] = held[i].id;
-			send_serve_result(held[i].id, -ENOMEM);
-			continue;
-		}
-		struct vmsg_chan_opts o;
-		vmsg_chan_opts_init(&o);
-		int r = vmsg_xen_serve(&served[n], 0, held[i].path, &o);
-		if (r < 0)
-			VMSG_TEST_FAIL("dom1: serve %s: %s", held[i].path,
-				       vmsg_strerror(r));
-		ids[n++] = held[i].id;
-		send_serve_result(held[i].id, 0);
-	}
-	nheld = 0;
-	for (unsigned i = 0; i < n; i++) {
-		while (!was_closed(ids[i]))
-			if (!prov_take(SIM_WAIT_MS))
-				VMSG_TEST_FAIL("dom1: no Closed for served "
-					       "channel %u",
-					       ids[i]);
-		vmsg_chan_close(served[i]);
-	}
-}
-
-static int role_hold(void)
-{
-	char line[64], text[200];
-	uint32_t req;
-	int code;
-	prov_ctl = vt_raw_connect(1);
-	ASSERT_TRUE(send_offer(prov_ctl, 1, "echo") > 0);
-	ASSERT_EQ(read_result(prov_ctl, SIM_WAIT_MS, &req, &code, text,
-			      sizeof text),
-		  0);
-	ASSERT_EQ(code, 0);
-	sim_say(vt_out, "offered");
-	for (;;) {
-		sim_expect(vt_in, "", line, sizeof line);
-		if (!strncmp(line, "quit", 4)) {
-			break;
-		} else if (!strncmp(line, "drain", 5)) {
-			/* Everything vmsgd sent is in the ring by now. */
-			while (prov_take(0))
-				;
-			sim_say(vt_out, "serves %u", nheld);
-		} else if (!strncmp(line, "next", 4)) {
-			unsigned had = nheld;
-			while (nheld == had)
-				if (!prov_take(SIM_WAIT_MS))
-					VMSG_TEST_FAIL("dom1: no Serve");
-			sim_say(vt_out, "serve %u", held[nheld - 1].id);
-		} else if (!strncmp(line, "closed ", 7)) {
-			uint32_t id = (uint32_t)strtoul(line + 7, NULL, 10);
-			while (!was_closed(id))
-				if (!prov_take(SIM_WAIT_MS))
-					VMSG_TEST_FAIL("dom1: no Closed for "
-						       "channel %u",
-						       id);
-			sim_say(vt_out, "closed");
-		} else if (!strncmp(line, "answer ", 7)) {
-			prov_answer((unsigned)atoi(line + 7));
-			sim_say(vt_out, "answered");
-		} else {
-			VMSG_TEST_FAIL("dom1: '%s'?", line);
-		}
-	}
-	vmsg_chan_close(prov_ctl);
-	return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* ---- dom2: the consumer, by hand, then through the library ------------ */
+
+/* dom2's "flood": OPENS Opens with 1 ms waits on control channel c (kept
+ * from one flood to the next), and all their Results: each timed out or
+ * refused for its limit, nothing else. */
+static void flood(vmsg_chan *c, uint32_t *next_req)
+{
+	char text[200];
+	uint32_t first = *next_req;
+	for (unsigned i = 0; i < OPENS; i++)
+		ASSERT_TRUE(send_open(c, (*next_req)++, "echo", 1) > 0);
+	unsigned timedout = 0, busy = 0;
+	for (unsigned i = 0; i < OPENS; i++) {
+		uint32_t req = 0;
+		int code;
+		ASSERT_EQ(read_result(c, SIM_WAIT_MS, &req, &code, text,
+				      sizeof text),
+			  0);
+		ASSERT_TRUE(req >= first && req < *next_req);
+		if (code == -ETIMEDOUT)
+			timedout++;
+		else if (code == -EBUSY)
+			busy++;
+		else
+			VMSG_TEST_FAIL("dom2: open %u answered %d (%s)", req,
+				       code, text);
+	}
+	sim_say(vt_out, "timedout %u busy %u", timedout, busy);
+}
 
 static int role_abuse(void)
 {
 	char line[64], text[200];
 	uint32_t next_req = 1;
+	vmsg_chan *stay = NULL; /* the floods' control channel */
 	for (;;) {
 		sim_expect(vt_in, "", line, sizeof line);
 		if (!strncmp(line, "quit", 4))
 			break;
+		if (!strncmp(line, "flood", 5)) {
+			if (!stay)
+				stay = vt_raw_reconnect(2);
+			flood(stay, &next_req);
+			continue;
+		}
 		vmsg_chan *c = vt_raw_reconnect(2);
 		if (!strncmp(line, "short", 5)) {
 			ASSERT_TRUE(send_open(c, next_req++, "echo",
@@ -228,6 +125,8 @@ static int role_abuse(void)
 		vmsg_chan_close(c); /* the rest pending: gone before them */
 		sim_say(vt_out, "refused %u", refused);
 	}
+	if (stay)
+		vmsg_chan_close(stay);
 	return 0;
 }
 
@@ -312,8 +211,9 @@ int main(int argc, char **argv)
 	printf("dom1 answered them: each served one was told Closed, none "
 	       "is listed\n");
 
-	/* One never answered goes at its open's deadline (Closed to dom1),
-	 * and a late answer is told Closed again. */
+	/* One never answered goes GRACE_MS past its open's deadline (Closed
+	 * to dom1), and a late answer is told Closed again. */
+	uint64_t t_short = now_ms(); /* before the Open */
 	sim_say(ab.to, "short");
 	sim_expect(ab.from, "sent", buf, sizeof buf);
 	sim_say(hold.to, "next");
@@ -324,11 +224,60 @@ int main(int argc, char **argv)
 	vt_ctl_wait("list channels", "lingering", 0);
 	sim_say(hold.to, cmd);
 	sim_expect(hold.from, "closed", buf, sizeof buf);
+	uint64_t gone = now_ms() - t_short;
 	sim_say(hold.to, "answer 0");
 	sim_expect(hold.from, "answered", buf, sizeof buf);
-	printf("an unanswered one went at its deadline (%u ms), Closed told "
-	       "then and after the late answer\n",
-	       SHORT_MS);
+	printf("an unanswered one (a %u ms wait) went %llu ms after its "
+	       "Open, Closed told then and after the late answer\n",
+	       SHORT_MS, (unsigned long long)gone);
+	ASSERT_TRUE(gone >= SHORT_MS + GRACE_MS);
+
+	/* dom2 stays connected; its opens time out while their Serves are
+	 * out. */
+	most = 0;
+	unsigned timedout = 0;
+	uint64_t first_timeout = 0;
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		sim_say(ab.to, "flood");
+		got = sim_expect(ab.from, "timedout ", buf, sizeof buf);
+		unsigned t = 0, b = 0;
+		ASSERT_EQ(sscanf(got, "%u busy %u", &t, &b), 2);
+		if (t && !first_timeout)
+			first_timeout = now_ms();
+		timedout += t;
+		sim_say(hold.to, "drain");
+		got = sim_expect(hold.from, "serves ", buf, sizeof buf);
+		unsigned serves = (unsigned)atoi(got);
+		printf("flood %u: of dom2's %u opens with 1 ms waits %u timed "
+		       "out, %u were refused; dom1 holds %u unanswered "
+		       "Serves\n",
+		       i + 1, OPENS, t, b, serves);
+		fflush(stdout);
+		if (serves > most)
+			most = serves;
+	}
+	if (most > PENDING)
+		VMSG_TEST_FAIL("dom1 held %u unanswered Serves for dom2, whose "
+			       "opens timed out while it stayed connected, and "
+			       "whose max_pending_opens_per_domain is %u",
+			       most, PENDING);
+	ASSERT_EQ(most, PENDING);
+	ASSERT_EQ(timedout, PENDING); /* the rest refused: still counted */
+	n = lingering();
+	printf("vmsgctl lists %u of dom2's channels as lingering\n", n);
+	ASSERT_EQ(n, PENDING);
+	/* Never answered, they go GRACE_MS past their deadlines (1 ms after
+	 * their Opens, which timed out at first_timeout, a tick late at
+	 * most): dom1 is told Closed for each. */
+	sim_say(hold.to, "closedall");
+	sim_expect(hold.from, "closed ", buf, sizeof buf);
+	uint64_t after = now_ms() - first_timeout;
+	printf("dom1 told Closed for both %llu ms after they timed out\n",
+	       (unsigned long long)after);
+	ASSERT_TRUE(after >= GRACE_MS - 1000u); /* 500 ms ticks */
+	ASSERT_EQ(lingering(), 0u);
+	sim_say(hold.to, "answer 0"); /* late: Closed again */
+	sim_expect(hold.from, "answered", buf, sizeof buf);
 
 	sim_say(ab.to, "quit");
 	vt_role_done(&ab, 0);
