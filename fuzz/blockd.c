@@ -49,15 +49,25 @@
  *    left them, where no write to its range was outstanding meanwhile;
  *  - the disk is given only requests that passed the checks, never more
  *    at once per conn than its granted depth (with the replies queued);
- *    k->held is the data buffers of its requests, under --max-buffered +
- *    max_req, 0 with none; d->held_total is the sum of the conns' held,
- *    under --max-buffered-total + max_req per conn; at most 64 requests
- *    read per conn per step;
- *  - after each step, a conn that may read on (under --max-buffered, and
- *    under --max-buffered-total or holding nothing; not at its budget:
- *    k->more) has no whole request left unread in its ring: main.c would
- *    sleep, and nothing would wake it for them (a conn parked at the
- *    total when others freed under it included);
+ *    each request holds what bio_held says for its data (its struct,
+ *    and the pool's buffer whole, one of its own size, or none without
+ *    data); k->held is the sum of its
+ *    requests', under --max-buffered + one request of max_req, 0 with
+ *    none; k->kept is what vmsg_chan_rx_kept says of its channel, and
+ *    held + kept is under --max-buffered + one request and one
+ *    reassembly buffer; d->held_total is the sum of the conns' held +
+ *    kept, under --max-buffered-total + one request and one reassembly
+ *    buffer per conn; a reassembly buffer left after a step is one
+ *    still collecting a message, or one of a live conn that read a
+ *    request within the last second (of the harness's clock: each step
+ *    100 ms later) while the daemon is under the total; at most 64
+ *    requests read per conn per step;
+ *  - after each step, a conn that may read on (its requests holding
+ *    nothing, or under --max-buffered with its reassembly buffer and
+ *    under --max-buffered-total; not at its budget: k->more) has no whole
+ *    request left unread in its ring: main.c would sleep, and nothing
+ *    would wake it for them (a conn parked at the total when others freed
+ *    under it included, or one whose reassembly buffer was freed);
  *  - after a settle, a conn whose consumer closed or sent what breaks the
  *    protocol (docs/block.md, "Bad input") is gone, and one that did
  *    neither is still there with every request answered (others are
@@ -139,7 +149,15 @@ static struct {
 	uint64_t frames;     /* frames the consumers took */
 	uint32_t seq;
 	uint64_t next_id;
+	/* The clock blockd_step is given: each step is STEP_MS later, so
+	 * reassembly buffers go idle within a run (conn.c's KEPT_IDLE_MS). */
+	uint64_t now_ms;
 } g;
+
+#define STEP_MS 100u
+/* conn.c's KEPT_IDLE_MS: a conn that read no request for this long has
+ * its reassembly buffer freed at the end of a step. */
+#define KEPT_IDLE_MS 1000u
 
 static uint8_t msg[VMSG_BLK_REQ_HDR + 65536 + 64];
 
@@ -174,8 +192,38 @@ static int32_t disk_status(uint64_t id)
 
 /* ---- the RAM disk --------------------------------------------------- */
 
+/* What b holds: its struct, a buffer of the pool's size for a READ or
+ * WRITE that passed the checks with up to that much data, one of its own
+ * size for a larger one, none for the rest (checked against conn.c's
+ * accounts of it). */
+static uint32_t held_of(const struct bio *b)
+{
+	bool data = b->rq.status == 0 && (b->rq.h.op == VMSG_BLK_OP_READ ||
+					  b->rq.h.op == VMSG_BLK_OP_WRITE);
+	uint32_t pool = g.d.info.max_req < BLOCKD_POOL_DATA ? g.d.info.max_req
+							   : BLOCKD_POOL_DATA;
+	uint32_t len = b->rq.h.length;
+	uint32_t want = (uint32_t)sizeof(struct bio) +
+			(data ? VMSG_BLK_REPLY_HDR + (len < pool ? pool : len) : 0);
+	CHECK(b->held == want);
+	CHECK(b->pooled == (data && len <= pool));
+	return b->held;
+}
+
+/* The most one request may hold (one of max_req), and one reassembly
+ * buffer (the channel's max_msg, as op_open sets it). */
+static uint64_t most_request(void)
+{
+	return bio_held(&g.d, g.d.info.max_req);
+}
+
+static uint64_t most_kept(void)
+{
+	return (uint64_t)g.d.info.max_req + 64u;
+}
+
 /* The bios of k: those the disk holds, and the replies conn.c queued.
- * Returns how many; *data gets the bytes of data buffers they hold. */
+ * Returns how many; *data gets the bytes they hold (held_of). */
 static unsigned bios_of(const struct conn *k, uint64_t *data)
 {
 	unsigned n = 0;
@@ -185,16 +233,13 @@ static unsigned bios_of(const struct conn *k, uint64_t *data)
 		if (b->conn != k)
 			continue;
 		n++;
-		if (b->rq.h.op == VMSG_BLK_OP_READ || b->rq.h.op == VMSG_BLK_OP_WRITE)
-			*data += b->rq.h.length;
+		*data += held_of(b);
 	}
 	unsigned q = 0;
 	for (const struct bio *b = k->rq_head; b; b = b->next) {
 		CHECK(++q <= VMSG_BLK_MAX_DEPTH);
 		n++;
-		if (b->rq.status == 0 && (b->rq.h.op == VMSG_BLK_OP_READ ||
-					  b->rq.h.op == VMSG_BLK_OP_WRITE))
-			*data += b->rq.h.length;
+		*data += held_of(b);
 	}
 	return n;
 }
@@ -215,7 +260,8 @@ static void check_conn(const struct conn *k)
 	}
 	CHECK(n <= gi->depth);
 	CHECK(k->held == data);
-	CHECK(k->held < g.d.max_held + gi->max_req);
+	CHECK(k->held < g.d.max_held + most_request());
+	CHECK(k->held + k->kept < g.d.max_held + most_request() + most_kept());
 	if (n == 0)
 		CHECK(k->held == 0);
 }
@@ -263,8 +309,7 @@ static void ram_start(struct blockd *d, struct bio *b)
 		CHECK(h->length && h->length % LB == 0 && h->offset % LB == 0);
 		CHECK(h->length <= gi->max_req);
 		CHECK(h->offset <= gi->size && h->length <= gi->size - h->offset);
-		CHECK(b->held == (h->op == VMSG_BLK_OP_READ ||
-				  h->op == VMSG_BLK_OP_WRITE ? h->length : 0));
+		(void)held_of(b);
 		break;
 	default:
 		CHECK(!"an operation the helper refuses");
@@ -439,13 +484,27 @@ static void step(void)
 	unsigned pends[NSLOT];
 	for (unsigned i = 0; i < NSLOT; i++)
 		pends[i] = g.s[i].fp.pends;
-	blockd_step(&g.d, on_close);
+	g.now_ms += STEP_MS;
+	blockd_step(&g.d, g.now_ms, on_close);
 	uint64_t total = 0;
 	unsigned nconns = 0;
-	for (const struct conn *k = g.d.conns; k; k = k->next, nconns++)
-		total += k->held;
+	for (const struct conn *k = g.d.conns; k; k = k->next, nconns++) {
+		size_t kept;
+		CHECK(vmsg_chan_rx_kept(k->c, false, &kept) == 0);
+		CHECK(k->kept == kept);
+		total += k->held + k->kept;
+	}
+	/* A reassembly buffer left after a step is one still collecting a
+	 * message, or one of a conn alive that read a request less than
+	 * KEPT_IDLE_MS ago while the daemon is under the total (the trims
+	 * only lower held_total: at the total now, it was at the trims). */
+	for (const struct conn *k = g.d.conns; k; k = k->next)
+		CHECK(k->kept == 0 || vmsg_chan_rx_partial(k->c, NULL) == 1 ||
+		      (!k->closing && total < g.d.max_held_total &&
+		       g.now_ms - k->last_ms < KEPT_IDLE_MS));
 	CHECK(g.d.held_total == total);
-	CHECK(total < g.d.max_held_total + (uint64_t)nconns * g.d.info.max_req);
+	CHECK(total < g.d.max_held_total +
+		      (uint64_t)nconns * (most_request() + most_kept()));
 	for (unsigned i = 0; i < NSLOT; i++) {
 		struct slot *s = &g.s[i];
 		if (!s->open)
@@ -455,14 +514,15 @@ static void step(void)
 		s->prev_requests = k->requests;
 		check_conn(k);
 		/* main.c sleeps after a step unless a conn says more. One
-		 * that may read (under --max-buffered) and leaves whole
+		 * that may read (conn.c's may_buffer) and leaves whole
 		 * messages unread in its ring would not be woken for them:
 		 * the consumer's kick for them came before (or never will,
 		 * when it waits for replies), and no event of the channel's
 		 * own is pending (fp.pends: the library's budget). */
 		const struct vmsg_vchan_page *pg = s->fp.page;
-		bool may = k->held < g.d.max_held &&
-			   (k->held == 0 || g.d.held_total < g.d.max_held_total);
+		bool may = k->held == 0 ||
+			   (k->held + k->kept < g.d.max_held &&
+			    g.d.held_total < g.d.max_held_total);
 		if (!k->closing && !k->more && may &&
 		    !s->fp.frag_busy && s->fp.pends == pends[i])
 			CHECK(pg->right.prod == pg->right.cons);

@@ -28,9 +28,12 @@ struct bio {
 	uint32_t done;      /* bytes read/written so far (short transfers) */
 	bool nbd_pending;   /* nbd.c: issued, its completion not yet seen */
 	bool pooled;        /* buf is of the pool's size (conn.c) */
-	uint32_t held;      /* data bytes of buf, counted in conn's held */
+	/* The memory this request holds, counted in its conn's held: the
+	 * struct, and buf when it is not hdr below (bio_held) */
+	uint32_t held;
 	struct bio *next;   /* a conn's reply queue, or the backlog */
-	uint8_t *buf;
+	uint8_t *buf;       /* hdr below for a request without data */
+	uint8_t hdr[VMSG_BLK_REPLY_HDR];
 };
 
 /* One consumer's channel. */
@@ -49,7 +52,12 @@ struct conn {
 	bool parked;        /* stopped at --max-buffered-total, under its
 			     * own --max-buffered (conn.c) */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
-	uint64_t held;      /* data buffer bytes its requests hold now */
+	uint64_t held;      /* what its requests hold now (their bios' held) */
+	/* Its channel's reassembly buffer, as vmsg_chan_rx_kept last said
+	 * (conn.c: counted with held), and when it last read a request (the
+	 * buffer is freed after a while without one) */
+	size_t kept;
+	uint64_t last_ms;
 	unsigned inflight;  /* bios the backend still holds */
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */
 	uint64_t requests, bytes;
@@ -86,14 +94,17 @@ struct blockd {
 	uint32_t nbd_timeout_ms; /* --nbd-timeout (nbd.c; 0: never) */
 	struct conn *conns;
 	unsigned nconns, max_conns;
-	/* --max-buffered: a conn whose requests hold this many bytes of data
-	 * buffers reads no more of them until replies free some (conn.c) */
+	/* --max-buffered: a conn whose requests and reassembly buffer hold
+	 * this many bytes (held + kept) reads no more requests until replies
+	 * free some, unless its requests hold nothing (conn.c) */
 	uint64_t max_held;
 	/* --max-buffered-total: the same for all conns together (held_total
-	 * is the sum of their held); past it, a conn reads on only while it
-	 * holds nothing, so each gets one request at a time (conn.c) */
+	 * is the sum of their held + kept); past it, a conn reads on only
+	 * while its requests hold nothing, so each gets one request at a
+	 * time, and idle reassembly buffers are freed (conn.c) */
 	uint64_t max_held_total, held_total;
 	bool parked;            /* some conn is parked (conn.c) */
+	uint64_t now_ms;        /* the clock blockd_step was given */
 	uint32_t next_id;
 	bool quiet;
 	/* --spin-us: after a request read or a reply sent, keep looking for
@@ -104,6 +115,30 @@ struct blockd {
 	unsigned npool;
 };
 
+/* A request with data of at most this many bytes (and at most --max-req)
+ * gets a buffer of the pool's (conn.c). */
+#define BLOCKD_POOL_DATA (64u * 1024u)
+
+/* The data bytes of a pooled buffer: BLOCKD_POOL_DATA, or --max-req where
+ * that is less (no request needs more). */
+static inline uint32_t blockd_pool_data(const struct blockd *d)
+{
+	return d->info.max_req < BLOCKD_POOL_DATA ? d->info.max_req
+						  : BLOCKD_POOL_DATA;
+}
+
+/* The memory a request with `data` bytes of data (0: an operation
+ * without data, or one answered with an error at once) holds in
+ * vmsg-blockd: its struct bio, and a buffer for the reply's header and
+ * the data, a pooled one for up to blockd_pool_data(d) bytes. What
+ * --max-buffered and --max-buffered-total count (struct bio's held). */
+static inline uint32_t bio_held(const struct blockd *d, uint32_t data)
+{
+	uint32_t pd = blockd_pool_data(d);
+	return (uint32_t)sizeof(struct bio) +
+	       (data ? VMSG_BLK_REPLY_HDR + (data < pd ? pd : data) : 0);
+}
+
 /* Take over an open channel as a new consumer (the channel becomes the
  * conn's; closed by conn_free). multi_conn: others may come at the same
  * address at once (a host path, a service), so INFO says MULTI_CONN: every
@@ -113,9 +148,15 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid, bool multi_conn);
 
 /* Do all the work there is on every conn without waiting: read requests,
  * start their I/O, reap completions, send replies; free ended conns whose
- * I/O has drained (calling close_cb for each). */
-void blockd_step(struct blockd *d, void (*close_cb)(struct blockd *d,
-						    struct conn *k));
+ * I/O has drained (calling close_cb for each), and idle reassembly
+ * buffers. now_ms: a monotonic clock in ms (main.c's CLOCK_MONOTONIC; the
+ * fuzz harness's own). */
+void blockd_step(struct blockd *d, uint64_t now_ms,
+		 void (*close_cb)(struct blockd *d, struct conn *k));
+
+/* In how many ms blockd_step must run again, at the latest, to free a
+ * reassembly buffer gone idle, or -1 (none kept). */
+int blockd_due_ms(const struct blockd *d, uint64_t now_ms);
 
 /* Free the bios kept for reuse (at exit). */
 void blockd_pool_free(struct blockd *d);

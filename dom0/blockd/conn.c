@@ -18,13 +18,36 @@
 
 #include "blockd.h"
 
-/* Requests' bios are reused. One whose data fits POOL_DATA gets a buffer
- * of that size and goes, when its reply is sent, on a free list of at
- * most POOL_MAX (LIFO: the next read's copy lands in memory still in the
- * cache, and no malloc/free per request; both showed in profiles of
- * 4 KiB reads). At most POOL_MAX * POOL_DATA bytes (4 MiB) are kept. */
-#define POOL_DATA (64u * 1024u)
+/* Requests' bios are reused. One whose data fits blockd_pool_data gets a
+ * buffer of that size and goes, when its reply is sent, on a free list of
+ * at most POOL_MAX (LIFO: the next read's copy lands in memory still in
+ * the cache, and no malloc/free per request; both showed in profiles of
+ * 4 KiB reads). At most POOL_MAX * BLOCKD_POOL_DATA bytes (4 MiB) are
+ * kept. One without data (FLUSH, TRIM, WRITE_ZEROES, an error answered at
+ * once) has a buffer of the reply's header only, inside its bio. Each
+ * counts what it holds (bio_held): a pooled buffer is counted whole, so a
+ * 512-byte READ costs 64 KiB of --max-buffered, as it does of memory. */
 #define POOL_MAX 64u
+
+/* A conn's reassembly buffer: a request larger than a ring frame (a
+ * WRITE of more than the ring holds) is collected by vmsg_chan_peek in
+ * its channel's private buffer of max_req + 64 bytes, allocated at the
+ * first and kept, with the pages the largest one wrote, for the channel's
+ * life. Its written bytes (k->kept) count with the conn's requests,
+ * against --max-buffered and in held_total. It is freed (trimmed: the
+ * next such request allocates it again) at the end of a step
+ *  - in which the daemon is at --max-buffered-total: every conn's that
+ *    holds nothing wanted (idle buffers are the first thing to give back
+ *    when the total is the bound on dom0's memory);
+ *  - once its conn has read no request for KEPT_IDLE_MS (one that sent a
+ *    large WRITE and went quiet);
+ *  - when its conn has ended.
+ * Not after each request, nor at --max-buffered: a steady stream of large
+ * WRITEs would then cost a mmap, a page fault a page and a munmap for
+ * each. A conn at --max-buffered that holds no request reads one anyway
+ * (may_buffer), so its buffer never stalls it. A buffer holding a message
+ * still incomplete cannot be freed: it is tried again after as long. */
+#define KEPT_IDLE_MS 1000u
 
 /* Replies are published at least every this many requests read (see
  * read_requests). 4 KiB random reads at depth 32, lib/block's client,
@@ -46,20 +69,27 @@
 
 static struct bio *bio_get(struct blockd *d, uint32_t data)
 {
+	const uint32_t pd = blockd_pool_data(d);
 	struct bio *b = d->pool;
-	if (data <= POOL_DATA && b) {
+	if (data && data <= pd && b) {
 		d->pool = b->next;
 		d->npool--;
 		uint8_t *buf = b->buf;
 		memset(b, 0, sizeof(*b));
 		b->buf = buf;
 		b->pooled = true;
+		b->held = bio_held(d, data);
 		return b;
 	}
 	if (!(b = calloc(1, sizeof(*b))))
 		return NULL;
-	b->pooled = data <= POOL_DATA;
-	b->buf = malloc(VMSG_BLK_REPLY_HDR + (b->pooled ? POOL_DATA : data));
+	b->held = bio_held(d, data);
+	if (!data) {
+		b->buf = b->hdr;
+		return b;
+	}
+	b->pooled = data <= pd;
+	b->buf = malloc(VMSG_BLK_REPLY_HDR + (b->pooled ? pd : data));
 	if (!b->buf) {
 		free(b);
 		return NULL;
@@ -75,7 +105,8 @@ static void bio_free(struct blockd *d, struct bio *b)
 		d->npool++;
 		return;
 	}
-	free(b->buf);
+	if (b->buf != b->hdr)
+		free(b->buf);
 	free(b);
 }
 
@@ -117,11 +148,12 @@ static void start(struct blockd *d, struct bio *b)
 
 static void send_replies(struct conn *k);
 
-/* May k read another request, whose data buffer would then be ours? Two
+/* May k read another request, whose buffer would then be ours? Two
  * bounds on dom0's memory (the buffers of a conn's requests stay ours
- * until their replies are in its ring, see read_requests):
+ * until their replies are in its ring, see read_requests; its reassembly
+ * buffer, k->kept, until it is trimmed):
  *
- * --max-buffered, per conn: k->held under it.
+ * --max-buffered, per conn: k->held + k->kept under it.
  *
  * --max-buffered-total, for the daemon: without it, every consumer that
  * never reads its replies holds its --max-buffered, and as many of them
@@ -129,18 +161,31 @@ static void send_replies(struct conn *k);
  * defaults). The total alone would be unfair: a few such consumers fill
  * it and hold it for as long as they stay, and an honest one, whose
  * replies are taken, would wait behind them for ever. So under the total
- * every conn reads as before, and past it a conn reads on only while it
- * holds nothing: each still has one request at a time at the disk, the
- * next read as soon as the reply to the last is in its ring. The total
- * is then passed by less than one request per conn (the one read while
- * it held nothing, or the one read just under the total):
- * held_total < max_held_total + nconns x max_req (docs/storage.md). Splitting the total into shares would be
- * fairer to honest consumers at the cap, but a share changes whenever one
- * comes or goes and the hoarders keep what they hold anyway. */
+ * every conn reads as before, and past it a conn reads on only while its
+ * requests hold nothing: each still has one request at a time at the
+ * disk, the next read as soon as the reply to the last is in its ring.
+ * The same at --max-buffered: a conn whose requests hold nothing reads
+ * one whatever its reassembly buffer holds. The total is then passed by
+ * less than one request and one reassembly buffer per conn (the request
+ * read while it held nothing, or the one read just under the total):
+ * held_total < max_held_total + nconns x (bio_held(max_req) + max_req +
+ * 64) (docs/storage.md). Splitting the total into shares would be fairer
+ * to honest consumers at the cap, but a share changes whenever one comes
+ * or goes and the hoarders keep what they hold anyway. */
 static bool may_buffer(const struct blockd *d, const struct conn *k)
 {
-	return k->held < d->max_held &&
-	       (k->held == 0 || d->held_total < d->max_held_total);
+	return k->held == 0 || (k->held + k->kept < d->max_held &&
+				d->held_total < d->max_held_total);
+}
+
+/* k->kept from the channel now, in held_total too; with trim, the
+ * reassembly buffer is freed first if it holds nothing wanted. */
+static void kept_update(struct blockd *d, struct conn *k, bool trim)
+{
+	size_t n = 0;
+	(void)vmsg_chan_rx_kept(k->c, trim, &n); /* -EINVAL: c is NULL */
+	d->held_total = d->held_total - k->kept + n;
+	k->kept = n;
 }
 
 /* Read every request there is now on k. */
@@ -156,10 +201,10 @@ static void read_requests(struct blockd *d, struct conn *k)
 			k->more = true;
 			return;
 		}
-		/* dom0's memory: the data buffers of a conn's requests stay
-		 * ours until their replies are in its ring, and a consumer
-		 * that never reads its replies would hold depth x max-req of
-		 * them (256 MiB with the defaults) for as long as it stayed.
+		/* dom0's memory: the buffers of a conn's requests stay ours
+		 * until their replies are in its ring, and a consumer that
+		 * never reads its replies would hold depth x max-req of them
+		 * (256 MiB with the defaults) for as long as it stayed.
 		 * Past --max-buffered, or --max-buffered-total (may_buffer),
 		 * its requests wait in its ring. Replies ready now go first:
 		 * they may free enough, and nothing would wake us for the
@@ -173,11 +218,13 @@ static void read_requests(struct blockd *d, struct conn *k)
 		if (k->closing)
 			return;
 		if (!may_buffer(d, k)) {
-			if (k->held < d->max_held)
+			if (k->held + k->kept < d->max_held)
 				k->parked = d->parked = true;
 			return;
 		}
 		r = vmsg_chan_peek(k->c, &m, 0);
+		/* What it collected of a fragmented request, whole or not. */
+		kept_update(d, k, false);
 		if (r == -EAGAIN)
 			return;
 		if (r < 0)
@@ -214,7 +261,7 @@ static void read_requests(struct blockd *d, struct conn *k)
 		}
 		b->conn = k;
 		b->rq = rq;
-		b->held = data ? h->length : 0;
+		k->last_ms = d->now_ms;
 		k->held += b->held;
 		d->held_total += b->held;
 		h = &b->rq.h;
@@ -305,6 +352,7 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid, bool multi_conn)
 	k->d = d;
 	k->c = c;
 	k->domid = domid;
+	k->last_ms = d->now_ms;
 	k->id = ++d->next_id;
 	k->next = d->conns;
 	d->conns = k;
@@ -312,9 +360,31 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid, bool multi_conn)
 	return 0;
 }
 
-void blockd_step(struct blockd *d,
+/* The end of a step for k: its reassembly buffer freed if it ended, if
+ * the daemon is at --max-buffered-total, or if it has read no request
+ * for KEPT_IDLE_MS (see KEPT_IDLE_MS). */
+static void kept_trim(struct blockd *d, struct conn *k, bool at_total)
+{
+	if (!k->kept || (!k->closing && !at_total &&
+			 d->now_ms - k->last_ms < KEPT_IDLE_MS))
+		return;
+	size_t was = k->kept;
+	kept_update(d, k, true);
+	if (k->kept) {
+		/* A message still being collected: not before as long. */
+		k->last_ms = d->now_ms;
+		return;
+	}
+	/* Under --max-buffered now, maybe, with requests unread in its ring
+	 * that nothing else would wake us for: look again at once. */
+	if (was && !k->closing)
+		k->more = true;
+}
+
+void blockd_step(struct blockd *d, uint64_t now_ms,
 		 void (*close_cb)(struct blockd *d, struct conn *k))
 {
+	d->now_ms = now_ms;
 	d->be->step(d);
 	for (struct conn *k = d->conns; k; k = k->next) {
 		(void)vmsg_chan_ack(k->c);
@@ -326,15 +396,18 @@ void blockd_step(struct blockd *d,
 			send_replies(k);
 	}
 	d->be->submit(d);
-	/* Free what has ended and drained. */
+	/* Free what has ended and drained; trim reassembly buffers. */
+	const bool at_total = d->held_total >= d->max_held_total;
 	for (struct conn **pk = &d->conns; *pk;) {
 		struct conn *k = *pk;
 		if (k->closing) {
 			send_replies(k); /* drops what is queued */
 		}
+		kept_trim(d, k, at_total);
 		if (k->closing && k->inflight == 0) {
 			*pk = k->next;
 			d->nconns--;
+			d->held_total -= k->kept; /* 0 unless still collecting */
 			close_cb(d, k);
 			vmsg_blk_server_fini(k->srv);
 			free(k->srv_mem);
@@ -344,13 +417,28 @@ void blockd_step(struct blockd *d,
 		pk = &k->next;
 	}
 	/* Conns parked at --max-buffered-total, if enough is free now (the
-	 * others' replies went out, or their conns ended): read them at the
-	 * next step, without sleeping. Nothing else might wake us for them:
-	 * their consumers wait for replies to what is in their rings. */
+	 * others' replies went out, or their conns ended, or buffers were
+	 * trimmed): read them at the next step, without sleeping. Nothing
+	 * else might wake us for them: their consumers wait for replies to
+	 * what is in their rings. */
 	if (d->parked && d->held_total < d->max_held_total) {
 		d->parked = false;
 		for (struct conn *k = d->conns; k; k = k->next)
 			if (k->parked && !k->closing)
 				k->more = true;
 	}
+}
+
+int blockd_due_ms(const struct blockd *d, uint64_t now_ms)
+{
+	int ms = -1;
+	for (const struct conn *k = d->conns; k; k = k->next) {
+		if (!k->kept || k->closing)
+			continue;
+		uint64_t at = k->last_ms + KEPT_IDLE_MS;
+		int in = at > now_ms ? (int)(at - now_ms) : 0;
+		if (ms < 0 || in < ms)
+			ms = in;
+	}
+	return ms;
 }

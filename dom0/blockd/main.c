@@ -92,19 +92,24 @@ static void usage(FILE *f)
 "                          most the server's maximum)\n"
 "  -c, --max-conns N       consumers at once (default %u)\n"
 "  -B, --max-buffered BYTES\n"
-"                          data buffers one consumer's requests may hold in\n"
-"                          this process at once, 65536..4294967295 (default\n"
+"                          memory one consumer's requests may hold in this\n"
+"                          process at once, 65536..4294967295 (default\n"
 "                          %u): past it, its next requests wait in its\n"
 "                          ring until its replies go out, so a consumer\n"
 "                          that never reads them costs about this plus\n"
-"                          --max-req, not depth x max-req\n"
+"                          --max-req, not depth x max-req. A request\n"
+"                          counts its buffer, 64 KiB for any of up to\n"
+"                          64 KiB; its reassembly buffer for messages\n"
+"                          larger than a ring frame counts too (freed\n"
+"                          after a second with no request)\n"
 "  -M, --max-buffered-total BYTES\n"
-"                          data buffers all consumers' requests may hold\n"
-"                          at once, at least 65536 (default %u x\n"
-"                          --max-buffered, %u MiB): past it, a consumer's\n"
-"                          next requests wait in its ring while it holds\n"
-"                          any, so each has one request at a time, and\n"
-"                          the daemon holds at most this plus one request\n"
+"                          the same for all consumers at once, at least\n"
+"                          65536 (default %u x --max-buffered, %u MiB):\n"
+"                          past it, idle reassembly buffers are freed and\n"
+"                          a consumer's next requests wait in its ring\n"
+"                          while its requests hold any, so each has one\n"
+"                          request at a time, and the daemon holds at most\n"
+"                          this plus one request and one reassembly buffer\n"
 "                          per consumer\n"
 "  -w, --wait MS           how long to wait for vmsgd, or the NBD server, at\n"
 "                          start (10000)\n"
@@ -343,6 +348,13 @@ static void on_close(struct blockd *d, struct conn *k)
 	vmsg_chan_close(k->c);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 static int run(struct blockd *d, const sigset_t *orig)
 {
 	struct pollfd *p = calloc(d->max_conns + 2 + MAX_XEN, sizeof(*p));
@@ -366,7 +378,7 @@ static int run(struct blockd *d, const sigset_t *orig)
 		if ((r = xen_accept(d)) < 0)
 			break;
 #endif
-		blockd_step(d, on_close);
+		blockd_step(d, mono_ns() / 1000000u, on_close);
 		nfds_t n = 0;
 		short ev;
 		int bfd = d->be->poll_fd(d, &ev);
@@ -407,19 +419,20 @@ static int run(struct blockd *d, const sigset_t *orig)
 		}
 		/* The longest sleep: none when busy (a conn to free, or one
 		 * with requests left at its budget), 100 ms while a --xen
-		 * listener waits, until the backend's own deadline. */
+		 * listener waits, until the backend's own deadline, or until
+		 * a reassembly buffer is to be freed (blockd_due_ms). */
 		int ms = busy ? 0 : xen_waiting ? 100 : -1;
 		int due = d->be->due_ms ? d->be->due_ms(d) : -1;
+		if (due >= 0 && (ms < 0 || due < ms))
+			ms = due;
+		due = blockd_due_ms(d, mono_ns() / 1000000u);
 		if (due >= 0 && (ms < 0 || due < ms))
 			ms = due;
 		/* --spin-us: within that long of the last request or reply,
 		 * look again at once. ppoll still runs (no wait), so the
 		 * signals and the other fds are seen while spinning. */
 		if (d->spin_ns) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			uint64_t ns = (uint64_t)now.tv_sec * 1000000000u +
-				      (uint64_t)now.tv_nsec;
+			uint64_t ns = mono_ns();
 			if (d->moved != moved)
 				last_move = ns;
 			if (ns - last_move < d->spin_ns)
@@ -704,7 +717,7 @@ int main(int argc, char **argv)
 		k->closing = true;
 	/* Let the backend finish what it holds, then free. */
 	while (d.conns) {
-		blockd_step(&d, on_close);
+		blockd_step(&d, mono_ns() / 1000000u, on_close);
 		if (d.conns)
 			usleep(1000);
 	}

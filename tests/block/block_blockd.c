@@ -12,7 +12,10 @@
  * several such hold no more than --max-buffered-total allows while an
  * honest one is served all along (test_hoard_total); a consumer stopped
  * at that total reads on once another frees buffers (test_total_resume);
- * kill -9
+ * small READs count the pooled buffer each holds, not their length, so
+ * many of them stay under the total (test_small_hoard); the reassembly
+ * buffer of a large WRITE is given back once its consumer idles
+ * (test_kept_idle); kill -9
  * and restart; the daemon's usage errors name their cause. test_rw runs again with --spin-us. Reads whose
  * pages are cold, partly cached or cached return the file (test_cold);
  * an idle daemon with a silent consumer uses next to no CPU (test_idle).
@@ -1047,6 +1050,174 @@ static void test_hoard_total(const char *image)
 	stop_blockd(pid);
 }
 
+/* Consumers that keep many small READs unanswered: each request holds a
+ * buffer of the pool's size (64 KiB) whatever its length, and only its
+ * data was counted, so 4 KiB READs cost 16 times what --max-buffered and
+ * --max-buffered-total saw. Each of SMALL_HOARDERS consumers fills its
+ * reply ring first (16 READs of 64 KiB: 15 replies fit its 1 MiB ring,
+ * the 16th in part), then sends 48 READs of 4 KiB, and takes nothing: all
+ * those buffers stay the daemon's. At a total of 4 MiB, before: 8 x 48 x
+ * 4 KiB = 1.5 MiB counted, every one read, 24 MiB of buffers. The
+ * daemon's VmData (its heap, whose pages a 4 KiB READ mostly leaves
+ * untouched, so RssAnon would hardly show them; they are dom0's all the
+ * same, and a later larger READ into them touches them) must grow by no
+ * more than the total, a request past it for each consumer, and 8 MiB
+ * for the rest; then every reply arrives, whole. */
+#define SMALL_HOARDERS 8u
+static uint64_t small_off(uint64_t id, uint32_t len)
+{
+	return id * 65536u + (len == 4096 ? 8192u : 0);
+}
+
+static void test_small_hoard(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/smallhoard", dir);
+	const uint32_t n = 64, fillers = 16, big = 65536, small = 4096;
+	const long total_kib = 4096;
+	uint8_t *want = image_bytes(image);
+	extra_opt = "--max-buffered-total=4194304";
+	pid_t pid = start_blockd(path, image, false);
+	extra_opt = NULL;
+	char pids[16];
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	long data0 = (long)(vmsg_test_proc_status(pids, "VmData") / 1024);
+	long rss0 = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+
+	vmsg_chan *c[SMALL_HOARDERS];
+	for (unsigned k = 0; k < SMALL_HOARDERS; k++) {
+		c[k] = raw_consumer(path, n, big);
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t q[VMSG_BLK_REQ_HDR];
+			uint32_t len = i < fillers ? big : small;
+			struct vmsg_blk_req_hdr h = { i, small_off(i, len), len,
+						      VMSG_BLK_OP_READ, 0 };
+			vmsg_blk_put_req(q, &h);
+			ASSERT_GE(vmsg_chan_send(c[k], VMSG_TYPE_BLK_REQ, q,
+						 sizeof(q), VMSG_SEND_MORE,
+						 5000), 0);
+		}
+		ASSERT_EQ(vmsg_chan_flush(c[k]), 0);
+	}
+	long rss = rss_settled(pids) - rss0;
+	long grew = (long)(vmsg_test_proc_status(pids, "VmData") / 1024) - data0;
+	printf("small hoard: vmsg-blockd's VmData grew by %ld KiB (RssAnon %ld "
+	       "KiB) with %u consumers each keeping %u reads of 4 KiB "
+	       "unanswered\n", grew, rss, SMALL_HOARDERS, n - fillers);
+	/* The total, a request of 64 KiB past it for each consumer, 8 MiB
+	 * for the rest (the pool, a sanitizer's own bookkeeping); before:
+	 * 24 MiB of buffers for the 4 KiB READs alone. */
+	ASSERT_LT(grew, total_kib + (long)SMALL_HOARDERS * 68 + 8 * 1024);
+
+	uint8_t *buf = malloc(big + 64u);
+	ASSERT_TRUE(buf != NULL);
+	for (unsigned k = 0; k < SMALL_HOARDERS; k++) {
+		uint64_t seen = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			uint16_t type;
+			int r = vmsg_chan_recv(c[k], &type, buf, big + 64u, 20000);
+			ASSERT_GE(r, (int)VMSG_BLK_REPLY_HDR);
+			ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+			uint64_t id;
+			int32_t status;
+			memcpy(&id, buf, 8); /* little-endian, as this host */
+			memcpy(&status, buf + 8, 4);
+			ASSERT_EQ(status, 0);
+			ASSERT_LT(id, n);
+			ASSERT_EQ(seen & (1ull << id), 0u);
+			seen |= 1ull << id;
+			uint32_t len = id < fillers ? big : small;
+			ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + len));
+			ASSERT_MEM_EQ(buf + VMSG_BLK_REPLY_HDR,
+				      want + small_off(id, len), len);
+		}
+		ASSERT_EQ(seen, ~0ull);
+		vmsg_chan_close(c[k]);
+	}
+	free(buf);
+	free(want);
+	stop_blockd(pid);
+}
+
+/* Consumers that each send one WRITE larger than a ring frame (4 MiB,
+ * the daemon's ring 1 MiB) and then stay, idle: the channel collects it
+ * in its reassembly buffer (max_req + 64 bytes, every page written),
+ * which stayed allocated, counted nowhere, for as long as the channel
+ * lived: N x 4 MiB of dom0 for N such consumers. Now a conn that has read
+ * no request for a second gives it back. The disk is read-only: each
+ * WRITE is answered -EROFS at once and holds no request buffer, so what
+ * the daemon's RssAnon keeps is the reassembly buffers alone (a request
+ * buffer freed may stay in the allocator, a sanitizer's quarantine
+ * among them). Once all N are answered it must come down to less than
+ * two of them above where it started, within 10 s; then a second such
+ * WRITE from each is answered as the first. */
+#define WRITERS 8u
+static void send_large_write(vmsg_chan *c, uint8_t *q, uint32_t len,
+			     uint64_t id, uint8_t *buf)
+{
+	struct vmsg_blk_req_hdr h = { id, 0, len, VMSG_BLK_OP_WRITE, 0 };
+	vmsg_blk_put_req(q, &h);
+	ASSERT_GE(vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, q,
+				 VMSG_BLK_REQ_HDR + len, 0, 10000), 0);
+	uint16_t type;
+	ASSERT_EQ(vmsg_chan_recv(c, &type, buf, 64, 20000),
+		  (int)VMSG_BLK_REPLY_HDR);
+	ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+	uint64_t rid;
+	int32_t status;
+	memcpy(&rid, buf, 8);
+	memcpy(&status, buf + 8, 4);
+	ASSERT_EQ(rid, id);
+	ASSERT_EQ(status, -EROFS);
+}
+
+static void test_kept_idle(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/keptidle", dir);
+	const uint32_t len = 4u * 1024u * 1024u;
+	pid_t pid = start_blockd(path, image, true);
+	char pids[16];
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+	uint8_t *q = malloc(VMSG_BLK_REQ_HDR + len), buf[64];
+	ASSERT_TRUE(q != NULL);
+	uint64_t seed = 31;
+	fill(q + VMSG_BLK_REQ_HDR, len, &seed);
+
+	vmsg_chan *c[WRITERS];
+	long peak = 0;
+	for (unsigned k = 0; k < WRITERS; k++) {
+		c[k] = raw_consumer(path, 1, len);
+		send_large_write(c[k], q, len, k, buf);
+		long now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		if (now > peak)
+			peak = now;
+	}
+	/* Idle now: the buffers go after a second (at most 10 s here). */
+	const long bound = 2 * (long)(len / 1024);
+	long grew = peak - before;
+	for (int i = 0; i < 100 && grew >= bound; i++) {
+		usleep(100000);
+		grew = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024) -
+		       before;
+	}
+	printf("kept idle: vmsg-blockd's RssAnon rose by up to %ld KiB with %u "
+	       "consumers each sending one 4 MiB WRITE, %ld KiB once they "
+	       "were idle\n", peak - before, WRITERS, grew);
+	if (grew >= bound)
+		VMSG_TEST_FAIL("vmsg-blockd kept its idle consumers' reassembly "
+			       "buffers: RssAnon +%ld KiB after 10 s (bound %ld)",
+			       grew, bound);
+	/* Still served: the buffer comes back for the next such message. */
+	for (unsigned k = 0; k < WRITERS; k++) {
+		send_large_write(c[k], q, len, 100 + k, buf);
+		vmsg_chan_close(c[k]);
+	}
+	free(q);
+	stop_blockd(pid);
+}
+
 /* Until c's replies have begun to arrive in its ring (the daemon has
  * read its requests and answers them), at most 10 s: the ring's index,
  * not the channel, so nothing is taken. */
@@ -1285,6 +1456,8 @@ int main(void)
 	test_refill(image);
 	test_hoard_total(image);
 	test_total_resume(image);
+	test_small_hoard(image);
+	test_kept_idle(image);
 	test_come_and_go(image);
 	test_kill(image);
 #ifdef BLOCKD_VIA_NBD
