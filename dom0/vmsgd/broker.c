@@ -228,6 +228,7 @@ static void unlink_channel(struct vmsgd *d, struct channel *c)
 }
 
 static void serve_linger(struct vmsgd *d, struct channel *c);
+static void direct_linger(struct vmsgd *d, struct channel *c);
 
 void broker_end(struct vmsgd *d, struct channel *c, const char *why)
 {
@@ -249,8 +250,9 @@ void broker_forget(struct vmsgd *d, struct channel *c)
 	unlink_channel(d, c);
 }
 
-/* Open c fails with code for its consumer; c is forgotten, or (linger)
- * kept until its Serve is answered (serve_linger). */
+/* Open c fails with code for its consumer; c is forgotten, or (linger:
+ * its Serve is out) kept, counted against the consumer, until the
+ * provider answers (serve_linger, direct_linger). */
 static void fail_open(struct vmsgd *d, struct channel *c, int code,
 		      const char *text, bool linger)
 {
@@ -258,10 +260,21 @@ static void fail_open(struct vmsgd *d, struct channel *c, int code,
 		  (unsigned)c->consumer, text);
 	uint16_t consumer = c->cons_sess;
 	uint32_t req = c->req_id;
-	if (linger)
+	if (linger && c->tp->holds_end) {
 		serve_linger(d, c);
-	else
+	} else if (linger) {
+		/* A direct open: the provider is told Closed now, and its
+		 * library closes what it serves for it and says so. The
+		 * consumer's session, answered below and never told where
+		 * the channel is, has nothing of it: no session holds it any
+		 * more (its domain is charged, c->consumer), so the session's
+		 * Closed for the id finds nothing, and its end or reset, or a
+		 * later session under its number, does not touch it. */
+		c->cons_sess = 0;
+		direct_linger(d, c); /* c may be gone */
+	} else {
 		unlink_channel(d, c);
+	}
 	if (consumer)
 		d->broker->notify->result(d, consumer, req, code, text);
 }
@@ -494,12 +507,16 @@ static struct channel *take_spare(struct vmsgd *d, const struct broker_who *w,
 	return s;
 }
 
-/* The consumer of a direct channel closed it or went away. Its provider
- * may still hold its end, served and perhaps never connected to: tell it
- * (Closed{id}; its library closes such a channel and answers Closed), and
- * keep counting the channel against the consumer until it answers or
- * DIRECT_LINGER_MS pass. The channel may be gone on return (a failed send
- * resets the provider's session). */
+/* The consumer of a direct channel closed it or went away, or its open
+ * timed out while its Serve was out (fail_open). Its provider may still
+ * hold its end, served and perhaps never connected to, or serve it yet:
+ * tell it (Closed{id}; its library closes such a channel, or the one it
+ * serves from the Serve ahead of this Closed in its ring, and answers
+ * Closed), and keep counting the channel against the consumer until it
+ * answers or DIRECT_LINGER_MS pass. Without that, a consumer opening with
+ * waits of 1 ms would have the provider serve, and keep, one channel per
+ * Open. The channel may be gone on return (a failed send resets the
+ * provider's session). */
 static void direct_linger(struct vmsgd *d, struct channel *c)
 {
 	struct broker_peer p;
@@ -849,8 +866,9 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 		}
 		return;
 	}
-	/* The consumer left while its open was pending: if the provider
-	 * could not serve, it holds nothing (else it answers our Closed). */
+	/* The consumer left, or its wait ended, while the provider had the
+	 * Serve: if it could not serve, it holds nothing (else it answers
+	 * our Closed). */
 	if (c && c->prov_sess == provider && c->state == CH_LINGER &&
 	    !c->tp->holds_end && code != 0) {
 		unlink_channel(d, c);
@@ -869,14 +887,18 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	if (!c || c->prov_sess != provider || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
 			  (unsigned)provider, id);
-		/* Forgotten while its Serve was on the way (a direct open
-		 * that timed out, or one that lingered past its deadline and
-		 * SERVE_GRACE_MS (serve_unlinger told the provider already:
-		 * a second Closed does no harm)): nobody will connect to what the provider
-		 * served, and its library would keep it, one of the few it
-		 * holds, until its connect deadline, counted against no one.
-		 * Tell it to close it. (An id still listed is left alone:
-		 * another session's, or a second answer.) */
+		/* Forgotten while its Serve was on the way (a taken spare's
+		 * open that timed out before it was served, or a channel
+		 * that lingered past DIRECT_LINGER_MS, or past its deadline
+		 * and SERVE_GRACE_MS: that provider was told Closed already,
+		 * a second one does no harm): nobody will connect to what
+		 * the provider served, and its library would keep it, one of
+		 * the few it holds, until its connect deadline, counted
+		 * against no one. Tell it to close it. (An id still listed
+		 * is left alone: another session's, a second answer, or a
+		 * direct channel lingering since its consumer left or its
+		 * open timed out, whose provider has its Closed and answers
+		 * it.) */
 		if (!c && code == 0)
 			d->broker->notify->closed(d, provider, id);
 		return;
@@ -1006,10 +1028,9 @@ void broker_tick(struct vmsgd *d)
 		snprintf(text, sizeof text,
 			 "service '%s': provider domain %u did not answer",
 			 c->service, (unsigned)c->provider);
-		/* Its Serve still out (relayed, a listen bridge's): the
-		 * consumer hears it now, the channel lingers. */
-		fail_open(d, c, -ETIMEDOUT, text,
-			  c->asked && c->tp->holds_end);
+		/* Its Serve still out: the consumer hears it now, the
+		 * channel lingers until the provider answers. */
+		fail_open(d, c, -ETIMEDOUT, text, c->asked);
 		/* the list may have changed under us */
 		next = d->broker->channels;
 	}

@@ -39,8 +39,9 @@ struct service {
 
 /* CH_LINGER: the consumer has closed (or gone), but an end of the
  * channel is still held: a direct channel's provider has not said it
- * closed its end yet, a bridge is still handing the socket what the
- * guest sent, or (asked set: a relayed channel, a listen bridge's) the
+ * closed its end yet (also when the consumer's open timed out while its
+ * Serve was out), a bridge is still handing the socket what the guest
+ * sent, or (asked set: a relayed channel, a listen bridge's) the
  * consumer left, or its open timed out, while its Serve was still with
  * the provider, who may serve it yet. A lingering channel is listed (vmsgctl: "lingering") and
  * counts against the consumer's max_channels_per_domain until it ends;

@@ -2,13 +2,21 @@
  * every Serve unanswered until the driver says (the vmsgd tests of
  * lingering opens). Role "hold" (vt_spawn(&r, 1, "hold", NAME)): offers
  * NAME (NULL: `echo`), says "offered", then takes one command a line:
- *   drain      take what vmsgd sent; says "serves N" (held, unanswered)
+ *   drain      take what vmsgd sent; says "serves N unclosed U" (N held,
+ *              unanswered; U of them not told Closed by vmsgd yet)
  *   next       wait for one more Serve; says "serve ID"
+ *   ids        says "ids N ID..." (the held Serves' ids)
  *   closed ID  wait for Closed{ID}; says "closed"
+ *   told ID    the same, but Closed{ID} stays noted (for drop); says
+ *              "told"
  *   closedall  wait for a Closed for every held Serve; says "closed N"
  *   answer E   answer every held Serve: the first E with an error (no
  *              Closed may come for those), the rest served for domain 0,
  *              each of which must then get Closed; says "answered"
+ *   drop E     answer, as the library does, every held Serve vmsgd has
+ *              told Closed: the first E with an error (nothing more may
+ *              come for those), the rest served for their consumer, then
+ *              closed and Closed{id} sent to vmsgd; says "dropped N"
  *   quit       close the control channel and exit 0 */
 #ifndef VT_HOLD_H
 #define VT_HOLD_H
@@ -22,6 +30,7 @@
 static vmsg_chan *prov_ctl;
 static struct {
 	uint32_t id;
+	uint16_t consumer;
 	char path[128];
 } held[HELD];
 static unsigned nheld, nclosed;
@@ -55,6 +64,7 @@ static int prov_take(int timeout_ms)
 		const Vmsg__Service__Serve *sv = (const void *)m;
 		ASSERT_LT(nheld, HELD);
 		held[nheld].id = sv->serve_id;
+		held[nheld].consumer = (uint16_t)sv->consumer_domid;
 		snprintf(held[nheld].path, sizeof held[nheld].path, "%s",
 			 sv->path);
 		nheld++;
@@ -72,6 +82,23 @@ static int prov_take(int timeout_ms)
 			       (unsigned)type);
 	}
 	return 1;
+}
+
+/* Has vmsgd told Closed{id} (not consumed)? */
+static bool told_closed(uint32_t id)
+{
+	for (unsigned i = 0; i < nclosed; i++)
+		if (closed_ids[i] == id)
+			return true;
+	return false;
+}
+
+static unsigned unclosed(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < nheld; i++)
+		n += !told_closed(held[i].id);
+	return n;
 }
 
 static bool was_closed(uint32_t id)
@@ -127,6 +154,48 @@ static void prov_answer(unsigned errors)
 	}
 }
 
+/* The library's answer to Closed{id} for a Serve it reads first: it
+ * serves the channel (or fails to: `fail`), answers, then closes what it
+ * served and says Closed{id}. */
+static void prov_drop_one(unsigned i, bool fail)
+{
+	if (fail) {
+		failed_ids[nfailed++] = held[i].id;
+		send_serve_result(held[i].id, -ENOMEM);
+		return;
+	}
+	struct vmsg_chan_opts o;
+	vmsg_chan_opts_init(&o);
+	vmsg_chan *c;
+	int r = vmsg_xen_serve(&c, held[i].consumer, held[i].path, &o);
+	if (r < 0)
+		VMSG_TEST_FAIL("dom1: serve %s: %s", held[i].path,
+			       vmsg_strerror(r));
+	send_serve_result(held[i].id, 0);
+	vmsg_chan_close(c);
+	Vmsg__Service__Closed cl = VMSG__SERVICE__CLOSED__INIT;
+	cl.channel_id = held[i].id;
+	ASSERT_TRUE(vmsg_proto_send(prov_ctl, VMSG_TYPE_SVC_CLOSED, &cl.base,
+				    0, SIM_WAIT_MS) > 0);
+}
+
+/* Drop every held Serve vmsgd told Closed (the first `errors` failed);
+ * the number dropped. */
+static unsigned prov_drop(unsigned errors)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < nheld;) {
+		if (!was_closed(held[i].id)) {
+			i++;
+			continue;
+		}
+		prov_drop_one(i, n < errors);
+		n++;
+		held[i] = held[--nheld];
+	}
+	return n;
+}
+
 /* The role: offer vt_arg (or `echo`), then obey the driver. */
 static int role_hold(void)
 {
@@ -148,7 +217,8 @@ static int role_hold(void)
 			/* Everything vmsgd sent is in the ring by now. */
 			while (prov_take(0))
 				;
-			sim_say(vt_out, "serves %u", nheld);
+			sim_say(vt_out, "serves %u unclosed %u", nheld,
+				unclosed());
 		} else if (!strncmp(line, "next", 4)) {
 			unsigned had = nheld;
 			while (nheld == had)
@@ -163,6 +233,14 @@ static int role_hold(void)
 						       "channel %u",
 						       id);
 			sim_say(vt_out, "closed");
+		} else if (!strncmp(line, "told ", 5)) {
+			uint32_t id = (uint32_t)strtoul(line + 5, NULL, 10);
+			while (!told_closed(id))
+				if (!prov_take(SIM_WAIT_MS))
+					VMSG_TEST_FAIL("dom1: no Closed for "
+						       "channel %u",
+						       id);
+			sim_say(vt_out, "told");
 		} else if (!strncmp(line, "closedall", 9)) {
 			/* Every held Serve, still unanswered, gets Closed. */
 			for (unsigned i = 0; i < nheld; i++)
@@ -172,6 +250,17 @@ static int role_hold(void)
 							       "for channel %u",
 							       held[i].id);
 			sim_say(vt_out, "closed %u", nheld);
+		} else if (!strncmp(line, "ids", 3)) {
+			char ids[HELD * 11 + 16];
+			size_t w = (size_t)snprintf(ids, sizeof ids, "ids %u",
+						    nheld);
+			for (unsigned i = 0; i < nheld; i++)
+				w += (size_t)snprintf(ids + w, sizeof ids - w,
+						      " %u", held[i].id);
+			sim_say(vt_out, "%s", ids);
+		} else if (!strncmp(line, "drop ", 5)) {
+			unsigned n = prov_drop((unsigned)atoi(line + 5));
+			sim_say(vt_out, "dropped %u", n);
 		} else if (!strncmp(line, "answer ", 7)) {
 			prov_answer((unsigned)atoi(line + 7));
 			sim_say(vt_out, "answered");
