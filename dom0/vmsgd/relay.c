@@ -58,7 +58,7 @@ struct relay {
 				    max_queued_bytes in vmsgd */
 	uint64_t stalls[2];
 	uint64_t dropped[2];     /* over max_msg: dropped by the source end */
-	struct partial_watch partial[2]; /* of each source end */
+	struct vmsg__partial_watch partial[2]; /* of each source end */
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -130,8 +130,8 @@ static bool relay_tick(struct channel *c, uint64_t now)
 		return false; /* pending: not served yet */
 	const struct rl_limits *l = &r->d->pol.limits;
 	for (int dir = 0; dir < 2; dir++) {
-		if (partial_expired(&r->partial[dir], r->end[dir],
-				    l->partial_message_ms, now))
+		if (vmsg__partial_expired(&r->partial[dir], r->end[dir],
+					  l->partial_message_ms, now))
 			return true;
 		if (r->over[dir] && guest_may_queue(r->d, writer(r, dir))) {
 			r->over[dir] = false;

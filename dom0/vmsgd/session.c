@@ -943,7 +943,8 @@ void sessions_tick(struct vmsgd *d)
 	 * the guest's library never does that. */
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (!s->polling ||
-		    !partial_expired(&s->partial, s->chan, partial_ms, now))
+		    !vmsg__partial_expired(&s->partial, s->chan, partial_ms,
+					   now))
 			continue;
 		char why[96];
 		snprintf(why, sizeof why, "a message stayed incomplete for %u "

@@ -14,6 +14,8 @@
 #include <vmsg/proto.h>
 #include <vmsg/service.h>
 
+#include "vmsg_partial.h"
+
 /* ---- logging (log.c) ---------------------------------------------------- */
 
 enum { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -204,17 +206,8 @@ bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
 
 struct vmsgd;
 
-/* Watches one channel end for a fragmented message left incomplete. */
-struct partial_watch {
-	uint64_t since_ms; /* 0: none seen incomplete */
-	uint64_t msgs;     /* the end's rx_msgs then: a new one restarts */
-};
-
-/* Has one message on `ch` been incomplete for `limit_ms` or more? Called
- * from the tick: a message seen incomplete at two looks with no message
- * completed between them is the same one. */
-bool partial_expired(struct partial_watch *w, vmsg_chan *ch,
-		     uint32_t limit_ms, uint64_t now);
+/* How long a message stays incomplete (partial_message_ms): the watch of
+ * vmsg_partial.h, which vmsg-blockd shares, sampled by the tick. */
 /* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
  * and seqpacket channels' ends keep for its fragmented messages (the
  * reassembly buffers' written bytes, vmsg_chan_rx_kept), and its bridges'
@@ -273,7 +266,7 @@ struct session {
 	 * (reserve) when to serve the next one. */
 	uint32_t backoff_level;
 	uint64_t served_ms, serve_at_ms;
-	struct partial_watch partial;
+	struct vmsg__partial_watch partial;
 	struct vmsg_arena arena;
 	uint64_t arena_buf[2048];
 };
