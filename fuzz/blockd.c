@@ -68,8 +68,12 @@
  *    request left unread in its ring: main.c would sleep, and nothing
  *    would wake it for them (a conn parked at the total when others freed
  *    under it included, or one whose reassembly buffer was freed);
+ *  - after each step, a conn that may read on and has had a request
+ *    incomplete in its channel at every step end for a second (the
+ *    --partial-timeout given, PARTIAL_MS), no request completed
+ *    meanwhile, is ended (-ETIMEDOUT), and no other conn is ended so;
  *  - after a settle, a conn whose consumer closed or sent what breaks the
- *    protocol (docs/block.md, "Bad input") is gone, and one that did
+ *    protocol (docs/block.md, "Bad input"), or was ended so, is gone, and one that did
  *    neither is still there with every request answered (others are
  *    served whatever one of them does);
  *  - conn_add refuses past --max-conns, and only then. */
@@ -116,6 +120,10 @@ struct slot {
 	bool refused;     /* conn_add said no */
 	bool peer_closed;
 	bool broken;      /* sent something that surely breaks the protocol */
+	bool expired;     /* its conn ended at --partial-timeout */
+	/* The model of that: since when (g.now_ms; 0: not) a request has
+	 * been incomplete in its channel, read on (rx_msgs) no further */
+	uint64_t psince, pmsgs;
 	bool maybe;       /* sent something that may (timing decides) */
 	int hello;        /* 0 none, 1 valid, 2 one whose fate is open */
 	bool info;        /* INFO received */
@@ -158,6 +166,9 @@ static struct {
 /* conn.c's KEPT_IDLE_MS: a conn that read no request for this long has
  * its reassembly buffer freed at the end of a step. */
 #define KEPT_IDLE_MS 1000u
+/* --partial-timeout: ten steps (30 s would be 300, more than most inputs
+ * take). */
+#define PARTIAL_MS 1000u
 
 static uint8_t msg[VMSG_BLK_REQ_HDR + 65536 + 64];
 
@@ -479,6 +490,36 @@ static void on_close(struct blockd *d, struct conn *k)
 	s->c = NULL;
 }
 
+/* After a step, --partial-timeout (conn.c's partial_check): a conn that
+ * may read (may: conn.c's may_buffer) and has had a request incomplete
+ * in its channel, no request completed meanwhile, at every step end for
+ * PARTIAL_MS is ended by this step (closing, partial_timeout), and no
+ * other conn is. A conn ended otherwise is not timed. */
+static void check_partial(struct slot *s, bool may)
+{
+	struct conn *k = s->k;
+	if (s->expired)
+		return; /* ended: freed once its I/O is done */
+	if (k->closing && !k->partial_timeout) {
+		s->psince = 0;
+		return;
+	}
+	struct vmsg_chan_stats st;
+	CHECK(vmsg_chan_stats(k->c, &st) == 0);
+	if (!may || vmsg_chan_rx_partial(k->c, NULL) != 1) {
+		s->psince = 0;
+	} else if (!s->psince || st.rx_msgs != s->pmsgs) {
+		s->psince = g.now_ms;
+		s->pmsgs = st.rx_msgs;
+	}
+	bool due = s->psince && g.now_ms - s->psince >= PARTIAL_MS;
+	CHECK(due == k->partial_timeout);
+	CHECK(!due || (k->closing && k->end == -ETIMEDOUT));
+	/* Nothing it sends now is read: as a break of the protocol. */
+	if (due)
+		s->expired = s->broken = true;
+}
+
 static void step(void)
 {
 	unsigned pends[NSLOT];
@@ -526,6 +567,7 @@ static void step(void)
 		if (!k->closing && !k->more && may &&
 		    !s->fp.frag_busy && s->fp.pends == pends[i])
 			CHECK(pg->right.prod == pg->right.cons);
+		check_partial(s, may);
 	}
 	for (unsigned i = 0; i < g.nheld; i++)
 		CHECK(slot_of(g.held[i]->conn));
@@ -800,6 +842,7 @@ static void settle(void)
 				"%u unanswered, %llu requests read\n", i,
 				s->refused ? "refused" : s->open ? "open" : "freed",
 				s->peer_closed ? ", closed" : "",
+				s->expired ? ", left a request incomplete" :
 				s->broken ? ", broke the protocol" : "",
 				s->maybe ? ", may have broken it" : "", s->hello,
 				s->info, s->nq,
@@ -847,6 +890,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d->info.max_req = LB * (1u + fuzz_u8(&in) % 16u);
 	d->max_held = LB * (1u + (uint64_t)fuzz_u8(&in));
 	d->max_held_total = d->max_held;
+	d->partial_ms = PARTIAL_MS;
 	d->max_conns = 1u + fuzz_u8(&in) % NSLOT;
 	g.orders = fuzz_u8(&in);
 	g.fail = fuzz_u8(&in);

@@ -16,6 +16,8 @@
 #include <vmsg/block.h>
 #include <vmsg/chan.h>
 
+#include "vmsg_partial.h"
+
 struct blockd;
 
 /* One request on its way through the disk and back. buf holds
@@ -51,6 +53,7 @@ struct conn {
 			     * look again without sleeping (conn.c) */
 	bool parked;        /* stopped at --max-buffered-total, under its
 			     * own --max-buffered (conn.c) */
+	bool partial_timeout; /* ended by --partial-timeout (end: -ETIMEDOUT) */
 	int end;            /* why it ended (-EPIPE, -EPROTO, ...) */
 	uint64_t held;      /* what its requests hold now (their bios' held) */
 	/* Its channel's reassembly buffer, as vmsg_chan_rx_kept last said
@@ -58,6 +61,9 @@ struct conn {
 	 * buffer is freed after a while without one) */
 	size_t kept;
 	uint64_t last_ms;
+	/* How long a request has stayed incomplete in it while we would
+	 * read the rest (--partial-timeout, conn.c) */
+	struct vmsg__partial_watch partial;
 	unsigned inflight;  /* bios the backend still holds */
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */
 	uint64_t requests, bytes;
@@ -104,6 +110,9 @@ struct blockd {
 	 * time, and idle reassembly buffers are freed (conn.c) */
 	uint64_t max_held_total, held_total;
 	bool parked;            /* some conn is parked (conn.c) */
+	/* --partial-timeout: a conn whose request stays incomplete this
+	 * long, while it may send the rest, is ended (conn.c; 0: never) */
+	uint32_t partial_ms;
 	uint64_t now_ms;        /* the clock blockd_step was given */
 	uint32_t next_id;
 	bool quiet;
@@ -149,13 +158,15 @@ int conn_add(struct blockd *d, vmsg_chan *c, uint16_t domid, bool multi_conn);
 /* Do all the work there is on every conn without waiting: read requests,
  * start their I/O, reap completions, send replies; free ended conns whose
  * I/O has drained (calling close_cb for each), and idle reassembly
- * buffers. now_ms: a monotonic clock in ms (main.c's CLOCK_MONOTONIC; the
+ * buffers; end conns whose request stayed incomplete for --partial-timeout
+ * (partial_timeout set, freed at the next step). now_ms: a monotonic clock in ms (main.c's CLOCK_MONOTONIC; the
  * fuzz harness's own). */
 void blockd_step(struct blockd *d, uint64_t now_ms,
 		 void (*close_cb)(struct blockd *d, struct conn *k));
 
 /* In how many ms blockd_step must run again, at the latest, to free a
- * reassembly buffer gone idle, or -1 (none kept). */
+ * reassembly buffer gone idle or to end a conn at --partial-timeout, or
+ * -1 (neither due). */
 int blockd_due_ms(const struct blockd *d, uint64_t now_ms);
 
 /* Free the bios kept for reuse (at exit). */

@@ -381,6 +381,35 @@ static void kept_trim(struct blockd *d, struct conn *k, bool at_total)
 		k->more = true;
 }
 
+/* A consumer that sends the first fragments of a large request (a WRITE
+ * of up to --max-req through a ring of 1 MiB or 256 KiB) and never the
+ * rest holds its reassembly buffer, which cannot be freed while the
+ * message is incomplete, in both bounds for as long as it stays: 64 such
+ * (--max-conns) fill the default --max-buffered-total and hold every
+ * other consumer to one request at a time, for ever. So a request left
+ * incomplete for --partial-timeout ends its conn, as vmsgd's
+ * partial_message_ms does, with the same watch (vmsg_partial.h): looked
+ * at once a step, after the frees and trims, so a request completed
+ * between two looks starts it afresh (a stream of large WRITEs is
+ * fragmented nearly all the time, each one briefly). Timed only while k
+ * may read (may_buffer): one held back at a bound has the rest in its
+ * ring or waits for room there, through no fault of its own if it waits
+ * for the disk; one that holds its replies back instead holds
+ * --max-buffered, the hoarder those bounds are for. */
+static void partial_check(struct blockd *d, struct conn *k)
+{
+	if (!d->partial_ms || k->closing || !may_buffer(d, k)) {
+		k->partial.since_ms = 0;
+		return;
+	}
+	if (!vmsg__partial_expired(&k->partial, k->c, d->partial_ms,
+				   d->now_ms))
+		return;
+	k->closing = true;
+	k->end = -ETIMEDOUT;
+	k->partial_timeout = true;
+}
+
 void blockd_step(struct blockd *d, uint64_t now_ms,
 		 void (*close_cb)(struct blockd *d, struct conn *k))
 {
@@ -416,6 +445,10 @@ void blockd_step(struct blockd *d, uint64_t now_ms,
 		}
 		pk = &k->next;
 	}
+	/* Ended here, they are freed at the next step (main.c runs it at
+	 * once: a conn closing with nothing in the backend). */
+	for (struct conn *k = d->conns; k; k = k->next)
+		partial_check(d, k);
 	/* Conns parked at --max-buffered-total, if enough is free now (the
 	 * others' replies went out, or their conns ended, or buffers were
 	 * trimmed): read them at the next step, without sleeping. Nothing
@@ -433,12 +466,19 @@ int blockd_due_ms(const struct blockd *d, uint64_t now_ms)
 {
 	int ms = -1;
 	for (const struct conn *k = d->conns; k; k = k->next) {
-		if (!k->kept || k->closing)
+		if (k->closing)
 			continue;
-		uint64_t at = k->last_ms + KEPT_IDLE_MS;
-		int in = at > now_ms ? (int)(at - now_ms) : 0;
-		if (ms < 0 || in < ms)
-			ms = in;
+		/* Its buffer idle, or its request incomplete too long. */
+		uint64_t ats[2] = { k->kept ? k->last_ms + KEPT_IDLE_MS : 0,
+				    k->partial.since_ms ? k->partial.since_ms +
+							  d->partial_ms : 0 };
+		for (int i = 0; i < 2; i++) {
+			if (!ats[i])
+				continue;
+			int in = ats[i] > now_ms ? (int)(ats[i] - now_ms) : 0;
+			if (ms < 0 || in < ms)
+				ms = in;
+		}
 	}
 	return ms;
 }

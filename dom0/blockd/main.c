@@ -36,6 +36,9 @@
 #define DEFAULT_TOTAL_TIMES 8u
 /* How long a source may leave requests unanswered (--nbd-timeout). */
 #define DEFAULT_NBD_TIMEOUT_S 30u
+/* How long a consumer may leave a request incomplete (--partial-timeout):
+ * vmsgd's partial_message_ms by default. */
+#define DEFAULT_PARTIAL_TIMEOUT_S 30u
 #define MAX_CONNS 64u
 #define MAX_XEN 64u
 #define XEN_RING (256u * 1024u)
@@ -111,6 +114,12 @@ static void usage(FILE *f)
 "                          request at a time, and the daemon holds at most\n"
 "                          this plus one request and one reassembly buffer\n"
 "                          per consumer\n"
+"  -P, --partial-timeout SEC\n"
+"                          a consumer that leaves a request larger than a\n"
+"                          ring frame incomplete for SEC seconds, while it\n"
+"                          may send the rest, is dropped: its reassembly\n"
+"                          buffer cannot be freed before (default %u; 0:\n"
+"                          never)\n"
 "  -w, --wait MS           how long to wait for vmsgd, or the NBD server, at\n"
 "                          start (10000)\n"
 "  -S, --spin-us N         after each request or reply, look for the next\n"
@@ -126,7 +135,8 @@ static void usage(FILE *f)
 "path or vmsgd unusable, 2 bad usage.\n",
 		DEFAULT_NBD_TIMEOUT_S, MAX_XEN, DEFAULT_DEPTH, DEFAULT_MAX_REQ,
 		MAX_CONNS, DEFAULT_MAX_BUFFERED, DEFAULT_TOTAL_TIMES,
-		DEFAULT_TOTAL_TIMES * (DEFAULT_MAX_BUFFERED >> 20));
+		DEFAULT_TOTAL_TIMES * (DEFAULT_MAX_BUFFERED >> 20),
+		DEFAULT_PARTIAL_TIMEOUT_S);
 }
 
 static void chan_opts(const struct blockd *d, struct vmsg_chan_opts *o)
@@ -322,7 +332,11 @@ static int service_accept(struct blockd *d)
 
 static void on_close(struct blockd *d, struct conn *k)
 {
-	if (k->end == 0)
+	if (k->partial_timeout)
+		fprintf(stderr, "vmsg-blockd: consumer %u: dropped: a request "
+			"left incomplete for %u s (--partial-timeout)\n",
+			k->id, d->partial_ms / 1000u);
+	else if (k->end == 0)
 		LOG(d, "consumer %u: closed at shutdown (%llu requests, %llu "
 		    "bytes)", k->id, (unsigned long long)k->requests,
 		    (unsigned long long)k->bytes);
@@ -420,7 +434,8 @@ static int run(struct blockd *d, const sigset_t *orig)
 		/* The longest sleep: none when busy (a conn to free, or one
 		 * with requests left at its budget), 100 ms while a --xen
 		 * listener waits, until the backend's own deadline, or until
-		 * a reassembly buffer is to be freed (blockd_due_ms). */
+		 * a reassembly buffer is to be freed or a conn ended at
+		 * --partial-timeout (blockd_due_ms). */
 		int ms = busy ? 0 : xen_waiting ? 100 : -1;
 		int due = d->be->due_ms ? d->be->due_ms(d) : -1;
 		if (due >= 0 && (ms < 0 || due < ms))
@@ -484,6 +499,7 @@ int main(int argc, char **argv)
 	uint32_t max_buffered = DEFAULT_MAX_BUFFERED;
 	uint64_t max_total = 0; /* 0: DEFAULT_TOTAL_TIMES x max_buffered */
 	uint32_t nbd_timeout_s = DEFAULT_NBD_TIMEOUT_S;
+	uint32_t partial_s = DEFAULT_PARTIAL_TIMEOUT_S;
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"nbd", required_argument, NULL, 'n'},
@@ -497,6 +513,7 @@ int main(int argc, char **argv)
 		{"max-conns", required_argument, NULL, 'c'},
 		{"max-buffered", required_argument, NULL, 'B'},
 		{"max-buffered-total", required_argument, NULL, 'M'},
+		{"partial-timeout", required_argument, NULL, 'P'},
 		{"wait", required_argument, NULL, 'w'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"spin-us", required_argument, NULL, 'S'},
@@ -505,7 +522,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:B:M:w:S:qhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:n:T:s:x:rb:d:m:c:B:M:P:w:S:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen_path = optarg; break;
 		case 'n': nbd_uri = optarg; break;
@@ -583,6 +600,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'P':
+			if (!parse_u32(optarg, 0, 86400, &partial_s)) {
+				fprintf(stderr, "vmsg-blockd: --partial-timeout "
+					"%s: expected 0..86400 seconds\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'w':
 			if (!parse_u32(optarg, 0, 3600000, &wait_ms)) {
 				fprintf(stderr, "vmsg-blockd: --wait %s: expected "
@@ -654,6 +679,7 @@ int main(int argc, char **argv)
 	d.max_held_total = max_total ? max_total
 				     : (uint64_t)DEFAULT_TOTAL_TIMES * max_buffered;
 	d.nbd_timeout_ms = nbd_timeout_s * 1000u;
+	d.partial_ms = partial_s * 1000u;
 	/* What the log calls the disk. */
 	const char *disk = nbd_uri ? nbd_uri : argv[optind];
 #ifdef BLOCKD_NBD

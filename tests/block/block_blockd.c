@@ -15,7 +15,9 @@
  * small READs count the pooled buffer each holds, not their length, so
  * many of them stay under the total (test_small_hoard); the reassembly
  * buffer of a large WRITE is given back once its consumer idles
- * (test_kept_idle); kill -9
+ * (test_kept_idle); a consumer that leaves a large WRITE incomplete is
+ * dropped at --partial-timeout, one streaming large WRITEs is not
+ * (test_partial); kill -9
  * and restart; the daemon's usage errors name their cause. test_rw runs again with --spin-us. Reads whose
  * pages are cold, partly cached or cached return the file (test_cold);
  * an idle daemon with a silent consumer uses next to no CPU (test_idle).
@@ -33,6 +35,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+
+#include <vmsg/frame.h>
+#include <vmsg/ring.h>
 
 #include "block_test_util.h"
 #include "vmsg_chan_internal.h"
@@ -1218,6 +1223,200 @@ static void test_kept_idle(const char *image)
 	stop_blockd(pid);
 }
 
+/* All of a WRITE of len bytes (id, at offset 0) but its last fragment,
+ * framed by the library's own fragmenter straight into c's ring, and
+ * nothing more: c must send nothing else after it. Waits for room as the
+ * channel does (a kick asked for, then the platform's wait). */
+static void send_partial_write(vmsg_chan *c, uint32_t len, uint64_t id)
+{
+	struct vmsg_ring_end *e = vmsg__chan_ring(c);
+	struct vmsg_platform *p = vmsg__chan_platform(c);
+	ASSERT_TRUE(e != NULL && p != NULL);
+	const size_t total = VMSG_BLK_REQ_HDR + (size_t)len;
+	uint8_t *m = calloc(1, total);
+	ASSERT_TRUE(m != NULL);
+	struct vmsg_blk_req_hdr h = { id, 0, len, VMSG_BLK_OP_WRITE, 0 };
+	vmsg_blk_put_req(m, &h);
+	struct vmsg_frag_tx s;
+	struct vmsg_frame_tx tx;
+	memset(&tx, 0, sizeof(tx));
+	vmsg_frag_tx_init(&s, VMSG_TYPE_BLK_REQ, m, total);
+	const uint64_t end = ht_now_ms() + 20000;
+	/* Stop while what is left needs a frame more: it is never sent. */
+	while (s.len - s.off > vmsg_frame_max_payload(e)) {
+		int r = vmsg_frag_tx_next(e, &tx, &s);
+		if (r == 0)
+			continue;
+		ASSERT_EQ(r, -EAGAIN);
+		ASSERT_GE(r = vmsg_frame_commit(e, &tx), 0);
+		if (r)
+			p->ops->notify(p);
+		vmsg_ring_request_notify(e, VMSG_NOTIFY_READ);
+		if (vmsg_ring_buffer_space(e) >= (int)(e->tx.size / 2))
+			continue;
+		if (ht_now_ms() > end)
+			VMSG_TEST_FAIL("vmsg-blockd read none of a partial WRITE "
+				       "for 20 s");
+		ASSERT_GE(p->ops->wait(p, 100), 0);
+	}
+	int r = vmsg_frame_commit(e, &tx);
+	ASSERT_GE(r, 0);
+	if (r)
+		p->ops->notify(p);
+	free(m);
+}
+
+/* Pipelined WRITEs of len bytes, two outstanding, for at least ms
+ * (and at most 10000 WRITEs): each one fragmented through the 1 MiB
+ * ring, so its channel has a request incomplete nearly all the time.
+ * They write the image's own bytes back (want). */
+struct streamer {
+	const char *path;
+	const uint8_t *want;
+	uint32_t len;
+	uint64_t ms;
+	unsigned done;
+	pthread_t th;
+};
+
+static void *streamer_thread(void *arg)
+{
+	struct streamer *t = arg;
+	vmsg_chan *c = raw_consumer(t->path, 2, t->len);
+	uint8_t *q = malloc(VMSG_BLK_REQ_HDR + (size_t)t->len), rep[64];
+	ASSERT_TRUE(q != NULL);
+	const uint64_t span = DISK / t->len;
+	const uint64_t end = ht_now_ms() + t->ms;
+	uint64_t sent = 0, lo = 0; /* lo: the oldest WRITE unanswered */
+	bool next_done = false;    /* lo + 1 answered before lo */
+	for (;;) {
+		bool more = sent < 10000 && ht_now_ms() < end;
+		/* One more out while the last is unanswered. */
+		if (more && sent - t->done < 2) {
+			uint64_t off = (sent % span) * t->len;
+			struct vmsg_blk_req_hdr h = { sent, off, t->len,
+						      VMSG_BLK_OP_WRITE, 0 };
+			vmsg_blk_put_req(q, &h);
+			memcpy(q + VMSG_BLK_REQ_HDR, t->want + off, t->len);
+			ASSERT_EQ(vmsg_chan_send(c, VMSG_TYPE_BLK_REQ, q,
+						 VMSG_BLK_REQ_HDR + t->len, 0,
+						 10000),
+				  (int)(VMSG_BLK_REQ_HDR + t->len));
+			sent++;
+			continue;
+		}
+		if (sent == t->done)
+			break;
+		uint16_t type;
+		ASSERT_EQ(vmsg_chan_recv(c, &type, rep, sizeof(rep), 10000),
+			  (int)VMSG_BLK_REPLY_HDR);
+		ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+		uint64_t rid;
+		int32_t status;
+		memcpy(&rid, rep, 8);
+		memcpy(&status, rep + 8, 4);
+		ASSERT_EQ(status, 0);
+		/* Either of the two may come first (behind --nbd, the
+		 * server's completions). */
+		if (rid == lo) {
+			lo += next_done ? 2 : 1;
+			next_done = false;
+		} else {
+			ASSERT_EQ(rid, lo + 1);
+			ASSERT_TRUE(rid < sent && !next_done);
+			next_done = true;
+		}
+		t->done++;
+	}
+	vmsg_chan_close(c);
+	free(q);
+	return NULL;
+}
+
+/* Consumers that each send all of a 4 MiB WRITE but its last fragment,
+ * and then nothing: the daemon collects it in the channel's reassembly
+ * buffer, which it cannot free while the message is incomplete, so each
+ * held 4 MiB of dom0 (counted in both bounds) for as long as it stayed
+ * connected: 64 of them filled the default --max-buffered-total for
+ * ever. With --partial-timeout 1 each is dropped a second or so after
+ * its first fragment (its channel reads -EPIPE; under 10 s here: one step
+ * of the daemon after the limit, on a loaded machine), and the daemon's
+ * RssAnon comes back to under one such buffer above where it started.
+ * A consumer streaming 4 MiB WRITEs for three times as long, its channel
+ * holding an incomplete one nearly all the time, is not: every WRITE is
+ * answered 0. */
+#define PARTIALS 4u
+static void test_partial(const char *image)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/partial", dir);
+	const uint32_t len = 4u * 1024u * 1024u;
+	extra_opt = "--partial-timeout=1";
+	pid_t pid = start_blockd(path, image, false);
+	extra_opt = NULL;
+	char pids[16];
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+
+	vmsg_chan *c[PARTIALS];
+	uint64_t t0[PARTIALS];
+	long peak = 0;
+	for (unsigned k = 0; k < PARTIALS; k++) {
+		c[k] = raw_consumer(path, 1, len);
+		t0[k] = ht_now_ms();
+		send_partial_write(c[k], len, k);
+		long now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		if (now > peak)
+			peak = now;
+	}
+	uint64_t most = 0;
+	for (unsigned k = 0; k < PARTIALS; k++) {
+		uint8_t buf[64];
+		int r = vmsg_chan_recv(c[k], NULL, buf, sizeof(buf), 20000);
+		uint64_t ms = ht_now_ms() - t0[k];
+		if (r != -EPIPE)
+			VMSG_TEST_FAIL("a consumer that left a WRITE incomplete "
+				       "was not dropped at --partial-timeout 1: "
+				       "recv %d (%s) after %llu ms", r,
+				       vmsg_strerror(r), (unsigned long long)ms);
+		/* Not before the limit, from its first fragment. */
+		ASSERT_GE(ms, 990u);
+		ASSERT_LT(ms, 10000u);
+		most = ms > most ? ms : most;
+		vmsg_chan_close(c[k]);
+	}
+	/* Their buffers went with their channels. */
+	const long bound = (long)(len / 1024);
+	long grew = peak - before;
+	for (int i = 0; i < 100 && grew >= bound; i++) {
+		usleep(100000);
+		grew = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024) -
+		       before;
+	}
+	printf("partial: %u consumers each leaving a 4 MiB WRITE incomplete "
+	       "dropped at --partial-timeout 1, the last %llu ms after its "
+	       "first fragment; vmsg-blockd's RssAnon rose by up to %ld KiB, "
+	       "%ld KiB after\n", PARTIALS, (unsigned long long)most,
+	       peak - before, grew);
+	ASSERT_LT(grew, bound);
+
+	/* A stream of large WRITEs is not cut. */
+	uint8_t *want = image_bytes(image);
+	struct streamer t = { .path = path, .want = want, .len = len,
+			      .ms = 3000 };
+	uint64_t s0 = ht_now_ms();
+	ASSERT_EQ(pthread_create(&t.th, NULL, streamer_thread, &t), 0);
+	pthread_join(t.th, NULL);
+	uint64_t took = ht_now_ms() - s0;
+	printf("partial: a consumer streaming 4 MiB WRITEs two at a time for "
+	       "%llu ms had all %u answered\n", (unsigned long long)took,
+	       t.done);
+	ASSERT_GE(took, 3000u);
+	ASSERT_GE(t.done, 4u);
+	free(want);
+	stop_blockd(pid);
+}
+
 /* Until c's replies have begun to arrive in its ring (the daemon has
  * read its requests and answers them), at most 10 s: the ring's index,
  * not the channel, so nothing is taken. */
@@ -1400,6 +1599,8 @@ static void test_usage(void)
 		  "--max-buffered-total 65535: expected at least 65536" },
 		{ "--max-buffered-total -1 --listen /x img", 2,
 		  "--max-buffered-total -1: expected" },
+		{ "--partial-timeout 86401 --listen /x img", 2,
+		  "--partial-timeout 86401: expected 0..86400 seconds" },
 #ifdef BLOCKD_XEN
 		{ "--xen x img", 2, "--xen x: expected DOMID[:PORT]" },
 		{ "--xen 1:a/b img", 2, "--xen 1:a/b: expected DOMID[:PORT]" },
@@ -1458,6 +1659,7 @@ int main(void)
 	test_total_resume(image);
 	test_small_hoard(image);
 	test_kept_idle(image);
+	test_partial(image);
 	test_come_and_go(image);
 	test_kill(image);
 #ifdef BLOCKD_VIA_NBD
