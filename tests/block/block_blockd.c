@@ -120,6 +120,35 @@ static pid_t start_blockd(const char *path, const char *image, bool ro)
 	return pid;
 }
 
+/* start_blockd with one more option (opt) than the tests' usual. */
+static pid_t start_blockd_opt(const char *path, const char *image, bool ro,
+			      const char *opt)
+{
+	extra_opt = opt;
+	pid_t pid = start_blockd(path, image, ro);
+	extra_opt = NULL;
+	return pid;
+}
+
+/* A "Key: N kB" figure of process pid's status (RssAnon, VmData), in KiB. */
+static long kib_of(pid_t pid, const char *key)
+{
+	char p[16];
+	snprintf(p, sizeof(p), "%d", (int)pid);
+	return (long)(vmsg_test_proc_status(p, key) / 1024);
+}
+
+/* The daemon's RssAnon growth over `before` (KiB), from `grew`, once it
+ * is under `bound` or 10 s have passed. */
+static long rss_fall(pid_t pid, long before, long grew, long bound)
+{
+	for (int i = 0; i < 100 && grew >= bound; i++) {
+		usleep(100000);
+		grew = kib_of(pid, "RssAnon") - before;
+	}
+	return grew;
+}
+
 /* SIGTERM vmsg-blockd, which must then exit 0. */
 static void stop_blockd(pid_t pid)
 {
@@ -801,6 +830,30 @@ static void test_flood_neighbour(const char *image)
 	stop_blockd(pid);
 }
 
+/* Take one READ reply of len bytes from c, whole: status 0, an id below
+ * n not seen before (marked in *seen), the image's bytes (want) at the
+ * offset off(id) unless want is NULL. */
+static void take_read_reply(vmsg_chan *c, uint8_t *buf, uint32_t len,
+			    uint32_t n, uint64_t *seen, const uint8_t *want,
+			    uint64_t (*off)(uint64_t id, uint32_t len))
+{
+	uint16_t type;
+	int r = vmsg_chan_recv(c, &type, buf, len + 64u, 20000);
+	ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + len));
+	ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
+	uint64_t id;
+	int32_t status;
+	memcpy(&id, buf, 8); /* little-endian, as this host */
+	memcpy(&status, buf + 8, 4);
+	ASSERT_EQ(status, 0);
+	ASSERT_LT(id, n);
+	ASSERT_EQ(*seen & (1ull << id), 0u);
+	*seen |= 1ull << id;
+	if (want)
+		ASSERT_MEM_EQ(buf + VMSG_BLK_REPLY_HDR, want + off(id, len),
+			      len);
+}
+
 /* A consumer that sends large reads and never takes their replies: each
  * read's buffer stays vmsg-blockd's until its reply is in the ring, and
  * the daemon once read every request granted, 64 of 4 MiB, holding 256
@@ -815,10 +868,7 @@ static void test_hoarder(const char *image)
 	const uint32_t max_req = 4u * 1024u * 1024u, n = 64;
 
 	vmsg_chan *c = raw_consumer(path, n, max_req);
-	int r;
-	char pids[16];
-	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+	long before = kib_of(pid, "RssAnon");
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t q[VMSG_BLK_REQ_HDR];
 		struct vmsg_blk_req_hdr h = {
@@ -834,7 +884,7 @@ static void test_hoarder(const char *image)
 	long now = before, last = -1;
 	for (int still = 0, i = 0; still < 5 && i < 200; i++) {
 		usleep(100000);
-		now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		now = kib_of(pid, "RssAnon");
 		still = now == last ? still + 1 : 0;
 		last = now;
 	}
@@ -849,23 +899,18 @@ static void test_hoarder(const char *image)
 	uint8_t *buf = malloc(max_req + 64u);
 	ASSERT_TRUE(buf != NULL);
 	uint64_t seen = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		uint16_t type;
-		r = vmsg_chan_recv(c, &type, buf, max_req + 64u, 20000);
-		ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + max_req));
-		ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
-		uint64_t id;
-		int32_t status;
-		memcpy(&id, buf, 8); /* little-endian, as this host */
-		memcpy(&status, buf + 8, 4);
-		ASSERT_EQ(status, 0);
-		ASSERT_LT(id, n);
-		seen |= 1ull << id;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		take_read_reply(c, buf, max_req, n, &seen, NULL, NULL);
 	ASSERT_EQ(seen, ~0ull);
 	free(buf);
 	vmsg_chan_close(c);
 	stop_blockd(pid);
+}
+
+/* The offset of read id in a linear layout of len-byte reads. */
+static uint64_t linear_off(uint64_t id, uint32_t len)
+{
+	return id * len;
 }
 
 /* Requests waiting in the ring at --max-buffered, whose buffers are freed
@@ -888,9 +933,7 @@ static void test_refill(const char *image)
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(pread(fd, want, (size_t)n * len, 0), (ssize_t)n * len);
 	close(fd);
-	extra_opt = "--max-buffered=65536";
-	pid_t pid = start_blockd(path, image, false);
-	extra_opt = NULL;
+	pid_t pid = start_blockd_opt(path, image, false, "--max-buffered=65536");
 
 	vmsg_chan *c = raw_consumer(path, n, len);
 	for (uint32_t i = 0; i < n; i++) {
@@ -903,23 +946,11 @@ static void test_refill(const char *image)
 					 VMSG_SEND_MORE, 5000), 0);
 	}
 	ASSERT_EQ(vmsg_chan_flush(c), 0);
-	unsigned seen = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		uint16_t type;
-		/* Before the fix: the first reply, then -ETIMEDOUT. */
-		int r = vmsg_chan_recv(c, &type, buf, len + 64u, 5000);
-		ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + len));
-		ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
-		uint64_t id;
-		int32_t status;
-		memcpy(&id, buf, 8); /* little-endian, as this host */
-		memcpy(&status, buf + 8, 4);
-		ASSERT_EQ(status, 0);
-		ASSERT_LT(id, n);
-		ASSERT_MEM_EQ(buf + VMSG_BLK_REPLY_HDR, want + id * len, len);
-		seen |= 1u << id;
-	}
-	ASSERT_EQ(seen, (1u << n) - 1);
+	uint64_t seen = 0;
+	/* Before the fix: the first reply, then -ETIMEDOUT. */
+	for (uint32_t i = 0; i < n; i++)
+		take_read_reply(c, buf, len, n, &seen, want, linear_off);
+	ASSERT_EQ(seen, (1ull << n) - 1);
 	free(want);
 	free(buf);
 	vmsg_chan_close(c);
@@ -938,28 +969,6 @@ static uint8_t *image_bytes(const char *image)
 	return want;
 }
 
-/* Take one READ reply of len bytes from c, whole: status 0, an id below
- * n not seen before (marked in *seen), the image's bytes (want) at the
- * offset off(id). */
-static void take_read_reply(vmsg_chan *c, uint8_t *buf, uint32_t len,
-			    uint32_t n, uint64_t *seen, const uint8_t *want,
-			    uint64_t (*off)(uint64_t id, uint32_t len))
-{
-	uint16_t type;
-	int r = vmsg_chan_recv(c, &type, buf, len + 64u, 20000);
-	ASSERT_EQ(r, (int)(VMSG_BLK_REPLY_HDR + len));
-	ASSERT_EQ(type, VMSG_TYPE_BLK_REPLY);
-	uint64_t id;
-	int32_t status;
-	memcpy(&id, buf, 8); /* little-endian, as this host */
-	memcpy(&status, buf + 8, 4);
-	ASSERT_EQ(status, 0);
-	ASSERT_LT(id, n);
-	ASSERT_EQ(*seen & (1ull << id), 0u);
-	*seen |= 1ull << id;
-	ASSERT_MEM_EQ(buf + VMSG_BLK_REPLY_HDR, want + off(id, len), len);
-}
-
 static uint64_t hoard_off(uint64_t id, uint32_t len)
 {
 	return (id % (DISK / len)) * len;
@@ -967,12 +976,12 @@ static uint64_t hoard_off(uint64_t id, uint32_t len)
 
 /* Until the daemon's RssAnon holds still for half a second (at most 20
  * s): what it has read is all it will (test_hoarder). In KiB. */
-static long rss_settled(const char *pids)
+static long rss_settled(pid_t pid)
 {
 	long now = 0, last = -1;
 	for (int still = 0, i = 0; still < 5 && i < 200; i++) {
 		usleep(100000);
-		now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		now = kib_of(pid, "RssAnon");
 		still = now == last ? still + 1 : 0;
 		last = now;
 	}
@@ -996,12 +1005,8 @@ static void test_hoard_total(const char *image)
 	const uint32_t max_req = 4u * 1024u * 1024u, n = 16;
 	const long total_mib = 64;
 	uint8_t *want = image_bytes(image);
-	extra_opt = "--max-buffered-total=67108864";
-	pid_t pid = start_blockd(path, image, false);
-	extra_opt = NULL;
-	char pids[16];
-	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+	pid_t pid = start_blockd_opt(path, image, false, "--max-buffered-total=67108864");
+	long before = kib_of(pid, "RssAnon");
 
 	vmsg_chan *c[HOARDERS];
 	for (unsigned k = 0; k < HOARDERS; k++) {
@@ -1015,7 +1020,7 @@ static void test_hoard_total(const char *image)
 						 sizeof(q), 0, 5000), 0);
 		}
 	}
-	(void)rss_settled(pids);
+	(void)rss_settled(pid);
 	/* The honest consumer comes while the hoarders hold all that, and
 	 * is served: its INFO, then twenty reads (at most 10 s; it does one
 	 * every few ms). Not before: while the hoarders' reads fill the
@@ -1026,7 +1031,7 @@ static void test_hoard_total(const char *image)
 				    20; i++)
 		usleep(10000);
 	ASSERT_GE(__atomic_load_n(&v.ops, __ATOMIC_ACQUIRE), 20u);
-	long grew = rss_settled(pids) - before;
+	long grew = rss_settled(pid) - before;
 	printf("hoard total: vmsg-blockd's RssAnon grew by %ld KiB with %u "
 	       "consumers each sending %u reads of 4 MiB and taking no "
 	       "reply\n", grew, HOARDERS, n);
@@ -1081,13 +1086,9 @@ static void test_small_hoard(const char *image)
 	const uint32_t n = 64, fillers = 16, big = 65536, small = 4096;
 	const long total_kib = 4096;
 	uint8_t *want = image_bytes(image);
-	extra_opt = "--max-buffered-total=4194304";
-	pid_t pid = start_blockd(path, image, false);
-	extra_opt = NULL;
-	char pids[16];
-	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	long data0 = (long)(vmsg_test_proc_status(pids, "VmData") / 1024);
-	long rss0 = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+	pid_t pid = start_blockd_opt(path, image, false, "--max-buffered-total=4194304");
+	long data0 = kib_of(pid, "VmData");
+	long rss0 = kib_of(pid, "RssAnon");
 
 	vmsg_chan *c[SMALL_HOARDERS];
 	for (unsigned k = 0; k < SMALL_HOARDERS; k++) {
@@ -1104,8 +1105,8 @@ static void test_small_hoard(const char *image)
 		}
 		ASSERT_EQ(vmsg_chan_flush(c[k]), 0);
 	}
-	long rss = rss_settled(pids) - rss0;
-	long grew = (long)(vmsg_test_proc_status(pids, "VmData") / 1024) - data0;
+	long rss = rss_settled(pid) - rss0;
+	long grew = kib_of(pid, "VmData") - data0;
 	printf("small hoard: vmsg-blockd's VmData grew by %ld KiB (RssAnon %ld "
 	       "KiB) with %u consumers each keeping %u reads of 4 KiB "
 	       "unanswered\n", grew, rss, SMALL_HOARDERS, n - fillers);
@@ -1182,9 +1183,7 @@ static void test_kept_idle(const char *image)
 	snprintf(path, sizeof(path), "%s/keptidle", dir);
 	const uint32_t len = 4u * 1024u * 1024u;
 	pid_t pid = start_blockd(path, image, true);
-	char pids[16];
-	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+	long before = kib_of(pid, "RssAnon");
 	uint8_t *q = malloc(VMSG_BLK_REQ_HDR + len), buf[64];
 	ASSERT_TRUE(q != NULL);
 	uint64_t seed = 31;
@@ -1195,18 +1194,13 @@ static void test_kept_idle(const char *image)
 	for (unsigned k = 0; k < WRITERS; k++) {
 		c[k] = raw_consumer(path, 1, len);
 		send_large_write(c[k], q, len, k, buf);
-		long now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		long now = kib_of(pid, "RssAnon");
 		if (now > peak)
 			peak = now;
 	}
 	/* Idle now: the buffers go after a second (at most 10 s here). */
 	const long bound = 2 * (long)(len / 1024);
-	long grew = peak - before;
-	for (int i = 0; i < 100 && grew >= bound; i++) {
-		usleep(100000);
-		grew = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024) -
-		       before;
-	}
+	long grew = rss_fall(pid, before, peak - before, bound);
 	printf("kept idle: vmsg-blockd's RssAnon rose by up to %ld KiB with %u "
 	       "consumers each sending one 4 MiB WRITE, %ld KiB once they "
 	       "were idle\n", peak - before, WRITERS, grew);
@@ -1351,12 +1345,8 @@ static void test_partial(const char *image)
 	char path[300];
 	snprintf(path, sizeof(path), "%s/partial", dir);
 	const uint32_t len = 4u * 1024u * 1024u;
-	extra_opt = "--partial-timeout=1";
-	pid_t pid = start_blockd(path, image, false);
-	extra_opt = NULL;
-	char pids[16];
-	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	long before = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+	pid_t pid = start_blockd_opt(path, image, false, "--partial-timeout=1");
+	long before = kib_of(pid, "RssAnon");
 
 	vmsg_chan *c[PARTIALS];
 	uint64_t t0[PARTIALS];
@@ -1365,7 +1355,7 @@ static void test_partial(const char *image)
 		c[k] = raw_consumer(path, 1, len);
 		t0[k] = ht_now_ms();
 		send_partial_write(c[k], len, k);
-		long now = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024);
+		long now = kib_of(pid, "RssAnon");
 		if (now > peak)
 			peak = now;
 	}
@@ -1387,12 +1377,7 @@ static void test_partial(const char *image)
 	}
 	/* Their buffers went with their channels. */
 	const long bound = (long)(len / 1024);
-	long grew = peak - before;
-	for (int i = 0; i < 100 && grew >= bound; i++) {
-		usleep(100000);
-		grew = (long)(vmsg_test_proc_status(pids, "RssAnon") / 1024) -
-		       before;
-	}
+	long grew = rss_fall(pid, before, peak - before, bound);
 	printf("partial: %u consumers each leaving a 4 MiB WRITE incomplete "
 	       "dropped at --partial-timeout 1, the last %llu ms after its "
 	       "first fragment; vmsg-blockd's RssAnon rose by up to %ld KiB, "
@@ -1466,9 +1451,7 @@ static void test_total_resume(const char *image)
 	uint8_t *buf = malloc(hlen + 64u);
 	uint8_t *q = malloc(VMSG_BLK_REQ_HDR + blen), *now = malloc(blen);
 	ASSERT_TRUE(buf != NULL && q != NULL && now != NULL);
-	extra_opt = "--max-buffered-total=4194304";
-	pid_t pid = start_blockd(path, image, false);
-	extra_opt = NULL;
+	pid_t pid = start_blockd_opt(path, image, false, "--max-buffered-total=4194304");
 
 	vmsg_chan *h = raw_consumer(path, 1, hlen);
 	uint32_t prod0 = reply_prod(h);

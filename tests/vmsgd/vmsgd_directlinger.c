@@ -117,18 +117,6 @@ static const struct vt_role_fn roles[] = {
 	{NULL, NULL},
 };
 
-/* dom2's channels vmsgctl lists as lingering. */
-static unsigned lingering(void)
-{
-	char buf[16384];
-	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list channels"), 0);
-	unsigned n = 0;
-	for (const char *p = buf;
-	     (p = strstr(p, "\"consumer\":2,\"state\":\"lingering\"")); p++)
-		n++;
-	return n;
-}
-
 /* dom1 takes what vmsgd sent: the Serves it holds, and how many of them
  * vmsgd has not told it Closed for. */
 static void drain(const struct vt_role *hold, unsigned *serves,

@@ -150,18 +150,6 @@ static const struct vt_role_fn roles[] = {
 	{NULL, NULL},
 };
 
-/* dom2's channels vmsgctl lists as lingering. */
-static unsigned lingering(void)
-{
-	char buf[16384];
-	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list channels"), 0);
-	unsigned n = 0;
-	for (const char *p = buf;
-	     (p = strstr(p, "\"consumer\":2,\"state\":\"lingering\"")); p++)
-		n++;
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);

@@ -272,4 +272,16 @@ static int role_hold(void)
 	return 0;
 }
 
+/* Driver side: dom2's channels vmsgctl lists as lingering. */
+static inline unsigned lingering(void)
+{
+	char buf[16384];
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list channels"), 0);
+	unsigned n = 0;
+	for (const char *p = buf;
+	     (p = strstr(p, "\"consumer\":2,\"state\":\"lingering\"")); p++)
+		n++;
+	return n;
+}
+
 #endif
