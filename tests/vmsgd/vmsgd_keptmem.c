@@ -22,8 +22,25 @@
  *    stayed);
  *  - vmsgctl counts what dom2 has vmsgd keep: at most LIMIT and a message.
  * The channels still carry a large message each afterwards (the freed
- * buffers are allocated again). */
+ * buffers are allocated again).
+ *
+ * Under ThreadSanitizer the resident memory is printed, not checked: its
+ * shadow of what vmsgd touched stays after vmsgd unmaps it (RssAnon +25
+ * MB there with every buffer freed). The release and ASan runs check it. */
 #include "vt_proc.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define VT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VT_TSAN 1
+#endif
+#endif
+#ifdef VT_TSAN
+#define RSS_CHECKED false
+#else
+#define RSS_CHECKED true
+#endif
 
 #define CHANS 12
 #define MSG 900000u
@@ -113,7 +130,7 @@ int main(int argc, char **argv)
 	       "%u bytes each way; dom2 queued %llu bytes\n",
 	       base >> 10, now >> 10, CHANS, MSG, q);
 	ASSERT_TRUE(q <= LIMIT + MSG);
-	if (now > base + NOW_BOUND)
+	if (RSS_CHECKED && now > base + NOW_BOUND)
 		VMSG_TEST_FAIL("vmsgd kept %lu KiB of passed-on messages "
 			       "(bound %lu KiB)",
 			       (now - base) >> 10, NOW_BOUND >> 10);
@@ -123,13 +140,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 200; i++) {
 		later = rss_of(vp);
 		q = vt_queued_of(2);
-		if (later <= base + GONE_BOUND && q == 0)
+		if ((!RSS_CHECKED || later <= base + GONE_BOUND) && q == 0)
 			break;
 		usleep(50000);
 	}
 	printf("vmsgd RssAnon %lu KiB once idle; dom2 queued %llu bytes\n",
 	       later >> 10, q);
-	if (later > base + GONE_BOUND)
+	if (RSS_CHECKED && later > base + GONE_BOUND)
 		VMSG_TEST_FAIL("vmsgd still keeps %lu KiB of passed-on "
 			       "messages after 10 s (bound %lu KiB)",
 			       (later - base) >> 10, GONE_BOUND >> 10);
