@@ -133,13 +133,9 @@ static int host_mark(struct session *s, bool on)
 	}
 	if ((uid_t)s->uid != geteuid() &&
 	    chown(p, (uid_t)s->uid, (gid_t)-1) < 0) {
-		/* Only root gives a folder away. */
-		vmsgd_log(LOG_WARN, "user %s (uid %u, pid %d) refused: vmsgd "
-				    "runs as uid %u and cannot give it a "
-				    "folder (%s); run vmsgd as root to serve "
-				    "several users",
-			  s->user, (unsigned)s->uid, s->pid,
-			  (unsigned)geteuid(), strerror(errno));
+		/* Only root gives a folder away. Not logged here: the
+		 * refusal is, within the log budget (on_client), since such
+		 * a user may connect in a loop. */
 		(void)rmdir(p);
 		return -EACCES;
 	}
@@ -263,6 +259,12 @@ static void on_client(uv_stream_t *srv, int status)
 		n = r;
 		r = session_new(d, (uint16_t)n, cred.uid, cred.pid);
 	}
+	if (r == -EACCES && cred.uid != geteuid()) /* host_mark refused */
+		snprintf(why, sizeof why, "vmsgd runs as uid %u and cannot "
+					  "give this user a folder; run "
+					  "vmsgd as root to serve several "
+					  "users",
+			 (unsigned)geteuid());
 	if (r < 0) {
 		if (!why[0]) /* not a limit: no number, or not served */
 			snprintf(why, sizeof why, "%s", vmsg_strerror(r));

@@ -20,7 +20,9 @@
 # - the rendezvous answers "ok N DIR/ctl/N" (socat); a client that never
 #   connects to its control channel is listed waiting, then forgotten with
 #   its folder within 20 s (10 s by vmsgd's rule);
-# - SIGTERM: vmsgd exits 0 and removes its socket.
+# - SIGTERM: vmsgd exits 0 and removes its socket;
+# - a vmsgd run by nobody tells each of 30 root clients why it cannot serve
+#   them (no folder of its own to give) and logs them within its budget.
 # usage: host.sh BUILD_DIR
 set -uo pipefail
 . "$(dirname "$0")/../lib/sim.sh"
@@ -39,11 +41,14 @@ as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 chmod 711 "$dir"
 hd=$dir/h
 if ! as_nobody test -x "$dir" || [ ${#hd} -gt 70 ]; then
-	hd=$(mktemp -d /tmp/vmsg-host.XXXXXX) || fail "mktemp"
-	chmod 711 "$hd"
-	sim_cleanup_hook() { rm -rf "$hd"; }
-	hd=$hd/h
+	hdtmp=$(mktemp -d /tmp/vmsg-host.XXXXXX) || fail "mktemp"
+	chmod 711 "$hdtmp"
+	hd=$hdtmp/h
 fi
+# A vmsgd of nobody's (the last part) needs a folder nobody owns.
+nd=$(mktemp -d /tmp/vmsg-hn.XXXXXX) || fail "mktemp"
+sim_cleanup_hook() { rm -rf "$nd" ${hdtmp:+"$hdtmp"}; }
+chown 65534:65534 "$nd"
 export VMSG_HOST_VMSGD=$hd
 
 # ---- the policy and its checks
@@ -230,4 +235,34 @@ wait "$vpid" || st=$?
 sim_forget "$vpid"
 [ "$st" = 0 ] || fail "vmsgd exited $st"
 [ ! -e "$hd/vmsgd.sock" ] || fail "$hd/vmsgd.sock left behind"
-echo "vmsgd_host: ok (kv between root's processes, nobody refused and served, vmsgctl, a killed client cleaned up, 6 providers and 6 consumers at once)"
+# ---- vmsgd run by nobody cannot give root a folder: root's clients are
+# told why, and 30 of them in a loop are logged within the log budget
+# (log_burst = 2: 2 lines, then at most one a second)
+cat >"$nd/n.conf" <<EOF
+[daemon]
+backend = host
+host_dir = $nd/h
+control_socket = $nd/ctl.sock
+log_burst = 2
+log_per_s = 1
+EOF
+setpriv --reuid=65534 --regid=65534 --clear-groups -- "$vmsgd" --foreground --config "$nd/n.conf" >"$nd/n.log" 2>&1 &
+npid=$!
+sim_track "$npid"
+sim_wait 10 grep -q ready "$nd/n.log" || fail "nobody's vmsgd did not start: $(cat "$nd/n.log")"
+t0=$(date +%s)
+for i in $(seq 30); do
+	line=$(socat -u "UNIX-CONNECT:$nd/h/vmsgd.sock" - 2>&1) || fail "socat: $line"
+	[ "$line" = "error -13 vmsgd runs as uid 65534 and cannot give this user a folder; run vmsgd as root to serve several users" ] ||
+		fail "root's client $i of nobody's vmsgd answered: $line"
+done
+secs=$(($(date +%s) - t0))
+logged=$(grep -c "refused: vmsgd runs as uid 65534" "$nd/n.log")
+[ "$logged" -ge 1 ] && [ "$logged" -le $((2 + secs + 1)) ] ||
+	fail "30 refusals in ${secs} s logged $logged times (log_burst 2, log_per_s 1): $(cat "$nd/n.log")"
+[ -z "$(ls -A "$nd/h/c" 2>/dev/null)" ] || fail "folders left in $nd/h/c: $(ls "$nd/h/c")"
+kill -TERM "$npid"
+wait "$npid" || fail "nobody's vmsgd exited $?"
+sim_forget "$npid"
+
+echo "vmsgd_host: ok (kv between root's processes, nobody refused and served, vmsgctl, a killed client cleaned up, 6 providers and 6 consumers at once, a vmsgd of nobody's refusing root within the log budget)"
