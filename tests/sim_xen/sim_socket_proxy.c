@@ -4,60 +4,11 @@
  * UNIX socket (it also asks libxenctrl whether domain 0 lives).  1 MiB
  * written to domain 1's socket comes back intact through both proxies. */
 #include "sim_harness.h"
-
-#include <sys/socket.h>
-#include <sys/un.h>
+#include "unix_echo.h"
 
 #define PROXY "/usr/lib/xen-4.17/bin/vchan-socket-proxy"
 #define VPATH "/local/domain/0/data/vchan/1/proxy"
 #define TOTAL (1u << 20)
-
-static int unix_listen(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	ASSERT_TRUE(len > 0 && (size_t)len < sizeof(sa.sun_path));
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(listen(fd, 4), 0);
-	return fd;
-}
-
-static int unix_connect_retry(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	ASSERT_TRUE(len > 0 && (size_t)len < sizeof(sa.sun_path));
-	for (int i = 0; i < SIM_WAIT_MS / 20; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		ASSERT_TRUE(fd >= 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		close(fd);
-		usleep(20000);
-	}
-	VMSG_TEST_FAIL("cannot connect to %s", path);
-	return -1;
-}
-
-/* The echo service behind domain 0's proxy: one connection, echo to EOF. */
-static void echo_once(int lfd)
-{
-	int c = accept(lfd, NULL, NULL);
-	char buf[65536];
-	ssize_t n;
-	if (c < 0)
-		_exit(1);
-	while ((n = read(c, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(c, buf + off, (size_t)(n - off));
-			if (w <= 0)
-				_exit(1);
-			off += w;
-		}
-	_exit(0);
-}
 
 int main(void)
 {
