@@ -87,9 +87,10 @@ static void print_line(const char *line)
 static int usage(void)
 {
 	guest_printf(
-		"usage: %s [port=xen:DOMID:NAME[,...]]... [service=NAME] "
-		"[stats=S] [KEY=VALUE...]\n"
-		"(a unikernel: the xl config's cmdline; on Linux: arguments)\n"
+		"usage: %s-appliance [port=xen:DOMID:NAME[,...]]... "
+		"[service=NAME] [stats=S] [KEY=VALUE...]\n"
+		"       (the unikernel %s-unikernel: the same words in xl's "
+		"cmdline)\n"
 		"  port=xen:DOMID:NAME  a port: a direct Xen channel served to "
 		"domain DOMID\n"
 		"                       at /local/domain/<us>/data/vchan/DOMID/"
@@ -106,7 +107,7 @@ static int usage(void)
 		"                       (0: never, the default)\n"
 		"the appliance's own:\n%s"
 		"the Linux program also takes the SDK's host=DIR and domid=N\n",
-		netapp_app.name, netapp_app.usage);
+		netapp_app.name, netapp_app.name, netapp_app.usage);
 	return 0;
 }
 

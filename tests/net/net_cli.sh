@@ -51,6 +51,11 @@ expect 2 "bad value: out=maybe" "$fw" dir=/tmp out=maybe
 expect 2 "service=: this is the host-backend build" "$sw" dir=/tmp service=sw
 if [ -n "$swx" ]; then
 	expect 0 "port=xen:DOMID:NAME" "$swx" --help
+	# The SDK builds name themselves, not the host-backend programs
+	# l2switch and firewall, whose arguments differ (dir=DIR).
+	expect 0 "^usage: l2switch-appliance \[port=" "$swx" --help
+	expect 0 "the unikernel l2switch-unikernel: the same words" "$swx" --help
+	expect 0 "^usage: firewall-appliance \[port=" "$fwx" --help
 	expect 0 "age=SECONDS" "$swx" --help
 	expect 2 "no ports: give port=xen:DOMID:NAME or service=NAME" "$swx"
 	expect 2 "bad port" "$swx" port=xen:0
