@@ -36,6 +36,7 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_flush)
   vmsgd_test(vmsgd_seqpacket)
   vmsgd_test(vmsgd_spare)
+  vmsgd_test(vmsgd_sparelinger)
   vmsgd_test(vmsgd_prepared)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore

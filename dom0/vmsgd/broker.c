@@ -468,6 +468,10 @@ static void make_spare(struct vmsgd *d, const struct channel *c)
 	if (!s)
 		return; /* only a spare */
 	s->by_msg = true;
+	/* As for any Serve: an Open that takes the spare before its
+	 * ServeResult and then gives up lingers until the provider answers
+	 * (fail_open, direct_linger). */
+	s->asked = true;
 	s->spare_after = c->id;
 	s->deadline_ms = vmsgd_now_ms() + SPARE_MS;
 	vmsgd_log(LOG_DEBUG, "asking domain %u for spare channel %u of '%s' "
@@ -795,7 +799,8 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 		/* This Open's channel from here on. Served already: answered
 		 * at once, as if the provider had just done it for this Open;
 		 * else when its ServeResult comes, as any pending open (the
-		 * provider has it in hand, earlier than a new Serve). */
+		 * provider has it in hand, earlier than a new Serve), and,
+		 * asked, it lingers if its wait ends first (fail_open). */
 		vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: takes spare "
 				     "channel %u%s",
 			  name, (unsigned)consumer, c->id,
@@ -853,6 +858,7 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	struct channel *c = broker_lookup(d, id);
 	if (c && c->prov_sess == provider && c->state == CH_SPARE &&
 	    !spare_served(c)) {
+		c->asked = false;
 		if (code != 0) {
 			vmsgd_log(LOG_DEBUG, "spare channel %u of '%s': not "
 					     "served: %s",
@@ -866,12 +872,22 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 		}
 		return;
 	}
-	/* The consumer left, or its wait ended, while the provider had the
-	 * Serve: if it could not serve, it holds nothing (else it answers
-	 * our Closed). */
+	/* A direct channel whose consumer left, or whose wait ended, while
+	 * the provider had the Serve (direct_linger told it Closed): if it
+	 * could not serve, it holds nothing; if it served, it answers that
+	 * Closed, which ends the linger. */
 	if (c && c->prov_sess == provider && c->state == CH_LINGER &&
 	    !c->tp->holds_end && code != 0) {
 		unlink_channel(d, c);
+		return;
+	}
+	if (c && c->prov_sess == provider && c->state == CH_LINGER &&
+	    !c->tp->holds_end && c->asked) {
+		c->asked = false; /* a second answer is stray */
+		vmsgd_log(LOG_DEBUG, "channel %u of '%s': domain %u served it "
+				     "after its open ended; lingering until "
+				     "it says it closed it",
+			  id, c->service, (unsigned)c->provider);
 		return;
 	}
 	/* The consumer left while the provider had the Serve: nobody will
@@ -887,18 +903,14 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 	if (!c || c->prov_sess != provider || c->state != CH_PENDING) {
 		vmsgd_log(LOG_DEBUG, "domain %u: stray serve result %u",
 			  (unsigned)provider, id);
-		/* Forgotten while its Serve was on the way (a taken spare's
-		 * open that timed out before it was served, or a channel
-		 * that lingered past DIRECT_LINGER_MS, or past its deadline
-		 * and SERVE_GRACE_MS: that provider was told Closed already,
-		 * a second one does no harm): nobody will connect to what
-		 * the provider served, and its library would keep it, one of
-		 * the few it holds, until its connect deadline, counted
-		 * against no one. Tell it to close it. (An id still listed
-		 * is left alone: another session's, a second answer, or a
-		 * direct channel lingering since its consumer left or its
-		 * open timed out, whose provider has its Closed and answers
-		 * it.) */
+		/* Forgotten while its Serve was on the way (a channel that
+		 * lingered past DIRECT_LINGER_MS, or past its deadline and
+		 * SERVE_GRACE_MS: that provider was told Closed already, a
+		 * second one does no harm): nobody will connect to what the
+		 * provider served, and its library would keep it, one of the
+		 * few it holds, until its connect deadline, counted against
+		 * no one. Tell it to close it. (An id still listed is left
+		 * alone: another session's, or a second answer.) */
 		if (!c && code == 0)
 			d->broker->notify->closed(d, provider, id);
 		return;

@@ -53,7 +53,9 @@ struct service {
  * next Open of the service takes it (docs/protocol.md, "Spare
  * channels"); until then it is not the consumer's: not counted against
  * its limits, retired (Closed to the provider) after SPARE_MS or when
- * either session goes. */
+ * either session goes. Once taken it is a pending direct open like any
+ * other: taken before its ServeResult, and its wait over first, it
+ * lingers (asked). */
 enum chan_state { CH_PENDING, CH_OPEN, CH_LINGER, CH_SPARE };
 
 /* How a channel's data flows: the index of its transport. */
@@ -97,7 +99,8 @@ struct channel {
 	 * are what Opened carries (direct: the provider's; relayed: those of
 	 * the end vmsgd serves the consumer, when that is by message too). */
 	bool by_msg;
-	bool asked;          /* Serve sent, its ServeResult not come yet */
+	bool asked;          /* Serve sent (a spare's too), its
+				 ServeResult not come yet */
 	bool setup_xenstore; /* the policy's setup = xenstore */
 	uint32_t prov_ref, prov_port; /* 0 until served (never 0 after) */
 	uint32_t ring_ref, event_port;

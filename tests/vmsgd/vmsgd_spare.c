@@ -90,21 +90,6 @@ static unsigned wait_spare(void)
 	VMSG_TEST_FAIL("no served spare of echo listed:\n%s", out);
 }
 
-/* Is channel id listed in `state`? */
-static bool in_state(unsigned id, const char *state)
-{
-	char out[8192], want[64];
-	ASSERT_EQ(vt_ctl(out, sizeof out, "--json list channels"), 0);
-	snprintf(want, sizeof want, "{\"id\":%u,", id);
-	const char *at = strstr(out, want);
-	if (!at)
-		return false;
-	char st[64];
-	snprintf(st, sizeof st, "\"state\":\"%s\"", state);
-	const char *s = strstr(at, st), *end = strchr(at, '}');
-	return s && end && s < end;
-}
-
 static const struct vt_role_fn roles[] = {
 	{"chain", role_chain},
 	{"once", role_once},
@@ -142,7 +127,7 @@ int main(int argc, char **argv)
 	vt_role_done(&once, 0);
 	for (int i = 0; i < SIM_WAIT_MS / 20 && listed("spare"); i++)
 		usleep(20000);
-	ASSERT_TRUE(!in_state(gone, "spare"));
+	ASSERT_TRUE(!vt_in_state(gone, "spare"));
 	/* Its channel lingers until the provider has closed it too. */
 	vt_ctl_wait("list channels", " echo ", 0);
 	vt_read_vmsgd_log(buf, sizeof buf);
@@ -163,7 +148,7 @@ int main(int argc, char **argv)
 		snprintf(want, sizeof want, "opened %d", i);
 		sim_expect(chain.from, want, buf, sizeof buf);
 		/* The open took the spare: the same channel, now open. */
-		if (!in_state(spare, "open")) {
+		if (!vt_in_state(spare, "open")) {
 			vt_ctl(buf, sizeof buf, "list channels");
 			VMSG_TEST_FAIL("open %d did not take spare %u:\n%s", i,
 				       spare, buf);

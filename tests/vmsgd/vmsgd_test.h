@@ -224,6 +224,22 @@ static inline unsigned long long vt_queued_of(unsigned domid)
 	return strtoull(p + strlen("\"queued_bytes\":"), NULL, 10);
 }
 
+/* Is channel `id` listed by vmsgctl in `state` ("open", "spare-asked",
+ * "lingering", ...)? */
+static inline bool vt_in_state(unsigned id, const char *state)
+{
+	char out[8192], want[64];
+	ASSERT_EQ(vt_ctl(out, sizeof out, "--json list channels"), 0);
+	snprintf(want, sizeof want, "{\"id\":%u,", id);
+	const char *at = strstr(out, want);
+	if (!at)
+		return false;
+	char st[64];
+	snprintf(st, sizeof st, "\"state\":\"%s\"", state);
+	const char *s = strstr(at, st), *end = strchr(at, '}');
+	return s && end && s < end;
+}
+
 /* Open service `name` through the library, or fail the test saying why. */
 static inline vmsg_chan *vt_open(vmsg_ctl *ctl, const char *name)
 {

@@ -10,6 +10,9 @@
  *   told ID    the same, but Closed{ID} stays noted (for drop); says
  *              "told"
  *   closedall  wait for a Closed for every held Serve; says "closed N"
+ *   msg        answer the last held Serve as served by message (with a
+ *              grant reference and port that only look real: vmsgd passes
+ *              them on, nobody maps them) and forget it; says "served"
  *   answer E   answer every held Serve: the first E with an error (no
  *              Closed may come for those), the rest served for domain 0,
  *              each of which must then get Closed; says "answered"
@@ -17,7 +20,10 @@
  *              told Closed: the first E with an error (nothing more may
  *              come for those), the rest served for their consumer, then
  *              closed and Closed{id} sent to vmsgd; says "dropped N"
- *   quit       close the control channel and exit 0 */
+ *   quit       close the control channel and exit 0
+ * A test whose provider must set up by message (spares) sets
+ * hold_features = VMSG_FEATURE_SVC_SETUP_MSG in its role before
+ * role_hold(). */
 #ifndef VT_HOLD_H
 #define VT_HOLD_H
 
@@ -37,6 +43,7 @@ static unsigned nheld, nclosed;
 static uint32_t closed_ids[HELD];
 static uint32_t failed_ids[HELD]; /* answered with an error */
 static unsigned nfailed;
+static uint64_t hold_features; /* our Hello's, besides the usual */
 
 /* Take one control message (timeout_ms: 0 polls): a Serve is held, a
  * Closed noted. 1: taken; 0: none came. */
@@ -111,14 +118,23 @@ static bool was_closed(uint32_t id)
 	return false;
 }
 
-static void send_serve_result(uint32_t id, int code)
+/* Answer Serve `id`: code, and (set up by message) ref and port. */
+static void send_serve_result_msg(uint32_t id, int code, uint32_t ref,
+				  uint32_t port)
 {
 	Vmsg__Service__ServeResult sr = VMSG__SERVICE__SERVE_RESULT__INIT;
 	sr.serve_id = id;
 	sr.code = code;
 	sr.text = (char *)(code ? "no room" : "");
+	sr.ring_ref = ref;
+	sr.event_port = port;
 	ASSERT_TRUE(vmsg_proto_send(prov_ctl, VMSG_TYPE_SVC_SERVE_RESULT,
 				    &sr.base, 0, SIM_WAIT_MS) > 0);
+}
+
+static void send_serve_result(uint32_t id, int code)
+{
+	send_serve_result_msg(id, code, 0, 0);
 }
 
 /* Answer every held Serve: the first `errors` with an error, the rest
@@ -202,7 +218,7 @@ static int role_hold(void)
 	char line[64], text[200];
 	uint32_t req;
 	int code;
-	prov_ctl = vt_raw_connect(1);
+	prov_ctl = vt_raw_connect_ex(1, hold_features);
 	ASSERT_TRUE(send_offer(prov_ctl, 1, vt_arg ? vt_arg : "echo") > 0);
 	ASSERT_EQ(read_result(prov_ctl, SIM_WAIT_MS, &req, &code, text,
 			      sizeof text),
@@ -261,6 +277,11 @@ static int role_hold(void)
 		} else if (!strncmp(line, "drop ", 5)) {
 			unsigned n = prov_drop((unsigned)atoi(line + 5));
 			sim_say(vt_out, "dropped %u", n);
+		} else if (!strncmp(line, "msg", 3)) {
+			ASSERT_GT(nheld, 0u);
+			nheld--;
+			send_serve_result_msg(held[nheld].id, 0, 8, 9);
+			sim_say(vt_out, "served");
 		} else if (!strncmp(line, "answer ", 7)) {
 			prov_answer((unsigned)atoi(line + 7));
 			sim_say(vt_out, "answered");
