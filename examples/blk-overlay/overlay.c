@@ -71,10 +71,12 @@ int overlay_serve(struct overlay *o, vmsg_chan *c)
 	if ((r = vmsg_blk_server_init(&s, o->srv_mem, o->srv_size,
 				      &o->info)) < 0)
 		return r;
-	if ((r = vmsg_blk_server_accept(s, c, -1)) < 0)
+	/* The HELLO waited for through o->wait: the accept finds it. */
+	if ((r = blk_wait_peek(&o->wait, c, &m)) < 0 ||
+	    (r = vmsg_blk_server_accept(s, c, -1)) < 0)
 		goto out;
 	for (;;) {
-		if ((r = vmsg_chan_peek(c, &m, -1)) < 0)
+		if ((r = blk_wait_peek(&o->wait, c, &m)) < 0)
 			break;
 		r = vmsg_blk_server_parse(s, &m, &rq);
 		if (r == 0 && rq.status == 0) {

@@ -15,6 +15,7 @@
 #include <vmsg/block.h>
 
 #include "blk_lower.h"
+#include "blk_wait.h"
 
 struct overlay {
 	struct blk_lower base;      /* open, negotiated, with its limit on
@@ -26,6 +27,8 @@ struct overlay {
 	size_t srv_size;
 	uint8_t *stage;             /* VMSG_BLK_REPLY_HDR + info.max_req */
 	uint64_t requests, base_reads;
+	struct blk_wait wait;       /* how to wait for the consumer (zero:
+				     * block in the channel's calls) */
 };
 
 /* Fill o->info from the base's (same size and blocks; max_req at most
@@ -37,7 +40,8 @@ int overlay_init(struct overlay *o, uint32_t max_req, uint32_t depth);
  * -EPIPE when it closed, -EPROTO when it broke the protocol, -EIO when
  * the base failed (its channel ended, it answered -EIO, or it stayed
  * silent for its limit while a read waited: the consumer got an -EIO
- * reply first), or another channel error. */
+ * reply first), o->wait's error when that said stop (every request the
+ * consumer had sent by then answered), or another channel error. */
 int overlay_serve(struct overlay *o, vmsg_chan *c);
 
 #endif

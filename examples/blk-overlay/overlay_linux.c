@@ -1,6 +1,7 @@
 /* vmsg-overlay: the copy-on-write overlay appliance (overlay.c) as a Linux
  * process: the base is a block device on a host-backend path, the overlay
- * is served on another, to one consumer after another. */
+ * is served on another, to one consumer after another, until SIGTERM or
+ * SIGINT (blk_signal.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <vmsg/host.h>
 #include <vmsg/version.h>
 
+#include "blk_signal.h"
 #include "overlay.h"
 
 #define MAX_REQ (4u << 20)
@@ -35,7 +37,11 @@ static void usage(FILE *f)
 "                      30; 0: wait for ever; the clock starts again at each\n"
 "                      reply, so a slow base is never cut off)\n"
 "  -V, --version       the version\n"
-"  -h, --help          this text\n");
+"  -h, --help          this text\n"
+"\n"
+"SIGTERM or SIGINT stops it: the consumer's requests already sent are\n"
+"answered, its channel and the base's are closed, the --listen path is\n"
+"removed, and the exit status is 0.\n");
 }
 
 int main(int argc, char **argv)
@@ -135,6 +141,8 @@ int main(int argc, char **argv)
 	}
 
 	vmsg_chan *c;
+	blk_signal_init();
+	ov.wait = (struct blk_wait){.wait = blk_signal_wait};
 	if ((r = vmsg_host_serve(&c, path, &co)) < 0) {
 		fprintf(stderr, "vmsg-overlay: listen on %s: %s\n", path,
 			vmsg_strerror(r));
@@ -144,14 +152,17 @@ int main(int argc, char **argv)
 		(unsigned long long)ov.info.size, base, path);
 	int status = 0;
 	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
-		if ((r = vmsg_chan_accept(c, -1)) < 0) {
+		if ((r = blk_signal_accept(c)) == -ECANCELED)
+			break;
+		if (r < 0) {
 			(void)vmsg_chan_reopen(c);
 			continue;
 		}
 		r = overlay_serve(&ov, c);
 		fprintf(stderr, "vmsg-overlay: consumer %lu: %s (%llu requests, "
-			"%llu base reads so far)\n", n,
-			r == -EPIPE ? "closed" : vmsg_strerror(r),
+			"%llu base reads so far)\n", n, r == -EPIPE ? "closed"
+			: r == -ECANCELED ? "stopped, its requests answered"
+			: vmsg_strerror(r),
 			(unsigned long long)ov.requests,
 			(unsigned long long)ov.base_reads);
 		if (r == -EIO) {
@@ -161,9 +172,16 @@ int main(int argc, char **argv)
 			status = 1;
 			break;
 		}
+		if (r == -ECANCELED)
+			break;
 		if ((r = vmsg_chan_reopen(c)) < 0)
 			break;
 	}
+	if (blk_signal_stopped())
+		fprintf(stderr, "vmsg-overlay: signal %d: stopped\n",
+			blk_signal_stopped());
+	/* An orderly close for a consumer still there, the listen path
+	 * removed; then the base's channel. */
 	vmsg_chan_close(c);
 	vmsg_blk_client_fini(ov.base.cl);
 	vmsg_chan_close(bc);

@@ -57,10 +57,12 @@ int ramdisk_serve(struct ramdisk *rd, vmsg_chan *c)
 	if ((r = vmsg_blk_server_init(&s, rd->srv_mem, rd->srv_size,
 				      &rd->info)) < 0)
 		return r;
-	if ((r = vmsg_blk_server_accept(s, c, -1)) < 0)
+	/* The HELLO waited for through rd->wait: the accept finds it. */
+	if ((r = blk_wait_peek(&rd->wait, c, &m)) < 0 ||
+	    (r = vmsg_blk_server_accept(s, c, -1)) < 0)
 		goto out;
 	for (;;) {
-		if ((r = vmsg_chan_peek(c, &m, -1)) < 0)
+		if ((r = blk_wait_peek(&rd->wait, c, &m)) < 0)
 			break;
 		r = vmsg_blk_server_parse(s, &m, &rq);
 		int32_t st = r < 0 ? 0 : rq.status ? rq.status : carry_out(rd, &rq);

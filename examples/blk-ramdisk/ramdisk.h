@@ -10,6 +10,8 @@
 
 #include <vmsg/block.h>
 
+#include "blk_wait.h"
+
 struct ramdisk {
 	uint8_t *data;              /* the disk: info.size bytes */
 	struct vmsg_blk_info info;  /* what we offer (depth, max_req: at most) */
@@ -17,11 +19,15 @@ struct ramdisk {
 	size_t srv_size;
 	uint8_t *stage;             /* VMSG_BLK_REPLY_HDR + info.max_req bytes */
 	uint64_t requests;          /* answered, over all consumers */
+	struct blk_wait wait;       /* how to wait for the consumer (zero:
+				     * block in the channel's calls) */
 };
 
 /* Serve the consumer of the open channel `c` until it goes. Returns
  * -EPIPE when it closed (or died), -EPROTO when it broke the protocol,
- * another channel error otherwise. The channel stays the caller's. */
+ * rd->wait's error when that said stop (every request the consumer had
+ * sent by then answered), another channel error otherwise. The channel
+ * stays the caller's. */
 int ramdisk_serve(struct ramdisk *rd, vmsg_chan *c);
 
 #endif

@@ -1,5 +1,6 @@
 /* vmsg-ramdisk: the RAM disk appliance (ramdisk.c) as a Linux process,
- * serving consumers one after another on a host-backend path. */
+ * serving consumers one after another on a host-backend path, until
+ * SIGTERM or SIGINT (blk_signal.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <vmsg/host.h>
 #include <vmsg/version.h>
 
+#include "blk_signal.h"
 #include "ramdisk.h"
 
 static void usage(FILE *f)
@@ -24,7 +26,11 @@ static void usage(FILE *f)
 "  -s, --size MIB      the disk's size in MiB (default 64)\n"
 "  -n, --clients N     exit after N consumers (default 0: never)\n"
 "  -V, --version       the version\n"
-"  -h, --help          this text\n");
+"  -h, --help          this text\n"
+"\n"
+"SIGTERM or SIGINT stops it: the consumer's requests already sent are\n"
+"answered, its channel is closed, PATH is removed, and the exit status\n"
+"is 0.\n");
 }
 
 int main(int argc, char **argv)
@@ -93,6 +99,8 @@ int main(int argc, char **argv)
 	co.rx_ring_size = co.tx_ring_size = 1u << 20;
 	co.max_msg = rd.info.max_req + 64u;
 	vmsg_chan *c;
+	blk_signal_init();
+	rd.wait = (struct blk_wait){.wait = blk_signal_wait};
 	int r = vmsg_host_serve(&c, path, &co);
 	if (r < 0) {
 		fprintf(stderr, "vmsg-ramdisk: listen on %s: %s\n", path,
@@ -101,20 +109,29 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "vmsg-ramdisk: %lu MiB on %s\n", mib, path);
 	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
-		if ((r = vmsg_chan_accept(c, -1)) < 0) {
+		if ((r = blk_signal_accept(c)) == -ECANCELED)
+			break;
+		if (r < 0) {
 			(void)vmsg_chan_reopen(c);
 			continue;
 		}
 		r = ramdisk_serve(&rd, c);
 		fprintf(stderr, "vmsg-ramdisk: consumer %lu: %s (%llu requests "
-			"so far)\n", n, r == -EPIPE ? "closed" : vmsg_strerror(r),
-			(unsigned long long)rd.requests);
+			"so far)\n", n, r == -EPIPE ? "closed"
+			: r == -ECANCELED ? "stopped, its requests answered"
+			: vmsg_strerror(r), (unsigned long long)rd.requests);
+		if (r == -ECANCELED)
+			break;
 		if ((r = vmsg_chan_reopen(c)) < 0) {
 			fprintf(stderr, "vmsg-ramdisk: reopen: %s\n",
 				vmsg_strerror(r));
 			break;
 		}
 	}
+	if (blk_signal_stopped())
+		fprintf(stderr, "vmsg-ramdisk: signal %d: stopped\n",
+			blk_signal_stopped());
+	/* An orderly close for a consumer still there; PATH goes. */
 	vmsg_chan_close(c);
 	return 0;
 }

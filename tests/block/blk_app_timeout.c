@@ -11,7 +11,7 @@
  *   after they were sent, a later request fails at once, and the overlay
  *   exits 1 saying why. Both overlays: overlay-appliance (the unikernel's
  *   source) and vmsg-overlay. Without the limit the reads wait for ever
- *   (the watchdog, WATCHDOG_MS, fails the test).
+ *   (the watchdog, BA_WATCHDOG_MS, fails the test).
  * - The same silence on one leg of the mirror: that leg is dropped (the
  *   console says it answered nothing for 1 s), the consumer's writes and
  *   reads all succeed from the other leg, the reads bring back what was
@@ -22,20 +22,13 @@
  *   right data, and the mirror keeps both legs. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 
-#include "block/block_test_util.h"
+#include "block/blk_app_util.h"
 
 #define DISK (1u << 20)
 #define BLK 4096u
 #define N 12           /* requests the consumer keeps waiting at once */
 #define MARGIN_MS 15000 /* a loaded 2-core machine's worst, generously */
-#define WATCHDOG_MS 60000
 
 static char dir[64];
 
@@ -49,110 +42,6 @@ static void sock_of(char *buf, size_t cap, const char *port)
 static uint8_t pat(unsigned seq, size_t i)
 {
 	return (uint8_t)(seq * 53u + i * 7u + (i >> 9) + 1u);
-}
-
-/* Run argv with its output in log (a child that dies with us). */
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void show_log(const char *log)
-{
-	char buf[4096];
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	buf[n] = 0;
-	if (f)
-		fclose(f);
-	fprintf(stderr, "--- %s ---\n%s---\n", log, buf);
-}
-
-static bool log_has(const char *log, const char *what)
-{
-	static char buf[16384];
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	buf[n] = 0;
-	if (f)
-		fclose(f);
-	return strstr(buf, what) != NULL;
-}
-
-/* The appliance's exit status, waited for up to WATCHDOG_MS. */
-static int exit_status(pid_t pid, const char *log)
-{
-	uint64_t end = ht_now_ms() + WATCHDOG_MS;
-	int st;
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		ASSERT_GE(r, 0);
-		if (r == pid)
-			break;
-		if (ht_now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			show_log(log);
-			VMSG_TEST_FAIL("the appliance did not exit in %d ms",
-				       WATCHDOG_MS);
-		}
-		usleep(20000); /* a child's exit is not an event we can poll */
-	}
-	if (!WIFEXITED(st))
-		show_log(log);
-	ASSERT_TRUE(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
-/* The consumer: connect to the appliance at path (which comes up once
- * its lower disks are open), retried while the appliance runs. */
-static void consumer(struct bt_client *b, const char *path, pid_t pid,
-		     const char *log)
-{
-	uint64_t end = ht_now_ms() + WATCHDOG_MS;
-	int r;
-	while ((r = bt_connect(b, path, 32, 1u << 20)) < 0) {
-		if (waitpid(pid, NULL, WNOHANG) == pid || ht_now_ms() > end) {
-			show_log(log);
-			VMSG_TEST_FAIL("connect to %s: %s (the appliance %s)",
-				       path, vmsg_strerror(r),
-				       ht_now_ms() > end ? "never served"
-							 : "exited");
-		}
-		usleep(20000);
-	}
-}
-
-/* Reap n completions into st[user], bounded by the watchdog. */
-static void reap_all(struct bt_client *b, unsigned n, int32_t *st,
-		     const char *log)
-{
-	uint64_t end = ht_now_ms() + WATCHDOG_MS;
-	for (unsigned got = 0; got < n;) {
-		struct vmsg_blk_done d[N];
-		int k = vmsg_blk_client_reap(b->cl, d, N, 1000);
-		ASSERT_GE(k, 0);
-		for (int i = 0; i < k; i++)
-			st[d[i].user] = d[i].status;
-		got += (unsigned)k;
-		if (got < n && ht_now_ms() > end) {
-			show_log(log);
-			VMSG_TEST_FAIL("%u of %u requests still waiting after "
-				       "%d ms", n - got, n, WATCHDOG_MS);
-		}
-	}
 }
 
 static void submit(struct bt_client *b, uint16_t op, unsigned i, void *buf)
@@ -174,16 +63,16 @@ static void overlay_silent(char *const argv[], const char *base_path,
 	struct bt_disk d;
 	bt_disk_start(&d, base_path, DISK, 0);
 	d.silent = true; /* read by its thread only after a request comes */
-	pid_t pid = spawn(argv, log);
+	pid_t pid = ba_spawn(argv, log);
 	struct bt_client b;
-	consumer(&b, serve_path, pid, log);
+	ba_consumer(&b, serve_path, pid, log);
 
 	static uint8_t buf[N][BLK];
 	int32_t st[4];
 	uint64_t t0 = ht_now_ms();
 	for (unsigned i = 0; i < 4; i++)
 		submit(&b, VMSG_BLK_OP_READ, i, buf[i]);
-	reap_all(&b, 4, st, log);
+	ba_reap_all(&b, 4, st, log);
 	uint64_t ms = ht_now_ms() - t0;
 	unsigned eio = 0;
 	for (unsigned i = 0; i < 4; i++) {
@@ -200,14 +89,14 @@ static void overlay_silent(char *const argv[], const char *base_path,
 	int r = vmsg_blk_client_submit(b.cl, &io, 10000);
 	int32_t later;
 	if (r == 0)
-		reap_all(&b, 1, &later, log);
+		ba_reap_all(&b, 1, &later, log);
 	else
 		later = r;
 	ASSERT_TRUE(later == -EIO || later == -EPIPE);
 	ASSERT_LE(ht_now_ms() - t1, 1000u);
-	ASSERT_EQ(exit_status(pid, log), 1);
-	if (!log_has(log, gone_msg)) {
-		show_log(log);
+	ASSERT_EQ(ba_exit_status(pid, log), 1);
+	if (!ba_log_has(log, gone_msg)) {
+		ba_show_log(log);
 		VMSG_TEST_FAIL("no '%s' in the log", gone_msg);
 	}
 	bt_close(&b);
@@ -233,26 +122,26 @@ static void overlay_slow(const char *prog)
 	d.delay_ms = 400;
 	char *argv[] = {(char *)prog, "base=xen:0:sbase", "serve=xen:0:sovl",
 			host, "timeout=2", "clients=1", NULL};
-	pid_t pid = spawn(argv, log);
+	pid_t pid = ba_spawn(argv, log);
 	struct bt_client b;
-	consumer(&b, serve, pid, log);
+	ba_consumer(&b, serve, pid, log);
 	static uint8_t buf[N][BLK];
 	int32_t st[N];
 	uint64_t t0 = ht_now_ms();
 	for (unsigned i = 0; i < N; i++)
 		submit(&b, VMSG_BLK_OP_READ, i, buf[i]);
-	reap_all(&b, N, st, log);
+	ba_reap_all(&b, N, st, log);
 	uint64_t ms = ht_now_ms() - t0;
 	for (unsigned i = 0; i < N; i++) {
 		if (st[i] != 0)
-			show_log(log);
+			ba_show_log(log);
 		ASSERT_EQ(st[i], 0);
 		for (size_t j = 0; j < BLK; j++)
 			ASSERT_EQ(buf[i][j], pat(0, (size_t)i * 3u * BLK + j));
 	}
 	ASSERT_GE(ms, 4000u); /* longer than the limit, in all */
 	bt_close(&b);
-	ASSERT_EQ(exit_status(pid, log), 0);
+	ASSERT_EQ(ba_exit_status(pid, log), 0);
 	bt_disk_stop(&d);
 	ASSERT_EQ(d.served, (uint64_t)N);
 	printf("%s, slow base: %u reads, one answered per 400 ms, all good "
@@ -281,9 +170,9 @@ static void mirror(const char *prog, bool silent)
 			silent ? "leg2=xen:0:lb" : "leg2=xen:0:slb",
 			silent ? "serve=xen:0:mir" : "serve=xen:0:smir", host,
 			silent ? "timeout=1" : "timeout=2", "clients=1", NULL};
-	pid_t pid = spawn(argv, log);
+	pid_t pid = ba_spawn(argv, log);
 	struct bt_client b;
-	consumer(&b, serve, pid, log);
+	ba_consumer(&b, serve, pid, log);
 
 	static uint8_t wbuf[N][BLK], rbuf[N][BLK];
 	int32_t st[N];
@@ -293,23 +182,23 @@ static void mirror(const char *prog, bool silent)
 	uint64_t t0 = ht_now_ms();
 	for (unsigned i = 0; i < N; i++)
 		submit(&b, VMSG_BLK_OP_WRITE, i, wbuf[i]);
-	reap_all(&b, N, st, log);
+	ba_reap_all(&b, N, st, log);
 	uint64_t wms = ht_now_ms() - t0;
 	for (unsigned i = 0; i < N; i++) {
 		if (st[i] != 0)
-			show_log(log);
+			ba_show_log(log);
 		ASSERT_EQ(st[i], 0);
 	}
 	for (unsigned i = 0; i < N; i++)
 		submit(&b, VMSG_BLK_OP_READ, i, rbuf[i]);
-	reap_all(&b, N, st, log);
+	ba_reap_all(&b, N, st, log);
 	uint64_t ms = ht_now_ms() - t0;
 	for (unsigned i = 0; i < N; i++) {
 		ASSERT_EQ(st[i], 0);
 		ASSERT_MEM_EQ(rbuf[i], wbuf[i], BLK);
 	}
 	bt_close(&b);
-	ASSERT_EQ(exit_status(pid, log), 0);
+	ASSERT_EQ(ba_exit_status(pid, log), 0);
 	/* The legs' threads end with the mirror's channels. Every
 	 * acknowledged write is on leg1, and on leg2 unless dropped. */
 	pthread_join(d1.th, NULL);
@@ -326,8 +215,8 @@ static void mirror(const char *prog, bool silent)
 		? "leg2 xen:0:lb failed (it answered nothing for 1 s): dropped; "
 		  "carrying on on the other leg"
 		: "legs up: 2";
-	if (!log_has(log, want) || (!silent && log_has(log, "failed"))) {
-		show_log(log);
+	if (!ba_log_has(log, want) || (!silent && ba_log_has(log, "failed"))) {
+		ba_show_log(log);
 		VMSG_TEST_FAIL("the mirror's log lacks '%s'", want);
 	}
 	if (silent) {

@@ -31,6 +31,9 @@ struct bt_disk {
 	unsigned delay_ms; /* a slow disk: this long before each batch's
 			      replies */
 	bool silent;      /* a hung one: reads requests, answers none */
+	bool gated;       /* bt_disk_gate: each batch's replies wait */
+	int seen[2];      /* gated: a byte to seen[1] when a batch is in */
+	int gate[2];      /* gated: a byte from gate[0] lets its replies go */
 	int result;       /* what serve() ended with */
 	uint64_t served;  /* requests answered */
 	pthread_t th;
@@ -104,6 +107,11 @@ static inline int bt_serve_chan(struct bt_disk *d, vmsg_chan *c)
 		}
 		if (d->delay_ms)
 			usleep(d->delay_ms * 1000u);
+		if (d->gated) {
+			char b = 0;
+			ASSERT_EQ(write(d->seen[1], &b, 1), 1);
+			ASSERT_EQ(read(d->gate[0], &b, 1), 1);
+		}
 		while (n--) {
 			if (d->silent) {
 				free(pend[n].msg);
@@ -171,10 +179,26 @@ static inline void bt_disk_start(struct bt_disk *d, const char *path,
 	bt_disk_start_flags(d, path, size, batch, 0);
 }
 
+/* Hold the replies of a started disk, a batch at a time, until the test
+ * says: each batch taken in writes a byte to d->seen[1], then waits for
+ * one on d->gate[1]. Call before the first request comes (the thread
+ * reads `gated` only then). */
+static inline void bt_disk_gate(struct bt_disk *d)
+{
+	ASSERT_EQ(pipe(d->seen), 0);
+	ASSERT_EQ(pipe(d->gate), 0);
+	d->gated = true;
+}
+
 static inline void bt_disk_stop(struct bt_disk *d)
 {
 	pthread_join(d->th, NULL);
 	free(d->data);
+	if (d->gated)
+		for (int i = 0; i < 2; i++) {
+			close(d->seen[i]);
+			close(d->gate[i]);
+		}
 }
 
 /* A connected client channel and a client on it. */
