@@ -137,6 +137,11 @@ uint64_t guest_uptime_ns(void)
 	return guest__now_ns() - guest__m.boot_ns;
 }
 
+bool guest_stop_requested(void)
+{
+	return false; /* no signals here */
+}
+
 void guest_sleep_ms(unsigned ms)
 {
 	uint64_t until = guest__now_ns() + (uint64_t)ms * 1000000u;

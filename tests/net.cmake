@@ -47,6 +47,20 @@ if(TARGET xensim AND TARGET l2switch-appliance)
                        LABELS "net;netns;sim" RUN_SERIAL TRUE)
 endif()
 
+# SIGTERM ends the appliances' Linux programs in order: a client's link
+# closes, the socket files go, exit 0 (tests/net/net_app_sigterm.c).
+set(net_sigterm_progs $<TARGET_FILE:l2switch> $<TARGET_FILE:firewall>)
+if(TARGET l2switch-appliance)
+  list(APPEND net_sigterm_progs $<TARGET_FILE:l2switch-appliance>
+       $<TARGET_FILE:firewall-appliance>)
+endif()
+vmsg_add_test(net_app_sigterm SOURCES net/net_app_sigterm.c TIMEOUT 180
+              LABELS host net ARGS ${net_sigterm_progs})
+add_dependencies(net_app_sigterm l2switch firewall)
+if(TARGET l2switch-appliance)
+  add_dependencies(net_app_sigterm l2switch-appliance firewall-appliance)
+endif()
+
 # The commands' usage errors and messages (tests/net/net_cli.sh).
 set(net_cli_sdk)
 if(TARGET l2switch-appliance)

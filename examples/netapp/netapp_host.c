@@ -72,7 +72,10 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: %s dir=DIR [KEY=VALUE...]\n%s",
+			printf("usage: %s dir=DIR [KEY=VALUE...]\n%s"
+			       "SIGUSR1 prints the counters; SIGTERM or SIGINT "
+			       "prints them and ends it:\nthe ports' channels "
+			       "closed, their sockets in DIR removed, status 0\n",
 			       netapp_app.name, netapp_app.usage);
 			return 0;
 		}

@@ -24,6 +24,9 @@
  * Linux the SDK's own host=DIR and domid=N are taken as well. An unknown
  * key or a bad value ends it with a message and status 2; --help prints
  * the usage.
+ * On Linux, SIGTERM or SIGINT ends it in order (guest_stop_requested,
+ * looked at after each wait): every port's channel closed, so each peer
+ * sees its link close, the host backend's socket files removed, status 0.
  *
  * The loop: every channel is in one wait set (vmsg/waitset.h); each wait
  * is followed by round-robin rounds over the ports that have work, a
@@ -106,7 +109,9 @@ static int usage(void)
 		"traffic moved\n"
 		"                       (0: never, the default)\n"
 		"the appliance's own:\n%s"
-		"the Linux program also takes the SDK's host=DIR and domid=N\n",
+		"the Linux program also takes the SDK's host=DIR and domid=N;\n"
+		"SIGTERM or SIGINT ends it: the ports' channels closed, "
+		"status 0\n",
 		netapp_app.name, netapp_app.name, netapp_app.usage);
 	return 0;
 }
@@ -394,9 +399,11 @@ static void maybe_stats(struct drv *d)
 	netapp_stats(&d->app);
 }
 
-/* Serve the ports until a failure (the loop has no other end: a
- * unikernel runs until its domain is destroyed, the Linux program until
- * it is killed). Returns 1. */
+/* Serve the ports until a failure (1) or, on Linux, SIGTERM or SIGINT
+ * (guest_stop_requested, looked at after each wait: 0; app_main then
+ * closes every channel, so each port's peer sees its link close, and
+ * the host backend's socket files go). A unikernel runs until its domain
+ * is destroyed. */
 static int run(struct drv *d)
 {
 	int r;
@@ -423,6 +430,7 @@ static int run(struct drv *d)
 		guest_printf("%s: offering %s, up to %u ports\n", d->app.name,
 			     d->service, d->app.nports);
 	}
+	(void)guest_stop_requested(); /* from now on, a signal stops us */
 	guest_printf("%s: running, %u ports\n", d->app.name, d->app.nports);
 
 	for (;;) {
@@ -439,6 +447,11 @@ static int run(struct drv *d)
 					      wait_ms);
 		else if (wait_ms)
 			guest_sleep_ms((unsigned)wait_ms);
+		if (guest_stop_requested()) {
+			guest_printf("%s: stop signal: closing the ports\n",
+				     d->app.name);
+			return 0;
+		}
 		if (n < 0) {
 			guest_printf("%s: wait: %s\n", d->app.name,
 				     vmsg_strerror(n));

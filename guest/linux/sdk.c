@@ -17,11 +17,15 @@
  * A DIR that is not a directory ends main() with status 2 and says so
  * (it would otherwise read as "no such channel" much later).
  *
+ * guest_stop_requested() installs a handler for SIGTERM and SIGINT at its
+ * first call and says whether one has come since.
+ *
  * guest_get_stats() reports zeros: a Linux process does not count its
  * blocking. Named services are vmsg/service.h, libvmsg's: the same client
  * core (lib/service) as the unikernel's. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +116,29 @@ void guest_sleep_ms(unsigned ms)
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+static volatile sig_atomic_t g_stop;
+
+static void on_stop_signal(int sig)
+{
+	g_stop = sig;
+}
+
+bool guest_stop_requested(void)
+{
+	static bool installed;
+	if (!installed) {
+		/* SA_RESTART: the waits of libvmsg start again after a
+		 * signal anyway; the appliance's loop sees the flag when
+		 * its wait's timeout ends. */
+		struct sigaction sa = {.sa_handler = on_stop_signal,
+				       .sa_flags = SA_RESTART};
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		installed = true;
+	}
+	return g_stop != 0;
 }
 
 void guest_shutdown(bool crash)

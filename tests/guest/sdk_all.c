@@ -39,6 +39,7 @@ int app_main(const char *cmdline)
 	CHECK(guest_uptime_ns() > 0);
 	struct guest_stats st;
 	guest_get_stats(&st);
+	CHECK(!guest_stop_requested());
 	void *p = guest_alloc(10000);
 	CHECK(p != 0 && ((const char *)p)[9999] == 0);
 	guest_free(p, 10000);

@@ -56,6 +56,14 @@ void guest_sleep_ms(unsigned ms);
 /* The value of `key=value` in the cmdline into buf (NUL-terminated).
  * Returns its length, -ENOENT when absent, -ENAMETOOLONG if cap is short. */
 int guest_cmdline_get(const char *key, char *buf, size_t cap);
+/* Whether the appliance has been asked to stop: on Linux, SIGTERM or
+ * SIGINT has come since the first call (which installs the SDK's handler
+ * for them: until an appliance asks, they keep their default action and
+ * kill the program). A loop that asks between its waits (a bounded
+ * timeout each) ends in order: it closes its channels and returns from
+ * app_main. A unikernel has no signals: always false there (the domain
+ * is shut down or destroyed from outside). */
+bool guest_stop_requested(void);
 /* Power off (or crash when crash is true). Flushes the console first. */
 __attribute__((noreturn)) void guest_shutdown(bool crash);
 
