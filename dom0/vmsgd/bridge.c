@@ -141,6 +141,7 @@ static void on_handle_closed(uv_handle_t *h)
 			*pp = b->next;
 			break;
 		}
+	guest_leave(b->d, &b->acct);
 	/* Still attached only while lingering: the flush is over. */
 	if (b->c) {
 		struct channel *c = b->c;
@@ -173,6 +174,7 @@ static void chan_release(struct bconn *b)
 	(void)vmsg_chan_stats(b->ch, &b->last);
 	vmsg_chan_close(b->ch);
 	b->ch = NULL;
+	bridge_account(b); /* its reassembly buffer went with it */
 }
 
 static void on_poll_closed(uv_handle_t *h)
@@ -285,6 +287,7 @@ bool bridge_detach(struct channel *c)
 			  c->id, b->ops->queued(b), c->sock,
 			  b->d->pol.bridge_flush_ms);
 	if (!linger || b->closing) {
+		guest_leave(b->d, &b->acct);
 		c->bconn = NULL;
 		b->c = NULL;
 		linger = false;
@@ -310,26 +313,38 @@ void bridge_guest_closed(struct channel *c)
 static void pump_out(struct bconn *b);
 static void push_in(struct bconn *b);
 
-/* The bytes vmsgd's socket write queue holds of domain `domid`'s data
+/* What b holds of its guest's data: its socket write queue, and what
+ * its channel end collects of the guest's fragmented messages (a
+ * seqpacket: bridge's does; a byte stream's never). trim: first free the
+ * end's reassembly buffer if nothing in it is wanted. */
+static uint64_t bconn_held(void *arg, bool trim)
+{
+	struct bconn *b = arg;
+	size_t kept = 0;
+	uint64_t n = b->wq;
+	if (b->ch && vmsg_chan_rx_kept(b->ch, trim, &kept) >= 0)
+		n += kept;
+	return n;
+}
+
+/* The recount of guests_check: the same bytes, from the channel
  * (lingering connections too: they stay attached to their channel). */
 uint64_t bridge_queued(const struct channel *c, uint16_t domid)
 {
 	const struct bconn *b = c->bconn;
 	if (!b || b->guest != domid)
 		return 0;
-	/* A seqpacket: bridge's end collects the guest's fragmented
-	 * messages in vmsgd's memory (a byte stream's never). */
-	size_t kept = 0;
-	uint64_t n = b->wq;
-	if (b->ch && vmsg_chan_rx_kept(b->ch, false, &kept) >= 0)
-		n += kept;
-	return n;
+	return bconn_held((void *)b, false);
 }
 
-void bridge_trim(const struct channel *c)
+void bridge_join(struct bconn *b)
 {
-	if (c->bconn && c->bconn->ch)
-		(void)vmsg_chan_rx_kept(c->bconn->ch, true, NULL);
+	guest_join(b->d, &b->acct, b->guest, bconn_held, b);
+}
+
+void bridge_account(struct bconn *b)
+{
+	guest_sync(b->d, &b->acct);
 }
 
 /* Resume the bridges of `guest` held back by its max_queued_bytes. */
@@ -341,6 +356,7 @@ static void resume_guest(struct vmsgd *d, uint16_t guest)
 			b->over = false;
 			b->out_stalled = false;
 			b->ops->pump(b); /* may end b: freed a loop turn later */
+			bridge_account(b);
 		}
 }
 
@@ -359,6 +375,7 @@ static void on_write(uv_write_t *req, int status)
 	if (status == 0)
 		b->sock_tx += w->len;
 	free(w);
+	bridge_account(b);
 	if (b->closing)
 		return;
 	if (status < 0) {
@@ -369,6 +386,7 @@ static void on_write(uv_write_t *req, int status)
 	if (b->out_stalled && !b->over && b->wq < WQ_MAX) {
 		b->out_stalled = false;
 		pump_out(b);
+		bridge_account(b);
 	}
 	resume_guest(b->d, b->guest);
 }
@@ -411,6 +429,7 @@ static void pump_out(struct bconn *b)
 			return;
 		}
 		b->wq += sizeof *w + (size_t)n;
+		bridge_account(b); /* before the next chunk asks the bound */
 		b->out_chunks++;
 		bridge_guest_talks(b);
 	}
@@ -537,6 +556,7 @@ static void on_chan(uv_poll_t *h, int status, int events)
 		}
 	}
 	b->ops->pump(b);
+	bridge_account(b);
 }
 
 static int poll_chan(struct bconn *b)
@@ -618,6 +638,7 @@ static int bridge_in_start(struct vmsgd *d, struct channel *c, void *arg,
 	snprintf(c->sock, sizeof c->sock, "%s", a->peer);
 	c->bconn = b;
 	b->c = c;
+	bridge_join(b);
 	vmsgd_log(LOG_INFO, "bridge %s: connection from %s opens '%s' "
 			    "(channel %u)",
 		  a->l->b.name, a->peer, c->service, c->id);
@@ -660,6 +681,7 @@ static void bridge_served(struct vmsgd *d, struct channel *c)
 		  c->id, c->sock, c->service, (unsigned)c->provider, c->path);
 	b->ops->start(b);
 	b->ops->pump(b);
+	bridge_account(b);
 }
 
 /* ---- connect bridges: a guest's open connects a socket ------------------ */
@@ -691,6 +713,7 @@ void bridge_connected(struct bconn *b, int status)
 		return;
 	b->ops->start(b);
 	b->ops->pump(b);
+	bridge_account(b);
 }
 
 static int stream_connect(struct bconn *b, const struct policy_bridge *br,
@@ -731,6 +754,7 @@ int bridge_out_serve(struct vmsgd *d, struct channel *c,
 	c->bconn = b;
 	b->c = c;
 	b->guest = c->consumer;
+	bridge_join(b);
 	snprintf(c->bridge, sizeof c->bridge, "%s", br->name);
 	snprintf(c->sock, sizeof c->sock, "%s", br->addr);
 	snprintf(c->path, sizeof c->path, BRIDGE_PATH_PREFIX "/%u", c->id);
@@ -841,5 +865,4 @@ const struct transport bridge_in_transport = {
 	.counters = bridge_counters,
 	.guest_closed = bridge_guest_closed,
 	.queued = bridge_queued,
-	.trim = bridge_trim,
 };

@@ -104,6 +104,10 @@ struct bconn {
 	uint64_t sock_rx, sock_tx, in_chunks, out_chunks;
 	uint64_t in_stalls, out_stalls;
 	struct vmsg_chan_stats last; /* the channel end's, once it is closed */
+	/* Its guest's data it holds (bridge_queued's bytes), in the guest's
+	 * total (bounds.c): joined with its channel, synced after each turn
+	 * that may change it, left when c->bconn no longer points here. */
+	struct guest_end acct;
 	char inbuf[CHUNK];
 };
 
@@ -150,7 +154,10 @@ bool bridge_waiting(const struct channel *c);
 bool bridge_detach(struct channel *c);
 void bridge_guest_closed(struct channel *c);
 uint64_t bridge_queued(const struct channel *c, uint16_t domid);
-void bridge_trim(const struct channel *c);
+/* b joins its guest's total of queued bytes (once c->bconn is b). */
+void bridge_join(struct bconn *b);
+/* What b holds may have changed: report it (bounds.c). */
+void bridge_account(struct bconn *b);
 bool bridge_counters(const struct channel *c, struct chan_counters *k);
 
 /* bridge_dgram.c: a seqpacket listener on l->b.path (the stale-socket

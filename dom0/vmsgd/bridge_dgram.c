@@ -212,7 +212,9 @@ static void write_sock(struct bconn *b)
 			/* A fragmented message is collected in vmsgd's memory
 			 * by the peek: while the guest has its
 			 * max_queued_bytes here, leave its messages in the
-			 * ring (bridges_tick resumes; bounds.c). */
+			 * ring (bridges_tick resumes; bounds.c). What the
+			 * last peek and release left is reported first. */
+			bridge_account(b);
 			b->over = !guest_may_queue(b->d, b->guest);
 			if (b->over)
 				return;
@@ -317,6 +319,7 @@ static void on_sock(uv_poll_t *h, int status, int events)
 		write_sock(b);
 	if (!b->closing && (events & UV_READABLE))
 		read_sock(b);
+	bridge_account(b);
 	if (!b->closing)
 		update(b);
 }

@@ -47,7 +47,6 @@ const struct transport bridge_out_transport = {
 	.counters = bridge_counters,
 	.guest_closed = bridge_guest_closed,
 	.queued = bridge_queued,
-	.trim = bridge_trim,
 };
 
 /* ---- listen bridges: a stream connection ---------------------------------- */

@@ -4,7 +4,7 @@
  *     ServeResult and Closed, and the end of a guest's state;
  *   - the transports (direct.c, relay.c, bridge.c) report what became
  *     of a channel (opened, failed, ended, forgotten);
- *   - ctlsock.c, metrics.c and bounds.c read the lists through
+ *   - ctlsock.c, metrics.c and bounds.c (its check) read the lists through
  *     broker_services() and broker_channels().
  * The broker calls nobody back by name: the transports through struct
  * transport and the sessions through struct broker_notify, both given
@@ -159,11 +159,10 @@ struct transport {
 	bool (*counters)(const struct channel *c, struct chan_counters *k);
 	/* A guest says it closed its end of the open c (its Closed). */
 	void (*guest_closed)(struct channel *c);
-	/* The bytes of domain `domid`'s data c's ends hold in vmsgd. */
+	/* The bytes of domain `domid`'s data c's ends hold in vmsgd, counted
+	 * from c: only guests_check's recount asks (the limits use the
+	 * running totals its ends report, struct guest_end in vmsgd.h). */
 	uint64_t (*queued)(const struct channel *c, uint16_t domid);
-	/* Free c's ends' reassembly buffers that hold nothing now (their
-	 * written pages count in queued until then; guests_trim). */
-	void (*trim)(const struct channel *c);
 };
 
 extern const struct transport direct_transport;       /* direct.c */

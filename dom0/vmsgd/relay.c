@@ -59,6 +59,10 @@ struct relay {
 	uint64_t stalls[2];
 	uint64_t dropped[2];     /* over max_msg: dropped by the source end */
 	struct vmsg__partial_watch partial[2]; /* of each source end */
+	/* What each source end holds of its writer's data, in the writer's
+	 * total (bounds.c): joined once c is relayed, synced after each
+	 * copy turn, left when c is detached. */
+	struct guest_end acct[2];
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -98,26 +102,27 @@ static uint16_t writer(const struct relay *r, int dir)
 	return dir == C2P ? r->c->consumer : r->c->provider;
 }
 
-/* The bytes of domain `domid`'s messages c's ends hold: their reassembly
- * buffers' written bytes (a fragmented message incomplete, waiting for
- * room at the destination, or passed on but its pages not yet freed). */
+/* The bytes of its writer's messages a source end holds: its reassembly
+ * buffer's written bytes (a fragmented message incomplete, waiting for
+ * room at the destination, or passed on but its pages not yet freed).
+ * trim: free the buffer first if nothing in it is wanted. */
+static uint64_t end_kept(void *end, bool trim)
+{
+	size_t kept = 0;
+	if (vmsg_chan_rx_kept(end, trim, &kept) < 0)
+		return 0;
+	return kept;
+}
+
+/* The recount of guests_check: the same bytes, from the channel. */
 static uint64_t relay_queued(const struct channel *c, uint16_t domid)
 {
 	const struct relay *r = c->relay;
 	uint64_t n = 0;
-	for (int dir = 0; r && dir < 2; dir++) {
-		size_t kept = 0;
-		if (writer(r, dir) == domid &&
-		    vmsg_chan_rx_kept(r->end[dir], false, &kept) >= 0)
-			n += kept;
-	}
+	for (int dir = 0; r && dir < 2; dir++)
+		if (writer(r, dir) == domid)
+			n += end_kept(r->end[dir], false);
 	return n;
-}
-
-static void relay_trim(const struct channel *c)
-{
-	for (int dir = 0; c->relay && dir < 2; dir++)
-		(void)vmsg_chan_rx_kept(c->relay->end[dir], true, NULL);
 }
 
 /* Has a message on one of c's ends stayed incomplete beyond the policy's
@@ -176,6 +181,9 @@ static bool relay_detach(struct channel *c)
 	c->relay = NULL;
 	if (!r)
 		return false;
+	/* Its ends count no more (they close a loop turn later). */
+	for (int dir = 0; dir < 2; dir++)
+		guest_leave(r->d, &r->acct[dir]);
 	r->c = NULL;
 	/* Publish what is committed now: the handles close a loop turn
 	 * later. */
@@ -281,6 +289,9 @@ static void pump(struct relay *r)
 	bool more = false;
 	for (int dir = 0; dir < 2; dir++) {
 		int res = copy(r, dir);
+		/* What the turn left in the source end, before the other
+		 * direction asks for the bound (it may be the same guest). */
+		guest_sync(r->d, &r->acct[dir]);
 		if (res == GO_MORE)
 			more = true;
 		if (res == SRC_CLOSED) {
@@ -404,6 +415,9 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 	r->handles++;
 	r->c = c;
 	c->relay = r;
+	for (int dir = 0; dir < 2; dir++)
+		guest_join(d, &r->acct[dir], writer(r, dir), end_kept,
+			   r->end[dir]);
 	for (int i = 0; i < 2; i++)
 		uv_poll_start(&r->poll[i], UV_READABLE, on_poll);
 	vmsgd_log(LOG_DEBUG, "channel %u: relaying %s <-> %s", c->id,
@@ -449,7 +463,6 @@ const struct transport relay_transport = {
 	.tick = relay_tick,
 	.counters = relay_counters,
 	.queued = relay_queued,
-	.trim = relay_trim,
 };
 
 void relays_close_all(struct vmsgd *d)

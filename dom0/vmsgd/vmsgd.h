@@ -205,21 +205,60 @@ bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
 /* ---- bounds (bounds.c) -------------------------------------------------- */
 
 struct vmsgd;
+struct guest_dom;
 
 /* How long a message stays incomplete (partial_message_ms): the watch of
  * vmsg_partial.h, which vmsg-blockd shares, sampled by the tick. */
+
+/* The bytes of a guest's data vmsgd holds are counted as a running total
+ * per domain, kept by deltas, so that asking (on every copy turn of every
+ * channel) costs the same however many channels there are. Each place
+ * that holds a guest's data (a relay's direction, a bridge connection)
+ * is a struct guest_end joined to its writer's domain: after each turn
+ * it reports (guest_sync) and the total moves by the difference from
+ * what it last reported; when it no longer counts (its channel goes), it
+ * leaves and takes all it counted with it. */
+struct guest_end {
+	struct guest_end *prev, *next; /* its domain's ends (bounds.c's) */
+	/* The bytes of the guest's data it holds now; trim: first free its
+	 * reassembly buffer if that holds nothing wanted. */
+	uint64_t (*count)(void *arg, bool trim);
+	void *arg;
+	uint64_t counted; /* what it counts in its domain's total now */
+	uint16_t domid;
+	bool joined;
+};
+/* Set up d's per-domain totals (one zeroed record per possible domid,
+ * touched only for the domains that use vmsgd); 0 or -ENOMEM. Freed by
+ * guests_free. */
+int guests_init(struct vmsgd *d);
+void guests_free(struct vmsgd *d);
+/* e (zeroed, or left before) starts counting against domain `domid`,
+ * with count(arg, trim) telling what it holds; nothing yet. */
+void guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
+		uint64_t (*count)(void *arg, bool trim), void *arg);
+/* e may hold another amount now: move its domain's total by the change.
+ * Nothing when e has not joined (or has left). */
+void guest_sync(struct vmsgd *d, struct guest_end *e);
+/* e counts no more: its domain's total loses what it counted. */
+void guest_leave(struct vmsgd *d, struct guest_end *e);
 /* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
  * and seqpacket channels' ends keep for its fragmented messages (the
  * reassembly buffers' written bytes, vmsg_chan_rx_kept), and its bridges'
- * socket write queues (each transport's queued hook, broker.h). */
+ * socket write queues. The running total: no channel is looked at. */
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
 /* May vmsgd read more of domain `domid`'s data (its queued bytes below
- * max_queued_bytes, once the idle reassembly buffers are freed)? dom0 (a
- * listen bridge's socket) always may. */
+ * max_queued_bytes, once the idle reassembly buffers of that domain's
+ * ends are freed)? dom0 (a listen bridge's socket) always may. */
 bool guest_may_queue(struct vmsgd *d, uint16_t domid);
-/* Free every channel end's reassembly buffer that holds nothing now: from
- * the tick, and when a guest reaches max_queued_bytes. */
+/* Free every end's reassembly buffer that holds nothing now (the tick). */
 void guests_trim(struct vmsgd *d);
+/* The check (VMSGD_CHECK_QUEUED=1 in vmsgd's environment; the tests set
+ * it): recount every domain's bytes from the channels (each transport's
+ * queued hook, broker.h) and abort on a difference from the running
+ * total: a delta not reported. When d->check_queued: from the tick, and
+ * before vmsgctl's list domains shows the totals. */
+void guests_check(struct vmsgd *d);
 
 /* ---- state -------------------------------------------------------------- */
 
@@ -351,6 +390,12 @@ struct vmsgd {
 	 * bucket is used), so a client that reconnects in a loop cannot
 	 * flood the log. */
 	struct rl_state host_rl;
+	/* bounds.c: the per-domain totals of queued bytes (indexed by
+	 * domid), the domains that have ends, and the check. */
+	struct guest_dom *guests;
+	struct guest_dom *guests_active;
+	bool check_queued;
+	uint64_t *recount; /* guests_check's scratch, by domid */
 };
 
 /* The monotonic clock in ms (log.c). */

@@ -155,8 +155,51 @@ static void hold(vmsg_ctl *ctl, const char *svc, unsigned n)
 	sim_say(vt_out, "released");
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Consumer (relayping): hold `n` idle channels of `svc`, then time `k`
+ * round trips of a 64-byte message on a relayed channel of dom3's `echo`
+ * (after as many unmeasured), and say "pp P50_NS P99_NS". */
+static void pingpong(vmsg_ctl *ctl, const char *svc, unsigned n, unsigned k)
+{
+	static vmsg_chan *ch[CHANMEM_MAX];
+	static uint64_t ns[100000];
+	ASSERT_TRUE(n <= CHANMEM_MAX && k >= 1 && k <= 100000);
+	for (unsigned i = 0; i < n; i++) {
+		ch[i] = vt_open(ctl, svc);
+		ping(ch[i], i);
+	}
+	vmsg_chan *e = vt_open(ctl, "echo");
+	unsigned char m[64], r[64];
+	memset(m, 0x5a, sizeof m);
+	for (unsigned i = 0; i < 2 * k; i++) {
+		struct timespec t0, t1;
+		uint16_t t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ASSERT_EQ(vmsg_chan_send(e, 0x200, m, sizeof m, 0, SIM_WAIT_MS),
+			  (int)sizeof m);
+		ASSERT_EQ(vmsg_chan_recv(e, &t, r, sizeof r, SIM_WAIT_MS),
+			  (int)sizeof m);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (i >= k)
+			ns[i - k] = (uint64_t)(t1.tv_sec - t0.tv_sec) *
+					    1000000000u +
+				    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	}
+	qsort(ns, k, sizeof ns[0], cmp_u64);
+	sim_say(vt_out, "pp %llu %llu", (unsigned long long)ns[k / 2],
+		(unsigned long long)ns[k * 99 / 100]);
+	vmsg_service_close(ctl, e);
+	for (unsigned i = 0; i < n; i++)
+		vmsg_service_close(ctl, ch[i]);
+}
+
 /* Consumer: lines "run SVC N WARM", then "go" after the warm-up; or
- * "hold SVC N" (chanmem). */
+ * "hold SVC N" (chanmem); or "pingpong SVC N K" (relayping). */
 static int role_consumer(void)
 {
 	char line[128], svc[16];
@@ -168,6 +211,10 @@ static int role_consumer(void)
 		unsigned n = 0, warm = 0;
 		if (sscanf(line, "hold %15s %u", svc, &n) == 2) {
 			hold(ctl, svc, n);
+			continue;
+		}
+		if (sscanf(line, "pingpong %15s %u %u", svc, &n, &warm) == 3) {
+			pingpong(ctl, svc, n, warm);
 			continue;
 		}
 		ASSERT_EQ(sscanf(line, "run %15s %u %u", svc, &n, &warm), 3);
@@ -479,9 +526,19 @@ int main(int argc, char **argv)
 {
 	/* chanmem N MODE: one mode per vmsgd, so that what one mode's
 	 * channels freed does not hide what the other's take. */
-	unsigned held = 0;
-	bool relayed_mem = false;
-	if (argc == 4 && strcmp(argv[1], "chanmem") == 0 &&
+	unsigned held = 0, pp_idle = 0, pp_k = 0;
+	bool relayed_mem = false, relayping = false;
+	if (argc == 4 && strcmp(argv[1], "relayping") == 0) {
+		/* relayping N K (bench/relayping; not a test): the p50 of K
+		 * relayed 64-byte round trips while dom2 holds N idle
+		 * relayed channels. No check of the totals (its recount
+		 * would cost each tick O(channels)). */
+		relayping = true;
+		pp_idle = (unsigned)atoi(argv[2]);
+		pp_k = (unsigned)atoi(argv[3]);
+		argc = 1;
+		setenv("VMSGD_CHECK_QUEUED", "0", 1);
+	} else if (argc == 4 && strcmp(argv[1], "chanmem") == 0 &&
 	    (!strcmp(argv[3], "direct") || !strcmp(argv[3], "relayed"))) {
 		held = (unsigned)atoi(argv[2]);
 		relayed_mem = !strcmp(argv[3], "relayed");
@@ -517,13 +574,28 @@ int main(int argc, char **argv)
 			     "[service fo]\noffer = 1\nopen = 2\nmode = direct\n"
 			     "max_channels_per_domain = 4096\n\n"
 			     "[service fr]\noffer = 1\nopen = 2\n"
-			     "mode = relayed\nmax_channels_per_domain = 4096\n");
+			     "mode = relayed\nmax_channels_per_domain = 4096\n"
+			     "\n[service echo]\noffer = 3\nopen = 2\n"
+			     "mode = relayed\n");
 	vt_start_vmsgd();
 	vmsgd_pid = vt_child_of(vt_vmsgd);
 	vt_spawn(&prov, 1, "fanprov", NULL);
 	sim_expect(prov.from, "offered", line, sizeof line);
 	vt_spawn(&cons, 2, "consumer", NULL);
-	if (held) {
+	if (relayping) {
+		struct vt_role echo;
+		vt_spawn(&echo, 3, "provider", NULL);
+		sim_expect(echo.from, "offered", line, sizeof line);
+		sim_say(cons.to, "pingpong fr %u %u", pp_idle, pp_k);
+		sim_expect(cons.from, "pp", line, sizeof line);
+		unsigned long long p50 = 0, p99 = 0;
+		ASSERT_EQ(sscanf(line, "pp %llu %llu", &p50, &p99), 2);
+		printf("relayping {\"idle\":%u,\"round_trips\":%u,"
+		       "\"p50_ns\":%llu,\"p99_ns\":%llu}\n",
+		       pp_idle, pp_k, p50, p99);
+		sim_say(echo.to, "quit");
+		vt_role_done(&echo, 0);
+	} else if (held) {
 		/* Relayed: the simulator's xensimd needs ~20 fds each. */
 		ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
 		unsigned relayed = held < 500 ? held : 500;
