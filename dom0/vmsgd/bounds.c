@@ -16,81 +16,88 @@
 
 #include "broker.h"
 
-/* One per possible domid: 65536 records of a few words, allocated zeroed
- * at start; the pages of the domids never used are never touched. */
-#define GUEST_DOMS 65536u
+/* A domain's record exists while it has ends (and until the tick's trim
+ * after the last one left), found by domid in a small hash table: a few
+ * domains, each found in a step or two. */
+#define GUEST_BUCKETS 64u
 
 struct guest_dom {
+	struct guest_dom *next;   /* its bucket's */
 	struct guest_end *ends;   /* its ends, joined (doubly linked) */
-	struct guest_dom *next;   /* d->guests_active, while listed */
 	uint64_t queued;          /* the sum of its ends' counted */
 	uint16_t domid;
-	bool listed;              /* on d->guests_active */
 };
 
 int guests_init(struct vmsgd *d)
 {
-	d->guests = calloc(GUEST_DOMS, sizeof *d->guests);
-	if (!d->guests)
-		return -ENOMEM;
-	for (unsigned i = 0; i < GUEST_DOMS; i++)
-		d->guests[i].domid = (uint16_t)i;
-	return 0;
+	d->guests = calloc(GUEST_BUCKETS, sizeof *d->guests);
+	return d->guests ? 0 : -ENOMEM;
 }
 
 void guests_free(struct vmsgd *d)
 {
+	for (unsigned i = 0; d->guests && i < GUEST_BUCKETS; i++)
+		for (struct guest_dom *g = d->guests[i], *n; g; g = n) {
+			n = g->next;
+			free(g);
+		}
 	free(d->guests);
-	free(d->recount);
 	d->guests = NULL;
-	d->recount = NULL;
-	d->guests_active = NULL;
 }
 
-void guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-		uint64_t (*count)(void *arg, bool trim), void *arg)
+static struct guest_dom *find(struct vmsgd *d, uint16_t domid)
 {
-	struct guest_dom *g = &d->guests[domid];
+	struct guest_dom *g = d->guests[domid % GUEST_BUCKETS];
+	while (g && g->domid != domid)
+		g = g->next;
+	return g;
+}
+
+int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
+	       uint64_t (*count)(void *arg, bool trim), void *arg)
+{
+	struct guest_dom *g = find(d, domid);
+	if (!g) {
+		if (!(g = calloc(1, sizeof *g)))
+			return -ENOMEM;
+		g->domid = domid;
+		g->next = d->guests[domid % GUEST_BUCKETS];
+		d->guests[domid % GUEST_BUCKETS] = g;
+	}
+	e->dom = g;
 	e->count = count;
 	e->arg = arg;
 	e->counted = 0;
-	e->domid = domid;
-	e->joined = true;
 	e->prev = NULL;
 	e->next = g->ends;
 	if (g->ends)
 		g->ends->prev = e;
 	g->ends = e;
-	/* Listed for the tick's trim; a domain whose ends have all left is
-	 * unlisted by the next trim. */
-	if (!g->listed) {
-		g->listed = true;
-		g->next = d->guests_active;
-		d->guests_active = g;
-	}
+	return 0;
 }
 
 /* Move e's domain's total to what e holds now (n). */
-static void settle(struct vmsgd *d, struct guest_end *e, uint64_t n)
+static void settle(struct guest_end *e, uint64_t n)
 {
-	struct guest_dom *g = &d->guests[e->domid];
-	/* Unsigned: e->counted is part of g->queued, so this never wraps. */
-	g->queued = g->queued - e->counted + n;
+	/* Unsigned: e->counted is part of the total, so this never wraps. */
+	e->dom->queued = e->dom->queued - e->counted + n;
 	e->counted = n;
 }
 
 void guest_sync(struct vmsgd *d, struct guest_end *e)
 {
-	if (e->joined)
-		settle(d, e, e->count(e->arg, false));
+	(void)d;
+	if (e->dom)
+		settle(e, e->count(e->arg, false));
 }
 
 void guest_leave(struct vmsgd *d, struct guest_end *e)
 {
-	if (!e->joined)
+	(void)d;
+	struct guest_dom *g = e->dom;
+	if (!g)
 		return;
-	struct guest_dom *g = &d->guests[e->domid];
-	settle(d, e, 0);
+	settle(e, 0);
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -98,33 +105,35 @@ void guest_leave(struct vmsgd *d, struct guest_end *e)
 	if (e->next)
 		e->next->prev = e->prev;
 	e->prev = e->next = NULL;
-	e->joined = false;
+	e->dom = NULL; /* the record goes at the tick's trim if unused */
 }
 
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid)
 {
-	return d->guests[domid].queued;
+	struct guest_dom *g = find(d, domid);
+	return g ? g->queued : 0;
 }
 
 /* Free the idle reassembly buffers of g's ends, and count them again. */
-static void trim_dom(struct vmsgd *d, struct guest_dom *g)
+static void trim_dom(struct guest_dom *g)
 {
 	for (struct guest_end *e = g->ends; e; e = e->next)
-		settle(d, e, e->count(e->arg, true));
+		settle(e, e->count(e->arg, true));
 }
 
 void guests_trim(struct vmsgd *d)
 {
-	for (struct guest_dom **pp = &d->guests_active; *pp;) {
-		struct guest_dom *g = *pp;
-		if (!g->ends) {
-			*pp = g->next;
-			g->listed = false;
-			continue;
+	for (unsigned i = 0; i < GUEST_BUCKETS; i++)
+		for (struct guest_dom **pp = &d->guests[i]; *pp;) {
+			struct guest_dom *g = *pp;
+			if (!g->ends) { /* its last end left: 0 counted */
+				*pp = g->next;
+				free(g);
+				continue;
+			}
+			trim_dom(g);
+			pp = &g->next;
 		}
-		trim_dom(d, g);
-		pp = &g->next;
-	}
 }
 
 bool guest_may_queue(struct vmsgd *d, uint16_t domid)
@@ -136,8 +145,20 @@ bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 	 * collected, and counts them, until it is freed: free this guest's
 	 * idle ones before holding it back (a stream of messages each larger
 	 * than the bound would otherwise go one per tick). */
-	trim_dom(d, &d->guests[domid]);
+	trim_dom(find(d, domid)); /* counted: it has a record */
 	return guest_queued(d, domid) < lim;
+}
+
+/* The recount of domain `domid`: what each channel's transport says its
+ * ends hold of that domain's data (the old way of counting). */
+static uint64_t recount(struct vmsgd *d, uint16_t domid)
+{
+	uint64_t n = 0;
+	for (struct channel *c = broker_channels(d); c; c = c->next)
+		if (c->tp->queued &&
+		    (c->provider == domid || c->consumer == domid))
+			n += c->tp->queued(c, domid);
+	return n;
 }
 
 /* Does domain `domid`'s total match the recount? Logs and aborts if not:
@@ -145,7 +166,7 @@ bool guest_may_queue(struct vmsgd *d, uint16_t domid)
  * being enforced on a wrong figure. */
 static void check_dom(struct vmsgd *d, uint16_t domid)
 {
-	uint64_t run = d->guests[domid].queued, re = d->recount[domid];
+	uint64_t run = guest_queued(d, domid), re = recount(d, domid);
 	if (run == re)
 		return;
 	vmsgd_log(LOG_ERROR, "queued bytes of domain %u: the running total "
@@ -156,29 +177,15 @@ static void check_dom(struct vmsgd *d, uint16_t domid)
 	abort();
 }
 
+/* O(domains x channels): for the tests only. */
 void guests_check(struct vmsgd *d)
 {
-	if (!d->recount &&
-	    !(d->recount = calloc(GUEST_DOMS, sizeof *d->recount)))
-		return; /* no memory for the check: skip it this time */
-	struct channel *c;
-	/* The recount: what each transport says each channel holds of its
-	 * two domains' data (the old way of counting). */
-	for (c = broker_channels(d); c; c = c->next) {
-		if (!c->tp->queued)
-			continue;
-		d->recount[c->provider] += c->tp->queued(c, c->provider);
-		if (c->consumer != c->provider)
-			d->recount[c->consumer] +=
-				c->tp->queued(c, c->consumer);
-	}
-	for (c = broker_channels(d); c; c = c->next) {
+	for (struct channel *c = broker_channels(d); c; c = c->next) {
 		check_dom(d, c->provider);
 		check_dom(d, c->consumer);
 	}
 	/* Domains with ends but no channel left must be at 0 too. */
-	for (struct guest_dom *g = d->guests_active; g; g = g->next)
-		check_dom(d, g->domid);
-	for (c = broker_channels(d); c; c = c->next)
-		d->recount[c->provider] = d->recount[c->consumer] = 0;
+	for (unsigned i = 0; i < GUEST_BUCKETS; i++)
+		for (struct guest_dom *g = d->guests[i]; g; g = g->next)
+			check_dom(d, g->domid);
 }

@@ -337,9 +337,9 @@ uint64_t bridge_queued(const struct channel *c, uint16_t domid)
 	return bconn_held((void *)b, false);
 }
 
-void bridge_join(struct bconn *b)
+int bridge_join(struct bconn *b)
 {
-	guest_join(b->d, &b->acct, b->guest, bconn_held, b);
+	return guest_join(b->d, &b->acct, b->guest, bconn_held, b);
 }
 
 void bridge_account(struct bconn *b)
@@ -629,8 +629,6 @@ static int bridge_in_start(struct vmsgd *d, struct channel *c, void *arg,
 			   char *why, size_t cap)
 {
 	(void)d;
-	(void)why;
-	(void)cap;
 	struct accepted *a = arg;
 	struct bconn *b = a->b;
 	b->guest = c->provider;
@@ -638,7 +636,10 @@ static int bridge_in_start(struct vmsgd *d, struct channel *c, void *arg,
 	snprintf(c->sock, sizeof c->sock, "%s", a->peer);
 	c->bconn = b;
 	b->c = c;
-	bridge_join(b);
+	if (bridge_join(b) < 0) { /* the broker fails c: detached */
+		snprintf(why, cap, "vmsgd is out of memory");
+		return -ENOMEM;
+	}
 	vmsgd_log(LOG_INFO, "bridge %s: connection from %s opens '%s' "
 			    "(channel %u)",
 		  a->l->b.name, a->peer, c->service, c->id);
@@ -754,7 +755,10 @@ int bridge_out_serve(struct vmsgd *d, struct channel *c,
 	c->bconn = b;
 	b->c = c;
 	b->guest = c->consumer;
-	bridge_join(b);
+	if (bridge_join(b) < 0) {
+		snprintf(why, cap, "vmsgd is out of memory");
+		return -ENOMEM; /* the broker's broker_fail detaches b */
+	}
 	snprintf(c->bridge, sizeof c->bridge, "%s", br->name);
 	snprintf(c->sock, sizeof c->sock, "%s", br->addr);
 	snprintf(c->path, sizeof c->path, BRIDGE_PATH_PREFIX "/%u", c->id);

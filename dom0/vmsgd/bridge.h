@@ -154,8 +154,9 @@ bool bridge_waiting(const struct channel *c);
 bool bridge_detach(struct channel *c);
 void bridge_guest_closed(struct channel *c);
 uint64_t bridge_queued(const struct channel *c, uint16_t domid);
-/* b joins its guest's total of queued bytes (once c->bconn is b). */
-void bridge_join(struct bconn *b);
+/* b joins its guest's total of queued bytes (once c->bconn is b): 0 or
+ * -ENOMEM. */
+int bridge_join(struct bconn *b);
 /* What b holds may have changed: report it (bounds.c). */
 void bridge_account(struct bconn *b);
 bool bridge_counters(const struct channel *c, struct chan_counters *k);

@@ -390,12 +390,27 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 		free(r);
 		return e;
 	}
+	/* Each source end counts against its writer (writer(): consumer for
+	 * C2P, provider for P2C). */
+	if (guest_join(d, &r->acct[C2P], c->consumer, end_kept,
+		       r->end[C2P]) < 0 ||
+	    guest_join(d, &r->acct[P2C], c->provider, end_kept,
+		       r->end[P2C]) < 0) {
+		snprintf(why, cap, "vmsgd is out of memory");
+		guest_leave(d, &r->acct[C2P]);
+		for (int k = 0; k < 2; k++)
+			vmsg_chan_close(r->end[k]);
+		free(r);
+		return -ENOMEM;
+	}
 	r->next = d->relays;
 	d->relays = r;
 	for (int i = 0; i < 2; i++) {
 		int fd = vmsg_chan_fd(r->end[i]);
 		if (fd < 0 || uv_poll_init(d->loop, &r->poll[i], fd) < 0) {
 			snprintf(why, cap, "vmsgd cannot poll the channel");
+			for (int k = 0; k < 2; k++)
+				guest_leave(d, &r->acct[k]);
 			if (i == 0) {
 				unlink_relay(r);
 				for (int k = 0; k < 2; k++)
@@ -415,9 +430,6 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 	r->handles++;
 	r->c = c;
 	c->relay = r;
-	for (int dir = 0; dir < 2; dir++)
-		guest_join(d, &r->acct[dir], writer(r, dir), end_kept,
-			   r->end[dir]);
 	for (int i = 0; i < 2; i++)
 		uv_poll_start(&r->poll[i], UV_READABLE, on_poll);
 	vmsgd_log(LOG_DEBUG, "channel %u: relaying %s <-> %s", c->id,

@@ -219,24 +219,23 @@ struct guest_dom;
  * what it last reported; when it no longer counts (its channel goes), it
  * leaves and takes all it counted with it. */
 struct guest_end {
+	struct guest_dom *dom;         /* NULL: not joined (or left) */
 	struct guest_end *prev, *next; /* its domain's ends (bounds.c's) */
 	/* The bytes of the guest's data it holds now; trim: first free its
 	 * reassembly buffer if that holds nothing wanted. */
 	uint64_t (*count)(void *arg, bool trim);
 	void *arg;
 	uint64_t counted; /* what it counts in its domain's total now */
-	uint16_t domid;
-	bool joined;
 };
-/* Set up d's per-domain totals (one zeroed record per possible domid,
- * touched only for the domains that use vmsgd); 0 or -ENOMEM. Freed by
- * guests_free. */
+/* Set up d's per-domain totals (a small hash table of records by domid,
+ * one per domain that has ends); 0 or -ENOMEM. Freed by guests_free. */
 int guests_init(struct vmsgd *d);
 void guests_free(struct vmsgd *d);
 /* e (zeroed, or left before) starts counting against domain `domid`,
- * with count(arg, trim) telling what it holds; nothing yet. */
-void guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-		uint64_t (*count)(void *arg, bool trim), void *arg);
+ * with count(arg, trim) telling what it holds; nothing yet. 0, or
+ * -ENOMEM (the domain's record could not be made; e has not joined). */
+int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
+	       uint64_t (*count)(void *arg, bool trim), void *arg);
 /* e may hold another amount now: move its domain's total by the change.
  * Nothing when e has not joined (or has left). */
 void guest_sync(struct vmsgd *d, struct guest_end *e);
@@ -390,12 +389,10 @@ struct vmsgd {
 	 * bucket is used), so a client that reconnects in a loop cannot
 	 * flood the log. */
 	struct rl_state host_rl;
-	/* bounds.c: the per-domain totals of queued bytes (indexed by
-	 * domid), the domains that have ends, and the check. */
-	struct guest_dom *guests;
-	struct guest_dom *guests_active;
+	/* bounds.c: the per-domain totals of queued bytes (hash buckets of
+	 * records by domid), and whether to check them. */
+	struct guest_dom **guests;
 	bool check_queued;
-	uint64_t *recount; /* guests_check's scratch, by domid */
 };
 
 /* The monotonic clock in ms (log.c). */
