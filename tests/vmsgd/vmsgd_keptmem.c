@@ -26,7 +26,11 @@
  *
  * Under ThreadSanitizer the resident memory is printed, not checked: its
  * shadow of what vmsgd touched stays after vmsgd unmaps it (RssAnon +25
- * MB there with every buffer freed). The release and ASan runs check it. */
+ * MB there with every buffer freed). Under AddressSanitizer what is left
+ * once idle is printed, not checked: its allocator keeps the chunks vmsgd
+ * frees (size-class caches, the quarantine), resident (+2 to 5.6 MB seen
+ * on a loaded machine, 0 counted, with or without the quarantine). The
+ * release run checks both; every flavour checks vmsgd's count. */
 #include "vt_proc.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -36,10 +40,23 @@
 #define VT_TSAN 1
 #endif
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define VT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VT_ASAN 1
+#endif
+#endif
 #ifdef VT_TSAN
 #define RSS_CHECKED false
 #else
 #define RSS_CHECKED true
+#endif
+/* What is left once idle: see above. */
+#ifdef VT_ASAN
+#define RSS_GONE_CHECKED false
+#else
+#define RSS_GONE_CHECKED RSS_CHECKED
 #endif
 
 #define CHANS 12
@@ -140,13 +157,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 200; i++) {
 		later = rss_of(vp);
 		q = vt_queued_of(2);
-		if ((!RSS_CHECKED || later <= base + GONE_BOUND) && q == 0)
+		if ((!RSS_GONE_CHECKED || later <= base + GONE_BOUND) && q == 0)
 			break;
 		usleep(50000);
 	}
 	printf("vmsgd RssAnon %lu KiB once idle; dom2 queued %llu bytes\n",
 	       later >> 10, q);
-	if (RSS_CHECKED && later > base + GONE_BOUND)
+	if (RSS_GONE_CHECKED && later > base + GONE_BOUND)
 		VMSG_TEST_FAIL("vmsgd still keeps %lu KiB of passed-on "
 			       "messages after 10 s (bound %lu KiB)",
 			       (later - base) >> 10, GONE_BOUND >> 10);
