@@ -15,7 +15,10 @@
  * connect refused with -EBUSY is tried again `busy_tries` times, 10 ms
  * apart, as the library does: the keys a process finds just after its
  * previous channel closed may still be that channel's (it has its
- * client) until vmsgd has withdrawn them. */
+ * client) until vmsgd has withdrawn them. -EPROTO likewise: keys read
+ * just before vmsgd withdrew them and ended their grant (a channel it
+ * retired as we reconnected) name a grant that no longer maps (the
+ * library's control channel retries both: lib/service/ctl.c). */
 static inline vmsg_chan *vt_raw_connect_tries(unsigned domid,
 					      uint64_t features,
 					      int busy_tries)
@@ -29,7 +32,7 @@ static inline vmsg_chan *vt_raw_connect_tries(unsigned domid,
 	int r;
 	for (int tries = 0;; tries++) {
 		r = vmsg_xen_connect(&c, 0, path, &o, SIM_WAIT_MS);
-		if (r != -EBUSY || tries >= busy_tries)
+		if ((r != -EBUSY && r != -EPROTO) || tries >= busy_tries)
 			break;
 		usleep(10000);
 	}
