@@ -52,15 +52,25 @@ if(TARGET overlay-appliance AND TARGET mirror-appliance AND TARGET vmsg-overlay)
                              VMSG_OVERLAY="$<TARGET_FILE:vmsg-overlay>")
   add_dependencies(blk_app_timeout overlay-appliance mirror-appliance vmsg-overlay)
 endif()
-# SIGTERM ends the block appliances' host-backend programs in order: the
-# consumer's requests answered, its channel closed, the socket removed,
-# exit 0.
+# SIGTERM ends the block appliances' Linux programs in order (vmsg-ramdisk,
+# vmsg-overlay and the SDK's -appliance programs on the host backend): the
+# consumer's requests answered (within the grace, for one that takes no
+# replies), its channel closed, the socket removed, exit 0.
 vmsg_add_test(blk_app_sigterm SOURCES block/blk_app_sigterm.c LIBS pthread
               TIMEOUT 180 LABELS block)
 target_compile_definitions(blk_app_sigterm PRIVATE
                            VMSG_RAMDISK="$<TARGET_FILE:vmsg-ramdisk>"
                            VMSG_OVERLAY="$<TARGET_FILE:vmsg-overlay>")
 add_dependencies(blk_app_sigterm vmsg-ramdisk vmsg-overlay)
+if(TARGET ramdisk-appliance AND TARGET overlay-appliance AND
+   TARGET mirror-appliance)
+  target_compile_definitions(blk_app_sigterm PRIVATE
+                             RAMDISK_APPLIANCE="$<TARGET_FILE:ramdisk-appliance>"
+                             OVERLAY_APPLIANCE="$<TARGET_FILE:overlay-appliance>"
+                             MIRROR_APPLIANCE="$<TARGET_FILE:mirror-appliance>")
+  add_dependencies(blk_app_sigterm ramdisk-appliance overlay-appliance
+                   mirror-appliance)
+endif()
 if(TARGET vmsg-blockd AND TARGET nbdkit-vmsg-plugin)
   add_test(NAME nbd_chain
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/block/nbd_chain.sh

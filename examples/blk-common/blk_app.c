@@ -76,16 +76,44 @@ int blk_base_open(const char *prog, const struct guest_addr *a,
 	return r;
 }
 
-static void log_end(const char *prog, unsigned n, int r)
+/* A stop asked for (w says so at once). */
+static bool stopping(const struct blk_wait *w)
 {
-	guest_printf("%s: consumer %u: %s\n", prog, n,
-		     r == -EPIPE ? "closed" : vmsg_strerror(r));
+	return w->wait && w->wait(w->ctx, 0, BLK_WAIT_LOOK) < 0;
+}
+
+static void log_end(const char *prog, unsigned n, int r,
+		    const struct blk_wait *w)
+{
+	const char *why = r == -EPIPE ? "closed" : vmsg_strerror(r);
+	if (stopping(w))
+		why = r == -ESHUTDOWN ? "stopped, its requests answered"
+				      : "stopped, its replies not all taken "
+					"within the grace";
+	guest_printf("%s: consumer %u: %s\n", prog, n, why);
+}
+
+/* The consumer of server channel c: vmsg_chan_accept(c, -1) through w. 0,
+ * -EPIPE (it came and went), w's stop, or another error. */
+static int accept_chan(const struct blk_wait *w, vmsg_chan *c)
+{
+	if (!w->wait)
+		return vmsg_chan_accept(c, -1);
+	for (;;) {
+		int r = w->wait(w->ctx, c, BLK_WAIT_LOOK);
+		if (r < 0)
+			return r;
+		if ((r = vmsg_chan_accept(c, 0)) != -EAGAIN)
+			return r;
+		if ((r = w->wait(w->ctx, c, BLK_WAIT_REQUEST)) < 0)
+			return r;
+	}
 }
 
 /* serve=xen:DOMID:PORT: one channel, served again after each consumer. */
 static int serve_xen(const char *prog, const struct guest_addr *a,
 		     unsigned clients, int (*serve_one)(void *, vmsg_chan *),
-		     void *ctx, int stop_err)
+		     void *ctx, int stop_err, const struct blk_wait *w)
 {
 	struct vmsg_chan_opts o;
 	char path[BLK_PATH_MAX];
@@ -106,15 +134,17 @@ static int serve_xen(const char *prog, const struct guest_addr *a,
 			guest_printf("%s: serving at %s for domain %u\n", prog,
 				     path, (unsigned)a->domid);
 		}
-		if (vmsg_chan_accept(c, -1) == 0) {
+		if (accept_chan(w, c) == 0) {
 			guest_printf("%s: consumer %u: connected\n", prog, n);
 			r = serve_one(ctx, c);
-			log_end(prog, n, r);
+			log_end(prog, n, r, w);
 			n++;
 			if (r == stop_err)
 				break;
-			r = 0;
 		}
+		r = 0;
+		if (stopping(w))
+			break; /* c's consumer sees the close */
 		/* The next consumer: the same channel laid out afresh, or,
 		 * when it cannot be (the consumer broke the protocol and is
 		 * still there), a new one at the same path. A consumer that
@@ -130,10 +160,13 @@ static int serve_xen(const char *prog, const struct guest_addr *a,
 	return r == stop_err ? r : 0;
 }
 
+/* How long vmsg_service_accept waits at a time, when w may say stop. */
+#define BLK_SVC_LOOK_MS 200
+
 /* serve=svc:NAME: offered through vmsgd, its channels served in turn. */
 static int serve_svc(const char *prog, const struct guest_addr *a,
 		     unsigned clients, int (*serve_one)(void *, vmsg_chan *),
-		     void *ctx, int stop_err)
+		     void *ctx, int stop_err, const struct blk_wait *w)
 {
 	vmsg_ctl *ctl;
 	int r;
@@ -150,18 +183,26 @@ static int serve_svc(const char *prog, const struct guest_addr *a,
 	for (unsigned n = 1; clients == 0 || n <= clients; n++) {
 		vmsg_chan *c;
 		struct vmsg_service_peer peer;
-		if ((r = vmsg_service_accept(ctl, &c, &peer, -1)) < 0) {
+		do {
+			if (stopping(w))
+				return 0;
+			r = vmsg_service_accept(ctl, &c, &peer,
+						w->wait ? BLK_SVC_LOOK_MS : -1);
+		} while (w->wait && (r == -ETIMEDOUT || r == -EAGAIN));
+		if (r < 0) {
 			guest_printf("%s: vmsgd: %s\n", prog, vmsg_strerror(r));
 			break;
 		}
 		guest_printf("%s: consumer %u: dom%u (channel %u)\n", prog, n,
 			     (unsigned)peer.domid, (unsigned)peer.channel_id);
 		r = serve_one(ctx, c);
-		log_end(prog, n, r);
+		log_end(prog, n, r, w);
 		vmsg_service_close(ctl, c);
 		if (r == stop_err)
 			break;
 		r = 0;
+		if (stopping(w))
+			break;
 	}
 	/* The control channel stays (the base may use it): it goes with
 	 * the appliance. */
@@ -170,9 +211,12 @@ static int serve_svc(const char *prog, const struct guest_addr *a,
 
 int blk_serve_loop(const char *prog, const struct guest_addr *a,
 		   unsigned clients, int (*serve_one)(void *ctx, vmsg_chan *c),
-		   void *ctx, int stop_err)
+		   void *ctx, int stop_err, const struct blk_wait *w)
 {
-	if (a->kind == GUEST_ADDR_XEN)
-		return serve_xen(prog, a, clients, serve_one, ctx, stop_err);
-	return serve_svc(prog, a, clients, serve_one, ctx, stop_err);
+	int r = a->kind == GUEST_ADDR_XEN
+			? serve_xen(prog, a, clients, serve_one, ctx, stop_err, w)
+			: serve_svc(prog, a, clients, serve_one, ctx, stop_err, w);
+	if (stopping(w))
+		guest_printf("%s: stop signal: stopped\n", prog);
+	return r;
 }

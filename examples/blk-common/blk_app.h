@@ -6,6 +6,12 @@
  * loop that serves one consumer after another. Freestanding: vmsg/guest.h
  * and the vmsg headers only.
  *
+ * On Linux, SIGTERM or SIGINT stops an appliance in order once it serves
+ * (blk_app_wait_init, blk_stop.c): the requests its consumer has sent
+ * are answered (within BLK_STOP_GRACE_MS, blk_wait.h), the consumer's
+ * channel and then its lower disks' are closed, the host backend's socket
+ * files removed, status 0. A unikernel has no signals (blk_stop_none.c).
+ *
  * Their addresses are the SDK's (vmsg/guest_args.h):
  *   xen:DOMID:PORT  as a base, the server is domain DOMID
  *                   (/local/domain/DOMID/data/vchan/<us>/PORT); to serve,
@@ -26,6 +32,8 @@
 #include <vmsg/service.h>
 #include <vmsg/xen.h>
 
+#include "blk_wait.h"
+
 /* The appliances' request limit and channel shape: 1 MiB requests keep a
  * unikernel's staging and reassembly buffers small (a consumer asking for
  * more is negotiated down), 256 KiB rings each way. */
@@ -43,7 +51,11 @@
 #define BLK_APP_LINUX_USAGE \
 "the Linux program also takes:\n" \
 "  host=DIR      host backend: xen: channels are UNIX sockets in DIR\n" \
-"  domid=N       the domain number to use with host=\n"
+"  domid=N       the domain number to use with host=\n" \
+"and, once it serves, SIGTERM or SIGINT stops it: the consumer's requests\n" \
+"already sent are answered (within 5 s of the signal: a consumer that\n" \
+"takes no replies loses those left), its channel and then any lower\n" \
+"disk's are closed, the socket files of host= removed, exit status 0\n"
 
 /* Channel options for the appliances' channels (BLK_APP_RING rings,
  * messages up to a request and its header). */
@@ -62,16 +74,26 @@ struct blk_base {
 int blk_base_open(const char *prog, const struct guest_addr *a,
 		  uint32_t depth, int timeout_ms, struct blk_base *b);
 
+/* The wait for the appliance's core (its struct blk_wait) and for
+ * blk_serve_loop: on Linux (blk_stop.c), one that ends in order on
+ * SIGTERM or SIGINT (guest_stop_requested, whose handler it installs:
+ * call it when the appliance is about to serve; before, the signals kill
+ * it); in a unikernel (blk_stop_none.c), none: the cores block in the
+ * channel's calls. */
+void blk_app_wait_init(struct blk_wait *w);
+
 /* Serve the consumers of address `a`, one after another: serve_one(ctx,
  * chan) serves one until it goes (its return says why: -EPIPE closed,
  * -EPROTO broke the protocol, ...). xen: the channel is served again at
  * the same path after each consumer; svc: the service is offered and each
- * channel vmsgd brokers is served in turn. Returns after `clients`
- * consumers (0: never) with 0, at once with serve_one's value when that
- * is `stop_err` (say -EIO: the base is gone), or with a channel or vmsgd
- * error. Logs each consumer's end, prefixed with prog. */
+ * channel vmsgd brokers is served in turn. Waits for consumers through w
+ * (blk_app_wait_init), which serve_one's core is given too. Returns after
+ * `clients` consumers (0: never) with 0, at once with serve_one's value
+ * when that is `stop_err` (say -EIO: the base is gone), with 0 when w says
+ * stop (the consumer's channel closed), or with a channel or vmsgd error.
+ * Logs each consumer's end, prefixed with prog. */
 int blk_serve_loop(const char *prog, const struct guest_addr *a,
 		   unsigned clients, int (*serve_one)(void *ctx, vmsg_chan *c),
-		   void *ctx, int stop_err);
+		   void *ctx, int stop_err, const struct blk_wait *w);
 
 #endif

@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 static volatile sig_atomic_t stop_signal;
 static sigset_t orig_mask; /* the mask before ours: ppoll's */
@@ -30,24 +32,62 @@ void blk_signal_init(void)
 
 int blk_signal_stopped(void)
 {
+	if (!stop_signal) {
+		/* Blocked, a signal waits for the next ppoll: look for it
+		 * (before serving, the program waits in no ppoll). */
+		sigset_t p;
+		if (sigpending(&p) == 0)
+			stop_signal = sigismember(&p, SIGTERM) ? SIGTERM
+				    : sigismember(&p, SIGINT)  ? SIGINT
+							       : 0;
+	}
 	return stop_signal;
 }
 
-int blk_signal_wait(void *ctx, vmsg_chan *c)
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The usage texts and docs/storage.md say 5 s. */
+_Static_assert(BLK_STOP_GRACE_MS == 5000, "the grace is 5 s in the docs");
+
+/* After a stop: what a wait for `what` says at once, or 0 (room may be
+ * waited for: *ms set to the grace left). */
+static int stopped(enum blk_wait_for what, int *ms)
+{
+	static uint64_t stop_ns;
+	unsigned left = blk_grace_left_ms(&stop_ns, now_ns());
+	if (left == 0)
+		return -ETIMEDOUT;
+	if (what != BLK_WAIT_ROOM)
+		return -ESHUTDOWN;
+	*ms = (int)left;
+	return 0;
+}
+
+int blk_signal_wait(void *ctx, vmsg_chan *c, enum blk_wait_for what)
 {
 	(void)ctx;
-	if (stop_signal)
-		return -ECANCELED;
+	int ms = -1, r;
+	if (stop_signal && (r = stopped(what, &ms)) < 0)
+		return r;
+	if (what == BLK_WAIT_LOOK)
+		return 0;
 	int fd = vmsg_chan_fd(c);
 	if (fd < 0)
 		return fd;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	/* The signals are blocked except inside ppoll: one that came since
 	 * the flag was read is delivered here, and ends the wait. */
-	if (ppoll(&p, 1, NULL, &orig_mask) < 0 && errno != EINTR)
+	if (ppoll(&p, 1, ms < 0 ? NULL : &ts, &orig_mask) < 0 &&
+	    errno != EINTR)
 		return -errno;
-	if (stop_signal)
-		return -ECANCELED;
+	if (stop_signal && (r = stopped(what, &ms)) < 0)
+		return r;
 	vmsg_chan_ack(c);
 	return 0;
 }
@@ -58,7 +98,7 @@ int blk_signal_accept(vmsg_chan *c)
 		int r = vmsg_chan_accept(c, 0);
 		if (r != -EAGAIN)
 			return r;
-		if ((r = blk_signal_wait(NULL, c)) < 0)
+		if ((r = blk_signal_wait(NULL, c, BLK_WAIT_REQUEST)) < 0)
 			return r;
 	}
 }

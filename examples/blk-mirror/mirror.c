@@ -136,10 +136,12 @@ int mirror_serve(struct mirror *m, vmsg_chan *c)
 	if ((r = vmsg_blk_server_init(&s, m->srv_mem, m->srv_size,
 				      &m->info)) < 0)
 		return r;
-	if ((r = vmsg_blk_server_accept(s, c, -1)) < 0)
+	/* The HELLO waited for through m->wait: the accept finds it. */
+	if ((r = blk_wait_peek(&m->wait, c, &msg)) < 0 ||
+	    (r = vmsg_blk_server_accept(s, c, -1)) < 0)
 		goto out;
 	for (;;) {
-		if ((r = vmsg_chan_peek(c, &msg, -1)) < 0)
+		if ((r = blk_wait_peek(&m->wait, c, &msg)) < 0)
 			break;
 		r = vmsg_blk_server_parse(s, &msg, &rq);
 		if (r == 0 && rq.status == 0 && rq.h.op == VMSG_BLK_OP_WRITE)
@@ -153,8 +155,11 @@ int mirror_serve(struct mirror *m, vmsg_chan *c)
 			rq.status = rq.h.op == VMSG_BLK_OP_READ
 					    ? do_read(m, &rq.h, data)
 					    : do_update(m, &rq.h, data);
-		r = vmsg_blk_server_reply(s, c, &rq, rq.status,
-					  rq.status ? 0 : m->stage, -1);
+		do
+			r = vmsg_blk_server_reply(s, c, &rq, rq.status,
+						  rq.status ? 0 : m->stage,
+						  blk_wait_ms(&m->wait));
+		while (blk_wait_again(&m->wait, c, &r));
 		if (r < 0)
 			break;
 		m->requests++;

@@ -19,6 +19,7 @@
 #include <vmsg/block.h>
 
 #include "blk_lower.h"
+#include "blk_wait.h"
 
 struct mirror_leg {
 	struct blk_lower lower; /* open, negotiated, with its limit on
@@ -37,6 +38,8 @@ struct mirror {
 	uint64_t requests;
 	/* Told once per leg, when it is dropped (may be NULL). */
 	void (*leg_failed)(struct mirror *m, unsigned leg, int err);
+	struct blk_wait wait;      /* how to wait for the consumer (zero:
+				    * block in the channel's calls) */
 };
 
 /* Fill m->info from the legs': the same size (required), the larger
@@ -51,8 +54,10 @@ unsigned mirror_legs_up(const struct mirror *m);
 
 /* Serve the consumer of the open channel `c` until it goes. Returns
  * -EPIPE when it closed, -EPROTO when it broke the protocol, -EIO when
- * both legs have failed (the consumer got -EIO replies first), or another
- * channel error. */
+ * both legs have failed (the consumer got -EIO replies first), m->wait's
+ * error when that said stop (-ESHUTDOWN: every request the consumer had
+ * sent by then answered; -ETIMEDOUT: not all within the grace,
+ * blk_wait.h), or another channel error. */
 int mirror_serve(struct mirror *m, vmsg_chan *c);
 
 #endif

@@ -145,7 +145,9 @@ int app_main(const char *cmdline)
 		     "max_req %u%s)\n", (unsigned long long)m.info.size,
 		     leg_s[0], leg_s[1], m.info.logical_block, m.info.max_req,
 		     m.info.flags & VMSG_BLK_F_READ_ONLY ? ", read-only" : "");
-	r = blk_serve_loop(PROG, &serve, clients, serve_one, &m, -EIO);
+	blk_app_wait_init(&m.wait);
+	r = blk_serve_loop(PROG, &serve, clients, serve_one, &m, -EIO,
+			   &m.wait);
 	guest_printf(PROG ": done%s\n",
 		     r == -EIO ? ": both legs have failed" : "");
 	r = r == -EIO ? 1 : 0;

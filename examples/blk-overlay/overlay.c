@@ -100,8 +100,11 @@ int overlay_serve(struct overlay *o, vmsg_chan *c)
 					       rq.h.offset, rq.h.length);
 			base_failed = base_failed || rq.status == -EIO;
 		}
-		r = vmsg_blk_server_reply(s, c, &rq, rq.status,
-					  rq.status ? NULL : o->stage, -1);
+		do
+			r = vmsg_blk_server_reply(s, c, &rq, rq.status,
+						  rq.status ? NULL : o->stage,
+						  blk_wait_ms(&o->wait));
+		while (blk_wait_again(&o->wait, c, &r));
 		if (r < 0)
 			break;
 		o->requests++;

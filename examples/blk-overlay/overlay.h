@@ -40,8 +40,9 @@ int overlay_init(struct overlay *o, uint32_t max_req, uint32_t depth);
  * -EPIPE when it closed, -EPROTO when it broke the protocol, -EIO when
  * the base failed (its channel ended, it answered -EIO, or it stayed
  * silent for its limit while a read waited: the consumer got an -EIO
- * reply first), o->wait's error when that said stop (every request the
- * consumer had sent by then answered), or another channel error. */
+ * reply first), o->wait's error when that said stop (-ESHUTDOWN: every
+ * request the consumer had sent by then answered; -ETIMEDOUT: not all
+ * within the grace, blk_wait.h), or another channel error. */
 int overlay_serve(struct overlay *o, vmsg_chan *c);
 
 #endif

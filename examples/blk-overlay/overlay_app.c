@@ -109,7 +109,9 @@ int app_main(const char *cmdline)
 	guest_printf(PROG ": %llu bytes over %s (blocks %u, max_req %u)\n",
 		     (unsigned long long)size, base_s, ov.info.logical_block,
 		     ov.info.max_req);
-	r = blk_serve_loop(PROG, &serve, clients, serve_one, &ov, -EIO);
+	blk_app_wait_init(&ov.wait);
+	r = blk_serve_loop(PROG, &serve, clients, serve_one, &ov, -EIO,
+			   &ov.wait);
 	guest_printf(PROG ": done: %llu requests, %llu base reads%s%s\n",
 		     (unsigned long long)ov.requests,
 		     (unsigned long long)ov.base_reads,

@@ -16,6 +16,26 @@
 #include "overlay.h"
 
 #define MAX_REQ (4u << 20)
+/* The base not there yet: waited for this long, in tries this long. */
+#define CONNECT_MS 10000
+#define CONNECT_TRY_MS 200
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* A stop before serving: the base's channel (if open) closed, status 0. */
+static int stopped_early(vmsg_chan *bc)
+{
+	vmsg_chan_close(bc);
+	fprintf(stderr, "vmsg-overlay: signal %d: stopped before serving\n",
+		blk_signal_stopped());
+	return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -40,8 +60,10 @@ static void usage(FILE *f)
 "  -h, --help          this text\n"
 "\n"
 "SIGTERM or SIGINT stops it: the consumer's requests already sent are\n"
-"answered, its channel and the base's are closed, the --listen path is\n"
-"removed, and the exit status is 0.\n");
+"answered (within 5 s of the signal: a consumer that takes no replies\n"
+"loses those left), its channel and the base's are closed, the --listen\n"
+"path is removed, and the exit status is 0. Before it serves (while it\n"
+"waits for the base), the same: the exit status is 0.\n");
 }
 
 int main(int argc, char **argv)
@@ -99,16 +121,34 @@ int main(int argc, char **argv)
 	co.rx_ring_size = co.tx_ring_size = 1u << 20;
 	co.max_msg = MAX_REQ + 64u;
 
+	/* SIGTERM and SIGINT from here on: before it serves, the overlay
+	 * looks for them between its tries at the base (blocked, they wait
+	 * to be looked for) and ends with status 0, having served nothing. */
+	blk_signal_init();
 	/* The base: a provider taking consumers one at a time says -EBUSY
-	 * while it takes another. */
-	vmsg_chan *bc;
-	for (int tries = 0;; tries++) {
-		r = vmsg_host_connect(&bc, base, &co, 10000);
-		if (r != -EBUSY || tries == 5000)
+	 * while it takes another; one not there yet is waited for 10 s, in
+	 * short tries so that a stop is seen. */
+	vmsg_chan *bc = NULL;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int busy = 0, waiting = 0;;) {
+		if (blk_signal_stopped())
+			return stopped_early(NULL);
+		r = vmsg_host_connect(&bc, base, &co, CONNECT_TRY_MS);
+		if (r == -EBUSY && busy++ < 5000) {
+			nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+			continue;
+		}
+		if ((r != -ENOENT && r != -ETIMEDOUT) ||
+		    ms_since(&t0) >= CONNECT_MS)
 			break;
-		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+		if (!waiting++)
+			fprintf(stderr, "vmsg-overlay: base %s: not there yet, "
+				"waiting up to %d s\n", base, CONNECT_MS / 1000);
 	}
 	if (r < 0) {
+		if (blk_signal_stopped())
+			return stopped_early(NULL);
 		fprintf(stderr, "vmsg-overlay: base %s: %s\n", base,
 			vmsg_strerror(r));
 		return 1;
@@ -119,6 +159,8 @@ int main(int argc, char **argv)
 	void *cmem = aligned_alloc(8, (csz + 7) & ~(size_t)7);
 	if (!cmem || (r = vmsg_blk_client_init(&bcl, cmem, csz, bc, 8,
 					       MAX_REQ, 10000)) < 0) {
+		if (blk_signal_stopped())
+			return stopped_early(bc);
 		fprintf(stderr, "vmsg-overlay: base %s: negotiation: %s\n", base,
 			vmsg_strerror(cmem ? r : -ENOMEM));
 		return 1;
@@ -141,7 +183,6 @@ int main(int argc, char **argv)
 	}
 
 	vmsg_chan *c;
-	blk_signal_init();
 	ov.wait = (struct blk_wait){.wait = blk_signal_wait};
 	if ((r = vmsg_host_serve(&c, path, &co)) < 0) {
 		fprintf(stderr, "vmsg-overlay: listen on %s: %s\n", path,
@@ -152,7 +193,7 @@ int main(int argc, char **argv)
 		(unsigned long long)ov.info.size, base, path);
 	int status = 0;
 	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
-		if ((r = blk_signal_accept(c)) == -ECANCELED)
+		if ((r = blk_signal_accept(c)) < 0 && blk_signal_stopped())
 			break;
 		if (r < 0) {
 			(void)vmsg_chan_reopen(c);
@@ -160,9 +201,11 @@ int main(int argc, char **argv)
 		}
 		r = overlay_serve(&ov, c);
 		fprintf(stderr, "vmsg-overlay: consumer %lu: %s (%llu requests, "
-			"%llu base reads so far)\n", n, r == -EPIPE ? "closed"
-			: r == -ECANCELED ? "stopped, its requests answered"
-			: vmsg_strerror(r),
+			"%llu base reads so far)\n", n, r == -EIO
+			? vmsg_strerror(r) : !blk_signal_stopped()
+			? (r == -EPIPE ? "closed" : vmsg_strerror(r))
+			: r == -ESHUTDOWN ? "stopped, its requests answered"
+			: "stopped, its replies not all taken within the grace",
 			(unsigned long long)ov.requests,
 			(unsigned long long)ov.base_reads);
 		if (r == -EIO) {
@@ -172,7 +215,7 @@ int main(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		if (r == -ECANCELED)
+		if (blk_signal_stopped())
 			break;
 		if ((r = vmsg_chan_reopen(c)) < 0)
 			break;

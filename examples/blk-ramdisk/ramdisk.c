@@ -33,7 +33,11 @@ static int reply_read(struct ramdisk *rd, vmsg_blk_server *s, vmsg_chan *c,
 	int r;
 
 	if (max_frame >= 0 && len <= (size_t)max_frame) {
-		if ((r = vmsg_chan_reserve(c, VMSG_TYPE_BLK_REPLY, len, &p, -1)) < 0)
+		do
+			r = vmsg_chan_reserve(c, VMSG_TYPE_BLK_REPLY, len, &p,
+					      blk_wait_ms(&rd->wait));
+		while (blk_wait_again(&rd->wait, c, &r));
+		if (r < 0)
 			return r;
 		vmsg_blk_put_reply(p, rq->h.id, 0, rq->h.length);
 		vmsg__memcpy((uint8_t *)p + VMSG_BLK_REPLY_HDR,
@@ -44,7 +48,11 @@ static int reply_read(struct ramdisk *rd, vmsg_blk_server *s, vmsg_chan *c,
 	}
 	vmsg__memcpy(rd->stage + VMSG_BLK_REPLY_HDR, rd->data + rq->h.offset,
 		     rq->h.length);
-	return vmsg_blk_server_reply(s, c, rq, 0, rd->stage, -1);
+	do
+		r = vmsg_blk_server_reply(s, c, rq, 0, rd->stage,
+					  blk_wait_ms(&rd->wait));
+	while (blk_wait_again(&rd->wait, c, &r));
+	return r;
 }
 
 int ramdisk_serve(struct ramdisk *rd, vmsg_chan *c)
@@ -72,7 +80,10 @@ int ramdisk_serve(struct ramdisk *rd, vmsg_chan *c)
 		if (st == 0 && rq.h.op == VMSG_BLK_OP_READ)
 			r = reply_read(rd, s, c, &rq);
 		else
-			r = vmsg_blk_server_reply(s, c, &rq, st, NULL, -1);
+			do
+				r = vmsg_blk_server_reply(s, c, &rq, st, NULL,
+						blk_wait_ms(&rd->wait));
+			while (blk_wait_again(&rd->wait, c, &r));
 		if (r < 0)
 			break;
 		rd->requests++;

@@ -25,9 +25,10 @@ struct ramdisk {
 
 /* Serve the consumer of the open channel `c` until it goes. Returns
  * -EPIPE when it closed (or died), -EPROTO when it broke the protocol,
- * rd->wait's error when that said stop (every request the consumer had
- * sent by then answered), another channel error otherwise. The channel
- * stays the caller's. */
+ * rd->wait's error when that said stop (-ESHUTDOWN: every request the
+ * consumer had sent by then answered; -ETIMEDOUT: not all within the
+ * grace, blk_wait.h), another channel error otherwise. The channel stays
+ * the caller's. */
 int ramdisk_serve(struct ramdisk *rd, vmsg_chan *c);
 
 #endif

@@ -69,7 +69,9 @@ int app_main(const char *cmdline)
 		return 1;
 	}
 	guest_printf(PROG ": %u MiB\n", mib);
-	r = blk_serve_loop(PROG, &serve, clients, serve_one, &rd, 1);
+	blk_app_wait_init(&rd.wait);
+	r = blk_serve_loop(PROG, &serve, clients, serve_one, &rd, 1,
+			   &rd.wait);
 	guest_printf(PROG ": done: %llu requests\n",
 		     (unsigned long long)rd.requests);
 	return r < 0 ? 1 : 0;

@@ -29,8 +29,9 @@ static void usage(FILE *f)
 "  -h, --help          this text\n"
 "\n"
 "SIGTERM or SIGINT stops it: the consumer's requests already sent are\n"
-"answered, its channel is closed, PATH is removed, and the exit status\n"
-"is 0.\n");
+"answered (within 5 s of the signal: a consumer that takes no replies\n"
+"loses those left), its channel is closed, PATH is removed, and the exit\n"
+"status is 0.\n");
 }
 
 int main(int argc, char **argv)
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "vmsg-ramdisk: %lu MiB on %s\n", mib, path);
 	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
-		if ((r = blk_signal_accept(c)) == -ECANCELED)
+		if ((r = blk_signal_accept(c)) < 0 && blk_signal_stopped())
 			break;
 		if (r < 0) {
 			(void)vmsg_chan_reopen(c);
@@ -117,10 +118,12 @@ int main(int argc, char **argv)
 		}
 		r = ramdisk_serve(&rd, c);
 		fprintf(stderr, "vmsg-ramdisk: consumer %lu: %s (%llu requests "
-			"so far)\n", n, r == -EPIPE ? "closed"
-			: r == -ECANCELED ? "stopped, its requests answered"
-			: vmsg_strerror(r), (unsigned long long)rd.requests);
-		if (r == -ECANCELED)
+			"so far)\n", n, !blk_signal_stopped()
+			? (r == -EPIPE ? "closed" : vmsg_strerror(r))
+			: r == -ESHUTDOWN ? "stopped, its requests answered"
+			: "stopped, its replies not all taken within the grace",
+			(unsigned long long)rd.requests);
+		if (blk_signal_stopped())
 			break;
 		if ((r = vmsg_chan_reopen(c)) < 0) {
 			fprintf(stderr, "vmsg-ramdisk: reopen: %s\n",
