@@ -29,6 +29,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   # The per-domain totals of queued bytes go back to 0 as channels close
   # (and vmsgd's check of them against a recount never fires).
   vmsgd_test(vmsgd_queuedcount)
+  # A guest's bridge connections held back by its bound take turns.
+  vmsgd_test(vmsgd_bridgefair)
+  target_link_libraries(vmsgd_bridgefair PRIVATE pthread)
   vmsgd_test(vmsgd_noconnect)
   vmsgd_test(vmsgd_abandon)
   vmsgd_test(vmsgd_relaylinger)

@@ -10,7 +10,16 @@
  * bridged channel, so they are a running total per domain (struct
  * guest_end, vmsgd.h), never a walk of the channels: with a guest holding
  * thousands of channels, a walk made every message anybody sent cost
- * O(channels). A guest at its bound has only its own ends trimmed. */
+ * O(channels). A guest at its bound has only its own ends trimmed.
+ *
+ * An end stopped by its guest's bound is on that domain's list of held-back
+ * ends (guest_hold_back), in the order they stopped; as the guest's data
+ * leaves vmsgd (a bridge's socket write completes: guest_wake; the tick:
+ * guests_wake) the oldest are resumed first, while the domain may queue.
+ * So a write completing costs O(1) when the guest has none held back, and
+ * else a walk of that guest's held-back ends, never of every connection;
+ * and the ends held longest go first: an end that stopped early is not
+ * passed over by newer ones again and again. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -24,6 +33,9 @@
 struct guest_dom {
 	struct guest_dom *next;   /* its bucket's */
 	struct guest_end *ends;   /* its ends, joined (doubly linked) */
+	/* Its held-back ends, oldest first (hprev/hnext), and how many. */
+	struct guest_end *held, *held_tail;
+	unsigned nheld;
 	uint64_t queued;          /* the sum of its ends' counted */
 	uint16_t domid;
 };
@@ -54,7 +66,8 @@ static struct guest_dom *find(struct vmsgd *d, uint16_t domid)
 }
 
 int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-	       uint64_t (*count)(void *arg, bool trim), void *arg)
+	       uint64_t (*count)(void *arg, bool trim), void *arg,
+	       void (*resume)(void *owner), void *owner)
 {
 	struct guest_dom *g = find(d, domid);
 	if (!g) {
@@ -67,7 +80,11 @@ int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
 	e->dom = g;
 	e->count = count;
 	e->arg = arg;
+	e->resume = resume;
+	e->owner = owner;
 	e->counted = 0;
+	e->held = false;
+	e->hprev = e->hnext = NULL;
 	e->prev = NULL;
 	e->next = g->ends;
 	if (g->ends)
@@ -91,6 +108,36 @@ void guest_sync(struct vmsgd *d, struct guest_end *e)
 		settle(e, e->count(e->arg, false));
 }
 
+/* e joins (held: at the tail) or leaves its domain's held-back ends. */
+static void set_held(struct guest_end *e, bool held)
+{
+	struct guest_dom *g = e->dom;
+	if (e->held == held)
+		return; /* a held end keeps its place */
+	e->held = held;
+	if (held) {
+		e->hnext = NULL;
+		e->hprev = g->held_tail;
+		if (g->held_tail)
+			g->held_tail->hnext = e;
+		else
+			g->held = e;
+		g->held_tail = e;
+		g->nheld++;
+		return;
+	}
+	if (e->hprev)
+		e->hprev->hnext = e->hnext;
+	else
+		g->held = e->hnext;
+	if (e->hnext)
+		e->hnext->hprev = e->hprev;
+	else
+		g->held_tail = e->hprev;
+	e->hprev = e->hnext = NULL;
+	g->nheld--;
+}
+
 void guest_leave(struct vmsgd *d, struct guest_end *e)
 {
 	(void)d;
@@ -98,6 +145,7 @@ void guest_leave(struct vmsgd *d, struct guest_end *e)
 	if (!g)
 		return;
 	settle(e, 0);
+	set_held(e, false);
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -147,6 +195,48 @@ bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 	 * than the bound would otherwise go one per tick). */
 	trim_dom(find(d, domid)); /* counted: it has a record */
 	return guest_queued(d, domid) < lim;
+}
+
+bool guest_hold_back(struct vmsgd *d, struct guest_end *e)
+{
+	if (!e->dom)
+		return false;
+	bool hold = !guest_may_queue(d, e->dom->domid);
+	set_held(e, hold);
+	return hold;
+}
+
+/* Resume g's held-back ends, oldest first, while g may queue. Each is
+ * taken off the list before its resume, which may put it back (at the
+ * tail: its turn is over), end it or others (guest_leave takes them off),
+ * or join new ends; g itself stays (records go only at guests_trim). At
+ * most the ends held at the start are resumed: one that holds itself back
+ * again is not resumed twice. */
+static void wake_dom(struct vmsgd *d, struct guest_dom *g)
+{
+	for (unsigned n = g->nheld; n > 0 && g->held; n--) {
+		if (!guest_may_queue(d, g->domid))
+			return;
+		struct guest_end *e = g->held;
+		set_held(e, false);
+		e->resume(e->owner);
+	}
+}
+
+void guest_wake(struct vmsgd *d, struct guest_end *e)
+{
+	if (e->dom && e->dom->held) /* O(1) when none is held back */
+		wake_dom(d, e->dom);
+}
+
+void guests_wake(struct vmsgd *d)
+{
+	/* A resume may add a record (a new end of a new domain) at the head
+	 * of a bucket: not visited now (it has nothing held); none goes. */
+	for (unsigned i = 0; i < GUEST_BUCKETS; i++)
+		for (struct guest_dom *g = d->guests[i]; g; g = g->next)
+			if (g->held)
+				wake_dom(d, g);
 }
 
 /* The recount of domain `domid`: what each channel's transport says its

@@ -337,34 +337,26 @@ uint64_t bridge_queued(const struct channel *c, uint16_t domid)
 	return bconn_held((void *)b, false);
 }
 
+/* Held back by its guest's bound, the guest may queue again: read on. */
+static void bconn_resume(void *owner)
+{
+	struct bconn *b = owner;
+	if (b->closing)
+		return;
+	b->out_stalled = false;
+	b->ops->pump(b); /* may end b: freed a loop turn later */
+	bridge_account(b);
+}
+
 int bridge_join(struct bconn *b)
 {
-	return guest_join(b->d, &b->acct, b->guest, bconn_held, b);
+	return guest_join(b->d, &b->acct, b->guest, bconn_held, b,
+			  bconn_resume, b);
 }
 
 void bridge_account(struct bconn *b)
 {
 	guest_sync(b->d, &b->acct);
-}
-
-/* Resume the bridges of `guest` held back by its max_queued_bytes. */
-static void resume_guest(struct vmsgd *d, uint16_t guest)
-{
-	for (struct bconn *b = d->bconns; b; b = b->next)
-		if (b->over && b->guest == guest && !b->closing &&
-		    guest_may_queue(d, guest)) {
-			b->over = false;
-			b->out_stalled = false;
-			b->ops->pump(b); /* may end b: freed a loop turn later */
-			bridge_account(b);
-		}
-}
-
-void bridges_tick(struct vmsgd *d)
-{
-	for (struct bconn *b = d->bconns; b; b = b->next)
-		if (b->over)
-			resume_guest(d, b->guest);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -383,12 +375,14 @@ static void on_write(uv_write_t *req, int status)
 		end(b, "socket write failed");
 		return;
 	}
-	if (b->out_stalled && !b->over && b->wq < WQ_MAX) {
+	if (b->out_stalled && !b->acct.held && b->wq < WQ_MAX) {
 		b->out_stalled = false;
 		pump_out(b);
 		bridge_account(b);
 	}
-	resume_guest(b->d, b->guest);
+	/* Its guest's ends held back by the bound, b's included: O(1) when
+	 * there are none (bounds.c). */
+	guest_wake(b->d, &b->acct);
 }
 
 /* Ring -> socket, while the write queue is below its bound. */
@@ -396,9 +390,9 @@ static void pump_out(struct bconn *b)
 {
 	if (b->closing || !b->chan_ready || !b->sock_ok)
 		return;
-	/* b->over: stopped for the guest's bound, not this queue's. */
-	while (b->wq < WQ_MAX &&
-	       !(b->over = !guest_may_queue(b->d, b->guest))) {
+	/* Held back: stopped for the guest's bound, not this queue's
+	 * (guest_wake resumes it). */
+	while (b->wq < WQ_MAX && !guest_hold_back(b->d, &b->acct)) {
 		struct wreq *w = malloc(sizeof *w + CHUNK);
 		if (!w)
 			return; /* try again at the next event */

@@ -97,7 +97,6 @@ struct bconn {
 	bool sock_ok;     /* accepted / connected */
 	bool reading, sock_eof, sock_err, closing;
 	bool in_stalled, out_stalled;
-	bool over;           /* out_stalled by the guest's max_queued_bytes */
 	size_t inlen, inoff; /* socket bytes not yet in the ring */
 	size_t wq;           /* memory the uv_write queue holds: payloads
 				and their requests */
@@ -106,7 +105,8 @@ struct bconn {
 	struct vmsg_chan_stats last; /* the channel end's, once it is closed */
 	/* Its guest's data it holds (bridge_queued's bytes), in the guest's
 	 * total (bounds.c): joined with its channel, synced after each turn
-	 * that may change it, left when c->bconn no longer points here. */
+	 * that may change it, left when c->bconn no longer points here.
+	 * acct.held: out_stalled by the guest's max_queued_bytes. */
 	struct guest_end acct;
 	char inbuf[CHUNK];
 };

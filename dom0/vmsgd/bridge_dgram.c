@@ -212,11 +212,10 @@ static void write_sock(struct bconn *b)
 			/* A fragmented message is collected in vmsgd's memory
 			 * by the peek: while the guest has its
 			 * max_queued_bytes here, leave its messages in the
-			 * ring (bridges_tick resumes; bounds.c). What the
+			 * ring (guest_wake resumes; bounds.c). What the
 			 * last peek and release left is reported first. */
 			bridge_account(b);
-			b->over = !guest_may_queue(b->d, b->guest);
-			if (b->over)
+			if (guest_hold_back(b->d, &b->acct))
 				return;
 			int e = vmsg_chan_peek(b->ch, &g->m, 0);
 			if (e == -EAGAIN)

@@ -87,8 +87,8 @@ static void on_tick(uv_timer_t *t)
 {
 	struct vmsgd *d = t->data;
 	sessions_tick(d);
-	guests_trim(d); /* before bridges_tick resumes the held back */
-	bridges_tick(d);
+	guests_trim(d); /* before guests_wake resumes the held back */
+	guests_wake(d);
 	broker_tick(d);
 	if (d->rescan_retry)
 		xs_rescan(d);

@@ -54,14 +54,14 @@ struct relay {
 				    peeked, not yet all in the destination */
 	bool dead[2];            /* this direction's destination is gone */
 	bool idling;
-	bool over[2];            /* held back: the source's writer has
-				    max_queued_bytes in vmsgd */
 	uint64_t stalls[2];
 	uint64_t dropped[2];     /* over max_msg: dropped by the source end */
 	struct vmsg__partial_watch partial[2]; /* of each source end */
 	/* What each source end holds of its writer's data, in the writer's
 	 * total (bounds.c): joined once c is relayed, synced after each
-	 * copy turn, left when c is detached. */
+	 * copy turn, left when c is detached. acct[dir].held: that
+	 * direction is held back, its writer has max_queued_bytes in vmsgd
+	 * (bounds.c resumes it: relay_resume). */
 	struct guest_end acct[2];
 };
 
@@ -125,27 +125,31 @@ static uint64_t relay_queued(const struct channel *c, uint16_t domid)
 	return n;
 }
 
+/* A direction held back by its writer's max_queued_bytes may go on (its
+ * writer's data left vmsgd: bounds.c's guest_wake or the tick's
+ * guests_wake): copy on the next loop turn (not now: an end found closed
+ * would forget c under our caller). */
+static void relay_resume(void *owner)
+{
+	struct relay *r = owner;
+	if (r->c && !r->idling) {
+		uv_idle_start(&r->idle, on_idle);
+		r->idling = true;
+	}
+}
+
 /* Has a message on one of c's ends stayed incomplete beyond the policy's
- * partial_message_ms? Also resumes a direction held back by its writer's
- * max_queued_bytes. */
+ * partial_message_ms? */
 static bool relay_tick(struct channel *c, uint64_t now)
 {
 	struct relay *r = c->relay;
 	if (!r)
 		return false; /* pending: not served yet */
 	const struct rl_limits *l = &r->d->pol.limits;
-	for (int dir = 0; dir < 2; dir++) {
+	for (int dir = 0; dir < 2; dir++)
 		if (vmsg__partial_expired(&r->partial[dir], r->end[dir],
 					  l->partial_message_ms, now))
 			return true;
-		if (r->over[dir] && guest_may_queue(r->d, writer(r, dir))) {
-			r->over[dir] = false;
-			if (!r->idling) {
-				uv_idle_start(&r->idle, on_idle);
-				r->idling = true;
-			}
-		}
-	}
 	return false;
 }
 
@@ -215,11 +219,11 @@ static int copy(struct relay *r, int dir)
 	size_t bytes = 0;
 	/* A fragmented message is collected in vmsgd's memory before it is
 	 * passed on: while the writer has its max_queued_bytes here, leave
-	 * its messages in its ring (the tick resumes). Looked at once per
-	 * turn: a turn takes at most about 1 MiB more (the library's
-	 * receive budget, BUDGET_BYTES). */
-	r->over[dir] = !r->held[dir] && !guest_may_queue(r->d, writer(r, dir));
-	if (r->over[dir])
+	 * its messages in its ring (held back: relay_resume). Looked at
+	 * once per turn: a turn takes at most about 1 MiB more (the
+	 * library's receive budget, BUDGET_BYTES). A message peeked (held)
+	 * goes on: the end was not held back when it peeked it. */
+	if (!r->held[dir] && guest_hold_back(r->d, &r->acct[dir]))
 		return GO_STALLED;
 	for (int n = 0;; n++) {
 		if (n >= BUDGET_MSGS || bytes >= BUDGET_BYTES)
@@ -392,10 +396,10 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 	}
 	/* Each source end counts against its writer (writer(): consumer for
 	 * C2P, provider for P2C). */
-	if (guest_join(d, &r->acct[C2P], c->consumer, end_kept,
-		       r->end[C2P]) < 0 ||
-	    guest_join(d, &r->acct[P2C], c->provider, end_kept,
-		       r->end[P2C]) < 0) {
+	if (guest_join(d, &r->acct[C2P], c->consumer, end_kept, r->end[C2P],
+		       relay_resume, r) < 0 ||
+	    guest_join(d, &r->acct[P2C], c->provider, end_kept, r->end[P2C],
+		       relay_resume, r) < 0) {
 		snprintf(why, cap, "vmsgd is out of memory");
 		guest_leave(d, &r->acct[C2P]);
 		for (int k = 0; k < 2; k++)

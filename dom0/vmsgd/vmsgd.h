@@ -221,10 +221,17 @@ struct guest_dom;
 struct guest_end {
 	struct guest_dom *dom;         /* NULL: not joined (or left) */
 	struct guest_end *prev, *next; /* its domain's ends (bounds.c's) */
+	/* Its domain's held-back ends, oldest first (bounds.c's): on the
+	 * list while `held`. */
+	struct guest_end *hprev, *hnext;
+	bool held;
 	/* The bytes of the guest's data it holds now; trim: first free its
 	 * reassembly buffer if that holds nothing wanted. */
 	uint64_t (*count)(void *arg, bool trim);
 	void *arg;
+	/* Held back, its domain may queue again: read on (owner's turn). */
+	void (*resume)(void *owner);
+	void *owner;
 	uint64_t counted; /* what it counts in its domain's total now */
 };
 /* Set up d's per-domain totals (a small hash table of records by domid,
@@ -232,14 +239,18 @@ struct guest_end {
 int guests_init(struct vmsgd *d);
 void guests_free(struct vmsgd *d);
 /* e (zeroed, or left before) starts counting against domain `domid`,
- * with count(arg, trim) telling what it holds; nothing yet. 0, or
- * -ENOMEM (the domain's record could not be made; e has not joined). */
+ * with count(arg, trim) telling what it holds; nothing yet. resume(owner)
+ * is how guest_wake and guests_wake resume it once held back
+ * (guest_hold_back). 0, or -ENOMEM (the domain's record could not be
+ * made; e has not joined). */
 int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-	       uint64_t (*count)(void *arg, bool trim), void *arg);
+	       uint64_t (*count)(void *arg, bool trim), void *arg,
+	       void (*resume)(void *owner), void *owner);
 /* e may hold another amount now: move its domain's total by the change.
  * Nothing when e has not joined (or has left). */
 void guest_sync(struct vmsgd *d, struct guest_end *e);
-/* e counts no more: its domain's total loses what it counted. */
+/* e counts no more: its domain's total loses what it counted (and it is
+ * held back no more). */
 void guest_leave(struct vmsgd *d, struct guest_end *e);
 /* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
  * and seqpacket channels' ends keep for its fragmented messages (the
@@ -250,6 +261,20 @@ uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
  * max_queued_bytes, once the idle reassembly buffers of that domain's
  * ends are freed)? dom0 (a listen bridge's socket) always may. */
 bool guest_may_queue(struct vmsgd *d, uint16_t domid);
+/* Must e stop reading its guest's data (guest_may_queue false for its
+ * domain)? true: e is one of its domain's held-back ends (at the tail, or
+ * where it was), which guest_wake and guests_wake resume in turn, oldest
+ * first; false: it is not. An end that has not joined (or has left) is
+ * never held back. */
+bool guest_hold_back(struct vmsgd *d, struct guest_end *e);
+/* Some of e's domain's data left vmsgd (a socket write completed):
+ * resume the domain's held-back ends, oldest first, while it may queue.
+ * O(1) when none is held back; else a walk of that domain's held-back
+ * ends only. Each resume may end its owner (guest_leave). */
+void guest_wake(struct vmsgd *d, struct guest_end *e);
+/* The tick (after guests_trim): guest_wake each domain that has ends held
+ * back, once. */
+void guests_wake(struct vmsgd *d);
 /* Free every end's reassembly buffer that holds nothing now (the tick). */
 void guests_trim(struct vmsgd *d);
 /* The check (VMSGD_CHECK_QUEUED=1 in vmsgd's environment; the tests set
@@ -452,8 +477,6 @@ int bridges_apply(struct vmsgd *d, const struct policy *np, char *err,
 		  size_t cap);
 /* vmsgd stops: close the listeners, end every bridged channel. */
 void bridges_stop(struct vmsgd *d);
-/* Tick: resume bridges held back by their guest's max_queued_bytes. */
-void bridges_tick(struct vmsgd *d);
 /* For vmsgctl: the listen address actually bound for bridge `name`. */
 const char *bridge_bound(struct vmsgd *d, const char *name);
 

@@ -198,8 +198,49 @@ static void pingpong(vmsg_ctl *ctl, const char *svc, unsigned n, unsigned k)
 		vmsg_service_close(ctl, ch[i]);
 }
 
+/* Consumer (bridgeping): hold `n` idle channels of the connect bridge
+ * `fs` (a dom0 server that never reads), then time `k` round trips of 64
+ * raw bytes through the connect bridge `fe` (a dom0 echo server), after
+ * as many unmeasured: each is one socket write of vmsgd's. Says "pp
+ * P50_NS P99_NS". */
+static void bridgeping(vmsg_ctl *ctl, unsigned n, unsigned k)
+{
+	static vmsg_chan *ch[CHANMEM_MAX];
+	static uint64_t ns[100000];
+	ASSERT_TRUE(n <= CHANMEM_MAX && k >= 1 && k <= 100000);
+	for (unsigned i = 0; i < n; i++)
+		ch[i] = vt_open(ctl, "fs");
+	vmsg_chan *e = vt_open(ctl, "fe");
+	unsigned char m[64], r[64];
+	memset(m, 0x5a, sizeof m);
+	for (unsigned i = 0; i < 2 * k; i++) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ASSERT_EQ(vmsg_chan_write(e, m, sizeof m, SIM_WAIT_MS),
+			  (int)sizeof m);
+		for (size_t got = 0; got < sizeof r;) {
+			int g = vmsg_chan_read(e, r + got, sizeof r - got,
+					       SIM_WAIT_MS);
+			ASSERT_TRUE(g > 0);
+			got += (size_t)g;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (i >= k)
+			ns[i - k] = (uint64_t)(t1.tv_sec - t0.tv_sec) *
+					    1000000000u +
+				    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	}
+	qsort(ns, k, sizeof ns[0], cmp_u64);
+	sim_say(vt_out, "pp %llu %llu", (unsigned long long)ns[k / 2],
+		(unsigned long long)ns[k * 99 / 100]);
+	vmsg_service_close(ctl, e);
+	for (unsigned i = 0; i < n; i++)
+		vmsg_service_close(ctl, ch[i]);
+}
+
 /* Consumer: lines "run SVC N WARM", then "go" after the warm-up; or
- * "hold SVC N" (chanmem); or "pingpong SVC N K" (relayping). */
+ * "hold SVC N" (chanmem); or "pingpong SVC N K" (relayping); or
+ * "bridgeping N K". */
 static int role_consumer(void)
 {
 	char line[128], svc[16];
@@ -215,6 +256,10 @@ static int role_consumer(void)
 		}
 		if (sscanf(line, "pingpong %15s %u %u", svc, &n, &warm) == 3) {
 			pingpong(ctl, svc, n, warm);
+			continue;
+		}
+		if (sscanf(line, "bridgeping %u %u", &n, &warm) == 2) {
+			bridgeping(ctl, n, warm);
 			continue;
 		}
 		ASSERT_EQ(sscanf(line, "run %15s %u %u", svc, &n, &warm), 3);
@@ -522,13 +567,54 @@ static void chanmem(const char *svc, const char *mode, unsigned n)
 	fflush(stdout);
 }
 
+/* dom0 (bridgeping): a UNIX socket server at `path` that echoes each
+ * connection's bytes, one connection at a time. */
+static pid_t start_echo_server(const char *path)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_TRUE(s >= 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	ASSERT_TRUE(strlen(path) < sizeof a.sun_path);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	ASSERT_EQ(listen(s, 4), 0);
+	pid_t p = fork();
+	ASSERT_TRUE(p >= 0);
+	if (p == 0) {
+		static char buf[4096];
+		for (;;) {
+			int c = accept(s, NULL, NULL);
+			if (c < 0 && errno != EINTR && errno != ECONNABORTED)
+				_exit(1);
+			ssize_t n;
+			while (c >= 0 && (n = read(c, buf, sizeof buf)) > 0)
+				if (write(c, buf, (size_t)n) != n)
+					break;
+			if (c >= 0)
+				close(c);
+		}
+	}
+	close(s);
+	return p;
+}
+
 int main(int argc, char **argv)
 {
 	/* chanmem N MODE: one mode per vmsgd, so that what one mode's
 	 * channels freed does not hide what the other's take. */
 	unsigned held = 0, pp_idle = 0, pp_k = 0;
-	bool relayed_mem = false, relayping = false;
-	if (argc == 4 && strcmp(argv[1], "relayping") == 0) {
+	bool relayed_mem = false, relayping = false, bping = false;
+	if (argc == 4 && strcmp(argv[1], "bridgeping") == 0) {
+		/* bridgeping N K (bench/relayping --bridge; not a test): the
+		 * p50 of K 64-byte round trips through a connect bridge while
+		 * dom2 holds N idle bridged channels (each round trip is a
+		 * socket write of vmsgd's). */
+		bping = true;
+		pp_idle = (unsigned)atoi(argv[2]);
+		pp_k = (unsigned)atoi(argv[3]);
+		argc = 1;
+		setenv("VMSGD_CHECK_QUEUED", "0", 1);
+	} else if (argc == 4 && strcmp(argv[1], "relayping") == 0) {
 		/* relayping N K (bench/relayping; not a test): the p50 of K
 		 * relayed 64-byte round trips while dom2 holds N idle
 		 * relayed channels. No check of the totals (its recount
@@ -544,7 +630,9 @@ int main(int argc, char **argv)
 		relayed_mem = !strcmp(argv[3], "relayed");
 		argc = 1; /* the driver */
 	} else if (argc > 1 && argc < 4) {
-		VMSG_TEST_FAIL("usage: %s [chanmem N direct|relayed]", argv[0]);
+		VMSG_TEST_FAIL("usage: %s [chanmem N direct|relayed | "
+			       "relayping N K | bridgeping N K]",
+			       argv[0]);
 	}
 	/* chanmem holds up to 1,000 channels at once: the simulator's
 	 * daemons (started below, inheriting the limit) need the fds. */
@@ -568,21 +656,50 @@ int main(int argc, char **argv)
 	 * far over the defaults, which are not what this test is about). */
 	snprintf(log, sizeof log, "%s/vmsgd.log", sim_dir);
 	vt_vmsgd_log = log;
+	/* bridgeping's dom0 servers: one that never reads (the idle
+	 * channels), an echo. */
+	char sink_path[700], echo_path[700], bridges[2200];
+	snprintf(sink_path, sizeof sink_path, "%s/fs.sock", sim_dir);
+	snprintf(echo_path, sizeof echo_path, "%s/fe.sock", sim_dir);
+	snprintf(bridges, sizeof bridges,
+		 "\n[service fs]\noffer = none\nopen = 2\nmode = direct\n"
+		 "max_channels_per_domain = 4096\n\n"
+		 "[bridge fs]\nservice = fs\nconnect = unix:%s\n\n"
+		 "[service fe]\noffer = none\nopen = 2\nmode = direct\n\n"
+		 "[bridge fe]\nservice = fe\nconnect = unix:%s\n",
+		 sink_path, echo_path);
+	pid_t sink = -1, echo_srv = -1;
+	if (bping) {
+		sink = vt_start_sink(sink_path);
+		echo_srv = start_echo_server(echo_path);
+	}
+	char body[4096];
+	snprintf(body, sizeof body, "%s%s",
+		 "[service fo]\noffer = 1\nopen = 2\nmode = direct\n"
+		 "max_channels_per_domain = 4096\n\n"
+		 "[service fr]\noffer = 1\nopen = 2\n"
+		 "mode = relayed\nmax_channels_per_domain = 4096\n"
+		 "\n[service echo]\noffer = 3\nopen = 2\n"
+		 "mode = relayed\n",
+		 bping ? bridges : "");
 	vt_write_conf_daemon("requests_burst = 1000000\n"
 			     "requests_per_s = 1000000\n"
 			     "max_pending_opens_per_domain = 4096\n",
-			     "[service fo]\noffer = 1\nopen = 2\nmode = direct\n"
-			     "max_channels_per_domain = 4096\n\n"
-			     "[service fr]\noffer = 1\nopen = 2\n"
-			     "mode = relayed\nmax_channels_per_domain = 4096\n"
-			     "\n[service echo]\noffer = 3\nopen = 2\n"
-			     "mode = relayed\n");
+			     body);
 	vt_start_vmsgd();
 	vmsgd_pid = vt_child_of(vt_vmsgd);
 	vt_spawn(&prov, 1, "fanprov", NULL);
 	sim_expect(prov.from, "offered", line, sizeof line);
 	vt_spawn(&cons, 2, "consumer", NULL);
-	if (relayping) {
+	if (bping) {
+		sim_say(cons.to, "bridgeping %u %u", pp_idle, pp_k);
+		sim_expect(cons.from, "pp", line, sizeof line);
+		unsigned long long p50 = 0, p99 = 0;
+		ASSERT_EQ(sscanf(line, "pp %llu %llu", &p50, &p99), 2);
+		printf("bridgeping {\"idle\":%u,\"round_trips\":%u,"
+		       "\"p50_ns\":%llu,\"p99_ns\":%llu}\n",
+		       pp_idle, pp_k, p50, p99);
+	} else if (relayping) {
 		struct vt_role echo;
 		vt_spawn(&echo, 3, "provider", NULL);
 		sim_expect(echo.from, "offered", line, sizeof line);
@@ -619,5 +736,11 @@ int main(int argc, char **argv)
 	sim_say(prov.to, "quit");
 	vt_role_done(&prov, 0);
 	vt_stop_vmsgd();
+	if (bping) { /* the dom0 servers */
+		kill(sink, SIGKILL);
+		waitpid(sink, NULL, 0);
+		kill(echo_srv, SIGKILL);
+		waitpid(echo_srv, NULL, 0);
+	}
 	return 0;
 }
