@@ -79,7 +79,7 @@ static void expect_close(struct bt_client *b, const char *log)
 	int r;
 	while ((r = vmsg_blk_client_reap(b->cl, d, 4, 1000)) == 0) {
 		if (ht_now_ms() > end) {
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("the channel did not close");
 		}
 	}
@@ -96,7 +96,7 @@ static void expect_stopped_as(pid_t pid, const char *log, const char *path,
 {
 	int st = ba_wait_status(pid, log);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("after SIGTERM: %s %d, want exit status 0",
 			       WIFSIGNALED(st) ? "killed by signal"
 					       : "exit status",
@@ -104,7 +104,7 @@ static void expect_stopped_as(pid_t pid, const char *log, const char *path,
 					       : WEXITSTATUS(st));
 	}
 	if (!ba_log_has(log, said)) {
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("no '%s' in the log", said);
 	}
 	struct stat sb;
@@ -133,14 +133,14 @@ static void ramdisk_idle(void)
 	snprintf(path, sizeof path, "%s/rd-idle", dir);
 	snprintf(log, sizeof log, "%s/rd-idle.log", dir);
 	char *argv[] = {VMSG_RAMDISK, "--listen", path, "--size", "4", NULL};
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	/* Serving once its socket is there (there is no event to wait on
 	 * for another process's bind: look, bounded). */
 	uint64_t end = ht_now_ms() + BA_WATCHDOG_MS;
 	struct stat sb;
 	while (lstat(path, &sb) < 0) {
 		if (ht_now_ms() > end || waitpid(pid, NULL, WNOHANG) == pid) {
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("vmsg-ramdisk never served at %s", path);
 		}
 		usleep(10000);
@@ -157,7 +157,7 @@ static void ramdisk_idle(void)
 static void ring_busy(const char *name, char *const argv[], const char *path,
 		      const char *log, const char *said)
 {
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct bt_client b;
 	ba_consumer(&b, path, pid, log);
 
@@ -175,7 +175,7 @@ static void ring_busy(const char *name, char *const argv[], const char *path,
 	ba_reap_all(&b, 2 * NW - (unsigned)got, st, log);
 	for (unsigned i = 0; i < 2 * NW; i++) {
 		if (st[i] != 0)
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 		ASSERT_EQ(st[i], 0);
 	}
 	for (unsigned i = 0; i < NW; i++)
@@ -213,7 +213,7 @@ static void overlay_busy_run(const char *name, char *const argv[],
 			     struct bt_disk *bd, const char *path,
 			     const char *log, const char *said)
 {
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct bt_client b;
 	ba_consumer(&b, path, pid, log);
 
@@ -236,7 +236,7 @@ static void overlay_busy_run(const char *name, char *const argv[],
 	ba_reap_all(&b, 1 + 2 * NW, st, log);
 	for (unsigned i = 0; i < 1 + 2 * NW; i++) {
 		if (st[i] != 0)
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 		ASSERT_EQ(st[i], 0);
 	}
 	for (size_t j = 0; j < BLK; j++)
@@ -275,7 +275,7 @@ static void overlay_busy(void)
 static uint64_t no_taker(const char *name, char *const argv[],
 			 const char *path, const char *log)
 {
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct bt_client b;
 	ba_consumer(&b, path, pid, log);
 	static uint8_t buf[NFILL][FILL_LEN];
@@ -294,7 +294,7 @@ static uint64_t no_taker(const char *name, char *const argv[],
 	int st = ba_wait_status(pid, log);
 	uint64_t ms = ht_now_ms() - t0;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || ms > 3 * GRACE_MS) {
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("%s, replies not taken, after SIGTERM: %s %d "
 			       "after %llu ms, want exit status 0 within %d ms",
 			       name, WIFSIGNALED(st) ? "killed by signal"
@@ -303,7 +303,7 @@ static uint64_t no_taker(const char *name, char *const argv[],
 			       (unsigned long long)ms, 3 * GRACE_MS);
 	}
 	if (!ba_log_has(log, "not all taken within the grace")) {
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("%s: no 'not all taken within the grace' in "
 			       "the log", name);
 	}
@@ -366,13 +366,13 @@ static void overlay_early(void)
 	snprintf(path, sizeof path, "%s/ovl-early", dir);
 	snprintf(log, sizeof log, "%s/ovl-early.log", dir);
 	char *argv[] = {VMSG_OVERLAY, "--base", base, "--listen", path, NULL};
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	/* It says when it starts to wait (a line in its log: no event to
 	 * wait on for that; look, bounded). */
 	uint64_t end = ht_now_ms() + BA_WATCHDOG_MS;
 	while (!ba_log_has(log, "not there yet")) {
 		if (ht_now_ms() > end || waitpid(pid, NULL, WNOHANG) == pid) {
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("vmsg-overlay never waited for its base");
 		}
 		usleep(10000);

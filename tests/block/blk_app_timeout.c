@@ -63,7 +63,7 @@ static void overlay_silent(char *const argv[], const char *base_path,
 	struct bt_disk d;
 	bt_disk_start(&d, base_path, DISK, 0);
 	d.silent = true; /* read by its thread only after a request comes */
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct bt_client b;
 	ba_consumer(&b, serve_path, pid, log);
 
@@ -96,7 +96,7 @@ static void overlay_silent(char *const argv[], const char *base_path,
 	ASSERT_LE(ht_now_ms() - t1, 1000u);
 	ASSERT_EQ(ba_exit_status(pid, log), 1);
 	if (!ba_log_has(log, gone_msg)) {
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("no '%s' in the log", gone_msg);
 	}
 	bt_close(&b);
@@ -122,7 +122,7 @@ static void overlay_slow(const char *prog)
 	d.delay_ms = 400;
 	char *argv[] = {(char *)prog, "base=xen:0:sbase", "serve=xen:0:sovl",
 			host, "timeout=2", "clients=1", NULL};
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct bt_client b;
 	ba_consumer(&b, serve, pid, log);
 	static uint8_t buf[N][BLK];
@@ -134,7 +134,7 @@ static void overlay_slow(const char *prog)
 	uint64_t ms = ht_now_ms() - t0;
 	for (unsigned i = 0; i < N; i++) {
 		if (st[i] != 0)
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 		ASSERT_EQ(st[i], 0);
 		for (size_t j = 0; j < BLK; j++)
 			ASSERT_EQ(buf[i][j], pat(0, (size_t)i * 3u * BLK + j));
@@ -170,7 +170,7 @@ static void mirror(const char *prog, bool silent)
 			silent ? "leg2=xen:0:lb" : "leg2=xen:0:slb",
 			silent ? "serve=xen:0:mir" : "serve=xen:0:smir", host,
 			silent ? "timeout=1" : "timeout=2", "clients=1", NULL};
-	pid_t pid = ba_spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct bt_client b;
 	ba_consumer(&b, serve, pid, log);
 
@@ -186,7 +186,7 @@ static void mirror(const char *prog, bool silent)
 	uint64_t wms = ht_now_ms() - t0;
 	for (unsigned i = 0; i < N; i++) {
 		if (st[i] != 0)
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 		ASSERT_EQ(st[i], 0);
 	}
 	for (unsigned i = 0; i < N; i++)
@@ -216,7 +216,7 @@ static void mirror(const char *prog, bool silent)
 		  "carrying on on the other leg"
 		: "legs up: 2";
 	if (!ba_log_has(log, want) || (!silent && ba_log_has(log, "failed"))) {
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("the mirror's log lacks '%s'", want);
 	}
 	if (silent) {

@@ -13,37 +13,9 @@
 #include <sys/wait.h>
 
 #include "block/block_test_util.h"
+#include "spawn_logged.h"
 
 #define BA_WATCHDOG_MS 60000
-
-/* Run argv with its output in log (a child that dies with us). */
-static inline pid_t ba_spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static inline void ba_show_log(const char *log)
-{
-	char buf[4096];
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	buf[n] = 0;
-	if (f)
-		fclose(f);
-	fprintf(stderr, "--- %s ---\n%s---\n", log, buf);
-}
 
 static inline bool ba_log_has(const char *log, const char *what)
 {
@@ -69,7 +41,7 @@ static inline int ba_wait_status(pid_t pid, const char *log)
 		if (ht_now_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("the appliance did not exit in %d ms",
 				       BA_WATCHDOG_MS);
 		}
@@ -82,7 +54,7 @@ static inline int ba_exit_status(pid_t pid, const char *log)
 {
 	int st = ba_wait_status(pid, log);
 	if (!WIFEXITED(st))
-		ba_show_log(log);
+		vmsg_test_show_log(log);
 	ASSERT_TRUE(WIFEXITED(st));
 	return WEXITSTATUS(st);
 }
@@ -96,7 +68,7 @@ static inline void ba_consumer(struct bt_client *b, const char *path,
 	int r;
 	while ((r = bt_connect(b, path, 32, 1u << 20)) < 0) {
 		if (waitpid(pid, NULL, WNOHANG) == pid || ht_now_ms() > end) {
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("connect to %s: %s (the appliance %s)",
 				       path, vmsg_strerror(r),
 				       ht_now_ms() > end ? "never served"
@@ -119,7 +91,7 @@ static inline void ba_reap_all(struct bt_client *b, unsigned n, int32_t *st,
 			st[d[i].user] = d[i].status;
 		got += (unsigned)k;
 		if (got < n && ht_now_ms() > end) {
-			ba_show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("%u of %u requests still waiting after "
 				       "%d ms", n - got, n, BA_WATCHDOG_MS);
 		}

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "net/net_test_util.h"
+#include "spawn_logged.h"
 
 #define WATCHDOG_MS 60000
 
@@ -27,40 +28,12 @@ static void ignore_frame(void *arg, const uint8_t *frame, size_t len)
 	(void)arg, (void)frame, (void)len;
 }
 
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void show_log(const char *log)
-{
-	char buf[4096];
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	buf[n] = 0;
-	if (f)
-		fclose(f);
-	fprintf(stderr, "--- %s ---\n%s---\n", log, buf);
-}
-
 /* prog serving ports at socks[0..nsocks-1]: a client up on socks[0],
  * SIGTERM, then the close, exit 0, the files gone. */
 static void stop_one(char *const argv[], const char *const *socks,
 		     unsigned nsocks, const char *log)
 {
-	pid_t pid = spawn(argv, log);
+	pid_t pid = vmsg_test_spawn_logged(argv, log);
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);
 	o.max_msg = VMSG_NET_MAX_MSG;
@@ -70,7 +43,7 @@ static void stop_one(char *const argv[], const char *const *socks,
 	/* Its ports come up at its start: connect, retried while it runs. */
 	while ((r = vmsg_host_connect(&c, socks[0], &o, 1000)) < 0) {
 		if (waitpid(pid, NULL, WNOHANG) == pid || ht_now_ms() > end) {
-			show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("connect to %s: %s", socks[0],
 				       vmsg_strerror(r));
 		}
@@ -85,7 +58,7 @@ static void stop_one(char *const argv[], const char *const *socks,
 	uint64_t t0 = ht_now_ms();
 	while ((r = nt_step(&n, ignore_frame, NULL)) >= 0) {
 		if (ht_now_ms() > t0 + WATCHDOG_MS) {
-			show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("the link stayed up after SIGTERM");
 		}
 	}
@@ -102,14 +75,14 @@ static void stop_one(char *const argv[], const char *const *socks,
 		if (ht_now_ms() > t0 + WATCHDOG_MS) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			show_log(log);
+			vmsg_test_show_log(log);
 			VMSG_TEST_FAIL("%s did not exit after SIGTERM", argv[0]);
 		}
 		usleep(20000); /* a child's exit is not an event we can poll */
 	}
 	uint64_t ms = ht_now_ms() - t0;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		show_log(log);
+		vmsg_test_show_log(log);
 		VMSG_TEST_FAIL("%s after SIGTERM: %s %d, want exit status 0",
 			       argv[0],
 			       WIFSIGNALED(st) ? "killed by signal"
