@@ -161,29 +161,41 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Consumer (relayping): hold `n` idle channels of `svc`, then time `k`
- * round trips of a 64-byte message on a relayed channel of dom3's `echo`
- * (after as many unmeasured), and say "pp P50_NS P99_NS". */
-static void pingpong(vmsg_ctl *ctl, const char *svc, unsigned n, unsigned k)
+/* One 64-byte round trip on e: a typed message (relayping) or raw bytes
+ * through a connect bridge (bridgeping). */
+static void trip_msg(vmsg_chan *e)
 {
-	static vmsg_chan *ch[CHANMEM_MAX];
-	static uint64_t ns[100000];
-	ASSERT_TRUE(n <= CHANMEM_MAX && k >= 1 && k <= 100000);
-	for (unsigned i = 0; i < n; i++) {
-		ch[i] = vt_open(ctl, svc);
-		ping(ch[i], i);
-	}
-	vmsg_chan *e = vt_open(ctl, "echo");
+	unsigned char m[64], r[64];
+	uint16_t t;
+	memset(m, 0x5a, sizeof m);
+	ASSERT_EQ(vmsg_chan_send(e, 0x200, m, sizeof m, 0, SIM_WAIT_MS),
+		  (int)sizeof m);
+	ASSERT_EQ(vmsg_chan_recv(e, &t, r, sizeof r, SIM_WAIT_MS),
+		  (int)sizeof m);
+}
+
+static void trip_raw(vmsg_chan *e)
+{
 	unsigned char m[64], r[64];
 	memset(m, 0x5a, sizeof m);
+	ASSERT_EQ(vmsg_chan_write(e, m, sizeof m, SIM_WAIT_MS), (int)sizeof m);
+	for (size_t got = 0; got < sizeof r;) {
+		int g = vmsg_chan_read(e, r + got, sizeof r - got, SIM_WAIT_MS);
+		ASSERT_TRUE(g > 0);
+		got += (size_t)g;
+	}
+}
+
+/* Time `k` round trips on e after as many unmeasured; say "pp P50_NS
+ * P99_NS". */
+static void time_trips(vmsg_chan *e, unsigned k, void (*trip)(vmsg_chan *))
+{
+	static uint64_t ns[100000];
+	ASSERT_TRUE(k >= 1 && k <= 100000);
 	for (unsigned i = 0; i < 2 * k; i++) {
 		struct timespec t0, t1;
-		uint16_t t;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ASSERT_EQ(vmsg_chan_send(e, 0x200, m, sizeof m, 0, SIM_WAIT_MS),
-			  (int)sizeof m);
-		ASSERT_EQ(vmsg_chan_recv(e, &t, r, sizeof r, SIM_WAIT_MS),
-			  (int)sizeof m);
+		trip(e);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (i >= k)
 			ns[i - k] = (uint64_t)(t1.tv_sec - t0.tv_sec) *
@@ -193,6 +205,21 @@ static void pingpong(vmsg_ctl *ctl, const char *svc, unsigned n, unsigned k)
 	qsort(ns, k, sizeof ns[0], cmp_u64);
 	sim_say(vt_out, "pp %llu %llu", (unsigned long long)ns[k / 2],
 		(unsigned long long)ns[k * 99 / 100]);
+}
+
+/* Consumer (relayping): hold `n` idle channels of `svc`, then time `k`
+ * round trips of a 64-byte message on a relayed channel of dom3's `echo`
+ * (after as many unmeasured), and say "pp P50_NS P99_NS". */
+static void pingpong(vmsg_ctl *ctl, const char *svc, unsigned n, unsigned k)
+{
+	static vmsg_chan *ch[CHANMEM_MAX];
+	ASSERT_TRUE(n <= CHANMEM_MAX);
+	for (unsigned i = 0; i < n; i++) {
+		ch[i] = vt_open(ctl, svc);
+		ping(ch[i], i);
+	}
+	vmsg_chan *e = vt_open(ctl, "echo");
+	time_trips(e, k, trip_msg);
 	vmsg_service_close(ctl, e);
 	for (unsigned i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);
@@ -206,33 +233,11 @@ static void pingpong(vmsg_ctl *ctl, const char *svc, unsigned n, unsigned k)
 static void bridgeping(vmsg_ctl *ctl, unsigned n, unsigned k)
 {
 	static vmsg_chan *ch[CHANMEM_MAX];
-	static uint64_t ns[100000];
-	ASSERT_TRUE(n <= CHANMEM_MAX && k >= 1 && k <= 100000);
+	ASSERT_TRUE(n <= CHANMEM_MAX);
 	for (unsigned i = 0; i < n; i++)
 		ch[i] = vt_open(ctl, "fs");
 	vmsg_chan *e = vt_open(ctl, "fe");
-	unsigned char m[64], r[64];
-	memset(m, 0x5a, sizeof m);
-	for (unsigned i = 0; i < 2 * k; i++) {
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ASSERT_EQ(vmsg_chan_write(e, m, sizeof m, SIM_WAIT_MS),
-			  (int)sizeof m);
-		for (size_t got = 0; got < sizeof r;) {
-			int g = vmsg_chan_read(e, r + got, sizeof r - got,
-					       SIM_WAIT_MS);
-			ASSERT_TRUE(g > 0);
-			got += (size_t)g;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (i >= k)
-			ns[i - k] = (uint64_t)(t1.tv_sec - t0.tv_sec) *
-					    1000000000u +
-				    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
-	}
-	qsort(ns, k, sizeof ns[0], cmp_u64);
-	sim_say(vt_out, "pp %llu %llu", (unsigned long long)ns[k / 2],
-		(unsigned long long)ns[k * 99 / 100]);
+	time_trips(e, k, trip_raw);
 	vmsg_service_close(ctl, e);
 	for (unsigned i = 0; i < n; i++)
 		vmsg_service_close(ctl, ch[i]);
