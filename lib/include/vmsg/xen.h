@@ -75,7 +75,11 @@ int vmsg_xen_serve(vmsg_chan **out, uint16_t client_domid, const char *path,
  * watch, re-checked at least every 200 ms). Errors: -ENOENT no server at
  * `path` by the deadline, -EACCES its keys are not readable by this domain,
  * -EBUSY its event port is not free for us (it has its client), -EPROTO
- * the keys or the page are malformed or name grants we cannot map. */
+ * the keys or the page are malformed or name grants we cannot map. A
+ * server that withdraws its channel (closes, or serves a new one at the
+ * path) between our look at the keys and our map also reads as -EBUSY or
+ * -EPROTO: a client that expects its server to come and go retries
+ * those until its own deadline, as the library's control channel does. */
 int vmsg_xen_connect(vmsg_chan **out, uint16_t server_domid, const char *path,
 		     const struct vmsg_chan_opts *o, int timeout_ms);
 
