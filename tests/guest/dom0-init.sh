@@ -78,7 +78,13 @@ create() {
 		xl domid "$1" 2>/dev/null || return 1
 		return 0
 	fi
-	xl domid "$1"
+	xl domid "$1" 2>/dev/null && return 0
+	# Created, and gone at once (a triple fault, or an exit: on_reboot
+	# and on_poweroff destroy it): say what xl and Xen said of it.
+	echo "INFO xl create $1 succeeded, but the domain is gone:" >&2
+	sed 's/^/INFO xl: /' /tmp/$1.create >&2
+	xl dmesg 2>/dev/null | tail -n 25 | sed 's/^/INFO xen: /' >&2
+	return 1
 }
 # crash_report NAME: why the domain NAME died, if it did: its CPU
 # exception report (guest/traps.c) or what Xen logged (a triple fault:
