@@ -801,9 +801,10 @@ static void test_flood_neighbour(const char *image)
 	/* Now the indices alone, for 2 s (the library's view of them is
 	 * stale from here: the channel is only closed after). */
 	struct vmsg_platform *pl = vmsg__chan_platform(c);
-	uint64_t end = ht_now_ms() + 2000, answered = 0;
+	uint64_t end = ht_now_ms() + 2000, answered = 0, late = 0;
 	uint32_t last = __atomic_load_n(&e->page->right.prod, __ATOMIC_ACQUIRE);
 	while (ht_now_ms() < end) {
+		bool in_last = ht_now_ms() + 500 >= end;
 		for (int i = 0; i < 1000; i++) {
 			uint32_t cons = __atomic_load_n(&e->page->left.cons,
 							__ATOMIC_ACQUIRE);
@@ -814,16 +815,22 @@ static void test_flood_neighbour(const char *image)
 			__atomic_store_n(&e->page->right.cons, prod,
 					 __ATOMIC_RELEASE);
 			answered += prod - last; /* modulo 2^32, as the ring */
+			if (in_last)
+				late += prod - last;
 			last = prod;
 		}
 		pl->ops->notify(pl);
 		usleep(100);
 	}
 	/* Replies of 24 ring bytes each. */
-	printf("flood: %llu requests answered in 2 s\n",
-	       (unsigned long long)(answered / 24u));
-	/* It was served all along (not dropped): its flood went on. */
-	ASSERT_GT(answered / 24u, 100000u);
+	printf("flood: %llu requests answered in 2 s, %llu in the last 0.5 s\n",
+	       (unsigned long long)(answered / 24u),
+	       (unsigned long long)(late / 24u));
+	/* It was served all along (not dropped): its flood went on to the
+	 * end. Counts, not a rate: about 400000 in release, 83000 seen under
+	 * ASan on a loaded machine (a bound of 100000 failed there). */
+	ASSERT_GT(answered / 24u, 10000u);
+	ASSERT_GT(late / 24u, 0u);
 	bystander_stop(&v, "flood");
 	vmsg_chan_close(c);
 	ASSERT_EQ(kill(pid, 0), 0);
