@@ -184,7 +184,10 @@ void guests_trim(struct vmsgd *d)
 		}
 }
 
-bool guest_may_queue(struct vmsgd *d, uint16_t domid)
+/* May vmsgd read more of domain `domid`'s data (its queued bytes below
+ * max_queued_bytes, once that domain's idle reassembly buffers are
+ * freed)? dom0 (a listen bridge's socket) always may. */
+static bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 {
 	uint64_t lim = d->pol.limits.max_queued_bytes;
 	if (domid == 0 || guest_queued(d, domid) < lim)

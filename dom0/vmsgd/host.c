@@ -259,7 +259,8 @@ static void on_client(uv_stream_t *srv, int status)
 		n = r;
 		r = session_new(d, (uint16_t)n, cred.uid, cred.pid);
 	}
-	if (r == -EACCES && cred.uid != geteuid()) /* host_mark refused */
+	/* host_mark's refusal: only root gives a folder away. */
+	if (r == -EACCES && geteuid() != 0 && cred.uid != geteuid())
 		snprintf(why, sizeof why, "vmsgd runs as uid %u and cannot "
 					  "give this user a folder; run "
 					  "vmsgd as root to serve several "

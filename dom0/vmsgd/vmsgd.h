@@ -207,9 +207,6 @@ bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
 struct vmsgd;
 struct guest_dom;
 
-/* How long a message stays incomplete (partial_message_ms): the watch of
- * vmsg_partial.h, which vmsg-blockd shares, sampled by the tick. */
-
 /* The bytes of a guest's data vmsgd holds are counted as a running total
  * per domain, kept by deltas, so that asking (on every copy turn of every
  * channel) costs the same however many channels there are. Each place
@@ -257,12 +254,9 @@ void guest_leave(struct vmsgd *d, struct guest_end *e);
  * reassembly buffers' written bytes, vmsg_chan_rx_kept), and its bridges'
  * socket write queues. The running total: no channel is looked at. */
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
-/* May vmsgd read more of domain `domid`'s data (its queued bytes below
- * max_queued_bytes, once the idle reassembly buffers of that domain's
- * ends are freed)? dom0 (a listen bridge's socket) always may. */
-bool guest_may_queue(struct vmsgd *d, uint16_t domid);
-/* Must e stop reading its guest's data (guest_may_queue false for its
- * domain)? true: e is one of its domain's held-back ends (at the tail, or
+/* Must e stop reading its guest's data (its domain's queued bytes at
+ * max_queued_bytes once that domain's idle reassembly buffers are freed;
+ * dom0, a listen bridge's socket, never)? true: e is one of its domain's held-back ends (at the tail, or
  * where it was), which guest_wake and guests_wake resume in turn, oldest
  * first; false: it is not. An end that has not joined (or has left) is
  * never held back. */

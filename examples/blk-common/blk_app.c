@@ -85,29 +85,8 @@ static bool stopping(const struct blk_wait *w)
 static void log_end(const char *prog, unsigned n, int r,
 		    const struct blk_wait *w)
 {
-	const char *why = r == -EPIPE ? "closed" : vmsg_strerror(r);
-	if (stopping(w))
-		why = r == -ESHUTDOWN ? "stopped, its requests answered"
-				      : "stopped, its replies not all taken "
-					"within the grace";
-	guest_printf("%s: consumer %u: %s\n", prog, n, why);
-}
-
-/* The consumer of server channel c: vmsg_chan_accept(c, -1) through w. 0,
- * -EPIPE (it came and went), w's stop, or another error. */
-static int accept_chan(const struct blk_wait *w, vmsg_chan *c)
-{
-	if (!w->wait)
-		return vmsg_chan_accept(c, -1);
-	for (;;) {
-		int r = w->wait(w->ctx, c, BLK_WAIT_LOOK);
-		if (r < 0)
-			return r;
-		if ((r = vmsg_chan_accept(c, 0)) != -EAGAIN)
-			return r;
-		if ((r = w->wait(w->ctx, c, BLK_WAIT_REQUEST)) < 0)
-			return r;
-	}
+	guest_printf("%s: consumer %u: %s\n", prog, n,
+		     blk_end_text(r, stopping(w)));
 }
 
 /* serve=xen:DOMID:PORT: one channel, served again after each consumer. */
@@ -134,7 +113,7 @@ static int serve_xen(const char *prog, const struct guest_addr *a,
 			guest_printf("%s: serving at %s for domain %u\n", prog,
 				     path, (unsigned)a->domid);
 		}
-		if (accept_chan(w, c) == 0) {
+		if (blk_wait_accept(w, c) == 0) {
 			guest_printf("%s: consumer %u: connected\n", prog, n);
 			r = serve_one(ctx, c);
 			log_end(prog, n, r, w);

@@ -51,28 +51,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The usage texts and docs/storage.md say 5 s. */
-_Static_assert(BLK_STOP_GRACE_MS == 5000, "the grace is 5 s in the docs");
-
-/* After a stop: what a wait for `what` says at once, or 0 (room may be
- * waited for: *ms set to the grace left). */
-static int stopped(enum blk_wait_for what, int *ms)
-{
-	static uint64_t stop_ns;
-	unsigned left = blk_grace_left_ms(&stop_ns, now_ns());
-	if (left == 0)
-		return -ETIMEDOUT;
-	if (what != BLK_WAIT_ROOM)
-		return -ESHUTDOWN;
-	*ms = (int)left;
-	return 0;
-}
+/* When the stop was first seen (now_ns), for its grace. */
+static uint64_t stop_ns;
 
 int blk_signal_wait(void *ctx, vmsg_chan *c, enum blk_wait_for what)
 {
 	(void)ctx;
 	int ms = -1, r;
-	if (stop_signal && (r = stopped(what, &ms)) < 0)
+	if (stop_signal &&
+	    (r = blk_wait_after_stop(&stop_ns, now_ns(), what, &ms)) < 0)
 		return r;
 	if (what == BLK_WAIT_LOOK)
 		return 0;
@@ -86,19 +73,9 @@ int blk_signal_wait(void *ctx, vmsg_chan *c, enum blk_wait_for what)
 	if (ppoll(&p, 1, ms < 0 ? NULL : &ts, &orig_mask) < 0 &&
 	    errno != EINTR)
 		return -errno;
-	if (stop_signal && (r = stopped(what, &ms)) < 0)
+	if (stop_signal &&
+	    (r = blk_wait_after_stop(&stop_ns, now_ns(), what, &ms)) < 0)
 		return r;
 	vmsg_chan_ack(c);
 	return 0;
-}
-
-int blk_signal_accept(vmsg_chan *c)
-{
-	for (;;) {
-		int r = vmsg_chan_accept(c, 0);
-		if (r != -EAGAIN)
-			return r;
-		if ((r = blk_signal_wait(NULL, c, BLK_WAIT_REQUEST)) < 0)
-			return r;
-	}
 }

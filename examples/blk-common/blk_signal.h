@@ -30,8 +30,4 @@ int blk_signal_stopped(void);
  * lasts until the grace is over). ctx is unused. */
 int blk_signal_wait(void *ctx, vmsg_chan *c, enum blk_wait_for what);
 
-/* vmsg_chan_accept(c, -1) that ends with -ESHUTDOWN on a stop signal
- * (-ETIMEDOUT when its grace is over by then). */
-int blk_signal_accept(vmsg_chan *c);
-
 #endif

@@ -16,30 +16,14 @@
 static uint64_t stop_ns; /* when the stop was first seen (guest_now_ns) */
 static struct vmsg_waitset ws; /* the channel waited on, for one wait */
 
-/* The usage texts and docs/storage.md say 5 s. */
-_Static_assert(BLK_STOP_GRACE_MS == 5000, "the grace is 5 s in the docs");
-
-/* After a stop: what a wait for `what` says at once, or 0 (room may be
- * waited for: *ms cut to the grace left). */
-static int stopped(enum blk_wait_for what, int *ms)
-{
-	unsigned left = blk_grace_left_ms(&stop_ns, guest_now_ns());
-	if (left == 0)
-		return -ETIMEDOUT;
-	if (what != BLK_WAIT_ROOM)
-		return -ESHUTDOWN;
-	if (left < (unsigned)*ms)
-		*ms = (int)left;
-	return 0;
-}
-
 static int stop_wait(void *ctx, vmsg_chan *c, enum blk_wait_for what)
 {
 	struct vmsg_waitset_event ev;
 	int ms = BLK_STOP_LOOK_MS, r;
 
 	(void)ctx;
-	if (guest_stop_requested() && (r = stopped(what, &ms)) < 0)
+	if (guest_stop_requested() &&
+	    (r = blk_wait_after_stop(&stop_ns, guest_now_ns(), what, &ms)) < 0)
 		return r;
 	if (what == BLK_WAIT_LOOK)
 		return 0;
@@ -49,7 +33,8 @@ static int stop_wait(void *ctx, vmsg_chan *c, enum blk_wait_for what)
 	(void)vmsg_waitset_remove(&ws, c);
 	if (r < 0)
 		return r;
-	if (guest_stop_requested() && (r = stopped(what, &ms)) < 0)
+	if (guest_stop_requested() &&
+	    (r = blk_wait_after_stop(&stop_ns, guest_now_ns(), what, &ms)) < 0)
 		return r;
 	return 0;
 }

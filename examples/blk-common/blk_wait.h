@@ -28,7 +28,8 @@
 #include "vmsg_errno.h"
 
 /* What is in flight at a stop gets this long, from the stop, to be
- * answered and taken by the consumer (docs/storage.md). */
+ * answered and taken by the consumer (docs/storage.md and the programs'
+ * usage texts say 5 s). */
 #define BLK_STOP_GRACE_MS 5000u
 
 /* What a wait is for. A stop is -ESHUTDOWN (an errno a unikernel build
@@ -55,17 +56,53 @@ struct blk_wait {
 	void *ctx;
 };
 
-/* The milliseconds left of the grace of a stop seen first at *stop_ns
- * (set to now_ns at the first call; a clock where 0 never comes): 0 once
- * it is over. For the waits' implementations. */
-static inline unsigned blk_grace_left_ms(uint64_t *stop_ns, uint64_t now_ns)
+/* For the waits' implementations: what a wait for `what` says once a
+ * stop has come, first seen at *stop_ns (set to now_ns at the first call;
+ * a clock where 0 never comes): -ETIMEDOUT once the grace is over;
+ * -ESHUTDOWN at once for anything but room; 0 for room, *ms (-1: no
+ * limit) cut to the grace left. */
+static inline int blk_wait_after_stop(uint64_t *stop_ns, uint64_t now_ns,
+				      enum blk_wait_for what, int *ms)
 {
 	if (*stop_ns == 0)
 		*stop_ns = now_ns;
 	uint64_t end = *stop_ns + (uint64_t)BLK_STOP_GRACE_MS * 1000000u;
 	if (now_ns >= end)
-		return 0;
-	return (unsigned)((end - now_ns + 999999u) / 1000000u);
+		return -ETIMEDOUT;
+	if (what != BLK_WAIT_ROOM)
+		return -ESHUTDOWN;
+	unsigned left = (unsigned)((end - now_ns + 999999u) / 1000000u);
+	if (*ms < 0 || left < (unsigned)*ms)
+		*ms = (int)left;
+	return 0;
+}
+
+/* vmsg_chan_accept(c, -1) through w: 0, -EPIPE (the consumer came and
+ * went), w's stop (-ESHUTDOWN, -ETIMEDOUT), or another error. */
+static inline int blk_wait_accept(const struct blk_wait *w, vmsg_chan *c)
+{
+	if (!w->wait)
+		return vmsg_chan_accept(c, -1);
+	for (;;) {
+		int r = w->wait(w->ctx, c, BLK_WAIT_LOOK);
+		if (r < 0)
+			return r;
+		if ((r = vmsg_chan_accept(c, 0)) != -EAGAIN)
+			return r;
+		if ((r = w->wait(w->ctx, c, BLK_WAIT_REQUEST)) < 0)
+			return r;
+	}
+}
+
+/* How serving a consumer ended, for the log: r the core's value, stopped
+ * whether a stop came. */
+static inline const char *blk_end_text(int r, bool stopped)
+{
+	if (!stopped)
+		return r == -EPIPE ? "closed" : vmsg_strerror(r);
+	return r == -ESHUTDOWN
+		       ? "stopped, its requests answered"
+		       : "stopped, its replies not all taken within the grace";
 }
 
 /* The core's vmsg_chan_peek(c, m, -1) through w. Once w says stop, what

@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 		(unsigned long long)ov.info.size, base, path);
 	int status = 0;
 	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
-		if ((r = blk_signal_accept(c)) < 0 && blk_signal_stopped())
+		if ((r = blk_wait_accept(&ov.wait, c)) < 0 && blk_signal_stopped())
 			break;
 		if (r < 0) {
 			(void)vmsg_chan_reopen(c);
@@ -202,10 +202,7 @@ int main(int argc, char **argv)
 		r = overlay_serve(&ov, c);
 		fprintf(stderr, "vmsg-overlay: consumer %lu: %s (%llu requests, "
 			"%llu base reads so far)\n", n, r == -EIO
-			? vmsg_strerror(r) : !blk_signal_stopped()
-			? (r == -EPIPE ? "closed" : vmsg_strerror(r))
-			: r == -ESHUTDOWN ? "stopped, its requests answered"
-			: "stopped, its replies not all taken within the grace",
+			? vmsg_strerror(r) : blk_end_text(r, blk_signal_stopped()),
 			(unsigned long long)ov.requests,
 			(unsigned long long)ov.base_reads);
 		if (r == -EIO) {

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "vmsg-ramdisk: %lu MiB on %s\n", mib, path);
 	for (unsigned long n = 1; clients == 0 || n <= clients; n++) {
-		if ((r = blk_signal_accept(c)) < 0 && blk_signal_stopped())
+		if ((r = blk_wait_accept(&rd.wait, c)) < 0 && blk_signal_stopped())
 			break;
 		if (r < 0) {
 			(void)vmsg_chan_reopen(c);
@@ -118,10 +118,7 @@ int main(int argc, char **argv)
 		}
 		r = ramdisk_serve(&rd, c);
 		fprintf(stderr, "vmsg-ramdisk: consumer %lu: %s (%llu requests "
-			"so far)\n", n, !blk_signal_stopped()
-			? (r == -EPIPE ? "closed" : vmsg_strerror(r))
-			: r == -ESHUTDOWN ? "stopped, its requests answered"
-			: "stopped, its replies not all taken within the grace",
+			"so far)\n", n, blk_end_text(r, blk_signal_stopped()),
 			(unsigned long long)rd.requests);
 		if (blk_signal_stopped())
 			break;
