@@ -3,7 +3,9 @@
  * fuzz input on an in-memory channel (fuzz_peer.h), over a RAM disk that
  * stands in for the file and nbd backends (struct backend_ops): it
  * completes a request at once or holds it for a later step, as the input
- * says, so completions come out of order and while channels end.
+ * says, so completions come out of order and while channels end; and it
+ * reads some READs straight into their replies' frames (read_into), or
+ * refuses after scribbling on the frame, which is then dropped unsent.
  *
  * Input: a configuration, then operations.
  *   [blocks: 1] disk of 1 + blocks % 64 blocks of 512 bytes
@@ -154,6 +156,7 @@ static struct {
 	bool complete_all;
 	uint8_t at_once;     /* the n-th start completes at once: bit n % 8 */
 	unsigned started;
+	unsigned into_asked; /* read_into calls, every other one refused */
 	uint64_t frames;     /* frames the consumers took */
 	uint32_t seq;
 	uint64_t next_id;
@@ -367,8 +370,33 @@ static void ram_fini(struct blockd *d)
 	(void)d;
 }
 
+/* backend_ops.read_into: a READ whose turn (the at_once bits, as for a
+ * start) says "at once" and that the disk does not fail is read here,
+ * into its reply's frame in the ring, every other time it is asked; when
+ * it says no it scribbles on dst first: the frame is dropped unsent
+ * (vmsg_chan_unreserve), and a consumer that saw it would find a reply
+ * that is not the disk's. */
+static bool ram_read_into(struct blockd *d, const struct vmsg_blk_req_hdr *h,
+			  void *dst)
+{
+	/* Only READs that passed the checks, as for a start. */
+	CHECK(h->op == VMSG_BLK_OP_READ);
+	CHECK(h->length && h->length % LB == 0 && h->offset % LB == 0);
+	CHECK(h->offset <= d->info.size &&
+	      h->length <= d->info.size - h->offset);
+	if ((g.into_asked++ & 1) || !(g.at_once >> (g.started % 8) & 1) ||
+	    disk_status(h->id) != 0) {
+		memset(dst, 0xa5, h->length);
+		return false;
+	}
+	g.started++;
+	memcpy(dst, g.ram + h->offset, h->length);
+	return true;
+}
+
 static const struct backend_ops ram_ops = {
 	.start = ram_start,
+	.read_into = ram_read_into,
 	.step = ram_step,
 	.submit = ram_submit,
 	.poll_fd = ram_poll_fd,

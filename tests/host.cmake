@@ -7,6 +7,7 @@ vmsg_add_test(host_close_race SOURCES host/host_close_race.c
               LIBS Threads::Threads TIMEOUT 60 LABELS host)
 vmsg_add_test(host_chan_basic SOURCES host/host_chan_basic.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_rx_kept SOURCES host/host_rx_kept.c TIMEOUT 60 LABELS host)
+vmsg_add_test(host_unreserve SOURCES host/host_unreserve.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_chan_reopen SOURCES host/host_chan_reopen.c TIMEOUT 60 LABELS host)
 vmsg_add_test(host_waitset SOURCES host/host_waitset.c TIMEOUT 120 LABELS host)
 vmsg_add_test(host_waitset_spin SOURCES host/host_waitset_spin.c TIMEOUT 120 LABELS host)

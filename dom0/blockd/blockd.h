@@ -68,6 +68,11 @@ struct conn {
 	struct bio *rq_head, *rq_tail; /* replies waiting to be sent */
 	uint64_t requests, bytes;
 	unsigned unsent;    /* requests read since replies were last sent */
+	/* The id last answered straight into the ring (conn.c's
+	 * reply_now), until a call that may publish its reply: still
+	 * outstanding, as the consumer cannot have seen the reply */
+	bool unpub;
+	uint64_t unpub_id;
 	struct conn *next;
 };
 
@@ -76,6 +81,12 @@ struct conn {
 struct backend_ops {
 	/* Begin b's operation (its buffer stays b's until bio_done). */
 	void (*start)(struct blockd *d, struct bio *b);
+	/* Optional: read h's whole range into dst now, without waiting for
+	 * the disk (a page-cached file), or return false having read
+	 * nothing useful (dst's bytes are then garbage). conn.c reads a
+	 * READ's data straight into its reply's frame this way. */
+	bool (*read_into)(struct blockd *d, const struct vmsg_blk_req_hdr *h,
+			  void *dst);
 	/* Reap what has completed and move I/O on, without waiting. */
 	void (*step)(struct blockd *d);
 	/* Hand what start prepared to the disk (the end of a step). */

@@ -148,6 +148,52 @@ static void start(struct blockd *d, struct bio *b)
 
 static void send_replies(struct conn *k);
 
+/* The reply reply_now committed last may be published by the next call
+ * that sends (a reserve or send that finds the ring full publishes what is
+ * pending before it waits, and a flush does): from then on the consumer
+ * may have seen it, so its id is no longer outstanding. Called before
+ * each such call; until then a request reusing the id is a duplicate, as
+ * it is while a reply waits in the queue. */
+static void unpub_done(struct conn *k)
+{
+	if (k->unpub) {
+		(void)vmsg_blk_server_done(k->srv, k->unpub_id);
+		k->unpub = false;
+	}
+}
+
+/* A READ answered at once, its data read by the backend straight into
+ * its reply's frame in k's ring: no buffer of ours, no copy (the bytes
+ * are the consumer's to read; that it may scribble on them while we
+ * write harms nobody else). Only when the backend can (read_into), the
+ * reply fits one frame and the ring has room now; otherwise, or if the
+ * data is not at hand (read_into false: the frame is dropped unsent),
+ * the request goes the usual way, through a bio. A 4 KiB read this way
+ * costs the daemon one copy where the usual way costs two (the second, a
+ * memmove into the ring, was a fifth of its time at depth 32). */
+static bool reply_now(struct blockd *d, struct conn *k,
+		      const struct vmsg_blk_request *rq)
+{
+	void *p;
+	if (!d->be->read_into || rq->status != 0 ||
+	    rq->h.op != VMSG_BLK_OP_READ)
+		return false;
+	unpub_done(k);
+	if (vmsg_chan_reserve(k->c, VMSG_TYPE_BLK_REPLY,
+			      VMSG_BLK_REPLY_HDR + (size_t)rq->h.length, &p,
+			      0) < 0)
+		return false;
+	if (!d->be->read_into(d, &rq->h, (uint8_t *)p + VMSG_BLK_REPLY_HDR)) {
+		(void)vmsg_chan_unreserve(k->c);
+		return false;
+	}
+	vmsg_blk_put_reply(p, rq->h.id, 0, rq->h.length);
+	(void)vmsg_chan_commit(k->c, VMSG_SEND_MORE);
+	k->unpub = true;
+	k->unpub_id = rq->h.id;
+	return true;
+}
+
 /* May k read another request, whose buffer would then be ours? Two
  * bounds on dom0's memory (the buffers of a conn's requests stay ours
  * until their replies are in its ring, see read_requests; its reassembly
@@ -250,6 +296,16 @@ static void read_requests(struct blockd *d, struct conn *k)
 			vmsg_chan_release(k->c);
 			goto end;
 		}
+		if (reply_now(d, k, &rq)) {
+			vmsg_chan_release(k->c);
+			k->last_ms = d->now_ms;
+			k->requests++;
+			d->moved += 2; /* read and replied */
+			k->bytes += rq.h.length;
+			if (++k->unsent >= EARLY_REPLIES)
+				send_replies(k);
+			continue;
+		}
 		const struct vmsg_blk_req_hdr *h = &rq.h;
 		bool data = rq.status == 0 && (h->op == VMSG_BLK_OP_READ ||
 					       h->op == VMSG_BLK_OP_WRITE);
@@ -283,7 +339,7 @@ static void read_requests(struct blockd *d, struct conn *k)
 		 * wakes on the first of them and submits again while we read
 		 * on. One flush per step kept the two ends in lock-step, each
 		 * asleep while the other worked through a batch. */
-		if (k->rq_head && ++k->unsent >= EARLY_REPLIES)
+		if (++k->unsent >= EARLY_REPLIES)
 			send_replies(k);
 	}
 	return;
@@ -295,6 +351,7 @@ end:
 /* Send k's queued replies while there is room. */
 static void send_replies(struct conn *k)
 {
+	unpub_done(k);
 	k->unsent = 0;
 	while (k->rq_head) {
 		struct bio *b = k->rq_head;
@@ -420,8 +477,9 @@ void blockd_step(struct blockd *d, uint64_t now_ms,
 		send_replies(k);
 		read_requests(d, k);
 		/* Answers that needed no I/O (error statuses, reads done at
-		 * once) go now: nothing else would wake us for them. */
-		if (k->rq_head)
+		 * once, in the ring already or queued) go now: nothing else
+		 * would wake us for them. */
+		if (k->rq_head || k->unsent)
 			send_replies(k);
 	}
 	d->be->submit(d);

@@ -85,32 +85,51 @@ static bool prep(struct blockd *d, struct bio *b)
 	return true;
 }
 
-/* A READ whose data is all in the page cache is done here and now, one
- * preadv2(RWF_NOWAIT), without io_uring: such a read never
- * sleeps on the disk, and its copy costs less than io_uring's round
- * (submit, completion event, reap). Anything else (a page not cached,
- * a short read, a kernel or file without RWF_NOWAIT) goes to io_uring,
- * where b continues from what this copied. */
+/* Read len bytes at off from the page cache into dst, now: one
+ * preadv2(RWF_NOWAIT), which never sleeps on the disk and whose copy
+ * costs less than io_uring's round (submit, completion event, reap).
+ * Returns the bytes read, fewer if a page is not cached (or the file
+ * ends), or -1 (then nothing was; a kernel or file without RWF_NOWAIT is
+ * not asked again). */
+static ssize_t read_cached(struct file_disk *f, void *dst, size_t len,
+			   off_t off)
+{
+	if (f->no_nowait)
+		return -1;
+	struct iovec iov = {.iov_base = dst, .iov_len = len};
+	ssize_t n = preadv2(f->fd, &iov, 1, off, RWF_NOWAIT);
+	if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL))
+		f->no_nowait = true;
+	return n;
+}
+
+/* A READ whose data is all in the page cache is done here and now;
+ * anything else goes to io_uring, where b continues from what this
+ * copied. */
 static bool read_now(struct blockd *d, struct bio *b)
 {
-	struct file_disk *f = d->be_state;
 	const struct vmsg_blk_req_hdr *h = &b->rq.h;
-	if (h->op != VMSG_BLK_OP_READ || f->no_nowait)
+	if (h->op != VMSG_BLK_OP_READ)
 		return false;
-	struct iovec iov = {.iov_base = b->buf + VMSG_BLK_REPLY_HDR + b->done,
-			    .iov_len = h->length - b->done};
-	ssize_t n = preadv2(f->fd, &iov, 1, (off_t)(h->offset + b->done),
-			    RWF_NOWAIT);
-	if (n < 0) {
-		if (errno == EOPNOTSUPP || errno == EINVAL)
-			f->no_nowait = true; /* ask no more */
+	ssize_t n = read_cached(d->be_state,
+				b->buf + VMSG_BLK_REPLY_HDR + b->done,
+				h->length - b->done,
+				(off_t)(h->offset + b->done));
+	if (n < 0)
 		return false;
-	}
 	b->done += (uint32_t)n;
 	if (b->done < h->length)
 		return false;
 	bio_done(b, 0);
 	return true;
+}
+
+/* backend_ops.read_into: the whole READ from the page cache, or false. */
+static bool file_read_into(struct blockd *d, const struct vmsg_blk_req_hdr *h,
+			   void *dst)
+{
+	return read_cached(d->be_state, dst, h->length, (off_t)h->offset) ==
+	       (ssize_t)h->length;
 }
 
 static void file_start(struct blockd *d, struct bio *b)
@@ -198,6 +217,7 @@ static void file_fini(struct blockd *d)
 
 static const struct backend_ops file_ops = {
 	.start = file_start,
+	.read_into = file_read_into,
 	.step = file_step,
 	.submit = file_submit,
 	.poll_fd = file_poll_fd,

@@ -157,6 +157,9 @@ int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
 
 	vmsg__wait_init(c, &w, timeout_ms);
 	for (;;) {
+		/* Taken after any publish of the wait below: an unreserve
+		 * rolls back this reservation only. */
+		c->ftx_before = c->ftx;
 		r = vmsg__frame_reserve(&c->end, &c->ftx, type, 0,
 				       (uint32_t)len, payload);
 		if (r == 0)
@@ -169,6 +172,7 @@ int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
 			return r;
 	}
 	c->reserved = true;
+	c->reserved_len = len;
 	c->st.tx_bytes += len;
 	vmsg__frame_tx_ahead(&c->end, &c->ftx);
 	return 0;
@@ -184,6 +188,20 @@ int vmsg_chan_commit(vmsg_chan *c, unsigned flags)
 	c->st.tx_msgs++;
 	if (!(flags & VMSG_SEND_MORE))
 		publish(c);
+	return 0;
+}
+
+int vmsg_chan_unreserve(vmsg_chan *c)
+{
+	if (!c || !c->reserved)
+		return -EINVAL;
+	/* Nothing of the reservation was published (the prod index moves
+	 * only at a commit): forgetting its bytes, and the pad frame it may
+	 * have written before them, frees the room. Frames sent earlier
+	 * with VMSG_SEND_MORE stay pending. */
+	c->ftx = c->ftx_before;
+	c->reserved = false;
+	c->st.tx_bytes -= c->reserved_len;
 	return 0;
 }
 

@@ -23,6 +23,9 @@ struct vmsg_chan {
 	/* Sending. */
 	struct vmsg_frame_tx ftx;  /* frames reserved, not yet published */
 	bool reserved;             /* vmsg_chan_reserve() awaits its commit */
+	struct vmsg_frame_tx ftx_before; /* ... and ftx as it was before it
+					    (vmsg_chan_unreserve) */
+	size_t reserved_len;
 	struct vmsg_frag_tx frag;  /* a fragmented send in progress */
 	bool frag_busy;            /* ... interrupted: only the same send may go on */
 

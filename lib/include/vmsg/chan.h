@@ -172,6 +172,13 @@ int vmsg_chan_reserve(vmsg_chan *c, uint16_t type, size_t len, void **payload,
 /* Commit the reserved message; flags as for vmsg_chan_send(). */
 int vmsg_chan_commit(vmsg_chan *c, unsigned flags);
 
+/* Drop the reserved message instead: nothing of it reaches the peer and
+ * its room is free again; messages sent before it with VMSG_SEND_MORE
+ * stay pending. For a writer that reserves before it knows it can fill
+ * (a server reading a disk straight into its reply). -EINVAL if nothing
+ * is reserved. */
+int vmsg_chan_unreserve(vmsg_chan *c);
+
 /* The largest message vmsg_chan_reserve() accepts on this channel. */
 int vmsg_chan_max_frame(vmsg_chan *c);
 
