@@ -37,6 +37,9 @@ struct guest_dom {
 	struct guest_end *held, *held_tail;
 	unsigned nheld;
 	uint64_t queued;          /* the sum of its ends' counted */
+	/* The end let past the bound to finish the message it collects
+	 * (may_finish), while it does */
+	struct guest_end *finisher;
 	uint16_t domid;
 };
 
@@ -66,7 +69,8 @@ static struct guest_dom *find(struct vmsgd *d, uint16_t domid)
 }
 
 int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-	       uint64_t (*count)(void *arg, bool trim), void *arg,
+	       uint64_t (*count)(void *arg, bool trim),
+	       bool (*collecting)(void *arg), void *arg,
 	       void (*resume)(void *owner), void *owner)
 {
 	struct guest_dom *g = find(d, domid);
@@ -79,6 +83,7 @@ int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
 	}
 	e->dom = g;
 	e->count = count;
+	e->collecting = collecting;
 	e->arg = arg;
 	e->resume = resume;
 	e->owner = owner;
@@ -146,6 +151,8 @@ void guest_leave(struct vmsgd *d, struct guest_end *e)
 		return;
 	settle(e, 0);
 	set_held(e, false);
+	if (g->finisher == e)
+		g->finisher = NULL;
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -200,11 +207,32 @@ static bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 	return guest_queued(d, domid) < lim;
 }
 
+/* At the bound, may e go on anyway, to finish the message it is
+ * collecting? Ends of one guest each part-way through a fragmented
+ * message, whose parts together reach the bound, would otherwise hold
+ * each other back for good: none of those messages completes, so none of
+ * their buffers can be freed (two seqpacket: bridges of 48 KiB messages
+ * under a bound of 64 KiB did). So one end at a time, the guest's
+ * finisher, collects on until its message is whole: the bound is passed
+ * by at most one message (max_msg) per guest. */
+static bool may_finish(struct guest_dom *g, struct guest_end *e)
+{
+	struct guest_end *f = g->finisher;
+	if (f && f != e && f->collecting(f->arg))
+		return false; /* another's message is finished first */
+	g->finisher = NULL;
+	if (!e->collecting(e->arg))
+		return false;
+	g->finisher = e;
+	return true;
+}
+
 bool guest_hold_back(struct vmsgd *d, struct guest_end *e)
 {
 	if (!e->dom)
 		return false;
-	bool hold = !guest_may_queue(d, e->dom->domid);
+	bool hold = !guest_may_queue(d, e->dom->domid) &&
+		    !may_finish(e->dom, e);
 	set_held(e, hold);
 	return hold;
 }

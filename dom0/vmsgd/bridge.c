@@ -327,6 +327,14 @@ static uint64_t bconn_held(void *arg, bool trim)
 	return n;
 }
 
+/* Is b's channel end part-way through one of the guest's fragmented
+ * messages (a seqpacket: bridge's; a byte stream's never is)? */
+static bool bconn_collecting(void *arg)
+{
+	const struct bconn *b = arg;
+	return b->ch && vmsg_chan_rx_partial(b->ch, NULL) == 1;
+}
+
 /* The recount of guests_check: the same bytes, from the channel
  * (lingering connections too: they stay attached to their channel). */
 uint64_t bridge_queued(const struct channel *c, uint16_t domid)
@@ -350,8 +358,8 @@ static void bconn_resume(void *owner)
 
 int bridge_join(struct bconn *b)
 {
-	return guest_join(b->d, &b->acct, b->guest, bconn_held, b,
-			  bconn_resume, b);
+	return guest_join(b->d, &b->acct, b->guest, bconn_held,
+			  bconn_collecting, b, bconn_resume, b);
 }
 
 void bridge_account(struct bconn *b)

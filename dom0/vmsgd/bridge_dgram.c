@@ -270,6 +270,10 @@ static void write_sock(struct bconn *b)
 			bridge_end(b, bridge_chan_why(e));
 			return;
 		}
+		/* A message collected here has left: the guest's held-back
+		 * ends may go on (O(1) when there are none; bounds.c). */
+		bridge_account(b);
+		guest_wake(b->d, &b->acct);
 	}
 }
 

@@ -114,6 +114,12 @@ static uint64_t end_kept(void *end, bool trim)
 	return kept;
 }
 
+/* Is a fragmented message part-way into this end? */
+static bool end_collecting(void *end)
+{
+	return vmsg_chan_rx_partial(end, NULL) == 1;
+}
+
 /* The recount of guests_check: the same bytes, from the channel. */
 static uint64_t relay_queued(const struct channel *c, uint16_t domid)
 {
@@ -294,8 +300,11 @@ static void pump(struct relay *r)
 	for (int dir = 0; dir < 2; dir++) {
 		int res = copy(r, dir);
 		/* What the turn left in the source end, before the other
-		 * direction asks for the bound (it may be the same guest). */
+		 * direction asks for the bound (it may be the same guest);
+		 * what it passed on may let the writer's held-back ends go
+		 * on (O(1) when there are none; bounds.c). */
 		guest_sync(r->d, &r->acct[dir]);
+		guest_wake(r->d, &r->acct[dir]);
 		if (res == GO_MORE)
 			more = true;
 		if (res == SRC_CLOSED) {
@@ -396,10 +405,10 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 	}
 	/* Each source end counts against its writer (writer(): consumer for
 	 * C2P, provider for P2C). */
-	if (guest_join(d, &r->acct[C2P], c->consumer, end_kept, r->end[C2P],
-		       relay_resume, r) < 0 ||
-	    guest_join(d, &r->acct[P2C], c->provider, end_kept, r->end[P2C],
-		       relay_resume, r) < 0) {
+	if (guest_join(d, &r->acct[C2P], c->consumer, end_kept,
+		       end_collecting, r->end[C2P], relay_resume, r) < 0 ||
+	    guest_join(d, &r->acct[P2C], c->provider, end_kept,
+		       end_collecting, r->end[P2C], relay_resume, r) < 0) {
 		snprintf(why, cap, "vmsgd is out of memory");
 		guest_leave(d, &r->acct[C2P]);
 		for (int k = 0; k < 2; k++)

@@ -225,6 +225,9 @@ struct guest_end {
 	/* The bytes of the guest's data it holds now; trim: first free its
 	 * reassembly buffer if that holds nothing wanted. */
 	uint64_t (*count)(void *arg, bool trim);
+	/* Is a fragmented message of the guest part-way into it (its
+	 * reassembly buffer: vmsg_chan_rx_partial)? */
+	bool (*collecting)(void *arg);
 	void *arg;
 	/* Held back, its domain may queue again: read on (owner's turn). */
 	void (*resume)(void *owner);
@@ -236,12 +239,14 @@ struct guest_end {
 int guests_init(struct vmsgd *d);
 void guests_free(struct vmsgd *d);
 /* e (zeroed, or left before) starts counting against domain `domid`,
- * with count(arg, trim) telling what it holds; nothing yet. resume(owner)
+ * with count(arg, trim) telling what it holds (nothing yet) and
+ * collecting(arg) whether it is part-way through a message. resume(owner)
  * is how guest_wake and guests_wake resume it once held back
  * (guest_hold_back). 0, or -ENOMEM (the domain's record could not be
  * made; e has not joined). */
 int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-	       uint64_t (*count)(void *arg, bool trim), void *arg,
+	       uint64_t (*count)(void *arg, bool trim),
+	       bool (*collecting)(void *arg), void *arg,
 	       void (*resume)(void *owner), void *owner);
 /* e may hold another amount now: move its domain's total by the change.
  * Nothing when e has not joined (or has left). */
@@ -256,12 +261,15 @@ void guest_leave(struct vmsgd *d, struct guest_end *e);
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
 /* Must e stop reading its guest's data (its domain's queued bytes at
  * max_queued_bytes once that domain's idle reassembly buffers are freed;
- * dom0, a listen bridge's socket, never)? true: e is one of its domain's held-back ends (at the tail, or
+ * dom0, a listen bridge's socket, never; nor the one end of the domain
+ * let finish the message it is collecting)? true: e is one of its
+ * domain's held-back ends (at the tail, or
  * where it was), which guest_wake and guests_wake resume in turn, oldest
  * first; false: it is not. An end that has not joined (or has left) is
  * never held back. */
 bool guest_hold_back(struct vmsgd *d, struct guest_end *e);
-/* Some of e's domain's data left vmsgd (a socket write completed):
+/* Some of e's domain's data left vmsgd (a socket write completed, a
+ * collected message was passed on):
  * resume the domain's held-back ends, oldest first, while it may queue.
  * O(1) when none is held back; else a walk of that domain's held-back
  * ends only. Each resume may end its owner (guest_leave). */
