@@ -10,6 +10,7 @@
 #include "sim_harness.h"
 
 #include "cat_util.h"
+#include "unix_sock.h"
 
 #define PROXY "/usr/lib/xen-4.17/bin/vchan-socket-proxy"
 #define TOTAL (1u << 20)
@@ -87,14 +88,15 @@ int main(void)
 	expect_in(line, "listening on xen:dom0:/local/domain/1/data/vchan/0/proxy");
 	cat_start(&px, XENSIM_BIN, 0, (char *[]){ PROXY, "-m", "client", "1",
 		  "/local/domain/1/data/vchan/0/proxy", sock1, NULL });
-	exchange_and_end(cat_unix_connect(sock1), &vc, 11);
+	exchange_and_end(vmsg_test_unix_connect(sock1, SOCK_STREAM | SOCK_CLOEXEC,
+						 CAT_WAIT_MS), &vc, 11);
 	stop_proxy(&px);
 	printf("vmsg-cat --listen (dom1) <-> vchan-socket-proxy -m client "
 	       "(dom0): 1 MiB each way intact, vmsg-cat exited 0\n");
 
 	/* 2. The proxy serves in dom0; vmsg-cat connects from dom1, started
 	 * first and waiting (--timeout) for the proxy to publish. */
-	int lfd = cat_unix_listen(sock2);
+	int lfd = vmsg_test_unix_listen(sock2, SOCK_STREAM | SOCK_CLOEXEC);
 	cat_start(&vc, XENSIM_BIN, 1, (char *[]){ VMSG_CAT, "-v", "--connect",
 		  "--xen", "--domid", "0", "--port", "proxy2", "--timeout",
 		  "30000", NULL });

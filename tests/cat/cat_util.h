@@ -245,37 +245,4 @@ static inline unsigned char *cat_random(uint64_t seed, size_t len)
 	return b;
 }
 
-static inline int cat_unix_listen(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	ASSERT_TRUE(strlen(path) < sizeof(sa.sun_path));
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ASSERT_EQ(listen(fd, 4), 0);
-	return fd;
-}
-
-/* Connect, retrying while nobody listens yet. */
-static inline int cat_unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	ASSERT_TRUE(strlen(path) < sizeof(sa.sun_path));
-	strcpy(sa.sun_path, path);
-	for (int i = 0; i < CAT_WAIT_MS / 20; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ASSERT_TRUE(fd >= 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		close(fd);
-		usleep(20000);
-	}
-	VMSG_TEST_FAIL("cannot connect to %s", path);
-	return -1;
-}
-
 #endif

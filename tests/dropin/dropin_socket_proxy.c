@@ -40,7 +40,7 @@ static void round_trip(enum lib srv_lib, enum lib cli_lib, int n)
 	snprintf(src_path, sizeof(src_path), "%s/source%d.bin", sim_dir, n);
 	snprintf(vpath, sizeof(vpath), "%s%d", VPATH, n);
 
-	int lfd = unix_listen(echo_path);
+	int lfd = vmsg_test_unix_listen(echo_path, SOCK_STREAM);
 	pid_t echo = fork();
 	ASSERT_TRUE(echo >= 0);
 	if (echo == 0)
@@ -54,7 +54,7 @@ static void round_trip(enum lib srv_lib, enum lib cli_lib, int n)
 	pid_t cli = sim_spawn(1, (char *[]){ PROXY, "-m", "client", "0", vpath,
 					     cli_path, NULL });
 	use_lib(LIB_DEBIAN);
-	int fd = unix_connect_retry(cli_path);
+	int fd = vmsg_test_unix_connect(cli_path, SOCK_STREAM, SIM_WAIT_MS);
 	ASSERT_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
 
 	unsigned char *out = make_source(src_path, 42 + (uint64_t)n);

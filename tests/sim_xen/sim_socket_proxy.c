@@ -32,7 +32,7 @@ int main(void)
 	snprintf(echo_path, sizeof(echo_path), "%s/echo.sock", sim_dir);
 	snprintf(cli_path, sizeof(cli_path), "%s/client.sock", sim_dir);
 
-	int lfd = unix_listen(echo_path);
+	int lfd = vmsg_test_unix_listen(echo_path, SOCK_STREAM);
 	pid_t echo = fork();
 	ASSERT_TRUE(echo >= 0);
 	if (echo == 0)
@@ -43,7 +43,7 @@ int main(void)
 					     echo_path, NULL });
 	pid_t cli = sim_spawn(1, (char *[]){ PROXY, "-m", "client", "0", VPATH,
 					     cli_path, NULL });
-	int fd = unix_connect_retry(cli_path);
+	int fd = vmsg_test_unix_connect(cli_path, SOCK_STREAM, SIM_WAIT_MS);
 	ASSERT_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
 
 	static unsigned char out[TOTAL], in[TOTAL];

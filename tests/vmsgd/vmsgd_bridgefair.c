@@ -102,13 +102,7 @@ int main(int argc, char **argv)
 		 sink_path);
 	vt_write_conf_daemon("max_queued_bytes_per_domain = 65536\n", conf);
 
-	int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	ASSERT_TRUE(ls >= 0);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	ASSERT_TRUE(strlen(sink_path) < sizeof a.sun_path);
-	memcpy(a.sun_path, sink_path, strlen(sink_path) + 1);
-	ASSERT_EQ(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-	ASSERT_EQ(listen(ls, 4), 0);
+	int ls = vmsg_test_unix_listen(sink_path, SOCK_STREAM | SOCK_NONBLOCK);
 
 	vt_start_vmsgd();
 	struct vt_role wr;

@@ -8,8 +8,8 @@
 #include "vmsgd_test.h"
 
 #include <dirent.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+
+#include "unix_sock.h"
 
 /* The child of `xensim run` (pid `run`): the command it runs. */
 static inline pid_t vt_child_of(pid_t run)
@@ -66,14 +66,7 @@ static inline void vt_fd_count_wait(pid_t pid, int want)
  * reads: what a bridge queues for it stays queued. Returns its pid. */
 static inline pid_t vt_start_sink(const char *sink_path)
 {
-	int s = socket(AF_UNIX, SOCK_STREAM, 0);
-	ASSERT_TRUE(s >= 0);
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	ASSERT_TRUE(strlen(sink_path) < sizeof a.sun_path);
-	memcpy(a.sun_path, sink_path, strlen(sink_path) + 1);
-	unlink(sink_path); /* a dead server's */
-	ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	ASSERT_EQ(listen(s, 64), 0);
+	int s = vmsg_test_unix_listen(sink_path, SOCK_STREAM);
 	pid_t p = fork();
 	ASSERT_TRUE(p >= 0);
 	if (p == 0) {
