@@ -78,10 +78,7 @@ int main(void)
 	char dir[256], path[300];
 	ht_mkdtemp(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/sock", dir);
-	pid_t pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0)
-		_exit(client(path));
+	pid_t pid = ht_fork_run(client, path);
 	vmsg_chan *c;
 	struct vmsg_msg m;
 	size_t held;

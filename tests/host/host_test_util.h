@@ -54,6 +54,16 @@ static inline void ht_rmdir(const char *dir)
 	ASSERT_EQ(rmdir(dir), 0);
 }
 
+/* A child that runs fn(path) and exits with what it returns. */
+static inline pid_t ht_fork_run(int (*fn)(const char *path), const char *path)
+{
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(fn(path));
+	return pid;
+}
+
 /* Reap a child, asserting it exited with status 0. */
 static inline void ht_reap_ok(pid_t pid)
 {

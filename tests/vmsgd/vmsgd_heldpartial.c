@@ -100,9 +100,9 @@ static void *send_all(void *arg)
 	return NULL;
 }
 
-/* dom2: the service named by argv[1]: ROUNDS rounds of stage 1, each step
- * (and the next round) at the driver's word, then stage 2 ("sent" once all is in the rings,
- * closed at "quit"). */
+/* dom2, on `service`: ROUNDS rounds of stage 1, each step (and the next
+ * round) at the driver's word, then stage 2 ("sent" once all is in the
+ * rings, closed at "quit"). */
 static int sender(const char *service)
 {
 	char line[64];
