@@ -207,19 +207,29 @@ static bool guest_may_queue(struct vmsgd *d, uint16_t domid)
 	return guest_queued(d, domid) < lim;
 }
 
+/* Is the guest's finisher slot free: no end finishing a message past the
+ * bound, or the one that did has nothing here any more (its message left
+ * vmsgd; counted after the trim of guest_may_queue)? */
+static bool finish_free(const struct guest_dom *g)
+{
+	const struct guest_end *f = g->finisher;
+	return !f || (!f->collecting(f->arg) && !f->counted);
+}
+
 /* At the bound, may e go on anyway, to finish the message it is
  * collecting? Ends of one guest each part-way through a fragmented
  * message, whose parts together reach the bound, would otherwise hold
  * each other back for good: none of those messages completes, so none of
  * their buffers can be freed (two seqpacket: bridges of 48 KiB messages
  * under a bound of 64 KiB did). So one end at a time, the guest's
- * finisher, collects on until its message is whole: the bound is passed
- * by at most one message (max_msg) per guest. */
+ * finisher, collects on until its message is whole, and the next may
+ * only once that message has left vmsgd (a destination that does not
+ * take it holds the guest back, as at the bound): the bound is passed by
+ * at most one message (max_msg) per guest, never one per channel. */
 static bool may_finish(struct guest_dom *g, struct guest_end *e)
 {
-	struct guest_end *f = g->finisher;
-	if (f && f != e && f->collecting(f->arg))
-		return false; /* another's message is finished first */
+	if (g->finisher != e && !finish_free(g))
+		return false; /* another's message comes first */
 	g->finisher = NULL;
 	if (!e->collecting(e->arg))
 		return false;
@@ -237,8 +247,9 @@ bool guest_hold_back(struct vmsgd *d, struct guest_end *e)
 	return hold;
 }
 
-/* Resume g's held-back ends, oldest first, while g may queue. Each is
- * taken off the list before its resume, which may put it back (at the
+/* Resume g's held-back ends, oldest first, while g may queue; over the
+ * bound, the oldest that may finish its message. Each is taken off the
+ * list before its resume, which may put it back (at the
  * tail: its turn is over), end it or others (guest_leave takes them off),
  * or join new ends; g itself stays (records go only at guests_trim). At
  * most the ends held at the start are resumed: one that holds itself back
@@ -246,9 +257,21 @@ bool guest_hold_back(struct vmsgd *d, struct guest_end *e)
 static void wake_dom(struct vmsgd *d, struct guest_dom *g)
 {
 	for (unsigned n = g->nheld; n > 0 && g->held; n--) {
-		if (!guest_may_queue(d, g->domid))
-			return;
 		struct guest_end *e = g->held;
+		if (!guest_may_queue(d, g->domid)) {
+			/* Over the bound one of them may still finish the
+			 * message it is collecting (may_finish): the oldest
+			 * such, once the slot is free; it takes the slot. */
+			if (!finish_free(g))
+				return;
+			while (e && !e->collecting(e->arg))
+				e = e->hnext;
+			if (e) {
+				set_held(e, false);
+				e->resume(e->owner);
+			}
+			return;
+		}
 		set_held(e, false);
 		e->resume(e->owner);
 	}

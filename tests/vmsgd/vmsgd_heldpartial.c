@@ -48,15 +48,17 @@
 #define ROUNDS 9
 #define COUNT 100u
 
-/* The fragments' data: 20000 + 20000 + 19000 + 1000 = MSG. */
-static const uint32_t frag_len[4] = {20000, 20000, 19000, 1000};
+/* Two ways to cut a message of MSG bytes into four fragments' data. */
+static const uint32_t cut_late[4] = {20000, 20000, 19000, 1000};
+static const uint32_t cut_early[4] = {8000, 20000, 20000, 12000};
 
 static char sink_path[700];
 
-/* Write fragments [from, to) of a message of MSG bytes of `letter` into
- * c's ring and publish them. The channel's own write index follows, for
- * the sends after. */
-static void raw_fragments(vmsg_chan *c, char letter, int from, int to)
+/* Write fragments [from, to) of a message of MSG bytes of `letter`, cut
+ * as `cut` says, into c's ring and publish them. The channel's own write
+ * index follows, for the sends after. */
+static void raw_cut(vmsg_chan *c, char letter, const uint32_t *cut, int from,
+		    int to)
 {
 	static uint8_t buf[8 + 20000];
 	struct vmsg_ring_end *e = vmsg__chan_ring(c);
@@ -70,12 +72,17 @@ static void raw_fragments(vmsg_chan *c, char letter, int from, int to)
 			memcpy(buf, &total, sizeof total);
 			hdr = sizeof total;
 		}
-		memset(buf + hdr, letter, frag_len[i]);
+		memset(buf + hdr, letter, cut[i]);
 		ASSERT_TRUE(flood_put(&e->tx, &wp, 1, flags, buf,
-				      hdr + frag_len[i]));
+				      hdr + cut[i]));
 	}
 	flood_publish(&e->tx, wp, vmsg__chan_platform(c));
 	e->tx.idx = wp;
+}
+
+static void raw_fragments(vmsg_chan *c, char letter, int from, int to)
+{
+	raw_cut(c, letter, cut_late, from, to);
 }
 
 struct sender {
@@ -281,10 +288,110 @@ static int role_rel_reader(void)
 	return 0;
 }
 
+/* ---- the hoard: a destination that does not read ------------------ */
+
+#define NH 4 /* channels A, B, C, D */
+
+/* dom2: opens `hoard` NH times; at each word of the driver writes the
+ * next part: "m1" a whole message into each channel, then "a", "b", "c",
+ * "d" the first part of a second one into A (8000 bytes), B (40000), C
+ * (40000), D (8000), then "ra" the rest of A's, "rbcd" the rest of the
+ * others'; closed at "quit". */
+static int role_hoarder(void)
+{
+	char line[64];
+	vmsg_ctl *ctl = vt_ctl_open();
+	vmsg_chan *c[NH];
+	for (int i = 0; i < NH; i++)
+		c[i] = vt_open(ctl, "hoard");
+	sim_say(vt_out, "opened");
+	sim_expect(vt_in, "m1", line, sizeof line);
+	for (int i = 0; i < NH; i++)
+		raw_cut(c[i], (char)('A' + i), cut_late, 0, 4);
+	sim_say(vt_out, "m1");
+	static const char *const word[NH] = {"a", "b", "c", "d"};
+	for (int i = 0; i < NH; i++) {
+		sim_expect(vt_in, word[i], line, sizeof line);
+		if (i == 1 || i == 2)
+			raw_cut(c[i], (char)('A' + i), cut_late, 0, 2);
+		else
+			raw_cut(c[i], (char)('A' + i), cut_early, 0, 1);
+		sim_say(vt_out, "%s", word[i]);
+	}
+	sim_expect(vt_in, "ra", line, sizeof line);
+	raw_cut(c[0], 'A', cut_early, 1, 4);
+	sim_say(vt_out, "ra");
+	sim_expect(vt_in, "rbcd", line, sizeof line);
+	for (int i = 1; i < NH; i++)
+		raw_cut(c[i], (char)('A' + i),
+			i == 3 ? cut_early : cut_late, i == 3 ? 1 : 2, 4);
+	sim_say(vt_out, "rbcd");
+	sim_expect(vt_in, "quit", line, sizeof line);
+	for (int i = 0; i < NH; i++)
+		vmsg_service_close(ctl, c[i]);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
+/* Channel i's message: MSG bytes of 'A' + i. */
+static void hoard_check(int i, const void *data, size_t n)
+{
+	const unsigned char *b = data;
+	if (n != MSG)
+		VMSG_TEST_FAIL("hoard: channel %c: a message of %zu bytes",
+			       'A' + i, n);
+	for (size_t k = 0; k < n; k++)
+		if (b[k] != 'A' + i)
+			VMSG_TEST_FAIL("hoard: channel %c: byte %zu is %#x",
+				       'A' + i, k, b[k]);
+}
+
+/* dom3: provides `hoard`, takes NH channels and reads nothing (a first
+ * message fills each ring) until "read"; then takes two messages from
+ * each, in turn, waiting for each; "read". */
+static int role_hoard_reader(void)
+{
+	char line[64];
+	static unsigned char buf[MSG + 1];
+	vmsg_ctl *ctl = vt_ctl_open();
+	int r = vmsg_service_offer(ctl, "hoard", SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	sim_say(vt_out, "offered");
+	vmsg_chan *c[NH];
+	for (int i = 0; i < NH; i++) {
+		r = vmsg_service_accept(ctl, &c[i], NULL, SIM_WAIT_MS);
+		if (r < 0)
+			VMSG_TEST_FAIL("accept: %s (%s)", vmsg_strerror(r),
+				       vmsg_ctl_error(ctl));
+	}
+	sim_say(vt_out, "accepted");
+	sim_expect(vt_in, "read", line, sizeof line);
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < NH; i++) {
+			int n = vmsg_chan_recv(c[i], NULL, buf, sizeof buf,
+					       SIM_WAIT_MS);
+			if (n < 0)
+				VMSG_TEST_FAIL("hoard: channel %c, message "
+					       "%d: %s",
+					       'A' + i, k + 1, vmsg_strerror(n));
+			hoard_check(i, buf, (size_t)n);
+		}
+	sim_say(vt_out, "read");
+	sim_expect(vt_in, "quit", line, sizeof line);
+	for (int i = 0; i < NH; i++)
+		vmsg_service_close(ctl, c[i]);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
 static const struct vt_role_fn roles[] = {
 	{"sinksender", role_sink_sender},
 	{"relsender", role_rel_sender},
 	{"relreader", role_rel_reader},
+	{"hoarder", role_hoarder},
+	{"hoardreader", role_hoard_reader},
 	{NULL, NULL},
 };
 
@@ -379,6 +486,78 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 		close(s[i]);
 }
 
+/* How many times vmsgctl's answer to `args` holds `needle`. */
+static int count_of(const char *args, const char *needle)
+{
+	static char out[1 << 16];
+	int n = 0;
+	if (vt_ctl(out, sizeof out, args) != 0)
+		return -1;
+	for (const char *p = out; (p = strstr(p, needle)) != NULL;
+	     p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The hoard: dom2's relayed channels to a dom3 that holds its rings full.
+ * Each part is written once vmsgd has taken the one before; A, B and C's
+ * first parts are all taken (88000 bytes, each under the bound when it
+ * came), D's is not. Then A finishes its message past the bound and it
+ * stays in vmsgd (dom3's ring is full): B, C and D wait, 140000 held. A
+ * vmsgd that let each end finish in turn held 180000 (three whole
+ * messages, one per channel: with more channels, more). When dom3 reads,
+ * A's message leaves; B and C, 80000 and over the bound, must go on (one
+ * of them finishing), then D: every second message arrives. */
+static void hoard(void)
+{
+	char line[64];
+	struct vt_role rd, wr;
+	vt_spawn(&rd, 3, "hoardreader", NULL);
+	sim_expect(rd.from, "offered", line, sizeof line);
+	vt_spawn(&wr, 2, "hoarder", NULL);
+	sim_expect(wr.from, "opened", line, sizeof line);
+	sim_expect(rd.from, "accepted", line, sizeof line);
+	sim_say(wr.to, "m1");
+	sim_expect(wr.from, "m1", line, sizeof line);
+	/* Each first message in dom3's ring, filling it. */
+	for (int i = 0; i < SIM_WAIT_MS / 50 &&
+			count_of("--json list channels",
+				 "\"to_provider_msgs\":1,") < NH;
+	     i++)
+		usleep(50000);
+	ASSERT_EQ(count_of("--json list channels", "\"to_provider_msgs\":1,"),
+		  NH);
+	queued_is(0); /* the idle buffers freed at a tick */
+	static const char *const word[NH] = {"a", "b", "c", "d"};
+	static const unsigned long long after[NH] = {8000, 48000, 88000,
+						     88000};
+	for (int i = 0; i < NH; i++) {
+		sim_say(wr.to, "%s", word[i]);
+		sim_expect(wr.from, word[i], line, sizeof line);
+		if (i == NH - 1)
+			usleep(300000); /* vmsgd looks at D, and holds it */
+		queued_is(after[i]);
+	}
+	sim_say(wr.to, "ra");
+	sim_expect(wr.from, "ra", line, sizeof line);
+	queued_is(140000); /* A's message whole, waiting for dom3's ring */
+	sim_say(wr.to, "rbcd");
+	sim_expect(wr.from, "rbcd", line, sizeof line);
+	usleep(700000); /* vmsgd looks at B, C and D, and a tick passes */
+	unsigned long long q = vt_queued_of(2);
+	printf("hoard: vmsgd holds %llu bytes of dom2's with dom3's rings "
+	       "full (the bound 65536)\n",
+	       q);
+	ASSERT_EQ(q, 140000);
+	sim_say(rd.to, "read");
+	sim_expect(rd.from, "read", line, sizeof line);
+	queued_is(0);
+	sim_say(wr.to, "quit");
+	vt_role_done(&wr, 0);
+	sim_say(rd.to, "quit");
+	vt_role_done(&rd, 0);
+}
+
 int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
@@ -389,6 +568,8 @@ int main(int argc, char **argv)
 		 "ring_size = 65536\n\n"
 		 "[bridge sink]\nservice = sink\nconnect = seqpacket:%s\n\n"
 		 "[service rel]\noffer = 3\nopen = 2\nmode = relayed\n"
+		 "ring_size = 65536\n\n"
+		 "[service hoard]\noffer = 3\nopen = 2\nmode = relayed\n"
 		 "ring_size = 65536\n",
 		 sink_path);
 	vt_write_conf_daemon("max_queued_bytes_per_domain = 65536\n", conf);
@@ -404,6 +585,7 @@ int main(int argc, char **argv)
 	run_kind("relayed", -1, &rd);
 	sim_say(rd.to, "quit");
 	vt_role_done(&rd, 0);
+	hoard();
 	close(ls);
 	vt_stop_vmsgd();
 	return 0;
