@@ -27,7 +27,9 @@
  * A's is under 100 ms (a few ms here; a quarter of a second or so when
  * only the tick resumed A).
  * Stage 2: COUNT whole messages into each of two fresh channels from two
- * threads at once.
+ * threads at once. Then the hoard (hoard() below): a destination that
+ * reads nothing keeps one finished message in vmsgd, never one per
+ * channel, and the rest go on once it reads.
  * Every message must arrive whole, of its channel's letter, and all of
  * them within SIM_WAIT_MS; after each round and stage vmsgctl shows dom2's
  * queued bytes back at 0.
