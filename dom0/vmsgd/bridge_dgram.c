@@ -271,8 +271,8 @@ static void write_sock(struct bconn *b)
 			return;
 		}
 		/* A message collected here has left: the guest's held-back
-		 * ends may go on (O(1) when there are none; bounds.c). */
-		bridge_account(b);
+		 * ends may go on (O(1) when there are none; bounds.c, whose
+		 * trim at the bound counts this end's buffer afresh). */
 		guest_wake(b->d, &b->acct);
 	}
 }

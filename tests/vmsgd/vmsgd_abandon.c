@@ -30,17 +30,10 @@
 #define ROUNDS 40 /* more than the provider's queue (32) */
 #define RETRY_MS 20000u /* from dom2's first Open: see the top */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int role_abandon(void)
 {
 	char line[64];
-	const uint64_t t0 = now_ms();
+	const uint64_t t0 = vt_now_ms();
 	for (unsigned i = 0; i < ROUNDS; i++) {
 		vmsg_chan *c = vt_raw_reconnect(2);
 		ASSERT_TRUE(send_open(c, i + 1, "echo", 30000) > 0);
@@ -61,7 +54,7 @@ static int role_consumer(void)
 	int r;
 	while ((r = vmsg_service_open(ctl, "echo", &c, SIM_WAIT_MS)) ==
 		       -EBUSY &&
-	       now_ms() < until) {
+	       vt_now_ms() < until) {
 		busy++;
 		usleep(100000);
 	}

@@ -40,13 +40,6 @@
 
 static char sink_path[700];
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* dom1: offers `slow` and leaves every Serve unanswered. */
 static int role_silent(void)
 {
@@ -122,12 +115,12 @@ static int role_partial(void)
 	ASSERT_TRUE(flood_put(&e->tx, &wp, VMSG_TYPE_SVC_OPEN, VMSG_FRAME_MORE,
 			      first, sizeof first));
 	flood_publish(&e->tx, wp, vmsg__chan_platform(c));
-	uint64_t t0 = now_ms();
+	uint64_t t0 = vt_now_ms();
 	struct vmsg_msg m;
 	int r = vmsg_chan_peek(c, &m, 10 * PARTIAL_MS);
 	ASSERT_EQ(r, -EPIPE);
 	sim_say(vt_out, "reset after %llu ms",
-		(unsigned long long)(now_ms() - t0));
+		(unsigned long long)(vt_now_ms() - t0));
 	vmsg_chan_close(c);
 	return 0;
 }
@@ -146,7 +139,7 @@ static int role_breaker(void)
 		vmsg_chan *c = vt_raw_connect(4);
 		if (i > 0)
 			sim_say(vt_out, "served %d after %llu ms", i,
-				(unsigned long long)(now_ms() - reset_at));
+				(unsigned long long)(vt_now_ms() - reset_at));
 		ASSERT_EQ(vmsg_ring_send(vmsg__chan_ring(c), garbage,
 					 sizeof garbage),
 			  (int)sizeof garbage);
@@ -154,7 +147,7 @@ static int role_breaker(void)
 		pf->ops->notify(pf);
 		struct vmsg_msg m;
 		ASSERT_EQ(vmsg_chan_peek(c, &m, SIM_WAIT_MS), -EPIPE);
-		reset_at = now_ms();
+		reset_at = vt_now_ms();
 		vmsg_chan_close(c);
 		/* The driver looks at vmsgctl while we are held back. */
 		if (i == 4) {

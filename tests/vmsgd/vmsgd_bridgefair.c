@@ -73,13 +73,6 @@ static const struct vt_role_fn roles[] = {
 	{NULL, NULL},
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int main(int argc, char **argv)
 {
 	vt_main(argc, argv, roles);
@@ -117,9 +110,9 @@ int main(int argc, char **argv)
 	static unsigned char buf[READ];
 	size_t got[2] = {0, 0}, other_at_first = 0;
 	int first = -1;
-	uint64_t deadline = now_ms() + 180000;
+	uint64_t deadline = vt_now_ms() + 180000;
 	while (got[0] < total[0] || got[1] < total[1]) {
-		if (now_ms() > deadline)
+		if (vt_now_ms() > deadline)
 			VMSG_TEST_FAIL("after 180 s: %zu of %zu and %zu of %zu "
 				       "bytes",
 				       got[0], total[0], got[1], total[1]);

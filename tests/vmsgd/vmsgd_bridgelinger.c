@@ -22,13 +22,6 @@
 
 static char sock_path[100]; /* fits sun_path */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int bridge_connect(void)
 {
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -46,9 +39,9 @@ static void wait_closed(int s, int timeout_ms, const char *what,
 			const struct vt_role *hold, int want)
 {
 	struct pollfd pf = {.fd = s, .events = POLLIN};
-	const uint64_t until = now_ms() + (uint64_t)timeout_ms;
+	const uint64_t until = vt_now_ms() + (uint64_t)timeout_ms;
 	int r;
-	while ((r = poll(&pf, 1, 5000)) == 0 && now_ms() < until) {
+	while ((r = poll(&pf, 1, 5000)) == 0 && vt_now_ms() < until) {
 		char buf[64];
 		sim_say(hold->to, "drain");
 		const char *got = sim_expect(hold->from, "serves ", buf,
@@ -103,14 +96,14 @@ int main(int argc, char **argv)
 
 	/* A: asked of dom1, which holds the Serve past A's wait. */
 	int a = bridge_connect();
-	uint64_t t0 = now_ms();
+	uint64_t t0 = vt_now_ms();
 	sim_say(hold.to, "next");
 	sim_expect(hold.from, "serve ", buf, sizeof buf);
 	ASSERT_EQ(bridged("pending"), 1u);
 	wait_closed(a, 2 * SIM_WAIT_MS, "connection A", &hold, 1);
 	printf("connection A closed by vmsgd %llu ms after it came (its "
 	       "open's wait: 30000 ms)\n",
-	       (unsigned long long)(now_ms() - t0));
+	       (unsigned long long)(vt_now_ms() - t0));
 	fflush(stdout); /* seen even when the test fails */
 	unsigned n = bridged("lingering");
 	if (n != 1)

@@ -82,9 +82,23 @@ static void raw_cut(vmsg_chan *c, char letter, const uint32_t *cut, int from,
 	e->tx.idx = wp;
 }
 
-static void raw_fragments(vmsg_chan *c, char letter, int from, int to)
+/* dom2's side of a step: at the driver's `word`, write fragments
+ * [from, to) of c's message, then say `word` back. */
+static void on_word(const char *word, vmsg_chan *c, char letter,
+		    const uint32_t *cut, int from, int to)
 {
-	raw_cut(c, letter, cut_late, from, to);
+	char line[64];
+	sim_expect(vt_in, word, line, sizeof line);
+	raw_cut(c, letter, cut, from, to);
+	sim_say(vt_out, "%s", word);
+}
+
+/* The driver's side: say `word` to dom2 and wait for it back. */
+static void ask(struct vt_role *wr, const char *word)
+{
+	char line[64];
+	sim_say(wr->to, "%s", word);
+	sim_expect(wr->from, word, line, sizeof line);
 }
 
 struct sender {
@@ -121,18 +135,11 @@ static int sender(const char *service)
 		for (int i = 0; i < 2; i++)
 			w[i].c = vt_open(ctl, service);
 		sim_say(vt_out, "opened");
-		raw_fragments(w[0].c, 'A', 0, 2);
-		raw_fragments(w[1].c, 'B', 0, 2);
-		sim_say(vt_out, "parts");
-		sim_expect(vt_in, "more", line, sizeof line);
-		raw_fragments(w[1].c, 'B', 2, 3);
-		sim_say(vt_out, "more");
-		sim_expect(vt_in, "a-rest", line, sizeof line);
-		raw_fragments(w[0].c, 'A', 2, 4);
-		sim_say(vt_out, "a-rest");
-		sim_expect(vt_in, "b-last", line, sizeof line);
-		raw_fragments(w[1].c, 'B', 3, 4);
-		sim_say(vt_out, "b-last");
+		on_word("a-parts", w[0].c, 'A', cut_late, 0, 2);
+		on_word("b-parts", w[1].c, 'B', cut_late, 0, 2);
+		on_word("more", w[1].c, 'B', cut_late, 2, 3);
+		on_word("a-rest", w[0].c, 'A', cut_late, 2, 4);
+		on_word("b-last", w[1].c, 'B', cut_late, 3, 4);
 		sim_expect(vt_in, "close", line, sizeof line);
 		for (int i = 0; i < 2; i++)
 			vmsg_service_close(ctl, w[i].c);
@@ -170,25 +177,28 @@ static int role_rel_sender(void)
 	return sender("rel");
 }
 
-static uint64_t now_ms(void)
+/* Channel i's message: MSG bytes of 'A' + i. */
+static void check_msg(const char *what, int i, const void *data, size_t n)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	const unsigned char *b = data;
+	if (n != MSG)
+		VMSG_TEST_FAIL("%s: channel %c: a message of %zu bytes", what,
+			       'A' + i, n);
+	for (size_t k = 0; k < n; k++)
+		if (b[k] != 'A' + i)
+			VMSG_TEST_FAIL("%s: channel %c: byte %zu is %#x", what,
+				       'A' + i, k, b[k]);
 }
 
 /* A message of MSG bytes, all 'A' or all 'B': which (0 or 1). */
 static int letter_of(const char *what, const unsigned char *buf, size_t n)
 {
-	if (n != MSG)
-		VMSG_TEST_FAIL("%s: a message of %zu bytes", what, n);
-	if (buf[0] != 'A' && buf[0] != 'B')
-		VMSG_TEST_FAIL("%s: a message of %#x", what, buf[0]);
-	for (size_t k = 0; k < n; k++)
-		if (buf[k] != buf[0])
-			VMSG_TEST_FAIL("%s: message of %c: byte %zu is %#x",
-				       what, buf[0], k, buf[k]);
-	return buf[0] - 'A';
+	int l = n ? buf[0] - 'A' : -1;
+	if (l != 0 && l != 1)
+		VMSG_TEST_FAIL("%s: a message of %zu bytes starting %#x", what,
+			       n, n ? buf[0] : 0);
+	check_msg(what, l, buf, n);
+	return l;
 }
 
 /* The next message from socket s (c NULL) or channel c into buf: its
@@ -221,9 +231,9 @@ static void read_both(const char *what, const int *s, vmsg_chan **c,
 {
 	static unsigned char buf[MSG + 1];
 	unsigned got[2] = {0, 0};
-	uint64_t deadline = now_ms() + SIM_WAIT_MS;
+	uint64_t deadline = vt_now_ms() + SIM_WAIT_MS;
 	while (got[0] < want || got[1] < want) {
-		if (now_ms() > deadline)
+		if (vt_now_ms() > deadline)
 			VMSG_TEST_FAIL("%s: after %d ms, %u A and %u B messages "
 				       "of %u",
 				       what, SIM_WAIT_MS, got[0], got[1], want);
@@ -243,7 +253,7 @@ static void read_both(const char *what, const int *s, vmsg_chan **c,
 					     sizeof buf)) > 0) {
 				int l = letter_of(what, buf, n);
 				if (got[l]++ == 0 && at)
-					at[l] = now_ms();
+					at[l] = vt_now_ms();
 			}
 		}
 	}
@@ -297,8 +307,8 @@ static int role_rel_reader(void)
 /* dom2: opens `hoard` NH times; at each word of the driver writes the
  * next part: "m1" a whole message into each channel, then "a", "b", "c",
  * "d" the first part of a second one into A (8000 bytes), B (40000), C
- * (40000), D (8000), then "ra" the rest of A's, "rbcd" the rest of the
- * others'; closed at "quit". */
+ * (40000), D (8000), then "ra", "rb", "rc", "rd" the rest of each;
+ * closed at "quit". */
 static int role_hoarder(void)
 {
 	char line[64];
@@ -311,41 +321,21 @@ static int role_hoarder(void)
 	for (int i = 0; i < NH; i++)
 		raw_cut(c[i], (char)('A' + i), cut_late, 0, 4);
 	sim_say(vt_out, "m1");
-	static const char *const word[NH] = {"a", "b", "c", "d"};
-	for (int i = 0; i < NH; i++) {
-		sim_expect(vt_in, word[i], line, sizeof line);
-		if (i == 1 || i == 2)
-			raw_cut(c[i], (char)('A' + i), cut_late, 0, 2);
-		else
-			raw_cut(c[i], (char)('A' + i), cut_early, 0, 1);
-		sim_say(vt_out, "%s", word[i]);
-	}
-	sim_expect(vt_in, "ra", line, sizeof line);
-	raw_cut(c[0], 'A', cut_early, 1, 4);
-	sim_say(vt_out, "ra");
-	sim_expect(vt_in, "rbcd", line, sizeof line);
-	for (int i = 1; i < NH; i++)
-		raw_cut(c[i], (char)('A' + i),
-			i == 3 ? cut_early : cut_late, i == 3 ? 1 : 2, 4);
-	sim_say(vt_out, "rbcd");
+	/* The second messages: A and D cut early (a first part of 8000
+	 * bytes), B and C late (two fragments, 40000). */
+	static const char *const first[NH] = {"a", "b", "c", "d"};
+	static const char *const rest[NH] = {"ra", "rb", "rc", "rd"};
+	const uint32_t *cut[NH] = {cut_early, cut_late, cut_late, cut_early};
+	const int split[NH] = {1, 2, 2, 1};
+	for (int i = 0; i < NH; i++)
+		on_word(first[i], c[i], (char)('A' + i), cut[i], 0, split[i]);
+	for (int i = 0; i < NH; i++)
+		on_word(rest[i], c[i], (char)('A' + i), cut[i], split[i], 4);
 	sim_expect(vt_in, "quit", line, sizeof line);
 	for (int i = 0; i < NH; i++)
 		vmsg_service_close(ctl, c[i]);
 	vmsg_ctl_close(ctl);
 	return 0;
-}
-
-/* Channel i's message: MSG bytes of 'A' + i. */
-static void hoard_check(int i, const void *data, size_t n)
-{
-	const unsigned char *b = data;
-	if (n != MSG)
-		VMSG_TEST_FAIL("hoard: channel %c: a message of %zu bytes",
-			       'A' + i, n);
-	for (size_t k = 0; k < n; k++)
-		if (b[k] != 'A' + i)
-			VMSG_TEST_FAIL("hoard: channel %c: byte %zu is %#x",
-				       'A' + i, k, b[k]);
 }
 
 /* dom3: provides `hoard`, takes NH channels and reads nothing (a first
@@ -378,7 +368,7 @@ static int role_hoard_reader(void)
 				VMSG_TEST_FAIL("hoard: channel %c, message "
 					       "%d: %s",
 					       'A' + i, k + 1, vmsg_strerror(n));
-			hoard_check(i, buf, (size_t)n);
+			check_msg("hoard", i, buf, (size_t)n);
 		}
 	sim_say(vt_out, "read");
 	sim_expect(vt_in, "quit", line, sizeof line);
@@ -440,16 +430,14 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 		sim_expect(wr.from, "opened", line, sizeof line);
 		if (round == ROUNDS)
 			break;
-		sim_expect(wr.from, "parts", line, sizeof line);
+		ask(&wr, "a-parts");
+		ask(&wr, "b-parts");
 		queued_is(80000);
-		sim_say(wr.to, "more");
-		sim_expect(wr.from, "more", line, sizeof line);
+		ask(&wr, "more");
 		queued_is(99000);
-		sim_say(wr.to, "a-rest");
-		sim_expect(wr.from, "a-rest", line, sizeof line);
+		ask(&wr, "a-rest");
 		usleep(100000); /* vmsgd looks at A: held back */
-		sim_say(wr.to, "b-last");
-		sim_expect(wr.from, "b-last", line, sizeof line);
+		ask(&wr, "b-last");
 		if (rd) {
 			gap[round] = atoll(sim_expect(rd->from, "gap ", line,
 						      sizeof line));
@@ -472,14 +460,14 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 	printf(" (median %lld)\n", gap[ROUNDS / 2]);
 	ASSERT_LT(gap[ROUNDS / 2], 100);
 
-	uint64_t start = now_ms();
+	uint64_t start = vt_now_ms();
 	if (rd)
 		sim_expect(rd->from, "read", line, sizeof line);
 	else
 		read_both(kind, s, NULL, COUNT, NULL);
 	printf("%s: %u messages of %u bytes through each of two channels "
 	       "at once in %llu ms\n",
-	       kind, COUNT, MSG, (unsigned long long)(now_ms() - start));
+	       kind, COUNT, MSG, (unsigned long long)(vt_now_ms() - start));
 	sim_expect(wr.from, "sent", line, sizeof line);
 	queued_is(0);
 	sim_say(wr.to, "quit");
@@ -519,8 +507,7 @@ static void hoard(void)
 	vt_spawn(&wr, 2, "hoarder", NULL);
 	sim_expect(wr.from, "opened", line, sizeof line);
 	sim_expect(rd.from, "accepted", line, sizeof line);
-	sim_say(wr.to, "m1");
-	sim_expect(wr.from, "m1", line, sizeof line);
+	ask(&wr, "m1");
 	/* Each first message in dom3's ring, filling it. */
 	for (int i = 0; i < SIM_WAIT_MS / 50 &&
 			count_of("--json list channels",
@@ -534,17 +521,16 @@ static void hoard(void)
 	static const unsigned long long after[NH] = {8000, 48000, 88000,
 						     88000};
 	for (int i = 0; i < NH; i++) {
-		sim_say(wr.to, "%s", word[i]);
-		sim_expect(wr.from, word[i], line, sizeof line);
+		ask(&wr, word[i]);
 		if (i == NH - 1)
 			usleep(300000); /* vmsgd looks at D, and holds it */
 		queued_is(after[i]);
 	}
-	sim_say(wr.to, "ra");
-	sim_expect(wr.from, "ra", line, sizeof line);
+	ask(&wr, "ra");
 	queued_is(140000); /* A's message whole, waiting for dom3's ring */
-	sim_say(wr.to, "rbcd");
-	sim_expect(wr.from, "rbcd", line, sizeof line);
+	ask(&wr, "rb");
+	ask(&wr, "rc");
+	ask(&wr, "rd");
 	usleep(700000); /* vmsgd looks at B, C and D, and a tick passes */
 	unsigned long long q = vt_queued_of(2);
 	printf("hoard: vmsgd holds %llu bytes of dom2's with dom3's rings "

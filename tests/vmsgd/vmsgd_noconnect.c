@@ -29,13 +29,6 @@
 #define TICK_MS 500u  /* vmsgd checks deadlines this often */
 #define LATE_MS 1500u /* headroom for a loaded machine */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int role_lazy(void)
 {
 	char line[64];
@@ -44,7 +37,7 @@ static int role_lazy(void)
 	o.req_id = 7;
 	o.service = (char *)"echo";
 	o.timeout_ms = WAIT_MS; /* the provider must answer within it */
-	uint64_t t0 = now_ms();
+	uint64_t t0 = vt_now_ms();
 	ASSERT_TRUE(vmsg_proto_send(c, VMSG_TYPE_SVC_OPEN, &o.base, 0,
 				    SIM_WAIT_MS) > 0);
 	struct vmsg_msg peek;
@@ -89,7 +82,7 @@ int main(int argc, char **argv)
 	unsigned id;
 	unsigned long long t0;
 	const char *rest = sim_expect(lazy.from, "opened ", buf, sizeof buf);
-	const uint64_t t1 = now_ms();
+	const uint64_t t1 = vt_now_ms();
 	ASSERT_EQ(sscanf(rest, "%u %llu", &id, &t0), 2);
 	printf("dom2 got Opened for channel %u and will not connect\n", id);
 
@@ -99,9 +92,9 @@ int main(int argc, char **argv)
 	uint64_t last_listed = 0, first_gone = 0;
 	bool listed = false;
 	for (;;) {
-		const uint64_t a = now_ms();
+		const uint64_t a = vt_now_ms();
 		ASSERT_EQ(vt_ctl(out, sizeof out, "--json list channels"), 0);
-		const uint64_t b = now_ms();
+		const uint64_t b = vt_now_ms();
 		if (!strstr(out, needle)) {
 			first_gone = b;
 			break;

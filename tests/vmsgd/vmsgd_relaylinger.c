@@ -43,13 +43,6 @@
 #define SHORT_MS 2000u /* the open whose deadline passes */
 #define GRACE_MS 10000u /* vmsgd's SERVE_GRACE_MS (broker.c) */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- dom2: the consumer, by hand, then through the library ------------ */
 
 /* dom2's "flood": OPENS Opens with 1 ms waits on control channel c (kept
@@ -201,7 +194,7 @@ int main(int argc, char **argv)
 
 	/* One never answered goes GRACE_MS past its open's deadline (Closed
 	 * to dom1), and a late answer is told Closed again. */
-	uint64_t t_short = now_ms(); /* before the Open */
+	uint64_t t_short = vt_now_ms(); /* before the Open */
 	sim_say(ab.to, "short");
 	sim_expect(ab.from, "sent", buf, sizeof buf);
 	sim_say(hold.to, "next");
@@ -212,7 +205,7 @@ int main(int argc, char **argv)
 	vt_ctl_wait("list channels", "lingering", 0);
 	sim_say(hold.to, cmd);
 	sim_expect(hold.from, "closed", buf, sizeof buf);
-	uint64_t gone = now_ms() - t_short;
+	uint64_t gone = vt_now_ms() - t_short;
 	sim_say(hold.to, "answer 0");
 	sim_expect(hold.from, "answered", buf, sizeof buf);
 	printf("an unanswered one (a %u ms wait) went %llu ms after its "
@@ -231,7 +224,7 @@ int main(int argc, char **argv)
 		unsigned t = 0, b = 0;
 		ASSERT_EQ(sscanf(got, "%u busy %u", &t, &b), 2);
 		if (t && !first_timeout)
-			first_timeout = now_ms();
+			first_timeout = vt_now_ms();
 		timedout += t;
 		sim_say(hold.to, "drain");
 		got = sim_expect(hold.from, "serves ", buf, sizeof buf);
@@ -259,7 +252,7 @@ int main(int argc, char **argv)
 	 * most): dom1 is told Closed for each. */
 	sim_say(hold.to, "closedall");
 	sim_expect(hold.from, "closed ", buf, sizeof buf);
-	uint64_t after = now_ms() - first_timeout;
+	uint64_t after = vt_now_ms() - first_timeout;
 	printf("dom1 told Closed for both %llu ms after they timed out\n",
 	       (unsigned long long)after);
 	ASSERT_TRUE(after >= GRACE_MS - 1000u); /* 500 ms ticks */

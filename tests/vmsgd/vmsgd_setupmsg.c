@@ -41,13 +41,6 @@
 	"max_channels_per_domain = 8\n"
 #define WATCHED "/local/domain/1/data/vmsg"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 #define RELAYS "/local/domain/0/data/vmsgd/relay"
 
 /* Is this watch event for a node below one of the watched folders (not
@@ -349,12 +342,12 @@ static int role_watcher_consumer(void)
 	/* What a poller of vmsg_ctl_fd() does when it turns readable; a
 	 * consumer that offers nothing gets -EAGAIN. */
 	vmsg_chan *x;
-	uint64_t until = now_ms() + 5000;
+	uint64_t until = vt_now_ms() + 5000;
 	int r;
 	do {
 		ASSERT_EQ(vmsg_service_accept(ctl, &x, NULL, 0), -EAGAIN);
 		r = vmsg_chan_recv(c, NULL, in, sizeof in, 100);
-	} while (r == -ETIMEDOUT && now_ms() < until);
+	} while (r == -ETIMEDOUT && vt_now_ms() < until);
 	sim_say(vt_out, "recv %d", r);
 	vmsg_service_close(ctl, c);
 	vmsg_ctl_close(ctl);

@@ -95,6 +95,14 @@ static inline void vt_ctl_wait(const char *args, const char *needle, int want)
 		       want ? "never appeared" : "never went", out);
 }
 
+/* A monotonic clock in ms, for the tests' deadlines and reports. */
+static inline uint64_t vt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* Where vmsgd's stderr goes: the test's own stderr, or (a test that
  * checks what vmsgd logged sets this before vt_start_vmsgd) a file. */
 static const char *vt_vmsgd_log;

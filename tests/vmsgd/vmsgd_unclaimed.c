@@ -31,13 +31,6 @@
 #define CHURN_WAIT_MS 20000 /* the churn's Opens: deadlines far away */
 #define LAZY_WAIT_MS 3000
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Send Open and read its answer: 0 with *id (Opened), or the Result's
  * code (a refusal). */
 static bool by_msg; /* dom2 announced setup by message */
@@ -203,14 +196,14 @@ int main(int argc, char **argv)
 		/* lazy: the served channel must expire by the library's deadline */
 		sim_say(h.to, "lazy");
 		sim_expect(h.from, "opened", buf, sizeof buf);
-		const uint64_t t0 = now_ms();
+		const uint64_t t0 = vt_now_ms();
 		ASSERT_TRUE(vt_fd_count(kv) > base); /* served and held, for now */
 		vt_ctl_wait("--json list channels", "\"consumer\":2", 1);
 		/* The deadline is the Open's wait plus 1 s after the serve; allow
 		 * as much again for a loaded machine. */
 		const int limit = 2 * (LAZY_WAIT_MS + 1000);
 		n = fds_settle(kv, base, limit);
-		const uint64_t t1 = now_ms();
+		const uint64_t t1 = vt_now_ms();
 		if (n != base)
 			VMSG_TEST_FAIL("the unclaimed channel is still served after "
 				       "%llu ms (%d fds, %d before)",
