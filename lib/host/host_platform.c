@@ -80,20 +80,6 @@ bool vmsg__host_is_eventfd(int fd)
 	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == 0;
 }
 
-/* Map the one memfd page that holds the peer's live byte. The caller has
- * checked page < h->pages and off < HOST_PAGE: we never write outside it. */
-int vmsg__host_map_live_page(struct vmsg_host_platform *h, uint32_t page,
-			     uint32_t off)
-{
-	void *a = mmap(NULL, HOST_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       h->memfd, (off_t)page * HOST_PAGE);
-	if (a == MAP_FAILED)
-		return -errno;
-	h->peer_live_page = a;
-	h->peer_live_off = off;
-	return 0;
-}
-
 /* ---- memory -------------------------------------------------------------- */
 
 /* A reopened server shares a fresh control page (vmsg_chan_reopen). Here
@@ -176,7 +162,13 @@ static int host_map(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
 		return -ENOTSUP;
 	if (!h->peer_in || h->memfd < 0)
 		return -EINVAL; /* lookup first */
-	if (notify_off >= 0 && (!h->bound || h->hello_sent))
+	/* Our live byte is where the protocol puts it (the server reads it
+	 * there from our hello on), on the page the server published; the
+	 * server watches it through the connected socket, so there is
+	 * nothing to register here. */
+	if (notify_off >= 0 &&
+	    (!h->bound || h->live_mapped || refs[0] != h->ring_ref ||
+	     (uint32_t)notify_off != HOST_CLI_LIVE_OFF))
 		return -EINVAL; /* port_bind first; one notify byte */
 	for (uint32_t i = 0; i < n; i++) {
 		if (refs[i] < h->pages)
@@ -192,39 +184,44 @@ static int host_map(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
 		if (refs[i] >= h->pages)
 			return -EINVAL;
 	}
-	/* Reserve the whole range, then lay each run of consecutive refs
-	 * over it, so the pages appear contiguous whatever their order. */
 	size_t len = (size_t)n * HOST_PAGE;
-	uint8_t *base = mmap(NULL, len, PROT_NONE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-			     0);
-	if (base == MAP_FAILED)
-		return -errno;
-	for (uint32_t i = 0; i < n;) {
-		uint32_t run = 1;
-		while (i + run < n && refs[i + run] == refs[i] + run)
-			run++;
-		void *a = mmap(base + (size_t)i * HOST_PAGE,
-			       (size_t)run * HOST_PAGE, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_FIXED, h->memfd,
-			       (off_t)refs[i] * HOST_PAGE);
-		if (a == MAP_FAILED) {
-			int e = -errno;
-			munmap(base, len);
-			return e;
+	uint32_t run = 1;
+	while (run < n && refs[run] == refs[0] + run)
+		run++;
+	uint8_t *base;
+	if (run == n) {
+		/* One run of consecutive pages (what lib/chan asks for): one
+		 * mapping, no reservation to lay it over. */
+		base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    h->memfd, (off_t)refs[0] * HOST_PAGE);
+		if (base == MAP_FAILED)
+			return -errno;
+	} else {
+		/* Reserve the whole range, then lay each run of consecutive
+		 * refs over it, so the pages appear contiguous whatever their
+		 * order. */
+		base = mmap(NULL, len, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED)
+			return -errno;
+		for (uint32_t i = 0; i < n; i += run) {
+			run = 1;
+			while (i + run < n && refs[i + run] == refs[i] + run)
+				run++;
+			void *a = mmap(base + (size_t)i * HOST_PAGE,
+				       (size_t)run * HOST_PAGE,
+				       PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_FIXED, h->memfd,
+				       (off_t)refs[i] * HOST_PAGE);
+			if (a == MAP_FAILED) {
+				int e = -errno;
+				munmap(base, len);
+				return e;
+			}
 		}
-		i += run;
 	}
-	if (notify_off >= 0) {
-		h->notify_page = refs[0];
-		h->notify_off = (uint32_t)notify_off;
-		int r = vmsg__host_send_hello(h);
-		if (r < 0) {
-			h->notify_page = h->notify_off = HOST_NO_NOTIFY;
-			munmap(base, len);
-			return r;
-		}
-	}
+	if (notify_off >= 0)
+		h->live_mapped = true;
 	*addr = base;
 	return 0;
 }
@@ -237,7 +234,7 @@ static void host_unmap(struct vmsg_platform *p, void *addr, uint32_t n)
 
 /* ---- events -------------------------------------------------------------- */
 
-static int new_eventfd(struct vmsg_host_platform *h)
+int vmsg__host_new_eventfd(struct vmsg_host_platform *h)
 {
 	h->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (h->evfd < 0)
@@ -260,7 +257,7 @@ static int host_port_alloc(struct vmsg_platform *p, uint32_t *port)
 	struct vmsg_host_platform *h = vmsg__host_of(p);
 	if (!port || !h->server || h->evfd >= 0)
 		return -EINVAL;
-	int r = new_eventfd(h);
+	int r = vmsg__host_new_eventfd(h);
 	if (r < 0)
 		return r;
 	*port = HOST_PORT;
@@ -272,9 +269,7 @@ static int host_port_bind(struct vmsg_platform *p, uint32_t remote_port)
 	struct vmsg_host_platform *h = vmsg__host_of(p);
 	if (h->server || !h->peer_in || h->bound || remote_port != h->port)
 		return -EINVAL;
-	int r = new_eventfd(h);
-	if (r < 0)
-		return r;
+	/* Our eventfd went to the server with our hello (lookup). */
 	h->bound = true;
 	return 0;
 }
@@ -283,9 +278,9 @@ static int host_notify(struct vmsg_platform *p)
 {
 	struct vmsg_host_platform *h = vmsg__host_of(p);
 	if (h->peer_evfd < 0 && h->conn_fd >= 0 && !h->peer_in) {
-		/* The client sends its hello before it marks itself live, so
-		 * a server that saw the live byte and kicks before its wait
-		 * loop read the hello finds it here, and no kick is lost. */
+		/* The client sends its hello before it can mark itself live,
+		 * so a server that saw the live byte and kicks before its
+		 * wait loop read the hello finds it here: no kick is lost. */
 		if (vmsg__host_recv_hello(h) > 0) {
 			/* Keep wait() and the fd truthful about the event. */
 			uint64_t one = 1;
@@ -310,15 +305,22 @@ static int peer_hangup(struct vmsg_host_platform *h)
 	if (!h->peer_in)
 		return 0; /* server: a client left before its hello; the
 			     slot is free again */
-	if (h->peer_live_page) {
+	if (h->peer_live_known) {
 		/* Emulate Xen's unmap notification for the dead peer: clear
 		 * its live byte. Every ring write it made before dying is
 		 * already in the shared pages (its exit, and the kernel's
 		 * hang-up we observed, come after them), so a reader that
-		 * sees 0 here also sees its final indices. Release pairs
-		 * with the channel's acquire load of the live byte. */
-		vmsg__store_release(&h->peer_live_page[h->peer_live_off],
-				    (uint8_t)0);
+		 * sees 0 here also sees its final indices: the barrier orders
+		 * what we observed before the write, which pairs with the
+		 * channel's acquire load of the live byte. The byte was
+		 * checked to be inside the memfd (no growth). A peer that
+		 * sealed its memfd against writes afterwards (it can only
+		 * hurt itself) makes its death look like silence. */
+		static const uint8_t gone = VMSG_LIVE_GONE;
+		vmsg__mb();
+		(void)!pwrite(h->memfd, &gone, 1,
+			      (off_t)h->peer_live_page * HOST_PAGE +
+				      h->peer_live_off);
 	}
 	return 1;
 }
@@ -374,7 +376,7 @@ static int host_poll(struct vmsg_host_platform *h, int timeout_ms)
 				got = 1; /* edge-triggered: nothing to drain */
 				break;
 			case HOST_TAG_LISTEN:
-				vmsg__host_accept(h);
+				got |= vmsg__host_accept(h);
 				break;
 			case HOST_TAG_CONN:
 				if (h->conn_fd >= 0)
@@ -496,8 +498,8 @@ static void host_destroy(struct vmsg_platform *p)
 	close_fd(&h->conn_fd);
 	close_fd(&h->peer_evfd);
 	close_fd(&h->evfd);
-	if (h->peer_live_page)
-		munmap(h->peer_live_page, HOST_PAGE);
+	if (h->admit_page)
+		munmap(h->admit_page, HOST_PAGE);
 	close_fd(&h->memfd);
 	close_fd(&h->epfd);
 	free(h);

@@ -2,22 +2,29 @@
  * path stands in for the xenstore directory, and one message each way
  * passes the fds (SCM_RIGHTS) that the other side needs:
  *
+ *   client -> server: host_hello_cli + [client eventfd], right after
+ *                     connect, without waiting for the server's
  *   server -> client: host_hello_srv + [memfd, server eventfd]
- *   client -> server: host_hello_cli + [client eventfd]
  *
- * The server has one client: any other connection is accepted and closed
- * at once, which the connecting side reads as EOF and reports as -EBUSY.
- * The connection then stays open, silent, until one side goes away.
+ * The server admits the client that sent a valid hello: it moves the
+ * client's live byte (cli_live of the published page) from WAITING to UP
+ * itself, so its accept returns, and its first message is in the ring,
+ * while the client maps the pages; the client's own compare-and-swap then
+ * finds UP (lookup returns 1 to say so). The server has one client: any
+ * other connection is accepted and closed at once, which the connecting
+ * side reads as EOF and reports as -EBUSY. The connection then stays
+ * open, silent, until one side goes away.
  *
  * Access (vmsg/host.h): the socket file gets its mode before listen();
  * the server checks each client's uid (SO_PEERCRED) before it sends
  * anything, and answers one it does not accept with HOST_MAGIC_DENY and
- * no fds; the client checks the server's uid before it reads anything.
+ * no fds; the client checks the server's uid before it sends anything.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -31,6 +38,7 @@
 #include <vmsg/host.h>
 
 #include "host_internal.h"
+#include "vmsg_barrier.h"
 #include "vmsg_clock.h"
 
 /* A lookup retries a missing or refusing socket this often. */
@@ -39,6 +47,10 @@
  * handshake, whatever the timeout: the server exists and answers from its
  * next wait/ack, so "0: never wait" cannot apply to this step. */
 #define HOST_HANDSHAKE_MIN_MS 1000
+/* How long a server that accepted a client looks for its hello before it
+ * leaves it to the socket's event (an honest client has sent it already,
+ * or sends it within a few system calls). */
+#define HOST_HELLO_WAIT_NS 20000u
 /* At most this many fds are accepted in one message; more is a violation. */
 #define HOST_MAX_FDS 4
 
@@ -202,10 +214,7 @@ static void forget_client(struct vmsg_host_platform *h)
 		close(h->peer_evfd);
 		h->peer_evfd = -1;
 	}
-	if (h->peer_live_page) {
-		munmap(h->peer_live_page, HOST_PAGE);
-		h->peer_live_page = NULL;
-	}
+	h->peer_live_known = false;
 	h->peer_in = false;
 }
 
@@ -219,6 +228,21 @@ int vmsg__host_publish(struct vmsg_platform *p, uint32_t ring_ref,
 	/* A reopened server: the channel saw the old client leave (its live
 	 * byte), so whatever is left of it goes. */
 	forget_client(h);
+	/* The page the client's live byte is on, mapped now, before anyone
+	 * can connect, so that admitting the client costs no mapping. */
+	if (h->admit_page && h->admit_ref != ring_ref) {
+		munmap(h->admit_page, HOST_PAGE);
+		h->admit_page = NULL;
+	}
+	if (!h->admit_page) {
+		void *a = mmap(NULL, HOST_PAGE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, h->memfd,
+			       (off_t)ring_ref * HOST_PAGE);
+		if (a == MAP_FAILED)
+			return -errno;
+		h->admit_page = a;
+		h->admit_ref = ring_ref;
+	}
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;
@@ -281,7 +305,7 @@ void vmsg__host_unpublish(struct vmsg_platform *p)
 	struct vmsg_host_platform *h = vmsg__host_of(p);
 	if (h->listen_fd < 0)
 		return;
-	vmsg__host_epoll_del(h, h->listen_fd);
+	/* Closing removes it from the epoll set: nothing else holds it. */
 	close(h->listen_fd);
 	h->listen_fd = -1;
 	/* Remove the path only while it is still our socket: a later server
@@ -307,7 +331,7 @@ static int send_handshake(struct vmsg_host_platform *h, int s)
 	return send_fds(s, &m, sizeof m, fds, 2);
 }
 
-void vmsg__host_accept(struct vmsg_host_platform *h)
+int vmsg__host_accept(struct vmsg_host_platform *h)
 {
 	for (;;) {
 		int s = accept4(h->listen_fd, NULL, NULL,
@@ -315,7 +339,7 @@ void vmsg__host_accept(struct vmsg_host_platform *h)
 		if (s < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return; /* EAGAIN, or nothing we can act on */
+			return 0; /* EAGAIN, or nothing we can act on */
 		}
 		/* Only a uid we accept sees anything of ours: the others are
 		 * told why (best effort) and closed, and do not count as our
@@ -330,13 +354,35 @@ void vmsg__host_accept(struct vmsg_host_platform *h)
 		/* One client per server: while we have one (or had one that
 		 * completed its hello), others are closed at once. */
 		if (h->conn_fd >= 0 || h->peer_in ||
-		    send_handshake(h, s) < 0 ||
 		    vmsg__host_epoll_add(h, s, HOST_TAG_CONN,
-				    EPOLLIN | EPOLLRDHUP) < 0) {
+					 EPOLLIN | EPOLLRDHUP) < 0) {
 			close(s);
 			continue;
 		}
 		h->conn_fd = s;
+		/* The client sends its hello right after its connect, which
+		 * woke us: it is here already or on its way (on this CPU, the
+		 * client may not have run since). Look again for a moment,
+		 * giving the CPU away between looks. Admitted before our
+		 * handshake goes out: the handshake wakes the client, which
+		 * may run at once on this CPU and would find itself not yet
+		 * in, mark itself and kick us, a wake-up more. */
+		uint64_t until = vmsg__clock_ns() + HOST_HELLO_WAIT_NS;
+		int r;
+		while ((r = vmsg__host_recv_hello(h)) == 0 &&
+		       vmsg__clock_ns() < until)
+			sched_yield();
+		if (r >= 0 && send_handshake(h, s) == 0)
+			return r; /* 0: the socket's event reads the hello */
+		if (r > 0) {
+			/* It never got our handshake, so it never saw the
+			 * page: take the admission back. */
+			uint8_t expect = VMSG_LIVE_UP;
+			(void)vmsg__cas(&h->admit_page[HOST_CLI_LIVE_OFF],
+					&expect, (uint8_t)VMSG_LIVE_WAITING);
+		}
+		forget_client(h);
+		return 0; /* any further connection waits for the next look */
 	}
 }
 
@@ -350,45 +396,31 @@ int vmsg__host_recv_hello(struct vmsg_host_platform *h)
 		return 0;
 	}
 	/* Everything below is checked before use: the client may be hostile.
-	 * It may name any byte of the shared pages as its live byte; those
-	 * pages are writable by it anyway, so clearing that byte for it
-	 * gives it nothing new. We only keep it inside the memfd. */
+	 * Its live byte is on the page we published (publish checked
+	 * ring_ref < pages), at the protocol's offset. */
 	if (n < 0 || n != (int)sizeof m || nfds != 1 ||
 	    m.magic != HOST_MAGIC_CLI || m.version != HOST_VERSION ||
-	    m.notify_page >= h->pages || m.notify_off >= HOST_PAGE ||
 	    !vmsg__host_is_eventfd(fds[0])) {
 		close_fds(fds, nfds);
 		return n < 0 ? n : -EPROTO;
 	}
-	int r = vmsg__host_map_live_page(h, m.notify_page, m.notify_off);
-	if (r < 0) {
-		close_fds(fds, nfds);
-		return r;
-	}
 	vmsg__host_set_nonblock(fds[0]); /* a kick must never block us */
 	h->peer_evfd = fds[0];
 	h->peer_in = true;
+	h->peer_live_page = h->ring_ref;
+	h->peer_live_off = HOST_CLI_LIVE_OFF;
+	h->peer_live_known = true;
+	/* Admit it: WAITING -> UP, as its own compare-and-swap would after
+	 * mapping. Only from WAITING: a client that got there first, or has
+	 * closed already (0), keeps what it wrote. (publish mapped the page
+	 * at ring_ref.) */
+	uint8_t expect = VMSG_LIVE_WAITING;
+	(void)vmsg__cas(&h->admit_page[HOST_CLI_LIVE_OFF], &expect,
+			(uint8_t)VMSG_LIVE_UP);
 	return 1;
 }
 
 /* ---- client ------------------------------------------------------------ */
-
-int vmsg__host_send_hello(struct vmsg_host_platform *h)
-{
-	if (h->conn_fd < 0)
-		return -EPIPE; /* the server is gone already */
-	struct host_hello_cli m = {
-		.magic = HOST_MAGIC_CLI,
-		.version = HOST_VERSION,
-		.notify_page = h->notify_page,
-		.notify_off = h->notify_off,
-	};
-	int r = send_fds(h->conn_fd, &m, sizeof m, &h->evfd, 1);
-	if (r < 0)
-		return r;
-	h->hello_sent = true;
-	return 0;
-}
 
 static int ms_left(uint64_t deadline)
 {
@@ -457,12 +489,9 @@ static int take_handshake(struct vmsg_host_platform *h,
 	h->memfd = fds[0];
 	h->pages = m->pages;
 	if (notify) {
-		int r = vmsg__host_map_live_page(h, m->notify_page,
-						 m->notify_off);
-		if (r < 0) {
-			h->memfd = -1;
-			return r;
-		}
+		h->peer_live_page = m->notify_page;
+		h->peer_live_off = m->notify_off;
+		h->peer_live_known = true;
 	}
 	vmsg__host_set_nonblock(fds[1]); /* a kick must never block us */
 	h->peer_evfd = fds[1];
@@ -481,16 +510,29 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	uint64_t deadline = start;
 	if (timeout_ms > 0)
 		deadline += (uint64_t)timeout_ms * 1000000u;
-	int s = connect_retry(h->path, timeout_ms, deadline);
+	/* Our event port before we connect: the hello must follow the
+	 * connect at once, so that the server, woken by the connect, finds
+	 * it there (else its accept returns without it and the client's own
+	 * kick has to wake it again). */
+	int s = h->evfd < 0 ? vmsg__host_new_eventfd(h) : 0;
 	if (s < 0)
 		return s;
-	/* Before we read a byte: is this a server we accept? (The uid it
-	 * had when it called listen(); a squatter's is its own.) */
+	s = connect_retry(h->path, timeout_ms, deadline);
+	if (s < 0)
+		return s;
+	/* Before we send or read a byte: is this a server we accept? (The
+	 * uid it had when it called listen(); a squatter's is its own.) */
 	int ok = peer_ok(s, h->peer_uid);
 	if (ok < 0) {
 		close(s);
 		return ok;
 	}
+	/* Our hello now, not after the server's: it reads both on the one
+	 * wake-up our connect gives it. A server that refuses us may have
+	 * closed already (EPIPE): what it said, if anything, is read below. */
+	struct host_hello_cli hello = {.magic = HOST_MAGIC_CLI,
+				       .version = HOST_VERSION};
+	int sent = send_fds(s, &hello, sizeof hello, &h->evfd, 1);
 
 	uint64_t hs_deadline =
 		start + (uint64_t)HOST_HANDSHAKE_MIN_MS * 1000000u;
@@ -523,15 +565,14 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 		r = n;
 	else
 		r = take_handshake(h, &m, n, fds, nfds);
+	if (r == 0 && sent < 0)
+		r = -EBUSY; /* it answered, but our hello never got there */
 	if (r == 0)
 		r = vmsg__host_epoll_add(h, s, HOST_TAG_CONN,
 					 EPOLLIN | EPOLLRDHUP);
 	if (r < 0) {
 		/* take_handshake may have kept fds: release them as well. */
-		if (h->peer_live_page) {
-			munmap(h->peer_live_page, HOST_PAGE);
-			h->peer_live_page = NULL;
-		}
+		h->peer_live_known = false;
 		h->memfd = h->peer_evfd = -1;
 		close_fds(fds, nfds);
 		close(s);
@@ -541,5 +582,5 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	h->peer_in = true;
 	*ring_ref = h->ring_ref;
 	*port = h->port;
-	return 0;
+	return 1; /* the server admits us itself (platform.h, lookup) */
 }

@@ -131,11 +131,12 @@ static void stale_socket(const char *path)
 	p->ops->destroy(p);
 }
 
-/* A hand-made client that takes the server's handshake and answers with a
- * bad hello: the server must drop it (the socket reads EOF) and keep its
- * slot free for a real client. */
-static void bad_hello(struct vmsg_platform *srv, const char *path,
-		      int evfd, uint32_t notify_off)
+/* A hand-made client that takes the server's handshake first and only
+ * then says its hello (later than an honest client, which sends it with
+ * its connect: the server has given up looking for it and sent its
+ * handshake). Returns the connected socket. */
+static int late_hello(struct vmsg_platform *srv, const char *path, int evfd,
+		      uint32_t version)
 {
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ASSERT_GE(s, 0);
@@ -164,8 +165,7 @@ static void bad_hello(struct vmsg_platform *srv, const char *path,
 	close(got[0]);
 	close(got[1]);
 
-	struct host_hello_cli hc = {HOST_MAGIC_CLI, HOST_VERSION, 0,
-				    notify_off};
+	struct host_hello_cli hc = {HOST_MAGIC_CLI, version};
 	iov.iov_base = &hc;
 	iov.iov_len = sizeof hc;
 	m.msg_controllen = CMSG_SPACE(sizeof(int));
@@ -175,7 +175,16 @@ static void bad_hello(struct vmsg_platform *srv, const char *path,
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &evfd, sizeof evfd);
 	ASSERT_EQ(sendmsg(s, &m, MSG_NOSIGNAL), (ssize_t)sizeof hc);
-	/* Dropped: the server's housekeeping closes us. */
+	return s;
+}
+
+/* A bad hello: the server must drop the client (the socket reads EOF) and
+ * keep its slot free for a real client. */
+static void bad_hello(struct vmsg_platform *srv, const char *path,
+		      int evfd, uint32_t version)
+{
+	int s = late_hello(srv, path, evfd, version);
+	uint64_t end = ht_now_ms() + 20000;
 	char ch;
 	while (!ht_readable(s, 0)) {
 		ASSERT_LT(ht_now_ms(), end);
@@ -221,20 +230,25 @@ int main(void)
 	ASSERT_TRUE(S_ISREG(st.st_mode));
 	unlink(file);
 
-	/* Bad hellos: a pipe for an eventfd, a live byte off the page. */
+	/* Bad hellos: a pipe for an eventfd, version 1 (whose client waits
+	 * for the server's handshake before it says anything). */
 	int pp[2];
 	ASSERT_EQ(pipe(pp), 0);
-	bad_hello(a, path, pp[1], 20);
+	bad_hello(a, path, pp[1], HOST_VERSION);
 	close(pp[0]);
 	close(pp[1]);
 	int ev = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(ev, 0);
-	bad_hello(a, path, ev, 4096);
+	bad_hello(a, path, ev, 1);
 	close(ev);
+	ASSERT_EQ(ht_load8(page, 20), 0); /* nobody was admitted */
 
 	/* The first client gets in (the second server's probe connection
 	 * and the bad hellos above, all gone before a valid hello, did not
-	 * take the slot). */
+	 * take the slot). The server's platform admits it on its hello: its
+	 * live byte goes from WAITING to UP before it maps anything, and
+	 * lookup says so. */
+	ht_store8(page, 20, 2); /* WAITING, as lib/chan's server writes it */
 	int up[2], hold[2];
 	ASSERT_EQ(pipe(up), 0);
 	ASSERT_EQ(pipe(hold), 0);
@@ -247,12 +261,14 @@ int main(void)
 		close(up[0]);
 		close(hold[1]);
 		if (vmsg_host_platform_new(&p, path, false) < 0 ||
-		    p->ops->lookup(p, &ref, &port, 20000) < 0 ||
-		    p->ops->port_bind(p, port) < 0 ||
+		    p->ops->lookup(p, &ref, &port, 20000) != 1 ||
+		    p->ops->port_bind(p, port) < 0)
+			_exit(1);
+		(void)!write(up[1], "k", 1);
+		/* Our live byte is where the protocol says, nowhere else. */
+		if (p->ops->map(p, 1, &ref, &m, 21) != -EINVAL ||
 		    p->ops->map(p, 1, &ref, &m, 20) < 0)
 			_exit(1);
-		ht_store8(m, 20, 1); /* live */
-		(void)!write(up[1], "k", 1);
 		char ch;
 		(void)!read(hold[0], &ch, 1); /* until the parent lets go */
 		p->ops->unmap(p, m, 1);
@@ -266,7 +282,9 @@ int main(void)
 		ASSERT_LT(ht_now_ms(), end);
 		ASSERT_GE(a->ops->wait(a, 20), 0);
 	}
-	ASSERT_EQ(ht_load8(page, 20), 1);
+	/* Nobody but the server's platform writes it: the client never
+	 * stores its live byte here. */
+	ht_wait_u8(a, page, 20, 1);
 
 	/* A second client is turned away while the first is connected. */
 	pid_t c2 = fork();
@@ -298,6 +316,21 @@ int main(void)
 	a->ops->unmap(a, page, 1);
 	a->ops->destroy(a);
 	ASSERT_EQ(lstat(path, &st), -1); /* destroy unpublished */
+
+	/* A valid hello that comes late is read at the socket's event and
+	 * admits its client then; its hang-up clears the live byte. */
+	a = make_server(path, &page);
+	ASSERT_TRUE(a != NULL);
+	ht_store8(page, 20, 2);
+	ev = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(ev, 0);
+	int late = late_hello(a, path, ev, HOST_VERSION);
+	ht_wait_u8(a, page, 20, 1);
+	close(late);
+	close(ev);
+	ht_wait_u8(a, page, 20, 0);
+	a->ops->unmap(a, page, 1);
+	a->ops->destroy(a);
 	ASSERT_EQ(vmsg_test_count_fds(), fds0);
 	ht_rmdir(dir);
 	return 0;

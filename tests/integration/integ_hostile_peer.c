@@ -520,10 +520,18 @@ static int hostile(void *arg)
 		e->page->left_order = bad[i][0];
 		e->page->right_order = bad[i][1];
 	}
-	ASSERT_EQ(fcntl(rd->go_rd, F_SETFL, O_NONBLOCK), 0);
 	integ_write_full(rd->ready_wr, "r", 1);
-	if (!rd->victim_server)
+	if (!rd->victim_server) {
+		char up = 0;
 		vmsg_chan_accept(c, 20000); /* whatever the victim makes of it */
+		/* The attacks start once the victim's connect has returned
+		 * (its 'c'; EOF when it failed): accept may return before the
+		 * client has read the page (the host backend admits it on its
+		 * hello), and changing the orders under a connect that reads
+		 * them is a round of its own (BADPAGE). */
+		(void)!read(rd->go_rd, &up, 1);
+	}
+	ASSERT_EQ(fcntl(rd->go_rd, F_SETFL, O_NONBLOCK), 0);
 
 	/* Until the victim kills us. */
 	for (;;) {
@@ -863,6 +871,8 @@ static void run_round(struct round *rd, unsigned n)
 			t.eproto++;
 		} else if (r < 0) {
 			VMSG_TEST_FAIL("victim connect: %s", vmsg_strerror(r));
+		} else {
+			integ_write_full(go[1], "c", 1);
 		}
 	}
 	if (c) {

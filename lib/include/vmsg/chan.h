@@ -112,7 +112,10 @@ int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
  * xenstore keys are withdrawn right after the channel's next kick of its
  * peer (a send), sleep, vmsg_chan_ack() or close, so that the first message
  * need not wait for it (a second
- * client is refused meanwhile all the same: Xen binds the port once). */
+ * client is refused meanwhile all the same: Xen binds the port once). On
+ * the host backend the client is admitted on its first message, before it
+ * has mapped the pages: what the server sends then waits in the ring for
+ * it (docs/protocol.md, "The host backend's rendezvous"). */
 int vmsg_chan_accept(vmsg_chan *c, int timeout_ms);
 
 /* Server: after its client has gone (state CLOSED, or BROKEN by a client

@@ -4,9 +4,10 @@
  * Error contract: >= 0 success, negative errno on failure.
  *
  * The server listens on a UNIX socket path (the analogue of the xenstore
- * directory). Its one client connects there; the server passes the shared
- * pages (a memfd) and its event port (an eventfd) with SCM_RIGHTS, and the
- * client answers with its own eventfd. The shared memory holds exactly the
+ * directory). Its one client connects there and sends its event port (an
+ * eventfd) with SCM_RIGHTS at once; the server admits it on that message
+ * and passes the shared pages (a memfd) and its own eventfd, so a setup is
+ * two hand-overs between the processes. The shared memory holds exactly the
  * libxenvchan page and rings. The connected socket stays open for the
  * channel's life: when a peer dies, even by kill -9, the kernel hangs it up
  * and the survivor clears the peer's live byte at once, as Xen's unmap
@@ -35,8 +36,8 @@
  *   client whose uid it does not accept gets a refusal and no memfd, no
  *   eventfd; its connect returns -EACCES.
  * - The client reads the server's uid as soon as it is connected, before
- *   it reads anything: a server whose uid it does not accept (a squatter
- *   of the path, say) is left at once, -EACCES.
+ *   it sends or reads anything: a server whose uid it does not accept (a
+ *   squatter of the path, say) is left at once, -EACCES.
  * Each end accepts one uid, struct vmsg_host_opts's peer_uid, by default
  * its own effective uid: processes of one user talk, and a root process
  * talks only to root. root is no exception on either side. To talk across
