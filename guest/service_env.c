@@ -26,6 +26,7 @@ static const struct vmsg__svc_env pvh_env = {
 	.serve_msg = vmsg__xen_serve_msg,
 	.connect_msg = vmsg__xen_connect_msg,
 	.peer_gone = vmsg__xen_chan_peer_gone,
+	.admit = vmsg__xen_chan_admit,
 	.own_domid = pvh_own_domid,
 	.now_ms = pvh_now_ms,
 	.sleep_ms = guest_sleep_ms,

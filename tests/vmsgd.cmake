@@ -45,6 +45,8 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_seqpacket)
   vmsgd_test(vmsgd_spare)
   vmsgd_test(vmsgd_sparelinger)
+  # The provider's library admits the consumer of a channel vmsgd gave.
+  vmsgd_test(vmsgd_spareadmit)
   vmsgd_test(vmsgd_prepared)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore

@@ -255,7 +255,6 @@ static int handshake_client(struct vmsg_chan *c, int timeout_ms)
 
 	if ((r = p->ops->lookup(p, &page_ref, &port, timeout_ms)) < 0)
 		return r;
-	bool admitted = r > 0; /* the server's side marks us live itself */
 	if ((r = p->ops->port_bind(p, port)) < 0)
 		return r;
 	if ((r = p->ops->map(p, 1, &page_ref, &c->page, CLI_LIVE_OFF)) < 0)
@@ -285,13 +284,14 @@ static int handshake_client(struct vmsg_chan *c, int timeout_ms)
 		return r == -EINVAL ? -EPROTO : r;
 
 	/* One client per server: only the client that moves cli_live from
-	 * WAITING to UP is in, or the one the platform admitted (and nobody
-	 * else got that far): then the server may have moved it already, and
-	 * knows. */
+	 * WAITING to UP is in. Or from ADMITTED: the server's rendezvous
+	 * admitted us (no other client gets past it, or past the port's bind
+	 * on Xen), and it knows: no kick. Moving it says we came. */
 	uint8_t expect = VMSG_LIVE_WAITING;
 	if (vmsg__cas(&page->cli_live, &expect, (uint8_t)VMSG_LIVE_UP))
 		p->ops->notify(p); /* the server may be asleep in accept */
-	else if (!admitted || expect != VMSG_LIVE_UP)
+	else if (expect != VMSG_LIVE_ADMITTED ||
+		 !vmsg__cas(&page->cli_live, &expect, (uint8_t)VMSG_LIVE_UP))
 		return -EBUSY;
 	return 0;
 }

@@ -34,7 +34,8 @@ int vmsg__peer_state(struct vmsg_chan *c)
 	 * in the ring before it is visible to the ring checks that follow. */
 	uint8_t live = vmsg__load_acquire(c->end.peer_live);
 
-	if (live == VMSG_LIVE_UP) {
+	if (live == VMSG_LIVE_UP ||
+	    (live == VMSG_LIVE_ADMITTED && c->is_server)) {
 		if (c->published) {
 			/* The client is in: nobody else may find us. */
 			c->p->ops->unpublish(c->p);

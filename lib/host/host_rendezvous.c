@@ -7,12 +7,12 @@
  *   server -> client: host_hello_srv + [memfd, server eventfd]
  *
  * The server admits the client that sent a valid hello: it moves the
- * client's live byte (cli_live of the published page) from WAITING to UP
- * itself, so its accept returns, and its first message is in the ring,
- * while the client maps the pages; the client's own compare-and-swap then
- * finds UP (lookup returns 1 to say so). The server has one client: any
- * other connection is accepted and closed at once, which the connecting
- * side reads as EOF and reports as -EBUSY. The connection then stays
+ * client's live byte (cli_live of the published page) from WAITING to
+ * ADMITTED itself, so its accept returns, and its first message is in the
+ * ring, while the client maps the pages; the client then moves it on to
+ * UP, as it would from WAITING. The server has one client: any other
+ * connection is accepted and closed at once, which the connecting side
+ * reads as EOF and reports as -EBUSY. The connection then stays
  * open, silent, until one side goes away.
  *
  * Access (vmsg/host.h): the socket file gets its mode before listen();
@@ -377,7 +377,7 @@ int vmsg__host_accept(struct vmsg_host_platform *h)
 		if (r > 0) {
 			/* It never got our handshake, so it never saw the
 			 * page: take the admission back. */
-			uint8_t expect = VMSG_LIVE_UP;
+			uint8_t expect = VMSG_LIVE_ADMITTED;
 			(void)vmsg__cas(&h->admit_page[HOST_CLI_LIVE_OFF],
 					&expect, (uint8_t)VMSG_LIVE_WAITING);
 		}
@@ -410,13 +410,13 @@ int vmsg__host_recv_hello(struct vmsg_host_platform *h)
 	h->peer_live_page = h->ring_ref;
 	h->peer_live_off = HOST_CLI_LIVE_OFF;
 	h->peer_live_known = true;
-	/* Admit it: WAITING -> UP, as its own compare-and-swap would after
-	 * mapping. Only from WAITING: a client that got there first, or has
-	 * closed already (0), keeps what it wrote. (publish mapped the page
-	 * at ring_ref.) */
+	/* Admit it: WAITING -> ADMITTED, which the server's channel reads
+	 * as open and the client moves to UP after mapping. Only from
+	 * WAITING: a client that got there first, or has closed already (0),
+	 * keeps what it wrote. (publish mapped the page at ring_ref.) */
 	uint8_t expect = VMSG_LIVE_WAITING;
 	(void)vmsg__cas(&h->admit_page[HOST_CLI_LIVE_OFF], &expect,
-			(uint8_t)VMSG_LIVE_UP);
+			(uint8_t)VMSG_LIVE_ADMITTED);
 	return 1;
 }
 
@@ -582,5 +582,5 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	h->peer_in = true;
 	*ring_ref = h->ring_ref;
 	*port = h->port;
-	return 1; /* the server admits us itself (platform.h, lookup) */
+	return 0;
 }

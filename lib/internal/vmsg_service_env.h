@@ -71,6 +71,10 @@ struct vmsg__svc_env {
 			   const char *name, uint32_t ring_ref, uint32_t port,
 			   const struct vmsg_chan_opts *o);
 	int (*peer_gone)(vmsg_chan *c);
+	/* Optional: a served channel's client has it (vmsgd asked for the
+	 * spare after it: docs/protocol.md, "Spare channels"); mark the
+	 * client live for it. vmsg__xen_chan_admit() in both Xen worlds. */
+	int (*admit)(vmsg_chan *c);
 	/* Optional, both or none: open the handles of our role's next
 	 * channel end (server: a provider's; client: a consumer's) while we
 	 * wait anyway, so that its setup does not wait for them; close them

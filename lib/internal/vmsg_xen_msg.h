@@ -38,8 +38,16 @@ int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
 /* vmsgd says the peer of Xen channel c is gone (its domain died, or its
  * control channel): mark it as its unmap notification would have, and
  * make an event pending so that a waiter (or a poller of its fd) looks.
- * 1 if done, 0 if c is not a Xen channel with a mapped page. */
+ * On a server end, only a client admitted (vmsg__xen_chan_admit) that
+ * never came: one that came tells for itself. 1 if done, 0 if not (or c
+ * is not a Xen channel with a mapped page). */
 int vmsg__xen_chan_peer_gone(vmsg_chan *c);
+
+/* Server end c, served by message: vmsgd has given it to its client
+ * (docs/protocol.md, "Spare channels"). Admit the client (cli_live from
+ * WAITING to ADMITTED), so that accept returns and a first message waits
+ * in the ring while the client maps. 1 if done. */
+int vmsg__xen_chan_admit(vmsg_chan *c);
 
 /* For vmsgd alone, once, before its first channel: in dom0 every Xen
  * channel end opened from now on in this process does without its own

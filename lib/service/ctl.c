@@ -438,6 +438,12 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
  * that takes it waiting. */
 static void serve_or_park(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 {
+	/* vmsgd asks for the spare after channel `after` right after it has
+	 * answered that channel's Open: its consumer has it and is mapping
+	 * it now. Admit it, so that our accept hands it out and what the
+	 * application sends first is in the ring when the consumer looks
+	 * (its kick, and our wake-up on it, are not waited for). */
+	vmsg__svc_served_admit(ctl, s->after);
 	if (s->after && ctl->may_park && ctl->nparked < CTL_PARKED &&
 	    vmsg__svc_served_holds(ctl, s->after)) {
 		ctl->parked[ctl->nparked++] = *s;
@@ -495,15 +501,16 @@ static const struct vmsg_pbw_desc *desc_of(uint16_t type)
 	}
 }
 
-/* vmsgd's Closed{id} for a channel we opened: its provider's domain or
- * control channel is gone, which the channel may not see by itself (a
- * destroyed domain runs no unmap notification). What is in the ring is
- * still read; then the channel reads -EPIPE. */
-static void provider_gone(vmsg_ctl *ctl, uint32_t id)
+/* vmsgd's Closed{id} for a channel we have: the peer's domain or control
+ * channel is gone, which the channel may not see by itself (a destroyed
+ * domain runs no unmap notification; a consumer we admitted that never
+ * came has nothing to notify). What is in the ring is still read; then
+ * the channel reads -EPIPE. (peer_gone leaves alone a served channel whose
+ * consumer is connected: it tells for itself.) */
+static void peer_gone(vmsg_ctl *ctl, uint32_t id)
 {
 	for (size_t i = 0; id && i < ctl->nlive; i++)
-		if (ctl->live[i].id == id && ctl->live[i].consumer &&
-		    ctl->env->peer_gone)
+		if (ctl->live[i].id == id && ctl->env->peer_gone)
 			(void)ctl->env->peer_gone(ctl->live[i].c);
 }
 
@@ -536,7 +543,7 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 				uint32_t id = ctl->in.closed.channel_id;
 				vmsg__svc_served_closed(ctl, id);
 				unpark_retired(ctl, id);
-				provider_gone(ctl, id);
+				peer_gone(ctl, id);
 			}
 			if (accept)
 				return 0; /* accept's pump: one step done */

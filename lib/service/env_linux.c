@@ -237,6 +237,7 @@ static const struct vmsg__svc_env linux_env = {
 	.serve_msg = vmsg__xen_serve_msg,
 	.connect_msg = vmsg__xen_connect_msg,
 	.peer_gone = vmsg__xen_chan_peer_gone,
+	.admit = vmsg__xen_chan_admit,
 	.prepare = vmsg__xen_prepare,
 	.unprepare = vmsg__xen_unprepare,
 	.own_domid = linux_own_domid,

@@ -124,6 +124,15 @@ int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 	return r;
 }
 
+void vmsg__svc_served_admit(vmsg_ctl *ctl, uint32_t id)
+{
+	for (unsigned i = 0; id && ctl->env->admit && i < ctl->qlen; i++)
+		if (at(ctl, i)->id == id) {
+			(void)ctl->env->admit(at(ctl, i)->c);
+			return;
+		}
+}
+
 bool vmsg__svc_served_holds(vmsg_ctl *ctl, uint32_t id)
 {
 	for (unsigned i = 0; id && i < ctl->qlen; i++)

@@ -158,6 +158,10 @@ int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 /* Is channel id (not 0) queued: served and not yet taken or closed? */
 bool vmsg__svc_served_holds(vmsg_ctl *ctl, uint32_t id);
 
+/* vmsgd has given queued channel id (0: none) to its consumer: admit the
+ * consumer (env->admit), so that the channel can be taken now. */
+void vmsg__svc_served_admit(vmsg_ctl *ctl, uint32_t id);
+
 /* vmsgd's Closed{id}: the consumer closed or left. Close that served
  * channel if nobody has connected to it, and tell vmsgd it is gone. */
 void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id);

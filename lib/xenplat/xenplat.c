@@ -239,11 +239,35 @@ int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x)
 	return 1;
 }
 
+/* Server: move the client's live byte from `from` to `to`, and only from
+ * there (compare-and-swap: whatever the client wrote meanwhile stays). */
+static int client_live_move(struct vmsg__xenplat *x, uint8_t from, uint8_t to)
+{
+	if (!x->server || !x->ctl_page)
+		return 0;
+	return vmsg__cas(&x->ctl_page[peer_live_off(x)], &from, to) ? 1 : 0;
+}
+
+int vmsg__xenplat_admit(struct vmsg__xenplat *x)
+{
+	/* A client that got there first, or has closed already, keeps it. */
+	return client_live_move(x, VMSG_LIVE_WAITING, VMSG_LIVE_ADMITTED);
+}
+
+int vmsg__xenplat_unadmit(struct vmsg__xenplat *x)
+{
+	/* Only a client that never came (it moves ADMITTED to UP when it
+	 * has mapped): one that did tells for itself. */
+	return client_live_move(x, VMSG_LIVE_ADMITTED, VMSG_LIVE_GONE);
+}
+
 bool vmsg__xenplat_peer_up(const struct vmsg__xenplat *x)
 {
-	return x->ctl_page &&
-	       vmsg__load_acquire(&x->ctl_page[peer_live_off(x)]) ==
-		       VMSG_LIVE_UP;
+	if (!x->ctl_page)
+		return false;
+	uint8_t live = vmsg__load_acquire(&x->ctl_page[peer_live_off(x)]);
+	return live == VMSG_LIVE_UP ||
+	       (x->server && live == VMSG_LIVE_ADMITTED);
 }
 
 /* Has the peer's domain gone without a word? Asked of Xen at most every

@@ -55,12 +55,23 @@ int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
 	return vmsg_chan_connect(out, p, o, 0);
 }
 
+int vmsg__xen_chan_admit(vmsg_chan *c)
+{
+	struct vmsg_platform *p = c ? vmsg__chan_platform(c) : NULL;
+	if (!p || !vmsg__xenplat_is(p))
+		return 0;
+	return vmsg__xenplat_admit(vmsg__xenplat_of(p));
+}
+
 int vmsg__xen_chan_peer_gone(vmsg_chan *c)
 {
 	struct vmsg_platform *p = c ? vmsg__chan_platform(c) : NULL;
 	if (!p || !vmsg__xenplat_is(p))
 		return 0;
-	if (!vmsg__xenplat_peer_gone(vmsg__xenplat_of(p)))
+	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
+	/* A server's client that came tells for itself (its unmap
+	 * notification): only one we admitted that never came is marked. */
+	if (!(x->server ? vmsg__xenplat_unadmit(x) : vmsg__xenplat_peer_gone(x)))
 		return 0;
 	/* Wake whoever sleeps on the channel: it looks at the live byte. */
 	if (p->ops->pend)

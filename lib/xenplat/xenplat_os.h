@@ -205,6 +205,13 @@ static inline struct vmsg__xenplat *vmsg__xenplat_of(struct vmsg_platform *p)
 /* The peer is gone without its unmap notification: clear its live byte
  * as the notification would have. 1 if done (a control page exists). */
 int vmsg__xenplat_peer_gone(struct vmsg__xenplat *x);
+/* Server: the broker has given our channel to its client (docs/protocol.md,
+ * "Spare channels"): move the client's live byte from WAITING to ADMITTED
+ * for it, so that accept returns while the client maps. 1 if done. */
+int vmsg__xenplat_admit(struct vmsg__xenplat *x);
+/* Server: the broker says the client we admitted is gone: if it never came
+ * (its live byte still ADMITTED), clear it. 1 if done. */
+int vmsg__xenplat_unadmit(struct vmsg__xenplat *x);
 /* Is the peer's live byte up: it connected and has not closed (or has
  * died without its unmap notification)? */
 bool vmsg__xenplat_peer_up(const struct vmsg__xenplat *x);

@@ -246,8 +246,7 @@ int main(void)
 	/* The first client gets in (the second server's probe connection
 	 * and the bad hellos above, all gone before a valid hello, did not
 	 * take the slot). The server's platform admits it on its hello: its
-	 * live byte goes from WAITING to UP before it maps anything, and
-	 * lookup says so. */
+	 * live byte goes from WAITING to ADMITTED before it maps anything. */
 	ht_store8(page, 20, 2); /* WAITING, as lib/chan's server writes it */
 	int up[2], hold[2];
 	ASSERT_EQ(pipe(up), 0);
@@ -261,7 +260,7 @@ int main(void)
 		close(up[0]);
 		close(hold[1]);
 		if (vmsg_host_platform_new(&p, path, false) < 0 ||
-		    p->ops->lookup(p, &ref, &port, 20000) != 1 ||
+		    p->ops->lookup(p, &ref, &port, 20000) < 0 ||
 		    p->ops->port_bind(p, port) < 0)
 			_exit(1);
 		(void)!write(up[1], "k", 1);
@@ -284,7 +283,7 @@ int main(void)
 	}
 	/* Nobody but the server's platform writes it: the client never
 	 * stores its live byte here. */
-	ht_wait_u8(a, page, 20, 1);
+	ht_wait_u8(a, page, 20, VMSG_LIVE_ADMITTED);
 
 	/* A second client is turned away while the first is connected. */
 	pid_t c2 = fork();
@@ -325,7 +324,7 @@ int main(void)
 	ev = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(ev, 0);
 	int late = late_hello(a, path, ev, HOST_VERSION);
-	ht_wait_u8(a, page, 20, 1);
+	ht_wait_u8(a, page, 20, VMSG_LIVE_ADMITTED);
 	close(late);
 	close(ev);
 	ht_wait_u8(a, page, 20, 0);

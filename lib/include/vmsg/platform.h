@@ -101,11 +101,8 @@ struct vmsg_platform_ops {
 	void (*unpublish)(struct vmsg_platform *p);
 	/* Client: read the server's ring_ref and port. May block up to
 	 * timeout_ms for the server to appear. -ENOENT when there is none.
-	 * Returns 0, or 1 when the platform admitted this client, no other
-	 * being able to get past lookup, and the server's side will move
-	 * cli_live from WAITING to UP itself (the host backend does, so that
-	 * the server need not wait for the client's mapping): the client's
-	 * compare-and-swap may then find UP already. */
+	 * (A server's side may admit the client it finds here: cli_live
+	 * VMSG_LIVE_ADMITTED, vmsg/ring.h.) */
 	int (*lookup)(struct vmsg_platform *p, uint32_t *ring_ref,
 		      uint32_t *port, int timeout_ms);
 

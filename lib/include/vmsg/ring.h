@@ -46,6 +46,12 @@ extern "C" {
 #define VMSG_LIVE_GONE 0u    /* that side has closed or died */
 #define VMSG_LIVE_UP 1u      /* that side is connected */
 #define VMSG_LIVE_WAITING 2u /* client only: server waits for its client */
+/* client only, vmsg's own (never with a libxenvchan peer): the server, told
+ * by its rendezvous (the host backend's hello, vmsgd's word for a channel
+ * set up by message) that this client is coming, admitted it: the server
+ * is open; the client moves it to UP once it has mapped (docs/protocol.md,
+ * "Admitted clients"). */
+#define VMSG_LIVE_ADMITTED 3u
 
 /* One ring's shared indices. Free-running 32-bit counters: the number of
  * bytes in flight is prod - cons, modulo 2^32. */

@@ -186,7 +186,10 @@ struct vmsg_service_peer {
 };
 
 /* Provider: handle vmsgd's serve requests and return the next channel
- * whose consumer has connected (no vmsg_chan_accept() needed). It may
+ * whose consumer has connected, or, for a service with spares, that vmsgd
+ * has given to its consumer (docs/protocol.md, "Spare channels": the
+ * library admits that consumer, which may still be connecting; what is
+ * sent waits in the ring for it). No vmsg_chan_accept() needed. It may
  * already hold data, and even be closed by a consumer that sent and left
  * (reads return the data, then -EPIPE): read it, with timeout 0, before
  * waiting on its fd. Served
