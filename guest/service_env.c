@@ -21,12 +21,7 @@ static int pvh_xs_directory(const char *path, char *buf, size_t cap)
 }
 
 static const struct vmsg__svc_env pvh_env = {
-	.serve = vmsg__svc_xen_serve,
-	.connect = vmsg__svc_xen_connect,
-	.serve_msg = vmsg__xen_serve_msg,
-	.connect_msg = vmsg__xen_connect_msg,
-	.peer_gone = vmsg__xen_chan_peer_gone,
-	.admit = vmsg__xen_chan_admit,
+	VMSG__SVC_XEN_ENV_OPS,
 	.own_domid = pvh_own_domid,
 	.now_ms = pvh_now_ms,
 	.sleep_ms = guest_sleep_ms,

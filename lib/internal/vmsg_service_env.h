@@ -132,6 +132,15 @@ static inline int vmsg__svc_xen_connect(vmsg_chan **out,
 	return vmsg_xen_connect(out, server_domid, path, o, timeout_ms);
 }
 
+/* The Xen operations of an env, the same in both Xen worlds (Linux's
+ * env_linux.c and the unikernel's guest/service_env.c): one list, so that
+ * an operation added for one is there for the other. */
+#define VMSG__SVC_XEN_ENV_OPS                                                \
+	.serve = vmsg__svc_xen_serve, .connect = vmsg__svc_xen_connect,      \
+	.serve_msg = vmsg__xen_serve_msg,                                    \
+	.connect_msg = vmsg__xen_connect_msg,                                \
+	.peer_gone = vmsg__xen_chan_peer_gone, .admit = vmsg__xen_chan_admit
+
 /* vmsg_ctl_open() over env (which must outlive the handle). */
 int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 		   int timeout_ms);

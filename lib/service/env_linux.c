@@ -232,12 +232,7 @@ const struct vmsg__svc_poll_ops vmsg__svc_linux_poll = {
 };
 
 static const struct vmsg__svc_env linux_env = {
-	.serve = vmsg__svc_xen_serve,
-	.connect = vmsg__svc_xen_connect,
-	.serve_msg = vmsg__xen_serve_msg,
-	.connect_msg = vmsg__xen_connect_msg,
-	.peer_gone = vmsg__xen_chan_peer_gone,
-	.admit = vmsg__xen_chan_admit,
+	VMSG__SVC_XEN_ENV_OPS,
 	.prepare = vmsg__xen_prepare,
 	.unprepare = vmsg__xen_unprepare,
 	.own_domid = linux_own_domid,
