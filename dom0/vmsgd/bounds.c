@@ -19,7 +19,19 @@
  * So a write completing costs O(1) when the guest has none held back, and
  * else a walk of that guest's held-back ends, never of every connection;
  * and the ends held longest go first: an end that stopped early is not
- * passed over by newer ones again and again. */
+ * passed over by newer ones again and again.
+ *
+ * Two totals per domain (enum guest_pool), each with its own held-back
+ * ends and the same bound: what it writes (its messages collected, its
+ * bridges' queued socket writes: GUEST_WRITES) and the whole messages of
+ * others' that wait in vmsgd for it to read (a relayed message its ring
+ * has no room for: GUEST_READS). A message that waits for its reader is
+ * the reader's doing, not the writer's: counted against the writer, a
+ * consumer that opened channels to a provider and read none of its
+ * large replies would have filled the provider's bound and held back its
+ * replies to every other consumer. Counted against the reader, it holds
+ * back only what is on its way to that reader; and the reader's own
+ * messages go on, since its two totals never hold each other back. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -32,6 +44,7 @@
 
 struct guest_dom {
 	struct guest_dom *next;   /* its bucket's */
+	enum guest_pool pool;     /* which of the domain's totals */
 	struct guest_end *ends;   /* its ends, joined (doubly linked) */
 	/* Its held-back ends, oldest first (hprev/hnext), and how many. */
 	struct guest_end *held, *held_tail;
@@ -60,24 +73,26 @@ void guests_free(struct vmsgd *d)
 	d->guests = NULL;
 }
 
-static struct guest_dom *find(struct vmsgd *d, uint16_t domid)
+static struct guest_dom *find(struct vmsgd *d, uint16_t domid,
+			      enum guest_pool pool)
 {
 	struct guest_dom *g = d->guests[domid % GUEST_BUCKETS];
-	while (g && g->domid != domid)
+	while (g && (g->domid != domid || g->pool != pool))
 		g = g->next;
 	return g;
 }
 
 int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-	       uint64_t (*count)(void *arg, bool trim),
+	       enum guest_pool pool, uint64_t (*count)(void *arg, bool trim),
 	       bool (*collecting)(void *arg), void *arg,
 	       void (*resume)(void *owner), void *owner)
 {
-	struct guest_dom *g = find(d, domid);
+	struct guest_dom *g = find(d, domid, pool);
 	if (!g) {
 		if (!(g = calloc(1, sizeof *g)))
 			return -ENOMEM;
 		g->domid = domid;
+		g->pool = pool;
 		g->next = d->guests[domid % GUEST_BUCKETS];
 		d->guests[domid % GUEST_BUCKETS] = g;
 	}
@@ -163,9 +178,9 @@ void guest_leave(struct vmsgd *d, struct guest_end *e)
 	e->dom = NULL; /* the record goes at the tick's trim if unused */
 }
 
-uint64_t guest_queued(struct vmsgd *d, uint16_t domid)
+uint64_t guest_queued(struct vmsgd *d, uint16_t domid, enum guest_pool pool)
 {
-	struct guest_dom *g = find(d, domid);
+	struct guest_dom *g = find(d, domid, pool);
 	return g ? g->queued : 0;
 }
 
@@ -191,20 +206,20 @@ void guests_trim(struct vmsgd *d)
 		}
 }
 
-/* May vmsgd read more of domain `domid`'s data (its queued bytes below
- * max_queued_bytes, once that domain's idle reassembly buffers are
- * freed)? dom0 (a listen bridge's socket) always may. */
-static bool guest_may_queue(struct vmsgd *d, uint16_t domid)
+/* May vmsgd take more into g's total (below max_queued_bytes, once its
+ * ends' idle reassembly buffers are freed)? dom0 (a listen bridge's
+ * socket) always may. */
+static bool guest_may_queue(struct vmsgd *d, struct guest_dom *g)
 {
 	uint64_t lim = d->pol.limits.max_queued_bytes;
-	if (domid == 0 || guest_queued(d, domid) < lim)
+	if (g->domid == 0 || g->queued < lim)
 		return true;
 	/* A reassembly buffer keeps the pages of the largest message it
 	 * collected, and counts them, until it is freed: free this guest's
 	 * idle ones before holding it back (a stream of messages each larger
 	 * than the bound would otherwise go one per tick). */
-	trim_dom(find(d, domid)); /* counted: it has a record */
-	return guest_queued(d, domid) < lim;
+	trim_dom(g);
+	return g->queued < lim;
 }
 
 /* Is the guest's finisher slot free: no end finishing a message past the
@@ -239,10 +254,20 @@ static bool may_finish(struct guest_dom *g, struct guest_end *e)
 
 bool guest_hold_back(struct vmsgd *d, struct guest_end *e)
 {
-	if (!e->dom)
+	struct guest_dom *g = e->dom;
+	if (!g)
 		return false;
-	bool hold = !guest_may_queue(d, e->dom->domid) &&
-		    !may_finish(e->dom, e);
+	bool hold;
+	if (g->pool == GUEST_READS)
+		/* A message part-way into vmsgd is its writer's (counted in
+		 * its writes) until it is whole: it goes on, or its writer
+		 * would wait, and its partial_message_ms run out, for a
+		 * reader's slowness. So the reader's total is passed by the
+		 * messages being collected for it when it reached the
+		 * bound, each taken under its writer's. */
+		hold = !e->collecting(e->arg) && !guest_may_queue(d, g);
+	else
+		hold = !guest_may_queue(d, g) && !may_finish(g, e);
 	set_held(e, hold);
 	return hold;
 }
@@ -258,7 +283,7 @@ static void wake_dom(struct vmsgd *d, struct guest_dom *g)
 {
 	for (unsigned n = g->nheld; n > 0 && g->held; n--) {
 		struct guest_end *e = g->held;
-		if (!guest_may_queue(d, g->domid)) {
+		if (!guest_may_queue(d, g)) {
 			/* Over the bound one of them may still finish the
 			 * message it is collecting (may_finish): the oldest
 			 * such, once the slot is free; it takes the slot. */
@@ -293,32 +318,37 @@ void guests_wake(struct vmsgd *d)
 				wake_dom(d, g);
 }
 
-/* The recount of domain `domid`: what each channel's transport says its
- * ends hold of that domain's data (the old way of counting). */
-static uint64_t recount(struct vmsgd *d, uint16_t domid)
+/* The recount of domain `domid`'s total `pool`: what each channel's
+ * transport says its ends hold of that domain's data (the old way of
+ * counting). */
+static uint64_t recount(struct vmsgd *d, uint16_t domid, enum guest_pool pool)
 {
 	uint64_t n = 0;
 	for (struct channel *c = broker_channels(d); c; c = c->next)
 		if (c->tp->queued &&
 		    (c->provider == domid || c->consumer == domid))
-			n += c->tp->queued(c, domid);
+			n += c->tp->queued(c, domid, pool);
 	return n;
 }
 
-/* Does domain `domid`'s total match the recount? Logs and aborts if not:
+/* Do domain `domid`'s totals match the recount? Logs and aborts if not:
  * a transport forgot to report a change (or to leave), and the bound is
  * being enforced on a wrong figure. */
 static void check_dom(struct vmsgd *d, uint16_t domid)
 {
-	uint64_t run = guest_queued(d, domid), re = recount(d, domid);
-	if (run == re)
-		return;
-	vmsgd_log(LOG_ERROR, "queued bytes of domain %u: the running total "
-			     "says %llu, its channels hold %llu: aborting "
-			     "(VMSGD_CHECK_QUEUED)",
-		  (unsigned)domid, (unsigned long long)run,
-		  (unsigned long long)re);
-	abort();
+	for (int pool = GUEST_WRITES; pool <= GUEST_READS; pool++) {
+		uint64_t run = guest_queued(d, domid, pool),
+			 re = recount(d, domid, pool);
+		if (run == re)
+			continue;
+		vmsgd_log(LOG_ERROR, "%s bytes of domain %u: the running "
+				     "total says %llu, its channels hold "
+				     "%llu: aborting (VMSGD_CHECK_QUEUED)",
+			  pool == GUEST_WRITES ? "queued" : "waiting",
+			  (unsigned)domid, (unsigned long long)run,
+			  (unsigned long long)re);
+		abort();
+	}
 }
 
 /* O(domains x channels): for the tests only. */

@@ -336,11 +336,14 @@ static bool bconn_collecting(void *arg)
 }
 
 /* The recount of guests_check: the same bytes, from the channel
- * (lingering connections too: they stay attached to their channel). */
-uint64_t bridge_queued(const struct channel *c, uint16_t domid)
+ * (lingering connections too: they stay attached to their channel). A
+ * bridge holds nothing for a guest to read: a socket's data waits in the
+ * socket. */
+uint64_t bridge_queued(const struct channel *c, uint16_t domid,
+		       enum guest_pool pool)
 {
 	const struct bconn *b = c->bconn;
-	if (!b || b->guest != domid)
+	if (!b || b->guest != domid || pool != GUEST_WRITES)
 		return 0;
 	return bconn_held((void *)b, false);
 }
@@ -358,7 +361,7 @@ static void bconn_resume(void *owner)
 
 int bridge_join(struct bconn *b)
 {
-	return guest_join(b->d, &b->acct, b->guest, bconn_held,
+	return guest_join(b->d, &b->acct, b->guest, GUEST_WRITES, bconn_held,
 			  bconn_collecting, b, bconn_resume, b);
 }
 

@@ -153,7 +153,8 @@ void bridge_conns_stop(struct vmsgd *d);
 bool bridge_waiting(const struct channel *c);
 bool bridge_detach(struct channel *c);
 void bridge_guest_closed(struct channel *c);
-uint64_t bridge_queued(const struct channel *c, uint16_t domid);
+uint64_t bridge_queued(const struct channel *c, uint16_t domid,
+		       enum guest_pool pool);
 /* b joins its guest's total of queued bytes (once c->bconn is b): 0 or
  * -ENOMEM. */
 int bridge_join(struct bconn *b);

@@ -159,10 +159,12 @@ struct transport {
 	bool (*counters)(const struct channel *c, struct chan_counters *k);
 	/* A guest says it closed its end of the open c (its Closed). */
 	void (*guest_closed)(struct channel *c);
-	/* The bytes of domain `domid`'s data c's ends hold in vmsgd, counted
-	 * from c: only guests_check's recount asks (the limits use the
-	 * running totals its ends report, struct guest_end in vmsgd.h). */
-	uint64_t (*queued)(const struct channel *c, uint16_t domid);
+	/* What c's ends count in domain `domid`'s total `pool` (vmsgd.h,
+	 * guest_queued), counted from c: only guests_check's recount asks
+	 * (the limits use the running totals its ends report, struct
+	 * guest_end in vmsgd.h). */
+	uint64_t (*queued)(const struct channel *c, uint16_t domid,
+			   enum guest_pool pool);
 };
 
 extern const struct transport direct_transport;       /* direct.c */

@@ -124,29 +124,31 @@ static void list_domains(struct vmsgd *d, struct sbuf *b)
 	 * stands where a domid would). */
 	bool host = d->pol.host;
 	if (host)
-		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-10s %-16s %-8s %s\n",
+		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-10s %-10s %-16s %-8s "
+			     "%s\n",
 			  "DOMID", "STATE", "OFFERS", "CHANNELS", "QUEUED",
-			  "USER", "PID", "CLIENT");
+			  "WAITING", "USER", "PID", "CLIENT");
 	else
-		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-10s %s\n", "DOMID",
-			  "STATE", "OFFERS", "CHANNELS", "QUEUED", "CLIENT");
+		sb_printf(b, "ok\n%-6s %-10s %-8s %-8s %-10s %-10s %s\n",
+			  "DOMID", "STATE", "OFFERS", "CHANNELS", "QUEUED",
+			  "WAITING", "CLIENT");
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (s->dying)
 			continue;
 		unsigned offers, chans;
 		count_domain(d, s, &offers, &chans);
+		unsigned long long q = guest_queued(d, s->domid, GUEST_WRITES),
+				   w = guest_queued(d, s->domid, GUEST_READS);
 		if (host)
-			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %-16s %-8d %s\n",
+			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %-10llu %-16s "
+				     "%-8d %s\n",
 				  (unsigned)s->domid, sess_state(s), offers,
-				  chans,
-				  (unsigned long long)guest_queued(d, s->domid),
-				  s->user, s->pid,
+				  chans, q, w, s->user, s->pid,
 				  s->state == SESS_READY ? s->peer_name : "-");
 		else
-			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %s\n",
+			sb_printf(b, "%-6u %-10s %-8u %-8u %-10llu %-10llu %s\n",
 				  (unsigned)s->domid, sess_state(s), offers,
-				  chans,
-				  (unsigned long long)guest_queued(d, s->domid),
+				  chans, q, w,
 				  s->state == SESS_READY ? s->peer_name : "-");
 	}
 }
@@ -170,7 +172,11 @@ static void list_domains_json(struct vmsgd *d, struct sbuf *b)
 		     vmsg__json_set(o, "offers", vmsg__json_uint(offers)) &&
 		     vmsg__json_set(o, "channels", vmsg__json_uint(chans)) &&
 		     vmsg__json_set(o, "queued_bytes",
-				    vmsg__json_uint(guest_queued(d, s->domid))) &&
+				    vmsg__json_uint(guest_queued(
+					    d, s->domid, GUEST_WRITES))) &&
+		     vmsg__json_set(o, "waiting_bytes",
+				    vmsg__json_uint(guest_queued(
+					    d, s->domid, GUEST_READS))) &&
 		     vmsg__json_set(o, "pending_opens",
 				    vmsg__json_uint(
 					    broker_pending_opens(d, s->domid))) &&

@@ -57,12 +57,19 @@ struct relay {
 	uint64_t stalls[2];
 	uint64_t dropped[2];     /* over max_msg: dropped by the source end */
 	struct vmsg__partial_watch partial[2]; /* of each source end */
-	/* What each source end holds of its writer's data, in the writer's
-	 * total (bounds.c): joined once c is relayed, synced after each
-	 * copy turn, left when c is detached. acct[dir].held: that
-	 * direction is held back, its writer has max_queued_bytes in vmsgd
-	 * (bounds.c resumes it: relay_resume). */
-	struct guest_end acct[2];
+	/* What each source end holds, in two domains' totals (bounds.c):
+	 * acct[dir], its writer's data (GUEST_WRITES), and for_reader[dir],
+	 * a whole message of it that waits for room at the destination
+	 * (GUEST_READS of the destination's domain: the reader's). Joined
+	 * once c is relayed, synced after each copy turn, left when c is
+	 * detached. Either's .held: that direction is held back, its writer
+	 * has max_queued_bytes in vmsgd, or its reader has that much waiting
+	 * for it (bounds.c resumes it: relay_resume). */
+	struct guest_end acct[2], for_reader[2];
+	struct relay_side {
+		struct relay *r;
+		int dir;
+	} side[2]; /* the count callbacks' argument, per direction */
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -102,32 +109,61 @@ static uint16_t writer(const struct relay *r, int dir)
 	return dir == C2P ? r->c->consumer : r->c->provider;
 }
 
-/* The bytes of its writer's messages a source end holds: its reassembly
- * buffer's written bytes (a fragmented message incomplete, waiting for
- * room at the destination, or passed on but its pages not yet freed).
- * trim: free the buffer first if nothing in it is wanted. */
-static uint64_t end_kept(void *end, bool trim)
+/* The bytes of a whole fragmented message direction `dir`'s source end
+ * presents, peeked and waiting for room at the destination (r->held):
+ * its reader's to count. */
+static uint64_t waiting_bytes(const struct relay *r, int dir)
 {
-	size_t kept = 0;
-	if (vmsg_chan_rx_kept(end, trim, &kept) < 0)
+	size_t held = 0;
+	if (!r->held[dir] || vmsg_chan_rx_partial(r->end[dir], &held) < 0)
 		return 0;
-	return kept;
+	return held;
 }
 
-/* Is a fragmented message part-way into this end? */
-static bool end_collecting(void *end)
+/* The bytes of its writer's messages a source end holds: its reassembly
+ * buffer's written bytes (a fragmented message incomplete, or passed on
+ * but its pages not yet freed), less a whole one that waits for room at
+ * the destination (for_reader's). trim: free the buffer first if nothing
+ * in it is wanted. */
+static uint64_t end_kept(void *arg, bool trim)
 {
-	return vmsg_chan_rx_partial(end, NULL) == 1;
+	const struct relay_side *sd = arg;
+	size_t kept = 0;
+	if (vmsg_chan_rx_kept(sd->r->end[sd->dir], trim, &kept) < 0)
+		return 0;
+	return kept - waiting_bytes(sd->r, sd->dir); /* kept >= held */
+}
+
+/* for_reader's count. */
+static uint64_t end_waiting(void *arg, bool trim)
+{
+	const struct relay_side *sd = arg;
+	(void)trim; /* a message presented is wanted: nothing to free */
+	return waiting_bytes(sd->r, sd->dir);
+}
+
+/* Is a fragmented message part-way into this direction's source end? */
+static bool end_collecting(void *arg)
+{
+	const struct relay_side *sd = arg;
+	return vmsg_chan_rx_partial(sd->r->end[sd->dir], NULL) == 1;
 }
 
 /* The recount of guests_check: the same bytes, from the channel. */
-static uint64_t relay_queued(const struct channel *c, uint16_t domid)
+static uint64_t relay_queued(const struct channel *c, uint16_t domid,
+			     enum guest_pool pool)
 {
 	const struct relay *r = c->relay;
 	uint64_t n = 0;
-	for (int dir = 0; r && dir < 2; dir++)
-		if (writer(r, dir) == domid)
-			n += end_kept(r->end[dir], false);
+	for (int dir = 0; r && dir < 2; dir++) {
+		/* GUEST_READS: the destination's, the other writer. */
+		int who = pool == GUEST_WRITES ? dir : !dir;
+		if (writer(r, who) != domid)
+			continue;
+		n += pool == GUEST_WRITES
+			     ? end_kept((void *)&r->side[dir], false)
+			     : end_waiting((void *)&r->side[dir], false);
+	}
 	return n;
 }
 
@@ -192,8 +228,10 @@ static bool relay_detach(struct channel *c)
 	if (!r)
 		return false;
 	/* Its ends count no more (they close a loop turn later). */
-	for (int dir = 0; dir < 2; dir++)
+	for (int dir = 0; dir < 2; dir++) {
 		guest_leave(r->d, &r->acct[dir]);
+		guest_leave(r->d, &r->for_reader[dir]);
+	}
 	r->c = NULL;
 	/* Publish what is committed now: the handles close a loop turn
 	 * later. */
@@ -224,13 +262,18 @@ static int copy(struct relay *r, int dir)
 	vmsg_chan *src = r->end[dir], *dst = r->end[!dir];
 	size_t bytes = 0;
 	/* A fragmented message is collected in vmsgd's memory before it is
-	 * passed on: while the writer has its max_queued_bytes here, leave
-	 * its messages in its ring (held back: relay_resume). Looked at
-	 * once per turn: a turn takes at most about 1 MiB more (the
-	 * library's receive budget, BUDGET_BYTES). A message peeked (held)
-	 * goes on: the end was not held back when it peeked it. */
-	if (!r->held[dir] && guest_hold_back(r->d, &r->acct[dir]))
-		return GO_STALLED;
+	 * passed on: while the writer has its max_queued_bytes here, or the
+	 * reader has that much waiting for it, leave the writer's messages
+	 * in its ring (held back: relay_resume). Looked at once per turn: a
+	 * turn takes at most about 1 MiB more (the library's receive
+	 * budget, BUDGET_BYTES). A message peeked (held) goes on: the end
+	 * was not held back when it peeked it. Both are asked, so that each
+	 * total that holds the direction back has it on its list. */
+	if (!r->held[dir]) {
+		bool w = guest_hold_back(r->d, &r->acct[dir]);
+		if (guest_hold_back(r->d, &r->for_reader[dir]) || w)
+			return GO_STALLED;
+	}
 	for (int n = 0;; n++) {
 		if (n >= BUDGET_MSGS || bytes >= BUDGET_BYTES)
 			return GO_MORE;
@@ -304,7 +347,9 @@ static void pump(struct relay *r)
 		 * what it passed on may let the writer's held-back ends go
 		 * on (O(1) when there are none; bounds.c). */
 		guest_sync(r->d, &r->acct[dir]);
+		guest_sync(r->d, &r->for_reader[dir]);
 		guest_wake(r->d, &r->acct[dir]);
+		guest_wake(r->d, &r->for_reader[dir]);
 		if (res == GO_MORE)
 			more = true;
 		if (res == SRC_CLOSED) {
@@ -404,13 +449,27 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 		return e;
 	}
 	/* Each source end counts against its writer (writer(): consumer for
-	 * C2P, provider for P2C). */
-	if (guest_join(d, &r->acct[C2P], c->consumer, end_kept,
-		       end_collecting, r->end[C2P], relay_resume, r) < 0 ||
-	    guest_join(d, &r->acct[P2C], c->provider, end_kept,
-		       end_collecting, r->end[P2C], relay_resume, r) < 0) {
+	 * C2P, provider for P2C), and what waits in it for the destination
+	 * against the other. */
+	int joined = 0;
+	const uint16_t dom[2] = {[C2P] = c->consumer, [P2C] = c->provider};
+	for (int dir = 0; dir < 2; dir++) {
+		r->side[dir] = (struct relay_side){r, dir};
+		if (guest_join(d, &r->acct[dir], dom[dir], GUEST_WRITES,
+			       end_kept, end_collecting, &r->side[dir],
+			       relay_resume, r) < 0 ||
+		    guest_join(d, &r->for_reader[dir], dom[!dir],
+			       GUEST_READS, end_waiting, end_collecting,
+			       &r->side[dir], relay_resume, r) < 0)
+			break;
+		joined++;
+	}
+	if (joined < 2) {
 		snprintf(why, cap, "vmsgd is out of memory");
-		guest_leave(d, &r->acct[C2P]);
+		for (int k = 0; k < 2; k++) {
+			guest_leave(d, &r->acct[k]);
+			guest_leave(d, &r->for_reader[k]);
+		}
 		for (int k = 0; k < 2; k++)
 			vmsg_chan_close(r->end[k]);
 		free(r);
@@ -422,8 +481,10 @@ static int relay_start(struct vmsgd *d, struct channel *c, char *why,
 		int fd = vmsg_chan_fd(r->end[i]);
 		if (fd < 0 || uv_poll_init(d->loop, &r->poll[i], fd) < 0) {
 			snprintf(why, cap, "vmsgd cannot poll the channel");
-			for (int k = 0; k < 2; k++)
+			for (int k = 0; k < 2; k++) {
 				guest_leave(d, &r->acct[k]);
+				guest_leave(d, &r->for_reader[k]);
+			}
 			if (i == 0) {
 				unlink_relay(r);
 				for (int k = 0; k < 2; k++)

@@ -207,6 +207,12 @@ bool rl_log(struct rl_state *r, const struct rl_limits *l, uint64_t now,
 struct vmsgd;
 struct guest_dom;
 
+/* A domain's two totals (bounds.c), each bounded by max_queued_bytes on
+ * its own: the bytes of its own data vmsgd holds (collected from it,
+ * queued for a socket), and the whole messages of others' that wait in
+ * vmsgd for it to read. */
+enum guest_pool { GUEST_WRITES, GUEST_READS };
+
 /* The bytes of a guest's data vmsgd holds are counted as a running total
  * per domain, kept by deltas, so that asking (on every copy turn of every
  * channel) costs the same however many channels there are. Each place
@@ -238,14 +244,14 @@ struct guest_end {
  * one per domain that has ends); 0 or -ENOMEM. Freed by guests_free. */
 int guests_init(struct vmsgd *d);
 void guests_free(struct vmsgd *d);
-/* e (zeroed, or left before) starts counting against domain `domid`,
- * with count(arg, trim) telling what it holds (nothing yet) and
- * collecting(arg) whether it is part-way through a message. resume(owner)
- * is how guest_wake and guests_wake resume it once held back
- * (guest_hold_back). 0, or -ENOMEM (the domain's record could not be
- * made; e has not joined). */
+/* e (zeroed, or left before) starts counting against domain `domid`'s
+ * total `pool`, with count(arg, trim) telling what it holds (nothing
+ * yet) and collecting(arg) whether it is part-way through a message.
+ * resume(owner) is how guest_wake and guests_wake resume it once held
+ * back (guest_hold_back). 0, or -ENOMEM (the domain's record could not
+ * be made; e has not joined). */
 int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
-	       uint64_t (*count)(void *arg, bool trim),
+	       enum guest_pool pool, uint64_t (*count)(void *arg, bool trim),
 	       bool (*collecting)(void *arg), void *arg,
 	       void (*resume)(void *owner), void *owner);
 /* e may hold another amount now: move its domain's total by the change.
@@ -254,15 +260,19 @@ void guest_sync(struct vmsgd *d, struct guest_end *e);
 /* e counts no more: its domain's total loses what it counted (and it is
  * held back no more). */
 void guest_leave(struct vmsgd *d, struct guest_end *e);
-/* The bytes of domain `domid`'s data vmsgd holds now: what its relayed
- * and seqpacket channels' ends keep for its fragmented messages (the
- * reassembly buffers' written bytes, vmsg_chan_rx_kept), and its bridges'
- * socket write queues. The running total: no channel is looked at. */
-uint64_t guest_queued(struct vmsgd *d, uint16_t domid);
-/* Must e stop reading its guest's data (its domain's queued bytes at
- * max_queued_bytes once that domain's idle reassembly buffers are freed;
- * dom0, a listen bridge's socket, never; nor the one end of the domain
- * let finish the message it is collecting)? true: e is one of its
+/* The bytes domain `domid`'s total `pool` counts now. GUEST_WRITES: its
+ * data vmsgd holds, what its relayed and seqpacket channels' ends keep
+ * for its fragmented messages (the reassembly buffers' written bytes,
+ * vmsg_chan_rx_kept), less a whole one that waits for its reader, and
+ * its bridges' socket write queues. GUEST_READS: the whole relayed
+ * messages that wait in vmsgd for it to read (its ring has no room). The
+ * running total: no channel is looked at. */
+uint64_t guest_queued(struct vmsgd *d, uint16_t domid, enum guest_pool pool);
+/* Must e stop reading (its total at max_queued_bytes once its idle
+ * reassembly buffers are freed; dom0, a listen bridge's socket, never;
+ * in GUEST_WRITES, the one end of the domain let finish the message it
+ * is collecting goes on; in GUEST_READS, every end part-way through a
+ * message does)? true: e is one of its
  * domain's held-back ends (at the tail, or
  * where it was), which guest_wake and guests_wake resume in turn, oldest
  * first; false: it is not. An end that has not joined (or has left) is

@@ -13,5 +13,5 @@ need "demo: the client put and got back 'hello from a plain process'"
 need "demo: refused: vmsg-kv: open 'kv.text': permission denied: service 'kv.text': user $user (uid $(id -u)) may not open it (policy)"
 need "demo: latency: 500 get round trips"
 need "demo: result: ok"
-saw "^ +[0-9]+ +connected +2 +0 +[0-9]+ +$user " "vmsgctl did not list the server's client as $user"
+saw "^ +[0-9]+ +connected +2 +0 +[0-9]+ +[0-9]+ +$user " "vmsgctl did not list the server's client as $user"
 verdict

@@ -168,7 +168,7 @@ exec 7>"$dir/hold"
 echo "still here" >&7
 sim_wait 10 grep -q "still here" "$dir/held.out" || fail "held channel: no echo"
 doms=$("$vmsgctl" --socket "$dir/vmsgd.sock" list domains) || fail "list domains"
-grep -Eq "^[0-9]+ +connected +0 +1 +[0-9]+ +nobody +$held " <<<"$doms" ||
+grep -Eq "^[0-9]+ +connected +0 +1 +[0-9]+ +[0-9]+ +nobody +$held " <<<"$doms" ||
 	fail "nobody's client (pid $held) not listed: $doms"
 [ "$(grep -c ' root ' <<<"$doms")" = 2 ] || fail "expected 2 root clients: $doms"
 json=$("$vmsgctl" --socket "$dir/vmsgd.sock" --json list domains) || fail "json"

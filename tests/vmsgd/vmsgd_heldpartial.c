@@ -27,9 +27,10 @@
  * A's is under 100 ms (a few ms here; a quarter of a second or so when
  * only the tick resumed A).
  * Stage 2: COUNT whole messages into each of two fresh channels from two
- * threads at once. Then the hoard (hoard() below): a destination that
- * reads nothing keeps one finished message in vmsgd, never one per
- * channel, and the rest go on once it reads.
+ * threads at once. Then the hoard (hoard() below): whole messages that
+ * wait in vmsgd for a destination that reads nothing are counted against
+ * it, not their writer, so the writer's other channels, and the
+ * destination's own messages, go on; the rest arrive once it reads.
  * Every message must arrive whole, of its channel's letter, and all of
  * them within SIM_WAIT_MS; after each round and stage vmsgctl shows dom2's
  * queued bytes back at 0.
@@ -269,20 +270,12 @@ static int role_rel_reader(void)
 {
 	char line[64];
 	vmsg_ctl *ctl = vt_ctl_open();
-	int r = vmsg_service_offer(ctl, "rel", SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
+	vt_offer(ctl, "rel");
 	sim_say(vt_out, "offered");
 	vmsg_chan *c[2];
 	for (int round = 0; round <= ROUNDS; round++) {
-		for (int i = 0; i < 2; i++) {
-			r = vmsg_service_accept(ctl, &c[i], NULL, SIM_WAIT_MS);
-			if (r < 0)
-				VMSG_TEST_FAIL("accept: %s (%s)",
-					       vmsg_strerror(r),
-					       vmsg_ctl_error(ctl));
-		}
+		for (int i = 0; i < 2; i++)
+			c[i] = vt_accept(ctl);
 		if (round == ROUNDS)
 			break;
 		uint64_t at[2];
@@ -302,13 +295,60 @@ static int role_rel_reader(void)
 
 /* ---- the hoard: a destination that does not read ------------------ */
 
-#define NH 4 /* channels A, B, C, D */
+#define NH 4     /* channels A, B, C, D */
+#define FAIR_N 3 /* whole messages each of dom2 and dom3 send to dom4 */
 
-/* dom2: opens `hoard` NH times; at each word of the driver writes the
- * next part: "m1" a whole message into each channel, then "a", "b", "c",
- * "d" the first part of a second one into A (8000 bytes), B (40000), C
- * (40000), D (8000), then "ra", "rb", "rc", "rd" the rest of each;
- * closed at "quit". */
+/* Receive message k of channel c, which must be MSG bytes of `letter`
+ * within SIM_WAIT_MS. */
+static void recv_whole(const char *what, vmsg_chan *c, char letter, int k)
+{
+	static unsigned char buf[MSG + 1];
+	int n = vmsg_chan_recv(c, NULL, buf, sizeof buf, SIM_WAIT_MS);
+	if (n < 0)
+		VMSG_TEST_FAIL("%s: channel %c, message %d: %s", what, letter,
+			       k + 1, vmsg_strerror(n));
+	check_msg(what, letter - 'A', buf, (size_t)n);
+}
+
+/* At the driver's "quit": close the n channels c, `extra` (may be NULL)
+ * and the control channel; the role's status. */
+static int quit_closing(vmsg_ctl *ctl, vmsg_chan **c, int n,
+			vmsg_chan *extra)
+{
+	char line[64];
+	sim_expect(vt_in, "quit", line, sizeof line);
+	for (int i = 0; i < n; i++)
+		vmsg_service_close(ctl, c[i]);
+	if (extra)
+		vmsg_service_close(ctl, extra);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
+/* At the driver's "f": FAIR_N whole messages of `letter` into c (each
+ * fragmented, so collected in vmsgd), then "f" back. */
+static void fair_send(vmsg_chan *c, char letter)
+{
+	static unsigned char buf[MSG];
+	char line[64];
+	sim_expect(vt_in, "f", line, sizeof line);
+	memset(buf, letter, sizeof buf);
+	for (int k = 0; k < FAIR_N; k++) {
+		int r = vmsg_chan_send(c, 1, buf, sizeof buf, 0, SIM_WAIT_MS);
+		if (r != (int)MSG)
+			VMSG_TEST_FAIL("fair: message %c%d: %s", letter,
+				       k + 1, vmsg_strerror(r));
+	}
+	sim_say(vt_out, "f");
+}
+
+/* dom2: opens `hoard` NH times and `fair` once; at each word of the
+ * driver writes the next part: "m1" a whole message into each channel,
+ * then "a", "b", "c", "d" the first part of a second one into A (8000
+ * bytes), B (40000), C (40000), D (8000), then "ra" all but the last
+ * fragment of A's (40000), "rb" the rest of B's, "ra2" A's last (12000),
+ * "rc", "rd" the rest of C's and D's, then "f" FAIR_N messages into
+ * `fair`; closed at "quit". */
 static int role_hoarder(void)
 {
 	char line[64];
@@ -316,6 +356,7 @@ static int role_hoarder(void)
 	vmsg_chan *c[NH];
 	for (int i = 0; i < NH; i++)
 		c[i] = vt_open(ctl, "hoard");
+	vmsg_chan *fair = vt_open(ctl, "fair");
 	sim_say(vt_out, "opened");
 	sim_expect(vt_in, "m1", line, sizeof line);
 	for (int i = 0; i < NH; i++)
@@ -329,53 +370,58 @@ static int role_hoarder(void)
 	const int split[NH] = {1, 2, 2, 1};
 	for (int i = 0; i < NH; i++)
 		on_word(first[i], c[i], (char)('A' + i), cut[i], 0, split[i]);
-	for (int i = 0; i < NH; i++)
+	/* A's rest in two steps: B's comes while A's is still incomplete. */
+	on_word("ra", c[0], 'A', cut[0], split[0], 3);
+	on_word("rb", c[1], 'B', cut[1], split[1], 4);
+	on_word("ra2", c[0], 'A', cut[0], 3, 4);
+	for (int i = 2; i < NH; i++)
 		on_word(rest[i], c[i], (char)('A' + i), cut[i], split[i], 4);
-	sim_expect(vt_in, "quit", line, sizeof line);
-	for (int i = 0; i < NH; i++)
-		vmsg_service_close(ctl, c[i]);
-	vmsg_ctl_close(ctl);
-	return 0;
+	fair_send(fair, 'F');
+	return quit_closing(ctl, c, NH, fair);
 }
 
 /* dom3: provides `hoard`, takes NH channels and reads nothing (a first
- * message fills each ring) until "read"; then takes two messages from
- * each, in turn, waiting for each; "read". */
+ * message fills each ring) until "read"; meanwhile, at "f", sends FAIR_N
+ * messages into `fair`, which it opened; at "read" takes two messages
+ * from each hoard channel, in turn, waiting for each; "read". */
 static int role_hoard_reader(void)
 {
 	char line[64];
-	static unsigned char buf[MSG + 1];
 	vmsg_ctl *ctl = vt_ctl_open();
-	int r = vmsg_service_offer(ctl, "hoard", SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
+	vt_offer(ctl, "hoard");
+	vmsg_chan *fair = vt_open(ctl, "fair");
 	sim_say(vt_out, "offered");
 	vmsg_chan *c[NH];
-	for (int i = 0; i < NH; i++) {
-		r = vmsg_service_accept(ctl, &c[i], NULL, SIM_WAIT_MS);
-		if (r < 0)
-			VMSG_TEST_FAIL("accept: %s (%s)", vmsg_strerror(r),
-				       vmsg_ctl_error(ctl));
-	}
+	for (int i = 0; i < NH; i++)
+		c[i] = vt_accept(ctl);
 	sim_say(vt_out, "accepted");
+	fair_send(fair, 'G');
 	sim_expect(vt_in, "read", line, sizeof line);
 	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < NH; i++) {
-			int n = vmsg_chan_recv(c[i], NULL, buf, sizeof buf,
-					       SIM_WAIT_MS);
-			if (n < 0)
-				VMSG_TEST_FAIL("hoard: channel %c, message "
-					       "%d: %s",
-					       'A' + i, k + 1, vmsg_strerror(n));
-			check_msg("hoard", i, buf, (size_t)n);
-		}
+		for (int i = 0; i < NH; i++)
+			recv_whole("hoard", c[i], (char)('A' + i), k);
 	sim_say(vt_out, "read");
-	sim_expect(vt_in, "quit", line, sizeof line);
-	for (int i = 0; i < NH; i++)
-		vmsg_service_close(ctl, c[i]);
-	vmsg_ctl_close(ctl);
-	return 0;
+	return quit_closing(ctl, c, NH, fair);
+}
+
+/* dom4: provides `fair`, takes two channels (dom3's, dom2's) and reads
+ * FAIR_N messages from each as they come: "fair", or a failure if any is
+ * not there within SIM_WAIT_MS; closed at "quit". */
+static int role_fair_reader(void)
+{
+	vmsg_ctl *ctl = vt_ctl_open();
+	vt_offer(ctl, "fair");
+	sim_say(vt_out, "offered");
+	vmsg_chan *c[2];
+	for (int i = 0; i < 2; i++) {
+		c[i] = vt_accept(ctl);
+		sim_say(vt_out, "accepted");
+	}
+	for (int i = 0; i < 2; i++) /* dom3's 'G's, dom2's 'F's */
+		for (int k = 0; k < FAIR_N; k++)
+			recv_whole("fair", c[i], i ? 'F' : 'G', k);
+	sim_say(vt_out, "fair");
+	return quit_closing(ctl, c, 2, NULL);
 }
 
 static const struct vt_role_fn roles[] = {
@@ -384,6 +430,7 @@ static const struct vt_role_fn roles[] = {
 	{"relreader", role_rel_reader},
 	{"hoarder", role_hoarder},
 	{"hoardreader", role_hoard_reader},
+	{"fairreader", role_fair_reader},
 	{NULL, NULL},
 };
 
@@ -489,24 +536,50 @@ static int count_of(const char *args, const char *needle)
 	return n;
 }
 
+/* Wait until vmsgd holds `want` bytes waiting for dom3 to read. */
+static void waiting_is(unsigned long long want)
+{
+	unsigned long long w = vt_domain_uint(3, "waiting_bytes");
+	for (int i = 0; w != want && i < SIM_WAIT_MS / 40; i++) {
+		usleep(20000);
+		w = vt_domain_uint(3, "waiting_bytes");
+	}
+	if (w != want)
+		VMSG_TEST_FAIL("vmsgd holds %llu bytes waiting for dom3, not "
+			       "%llu",
+			       w, want);
+}
+
 /* The hoard: dom2's relayed channels to a dom3 that holds its rings full.
  * Each part is written once vmsgd has taken the one before; A, B and C's
  * first parts are all taken (88000 bytes, each under the bound when it
- * came), D's is not. Then A finishes its message past the bound and it
- * stays in vmsgd (dom3's ring is full): B, C and D wait, 140000 held. A
- * vmsgd that let each end finish in turn held 180000 (three whole
- * messages, one per channel: with more channels, more). When dom3 reads,
- * A's message leaves; B and C, 80000 and over the bound, must go on (one
- * of them finishing), then D: every second message arrives. */
+ * came), D's is not. Then A goes on past the bound, and B's rest, which
+ * comes while A's message is incomplete, is held back. A's message
+ * whole stays in vmsgd (dom3's ring is full), now dom3's to count
+ * (waiting for it to read), not dom2's. So dom2's slot for finishing a
+ * message past the bound is free again: B is resumed and finishes its
+ * message, then C (under the bound by then), which wait for dom3 too:
+ * dom2 holds nothing, 180000 wait for dom3, and D, whose reader is over
+ * the bound, is not taken. A vmsgd that
+ * counted the messages against dom2 held dom2 back at 140000, and with
+ * it every other channel of dom2's: a consumer that reads nothing could
+ * stall a provider's replies to everyone. So dom2's channel to dom4
+ * carries FAIR_N messages meanwhile, and so does dom3's, whose own
+ * messages its reading does not hold back. When dom3 reads, every second
+ * message arrives, D's last. */
 static void hoard(void)
 {
 	char line[64];
-	struct vt_role rd, wr;
+	struct vt_role rd, wr, fr;
+	vt_spawn(&fr, 4, "fairreader", NULL);
+	sim_expect(fr.from, "offered", line, sizeof line);
 	vt_spawn(&rd, 3, "hoardreader", NULL);
 	sim_expect(rd.from, "offered", line, sizeof line);
+	sim_expect(fr.from, "accepted", line, sizeof line);
 	vt_spawn(&wr, 2, "hoarder", NULL);
 	sim_expect(wr.from, "opened", line, sizeof line);
 	sim_expect(rd.from, "accepted", line, sizeof line);
+	sim_expect(fr.from, "accepted", line, sizeof line);
 	ask(&wr, "m1");
 	/* Each first message in dom3's ring, filling it. */
 	for (int i = 0; i < SIM_WAIT_MS / 50 &&
@@ -526,24 +599,58 @@ static void hoard(void)
 			usleep(300000); /* vmsgd looks at D, and holds it */
 		queued_is(after[i]);
 	}
+	/* A goes on past the bound (the one end finishing a message);
+	 * B's rest comes while A's message is incomplete: held back. */
 	ask(&wr, "ra");
-	queued_is(140000); /* A's message whole, waiting for dom3's ring */
+	queued_is(128000);
 	ask(&wr, "rb");
+	usleep(300000); /* vmsgd looks at B, and holds it */
+	queued_is(128000);
+	/* A's whole: dom3's to count; B, over the bound, is resumed to
+	 * finish its message (the wake-up A's leaving makes), then C. */
+	ask(&wr, "ra2");
+	queued_is(40000);
+	waiting_is(120000);
 	ask(&wr, "rc");
+	queued_is(0);
+	waiting_is(180000);
 	ask(&wr, "rd");
-	usleep(700000); /* vmsgd looks at B, C and D, and a tick passes */
-	unsigned long long q = vt_queued_of(2);
-	printf("hoard: vmsgd holds %llu bytes of dom2's with dom3's rings "
-	       "full (the bound 65536)\n",
-	       q);
-	ASSERT_EQ(q, 140000);
+	usleep(700000); /* vmsgd looks at D, and a tick passes */
+	unsigned long long q = vt_queued_of(2),
+			   w = vt_domain_uint(3, "waiting_bytes");
+	printf("hoard: vmsgd holds %llu bytes of dom2's and %llu waiting for "
+	       "dom3, whose rings are full (the bound 65536)\n",
+	       q, w);
+	ASSERT_EQ(q, 0);
+	ASSERT_EQ(w, 180000);
+	/* dom2's and dom3's messages to dom4 go on. */
+	uint64_t start = vt_now_ms();
+	sim_say(wr.to, "f");
+	sim_say(rd.to, "f");
+	sim_expect(fr.from, "fair", line, sizeof line);
+	sim_expect(wr.from, "f", line, sizeof line);
+	sim_expect(rd.from, "f", line, sizeof line);
+	unsigned long long fair_ms = vt_now_ms() - start;
+	printf("hoard: %d messages of %u bytes each from dom2 and dom3 to "
+	       "dom4 in %llu ms\n",
+	       FAIR_N, MSG, fair_ms);
+	/* A few ms here. Counted against dom2, A's message held dom2 back
+	 * until B's and C's, incomplete behind it, ran out their
+	 * partial_message_ms (30 s) and their channels ended: the messages
+	 * to dom4 came after about that long (with only whole messages
+	 * waiting, never). */
+	ASSERT_LT(fair_ms, 10000);
+	ASSERT_EQ(vt_domain_uint(3, "waiting_bytes"), 180000);
 	sim_say(rd.to, "read");
 	sim_expect(rd.from, "read", line, sizeof line);
 	queued_is(0);
+	waiting_is(0);
 	sim_say(wr.to, "quit");
 	vt_role_done(&wr, 0);
 	sim_say(rd.to, "quit");
 	vt_role_done(&rd, 0);
+	sim_say(fr.to, "quit");
+	vt_role_done(&fr, 0);
 }
 
 int main(int argc, char **argv)
@@ -558,6 +665,8 @@ int main(int argc, char **argv)
 		 "[service rel]\noffer = 3\nopen = 2\nmode = relayed\n"
 		 "ring_size = 65536\n\n"
 		 "[service hoard]\noffer = 3\nopen = 2\nmode = relayed\n"
+		 "ring_size = 65536\n\n"
+		 "[service fair]\noffer = 4\nopen = 2,3\nmode = relayed\n"
 		 "ring_size = 65536\n",
 		 sink_path);
 	vt_write_conf_daemon("max_queued_bytes_per_domain = 65536\n", conf);

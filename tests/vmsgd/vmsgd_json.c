@@ -113,8 +113,8 @@ static void check_domain(json_t *doms, unsigned domid, const char *kept)
 {
 	json_t *d = domain_of(doms, domid);
 	/* nothing added: domid, state, offers, channels, queued_bytes,
-	 * pending_opens, client, session */
-	ASSERT_EQ(json_object_size(d), 8u);
+	 * waiting_bytes, pending_opens, client, session */
+	ASSERT_EQ(json_object_size(d), 9u);
 	ASSERT_TRUE(json_is_integer(json_object_get(d, "session")));
 	const char *client = json_string_value(json_object_get(d, "client"));
 	ASSERT_TRUE(client != NULL);
@@ -123,6 +123,7 @@ static void check_domain(json_t *doms, unsigned domid, const char *kept)
 			       client, kept);
 	ASSERT_EQ(json_integer_value(json_object_get(d, "offers")), 0);
 	ASSERT_EQ(json_integer_value(json_object_get(d, "queued_bytes")), 0);
+	ASSERT_EQ(json_integer_value(json_object_get(d, "waiting_bytes")), 0);
 	ASSERT_EQ(json_integer_value(json_object_get(d, "pending_opens")), 0);
 	ASSERT_EQ(strcmp(json_string_value(json_object_get(d, "state")),
 			 "connected"),

@@ -225,19 +225,27 @@ static inline vmsg_ctl *vt_ctl_open(void)
 	return ctl;
 }
 
-/* Domain `domid`'s queued bytes, as `vmsgctl --json list domains` gives
- * them. */
-static inline unsigned long long vt_queued_of(unsigned domid)
+/* The number `field` of domain `domid` in `vmsgctl --json list
+ * domains`. */
+static inline unsigned long long vt_domain_uint(unsigned domid,
+						const char *field)
 {
 	static char buf[1 << 16];
-	char key[32];
+	char key[32], f[64];
 	snprintf(key, sizeof key, "{\"domid\":%u,", domid);
+	snprintf(f, sizeof f, "\"%s\":", field);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json list domains"), 0);
 	const char *p = strstr(buf, key);
 	ASSERT_TRUE(p != NULL);
-	p = strstr(p, "\"queued_bytes\":");
+	p = strstr(p, f);
 	ASSERT_TRUE(p != NULL);
-	return strtoull(p + strlen("\"queued_bytes\":"), NULL, 10);
+	return strtoull(p + strlen(f), NULL, 10);
+}
+
+/* Domain `domid`'s queued bytes: its data vmsgd holds. */
+static inline unsigned long long vt_queued_of(unsigned domid)
+{
+	return vt_domain_uint(domid, "queued_bytes");
 }
 
 /* Is channel `id` listed by vmsgctl in `state` ("open", "spare-asked",
@@ -263,6 +271,26 @@ static inline vmsg_chan *vt_open(vmsg_ctl *ctl, const char *name)
 	int r = vmsg_service_open(ctl, name, &c, SIM_WAIT_MS);
 	if (r < 0)
 		VMSG_TEST_FAIL("open %s: %s (%s)", name, vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	return c;
+}
+
+/* Offer service `name`, or fail the test. */
+static inline void vt_offer(vmsg_ctl *ctl, const char *name)
+{
+	int r = vmsg_service_offer(ctl, name, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("offer %s: %s (%s)", name, vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+}
+
+/* The next channel brokered to one of our services, or fail the test. */
+static inline vmsg_chan *vt_accept(vmsg_ctl *ctl)
+{
+	vmsg_chan *c;
+	int r = vmsg_service_accept(ctl, &c, NULL, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("accept: %s (%s)", vmsg_strerror(r),
 			       vmsg_ctl_error(ctl));
 	return c;
 }
