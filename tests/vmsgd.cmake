@@ -31,6 +31,8 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_queuedcount)
   # A guest's bridge connections held back by its bound take turns.
   vmsgd_test(vmsgd_bridgefair)
+  # A listen bridge's clients that read nothing do not hold its guest back.
+  vmsgd_test(vmsgd_slowclient)
   # Its channels that each collect a large message at the bound go on.
   vmsgd_test(vmsgd_heldpartial)
   target_link_libraries(vmsgd_heldpartial PRIVATE pthread)

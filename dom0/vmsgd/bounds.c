@@ -23,9 +23,9 @@
  *
  * Two totals per domain (enum guest_pool), each with its own held-back
  * ends and the same bound: what it writes (its messages collected, its
- * bridges' queued socket writes: GUEST_WRITES) and the whole messages of
- * others' that wait in vmsgd for it to read (a relayed message its ring
- * has no room for: GUEST_READS). A message that waits for its reader is
+ * connect bridges' queued socket writes: GUEST_WRITES) and the whole
+ * messages of others' that wait in vmsgd for it to read (a relayed
+ * message its ring has no room for: GUEST_READS). A message that waits for its reader is
  * the reader's doing, not the writer's: counted against the writer, a
  * consumer that opened channels to a provider and read none of its
  * large replies would have filled the provider's bound and held back its

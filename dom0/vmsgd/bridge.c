@@ -316,14 +316,28 @@ static void push_in(struct bconn *b);
 /* What b holds of its guest's data: its socket write queue, and what
  * its channel end collects of the guest's fragmented messages (a
  * seqpacket: bridge's does; a byte stream's never). trim: first free the
- * end's reassembly buffer if nothing in it is wanted. */
+ * end's reassembly buffer if nothing in it is wanted.
+ *
+ * A listen bridge's socket is an outside client: what waits for it to
+ * read (the write queue, a whole message peeked for its next datagram)
+ * is that client's doing, not the guest's, and counted against the
+ * guest, clients that read nothing would hold back the guest's every
+ * other connection and relayed channel. It is bounded per connection
+ * (WQ_MAX, a message) and the connections by the service's
+ * max_channels_per_domain for domain 0. A connect bridge's socket is
+ * dom0's own server: there the guest's bound covers the queue. */
 static uint64_t bconn_held(void *arg, bool trim)
 {
 	struct bconn *b = arg;
-	size_t kept = 0;
-	uint64_t n = b->wq;
-	if (b->ch && vmsg_chan_rx_kept(b->ch, trim, &kept) >= 0)
+	size_t kept = 0, whole = 0;
+	uint64_t n = b->in ? 0 : b->wq;
+	if (b->ch && vmsg_chan_rx_kept(b->ch, trim, &kept) >= 0) {
 		n += kept;
+		/* Not part-way into the end (0): a message it holds is
+		 * whole, presented for the socket (kept >= whole). */
+		if (b->in && vmsg_chan_rx_partial(b->ch, &whole) == 0)
+			n -= whole;
+	}
 	return n;
 }
 

@@ -209,8 +209,8 @@ struct guest_dom;
 
 /* A domain's two totals (bounds.c), each bounded by max_queued_bytes on
  * its own: the bytes of its own data vmsgd holds (collected from it,
- * queued for a socket), and the whole messages of others' that wait in
- * vmsgd for it to read. */
+ * queued for a connect bridge's socket), and the whole messages of
+ * others' that wait in vmsgd for it to read. */
 enum guest_pool { GUEST_WRITES, GUEST_READS };
 
 /* The bytes of a guest's data vmsgd holds are counted as a running total
@@ -264,7 +264,8 @@ void guest_leave(struct vmsgd *d, struct guest_end *e);
  * data vmsgd holds, what its relayed and seqpacket channels' ends keep
  * for its fragmented messages (the reassembly buffers' written bytes,
  * vmsg_chan_rx_kept), less a whole one that waits for its reader, and
- * its bridges' socket write queues. GUEST_READS: the whole relayed
+ * its connect bridges' socket write queues (a listen bridge's wait for
+ * an outside client, bridge.c: nobody's). GUEST_READS: the whole relayed
  * messages that wait in vmsgd for it to read (its ring has no room). The
  * running total: no channel is looked at. */
 uint64_t guest_queued(struct vmsgd *d, uint16_t domid, enum guest_pool pool);

@@ -1288,8 +1288,13 @@ static void *streamer_thread(void *arg)
 	ASSERT_TRUE(q != NULL);
 	const uint64_t span = DISK / t->len;
 	const uint64_t end = ht_now_ms() + t->ms;
-	uint64_t sent = 0, lo = 0; /* lo: the oldest WRITE unanswered */
-	bool next_done = false;    /* lo + 1 answered before lo */
+	uint64_t sent = 0;
+	/* The ids sent and not yet answered (at most two), in any order:
+	 * behind --nbd the server completes them as it likes, so after the
+	 * newer of two is answered the next goes out while the older one
+	 * is still outstanding, and either may be answered first. */
+	uint64_t open_ids[2];
+	unsigned nopen = 0;
 	for (;;) {
 		bool more = sent < 10000 && ht_now_ms() < end;
 		/* One more out while the last is unanswered. */
@@ -1303,7 +1308,7 @@ static void *streamer_thread(void *arg)
 						 VMSG_BLK_REQ_HDR + t->len, 0,
 						 10000),
 				  (int)(VMSG_BLK_REQ_HDR + t->len));
-			sent++;
+			open_ids[nopen++] = sent++;
 			continue;
 		}
 		if (sent == t->done)
@@ -1317,16 +1322,15 @@ static void *streamer_thread(void *arg)
 		memcpy(&rid, rep, 8);
 		memcpy(&status, rep + 8, 4);
 		ASSERT_EQ(status, 0);
-		/* Either of the two may come first (behind --nbd, the
-		 * server's completions). */
-		if (rid == lo) {
-			lo += next_done ? 2 : 1;
-			next_done = false;
-		} else {
-			ASSERT_EQ(rid, lo + 1);
-			ASSERT_TRUE(rid < sent && !next_done);
-			next_done = true;
-		}
+		/* Each reply answers one of the WRITEs outstanding, once. */
+		unsigned k = 0;
+		while (k < nopen && open_ids[k] != rid)
+			k++;
+		if (k == nopen)
+			VMSG_TEST_FAIL("a reply to WRITE %llu, which is not "
+				       "outstanding",
+				       (unsigned long long)rid);
+		open_ids[k] = open_ids[--nopen];
 		t->done++;
 	}
 	vmsg_chan_close(c);
