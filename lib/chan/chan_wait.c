@@ -4,6 +4,7 @@
 
 #include "vmsg_barrier.h"
 #include "vmsg_errno.h"
+#include "vmsg_live.h"
 
 /* Iterations between clock reads while spinning: reading the clock costs
  * more than a ring check, and the budget need not be exact. */
@@ -34,8 +35,7 @@ int vmsg__peer_state(struct vmsg_chan *c)
 	 * in the ring before it is visible to the ring checks that follow. */
 	uint8_t live = vmsg__load_acquire(c->end.peer_live);
 
-	if (live == VMSG_LIVE_UP ||
-	    (live == VMSG_LIVE_ADMITTED && c->is_server)) {
+	if (vmsg__live_in(live, c->is_server)) {
 		if (c->published) {
 			/* The client is in: nobody else may find us. */
 			c->p->ops->unpublish(c->p);

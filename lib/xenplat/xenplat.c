@@ -26,6 +26,7 @@
 
 #include "vmsg_barrier.h"
 #include "vmsg_errno.h"
+#include "vmsg_live.h"
 #include "vmsg_string.h"
 
 /* While waiting, how often to ask Xen whether the peer's end of the event
@@ -265,9 +266,8 @@ bool vmsg__xenplat_peer_up(const struct vmsg__xenplat *x)
 {
 	if (!x->ctl_page)
 		return false;
-	uint8_t live = vmsg__load_acquire(&x->ctl_page[peer_live_off(x)]);
-	return live == VMSG_LIVE_UP ||
-	       (x->server && live == VMSG_LIVE_ADMITTED);
+	return vmsg__live_in(
+		vmsg__load_acquire(&x->ctl_page[peer_live_off(x)]), x->server);
 }
 
 /* Has the peer's domain gone without a word? Asked of Xen at most every
