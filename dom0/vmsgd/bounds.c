@@ -59,7 +59,32 @@ struct guest_dom {
 int guests_init(struct vmsgd *d)
 {
 	d->guests = calloc(GUEST_BUCKETS, sizeof *d->guests);
-	return d->guests ? 0 : -ENOMEM;
+	if (!d->guests)
+		return -ENOMEM;
+	uv_timer_init(d->loop, &d->wake_soon);
+	d->wake_soon.data = d;
+	return 0;
+}
+
+void guests_stop(struct vmsgd *d)
+{
+	uv_close((uv_handle_t *)&d->wake_soon, NULL);
+}
+
+static void on_wake_soon(uv_timer_t *t)
+{
+	guests_wake(t->data);
+}
+
+/* guests_wake at the loop's next turn (a 0 ms timer: several calls before
+ * it make one walk), for wake-ups found where a resume must not run: it
+ * pumps a bridge connection or relay at once, which may end channels, so
+ * not inside a close path. Nothing once vmsgd is stopping (its handles
+ * are closing). */
+static void wake_soon(struct vmsgd *d)
+{
+	if (!d->stopping && !uv_is_active((uv_handle_t *)&d->wake_soon))
+		uv_timer_start(&d->wake_soon, on_wake_soon, 0, 0);
 }
 
 void guests_free(struct vmsgd *d)
@@ -160,14 +185,21 @@ static void set_held(struct guest_end *e, bool held)
 
 void guest_leave(struct vmsgd *d, struct guest_end *e)
 {
-	(void)d;
 	struct guest_dom *g = e->dom;
 	if (!g)
 		return;
+	/* Room (its bytes) or the finisher's slot may come free for the
+	 * ends of its domain held back at the bound: resume them soon, not
+	 * at the tick, up to 500 ms later (a channel of a guest at its
+	 * bound that closes mid-message left its other channels stalled
+	 * that long). Not from here: the caller is tearing e's owner down. */
+	bool freed = e->counted > 0 || g->finisher == e;
 	settle(e, 0);
 	set_held(e, false);
 	if (g->finisher == e)
 		g->finisher = NULL;
+	if (freed && g->held)
+		wake_soon(d);
 	if (e->prev)
 		e->prev->next = e->next;
 	else

@@ -166,6 +166,7 @@ static void stop(struct vmsgd *d)
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, NULL);
 	uv_close((uv_handle_t *)&d->backoff, NULL);
+	guests_stop(d);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -304,6 +305,7 @@ int main(int argc, char **argv)
 		[CHM_BRIDGE_IN] = &bridge_in_transport,
 		[CHM_BRIDGE_OUT] = &bridge_out_transport,
 	};
+	d->loop = uv_default_loop();
 	if (broker_init(d, &session_notify, transports) < 0 ||
 	    guests_init(d) < 0) {
 		vmsgd_log(LOG_ERROR, "out of memory");
@@ -316,7 +318,6 @@ int main(int argc, char **argv)
 	const char *cq = getenv("VMSGD_CHECK_QUEUED");
 	d->check_queued = cq && !strcmp(cq, "1");
 
-	d->loop = uv_default_loop();
 	uv_signal_init(d->loop, &d->sighup);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);

@@ -241,7 +241,8 @@ struct guest_end {
 	uint64_t counted; /* what it counts in its domain's total now */
 };
 /* Set up d's per-domain totals (a small hash table of records by domid,
- * one per domain that has ends); 0 or -ENOMEM. Freed by guests_free. */
+ * one per domain that has ends) on d->loop; 0 or -ENOMEM. Freed by
+ * guests_free, after guests_stop and the loop's end. */
 int guests_init(struct vmsgd *d);
 void guests_free(struct vmsgd *d);
 /* e (zeroed, or left before) starts counting against domain `domid`'s
@@ -258,7 +259,10 @@ int guest_join(struct vmsgd *d, struct guest_end *e, uint16_t domid,
  * Nothing when e has not joined (or has left). */
 void guest_sync(struct vmsgd *d, struct guest_end *e);
 /* e counts no more: its domain's total loses what it counted (and it is
- * held back no more). */
+ * held back no more). When that may let the domain's held-back ends go
+ * on (e counted bytes, or was finishing a message past the bound), they
+ * are resumed at the loop's next turn, not from inside the caller's
+ * teardown. */
 void guest_leave(struct vmsgd *d, struct guest_end *e);
 /* The bytes domain `domid`'s total `pool` counts now. GUEST_WRITES: its
  * data vmsgd holds, what its relayed and seqpacket channels' ends keep
@@ -288,6 +292,8 @@ void guest_wake(struct vmsgd *d, struct guest_end *e);
 /* The tick (after guests_trim): guest_wake each domain that has ends held
  * back, once. */
 void guests_wake(struct vmsgd *d);
+/* vmsgd is stopping: no more deferred wake-ups (guest_leave's). */
+void guests_stop(struct vmsgd *d);
 /* Free every end's reassembly buffer that holds nothing now (the tick). */
 void guests_trim(struct vmsgd *d);
 /* The check (VMSGD_CHECK_QUEUED=1 in vmsgd's environment; the tests set
@@ -410,6 +416,7 @@ struct vmsgd {
 	uv_signal_t sighup, sigterm, sigint;
 	uv_timer_t timer;
 	uv_timer_t backoff; /* serves control channels held back (session.c) */
+	uv_timer_t wake_soon; /* bounds.c: guests_wake at the next turn */
 	bool stopping;
 	struct metrics *metrics; /* metrics.c; NULL: no endpoint */
 	bool rescan_retry; /* xs.c: a domain to serve again from the tick */

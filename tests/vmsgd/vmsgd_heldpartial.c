@@ -25,7 +25,11 @@
  * B's message leaves vmsgd; A's must follow at once, not at vmsgd's next
  * 500 ms tick: the median over the rounds of the time from B's arrival to
  * A's is under 100 ms (a few ms here; a quarter of a second or so when
- * only the tick resumed A).
+ * only the tick resumed A). DROP_ROUNDS more rounds end step 4 another
+ * way: dom2 closes B's channel, its message incomplete. B's bytes and
+ * the finisher's slot are free: A's message must follow as soon, timed
+ * from the close (a quarter of a second or so when a channel that left
+ * resumed nobody, and only the tick did).
  * Stage 2: COUNT whole messages into each of two fresh channels from two
  * threads at once. Then the hoard (hoard() below): whole messages that
  * wait in vmsgd for a destination that reads nothing are counted against
@@ -48,8 +52,15 @@
 #include "frag_flood_peer.h"
 
 #define MSG 60000u
-#define ROUNDS 9
+#define ROUNDS 9      /* stage 1's rounds where B finishes its message */
+#define DROP_ROUNDS 5 /* then those where dom2 closes B's channel */
 #define COUNT 100u
+
+/* Does stage 1's round end with B's channel closed, not its message? */
+static bool drop_round(int round)
+{
+	return round >= ROUNDS;
+}
 
 /* Two ways to cut a message of MSG bytes into four fragments' data. */
 static const uint32_t cut_late[4] = {20000, 20000, 19000, 1000};
@@ -124,15 +135,15 @@ static void *send_all(void *arg)
 	return NULL;
 }
 
-/* dom2, on `service`: ROUNDS rounds of stage 1, each step (and the next
+/* dom2, on `service`: the rounds of stage 1, each step (and the next
  * round) at the driver's word, then stage 2 ("sent" once all is in the
- * rings, closed at "quit"). */
+ * rings, closed at "quit"). A round that drops B says when it closed. */
 static int sender(const char *service)
 {
 	char line[64];
 	vmsg_ctl *ctl = vt_ctl_open();
 	struct sender w[2] = {{.letter = 'A'}, {.letter = 'B'}};
-	for (int round = 0; round < ROUNDS; round++) {
+	for (int round = 0; round < ROUNDS + DROP_ROUNDS; round++) {
 		for (int i = 0; i < 2; i++)
 			w[i].c = vt_open(ctl, service);
 		sim_say(vt_out, "opened");
@@ -140,10 +151,19 @@ static int sender(const char *service)
 		on_word("b-parts", w[1].c, 'B', cut_late, 0, 2);
 		on_word("more", w[1].c, 'B', cut_late, 2, 3);
 		on_word("a-rest", w[0].c, 'A', cut_late, 2, 4);
-		on_word("b-last", w[1].c, 'B', cut_late, 3, 4);
+		if (drop_round(round)) {
+			sim_expect(vt_in, "b-drop", line, sizeof line);
+			uint64_t at = vt_now_ms();
+			vmsg_service_close(ctl, w[1].c);
+			w[1].c = NULL;
+			sim_say(vt_out, "b-drop %llu", (unsigned long long)at);
+		} else {
+			on_word("b-last", w[1].c, 'B', cut_late, 3, 4);
+		}
 		sim_expect(vt_in, "close", line, sizeof line);
 		for (int i = 0; i < 2; i++)
-			vmsg_service_close(ctl, w[i].c);
+			if (w[i].c)
+				vmsg_service_close(ctl, w[i].c);
 		sim_say(vt_out, "closed");
 		/* Once the driver has seen vmsgd hold nothing of ours. */
 		sim_expect(vt_in, "next", line, sizeof line);
@@ -224,27 +244,33 @@ static size_t next_msg(const char *what, int s, vmsg_chan *c,
 	return (size_t)n;
 }
 
-/* Read the messages of two sources until `want` of each letter came;
+/* Read the messages of two sources until want[l] of each letter l came
+ * (source l, which carries letter l, is not read when want[l] is 0);
  * at[l]: when the first of letter l did. Sources: the seqpacket sockets s
  * (c NULL) or the channels c. */
-static void read_both(const char *what, const int *s, vmsg_chan **c,
-		      unsigned want, uint64_t *at)
+static void read_each(const char *what, const int *s, vmsg_chan **c,
+		      const unsigned *want, uint64_t *at)
 {
 	static unsigned char buf[MSG + 1];
 	unsigned got[2] = {0, 0};
 	uint64_t deadline = vt_now_ms() + SIM_WAIT_MS;
-	while (got[0] < want || got[1] < want) {
+	while (got[0] < want[0] || got[1] < want[1]) {
 		if (vt_now_ms() > deadline)
 			VMSG_TEST_FAIL("%s: after %d ms, %u A and %u B messages "
-				       "of %u",
-				       what, SIM_WAIT_MS, got[0], got[1], want);
+				       "of %u and %u",
+				       what, SIM_WAIT_MS, got[0], got[1],
+				       want[0], want[1]);
 		struct pollfd p[2];
 		for (int i = 0; i < 2; i++)
 			p[i] = (struct pollfd){
-				.fd = c ? vmsg_chan_fd(c[i]) : s[i],
+				.fd = !want[i] ? -1
+				      : c      ? vmsg_chan_fd(c[i])
+					       : s[i],
 				.events = POLLIN};
 		ASSERT_TRUE(poll(p, 2, 100) >= 0);
 		for (int i = 0; i < 2; i++) {
+			if (!want[i])
+				continue;
 			if (c)
 				(void)vmsg_chan_ack(c[i]);
 			/* All there is now: the event is taken. */
@@ -258,13 +284,32 @@ static void read_both(const char *what, const int *s, vmsg_chan **c,
 			}
 		}
 	}
-	if (got[0] != want || got[1] != want)
-		VMSG_TEST_FAIL("%s: %u A and %u B messages, %u wanted", what,
-			       got[0], got[1], want);
+	if (got[0] != want[0] || got[1] != want[1])
+		VMSG_TEST_FAIL("%s: %u A and %u B messages, %u and %u wanted",
+			       what, got[0], got[1], want[0], want[1]);
+}
+
+/* read_each, `want` of both letters. */
+static void read_both(const char *what, const int *s, vmsg_chan **c,
+		      unsigned want, uint64_t *at)
+{
+	const unsigned w[2] = {want, want};
+	read_each(what, s, c, w, at);
+}
+
+/* A round's messages: A's, and B's unless the round drops it; at[l]: when
+ * each came. */
+static void read_round(const char *what, int round, const int *s,
+		       vmsg_chan **c, uint64_t *at)
+{
+	const unsigned w[2] = {1, drop_round(round) ? 0 : 1};
+	at[1] = 0;
+	read_each(what, s, c, w, at);
 }
 
 /* dom3: provides `rel`; per round takes two channels, reads a message
- * from each and says "gap MS" (B's arrival to A's); then stage 2's two,
+ * from each (from A's only in a round that drops B) and says "at A B"
+ * (when they came, vt_now_ms; B 0 when dropped); then stage 2's two,
  * COUNT from each; "read", closed at "quit". */
 static int role_rel_reader(void)
 {
@@ -273,14 +318,15 @@ static int role_rel_reader(void)
 	vt_offer(ctl, "rel");
 	sim_say(vt_out, "offered");
 	vmsg_chan *c[2];
-	for (int round = 0; round <= ROUNDS; round++) {
+	for (int round = 0; round <= ROUNDS + DROP_ROUNDS; round++) {
 		for (int i = 0; i < 2; i++)
 			c[i] = vt_accept(ctl);
-		if (round == ROUNDS)
+		if (round == ROUNDS + DROP_ROUNDS)
 			break;
 		uint64_t at[2];
-		read_both("rel", NULL, c, 1, at);
-		sim_say(vt_out, "gap %lld", (long long)(at[0] - at[1]));
+		read_round("rel", round, NULL, c, at);
+		sim_say(vt_out, "at %llu %llu", (unsigned long long)at[0],
+			(unsigned long long)at[1]);
 		for (int i = 0; i < 2; i++)
 			vmsg_service_close(ctl, c[i]);
 	}
@@ -458,6 +504,18 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Print what the n gaps v measured and return their median. */
+static long long median_ms(const char *kind, const char *what, long long *v,
+			   int n)
+{
+	printf("%s: %s, ms:", kind, what);
+	for (int i = 0; i < n; i++)
+		printf(" %lld", v[i]);
+	qsort(v, (size_t)n, sizeof v[0], cmp_ll);
+	printf(" (median %lld)\n", v[n / 2]);
+	return v[n / 2];
+}
+
 /* One kind of channel, both stages: the driver reads the bridge's
  * connections from ls, or dom3 (rd) reads the relayed channels. */
 static void run_kind(const char *kind, int ls, struct vt_role *rd)
@@ -465,9 +523,9 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 	char line[128];
 	struct vt_role wr;
 	int s[2] = {-1, -1};
-	long long gap[ROUNDS];
+	long long gap[ROUNDS], dropgap[DROP_ROUNDS];
 	vt_spawn(&wr, 2, rd ? "relsender" : "sinksender", NULL);
-	for (int round = 0; round <= ROUNDS; round++) {
+	for (int round = 0; round <= ROUNDS + DROP_ROUNDS; round++) {
 		for (int i = 0; !rd && i < 2; i++) {
 			struct pollfd p = {.fd = ls, .events = POLLIN};
 			ASSERT_EQ(poll(&p, 1, SIM_WAIT_MS), 1);
@@ -475,7 +533,7 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 			ASSERT_TRUE(s[i] >= 0);
 		}
 		sim_expect(wr.from, "opened", line, sizeof line);
-		if (round == ROUNDS)
+		if (round == ROUNDS + DROP_ROUNDS)
 			break;
 		ask(&wr, "a-parts");
 		ask(&wr, "b-parts");
@@ -484,15 +542,28 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 		queued_is(99000);
 		ask(&wr, "a-rest");
 		usleep(100000); /* vmsgd looks at A: held back */
-		ask(&wr, "b-last");
-		if (rd) {
-			gap[round] = atoll(sim_expect(rd->from, "gap ", line,
-						      sizeof line));
+		uint64_t at[2], dropped = 0;
+		if (drop_round(round)) {
+			sim_say(wr.to, "b-drop");
+			dropped = strtoull(sim_expect(wr.from, "b-drop ", line,
+						      sizeof line),
+					   NULL, 10);
 		} else {
-			uint64_t at[2];
-			read_both(kind, s, NULL, 1, at);
-			gap[round] = (long long)(at[0] - at[1]);
+			ask(&wr, "b-last");
 		}
+		if (rd) {
+			char *p;
+			at[0] = strtoull(sim_expect(rd->from, "at ", line,
+						    sizeof line),
+					 &p, 10);
+			at[1] = strtoull(p, NULL, 10);
+		} else {
+			read_round(kind, round, s, NULL, at);
+		}
+		if (drop_round(round))
+			dropgap[round - ROUNDS] = (long long)(at[0] - dropped);
+		else
+			gap[round] = (long long)(at[0] - at[1]);
 		sim_say(wr.to, "close");
 		sim_expect(wr.from, "closed", line, sizeof line);
 		for (int i = 0; !rd && i < 2; i++)
@@ -500,12 +571,10 @@ static void run_kind(const char *kind, int ls, struct vt_role *rd)
 		queued_is(0);
 		sim_say(wr.to, "next");
 	}
-	printf("%s: A's message after B's, ms:", kind);
-	for (int i = 0; i < ROUNDS; i++)
-		printf(" %lld", gap[i]);
-	qsort(gap, ROUNDS, sizeof gap[0], cmp_ll);
-	printf(" (median %lld)\n", gap[ROUNDS / 2]);
-	ASSERT_LT(gap[ROUNDS / 2], 100);
+	ASSERT_LT(median_ms(kind, "A's message after B's", gap, ROUNDS), 100);
+	ASSERT_LT(median_ms(kind, "A's message after B's channel closed",
+			    dropgap, DROP_ROUNDS),
+		  100);
 
 	uint64_t start = vt_now_ms();
 	if (rd)
