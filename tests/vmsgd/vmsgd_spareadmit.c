@@ -39,28 +39,14 @@
  * the consumer's wait, SIM_WAIT_MS, and a second). */
 #define ACCEPT_MS 3000
 
-static int role_prov(void)
+/* The provider's channel c, accepted: say so, then, accepting on (which
+ * reads the control channel), wait for it to end, say so and close it. */
+static void watch_accepted(vmsg_ctl *ctl, vmsg_chan *c,
+			   const struct vmsg_service_peer *peer)
 {
 	char b[64];
-	vmsg_ctl *ctl = vt_ctl_open();
-	int r = vmsg_service_offer(ctl, vt_arg, SIM_WAIT_MS);
-	if (r < 0)
-		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
-	sim_say(vt_out, "offered");
-	vmsg_chan *c;
-	struct vmsg_service_peer peer;
-	r = vmsg_service_accept(ctl, &c, &peer, ACCEPT_MS);
-	if (r == -ETIMEDOUT) {
-		sim_say(vt_out, "none");
-		sim_expect(vt_in, "quit", b, sizeof b);
-		vmsg_ctl_close(ctl);
-		return 0;
-	}
-	if (r < 0)
-		VMSG_TEST_FAIL("accept: %s (%s)", vmsg_strerror(r),
-			       vmsg_ctl_error(ctl));
-	sim_say(vt_out, "accepted %u %d", peer.channel_id,
+	int r;
+	sim_say(vt_out, "accepted %u %d", peer->channel_id,
 		vmsg_chan_state(c));
 	/* The control channel is read inside the library's calls: accept
 	 * on (nothing more comes: the spare's consumer never opens it)
@@ -75,8 +61,29 @@ static int role_prov(void)
 		if (a != -ETIMEDOUT && a != -EAGAIN)
 			VMSG_TEST_FAIL("accept: %s", vmsg_strerror(a));
 	}
-	sim_say(vt_out, "ended %u %d", peer.channel_id, r);
+	sim_say(vt_out, "ended %u %d", peer->channel_id, r);
 	vmsg_service_close(ctl, c);
+}
+
+static int role_prov(void)
+{
+	char b[64];
+	vmsg_ctl *ctl = vt_ctl_open();
+	int r = vmsg_service_offer(ctl, vt_arg, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	sim_say(vt_out, "offered");
+	vmsg_chan *c;
+	struct vmsg_service_peer peer;
+	r = vmsg_service_accept(ctl, &c, &peer, ACCEPT_MS);
+	if (r == -ETIMEDOUT)
+		sim_say(vt_out, "none");
+	else if (r < 0)
+		VMSG_TEST_FAIL("accept: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	else
+		watch_accepted(ctl, c, &peer);
 	sim_expect(vt_in, "quit", b, sizeof b);
 	vmsg_ctl_close(ctl);
 	return 0;
@@ -134,7 +141,18 @@ static void round_of(const char *svc, const char *how, bool admitted)
 	int state, r;
 	sim_expect(raw.from, "opened", buf, sizeof buf);
 	ASSERT_EQ(sscanf(buf, "opened %u", &opened), 1);
-	if (!admitted) {
+	if (admitted) {
+		/* The consumer has not connected, and will not: the
+		 * provider's accept returned the channel all the same,
+		 * open. */
+		sim_expect(prov.from, "accepted", buf, sizeof buf);
+		ASSERT_EQ(sscanf(buf, "accepted %u %d", &accepted, &state), 2);
+		ASSERT_EQ(accepted, opened);
+		ASSERT_EQ(state, VMSG_CHAN_OPEN);
+		printf("%s, consumer %s: channel %u accepted before its "
+		       "consumer connected\n",
+		       svc, how, opened);
+	} else {
 		/* Its consumer has the channel, yet does not take an
 		 * admitted one: nothing for the provider until it connects,
 		 * and it will not. */
@@ -142,31 +160,17 @@ static void round_of(const char *svc, const char *how, bool admitted)
 		printf("%s, consumer %s: channel %u not handed out in %d ms "
 		       "(its consumer never connected)\n",
 		       svc, how, opened, ACCEPT_MS);
-		sim_say(raw.to, "quit");
-		vt_role_done(&raw, 0);
-		sim_say(prov.to, "quit");
-		vt_role_done(&prov, 0);
-		vt_ctl_wait("list services", svc, 0);
-		return;
 	}
-	/* The consumer has not connected, and will not: the provider's
-	 * accept returned the channel all the same, open. */
-	sim_expect(prov.from, "accepted", buf, sizeof buf);
-	ASSERT_EQ(sscanf(buf, "accepted %u %d", &accepted, &state), 2);
-	ASSERT_EQ(accepted, opened);
-	ASSERT_EQ(state, VMSG_CHAN_OPEN);
-	printf("%s, consumer %s: channel %u accepted before its consumer "
-	       "connected\n",
-	       svc, how, opened);
 
-	/* The consumer goes: vmsgd's Closed ends the channel there. */
 	sim_say(raw.to, "quit");
 	vt_role_done(&raw, 0);
-	sim_expect(prov.from, "ended", buf, sizeof buf);
-	ASSERT_EQ(sscanf(buf, "ended %u %d", &accepted, &r), 2);
-	ASSERT_EQ(accepted, opened);
-	ASSERT_EQ(r, -EPIPE);
-
+	if (admitted) {
+		/* The consumer went: vmsgd's Closed ends the channel there. */
+		sim_expect(prov.from, "ended", buf, sizeof buf);
+		ASSERT_EQ(sscanf(buf, "ended %u %d", &accepted, &r), 2);
+		ASSERT_EQ(accepted, opened);
+		ASSERT_EQ(r, -EPIPE);
+	}
 	sim_say(prov.to, "quit");
 	vt_role_done(&prov, 0);
 	vt_ctl_wait("list services", svc, 0);
