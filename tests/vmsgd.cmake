@@ -49,6 +49,8 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_sparelinger)
   # The provider's library admits the consumer of a channel vmsgd gave.
   vmsgd_test(vmsgd_spareadmit)
+  # A channel closed before its admitted consumer came keeps what was sent.
+  vmsgd_test(vmsgd_admitclose)
   vmsgd_test(vmsgd_prepared)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore

@@ -293,6 +293,12 @@ static int handshake_client(struct vmsg_chan *c, int timeout_ms)
 	else if (expect != VMSG_LIVE_ADMITTED ||
 		 !vmsg__cas(&page->cli_live, &expect, (uint8_t)VMSG_LIVE_UP))
 		return -EBUSY;
+	/* Admitted, and the server has closed already: it keeps the pages
+	 * and port for us (a lingering close, vmsg_service_close) until we
+	 * say we came. The CAS above is a full barrier (pairs with
+	 * vmsg__chan_hangup's). */
+	else if (vmsg__load_acquire(&page->srv_live) == VMSG_LIVE_GONE)
+		p->ops->notify(p);
 	return 0;
 }
 
@@ -412,23 +418,42 @@ struct vmsg_platform *vmsg__chan_platform(vmsg_chan *c)
 	return c ? c->p : NULL;
 }
 
+void vmsg__chan_hangup(vmsg_chan *c)
+{
+	if (!c || !c->page || c->hung_up)
+		return;
+	c->hung_up = true;
+	/* Publish whatever was sent with VMSG_SEND_MORE, and the space of
+	 * batch-released messages. */
+	if (c->ftx.pending && !c->error)
+		vmsg_frame_commit(&c->end, &c->ftx);
+	vmsg__rx_announce(c);
+	/* Release: every ring write above is visible before the peer sees
+	 * us gone (pairs with the acquire in vmsg__peer_state), so close
+	 * delivers everything committed. */
+	vmsg__store_release(c->end.live, (uint8_t)VMSG_LIVE_GONE);
+	/* Unconditional kick: the peer may sleep without having asked for
+	 * anything that would wake it. */
+	c->p->ops->notify(c->p);
+	/* Full barrier: a server that hangs up on a client it admitted
+	 * looks at cli_live next (vmsg__chan_admitted), and that client
+	 * moves cli_live and then looks at our byte (handshake_client):
+	 * one of the two sees the other's store. */
+	vmsg__mb();
+}
+
+bool vmsg__chan_admitted(vmsg_chan *c)
+{
+	if (!c || !c->is_server || !c->page || c->error)
+		return false;
+	const struct vmsg_vchan_page *page = c->page;
+	return vmsg__load_acquire(&page->cli_live) == VMSG_LIVE_ADMITTED;
+}
+
 void vmsg_chan_close(vmsg_chan *c)
 {
 	if (!c)
 		return;
-	if (c->page) {
-		/* Publish whatever was sent with VMSG_SEND_MORE, and the
-		 * space of batch-released messages. */
-		if (c->ftx.pending && !c->error)
-			vmsg_frame_commit(&c->end, &c->ftx);
-		vmsg__rx_announce(c);
-		/* Release: every ring write above is visible before the peer
-		 * sees us gone (pairs with the acquire in vmsg__peer_state),
-		 * so close delivers everything committed. */
-		vmsg__store_release(c->end.live, (uint8_t)VMSG_LIVE_GONE);
-		/* Unconditional kick: the peer may sleep without having asked
-		 * for anything that would wake it. */
-		c->p->ops->notify(c->p);
-	}
+	vmsg__chan_hangup(c);
 	chan_free(c);
 }

@@ -18,6 +18,7 @@ struct vmsg_chan {
 	bool is_server;
 	bool published;  /* server: the directory entry is still up */
 	bool peer_gone;  /* seen the peer's live byte cleared */
+	bool hung_up;    /* our live byte cleared (vmsg__chan_hangup) */
 	int error;       /* sticky: -EPROTO once the peer broke the rules */
 
 	/* Sending. */

@@ -11,6 +11,15 @@
  * close of one nobody took is told to vmsgd with Closed{id}, so that
  * vmsgd stops counting it against the consumer.
  *
+ * Lingering: a channel handed out admitted (its consumer may still be
+ * mapping the pages: docs/protocol.md, "Admitted clients") that the
+ * application closes with vmsg_service_close() before its consumer came
+ * is hung up, not released: what was sent stays in the ring, and the
+ * pages and port stay for the consumer. It comes back into the queue,
+ * where it waits as a served channel does, and is closed, and vmsgd told,
+ * once its consumer came (the consumer kicks a server it finds gone), or
+ * vmsgd says it closed or left, or at its deadline.
+ *
  * Waking: a blocking accept waits on a wait set of the control channel
  * and the waiting channels (a consumer's connect kicks the server's port:
  * lib/chan/chan.c), up to the next deadline: the same in both worlds.
@@ -18,6 +27,7 @@
  * watched through it too and a deadline armed there, so a poller of
  * vmsg_ctl_fd() wakes when a consumer connects or a deadline comes. */
 #include "service_private.h"
+#include "vmsg_chan_internal.h"
 #include "vmsg_errno.h"
 
 static struct ctl_ready *at(vmsg_ctl *ctl, unsigned i)
@@ -25,8 +35,12 @@ static struct ctl_ready *at(vmsg_ctl *ctl, unsigned i)
 	return &ctl->q[(ctl->qhead + i) % CTL_QUEUE];
 }
 
+/* Does entry e wait for its consumer? A lingering one, until the
+ * consumer moved the live byte we admitted it with. */
 static bool waiting(struct ctl_ready *e)
 {
+	if (e->linger)
+		return vmsg__chan_admitted(e->c);
 	return vmsg_chan_state(e->c) == VMSG_CHAN_WAITING;
 }
 
@@ -70,16 +84,12 @@ static void drop(vmsg_ctl *ctl, unsigned i)
 	vmsg__svc_send_closed(ctl, e.id);
 }
 
-int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
-			 const struct vmsg_service_peer *peer, uint32_t id,
-			 uint32_t connect_ms)
+static int enqueue(vmsg_ctl *ctl, vmsg_chan *c,
+		   const struct vmsg_service_peer *peer, uint32_t id,
+		   uint32_t connect_ms, bool linger)
 {
 	if (ctl->qlen == CTL_QUEUE)
 		return -EBUSY;
-	if (connect_ms == 0 || connect_ms > VMSG_SERVICE_CONNECT_MAX_MS)
-		connect_ms = VMSG_SERVICE_CONNECT_MAX_MS;
-	if (connect_ms < CTL_CONNECT_MIN_MS)
-		connect_ms = CTL_CONNECT_MIN_MS;
 	if (ctl->os) {
 		int r = ctl->env->poll->watch(ctl->os, c);
 		if (r < 0)
@@ -90,25 +100,58 @@ int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
 	e->peer = *peer;
 	e->id = id;
 	e->expires_ms = ctl->env->now_ms() + connect_ms;
+	e->linger = linger;
 	rearm(ctl);
 	return 0;
+}
+
+int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
+			 const struct vmsg_service_peer *peer, uint32_t id,
+			 uint32_t connect_ms)
+{
+	if (connect_ms == 0 || connect_ms > VMSG_SERVICE_CONNECT_MAX_MS)
+		connect_ms = VMSG_SERVICE_CONNECT_MAX_MS;
+	if (connect_ms < CTL_CONNECT_MIN_MS)
+		connect_ms = CTL_CONNECT_MIN_MS;
+	return enqueue(ctl, c, peer, id, connect_ms, false);
+}
+
+int vmsg__svc_served_linger(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id)
+{
+	if (!ctl->env->admit || !vmsg__chan_admitted(c))
+		return -EAGAIN; /* its consumer came (or this world admits
+				   nobody): an ordinary close */
+	const struct vmsg_service_peer none = {0};
+	vmsg__chan_hangup(c);
+	/* The consumer's whole connect deadline, whatever it had left:
+	 * vmsgd's Closed ends it sooner if the consumer goes. */
+	return enqueue(ctl, c, &none, id, VMSG_SERVICE_CONNECT_MAX_MS, true);
+}
+
+/* Close the entries that are over: nobody came by the deadline, or a
+ * lingering one's consumer came (the pages are its now: it reads what
+ * was sent, then the close). */
+static void reap(vmsg_ctl *ctl)
+{
+	const uint64_t now = ctl->env->now_ms();
+	for (unsigned i = 0; i < ctl->qlen;) {
+		struct ctl_ready *e = at(ctl, i);
+		if (waiting(e) ? now >= e->expires_ms : e->linger)
+			drop(ctl, i);
+		else
+			i++;
+	}
 }
 
 int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 			  struct vmsg_service_peer *peer, uint32_t *id)
 {
-	const uint64_t now = ctl->env->now_ms();
 	int r = -EAGAIN;
-	for (unsigned i = 0; i < ctl->qlen;) {
+	reap(ctl);
+	for (unsigned i = 0; i < ctl->qlen; i++) {
 		struct ctl_ready *e = at(ctl, i);
-		if (waiting(e)) {
-			if (now >= e->expires_ms) {
-				drop(ctl, i); /* nobody came in time */
-				continue;
-			}
-			i++;
+		if (waiting(e))
 			continue;
-		}
 		/* The consumer is in (or came and already left, or broke
 		 * the protocol: the application learns that from the
 		 * channel, after whatever it sent). */
@@ -127,7 +170,7 @@ int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 void vmsg__svc_served_admit(vmsg_ctl *ctl, uint32_t id)
 {
 	for (unsigned i = 0; id && ctl->env->admit && i < ctl->qlen; i++)
-		if (at(ctl, i)->id == id) {
+		if (at(ctl, i)->id == id && !at(ctl, i)->linger) {
 			(void)ctl->env->admit(at(ctl, i)->c);
 			return;
 		}
@@ -136,7 +179,7 @@ void vmsg__svc_served_admit(vmsg_ctl *ctl, uint32_t id)
 bool vmsg__svc_served_holds(vmsg_ctl *ctl, uint32_t id)
 {
 	for (unsigned i = 0; id && i < ctl->qlen; i++)
-		if (at(ctl, i)->id == id)
+		if (at(ctl, i)->id == id && !at(ctl, i)->linger)
 			return true;
 	return false;
 }
@@ -148,8 +191,9 @@ void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id)
 		if (e->id != id || id == 0)
 			continue;
 		/* Connected meanwhile: what the consumer sent before it
-		 * closed is delivered; the application sees the close. */
-		if (waiting(e)) {
+		 * closed is delivered; the application sees the close. A
+		 * lingering one is over either way. */
+		if (e->linger || waiting(e)) {
 			drop(ctl, i);
 			rearm(ctl);
 		}
@@ -228,6 +272,33 @@ void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl)
 		i++;
 	}
 	rearm(ctl);
+}
+
+void vmsg__svc_served_settle(vmsg_ctl *ctl)
+{
+	/* The channels nobody took go at once (vmsg_ctl_close). */
+	for (unsigned i = 0; i < ctl->qlen;) {
+		if (at(ctl, i)->linger) {
+			i++;
+			continue;
+		}
+		vmsg_chan *c = at(ctl, i)->c;
+		unqueue(ctl, i);
+		vmsg_chan_close(c);
+	}
+	for (;;) {
+		reap(ctl);
+		int ms = vmsg__svc_served_wait_ms(ctl);
+		if (ms < 0)
+			return; /* none left */
+		/* vmsgd's Closed for a consumer that went ends its wait. */
+		int r = ctl->chan ? vmsg__svc_pump(ctl, 1, 0) : -ENOTCONN;
+		if (r >= 0)
+			continue;
+		if (r != -EAGAIN)
+			(void)vmsg__svc_broken(ctl); /* no reconnect now */
+		vmsg__svc_served_wait(ctl, ms);
+	}
 }
 
 void vmsg__svc_served_close_all(vmsg_ctl *ctl)

@@ -246,18 +246,25 @@ void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
 {
 	if (!c)
 		return;
-	bool opened = false;
+	bool opened = false, kept = false;
 	for (size_t i = 0; ctl && i < ctl->nlive; i++) {
 		if (ctl->live[i].c != c)
 			continue;
+		struct ctl_live l = ctl->live[i];
+		ctl->live[i] = ctl->live[--ctl->nlive];
+		opened = l.consumer;
+		/* A consumer we admitted may not have mapped the pages yet:
+		 * then they stay for it, with what we sent (served.c), and
+		 * vmsgd hears of the close when that is over. */
+		kept = !opened && vmsg__svc_served_linger(ctl, c, l.id) == 0;
 		/* Best effort: vmsgd also forgets our channels when our
 		 * control channel goes. Id 0: an earlier vmsgd's channel. */
-		vmsg__svc_send_closed(ctl, ctl->live[i].id);
-		opened = ctl->live[i].consumer;
-		ctl->live[i] = ctl->live[--ctl->nlive];
+		if (!kept)
+			vmsg__svc_send_closed(ctl, l.id);
 		break;
 	}
-	vmsg_chan_close(c);
+	if (!kept)
+		vmsg_chan_close(c);
 	if (!ctl)
 		return;
 	/* A process that closes a channel it opened tends to open the next

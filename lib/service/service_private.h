@@ -50,6 +50,7 @@ struct ctl_ready {
 	struct vmsg_service_peer peer;
 	uint32_t id;         /* for Closed; 0: an earlier vmsgd's channel */
 	uint64_t expires_ms; /* closed if nobody has connected by then */
+	bool linger; /* closed by the application, kept for its consumer */
 };
 
 struct ctl_live {
@@ -148,6 +149,19 @@ void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id);
 int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
 			 const struct vmsg_service_peer *peer, uint32_t id,
 			 uint32_t connect_ms);
+
+/* vmsg_service_close() of channel c (vmsgd's id), handed out as a
+ * provider's: if its consumer was admitted and has not come, hang it up
+ * and keep it queued until the consumer comes (its pages and port are
+ * what it maps), vmsgd's Closed{id}, or VMSG_SERVICE_CONNECT_MAX_MS; then
+ * it is closed and vmsgd told. 0 if so; -EAGAIN if c is to be closed at
+ * once (its consumer came; no admission here), -EBUSY (queue full). */
+int vmsg__svc_served_linger(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
+
+/* vmsg_ctl_close(): close the queued channels nobody took, then wait
+ * until every lingering one is over (their consumers came or went, or
+ * their deadlines), reading vmsgd's Closed on the way. */
+void vmsg__svc_served_settle(vmsg_ctl *ctl);
 
 /* Take the oldest queued channel whose consumer has connected: 0 with
  * *out (and *peer, *id) set, or -EAGAIN. Channels nobody connected to by

@@ -131,8 +131,10 @@ const char *vmsg_ctl_strerror(int err);
 /* Close the control channel (vmsgd then drops our offers and forgets our
  * channels) and every channel accepted but not yet returned. Channels
  * already returned stay open and are the caller's. Also closes the
- * handles kept ready for a next channel (vmsg_service_accept). NULL is
- * ignored. */
+ * handles kept ready for a next channel (vmsg_service_accept). First it
+ * waits for the channels closed with vmsg_service_close() whose admitted
+ * consumers have not come yet: until each came or went (vmsgd says so),
+ * at most 30 s after its close. NULL is ignored. */
 void vmsg_ctl_close(vmsg_ctl *ctl);
 
 /* Our domain id. */
@@ -213,7 +215,16 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
  * an earlier vmsgd brokered, which the current one does not know). vmsgd
  * counts a direct channel the consumer closed against the consumer until
  * the provider has closed its end too (or at most ~30 s): providers
- * should close with this call, not vmsg_chan_close(). */
+ * should close with this call, not vmsg_chan_close().
+ *
+ * A provider's channel whose consumer was admitted (vmsg_service_accept)
+ * and has not mapped it yet is not released at once: what was sent stays
+ * for that consumer, with the grants and the event port it connects
+ * with, and the library closes the channel (and tells vmsgd) once the
+ * consumer came, vmsgd says it went, or after at most 30 s, in this
+ * handle's later calls (vmsg_service_accept, vmsg_ctl_close, which waits
+ * for it). So take c out of any wait set, and its fd out of any poll
+ * set, before this call: the library may keep that fd open a while. */
 void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c);
 
 #ifdef __cplusplus

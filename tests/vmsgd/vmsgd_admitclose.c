@@ -1,0 +1,226 @@
+/* vmsgd_admitclose: a provider that sends and closes a channel whose
+ * consumer it admitted (docs/protocol.md, "Admitted clients") before that
+ * consumer has mapped the pages loses nothing: vmsg_service_close keeps
+ * the pages and the port for the consumer ("lingering", lib/service/
+ * served.c), which reads the message, then the close. And the lingering
+ * ends as soon as it is over, not at its 30 s deadline:
+ *   1. the consumer comes late: it kicks the provider it finds gone, and
+ *      the provider's library closes its end and tells vmsgd (vmsgd stops
+ *      listing the channel) while the consumer still holds its end;
+ *   2. the consumer never comes and its control channel goes: vmsgd's
+ *      Closed ends it, so the provider's vmsg_ctl_close (which waits for
+ *      its lingering channels) returns at once.
+ *
+ * dom1: a provider of `echo` (spare = yes: vmsgd's spare request after
+ * channel X is what admits X's consumer today) that, per round, accepts,
+ * sends "hello ID" and closes at once, then accepts on (reading the
+ * control channel) until told what to do next.
+ * dom2: a consumer speaking the control protocol by hand, set up by
+ * message: Opens `echo`, reads the Opened, and connects with its grant
+ * and port only when the driver says so.
+ */
+#include "vt_raw.h"
+
+#include "vmsg_xen_msg.h"
+
+#define CONF                                                             \
+	"[service echo]\noffer = 1\nopen = 2\nmode = direct\nspare = yes\n"
+
+/* How long a lingering channel may take to end once it is over: well
+ * under the 30 s deadline it would otherwise wait for. */
+#define OVER_MS 10000
+
+/* Accept one channel, send "hello ID" and close it at once. */
+static void serve_and_close(vmsg_ctl *ctl)
+{
+	vmsg_chan *c;
+	struct vmsg_service_peer peer;
+	char b[64];
+	int r = vmsg_service_accept(ctl, &c, &peer, SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("accept: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	/* The consumer has not connected: admitted, it is open all the
+	 * same. */
+	ASSERT_EQ(vmsg_chan_state(c), VMSG_CHAN_OPEN);
+	int n = snprintf(b, sizeof b, "hello %u", peer.channel_id);
+	ASSERT_EQ(vmsg_chan_send(c, 1, b, (size_t)n + 1, 0, 0), n + 1);
+	vmsg_service_close(ctl, c);
+	sim_say(vt_out, "closed %u", peer.channel_id);
+}
+
+/* Accept as a poller of vmsg_ctl_fd() does (the control channel is read
+ * inside the library's calls), until the driver says something. The fd
+ * turns readable for a lingering channel's consumer's kick, or at its
+ * deadline (30 s): nothing else wakes us. */
+static void accept_until_told(vmsg_ctl *ctl, char *b, size_t cap)
+{
+	struct pollfd p[2] = {{.fd = vt_in, .events = POLLIN},
+			      {.fd = vmsg_ctl_fd(ctl), .events = POLLIN}};
+	ASSERT_GE(p[1].fd, 0);
+	for (;;) {
+		ASSERT_GE(poll(p, 2, -1), 0);
+		if (p[0].revents)
+			break;
+		vmsg_chan *more;
+		int a = vmsg_service_accept(ctl, &more, NULL, 0);
+		if (a >= 0)
+			VMSG_TEST_FAIL("accepted a channel nobody opened");
+		if (a != -EAGAIN)
+			VMSG_TEST_FAIL("accept: %s", vmsg_strerror(a));
+	}
+	sim_expect(vt_in, "", b, cap);
+}
+
+static int role_prov(void)
+{
+	char b[64];
+	vmsg_ctl *ctl = vt_ctl_open();
+	int r = vmsg_service_offer(ctl, "echo", SIM_WAIT_MS);
+	if (r < 0)
+		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
+			       vmsg_ctl_error(ctl));
+	sim_say(vt_out, "offered");
+	serve_and_close(ctl); /* round 1 */
+	accept_until_told(ctl, b, sizeof b);
+	ASSERT_EQ(strcmp(b, "next"), 0);
+	serve_and_close(ctl); /* round 2 */
+	/* Not in the library: vmsgd's Closed waits in the control
+	 * channel for the close below to read. */
+	sim_expect(vt_in, "quit", b, sizeof b);
+	uint64_t t0 = vt_now_ms();
+	vmsg_ctl_close(ctl);
+	sim_say(vt_out, "ctl closed %llu",
+		(unsigned long long)(vt_now_ms() - t0));
+	return 0;
+}
+
+/* Open `echo`; return what Opened names. */
+static Vmsg__Service__Opened *open_echo(vmsg_chan *ctl, uint32_t req,
+					struct vmsg_arena *a)
+{
+	ASSERT_GE(send_open(ctl, req, "echo", 0), 0);
+	uint16_t type;
+	ProtobufCMessage *m;
+	ASSERT_GE(vmsg_proto_recv(ctl, &vmsg__service__opened__descriptor, a,
+				  &type, &m, SIM_WAIT_MS),
+		  0);
+	ASSERT_EQ(type, VMSG_TYPE_SVC_OPENED);
+	Vmsg__Service__Opened *o = (void *)m;
+	ASSERT_EQ(o->req_id, req);
+	ASSERT_TRUE(o->ring_ref != 0 && o->event_port != 0);
+	return o;
+}
+
+static int role_raw(void)
+{
+	char b[64], want[64];
+	uint64_t abuf[512];
+	struct vmsg_arena a;
+	vmsg_chan *ctl = vt_raw_connect_ex(2, VMSG_FEATURE_SVC_SETUP_MSG);
+
+	/* Round 1: connect once the provider has closed. */
+	vmsg_arena_init(&a, abuf, sizeof abuf);
+	Vmsg__Service__Opened *o = open_echo(ctl, 7, &a);
+	sim_say(vt_out, "opened %u", o->channel_id);
+	sim_expect(vt_in, "connect", b, sizeof b);
+	struct vmsg_chan_opts co;
+	vmsg_chan_opts_init(&co);
+	co.max_msg = o->max_msg;
+	vmsg_chan *c;
+	int r = vmsg__xen_connect_msg(&c, (uint16_t)o->provider_domid,
+				      o->path, o->ring_ref, o->event_port,
+				      &co);
+	if (r < 0)
+		VMSG_TEST_FAIL("connect to the closed provider's channel: "
+			       "%s", vmsg_strerror(r));
+	r = (int)vmsg_chan_recv(c, NULL, b, sizeof b, SIM_WAIT_MS);
+	ASSERT_GT(r, 0);
+	snprintf(want, sizeof want, "hello %u", o->channel_id);
+	if (strcmp(b, want) != 0)
+		VMSG_TEST_FAIL("read '%s', not '%s'", b, want);
+	ASSERT_EQ(vmsg_chan_recv(c, NULL, b, sizeof b, SIM_WAIT_MS), -EPIPE);
+	sim_say(vt_out, "got %s", want);
+	/* Our end stays open: the provider must learn that we came from
+	 * our kick, not from our close. */
+	sim_expect(vt_in, "next", b, sizeof b);
+
+	/* Round 2: never connect; the control channel goes. */
+	vmsg_arena_init(&a, abuf, sizeof abuf);
+	o = open_echo(ctl, 8, &a);
+	sim_say(vt_out, "opened %u", o->channel_id);
+	sim_expect(vt_in, "quit", b, sizeof b);
+	vmsg_chan_close(ctl);
+	vmsg_chan_close(c);
+	return 0;
+}
+
+/* Is channel `id` in vmsgctl's list? */
+static bool listed(unsigned id)
+{
+	char out[16384], needle[32];
+	ASSERT_EQ(vt_ctl(out, sizeof out, "--json list channels"), 0);
+	snprintf(needle, sizeof needle, "\"id\":%u,", id);
+	return strstr(out, needle) != NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct vt_role_fn roles[] = {
+		{"prov", role_prov},
+		{"raw", role_raw},
+		{NULL, NULL},
+	};
+	vt_main(argc, argv, roles);
+	char buf[256];
+	struct vt_role prov, raw;
+	unsigned opened, closed;
+	vt_write_conf(CONF);
+	vt_start_vmsgd();
+	vt_spawn(&prov, 1, "prov", NULL);
+	sim_expect(prov.from, "offered", buf, sizeof buf);
+	vt_ctl_wait("list services", "echo", 1);
+	vt_spawn(&raw, 2, "raw", NULL);
+
+	/* 1. The provider sent and closed before its consumer came. */
+	sim_expect(raw.from, "opened", buf, sizeof buf);
+	ASSERT_EQ(sscanf(buf, "opened %u", &opened), 1);
+	sim_expect(prov.from, "closed", buf, sizeof buf);
+	ASSERT_EQ(sscanf(buf, "closed %u", &closed), 1);
+	ASSERT_EQ(closed, opened);
+	ASSERT_TRUE(listed(opened)); /* lingering: vmsgd not told yet */
+	sim_say(raw.to, "connect");
+	sim_expect(raw.from, "got", buf, sizeof buf);
+	printf("channel %u: the consumer came after the close and %s\n",
+	       opened, buf);
+	uint64_t t0 = vt_now_ms();
+	while (listed(opened) && vt_now_ms() - t0 < OVER_MS)
+		usleep(20000);
+	unsigned ms = (unsigned)(vt_now_ms() - t0);
+	printf("channel %u: the provider's end ended %u ms after\n", opened,
+	       ms);
+	if (ms >= OVER_MS)
+		VMSG_TEST_FAIL("channel %u still listed %u ms after its "
+			       "consumer came", opened, ms);
+	sim_say(prov.to, "next");
+	sim_say(raw.to, "next");
+
+	/* 2. The consumer never comes, and goes. */
+	sim_expect(raw.from, "opened", buf, sizeof buf);
+	ASSERT_EQ(sscanf(buf, "opened %u", &opened), 1);
+	sim_expect(prov.from, "closed", buf, sizeof buf);
+	ASSERT_EQ(sscanf(buf, "closed %u", &closed), 1);
+	ASSERT_EQ(closed, opened);
+	sim_say(raw.to, "quit");
+	vt_role_done(&raw, 0);
+	sim_say(prov.to, "quit");
+	sim_expect(prov.from, "ctl closed", buf, sizeof buf);
+	ASSERT_EQ(sscanf(buf, "ctl closed %u", &ms), 1);
+	printf("channel %u: vmsg_ctl_close took %u ms\n", opened, ms);
+	if (ms >= OVER_MS)
+		VMSG_TEST_FAIL("vmsg_ctl_close waited %u ms for a consumer "
+			       "that had gone", ms);
+	vt_role_done(&prov, 0);
+	vt_stop_vmsgd();
+	return 0;
+}
