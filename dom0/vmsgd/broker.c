@@ -362,6 +362,12 @@ static int request_serve(struct vmsgd *d, struct channel *c)
 	/* Host mode: the provider's library lets only this uid in. */
 	(void)peer(d, c->cons_sess, &cp);
 	uint32_t consumer_uid = cp.uid;
+	/* The consumer is told as soon as the provider answers, and comes:
+	 * the provider may hand the channel out at once (its accept need not
+	 * wait for the consumer's connect, nor the consumer for its wake-up
+	 * on that connect). Not where vmsgd is the consumer (it connects as
+	 * soon as it is answered anyway). */
+	c->admit = c->by_msg && !c->tp->serve_dom0 && cp.admit;
 	c->asked = true;
 	vmsgd_log(LOG_DEBUG, "open of '%s' by domain %u: asking domain %u "
 			     "(channel %u, %s, %s)",

@@ -99,6 +99,9 @@ struct channel {
 	 * are what Opened carries (direct: the provider's; relayed: those of
 	 * the end vmsgd serves the consumer, when that is by message too). */
 	bool by_msg;
+	/* Serve said admit: a direct channel set up by message whose
+	 * consumer takes an admitted channel, served for its Open. */
+	bool admit;
 	bool asked;          /* Serve sent (a spare's too), its
 				 ServeResult not come yet */
 	bool setup_xenstore; /* the policy's setup = xenstore */
@@ -179,6 +182,7 @@ extern const struct transport bridge_out_transport;   /* bridge.c */
 struct broker_peer {
 	uint32_t uid;   /* host mode: the client's uid; Xen: 0 */
 	bool setup_msg; /* its library sets channels up by message */
+	bool admit;     /* and takes an admitted channel (consumer side) */
 };
 
 struct broker_notify {

@@ -271,6 +271,7 @@ static bool peer_of(struct vmsgd *d, uint16_t sess, struct broker_peer *p)
 		return false;
 	p->uid = s->uid;
 	p->setup_msg = s->setup_msg;
+	p->admit = s->admit;
 	return s->state == SESS_READY;
 }
 
@@ -306,6 +307,7 @@ static int notify_serve(struct vmsgd *d, const struct channel *c,
 	sv.by_message = c->by_msg ? 1 : 0;
 	sv.consumer_uid = consumer_uid;
 	sv.after = c->state == CH_SPARE ? c->spare_after : 0;
+	sv.admit = c->admit ? 1 : 0;
 	return send_msg(session_find(d, c->prov_sess), VMSG_TYPE_SVC_SERVE,
 			&sv.base);
 }
@@ -438,7 +440,8 @@ static void send_hello(struct session *s)
 {
 	Vmsg__Control__Hello h = VMSG__CONTROL__HELLO__INIT;
 	h.version = VMSG_PROTO_VERSION;
-	h.features = VMSG_FEATURES_SUPPORTED | VMSG_FEATURE_SVC_SETUP_MSG;
+	h.features = VMSG_FEATURES_SUPPORTED | VMSG_FEATURE_SVC_SETUP_MSG |
+		     VMSG_FEATURE_SVC_ADMIT;
 	h.max_msg = CTL_MSG_MAX;
 	h.name = (char *)"vmsgd";
 	int r = vmsg_proto_send(s->chan, VMSG_TYPE_HELLO, &h.base, 0, 0);
@@ -466,6 +469,7 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 	}
 	vmsg__text_copy(s->peer_name, sizeof s->peer_name, h->name);
 	s->setup_msg = (h->features & VMSG_FEATURE_SVC_SETUP_MSG) != 0;
+	s->admit = s->setup_msg && (h->features & VMSG_FEATURE_SVC_ADMIT);
 	s->state = SESS_READY;
 	s->connects++;
 	vmsgd_log(LOG_INFO, "domain %s: connected ('%s')", sname(s),

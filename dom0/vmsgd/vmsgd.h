@@ -340,6 +340,9 @@ struct session {
 	/* Its library set VMSG_FEATURE_SVC_SETUP_MSG in its Hello: it serves
 	 * and connects with grants and ports carried in the messages. */
 	bool setup_msg;
+	/* ... and VMSG_FEATURE_SVC_ADMIT: its consumer side takes an
+	 * admitted channel. */
+	bool admit;
 	uint64_t connects;   /* Hellos: its control channel came up */
 	uint64_t resets;     /* control channel reset by vmsgd */
 	uint64_t refused;    /* requests refused (policy, limits) */

@@ -105,6 +105,7 @@ struct vmsg_pbw_serve {
 	uint32_t relayed_for;  /* relayed: the real consumer (else 0) */
 	uint32_t after;        /* a spare: serve once channel `after` has
 				  its consumer (else 0: at once) */
+	uint32_t admit;        /* 1: admit the consumer once served */
 };
 struct vmsg_pbw_serve_result {
 	uint32_t serve_id;

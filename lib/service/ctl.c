@@ -124,7 +124,8 @@ static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 	/* Setup by message where this world can do it (docs/protocol.md):
 	 * vmsgd then never asks us for a xenstore path, nor hands us one. */
 	if (msg_capable(ctl->env))
-		ours.features |= VMSG_FEATURE_SVC_SETUP_MSG;
+		ours.features |= VMSG_FEATURE_SVC_SETUP_MSG |
+				 VMSG_FEATURE_SVC_ADMIT;
 	peer.error[0] = '\0';
 	r = vmsg_hello_exchange_ex(c, &ours, &peer, hs);
 	if (r == 0 && ctl->os)
@@ -425,6 +426,12 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 		serve_reply(ctl, s->serve_id, r, vmsg_strerror(r));
 		return;
 	}
+	/* vmsgd answers the consumer's Open with what we answer now: it is
+	 * coming. Admitted, the channel is handed out by our accept at once,
+	 * and what the application sends first is in the ring by the time the
+	 * consumer has mapped it (docs/protocol.md, "Admitted clients"). */
+	if (s->by_message && s->admit)
+		vmsg__svc_served_admit(ctl, s->serve_id);
 	serve_reply_msg(ctl, s->serve_id, 0, "", ref, port);
 }
 

@@ -60,6 +60,7 @@ static const struct vmsg_pbw_field serve_f[] = {
 	F(10, VMSG_PBW_U32, struct vmsg_pbw_serve, by_message, 0),
 	F(11, VMSG_PBW_U32, struct vmsg_pbw_serve, relayed_for, 0),
 	F(12, VMSG_PBW_U32, struct vmsg_pbw_serve, after, 0),
+	F(13, VMSG_PBW_U32, struct vmsg_pbw_serve, admit, 0),
 };
 static const struct vmsg_pbw_field serve_result_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_serve_result, serve_id, 0),

@@ -47,6 +47,12 @@ extern "C" {
  * VMSG_FEATURES_SUPPORTED: it is a property of a vmsgd client, not of
  * every channel. */
 #define VMSG_FEATURE_SVC_SETUP_MSG (1ull << 1)
+/* On a control channel to vmsgd only, with VMSG_FEATURE_SVC_SETUP_MSG
+ * (docs/protocol.md, "Admitted clients"): the sender's consumer side
+ * takes a channel whose provider admitted it (the control page's
+ * cli_live at 3, not 2), so vmsgd may tell the provider to admit it
+ * (Serve.admit). A library without it would see 3 as "taken": -EBUSY. */
+#define VMSG_FEATURE_SVC_ADMIT (1ull << 2)
 /* Later bits are added here, one per capability a peer may lack; never
  * reuse a retired bit. */
 /* Everything this version of the library implements. */

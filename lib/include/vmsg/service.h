@@ -35,14 +35,18 @@
  * control channel (any call here; a poller of vmsg_ctl_fd() calls
  * vmsg_service_accept(..., 0)): the channel then reads what is left and
  * -EPIPE, also where no unmap notification came (a destroyed domain). The library keeps a served channel until its consumer connects,
- * and hands it to the application only then (vmsg_service_accept). One
- * nobody connects to is closed (and vmsgd told) when vmsgd says the
- * consumer closed it or went away, or at the latest by its connect
- * deadline: the consumer's open wait as vmsgd passes it on (Serve's
- * connect_timeout_ms: what was left of the wait plus 1 s), never more
- * than VMSG_SERVICE_CONNECT_MAX_MS, also when vmsgd says nothing. So a
- * consumer that opens and never connects costs the provider a served
- * channel for that long at most. Where the policy says spare = yes,
+ * and hands it to the application only then (vmsg_service_accept), or,
+ * set up by message, as soon as vmsgd has given it to its consumer, who
+ * is coming (docs/protocol.md, "Admitting the consumer"). One nobody
+ * connects to is closed (and vmsgd told) when vmsgd says the consumer
+ * closed it or went away; one not yet handed out, at the latest by its
+ * connect deadline: the consumer's open wait as vmsgd passes it on
+ * (Serve's connect_timeout_ms: what was left of the wait plus 1 s),
+ * never more than VMSG_SERVICE_CONNECT_MAX_MS, also when vmsgd says
+ * nothing. So a consumer that opens and never connects costs the
+ * provider a served channel for that long at most, or, admitted, for as
+ * long as it keeps its control channel (as one that connects and reads
+ * nothing would). Where the policy says spare = yes,
  * vmsgd also asks for a channel before any open (a spare for the
  * consumer process that opened last, docs/protocol.md, "Spare
  * channels"): the library serves it at its next call once the channel it
@@ -144,9 +148,13 @@ int vmsg_ctl_domid(vmsg_ctl *ctl);
  * request for vmsg_service_accept(ctl, ..., 0)), when a consumer may have
  * connected to a served channel or one's connect deadline has come, and
  * every 100 ms while the control channel is down, so that such a poller
- * drives the reconnect. The same fd for the life of the handle (an epoll
- * set the library owns; reconnects change what is inside it); do not
- * close it. -ENOTSUP in a unikernel (no fds). */
+ * drives the reconnect. After it polls readable, call
+ * vmsg_service_accept(ctl, ..., 0) until it returns -EAGAIN, as for
+ * vmsg_chan_fd(): a call that returns a channel (a blocking one too) may
+ * leave vmsgd's next message unread, and the fd turns readable for it
+ * only once a call has found nothing. The same fd for the life of the
+ * handle (an epoll set the library owns; reconnects change what is inside
+ * it); do not close it. -ENOTSUP in a unikernel (no fds). */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
 
 /* The text of the last error vmsgd sent ("" if none). Valid until the
@@ -188,10 +196,12 @@ struct vmsg_service_peer {
 };
 
 /* Provider: handle vmsgd's serve requests and return the next channel
- * whose consumer has connected, or, for a service with spares, that vmsgd
- * has given to its consumer (docs/protocol.md, "Spare channels": the
- * library admits that consumer, which may still be connecting; what is
- * sent waits in the ring for it). No vmsg_chan_accept() needed. It may
+ * whose consumer has connected, or, set up by message, that vmsgd has
+ * given to its consumer (docs/protocol.md, "Admitting the consumer" and
+ * "Spare channels": the library admits that consumer, which may still be
+ * connecting; what is sent waits in the ring for it; one that never
+ * comes is ended by vmsgd's Closed when its consumer goes, not by the
+ * connect deadline). No vmsg_chan_accept() needed. It may
  * already hold data, and even be closed by a consumer that sent and left
  * (reads return the data, then -EPIPE): read it, with timeout 0, before
  * waiting on its fd. Served
