@@ -276,17 +276,18 @@ void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl)
 
 void vmsg__svc_served_settle(vmsg_ctl *ctl)
 {
-	/* The channels nobody took go at once (vmsg_ctl_close). */
-	for (unsigned i = 0; i < ctl->qlen;) {
-		if (at(ctl, i)->linger) {
-			i++;
-			continue;
-		}
-		vmsg_chan *c = at(ctl, i)->c;
-		unqueue(ctl, i);
-		vmsg_chan_close(c);
-	}
 	for (;;) {
+		/* The channels nobody took go at once (vmsg_ctl_close), also
+		 * one a Serve read below has just made. */
+		for (unsigned i = 0; i < ctl->qlen;) {
+			if (at(ctl, i)->linger) {
+				i++;
+				continue;
+			}
+			vmsg_chan *c = at(ctl, i)->c;
+			unqueue(ctl, i);
+			vmsg_chan_close(c);
+		}
 		reap(ctl);
 		int ms = vmsg__svc_served_wait_ms(ctl);
 		if (ms < 0)
