@@ -51,6 +51,8 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   vmsgd_test(vmsgd_spareadmit)
   # A channel closed before its admitted consumer came keeps what was sent.
   vmsgd_test(vmsgd_admitclose)
+  # A poller that takes one channel per wake-up misses no open.
+  vmsgd_test(vmsgd_pollone)
   vmsgd_test(vmsgd_prepared)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore

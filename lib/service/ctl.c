@@ -83,6 +83,21 @@ void vmsg__svc_drain(vmsg_ctl *ctl)
 		ctl->env->poll->drain(ctl->os);
 }
 
+void vmsg__svc_leave_armed(vmsg_ctl *ctl)
+{
+	if (!ctl->os || !ctl->chan)
+		return;
+	/* Finding the ring empty, the peek asks vmsgd for its kick (the fd
+	 * turns readable at vmsgd's next message). Anything else (a
+	 * message not read yet, the channel's end) is for the poller's next
+	 * call: readable now, and looked at again by the next rearm. */
+	struct vmsg_msg m;
+	if (vmsg_chan_peek(ctl->chan, &m, 0) != -EAGAIN) {
+		ctl->env->poll->deadline(ctl->os, 0);
+		ctl->xnext = 1; /* no deadline's value: rearm arms anew */
+	}
+}
+
 static bool msg_capable(const struct vmsg__svc_env *env)
 {
 	return env->serve_msg && env->connect_msg && env->peer_gone;

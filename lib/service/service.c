@@ -94,6 +94,7 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms)
 			return r;
 		r = vmsg__svc_offer_once(ctl, name, timeout_ms, start);
 	} while (again(ctl, r, timeout_ms, start));
+	vmsg__svc_leave_armed(ctl);
 	if (r == 0)
 		r = remember_offer(ctl, name);
 	return r;
@@ -120,11 +121,9 @@ static int open_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 	return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
 }
 
-int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
-		      int timeout_ms)
+static int open_connect(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
+			int timeout_ms)
 {
-	if (!ctl || !out || !vmsg_service_name_ok(name))
-		return -EINVAL;
 	const uint64_t start = ctl->env->now_ms();
 	int r;
 	vmsg__svc_unpark(ctl);
@@ -178,6 +177,16 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	vmsg__svc_track(ctl, c, op.channel_id, true);
 	*out = c;
 	return 0;
+}
+
+int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
+		      int timeout_ms)
+{
+	if (!ctl || !out || !vmsg_service_name_ok(name))
+		return -EINVAL;
+	int r = open_connect(ctl, name, out, timeout_ms);
+	vmsg__svc_leave_armed(ctl); /* after the connect: off its time */
+	return r;
 }
 
 static int accept_loop(vmsg_ctl *ctl, vmsg_chan **out,
@@ -239,6 +248,8 @@ int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 	ctl->may_park = timeout_ms != 0;
 	int r = accept_loop(ctl, out, peer, timeout_ms);
 	ctl->may_park = false;
+	if (r == 0)
+		vmsg__svc_leave_armed(ctl);
 	return r;
 }
 

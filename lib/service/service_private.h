@@ -124,6 +124,14 @@ int vmsg__svc_ensure(vmsg_ctl *ctl, int timeout_ms, uint64_t start);
  * it (the next vmsg__svc_ensure reconnects) and return 1; else 0. */
 int vmsg__svc_broken(vmsg_ctl *ctl);
 
+/* A public call that may have stopped before the control channel was
+ * empty (it returned with a Result, an Opened or a channel, not at
+ * -EAGAIN) is about to return: leave vmsg_ctl_fd() to turn readable for
+ * what vmsgd sends next, or readable now if something is there, so that
+ * a poller that calls once per wake-up (or after a blocking call) misses
+ * nothing. */
+void vmsg__svc_leave_armed(vmsg_ctl *ctl);
+
 /* Clear the retry timer's tick (a poller's wake-up is being handled). */
 void vmsg__svc_drain(vmsg_ctl *ctl);
 

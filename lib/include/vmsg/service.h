@@ -149,10 +149,10 @@ int vmsg_ctl_domid(vmsg_ctl *ctl);
  * connected to a served channel or one's connect deadline has come, and
  * every 100 ms while the control channel is down, so that such a poller
  * drives the reconnect. After it polls readable, call
- * vmsg_service_accept(ctl, ..., 0) until it returns -EAGAIN, as for
- * vmsg_chan_fd(): a call that returns a channel (a blocking one too) may
- * leave vmsgd's next message unread, and the fd turns readable for it
- * only once a call has found nothing. The same fd for the life of the
+ * vmsg_service_accept(ctl, ..., 0): once per wake-up will do (every call
+ * here leaves the fd to turn readable for what vmsgd sends next, or at
+ * once if something came meanwhile, a blocking call too); calling until
+ * -EAGAIN takes every waiting channel in one go. The same fd for the life of the
  * handle (an epoll set the library owns; reconnects change what is inside
  * it); do not close it. -ENOTSUP in a unikernel (no fds). */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
