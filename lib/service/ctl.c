@@ -79,6 +79,7 @@ static int permanent(int r)
 
 void vmsg__svc_drain(vmsg_ctl *ctl)
 {
+	ctl->look_again = false; /* the call it was for is here */
 	if (ctl->os)
 		ctl->env->poll->drain(ctl->os);
 }
@@ -93,8 +94,8 @@ void vmsg__svc_leave_armed(vmsg_ctl *ctl)
 	 * call: readable now, and looked at again by the next rearm. */
 	struct vmsg_msg m;
 	if (vmsg_chan_peek(ctl->chan, &m, 0) != -EAGAIN) {
-		ctl->env->poll->deadline(ctl->os, 0);
-		ctl->xnext = 1; /* no deadline's value: rearm arms anew */
+		ctl->look_again = true;
+		vmsg__svc_served_rearm(ctl);
 	}
 }
 

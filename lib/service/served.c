@@ -54,6 +54,11 @@ static void rearm(vmsg_ctl *ctl)
 		if (waiting(e) && (!next || e->expires_ms < next))
 			next = e->expires_ms;
 	}
+	/* Something waits for the poller's next call (vmsg__svc_leave_
+	 * armed): due at once, whatever else is armed meanwhile (a timer
+	 * set again forgets that it had expired). */
+	if (ctl->look_again)
+		next = 1;
 	if (next == ctl->xnext || !ctl->os)
 		return; /* armed for it already (or idle, or no fd) */
 	ctl->xnext = next;
@@ -103,6 +108,11 @@ static int enqueue(vmsg_ctl *ctl, vmsg_chan *c,
 	e->linger = linger;
 	rearm(ctl);
 	return 0;
+}
+
+void vmsg__svc_served_rearm(vmsg_ctl *ctl)
+{
+	rearm(ctl);
 }
 
 int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,

@@ -83,6 +83,9 @@ struct vmsg_ctl {
 	 * (a poller that takes one channel per wake-up might not). */
 	bool may_park;
 	uint64_t xnext; /* the deadline env->poll was last armed for, 0 none */
+	/* vmsg__svc_leave_armed left something for the poller's next call:
+	 * the fd stays readable (rearm) until that call drains it. */
+	bool look_again;
 	/* A blocking accept's wait on the control channel and the served
 	 * channels waiting for their consumers (served.c). */
 	struct vmsg_waitset ws;
@@ -170,6 +173,10 @@ int vmsg__svc_served_linger(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
  * until every lingering one is over (their consumers came or went, or
  * their deadlines), reading vmsgd's Closed on the way. */
 void vmsg__svc_served_settle(vmsg_ctl *ctl);
+
+/* Arm env->poll's deadline for the earliest waiting channel, or at once
+ * while ctl->look_again (or stop it), when that changed. */
+void vmsg__svc_served_rearm(vmsg_ctl *ctl);
 
 /* Take the oldest queued channel whose consumer has connected: 0 with
  * *out (and *peer, *id) set, or -EAGAIN. Channels nobody connected to by
