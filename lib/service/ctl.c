@@ -313,8 +313,7 @@ void vmsg_ctl_close(vmsg_ctl *ctl)
 {
 	if (!ctl)
 		return;
-	vmsg__svc_served_settle(ctl);
-	vmsg__svc_served_close_all(ctl);
+	vmsg__svc_served_settle(ctl); /* empties the queue */
 	if (ctl->chan && ctl->os)
 		ctl->env->poll->detached(ctl->os, ctl->chan, 0);
 	vmsg_chan_close(ctl->chan);

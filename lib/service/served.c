@@ -46,7 +46,7 @@ static bool waiting(struct ctl_ready *e)
 
 /* Arm the poller's deadline for the earliest waiting channel (or stop
  * it), when it changed. */
-static void rearm(vmsg_ctl *ctl)
+void vmsg__svc_served_rearm(vmsg_ctl *ctl)
 {
 	uint64_t next = 0;
 	for (unsigned i = 0; i < ctl->qlen; i++) {
@@ -106,13 +106,8 @@ static int enqueue(vmsg_ctl *ctl, vmsg_chan *c,
 	e->id = id;
 	e->expires_ms = ctl->env->now_ms() + connect_ms;
 	e->linger = linger;
-	rearm(ctl);
+	vmsg__svc_served_rearm(ctl);
 	return 0;
-}
-
-void vmsg__svc_served_rearm(vmsg_ctl *ctl)
-{
-	rearm(ctl);
 }
 
 int vmsg__svc_served_add(vmsg_ctl *ctl, vmsg_chan *c,
@@ -173,7 +168,7 @@ int vmsg__svc_served_take(vmsg_ctl *ctl, vmsg_chan **out,
 		r = 0;
 		break;
 	}
-	rearm(ctl);
+	vmsg__svc_served_rearm(ctl);
 	return r;
 }
 
@@ -205,7 +200,7 @@ void vmsg__svc_served_closed(vmsg_ctl *ctl, uint32_t id)
 		 * lingering one is over either way. */
 		if (e->linger || waiting(e)) {
 			drop(ctl, i);
-			rearm(ctl);
+			vmsg__svc_served_rearm(ctl);
 		}
 		return;
 	}
@@ -281,7 +276,7 @@ void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl)
 		}
 		i++;
 	}
-	rearm(ctl);
+	vmsg__svc_served_rearm(ctl);
 }
 
 void vmsg__svc_served_settle(vmsg_ctl *ctl)
@@ -309,14 +304,5 @@ void vmsg__svc_served_settle(vmsg_ctl *ctl)
 		if (r != -EAGAIN)
 			(void)vmsg__svc_broken(ctl); /* no reconnect now */
 		vmsg__svc_served_wait(ctl, ms);
-	}
-}
-
-void vmsg__svc_served_close_all(vmsg_ctl *ctl)
-{
-	while (ctl->qlen) {
-		vmsg_chan *c = at(ctl, 0)->c;
-		unqueue(ctl, 0);
-		vmsg_chan_close(c);
 	}
 }

@@ -171,7 +171,8 @@ int vmsg__svc_served_linger(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id);
 
 /* vmsg_ctl_close(): close the queued channels nobody took, then wait
  * until every lingering one is over (their consumers came or went, or
- * their deadlines), reading vmsgd's Closed on the way. */
+ * their deadlines), reading vmsgd's Closed on the way. The queue is
+ * empty on return. */
 void vmsg__svc_served_settle(vmsg_ctl *ctl);
 
 /* Arm env->poll's deadline for the earliest waiting channel, or at once
@@ -213,8 +214,6 @@ void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms);
  * ids of those kept. */
 void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl);
 
-/* vmsg_ctl_close(): close every queued channel. */
-void vmsg__svc_served_close_all(vmsg_ctl *ctl);
 
 /* Remember a channel handed to the caller (for vmsg_service_close). */
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id,
