@@ -54,6 +54,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   # A poller that takes one channel per wake-up misses no open.
   vmsgd_test(vmsgd_pollone)
   vmsgd_test(vmsgd_prepared)
+  # The provider answers the next Serve for the same domain from a channel
+  # it served ahead (the simulated hypervisor stopped meanwhile).
+  vmsgd_test(vmsgd_warm)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
   # itself to fill it). Setup by message: a dom0 watcher of xenstore

@@ -314,6 +314,7 @@ void vmsg_ctl_close(vmsg_ctl *ctl)
 	if (!ctl)
 		return;
 	vmsg__svc_served_settle(ctl); /* empties the queue */
+	vmsg__svc_warm_close(ctl);
 	if (ctl->chan && ctl->os)
 		ctl->env->poll->detached(ctl->os, ctl->chan, 0);
 	vmsg_chan_close(ctl->chan);
@@ -418,8 +419,8 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	vmsg_chan *c;
 	uint32_t ref = 0, port = 0;
 	int r = s->by_message
-			? ctl->env->serve_msg(&c, (uint16_t)s->consumer_domid,
-					      s->path, &o, &ref, &port)
+			? vmsg__svc_warm_serve(ctl, (uint16_t)s->consumer_domid,
+					       s->path, &o, &c, &ref, &port)
 			: ctl->env->serve(&c, (uint16_t)s->consumer_domid,
 					  s->consumer_uid, s->path, &o);
 	if (r < 0) {

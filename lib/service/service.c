@@ -213,9 +213,13 @@ static int accept_loop(vmsg_ctl *ctl, vmsg_chan **out,
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		if (r < 0)
 			return r;
-		/* Before we wait: the handles of the channel we serve next. */
-		if (ctl->by_msg && ctl->noffers && ctl->env->prepare)
-			(void)ctl->env->prepare(true);
+		/* Before we wait: the channel we serve next, if it is like
+		 * the last, and the handles of the one after it. */
+		if (ctl->by_msg && ctl->noffers) {
+			vmsg__svc_warm_up(ctl);
+			if (ctl->env->prepare)
+				(void)ctl->env->prepare(true);
+		}
 		/* With served channels waiting for their consumers, wait on
 		 * them and their deadlines too, not on vmsgd alone. */
 		int served = vmsg__svc_served_wait_ms(ctl);

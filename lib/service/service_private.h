@@ -53,6 +53,25 @@ struct ctl_ready {
 	bool linger; /* closed by the application, kept for its consumer */
 };
 
+/* warm.c: what a warm channel is (or is to be) served for. */
+struct ctl_warm_key {
+	bool set;
+	uint16_t domid;
+	uint32_t rx_ring_size, tx_ring_size;
+	size_t max_msg;
+	char path[VMSG_PBW_PATH_CAP]; /* a Serve's; by message, only a name */
+};
+
+struct ctl_warm {
+	vmsg_chan *c; /* NULL: none */
+	uint32_t ref, port;
+	struct ctl_warm_key has;  /* what c was served for */
+	struct ctl_warm_key want; /* the last Serve's, that the next has */
+	/* The last one went unused (a Serve not like it): none again until
+	 * a Serve is like the one before it. */
+	bool missed;
+};
+
 struct ctl_live {
 	vmsg_chan *c;
 	uint32_t id; /* 0: brokered by an earlier vmsgd (no Closed to send) */
@@ -89,6 +108,7 @@ struct vmsg_ctl {
 	/* A blocking accept's wait on the control channel and the served
 	 * channels waiting for their consumers (served.c). */
 	struct vmsg_waitset ws;
+	struct ctl_warm warm;  /* warm.c */
 	struct ctl_live *live; /* channels handed out, for Closed */
 	size_t nlive, caplive;
 	uint8_t msg[CTL_MSG_MAX]; /* private copy of the message being read */
@@ -214,6 +234,24 @@ void vmsg__svc_served_wait(vmsg_ctl *ctl, int ms);
  * ids of those kept. */
 void vmsg__svc_served_drop_unclaimed(vmsg_ctl *ctl);
 
+
+/* ---- warm.c: a channel served ahead for the domain of the last Serve
+ * (docs/protocol.md, "The warm channel"). */
+
+/* Serve a channel by message for a Serve of consumer `domid`, path and
+ * options o: the warm channel if it was served for the same domain and
+ * options (*c, *ref, *port: at once), else env->serve_msg, remembering
+ * them for the next warm-up. env->serve_msg's errors. */
+int vmsg__svc_warm_serve(vmsg_ctl *ctl, uint16_t domid, const char *path,
+			 const struct vmsg_chan_opts *o, vmsg_chan **c,
+			 uint32_t *ref, uint32_t *port);
+
+/* Nothing else to do (an accept about to wait): close a warm channel the
+ * last Serve did not fit, and serve one for it if there is none. */
+void vmsg__svc_warm_up(vmsg_ctl *ctl);
+
+/* Close the warm channel and forget what it was for. */
+void vmsg__svc_warm_close(vmsg_ctl *ctl);
 
 /* Remember a channel handed to the caller (for vmsg_service_close). */
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id,

@@ -27,8 +27,6 @@
  */
 #include "vt_raw.h"
 
-#include "vmsg_xen_msg.h"
-
 #define CONF                                                             \
 	"[service echo]\noffer = 1\nopen = 2\nmode = direct\nspare = yes\n" \
 	"[service talk]\noffer = 1\nopen = 3\nmode = direct\n"
@@ -76,6 +74,10 @@ static void accept_until_told(vmsg_ctl *ctl, char *b, size_t cap)
 		ASSERT_GE(poll(p, 2, -1), 0);
 	} while (!p[0].revents);
 	sim_expect(vt_in, "", b, cap);
+	/* Out of the library: the driver lets the next consumer open only
+	 * now (an open that came while the accept above still ran, on its
+	 * way back to the poll, would be taken there). */
+	sim_say(vt_out, "told");
 }
 
 static int role_prov(void)
@@ -113,16 +115,7 @@ static Vmsg__Service__Opened *open_svc(vmsg_chan *ctl, const char *name,
 				       uint32_t req, struct vmsg_arena *a)
 {
 	ASSERT_GE(send_open(ctl, req, name, 0), 0);
-	uint16_t type;
-	ProtobufCMessage *m;
-	ASSERT_GE(vmsg_proto_recv(ctl, &vmsg__service__opened__descriptor, a,
-				  &type, &m, SIM_WAIT_MS),
-		  0);
-	ASSERT_EQ(type, VMSG_TYPE_SVC_OPENED);
-	Vmsg__Service__Opened *o = (void *)m;
-	ASSERT_EQ(o->req_id, req);
-	ASSERT_TRUE(o->ring_ref != 0 && o->event_port != 0);
-	return o;
+	return vt_raw_opened(ctl, req, a, 0);
 }
 
 static int role_raw(void)
@@ -142,21 +135,9 @@ static int role_raw(void)
 	Vmsg__Service__Opened *o = open_svc(ctl, vt_arg, 7, &a);
 	sim_say(vt_out, "opened %u", o->channel_id);
 	sim_expect(vt_in, "connect", b, sizeof b);
-	struct vmsg_chan_opts co;
-	vmsg_chan_opts_init(&co);
-	co.max_msg = o->max_msg;
-	vmsg_chan *c;
-	int r = vmsg__xen_connect_msg(&c, (uint16_t)o->provider_domid,
-				      o->path, o->ring_ref, o->event_port,
-				      &co);
-	if (r < 0)
-		VMSG_TEST_FAIL("connect to the closed provider's channel: "
-			       "%s", vmsg_strerror(r));
-	r = (int)vmsg_chan_recv(c, NULL, b, sizeof b, SIM_WAIT_MS);
-	ASSERT_GT(r, 0);
+	/* The provider has closed: the message, then the close. */
+	vmsg_chan *c = vt_raw_take_hello(o);
 	snprintf(want, sizeof want, "hello %u", o->channel_id);
-	if (strcmp(b, want) != 0)
-		VMSG_TEST_FAIL("read '%s', not '%s'", b, want);
 	ASSERT_EQ(vmsg_chan_recv(c, NULL, b, sizeof b, SIM_WAIT_MS), -EPIPE);
 	sim_say(vt_out, "got %s", want);
 	/* Our end stays open: the provider must learn that we came from
@@ -230,6 +211,7 @@ static void consumer_rounds(struct vt_role *prov, int domid,
 		VMSG_TEST_FAIL("channel %u still listed %u ms after its "
 			       "consumer came", opened, ms);
 	sim_say(prov->to, "next");
+	sim_expect(prov->from, "told", buf, sizeof buf);
 	sim_say(raw.to, "next");
 
 	/* 2. The consumer never comes, and goes. */
@@ -256,6 +238,7 @@ static void consumer_rounds(struct vt_role *prov, int domid,
 			VMSG_TEST_FAIL("channel %u still listed %u ms after "
 				       "its consumer went", opened, ms);
 		sim_say(prov->to, "next");
+		sim_expect(prov->from, "told", buf, sizeof buf);
 		return;
 	}
 	sim_expect(prov->from, "ctl closed", buf, sizeof buf);

@@ -9,6 +9,8 @@
 #include <vmsg/proto.h>
 #include <vmsg/vmsg_service.pb-c.h>
 
+#include "vmsg_xen_msg.h"
+
 /* Connect to our control channel by hand and exchange Hellos, our Hello
  * setting `features` besides the library's usual ones (e.g.
  * VMSG_FEATURE_SVC_SETUP_MSG: an end that is set up by message). A
@@ -104,6 +106,56 @@ static inline int send_open(vmsg_chan *c, uint32_t req, const char *name,
 	o.timeout_ms = timeout_ms;
 	return vmsg_proto_send(c, VMSG_TYPE_SVC_OPEN, &o.base, 0,
 			       SIM_WAIT_MS);
+}
+
+/* The Opened of request `req` on our control channel, its grant and port
+ * checked. Waited for (SIM_WAIT_MS), or with poll_ms > 0 polled for every
+ * ms up to poll_ms (a blocking wait looks at the hypervisor now and then,
+ * which a test may have stopped): NULL if none came by then. */
+static inline Vmsg__Service__Opened *vt_raw_opened(vmsg_chan *ctl,
+						   uint32_t req,
+						   struct vmsg_arena *a,
+						   int poll_ms)
+{
+	uint16_t type;
+	ProtobufCMessage *m;
+	int r;
+	const uint64_t t0 = vt_now_ms();
+	while ((r = vmsg_proto_recv(ctl, &vmsg__service__opened__descriptor,
+				    a, &type, &m,
+				    poll_ms > 0 ? 0 : SIM_WAIT_MS)) == -EAGAIN &&
+	       poll_ms > 0 && vt_now_ms() - t0 < (uint64_t)poll_ms)
+		usleep(1000);
+	if (r == -EAGAIN && poll_ms > 0)
+		return NULL;
+	ASSERT_GE(r, 0);
+	ASSERT_EQ(type, VMSG_TYPE_SVC_OPENED);
+	Vmsg__Service__Opened *o = (void *)m;
+	ASSERT_EQ(o->req_id, req);
+	ASSERT_TRUE(o->ring_ref != 0 && o->event_port != 0);
+	return o;
+}
+
+/* Connect to the channel Opened `o` names (set up by message) and read
+ * the provider's first message, which must be "hello ID" (ID: the
+ * channel's); the channel, open. */
+static inline vmsg_chan *vt_raw_take_hello(const Vmsg__Service__Opened *o)
+{
+	char b[64], want[64];
+	struct vmsg_chan_opts co;
+	vmsg_chan_opts_init(&co);
+	co.max_msg = o->max_msg;
+	vmsg_chan *c;
+	int r = vmsg__xen_connect_msg(&c, (uint16_t)o->provider_domid, o->path,
+				      o->ring_ref, o->event_port, &co);
+	if (r < 0)
+		VMSG_TEST_FAIL("connect to channel %u: %s", o->channel_id,
+			       vmsg_strerror(r));
+	ASSERT_GT((int)vmsg_chan_recv(c, NULL, b, sizeof b, SIM_WAIT_MS), 0);
+	snprintf(want, sizeof want, "hello %u", o->channel_id);
+	if (strcmp(b, want) != 0)
+		VMSG_TEST_FAIL("read '%s', not '%s'", b, want);
+	return c;
 }
 
 #endif

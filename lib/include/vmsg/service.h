@@ -215,8 +215,13 @@ struct vmsg_service_peer {
  * grant handle: two fds), so that channel's setup does not wait for them;
  * they are the process's, one set at most, until a channel takes them or
  * vmsg_ctl_close(). (vmsg_service_open opens its end's while vmsgd and
- * the provider work.) Errors: -EAGAIN (timeout 0, nothing yet, or vmsgd
- * not back), -ETIMEDOUT (likewise, by the deadline), channel errors. */
+ * the provider work.) And, when no served channel waits for its consumer,
+ * it serves one channel ahead for the domain and ring sizes vmsgd asked
+ * for last (a "warm channel": grants, a port and ring pages, one per
+ * handle, freed by vmsg_ctl_close), which answers vmsgd's next request
+ * like it at once (docs/protocol.md, "The warm channel"). Errors:
+ * -EAGAIN (timeout 0, nothing yet, or vmsgd not back), -ETIMEDOUT
+ * (likewise, by the deadline), channel errors. */
 int vmsg_service_accept(vmsg_ctl *ctl, vmsg_chan **out,
 			struct vmsg_service_peer *peer, int timeout_ms);
 
