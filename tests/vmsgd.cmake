@@ -57,6 +57,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   # The provider answers the next Serve for the same domain from a channel
   # it served ahead (the simulated hypervisor stopped meanwhile).
   vmsgd_test(vmsgd_warm)
+  # vmsg_ctl_fd()'s set, made at its first call, takes in a served channel
+  # waiting for its consumer and a Serve waiting unread.
+  vmsgd_test(vmsgd_latefd)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
   # itself to fill it). Setup by message: a dom0 watcher of xenstore

@@ -21,7 +21,8 @@
  * as a whole: a target without sets vmsg__svc_env.poll to NULL and
  * vmsg_ctl_fd() returns -ENOTSUP. */
 struct vmsg__svc_poll_ops {
-	/* Make the per-handle state *os. 0 or -errno. */
+	/* Make the per-handle state *os, at the handle's first
+	 * vmsg_ctl_fd(). 0 or -errno. */
 	int (*open)(void **os);
 	void (*close)(void *os);
 	int (*fd)(void *os);
@@ -29,7 +30,8 @@ struct vmsg__svc_poll_ops {
 	 * (the channel is then given up). */
 	int (*attached)(void *os, vmsg_chan *c);
 	/* c (the control channel) is about to be closed: stop watching it and
-	 * tick every retry_ms until the next attached(). */
+	 * tick every retry_ms until the next attached(). c is NULL for a set
+	 * made while there is no control channel: tick only. */
 	void (*detached)(void *os, vmsg_chan *c, unsigned retry_ms);
 	/* A served channel waiting for its consumer: make the fd readable
 	 * when it has an event (its consumer connects), or stop. */

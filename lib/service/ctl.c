@@ -286,10 +286,7 @@ int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,
 	(void)__atomic_add_fetch(&ctls_open, 1, __ATOMIC_ACQ_REL);
 	ctl->env = env;
 	ctl->next_req = 1;
-	int r = env->poll ? env->poll->open(&ctl->os) : 0;
-	if (r < 0)
-		goto fail;
-	r = env->own_domid();
+	int r = env->own_domid();
 	if (r < 0)
 		goto fail;
 	if ((unsigned)r >= VMSG_DOMID_LIMIT) {
@@ -326,11 +323,47 @@ int vmsg_ctl_domid(vmsg_ctl *ctl)
 	return ctl ? ctl->domid : -EINVAL;
 }
 
+/* vmsg_ctl_fd()'s set is made at its first call, not with the handle:
+ * a program that never polls it (a blocking accept, a consumer) pays for
+ * no epoll set and timers, nor for the system calls that keep them on
+ * each served channel (two on the way to a Serve's answer, two more when
+ * accept hands the channel out). Made late, the set takes in what the
+ * handle holds by then, and turns readable at once if a message waits. */
+static int poll_start(vmsg_ctl *ctl)
+{
+	const struct vmsg__svc_poll_ops *po = ctl->env->poll;
+	int r = po->open(&ctl->os);
+	if (r < 0)
+		return r;
+	if (ctl->chan)
+		r = po->attached(ctl->os, ctl->chan);
+	else /* vmsgd is away: tick, so that the poller reconnects */
+		po->detached(ctl->os, NULL, CTL_RETRY_MS);
+	if (r == 0)
+		r = vmsg__svc_served_watch_all(ctl);
+	if (r < 0) {
+		po->close(ctl->os);
+		ctl->os = NULL;
+		return r;
+	}
+	ctl->xnext = 0; /* a new timer is disarmed */
+	vmsg__svc_leave_armed(ctl);
+	vmsg__svc_served_rearm(ctl);
+	return 0;
+}
+
 int vmsg_ctl_fd(vmsg_ctl *ctl)
 {
 	if (!ctl)
 		return -EINVAL;
-	return ctl->os ? ctl->env->poll->fd(ctl->os) : -ENOTSUP;
+	if (!ctl->env->poll)
+		return -ENOTSUP;
+	if (!ctl->os) {
+		int r = poll_start(ctl);
+		if (r < 0)
+			return r;
+	}
+	return ctl->env->poll->fd(ctl->os);
 }
 
 const char *vmsg_ctl_error(vmsg_ctl *ctl)

@@ -23,9 +23,10 @@
  * Waking: a blocking accept waits on a wait set of the control channel
  * and the waiting channels (a consumer's connect kicks the server's port:
  * lib/chan/chan.c), up to the next deadline: the same in both worlds.
- * Where the target has a pollable fd (Linux), each waiting channel is
- * watched through it too and a deadline armed there, so a poller of
- * vmsg_ctl_fd() wakes when a consumer connects or a deadline comes. */
+ * Where the target has a pollable fd (Linux) and the application asked
+ * for it, each waiting channel is watched through it too and a deadline
+ * armed there, so a poller of vmsg_ctl_fd() wakes when a consumer
+ * connects or a deadline comes. */
 #include "service_private.h"
 #include "vmsg_chan_internal.h"
 #include "vmsg_errno.h"
@@ -68,6 +69,16 @@ void vmsg__svc_served_rearm(vmsg_ctl *ctl)
 		ms = next > now ? (int)(next - now) : 0;
 	}
 	ctl->env->poll->deadline(ctl->os, ms);
+}
+
+int vmsg__svc_served_watch_all(vmsg_ctl *ctl)
+{
+	for (unsigned i = 0; i < ctl->qlen; i++) {
+		int r = ctl->env->poll->watch(ctl->os, at(ctl, i)->c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* Drop entry i from the queue, keeping the order of the others. */

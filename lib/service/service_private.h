@@ -80,7 +80,8 @@ struct ctl_live {
 
 struct vmsg_ctl {
 	const struct vmsg__svc_env *env;
-	void *os;        /* env->poll's per-handle state, or NULL */
+	void *os;        /* env->poll's per-handle state: NULL until the
+			    first vmsg_ctl_fd() (ctl.c, poll_start) */
 	vmsg_chan *chan; /* NULL while vmsgd is away (reconnect pending) */
 	uint16_t domid;
 	uint64_t reconnects;
@@ -199,6 +200,9 @@ void vmsg__svc_served_settle(vmsg_ctl *ctl);
  * while ctl->look_again (or stop it), when that changed. */
 void vmsg__svc_served_rearm(vmsg_ctl *ctl);
 
+/* Watch every queued channel through env->poll (its set is new). */
+int vmsg__svc_served_watch_all(vmsg_ctl *ctl);
+
 /* Take the oldest queued channel whose consumer has connected: 0 with
  * *out (and *peer, *id) set, or -EAGAIN. Channels nobody connected to by
  * their deadline are closed first, and vmsgd told. */
@@ -246,8 +250,11 @@ int vmsg__svc_warm_serve(vmsg_ctl *ctl, uint16_t domid, const char *path,
 			 const struct vmsg_chan_opts *o, vmsg_chan **c,
 			 uint32_t *ref, uint32_t *port);
 
-/* Nothing else to do (an accept about to wait): close a warm channel the
- * last Serve did not fit, and serve one for it if there is none. */
+/* Nothing else to do (an accept about to wait): unless a served channel
+ * still waits for its consumer, close a warm channel the last Serve did
+ * not fit (a miss), and serve one for that Serve if there is none; after
+ * a miss, only once a Serve is like the one before it (consumers taking
+ * turns would cost every channel twice). */
 void vmsg__svc_warm_up(vmsg_ctl *ctl);
 
 /* Close the warm channel and forget what it was for. */

@@ -80,6 +80,17 @@ static inline int vt_ctl(char *out, size_t cap, const char *args)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* Channels vmsgd lists as pending (asked of their provider). */
+static inline int vt_pending(void)
+{
+	char out[16384];
+	int n = 0;
+	ASSERT_EQ(vt_ctl(out, sizeof out, "list channels"), 0);
+	for (const char *p = out; (p = strstr(p, "pending")) != NULL; p++)
+		n++;
+	return n;
+}
+
 /* Poll vmsgctl ARGS until its output contains (want=1) or lacks (want=0)
  * `needle`; fails the test after SIM_WAIT_MS. */
 static inline void vt_ctl_wait(const char *args, const char *needle, int want)

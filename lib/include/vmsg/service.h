@@ -154,7 +154,10 @@ int vmsg_ctl_domid(vmsg_ctl *ctl);
  * once if something came meanwhile, a blocking call too); calling until
  * -EAGAIN takes every waiting channel in one go. The same fd for the life of the
  * handle (an epoll set the library owns; reconnects change what is inside
- * it); do not close it. -ENOTSUP in a unikernel (no fds). */
+ * it); do not close it. The set is made at the first call (a handle never
+ * polled holds no epoll set or timers, nor pays their system calls on
+ * each channel), which can fail with -EMFILE or -ENOMEM; from then on the
+ * call cannot fail. -ENOTSUP in a unikernel (no fds). */
 int vmsg_ctl_fd(vmsg_ctl *ctl);
 
 /* The text of the last error vmsgd sent ("" if none). Valid until the
