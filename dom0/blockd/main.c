@@ -402,9 +402,17 @@ static int run(struct blockd *d, const sigset_t *orig)
 			p[n++] = (struct pollfd){ .fd = vmsg_chan_fd(waiting),
 						  .events = POLLIN };
 #ifdef BLOCKD_SERVICE
-		if (ctl)
-			p[n++] = (struct pollfd){ .fd = vmsg_ctl_fd(ctl),
-						  .events = POLLIN };
+		if (ctl) {
+			/* Made at the first call: that one can fail. */
+			int cfd = vmsg_ctl_fd(ctl);
+			if (cfd < 0) {
+				fprintf(stderr, "vmsg-blockd: vmsg_ctl_fd: %s\n",
+					vmsg_strerror(cfd));
+				r = cfd;
+				break;
+			}
+			p[n++] = (struct pollfd){ .fd = cfd, .events = POLLIN };
+		}
 		/* A listener to serve again (its consumer just went) or
 		 * waiting: a consumer's connect is looked for at least every
 		 * 100 ms too, whether or not its driver kicked the port. */

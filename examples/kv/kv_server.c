@@ -157,6 +157,11 @@ static int run(struct server *sv, const sigset_t *orig)
 		}
 		struct pollfd p[KV_MAX_CONNS + 1];
 		p[0] = (struct pollfd){.fd = vmsg_ctl_fd(sv->ctl), .events = POLLIN};
+		if (p[0].fd < 0) { /* made at the first call, which can fail */
+			fprintf(stderr, "vmsg-kv-server: vmsg_ctl_fd: %s\n",
+				vmsg_strerror(p[0].fd));
+			return p[0].fd;
+		}
 		for (int i = 0; i < sv->n; i++)
 			p[1 + i] = (struct pollfd){.fd = vmsg_chan_fd(sv->conns[i]->c),
 						   .events = POLLIN};

@@ -167,6 +167,8 @@ static int wait_ctl(vmsg_ctl *ctl, int stop_fd, volatile int *stop)
 	struct pollfd f[2] = { { .fd = vmsg_ctl_fd(ctl), .events = POLLIN },
 			       { .fd = stop_fd, .events = POLLIN } };
 
+	if (f[0].fd < 0) /* made at the first call: that one can fail */
+		return f[0].fd;
 	if (poll(f, 2, -1) < 0 && errno != EINTR)
 		return -errno;
 	return *stop ? -EINTR : 0;
