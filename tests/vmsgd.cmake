@@ -60,6 +60,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   # vmsg_ctl_fd()'s set, made at its first call, takes in a served channel
   # waiting for its consumer and a Serve waiting unread.
   vmsgd_test(vmsgd_latefd)
+  # A channel from vmsg_service_open closed with vmsg_chan_close: vmsgd is
+  # told, and its later Closed for it touches nothing freed.
+  vmsgd_test(vmsgd_chanclose)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
   # itself to fill it). Setup by message: a dom0 watcher of xenstore

@@ -450,10 +450,36 @@ bool vmsg__chan_admitted(vmsg_chan *c)
 	return vmsg__load_acquire(&page->cli_live) == VMSG_LIVE_ADMITTED;
 }
 
+void vmsg__chan_set_tag(vmsg_chan *c, struct vmsg__chan_tag *t)
+{
+	c->tag = t;
+}
+
+/* Tell the service handle that tagged c that c is going (lib/service:
+ * the handle stops using c, and tells vmsgd at its next call). */
+static void tag_close(struct vmsg__chan_tag *t)
+{
+	uint32_t s = VMSG_TAG_OPEN;
+	while (!__atomic_compare_exchange_n(&t->state, &s, VMSG_TAG_CLOSED,
+					    false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE)) {
+		if (s == VMSG_TAG_LEFT) { /* the handle is gone: ours */
+			t->free(t, sizeof *t);
+			return;
+		}
+		/* BUSY: the handle acts on c in another thread, for a few
+		 * instructions (vmsgd said its peer went); c stays until then.
+		 * CLOSED cannot be: a channel is closed once. */
+		s = VMSG_TAG_OPEN;
+	}
+}
+
 void vmsg_chan_close(vmsg_chan *c)
 {
 	if (!c)
 		return;
+	if (c->tag)
+		tag_close(c->tag);
 	vmsg__chan_hangup(c);
 	chan_free(c);
 }

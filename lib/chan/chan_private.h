@@ -20,6 +20,7 @@ struct vmsg_chan {
 	bool peer_gone;  /* seen the peer's live byte cleared */
 	bool hung_up;    /* our live byte cleared (vmsg__chan_hangup) */
 	int error;       /* sticky: -EPROTO once the peer broke the rules */
+	struct vmsg__chan_tag *tag; /* a service handle's (vmsg__chan_set_tag) */
 
 	/* Sending. */
 	struct vmsg_frame_tx ftx;  /* frames reserved, not yet published */

@@ -27,4 +27,25 @@ void vmsg__chan_hangup(vmsg_chan *c);
  * close or death). */
 bool vmsg__chan_admitted(vmsg_chan *c);
 
+/* A service handle's tag on a channel it handed out (lib/service): the
+ * handle keeps the channel's pointer to act on vmsgd's Closed for it, and
+ * the application may close the channel with vmsg_chan_close(), in
+ * another thread too. They meet at the tag's state, whichever comes
+ * first; the tag is freed by the one that comes second. */
+enum {
+	VMSG_TAG_OPEN,   /* both hold it */
+	VMSG_TAG_BUSY,   /* the handle is using the channel: a close waits */
+	VMSG_TAG_CLOSED, /* the channel was closed: the handle frees it */
+	VMSG_TAG_LEFT,   /* the handle was closed: the channel's close frees
+			    it */
+};
+struct vmsg__chan_tag {
+	uint32_t state;
+	void (*free)(void *p, size_t size);
+};
+
+/* Put tag t on c (NULL: take it off). vmsg_chan_close() then moves the
+ * tag to CLOSED, or frees it if the handle has LEFT. */
+void vmsg__chan_set_tag(vmsg_chan *c, struct vmsg__chan_tag *t);
+
 #endif

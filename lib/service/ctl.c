@@ -267,6 +267,7 @@ static void ctl_free(vmsg_ctl *ctl)
 	}
 	if (ctl->os)
 		env->poll->close(ctl->os);
+	vmsg__svc_live_leave(ctl);
 	if (ctl->offers)
 		env->free(ctl->offers, ctl->capoffers * sizeof ctl->offers[0]);
 	if (ctl->live)
@@ -558,19 +559,6 @@ static const struct vmsg_pbw_desc *desc_of(uint16_t type)
 	}
 }
 
-/* vmsgd's Closed{id} for a channel we have: the peer's domain or control
- * channel is gone, which the channel may not see by itself (a destroyed
- * domain runs no unmap notification; a consumer we admitted that never
- * came has nothing to notify). What is in the ring is still read; then
- * the channel reads -EPIPE. (peer_gone leaves alone a served channel whose
- * consumer is connected: it tells for itself.) */
-static void peer_gone(vmsg_ctl *ctl, uint32_t id)
-{
-	for (size_t i = 0; id && i < ctl->nlive; i++)
-		if (ctl->live[i].id == id && ctl->env->peer_gone)
-			(void)ctl->env->peer_gone(ctl->live[i].c);
-}
-
 int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 {
 	const uint64_t start = ctl->env->now_ms();
@@ -600,7 +588,7 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 				uint32_t id = ctl->in.closed.channel_id;
 				vmsg__svc_served_closed(ctl, id);
 				unpark_retired(ctl, id);
-				peer_gone(ctl, id);
+				vmsg__svc_peer_gone(ctl, id);
 			}
 			if (accept)
 				return 0; /* accept's pump: one step done */
@@ -619,14 +607,3 @@ void vmsg__svc_send_closed(vmsg_ctl *ctl, uint32_t id)
 			     &vmsg__pbw_closed_desc, &cl, 1000);
 }
 
-void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id,
-		     bool consumer)
-{
-	if (vmsg__svc_grow(ctl, (void **)&ctl->live, &ctl->caplive,
-			   ctl->nlive, sizeof ctl->live[0]) < 0)
-		return; /* only the count at vmsgd suffers */
-	ctl->live[ctl->nlive].c = c;
-	ctl->live[ctl->nlive].id = id;
-	ctl->live[ctl->nlive].consumer = consumer;
-	ctl->nlive++;
-}

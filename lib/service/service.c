@@ -262,11 +262,8 @@ void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
 	if (!c)
 		return;
 	bool opened = false, kept = false;
-	for (size_t i = 0; ctl && i < ctl->nlive; i++) {
-		if (ctl->live[i].c != c)
-			continue;
-		struct ctl_live l = ctl->live[i];
-		ctl->live[i] = ctl->live[--ctl->nlive];
+	struct ctl_live l;
+	if (ctl && vmsg__svc_untrack(ctl, c, &l) == 0) {
 		opened = l.consumer;
 		/* A consumer we admitted may not have mapped the pages yet:
 		 * then they stay for it, with what we sent (served.c), and
@@ -276,7 +273,6 @@ void vmsg_service_close(vmsg_ctl *ctl, vmsg_chan *c)
 		 * control channel goes. Id 0: an earlier vmsgd's channel. */
 		if (!kept)
 			vmsg__svc_send_closed(ctl, l.id);
-		break;
 	}
 	if (!kept)
 		vmsg_chan_close(c);

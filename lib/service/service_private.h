@@ -76,6 +76,7 @@ struct ctl_live {
 	vmsg_chan *c;
 	uint32_t id; /* 0: brokered by an earlier vmsgd (no Closed to send) */
 	bool consumer; /* we opened it (vmsgd's Closed: the provider went) */
+	struct vmsg__chan_tag *tag; /* on c: live.c */
 };
 
 struct vmsg_ctl {
@@ -260,9 +261,24 @@ void vmsg__svc_warm_up(vmsg_ctl *ctl);
 /* Close the warm channel and forget what it was for. */
 void vmsg__svc_warm_close(vmsg_ctl *ctl);
 
-/* Remember a channel handed to the caller (for vmsg_service_close). */
+/* live.c: the channels handed to the application. */
+
+/* Remember c, handed to the caller (tagged: vmsg__chan_set_tag); first
+ * tell vmsgd of those the application closed with vmsg_chan_close(). */
 void vmsg__svc_track(vmsg_ctl *ctl, vmsg_chan *c, uint32_t id,
 		     bool consumer);
+
+/* vmsg_service_close(ctl, c): forget c (its tag off), *out what was kept
+ * of it. -ENOENT if c is not ours. */
+int vmsg__svc_untrack(vmsg_ctl *ctl, vmsg_chan *c, struct ctl_live *out);
+
+/* vmsgd's Closed{id}: tell channel id, if the application still has it,
+ * that its peer went (env->peer_gone). */
+void vmsg__svc_peer_gone(vmsg_ctl *ctl, uint32_t id);
+
+/* The handle goes: its channels stay the application's, their tags are
+ * theirs to free (or freed here if they went first). */
+void vmsg__svc_live_leave(vmsg_ctl *ctl);
 
 /* Keep vmsgd's error text, sanitised, for vmsg_ctl_error(). */
 void vmsg__svc_set_err(vmsg_ctl *ctl, const char *text);

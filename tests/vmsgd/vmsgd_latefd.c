@@ -187,9 +187,9 @@ int main(int argc, char **argv)
 	/* 2 */
 	sim_say(cons.to, "open talk");
 	sim_expect(cons.from, "sent", buf, sizeof buf);
-	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_pending() < 1; i++)
+	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_listed("pending") < 1; i++)
 		usleep(20000);
-	ASSERT_EQ(vt_pending(), 1);
+	ASSERT_EQ(vt_listed("pending"), 1);
 	sim_say(prov.to, "poll");
 	sim_say(cons.to, "opened?");
 	sim_expect(cons.from, "opened", buf, sizeof buf);

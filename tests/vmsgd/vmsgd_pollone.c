@@ -149,13 +149,13 @@ int main(int argc, char **argv)
 	struct vt_role r3, r4;
 	vt_spawn(&r3, 3, "raw", "3");
 	sim_expect(r3.from, "sent", buf, sizeof buf);
-	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_pending() < 1; i++)
+	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_listed("pending") < 1; i++)
 		usleep(20000);
 	vt_spawn(&r4, 4, "raw", "4");
 	sim_expect(r4.from, "sent", buf, sizeof buf);
-	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_pending() < 2; i++)
+	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_listed("pending") < 2; i++)
 		usleep(20000);
-	ASSERT_EQ(vt_pending(), 2);
+	ASSERT_EQ(vt_listed("pending"), 2);
 	sim_say(prov.to, "go");
 	sim_expect(prov.from, "accepted", buf, sizeof buf);
 	sim_expect(prov.from, "accepted", buf, sizeof buf);

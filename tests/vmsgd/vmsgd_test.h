@@ -80,13 +80,14 @@ static inline int vt_ctl(char *out, size_t cap, const char *args)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* Channels vmsgd lists as pending (asked of their provider). */
-static inline int vt_pending(void)
+/* How often `what` stands in `vmsgctl list channels`: with "pending",
+ * the channels asked of their provider and not answered yet. */
+static inline int vt_listed(const char *what)
 {
 	char out[16384];
 	int n = 0;
 	ASSERT_EQ(vt_ctl(out, sizeof out, "list channels"), 0);
-	for (const char *p = out; (p = strstr(p, "pending")) != NULL; p++)
+	for (const char *p = out; (p = strstr(p, what)) != NULL; p++)
 		n++;
 	return n;
 }
@@ -361,11 +362,13 @@ static inline void vt_echo_pump_n(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 	}
 }
 
-/* The same for the echo provider's `echo` channels. */
+/* The same for the echo provider's channels (of `echo`, or the service
+ * vt_spawn's arg names). */
 static inline void vt_echo_pump(vmsg_ctl *ctl, vmsg_chan **ch, int *n,
 				unsigned char *buf, size_t cap)
 {
-	vt_echo_pump_n(ctl, ch, n, VT_MAX_CHANS, "echo", NULL, buf, cap);
+	vt_echo_pump_n(ctl, ch, n, VT_MAX_CHANS, vt_arg ? vt_arg : "echo",
+		       NULL, buf, cap);
 }
 
 /* A provider's wait: up to timeout_ms for the driver's line (p[0]), the
@@ -391,7 +394,8 @@ static inline int vt_echo_provider(bool fixed_fd)
 {
 	static unsigned char buf[ECHO_MAX_MSG];
 	vmsg_ctl *ctl = vt_ctl_open();
-	int r = vmsg_service_offer(ctl, "echo", SIM_WAIT_MS);
+	/* The role "provider" offers vt_spawn's arg, or `echo`. */
+	int r = vmsg_service_offer(ctl, vt_arg ? vt_arg : "echo", SIM_WAIT_MS);
 	if (r < 0)
 		VMSG_TEST_FAIL("offer: %s (%s)", vmsg_strerror(r),
 			       vmsg_ctl_error(ctl));

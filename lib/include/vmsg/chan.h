@@ -276,10 +276,13 @@ int vmsg_chan_rx_kept(vmsg_chan *c, bool trim, size_t *kept);
 
 /* Orderly close: everything committed so far stays readable by the peer,
  * which sees the close only after it. Frees the channel and its platform.
- * NULL is ignored. Not for a provider's channel from vmsg_service_accept()
- * (vmsg/service.h): its consumer may not have mapped the pages yet, and
- * this call ends the grants it maps, with what was sent in them; close it
- * with vmsg_service_close(), which keeps them for that consumer. */
+ * NULL is ignored. A channel from vmsg_service_open() or _accept()
+ * (vmsg/service.h) may be closed here too, from any thread: its handle
+ * forgets it, and tells vmsgd when it next opens or accepts a channel.
+ * But not a provider's channel from vmsg_service_accept() whose consumer
+ * may not have mapped the pages yet: this call ends the grants it maps,
+ * with what was sent in them; close it with vmsg_service_close(), which
+ * keeps them for that consumer. */
 void vmsg_chan_close(vmsg_chan *c);
 
 /* A static, human-readable description of a vmsg error code (negative or

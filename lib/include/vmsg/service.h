@@ -172,7 +172,9 @@ int vmsg_service_offer(vmsg_ctl *ctl, const char *name, int timeout_ms);
 
 /* Open a channel to service `name`: vmsgd checks the policy and asks the
  * provider to serve; then connect. *out is an open client channel (close it
- * with vmsg_service_close(), or vmsg_chan_close()). Errors: vmsgd's
+ * with vmsg_service_close(), which tells vmsgd at once, or
+ * vmsg_chan_close(), in any thread, after which the handle tells vmsgd
+ * when it next opens or accepts a channel). Errors: vmsgd's
  * (-EACCES policy, -ENOENT not offered, -EUSERS channel limit,
  * -ETIMEDOUT provider did not answer, -EHOSTDOWN provider went away,
  * -EAGAIN rate limited; -ENOENT also just after a vmsgd restart, until
