@@ -178,11 +178,18 @@ static void open_once(struct vt_role *r, struct vt_role *prov, enum how how,
 			       "(no warm channel used)", what, buf,
 			       FROZEN_MS);
 	printf("%s: %s\n", what, buf);
+	char id[16];
+	ASSERT_EQ(sscanf(buf, "opened %15s", id), 1);
 	sim_say(r->to, "connect");
 	sim_expect(r->from, "got", buf, sizeof buf);
 	/* The provider's accept that finds nothing: it warms there. */
 	sim_say(prov->to, "idle");
 	sim_expect(prov->from, "idle", buf, sizeof buf);
+	/* The provider has told vmsgd that it closed the channel: once vmsgd
+	 * lists it no more, it has done what that Closed asks (a kick among
+	 * it, which on the simulator can be a call into the hypervisor, the
+	 * first on a port): the next step may stop the hypervisor. */
+	vt_ctl_wait("list channels", id, 0);
 }
 
 int main(int argc, char **argv)
