@@ -456,7 +456,8 @@ void vmsg__chan_set_tag(vmsg_chan *c, struct vmsg__chan_tag *t)
 }
 
 /* Tell the service handle that tagged c that c is going (lib/service:
- * the handle stops using c, and tells vmsgd at its next call). */
+ * the handle stops using c, and tells vmsgd when it next opens or
+ * accepts a channel). */
 static void tag_close(struct vmsg__chan_tag *t)
 {
 	uint32_t s = VMSG_TAG_OPEN;
