@@ -178,8 +178,10 @@ static void open_once(struct vt_role *r, struct vt_role *prov, enum how how,
 			       "(no warm channel used)", what, buf,
 			       FROZEN_MS);
 	printf("%s: %s\n", what, buf);
-	char id[16];
-	ASSERT_EQ(sscanf(buf, "opened %15s", id), 1);
+	unsigned id;
+	char listed[32];
+	ASSERT_EQ(sscanf(buf, "opened %u", &id), 1);
+	snprintf(listed, sizeof listed, "\"id\":%u,", id);
 	sim_say(r->to, "connect");
 	sim_expect(r->from, "got", buf, sizeof buf);
 	/* The provider's accept that finds nothing: it warms there. */
@@ -189,7 +191,7 @@ static void open_once(struct vt_role *r, struct vt_role *prov, enum how how,
 	 * lists it no more, it has done what that Closed asks (a kick among
 	 * it, which on the simulator can be a call into the hypervisor, the
 	 * first on a port): the next step may stop the hypervisor. */
-	vt_ctl_wait("list channels", id, 0);
+	vt_ctl_wait("--json list channels", listed, 0);
 }
 
 int main(int argc, char **argv)
