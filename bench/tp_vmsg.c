@@ -341,9 +341,11 @@ const struct bench_transport bench_tp_vmsg_xen_sim_raw = {
 /* ---- channels brokered by vmsgd on the simulated Xen -------------------- */
 
 /* vmsgd runs as dom0 (started once, by the first prepare, with a policy of
- * three services: bench-msg, set up by message, bench-spare, the same with
- * spare = yes, and bench-xs with setup = xenstore, the path of earlier
- * versions); the provider is dom2 (side 1),
+ * four services: bench-msg, the policy's defaults (set up by message,
+ * spare = auto), bench-spare, the same with spare = yes, bench-nospare
+ * with spare = no (the provider serves each channel on demand), and
+ * bench-xs with setup = xenstore, the path of earlier versions); the
+ * provider is dom2 (side 1),
  * the consumer dom1 (side 0). Each side holds one control channel for its
  * whole life (opened by its first connection, a warmup one). A setup is
  * vmsg_service_open() to the first byte: Open, vmsgd's Serve, the
@@ -436,12 +438,13 @@ static int svc_start_vmsgd(const struct bench_params *p)
 	/* Opens as fast as the machine allows: over the default rate. */
 	fprintf(f, "[daemon]\nlog_level = warn\ncontrol_socket = %s\n"
 		"requests_per_s = 1000000\nrequests_burst = 1000000\n", sock);
-	static const char *const svc[3][3] = {
-		{"msg", "message", "no"},
+	static const char *const svc[4][3] = {
+		{"msg", "message", "auto"},
 		{"spare", "message", "yes"},
+		{"nospare", "message", "no"},
 		{"xs", "xenstore", "no"},
 	};
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		fprintf(f, "[service bench-%s]\noffer = %d\nopen = %d\n"
 			"mode = direct\nsetup = %s\nspare = %s\n"
 			"ring_size = %u\nmax_channels_per_domain = 64\n",
@@ -630,12 +633,17 @@ static int svc_wrap(const struct bench_link *l, int side, const char **argv,
 
 SVC_TRANSPORT(bench_tp_vmsgd_sim, "vmsgd-sim", "bench-msg",
 	      "vmsg typed messages on a channel brokered by vmsgd on the "
-	      "simulated Xen, set up by message (dom2 provider, dom1 "
-	      "consumer, vmsgd in dom0)");
+	      "simulated Xen, the service's policy at its defaults (set up "
+	      "by message, spare = auto; dom2 provider, dom1 consumer, "
+	      "vmsgd in dom0)");
 SVC_TRANSPORT(bench_tp_vmsgd_sim_spare, "vmsgd-sim-spare", "bench-spare",
 	      "the same, the service's policy saying spare = yes (each open "
 	      "takes a channel the provider served in advance for the "
 	      "consumer, after the first)");
+SVC_TRANSPORT(bench_tp_vmsgd_sim_nospare, "vmsgd-sim-nospare",
+	      "bench-nospare",
+	      "the same, the service's policy saying spare = no (the "
+	      "provider serves each channel when its open comes)");
 SVC_TRANSPORT(bench_tp_vmsgd_sim_xs, "vmsgd-sim-xs", "bench-xs",
 	      "the same, the service's policy saying setup = xenstore (the "
 	      "provider publishes at a xenstore path, as before setup by "

@@ -12,7 +12,7 @@ extern const struct bench_transport bench_tp_vmsg_host, bench_tp_vmsg_host_zc,
 #ifdef BENCH_HAVE_XEN
 extern const struct bench_transport bench_tp_vmsg_xen_sim,
 	bench_tp_vmsg_xen_sim_raw, bench_tp_vmsgd_sim, bench_tp_vmsgd_sim_spare,
-	bench_tp_vmsgd_sim_xs;
+	bench_tp_vmsgd_sim_nospare, bench_tp_vmsgd_sim_xs;
 #endif
 #ifdef BENCH_HAVE_XENVCHAN
 extern const struct bench_transport bench_tp_libxenvchan_sim;
@@ -28,6 +28,7 @@ const struct bench_transport *const bench_transports[] = {
 	&bench_tp_vmsg_xen_sim_raw,
 	&bench_tp_vmsgd_sim,
 	&bench_tp_vmsgd_sim_spare,
+	&bench_tp_vmsgd_sim_nospare,
 	&bench_tp_vmsgd_sim_xs,
 #endif
 #ifdef BENCH_HAVE_XENVCHAN

@@ -66,6 +66,11 @@
  * crowd out the channels consumers ask for. */
 #define SPARE_MS 20000u
 #define SPARES_PER_PROVIDER 4u
+/* spare = auto (the default): a spare only for a consumer session that
+ * opens the service again within SPARE_AUTO_MS of its last Open, one
+ * that opens channel after channel. A process that holds one channel for
+ * long never has the provider serve a second. */
+#define SPARE_AUTO_MS 2000u
 
 struct broker {
 	struct service *services;
@@ -459,7 +464,8 @@ static void make_spare(struct vmsgd *d, const struct channel *c)
 	    !c->cons_sess || d->stopping)
 		return;
 	const struct policy_service *ps = policy_find(&d->pol, c->service);
-	if (!ps || !ps->spare || ps->setup_xenstore ||
+	if (!ps || ps->spare == SPARE_NO ||
+	    (ps->spare == SPARE_AUTO && !c->reopen) || ps->setup_xenstore ||
 	    ps->mode != MODE_DIRECT || spare_of(d, c->cons_sess, c->service))
 		return;
 	uint32_t held = 0;
@@ -471,8 +477,13 @@ static void make_spare(struct vmsgd *d, const struct channel *c)
 	struct channel *s = channel_new(d, c->service, ps, c->provider,
 					c->prov_sess, c->consumer, c->cons_sess,
 					c->tp, CH_SPARE);
-	if (!s)
-		return; /* only a spare */
+	if (!s) {
+		/* Only a spare: the next Open goes the usual way. */
+		vmsgd_log(LOG_WARN, "no spare channel of '%s' for domain "
+				       "%u: out of memory",
+			  c->service, (unsigned)c->consumer);
+		return;
+	}
 	s->by_msg = true;
 	/* As for any Serve: an Open that takes the spare before its
 	 * ServeResult and then gives up lingers until the provider answers
@@ -495,6 +506,25 @@ static void make_spare(struct vmsgd *d, const struct channel *c)
 	}
 }
 
+/* Whether session sess opened v within SPARE_AUTO_MS before now (spare =
+ * auto); this Open is remembered either way, in place of the oldest. */
+static bool opened_lately(struct service *v, uint16_t sess, uint64_t now)
+{
+	size_t oldest = 0, n = sizeof v->recent / sizeof v->recent[0];
+	for (size_t i = 0; i < n; i++) {
+		if (v->recent[i].sess == sess && v->recent[i].ms) {
+			bool lately = now - v->recent[i].ms <= SPARE_AUTO_MS;
+			v->recent[i].ms = now;
+			return lately;
+		}
+		if (v->recent[i].ms < v->recent[oldest].ms)
+			oldest = i;
+	}
+	v->recent[oldest].sess = sess;
+	v->recent[oldest].ms = now;
+	return false;
+}
+
 /* The spare session w holds of service v, if this Open can take it: by
  * the provider that offers v, under the policy as it is. One that no
  * longer fits (a reload, a re-offer) is left to the next tick to retire
@@ -507,7 +537,7 @@ static struct channel *take_spare(struct vmsgd *d, const struct broker_who *w,
 	struct channel *s = spare_of(d, w->sess, v->name);
 	if (!s)
 		return NULL;
-	if (s->prov_sess != v->prov_sess || !ps->spare ||
+	if (s->prov_sess != v->prov_sess || ps->spare == SPARE_NO ||
 	    ps->setup_xenstore || ps->mode != MODE_DIRECT ||
 	    s->ring_size != ps->ring_size || s->max_msg != ps->max_msg ||
 	    !broker_consumer_by_msg(d, s)) {
@@ -619,6 +649,13 @@ void broker_drop_session(struct vmsgd *d, uint16_t sess, bool ended)
 			*pp = v->next;
 			free(v);
 		} else {
+			/* Its number may go to the domain's next process,
+			 * which has opened nothing yet (spare = auto). */
+			for (size_t i = 0; i < sizeof v->recent /
+						       sizeof v->recent[0];
+			     i++)
+				if (v->recent[i].sess == sess)
+					v->recent[i].ms = 0;
 			pp = &v->next;
 		}
 	}
@@ -799,6 +836,7 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 			 (unsigned)consumer, pending);
 		return -EBUSY;
 	}
+	bool reopen = w && opened_lately(v, w->sess, vmsgd_now_ms());
 	struct channel *c = mode == CHM_DIRECT && w ? take_spare(d, w, v, ps)
 						    : NULL;
 	if (c) {
@@ -813,6 +851,7 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 			  spare_served(c) ? "" : " (not served yet)");
 		c->state = CH_PENDING;
 		c->req_id = req_id;
+		c->reopen = reopen;
 		c->deadline_ms = open_deadline(timeout_ms);
 		v->spare_opens++;
 		if (spare_served(c))
@@ -827,6 +866,7 @@ int broker_open(struct vmsgd *d, const struct broker_who *w,
 	}
 	c->req_id = req_id;
 	c->setup_xenstore = ps->setup_xenstore;
+	c->reopen = reopen;
 	c->deadline_ms = open_deadline(timeout_ms);
 
 	char why[300];

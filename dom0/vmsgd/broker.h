@@ -35,6 +35,12 @@ struct service {
 	uint16_t provider;  /* its domain; 0: a connect bridge of dom0 */
 	uint16_t prov_sess; /* the session that offered it; 0: dom0 */
 	uint64_t spare_opens; /* opens that took a spare (vmsgctl) */
+	/* spare = auto: the last consumer sessions to open it, and when
+	 * (broker.c, opened_lately). */
+	struct {
+		uint16_t sess;
+		uint64_t ms;
+	} recent[4];
 };
 
 /* CH_LINGER: the consumer has closed (or gone), but an end of the
@@ -105,6 +111,8 @@ struct channel {
 	bool asked;          /* Serve sent (a spare's too), its
 				 ServeResult not come yet */
 	bool setup_xenstore; /* the policy's setup = xenstore */
+	bool reopen; /* its consumer session opened the service within
+			SPARE_AUTO_MS before (spare = auto) */
 	uint32_t prov_ref, prov_port; /* 0 until served (never 0 after) */
 	uint32_t ring_ref, event_port;
 	uint32_t spare_after; /* CH_SPARE: Serve's `after`, the channel

@@ -578,7 +578,9 @@ static void show_policy_json(struct vmsgd *d, struct sbuf *b)
 							   ? "xenstore"
 							   : "message")) &&
 		     vmsg__json_set(o, "spare",
-				    vmsg__json_str(s->spare ? "yes" : "no"));
+				    vmsg__json_str(s->spare == SPARE_YES  ? "yes"
+						   : s->spare == SPARE_NO ? "no"
+									  : "auto"));
 		json_decref(o);
 	}
 	for (size_t i = 0; ok && i < p->nbr; i++) {

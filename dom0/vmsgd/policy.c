@@ -391,11 +391,14 @@ static int on_service_key(struct parse *ps, const char *name, const char *v)
 		}
 	} else if (!strcmp(name, "spare")) {
 		if (!strcmp(v, "yes")) {
-			s->spare = true;
+			s->spare = SPARE_YES;
 		} else if (!strcmp(v, "no")) {
-			s->spare = false;
+			s->spare = SPARE_NO;
+		} else if (!strcmp(v, "auto")) {
+			s->spare = SPARE_AUTO;
 		} else {
-			fail(ps, "spare '%s': expected 'yes' or 'no'", v);
+			fail(ps, "spare '%s': expected 'auto', 'yes' or 'no'",
+			     v);
 			return 0;
 		}
 	} else if (!strcmp(name, "max_channels_per_domain")) {

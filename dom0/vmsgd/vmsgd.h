@@ -69,10 +69,13 @@ struct policy_service {
 	 * between libraries that can be set up by message (the default,
 	 * setup = message; docs/protocol.md, "Setup by message"). */
 	bool setup_xenstore;
-	/* spare = yes: after each direct channel set up by message, the
-	 * provider serves the next one for the same consumer process ahead
-	 * of its Open (docs/protocol.md, "Spare channels"). */
-	bool spare;
+	/* spare: after a direct channel set up by message, the provider
+	 * serves the next one for the same consumer process ahead of its
+	 * Open (docs/protocol.md, "Spare channels"): after each one (yes),
+	 * never (no), or after one that process opened within
+	 * SPARE_AUTO_MS of its last open of the service (auto, the
+	 * default). */
+	enum { SPARE_AUTO, SPARE_YES, SPARE_NO } spare;
 };
 
 /* [bridge NAME]: a guest's service on a dom0 socket (listen), or a dom0

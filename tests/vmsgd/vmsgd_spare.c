@@ -2,9 +2,13 @@
  * "Spare channels"). dom1 is the echo provider (an event-loop provider:
  * poll, then accept with timeout 0); dom2's processes open.
  *
- * 1. A service without `spare` gets none: after an open and a talk,
- *    vmsgctl lists no spare. Then a reload turns `spare = yes` on (shown
- *    by `vmsgctl --json policy`).
+ * 1. A service without `spare` (the default, auto; `vmsgctl --json
+ *    policy` says so): a process that opens once gets no spare (vmsgctl
+ *    lists none after its open and a talk), nor one that opens again
+ *    after more than 2 s; one that opens again at once is served a spare
+ *    after its second open, retired when it goes. With `spare = no` (a
+ *    reload) the one that opens again at once gets none. Then a reload
+ *    turns `spare = yes` on (shown by `vmsgctl --json policy`).
  * 2. A chain of opens by one process of dom2 (max_channels_per_domain 4):
  *    after its first channel (set up the usual way) vmsgd has the provider
  *    serve a spare for that process, listed "spare" once served; the next
@@ -18,10 +22,11 @@
  */
 #include "vmsgd_test.h"
 
-#define CONF_NO                                                          \
+#define CONF_AUTO                                                          \
 	"[service echo]\noffer = 1\nopen = 2\nmode = direct\n"           \
 	"max_channels_per_domain = 4\n"
-#define CONF CONF_NO "spare = yes\n"
+#define CONF CONF_AUTO "spare = yes\n"
+#define CONF_NEVER CONF_AUTO "spare = no\n"
 
 /* dom2: open `echo` four times, one per "next". */
 static int role_chain(void)
@@ -52,6 +57,25 @@ static int role_once(void)
 	vmsg_ctl *ctl = vt_ctl_open();
 	vmsg_chan *c = vt_open(ctl, "echo");
 	vt_echo_exchange(c, 20, false);
+	sim_say(vt_out, "opened");
+	sim_expect(vt_in, "go", buf, sizeof buf);
+	vmsg_service_close(ctl, c);
+	vmsg_ctl_close(ctl);
+	return 0;
+}
+
+/* dom2, a process that opens twice, vt_arg ms apart (the first closed
+ * before), then goes on "go". */
+static int role_twice(void)
+{
+	char buf[64];
+	vmsg_ctl *ctl = vt_ctl_open();
+	vmsg_chan *c = vt_open(ctl, "echo");
+	vt_echo_exchange(c, 5, false);
+	vmsg_service_close(ctl, c);
+	usleep(1000u * (unsigned)atoi(vt_arg));
+	c = vt_open(ctl, "echo");
+	vt_echo_exchange(c, 5, false);
 	sim_say(vt_out, "opened");
 	sim_expect(vt_in, "go", buf, sizeof buf);
 	vmsg_service_close(ctl, c);
@@ -93,6 +117,7 @@ static unsigned wait_spare(void)
 static const struct vt_role_fn roles[] = {
 	{"chain", role_chain},
 	{"once", role_once},
+	{"twice", role_twice},
 	{NULL, NULL},
 };
 
@@ -103,14 +128,47 @@ int main(int argc, char **argv)
 	snprintf(logf, sizeof logf, "%s/vmsgd.log", sim_dir);
 	vt_vmsgd_log = logf;
 	struct vt_role prov, chain, once;
-	vt_start_with_echo(CONF_NO, &prov);
+	vt_start_with_echo(CONF_AUTO, &prov);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json policy"), 0);
+	ASSERT_TRUE(strstr(buf, "\"spare\":\"auto\"") != NULL);
 
-	/* 1: no spare for a service without it. */
+	/* 1: auto. vmsgd asks for a spare right after the Opened it follows,
+	 * before it reads anything else: one would be listed (spare-asked,
+	 * at least) once the process has talked on its channel. */
 	vt_spawn(&once, 2, "once", NULL);
 	sim_expect(once.from, "opened", buf, sizeof buf);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
 	ASSERT_TRUE(strstr(buf, " echo ") != NULL);
 	ASSERT_TRUE(strstr(buf, "spare") == NULL);
+	sim_say(once.to, "go");
+	vt_role_done(&once, 0);
+	vt_ctl_wait("list channels", " echo ", 0);
+	/* Again after 2.5 s: not "channel after channel". */
+	vt_spawn(&once, 2, "twice", "2500");
+	sim_expect(once.from, "opened", buf, sizeof buf);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
+	if (strstr(buf, "spare"))
+		VMSG_TEST_FAIL("a spare for a process that opened again after "
+			       "2.5 s:\n%s", buf);
+	sim_say(once.to, "go");
+	vt_role_done(&once, 0);
+	vt_ctl_wait("list channels", " echo ", 0);
+	/* Again at once: a spare, and it goes with the process. */
+	vt_spawn(&once, 2, "twice", "0");
+	sim_expect(once.from, "opened", buf, sizeof buf);
+	unsigned auto_spare = wait_spare();
+	printf("auto: spare channel %u after the second open\n", auto_spare);
+	sim_say(once.to, "go");
+	vt_role_done(&once, 0);
+	vt_ctl_wait("list channels", " echo ", 0);
+	/* spare = no: none, even at once. */
+	vt_write_conf(CONF_NEVER);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 0);
+	vt_spawn(&once, 2, "twice", "0");
+	sim_expect(once.from, "opened", buf, sizeof buf);
+	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
+	if (strstr(buf, "spare"))
+		VMSG_TEST_FAIL("a spare with spare = no:\n%s", buf);
 	sim_say(once.to, "go");
 	vt_role_done(&once, 0);
 	vt_ctl_wait("list channels", " echo ", 0);
