@@ -63,6 +63,10 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   # A channel from vmsg_service_open closed with vmsg_chan_close: vmsgd is
   # told, and its later Closed for it touches nothing freed.
   vmsgd_test(vmsgd_chanclose)
+  # vmsg_chan_close() in one thread racing the handle's Closed for the
+  # same channel in another (ASan and TSan see the ordering).
+  vmsgd_test(vmsgd_chanrace)
+  target_link_libraries(vmsgd_chanrace PRIVATE pthread)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
   # itself to fill it). Setup by message: a dom0 watcher of xenstore
