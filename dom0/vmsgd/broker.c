@@ -57,7 +57,7 @@
 /* The largest event port a provider may answer (Xen's FIFO ABI limit,
  * as the library's check of xenstore's event-channel key). */
 #define SETUP_PORT_MAX ((1u << 17) - 1)
-/* Spare channels (the policy's spare = yes). vmsgd retires a spare
+/* Spare channels (the policy's spare: yes, or auto). vmsgd retires a spare
  * nobody took after SPARE_MS, well inside the provider's own connect
  * deadline for it (Serve asks VMSG_SERVICE_CONNECT_MAX_MS, 30 s): a taken
  * spare leaves its consumer at least 10 s to connect. A provider holds at
@@ -453,8 +453,9 @@ static uint32_t consumer_channels(struct vmsgd *d, uint16_t domid,
 }
 
 /* Direct channel c has just opened, set up by message. If its service's
- * policy says spare = yes, have the provider serve the next one for the
- * same consumer session now, while nobody waits for it: that session's
+ * policy says spare = yes (or auto, and the session opened the service
+ * within SPARE_AUTO_MS before), have the provider serve the next one for
+ * the same consumer session now, while nobody waits for it: that session's
  * next Open is then answered at once. Bounded: one per consumer session
  * and service, SPARES_PER_PROVIDER per provider session, and none for a
  * consumer at its max_channels_per_domain (counting c). */

@@ -55,7 +55,7 @@ struct service {
  * (max_pending_opens_per_domain): it is, for the provider. */
 /* CH_SPARE: a direct channel set up by message that vmsgd had the
  * provider serve before anyone asked, for the consumer session that
- * opened the service last (the policy's spare = yes). That session's
+ * opened the service last (the policy's spare: yes, or auto). That session's
  * next Open of the service takes it (docs/protocol.md, "Spare
  * channels"); until then it is not the consumer's: not counted against
  * its limits, retired (Closed to the provider) after SPARE_MS or when

@@ -46,7 +46,8 @@
  * nothing. So a consumer that opens and never connects costs the
  * provider a served channel for that long at most, or, admitted, for as
  * long as it keeps its control channel (as one that connects and reads
- * nothing would). Where the policy says spare = yes,
+ * nothing would). Where the policy's spare says so (yes; auto, the
+ * default, for a consumer process that opens channel after channel),
  * vmsgd also asks for a channel before any open (a spare for the
  * consumer process that opened last, docs/protocol.md, "Spare
  * channels"): the library serves it at its next call once the channel it
