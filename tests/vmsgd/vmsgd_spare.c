@@ -114,6 +114,32 @@ static unsigned wait_spare(void)
 	VMSG_TEST_FAIL("no served spare of echo listed:\n%s", out);
 }
 
+/* A process of dom2 in `role` (arg: vt_spawn's), until its last open
+ * has talked: then a spare of echo must be listed served, or none at all
+ * (vmsgd asks for a spare right after the Opened it follows, before it
+ * reads anything else, so one would be listed, spare-asked at least, by
+ * now). Then the process goes, and its channels (a spare too) with it. */
+static void process_run(const char *role, const char *arg, bool want)
+{
+	char buf[8192];
+	struct vt_role r;
+	vt_spawn(&r, 2, role, arg);
+	sim_expect(r.from, "opened", buf, sizeof buf);
+	if (want) {
+		printf("%s %s: spare channel %u after its last open\n", role,
+		       arg ? arg : "", wait_spare());
+	} else {
+		ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
+		ASSERT_TRUE(strstr(buf, " echo ") != NULL);
+		if (strstr(buf, "spare"))
+			VMSG_TEST_FAIL("%s %s: a spare:\n%s", role,
+				       arg ? arg : "", buf);
+	}
+	sim_say(r.to, "go");
+	vt_role_done(&r, 0);
+	vt_ctl_wait("list channels", " echo ", 0);
+}
+
 static const struct vt_role_fn roles[] = {
 	{"chain", role_chain},
 	{"once", role_once},
@@ -132,46 +158,15 @@ int main(int argc, char **argv)
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json policy"), 0);
 	ASSERT_TRUE(strstr(buf, "\"spare\":\"auto\"") != NULL);
 
-	/* 1: auto. vmsgd asks for a spare right after the Opened it follows,
-	 * before it reads anything else: one would be listed (spare-asked,
-	 * at least) once the process has talked on its channel. */
-	vt_spawn(&once, 2, "once", NULL);
-	sim_expect(once.from, "opened", buf, sizeof buf);
-	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
-	ASSERT_TRUE(strstr(buf, " echo ") != NULL);
-	ASSERT_TRUE(strstr(buf, "spare") == NULL);
-	sim_say(once.to, "go");
-	vt_role_done(&once, 0);
-	vt_ctl_wait("list channels", " echo ", 0);
-	/* Again after 2.5 s: not "channel after channel". */
-	vt_spawn(&once, 2, "twice", "2500");
-	sim_expect(once.from, "opened", buf, sizeof buf);
-	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
-	if (strstr(buf, "spare"))
-		VMSG_TEST_FAIL("a spare for a process that opened again after "
-			       "2.5 s:\n%s", buf);
-	sim_say(once.to, "go");
-	vt_role_done(&once, 0);
-	vt_ctl_wait("list channels", " echo ", 0);
-	/* Again at once: a spare, and it goes with the process. */
-	vt_spawn(&once, 2, "twice", "0");
-	sim_expect(once.from, "opened", buf, sizeof buf);
-	unsigned auto_spare = wait_spare();
-	printf("auto: spare channel %u after the second open\n", auto_spare);
-	sim_say(once.to, "go");
-	vt_role_done(&once, 0);
-	vt_ctl_wait("list channels", " echo ", 0);
+	/* 1: auto. Once; again after 2.5 s (not "channel after channel");
+	 * again at once: a spare, which goes with the process. */
+	process_run("once", NULL, false);
+	process_run("twice", "2500", false);
+	process_run("twice", "0", true);
 	/* spare = no: none, even at once. */
 	vt_write_conf(CONF_NEVER);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 0);
-	vt_spawn(&once, 2, "twice", "0");
-	sim_expect(once.from, "opened", buf, sizeof buf);
-	ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
-	if (strstr(buf, "spare"))
-		VMSG_TEST_FAIL("a spare with spare = no:\n%s", buf);
-	sim_say(once.to, "go");
-	vt_role_done(&once, 0);
-	vt_ctl_wait("list channels", " echo ", 0);
+	process_run("twice", "0", false);
 	vt_write_conf(CONF);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 0);
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "--json policy"), 0);
