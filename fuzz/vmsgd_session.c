@@ -244,6 +244,7 @@ static void guest_reads(struct fuzz_peer *fp)
 			struct vmsg_pbw_opened opened;
 			struct vmsg_pbw_serve serve;
 			struct vmsg_pbw_closed closed;
+			struct vmsg_pbw_spare spare;
 		} m;
 		uint8_t copy[VMSG_PBW_WIRE_MAX];
 		/* vmsgd's control messages are small: one frame each. */
@@ -256,6 +257,7 @@ static void guest_reads(struct fuzz_peer *fp)
 		case VMSG_TYPE_SVC_OPENED: d = &vmsg__pbw_opened_desc; break;
 		case VMSG_TYPE_SVC_SERVE: d = &vmsg__pbw_serve_desc; break;
 		case VMSG_TYPE_SVC_CLOSED: d = &vmsg__pbw_closed_desc; break;
+		case VMSG_TYPE_SVC_SPARE: d = &vmsg__pbw_spare_desc; break;
 		}
 		CHECK(d != NULL);
 		CHECK(vmsg__pbw_decode(d, &m, copy, f.len) == 0);

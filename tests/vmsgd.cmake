@@ -67,6 +67,9 @@ if(VMSG_HAVE_VMSGD AND TARGET xensim AND TARGET vmsgd)
   # same channel in another (ASan and TSan see the ordering).
   vmsgd_test(vmsgd_chanrace)
   target_link_libraries(vmsgd_chanrace PRIVATE pthread)
+  # A spare announced to its consumer (Spare) is mapped while vmsgd
+  # answers the Open that takes it; one not taken is given up.
+  vmsgd_test(vmsgd_spareahead)
   # Channels one guest holds at once under xenstored's default quotas,
   # and the error when the provider's quota is full (needs libxenstore
   # itself to fill it). Setup by message: a dom0 watcher of xenstore

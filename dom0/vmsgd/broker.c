@@ -424,8 +424,16 @@ static void retire_spare(struct vmsgd *d, struct channel *c, const char *why)
 	vmsgd_log(LOG_DEBUG, "spare channel %u of '%s' for domain %u retired: "
 			     "%s",
 		  id, c->service, (unsigned)c->consumer, why);
+	uint16_t cons = c->cons_sess;
+	bool served = spare_served(c);
 	unlink_channel(d, c);
 	struct broker_peer p;
+	/* Withdrawn from a consumer that was sent Spare for it (unless that
+	 * consumer is why: gone), before the provider hears: once it closes
+	 * the spare, its grant and port may name another channel, and the
+	 * consumer reads this before it maps a spare ahead (ahead.c). */
+	if (served && !d->stopping && peer(d, cons, &p) && p.spare_msg)
+		d->broker->notify->closed(d, cons, id);
 	if (!d->stopping && peer(d, prov, &p))
 		d->broker->notify->closed(d, prov, id);
 }
@@ -916,6 +924,9 @@ void broker_serve_result(struct vmsgd *d, uint16_t provider, uint32_t id,
 		} else {
 			c->prov_ref = ring_ref;
 			c->prov_port = event_port;
+			/* Its consumer may map it while we answer the Open
+			 * that takes it. Last: c may go with a reset. */
+			d->broker->notify->spare(d, c);
 		}
 		return;
 	}

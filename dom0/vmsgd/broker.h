@@ -191,6 +191,7 @@ struct broker_peer {
 	uint32_t uid;   /* host mode: the client's uid; Xen: 0 */
 	bool setup_msg; /* its library sets channels up by message */
 	bool admit;     /* and takes an admitted channel (consumer side) */
+	bool spare_msg; /* and takes Spare (consumer side) */
 };
 
 struct broker_notify {
@@ -213,6 +214,9 @@ struct broker_notify {
 		      uint32_t provider_uid);
 	/* Closed{id} to session `sess`. It may be reset. */
 	void (*closed)(struct vmsgd *d, uint16_t sess, uint32_t id);
+	/* Spare{c} to c->cons_sess: spare c is served (docs/protocol.md,
+	 * "Spare channels"). The session may be reset, and c gone with it. */
+	void (*spare)(struct vmsgd *d, const struct channel *c);
 };
 
 extern const struct broker_notify session_notify; /* session.c */

@@ -272,6 +272,7 @@ static bool peer_of(struct vmsgd *d, uint16_t sess, struct broker_peer *p)
 	p->uid = s->uid;
 	p->setup_msg = s->setup_msg;
 	p->admit = s->admit;
+	p->spare_msg = s->spare_msg;
 	return s->state == SESS_READY;
 }
 
@@ -338,12 +339,29 @@ static void notify_closed(struct vmsgd *d, uint16_t sess, uint32_t id)
 	(void)send_msg(session_find(d, sess), VMSG_TYPE_SVC_CLOSED, &cl.base);
 }
 
+static void notify_spare(struct vmsgd *d, const struct channel *c)
+{
+	struct session *s = session_find(d, c->cons_sess);
+	if (!s || !s->spare_msg)
+		return; /* a library that would not know it */
+	Vmsg__Service__Spare sp = VMSG__SERVICE__SPARE__INIT;
+	sp.channel_id = c->id;
+	sp.service = (char *)c->service;
+	sp.provider_domid = c->provider;
+	sp.path = (char *)c->path;
+	sp.max_msg = c->max_msg;
+	sp.ring_ref = c->prov_ref;
+	sp.event_port = c->prov_port;
+	(void)send_msg(s, VMSG_TYPE_SVC_SPARE, &sp.base);
+}
+
 const struct broker_notify session_notify = {
 	.peer = peer_of,
 	.result = notify_result,
 	.serve = notify_serve,
 	.opened = notify_opened,
 	.closed = notify_closed,
+	.spare = notify_spare,
 };
 
 /* ---- requests ----------------------------------------------------------- */
@@ -441,7 +459,7 @@ static void send_hello(struct session *s)
 	Vmsg__Control__Hello h = VMSG__CONTROL__HELLO__INIT;
 	h.version = VMSG_PROTO_VERSION;
 	h.features = VMSG_FEATURES_SUPPORTED | VMSG_FEATURE_SVC_SETUP_MSG |
-		     VMSG_FEATURE_SVC_ADMIT;
+		     VMSG_FEATURE_SVC_ADMIT | VMSG_FEATURE_SVC_SPARE;
 	h.max_msg = CTL_MSG_MAX;
 	h.name = (char *)"vmsgd";
 	int r = vmsg_proto_send(s->chan, VMSG_TYPE_HELLO, &h.base, 0, 0);
@@ -470,6 +488,7 @@ static void on_hello(struct session *s, uint16_t type, ProtobufCMessage *m)
 	vmsg__text_copy(s->peer_name, sizeof s->peer_name, h->name);
 	s->setup_msg = (h->features & VMSG_FEATURE_SVC_SETUP_MSG) != 0;
 	s->admit = s->setup_msg && (h->features & VMSG_FEATURE_SVC_ADMIT);
+	s->spare_msg = s->setup_msg && (h->features & VMSG_FEATURE_SVC_SPARE);
 	s->state = SESS_READY;
 	s->connects++;
 	vmsgd_log(LOG_INFO, "domain %s: connected ('%s')", sname(s),

@@ -346,6 +346,8 @@ struct session {
 	/* ... and VMSG_FEATURE_SVC_ADMIT: its consumer side takes an
 	 * admitted channel. */
 	bool admit;
+	/* ... and VMSG_FEATURE_SVC_SPARE: its consumer side takes Spare. */
+	bool spare_msg;
 	uint64_t connects;   /* Hellos: its control channel came up */
 	uint64_t resets;     /* control channel reset by vmsgd */
 	uint64_t refused;    /* requests refused (policy, limits) */

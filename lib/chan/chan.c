@@ -206,15 +206,16 @@ int vmsg_chan_reopen(vmsg_chan *c)
 	return serve_page(c);
 }
 
-static int handshake_client(struct vmsg_chan *c, int timeout_ms);
+static int handshake_client(struct vmsg_chan *c, int timeout_ms, bool come);
 
 /* Create a channel end over `p` and run its side of the handshake
- * (`start`: serve or connect). The platform is the channel's from here on,
+ * (`start`: serve or connect; a client that does not `come` stops short
+ * of marking itself live). The platform is the channel's from here on,
  * also on failure. A client that fails has not marked itself live (that is
  * its last step), so the server can still take another client. */
 static int chan_start(vmsg_chan **out, struct vmsg_platform *p,
 		      const struct vmsg_chan_opts *o, bool server,
-		      int timeout_ms)
+		      int timeout_ms, bool come)
 {
 	struct vmsg_chan_opts opts;
 	int r;
@@ -230,7 +231,8 @@ static int chan_start(vmsg_chan **out, struct vmsg_platform *p,
 		p->ops->destroy(p);
 		return -ENOMEM;
 	}
-	r = server ? handshake_server(c) : handshake_client(c, timeout_ms);
+	r = server ? handshake_server(c)
+		   : handshake_client(c, timeout_ms, come);
 	if (r < 0) {
 		chan_free(c);
 		return r;
@@ -242,10 +244,12 @@ static int chan_start(vmsg_chan **out, struct vmsg_platform *p,
 int vmsg_chan_serve(vmsg_chan **out, struct vmsg_platform *p,
 		    const struct vmsg_chan_opts *o)
 {
-	return chan_start(out, p, o, true, 0);
+	return chan_start(out, p, o, true, 0, true);
 }
 
-static int handshake_client(struct vmsg_chan *c, int timeout_ms)
+static int client_come(struct vmsg_chan *c);
+
+static int handshake_client(struct vmsg_chan *c, int timeout_ms, bool come)
 {
 	struct vmsg_platform *p = c->p;
 	struct vmsg_vchan_page *page;
@@ -282,6 +286,14 @@ static int handshake_client(struct vmsg_chan *c, int timeout_ms)
 			       ring_bytes(page, c->rings, ro, lpages), ro);
 	if (r < 0)
 		return r == -EINVAL ? -EPROTO : r;
+	return come ? client_come(c) : 0;
+}
+
+/* The client's last step: say we came. */
+static int client_come(struct vmsg_chan *c)
+{
+	struct vmsg_platform *p = c->p;
+	struct vmsg_vchan_page *page = c->page;
 
 	/* One client per server: only the client that moves cli_live from
 	 * WAITING to UP is in. Or from ADMITTED: the server's rendezvous
@@ -305,7 +317,26 @@ static int handshake_client(struct vmsg_chan *c, int timeout_ms)
 int vmsg_chan_connect(vmsg_chan **out, struct vmsg_platform *p,
 		      const struct vmsg_chan_opts *o, int timeout_ms)
 {
-	return chan_start(out, p, o, false, timeout_ms);
+	return chan_start(out, p, o, false, timeout_ms, true);
+}
+
+int vmsg__chan_connect_early(vmsg_chan **out, struct vmsg_platform *p,
+			     const struct vmsg_chan_opts *o)
+{
+	return chan_start(out, p, o, false, 0, false);
+}
+
+int vmsg__chan_come(vmsg_chan *c)
+{
+	if (!c || c->is_server || !c->page)
+		return -EINVAL;
+	return client_come(c);
+}
+
+void vmsg__chan_discard(vmsg_chan *c)
+{
+	if (c)
+		chan_free(c);
 }
 
 int vmsg_chan_accept(vmsg_chan *c, int timeout_ms)

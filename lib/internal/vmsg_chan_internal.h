@@ -22,6 +22,20 @@ struct vmsg_platform *vmsg__chan_platform(vmsg_chan *c);
  * mapped them yet (lib/service/served.c, "lingering"). */
 void vmsg__chan_hangup(vmsg_chan *c);
 
+/* A client's connect in two steps (lib/service/ahead.c): the first maps
+ * and binds everything vmsg_chan_connect() would, looking the server up
+ * without waiting, and does not come in (cli_live is left as the server
+ * has it: the server sees no client); vmsg__chan_come() comes in, as
+ * vmsg_chan_connect()'s last step (-EBUSY: another client, or none
+ * admitted). A channel that did not come is given up with
+ * vmsg__chan_discard() (its pages unmapped: on Xen the unmap
+ * notification then clears cli_live, which the server reads as a client
+ * that came and went), or used as any channel once it came. */
+int vmsg__chan_connect_early(vmsg_chan **out, struct vmsg_platform *p,
+			     const struct vmsg_chan_opts *o);
+int vmsg__chan_come(vmsg_chan *c);
+void vmsg__chan_discard(vmsg_chan *c);
+
 /* Server end c admitted its client, which has not come yet (cli_live is
  * ADMITTED: not moved to UP by the client's connect, nor cleared by its
  * close or death). */

@@ -117,11 +117,21 @@ struct vmsg_pbw_serve_result {
 struct vmsg_pbw_closed {
 	uint32_t channel_id;
 };
+struct vmsg_pbw_spare {
+	uint32_t channel_id;
+	char service[VMSG_PBW_NAME_CAP];
+	uint32_t provider_domid;
+	char path[VMSG_PBW_PATH_CAP];
+	uint64_t max_msg;
+	uint32_t ring_ref;
+	uint32_t event_port;
+};
 
 extern const struct vmsg_pbw_desc vmsg__pbw_hello_desc, vmsg__pbw_error_desc,
 	vmsg__pbw_offer_desc, vmsg__pbw_result_desc, vmsg__pbw_open_desc,
 	vmsg__pbw_opened_desc, vmsg__pbw_serve_desc,
-	vmsg__pbw_serve_result_desc, vmsg__pbw_closed_desc;
+	vmsg__pbw_serve_result_desc, vmsg__pbw_closed_desc,
+	vmsg__pbw_spare_desc;
 
 /* Encode *msg into buf[0..cap); returns the length, or -EMSGSIZE when it
  * does not fit, -EINVAL for a string member without its NUL. */

@@ -14,6 +14,7 @@
 #include <vmsg/service.h>
 #include <vmsg/xen.h>
 
+#include "vmsg_chan_internal.h"
 #include "vmsg_xen_msg.h"
 
 /* A pollable fd for vmsg_ctl_fd(), where the target has one (Linux: an
@@ -73,6 +74,15 @@ struct vmsg__svc_env {
 			   const char *name, uint32_t ring_ref, uint32_t port,
 			   const struct vmsg_chan_opts *o);
 	int (*peer_gone)(vmsg_chan *c);
+	/* Optional, all three or none: connect_msg in two steps, for a spare
+	 * vmsgd announced (lib/service/ahead.c): map and bind without coming
+	 * in, come in, or give up one that did not (vmsg__xen_connect_early,
+	 * vmsg__chan_come, vmsg__chan_discard in both Xen worlds). */
+	int (*connect_early)(vmsg_chan **out, uint16_t server_domid,
+			     const char *name, uint32_t ring_ref,
+			     uint32_t port, const struct vmsg_chan_opts *o);
+	int (*come)(vmsg_chan *c);
+	void (*discard)(vmsg_chan *c);
 	/* Optional: a served channel's client has it (vmsgd asked for the
 	 * spare after it: docs/protocol.md, "Spare channels"); mark the
 	 * client live for it. vmsg__xen_chan_admit() in both Xen worlds. */
@@ -141,7 +151,9 @@ static inline int vmsg__svc_xen_connect(vmsg_chan **out,
 	.serve = vmsg__svc_xen_serve, .connect = vmsg__svc_xen_connect,      \
 	.serve_msg = vmsg__xen_serve_msg,                                    \
 	.connect_msg = vmsg__xen_connect_msg,                                \
-	.peer_gone = vmsg__xen_chan_peer_gone, .admit = vmsg__xen_chan_admit
+	.peer_gone = vmsg__xen_chan_peer_gone, .admit = vmsg__xen_chan_admit, \
+	.connect_early = vmsg__xen_connect_early, .come = vmsg__chan_come,  \
+	.discard = vmsg__chan_discard
 
 /* vmsg_ctl_open() over env (which must outlive the handle). */
 int vmsg__ctl_open(vmsg_ctl **out, const struct vmsg__svc_env *env,

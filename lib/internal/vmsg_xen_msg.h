@@ -35,6 +35,14 @@ int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
 			  const char *name, uint32_t ring_ref, uint32_t port,
 			  const struct vmsg_chan_opts *o);
 
+/* As vmsg__xen_connect_msg, short of coming in (vmsg__chan_connect_early:
+ * the server sees no client until vmsg__chan_come). For a spare vmsgd
+ * announced (lib/service/ahead.c), mapped while vmsgd answers the Open
+ * that takes it. */
+int vmsg__xen_connect_early(vmsg_chan **out, uint16_t server_domid,
+			    const char *name, uint32_t ring_ref, uint32_t port,
+			    const struct vmsg_chan_opts *o);
+
 /* vmsgd says the peer of Xen channel c is gone (its domain died, or its
  * control channel): mark it as its unmap notification would have, and
  * make an event pending so that a waiter (or a poller of its fd) looks.

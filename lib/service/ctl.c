@@ -142,6 +142,8 @@ static int attach_once(vmsg_ctl *ctl, int timeout_ms, uint64_t start)
 	if (msg_capable(ctl->env))
 		ours.features |= VMSG_FEATURE_SVC_SETUP_MSG |
 				 VMSG_FEATURE_SVC_ADMIT;
+	if (msg_capable(ctl->env) && ctl->env->connect_early)
+		ours.features |= VMSG_FEATURE_SVC_SPARE;
 	peer.error[0] = '\0';
 	r = vmsg_hello_exchange_ex(c, &ours, &peer, hs);
 	if (r == 0 && ctl->os)
@@ -267,6 +269,7 @@ static void ctl_free(vmsg_ctl *ctl)
 	}
 	if (ctl->os)
 		env->poll->close(ctl->os);
+	vmsg__svc_ahead_drop(ctl);
 	vmsg__svc_live_leave(ctl);
 	if (ctl->offers)
 		env->free(ctl->offers, ctl->capoffers * sizeof ctl->offers[0]);
@@ -554,6 +557,8 @@ static const struct vmsg_pbw_desc *desc_of(uint16_t type)
 		return &vmsg__pbw_serve_desc;
 	case VMSG_TYPE_SVC_CLOSED:
 		return &vmsg__pbw_closed_desc;
+	case VMSG_TYPE_SVC_SPARE:
+		return &vmsg__pbw_spare_desc;
 	default:
 		return NULL;
 	}
@@ -577,6 +582,13 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 		/* Not ours to understand (a newer vmsgd), or malformed: skip. */
 		if (!d || vmsg__pbw_decode(d, &ctl->in, ctl->msg, (size_t)r) < 0)
 			continue;
+		if (type == VMSG_TYPE_SVC_SPARE) {
+			struct vmsg_pbw_spare sp = ctl->in.spare;
+			vmsg__svc_ahead_note(ctl, &sp);
+			if (accept)
+				return 0;
+			continue;
+		}
 		if (type == VMSG_TYPE_SVC_SERVE ||
 		    type == VMSG_TYPE_SVC_CLOSED) {
 			if (type == VMSG_TYPE_SVC_SERVE) {
@@ -589,6 +601,7 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 				vmsg__svc_served_closed(ctl, id);
 				unpark_retired(ctl, id);
 				vmsg__svc_peer_gone(ctl, id);
+				vmsg__svc_ahead_closed(ctl, id);
 			}
 			if (accept)
 				return 0; /* accept's pump: one step done */

@@ -114,11 +114,29 @@ static int open_once(vmsg_ctl *ctl, const char *name, int timeout_ms,
 			       vmsg__svc_left(ctl, timeout_ms, start));
 	if (r < 0)
 		return r;
-	/* While vmsgd and the provider work: our end's handles. */
+	/* While vmsgd and the provider work: our end's handles, and the
+	 * spare vmsgd announced for this service mapped and bound. */
 	if (ctl->by_msg && ctl->env->prepare)
 		(void)ctl->env->prepare(false);
+	vmsg__svc_ahead_start(ctl, name);
 	r = await(ctl, req.req_id, 1, timeout_ms, start);
 	return r == 0 ? -EPROTO : r; /* a bare Result 0 is no channel */
+}
+
+/* What vmsgd said since our last call, without waiting: a Spare for
+ * the Open about to go out among it (ahead.c). Only the messages the
+ * pump deals with itself; anything else is left for await. */
+static void catch_up(vmsg_ctl *ctl)
+{
+	for (unsigned i = 0; i < 8 * CTL_QUEUE && ctl->chan; i++) {
+		struct vmsg_msg m;
+		if (vmsg_chan_peek(ctl->chan, &m, 0) < 0 ||
+		    (m.type != VMSG_TYPE_SVC_SPARE &&
+		     m.type != VMSG_TYPE_SVC_SERVE &&
+		     m.type != VMSG_TYPE_SVC_CLOSED) ||
+		    vmsg__svc_pump(ctl, 1, 0) < 0)
+			break;
+	}
 }
 
 static int open_connect(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
@@ -127,6 +145,7 @@ static int open_connect(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	const uint64_t start = ctl->env->now_ms();
 	int r;
 	vmsg__svc_unpark(ctl);
+	catch_up(ctl);
 	do {
 		ctl->err[0] = '\0';
 		r = vmsg__svc_ensure(ctl, timeout_ms, start);
@@ -156,11 +175,13 @@ static int open_connect(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 		 * garbage gets a clear refusal, not a mapping). */
 		if (!ctl->by_msg || !ctl->env->connect_msg)
 			r = -EPROTO;
-		else
+		else if ((r = vmsg__svc_ahead_take(ctl, &op, &c)) == 0)
 			r = ctl->env->connect_msg(&c,
 						  (uint16_t)op.provider_domid,
 						  op.path, op.ring_ref,
 						  op.event_port, &o);
+		else if (r > 0)
+			r = 0; /* the spare made ready while vmsgd answered */
 		if (r == -EPROTO || r == -EBUSY)
 			vmsg__svc_set_err(ctl, "vmsgd's Opened named a grant "
 					       "or event port that does not "
@@ -185,6 +206,7 @@ int vmsg_service_open(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 	if (!ctl || !out || !vmsg_service_name_ok(name))
 		return -EINVAL;
 	int r = open_connect(ctl, name, out, timeout_ms);
+	vmsg__svc_ahead_done(ctl, name);
 	vmsg__svc_leave_armed(ctl); /* after the connect: off its time */
 	return r;
 }

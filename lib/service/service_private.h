@@ -72,6 +72,15 @@ struct ctl_warm {
 	bool missed;
 };
 
+/* ahead.c: vmsgd's word (Spare) of the spare its next Open of a
+ * service will probably take, and that channel's end made ready while
+ * the Open is answered. */
+struct ctl_ahead {
+	bool set;
+	struct vmsg_pbw_spare sp;
+	vmsg_chan *c; /* mapped and bound, not come in; NULL: none */
+};
+
 struct ctl_live {
 	vmsg_chan *c;
 	uint32_t id; /* 0: brokered by an earlier vmsgd (no Closed to send) */
@@ -111,6 +120,7 @@ struct vmsg_ctl {
 	 * channels waiting for their consumers (served.c). */
 	struct vmsg_waitset ws;
 	struct ctl_warm warm;  /* warm.c */
+	struct ctl_ahead ahead; /* ahead.c */
 	struct ctl_live *live; /* channels handed out, for Closed */
 	size_t nlive, caplive;
 	uint8_t msg[CTL_MSG_MAX]; /* private copy of the message being read */
@@ -120,6 +130,7 @@ struct vmsg_ctl {
 		struct vmsg_pbw_opened opened;
 		struct vmsg_pbw_serve serve;
 		struct vmsg_pbw_closed closed;
+		struct vmsg_pbw_spare spare;
 	} in;
 };
 
@@ -260,6 +271,35 @@ void vmsg__svc_warm_up(vmsg_ctl *ctl);
 
 /* Close the warm channel and forget what it was for. */
 void vmsg__svc_warm_close(vmsg_ctl *ctl);
+
+/* ---- ahead.c: a spare announced (Spare) connected to during the Open
+ * that takes it (docs/protocol.md, "Spare channels"). */
+
+/* vmsgd's Spare: keep it (in place of any other) for our next Open of
+ * its service. Values a library could not use are dropped. */
+void vmsg__svc_ahead_note(vmsg_ctl *ctl, const struct vmsg_pbw_spare *sp);
+
+/* Our Open of `name` is out: if a spare of it was announced, map and bind
+ * it now (env->connect_early), while vmsgd answers. */
+void vmsg__svc_ahead_start(vmsg_ctl *ctl, const char *name);
+
+/* The Opened of that Open: 1 and *out the channel, come in, when it names
+ * the spare made ready (same id, grant, port and provider); 0 when there
+ * is none or it names another (a ready one is given up); or come's
+ * error. */
+int vmsg__svc_ahead_take(vmsg_ctl *ctl, const struct vmsg_pbw_opened *op,
+			 vmsg_chan **out);
+
+/* Give up a channel made ready and not taken (the Open failed, or the
+ * handle goes); nothing if there is none. */
+void vmsg__svc_ahead_drop(vmsg_ctl *ctl);
+
+/* Our Open of `name` is over: give up a channel made ready and not
+ * taken, and forget a Spare of that service (spent). */
+void vmsg__svc_ahead_done(vmsg_ctl *ctl, const char *name);
+
+/* vmsgd's Closed{id}: a spare announced with that id was retired. */
+void vmsg__svc_ahead_closed(vmsg_ctl *ctl, uint32_t id);
 
 /* live.c: the channels handed to the application. */
 

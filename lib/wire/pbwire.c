@@ -72,6 +72,15 @@ static const struct vmsg_pbw_field serve_result_f[] = {
 static const struct vmsg_pbw_field closed_f[] = {
 	F(1, VMSG_PBW_U32, struct vmsg_pbw_closed, channel_id, 0),
 };
+static const struct vmsg_pbw_field spare_f[] = {
+	F(1, VMSG_PBW_U32, struct vmsg_pbw_spare, channel_id, 0),
+	F(2, VMSG_PBW_STR, struct vmsg_pbw_spare, service, VMSG_PBW_NAME_CAP),
+	F(3, VMSG_PBW_U32, struct vmsg_pbw_spare, provider_domid, 0),
+	F(4, VMSG_PBW_STR, struct vmsg_pbw_spare, path, VMSG_PBW_PATH_CAP),
+	F(5, VMSG_PBW_U64, struct vmsg_pbw_spare, max_msg, 0),
+	F(6, VMSG_PBW_U32, struct vmsg_pbw_spare, ring_ref, 0),
+	F(7, VMSG_PBW_U32, struct vmsg_pbw_spare, event_port, 0),
+};
 
 #define D(name, fields, type) \
 	const struct vmsg_pbw_desc name = {fields, sizeof(fields) / sizeof(fields[0]), \
@@ -85,6 +94,7 @@ D(vmsg__pbw_opened_desc, opened_f, struct vmsg_pbw_opened);
 D(vmsg__pbw_serve_desc, serve_f, struct vmsg_pbw_serve);
 D(vmsg__pbw_serve_result_desc, serve_result_f, struct vmsg_pbw_serve_result);
 D(vmsg__pbw_closed_desc, closed_f, struct vmsg_pbw_closed);
+D(vmsg__pbw_spare_desc, spare_f, struct vmsg_pbw_spare);
 
 /* ---- encoding */
 

@@ -33,26 +33,45 @@ int vmsg__xen_serve_msg(vmsg_chan **out, uint16_t client_domid,
 	return 0;
 }
 
+/* A client's platform for the grant reference and port vmsgd gave. */
+static int msg_platform(struct vmsg_platform **p, uint16_t server_domid,
+			const char *name, uint32_t ring_ref, uint32_t port)
+{
+	/* What xenstore's keys would have had to be (xenplat_store.c's
+	 * read_keys): a hostile or broken vmsgd's values go no further. */
+	if (ring_ref == 0 || port == 0 || port > VMSG_XEN_PORT_MAX)
+		return -EPROTO;
+	int r = vmsg_xen_platform_new(p, server_domid, name, false);
+	if (r < 0)
+		return r;
+	struct vmsg__xenplat *x = vmsg__xenplat_of(*p);
+	x->by_msg = true;
+	x->msg_ref = ring_ref;
+	x->msg_port = port;
+	return 0;
+}
+
 int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
 			  const char *name, uint32_t ring_ref, uint32_t port,
 			  const struct vmsg_chan_opts *o)
 {
 	if (!out)
 		return -EINVAL;
-	/* What xenstore's keys would have had to be (xenplat_store.c's
-	 * read_keys): a hostile or broken vmsgd's values go no further. */
-	if (ring_ref == 0 || port == 0 || port > VMSG_XEN_PORT_MAX)
-		return -EPROTO;
 	struct vmsg_platform *p;
-	int r = vmsg_xen_platform_new(&p, server_domid, name, false);
-	if (r < 0)
-		return r;
-	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
-	x->by_msg = true;
-	x->msg_ref = ring_ref;
-	x->msg_port = port;
+	int r = msg_platform(&p, server_domid, name, ring_ref, port);
 	/* Nothing to wait for: the server is there, or it is not. */
-	return vmsg_chan_connect(out, p, o, 0);
+	return r < 0 ? r : vmsg_chan_connect(out, p, o, 0);
+}
+
+int vmsg__xen_connect_early(vmsg_chan **out, uint16_t server_domid,
+			    const char *name, uint32_t ring_ref, uint32_t port,
+			    const struct vmsg_chan_opts *o)
+{
+	if (!out)
+		return -EINVAL;
+	struct vmsg_platform *p;
+	int r = msg_platform(&p, server_domid, name, ring_ref, port);
+	return r < 0 ? r : vmsg__chan_connect_early(out, p, o);
 }
 
 int vmsg__xen_chan_admit(vmsg_chan *c)

@@ -36,7 +36,8 @@ _Static_assert(VMSG_TYPE_SVC_OFFER == SVC(OFFER) &&
 		       VMSG_TYPE_SVC_OPENED == SVC(OPENED) &&
 		       VMSG_TYPE_SVC_SERVE == SVC(SERVE) &&
 		       VMSG_TYPE_SVC_SERVE_RESULT == SVC(SERVE_RESULT) &&
-		       VMSG_TYPE_SVC_CLOSED == SVC(CLOSED),
+		       VMSG_TYPE_SVC_CLOSED == SVC(CLOSED) &&
+		       VMSG_TYPE_SVC_SPARE == SVC(SPARE),
 	       "VMSG_TYPE_SVC_* disagree with vmsg_service.proto");
 
 struct pair {
@@ -56,6 +57,7 @@ static const struct pair pairs[] = {
 	{"ServeResult", &vmsg__pbw_serve_result_desc,
 	 &vmsg__service__serve_result__descriptor},
 	{"Closed", &vmsg__pbw_closed_desc, &vmsg__service__closed__descriptor},
+	{"Spare", &vmsg__pbw_spare_desc, &vmsg__service__spare__descriptor},
 };
 #define NPAIRS (sizeof pairs / sizeof pairs[0])
 

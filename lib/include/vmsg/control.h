@@ -53,6 +53,12 @@ extern "C" {
  * cli_live at 3, not 2), so vmsgd may tell the provider to admit it
  * (Serve.admit). A library without it would see 3 as "taken": -EBUSY. */
 #define VMSG_FEATURE_SVC_ADMIT (1ull << 2)
+/* On a control channel to vmsgd only, with VMSG_FEATURE_SVC_SETUP_MSG
+ * (docs/protocol.md, "Spare channels"): the sender's consumer side takes
+ * vmsgd's Spare message (VMSG_TYPE_SVC_SPARE), word of a spare served for
+ * its next Open of a service, and may map it while that Open is answered.
+ * vmsgd sends Spare only where it is set. */
+#define VMSG_FEATURE_SVC_SPARE (1ull << 3)
 /* Later bits are added here, one per capability a peer may lack; never
  * reuse a retired bit. */
 /* Everything this version of the library implements. */

@@ -98,6 +98,7 @@ extern "C" {
 #define VMSG_TYPE_SVC_SERVE 0x0014u
 #define VMSG_TYPE_SVC_SERVE_RESULT 0x0015u
 #define VMSG_TYPE_SVC_CLOSED 0x0016u
+#define VMSG_TYPE_SVC_SPARE 0x0017u
 
 /* Longest service name; names are [A-Za-z0-9._-]. */
 #define VMSG_SERVICE_NAME_MAX 64
