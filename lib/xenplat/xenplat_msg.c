@@ -51,27 +51,35 @@ static int msg_platform(struct vmsg_platform **p, uint16_t server_domid,
 	return 0;
 }
 
-int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
+/* come: connect as ever; else map and bind only (vmsg__chan_come later). */
+static int connect_by_msg(vmsg_chan **out, uint16_t server_domid,
 			  const char *name, uint32_t ring_ref, uint32_t port,
-			  const struct vmsg_chan_opts *o)
+			  const struct vmsg_chan_opts *o, bool come)
 {
 	if (!out)
 		return -EINVAL;
 	struct vmsg_platform *p;
 	int r = msg_platform(&p, server_domid, name, ring_ref, port);
+	if (r < 0)
+		return r;
 	/* Nothing to wait for: the server is there, or it is not. */
-	return r < 0 ? r : vmsg_chan_connect(out, p, o, 0);
+	return come ? vmsg_chan_connect(out, p, o, 0)
+		    : vmsg__chan_connect_early(out, p, o);
+}
+
+int vmsg__xen_connect_msg(vmsg_chan **out, uint16_t server_domid,
+			  const char *name, uint32_t ring_ref, uint32_t port,
+			  const struct vmsg_chan_opts *o)
+{
+	return connect_by_msg(out, server_domid, name, ring_ref, port, o, true);
 }
 
 int vmsg__xen_connect_early(vmsg_chan **out, uint16_t server_domid,
 			    const char *name, uint32_t ring_ref, uint32_t port,
 			    const struct vmsg_chan_opts *o)
 {
-	if (!out)
-		return -EINVAL;
-	struct vmsg_platform *p;
-	int r = msg_platform(&p, server_domid, name, ring_ref, port);
-	return r < 0 ? r : vmsg__chan_connect_early(out, p, o);
+	return connect_by_msg(out, server_domid, name, ring_ref, port, o,
+			      false);
 }
 
 int vmsg__xen_chan_admit(vmsg_chan *c)

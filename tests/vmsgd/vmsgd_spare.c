@@ -83,37 +83,6 @@ static int role_twice(void)
 	return 0;
 }
 
-/* The id of the first channel vmsgctl lists in `state` of service echo,
- * or 0. */
-static unsigned listed(const char *state)
-{
-	char out[8192];
-	ASSERT_EQ(vt_ctl(out, sizeof out, "list channels"), 0);
-	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
-		unsigned id, prov, cons;
-		char svc[80], st[40];
-		if (sscanf(l, "%u %79s %u %u %39s", &id, svc, &prov, &cons,
-			   st) == 5 &&
-		    !strcmp(svc, "echo") && !strcmp(st, state))
-			return id;
-	}
-	return 0;
-}
-
-/* Wait until a spare of echo is listed served; its id. */
-static unsigned wait_spare(void)
-{
-	for (int i = 0; i < SIM_WAIT_MS / 20; i++) {
-		unsigned id = listed("spare");
-		if (id)
-			return id;
-		usleep(20000);
-	}
-	char out[8192];
-	vt_ctl(out, sizeof out, "list channels");
-	VMSG_TEST_FAIL("no served spare of echo listed:\n%s", out);
-}
-
 /* A process of dom2 in `role` (arg: vt_spawn's), until its last open
  * has talked: then a spare of echo must be listed served, or none at all
  * (vmsgd asks for a spare right after the Opened it follows, before it
@@ -127,7 +96,7 @@ static void process_run(const char *role, const char *arg, bool want)
 	sim_expect(r.from, "opened", buf, sizeof buf);
 	if (want) {
 		printf("%s %s: spare channel %u after its last open\n", role,
-		       arg ? arg : "", wait_spare());
+		       arg ? arg : "", vt_wait_chan_in("echo", "spare"));
 	} else {
 		ASSERT_EQ(vt_ctl(buf, sizeof buf, "list channels"), 0);
 		ASSERT_TRUE(strstr(buf, " echo ") != NULL);
@@ -175,10 +144,10 @@ int main(int argc, char **argv)
 	/* 3: a process that goes has its spare retired. */
 	vt_spawn(&once, 2, "once", NULL);
 	sim_expect(once.from, "opened", buf, sizeof buf);
-	unsigned gone = wait_spare();
+	unsigned gone = vt_wait_chan_in("echo", "spare");
 	sim_say(once.to, "go");
 	vt_role_done(&once, 0);
-	for (int i = 0; i < SIM_WAIT_MS / 20 && listed("spare"); i++)
+	for (int i = 0; i < SIM_WAIT_MS / 20 && vt_chan_in("echo", "spare"); i++)
 		usleep(20000);
 	ASSERT_TRUE(!vt_in_state(gone, "spare"));
 	/* Its channel lingers until the provider has closed it too. */
@@ -196,7 +165,7 @@ int main(int argc, char **argv)
 	sim_say(chain.to, "next");
 	sim_expect(chain.from, "opened 0", buf, sizeof buf);
 	for (int i = 1; i < 4; i++) {
-		unsigned spare = wait_spare();
+		unsigned spare = vt_wait_chan_in("echo", "spare");
 		sim_say(chain.to, "next");
 		snprintf(want, sizeof want, "opened %d", i);
 		sim_expect(chain.from, want, buf, sizeof buf);

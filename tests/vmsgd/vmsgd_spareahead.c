@@ -63,25 +63,6 @@ static int maps_of(int pid)
 	return n;
 }
 
-/* The id vmsgctl lists of echo in `state` ("spare": served), waiting. */
-static unsigned wait_listed(const char *state)
-{
-	for (int i = 0; i < SIM_WAIT_MS / 20; i++) {
-		char out[8192];
-		ASSERT_EQ(vt_ctl(out, sizeof out, "list channels"), 0);
-		for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
-			unsigned id, prov, cons;
-			char svc[80], st[40];
-			if (sscanf(l, "%u %79s %u %u %39s", &id, svc, &prov,
-				   &cons, st) == 5 &&
-			    !strcmp(svc, "echo") && !strcmp(st, state))
-				return id;
-		}
-		usleep(20000);
-	}
-	VMSG_TEST_FAIL("no echo channel listed %s", state);
-}
-
 static const struct vt_role_fn roles[] = {
 	{"ahead", role_ahead},
 	{NULL, NULL},
@@ -100,7 +81,7 @@ int main(int argc, char **argv)
 	sim_expect(cons.from, "opened 0", buf, sizeof buf);
 
 	/* 1 */
-	unsigned spare = wait_listed("spare");
+	unsigned spare = vt_wait_chan_in("echo", "spare");
 	const int before = maps_of(pid);
 	const pid_t vpid = vt_child_of(vt_vmsgd);
 	ASSERT_EQ(kill(vpid, SIGSTOP), 0);
@@ -129,7 +110,7 @@ int main(int argc, char **argv)
 	printf("1: the open took spare %u, mapped ahead\n", spare);
 
 	/* 2 */
-	unsigned next = wait_listed("spare");
+	unsigned next = vt_wait_chan_in("echo", "spare");
 	vt_write_conf(CONF_RING("32768"));
 	ASSERT_EQ(vt_ctl(buf, sizeof buf, "reload"), 0);
 	sim_say(cons.to, "next");

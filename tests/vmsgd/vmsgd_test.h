@@ -276,6 +276,37 @@ static inline bool vt_in_state(unsigned id, const char *state)
 	return s && end && s < end;
 }
 
+/* The id of a channel of service `svc` that vmsgctl lists in `state`
+ * ("spare": a served spare), or 0. */
+static inline unsigned vt_chan_in(const char *svc, const char *state)
+{
+	char out[8192];
+	ASSERT_EQ(vt_ctl(out, sizeof out, "list channels"), 0);
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		unsigned id, prov, cons;
+		char name[80], st[40];
+		if (sscanf(l, "%u %79s %u %u %39s", &id, name, &prov, &cons,
+			   st) == 5 &&
+		    !strcmp(name, svc) && !strcmp(st, state))
+			return id;
+	}
+	return 0;
+}
+
+/* vt_chan_in(), waiting up to SIM_WAIT_MS for one; fails the test. */
+static inline unsigned vt_wait_chan_in(const char *svc, const char *state)
+{
+	for (int i = 0; i < SIM_WAIT_MS / 20; i++) {
+		unsigned id = vt_chan_in(svc, state);
+		if (id)
+			return id;
+		usleep(20000);
+	}
+	char out[8192];
+	vt_ctl(out, sizeof out, "list channels");
+	VMSG_TEST_FAIL("no channel of %s listed %s:\n%s", svc, state, out);
+}
+
 /* Open service `name` through the library, or fail the test saying why. */
 static inline vmsg_chan *vt_open(vmsg_ctl *ctl, const char *name)
 {
