@@ -30,6 +30,7 @@
 #include "host_internal.h"
 #include "vmsg_barrier.h"
 #include "vmsg_clock.h"
+#include "vmsg_poll.h"
 #include "vmsg_linux_alloc.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -348,20 +349,9 @@ static int conn_event(struct vmsg_host_platform *h)
 /* epoll_wait plus housekeeping. */
 static int host_poll(struct vmsg_host_platform *h, int timeout_ms)
 {
-	uint64_t deadline = 0;
-	if (timeout_ms > 0)
-		deadline = vmsg__clock_ns() +
-			   (uint64_t)timeout_ms * 1000000u;
+	const uint64_t deadline = vmsg__deadline_in(timeout_ms);
 	for (;;) {
-		int t = timeout_ms;
-		if (timeout_ms > 0) {
-			uint64_t now = vmsg__clock_ns();
-			if (now >= deadline)
-				t = 0;
-			else /* round up: never wake early and spin */
-				t = (int)((deadline - now + 999999u) /
-					  1000000u);
-		}
+		int t = vmsg__poll_ms(deadline);
 		struct epoll_event ev[4];
 		int n = epoll_wait(h->epfd, ev, 4, t);
 		if (n < 0) {
@@ -423,8 +413,16 @@ static int host_pend(struct vmsg_platform *p)
 	return 0;
 }
 
-/* Many platforms at once (vmsg/waitset.h): poll their epoll fds, then
- * each readable one's housekeeping and event, as ack does. */
+/* host_wait_any's take: a readable epoll fd's housekeeping and event,
+ * as ack does. */
+static int take_host(void *ctx, unsigned i, short revents)
+{
+	(void)revents;
+	struct vmsg_platform *const *ps = ctx;
+	return host_poll(vmsg__host_of(ps[i]), 0);
+}
+
+/* Many platforms at once (vmsg/waitset.h): poll their epoll fds. */
 static int host_wait_any(struct vmsg_platform *const *ps, unsigned n,
 			 int timeout_ms, uint8_t *fired)
 {
@@ -434,39 +432,8 @@ static int host_wait_any(struct vmsg_platform *const *ps, unsigned n,
 	for (unsigned i = 0; i < n; i++)
 		pf[i] = (struct pollfd){.fd = vmsg__host_of(ps[i])->epfd,
 					.events = POLLIN};
-	uint64_t deadline = vmsg__clock_ns();
-	if (timeout_ms > 0)
-		deadline += (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		int t = timeout_ms;
-		if (timeout_ms > 0) {
-			uint64_t now = vmsg__clock_ns();
-			t = now >= deadline ? 0
-					    : (int)((deadline - now + 999999u) /
-						    1000000u);
-		}
-		int k = poll(pf, n, t);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int count = 0;
-		for (unsigned i = 0; k > 0 && i < n; i++) {
-			if (!pf[i].revents)
-				continue;
-			int r = host_poll(vmsg__host_of(ps[i]), 0);
-			if (r < 0)
-				return r;
-			if (r > 0) {
-				fired[i] = 1;
-				count++;
-			}
-		}
-		/* Only housekeeping happened: on with the time left. */
-		if (count || t == 0)
-			return count;
-	}
+	return vmsg__poll_events(pf, n, vmsg__deadline_in(timeout_ms),
+				 take_host, (void *)ps, fired);
 }
 
 /* ---- the rest ---------------------------------------------------------- */

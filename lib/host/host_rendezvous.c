@@ -40,6 +40,7 @@
 #include "host_internal.h"
 #include "vmsg_barrier.h"
 #include "vmsg_clock.h"
+#include "vmsg_poll.h"
 
 /* A lookup retries a missing or refusing socket this often. */
 #define HOST_RETRY_MS 5
@@ -422,14 +423,6 @@ int vmsg__host_recv_hello(struct vmsg_host_platform *h)
 
 /* ---- client ------------------------------------------------------------ */
 
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = vmsg__clock_ns();
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + 999999u) / 1000000u);
-}
-
 /* Connect, retrying while there is no server (yet). */
 static int connect_retry(const char *path, int timeout_ms, uint64_t deadline)
 {
@@ -449,7 +442,7 @@ static int connect_retry(const char *path, int timeout_ms, uint64_t deadline)
 		if (e != ENOENT && e != ECONNREFUSED && e != EAGAIN &&
 		    e != EINTR)
 			return -e;
-		int left = timeout_ms < 0 ? HOST_RETRY_MS : ms_left(deadline);
+		int left = timeout_ms < 0 ? HOST_RETRY_MS : vmsg__poll_ms(deadline);
 		if (left == 0)
 			return -ENOENT;
 		if (left > HOST_RETRY_MS)
@@ -543,7 +536,7 @@ int vmsg__host_lookup(struct vmsg_platform *p, uint32_t *ring_ref,
 	for (;;) {
 		struct pollfd pf = {.fd = s, .events = POLLIN};
 		int r = poll(&pf, 1,
-			     timeout_ms < 0 ? -1 : ms_left(hs_deadline));
+			     timeout_ms < 0 ? -1 : vmsg__poll_ms(hs_deadline));
 		if (r < 0 && errno != EINTR) {
 			r = -errno;
 			close(s);

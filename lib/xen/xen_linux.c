@@ -33,6 +33,7 @@
 
 #include "vmsg_clock.h"
 #include "vmsg_linux_alloc.h"
+#include "vmsg_poll.h"
 #include "vmsg_xen_msg.h"
 #include "xen_internal.h"
 
@@ -437,6 +438,19 @@ static int lx_evt_sleep(struct vmsg__xenplat *x)
 	return l->watching ? -EAGAIN : take_event(l, true);
 }
 
+_Static_assert(VMSG_XEN_FOREVER == VMSG_POLL_FOREVER,
+	       "lx_evt_wait hands the core's deadline to vmsg__poll_events");
+
+/* lx_evt_wait's take: the event a readable fd holds. */
+static int take_lx(void *ctx, unsigned i, short revents)
+{
+	struct vmsg__xenplat *const *xs = ctx;
+	int r = lx_evt_take(xs[i]);
+	if (r == 0 && (revents & (POLLERR | POLLHUP | POLLNVAL)))
+		return -EIO; /* the event device went away */
+	return r;
+}
+
 static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
 		       uint64_t deadline_ns, uint8_t *fired)
 {
@@ -446,40 +460,8 @@ static int lx_evt_wait(struct vmsg__xenplat *const *xs, unsigned n,
 	for (unsigned i = 0; i < n; i++)
 		pf[i] = (struct pollfd){.fd = poll_fd(vmsg__xen_linux_of(xs[i])),
 					.events = POLLIN};
-	for (;;) {
-		int t = -1;
-		if (deadline_ns != VMSG_XEN_FOREVER) {
-			uint64_t now = vmsg__clock_ns();
-			t = now >= deadline_ns
-				    ? 0
-				    : (int)((deadline_ns - now + 999999u) /
-					    1000000u);
-		}
-		int k = poll(pf, n, t);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int count = 0;
-		for (unsigned i = 0; k > 0 && i < n; i++) {
-			if (!pf[i].revents)
-				continue;
-			int r = lx_evt_take(xs[i]);
-			if (r < 0)
-				return r;
-			if (r > 0) {
-				fired[i] = 1;
-				count++;
-			} else if (pf[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-				return -EIO; /* the event device went away */
-			}
-		}
-		/* Nothing (or a readable fd with nothing queued): on with
-		 * the time that is left. */
-		if (count || t == 0)
-			return count;
-	}
+	return vmsg__poll_events(pf, n, deadline_ns, take_lx, (void *)xs,
+				 fired);
 }
 
 /* ---- xenstore ------------------------------------------------------------ */
@@ -592,14 +574,8 @@ static void lx_xs_unwatch(void *s, const char *path)
  * the keys after each). Without a watch none comes: a plain sleep. */
 static int lx_xs_wait_watch(void *s, uint64_t deadline_ns)
 {
-	uint64_t now = vmsg__clock_ns();
-	int t = now >= deadline_ns
-			? 0
-			: (int)((deadline_ns - now + 999999u) / 1000000u);
-	if (deadline_ns == VMSG_XEN_FOREVER)
-		t = -1;
 	struct pollfd pf = {.fd = xs_fileno(s), .events = POLLIN};
-	int k = poll(&pf, 1, t);
+	int k = poll(&pf, 1, vmsg__poll_ms(deadline_ns));
 	if (k <= 0)
 		return 0;
 	char **ev;
