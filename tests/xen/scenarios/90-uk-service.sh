@@ -48,8 +48,17 @@ uk_wait() {
 	done
 	return 1
 }
-# why NAME: the end of a console, for a FAIL.
-why() { uk_log "$1" | tail -n 8 | sed 's/^/  | /'; xen_says "$(xl domid "$1" 2>/dev/null || echo x)" 4; }
+# why NAME: the end of a console, for a FAIL, and Xen's view of the
+# domain: its state and CPU seconds tell a guest asleep (waiting for an
+# event) from one spinning.
+why() {
+	uk_log "$1" | tail -n 8 | sed 's/^/  | /'
+	xl list "$1" 2>/dev/null | tail -n 1 | sed 's/^/  [xl list] /'
+	local d
+	d=$(xl domid "$1" 2>/dev/null) || return 0
+	xen_says "$d" 4
+	xen_evtchns "$d"
+}
 start_vmsgd() {
 	vmsgd --foreground --config "$conf" >>"$vlog" 2>&1 &
 	vpid=$!
@@ -116,7 +125,13 @@ for g in "${ukc[@]}"; do
 	xl destroy "$g" 2>/dev/null
 done
 info "8 consumers done after $(elapsed "$t0") s"
-[ -z "$bad" ] || { cleanup; fail "consumers without a checked exchange:$bad"; }
+if [ -n "$bad" ]; then
+	# What ukfan saw of each channel (opened, done, errors).
+	uk_log ukfan | grep -a '^ECHO' | tail -n 24 | sed 's/^/  [ukfan] /'
+	why ukfan
+	cleanup
+	fail "consumers without a checked exchange:$bad"
+fi
 uk_wait ukfan '^ECHO channel .* done: ' 10
 n=$(uk_log ukfan | grep -ac "^ECHO channel .* done: 5967450 bytes, 300 messages, received cksum $want$")
 [ "$n" -eq 8 ] || { why ukfan; cleanup; fail "ukfan's record: $n of 8 channels carried the 300 records (cksum $want)"; }

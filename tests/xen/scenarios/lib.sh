@@ -164,6 +164,16 @@ xen_says() {
 	xl dmesg 2>/dev/null | grep -aE "(d$1v[0-9]|Dom$1 |dom$1 )" | tail -n "${2:-12}" | sed 's/^/  [xen] /'
 }
 
+# xen_evtchns DOMID: Xen's view of the domain's event channels (debug key
+# 'e': each port's pending and masked bits, its state and peer, and which
+# vCPUs sit in SCHEDOP_poll), for telling a lost event from one never sent.
+xen_evtchns() {
+	xl debug-keys e 2>/dev/null || return 0
+	xl dmesg 2>/dev/null | tr -d '\r' | awk -v d="$1" '
+		/Event channel information for domain/ { on = ($NF == d ":") }
+		on' | tail -n "${2:-24}" | sed 's/^/  [xen evtchn] /'
+}
+
 # guest_grep NAME PATTERN: the guest's console lines matching PATTERN.
 guest_grep() { sed 's/\r//' "$CONSOLE_DIR/guest-$1.log" 2>/dev/null | grep -a -- "$2"; }
 
