@@ -159,9 +159,10 @@ guest_wait() {
 }
 
 # xen_says DOMID: what Xen logged about that domain (crash dumps, triple
-# faults), from the hypervisor's ring.
+# faults), from the hypervisor's ring. Its "(XEN)" mark goes: the serial
+# log's reader drops every line that has it (Xen's own console output).
 xen_says() {
-	xl dmesg 2>/dev/null | grep -aE "(d$1v[0-9]|Dom$1 |dom$1 )" | tail -n "${2:-12}" | sed 's/^/  [xen] /'
+	xl dmesg 2>/dev/null | grep -aE "(d$1v[0-9]|Dom$1 |dom$1 )" | tail -n "${2:-12}" | sed 's/(XEN) *//; s/^/  [xen] /'
 }
 
 # xen_evtchns DOMID: Xen's view of the domain's event channels (debug key
@@ -171,7 +172,7 @@ xen_evtchns() {
 	xl debug-keys e 2>/dev/null || return 0
 	xl dmesg 2>/dev/null | tr -d '\r' | awk -v d="$1" '
 		/Event channel information for domain/ { on = ($NF == d ":") }
-		on' | tail -n "${2:-24}" | sed 's/^/  [xen evtchn] /'
+		on' | tail -n "${2:-24}" | sed 's/(XEN) *//; s/^/  [xen evtchn] /'
 }
 
 # guest_grep NAME PATTERN: the guest's console lines matching PATTERN.
