@@ -255,7 +255,15 @@ int file_backend_open(struct blockd *d, const char *image, bool ro,
 		return -1;
 	}
 	d->be_state = f;
-	f->fd = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NOATIME: every read would otherwise go through the access-time
+	 * check (touch_atime, current_time): 7 % of our time at depth 32
+	 * in a profile of 4 KiB reads from the page cache, for a time nobody
+	 * reads on a disk image. Only the file's owner (or
+	 * CAP_FOWNER) may ask for it: anyone else opens it as before. */
+	const int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	f->fd = open(image, flags | O_NOATIME);
+	if (f->fd < 0 && errno == EPERM)
+		f->fd = open(image, flags);
 	if (f->fd < 0) {
 		fprintf(stderr, "vmsg-blockd: %s: %s\n", image, strerror(errno));
 		return -1;
