@@ -17,8 +17,9 @@
  * buffer of a large WRITE is given back once its consumer idles
  * (test_kept_idle); a consumer that leaves a large WRITE incomplete is
  * dropped at --partial-timeout, one streaming large WRITEs is not
- * (test_partial); kill -9
- * and restart; the daemon's usage errors name their cause. test_rw runs again with --spin-us. Reads whose
+ * (test_partial); the image's access time stays as it was under the
+ * daemon's reads (O_NOATIME), and one that may not ask for that serves it
+ * all the same (test_noatime); kill -9 and restart; the daemon's usage errors name their cause. test_rw runs again with --spin-us. Reads whose
  * pages are cold, partly cached or cached return the file (test_cold);
  * an idle daemon with a silent consumer uses next to no CPU (test_idle).
  *
@@ -29,6 +30,7 @@
  * instead: outstanding requests end with -EIO within a second, later ones
  * get -EIO at once, and vmsg-blockd stays up. */
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -416,6 +418,101 @@ static void test_ro(const char *image)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 }
+
+#ifndef BLOCKD_VIA_NBD
+/* The image's access time as it is now; old: set it to 1 January 2000
+ * first (its mtime kept). */
+static time_t atime_of(const char *image, bool old)
+{
+	if (old) {
+		struct timespec t[2] = {{946684800, 0}, {0, UTIME_OMIT}};
+		ASSERT_EQ(utimensat(AT_FDCWD, image, t, 0), 0);
+	}
+	struct stat st;
+	ASSERT_EQ(stat(image, &st), 0);
+	return st.st_atime;
+}
+
+/* A consumer reads 64 KiB at 1 MiB through path. */
+static void read_through(const char *path)
+{
+	struct bt_client b;
+	uint8_t buf[65536];
+	ASSERT_EQ(bt_connect(&b, path, 8, 65536), 0);
+	ASSERT_EQ(vmsg_blk_client_io(b.cl, VMSG_BLK_OP_READ, buf, sizeof(buf),
+				     MIB, 0, 10000), 0);
+	bt_close(&b);
+}
+
+/* vmsg-blockd serving image read-only at path, without CAP_FOWNER if
+ * asked (dropped from the bounding set: the program then runs without
+ * it), and a consumer reading through it. */
+static void serve_and_read(const char *path, const char *image,
+			   bool no_fowner)
+{
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (no_fowner && prctl(PR_CAPBSET_DROP, CAP_FOWNER, 0, 0, 0) < 0)
+			_exit(126);
+		execl(BLOCKD_BIN, "vmsg-blockd", "-q", "--listen", path,
+		      "--read-only", image, (char *)NULL);
+		_exit(127);
+	}
+	wait_path(path, "vmsg-blockd");
+	read_through(path);
+	kill(pid, SIGTERM);
+	int st;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* vmsg-blockd opens the image with O_NOATIME: its reads leave the access
+ * time alone. A process that may not ask for that (not the file's owner,
+ * no CAP_FOWNER: here root without it, the image given to nobody) still
+ * gets the image served, opened without it. Where the filesystem keeps
+ * no access times (a noatime mount) a plain read shows it, and only the
+ * serving is checked. */
+static void test_noatime(void)
+{
+	char image[300], path[300];
+	snprintf(image, sizeof(image), "%s/noatime.img", dir);
+	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(ftruncate(fd, 4 * MIB), 0);
+	close(fd);
+	/* Does a plain read move the access time here? */
+	time_t before = atime_of(image, true);
+	char c;
+	fd = open(image, O_RDONLY);
+	ASSERT_EQ(pread(fd, &c, 1, 0), 1);
+	close(fd);
+	bool kept = atime_of(image, false) != before;
+	if (!kept)
+		printf("noatime: this filesystem keeps no access times; only "
+		       "the serving is checked\n");
+
+	snprintf(path, sizeof(path), "%s/noatime-owner", dir);
+	before = atime_of(image, true);
+	serve_and_read(path, image, false); /* root: the owner */
+	if (kept && atime_of(image, false) != before)
+		VMSG_TEST_FAIL("vmsg-blockd's reads moved the image's access "
+			       "time (opened without O_NOATIME)");
+
+	/* Neither the owner nor CAP_FOWNER: O_NOATIME refused (EPERM). */
+	ASSERT_EQ(chown(image, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/noatime-other", dir);
+	before = atime_of(image, true);
+	serve_and_read(path, image, true);
+	if (kept && atime_of(image, false) == before)
+		VMSG_TEST_FAIL("vmsg-blockd without CAP_FOWNER left the access "
+			       "time as it was: was the image opened at all?");
+	printf("noatime: the owner's reads keep the access time, another's "
+	       "are served%s\n", kept ? " and move it" : "");
+	unlink(image);
+}
+#endif
 
 #ifndef BLOCKD_VIA_NBD
 /* kill -9 of the provider in the middle of I/O: every outstanding request
@@ -1645,6 +1742,9 @@ int main(void)
 	test_cold(image);
 	test_idle(image);
 	test_ro(image);
+#ifndef BLOCKD_VIA_NBD
+	test_noatime();
+#endif
 	test_hostile_neighbour(image);
 	test_flood_neighbour(image);
 	test_hoarder(image);
