@@ -22,12 +22,11 @@ void vmsg__svc_ahead_note(vmsg_ctl *ctl, const struct vmsg_pbw_spare *sp)
 		return;
 	/* What an Opened with them would need (open_connect's checks). */
 	if (!ctl->by_msg || sp->channel_id == 0 || sp->ring_ref == 0 ||
-	    sp->event_port == 0 || sp->provider_domid >= VMSG_DOMID_LIMIT ||
-	    !sp->path[0] || !vmsg_service_name_ok(sp->service) ||
-	    sp->max_msg == 0 || sp->max_msg > (1u << 30))
+	    sp->event_port == 0 || !vmsg_service_name_ok(sp->service) ||
+	    !vmsg__svc_chan_named_ok(sp->path, sp->provider_domid,
+				     sp->max_msg))
 		return;
 	a->sp = *sp;
-	a->set = true;
 }
 
 /* (No strcmp in a unikernel: the length and the bytes.) */
@@ -41,7 +40,7 @@ void vmsg__svc_ahead_start(vmsg_ctl *ctl, const char *name)
 {
 	struct ctl_ahead *a = &ctl->ahead;
 	const struct vmsg__svc_env *env = ctl->env;
-	if (!a->set || a->c || !env->connect_early ||
+	if (!a->sp.channel_id || a->c || !env->connect_early ||
 	    !same_name(a->sp.service, name))
 		return;
 	struct vmsg_chan_opts o;
@@ -52,7 +51,7 @@ void vmsg__svc_ahead_start(vmsg_ctl *ctl, const char *name)
 			       &o) < 0) {
 		/* Retired under us, most likely: the Opened will say. */
 		a->c = NULL;
-		a->set = false;
+		a->sp.channel_id = 0;
 	}
 }
 
@@ -72,7 +71,7 @@ int vmsg__svc_ahead_take(vmsg_ctl *ctl, const struct vmsg_pbw_opened *op,
 	}
 	vmsg_chan *c = a->c;
 	a->c = NULL;
-	a->set = false;
+	a->sp.channel_id = 0;
 	int r = ctl->env->come(c);
 	if (r < 0) {
 		ctl->env->discard(c);
@@ -89,7 +88,7 @@ void vmsg__svc_ahead_drop(vmsg_ctl *ctl)
 		return;
 	ctl->env->discard(a->c);
 	a->c = NULL;
-	a->set = false;
+	a->sp.channel_id = 0;
 }
 
 void vmsg__svc_ahead_done(vmsg_ctl *ctl, const char *name)
@@ -101,13 +100,13 @@ void vmsg__svc_ahead_done(vmsg_ctl *ctl, const char *name)
 	 * could name another channel by our next Open: the provider reuses
 	 * them, for our domain's other processes too, whose channel a
 	 * mapping given up would break (its unmap clears cli_live). */
-	if (a->set && same_name(a->sp.service, name))
-		a->set = false;
+	if (a->sp.channel_id && same_name(a->sp.service, name))
+		a->sp.channel_id = 0;
 }
 
 void vmsg__svc_ahead_closed(vmsg_ctl *ctl, uint32_t id)
 {
 	struct ctl_ahead *a = &ctl->ahead;
-	if (a->set && !a->c && a->sp.channel_id == id)
-		a->set = false;
+	if (!a->c && a->sp.channel_id == id)
+		a->sp.channel_id = 0;
 }

@@ -426,7 +426,7 @@ static void handle_serve(vmsg_ctl *ctl, const struct vmsg_pbw_serve *s)
 	    s->relayed_for >= VMSG_DOMID_LIMIT ||
 	    (s->relayed_for && s->consumer_domid != 0) ||
 	    !vmsg_service_name_ok(s->service) || s->max_msg == 0 ||
-	    s->max_msg > (1u << 30)) {
+	    s->max_msg > VMSG__SVC_MAX_MSG_LIMIT) {
 		serve_reply(ctl, s->serve_id, -EINVAL, "bad serve request");
 		return;
 	}
@@ -583,8 +583,7 @@ int vmsg__svc_pump(vmsg_ctl *ctl, int accept, int timeout_ms)
 		if (!d || vmsg__pbw_decode(d, &ctl->in, ctl->msg, (size_t)r) < 0)
 			continue;
 		if (type == VMSG_TYPE_SVC_SPARE) {
-			struct vmsg_pbw_spare sp = ctl->in.spare;
-			vmsg__svc_ahead_note(ctl, &sp);
+			vmsg__svc_ahead_note(ctl, &ctl->in.spare);
 			if (accept)
 				return 0;
 			continue;

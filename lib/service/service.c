@@ -161,8 +161,7 @@ static int open_connect(vmsg_ctl *ctl, const char *name, vmsg_chan **out,
 
 	/* Copy out before anything else is received. */
 	const struct vmsg_pbw_opened op = ctl->in.opened;
-	if (!op.path[0] || op.provider_domid >= VMSG_DOMID_LIMIT ||
-	    op.max_msg == 0 || op.max_msg > (1u << 30))
+	if (!vmsg__svc_chan_named_ok(op.path, op.provider_domid, op.max_msg))
 		return -EPROTO;
 	struct vmsg_chan_opts o;
 	vmsg_chan_opts_init(&o);

@@ -76,8 +76,7 @@ struct ctl_warm {
  * service will probably take, and that channel's end made ready while
  * the Open is answered. */
 struct ctl_ahead {
-	bool set;
-	struct vmsg_pbw_spare sp;
+	struct vmsg_pbw_spare sp; /* sp.channel_id 0: none announced */
 	vmsg_chan *c; /* mapped and bound, not come in; NULL: none */
 };
 
@@ -271,6 +270,18 @@ void vmsg__svc_warm_up(vmsg_ctl *ctl);
 
 /* Close the warm channel and forget what it was for. */
 void vmsg__svc_warm_close(vmsg_ctl *ctl);
+
+/* The largest message a channel vmsgd sets up may carry (1 GiB). */
+#define VMSG__SVC_MAX_MSG_LIMIT (1u << 30)
+
+/* What vmsgd names of a channel to connect to (Opened, Spare) can be
+ * used: a path, a provider's domain, and a largest message in range. */
+static inline bool vmsg__svc_chan_named_ok(const char *path, uint32_t domid,
+					   uint64_t max_msg)
+{
+	return path[0] && domid < VMSG_DOMID_LIMIT && max_msg != 0 &&
+	       max_msg <= VMSG__SVC_MAX_MSG_LIMIT;
+}
 
 /* ---- ahead.c: a spare announced (Spare) connected to during the Open
  * that takes it (docs/protocol.md, "Spare channels"). */
