@@ -25,6 +25,7 @@
 #endif
 
 #include "blockd.h"
+#include "vmsg_clock.h"
 
 #define DEFAULT_DEPTH 64u
 #define DEFAULT_MAX_REQ (4u * 1024u * 1024u)
@@ -362,13 +363,6 @@ static void on_close(struct blockd *d, struct conn *k)
 	vmsg_chan_close(k->c);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 static int run(struct blockd *d, const sigset_t *orig)
 {
 	struct pollfd *p = calloc(d->max_conns + 2 + MAX_XEN, sizeof(*p));
@@ -392,7 +386,7 @@ static int run(struct blockd *d, const sigset_t *orig)
 		if ((r = xen_accept(d)) < 0)
 			break;
 #endif
-		blockd_step(d, mono_ns() / 1000000u, on_close);
+		blockd_step(d, vmsg__clock_ms(), on_close);
 		nfds_t n = 0;
 		short ev;
 		int bfd = d->be->poll_fd(d, &ev);
@@ -448,14 +442,14 @@ static int run(struct blockd *d, const sigset_t *orig)
 		int due = d->be->due_ms ? d->be->due_ms(d) : -1;
 		if (due >= 0 && (ms < 0 || due < ms))
 			ms = due;
-		due = blockd_due_ms(d, mono_ns() / 1000000u);
+		due = blockd_due_ms(d, vmsg__clock_ms());
 		if (due >= 0 && (ms < 0 || due < ms))
 			ms = due;
 		/* --spin-us: within that long of the last request or reply,
 		 * look again at once. ppoll still runs (no wait), so the
 		 * signals and the other fds are seen while spinning. */
 		if (d->spin_ns) {
-			uint64_t ns = mono_ns();
+			uint64_t ns = vmsg__clock_ns();
 			if (d->moved != moved)
 				last_move = ns;
 			if (ns - last_move < d->spin_ns)
@@ -751,7 +745,7 @@ int main(int argc, char **argv)
 		k->closing = true;
 	/* Let the backend finish what it holds, then free. */
 	while (d.conns) {
-		blockd_step(&d, mono_ns() / 1000000u, on_close);
+		blockd_step(&d, vmsg__clock_ms(), on_close);
 		if (d.conns)
 			usleep(1000);
 	}

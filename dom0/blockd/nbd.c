@@ -37,6 +37,7 @@
 #include <libnbd.h>
 
 #include "blockd.h"
+#include "vmsg_clock.h"
 
 /* The nbd backend's part of struct blockd (be_state). */
 struct nbd_disk {
@@ -66,13 +67,6 @@ static int32_t status_of(int err)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 /* Notice, once, that the connection is dead. */
 static void check_lost(struct blockd *d)
 {
@@ -94,7 +88,7 @@ static int on_complete(void *user_data, int *error)
 	struct bio *b = user_data;
 	b->nbd_pending = false;
 	struct nbd_disk *n = b->conn->d->be_state;
-	n->progress_ms = now_ms();
+	n->progress_ms = vmsg__clock_ms();
 	bio_done(b, status_of(*error));
 	return 1; /* retire the command: nothing waits on its cookie */
 }
@@ -116,7 +110,7 @@ static void nbd_start(struct blockd *d, struct bio *b)
 
 	/* The clock of the hang check starts when the handle gets work. */
 	if (nbd_aio_in_flight(n->h) <= 0)
-		n->progress_ms = now_ms();
+		n->progress_ms = vmsg__clock_ms();
 	b->nbd_pending = true;
 	switch (h->op) {
 	case VMSG_BLK_OP_READ:
@@ -151,7 +145,7 @@ static int nbd_due_ms(struct blockd *d)
 	struct nbd_disk *n = d->be_state;
 	if (n->lost || !d->nbd_timeout_ms || nbd_aio_in_flight(n->h) <= 0)
 		return -1;
-	uint64_t due = n->progress_ms + d->nbd_timeout_ms, now = now_ms();
+	uint64_t due = n->progress_ms + d->nbd_timeout_ms, now = vmsg__clock_ms();
 	return due <= now ? 0 : (int)(due - now);
 }
 

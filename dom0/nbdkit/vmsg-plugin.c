@@ -49,6 +49,8 @@
 #include <vmsg/block.h>
 #include <vmsg/host.h>
 #include <vmsg/version.h>
+
+#include "vmsg_clock.h"
 #ifdef VMSG_PLUGIN_SERVICE
 #include <vmsg/service.h>
 #include <vmsg/xen.h>
@@ -383,13 +385,6 @@ static int vmsg_block_size(void *hv, uint32_t *min, uint32_t *pref,
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void unlist(struct handle *h, struct waiter *w)
 {
 	if (w->prev)
@@ -443,7 +438,7 @@ static void dispatch(struct handle *h, struct wakes *wk)
 	struct vmsg_blk_done done[DEPTH];
 	int n = vmsg_blk_client_reap(h->cl, done, DEPTH, 0);
 	if (n > 0 && timeout_ns)
-		h->progress_ns = now_ns();
+		h->progress_ns = vmsg__clock_ns();
 	for (int i = 0; i < n; i++) {
 		struct waiter *w = (struct waiter *)(uintptr_t)done[i].user;
 		w->status = done[i].status;
@@ -477,7 +472,7 @@ static void hand_drive(struct handle *h, struct wakes *wk)
 static void give_up_if_silent(struct handle *h, struct wakes *wk)
 {
 	if (!timeout_ns || !vmsg_blk_client_outstanding(h->cl) ||
-	    now_ns() - h->progress_ns < timeout_ns)
+	    vmsg__clock_ns() - h->progress_ns < timeout_ns)
 		return;
 	nbdkit_error("vmsg: the provider has answered nothing for %" PRIu64
 		     " s with %u requests waiting: failing them",
@@ -504,8 +499,8 @@ static void drive(struct handle *h, struct waiter *w, struct wakes *wk)
 	 * an idle CPU, tens of microseconds where idle CPUs halt
 	 * (docs/benchmarks.md, "Where the processes run"). */
 	if (spin_ns) {
-		uint64_t end = now_ns() + spin_ns;
-		while (poll(&p, 1, 0) == 0 && now_ns() < end)
+		uint64_t end = vmsg__clock_ns() + spin_ns;
+		while (poll(&p, 1, 0) == 0 && vmsg__clock_ns() < end)
 			;
 	}
 	if (!(p.revents & (POLLIN | POLLERR | POLLHUP)))
@@ -589,7 +584,7 @@ static int one(struct handle *h, unsigned op, void *buf, uint32_t len,
 	int r = submit(h, &io, &wk);
 	if (r == 0) {
 		if (idle && timeout_ns)
-			h->progress_ns = now_ns(); /* the wait starts now */
+			h->progress_ns = vmsg__clock_ns(); /* the wait starts now */
 		w.next = h->waiting;
 		if (w.next)
 			w.next->prev = &w;

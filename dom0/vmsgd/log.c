@@ -16,12 +16,11 @@ static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 #undef LOG_DEBUG
 
 #include "vmsgd.h"
+#include "vmsg_clock.h"
 
 uint64_t vmsgd_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return vmsg__clock_ms();
 }
 
 int vmsgd_log_level = LOG_INFO;

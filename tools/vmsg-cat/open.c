@@ -2,6 +2,7 @@
  * that say what went wrong. */
 #define _GNU_SOURCE
 #include "cat.h"
+#include "vmsg_clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -46,10 +47,7 @@ const char *cat_addr(const struct cat_opts *o)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)vmsg__clock_ms();
 }
 
 /* What a failed setup most likely means, in the user's terms. */

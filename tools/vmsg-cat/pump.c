@@ -11,6 +11,7 @@
  * what it sent and stop reading stdin. */
 #define _GNU_SOURCE
 #include "cat.h"
+#include "vmsg_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,10 +47,7 @@ struct pump {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)vmsg__clock_ms();
 }
 
 /* Channel -> out: one read or peek. Returns true on progress. */

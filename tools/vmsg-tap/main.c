@@ -37,6 +37,7 @@
 
 #include "bridge.h"
 #include "tap.h"
+#include "vmsg_clock.h"
 
 #define TAP_BUF (VMSG_NET_MAX_MSG + 64u)
 
@@ -67,13 +68,6 @@ static void on_signal(int sig)
 	int e = errno;
 	(void)!write(sigpipe_fd[1], &b, 1);
 	errno = e;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void say(const struct bridge *b, const char *fmt, const char *a)
@@ -208,7 +202,7 @@ static void try_connect(struct bridge *b)
 	struct vmsg_chan_opts co;
 	int r;
 
-	if (now_ms() < b->next_try_ms)
+	if (vmsg__clock_ms() < b->next_try_ms)
 		return;
 	vmsg_chan_opts_init(&co);
 	co.max_msg = VMSG_NET_MAX_MSG;
@@ -220,7 +214,7 @@ static void try_connect(struct bridge *b)
 		r = vmsg_host_connect(&b->chan, b->o.path, &co, 0);
 	if (r < 0) {
 		b->chan = NULL;
-		b->next_try_ms = now_ms() + b->o.retry_ms;
+		b->next_try_ms = vmsg__clock_ms() + b->o.retry_ms;
 		if (r != b->last_err) { /* say why once, not at every retry */
 			char why[256];
 			snprintf(why, sizeof why, "%s%s%s", vmsg_strerror(r),
@@ -262,7 +256,7 @@ static void channel_gone(struct bridge *b, int err)
 	b->chan = NULL;
 	b->net.st = keep;
 	b->net.up = false;
-	b->next_try_ms = now_ms() + b->o.retry_ms;
+	b->next_try_ms = vmsg__clock_ms() + b->o.retry_ms;
 }
 
 static void to_device(void *arg, const uint8_t *frame, size_t len)
