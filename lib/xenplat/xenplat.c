@@ -106,22 +106,30 @@ static void region_added(struct vmsg__xenplat *x, struct vmsg__xen_region *r,
 	*addr = r->addr;
 }
 
-static int xp_share(struct vmsg_platform *p, uint32_t n, void **addr,
-		    uint32_t *refs, int notify_off)
+/* Bring a region into being: shared (a server's: Xen grants the pages and
+ * share_refs receives the references) or mapped (a client's: the pages
+ * map_refs names). Exactly one of share_refs and map_refs is given. */
+static int add_region(struct vmsg_platform *p, uint32_t n, void **addr,
+		      uint32_t *share_refs, const uint32_t *map_refs,
+		      int notify_off)
 {
 	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
-	int rc = region_args(x, n, addr, refs, notify_off);
+	bool share = share_refs != NULL;
+	int rc = region_args(x, n, addr, share ? share_refs : map_refs,
+			     notify_off);
 	if (rc < 0)
 		return rc;
-	if (!x->server)
-		return -ENOTSUP; /* a client maps, it does not share */
+	if (x->server != share)
+		return -ENOTSUP; /* a server shares, a client maps */
 	struct vmsg__xen_region *r = slot(x, NULL);
 	if (!r)
 		return -ENOMEM;
 	r->pages = n;
-	r->shared = true;
+	r->shared = share;
 	r->notify = notify_off >= 0;
-	if ((rc = OS->share(x, r, refs, notify_off)) < 0) {
+	rc = share ? OS->share(x, r, share_refs, notify_off)
+		   : OS->map(x, r, map_refs, notify_off);
+	if (rc < 0) {
 		r->addr = NULL;
 		r->pages = 0;
 		r->notify = false;
@@ -131,29 +139,16 @@ static int xp_share(struct vmsg_platform *p, uint32_t n, void **addr,
 	return 0;
 }
 
+static int xp_share(struct vmsg_platform *p, uint32_t n, void **addr,
+		    uint32_t *refs, int notify_off)
+{
+	return add_region(p, n, addr, refs, NULL, notify_off);
+}
+
 static int xp_map(struct vmsg_platform *p, uint32_t n, const uint32_t *refs,
 		  void **addr, int notify_off)
 {
-	struct vmsg__xenplat *x = vmsg__xenplat_of(p);
-	int rc = region_args(x, n, addr, refs, notify_off);
-	if (rc < 0)
-		return rc;
-	if (x->server)
-		return -ENOTSUP;
-	struct vmsg__xen_region *r = slot(x, NULL);
-	if (!r)
-		return -ENOMEM;
-	r->pages = n;
-	r->shared = false;
-	r->notify = notify_off >= 0;
-	if ((rc = OS->map(x, r, refs, notify_off)) < 0) {
-		r->addr = NULL;
-		r->pages = 0;
-		r->notify = false;
-		return rc;
-	}
-	region_added(x, r, notify_off, addr);
-	return 0;
+	return add_region(p, n, addr, NULL, refs, notify_off);
 }
 
 static void xp_unmap(struct vmsg_platform *p, void *addr, uint32_t n)
