@@ -160,30 +160,6 @@ static void timer_set(struct ctl_poll *p, unsigned ms)
 	}
 }
 
-static int poll_attached(void *os, vmsg_chan *c)
-{
-	struct ctl_poll *p = os;
-	int fd = vmsg_chan_fd(c);
-	struct epoll_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	if (fd < 0)
-		return fd;
-	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
-	timer_set(p, 0);
-	return 0;
-}
-
-static void poll_detached(void *os, vmsg_chan *c, unsigned retry_ms)
-{
-	struct ctl_poll *p = os;
-	int fd = vmsg_chan_fd(c);
-	if (fd >= 0)
-		(void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-	timer_set(p, retry_ms);
-}
-
 static int poll_watch(void *os, vmsg_chan *c)
 {
 	struct ctl_poll *p = os;
@@ -202,6 +178,20 @@ static void poll_unwatch(void *os, vmsg_chan *c)
 	if (fd >= 0)
 		(void)epoll_ctl(((struct ctl_poll *)os)->epfd, EPOLL_CTL_DEL, fd,
 				NULL);
+}
+
+static int poll_attached(void *os, vmsg_chan *c)
+{
+	int r = poll_watch(os, c);
+	if (r == 0)
+		timer_set(os, 0);
+	return r;
+}
+
+static void poll_detached(void *os, vmsg_chan *c, unsigned retry_ms)
+{
+	poll_unwatch(os, c);
+	timer_set(os, retry_ms);
 }
 
 /* One shot in ms (0: at once, which a zero it_value would not do; < 0:
