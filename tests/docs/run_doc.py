@@ -11,7 +11,10 @@ Fenced blocks of DOC.md are taken by their info string:
   ```                  (no info) right after a run block: lines the
                        block's output must contain, each as a substring
 Every other block is prose. All run blocks share one shell, so exports and
-background jobs carry over; at the end the shell's jobs are stopped. The
+background jobs carry over; at the end the shell's jobs are stopped. Each
+run block is printed as it starts ("  $ " before each line) and its output
+after it (indented): a page's run reads as a session at a terminal, which
+is what `scripts/demo.sh storage` and `network` show. The
 optional prelude (bash) runs first: it sets PATH, pkg-config and compiler
 flags for the build under test, and may define `doc_cleanup`.
 Exit 0 when every block did what it says, else 1 naming the block. The
@@ -118,9 +121,13 @@ def main():
         sfile = os.path.join(work, f".step{i}.sh")
         with open(sfile, "w") as f:
             f.write(checked(body))
+        cfile = os.path.join(work, f".step{i}.cmd")
+        with open(cfile, "w") as f:
+            f.write(body)
         out = os.path.join(work, f".step{i}.out")
         q, qo = shlex.quote(sfile), shlex.quote(out)
         script.append(f"echo '{name}:{line}: running'")
+        script.append(f"sed 's/^/  $ /' {shlex.quote(cfile)}")
         script.append(f"source {q} >{qo} 2>&1; st=$?")
         if kind == "run":
             script.append(f"[ $st -eq 0 ] || doc_fail '{name}:{line}: "
