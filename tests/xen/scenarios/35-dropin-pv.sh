@@ -28,9 +28,15 @@ ppid=$!
 out=$(timeout 120 /opt/vmsg/bin/unix-check send /tmp/dropin-cli.sock $((4 << 20)) 2>&1)
 rc=$?
 maps=$(grep -o '/[^ ]*libxenvchan[^ ]*' "/proc/$ppid/maps" 2>/dev/null | sort -u)
-kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
+# Whether dom0's proxy was still there when unix-check ended, and how it
+# ends: a proxy that waited through unix-check's timeout dies of SIGPIPE
+# (141) on its next write to the socket unix-check left, one that failed
+# says so in its log (printed below).
+pstate=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$ppid/status" 2>/dev/null)
+pwchan=$(cat "/proc/$ppid/wchan" 2>/dev/null)
+kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null; pst=$?
 info "dom0: $out"
-info "dom0's proxy mapped: ${maps:-nothing}"
+info "dom0's proxy mapped: ${maps:-nothing}; state ${pstate:-gone}${pwchan:+ in $pwchan}; exit status $pst"
 guest_destroy "$g"
 if [ $rc -ne 0 ]; then
 	sed 's/^/  [proxy] /' /tmp/dropin-proxy.log | tail -n 10
