@@ -3,7 +3,8 @@
  * processes and a vchan between dom0 and a guest).
  *
  *   unix-check echo PATH          listen on PATH; echo every connection's
- *                                 bytes back until it closes (forever)
+ *                                 bytes back until it closes (forever),
+ *                                 reading on while the echo waits
  *   unix-check send PATH BYTES    connect to PATH (retrying up to 120 s),
  *                                 write BYTES of a seeded pseudo-random
  *                                 stream while reading the echo back; every
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,65 @@ static int addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
+/* One connection's echo. It reads whenever the peer has written, however
+ * much is still to go back (held here, up to ECHO_MAX): an echo that
+ * stops reading while its write back blocks deadlocks with a peer that
+ * does the same. Debian's vchan-socket-proxy does, in server mode: its
+ * socket blocks, and it writes to it for as long as the vchan has data
+ * before it reads the echo again: with a vchan refilled as fast as it
+ * empties, both sockets' buffers fill and both ends stop (a blocking
+ * writer that reads back only at the end stalls the former echo). */
+#define ECHO_MAX ((size_t)64 << 20)
+static void echo_one(int c)
+{
+	size_t cap = (size_t)1 << 20, head = 0, tail = 0; /* buf[head, tail) */
+	uint8_t *buf = malloc(cap);
+	bool eof = false;
+	if (!buf || fcntl(c, F_SETFL, O_NONBLOCK) < 0)
+		goto done;
+	while (!eof || head < tail) {
+		struct pollfd p = {c, (eof ? 0 : POLLIN) | (head < tail ? POLLOUT : 0), 0};
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p.revents & POLLOUT) {
+			ssize_t w = write(c, buf + head, tail - head);
+			if (w < 0 && errno != EAGAIN)
+				break;
+			if (w > 0 && (head += (size_t)w) == tail)
+				head = tail = 0;
+		}
+		if (!eof && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (tail == cap && head > 0) {
+				memmove(buf, buf + head, tail - head);
+				tail -= head;
+				head = 0;
+			} else if (tail == cap) {
+				uint8_t *b = cap < ECHO_MAX ? realloc(buf, cap * 2) : NULL;
+				if (!b) {
+					fprintf(stderr, "unix-check: echo: %zu bytes held, "
+						"none read back\n", cap);
+					break;
+				}
+				buf = b;
+				cap *= 2;
+			}
+			ssize_t r = read(c, buf + tail, cap - tail);
+			if (r == 0)
+				eof = true;
+			else if (r > 0)
+				tail += (size_t)r;
+			else if (errno != EAGAIN)
+				break;
+		}
+	}
+done:
+	free(buf);
+	close(c);
+}
+
 static int echo(const char *path)
 {
 	struct sockaddr_un sa;
@@ -49,19 +110,8 @@ static int echo(const char *path)
 	}
 	for (;;) {
 		int c = accept(l, NULL, NULL);
-		if (c < 0)
-			continue;
-		char buf[65536];
-		ssize_t n;
-		while ((n = read(c, buf, sizeof buf)) > 0)
-			for (ssize_t off = 0; off < n;) {
-				ssize_t w = write(c, buf + off, (size_t)(n - off));
-				if (w <= 0)
-					goto done;
-				off += w;
-			}
-done:
-		close(c);
+		if (c >= 0)
+			echo_one(c);
 	}
 }
 
