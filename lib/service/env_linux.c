@@ -64,7 +64,7 @@ static int linux_xs_directory(const char *path, char *buf, size_t cap)
 
 uint64_t vmsg__svc_linux_now_ms(void)
 {
-	return vmsg__clock_ns() / 1000000u;
+	return vmsg__clock_ms();
 }
 
 void vmsg__svc_linux_sleep_ms(unsigned ms)

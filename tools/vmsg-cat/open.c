@@ -45,11 +45,6 @@ const char *cat_addr(const struct cat_opts *o)
 	return addr_buf;
 }
 
-static int64_t now_ms(void)
-{
-	return (int64_t)vmsg__clock_ms();
-}
-
 /* What a failed setup most likely means, in the user's terms. */
 static const char *hint(const struct cat_opts *o, int r)
 {
@@ -185,7 +180,7 @@ static int connect_once(const struct cat_opts *o, vmsg_chan **out,
 int cat_accept(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
 	       volatile int *stop)
 {
-	int64_t end = o->timeout_ms < 0 ? -1 : now_ms() + o->timeout_ms;
+	int64_t end = o->timeout_ms < 0 ? -1 : (int64_t)vmsg__clock_ms() + o->timeout_ms;
 	int fd = vmsg_chan_fd(c), r;
 
 	if (fd < 0)
@@ -193,7 +188,7 @@ int cat_accept(const struct cat_opts *o, vmsg_chan *c, int stop_fd,
 	while ((r = vmsg_chan_accept(c, 0)) == -EAGAIN) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = stop_fd, .events = POLLIN } };
-		int64_t left = end < 0 ? -1 : end - now_ms();
+		int64_t left = end < 0 ? -1 : end - (int64_t)vmsg__clock_ms();
 
 		if (end >= 0 && left <= 0)
 			return -ETIMEDOUT;
@@ -249,9 +244,9 @@ int cat_open(const struct cat_opts *o, vmsg_chan **out, int stop_fd,
 		return CAT_EXIT_OK;
 	}
 
-	int64_t end = o->timeout_ms < 0 ? -1 : now_ms() + o->timeout_ms;
+	int64_t end = o->timeout_ms < 0 ? -1 : (int64_t)vmsg__clock_ms() + o->timeout_ms;
 	for (;;) {
-		int64_t left = end < 0 ? SLICE_MS : end - now_ms();
+		int64_t left = end < 0 ? SLICE_MS : end - (int64_t)vmsg__clock_ms();
 		int slice = left < 0 ? 0 : left > SLICE_MS ? SLICE_MS : (int)left;
 
 		r = connect_once(o, &c, &co, slice);
@@ -265,7 +260,7 @@ int cat_open(const struct cat_opts *o, vmsg_chan **out, int stop_fd,
 			return fail(o, "cannot connect to", r);
 		if (*stop)
 			return CAT_EXIT_SIGNAL + *stop;
-		if (end >= 0 && now_ms() >= end) {
+		if (end >= 0 && (int64_t)vmsg__clock_ms() >= end) {
 			/* A socket that takes the connection but never
 			 * answers: a server that does not look after its
 			 * channel. Not "nobody serves". */

@@ -45,11 +45,6 @@ struct pump {
 	int status; /* CAT_EXIT_FAIL once something went wrong */
 };
 
-static int64_t now_ms(void)
-{
-	return (int64_t)vmsg__clock_ms();
-}
-
 /* Channel -> out: one read or peek. Returns true on progress. */
 static bool chan_in(struct pump *p)
 {
@@ -257,8 +252,8 @@ int cat_pump(const struct cat_opts *o, vmsg_chan *c, int in_fd, int out_fd,
 			if (o->linger_ms == 0)
 				break;
 			if (o->linger_ms > 0 && linger_end < 0)
-				linger_end = now_ms() + o->linger_ms;
-			if (linger_end >= 0 && now_ms() >= linger_end) {
+				linger_end = (int64_t)vmsg__clock_ms() + o->linger_ms;
+			if (linger_end >= 0 && (int64_t)vmsg__clock_ms() >= linger_end) {
 				cat_info(o, "--linger ran out: closing");
 				break;
 			}
@@ -282,7 +277,7 @@ int cat_pump(const struct cat_opts *o, vmsg_chan *c, int in_fd, int out_fd,
 		}
 		int wait = -1;
 		if (linger_end >= 0) {
-			int64_t left = linger_end - now_ms();
+			int64_t left = linger_end - (int64_t)vmsg__clock_ms();
 			wait = left < 0 ? 0 : (int)left;
 		}
 		if (poll(f, (nfds_t)n, wait) < 0 && errno != EINTR) {
